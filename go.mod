@@ -1,0 +1,5 @@
+module github.com/urlsession-go/urlsession
+
+go 1.26.0
+
+require github.com/andybalholm/brotli v1.2.8
