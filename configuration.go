@@ -1,0 +1,221 @@
+package urlsession
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Default values a Configuration's zero fields stand for. They are Apple's
+// defaults for URLSessionConfiguration.
+const (
+	// DefaultTimeoutIntervalForRequest is the default idle timeout: how long a
+	// task may wait for more data before it fails with ErrTimedOut.
+	DefaultTimeoutIntervalForRequest = 60 * time.Second
+	// DefaultTimeoutIntervalForResource is the default limit on a task's whole
+	// transfer, counted from its first Resume.
+	DefaultTimeoutIntervalForResource = 7 * 24 * time.Hour
+	// DefaultHTTPMaximumConnectionsPerHost is the default number of
+	// simultaneous HTTP/1.1 connections to one host.
+	DefaultHTTPMaximumConnectionsPerHost = 6
+)
+
+// Configuration holds the policies of a Session: timeouts, connection limits,
+// headers added to every request, TLS, proxy and custom protocols. It is
+// Apple's URLSessionConfiguration.
+//
+// A Configuration is a plain value. New copies it (deeply, with Clone), so
+// changing a Configuration after creating a session from it has no effect on
+// that session, as in Apple's API. The zero value of every field stands for
+// Apple's default, written next to each field; DefaultConfiguration and
+// EphemeralConfiguration return configurations with those defaults.
+type Configuration struct {
+	// TimeoutIntervalForRequest is the idle timeout: a task fails with
+	// ErrTimedOut when no data arrives (or can be sent) for this long. The
+	// timer restarts whenever data moves. Zero means 60 seconds. A request's
+	// own timeout (RequestOptions.TimeoutInterval) takes precedence.
+	TimeoutIntervalForRequest time.Duration
+
+	// TimeoutIntervalForResource limits the whole transfer of a task,
+	// redirects included, counted from its first Resume; time spent
+	// suspended is not counted. Zero means 7 days.
+	TimeoutIntervalForResource time.Duration
+
+	// HTTPMaximumConnectionsPerHost limits the simultaneous HTTP/1.1
+	// connections to one host (HTTP/2 multiplexes requests on one connection
+	// and is not limited by it). Zero means 6; a negative value means no
+	// limit.
+	HTTPMaximumConnectionsPerHost int
+
+	// HTTPAdditionalHeaders are added to every request that does not already
+	// set a header of the same name (names compare case-insensitively, as
+	// http.Header canonicalises them). Headers the session manages itself
+	// (see ReservedHeaders) are refused: New reports them through
+	// Validate's error and a session ignores them.
+	HTTPAdditionalHeaders http.Header
+
+	// TLSClientConfig is the TLS configuration used for https connections:
+	// root CAs, client certificates, server name. Nil means Go's defaults
+	// with the system roots. The session clones it and sets NextProtos for
+	// HTTP/2 negotiation itself.
+	TLSClientConfig *tls.Config
+
+	// TLSMinimumSupportedProtocolVersion is the lowest TLS version the
+	// session negotiates, such as tls.VersionTLS12. Zero means Go's default
+	// (TLS 1.2). It overrides TLSClientConfig.MinVersion when set.
+	TLSMinimumSupportedProtocolVersion uint16
+
+	// TLSMaximumSupportedProtocolVersion is the highest TLS version the
+	// session negotiates. Zero means the highest Go supports (TLS 1.3). It
+	// overrides TLSClientConfig.MaxVersion when set.
+	TLSMaximumSupportedProtocolVersion uint16
+
+	// DisableHTTP2 turns off HTTP/2. By default https connections offer
+	// HTTP/2 through ALPN and use it when the server agrees; plain http uses
+	// HTTP/1.1.
+	DisableHTTP2 bool
+
+	// Proxy returns the proxy to use for a request, as http.Transport.Proxy
+	// does; a nil URL means a direct connection. A nil Proxy means the
+	// system settings, which on Unix are the HTTP_PROXY, HTTPS_PROXY and
+	// NO_PROXY environment variables (http.ProxyFromEnvironment). Use
+	// NoProxy for direct connections regardless of the environment.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// WaitsForConnectivity makes a task that finds no network (the network
+	// or host is unreachable, or the host name cannot be resolved) wait and
+	// retry instead of failing: the delegate's TaskIsWaitingForConnectivity
+	// is called once and the task retries with back-off until it connects
+	// or its resource timeout passes. When false such a task fails at once.
+	WaitsForConnectivity bool
+
+	// Protocols are custom protocol handlers, consulted in order before the
+	// built-in http and https handling (Apple's protocolClasses). The first
+	// whose CanHandle accepts a request loads it.
+	Protocols []Protocol
+
+	// UserAgent is the User-Agent header sent when neither the request nor
+	// HTTPAdditionalHeaders sets one. Empty means "<program name>
+	// urlsession/<version>".
+	UserAgent string
+
+	ephemeral bool
+
+	// dial, when set, replaces the network dialer (tests use in-memory
+	// connections under testing/synctest).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// NoProxy is a Configuration.Proxy function that always connects directly.
+func NoProxy(*http.Request) (*url.URL, error) { return nil, nil }
+
+// ReservedHeaders lists the headers a session manages itself and that
+// Configuration.HTTPAdditionalHeaders must not set (Apple's list, plus the
+// framing headers Go manages): Authorization, Connection, Host,
+// Proxy-Authenticate, Proxy-Authorization, WWW-Authenticate,
+// Content-Length, Transfer-Encoding, Upgrade and Te.
+var ReservedHeaders = []string{
+	"Authorization", "Connection", "Host", "Proxy-Authenticate",
+	"Proxy-Authorization", "Www-Authenticate", "Content-Length",
+	"Transfer-Encoding", "Upgrade", "Te",
+}
+
+// DefaultConfiguration returns a configuration with Apple's defaults: a 60 s
+// idle timeout, a 7 day resource timeout and 6 connections per host.
+func DefaultConfiguration() *Configuration {
+	return &Configuration{
+		TimeoutIntervalForRequest:     DefaultTimeoutIntervalForRequest,
+		TimeoutIntervalForResource:    DefaultTimeoutIntervalForResource,
+		HTTPMaximumConnectionsPerHost: DefaultHTTPMaximumConnectionsPerHost,
+	}
+}
+
+// EphemeralConfiguration returns a configuration like DefaultConfiguration
+// whose sessions keep nothing on disk. With the persistent stores still to
+// come, it differs from the default configuration only in Ephemeral.
+func EphemeralConfiguration() *Configuration {
+	c := DefaultConfiguration()
+	c.ephemeral = true
+	return c
+}
+
+// Ephemeral reports whether the configuration came from
+// EphemeralConfiguration.
+func (c *Configuration) Ephemeral() bool { return c.ephemeral }
+
+// Clone returns a deep copy of c: headers, TLS configuration and the
+// protocol list are copied, so changing the copy leaves c untouched. Clone
+// of a nil Configuration returns DefaultConfiguration().
+func (c *Configuration) Clone() *Configuration {
+	if c == nil {
+		return DefaultConfiguration()
+	}
+	n := *c
+	n.HTTPAdditionalHeaders = c.HTTPAdditionalHeaders.Clone()
+	if c.TLSClientConfig != nil {
+		n.TLSClientConfig = c.TLSClientConfig.Clone()
+	}
+	if c.Protocols != nil {
+		n.Protocols = append([]Protocol(nil), c.Protocols...)
+	}
+	return &n
+}
+
+// Validate reports the first problem with c: a reserved header in
+// HTTPAdditionalHeaders, negative timeouts, or TLS versions out of order.
+// New calls it and reports the problem by returning the error.
+func (c *Configuration) Validate() error {
+	for name := range c.HTTPAdditionalHeaders {
+		if isReserved(name) {
+			return fmt.Errorf("urlsession: HTTPAdditionalHeaders may not set the reserved header %q", name)
+		}
+	}
+	if c.TimeoutIntervalForRequest < 0 || c.TimeoutIntervalForResource < 0 {
+		return fmt.Errorf("urlsession: timeouts must not be negative")
+	}
+	if lo, hi := c.TLSMinimumSupportedProtocolVersion, c.TLSMaximumSupportedProtocolVersion; lo != 0 && hi != 0 && lo > hi {
+		return fmt.Errorf("urlsession: TLS minimum version %#x is above the maximum %#x", lo, hi)
+	}
+	return nil
+}
+
+func isReserved(name string) bool {
+	for _, r := range ReservedHeaders {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// requestTimeout, resourceTimeout and maxConnsPerHost resolve the zero
+// values to Apple's defaults.
+func (c *Configuration) requestTimeout() time.Duration {
+	if c.TimeoutIntervalForRequest == 0 {
+		return DefaultTimeoutIntervalForRequest
+	}
+	return c.TimeoutIntervalForRequest
+}
+
+func (c *Configuration) resourceTimeout() time.Duration {
+	if c.TimeoutIntervalForResource == 0 {
+		return DefaultTimeoutIntervalForResource
+	}
+	return c.TimeoutIntervalForResource
+}
+
+func (c *Configuration) maxConnsPerHost() int {
+	switch n := c.HTTPMaximumConnectionsPerHost; {
+	case n == 0:
+		return DefaultHTTPMaximumConnectionsPerHost
+	case n < 0:
+		return 0 // http.Transport: no limit
+	default:
+		return n
+	}
+}

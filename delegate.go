@@ -1,0 +1,132 @@
+package urlsession
+
+import (
+	"io"
+	"net/http"
+)
+
+// A delegate is any value given to New (the session delegate) or to
+// Task.SetDelegate (a per-task delegate). The session looks for the small
+// interfaces below on it, one per Apple delegate callback, and calls those
+// it implements; a callback a delegate does not implement keeps Apple's
+// default behaviour (a redirect is followed, a response is allowed, and so
+// on).
+//
+// A per-task delegate gets first refusal: for task callbacks the session
+// calls the per-task delegate's method when it implements the interface and
+// the session delegate's otherwise. Session-wide callbacks
+// (DidBecomeInvalidWithError, DidCreateTask) go to the session delegate only.
+//
+// Every callback of a session runs on the session's delegate queue: one at a
+// time, in the order the events happened, never on the goroutine that called
+// Resume and never concurrently with another callback of the same session.
+// A callback that blocks holds up the callbacks of its own session only.
+// Callbacks may call any method of the session or its tasks.
+//
+// For one task the order is: DidCreateTask (when the task is created), then
+// per request sent DidSendBodyData as the body goes out and
+// WillPerformHTTPRedirection for each redirect, then DidReceiveResponse,
+// DidReceiveData for each piece of the body, DidFinishCollectingMetrics and
+// last DidCompleteWithError. Tasks made with a completion handler skip
+// DidReceiveResponse, DidReceiveData and DidCompleteWithError: the handler
+// takes their place after DidFinishCollectingMetrics.
+//
+// Guard each implementation with an assertion such as
+//
+//	var _ urlsession.DataDelegate = (*myDelegate)(nil)
+
+// InvalidationDelegate is told that the session became invalid, the last
+// message the session sends; the session drops its delegate afterwards.
+type InvalidationDelegate interface {
+	// DidBecomeInvalidWithError is called once after FinishTasksAndInvalidate
+	// or InvalidateAndCancel, when every task has completed. err is nil for
+	// an explicit invalidation.
+	DidBecomeInvalidWithError(s *Session, err error)
+}
+
+// TaskCreationDelegate is told about every task the session creates.
+type TaskCreationDelegate interface {
+	// DidCreateTask is called for each new task, before any other callback
+	// of the task.
+	DidCreateTask(s *Session, t *Task)
+}
+
+// RedirectionDelegate decides about redirects. Without it, redirects are
+// followed (up to 16).
+type RedirectionDelegate interface {
+	// WillPerformHTTPRedirection is called when resp redirects and the
+	// session would send newReq next. It returns the request to send: newReq
+	// itself, a changed request, or nil to stop and deliver resp (whose body
+	// is then read as the task's body) as the final response. Credentials
+	// (Authorization and Cookie headers) are already removed from newReq
+	// when it leaves the original origin.
+	WillPerformHTTPRedirection(s *Session, t *Task, resp *http.Response, newReq *http.Request) *http.Request
+}
+
+// BodyStreamDelegate supplies request bodies that are streams.
+type BodyStreamDelegate interface {
+	// NeedNewBodyStream is called when a task's body is a stream with no
+	// way to rewind it (no Request.GetBody): for an upload task made with
+	// UploadTaskWithStreamedRequest before the first send, and for any task
+	// whose body must be sent again after a redirect. It returns a fresh
+	// stream of the whole body, which the session closes; nil, or no
+	// delegate, fails the task with ErrRequestBodyStreamExhausted.
+	NeedNewBodyStream(s *Session, t *Task) (io.ReadCloser, error)
+}
+
+// SendProgressDelegate hears about request body progress.
+type SendProgressDelegate interface {
+	// DidSendBodyData reports that bytesSent more bytes of the body went
+	// out; totalBytesSent so far and totalBytesExpectedToSend in all (-1
+	// when unknown).
+	DidSendBodyData(s *Session, t *Task, bytesSent, totalBytesSent, totalBytesExpectedToSend int64)
+}
+
+// ConnectivityDelegate hears that a task waits for the network
+// (Configuration.WaitsForConnectivity).
+type ConnectivityDelegate interface {
+	// TaskIsWaitingForConnectivity is called at most once per task, when it
+	// first finds no network and starts waiting.
+	TaskIsWaitingForConnectivity(s *Session, t *Task)
+}
+
+// MetricsDelegate receives a task's metrics.
+type MetricsDelegate interface {
+	// DidFinishCollectingMetrics is called once per task, just before its
+	// completion, with every transaction the task made.
+	DidFinishCollectingMetrics(s *Session, t *Task, m *TaskMetrics)
+}
+
+// CompletionDelegate hears that a task finished.
+type CompletionDelegate interface {
+	// DidCompleteWithError is the last callback of a task. err is nil on
+	// success (whatever the status code) and an *Error otherwise.
+	DidCompleteWithError(s *Session, t *Task, err error)
+}
+
+// ResponseDelegate decides what to do with a response.
+type ResponseDelegate interface {
+	// DidReceiveResponse is called when the final response's headers
+	// arrive, before its body. resp.Body must not be read: the session
+	// delivers the body through DidReceiveData. Returning ResponseCancel
+	// cancels the task; ResponseAllow continues.
+	DidReceiveResponse(s *Session, t *DataTask, resp *http.Response) ResponseDisposition
+}
+
+// DataDelegate receives a data task's body as it arrives.
+type DataDelegate interface {
+	// DidReceiveData delivers the next piece of the body, in order. data
+	// is valid only until the callback returns: copy what you keep.
+	DidReceiveData(s *Session, t *DataTask, data []byte)
+}
+
+// ResponseDisposition is what a ResponseDelegate decides about a response.
+// The values are Apple's.
+type ResponseDisposition int
+
+const (
+	// ResponseCancel cancels the task; it completes with ErrCancelled.
+	ResponseCancel ResponseDisposition = 0
+	// ResponseAllow continues loading the body.
+	ResponseAllow ResponseDisposition = 1
+)

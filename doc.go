@@ -1,0 +1,69 @@
+// Package urlsession is a Go implementation of Apple's URL Loading System
+// (URLSession): sessions with configurations, tasks with Apple's state
+// machine, delegates called in Apple's documented order on a serial
+// per-session queue, completion handlers and context-first calls, redirects
+// under the delegate's control, timeouts, transparent content decoding and
+// full transaction metrics, over HTTP/1.1 and HTTP/2.
+//
+// # Quick start
+//
+// The context-first calls run a task and wait for it:
+//
+//	body, resp, err := urlsession.Shared().Data(ctx, req)
+//
+// A delegate sees every event of a transfer:
+//
+//	s, err := urlsession.New(urlsession.DefaultConfiguration(), myDelegate)
+//	task := s.DataTask(req)
+//	task.Resume()
+//
+// Bytes streams a body as it arrives, and Session.Client adapts a session to
+// code that expects an *http.Client.
+//
+// # Names
+//
+// Apple's names are kept where Go has no convention of its own, so a reader of
+// Apple's documentation finds things at once:
+//
+//	URLSession                              Session, New, Shared
+//	URLSessionConfiguration .default        DefaultConfiguration
+//	URLSessionConfiguration .ephemeral      EphemeralConfiguration
+//	URLSessionTask / DataTask / UploadTask  Task, DataTask, UploadTask
+//	resume() suspend() cancel()             Resume, Suspend, Cancel
+//	dataTask(with:completionHandler:)       DataTaskWithCompletion
+//	uploadTask(with:fromFile:)              UploadTaskFromFile
+//	uploadTask(withStreamedRequest:)        UploadTaskWithStreamedRequest
+//	data(for:) upload(for:from:) bytes(for:) Data, Upload, Bytes
+//	getTasksWithCompletionHandler           Tasks, AllTasks
+//	URLRequest.timeoutInterval              RequestOptions.TimeoutInterval
+//	URLError, URLError.Code                 Error, Code (ErrTimedOut, ...)
+//	URLSessionTaskMetrics                   TaskMetrics, TransactionMetrics
+//	URLProtocol                             Protocol
+//	delegate methods                        DidReceiveResponse, DidReceiveData,
+//	                                        WillPerformHTTPRedirection, ...
+//
+// # Design
+//
+// Requests are *http.Request and responses *http.Response. A task sends its
+// request through an internal pipeline: a follow-up stage (redirects, body
+// replay, waiting for connectivity), a bridge stage (default headers,
+// Accept-Encoding, decoding of gzip, deflate and br) and a dispatch stage
+// that picks the protocol by scheme: the Configuration's Protocols first,
+// then http and https through a net/http Transport owned by the session,
+// which speaks HTTP/2 over TLS when the server offers it through ALPN.
+//
+// # Threading
+//
+// Sessions and tasks are safe for concurrent use. Every delegate callback and
+// completion handler of a session runs on that session's delegate queue, one
+// at a time and in event order, never on the goroutine that called Resume. A
+// blocking callback delays only its own session. Context-first calls return
+// on the caller's goroutine and may be used from inside callbacks.
+//
+// # Errors
+//
+// A task that fails reports an *Error whose Code is Apple's URLError code;
+// errors.Is(err, urlsession.ErrTimedOut) and the like test for codes, and a
+// cancelled task's error also matches context.Canceled. HTTP status codes
+// are never errors: a 404 is a response.
+package urlsession

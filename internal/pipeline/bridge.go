@@ -1,0 +1,86 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/urlsession-go/urlsession/internal/decode"
+	"github.com/urlsession-go/urlsession/internal/fail"
+)
+
+// Bridge turns the caller's request into what goes on the wire, and the
+// wire's response back: it adds the configuration's additional headers, the
+// User-Agent and Accept-Encoding, and decodes gzip, deflate and br bodies.
+type Bridge struct {
+	// Headers are added where the request has no header of the same name.
+	Headers http.Header
+	// UserAgent is sent when no User-Agent is set.
+	UserAgent string
+}
+
+// Do implements Stage.
+func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
+	h := req.Header.Clone()
+	if h == nil {
+		h = make(http.Header, len(b.Headers)+2)
+	}
+	for k, vs := range b.Headers {
+		if _, ok := h[k]; !ok {
+			h[k] = vs
+		}
+	}
+	if _, ok := h["User-Agent"]; !ok && b.UserAgent != "" {
+		h["User-Agent"] = []string{b.UserAgent}
+	}
+	if _, ok := h["Content-Type"]; !ok && req.Method == http.MethodPost && req.Body != nil && req.Body != http.NoBody {
+		// Apple's default for a POST body without a type.
+		h["Content-Type"] = []string{"application/x-www-form-urlencoded"}
+	}
+	if _, ok := h["Accept-Encoding"]; !ok {
+		h["Accept-Encoding"] = []string{decode.AcceptEncoding}
+	}
+	r2 := *req
+	r2.Header = h
+	resp, err := next(ctx, &r2)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	return decodeBody(req, resp), nil
+}
+
+// decodeBody returns resp with its body decoded when it has a content
+// coding this package decodes, as net/http's Transport does: the copy lacks
+// Content-Encoding and Content-Length and has Uncompressed set. resp itself
+// (which the transaction records) keeps the headers as received.
+func decodeBody(req *http.Request, resp *http.Response) *http.Response {
+	ce := resp.Header.Get("Content-Encoding")
+	if ce == "" || req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
+		resp.StatusCode == http.StatusNotModified || !decode.Supported(ce) {
+		return resp
+	}
+	rc, err := decode.NewReader(resp.Body, ce)
+	if err != nil {
+		return resp
+	}
+	r2 := *resp
+	r2.Body = &decodeErrBody{rc}
+	r2.Header = resp.Header.Clone()
+	r2.Header.Del("Content-Encoding")
+	r2.Header.Del("Content-Length")
+	r2.ContentLength = -1
+	r2.Uncompressed = true
+	return &r2
+}
+
+// decodeErrBody gives decoding failures the cannot-decode-raw-data code.
+type decodeErrBody struct{ io.ReadCloser }
+
+func (b *decodeErrBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && errors.Is(err, decode.ErrCorrupt) {
+		err = fail.New(-1015, err)
+	}
+	return n, err
+}

@@ -1,0 +1,209 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/fail"
+)
+
+// Protocol loads requests of some schemes; see urlsession.Protocol.
+type Protocol interface {
+	CanHandle(*http.Request) bool
+	RoundTrip(*http.Request) (*http.Response, error)
+}
+
+// Dispatch is the last stage: it picks the protocol for the request (custom
+// protocols first, then http and https through Transport), sends it and
+// records the Transaction.
+type Dispatch struct {
+	Protocols []Protocol
+	Transport http.RoundTripper
+	// Proxy tells whether a request goes through a proxy (for metrics only).
+	Proxy func(*http.Request) (*url.URL, error)
+}
+
+// Do implements Stage.
+func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next) (*http.Response, error) {
+	tx := &Transaction{}
+	tx.Request = req
+	tx.FetchStart = time.Now()
+	tx.FetchType = FetchNetworkLoad
+	call.addTransaction(tx)
+
+	if req.URL == nil || (req.URL.Scheme == "" && req.URL.Host == "" && req.URL.Path == "" && req.URL.Opaque == "") {
+		return nil, fail.Newf(-1002, "the request has no URL")
+	}
+	var rt http.RoundTripper
+	for _, p := range d.Protocols {
+		if p.CanHandle(req) {
+			rt = p
+			break
+		}
+	}
+	if rt == nil {
+		switch strings.ToLower(req.URL.Scheme) {
+		case "http", "https":
+			if err := CheckHTTPURL(req.URL); err != nil {
+				return nil, err
+			}
+			rt = d.Transport
+			if d.Proxy != nil {
+				if u, err := d.Proxy(req); err == nil && u != nil {
+					tx.update(func(t *TransactionData) { t.ProxyConnection = true })
+				}
+			}
+		case "":
+			return nil, fail.Newf(-1000, "the URL %q has no scheme", req.URL.Redacted())
+		default:
+			return nil, fail.Newf(-1002, "no protocol handles the scheme %q", req.URL.Scheme)
+		}
+	}
+
+	tx.update(func(t *TransactionData) { t.RequestHeaderBytesSent = requestHeaderSize(req) })
+	if req.Body != nil && req.Body != http.NoBody {
+		r2 := *req
+		r2.Body = &sendBody{rc: req.Body, hooks: call.Hooks, tx: tx, expected: req.ContentLength}
+		req = &r2
+	}
+	if call.Trace {
+		ctx = httptrace.WithClientTrace(ctx, tx.clientTrace())
+	}
+	req = req.WithContext(ctx)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	tx.update(func(t *TransactionData) {
+		t.Response = resp
+		t.NetworkProtocolName = protocolName(resp)
+		t.ResponseHeaderBytesReceived = responseHeaderSize(resp)
+		if t.ResponseStart.IsZero() {
+			t.ResponseStart = time.Now()
+		}
+	})
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	resp.Body = &recvBody{rc: resp.Body, hooks: call.Hooks, tx: tx}
+	return resp, nil
+}
+
+// CheckHTTPURL reports a malformed http or https URL (no host, a bad port)
+// with code -1000.
+func CheckHTTPURL(u *url.URL) error {
+	if u.Host == "" || u.Hostname() == "" {
+		return fail.Newf(-1000, "the URL %q has no host", u.Redacted())
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fail.Newf(-1000, "the URL %q has an invalid port", u.Redacted())
+		}
+	}
+	return nil
+}
+
+func protocolName(resp *http.Response) string {
+	switch {
+	case resp.ProtoMajor == 2:
+		return "h2"
+	case resp.ProtoMajor == 3:
+		return "h3"
+	case resp.ProtoMajor == 1 && resp.ProtoMinor == 0:
+		return "http/1.0"
+	case resp.ProtoMajor == 1:
+		return "http/1.1"
+	}
+	return strings.ToLower(resp.Proto)
+}
+
+// requestHeaderSize estimates the request head's size on the wire as
+// HTTP/1.1 would send it.
+func requestHeaderSize(req *http.Request) int64 {
+	n := len(req.Method) + 1 + len(req.URL.RequestURI()) + len(" HTTP/1.1\r\n") + len("Host: \r\n") + len(req.Host)
+	if req.Host == "" {
+		n += len(req.URL.Host)
+	}
+	return int64(n+headerSize(req.Header)) + 2
+}
+
+func responseHeaderSize(resp *http.Response) int64 {
+	return int64(len(resp.Proto)+1+len(resp.Status)+2+headerSize(resp.Header)) + 2
+}
+
+func headerSize(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n
+}
+
+// sendBody counts request body bytes as the transport reads them.
+type sendBody struct {
+	rc       io.ReadCloser
+	hooks    Hooks
+	tx       *Transaction
+	expected int64
+	total    int64
+}
+
+func (b *sendBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.total += int64(n)
+		total := b.total
+		b.tx.update(func(t *TransactionData) { t.RequestBodyBytesSent = total })
+		b.hooks.BodySent(int64(n), total, b.expected)
+	}
+	return n, err
+}
+
+func (b *sendBody) Close() error { return b.rc.Close() }
+
+// recvBody counts response body bytes as they arrive and marks the end of
+// the response.
+type recvBody struct {
+	rc    io.ReadCloser
+	hooks Hooks
+	tx    *Transaction
+	n     int64
+	ended bool
+}
+
+func (b *recvBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.n += int64(n)
+		b.hooks.Received(int64(n))
+	}
+	if err != nil && !b.ended {
+		b.end()
+	}
+	return n, err
+}
+
+func (b *recvBody) end() {
+	b.ended = true
+	total := b.n
+	b.tx.update(func(t *TransactionData) {
+		t.ResponseBodyBytesReceived = total
+		t.ResponseEnd = time.Now()
+	})
+}
+
+func (b *recvBody) Close() error {
+	if !b.ended {
+		b.end()
+	}
+	return b.rc.Close()
+}

@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/fail"
+)
+
+// MaxRedirects is the number of redirects a task follows before it fails
+// with code -1007 (Apple documents 16).
+const MaxRedirects = 16
+
+// Followup follows redirects (asking the task first), resends request
+// bodies, and retries while there is no network when the call waits for
+// connectivity.
+type Followup struct{}
+
+// Do implements Stage.
+func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
+	waited := false
+	backoff := time.Second
+	for {
+		resp, err := next(ctx, req)
+		if err != nil {
+			if !call.WaitsForConnectivity || !NoConnectivity(err) || ctx.Err() != nil {
+				return nil, err
+			}
+			if !waited {
+				waited = true
+				call.Hooks.WaitingForConnectivity()
+			}
+			if err := sleep(ctx, backoff); err != nil {
+				return nil, err
+			}
+			backoff = min(backoff*2, 30*time.Second)
+			if req, err = withFreshBody(ctx, call, req); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		nextReq, needBody, err := RedirectRequest(req, resp)
+		if err != nil {
+			discard(resp)
+			return nil, err
+		}
+		if nextReq == nil {
+			return resp, nil
+		}
+		if call.Redirects() >= MaxRedirects {
+			discard(resp)
+			return resp, fail.Newf(-1007, "stopped after %d redirects", MaxRedirects)
+		}
+		chosen, err := call.Hooks.WillRedirect(ctx, resp, nextReq)
+		if err != nil {
+			discard(resp)
+			return nil, err
+		}
+		if chosen == nil {
+			return resp, nil
+		}
+		discard(resp)
+		if chosen == nextReq && needBody {
+			if chosen, err = withFreshBody(ctx, call, chosen); err != nil {
+				return nil, err
+			}
+		}
+		call.mu.Lock()
+		call.redirects++
+		call.mu.Unlock()
+		req = chosen
+	}
+}
+
+// withFreshBody returns req with a new copy of its body, from GetBody or the
+// task's NewBodyStream; without either the body cannot be sent again (code
+// -1021).
+func withFreshBody(ctx context.Context, call *Call, req *http.Request) (*http.Request, error) {
+	if !hasBody(req) {
+		return req, nil
+	}
+	var body io.ReadCloser
+	var err error
+	if req.GetBody != nil {
+		body, err = req.GetBody()
+	} else {
+		body, err = call.Hooks.NewBodyStream(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if body == nil {
+		return nil, fail.Newf(-1021, "the request body must be sent again and no new body stream was provided")
+	}
+	r2 := *req
+	r2.Body = body
+	return &r2, nil
+}
+
+// discard drains a little of an unwanted response so its connection can be
+// reused, then closes it.
+func discard(resp *http.Response) {
+	if resp == nil || resp.Body == nil {
+		return
+	}
+	io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// NoConnectivity reports whether err means there is no network to use: the
+// network or host is unreachable or a host name cannot be resolved.
+func NoConnectivity(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns.IsNotFound || dns.IsTemporary || dns.IsTimeout
+	}
+	return errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.ENETDOWN) ||
+		errors.Is(err, syscall.EHOSTUNREACH)
+}

@@ -1,0 +1,103 @@
+// Package pipeline is a session's request pipeline: a chain of stages, each
+// with one concern, shaped after OkHttp's interceptor chain. A stage gets the
+// request and the rest of the chain; only the last stage (Dispatch) sends
+// anything anywhere.
+//
+//	Followup  redirects, retries while waiting for connectivity, body replay
+//	Bridge    default headers, Accept-Encoding and content decoding
+//	Dispatch  picks the protocol by scheme and sends the request
+//
+// Stages report to the task that owns the call through Hooks and record one
+// Transaction per request sent.
+package pipeline
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// Next sends req through the rest of the chain.
+type Next func(ctx context.Context, req *http.Request) (*http.Response, error)
+
+// Stage is one step of the pipeline. It may change the request, call next
+// any number of times (a redirect calls it again), and change the response.
+type Stage interface {
+	Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error)
+}
+
+// Hooks are the task's side of a call: the decisions the delegate makes and
+// the events it hears about. Every method may block (a delegate decides on the
+// session's queue); each must return promptly once ctx is done.
+type Hooks interface {
+	// WillRedirect is asked before following a redirect. It returns the
+	// request to send (next itself, a changed request, or nil to stop and
+	// deliver resp as the final response).
+	WillRedirect(ctx context.Context, resp *http.Response, next *http.Request) (*http.Request, error)
+	// NewBodyStream returns a fresh body for a request that must be sent
+	// again, or nil when there is none.
+	NewBodyStream(ctx context.Context) (io.ReadCloser, error)
+	// BodySent reports n more request body bytes written; total so far and
+	// expected (-1 when unknown) for the current request.
+	BodySent(n, total, expected int64)
+	// WaitingForConnectivity reports that the task found no network and
+	// waits for it (called at most once per call).
+	WaitingForConnectivity()
+	// Received reports that n more response bytes arrived from the network
+	// (used for the idle timeout).
+	Received(n int64)
+}
+
+// Call is one task's trip through the pipeline.
+type Call struct {
+	Hooks Hooks
+	// WaitsForConnectivity makes Followup retry when there is no network.
+	WaitsForConnectivity bool
+	// Trace records connection timings (httptrace) in each Transaction;
+	// without it only requests, responses and byte counts are recorded.
+	Trace bool
+
+	mu           sync.Mutex
+	transactions []*Transaction
+	redirects    int
+}
+
+// Chain is an ordered list of stages.
+type Chain []Stage
+
+// Do sends req through the chain.
+func (ch Chain) Do(ctx context.Context, call *Call, req *http.Request) (*http.Response, error) {
+	return ch.next(0, call)(ctx, req)
+}
+
+func (ch Chain) next(i int, call *Call) Next {
+	if i == len(ch) {
+		return func(context.Context, *http.Request) (*http.Response, error) {
+			panic("pipeline: the last stage called next")
+		}
+	}
+	return func(ctx context.Context, req *http.Request) (*http.Response, error) {
+		return ch[i].Do(ctx, call, req, ch.next(i+1, call))
+	}
+}
+
+// Transactions returns the transactions recorded so far, in order.
+func (c *Call) Transactions() []*Transaction {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Transaction(nil), c.transactions...)
+}
+
+// Redirects returns the number of redirects followed.
+func (c *Call) Redirects() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.redirects
+}
+
+func (c *Call) addTransaction(t *Transaction) {
+	c.mu.Lock()
+	c.transactions = append(c.transactions, t)
+	c.mu.Unlock()
+}

@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/urlsession-go/urlsession/internal/fail"
+)
+
+// RedirectRequest decides whether resp redirects and builds the request to
+// follow it with. It is pure: it neither reads bodies nor asks anyone.
+//
+// 301 and 302 turn POST into GET and keep other methods; 303 turns every
+// method into GET; 307 and 308 keep the method and body. 300, 304, 305 and
+// 306 and every other status are not followed, nor is a redirect with no
+// Location. A Location that does not parse is an error with code -1010.
+//
+// needBody reports that next must carry the body of req again; next.Body is
+// nil then and the caller supplies a fresh one. Headers that carry
+// credentials (Authorization, Cookie) are dropped when the redirect leaves
+// req's origin.
+func RedirectRequest(req *http.Request, resp *http.Response) (next *http.Request, needBody bool, err error) {
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	keepBody := true
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound:
+		if method == http.MethodPost {
+			method, keepBody = http.MethodGet, false
+		}
+	case http.StatusSeeOther:
+		method, keepBody = http.MethodGet, false
+	case http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return nil, false, nil
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil, false, nil
+	}
+	u, err := req.URL.Parse(loc)
+	if err != nil {
+		return nil, false, fail.Newf(-1010, "the redirect location %q is not a valid URL: %v", loc, err)
+	}
+	if u.Fragment == "" && req.URL.Fragment != "" {
+		u.Fragment, u.RawFragment = req.URL.Fragment, req.URL.RawFragment
+	}
+
+	next = req.Clone(req.Context())
+	next.Method = method
+	next.URL = u
+	next.Host = ""
+	next.RequestURI = ""
+	next.Response = resp
+	next.Body = nil
+	if keepBody && hasBody(req) {
+		needBody = true
+	} else {
+		next.ContentLength = 0
+		next.GetBody = nil
+		next.TransferEncoding = nil
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Content-Location", "Transfer-Encoding"} {
+			next.Header.Del(k)
+		}
+	}
+	if !SameOrigin(req.URL, u) {
+		for _, k := range []string{"Authorization", "Cookie", "Cookie2"} {
+			next.Header.Del(k)
+		}
+	}
+	return next, needBody, nil
+}
+
+func hasBody(req *http.Request) bool {
+	return (req.Body != nil && req.Body != http.NoBody) || req.ContentLength > 0 || req.GetBody != nil
+}
+
+// SameOrigin reports whether a and b have the same scheme, host and port
+// (default ports made explicit).
+func SameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) &&
+		portOf(a) == portOf(b)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "ws":
+		return "80"
+	case "https", "wss":
+		return "443"
+	}
+	return ""
+}

@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"time"
+)
+
+// Fetch types of a transaction, numbered as Apple's ResourceFetchType.
+const (
+	FetchUnknown     = 0
+	FetchNetworkLoad = 1
+	FetchLocalCache  = 3
+)
+
+// Transaction is the record of one request and its response: timings, byte
+// counts and connection facts, gathered with httptrace. Its fields are
+// written while the request runs; read them through Snapshot.
+type Transaction struct {
+	mu sync.Mutex
+	TransactionData
+}
+
+// TransactionData is a copy of a Transaction's fields.
+type TransactionData struct {
+	Request  *http.Request
+	Response *http.Response
+
+	FetchStart, DomainLookupStart, DomainLookupEnd       time.Time
+	ConnectStart, ConnectEnd                             time.Time
+	SecureConnectionStart, SecureConnectionEnd           time.Time
+	RequestStart, RequestEnd, ResponseStart, ResponseEnd time.Time
+
+	NetworkProtocolName string
+	RemoteAddr          net.Addr
+	LocalAddr           net.Addr
+	ReusedConnection    bool
+	ProxyConnection     bool
+	TLSVersion          uint16
+	TLSCipherSuite      uint16
+	FetchType           int
+
+	RequestHeaderBytesSent       int64
+	RequestBodyBytesSent         int64
+	ResponseHeaderBytesReceived  int64
+	ResponseBodyBytesReceived    int64
+	ResponseBodyBytesAfterDecode int64
+}
+
+// Snapshot returns a copy of the transaction's fields.
+func (t *Transaction) Snapshot() TransactionData {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.TransactionData
+}
+
+func (t *Transaction) update(f func(d *TransactionData)) {
+	t.mu.Lock()
+	f(&t.TransactionData)
+	t.mu.Unlock()
+}
+
+// SetDecoded records the size of the body after content decoding.
+func (t *Transaction) SetDecoded(n int64) {
+	t.update(func(d *TransactionData) { d.ResponseBodyBytesAfterDecode = n })
+}
+
+// clientTrace returns a ClientTrace that fills t.
+func (t *Transaction) clientTrace() *httptrace.ClientTrace {
+	now := time.Now
+	return &httptrace.ClientTrace{
+		GetConn: func(string) {},
+		DNSStart: func(httptrace.DNSStartInfo) {
+			t.update(func(d *TransactionData) { d.DomainLookupStart = now() })
+		},
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			t.update(func(d *TransactionData) { d.DomainLookupEnd = now() })
+		},
+		ConnectStart: func(string, string) {
+			t.update(func(d *TransactionData) {
+				if d.ConnectStart.IsZero() {
+					d.ConnectStart = now()
+				}
+			})
+		},
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				t.update(func(d *TransactionData) { d.ConnectEnd = now() })
+			}
+		},
+		TLSHandshakeStart: func() {
+			t.update(func(d *TransactionData) { d.SecureConnectionStart = now() })
+		},
+		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
+			t.update(func(d *TransactionData) {
+				d.SecureConnectionEnd = now()
+				if err == nil {
+					d.TLSVersion = cs.Version
+					d.TLSCipherSuite = cs.CipherSuite
+				}
+			})
+		},
+		GotConn: func(info httptrace.GotConnInfo) {
+			t.update(func(d *TransactionData) {
+				d.ReusedConnection = info.Reused
+				if info.Conn != nil {
+					d.RemoteAddr = info.Conn.RemoteAddr()
+					d.LocalAddr = info.Conn.LocalAddr()
+					if tc, ok := info.Conn.(*tls.Conn); ok && info.Reused {
+						cs := tc.ConnectionState()
+						d.TLSVersion, d.TLSCipherSuite = cs.Version, cs.CipherSuite
+					}
+				}
+				d.RequestStart = now()
+			})
+		},
+		WroteHeaders: func() {
+			t.update(func(d *TransactionData) {
+				if d.RequestStart.IsZero() {
+					d.RequestStart = now()
+				}
+			})
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			t.update(func(d *TransactionData) { d.RequestEnd = now() })
+		},
+		GotFirstResponseByte: func() {
+			t.update(func(d *TransactionData) { d.ResponseStart = now() })
+		},
+	}
+}

@@ -1,0 +1,367 @@
+package urlsession
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/pipeline"
+)
+
+// Session coordinates a group of tasks: Apple's URLSession. It owns a copy
+// of its Configuration, a connection pool, an optional delegate and the
+// serial queue the delegate's callbacks run on.
+//
+// Create tasks with the factory methods (DataTask, UploadTask, ...), which
+// return them suspended, then call Resume; or use the context-first calls
+// (Data, Upload, Bytes), which run a task and wait for it.
+//
+// A Session is safe for concurrent use. It holds its delegate until it is
+// invalidated with FinishTasksAndInvalidate or InvalidateAndCancel; a
+// session that is no longer needed should be invalidated so that its idle
+// connections close.
+type Session struct {
+	cfg       *Configuration
+	chain     pipeline.Chain
+	transport atomic.Pointer[http.Transport]
+	queue     queue
+	shared    bool
+
+	mu           sync.Mutex
+	delegate     any
+	tasks        map[*Task]struct{}
+	nextID       int
+	invalidating bool
+	invalid      bool
+	description  string
+}
+
+// New returns a session with a copy of cfg (DefaultConfiguration when nil)
+// and the given delegate, which may be nil. The delegate is any value
+// implementing some of the delegate interfaces (see InvalidationDelegate and
+// the others). New fails only when cfg.Validate does.
+func New(cfg *Configuration, delegate any) (*Session, error) {
+	cfg = cfg.Clone()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Session{cfg: cfg, delegate: delegate, tasks: make(map[*Task]struct{})}
+	s.transport.Store(newTransport(cfg))
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = defaultUserAgent()
+	}
+	s.chain = pipeline.Chain{
+		pipeline.Followup{},
+		&pipeline.Bridge{Headers: cfg.HTTPAdditionalHeaders, UserAgent: ua},
+		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Transport: sessionTransport{s}, Proxy: proxyFunc(cfg)},
+	}
+	return s, nil
+}
+
+var (
+	sharedOnce    sync.Once
+	sharedSession *Session
+)
+
+// Shared returns the shared session: default configuration, no delegate.
+// FinishTasksAndInvalidate and InvalidateAndCancel do nothing on it, as in
+// Apple's API.
+func Shared() *Session {
+	sharedOnce.Do(func() {
+		sharedSession, _ = New(DefaultConfiguration(), nil)
+		sharedSession.shared = true
+	})
+	return sharedSession
+}
+
+// Version is the library's version, sent in the default User-Agent.
+const Version = "0.1.0"
+
+func defaultUserAgent() string {
+	name := "go"
+	if exe, err := os.Executable(); err == nil {
+		name = filepath.Base(exe)
+	}
+	return name + " urlsession/" + Version
+}
+
+func proxyFunc(cfg *Configuration) func(*http.Request) (*url.URL, error) {
+	if cfg.Proxy != nil {
+		return cfg.Proxy
+	}
+	return http.ProxyFromEnvironment
+}
+
+func newTransport(cfg *Configuration) *http.Transport {
+	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
+	maxConns := cfg.maxConnsPerHost()
+	idlePerHost := maxConns
+	if idlePerHost == 0 {
+		idlePerHost = 100
+	}
+	tr := &http.Transport{
+		Proxy:                  proxyFunc(cfg),
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      !cfg.DisableHTTP2,
+		MaxIdleConns:           100,
+		MaxIdleConnsPerHost:    idlePerHost,
+		MaxConnsPerHost:        maxConns,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	if cfg.dial != nil {
+		tr.DialContext = cfg.dial
+	}
+	if cfg.TLSClientConfig != nil || cfg.TLSMinimumSupportedProtocolVersion != 0 || cfg.TLSMaximumSupportedProtocolVersion != 0 {
+		tc := cfg.TLSClientConfig.Clone()
+		if tc == nil {
+			tc = new(tls.Config)
+		}
+		if v := cfg.TLSMinimumSupportedProtocolVersion; v != 0 {
+			tc.MinVersion = v
+		}
+		if v := cfg.TLSMaximumSupportedProtocolVersion; v != 0 {
+			tc.MaxVersion = v
+		}
+		tr.TLSClientConfig = tc
+	}
+	if cfg.DisableHTTP2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return tr
+}
+
+// sessionTransport sends requests on the session's current transport, which
+// Reset and Flush replace.
+type sessionTransport struct{ s *Session }
+
+func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return st.s.transport.Load().RoundTrip(req)
+}
+
+func protocols(ps []Protocol) []pipeline.Protocol {
+	out := make([]pipeline.Protocol, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out
+}
+
+// Configuration returns a copy of the session's configuration.
+func (s *Session) Configuration() *Configuration { return s.cfg.Clone() }
+
+// Delegate returns the session's delegate; nil once the session has been
+// invalidated and DidBecomeInvalidWithError delivered.
+func (s *Session) Delegate() any { return s.currentDelegate() }
+
+func (s *Session) currentDelegate() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delegate
+}
+
+// SessionDescription returns the description set with SetSessionDescription.
+func (s *Session) SessionDescription() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.description
+}
+
+// SetSessionDescription sets a free-form description of the session for the
+// caller's use.
+func (s *Session) SetSessionDescription(d string) {
+	s.mu.Lock()
+	s.description = d
+	s.mu.Unlock()
+}
+
+// newTask registers a new suspended task and announces it to the delegate.
+// On an invalidated session the task is returned completed with
+// ErrSessionInvalidated.
+func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task {
+	t := &Task{
+		session:      s,
+		orig:         req,
+		current:      req,
+		body:         body,
+		deliver:      d,
+		opts:         OptionsOf(req),
+		state:        TaskSuspended,
+		suspendCount: 1,
+		priority:     DefaultPriority,
+		done:         make(chan struct{}),
+	}
+	t.expectedRecv.Store(TransferSizeUnknown)
+	t.data = &DataTask{Task: t}
+	s.mu.Lock()
+	s.nextID++
+	t.id = s.nextID
+	if s.invalidating || s.invalid {
+		s.mu.Unlock()
+		t.started = true
+		t.orphan = true
+		t.state = TaskCanceling
+		t.complete(nil, nil, &Error{Code: ErrCancelled, Err: ErrSessionInvalidated})
+		return t
+	}
+	s.tasks[t] = struct{}{}
+	if cd, ok := s.delegate.(TaskCreationDelegate); ok {
+		s.queue.add(func() { cd.DidCreateTask(s, t) })
+	}
+	s.mu.Unlock()
+	return t
+}
+
+// taskFinished removes a completed task and schedules its last callbacks,
+// then the session's invalidation if it was waiting for this task.
+func (s *Session) taskFinished(t *Task, callbacks func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tasks, t)
+	s.queue.add(callbacks)
+	if s.invalidating && !s.invalid && len(s.tasks) == 0 {
+		s.invalidateLocked()
+	}
+}
+
+// invalidateLocked schedules DidBecomeInvalidWithError, after which the
+// delegate is dropped and idle connections closed.
+func (s *Session) invalidateLocked() {
+	s.invalid = true
+	d := s.delegate
+	s.queue.add(func() {
+		if id, ok := d.(InvalidationDelegate); ok {
+			id.DidBecomeInvalidWithError(s, nil)
+		}
+		s.mu.Lock()
+		s.delegate = nil
+		s.mu.Unlock()
+		s.transport.Load().CloseIdleConnections()
+	})
+}
+
+// FinishTasksAndInvalidate invalidates the session once its tasks complete:
+// no new task can be created, existing ones (including suspended ones) run
+// to completion, then the delegate gets DidBecomeInvalidWithError(nil) as
+// its last callback and the session drops it. It returns at once. It does
+// nothing on the shared session.
+func (s *Session) FinishTasksAndInvalidate() {
+	if s.shared {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.invalidating {
+		return
+	}
+	s.invalidating = true
+	if len(s.tasks) == 0 {
+		s.invalidateLocked()
+	}
+}
+
+// InvalidateAndCancel cancels every task of the session, which complete with
+// ErrCancelled, then invalidates it as FinishTasksAndInvalidate does. It
+// returns at once. It does nothing on the shared session.
+func (s *Session) InvalidateAndCancel() {
+	if s.shared {
+		return
+	}
+	s.mu.Lock()
+	tasks := s.taskListLocked()
+	s.mu.Unlock()
+	s.FinishTasksAndInvalidate()
+	for _, t := range tasks {
+		t.Cancel()
+	}
+}
+
+func (s *Session) taskListLocked() []*Task {
+	list := make([]*Task, 0, len(s.tasks))
+	for t := range s.tasks {
+		list = append(list, t)
+	}
+	slices.SortFunc(list, func(a, b *Task) int { return a.id - b.id })
+	return list
+}
+
+// TaskSet is the session's tasks that have not completed, by kind, each in
+// creation order.
+type TaskSet struct {
+	Data   []*DataTask
+	Upload []*UploadTask
+}
+
+// Tasks returns the session's tasks that have not completed (running,
+// suspended or canceling), by kind: Apple's getTasksWithCompletionHandler.
+func (s *Session) Tasks() TaskSet {
+	var set TaskSet
+	for _, t := range s.AllTasks() {
+		if t.upload != nil {
+			set.Upload = append(set.Upload, t.upload)
+		} else {
+			set.Data = append(set.Data, t.data)
+		}
+	}
+	return set
+}
+
+// AllTasks returns every task of the session that has not completed, in
+// creation order: Apple's getAllTasks.
+func (s *Session) AllTasks() []*Task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.taskListLocked()
+}
+
+// Reset makes later tasks start afresh: idle connections are closed and new
+// tasks use new connections. Tasks already running are not affected. It
+// returns when done; ctx bounds the wait.
+func (s *Session) Reset(ctx context.Context) error {
+	return s.renewTransport(ctx)
+}
+
+// Flush makes later tasks use new connections, as Reset does, without
+// discarding anything else. It returns when done; ctx bounds the wait.
+func (s *Session) Flush(ctx context.Context) error {
+	return s.renewTransport(ctx)
+}
+
+func (s *Session) renewTransport(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	old := s.transport.Swap(newTransport(s.cfg))
+	old.CloseIdleConnections()
+	return nil
+}
+
+// Client returns an *http.Client that sends its requests as tasks of this
+// session, for code that expects one. The session follows redirects (the
+// client does not follow them again), decodes bodies, applies the
+// configuration and calls the session delegate; the response body streams
+// as with Bytes. Closing the body before its end cancels the task.
+func (s *Session) Client() *http.Client {
+	return &http.Client{
+		Transport:     clientTransport{s},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+type clientTransport struct{ s *Session }
+
+func (c clientTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	_, resp, err := c.s.Bytes(req.Context(), req)
+	return resp, err
+}

@@ -1,0 +1,463 @@
+package urlsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
+)
+
+// TaskState is where a task is in its life. The values are Apple's.
+//
+//	            Resume                 body read, error or timeout
+//	suspended ─────────▶ running ─────────────────────────────────▶ completed
+//	    ▲  │◀───────────   │                                            ▲
+//	    │  │   Suspend     │ Cancel                                     │
+//	    │  └───────────────┴──────────▶ canceling ──────────────────────┘
+//	 created                            (completes with ErrCancelled)
+type TaskState int
+
+const (
+	// TaskRunning: the task is loading (or waiting to be scheduled).
+	TaskRunning TaskState = 0
+	// TaskSuspended: the task is not loading. New tasks start suspended;
+	// a suspended task is not subject to timeouts.
+	TaskSuspended TaskState = 1
+	// TaskCanceling: Cancel was called and completion is on its way.
+	TaskCanceling TaskState = 2
+	// TaskCompleted: the task finished; Err tells how.
+	TaskCompleted TaskState = 3
+)
+
+// String returns "running", "suspended", "canceling" or "completed".
+func (s TaskState) String() string {
+	switch s {
+	case TaskRunning:
+		return "running"
+	case TaskSuspended:
+		return "suspended"
+	case TaskCanceling:
+		return "canceling"
+	case TaskCompleted:
+		return "completed"
+	}
+	return fmt.Sprintf("TaskState(%d)", int(s))
+}
+
+// Task priorities, Apple's values. Priority is a hint between 0 and 1.
+const (
+	LowPriority     float32 = 0.25
+	DefaultPriority float32 = 0.5
+	HighPriority    float32 = 0.75
+)
+
+// TransferSizeUnknown is the byte count of a size that is not known (Apple's
+// NSURLSessionTransferSizeUnknown).
+const TransferSizeUnknown int64 = -1
+
+// Task is what every kind of task shares: Apple's URLSessionTask. Tasks are
+// created suspended by a Session's factory methods (DataTask, UploadTask,
+// ...); Resume starts them. All methods are safe for concurrent use.
+type Task struct {
+	session *Session
+	id      int
+	data    *DataTask   // the data task this Task belongs to
+	upload  *UploadTask // non-nil for upload tasks
+	opts    RequestOptions
+	orig    *http.Request
+	body    bodySource
+	deliver delivery
+
+	// Received while loading; written by the run goroutine only.
+	call *pipeline.Call
+
+	sent, expectedSend     atomic.Int64
+	received, expectedRecv atomic.Int64
+	lastActivity           atomic.Int64 // unix nanoseconds
+
+	mu           sync.Mutex
+	state        TaskState
+	suspendCount int
+	started      bool
+	resumeCh     chan struct{} // closed while running
+	cancel       context.CancelCauseFunc
+	idleTimer    *time.Timer
+	resTimer     *time.Timer
+	resLeft      time.Duration // resource time left when suspended
+	runningSince time.Time
+	startTime    time.Time
+	description  string
+	priority     float32
+	delegate     any
+	current      *http.Request
+	response     *http.Response
+	err          error
+	waitedNet    bool
+	orphan       bool // created on an invalidated session
+	done         chan struct{}
+}
+
+// delivery says where a task's results go.
+type delivery struct {
+	// handler replaces the response, data and completion callbacks.
+	handler func(body []byte, resp *http.Response, err error)
+	// result, for the context-first calls, gets the outcome directly.
+	result chan<- taskResult
+	// stream hands the body to a BodyStream instead of reading it.
+	stream chan<- *BodyStream
+}
+
+type taskResult struct {
+	body []byte
+	resp *http.Response
+	err  error
+}
+
+func (d *delivery) buffered() bool { return d.handler != nil || d.result != nil }
+
+// Errors a task is cancelled or timed out with.
+var (
+	errCancelled = fail.New(int(ErrCancelled), errors.New("the task was cancelled"))
+	errTimedOut  = fail.New(int(ErrTimedOut), errors.New("the request timed out"))
+	errResource  = fail.New(int(ErrTimedOut), errors.New("the resource timeout passed"))
+)
+
+// ErrSessionInvalidated is the cause (see Error.Err) of the error of a task
+// created on a session that was already invalidated, a programmer error in
+// Apple's API. Such a task is returned already completed with code
+// ErrCancelled; Resume does nothing and its completion handler, if any, is
+// called once with the error.
+var ErrSessionInvalidated = errors.New("urlsession: task created on an invalidated session")
+
+// ErrTaskStarted is returned by SetDelegate once the task was resumed.
+var ErrTaskStarted = errors.New("urlsession: the task was already resumed")
+
+// TaskIdentifier returns the task's identifier, unique within its session.
+func (t *Task) TaskIdentifier() int { return t.id }
+
+// Session returns the session that created the task.
+func (t *Task) Session() *Session { return t.session }
+
+// State returns the task's state.
+func (t *Task) State() TaskState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state
+}
+
+// TaskDescription returns the description set with SetTaskDescription.
+func (t *Task) TaskDescription() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.description
+}
+
+// SetTaskDescription sets a free-form description of the task for the
+// caller's use.
+func (t *Task) SetTaskDescription(s string) {
+	t.mu.Lock()
+	t.description = s
+	t.mu.Unlock()
+}
+
+// Priority returns the task's priority, DefaultPriority unless set.
+func (t *Task) Priority() float32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.priority
+}
+
+// SetPriority sets the task's priority hint, clamped to [0, 1]. Priority is
+// advisory: it does not reorder requests already sent.
+func (t *Task) SetPriority(p float32) {
+	t.mu.Lock()
+	t.priority = min(max(p, 0), 1)
+	t.mu.Unlock()
+}
+
+// Delegate returns the per-task delegate, or nil.
+func (t *Task) Delegate() any {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.delegate
+}
+
+// SetDelegate sets the per-task delegate, which gets first refusal on every
+// task callback (see the delegate interfaces). It must be called before the
+// first Resume; afterwards it returns ErrTaskStarted and changes nothing.
+func (t *Task) SetDelegate(d any) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.started {
+		return ErrTaskStarted
+	}
+	t.delegate = d
+	return nil
+}
+
+// OriginalRequest returns the request the task was created with. It may be
+// nil for a task created with a nil request.
+func (t *Task) OriginalRequest() *http.Request { return t.orig }
+
+// CurrentRequest returns the request being loaded: the original request
+// until a redirect is followed, then the redirected request.
+func (t *Task) CurrentRequest() *http.Request {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.current
+}
+
+// Response returns the final response once its headers arrived, or nil. Its
+// body belongs to the session.
+func (t *Task) Response() *http.Response {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.response
+}
+
+// Err returns the error the task completed with: nil while it runs and
+// when it succeeded, an *Error otherwise.
+func (t *Task) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err == nil {
+		return nil
+	}
+	return t.err
+}
+
+// CountOfBytesReceived returns the number of body bytes received so far,
+// after content decoding.
+func (t *Task) CountOfBytesReceived() int64 { return t.received.Load() }
+
+// CountOfBytesExpectedToReceive returns the body length the response
+// announced, or TransferSizeUnknown (-1) when it is not known: before the
+// response, without a Content-Length, or for a compressed body.
+func (t *Task) CountOfBytesExpectedToReceive() int64 { return t.expectedRecv.Load() }
+
+// CountOfBytesSent returns the number of request body bytes sent so far.
+func (t *Task) CountOfBytesSent() int64 { return t.sent.Load() }
+
+// CountOfBytesExpectedToSend returns the request body's length, 0 for no
+// body, or TransferSizeUnknown (-1) for a stream of unknown length.
+func (t *Task) CountOfBytesExpectedToSend() int64 { return t.expectedSend.Load() }
+
+// Progress returns the fraction of the task done, between 0 and 1: the
+// response body's progress when its length is known, otherwise the request
+// body's while it is being sent, and 1 once the task completed.
+func (t *Task) Progress() float64 {
+	if t.State() == TaskCompleted {
+		return 1
+	}
+	if exp := t.expectedRecv.Load(); exp > 0 {
+		return min(float64(t.received.Load())/float64(exp), 1)
+	}
+	if t.Response() == nil {
+		if exp := t.expectedSend.Load(); exp > 0 {
+			return min(float64(t.sent.Load())/float64(exp), 1)
+		}
+	}
+	return 0
+}
+
+// Done returns a channel that is closed once the task completed and its
+// completion callback (DidCompleteWithError or the completion handler) has
+// returned.
+func (t *Task) Done() <-chan struct{} { return t.done }
+
+// Resume starts a suspended task, or undoes one Suspend. Suspend and Resume
+// nest: a task suspended twice runs after two Resumes. Resume on a task that
+// is canceling or completed does nothing: a cancelled task cannot be
+// resumed.
+func (t *Task) Resume() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != TaskSuspended && t.state != TaskRunning {
+		return
+	}
+	if t.suspendCount > 0 {
+		t.suspendCount--
+	}
+	if t.suspendCount > 0 || t.state == TaskRunning {
+		return
+	}
+	t.state = TaskRunning
+	now := time.Now()
+	t.runningSince = now
+	t.lastActivity.Store(now.UnixNano())
+	if !t.started {
+		t.started = true
+		t.startTime = now
+		t.resLeft = t.session.cfg.resourceTimeout()
+		ctx, cancel := context.WithCancelCause(t.baseContext())
+		t.cancel = cancel
+		t.startTimersLocked()
+		go t.run(ctx)
+		return
+	}
+	t.startTimersLocked()
+	close(t.resumeCh)
+}
+
+// Suspend pauses the task: no more data is read or delivered and its
+// timeouts stop until Resume. A request already on the wire keeps its
+// connection. Suspend on a canceling or completed task does nothing.
+func (t *Task) Suspend() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != TaskSuspended && t.state != TaskRunning {
+		return
+	}
+	t.suspendCount++
+	if t.state == TaskRunning {
+		t.state = TaskSuspended
+		t.resumeCh = make(chan struct{})
+		t.stopTimersLocked()
+	}
+}
+
+// Cancel cancels the task, in any state: it completes once, with
+// ErrCancelled, unless it already completed. A cancelled task cannot be
+// resumed. Cancel returns at once; the completion arrives on the delegate
+// queue.
+func (t *Task) Cancel() { t.cancelWith(errCancelled) }
+
+func (t *Task) cancelWith(cause error) {
+	t.mu.Lock()
+	switch t.state {
+	case TaskCanceling, TaskCompleted:
+		t.mu.Unlock()
+		return
+	}
+	wasSuspended := t.state == TaskSuspended
+	t.state = TaskCanceling
+	t.stopTimersLocked()
+	if !t.started {
+		t.started = true
+		t.mu.Unlock()
+		t.complete(nil, nil, cause)
+		return
+	}
+	t.cancel(cause)
+	if wasSuspended {
+		close(t.resumeCh)
+	}
+	t.mu.Unlock()
+}
+
+// baseContext is the context the task runs under: the request's context, so
+// that cancelling it cancels the task as with net/http.
+func (t *Task) baseContext() context.Context {
+	if t.orig != nil {
+		return t.orig.Context()
+	}
+	return context.Background()
+}
+
+// requestTimeout is the idle timeout for this task.
+func (t *Task) requestTimeout() time.Duration {
+	if t.opts.TimeoutInterval > 0 {
+		return t.opts.TimeoutInterval
+	}
+	return t.session.cfg.requestTimeout()
+}
+
+func (t *Task) startTimersLocked() {
+	idle := t.requestTimeout()
+	t.idleTimer = time.AfterFunc(idle, t.checkIdle)
+	t.resTimer = time.AfterFunc(t.resLeft, func() { t.timeout(errResource) })
+}
+
+func (t *Task) stopTimersLocked() {
+	if t.idleTimer != nil {
+		t.idleTimer.Stop()
+		t.idleTimer = nil
+	}
+	if t.resTimer != nil {
+		t.resTimer.Stop()
+		t.resTimer = nil
+		t.resLeft -= time.Since(t.runningSince)
+		if t.resLeft < 0 {
+			t.resLeft = 0
+		}
+	}
+}
+
+// checkIdle runs when the idle timer fires: it fails the task if nothing
+// moved for the whole idle timeout and rearms the timer otherwise.
+func (t *Task) checkIdle() {
+	idle := t.requestTimeout()
+	since := time.Since(time.Unix(0, t.lastActivity.Load()))
+	if since >= idle {
+		t.timeout(errTimedOut)
+		return
+	}
+	t.mu.Lock()
+	if t.idleTimer != nil && t.state == TaskRunning {
+		t.idleTimer.Reset(idle - since)
+	}
+	t.mu.Unlock()
+}
+
+func (t *Task) timeout(cause error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != TaskRunning || t.cancel == nil {
+		return
+	}
+	t.cancel(cause)
+}
+
+// touch records that data moved, for the idle timeout.
+func (t *Task) touch() { t.lastActivity.Store(time.Now().UnixNano()) }
+
+// waitRunning blocks while the task is suspended. It returns the context's
+// cause if the task is cancelled or times out meanwhile.
+func (t *Task) waitRunning(ctx context.Context) error {
+	for {
+		t.mu.Lock()
+		if t.state != TaskSuspended {
+			t.mu.Unlock()
+			return nil
+		}
+		ch := t.resumeCh
+		t.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// delegateFor returns the delegate that handles a task callback: the
+// per-task delegate if it implements the interface, else the session's.
+func delegateFor[I any](t *Task) (I, bool) {
+	t.mu.Lock()
+	td := t.delegate
+	t.mu.Unlock()
+	if d, ok := td.(I); ok {
+		return d, true
+	}
+	d, ok := t.session.currentDelegate().(I)
+	return d, ok
+}
+
+// ask runs f on the delegate queue and waits for its answer, or for ctx.
+func ask[T any](ctx context.Context, t *Task, f func() T) (T, error) {
+	ch := make(chan T, 1)
+	t.session.queue.add(func() { ch <- f() })
+	select {
+	case v := <-ch:
+		return v, nil
+	case <-ctx.Done():
+		var zero T
+		return zero, context.Cause(ctx)
+	}
+}

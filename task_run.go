@@ -1,0 +1,393 @@
+package urlsession
+
+// The life of a running task: prepare the request, send it through the
+// pipeline, deliver the response and body, complete.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
+)
+
+type bodyKind int
+
+const (
+	bodyFromRequest bodyKind = iota // the request's own Body (data tasks)
+	bodyFromBytes                   // upload from memory
+	bodyFromFile                    // upload from a file
+	bodyStreamed                    // upload whose body NeedNewBodyStream supplies
+)
+
+type bodySource struct {
+	kind  bodyKind
+	bytes []byte
+	file  string
+}
+
+func (t *Task) run(ctx context.Context) {
+	req, err := t.prepare(ctx)
+	if err != nil {
+		t.finish(ctx, nil, nil, err)
+		return
+	}
+	_, trace := delegateFor[MetricsDelegate](t)
+	t.call = &pipeline.Call{Hooks: hooks{t}, WaitsForConnectivity: t.session.cfg.WaitsForConnectivity, Trace: trace}
+	resp, err := t.session.chain.Do(ctx, t.call, req)
+	if resp != nil {
+		t.mu.Lock()
+		t.response = resp
+		t.mu.Unlock()
+		t.expectedRecv.Store(max(resp.ContentLength, TransferSizeUnknown))
+	}
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		t.finish(ctx, nil, resp, err)
+		return
+	}
+	if err := t.waitRunning(ctx); err != nil {
+		resp.Body.Close()
+		t.finish(ctx, nil, resp, err)
+		return
+	}
+	if t.deliver.handler == nil {
+		if d, ok := delegateFor[ResponseDelegate](t); ok {
+			disp, err := ask(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })
+			if err == nil && disp != ResponseAllow {
+				t.Cancel()
+				err = errCancelled
+			}
+			if err != nil {
+				resp.Body.Close()
+				t.finish(ctx, nil, resp, err)
+				return
+			}
+		}
+	}
+	if t.deliver.stream != nil {
+		t.deliver.stream <- newBodyStream(ctx, t, resp)
+		return
+	}
+	body, err := t.readBody(ctx, resp)
+	t.finish(ctx, body, resp, err)
+}
+
+// prepare returns the request to send: the original with the task's context
+// and, for upload tasks, the upload body.
+func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
+	if t.orig == nil || t.orig.URL == nil {
+		return nil, fail.Newf(int(ErrUnsupportedURL), "the request has no URL")
+	}
+	req := t.orig.WithContext(ctx)
+	switch t.body.kind {
+	case bodyFromBytes:
+		b := t.body.bytes
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.ContentLength = int64(len(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		if len(b) == 0 {
+			req.Body, req.GetBody = http.NoBody, nil
+		}
+	case bodyFromFile:
+		f, size, err := openUpload(t.body.file)
+		if err != nil {
+			return nil, err
+		}
+		name := t.body.file
+		req.Body = f
+		req.ContentLength = size
+		req.GetBody = func() (io.ReadCloser, error) {
+			f, _, err := openUpload(name)
+			return f, err
+		}
+	case bodyStreamed:
+		req.GetBody = nil
+		if req.Body == nil || req.Body == http.NoBody {
+			rc, err := hooks{t}.NewBodyStream(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if rc == nil {
+				return nil, fail.Newf(int(ErrRequestBodyStreamExhausted), "no body stream was provided for a streamed upload")
+			}
+			req.Body = rc
+		}
+	}
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		t.expectedSend.Store(0)
+	case req.ContentLength > 0:
+		t.expectedSend.Store(req.ContentLength)
+	default:
+		t.expectedSend.Store(TransferSizeUnknown)
+	}
+	return req, nil
+}
+
+func openUpload(name string) (*os.File, int64, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, 0, fail.New(int(ErrFileDoesNotExist), err)
+		case errors.Is(err, fs.ErrPermission):
+			return nil, 0, fail.New(int(ErrNoPermissionsToReadFile), err)
+		}
+		return nil, 0, fail.New(int(ErrCannotOpenFile), err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fail.New(int(ErrCannotOpenFile), err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, 0, fail.Newf(int(ErrFileIsDirectory), "%s is a directory", name)
+	}
+	return f, fi.Size(), nil
+}
+
+// chunkSize is the size of the pieces a body is read and delivered in.
+const chunkSize = 64 << 10
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// inFlightChunks bounds the body pieces waiting on the delegate queue, so a
+// slow delegate slows the download instead of filling memory.
+const inFlightChunks = 4
+
+// readBody reads the response body, delivering it to the DataDelegate and
+// collecting it for a completion handler or context-first call.
+func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	var buf *bytes.Buffer
+	if t.deliver.buffered() {
+		buf = new(bytes.Buffer)
+		if n := resp.ContentLength; n > 0 {
+			buf.Grow(int(min(n, 64<<20)))
+		}
+	}
+	var dd DataDelegate
+	if t.deliver.handler == nil {
+		dd, _ = delegateFor[DataDelegate](t)
+	}
+	var sem chan struct{}
+	if dd != nil {
+		sem = make(chan struct{}, inFlightChunks)
+	}
+	for {
+		if err := t.waitRunning(ctx); err != nil {
+			return nil, err
+		}
+		var p []byte
+		var pooled *[]byte
+		if dd == nil && buf != nil {
+			buf.Grow(chunkSize)
+			p = buf.AvailableBuffer()[:chunkSize]
+		} else {
+			pooled = chunkPool.Get().(*[]byte)
+			p = *pooled
+		}
+		n, err := resp.Body.Read(p)
+		if n > 0 {
+			t.received.Add(int64(n))
+			switch {
+			case dd == nil && buf != nil:
+				buf.Write(p[:n]) // in place: p is buf's own free space
+			case dd != nil:
+				if buf != nil {
+					buf.Write(p[:n])
+				}
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					chunkPool.Put(pooled)
+					return nil, context.Cause(ctx)
+				}
+				data, chunk := p[:n], pooled
+				t.session.queue.add(func() {
+					if t.State() != TaskCanceling {
+						dd.DidReceiveData(t.session, t.data, data)
+					}
+					chunkPool.Put(chunk)
+					<-sem
+				})
+				pooled = nil
+			}
+		}
+		if pooled != nil {
+			chunkPool.Put(pooled)
+		}
+		if err == io.EOF {
+			if buf == nil {
+				return nil, nil
+			}
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// finish completes the task with the outcome of loading it. When the task's
+// context ended (cancelled, timed out), its cause is the error.
+func (t *Task) finish(ctx context.Context, body []byte, resp *http.Response, err error) {
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	t.complete(body, resp, err)
+}
+
+// complete moves the task to completed, hands the result to a context-first
+// caller and schedules the metrics and completion callbacks.
+func (t *Task) complete(body []byte, resp *http.Response, err error) {
+	t.mu.Lock()
+	if t.state == TaskCompleted {
+		t.mu.Unlock()
+		return
+	}
+	var e *Error
+	if err != nil {
+		u := ""
+		if t.current != nil && t.current.URL != nil {
+			u = t.current.URL.String()
+		}
+		e = classify(err, u)
+		t.err = e
+	}
+	t.state = TaskCompleted
+	t.stopTimersLocked()
+	cancel := t.cancel
+	t.mu.Unlock()
+	if cancel != nil {
+		cancel(context.Canceled) // release the context's resources
+	}
+	var errOut error
+	if e != nil {
+		errOut = e
+	}
+	if t.deliver.result != nil {
+		t.deliver.result <- taskResult{body, resp, errOut}
+	}
+	if t.orphan {
+		// Created on an invalidated session: no delegate hears of it.
+		t.session.queue.add(func() {
+			if h := t.deliver.handler; h != nil {
+				h(body, resp, errOut)
+			}
+			close(t.done)
+		})
+		return
+	}
+	var metrics *TaskMetrics
+	md, wantMetrics := delegateFor[MetricsDelegate](t)
+	if wantMetrics {
+		metrics = t.metrics()
+	}
+	t.session.taskFinished(t, func() {
+		if wantMetrics {
+			md.DidFinishCollectingMetrics(t.session, t, metrics)
+		}
+		if h := t.deliver.handler; h != nil {
+			h(body, resp, errOut)
+		} else if d, ok := delegateFor[CompletionDelegate](t); ok {
+			d.DidCompleteWithError(t.session, t, errOut)
+		}
+		close(t.done)
+	})
+}
+
+func (t *Task) metrics() *TaskMetrics {
+	m := &TaskMetrics{TaskStart: t.startTime}
+	if !t.startTime.IsZero() {
+		m.TaskDuration = time.Since(t.startTime)
+	}
+	if t.call == nil {
+		return m
+	}
+	txs := t.call.Transactions()
+	if len(txs) > 0 {
+		txs[len(txs)-1].SetDecoded(t.received.Load())
+	}
+	for _, tx := range txs {
+		m.Transactions = append(m.Transactions, transactionMetrics(tx.Snapshot()))
+	}
+	m.RedirectCount = t.call.Redirects()
+	return m
+}
+
+// hooks is the task's side of the pipeline.
+type hooks struct{ t *Task }
+
+var _ pipeline.Hooks = hooks{}
+
+func (h hooks) WillRedirect(ctx context.Context, resp *http.Response, next *http.Request) (*http.Request, error) {
+	t := h.t
+	chosen := next
+	if d, ok := delegateFor[RedirectionDelegate](t); ok {
+		var err error
+		chosen, err = ask(ctx, t, func() *http.Request { return d.WillPerformHTTPRedirection(t.session, t, resp, next) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	if chosen != nil {
+		t.mu.Lock()
+		t.current = chosen
+		t.mu.Unlock()
+	}
+	return chosen, nil
+}
+
+func (h hooks) NewBodyStream(ctx context.Context) (io.ReadCloser, error) {
+	t := h.t
+	d, ok := delegateFor[BodyStreamDelegate](t)
+	if !ok {
+		return nil, nil
+	}
+	type answer struct {
+		rc  io.ReadCloser
+		err error
+	}
+	a, err := ask(ctx, t, func() answer {
+		rc, err := d.NeedNewBodyStream(t.session, t)
+		return answer{rc, err}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a.rc, a.err
+}
+
+func (h hooks) BodySent(n, total, expected int64) {
+	t := h.t
+	t.touch()
+	t.sent.Store(total)
+	if d, ok := delegateFor[SendProgressDelegate](t); ok {
+		t.session.queue.add(func() { d.DidSendBodyData(t.session, t, n, total, expected) })
+	}
+}
+
+func (h hooks) WaitingForConnectivity() {
+	t := h.t
+	t.mu.Lock()
+	first := !t.waitedNet
+	t.waitedNet = true
+	t.mu.Unlock()
+	if d, ok := delegateFor[ConnectivityDelegate](t); ok && first {
+		t.session.queue.add(func() { d.TaskIsWaitingForConnectivity(t.session, t) })
+	}
+}
+
+func (h hooks) Received(int64) { h.t.touch() }
