@@ -1,0 +1,130 @@
+package urlsession_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/urlsession-go/urlsession"
+)
+
+func newServer() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/old":
+			http.Redirect(w, r, "/hello", http.StatusFound)
+		case "/hello":
+			fmt.Fprint(w, "hello, world")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+}
+
+// The context-first call runs a data task and waits for it.
+func ExampleSession_Data() {
+	srv := newServer()
+	defer srv.Close()
+
+	req, _ := http.NewRequest("GET", srv.URL+"/hello", nil)
+	body, resp, err := urlsession.Shared().Data(context.Background(), req)
+	if err != nil {
+		fmt.Println("failed:", err)
+		return
+	}
+	fmt.Println(resp.StatusCode, string(body))
+	// Output: 200 hello, world
+}
+
+// A completion handler gets the whole body once the task is done.
+func ExampleSession_DataTaskWithCompletion() {
+	srv := newServer()
+	defer srv.Close()
+
+	s, _ := urlsession.New(urlsession.DefaultConfiguration(), nil)
+	defer s.FinishTasksAndInvalidate()
+	req, _ := http.NewRequest("GET", srv.URL+"/missing", nil)
+	task := s.DataTaskWithCompletion(req, func(body []byte, resp *http.Response, err error) {
+		// A 404 is a response, not an error.
+		fmt.Println(resp.StatusCode, err)
+	})
+	task.Resume()
+	<-task.Done()
+	// Output: 404 <nil>
+}
+
+// logger is a delegate: it implements the callbacks it cares about.
+type logger struct{}
+
+var (
+	_ urlsession.RedirectionDelegate = logger{}
+	_ urlsession.ResponseDelegate    = logger{}
+	_ urlsession.DataDelegate        = logger{}
+	_ urlsession.CompletionDelegate  = logger{}
+)
+
+func (logger) WillPerformHTTPRedirection(s *urlsession.Session, t *urlsession.Task, resp *http.Response, next *http.Request) *http.Request {
+	fmt.Println("redirect", resp.StatusCode, "to", next.URL.Path)
+	return next
+}
+
+func (logger) DidReceiveResponse(s *urlsession.Session, t *urlsession.DataTask, resp *http.Response) urlsession.ResponseDisposition {
+	fmt.Println("response", resp.StatusCode)
+	return urlsession.ResponseAllow
+}
+
+func (logger) DidReceiveData(s *urlsession.Session, t *urlsession.DataTask, data []byte) {
+	fmt.Printf("data %q\n", data)
+}
+
+func (logger) DidCompleteWithError(s *urlsession.Session, t *urlsession.Task, err error) {
+	fmt.Println("complete", err)
+}
+
+// A delegate sees each event of a transfer, in order, on the session's queue.
+func ExampleNew_delegate() {
+	srv := newServer()
+	defer srv.Close()
+
+	s, err := urlsession.New(urlsession.DefaultConfiguration(), logger{})
+	if err != nil {
+		panic(err)
+	}
+	defer s.FinishTasksAndInvalidate()
+	req, _ := http.NewRequest("GET", srv.URL+"/old", nil)
+	task := s.DataTask(req)
+	task.Resume()
+	<-task.Done()
+	// Output:
+	// redirect 302 to /hello
+	// response 200
+	// data "hello, world"
+	// complete <nil>
+}
+
+// Bytes returns once the headers arrive; the body streams as it is read.
+func ExampleSession_Bytes() {
+	srv := newServer()
+	defer srv.Close()
+
+	req, _ := http.NewRequest("GET", srv.URL+"/hello", nil)
+	stream, resp, err := urlsession.Shared().Bytes(context.Background(), req)
+	if err != nil {
+		fmt.Println("failed:", err)
+		return
+	}
+	defer stream.Close()
+	body, _ := io.ReadAll(stream)
+	fmt.Println(resp.StatusCode, string(body))
+	// Output: 200 hello, world
+}
+
+// Errors carry Apple's URLError codes and match them with errors.Is.
+func ExampleCode() {
+	req, _ := http.NewRequest("GET", "gopher://example.invalid/", nil)
+	_, _, err := urlsession.Shared().Data(context.Background(), req)
+	fmt.Println(urlsession.CodeOf(err) == urlsession.ErrUnsupportedURL, int(urlsession.CodeOf(err)))
+	// Output: true -1002
+}
