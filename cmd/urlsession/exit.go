@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urlsession-go/urlsession"
+)
+
+// Exit statuses the command sets itself rather than from an error code.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitHTTPError   = 22
+	exitEmptyReply  = 52
+	exitInterrupted = 130
+)
+
+// exitRule maps URLError codes to a curl-compatible exit status.
+type exitRule struct {
+	status  int
+	meaning string
+	codes   []urlsession.Code
+}
+
+// exitTable is the one table of exit statuses: the usage text and exitStatus
+// both read it. Rules without codes are set by the command itself. A code
+// not listed exits 1.
+var exitTable = []exitRule{
+	{0, "success, whatever the HTTP status (unless -f)", nil},
+	{1, "unsupported protocol, or any failure not listed here", []urlsession.Code{urlsession.ErrUnsupportedURL}},
+	{2, "usage error (unknown flag, bad value, no URL)", nil},
+	{3, "malformed URL (also a redirect to a malformed location)", []urlsession.Code{
+		urlsession.ErrBadURL, urlsession.ErrRedirectToNonExistentLocation}},
+	{6, "could not resolve host", []urlsession.Code{urlsession.ErrCannotFindHost, urlsession.ErrDNSLookupFailed}},
+	{7, "failed to connect to host", []urlsession.Code{
+		urlsession.ErrCannotConnectToHost, urlsession.ErrNotConnectedToInternet}},
+	{8, "weird server reply (malformed response)", []urlsession.Code{
+		urlsession.ErrBadServerResponse, urlsession.ErrCannotParseResponse}},
+	{22, "HTTP status 400 or above with -f (--fail)", nil},
+	{23, "could not write the output", []urlsession.Code{
+		urlsession.ErrCannotCreateFile, urlsession.ErrCannotWriteToFile, urlsession.ErrCannotCloseFile,
+		urlsession.ErrCannotMoveFile, urlsession.ErrCannotRemoveFile}},
+	{26, "could not read the request body (-d @file, --data-binary @file)", []urlsession.Code{
+		urlsession.ErrFileDoesNotExist, urlsession.ErrFileIsDirectory, urlsession.ErrNoPermissionsToReadFile,
+		urlsession.ErrCannotOpenFile}},
+	{28, "operation timed out (-m, or 60 s without data)", []urlsession.Code{urlsession.ErrTimedOut}},
+	{35, "TLS handshake failed", []urlsession.Code{
+		urlsession.ErrSecureConnectionFailed, urlsession.ErrClientCertificateRejected,
+		urlsession.ErrClientCertificateRequired}},
+	{47, "too many redirects (--max-redirs, or the session's limit of 16)", []urlsession.Code{
+		urlsession.ErrHTTPTooManyRedirects}},
+	{52, "empty reply from server", []urlsession.Code{urlsession.ErrZeroByteResource}},
+	{56, "failure receiving data (connection lost)", []urlsession.Code{urlsession.ErrNetworkConnectionLost}},
+	{60, "server certificate not trusted or out of date", []urlsession.Code{
+		urlsession.ErrServerCertificateHasBadDate, urlsession.ErrServerCertificateUntrusted,
+		urlsession.ErrServerCertificateHasUnknownRoot, urlsession.ErrServerCertificateNotYetValid}},
+	{61, "bad content encoding", []urlsession.Code{
+		urlsession.ErrCannotDecodeRawData, urlsession.ErrCannotDecodeContentData,
+		urlsession.ErrDownloadDecodingFailedMidStream, urlsession.ErrDownloadDecodingFailedToComplete}},
+	{63, "maximum size exceeded", []urlsession.Code{urlsession.ErrDataLengthExceedsMaximum}},
+	{65, "request body cannot be sent again for a redirect", []urlsession.Code{
+		urlsession.ErrRequestBodyStreamExhausted}},
+	{130, "interrupted (SIGINT or SIGTERM)", []urlsession.Code{urlsession.ErrCancelled}},
+}
+
+// exitStatus returns the exit status for a task that failed with err;
+// gotResponse reports whether any response arrived.
+func exitStatus(err error, gotResponse bool) int {
+	code := urlsession.CodeOf(err)
+	// A connection closed before a single byte of response is curl's
+	// "empty reply from server".
+	if code == urlsession.ErrNetworkConnectionLost && !gotResponse && errors.Is(err, io.EOF) {
+		return exitEmptyReply
+	}
+	for _, r := range exitTable {
+		for _, c := range r.codes {
+			if c == code {
+				return r.status
+			}
+		}
+	}
+	return exitFailure
+}
+
+// exitStatusText is the exit status part of the usage text.
+func exitStatusText() string {
+	var b strings.Builder
+	for _, r := range exitTable {
+		fmt.Fprintf(&b, "  %3d  %s\n", r.status, r.meaning)
+	}
+	return b.String()
+}
+
+// failure is a failed run: the exit status and the one-line message.
+type failure struct {
+	status int
+	code   int // the URLError code, or the exit status when there is none
+	msg    string
+}
+
+// failureOf describes a task error.
+func failureOf(err error, gotResponse bool) *failure {
+	f := &failure{status: exitStatus(err, gotResponse), code: int(urlsession.CodeOf(err)), msg: err.Error()}
+	var e *urlsession.Error
+	if errors.As(err, &e) {
+		f.msg = e.Code.String()
+		if e.Err != nil && e.Err.Error() != f.msg {
+			f.msg += ": " + e.Err.Error()
+		}
+	}
+	return f
+}
+
+// report prints f as "urlsession: (<code>) <message>".
+func (f *failure) report(w io.Writer) {
+	fmt.Fprintf(w, "urlsession: (%d) %s\n", f.code, f.msg)
+}

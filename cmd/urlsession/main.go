@@ -1,0 +1,61 @@
+// Command urlsession is a curl-like command-line HTTP client built on package
+// urlsession (github.com/urlsession-go/urlsession), a Go implementation of
+// Apple's URLSession.
+//
+// Usage:
+//
+//	urlsession [flags] URL [flags]
+//
+// It fetches URL with a session and writes the response body to standard
+// output, streaming it as it arrives. Flags may come before or after the URL
+// and keep curl's meanings; short boolean flags may be combined (-sSf,
+// -sLo file). Redirects are always followed (-L is accepted and does nothing)
+// unless --no-location is given, and compressed bodies
+// (gzip, deflate, br) are always decoded (--compressed is accepted and does
+// nothing). Run "urlsession --help" for the list of flags.
+//
+// On failure urlsession prints one line to standard error,
+//
+//	urlsession: (<code>) <message>
+//
+// where code is the URLError code of the failure (such as -1003 for a host
+// that cannot be found) or, for failures that have none (-f, usage errors),
+// the exit status; -s silences it unless -S is given too.
+//
+// Exit status, compatible with curl's where one maps:
+//
+//	  0  success, whatever the HTTP status (unless -f)
+//	  1  unsupported protocol, or any failure not listed here
+//	  2  usage error (unknown flag, bad value, no URL)
+//	  3  malformed URL (also a redirect to a malformed location)
+//	  6  could not resolve host
+//	  7  failed to connect to host
+//	  8  weird server reply (malformed response)
+//	 22  HTTP status 400 or above with -f (--fail)
+//	 23  could not write the output
+//	 26  could not read the request body (-d @file, --data-binary @file)
+//	 28  operation timed out (-m, or 60 s without data)
+//	 35  TLS handshake failed
+//	 47  too many redirects (--max-redirs, or the session's limit of 16)
+//	 52  empty reply from server
+//	 56  failure receiving data (connection lost)
+//	 60  server certificate not trusted or out of date
+//	 61  bad content encoding
+//	 63  maximum size exceeded
+//	 65  request body cannot be sent again for a redirect
+//	130  interrupted (SIGINT or SIGTERM)
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// options are the parsed command line.
+type options struct {
+	url        string
+	output     string // "" or "-" for standard output
+	include    bool
+	head       bool
+	method     string
+	headers    []string
+	data       []dataArg
+	silent     bool
+	showError  bool
+	verbose    bool
+	maxTime    time.Duration // 0: no overall limit
+	maxRedirs  int           // -1: the session's limit
+	noLocation bool
+	insecure   bool
+	http11     bool
+	userAgent  *string // nil: not given
+	fail       bool
+	writeOut   string
+	help       bool
+	version    bool
+}
+
+// dataArg is one -d, --data or --data-binary argument.
+type dataArg struct {
+	value  string
+	binary bool // --data-binary: @file is sent as it is
+}
+
+// stringList is a repeatable string flag.
+type stringList struct{ list *[]string }
+
+func (s stringList) String() string {
+	if s.list == nil {
+		return ""
+	}
+	return strings.Join(*s.list, ", ")
+}
+
+func (s stringList) Set(v string) error {
+	*s.list = append(*s.list, v)
+	return nil
+}
+
+// dataFlag appends to the shared list of data arguments, so -d and
+// --data-binary keep their order.
+type dataFlag struct {
+	list   *[]dataArg
+	binary bool
+}
+
+func (d dataFlag) String() string { return "" }
+
+func (d dataFlag) Set(v string) error {
+	*d.list = append(*d.list, dataArg{value: v, binary: d.binary})
+	return nil
+}
+
+// secondsFlag parses a non-negative, possibly fractional, number of seconds.
+type secondsFlag struct{ d *time.Duration }
+
+func (s secondsFlag) String() string { return "" }
+
+func (s secondsFlag) Set(v string) error {
+	var f float64
+	if _, err := fmt.Sscanf(v, "%g", &f); err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) ||
+		strings.TrimSpace(v) != v {
+		return fmt.Errorf("expected a non-negative number of seconds, got %q", v)
+	}
+	if f*float64(time.Second) >= math.MaxInt64 {
+		*s.d = 0 // no practical limit
+		return nil
+	}
+	*s.d = time.Duration(f * float64(time.Second))
+	return nil
+}
+
+// userAgentFlag records that -A was given, even empty (which removes the
+// header).
+type userAgentFlag struct{ ua **string }
+
+func (u userAgentFlag) String() string { return "" }
+
+func (u userAgentFlag) Set(v string) error {
+	*u.ua = &v
+	return nil
+}
+
+// usageError is a command line that cannot be run: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// newFlagSet returns the flag set that fills o.
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("urlsession", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	both := func(short, long string, f func(name string)) {
+		f(short)
+		f(long)
+	}
+	str := func(p *string, short, long string) {
+		both(short, long, func(n string) {
+			if n != "" {
+				fs.StringVar(p, n, *p, "")
+			}
+		})
+	}
+	boolean := func(p *bool, short, long string) {
+		both(short, long, func(n string) {
+			if n != "" {
+				fs.BoolVar(p, n, *p, "")
+			}
+		})
+	}
+	var ignored bool
+	o.maxRedirs = -1
+
+	str(&o.output, "o", "output")
+	boolean(&o.include, "i", "include")
+	boolean(&o.head, "I", "head")
+	str(&o.method, "X", "request")
+	both("H", "header", func(n string) { fs.Var(stringList{&o.headers}, n, "") })
+	both("d", "data", func(n string) { fs.Var(dataFlag{&o.data, false}, n, "") })
+	fs.Var(dataFlag{&o.data, true}, "data-binary", "")
+	boolean(&o.silent, "s", "silent")
+	boolean(&o.showError, "S", "show-error")
+	boolean(&o.verbose, "v", "verbose")
+	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })
+	fs.IntVar(&o.maxRedirs, "max-redirs", -1, "")
+	boolean(&ignored, "L", "location")
+	boolean(&o.noLocation, "", "no-location")
+	boolean(&o.insecure, "k", "insecure")
+	boolean(&o.http11, "", "http1.1")
+	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
+	boolean(&o.fail, "f", "fail")
+	str(&o.writeOut, "w", "write-out")
+	boolean(&ignored, "", "compressed")
+	boolean(&o.help, "h", "help")
+	boolean(&o.version, "", "version")
+	return fs
+}
+
+// parseArgs parses the command line. Flags may come before and after the
+// URL; "--" ends the flags.
+func parseArgs(args []string) (*options, error) {
+	o := new(options)
+	fs := newFlagSet(o)
+	args = expandShort(fs, args)
+	var urls []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageErrorf("%s", flagError(err))
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			urls = append(urls, rest...)
+			break
+		}
+		urls = append(urls, rest[0])
+		args = rest[1:]
+	}
+	if o.help || o.version {
+		return o, nil
+	}
+	switch len(urls) {
+	case 0:
+		return nil, usageErrorf("no URL specified")
+	case 1:
+		o.url = urls[0]
+	default:
+		return nil, usageErrorf("only one URL may be given, got %d", len(urls))
+	}
+	if o.maxRedirs < -1 {
+		return nil, usageErrorf("--max-redirs must be -1 (the session's limit) or more, got %d", o.maxRedirs)
+	}
+	if o.head && len(o.data) > 0 {
+		return nil, usageErrorf("-I (HEAD) cannot be combined with -d or --data-binary")
+	}
+	return o, nil
+}
+
+// flagError rewords the flag package's errors.
+func flagError(err error) string {
+	const undefined = "flag provided but not defined: "
+	if msg, ok := strings.CutPrefix(err.Error(), undefined); ok {
+		return "unknown option " + msg + " (see urlsession --help)"
+	}
+	return err.Error()
+}
+
+// expandShort rewrites combined short flags as curl accepts them into the
+// separate flags the flag package understands: -sSf becomes -s -S -f, -sLo
+// file becomes -s -L -o file and -ofile becomes -o file. The values of flags
+// that take one are left alone, as is everything after "--".
+func expandShort(fs *flag.FlagSet, args []string) []string {
+	isBool := func(f *flag.Flag) bool {
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		return ok && b.IsBoolFlag()
+	}
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) < 2 || a[0] != '-' {
+			out = append(out, a)
+			continue
+		}
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			out = append(out, a)
+			continue
+		}
+		if f := fs.Lookup(name); f != nil || strings.HasPrefix(a, "--") {
+			out = append(out, a)
+			if f != nil && !isBool(f) && i+1 < len(args) {
+				i++
+				out = append(out, args[i]) // the value, whatever it looks like
+			}
+			continue
+		}
+		// A group of single-letter flags.
+		var group []string
+		ok := true
+		for j := 1; j < len(a); j++ {
+			f := fs.Lookup(a[j : j+1])
+			if f == nil {
+				ok = false
+				break
+			}
+			group = append(group, "-"+a[j:j+1])
+			if !isBool(f) {
+				if rest := a[j+1:]; rest != "" {
+					group = append(group, rest)
+				} else if i+1 < len(args) {
+					i++
+					group = append(group, args[i])
+				}
+				break
+			}
+		}
+		if !ok {
+			out = append(out, a) // let the flag package report it
+			continue
+		}
+		out = append(out, group...)
+	}
+	return out
+}

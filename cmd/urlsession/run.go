@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/urlsession-go/urlsession"
+)
+
+const usageHead = `Usage: urlsession [flags] URL [flags]
+
+Fetch URL with a urlsession.Session and write the body to standard output.
+Flags keep curl's meanings and may come before or after the URL; short
+boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
+
+  -o, --output FILE        write the body to FILE (through FILE.part, renamed
+                           on success); "-" is standard output
+  -i, --include            print the status line and headers before the body
+  -I, --head               send HEAD and print the status line and headers only
+  -X, --request METHOD     use METHOD
+  -H, --header "N: V"      add a header (repeatable); "Host: h" sets the host;
+                           "N;" sends N with an empty value
+  -d, --data DATA          send DATA as the body (POST unless -X); repeated
+                           -d are joined with &; @FILE reads FILE without its
+                           CR and LF, @- reads standard input
+      --data-binary DATA   as -d, but @FILE is sent as it is (streamed)
+                           -d and --data-binary set Content-Type
+                           application/x-www-form-urlencoded unless -H sets one
+  -A, --user-agent NAME    send User-Agent NAME ("" sends none)
+  -f, --fail               fail with status 22 and no output on HTTP >= 400
+  -s, --silent             no progress bar, no error message
+  -S, --show-error         with -s, still print the error message
+  -v, --verbose            print each request and response head, then the
+                           metrics of each transaction, on standard error
+  -m, --max-time SECONDS   limit the whole transfer (fractions allowed; also
+                           the idle limit, which is otherwise 60 s)
+      --max-redirs N       fail (status 47) on a redirect after following N
+                           (as curl -L --max-redirs N); the session never
+                           follows more than 16
+  -L, --location           follow redirects (always on)
+      --no-location        do not follow redirects: the 3xx is the output
+  -k, --insecure           do not verify the server's TLS certificate
+      --http1.1            use HTTP/1.1 only (no HTTP/2)
+      --compressed         accepted: gzip, deflate and br are always decoded
+  -w, --write-out FORMAT   print FORMAT to standard output after the transfer:
+                           %{http_code} %{size_download} %{time_total}
+                           %{url_effective} %{num_redirects} %{content_type}
+                           %{exitcode}, %% and \n \r \t \\
+  -h, --help               print this help
+      --version            print the version
+
+A progress bar shows on standard error when it is a terminal, the output is
+not, -s is not given and the body is over 1 MiB.
+
+On failure one line goes to standard error: "urlsession: (<code>) <message>",
+code being the URLError code, or the exit status when there is none.
+
+Exit status:
+`
+
+// usage returns the help text.
+func usage() string { return usageHead + exitStatusText() }
+
+// run runs the command with args (without the program name) and returns its
+// exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// runContext is run with a context whose cancellation (an interrupt) cancels
+// the transfer.
+func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		(&failure{status: exitUsage, code: exitUsage, msg: err.Error()}).report(stderr)
+		return exitUsage
+	}
+	if o.help {
+		io.WriteString(stdout, usage())
+		return exitOK
+	}
+	if o.version {
+		fmt.Fprintf(stdout, "urlsession %s (%s %s/%s)\n", urlsession.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return exitOK
+	}
+	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr}
+	f := c.fetch(ctx)
+	if f == nil {
+		return exitOK
+	}
+	if f.msg != "" && (!o.silent || o.showError) {
+		f.report(stderr)
+	}
+	return f.status
+}
+
+// client runs one transfer.
+type client struct {
+	o              *options
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// uploadBody is the request body: a file to stream, bytes, or none.
+type uploadBody struct {
+	file string
+	data []byte // nil for no body
+}
+
+// fetch runs the transfer and returns nil on success.
+func (c *client) fetch(ctx context.Context) *failure {
+	o := c.o
+	req, body, err := c.request(ctx)
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return &failure{status: exitUsage, code: exitUsage, msg: err.Error()}
+		}
+		return failureOf(err, false)
+	}
+
+	cfg := urlsession.DefaultConfiguration()
+	cfg.UserAgent = "urlsession/" + urlsession.Version
+	if o.maxTime > 0 {
+		cfg.TimeoutIntervalForResource = o.maxTime
+		cfg.TimeoutIntervalForRequest = o.maxTime
+	}
+	if o.insecure {
+		cfg.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	cfg.DisableHTTP2 = o.http11
+
+	x := &transfer{c: c, o: o}
+	s, err := urlsession.New(cfg, x)
+	if err != nil {
+		return &failure{status: exitFailure, code: exitFailure, msg: err.Error()}
+	}
+	defer s.FinishTasksAndInvalidate()
+
+	var task *urlsession.Task
+	switch {
+	case body.file != "":
+		task = s.UploadTaskFromFile(req, body.file).Task
+	case body.data != nil:
+		task = s.UploadTask(req, body.data).Task
+	default:
+		task = s.DataTask(req).Task
+	}
+	start := time.Now()
+	task.Resume()
+	<-task.Done()
+	x.elapsed = time.Since(start)
+	return x.finish(ctx, task)
+}
+
+// request builds the request from the options.
+func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error) {
+	o := c.o
+	var body uploadBody
+	raw := o.url
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw // as curl does
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
+	}
+	method := o.method
+	switch {
+	case method != "":
+	case o.head:
+		method = http.MethodHead
+	case len(o.data) > 0:
+		method = http.MethodPost
+	default:
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, body, usageErrorf("%v", err) // the URL parsed: the method is bad
+	}
+
+	h := make(http.Header)
+	for _, line := range o.headers {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			name, ok = strings.CutSuffix(strings.TrimSpace(line), ";")
+			value = ""
+		}
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !isToken(name) || strings.ContainsAny(value, "\r\n\x00") {
+			return nil, body, usageErrorf("bad header %q: want \"Name: value\"", line)
+		}
+		if http.CanonicalHeaderKey(name) == "Host" {
+			req.Host = value
+			continue
+		}
+		h.Add(name, value)
+	}
+	if o.userAgent != nil && h.Get("User-Agent") == "" {
+		h["User-Agent"] = []string{*o.userAgent}
+	}
+	if len(o.data) > 0 && h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header = h
+
+	if len(o.data) == 1 && o.data[0].binary && strings.HasPrefix(o.data[0].value, "@") && o.data[0].value != "@-" {
+		body.file = o.data[0].value[1:]
+		return req, body, nil
+	}
+	if len(o.data) > 0 {
+		var parts [][]byte
+		for _, d := range o.data {
+			b, err := c.dataBytes(d)
+			if err != nil {
+				return nil, body, err
+			}
+			parts = append(parts, b)
+		}
+		body.data = bytes.Join(parts, []byte("&"))
+	}
+	return req, body, nil
+}
+
+// dataBytes returns the bytes a -d or --data-binary argument stands for.
+func (c *client) dataBytes(d dataArg) ([]byte, error) {
+	name, fromFile := strings.CutPrefix(d.value, "@")
+	if !fromFile {
+		return []byte(d.value), nil
+	}
+	var b []byte
+	var err error
+	if name == "-" {
+		b, err = io.ReadAll(c.stdin)
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		code := urlsession.ErrCannotOpenFile
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			code = urlsession.ErrFileDoesNotExist
+		case errors.Is(err, fs.ErrPermission):
+			code = urlsession.ErrNoPermissionsToReadFile
+		default:
+			if fi, serr := os.Stat(name); serr == nil && fi.IsDir() {
+				code = urlsession.ErrFileIsDirectory
+			}
+		}
+		return nil, &urlsession.Error{Code: code, Err: err}
+	}
+	if !d.binary {
+		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil)
+	}
+	return b, nil
+}
+
+// isToken reports whether s is a valid header field name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,433 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urlsession-go/urlsession"
+)
+
+// transfer is the session delegate of one run: it decides about redirects
+// and the response, streams the body to the output and prints the verbose
+// log. Its callbacks run one at a time on the session's delegate queue, and
+// fetch reads its fields only once the task is done, so it needs no lock.
+type transfer struct {
+	c       *client
+	o       *options
+	elapsed time.Duration
+
+	hops     int          // redirects followed
+	tooMany  bool         // --max-redirs exceeded
+	hopHeads bytes.Buffer // -i: the heads of the redirect responses
+	failed   string       // -f: the status that failed the transfer
+
+	out      *bufio.Writer
+	file     *os.File // the .part file with -o, nil for standard output
+	writeErr error
+	received int64 // body bytes written
+	bar      *progress
+	metrics  *urlsession.TaskMetrics
+}
+
+var (
+	_ urlsession.RedirectionDelegate = (*transfer)(nil)
+	_ urlsession.ResponseDelegate    = (*transfer)(nil)
+	_ urlsession.DataDelegate        = (*transfer)(nil)
+	_ urlsession.MetricsDelegate     = (*transfer)(nil)
+)
+
+// WillPerformHTTPRedirection follows redirects up to --max-redirs.
+func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsession.Task, resp *http.Response, next *http.Request) *http.Request {
+	if x.o.noLocation {
+		return nil // resp is the final response
+	}
+	if x.o.maxRedirs >= 0 && x.hops >= x.o.maxRedirs {
+		x.tooMany = true
+		t.Cancel()
+		return nil
+	}
+	x.hops++
+	if x.o.include || x.o.head {
+		writeHead(&x.hopHeads, resp)
+	}
+	return next
+}
+
+// DidReceiveResponse applies -f, opens the output and writes the head for -i
+// and -I.
+func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataTask, resp *http.Response) urlsession.ResponseDisposition {
+	if x.tooMany {
+		return urlsession.ResponseCancel
+	}
+	if x.o.fail && resp.StatusCode >= 400 {
+		x.failed = resp.Status
+		if x.failed == "" {
+			x.failed = strconv.Itoa(resp.StatusCode)
+		}
+		return urlsession.ResponseCancel
+	}
+	if err := x.open(); err != nil {
+		x.writeErr = err
+		return urlsession.ResponseCancel
+	}
+	if x.o.include || x.o.head {
+		x.hopHeads.WriteTo(x.out)
+		writeHead(x.out, resp)
+		if !x.flushStdout() {
+			return urlsession.ResponseCancel
+		}
+	}
+	if !x.o.head && !x.o.silent && isTerminal(x.c.stderr) && (x.file != nil || !isTerminal(x.c.stdout)) {
+		x.bar = newProgress(x.c.stderr, resp.ContentLength, time.Now)
+	}
+	return urlsession.ResponseAllow
+}
+
+// DidReceiveData writes the next piece of the body to the output.
+func (x *transfer) DidReceiveData(_ *urlsession.Session, t *urlsession.DataTask, data []byte) {
+	if x.writeErr != nil || x.o.head {
+		return
+	}
+	if _, err := x.out.Write(data); err != nil {
+		x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
+		t.Cancel()
+		return
+	}
+	if !x.flushStdout() {
+		t.Cancel()
+		return
+	}
+	x.received += int64(len(data))
+	x.bar.update(x.received)
+}
+
+// DidFinishCollectingMetrics keeps the metrics and prints them with -v.
+func (x *transfer) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsession.Task, m *urlsession.TaskMetrics) {
+	x.metrics = m
+	if x.o.verbose {
+		x.bar.clear()
+		printVerbose(x.c.stderr, m)
+	}
+}
+
+// open opens the output: standard output, or the .part file of -o.
+func (x *transfer) open() error {
+	if x.out != nil {
+		return nil
+	}
+	if x.o.output == "" || x.o.output == "-" {
+		x.out = bufio.NewWriterSize(x.c.stdout, 64<<10)
+		return nil
+	}
+	f, err := os.OpenFile(x.o.output+".part", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
+	}
+	x.file = f
+	x.out = bufio.NewWriterSize(f, 64<<10)
+	return nil
+}
+
+// flushStdout flushes the output when it is standard output, so that what
+// arrives is seen at once; a file is left to the buffer. It records a
+// failure in writeErr and reports success.
+func (x *transfer) flushStdout() bool {
+	if x.file != nil {
+		return true
+	}
+	if err := x.out.Flush(); err != nil {
+		x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
+		return false
+	}
+	return true
+}
+
+// commit completes the output: flushes it and, with -o, renames the .part
+// file into place.
+func (x *transfer) commit() error {
+	if err := x.open(); err != nil {
+		return err
+	}
+	if err := x.out.Flush(); err != nil {
+		x.abort()
+		return &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
+	}
+	if x.file == nil {
+		return nil
+	}
+	part := x.file.Name()
+	err := x.file.Close()
+	x.file = nil
+	if err != nil {
+		os.Remove(part)
+		return &urlsession.Error{Code: urlsession.ErrCannotCloseFile, Err: err}
+	}
+	if err := os.Rename(part, x.o.output); err != nil {
+		os.Remove(part)
+		return &urlsession.Error{Code: urlsession.ErrCannotMoveFile, Err: err}
+	}
+	return nil
+}
+
+// abort gives up the output: standard output gets what arrived (as with
+// curl), a .part file is removed.
+func (x *transfer) abort() {
+	if x.file != nil {
+		part := x.file.Name()
+		x.file.Close()
+		os.Remove(part)
+		x.file = nil
+		return
+	}
+	if x.out != nil {
+		x.out.Flush()
+	}
+}
+
+// finish decides the outcome of the finished task, completes or removes
+// the output, and prints -w.
+func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
+	x.bar.clear()
+	err := task.Err()
+	var f *failure
+	switch {
+	case x.tooMany:
+		f = &failure{status: exitStatus(urlsession.ErrHTTPTooManyRedirects, true), code: int(urlsession.ErrHTTPTooManyRedirects),
+			msg: fmt.Sprintf("%s: maximum (%d) redirects followed", urlsession.ErrHTTPTooManyRedirects.String(), x.o.maxRedirs)}
+	case x.writeErr != nil:
+		f = failureOf(x.writeErr, true)
+	case x.failed != "":
+		f = &failure{status: exitHTTPError, code: exitHTTPError, msg: "the requested URL returned error: " + x.failed}
+	case err != nil && ctx.Err() != nil:
+		f = &failure{status: exitInterrupted} // interrupted: no message
+	case err != nil:
+		f = failureOf(err, task.Response() != nil)
+	}
+	if f == nil {
+		if cerr := x.commit(); cerr != nil {
+			f = failureOf(cerr, true)
+		}
+	} else {
+		x.abort()
+	}
+	if x.o.writeOut != "" {
+		status := exitOK
+		if f != nil {
+			status = f.status
+		}
+		io.WriteString(x.c.stdout, x.expandWriteOut(task, status))
+	}
+	return f
+}
+
+// expandWriteOut expands the -w format.
+func (x *transfer) expandWriteOut(task *urlsession.Task, status int) string {
+	vars := func(name string) (string, bool) {
+		switch name {
+		case "http_code", "response_code":
+			code := 0
+			if r := task.Response(); r != nil {
+				code = r.StatusCode
+			}
+			return fmt.Sprintf("%03d", code), true
+		case "size_download":
+			return strconv.FormatInt(x.received, 10), true
+		case "time_total":
+			return fmt.Sprintf("%.6f", x.elapsed.Seconds()), true
+		case "url_effective":
+			if r := task.CurrentRequest(); r != nil && r.URL != nil {
+				return r.URL.String(), true
+			}
+			return "", true
+		case "num_redirects":
+			return strconv.Itoa(x.hops), true
+		case "content_type":
+			if r := task.Response(); r != nil {
+				return r.Header.Get("Content-Type"), true
+			}
+			return "", true
+		case "exitcode":
+			return strconv.Itoa(status), true
+		}
+		return "", false
+	}
+	return expandFormat(x.o.writeOut, vars)
+}
+
+// expandFormat expands %{name} with vars (unknown names expand to nothing),
+// %% and the escapes \n, \r, \t and \\.
+func expandFormat(format string, vars func(string) (string, bool)) string {
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		ch := format[i]
+		switch {
+		case ch == '%' && strings.HasPrefix(format[i:], "%%"):
+			b.WriteByte('%')
+			i++
+		case ch == '%' && strings.HasPrefix(format[i:], "%{"):
+			end := strings.IndexByte(format[i:], '}')
+			if end < 0 {
+				b.WriteString(format[i:])
+				return b.String()
+			}
+			v, _ := vars(format[i+2 : i+end])
+			b.WriteString(v)
+			i += end
+		case ch == '\\' && i+1 < len(format):
+			switch format[i+1] {
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case '\\':
+				b.WriteByte('\\')
+			default:
+				b.WriteByte(ch)
+				continue
+			}
+			i++
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return b.String()
+}
+
+// statusLine returns the response's status line as curl prints it:
+// "HTTP/1.1 200 OK", "HTTP/2 200 OK".
+func statusLine(resp *http.Response) string {
+	proto := resp.Proto
+	switch {
+	case resp.ProtoMajor == 2:
+		proto = "HTTP/2"
+	case proto == "":
+		proto = fmt.Sprintf("HTTP/%d.%d", resp.ProtoMajor, resp.ProtoMinor)
+	}
+	status := resp.Status
+	if status == "" {
+		status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
+	}
+	return proto + " " + status
+}
+
+// writeHead writes resp's status line, headers (sorted by name) and the
+// blank line, with CRLF line ends as on the wire.
+func writeHead(w io.Writer, resp *http.Response) {
+	fmt.Fprintf(w, "%s\r\n", statusLine(resp))
+	writeHeaderLines(w, "", "\r\n", resp.Header)
+	io.WriteString(w, "\r\n")
+}
+
+func writeHeaderLines(w io.Writer, prefix, eol string, h http.Header) {
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range h {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		for _, v := range h[name] {
+			fmt.Fprintf(w, "%s%s: %s%s", prefix, name, v, eol)
+		}
+	}
+}
+
+// printVerbose writes the -v log: for each transaction the request as sent,
+// the response head and the transaction's metrics, then a summary.
+func printVerbose(w io.Writer, m *urlsession.TaskMetrics) {
+	for i, tx := range m.Transactions {
+		if i > 0 {
+			fmt.Fprintf(w, "* redirect %d\n", i)
+		}
+		if req := tx.Request; req != nil {
+			wire := "HTTP/1.1"
+			if tx.NetworkProtocolName == "h2" {
+				wire = "HTTP/2"
+			}
+			target := "/"
+			host := req.Host
+			if req.URL != nil {
+				target = req.URL.RequestURI()
+				if host == "" {
+					host = req.URL.Host
+				}
+			}
+			fmt.Fprintf(w, "> %s %s %s\n", req.Method, target, wire)
+			fmt.Fprintf(w, "> Host: %s\n", host)
+			writeHeaderLines(w, "> ", "\n", req.Header)
+			hasBody := req.Body != nil && req.Body != http.NoBody
+			switch {
+			case req.ContentLength > 0:
+				fmt.Fprintf(w, "> Content-Length: %d\n", req.ContentLength)
+			case req.ContentLength == 0 && !hasBody && (req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch):
+				fmt.Fprintf(w, "> Content-Length: 0\n")
+			case hasBody && wire == "HTTP/1.1":
+				fmt.Fprintf(w, "> Transfer-Encoding: chunked\n")
+			}
+			fmt.Fprintln(w, ">")
+		}
+		if resp := tx.Response; resp != nil {
+			fmt.Fprintf(w, "< %s\n", statusLine(resp))
+			writeHeaderLines(w, "< ", "\n", resp.Header)
+			fmt.Fprintln(w, "<")
+		} else {
+			fmt.Fprintln(w, "* no response")
+		}
+		printTransactionMetrics(w, &tx)
+	}
+	fmt.Fprintf(w, "* total %s, %d redirect(s)\n", millis(m.TaskDuration), m.RedirectCount)
+}
+
+func printTransactionMetrics(w io.Writer, tx *urlsession.TransactionMetrics) {
+	proto := tx.NetworkProtocolName
+	if proto == "" {
+		proto = "-"
+	}
+	remote := "-"
+	if tx.RemoteAddr != nil {
+		remote = tx.RemoteAddr.String()
+	}
+	conn := "new connection"
+	if tx.ReusedConnection {
+		conn = "reused connection"
+	}
+	if tx.ProxyConnection {
+		conn += " through a proxy"
+	}
+	fmt.Fprintf(w, "* protocol %s, remote %s, %s", proto, remote, conn)
+	if tx.NegotiatedTLSProtocolVersion != 0 {
+		fmt.Fprintf(w, ", %s %s", tls.VersionName(tx.NegotiatedTLSProtocolVersion), tls.CipherSuiteName(tx.NegotiatedTLSCipherSuite))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "* dns %s, connect %s, tls %s, request %s, wait %s, response %s\n",
+		span(tx.DomainLookupStart, tx.DomainLookupEnd), span(tx.ConnectStart, tx.ConnectEnd),
+		span(tx.SecureConnectionStart, tx.SecureConnectionEnd), span(tx.RequestStart, tx.RequestEnd),
+		span(tx.RequestEnd, tx.ResponseStart), span(tx.ResponseStart, tx.ResponseEnd))
+	fmt.Fprintf(w, "* sent %d header + %d body bytes, received %d header + %d body bytes (%d decoded)\n",
+		tx.RequestHeaderBytesSent, tx.RequestBodyBytesSent, tx.ResponseHeaderBytesReceived,
+		tx.ResponseBodyBytesReceived, tx.ResponseBodyBytesAfterDecoding)
+}
+
+// span is the time from a to b in milliseconds, "-" if either is unknown.
+func span(a, b time.Time) string {
+	if a.IsZero() || b.IsZero() {
+		return "-"
+	}
+	return millis(b.Sub(a))
+}
+
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64) + " ms"
+}
