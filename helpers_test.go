@@ -222,3 +222,9 @@ func sameEvents(got, want []string) bool {
 var capitals = urlsessiontest.Capitals()
 
 func urlsessiontestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+
+func newLoopbackServer(t testing.TB, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
