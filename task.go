@@ -80,6 +80,7 @@ type Task struct {
 	sent, expectedSend     atomic.Int64
 	received, expectedRecv atomic.Int64
 	lastActivity           atomic.Int64 // unix nanoseconds
+	inDelegate             atomic.Int32 // waits on the delegate in progress
 
 	mu           sync.Mutex
 	state        TaskState
@@ -394,6 +395,9 @@ func (t *Task) stopTimersLocked() {
 func (t *Task) checkIdle() {
 	idle := t.requestTimeout()
 	since := time.Since(time.Unix(0, t.lastActivity.Load()))
+	if t.inDelegate.Load() > 0 {
+		since = 0 // waiting on the delegate is not network idleness
+	}
 	if since >= idle {
 		t.timeout(errTimedOut)
 		return
@@ -412,6 +416,16 @@ func (t *Task) timeout(cause error) {
 		return
 	}
 	t.cancel(cause)
+}
+
+// delegateWait marks a wait on the delegate, during which the idle timeout
+// does not run; call the returned function when the wait ends.
+func (t *Task) delegateWait() func() {
+	t.inDelegate.Add(1)
+	return func() {
+		t.touch()
+		t.inDelegate.Add(-1)
+	}
 }
 
 // touch records that data moved, for the idle timeout.
@@ -450,9 +464,11 @@ func delegateFor[I any](t *Task) (I, bool) {
 }
 
 // ask runs f on the delegate queue and waits for its answer, or for ctx.
+// The idle timeout does not run while it waits.
 func ask[T any](ctx context.Context, t *Task, f func() T) (T, error) {
 	ch := make(chan T, 1)
 	t.session.queue.add(func() { ch <- f() })
+	defer t.delegateWait()()
 	select {
 	case v := <-ch:
 		return v, nil

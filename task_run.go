@@ -210,9 +210,18 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 				}
 				select {
 				case sem <- struct{}{}:
-				case <-ctx.Done():
-					chunkPool.Put(pooled)
-					return nil, context.Cause(ctx)
+				default:
+					// The delegate is behind: wait for it without
+					// counting the wait as network idleness.
+					done := t.delegateWait()
+					select {
+					case sem <- struct{}{}:
+						done()
+					case <-ctx.Done():
+						done()
+						chunkPool.Put(pooled)
+						return nil, context.Cause(ctx)
+					}
 				}
 				data, chunk := p[:n], pooled
 				t.session.queue.add(func() {

@@ -216,3 +216,23 @@ func TestWaitsForConnectivity(t *testing.T) {
 		})
 	}
 }
+
+func TestSlowDelegateIsNotIdleness(t *testing.T) {
+	big := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 2<<20))
+	})
+	inBubble(t, big, func(t *testing.T, cfg *Configuration) {
+		cfg.TimeoutIntervalForRequest = 10 * time.Second
+		rec := newRecorder()
+		rec.onResponse = func(*http.Response) ResponseDisposition {
+			time.Sleep(time.Minute)
+			return ResponseAllow
+		}
+		rec.onData = func(*DataTask) { time.Sleep(20 * time.Second) }
+		s := newSession(t, cfg, rec)
+		err, took := runTask(t, s, get(t, "http://example.test/"))
+		if err != nil || len(rec.Body()) != 2<<20 {
+			t.Fatalf("err = %v after %v with %d bytes, want success", err, took, len(rec.Body()))
+		}
+	})
+}
