@@ -20,6 +20,9 @@
 //
 //   - An error returned by the underlying body (a network error) is returned
 //     unchanged: the same value, not wrapped, and never wrapping [ErrCorrupt].
+//     That holds even for io.ErrUnexpectedEOF, which net/http's bodies return
+//     when the connection ends before the declared length: the body's framing
+//     failed, not the content coding.
 //   - Data that does not decode (a bad header, a bad checksum, an invalid
 //     stream, data after the end of a stream) gives an error wrapping
 //     [ErrCorrupt] and the decoder's own error.
@@ -27,9 +30,12 @@
 //     the stream does) gives an error wrapping both [ErrCorrupt] and
 //     [io.ErrUnexpectedEOF].
 //
-// An empty body (zero bytes) decodes to an empty body under any coding, as in
-// net/http and browsers, since servers label empty responses with a
-// Content-Encoding too.
+// Decoding is strict about the end: the body must end where the encoded
+// data does, so bytes after a gzip member (other than further gzip members),
+// after a deflate or zlib stream, or after a br stream make the body corrupt.
+// (compress/flate alone would ignore them.) The one exception: an empty body
+// (zero bytes) decodes to an empty body under any coding, as in net/http and
+// browsers, since servers label empty responses with a Content-Encoding too.
 package decode
 
 import (
@@ -146,8 +152,8 @@ func Supported(contentEncoding string) bool {
 // that needs it, so a response can be handed over before any body byte
 // arrives. It returns an error, wrapping [errors.ErrUnsupported], only when
 // [Supported](contentEncoding) is false; body is then left as it was, open.
-// When the value names no coding but
-// identity (or nothing), it returns body itself.
+// When the value names no coding but identity (or nothing), it returns body
+// itself.
 //
 // Read returns errors as the package documentation describes: body's own
 // errors unchanged, undecodable data wrapping [ErrCorrupt], and a truncated
@@ -158,7 +164,9 @@ func Supported(contentEncoding string) bool {
 //
 // Close closes body and returns its error. It is idempotent (later calls
 // return nil) and may be called while a Read is blocked in another goroutine,
-// to unblock it; afterwards Read returns [ErrClosed]. Read itself must not be
+// to unblock it if closing body unblocks body's Read; the decoders go back to
+// their pools only once that Read has returned. After Close, Read returns
+// [ErrClosed]. Read itself must not be
 // called from several goroutines at once. The reader keeps decoder state in
 // pools, so a body should be read to its end or closed so that state returns
 // to them.
