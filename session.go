@@ -235,19 +235,20 @@ func (s *Session) taskFinished(t *Task, callbacks func()) {
 	}
 }
 
-// invalidateLocked schedules DidBecomeInvalidWithError, after which the
-// delegate is dropped and idle connections closed.
+// invalidateLocked schedules the end of the session on the delegate queue,
+// after every callback already queued: the delegate is dropped, idle
+// connections closed, and DidBecomeInvalidWithError delivered.
 func (s *Session) invalidateLocked() {
 	s.invalid = true
 	d := s.delegate
 	s.queue.add(func() {
-		if id, ok := d.(InvalidationDelegate); ok {
-			id.DidBecomeInvalidWithError(s, nil)
-		}
 		s.mu.Lock()
 		s.delegate = nil
 		s.mu.Unlock()
 		s.transport.Load().CloseIdleConnections()
+		if id, ok := d.(InvalidationDelegate); ok {
+			id.DidBecomeInvalidWithError(s, nil)
+		}
 	})
 }
 
