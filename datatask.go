@@ -106,7 +106,10 @@ func WithPriority(p float32) TaskOption { return func(t *Task) { t.priority = mi
 // WithDelegate) get the task's callbacks, DidReceiveData included, as for
 // DataTask. Data returns as soon as the body is complete, so the delegate's
 // DidFinishCollectingMetrics and DidCompleteWithError may run after it
-// returns; Data may be called from inside a delegate callback.
+// returns. Do not call Data, Upload or Bytes from inside a delegate
+// callback of the same session: the callback holds the session's queue,
+// which the call's own callbacks may need, and the two would wait for each
+// other. Other sessions, and Shared, are fine.
 func (s *Session) Data(ctx context.Context, req *http.Request, opts ...TaskOption) ([]byte, *http.Response, error) {
 	return s.await(ctx, req, bodySource{kind: bodyFromRequest}, opts)
 }
@@ -135,7 +138,9 @@ func (s *Session) await(ctx context.Context, req *http.Request, body bodySource,
 	for _, o := range opts {
 		o(t)
 	}
-	t.Resume()
+	if run := t.resume(); run != nil {
+		run() // on the caller's goroutine: it would wait anyway
+	}
 	r := <-ch
 	return r.body, r.resp, r.err
 }
@@ -155,7 +160,9 @@ func (s *Session) Bytes(ctx context.Context, req *http.Request, opts ...TaskOpti
 	for _, o := range opts {
 		o(t)
 	}
-	t.Resume()
+	if run := t.resume(); run != nil {
+		run() // returns once the headers arrived or the task failed
+	}
 	select {
 	case b := <-streams:
 		return b, t.Response(), nil

@@ -57,8 +57,9 @@
 // Sessions and tasks are safe for concurrent use. Every delegate callback and
 // completion handler of a session runs on that session's delegate queue, one
 // at a time and in event order, never on the goroutine that called Resume. A
-// blocking callback delays only its own session. Context-first calls return
-// on the caller's goroutine and may be used from inside callbacks.
+// blocking callback delays only its own session, and a callback must not wait
+// for another task of its own session (such as with Data), whose callbacks
+// need the same queue. Context-first calls load on the caller's goroutine.
 //
 // # Errors
 //

@@ -223,13 +223,15 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 	return t
 }
 
-// taskFinished removes a completed task and schedules its last callbacks,
-// then the session's invalidation if it was waiting for this task.
+// taskFinished removes a completed task and schedules its last callbacks
+// (if any), then the session's invalidation if it was waiting for this task.
 func (s *Session) taskFinished(t *Task, callbacks func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.tasks, t)
-	s.queue.add(callbacks)
+	if callbacks != nil {
+		s.queue.add(callbacks)
+	}
 	if s.invalidating && !s.invalid && len(s.tasks) == 0 {
 		s.invalidateLocked()
 	}

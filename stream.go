@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // BodyStream is the body of a response being loaded by Session.Bytes: Apple's
@@ -19,9 +20,10 @@ type BodyStream struct {
 	body io.ReadCloser
 	stop func() bool
 
-	mu   sync.Mutex
-	once sync.Once
-	err  error // the task's outcome once finished; io.EOF on success
+	mu    sync.Mutex
+	once  sync.Once
+	ended atomic.Bool // err is set
+	err   error       // the task's outcome once finished; io.EOF on success
 }
 
 func newBodyStream(ctx context.Context, t *Task, resp *http.Response) *BodyStream {
@@ -71,6 +73,9 @@ func (b *BodyStream) Close() error {
 }
 
 func (b *BodyStream) finished() error {
+	if !b.ended.Load() {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.err
@@ -92,5 +97,6 @@ func (b *BodyStream) end(err error) {
 		b.mu.Lock()
 		b.err = out
 		b.mu.Unlock()
+		b.ended.Store(true)
 	})
 }

@@ -81,6 +81,7 @@ type Task struct {
 	received, expectedRecv atomic.Int64
 	lastActivity           atomic.Int64 // unix nanoseconds
 	inDelegate             atomic.Int32 // waits on the delegate in progress
+	paused                 atomic.Bool  // state is TaskSuspended (read without mu)
 
 	mu           sync.Mutex
 	state        TaskState
@@ -88,9 +89,9 @@ type Task struct {
 	started      bool
 	resumeCh     chan struct{} // closed while running
 	cancel       context.CancelCauseFunc
-	idleTimer    *time.Timer
-	resTimer     *time.Timer
-	resLeft      time.Duration // resource time left when suspended
+	timer        *time.Timer   // the idle and resource timeouts; nil unless running
+	resLeft      time.Duration // resource time left, while not running
+	resDeadline  time.Time     // when the resource timeout passes, while running
 	runningSince time.Time
 	startTime    time.Time
 	description  string
@@ -277,18 +278,28 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 // is canceling or completed does nothing: a cancelled task cannot be
 // resumed.
 func (t *Task) Resume() {
+	if run := t.resume(); run != nil {
+		go run()
+	}
+}
+
+// resume does Resume's bookkeeping. When the task starts for the first time
+// it returns the function that loads it, for the caller to run on a
+// goroutine of its choice (the context-first calls run it on their own).
+func (t *Task) resume() (run func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != TaskSuspended && t.state != TaskRunning {
-		return
+		return nil
 	}
 	if t.suspendCount > 0 {
 		t.suspendCount--
 	}
 	if t.suspendCount > 0 || t.state == TaskRunning {
-		return
+		return nil
 	}
 	t.state = TaskRunning
+	t.paused.Store(false)
 	now := time.Now()
 	t.runningSince = now
 	t.lastActivity.Store(now.UnixNano())
@@ -299,11 +310,11 @@ func (t *Task) Resume() {
 		ctx, cancel := context.WithCancelCause(t.baseContext())
 		t.cancel = cancel
 		t.startTimersLocked()
-		go t.run(ctx)
-		return
+		return func() { t.run(ctx) }
 	}
 	t.startTimersLocked()
 	close(t.resumeCh)
+	return nil
 }
 
 // Suspend pauses the task: no more data is read or delivered and its
@@ -318,6 +329,7 @@ func (t *Task) Suspend() {
 	t.suspendCount++
 	if t.state == TaskRunning {
 		t.state = TaskSuspended
+		t.paused.Store(true)
 		t.resumeCh = make(chan struct{})
 		t.stopTimersLocked()
 	}
@@ -338,6 +350,7 @@ func (t *Task) cancelWith(cause error) {
 	}
 	wasSuspended := t.state == TaskSuspended
 	t.state = TaskCanceling
+	t.paused.Store(false)
 	t.stopTimersLocked()
 	if !t.started {
 		t.started = true
@@ -369,53 +382,46 @@ func (t *Task) requestTimeout() time.Duration {
 	return t.session.cfg.requestTimeout()
 }
 
+// The task's two timeouts share one timer, armed for whichever comes first:
+// the idle deadline (the last activity plus the idle timeout) or the
+// resource deadline.
+
 func (t *Task) startTimersLocked() {
-	idle := t.requestTimeout()
-	t.idleTimer = time.AfterFunc(idle, t.checkIdle)
-	t.resTimer = time.AfterFunc(t.resLeft, func() { t.timeout(errResource) })
+	t.resDeadline = t.runningSince.Add(t.resLeft)
+	t.timer = time.AfterFunc(min(t.requestTimeout(), t.resLeft), t.onTimer)
 }
 
 func (t *Task) stopTimersLocked() {
-	if t.idleTimer != nil {
-		t.idleTimer.Stop()
-		t.idleTimer = nil
+	if t.timer == nil {
+		return
 	}
-	if t.resTimer != nil {
-		t.resTimer.Stop()
-		t.resTimer = nil
-		t.resLeft -= time.Since(t.runningSince)
-		if t.resLeft < 0 {
-			t.resLeft = 0
-		}
-	}
+	t.timer.Stop()
+	t.timer = nil
+	t.resLeft = max(time.Until(t.resDeadline), 0)
 }
 
-// checkIdle runs when the idle timer fires: it fails the task if nothing
-// moved for the whole idle timeout and rearms the timer otherwise.
-func (t *Task) checkIdle() {
+// onTimer fails the task when a deadline passed and rearms the timer
+// otherwise.
+func (t *Task) onTimer() {
+	now := time.Now()
 	idle := t.requestTimeout()
-	since := time.Since(time.Unix(0, t.lastActivity.Load()))
+	since := now.Sub(time.Unix(0, t.lastActivity.Load()))
 	if t.inDelegate.Load() > 0 {
 		since = 0 // waiting on the delegate is not network idleness
 	}
-	if since >= idle {
-		t.timeout(errTimedOut)
-		return
-	}
-	t.mu.Lock()
-	if t.idleTimer != nil && t.state == TaskRunning {
-		t.idleTimer.Reset(idle - since)
-	}
-	t.mu.Unlock()
-}
-
-func (t *Task) timeout(cause error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state != TaskRunning || t.cancel == nil {
+	if t.timer == nil || t.state != TaskRunning {
 		return
 	}
-	t.cancel(cause)
+	switch left := t.resDeadline.Sub(now); {
+	case left <= 0:
+		t.cancel(errResource)
+	case since >= idle:
+		t.cancel(errTimedOut)
+	default:
+		t.timer.Reset(min(idle-since, left))
+	}
 }
 
 // delegateWait marks a wait on the delegate, during which the idle timeout
@@ -434,6 +440,9 @@ func (t *Task) touch() { t.lastActivity.Store(time.Now().UnixNano()) }
 // waitRunning blocks while the task is suspended. It returns the context's
 // cause if the task is cancelled or times out meanwhile.
 func (t *Task) waitRunning(ctx context.Context) error {
+	if !t.paused.Load() {
+		return nil
+	}
 	for {
 		t.mu.Lock()
 		if t.state != TaskSuspended {

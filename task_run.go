@@ -173,9 +173,9 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 	var buf *bytes.Buffer
 	if t.deliver.buffered() {
 		buf = new(bytes.Buffer)
-		if n := resp.ContentLength; n > 0 {
-			buf.Grow(int(min(n, 64<<20)))
-		}
+		// Room for the announced length and the read that sees EOF; grown
+		// geometrically beyond that, as io.ReadAll does.
+		buf.Grow(int(min(max(resp.ContentLength, 0), 64<<20)) + 512)
 	}
 	var dd DataDelegate
 	if t.deliver.handler == nil {
@@ -192,8 +192,11 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 		var p []byte
 		var pooled *[]byte
 		if dd == nil && buf != nil {
-			buf.Grow(chunkSize)
-			p = buf.AvailableBuffer()[:chunkSize]
+			if buf.Available() < 512 {
+				buf.Grow(min(max(buf.Cap(), 512), chunkSize))
+			}
+			p = buf.AvailableBuffer()
+			p = p[:min(cap(p), chunkSize)]
 		} else {
 			pooled = chunkPool.Get().(*[]byte)
 			p = *pooled
@@ -303,6 +306,12 @@ func (t *Task) complete(body []byte, resp *http.Response, err error) {
 	md, wantMetrics := delegateFor[MetricsDelegate](t)
 	if wantMetrics {
 		metrics = t.metrics()
+	}
+	if t.deliver.handler == nil && t.Delegate() == nil && t.session.currentDelegate() == nil {
+		// Nobody to call back: no need for the queue.
+		t.session.taskFinished(t, nil)
+		close(t.done)
+		return
 	}
 	t.session.taskFinished(t, func() {
 		if wantMetrics {

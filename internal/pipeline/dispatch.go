@@ -73,9 +73,10 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 		req = &r2
 	}
 	if call.Trace {
-		ctx = httptrace.WithClientTrace(ctx, tx.clientTrace())
+		req = req.WithContext(httptrace.WithClientTrace(ctx, tx.clientTrace()))
+	} else if req.Context() != ctx {
+		req = req.WithContext(ctx) // a request from the delegate, say
 	}
-	req = req.WithContext(ctx)
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, err
