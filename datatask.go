@@ -138,8 +138,8 @@ func (s *Session) await(ctx context.Context, req *http.Request, body bodySource,
 	for _, o := range opts {
 		o(t)
 	}
-	if run := t.resume(); run != nil {
-		run() // on the caller's goroutine: it would wait anyway
+	if ctx, start := t.resume(); start {
+		t.run(ctx) // on the caller's goroutine: it would wait anyway
 	}
 	r := <-ch
 	return r.body, r.resp, r.err
@@ -160,8 +160,8 @@ func (s *Session) Bytes(ctx context.Context, req *http.Request, opts ...TaskOpti
 	for _, o := range opts {
 		o(t)
 	}
-	if run := t.resume(); run != nil {
-		run() // returns once the headers arrived or the task failed
+	if ctx, start := t.resume(); start {
+		t.run(ctx) // returns once the headers arrived or the task failed
 	}
 	select {
 	case b := <-streams:

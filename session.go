@@ -34,9 +34,10 @@ type Session struct {
 	transport atomic.Pointer[http.Transport]
 	queue     queue
 	shared    bool
+	delegate  atomic.Pointer[delegateBox] // nil once invalidated
+	active    atomic.Int32                // registered tasks not yet finished
 
 	mu           sync.Mutex
-	delegate     any
 	tasks        map[*Task]struct{}
 	nextID       int
 	invalidating bool
@@ -53,7 +54,11 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, delegate: delegate, tasks: make(map[*Task]struct{})}
+	s := &Session{cfg: cfg, tasks: make(map[*Task]struct{})}
+	if delegate != nil {
+		s.delegate.Store(&delegateBox{delegate})
+	}
+	s.queue.keep = func() bool { return s.active.Load() > 0 }
 	s.transport.Store(newTransport(cfg))
 	ua := cfg.UserAgent
 	if ua == "" {
@@ -165,10 +170,14 @@ func (s *Session) Configuration() *Configuration { return s.cfg.Clone() }
 // invalidated and DidBecomeInvalidWithError delivered.
 func (s *Session) Delegate() any { return s.currentDelegate() }
 
+// delegateBox holds a delegate for an atomic pointer.
+type delegateBox struct{ d any }
+
 func (s *Session) currentDelegate() any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.delegate
+	if b := s.delegate.Load(); b != nil {
+		return b.d
+	}
+	return nil
 }
 
 // SessionDescription returns the description set with SetSessionDescription.
@@ -203,7 +212,8 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 		done:         make(chan struct{}),
 	}
 	t.expectedRecv.Store(TransferSizeUnknown)
-	t.data = &DataTask{Task: t}
+	t.dataTask.Task = t
+	t.data = &t.dataTask
 	s.mu.Lock()
 	s.nextID++
 	t.id = s.nextID
@@ -216,7 +226,8 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 		return t
 	}
 	s.tasks[t] = struct{}{}
-	if cd, ok := s.delegate.(TaskCreationDelegate); ok {
+	s.active.Add(1)
+	if cd, ok := s.currentDelegate().(TaskCreationDelegate); ok {
 		s.queue.add(func() { cd.DidCreateTask(s, t) })
 	}
 	s.mu.Unlock()
@@ -229,8 +240,11 @@ func (s *Session) taskFinished(t *Task, callbacks func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.tasks, t)
+	s.active.Add(-1)
 	if callbacks != nil {
 		s.queue.add(callbacks)
+	} else {
+		s.queue.poke() // a waiting worker may end now
 	}
 	if s.invalidating && !s.invalid && len(s.tasks) == 0 {
 		s.invalidateLocked()
@@ -242,11 +256,9 @@ func (s *Session) taskFinished(t *Task, callbacks func()) {
 // connections closed, and DidBecomeInvalidWithError delivered.
 func (s *Session) invalidateLocked() {
 	s.invalid = true
-	d := s.delegate
+	d := s.currentDelegate()
 	s.queue.add(func() {
-		s.mu.Lock()
-		s.delegate = nil
-		s.mu.Unlock()
+		s.delegate.Store(nil)
 		s.transport.Load().CloseIdleConnections()
 		if id, ok := d.(InvalidationDelegate); ok {
 			id.DidBecomeInvalidWithError(s, nil)

@@ -63,6 +63,35 @@ func (b *BodyStream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the rest of the body to w, reading in large pieces; io.Copy
+// uses it. It returns the number of bytes written and the first error other
+// than the body's end.
+func (b *BodyStream) WriteTo(w io.Writer) (int64, error) {
+	pooled := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(pooled)
+	buf := *pooled
+	var total int64
+	for {
+		n, err := b.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr == nil && m < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // Close ends the stream. Before the end of the body it cancels the task,
 // which completes with ErrCancelled. Close always returns nil.
 func (b *BodyStream) Close() error {

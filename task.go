@@ -65,14 +65,15 @@ const TransferSizeUnknown int64 = -1
 // created suspended by a Session's factory methods (DataTask, UploadTask,
 // ...); Resume starts them. All methods are safe for concurrent use.
 type Task struct {
-	session *Session
-	id      int
-	data    *DataTask   // the data task this Task belongs to
-	upload  *UploadTask // non-nil for upload tasks
-	opts    RequestOptions
-	orig    *http.Request
-	body    bodySource
-	deliver delivery
+	session  *Session
+	id       int
+	data     *DataTask // the data task this Task belongs to: &dataTask
+	dataTask DataTask
+	upload   *UploadTask // non-nil for upload tasks
+	opts     RequestOptions
+	orig     *http.Request
+	body     bodySource
+	deliver  delivery
 
 	// Received while loading; written by the run goroutine only.
 	call *pipeline.Call
@@ -278,25 +279,25 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 // is canceling or completed does nothing: a cancelled task cannot be
 // resumed.
 func (t *Task) Resume() {
-	if run := t.resume(); run != nil {
-		go run()
+	if ctx, start := t.resume(); start {
+		go t.run(ctx)
 	}
 }
 
 // resume does Resume's bookkeeping. When the task starts for the first time
-// it returns the function that loads it, for the caller to run on a
-// goroutine of its choice (the context-first calls run it on their own).
-func (t *Task) resume() (run func()) {
+// it reports start and the context to run it under, for the caller to call
+// run on a goroutine of its choice (the context-first calls use their own).
+func (t *Task) resume() (ctx context.Context, start bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != TaskSuspended && t.state != TaskRunning {
-		return nil
+		return nil, false
 	}
 	if t.suspendCount > 0 {
 		t.suspendCount--
 	}
 	if t.suspendCount > 0 || t.state == TaskRunning {
-		return nil
+		return nil, false
 	}
 	t.state = TaskRunning
 	t.paused.Store(false)
@@ -310,11 +311,11 @@ func (t *Task) resume() (run func()) {
 		ctx, cancel := context.WithCancelCause(t.baseContext())
 		t.cancel = cancel
 		t.startTimersLocked()
-		return func() { t.run(ctx) }
+		return ctx, true
 	}
 	t.startTimersLocked()
 	close(t.resumeCh)
-	return nil
+	return nil, false
 }
 
 // Suspend pauses the task: no more data is read or delivered and its

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -170,12 +171,12 @@ const inFlightChunks = 4
 // collecting it for a completion handler or context-first call.
 func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
-	var buf *bytes.Buffer
-	if t.deliver.buffered() {
-		buf = new(bytes.Buffer)
+	var buf []byte
+	collect := t.deliver.buffered()
+	if collect {
 		// Room for the announced length and the read that sees EOF; grown
 		// geometrically beyond that, as io.ReadAll does.
-		buf.Grow(int(min(max(resp.ContentLength, 0), 64<<20)) + 512)
+		buf = make([]byte, 0, int(min(max(resp.ContentLength, 0), 64<<20))+512)
 	}
 	var dd DataDelegate
 	if t.deliver.handler == nil {
@@ -191,12 +192,12 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 		}
 		var p []byte
 		var pooled *[]byte
-		if dd == nil && buf != nil {
-			if buf.Available() < 512 {
-				buf.Grow(min(max(buf.Cap(), 512), chunkSize))
+		if dd == nil && collect {
+			if cap(buf)-len(buf) < 512 {
+				buf = slices.Grow(buf, min(max(cap(buf), 512), chunkSize))
 			}
-			p = buf.AvailableBuffer()
-			p = p[:min(cap(p), chunkSize)]
+			p = buf[len(buf):cap(buf)]
+			p = p[:min(len(p), chunkSize)]
 		} else {
 			pooled = chunkPool.Get().(*[]byte)
 			p = *pooled
@@ -205,11 +206,11 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 		if n > 0 {
 			t.received.Add(int64(n))
 			switch {
-			case dd == nil && buf != nil:
-				buf.Write(p[:n]) // in place: p is buf's own free space
+			case dd == nil && collect:
+				buf = buf[:len(buf)+n] // p is buf's own free space
 			case dd != nil:
-				if buf != nil {
-					buf.Write(p[:n])
+				if collect {
+					buf = append(buf, p[:n]...)
 				}
 				select {
 				case sem <- struct{}{}:
@@ -241,10 +242,7 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 			chunkPool.Put(pooled)
 		}
 		if err == io.EOF {
-			if buf == nil {
-				return nil, nil
-			}
-			return buf.Bytes(), nil
+			return buf, nil
 		}
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/urlsession-go/urlsession/internal/decode"
 	"github.com/urlsession-go/urlsession/internal/fail"
@@ -18,7 +19,16 @@ type Bridge struct {
 	Headers http.Header
 	// UserAgent is sent when no User-Agent is set.
 	UserAgent string
+
+	once      sync.Once
+	userAgent []string
 }
+
+// Header values the bridge adds, shared by every request (read-only).
+var (
+	acceptEncoding = []string{decode.AcceptEncoding}
+	formType       = []string{"application/x-www-form-urlencoded"}
+)
 
 // Do implements Stage.
 func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
@@ -31,19 +41,20 @@ func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Nex
 			h[k] = vs
 		}
 	}
+	b.once.Do(func() { b.userAgent = []string{b.UserAgent} })
 	if _, ok := h["User-Agent"]; !ok && b.UserAgent != "" {
-		h["User-Agent"] = []string{b.UserAgent}
+		h["User-Agent"] = b.userAgent
 	}
 	if _, ok := h["Content-Type"]; !ok && req.Method == http.MethodPost && req.Body != nil && req.Body != http.NoBody {
 		// Apple's default for a POST body without a type.
-		h["Content-Type"] = []string{"application/x-www-form-urlencoded"}
+		h["Content-Type"] = formType
 	}
 	if _, ok := h["Accept-Encoding"]; !ok {
-		h["Accept-Encoding"] = []string{decode.AcceptEncoding}
+		h["Accept-Encoding"] = acceptEncoding
 	}
 	r2 := *req
 	r2.Header = h
-	resp, err := next(ctx, &r2)
+	resp, err := next.Do(ctx, &r2)
 	if err != nil || resp == nil {
 		return resp, err
 	}

@@ -92,7 +92,8 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	resp.Body = &recvBody{rc: resp.Body, hooks: call.Hooks, tx: tx}
+	tx.body = recvBody{rc: resp.Body, hooks: call.Hooks, tx: tx}
+	resp.Body = &tx.body
 	return resp, nil
 }
 

@@ -26,7 +26,7 @@ func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next
 	waited := false
 	backoff := time.Second
 	for {
-		resp, err := next(ctx, req)
+		resp, err := next.Do(ctx, req)
 		if err != nil {
 			if !call.WaitsForConnectivity || !NoConnectivity(err) || ctx.Err() != nil {
 				return nil, err

@@ -18,8 +18,21 @@ import (
 	"sync"
 )
 
-// Next sends req through the rest of the chain.
-type Next func(ctx context.Context, req *http.Request) (*http.Response, error)
+// Next is the rest of the chain after a stage. It is a small value, so
+// passing it along allocates nothing.
+type Next struct {
+	chain Chain
+	i     int
+	call  *Call
+}
+
+// Do sends req through the rest of the chain.
+func (n Next) Do(ctx context.Context, req *http.Request) (*http.Response, error) {
+	if n.i >= len(n.chain) {
+		panic("pipeline: the last stage called next")
+	}
+	return n.chain[n.i].Do(ctx, n.call, req, Next{n.chain, n.i + 1, n.call})
+}
 
 // Stage is one step of the pipeline. It may change the request, call next
 // any number of times (a redirect calls it again), and change the response.
@@ -59,6 +72,7 @@ type Call struct {
 	Trace bool
 
 	mu           sync.Mutex
+	first        [1]*Transaction // transactions' storage for the usual single one
 	transactions []*Transaction
 	redirects    int
 }
@@ -68,18 +82,7 @@ type Chain []Stage
 
 // Do sends req through the chain.
 func (ch Chain) Do(ctx context.Context, call *Call, req *http.Request) (*http.Response, error) {
-	return ch.next(0, call)(ctx, req)
-}
-
-func (ch Chain) next(i int, call *Call) Next {
-	if i == len(ch) {
-		return func(context.Context, *http.Request) (*http.Response, error) {
-			panic("pipeline: the last stage called next")
-		}
-	}
-	return func(ctx context.Context, req *http.Request) (*http.Response, error) {
-		return ch[i].Do(ctx, call, req, ch.next(i+1, call))
-	}
+	return Next{ch, 0, call}.Do(ctx, req)
 }
 
 // Transactions returns the transactions recorded so far, in order.
@@ -98,6 +101,9 @@ func (c *Call) Redirects() int {
 
 func (c *Call) addTransaction(t *Transaction) {
 	c.mu.Lock()
+	if c.transactions == nil {
+		c.transactions = c.first[:0]
+	}
 	c.transactions = append(c.transactions, t)
 	c.mu.Unlock()
 }

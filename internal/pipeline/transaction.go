@@ -22,6 +22,7 @@ const (
 type Transaction struct {
 	mu sync.Mutex
 	TransactionData
+	body recvBody // the response body's wrapper, allocated with the record
 }
 
 // TransactionData is a copy of a Transaction's fields.
