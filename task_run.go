@@ -40,8 +40,8 @@ func (t *Task) run(ctx context.Context) {
 		t.finish(ctx, nil, nil, err)
 		return
 	}
-	_, trace := delegateFor[MetricsDelegate](t)
-	t.call = &pipeline.Call{Hooks: hooks{t}, WaitsForConnectivity: t.session.cfg.WaitsForConnectivity, Trace: trace}
+	_, metrics := delegateFor[MetricsDelegate](t)
+	t.call = &pipeline.Call{Hooks: hooks{t}, WaitsForConnectivity: t.session.cfg.WaitsForConnectivity, Metrics: metrics}
 	resp, err := t.session.chain.Do(ctx, t.call, req)
 	if resp != nil {
 		t.mu.Lock()

@@ -31,11 +31,14 @@ type Dispatch struct {
 
 // Do implements Stage.
 func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next) (*http.Response, error) {
-	tx := &Transaction{}
-	tx.Request = req
-	tx.FetchStart = time.Now()
-	tx.FetchType = FetchNetworkLoad
-	call.addTransaction(tx)
+	var tx *Transaction // nil: nobody wants metrics
+	if call.Metrics {
+		tx = &Transaction{}
+		tx.Request = req
+		tx.FetchStart = time.Now()
+		tx.FetchType = FetchNetworkLoad
+		call.addTransaction(tx)
+	}
 
 	if req.URL == nil || (req.URL.Scheme == "" && req.URL.Host == "" && req.URL.Path == "" && req.URL.Opaque == "") {
 		return nil, fail.Newf(-1002, "the request has no URL")
@@ -54,7 +57,7 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 				return nil, err
 			}
 			rt = d.Transport
-			if d.Proxy != nil {
+			if d.Proxy != nil && tx != nil {
 				if u, err := d.Proxy(req); err == nil && u != nil {
 					tx.update(func(t *TransactionData) { t.ProxyConnection = true })
 				}
@@ -66,13 +69,15 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 		}
 	}
 
-	tx.update(func(t *TransactionData) { t.RequestHeaderBytesSent = requestHeaderSize(req) })
+	if tx != nil {
+		tx.update(func(t *TransactionData) { t.RequestHeaderBytesSent = requestHeaderSize(req) })
+	}
 	if req.Body != nil && req.Body != http.NoBody {
 		r2 := *req
 		r2.Body = &sendBody{rc: req.Body, hooks: call.Hooks, tx: tx, expected: req.ContentLength}
 		req = &r2
 	}
-	if call.Trace {
+	if tx != nil {
 		req = req.WithContext(httptrace.WithClientTrace(ctx, tx.clientTrace()))
 	} else if req.Context() != ctx {
 		req = req.WithContext(ctx) // a request from the delegate, say
@@ -80,6 +85,13 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	if tx == nil {
+		resp.Body = &recvBody{rc: resp.Body, hooks: call.Hooks}
+		return resp, nil
 	}
 	tx.update(func(t *TransactionData) {
 		t.Response = resp
@@ -89,9 +101,6 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 			t.ResponseStart = time.Now()
 		}
 	})
-	if resp.Body == nil {
-		resp.Body = http.NoBody
-	}
 	tx.body = recvBody{rc: resp.Body, hooks: call.Hooks, tx: tx}
 	resp.Body = &tx.body
 	return resp, nil

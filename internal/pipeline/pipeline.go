@@ -67,9 +67,9 @@ type Call struct {
 	Hooks Hooks
 	// WaitsForConnectivity makes Followup retry when there is no network.
 	WaitsForConnectivity bool
-	// Trace records connection timings (httptrace) in each Transaction;
-	// without it only requests, responses and byte counts are recorded.
-	Trace bool
+	// Metrics records a Transaction, with connection timings from
+	// httptrace, for each request sent; without it none is recorded.
+	Metrics bool
 
 	mu           sync.Mutex
 	first        [1]*Transaction // transactions' storage for the usual single one

@@ -58,7 +58,12 @@ func (t *Transaction) Snapshot() TransactionData {
 	return t.TransactionData
 }
 
+// update changes the record; on a nil Transaction (metrics off) it does
+// nothing.
 func (t *Transaction) update(f func(d *TransactionData)) {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	f(&t.TransactionData)
 	t.mu.Unlock()
