@@ -40,35 +40,13 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 		call.addTransaction(tx)
 	}
 
-	if req.URL == nil || (req.URL.Scheme == "" && req.URL.Host == "" && req.URL.Path == "" && req.URL.Opaque == "") {
-		return nil, fail.Newf(-1002, "the request has no URL")
-	}
-	var rt http.RoundTripper
-	for _, p := range d.Protocols {
-		if p.CanHandle(req) {
-			rt = p
-			break
+	rt, err := d.protocolFor(req, tx)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close() // as a RoundTripper would
 		}
+		return nil, err
 	}
-	if rt == nil {
-		switch strings.ToLower(req.URL.Scheme) {
-		case "http", "https":
-			if err := CheckHTTPURL(req.URL); err != nil {
-				return nil, err
-			}
-			rt = d.Transport
-			if d.Proxy != nil && tx != nil {
-				if u, err := d.Proxy(req); err == nil && u != nil {
-					tx.update(func(t *TransactionData) { t.ProxyConnection = true })
-				}
-			}
-		case "":
-			return nil, fail.Newf(-1000, "the URL %q has no scheme", req.URL.Redacted())
-		default:
-			return nil, fail.Newf(-1002, "no protocol handles the scheme %q", req.URL.Scheme)
-		}
-	}
-
 	if tx != nil {
 		tx.update(func(t *TransactionData) { t.RequestHeaderBytesSent = requestHeaderSize(req) })
 	}
@@ -104,6 +82,34 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 	tx.body = recvBody{rc: resp.Body, hooks: call.Hooks, tx: tx}
 	resp.Body = &tx.body
 	return resp, nil
+}
+
+// protocolFor picks the RoundTripper for req: the first custom protocol that
+// handles it, else the transport for http and https.
+func (d *Dispatch) protocolFor(req *http.Request, tx *Transaction) (http.RoundTripper, error) {
+	if req.URL == nil || (req.URL.Scheme == "" && req.URL.Host == "" && req.URL.Path == "" && req.URL.Opaque == "") {
+		return nil, fail.Newf(-1002, "the request has no URL")
+	}
+	for _, p := range d.Protocols {
+		if p.CanHandle(req) {
+			return p, nil
+		}
+	}
+	switch strings.ToLower(req.URL.Scheme) {
+	case "http", "https":
+		if err := CheckHTTPURL(req.URL); err != nil {
+			return nil, err
+		}
+		if d.Proxy != nil && tx != nil {
+			if u, err := d.Proxy(req); err == nil && u != nil {
+				tx.update(func(t *TransactionData) { t.ProxyConnection = true })
+			}
+		}
+		return d.Transport, nil
+	case "":
+		return nil, fail.Newf(-1000, "the URL %q has no scheme", req.URL.Redacted())
+	}
+	return nil, fail.Newf(-1002, "no protocol handles the scheme %q", req.URL.Scheme)
 }
 
 // CheckHTTPURL reports a malformed http or https URL (no host, a bad port)
