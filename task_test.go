@@ -271,13 +271,12 @@ func TestUploadTasks(t *testing.T) {
 				if rec.sent != 16384 {
 					t.Errorf("DidSendBodyData total = %d, want 16384", rec.sent)
 				}
-				ev := rec.Events()
-				wantStart := []string{"create", "send", "response 200"}
+				want := []string{"create", "send", "response 200", "data", "metrics", "complete"}
 				if kind == "stream" {
-					wantStart = []string{"create", "needbody", "send", "response 200"}
+					want = []string{"create", "needbody", "send", "response 200", "data", "metrics", "complete"}
 				}
-				if !sameEvents(ev[:len(wantStart)], wantStart) {
-					t.Errorf("events = %q, want to start %q", ev, wantStart)
+				if ev := rec.Events(); !sameEvents(ev, want) {
+					t.Errorf("events = %q, want %q", ev, want)
 				}
 			})
 		}
@@ -450,5 +449,43 @@ func TestConcurrentTasks(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+	})
+}
+
+func TestProgressAndCounters(t *testing.T) {
+	bothProtocols(t, capitals, func(t *testing.T, srv *server) {
+		rec := newRecorder()
+		var mu sync.Mutex
+		var fractions []float64
+		rec.onData = func(dt *DataTask) {
+			mu.Lock()
+			fractions = append(fractions, dt.Progress())
+			mu.Unlock()
+			if got := dt.CountOfBytesExpectedToReceive(); got != 300000 {
+				t.Errorf("CountOfBytesExpectedToReceive = %d, want 300000", got)
+			}
+		}
+		s := newSession(t, srv.config(), rec)
+		task := s.DataTask(get(t, srv.URL+"/bytes/300000"))
+		if task.Progress() != 0 || task.CountOfBytesExpectedToReceive() != TransferSizeUnknown {
+			t.Errorf("before Resume: progress %v expected %d", task.Progress(), task.CountOfBytesExpectedToReceive())
+		}
+		task.Resume()
+		wait(t, task)
+		mu.Lock()
+		defer mu.Unlock()
+		for i, f := range fractions {
+			if f <= 0 || f > 1 || (i > 0 && f < fractions[i-1]) {
+				t.Errorf("progress values %v are not increasing within (0, 1]", fractions)
+				break
+			}
+		}
+		if task.Progress() != 1 || task.CountOfBytesReceived() != 300000 || task.CountOfBytesSent() != 0 || task.CountOfBytesExpectedToSend() != 0 {
+			t.Errorf("after completion: progress %v received %d sent %d/%d", task.Progress(),
+				task.CountOfBytesReceived(), task.CountOfBytesSent(), task.CountOfBytesExpectedToSend())
+		}
+		if !bytes.Equal([]byte(rec.Body()), urlsessiontest.PatternBytes(300000)) {
+			t.Error("body differs")
+		}
 	})
 }
