@@ -28,6 +28,12 @@ import (
 // invalidated with FinishTasksAndInvalidate or InvalidateAndCancel; a
 // session that is no longer needed should be invalidated so that its idle
 // connections close.
+//
+// Goroutines: a running task loads on a goroutine of its own that ends when
+// the task completes (the context-first calls load on the caller's
+// goroutine instead), and the delegate queue has one goroutine while the
+// session has callbacks to deliver or tasks that have not completed. An
+// idle session holds no goroutine besides the connection pool's.
 type Session struct {
 	cfg       *Configuration
 	chain     pipeline.Chain
