@@ -228,7 +228,7 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 		t.started = true
 		t.orphan = true
 		t.state = TaskCanceling
-		t.complete(nil, nil, &Error{Code: ErrCancelled, Err: ErrSessionInvalidated})
+		t.complete(nil, nil, &Error{Code: ErrCancelled, Err: ErrSessionInvalidated}, false)
 		return t
 	}
 	s.tasks[t] = struct{}{}
@@ -240,20 +240,25 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 	return t
 }
 
-// taskFinished removes a completed task and schedules its last callbacks
-// (if any), then the session's invalidation if it was waiting for this task.
-func (s *Session) taskFinished(t *Task, callbacks func()) {
+// taskFinished removes a completed task and queues its last callbacks (if
+// any), then the session's invalidation if it was waiting for this task.
+// With here set (the task's own goroutine), the callbacks may run on the
+// calling goroutine.
+func (s *Session) taskFinished(t *Task, callbacks func(), here bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.tasks, t)
 	s.active.Add(-1)
 	if callbacks != nil {
-		s.queue.add(callbacks)
-	} else {
-		s.queue.poke() // a waiting worker may end now
+		s.queue.push(callbacks)
 	}
 	if s.invalidating && !s.invalid && len(s.tasks) == 0 {
 		s.invalidateLocked()
+	}
+	s.mu.Unlock()
+	if here {
+		s.queue.runHere()
+	} else {
+		s.queue.kick()
 	}
 }
 
@@ -263,7 +268,7 @@ func (s *Session) taskFinished(t *Task, callbacks func()) {
 func (s *Session) invalidateLocked() {
 	s.invalid = true
 	d := s.currentDelegate()
-	s.queue.add(func() {
+	s.queue.push(func() {
 		s.delegate.Store(nil)
 		s.transport.Load().CloseIdleConnections()
 		if id, ok := d.(InvalidationDelegate); ok {
@@ -282,14 +287,16 @@ func (s *Session) FinishTasksAndInvalidate() {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.invalidating {
+		s.mu.Unlock()
 		return
 	}
 	s.invalidating = true
 	if len(s.tasks) == 0 {
 		s.invalidateLocked()
 	}
+	s.mu.Unlock()
+	s.queue.kick()
 }
 
 // InvalidateAndCancel cancels every task of the session, which complete with

@@ -118,7 +118,7 @@ func (b *BodyStream) end(err error) {
 		if err != nil && b.ctx.Err() != nil {
 			err = context.Cause(b.ctx)
 		}
-		b.t.complete(nil, resp, err)
+		b.t.complete(nil, resp, err, false)
 		out := b.t.Err()
 		if out == nil {
 			out = io.EOF

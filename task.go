@@ -103,6 +103,7 @@ type Task struct {
 	err          error
 	waitedNet    bool
 	orphan       bool // created on an invalidated session
+	ownGoroutine bool // run on a goroutine Resume started (set before it starts)
 	done         chan struct{}
 }
 
@@ -280,6 +281,7 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 // resumed.
 func (t *Task) Resume() {
 	if ctx, start := t.resume(); start {
+		t.ownGoroutine = true
 		go t.run(ctx)
 	}
 }
@@ -356,7 +358,7 @@ func (t *Task) cancelWith(cause error) {
 	if !t.started {
 		t.started = true
 		t.mu.Unlock()
-		t.complete(nil, nil, cause)
+		t.complete(nil, nil, cause, false)
 		return
 	}
 	t.cancel(cause)

@@ -204,7 +204,10 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 		}
 		n, err := resp.Body.Read(p)
 		if n > 0 {
-			t.received.Add(int64(n))
+			got := t.received.Add(int64(n))
+			// An HTTP/1 body of known length ends, without waiting on the
+			// network, once that many bytes arrived.
+			last := err == io.EOF || (resp.ProtoMajor == 1 && resp.ContentLength >= 0 && got >= resp.ContentLength)
 			switch {
 			case dd == nil && collect:
 				buf = buf[:len(buf)+n] // p is buf's own free space
@@ -217,6 +220,7 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 				default:
 					// The delegate is behind: wait for it without
 					// counting the wait as network idleness.
+					t.session.queue.kick() // in case a chunk was only pushed
 					done := t.delegateWait()
 					select {
 					case sem <- struct{}{}:
@@ -228,13 +232,20 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 					}
 				}
 				data, chunk := p[:n], pooled
-				t.session.queue.add(func() {
+				deliver := func() {
 					if t.State() != TaskCanceling {
 						dd.DidReceiveData(t.session, t.data, data)
 					}
 					chunkPool.Put(chunk)
 					<-sem
-				})
+				}
+				if last && t.ownGoroutine {
+					// The end of the body is here: the completion follows
+					// at once and this goroutine can run both callbacks.
+					t.session.queue.push(deliver)
+				} else {
+					t.session.queue.add(deliver)
+				}
 				pooled = nil
 			}
 		}
@@ -256,12 +267,15 @@ func (t *Task) finish(ctx context.Context, body []byte, resp *http.Response, err
 	if err != nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}
-	t.complete(body, resp, err)
+	t.complete(body, resp, err, t.ownGoroutine)
 }
 
 // complete moves the task to completed, hands the result to a context-first
 // caller and schedules the metrics and completion callbacks.
-func (t *Task) complete(body []byte, resp *http.Response, err error) {
+//
+// here reports that the caller is the task's own goroutine (started by
+// Resume), which may then run the callbacks itself.
+func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) {
 	t.mu.Lock()
 	if t.state == TaskCompleted {
 		t.mu.Unlock()
@@ -307,7 +321,7 @@ func (t *Task) complete(body []byte, resp *http.Response, err error) {
 	}
 	if t.deliver.handler == nil && t.Delegate() == nil && t.session.currentDelegate() == nil {
 		// Nobody to call back: no need for the queue.
-		t.session.taskFinished(t, nil)
+		t.session.taskFinished(t, nil, false)
 		close(t.done)
 		return
 	}
@@ -321,7 +335,7 @@ func (t *Task) complete(body []byte, resp *http.Response, err error) {
 			d.DidCompleteWithError(t.session, t, errOut)
 		}
 		close(t.done)
-	})
+	}, here)
 }
 
 func (t *Task) metrics() *TaskMetrics {
