@@ -1,0 +1,467 @@
+package credstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func openDir(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := New(Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("New(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPersistenceAcrossNew(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "creds")
+	perm := Credential{User: "p", Password: "perm", Persistence: Permanent}
+	sess := Credential{User: "s", Password: "sess", Persistence: ForSession}
+	other := otherHost("other.example")
+
+	s := openDir(t, dir)
+	mustSet(t, s, perm, exampleSpace)
+	mustSet(t, s, sess, exampleSpace)
+	mustSetDefault(t, s, Credential{User: "d", Password: "def", Persistence: Permanent}, other)
+	mustSet(t, s, Credential{User: "e", Password: "e", Persistence: Permanent}, other)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := openDir(t, dir)
+	got := s2.Credentials(exampleSpace)
+	if len(got) != 1 || got["p"] != perm {
+		t.Errorf("after reopening: %v, want only the permanent %v", got, perm)
+	}
+	if d, ok := s2.DefaultCredential(exampleSpace); !ok || d != perm {
+		t.Errorf("permanent default lost: %v, %v", d, ok)
+	}
+	if d, ok := s2.DefaultCredential(other); !ok || d.User != "d" {
+		t.Errorf("explicit permanent default lost: %v, %v", d, ok)
+	}
+
+	// A memory-only store keeps nothing across New.
+	m := func() *Store {
+		s, err := New(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	m1 := m()
+	mustSet(t, m1, perm, exampleSpace)
+	m1.Close()
+	if n := count(m()); n != 0 {
+		t.Errorf("memory-only store kept %d credentials across New", n)
+	}
+}
+
+func TestSessionDefaultIsNotPersisted(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	a := Credential{User: "a", Password: "1", Persistence: Permanent}
+	mustSet(t, s, a, exampleSpace)
+	mustSetDefault(t, s, Credential{User: "b", Password: "2", Persistence: ForSession}, exampleSpace)
+	s.Close()
+	s2 := openDir(t, dir)
+	// The session default only shadowed the permanent default; it ended
+	// with its store, and the permanent one shows again.
+	if d, ok := s2.DefaultCredential(exampleSpace); !ok || d != a {
+		t.Errorf("DefaultCredential = %v, %v; want %v", d, ok, a)
+	}
+	if got := s2.Credentials(exampleSpace); len(got) != 1 || got["a"] != a {
+		t.Errorf("Credentials = %v", got)
+	}
+}
+
+func TestFilePermissions(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix permissions")
+	}
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "b")
+	s := openDir(t, dir)
+	mustSet(t, s, Credential{User: "u", Password: "pw", Persistence: Permanent}, exampleSpace)
+	checkMode(t, dir, 0o700)
+	checkMode(t, filepath.Join(root, "a"), 0o700)
+	checkMode(t, filepath.Join(dir, fileName), 0o600)
+	checkMode(t, filepath.Join(dir, lockName), 0o600)
+	s.Close()
+
+	// An existing directory with wider permissions is tightened.
+	loose := filepath.Join(root, "loose")
+	if err := os.Mkdir(loose, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(loose, 0o777)
+	openDir(t, loose)
+	checkMode(t, loose, 0o700)
+
+	// A credentials file someone loosened is tightened when read.
+	os.Chmod(filepath.Join(dir, fileName), 0o644)
+	s3 := openDir(t, dir)
+	if n := count(s3); n != 1 {
+		t.Errorf("count = %d, want 1", n)
+	}
+	checkMode(t, filepath.Join(dir, fileName), 0o600)
+
+	// A path that is not a directory is refused.
+	file := filepath.Join(root, "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := New(Options{Dir: file}); err == nil {
+		t.Error("New on a regular file succeeded")
+	}
+}
+
+func checkMode(t *testing.T, path string, want fs.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != want {
+		t.Errorf("%s: mode %04o, want %04o", path, got, want)
+	}
+}
+
+func TestDirectoryHoldsOnlyFileAndLock(t *testing.T) {
+	// The file is owner-only; this checks nothing else in the directory
+	// holds the secret (temporary files are removed or renamed).
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	for i := range 5 {
+		mustSet(t, s, Credential{User: "u", Password: fmt.Sprint("secret", i), Persistence: Permanent}, exampleSpace)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != lockName+","+fileName && strings.Join(names, ",") != fileName+","+lockName {
+		t.Errorf("directory holds %v, want only %s and %s", names, fileName, lockName)
+	}
+}
+
+func TestStaleTempFilesAreSwept(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".credentials-12345.tmp")
+	os.WriteFile(stale, []byte("half"), 0o600)
+	s := openDir(t, dir)
+	mustSet(t, s, Credential{User: "u", Password: "pw", Persistence: Permanent}, exampleSpace)
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temporary file survived: %v", err)
+	}
+}
+
+func TestCorruptionRecovery(t *testing.T) {
+	valid := func() []byte {
+		st := newTier()
+		st.set(exampleSpace.Normalize(), "u", "pw")
+		return encode(st)
+	}()
+	flipped := bytes.Clone(valid)
+	flipped[len(fileMagic)+5] ^= 0x40
+	tests := map[string][]byte{
+		"garbage":     []byte("this is not a credentials file"),
+		"empty":       {},
+		"truncated":   valid[:len(valid)/2],
+		"no checksum": valid[:len(valid)-32],
+		"bit flip":    flipped,
+		"bad magic":   append([]byte("XXXXXXXX"), valid[8:]...),
+	}
+	for name, data := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, fileName)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := openDir(t, dir)
+			if n := count(s); n != 0 {
+				t.Errorf("count = %d, want 0 after recovery", n)
+			}
+			aside, _ := filepath.Glob(path + corruptInfix + "*")
+			if len(aside) != 1 {
+				t.Fatalf("moved-aside files: %v, want 1", aside)
+			}
+			if got, _ := os.ReadFile(aside[0]); !bytes.Equal(got, data) {
+				t.Errorf("moved-aside file differs from the original")
+			}
+			if runtime.GOOS != "windows" {
+				checkMode(t, aside[0], 0o600)
+			}
+			// The store works afterwards, and a new file is written.
+			c := Credential{User: "new", Password: "pw", Persistence: Permanent}
+			mustSet(t, s, c, exampleSpace)
+			s.Close()
+			if got := openDir(t, dir).Credentials(exampleSpace); got["new"] != c {
+				t.Errorf("after recovery and Set: %v", got)
+			}
+		})
+	}
+}
+
+func TestCorruptionWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	mustSet(t, s, Credential{User: "u", Password: "pw", Persistence: Permanent}, exampleSpace)
+	path := filepath.Join(dir, fileName)
+	// Another party replaces the file with garbage.
+	tmp := path + ".x"
+	os.WriteFile(tmp, []byte("garbage garbage garbage garbage garbage garbage"), 0o600)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(s); n != 0 {
+		t.Errorf("count = %d, want 0 (the file is gone bad)", n)
+	}
+	if aside, _ := filepath.Glob(path + corruptInfix + "*"); len(aside) != 1 {
+		t.Errorf("moved-aside files: %v", aside)
+	}
+	mustSet(t, s, Credential{User: "v", Password: "pw", Persistence: Permanent}, exampleSpace)
+	if got := openDir(t, dir).Credentials(exampleSpace); len(got) != 1 {
+		t.Errorf("after recovery: %v", got)
+	}
+}
+
+func TestNewerVersionIsLeftAlone(t *testing.T) {
+	st := newTier()
+	st.set(exampleSpace.Normalize(), "u", "pw")
+	data := encode(st)
+	body := data[:len(data)-32]
+	body[len(fileMagic)] = fileVersion + 1
+	data = resum(body)
+	dir := t.TempDir()
+	path := filepath.Join(dir, fileName)
+	os.WriteFile(path, data, 0o600)
+	if _, err := New(Options{Dir: dir}); !errors.Is(err, errVersion) {
+		t.Errorf("New on a newer file: %v, want a version error", err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, data) {
+		t.Error("the newer file was modified")
+	}
+	if aside, _ := filepath.Glob(path + corruptInfix + "*"); len(aside) != 0 {
+		t.Errorf("the newer file was moved aside: %v", aside)
+	}
+}
+
+func TestStoresSharingADirectory(t *testing.T) {
+	dir := t.TempDir()
+	a, b := openDir(t, dir), openDir(t, dir)
+	ca := Credential{User: "a", Password: "1", Persistence: Permanent}
+	cb := Credential{User: "b", Password: "2", Persistence: Permanent}
+	mustSet(t, a, ca, exampleSpace)
+	if got := b.Credentials(exampleSpace); got["a"] != ca {
+		t.Errorf("b does not see a's credential: %v", got)
+	}
+	mustSet(t, b, cb, exampleSpace) // must not erase a's
+	if got := a.Credentials(exampleSpace); len(got) != 2 {
+		t.Errorf("a sees %v, want both", got)
+	}
+	if d, _ := a.DefaultCredential(exampleSpace); d != ca {
+		t.Errorf("default = %v, want the first stored %v", d, ca)
+	}
+	mustRemove(t, b, ca, exampleSpace)
+	if got := a.Credentials(exampleSpace); len(got) != 1 || got["b"] != cb {
+		t.Errorf("a sees %v after b removed a's credential", got)
+	}
+	if _, ok := a.DefaultCredential(exampleSpace); ok {
+		t.Error("default survived its removal by another store")
+	}
+	// Session credentials stay private to their store.
+	mustSet(t, a, Credential{User: "s", Password: "3", Persistence: ForSession}, exampleSpace)
+	if _, ok := b.Credentials(exampleSpace)["s"]; ok {
+		t.Error("a session credential is visible to another store")
+	}
+	// Concurrent writers in one process lose nothing.
+	var wg sync.WaitGroup
+	for i, s := range []*Store{a, b} {
+		wg.Go(func() {
+			for j := range 50 {
+				sp := otherHost(fmt.Sprintf("h%d-%d.example", i, j))
+				if err := s.Set(Credential{User: "u", Password: "pw", Persistence: Permanent}, sp); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(openDir(t, dir).AllCredentials()); got != 101 {
+		t.Errorf("%d spaces, want 101", got)
+	}
+}
+
+// TestTwoProcesses runs two copies of the test binary, each storing 100
+// permanent credentials in the same directory at once.
+func TestTwoProcesses(t *testing.T) {
+	if os.Getenv("CREDSTORE_HELPER_DIR") != "" {
+		t.Skip("helper process")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	const procs, each = 2, 100
+	cmds := make([]*exec.Cmd, procs)
+	outs := make([]bytes.Buffer, procs)
+	for i := range cmds {
+		cmd := exec.Command(exe, "-test.run=^TestHelperProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(),
+			"CREDSTORE_HELPER_DIR="+dir,
+			"CREDSTORE_HELPER_ID="+strconv.Itoa(i),
+			"CREDSTORE_HELPER_N="+strconv.Itoa(each))
+		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		cmds[i] = cmd
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("helper %d: %v\n%s", i, err, outs[i].String())
+		}
+	}
+	s := openDir(t, dir)
+	n := 0
+	for sp, creds := range s.AllCredentials() {
+		for user, c := range creds {
+			n++
+			if c.Persistence != Permanent || c.Password != "pw-"+sp.Host+"-"+user {
+				t.Errorf("%v: %v", sp, c)
+			}
+		}
+	}
+	if n != procs*each {
+		t.Errorf("%d credentials after two processes, want %d", n, procs*each)
+	}
+}
+
+// TestHelperProcess is the body of TestTwoProcesses' child processes.
+func TestHelperProcess(t *testing.T) {
+	dir := os.Getenv("CREDSTORE_HELPER_DIR")
+	if dir == "" {
+		t.Skip("only run as a helper process")
+	}
+	id := os.Getenv("CREDSTORE_HELPER_ID")
+	n, _ := strconv.Atoi(os.Getenv("CREDSTORE_HELPER_N"))
+	s, err := New(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range n {
+		sp := ProtectionSpace{Host: "p" + id + ".example", Protocol: "https", Realm: strconv.Itoa(i % 7)}
+		user := "u" + strconv.Itoa(i)
+		if err := s.Set(Credential{User: user, Password: "pw-" + sp.Host + "-" + user, Persistence: Permanent}, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestMemoryOnlyWritesNothing exercises a memory-only store with HOME, the
+// XDG directories and TMPDIR pointing at an empty directory and checks it
+// stays empty.
+func TestMemoryOnlyWritesNothing(t *testing.T) {
+	home := t.TempDir()
+	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "TMPDIR"} {
+		t.Setenv(v, home)
+	}
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		sp := otherHost(fmt.Sprint("h", i))
+		mustSet(t, s, Credential{User: "u", Password: "pw", Persistence: Permanent}, sp)
+		mustSetDefault(t, s, Credential{User: "v", Password: "pw", Persistence: ForSession}, sp)
+	}
+	mustRemove(t, s, Credential{User: "u"}, otherHost("h0"))
+	s.AllCredentials()
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveAll(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	entries, err := os.ReadDir(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("memory-only store wrote %v", entries)
+	}
+}
+
+func TestRemoveAllClearsDisk(t *testing.T) {
+	dir := t.TempDir()
+	a, b := openDir(t, dir), openDir(t, dir)
+	mustSet(t, a, Credential{User: "a", Password: "1", Persistence: Permanent}, exampleSpace)
+	mustSet(t, b, Credential{User: "b", Password: "2", Persistence: Permanent}, otherHost("x"))
+	if err := a.RemoveAll(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(b); n != 0 {
+		t.Errorf("b still sees %v", b.AllCredentials())
+	}
+	if n := count(openDir(t, dir)); n != 0 {
+		t.Errorf("%d credentials on disk after RemoveAll", n)
+	}
+}
+
+func TestPermanentWriteFailureChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	// Make the credentials path unreadable and unreplaceable, even for
+	// root: a non-empty directory in its place.
+	path := filepath.Join(dir, fileName)
+	if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	n := notifications(s)
+	c := Credential{User: "u", Password: "pw", Persistence: Permanent}
+	if err := s.Set(c, exampleSpace); err == nil {
+		t.Error("Set succeeded with a broken credentials file")
+	}
+	if err := s.SetDefaultCredential(c, exampleSpace); err == nil {
+		t.Error("SetDefaultCredential succeeded with a broken credentials file")
+	}
+	if count(s) != 0 || n.Load() != 0 {
+		t.Errorf("a failed Set changed the store: %v, %d notifications", s.AllCredentials(), n.Load())
+	}
+	if err := s.Flush(); err == nil {
+		t.Error("Flush reported no error for an unreadable credentials file")
+	}
+	// Session credentials do not depend on the disk.
+	mustSet(t, s, Credential{User: "s", Password: "pw", Persistence: ForSession}, exampleSpace)
+	if count(s) != 1 || n.Load() != 1 {
+		t.Errorf("session Set: %v, %d notifications", s.AllCredentials(), n.Load())
+	}
+	// Once the file is back in order, the store recovers.
+	os.RemoveAll(path)
+	mustSet(t, s, c, exampleSpace)
+	if err := s.Flush(); err != nil {
+		t.Error(err)
+	}
+	if got := openDir(t, dir).Credentials(exampleSpace); got["u"] != c {
+		t.Errorf("on disk: %v", got)
+	}
+}

@@ -1,0 +1,72 @@
+// Package credstore stores user-name and password credentials per protection
+// space, after Apple's URLCredentialStorage. It is usable on its own, without
+// a session.
+//
+// A [ProtectionSpace] names where a credential applies: a server (host, port,
+// protocol, realm, authentication method) or a proxy (host, port, proxy type,
+// realm, method). A [Store] maps each protection space to credentials by user
+// name, and remembers at most one default credential per space.
+//
+// # Persistence
+//
+// A [Credential]'s [Persistence] decides where it is kept, as in Apple's
+// URLCredential.Persistence:
+//
+//   - [None]: never stored; Set and SetDefaultCredential accept and drop it.
+//   - [ForSession]: kept in the Store's memory until Close or the end of the
+//     process; never written to disk. A session credential shadows a
+//     permanent one for the same user and space (and a session default a
+//     permanent default) in this Store, leaving the permanent one on disk.
+//   - [Permanent]: written to disk when the Store has a directory
+//     ([Options].Dir), so a later [New] on the same directory, in this or another
+//     process, sees it. A memory-only Store (empty Dir) keeps permanent
+//     credentials in memory and writes nothing at all to disk.
+//
+// Apple's Synchronizable persistence (iCloud Keychain) has no equivalent here.
+//
+// # Defaults
+//
+// As in Apple's Foundation, the first credential stored for a space that has
+// no default becomes that space's default; SetDefaultCredential chooses a
+// default explicitly (and stores the credential). Removing the default
+// credential leaves the space without a default; no other credential is
+// promoted.
+//
+// # On disk
+//
+// Permanent credentials live in one file, Dir/credentials, with a lock file
+// Dir/credentials.lock beside it. The directory is created with mode 0700 and
+// tightened to 0700 when it already exists with wider permissions; New
+// refuses a directory owned by another user (on Unix). The file has mode
+// 0600 and is replaced atomically (temporary file in the same directory,
+// fsync, rename, directory fsync), so a crash leaves the old or the new
+// contents, never a torn mix. Passwords are stored in the clear inside that
+// owner-only file; no desktop keyring is used.
+//
+// Several processes (and several Stores in one process) may share a
+// directory. Writers serialise on an advisory lock (flock(2) on the lock
+// file), re-read the file under the lock and apply their change to what they
+// read, so one writer never erases another's change. Readers notice a
+// replaced file (by its identity, size and modification time) and reload it
+// before answering. On platforms without flock (not Unix) only one process at
+// a time may use a directory.
+//
+// A file that fails its checksum or cannot be decoded is moved aside to
+// credentials.corrupt-<unix seconds> (mode 0600) and the store starts empty;
+// a file written by a newer, incompatible version is left alone and New
+// reports an error instead of overwriting it.
+//
+// # Secrets
+//
+// The package never logs. [Credential]'s String, GoString, Format and
+// LogValue methods redact the password, so fmt verbs (%v, %+v, %#v, %s, %q,
+// %x, %d, ...) and log/slog never print it. Encoding a Credential by other
+// means (encoding/json, reflection) does include the password.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use by multiple goroutines. Change callbacks
+// registered with [Store.OnChange] run after the change, outside the Store's
+// lock, on the goroutine that made the change; callbacks for concurrent
+// changes may therefore run concurrently.
+package credstore
