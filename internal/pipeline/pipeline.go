@@ -4,7 +4,8 @@
 // anything anywhere.
 //
 //	Followup  redirects, retries while waiting for connectivity, body replay
-//	Bridge    default headers, Accept-Encoding and content decoding
+//	Bridge    default headers, cookies, Accept-Encoding and content decoding
+//	Cache     the URLCache: request cache policies, RFC 9111, storing
 //	Dispatch  picks the protocol by scheme and sends the request
 //
 // Stages report to the task that owns the call through Hooks and record one
@@ -15,6 +16,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 )
 
@@ -70,6 +72,18 @@ type Call struct {
 	// Metrics records a Transaction, with connection timings from
 	// httptrace, for each request sent; without it none is recorded.
 	Metrics bool
+	// CachePolicy is the request's cache policy, as Apple's
+	// URLRequest.CachePolicy raw values (see the Cache stage): 0
+	// useProtocolCachePolicy, 1 reloadIgnoringLocalCacheData, 2
+	// returnCacheDataElseLoad, 3 returnCacheDataDontLoad, 4
+	// reloadIgnoringLocalAndRemoteCacheData, 5 reloadRevalidatingCacheData.
+	CachePolicy int
+	// HandleCookies lets Bridge send stored cookies and store response
+	// cookies (Apple's httpShouldHandleCookies).
+	HandleCookies bool
+	// MainDocumentURL is the main document for the cookie accept policy;
+	// nil means each request's own URL.
+	MainDocumentURL *url.URL
 
 	mu           sync.Mutex
 	first        [1]*Transaction // transactions' storage for the usual single one
@@ -98,6 +112,10 @@ func (c *Call) Redirects() int {
 	defer c.mu.Unlock()
 	return c.redirects
 }
+
+// AddTransaction records a transaction made outside Dispatch (a response
+// served from the local cache, say) after the ones recorded so far.
+func (c *Call) AddTransaction(t *Transaction) { c.addTransaction(t) }
 
 func (c *Call) addTransaction(t *Transaction) {
 	c.mu.Lock()

@@ -1,0 +1,387 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/urlcache"
+)
+
+// Request cache policies: Apple's URLRequest.CachePolicy raw values, carried
+// in Call.CachePolicy.
+const (
+	// UseProtocolCachePolicy follows RFC 9111 as a private cache.
+	UseProtocolCachePolicy = 0
+	// ReloadIgnoringLocalCacheData does not read the cache (but stores).
+	ReloadIgnoringLocalCacheData = 1
+	// ReturnCacheDataElseLoad answers from any stored response, fresh or
+	// stale, and loads only when there is none.
+	ReturnCacheDataElseLoad = 2
+	// ReturnCacheDataDontLoad answers from any stored response and fails
+	// (code -2000) when there is none.
+	ReturnCacheDataDontLoad = 3
+	// ReloadIgnoringLocalAndRemoteCacheData is ReloadIgnoringLocalCacheData
+	// that also asks caches on the way not to answer (Cache-Control and
+	// Pragma no-cache).
+	ReloadIgnoringLocalAndRemoteCacheData = 4
+	// ReloadRevalidatingCacheData validates any stored response with the
+	// server before using it.
+	ReloadRevalidatingCacheData = 5
+)
+
+// CacheHooks is implemented by Hooks whose delegate may change or refuse
+// what is stored (Apple's willCacheResponse).
+type CacheHooks interface {
+	// WillCacheResponse is asked when a storable response arrives, before
+	// its body streams: proposed holds the response's headers (Body nil)
+	// and the storage policy. It returns the entry to store (proposed, or a
+	// changed copy: its StoragePolicy, UserInfo and Response headers are
+	// used when the body completes) or nil to store nothing.
+	WillCacheResponse(ctx context.Context, proposed *urlcache.CachedResponse) (*urlcache.CachedResponse, error)
+}
+
+// Cache is the stage between Bridge and Dispatch: it answers from the
+// URLCache according to the request cache policy, revalidates stale entries,
+// stores cacheable responses while they stream, and invalidates on unsafe
+// methods.
+//
+// Only GET requests to http and https URLs are answered from and stored in
+// the cache; a HEAD request may be answered with a stored GET's headers. A
+// request carrying its own preconditions or range bypasses the cache, and the
+// server's 304 or 206 reaches the caller. It sees bridged requests and raw
+// (still content-encoded) responses, so entries keep the body as received,
+// and Bridge decodes hits as it decodes the network's responses.
+type Cache struct {
+	// Cache is the store; nil makes the stage pass everything through.
+	Cache *urlcache.Cache
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// maxEntryFraction: as Apple documents, a response is cached only when it
+// is no larger than about 5% of the cache.
+const maxEntryFraction = 20
+
+// Do implements Stage.
+func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
+	uc := c.Cache
+	if uc == nil || req.URL == nil || !isHTTP(req.URL.Scheme) {
+		return next.Do(ctx, req)
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead:
+	default:
+		resp, err := next.Do(ctx, req)
+		if err == nil {
+			for _, key := range urlcache.ShouldInvalidate(req, resp) {
+				if r, err := http.NewRequest(http.MethodGet, key, nil); err == nil {
+					uc.RemoveCachedResponse(r)
+				}
+			}
+		}
+		return resp, err
+	}
+	now := c.now
+	policy := call.CachePolicy
+	if policy == ReloadIgnoringLocalAndRemoteCacheData {
+		r2 := *req
+		r2.Header = req.Header.Clone()
+		if r2.Header == nil {
+			r2.Header = http.Header{}
+		}
+		r2.Header.Set("Cache-Control", "no-cache")
+		r2.Header.Set("Pragma", "no-cache")
+		req = &r2
+	}
+	head := req.Method == http.MethodHead
+
+	var stored *urlcache.CachedResponse
+	if policy != ReloadIgnoringLocalCacheData && policy != ReloadIgnoringLocalAndRemoteCacheData && !urlcache.Conditional(req) {
+		stored = uc.CachedResponse(req)
+	}
+	var action urlcache.Action
+	switch policy {
+	case ReloadIgnoringLocalCacheData, ReloadIgnoringLocalAndRemoteCacheData:
+		action = urlcache.Fetch
+	case ReturnCacheDataElseLoad:
+		action = urlcache.Fetch
+		if stored != nil {
+			action = urlcache.Use
+		}
+	case ReturnCacheDataDontLoad:
+		if stored == nil {
+			return nil, fail.Newf(-2000, "no cached response for %s and the cache policy forbids loading it", req.URL.Redacted())
+		}
+		action = urlcache.Use
+	case ReloadRevalidatingCacheData:
+		action = urlcache.Fetch
+		if stored != nil {
+			action = urlcache.Validate
+		}
+	default:
+		action = urlcache.Decide(req, stored, now())
+	}
+
+	switch action {
+	case urlcache.Use:
+		return c.hit(call, req, stored, now(), nil), nil
+	case urlcache.Unsatisfiable:
+		return gatewayTimeout(req), nil
+	}
+	if head {
+		return next.Do(ctx, req) // HEAD responses are not stored
+	}
+
+	sent := now()
+	if action == urlcache.Validate {
+		if cond := urlcache.ConditionalRequest(req, stored); cond != nil {
+			resp, err := next.Do(ctx, cond)
+			if err != nil {
+				return nil, err
+			}
+			received := now()
+			if resp.StatusCode != http.StatusNotModified {
+				return c.store(ctx, call, req, resp, stored, sent, received)
+			}
+			if urlcache.NotModifiedMatches(stored, resp) {
+				return c.notModified(call, req, stored, resp, sent, received), nil
+			}
+			// The 304 is about another response than the stored one: ask
+			// again without conditions.
+			discard(resp)
+			sent = now()
+		}
+	}
+	resp, err := next.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return c.store(ctx, call, req, resp, stored, sent, now())
+}
+
+func (c *Cache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func isHTTP(scheme string) bool {
+	return strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")
+}
+
+// hit builds the response to req from a stored one (for HEAD, without its
+// body) and records a local-cache transaction, unless validated, the 304
+// that revalidated it, is not nil (its network transaction stands for it).
+func (c *Cache) hit(call *Call, req *http.Request, cr *urlcache.CachedResponse, now time.Time, validated *http.Response) *http.Response {
+	start := time.Now()
+	h := cr.Response.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	age := urlcache.Age(cr.Response, cr.RequestTime, cr.ResponseTime, now)
+	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+	body := cr.Body
+	length := int64(len(body))
+	if req.Method == http.MethodHead {
+		body = nil
+		length = -1
+		if n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
+			length = n
+		}
+	}
+	resp := &http.Response{
+		Status:        cr.Response.Status,
+		StatusCode:    cr.Response.StatusCode,
+		Proto:         cr.Response.Proto,
+		ProtoMajor:    cr.Response.ProtoMajor,
+		ProtoMinor:    cr.Response.ProtoMinor,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: length,
+		Request:       req,
+	}
+	if resp.Status == "" {
+		resp.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
+	}
+	if resp.Proto == "" {
+		resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/1.1", 1, 1
+	}
+	if validated != nil {
+		resp.TLS = validated.TLS
+		return resp // the network transaction stands for it
+	}
+	if call.Metrics {
+		end := time.Now()
+		tx := &Transaction{}
+		tx.Request = req
+		tx.Response = resp
+		tx.FetchType = FetchLocalCache
+		tx.FetchStart = start
+		tx.ResponseStart = end
+		tx.ResponseEnd = end
+		tx.ResponseHeaderBytesReceived = responseHeaderSize(resp)
+		tx.ResponseBodyBytesReceived = int64(len(body))
+		call.AddTransaction(tx)
+	}
+	return resp
+}
+
+// gatewayTimeout is the answer to an only-if-cached request the cache
+// cannot satisfy (RFC 9111 section 5.2.1.7), as OkHttp gives it.
+func gatewayTimeout(req *http.Request) *http.Response {
+	return &http.Response{
+		Status:        "504 Unsatisfiable Request (only-if-cached)",
+		StatusCode:    http.StatusGatewayTimeout,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Length": {"0"}},
+		Body:          http.NoBody,
+		ContentLength: 0,
+		Request:       req,
+	}
+}
+
+// notModified answers req with the stored response updated from a 304 and
+// writes the update to the cache.
+func (c *Cache) notModified(call *Call, req *http.Request, stored *urlcache.CachedResponse, resp304 *http.Response, sent, received time.Time) *http.Response {
+	discard(resp304)
+	merged := urlcache.MergeNotModified(stored, resp304)
+	merged.RequestTime, merged.ResponseTime = sent, received
+	update := *merged
+	if _, ok := merged.Response.Header["Set-Cookie"]; ok {
+		r := *merged.Response
+		r.Header = merged.Response.Header.Clone()
+		r.Header.Del("Set-Cookie")
+		update.Response = &r
+	}
+	if urlcache.Storable(req, update.Response) {
+		c.Cache.StoreCachedResponse(&update, req)
+	} else {
+		c.Cache.RemoveCachedResponse(req)
+	}
+	return c.hit(call, req, merged, received, resp304)
+}
+
+// store passes a network response on, storing it while its body streams
+// when it is storable and the task's delegate agrees.
+func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *http.Response, stored *urlcache.CachedResponse, sent, received time.Time) (*http.Response, error) {
+	uc := c.Cache
+	if !urlcache.Storable(req, resp) {
+		if stored != nil && urlcache.ParseCacheControl(resp.Header).NoStore {
+			// The newer response says not to keep it: the older one must
+			// not be used again either.
+			uc.RemoveCachedResponse(req)
+		}
+		return resp, nil
+	}
+	limit := max(uc.MemoryCapacity(), uc.DiskCapacity()) / maxEntryFraction
+	if resp.ContentLength > limit {
+		return resp, nil
+	}
+	h := resp.Header.Clone()
+	h.Del("Set-Cookie") // cookies go to the cookie store, not to later readers of the cache
+	proposed := &urlcache.CachedResponse{
+		Response: &http.Response{
+			Status:        resp.Status,
+			StatusCode:    resp.StatusCode,
+			Proto:         resp.Proto,
+			ProtoMajor:    resp.ProtoMajor,
+			ProtoMinor:    resp.ProtoMinor,
+			Header:        h,
+			ContentLength: resp.ContentLength,
+			Request:       req,
+		},
+		StoragePolicy: urlcache.Allowed,
+		RequestTime:   sent,
+		ResponseTime:  received,
+	}
+	chosen := proposed
+	if ch, ok := call.Hooks.(CacheHooks); ok {
+		var err error
+		chosen, err = ch.WillCacheResponse(ctx, proposed)
+		if err != nil {
+			discard(resp)
+			return nil, err
+		}
+	}
+	if chosen == nil || chosen.Response == nil || chosen.StoragePolicy == urlcache.NotAllowed {
+		return resp, nil
+	}
+	if resp.Body == nil || resp.Body == http.NoBody {
+		w := uc.NewWriter(req, chosen)
+		w.Commit()
+		return resp, nil
+	}
+	resp.Body = &cacheBody{
+		rc:    resp.Body,
+		w:     uc.NewWriter(req, chosen),
+		want:  resp.ContentLength,
+		limit: limit,
+	}
+	return resp, nil
+}
+
+// cacheBody tees a response body into a cache Writer, committing it only
+// when the body ended cleanly with the length it announced, and aborting it
+// on an error, an early Close or a body over the size limit.
+type cacheBody struct {
+	rc    io.ReadCloser
+	mu    sync.Mutex // guards w, n and done against a Close during a Read
+	w     *urlcache.Writer
+	n     int64
+	want  int64 // Content-Length, or -1
+	limit int64
+	done  bool
+}
+
+func (b *cacheBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.mu.Lock()
+	if !b.done {
+		if n > 0 {
+			b.n += int64(n)
+			if b.n > b.limit || (b.want >= 0 && b.n > b.want) {
+				b.finishLocked(false)
+			} else {
+				b.w.Write(p[:n])
+			}
+		}
+		if err == io.EOF {
+			b.finishLocked(b.want < 0 || b.n == b.want)
+		} else if err != nil {
+			b.finishLocked(false)
+		}
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+func (b *cacheBody) finishLocked(commit bool) {
+	if b.done {
+		return
+	}
+	b.done = true
+	if commit {
+		b.w.Commit()
+	} else {
+		b.w.Abort()
+	}
+}
+
+// Close commits the entry when the whole announced length was read (the
+// reader may stop before it sees io.EOF), and aborts it otherwise.
+func (b *cacheBody) Close() error {
+	b.mu.Lock()
+	b.finishLocked(b.want >= 0 && b.n == b.want)
+	b.mu.Unlock()
+	return b.rc.Close()
+}
