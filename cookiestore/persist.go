@@ -1,0 +1,429 @@
+package cookiestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// The file holds the cookies, tombstones of deleted ones and a change
+// counter. domain is in Apple's form (".d" for a domain cookie); times are
+// Unix microseconds. Several processes share the file: each write is an
+// IMMEDIATE transaction (busy_timeout 5 s) that takes the next value of
+// meta.seq and stamps it on the rows it upserts and on tombstones of the
+// rows it deletes. A reader notices other processes' commits through
+// PRAGMA data_version and reads only rows and tombstones stamped after the
+// last sequence number it saw; tombstones older than meta.floor are pruned,
+// and a reader that has fallen behind the floor reloads the whole table.
+const schema = `
+CREATE TABLE IF NOT EXISTS cookies (
+	name        TEXT    NOT NULL,
+	domain      TEXT    NOT NULL,
+	path        TEXT    NOT NULL,
+	value       TEXT    NOT NULL,
+	expires     INTEGER NOT NULL,
+	created     INTEGER NOT NULL,
+	last_access INTEGER NOT NULL,
+	secure      INTEGER NOT NULL DEFAULT 0,
+	http_only   INTEGER NOT NULL DEFAULT 0,
+	same_site   INTEGER NOT NULL DEFAULT 0,
+	seq         INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (name, domain, path)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cookies_by_seq ON cookies (seq);
+CREATE TABLE IF NOT EXISTS deleted (
+	name   TEXT    NOT NULL,
+	domain TEXT    NOT NULL,
+	path   TEXT    NOT NULL,
+	seq    INTEGER NOT NULL,
+	PRIMARY KEY (name, domain, path)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deleted_by_seq ON deleted (seq);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (k, v) VALUES ('seq', 0), ('floor', 0);
+`
+
+const upsertSQL = `INSERT INTO cookies (name, domain, path, value, expires, created, last_access, secure, http_only, same_site, seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (name, domain, path) DO UPDATE SET
+	value = excluded.value, expires = excluded.expires, created = excluded.created,
+	last_access = max(last_access, excluded.last_access), secure = excluded.secure,
+	http_only = excluded.http_only, same_site = excluded.same_site, seq = excluded.seq`
+
+const selectSQL = `SELECT name, domain, path, value, expires, created, last_access, secure, http_only, same_site FROM cookies`
+
+// tombstoneWindow is how many sequence numbers of tombstones are kept; a
+// variable so that tests can shrink it.
+var tombstoneWindow int64 = 4096
+
+// db is the SQLite side of a Store. It uses one connection, so that
+// PRAGMA data_version reports exactly the commits of other connections.
+type db struct {
+	sql     *sql.DB
+	conn    *sql.Conn
+	version *sql.Stmt
+	last    int64  // data_version at the last check
+	seq     int64  // meta.seq up to which this process has read; -1 = nothing
+	initial *delta // what init read, for New to take
+}
+
+// delta is what changed in the file since a process last read it: with
+// full set, rows is the whole table; otherwise rows were upserted and gone
+// deleted since.
+type delta struct {
+	full bool
+	rows []*entry
+	gone []key
+}
+
+// errCorrupt marks a file that is not a usable cookie database.
+var errCorrupt = errors.New("cookiestore: corrupt cookie database")
+
+// openDB opens (creating it if needed) the cookie database at path. A
+// corrupt file is moved aside with its -wal and -shm companions and a
+// fresh one is created.
+func openDB(path string, now time.Time) (*db, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("cookiestore: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("cookiestore: %w", err)
+	}
+	d, err := tryOpenDB(abs)
+	if err == nil {
+		return d, nil
+	}
+	if !errors.Is(err, errCorrupt) {
+		return nil, err
+	}
+	aside := abs + ".corrupt-" + now.UTC().Format("20060102T150405.000000000Z")
+	if rerr := os.Rename(abs, aside); rerr != nil {
+		return nil, fmt.Errorf("cookiestore: moving corrupt %s aside: %w (after %v)", abs, rerr, err)
+	}
+	for _, sfx := range []string{"-wal", "-shm"} {
+		if rerr := os.Rename(abs+sfx, aside+sfx); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			_ = os.Remove(abs + sfx)
+		}
+	}
+	return tryOpenDB(abs)
+}
+
+func tryOpenDB(abs string) (*db, error) {
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cookiestore: %w", err)
+	}
+	f.Close()
+	dsn := (&url.URL{Scheme: "file", Path: abs,
+		RawQuery: "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"}).String()
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cookiestore: %w", err)
+	}
+	sdb.SetMaxOpenConns(1)
+	sdb.SetConnMaxLifetime(0)
+	sdb.SetConnMaxIdleTime(0)
+	d := &db{sql: sdb, last: -1, seq: -1}
+	if err := d.init(); err != nil {
+		d.close()
+		return nil, classify(err)
+	}
+	return d, nil
+}
+
+func (d *db) init() error {
+	ctx := context.Background()
+	conn, err := d.sql.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	d.conn = conn
+	if _, err := conn.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	var res string
+	if err := conn.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
+		return err
+	}
+	if res != "ok" {
+		return fmt.Errorf("%w: quick_check: %s", errCorrupt, res)
+	}
+	if d.version, err = conn.PrepareContext(ctx, "PRAGMA data_version"); err != nil {
+		return err
+	}
+	if _, err := d.changed(); err != nil { // version first, so no commit is missed
+		return err
+	}
+	// A full read proves every page of the table is readable.
+	d.initial, err = d.read()
+	return err
+}
+
+// classify marks SQLite's "malformed" and "not a database" errors as
+// errCorrupt.
+func classify(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return fmt.Errorf("%w: %v", errCorrupt, err)
+		}
+	}
+	if errors.Is(err, errCorrupt) {
+		return err
+	}
+	return fmt.Errorf("cookiestore: %w", err)
+}
+
+// changed reports whether another connection committed since the last
+// call.
+func (d *db) changed() (bool, error) {
+	var v int64
+	if err := d.version.QueryRow().Scan(&v); err != nil {
+		return false, classify(err)
+	}
+	if v == d.last {
+		return false, nil
+	}
+	d.last = v
+	return true, nil
+}
+
+// read returns what changed since the process last read, in one read
+// transaction so that the sequence number and the rows agree.
+func (d *db) read() (*delta, error) {
+	ctx := context.Background()
+	tx, err := d.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer tx.Rollback()
+	var seq, floor int64
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT v FROM meta WHERE k = 'seq'), (SELECT v FROM meta WHERE k = 'floor')`).Scan(&seq, &floor); err != nil {
+		return nil, classify(err)
+	}
+	dl := &delta{full: d.seq < 0 || d.seq < floor || d.seq > seq}
+	if dl.full {
+		dl.rows, err = queryRows(tx, selectSQL+` ORDER BY created, name, domain, path`)
+	} else if seq != d.seq {
+		dl.rows, err = queryRows(tx, selectSQL+` WHERE seq > ? ORDER BY created, name, domain, path`, d.seq)
+		if err == nil {
+			dl.gone, err = queryKeys(tx, d.seq)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.seq = seq
+	return dl, nil
+}
+
+// queryRows reads the cookies a query selects, skipping rows that do not
+// make a valid cookie.
+func queryRows(tx *sql.Tx, query string, args ...any) ([]*entry, error) {
+	rows, err := tx.Query(query, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []*entry
+	for rows.Next() {
+		var (
+			name, domain, path, value  string
+			expires, created, access   int64
+			secure, httpOnly, sameSite int64
+		)
+		if err := rows.Scan(&name, &domain, &path, &value, &expires, &created, &access, &secure, &httpOnly, &sameSite); err != nil {
+			continue // a row of the wrong types: skip it
+		}
+		if e := rowEntry(name, domain, path, value, expires, created, access, secure, httpOnly, sameSite); e != nil {
+			out = append(out, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// queryKeys reads the keys of the tombstones stamped after seq.
+func queryKeys(tx *sql.Tx, seq int64) ([]key, error) {
+	rows, err := tx.Query(`SELECT name, domain, path FROM deleted WHERE seq > ?`, seq)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []key
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.name, &k.domain, &k.path); err == nil {
+			out = append(out, k)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// rowEntry validates a row; nil means skip it.
+func rowEntry(name, domain, path, value string, expires, created, access, secure, httpOnly, sameSite int64) *entry {
+	if expires <= 0 || !strings.HasPrefix(path, "/") || (name == "" && value == "") ||
+		indexCTL(name) >= 0 || indexCTL(value) >= 0 || indexCTL(path) >= 0 ||
+		strings.ContainsAny(name, ";=") || strings.Contains(value, ";") ||
+		len(name)+len(value) > MaxNameValueSize || sameSite < 0 || sameSite > int64(http.SameSiteNoneMode) {
+		return nil
+	}
+	hostOnly := !strings.HasPrefix(domain, ".")
+	bare := strings.TrimPrefix(domain, ".")
+	if cd, ok := canonicalizeHost(bare); !ok || cd != bare || strings.HasPrefix(bare, ".") {
+		return nil
+	}
+	if !hostOnly && (isIP(bare) || isPublicSuffix(bare)) {
+		return nil
+	}
+	return &entry{
+		k:    key{name: name, domain: domain, path: path},
+		name: name, value: value, domain: bare, path: path,
+		hostOnly: hostOnly, secure: secure != 0, httpOnly: httpOnly != 0, sameSite: normSameSite(http.SameSite(sameSite)),
+		expires: expires, created: created, lastAccess: access,
+	}
+}
+
+// write runs fn in an IMMEDIATE transaction stamped with the next
+// sequence number.
+func (d *db) write(fn func(tx *sql.Tx, seq int64) error) error {
+	ctx := context.Background()
+	tx, err := d.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	defer tx.Rollback()
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `UPDATE meta SET v = v + 1 WHERE k = 'seq' RETURNING v`).Scan(&seq); err != nil {
+		return classify(err)
+	}
+	if err := fn(tx, seq); err != nil {
+		return classify(err)
+	}
+	if seq%max(tombstoneWindow/16, 1) == 0 { // now and then, prune old tombstones
+		if _, err := tx.Exec(`DELETE FROM deleted WHERE seq <= ?`, seq-tombstoneWindow); err != nil {
+			return classify(err)
+		}
+		if _, err := tx.Exec(`UPDATE meta SET v = max(v, ?) WHERE k = 'floor'`, seq-tombstoneWindow); err != nil {
+			return classify(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return classify(err)
+	}
+	if seq-1 == d.seq {
+		d.seq = seq // nobody else wrote since we last read: we are current
+	}
+	return nil
+}
+
+// apply writes ops in one transaction.
+func (d *db) apply(ops []op) error {
+	return d.write(func(tx *sql.Tx, seq int64) error {
+		for _, o := range ops {
+			k := o.k
+			if o.del {
+				if _, err := tx.Exec(`DELETE FROM cookies WHERE name = ? AND domain = ? AND path = ?`, k.name, k.domain, k.path); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(`INSERT OR REPLACE INTO deleted (name, domain, path, seq) VALUES (?, ?, ?, ?)`, k.name, k.domain, k.path, seq); err != nil {
+					return err
+				}
+				continue
+			}
+			e := o.e
+			if _, err := tx.Exec(upsertSQL, k.name, k.domain, k.path, e.value, e.expires, e.created,
+				e.lastAccess, b2i(e.secure), b2i(e.httpOnly), int64(e.sameSite), seq); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`DELETE FROM deleted WHERE name = ? AND domain = ? AND path = ?`, k.name, k.domain, k.path); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// touch records the last-access times of entries. It stamps no sequence
+// number: other processes need not reload for it.
+func (d *db) touch(entries []*entry) error {
+	ctx := context.Background()
+	tx, err := d.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	defer tx.Rollback()
+	for _, e := range entries {
+		if _, err := tx.ExecContext(ctx, `UPDATE cookies SET last_access = max(last_access, ?) WHERE name = ? AND domain = ? AND path = ?`,
+			e.lastAccess, e.k.name, e.k.domain, e.k.path); err != nil {
+			return classify(err)
+		}
+	}
+	return classify0(tx.Commit())
+}
+
+// deleteSince deletes the cookies created at or after t; other processes
+// reload in full (the floor moves past their sequence numbers).
+func (d *db) deleteSince(t int64) error {
+	return d.write(func(tx *sql.Tx, seq int64) error {
+		if _, err := tx.Exec(`DELETE FROM cookies WHERE created >= ?`, t); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`UPDATE meta SET v = ? WHERE k = 'floor'`, seq)
+		return err
+	})
+}
+
+// deleteAll empties the file.
+func (d *db) deleteAll() error {
+	return d.write(func(tx *sql.Tx, seq int64) error {
+		for _, q := range []string{`DELETE FROM cookies`, `DELETE FROM deleted`} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(`UPDATE meta SET v = ? WHERE k = 'floor'`, seq)
+		return err
+	})
+}
+
+func (d *db) close() error {
+	if d.version != nil {
+		d.version.Close()
+	}
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	return d.sql.Close()
+}
+
+func classify0(err error) error {
+	if err == nil {
+		return nil
+	}
+	return classify(err)
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
