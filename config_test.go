@@ -93,7 +93,7 @@ func TestMaximumConnectionsPerHost(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	cfg := DefaultConfiguration()
+	cfg := baseConfiguration()
 	cfg.Proxy = NoProxy
 	cfg.HTTPMaximumConnectionsPerHost = 2
 	s := newSession(t, cfg, nil)
@@ -149,7 +149,7 @@ func TestTLSVersionLimits(t *testing.T) {
 		t.Errorf("untrusted certificate: %v", err)
 	}
 
-	bad := DefaultConfiguration()
+	bad := baseConfiguration()
 	bad.TLSMinimumSupportedProtocolVersion, bad.TLSMaximumSupportedProtocolVersion = tls.VersionTLS13, tls.VersionTLS12
 	if _, err := New(bad, nil); err == nil {
 		t.Error("New accepted a TLS minimum above the maximum")

@@ -9,6 +9,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/urlsession-go/urlsession/cookiestore"
+	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/urlcache"
 )
 
 // Default values a Configuration's zero fields stand for. They are Apple's
@@ -99,6 +103,44 @@ type Configuration struct {
 	// whose CanHandle accepts a request loads it.
 	Protocols []Protocol
 
+	// RequestCachePolicy is the cache policy of requests that carry no
+	// RequestOptions (a plain *http.Request, Apple's "requests created from
+	// a URL"); a request with RequestOptions uses its own CachePolicy. The
+	// zero value is UseProtocolCachePolicy.
+	RequestCachePolicy CachePolicy
+
+	// URLCache stores responses (Apple's urlCache). Nil disables caching.
+	// DefaultConfiguration sets SharedURLCache(); EphemeralConfiguration a
+	// private memory-only cache.
+	URLCache *urlcache.Cache
+
+	// HTTPCookieStorage keeps cookies (Apple's httpCookieStorage). Nil
+	// means no cookies are stored or sent. DefaultConfiguration sets
+	// SharedCookieStorage(); EphemeralConfiguration a private memory-only
+	// storage.
+	HTTPCookieStorage *cookiestore.Store
+
+	// HTTPCookieAcceptPolicy decides which response cookies are stored:
+	// Always, Never, or OnlyFromMainDocumentDomain (a cookie is stored when
+	// its URL's host is in the registrable domain of the request's main
+	// document, RequestOptions.MainDocumentURL, or of the request's own URL
+	// when there is none). The zero value is Always;
+	// DefaultConfiguration and EphemeralConfiguration set
+	// OnlyFromMainDocumentDomain, Apple's default. Cookies set on redirect
+	// responses are stored and sent on the next hop.
+	HTTPCookieAcceptPolicy cookiestore.AcceptPolicy
+
+	// HTTPShouldSetCookies makes requests carry the stored cookies that
+	// match them. The zero value is false; DefaultConfiguration and
+	// EphemeralConfiguration set true, Apple's default.
+	HTTPShouldSetCookies bool
+
+	// URLCredentialStorage keeps credentials for authentication (Apple's
+	// urlCredentialStorage). Nil means none. DefaultConfiguration sets
+	// SharedCredentialStorage(); EphemeralConfiguration a private
+	// memory-only storage.
+	URLCredentialStorage *credstore.Store
+
 	// UserAgent is the User-Agent header sent when neither the request nor
 	// HTTPAdditionalHeaders sets one. Empty means "<program name>
 	// urlsession/<version>".
@@ -126,22 +168,38 @@ var ReservedHeaders = []string{
 }
 
 // DefaultConfiguration returns a configuration with Apple's defaults: a 60 s
-// idle timeout, a 7 day resource timeout and 6 connections per host.
+// idle timeout, a 7 day resource timeout, 6 connections per host, the
+// shared cache, cookie and credential storages (kept on disk per
+// application; see SharedURLCache), cookies accepted only from the main
+// document's domain and sent with requests.
 func DefaultConfiguration() *Configuration {
+	c := baseConfiguration()
+	c.URLCache = SharedURLCache()
+	c.HTTPCookieStorage = SharedCookieStorage()
+	c.URLCredentialStorage = SharedCredentialStorage()
+	return c
+}
+
+// EphemeralConfiguration returns a configuration like DefaultConfiguration
+// whose stores are private to it and kept in memory only: a session made
+// from it writes nothing to disk, and what it stores is gone with the
+// configuration. Each call returns new stores; copies of one configuration
+// (Clone, New) share them.
+func EphemeralConfiguration() *Configuration {
+	c := baseConfiguration()
+	c.ephemeral = true
+	c.URLCache, c.HTTPCookieStorage, c.URLCredentialStorage = newEphemeralStores()
+	return c
+}
+
+func baseConfiguration() *Configuration {
 	return &Configuration{
 		TimeoutIntervalForRequest:     DefaultTimeoutIntervalForRequest,
 		TimeoutIntervalForResource:    DefaultTimeoutIntervalForResource,
 		HTTPMaximumConnectionsPerHost: DefaultHTTPMaximumConnectionsPerHost,
+		HTTPCookieAcceptPolicy:        cookiestore.OnlyFromMainDocumentDomain,
+		HTTPShouldSetCookies:          true,
 	}
-}
-
-// EphemeralConfiguration returns a configuration like DefaultConfiguration
-// whose sessions keep nothing on disk. With the persistent stores still to
-// come, it differs from the default configuration only in Ephemeral.
-func EphemeralConfiguration() *Configuration {
-	c := DefaultConfiguration()
-	c.ephemeral = true
-	return c
 }
 
 // Ephemeral reports whether the configuration came from
@@ -149,8 +207,9 @@ func EphemeralConfiguration() *Configuration {
 func (c *Configuration) Ephemeral() bool { return c.ephemeral }
 
 // Clone returns a deep copy of c: headers, TLS configuration and the
-// protocol list are copied, so changing the copy leaves c untouched. Clone
-// of a nil Configuration returns DefaultConfiguration().
+// protocol list are copied, so changing the copy leaves c untouched; the
+// stores are shared, as Apple's configurations share theirs. Clone of a nil
+// Configuration returns DefaultConfiguration().
 func (c *Configuration) Clone() *Configuration {
 	if c == nil {
 		return DefaultConfiguration()

@@ -3,6 +3,8 @@ package urlsession
 import (
 	"io"
 	"net/http"
+
+	"github.com/urlsession-go/urlsession/urlcache"
 )
 
 // A delegate is any value given to New (the session delegate) or to
@@ -118,6 +120,18 @@ type DataDelegate interface {
 	// DidReceiveData delivers the next piece of the body, in order. data
 	// is valid only until the callback returns: copy what you keep.
 	DidReceiveData(s *Session, t *DataTask, data []byte)
+}
+
+// CacheDelegate decides what a data task stores in the URLCache.
+type CacheDelegate interface {
+	// WillCacheResponse is called when a response the cache would store
+	// arrives, before its body: proposed has the response (headers only),
+	// the storage policy and no body yet. It returns what to store:
+	// proposed, a changed copy (its StoragePolicy, UserInfo and headers are
+	// used) or nil to store nothing. The body is stored only once it has
+	// arrived whole. It is not called for tasks with a completion handler,
+	// nor in sessions from EphemeralConfiguration, as Apple documents.
+	WillCacheResponse(s *Session, t *DataTask, proposed *urlcache.CachedResponse) *urlcache.CachedResponse
 }
 
 // ResponseDisposition is what a ResponseDelegate decides about a response.

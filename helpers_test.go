@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -149,9 +151,11 @@ type server struct {
 	proto string // "h1" or "h2"
 }
 
-// config returns a configuration that trusts the server.
+// config returns a configuration that trusts the server. It has no
+// stores, so tests do not see each other's cookies or cached responses;
+// the store tests add their own.
 func (s *server) config() *Configuration {
-	c := DefaultConfiguration()
+	c := baseConfiguration()
 	c.Proxy = NoProxy
 	if s.TLS != nil {
 		c.TLSClientConfig = &tls.Config{RootCAs: s.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
@@ -227,4 +231,22 @@ func newLoopbackServer(t testing.TB, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestMain keeps the shared stores (DefaultConfiguration, Shared) of this
+// test binary in a temporary home instead of the user's.
+func TestMain(m *testing.M) {
+	if os.Getenv("URLSESSION_EPHEMERAL_CHILD") == "" {
+		home, err := os.MkdirTemp("", "urlsession-test-home-")
+		if err != nil {
+			panic(err)
+		}
+		for _, k := range []string{"XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"} {
+			os.Setenv(k, filepath.Join(home, strings.ToLower(k)))
+		}
+		code := m.Run()
+		os.RemoveAll(home)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
 }

@@ -19,7 +19,7 @@ import (
 const hsBound = 5 * time.Second
 
 func hsConfig() *Configuration {
-	c := DefaultConfiguration()
+	c := baseConfiguration()
 	c.Proxy = NoProxy
 	return c
 }

@@ -340,7 +340,7 @@ func TestRedirectLimit(t *testing.T) {
 func TestRedirectLoopFails(t *testing.T) {
 	srv := urlsessiontest.NewServer(urlsessiontest.RedirectLoop())
 	t.Cleanup(srv.Close)
-	cfg := DefaultConfiguration()
+	cfg := baseConfiguration()
 	cfg.Proxy = NoProxy
 	rec := newRecorder()
 	s := newSession(t, cfg, rec)

@@ -3,6 +3,8 @@ package urlsession
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -14,6 +16,69 @@ type RequestOptions struct {
 	// over Configuration.TimeoutIntervalForRequest. Zero means the
 	// configuration's value.
 	TimeoutInterval time.Duration
+
+	// CachePolicy is this request's cache policy (Apple's
+	// URLRequest.cachePolicy). A request with RequestOptions uses it
+	// instead of Configuration.RequestCachePolicy; the zero value is
+	// UseProtocolCachePolicy.
+	CachePolicy CachePolicy
+
+	// MainDocumentURL is the URL of the document this request loads a part
+	// of (Apple's mainDocumentURL); the OnlyFromMainDocumentDomain cookie
+	// policy accepts cookies only from its registrable domain. Nil means
+	// the request's own URL.
+	MainDocumentURL *url.URL
+
+	// DoNotHandleCookies makes the session neither send stored cookies
+	// with this request nor store the cookies its responses set (Apple's
+	// httpShouldHandleCookies = false).
+	DoNotHandleCookies bool
+}
+
+// CachePolicy says how a request uses the cache. The values are Apple's
+// URLRequest.CachePolicy raw values.
+type CachePolicy int
+
+const (
+	// UseProtocolCachePolicy follows HTTP caching (RFC 9111, as a private
+	// cache): fresh responses are served from the cache, stale ones are
+	// revalidated.
+	UseProtocolCachePolicy CachePolicy = 0
+	// ReloadIgnoringLocalCacheData loads from the network without reading
+	// the cache (the response may still be stored).
+	ReloadIgnoringLocalCacheData CachePolicy = 1
+	// ReturnCacheDataElseLoad uses any stored response, however old, and
+	// loads from the network only when there is none.
+	ReturnCacheDataElseLoad CachePolicy = 2
+	// ReturnCacheDataDontLoad uses any stored response and never loads: a
+	// miss fails with ErrCannotLoadFromNetwork.
+	ReturnCacheDataDontLoad CachePolicy = 3
+	// ReloadIgnoringLocalAndRemoteCacheData is ReloadIgnoringLocalCacheData
+	// that also asks caches on the way not to answer.
+	ReloadIgnoringLocalAndRemoteCacheData CachePolicy = 4
+	// ReloadRevalidatingCacheData revalidates any stored response with the
+	// server before using it.
+	ReloadRevalidatingCacheData CachePolicy = 5
+)
+
+// String returns Apple's name of the policy, such as
+// "useProtocolCachePolicy".
+func (p CachePolicy) String() string {
+	switch p {
+	case UseProtocolCachePolicy:
+		return "useProtocolCachePolicy"
+	case ReloadIgnoringLocalCacheData:
+		return "reloadIgnoringLocalCacheData"
+	case ReturnCacheDataElseLoad:
+		return "returnCacheDataElseLoad"
+	case ReturnCacheDataDontLoad:
+		return "returnCacheDataDontLoad"
+	case ReloadIgnoringLocalAndRemoteCacheData:
+		return "reloadIgnoringLocalAndRemoteCacheData"
+	case ReloadRevalidatingCacheData:
+		return "reloadRevalidatingCacheData"
+	}
+	return "CachePolicy(" + strconv.Itoa(int(p)) + ")"
 }
 
 type optionsKey struct{}
@@ -25,12 +90,12 @@ func WithOptions(req *http.Request, opts RequestOptions) *http.Request {
 	return req.WithContext(context.WithValue(req.Context(), optionsKey{}, opts))
 }
 
-// OptionsOf returns the options attached to req with WithOptions, or the
-// zero RequestOptions.
-func OptionsOf(req *http.Request) RequestOptions {
+// OptionsOf returns the options attached to req with WithOptions, and
+// whether there were any; without, it returns the zero RequestOptions.
+func OptionsOf(req *http.Request) (RequestOptions, bool) {
 	if req == nil {
-		return RequestOptions{}
+		return RequestOptions{}, false
 	}
-	o, _ := req.Context().Value(optionsKey{}).(RequestOptions)
-	return o
+	o, ok := req.Context().Value(optionsKey{}).(RequestOptions)
+	return o, ok
 }

@@ -3,6 +3,7 @@ package urlsession
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -72,7 +73,11 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	}
 	s.chain = pipeline.Chain{
 		pipeline.Followup{},
-		&pipeline.Bridge{Headers: cfg.HTTPAdditionalHeaders, UserAgent: ua},
+		&pipeline.Bridge{
+			Headers: cfg.HTTPAdditionalHeaders, UserAgent: ua,
+			Cookies: cfg.HTTPCookieStorage, SendCookies: cfg.HTTPShouldSetCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy,
+		},
+		&pipeline.Cache{Cache: cfg.URLCache},
 		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Transport: sessionTransport{s}, Proxy: proxyFunc(cfg)},
 	}
 	return s, nil
@@ -206,18 +211,22 @@ func (s *Session) SetSessionDescription(d string) {
 // ErrSessionInvalidated.
 func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task {
 	t := &Task{
-		session:      s,
-		orig:         req,
-		current:      req,
-		body:         body,
-		deliver:      d,
-		opts:         OptionsOf(req),
+		session: s,
+		orig:    req,
+		current: req,
+		body:    body,
+		deliver: d,
+
 		state:        TaskSuspended,
 		suspendCount: 1,
 		priority:     DefaultPriority,
 		done:         make(chan struct{}),
 	}
 	t.expectedRecv.Store(TransferSizeUnknown)
+	var explicit bool
+	if t.opts, explicit = OptionsOf(req); !explicit {
+		t.opts.CachePolicy = s.cfg.RequestCachePolicy
+	}
 	t.dataTask.Task = t
 	t.data = &t.dataTask
 	s.mu.Lock()
@@ -353,17 +362,47 @@ func (s *Session) AllTasks() []*Task {
 	return s.taskListLocked()
 }
 
-// Reset makes later tasks start afresh: idle connections are closed and new
-// tasks use new connections. Tasks already running are not affected. It
-// returns when done; ctx bounds the wait.
+// Reset empties the session's stores (its URLCache, cookie storage and
+// credential storage: shared stores are emptied for every session using
+// them, as with Apple's reset) and makes later tasks use new connections.
+// Tasks already running are not affected. It returns when done; ctx bounds
+// the wait.
 func (s *Session) Reset(ctx context.Context) error {
-	return s.renewTransport(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c := s.cfg.URLCache; c != nil {
+		c.RemoveAllCachedResponses()
+	}
+	if c := s.cfg.HTTPCookieStorage; c != nil {
+		c.RemoveAll()
+	}
+	var err error
+	if c := s.cfg.URLCredentialStorage; c != nil {
+		err = c.RemoveAll()
+	}
+	return errors.Join(err, s.Flush(ctx))
 }
 
-// Flush makes later tasks use new connections, as Reset does, without
-// discarding anything else. It returns when done; ctx bounds the wait.
+// Flush writes the session's stores to disk and makes later tasks use new
+// connections. It returns when done, with the first error a store reported;
+// ctx bounds the wait.
 func (s *Session) Flush(ctx context.Context) error {
-	return s.renewTransport(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var errs []error
+	if c := s.cfg.URLCache; c != nil {
+		errs = append(errs, c.Flush())
+	}
+	if c := s.cfg.HTTPCookieStorage; c != nil {
+		errs = append(errs, c.Flush())
+	}
+	if c := s.cfg.URLCredentialStorage; c != nil {
+		errs = append(errs, c.Flush())
+	}
+	errs = append(errs, s.renewTransport(ctx))
+	return errors.Join(errs...)
 }
 
 func (s *Session) renewTransport(ctx context.Context) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urlsession-go/urlsession/internal/fail"
 	"github.com/urlsession-go/urlsession/internal/pipeline"
+	"github.com/urlsession-go/urlsession/urlcache"
 )
 
 type bodyKind int
@@ -41,7 +42,14 @@ func (t *Task) run(ctx context.Context) {
 		return
 	}
 	_, metrics := delegateFor[MetricsDelegate](t)
-	t.call = &pipeline.Call{Hooks: hooks{t}, WaitsForConnectivity: t.session.cfg.WaitsForConnectivity, Metrics: metrics}
+	t.call = &pipeline.Call{
+		Hooks:                hooks{t},
+		WaitsForConnectivity: t.session.cfg.WaitsForConnectivity,
+		Metrics:              metrics,
+		CachePolicy:          int(t.opts.CachePolicy),
+		HandleCookies:        !t.opts.DoNotHandleCookies,
+		MainDocumentURL:      t.opts.MainDocumentURL,
+	}
 	resp, err := t.session.chain.Do(ctx, t.call, req)
 	if resp != nil {
 		t.mu.Lock()
@@ -421,3 +429,19 @@ func (h hooks) WaitingForConnectivity() {
 }
 
 func (h hooks) Received(int64) { h.t.touch() }
+
+var _ pipeline.CacheHooks = hooks{}
+
+// WillCacheResponse asks the CacheDelegate, except for tasks with a
+// completion handler and in ephemeral sessions, where Apple does not ask.
+func (h hooks) WillCacheResponse(ctx context.Context, proposed *urlcache.CachedResponse) (*urlcache.CachedResponse, error) {
+	t := h.t
+	if t.deliver.handler != nil || t.session.cfg.ephemeral {
+		return proposed, nil
+	}
+	d, ok := delegateFor[CacheDelegate](t)
+	if !ok {
+		return proposed, nil
+	}
+	return ask(ctx, t, func() *urlcache.CachedResponse { return d.WillCacheResponse(t.session, t.data, proposed) })
+}

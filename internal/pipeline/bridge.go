@@ -7,18 +7,26 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/urlsession-go/urlsession/cookiestore"
 	"github.com/urlsession-go/urlsession/internal/decode"
 	"github.com/urlsession-go/urlsession/internal/fail"
 )
 
 // Bridge turns the caller's request into what goes on the wire, and the
 // wire's response back: it adds the configuration's additional headers, the
-// User-Agent and Accept-Encoding, and decodes gzip, deflate and br bodies.
+// User-Agent, Accept-Encoding and the stored cookies, stores the cookies
+// responses set, and decodes gzip, deflate and br bodies.
 type Bridge struct {
 	// Headers are added where the request has no header of the same name.
 	Headers http.Header
 	// UserAgent is sent when no User-Agent is set.
 	UserAgent string
+	// Cookies is the cookie storage; nil means no cookies are handled.
+	Cookies *cookiestore.Store
+	// SendCookies adds the stored cookies to requests.
+	SendCookies bool
+	// AcceptPolicy decides which response cookies are stored.
+	AcceptPolicy cookiestore.AcceptPolicy
 
 	once      sync.Once
 	userAgent []string
@@ -52,11 +60,29 @@ func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Nex
 	if _, ok := h["Accept-Encoding"]; !ok {
 		h["Accept-Encoding"] = acceptEncoding
 	}
+	cookies := b.Cookies != nil && call.HandleCookies
+	if cookies && b.SendCookies {
+		if v := b.Cookies.CookieHeader(req.URL); v != "" {
+			if own := h.Get("Cookie"); own != "" {
+				v = own + "; " + v
+			}
+			h["Cookie"] = []string{v}
+		}
+	}
 	r2 := *req
 	r2.Header = h
 	resp, err := next.Do(ctx, &r2)
 	if err != nil || resp == nil {
 		return resp, err
+	}
+	if cookies {
+		main := call.MainDocumentURL
+		if main == nil {
+			main = req.URL
+		}
+		// Cookies set on every hop, redirects included, are stored before
+		// the next hop is sent.
+		b.Cookies.SetCookiesFromResponseWithPolicy(resp.Header, req.URL, main, b.AcceptPolicy)
 	}
 	return decodeBody(req, resp), nil
 }
