@@ -128,3 +128,35 @@ func ExampleCode() {
 	fmt.Println(urlsession.CodeOf(err) == urlsession.ErrUnsupportedURL, int(urlsession.CodeOf(err)))
 	// Output: true -1002
 }
+
+// An ephemeral session keeps its cookies (and cache and credentials) in
+// memory, private to its configuration.
+func ExampleEphemeralConfiguration() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/login" {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "42"})
+			return
+		}
+		fmt.Fprintf(w, "cookie sent: %s", r.Header.Get("Cookie"))
+	}))
+	defer srv.Close()
+
+	cfg := urlsession.EphemeralConfiguration()
+	s, _ := urlsession.New(cfg, nil)
+	defer s.FinishTasksAndInvalidate()
+	for _, path := range []string{"/login", "/profile"} {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		body, _, err := s.Data(context.Background(), req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		if len(body) > 0 {
+			fmt.Println(string(body))
+		}
+	}
+	fmt.Println(len(cfg.HTTPCookieStorage.AllCookies()), "cookie stored")
+	// Output:
+	// cookie sent: session=42
+	// 1 cookie stored
+}
