@@ -14,6 +14,25 @@
 // (gzip, deflate, br) are always decoded (--compressed is accepted and does
 // nothing). Run "urlsession --help" for the list of flags.
 //
+// As with curl, there is no cookie engine unless asked for: -b "N1=V1; N2=V2"
+// (an argument with "=") only sends that Cookie header, while -b FILE reads
+// cookies from FILE and -c FILE writes every cookie to FILE after the
+// transfer, even a failed one (a file that cannot be written is a warning
+// and leaves the exit status alone). Both turn the engine on: a fresh
+// memory-only cookie storage that keeps cookies from every host, redirects
+// included, and sends them where they match. The files are in curl's
+// Netscape format (domain, include-subdomains, path, secure, expiry, name
+// and value separated by tabs; "#HttpOnly_" before the domain marks an
+// HttpOnly cookie), so they are interchangeable with curl's; "-" is
+// standard input for -b and standard output for -c.
+//
+// Nor is there a cache unless --cache is given: it uses the shared on-disk
+// cache (urlsession.SharedURLCache), kept between runs, and -v then says
+// "served from the local cache" for each response that came from it.
+// --ephemeral starts from urlsession.EphemeralConfiguration: every store is
+// private and in memory, nothing is written to disk but the files -o and -c
+// name, and --cache caches within the run only.
+//
 // On failure urlsession prints one line to standard error,
 //
 //	urlsession: (<code>) <message>

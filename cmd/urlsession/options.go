@@ -29,8 +29,42 @@ type options struct {
 	userAgent  *string // nil: not given
 	fail       bool
 	writeOut   string
+	cookies    []string // -b arguments in order: "N=V; ..." strings and files
+	cookieJar  string   // -c: "" for none, "-" for standard output
+	cache      bool
+	ephemeral  bool
 	help       bool
 	version    bool
+}
+
+// cookieString returns the -b arguments that are cookies rather than file
+// names (those with "="), joined as one Cookie header value.
+func (o *options) cookieString() string {
+	var parts []string
+	for _, c := range o.cookies {
+		if strings.Contains(c, "=") {
+			parts = append(parts, c)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// cookieFiles returns the -b arguments that are file names (those without
+// "="); "-" is standard input.
+func (o *options) cookieFiles() []string {
+	var files []string
+	for _, c := range o.cookies {
+		if !strings.Contains(c, "=") {
+			files = append(files, c)
+		}
+	}
+	return files
+}
+
+// cookieEngine reports whether the run keeps cookies: with a -b file or
+// -c, as curl.
+func (o *options) cookieEngine() bool {
+	return o.cookieJar != "" || len(o.cookieFiles()) > 0
 }
 
 // dataArg is one -d, --data or --data-binary argument.
@@ -153,6 +187,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.fail, "f", "fail")
 	str(&o.writeOut, "w", "write-out")
 	boolean(&ignored, "", "compressed")
+	both("b", "cookie", func(n string) { fs.Var(stringList{&o.cookies}, n, "") })
+	str(&o.cookieJar, "c", "cookie-jar")
+	boolean(&o.cache, "", "cache")
+	boolean(&o.ephemeral, "", "ephemeral")
 	boolean(&o.help, "h", "help")
 	boolean(&o.version, "", "version")
 	return fs
@@ -193,6 +231,11 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.maxRedirs < -1 {
 		return nil, usageErrorf("--max-redirs must be -1 (the session's limit) or more, got %d", o.maxRedirs)
+	}
+	for _, c := range o.cookies {
+		if strings.ContainsAny(c, "\r\n\x00") {
+			return nil, usageErrorf("bad -b argument %q: line breaks are not allowed", c)
+		}
 	}
 	if o.head && len(o.data) > 0 {
 		return nil, usageErrorf("-I (HEAD) cannot be combined with -d or --data-binary")

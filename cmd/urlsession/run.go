@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/cookiestore"
 )
 
 const usageHead = `Usage: urlsession [flags] URL [flags]
@@ -38,6 +39,21 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            -d and --data-binary set Content-Type
                            application/x-www-form-urlencoded unless -H sets one
   -A, --user-agent NAME    send User-Agent NAME ("" sends none)
+  -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
+                           Cookie header (-H Cookie wins); anything else is a
+                           cookie file to read (curl's Netscape format, "-"
+                           is standard input, a missing file holds no
+                           cookies) and turns the cookie engine on; repeatable
+  -c, --cookie-jar FILE    turn the cookie engine on and, after the transfer
+                           (even a failed one), write every cookie to FILE in
+                           curl's Netscape format, through a temporary file,
+                           mode 0600; "-" is standard output; a FILE that
+                           cannot be written is a warning, not a failure
+      --cache              use the shared on-disk HTTP cache, kept between
+                           runs; -v tells which responses came from it
+      --ephemeral          keep every store in memory and write nothing to
+                           disk but what -o and -c ask for (--cache then
+                           caches within the run only)
   -f, --fail               fail with status 22 and no output on HTTP >= 400
   -s, --silent             no progress bar, no error message
   -S, --show-error         with -s, still print the error message
@@ -59,6 +75,11 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            %{exitcode}, %% and \n \r \t \\
   -h, --help               print this help
       --version            print the version
+
+Without -b FILE or -c there is no cookie engine: cookies that responses set
+are neither kept nor sent back, not even after a redirect. With it, cookies
+from every host are kept for the run and sent where they match. Without
+--cache nothing is cached.
 
 A progress bar shows on standard error when it is a terminal, the output is
 not, -s is not given and the body is over 1 MiB.
@@ -122,15 +143,29 @@ type uploadBody struct {
 func (c *client) fetch(ctx context.Context) *failure {
 	o := c.o
 	req, body, err := c.request(ctx)
-	if err != nil {
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return &failure{status: exitUsage, code: exitUsage, msg: err.Error()}
-		}
-		return failureOf(err, false)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return &failure{status: exitUsage, code: exitUsage, msg: err.Error()}
 	}
 
-	cfg := urlsession.DefaultConfiguration()
+	cfg := c.configuration()
+	if o.cookieEngine() {
+		var target *url.URL
+		if req != nil {
+			target = req.URL
+		}
+		cfg.HTTPCookieStorage = c.cookieStore(target)
+		cfg.HTTPCookieAcceptPolicy = cookiestore.Always // curl keeps cookies from any host
+		cfg.HTTPShouldSetCookies = true
+		if o.cookieJar != "" {
+			// Deferred first, so it runs last: after the session is done
+			// and after -w, whatever the outcome (as curl).
+			defer c.saveCookies(cfg.HTTPCookieStorage)
+		}
+	}
+	if err != nil {
+		return failureOf(err, false)
+	}
 	cfg.UserAgent = "urlsession/" + urlsession.Version
 	if o.maxTime > 0 {
 		cfg.TimeoutIntervalForResource = o.maxTime
@@ -162,6 +197,80 @@ func (c *client) fetch(ctx context.Context) *failure {
 	<-task.Done()
 	x.elapsed = time.Since(start)
 	return x.finish(ctx, task)
+}
+
+// configuration returns the session configuration for the options: with
+// --ephemeral EphemeralConfiguration, whose stores are private and in
+// memory; otherwise DefaultConfiguration's settings, whose stores are the
+// shared ones. Either way there is no cache without --cache and no cookie
+// storage (curl has neither; fetch adds one for -b FILE and -c), and the
+// credential storage is the configuration's own.
+//
+// The non-ephemeral configuration is spelled out rather than taken from
+// DefaultConfiguration, which opens all three shared stores and so creates
+// the shared cache and cookie database on disk even when they are then
+// replaced.
+func (c *client) configuration() *urlsession.Configuration {
+	var cfg *urlsession.Configuration
+	if c.o.ephemeral {
+		cfg = urlsession.EphemeralConfiguration()
+	} else {
+		cfg = &urlsession.Configuration{
+			TimeoutIntervalForRequest:     urlsession.DefaultTimeoutIntervalForRequest,
+			TimeoutIntervalForResource:    urlsession.DefaultTimeoutIntervalForResource,
+			HTTPMaximumConnectionsPerHost: urlsession.DefaultHTTPMaximumConnectionsPerHost,
+			HTTPCookieAcceptPolicy:        cookiestore.OnlyFromMainDocumentDomain,
+			HTTPShouldSetCookies:          true,
+			URLCredentialStorage:          urlsession.SharedCredentialStorage(),
+		}
+		if c.o.cache {
+			cfg.URLCache = urlsession.SharedURLCache()
+			if err := urlsession.SharedStoresError(); err != nil && c.o.verbose {
+				fmt.Fprintf(c.stderr, "* shared stores kept in memory only: %v\n", err)
+			}
+		}
+	}
+	if !c.o.cache {
+		cfg.URLCache = nil
+	}
+	cfg.HTTPCookieStorage = nil
+	return cfg
+}
+
+// cookieStore returns a fresh memory-only cookie storage holding the
+// cookies of the -b files. A file that cannot be read counts as empty, as
+// with curl (-v says so); target is the URL fetched, for the file's
+// Set-Cookie lines without a Domain.
+func (c *client) cookieStore(target *url.URL) *cookiestore.Store {
+	s, err := cookiestore.New(cookiestore.Options{})
+	if err != nil { // cannot happen without a Path
+		panic(err)
+	}
+	now := time.Now()
+	for _, name := range c.o.cookieFiles() {
+		var data []byte
+		if name == "-" {
+			data, err = io.ReadAll(c.stdin)
+		} else {
+			data, err = os.ReadFile(name)
+		}
+		if err != nil {
+			if c.o.verbose {
+				fmt.Fprintf(c.stderr, "* WARNING: failed to read cookie file %q: %v\n", name, err)
+			}
+			continue
+		}
+		parseCookieFile(data, now).load(s, target)
+	}
+	return s
+}
+
+// saveCookies writes the -c file. A failure is a warning (unless -s), not
+// a failed run, as with curl.
+func (c *client) saveCookies(s *cookiestore.Store) {
+	if err := saveCookieFile(c.o.cookieJar, c.stdout, s.AllCookies(), time.Now()); err != nil && !c.o.silent {
+		fmt.Fprintf(c.stderr, "urlsession: WARNING: failed to save cookies in %s: %v\n", c.o.cookieJar, err)
+	}
 }
 
 // request builds the request from the options.
@@ -207,6 +316,9 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 			continue
 		}
 		h.Add(name, value)
+	}
+	if v := o.cookieString(); v != "" && h.Get("Cookie") == "" {
+		h.Set("Cookie", v) // -H Cookie wins, as with curl
 	}
 	if o.userAgent != nil && h.Get("User-Agent") == "" {
 		h["User-Agent"] = []string{*o.userAgent}

@@ -391,6 +391,11 @@ func printVerbose(w io.Writer, m *urlsession.TaskMetrics) {
 }
 
 func printTransactionMetrics(w io.Writer, tx *urlsession.TransactionMetrics) {
+	if tx.ResourceFetchType == urlsession.FetchTypeLocalCache {
+		// No connection, no timings worth showing.
+		fmt.Fprintln(w, "* served from the local cache")
+		return
+	}
 	proto := tx.NetworkProtocolName
 	if proto == "" {
 		proto = "-"
