@@ -443,7 +443,7 @@ func fromAppleCookie(hc *http.Cookie, u *url.URL, now time.Time) (*Cookie, error
 		}
 		d, domainCookie = host, false
 	}
-	if cd, ok := canonicalizeHost(d); ok {
+	if cd, ok := canonicalizeHost(d); ok && validDomainName(cd) {
 		d = cd
 	} else {
 		return nil, fmt.Errorf("%w: Domain %q", ErrDomain, hc.Domain)
@@ -529,4 +529,37 @@ func trimWSP(s string) string {
 // case-insensitively.
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// validDomainName reports whether d can name a host: labels of letters,
+// digits, '-' and '_' (or any non-ASCII bytes, for internationalised
+// names) separated by single dots, or an IP address (IPv6 without
+// brackets). It keeps names such as "a b", "x/y", "#foo", ".." or "foo."
+// out of the store.
+func validDomainName(d string) bool {
+	if isIP(d) {
+		return true
+	}
+	if d == "" || len(d) > 253 || d[0] == '.' || d[len(d)-1] == '.' {
+		return false
+	}
+	label := 0
+	for i := 0; i < len(d); i++ {
+		switch c := d[i]; {
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+			continue
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c >= 0x80:
+		default:
+			return false
+		}
+		label++
+		if label > 63 {
+			return false
+		}
+	}
+	return true
 }

@@ -58,3 +58,17 @@ func TestSetCookiesFromResponseWithPolicy(t *testing.T) {
 		t.Fatalf("a foreign main document let a cookie in: %d cookies", n)
 	}
 }
+
+func TestSetCookieRejectsBadDomains(t *testing.T) {
+	s, _ := New(Options{})
+	for _, d := range []string{"#foo", "a b", "x/y", "..", "foo.", ".foo..bar", "a\x00b"} {
+		if err := s.SetCookie(&http.Cookie{Name: "n", Value: "v", Domain: d}); err == nil {
+			t.Errorf("SetCookie accepted Domain %q", d)
+		}
+	}
+	for _, d := range []string{"example.com", ".example.com", "127.0.0.1", "::1", "my_host.local", "xn--bcher-kva.example"} {
+		if err := s.SetCookie(&http.Cookie{Name: "n", Value: "v", Domain: d}); err != nil {
+			t.Errorf("SetCookie refused Domain %q: %v", d, err)
+		}
+	}
+}
