@@ -52,7 +52,7 @@ func inBubble(t *testing.T, h http.Handler, f func(t *testing.T, cfg *Configurat
 		pn := newPipeNet()
 		srv := &http.Server{Handler: h}
 		go srv.Serve(pn)
-		cfg := DefaultConfiguration()
+		cfg := baseConfiguration() // no stores: their files would outlive the bubble
 		cfg.Proxy = NoProxy
 		cfg.dial = pn.dial
 		f(t, cfg)

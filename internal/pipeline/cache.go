@@ -287,6 +287,13 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 	if resp.ContentLength > limit {
 		return resp, nil
 	}
+	if !reusable(resp) && call.CachePolicy != ReturnCacheDataElseLoad && call.CachePolicy != ReturnCacheDataDontLoad {
+		// Neither fresh for any time nor validatable: HTTP caching could
+		// never use it, so storing it would only cost a disk write per
+		// response. Requests that ask for cached data whatever its age
+		// still store it.
+		return resp, nil
+	}
 	h := resp.Header.Clone()
 	h.Del("Set-Cookie") // cookies go to the cookie store, not to later readers of the cache
 	proposed := &urlcache.CachedResponse{
@@ -384,4 +391,16 @@ func (b *cacheBody) Close() error {
 	b.finishLocked(b.want >= 0 && b.n == b.want)
 	b.mu.Unlock()
 	return b.rc.Close()
+}
+
+// reusable reports whether a stored resp could ever be served under HTTP
+// caching: it has explicit freshness (max-age, Expires), heuristic
+// freshness or a validator (Last-Modified), or a validator (ETag).
+func reusable(resp *http.Response) bool {
+	h := resp.Header
+	if h.Get("ETag") != "" || h.Get("Last-Modified") != "" || h.Get("Expires") != "" {
+		return true
+	}
+	cc := urlcache.ParseCacheControl(h)
+	return cc.MaxAge > 0 || cc.SMaxAge > 0
 }

@@ -1325,7 +1325,7 @@ func TestCacheWillCacheResponse(t *testing.T) {
 		e := newEnv(t)
 		h := &cacheHooks{f: func(*urlcache.CachedResponse) *urlcache.CachedResponse { return nil }}
 		e.hooks = h
-		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=60"}}, reply{body: "B"})
+		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=60"}}, reply{body: "B", headers: []string{"Cache-Control: max-age=60"}})
 		e.wantBody("/", "A")
 		e.wantBody("/", "B")
 		if len(h.calls) != 2 {
@@ -1430,4 +1430,21 @@ func TestCacheCloseWithoutEOF(t *testing.T) {
 	if e.stored("/") == nil {
 		t.Error("a complete body read without io.EOF was not stored")
 	}
+}
+
+// TestCacheSkipsUnusableResponses: a response with no freshness and no
+// validator is not stored under the protocol policy (nothing could ever
+// use it), but is under the policies that use cached data whatever its age.
+func TestCacheSkipsUnusableResponses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.o.enqueue(reply{body: "A"}, reply{body: "B"}, reply{body: "C"})
+	e.wantBody("/", "A")
+	if e.stored("/") != nil {
+		t.Error("stored a response HTTP caching can never use")
+	}
+	e.policy = ReturnCacheDataElseLoad
+	e.wantBody("/", "B")
+	e.wantBody("/", "B") // from the cache
+	e.wantCount(2)
 }
