@@ -46,9 +46,19 @@ func (l limit) String() string {
 	return "unlimited"
 }
 
-// newSession returns a session with direct connections and the given limit.
+// newSession returns a session with direct connections and the given limit,
+// doing what the raw client does: no cache, no cookies.
 func newSession(l limit, delegate any) *urlsession.Session {
+	return newSessionWith(l, delegate, false)
+}
+
+// newSessionWith is newSession, with DefaultConfiguration's shared cache,
+// cookie and credential stores when stores is set.
+func newSessionWith(l limit, delegate any, stores bool) *urlsession.Session {
 	cfg := urlsession.DefaultConfiguration()
+	if !stores {
+		cfg.URLCache, cfg.HTTPCookieStorage, cfg.URLCredentialStorage = nil, nil, nil
+	}
 	cfg.Proxy = urlsession.NoProxy
 	if l == unlimited {
 		cfg.HTTPMaximumConnectionsPerHost = -1
@@ -90,9 +100,13 @@ const (
 	clientRaw             = "raw net/http"
 	clientSessionData     = "session Data"
 	clientSessionDelegate = "session DataTask+delegate"
+	// clientSessionStores is Data with DefaultConfiguration's stores: a
+	// cache lookup (a miss: the responses are not cacheable) and a cookie
+	// lookup per GET, work the raw client does not do.
+	clientSessionStores = "session Data, default stores"
 )
 
-var getClients = []string{clientRaw, clientSessionData, clientSessionDelegate}
+var getClients = []string{clientRaw, clientSessionData, clientSessionDelegate, clientSessionStores}
 
 func newGetClient(name string, l limit, url string) *getClient {
 	switch name {
@@ -112,8 +126,8 @@ func newGetClient(name string, l limit, url string) *getClient {
 			resp.Body.Close()
 			return checkSmall(resp, body, err)
 		}}
-	case clientSessionData:
-		s := newSession(l, nil)
+	case clientSessionData, clientSessionStores:
+		s := newSessionWith(l, nil, name == clientSessionStores)
 		return &getClient{name: name, close: s.FinishTasksAndInvalidate, get: func(ctx context.Context) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
