@@ -127,8 +127,8 @@ func (s *Session) UploadFile(ctx context.Context, req *http.Request, name string
 }
 
 func (s *Session) await(ctx context.Context, req *http.Request, body bodySource, opts []TaskOption) ([]byte, *http.Response, error) {
-	ch := make(chan taskResult, 1)
-	t := s.newTask(withContext(ctx, req), body, delivery{result: ch})
+	t := s.newTask(req, body, delivery{keep: true})
+	t.base = ctx
 	if body.kind != bodyFromRequest {
 		t.upload = &UploadTask{DataTask: t.data}
 	}
@@ -138,10 +138,12 @@ func (s *Session) await(ctx context.Context, req *http.Request, body bodySource,
 	for _, o := range opts {
 		o(t)
 	}
-	if ctx, start := t.resume(); start {
+	if ctx, start := t.resume(); start { // a new task always starts
 		t.run(ctx) // on the caller's goroutine: it would wait anyway
 	}
-	r := <-ch
+	t.mu.Lock()
+	r := t.res
+	t.mu.Unlock()
 	return r.body, r.resp, r.err
 }
 
@@ -153,7 +155,8 @@ func (s *Session) await(ctx context.Context, req *http.Request, body bodySource,
 func (s *Session) Bytes(ctx context.Context, req *http.Request, opts ...TaskOption) (*BodyStream, *http.Response, error) {
 	res := make(chan taskResult, 1)
 	streams := make(chan *BodyStream, 1)
-	t := s.newTask(withContext(ctx, req), bodySource{kind: bodyFromRequest}, delivery{result: res, stream: streams})
+	t := s.newTask(req, bodySource{kind: bodyFromRequest}, delivery{result: res, stream: streams})
+	t.base = ctx
 	if t.State() == TaskCompleted {
 		return nil, nil, t.Err()
 	}
@@ -169,16 +172,4 @@ func (s *Session) Bytes(ctx context.Context, req *http.Request, opts ...TaskOpti
 	case r := <-res:
 		return nil, nil, r.err
 	}
-}
-
-// withContext returns req with ctx, keeping the RequestOptions attached to
-// req.
-func withContext(ctx context.Context, req *http.Request) *http.Request {
-	if req == nil {
-		return nil
-	}
-	if o, ok := req.Context().Value(optionsKey{}).(RequestOptions); ok {
-		return WithOptions(req.WithContext(ctx), o)
-	}
-	return req.WithContext(ctx)
 }

@@ -76,7 +76,8 @@ type Task struct {
 	deliver  delivery
 
 	// Received while loading; written by the run goroutine only.
-	call *pipeline.Call
+	call pipeline.Call
+	ran  bool // call is in use: run began
 
 	sent, expectedSend     atomic.Int64
 	received, expectedRecv atomic.Int64
@@ -102,6 +103,10 @@ type Task struct {
 	response     *http.Response
 	err          error
 	waitedNet    bool
+	res          taskResult // the outcome, with delivery.keep
+	// base is the context of a context-first call, which the task runs
+	// under instead of the request's; it is set before the task starts.
+	base         context.Context
 	orphan       bool // created on an invalidated session
 	ownGoroutine bool // run on a goroutine Resume started (set before it starts)
 	done         chan struct{}
@@ -111,8 +116,11 @@ type Task struct {
 type delivery struct {
 	// handler replaces the response, data and completion callbacks.
 	handler func(body []byte, resp *http.Response, err error)
-	// result, for the context-first calls, gets the outcome directly.
+	// result, for Bytes, gets the outcome directly.
 	result chan<- taskResult
+	// keep, for Data and Upload, keeps the outcome in the task (res) for
+	// the caller, which runs the task on its own goroutine.
+	keep bool
 	// stream hands the body to a BodyStream instead of reading it.
 	stream chan<- *BodyStream
 }
@@ -123,7 +131,7 @@ type taskResult struct {
 	err  error
 }
 
-func (d *delivery) buffered() bool { return d.handler != nil || d.result != nil }
+func (d *delivery) buffered() bool { return d.handler != nil || d.keep }
 
 // Errors a task is cancelled or timed out with.
 var (
@@ -368,10 +376,14 @@ func (t *Task) cancelWith(cause error) {
 	t.mu.Unlock()
 }
 
-// baseContext is the context the task runs under: the request's context, so
-// that cancelling it cancels the task as with net/http.
+// baseContext is the context the task runs under: the caller's for the
+// context-first calls, else the request's, so that cancelling it cancels the
+// task as with net/http.
 func (t *Task) baseContext() context.Context {
-	if t.orig != nil {
+	switch {
+	case t.base != nil:
+		return t.base
+	case t.orig != nil:
 		return t.orig.Context()
 	}
 	return context.Background()

@@ -42,15 +42,14 @@ func (t *Task) run(ctx context.Context) {
 		return
 	}
 	_, metrics := delegateFor[MetricsDelegate](t)
-	t.call = &pipeline.Call{
-		Hooks:                hooks{t},
-		WaitsForConnectivity: t.session.cfg.WaitsForConnectivity,
-		Metrics:              metrics,
-		CachePolicy:          int(t.opts.CachePolicy),
-		HandleCookies:        !t.opts.DoNotHandleCookies,
-		MainDocumentURL:      t.opts.MainDocumentURL,
-	}
-	resp, err := t.session.chain.Do(ctx, t.call, req)
+	t.call.Hooks = hooks{t}
+	t.call.WaitsForConnectivity = t.session.cfg.WaitsForConnectivity
+	t.call.Metrics = metrics
+	t.call.CachePolicy = int(t.opts.CachePolicy)
+	t.call.HandleCookies = !t.opts.DoNotHandleCookies
+	t.call.MainDocumentURL = t.opts.MainDocumentURL
+	t.ran = true
+	resp, err := t.session.chain.Do(ctx, &t.call, req)
 	if resp != nil {
 		t.mu.Lock()
 		t.response = resp
@@ -309,6 +308,11 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 	if e != nil {
 		errOut = e
 	}
+	if t.deliver.keep {
+		t.mu.Lock()
+		t.res = taskResult{body, resp, errOut}
+		t.mu.Unlock()
+	}
 	if t.deliver.result != nil {
 		t.deliver.result <- taskResult{body, resp, errOut}
 	}
@@ -351,7 +355,7 @@ func (t *Task) metrics() *TaskMetrics {
 	if !t.startTime.IsZero() {
 		m.TaskDuration = time.Since(t.startTime)
 	}
-	if t.call == nil {
+	if !t.ran {
 		return m
 	}
 	txs := t.call.Transactions()
