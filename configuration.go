@@ -171,7 +171,8 @@ var ReservedHeaders = []string{
 // idle timeout, a 7 day resource timeout, 6 connections per host, the
 // shared cache, cookie and credential storages (kept on disk per
 // application; see SharedURLCache), cookies accepted only from the main
-// document's domain and sent with requests.
+// document's domain and sent with requests. The first call opens the shared
+// stores, creating their files.
 func DefaultConfiguration() *Configuration {
 	c := baseConfiguration()
 	c.URLCache = SharedURLCache()
