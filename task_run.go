@@ -246,12 +246,21 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 					chunkPool.Put(chunk)
 					<-sem
 				}
-				if last && t.ownGoroutine {
+				switch {
+				case !t.ownGoroutine:
+					t.session.queue.add(deliver)
+				case last:
 					// The end of the body is here: the completion follows
 					// at once and this goroutine can run both callbacks.
 					t.session.queue.push(deliver)
-				} else {
-					t.session.queue.add(deliver)
+				default:
+					// Deliver on this goroutine when the queue is free,
+					// rather than wake the queue's worker for each piece.
+					// Time in the delegate is not network idleness.
+					t.session.queue.push(deliver)
+					done := t.delegateWait()
+					t.session.queue.runHere()
+					done()
 				}
 				pooled = nil
 			}
