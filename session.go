@@ -33,8 +33,11 @@ import (
 // Goroutines: a running task loads on a goroutine of its own that ends when
 // the task completes (the context-first calls load on the caller's
 // goroutine instead), and the delegate queue has one goroutine while the
-// session has callbacks to deliver or tasks that have not completed. An
-// idle session holds no goroutine besides the connection pool's.
+// session has callbacks to deliver or tasks that have not completed. When
+// the queue is idle, a task's own goroutine may run that task's callbacks
+// itself, still one at a time and in order with every other callback of
+// the session. An idle session holds no goroutine besides the connection
+// pool's.
 type Session struct {
 	cfg       *Configuration
 	chain     pipeline.Chain
