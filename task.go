@@ -420,8 +420,11 @@ func (t *Task) stopTimersLocked() {
 func (t *Task) onTimer() {
 	now := time.Now()
 	idle := t.requestTimeout()
+	// inDelegate before lastActivity: a wait on the delegate touches, then
+	// ends, so seeing it ended means seeing its touch.
+	waiting := t.inDelegate.Load() > 0
 	since := now.Sub(time.Unix(0, t.lastActivity.Load()))
-	if t.inDelegate.Load() > 0 {
+	if waiting {
 		since = 0 // waiting on the delegate is not network idleness
 	}
 	t.mu.Lock()

@@ -239,11 +239,15 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 					}
 				}
 				data, chunk := p[:n], pooled
+				// Until the delegate has taken the piece, the task waits on
+				// the delegate, which is not network idleness.
+				done := t.delegateWait()
 				deliver := func() {
 					if t.State() != TaskCanceling {
 						dd.DidReceiveData(t.session, t.data, data)
 					}
 					chunkPool.Put(chunk)
+					done()
 					<-sem
 				}
 				switch {
@@ -256,11 +260,8 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 				default:
 					// Deliver on this goroutine when the queue is free,
 					// rather than wake the queue's worker for each piece.
-					// Time in the delegate is not network idleness.
 					t.session.queue.push(deliver)
-					done := t.delegateWait()
 					t.session.queue.runHere()
-					done()
 				}
 				pooled = nil
 			}

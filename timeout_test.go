@@ -218,8 +218,9 @@ func TestWaitsForConnectivity(t *testing.T) {
 }
 
 func TestSlowDelegateIsNotIdleness(t *testing.T) {
+	const size = 2 << 20
 	big := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write(make([]byte, 2<<20))
+		w.Write(make([]byte, size))
 	})
 	inBubble(t, big, func(t *testing.T, cfg *Configuration) {
 		cfg.TimeoutIntervalForRequest = 10 * time.Second
@@ -231,7 +232,7 @@ func TestSlowDelegateIsNotIdleness(t *testing.T) {
 		rec.onData = func(*DataTask) { time.Sleep(20 * time.Second) }
 		s := newSession(t, cfg, rec)
 		err, took := runTask(t, s, get(t, "http://example.test/"))
-		if err != nil || len(rec.Body()) != 2<<20 {
+		if err != nil || len(rec.Body()) != size {
 			t.Fatalf("err = %v after %v with %d bytes, want success", err, took, len(rec.Body()))
 		}
 	})
