@@ -225,8 +225,7 @@ func sameEvents(got, want []string) bool {
 
 var capitals = urlsessiontest.Capitals()
 
-func urlsessiontestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
-
+// newLoopbackServer starts h on loopback and closes it when the test ends.
 func newLoopbackServer(t testing.TB, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

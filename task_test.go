@@ -81,17 +81,9 @@ func TestSuspendResumeNest(t *testing.T) {
 	}
 }
 
-func httptestServer(t *testing.T) string {
-	srv := newLoopback(t, capitals)
-	return srv
-}
-
-func newLoopback(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := urlsessiontestServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
+// httptestServer starts the Capitals routes on loopback for the test and
+// returns the base URL.
+func httptestServer(t *testing.T) string { return newLoopbackServer(t, capitals).URL }
 
 func TestResponseDispositionCancel(t *testing.T) {
 	bothProtocols(t, capitals, func(t *testing.T, srv *server) {
