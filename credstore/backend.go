@@ -76,8 +76,12 @@ func openFileBackend(dir string) (*fileBackend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credstore: %w", err)
 	}
-	if err := prepareDir(dir); err != nil {
-		return nil, err
+	// The directory is created with the first permanent credential; one
+	// that exists already is checked now.
+	if _, err := os.Stat(dir); err == nil {
+		if err := prepareDir(dir); err != nil {
+			return nil, err
+		}
 	}
 	b := &fileBackend{
 		dir:      dir,
@@ -125,6 +129,9 @@ func (b *fileBackend) load() (*tierState, error) {
 }
 
 func (b *fileBackend) update(f func(*tierState) bool) (*tierState, bool, error) {
+	if err := prepareDir(b.dir); err != nil {
+		return b.st, false, err
+	}
 	committed := false
 	err := b.withLock(func() error {
 		b.sweepTemps()

@@ -41,11 +41,12 @@ type Store struct {
 	nextObs uint64
 }
 
-// New returns a Store configured by opts. With a Dir it prepares the
-// directory and reads the credentials file there: a corrupt file is moved
-// aside and the Store starts empty; an unreadable file, a directory that
-// cannot be created or secured, or a file written by a newer incompatible
-// version is an error.
+// New returns a Store configured by opts. With a Dir it reads the
+// credentials file there: a corrupt file is moved aside and the Store
+// starts empty; an unreadable file, a directory that cannot be secured, or
+// a file written by a newer incompatible version is an error. A Dir that
+// does not exist yet is created (0700) when the first permanent credential
+// is stored, so a Store that never keeps one writes nothing.
 func New(opts Options) (*Store, error) {
 	s := &Store{session: newTier(), obs: map[uint64]func(){}}
 	if opts.Dir == "" {
