@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,12 +32,23 @@ func TestMain(m *testing.M) {
 		return
 	}
 	raiseNoFile()
+	// The shared stores of the "default stores" client live in a
+	// temporary home, not the user's.
+	home, err := os.MkdirTemp("", "urlsession-bench-home-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(home)
+	for _, k := range []string{"XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"} {
+		os.Setenv(k, filepath.Join(home, k))
+	}
 	code := m.Run()
 	sharedMu.Lock()
 	if shared != nil {
 		shared.stop()
 	}
 	sharedMu.Unlock()
+	os.RemoveAll(home)
 	os.Exit(code)
 }
 

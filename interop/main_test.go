@@ -1,0 +1,24 @@
+//go:build interop
+
+package interop
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestMain keeps the shared stores of DefaultConfiguration in a temporary
+// home instead of the user's.
+func TestMain(m *testing.M) {
+	home, err := os.MkdirTemp("", "urlsession-interop-home-")
+	if err != nil {
+		panic(err)
+	}
+	for _, k := range []string{"XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"} {
+		os.Setenv(k, filepath.Join(home, k))
+	}
+	code := m.Run()
+	os.RemoveAll(home)
+	os.Exit(code)
+}
