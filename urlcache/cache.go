@@ -95,6 +95,56 @@ type Cache struct {
 	diskCap int64
 	diskErr error // why the disk store could not be opened
 	closed  bool
+
+	// Disk writes of CommitInBackground, run in order by one goroutine
+	// that exists while there are some; idle is signalled when none is
+	// left.
+	bgMu      sync.Mutex
+	bgQueue   []func()
+	bgRunning bool
+	bgIdle    *sync.Cond
+}
+
+// inBackground queues f, a disk write, for the background goroutine.
+func (c *Cache) inBackground(f func()) {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	c.bgQueue = append(c.bgQueue, f)
+	if !c.bgRunning {
+		c.bgRunning = true
+		go c.runBackground()
+	}
+}
+
+func (c *Cache) runBackground() {
+	c.bgMu.Lock()
+	for len(c.bgQueue) > 0 {
+		f := c.bgQueue[0]
+		c.bgQueue[0] = nil
+		c.bgQueue = c.bgQueue[1:]
+		c.bgMu.Unlock()
+		f()
+		c.bgMu.Lock()
+	}
+	c.bgQueue = nil
+	c.bgRunning = false
+	if c.bgIdle != nil {
+		c.bgIdle.Broadcast()
+	}
+	c.bgMu.Unlock()
+}
+
+// waitBackground returns once every background disk write queued so far
+// has been done.
+func (c *Cache) waitBackground() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.bgIdle == nil {
+		c.bgIdle = sync.NewCond(&c.bgMu)
+	}
+	for c.bgRunning {
+		c.bgIdle.Wait()
+	}
 }
 
 // New returns a Cache with the options' capacities. With a disk capacity it
@@ -182,6 +232,7 @@ func (c *Cache) StoreCachedResponse(cr *CachedResponse, req *http.Request) error
 // RemoveCachedResponse removes the entry stored for req's URL, whatever
 // req's method.
 func (c *Cache) RemoveCachedResponse(req *http.Request) {
+	c.waitBackground() // a pending write must not bring the entry back
 	if req == nil {
 		return
 	}
@@ -204,6 +255,7 @@ func (c *Cache) RemoveCachedResponse(req *http.Request) {
 
 // RemoveCachedResponses removes the entries stored at or after since.
 func (c *Cache) RemoveCachedResponses(since time.Time) {
+	c.waitBackground() // a pending write must not bring the entry back
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -220,6 +272,7 @@ func (c *Cache) RemoveCachedResponses(since time.Time) {
 // RemoveAllCachedResponses empties both stores (on disk, also of files no
 // entry refers to any more).
 func (c *Cache) RemoveAllCachedResponses() {
+	c.waitBackground() // a pending write must not bring the entry back
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -302,9 +355,11 @@ func (c *Cache) CurrentDiskUsage() int64 {
 	return disk.usage()
 }
 
-// Flush makes everything stored so far durable: body files and the index
-// are synced to stable storage.
+// Flush makes everything stored so far durable: it waits for the disk
+// writes of CommitInBackground, then syncs body files and the index to
+// stable storage.
 func (c *Cache) Flush() error {
+	c.waitBackground()
 	c.mu.Lock()
 	disk, closed := c.disk, c.closed
 	c.mu.Unlock()
@@ -330,6 +385,7 @@ func (c *Cache) Close() error {
 	disk := c.disk
 	c.disk = nil
 	c.mu.Unlock()
+	c.waitBackground()
 	if disk == nil {
 		return nil
 	}

@@ -117,7 +117,16 @@ func (w *Writer) Write(p []byte) (int, error) {
 // policy stores nothing; ErrNotStorable or ErrClosed when it was refused
 // from the start; the error that kept it from the disk store; or ErrTooLarge
 // when it fitted no store.
-func (w *Writer) Commit() error {
+func (w *Writer) Commit() error { return w.commit(false) }
+
+// CommitInBackground stores the response as Commit does, except that the
+// disk store is written on a goroutine of the cache's: the memory store has
+// the entry when it returns, the disk store some time later, in the order
+// entries were committed. Flush and Close wait for those writes. A write
+// that fails leaves the entry out of the disk store, as a cache may.
+func (w *Writer) CommitInBackground() { w.commit(true) }
+
+func (w *Writer) commit(background bool) error {
 	if w.done {
 		return nil
 	}
@@ -164,6 +173,10 @@ func (w *Writer) Commit() error {
 
 	err := w.diskErr
 	if w.disk != nil && w.disk == disk && size <= diskCap {
+		if background {
+			c.inBackground(func() { w.commitDisk(meta, size, diskCap) })
+			return nil
+		}
 		if err = w.commitDisk(meta, size, diskCap); err == nil {
 			stored = true
 		}

@@ -324,8 +324,7 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 		return resp, nil
 	}
 	if resp.Body == nil || resp.Body == http.NoBody {
-		w := uc.NewWriter(req, chosen)
-		w.Commit()
+		uc.NewWriter(req, chosen).CommitInBackground()
 		return resp, nil
 	}
 	resp.Body = &cacheBody{
@@ -378,7 +377,9 @@ func (b *cacheBody) finishLocked(commit bool) {
 	}
 	b.done = true
 	if commit {
-		b.w.Commit()
+		// The disk write happens off the reader's path; the entry is in
+		// the memory store (when it fits there) at once.
+		b.w.CommitInBackground()
 	} else {
 		b.w.Abort()
 	}
