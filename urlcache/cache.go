@@ -22,6 +22,7 @@ const (
 	NotAllowed StoragePolicy = 2
 )
 
+// String returns Apple's name of the policy, such as "allowedInMemoryOnly".
 func (p StoragePolicy) String() string {
 	switch p {
 	case Allowed:

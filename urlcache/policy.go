@@ -317,6 +317,7 @@ const (
 	Unsatisfiable
 )
 
+// String returns the action's name, such as "validate".
 func (a Action) String() string {
 	switch a {
 	case Fetch:
