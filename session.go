@@ -30,9 +30,11 @@ import (
 // session that is no longer needed should be invalidated so that its idle
 // connections close.
 //
-// Goroutines: a running task loads on a goroutine of its own that ends when
-// the task completes (the context-first calls load on the caller's
-// goroutine instead), and the delegate queue has one goroutine while the
+// Goroutines: a running task loads on a goroutine of its own (the
+// context-first calls load on the caller's goroutine instead); when the task
+// completes, that goroutine waits to load the session's next task while the
+// session has tasks that have not completed, and ends otherwise. The
+// delegate queue has one goroutine while the
 // session has callbacks to deliver or tasks that have not completed. When
 // the queue is idle, a task's own goroutine may run that task's callbacks
 // itself, still one at a time and in order with every other callback of
@@ -43,6 +45,7 @@ type Session struct {
 	chain     pipeline.Chain
 	transport atomic.Pointer[http.Transport]
 	queue     queue
+	runners   runners
 	shared    bool
 	delegate  atomic.Pointer[delegateBox] // nil once invalidated
 	active    atomic.Int32                // registered tasks not yet finished
@@ -69,6 +72,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 		s.delegate.Store(&delegateBox{delegate})
 	}
 	s.queue.keep = func() bool { return s.active.Load() > 0 }
+	s.runners.keep = s.queue.keep
 	s.transport.Store(newTransport(cfg))
 	ua := cfg.UserAgent
 	if ua == "" {
@@ -272,6 +276,7 @@ func (s *Session) taskFinished(t *Task, callbacks func(), here bool) {
 	} else {
 		s.queue.kick()
 	}
+	s.runners.release()
 }
 
 // invalidateLocked schedules the end of the session on the delegate queue,

@@ -237,3 +237,35 @@ func TestSlowDelegateIsNotIdleness(t *testing.T) {
 		}
 	})
 }
+
+// TestTaskGoroutinesEnd runs overlapping tasks, whose goroutines are reused
+// while the session has tasks, and checks that none is left once all
+// completed (synctest fails the test if one is left blocked).
+func TestTaskGoroutinesEnd(t *testing.T) {
+	inBubble(t, capitals, func(t *testing.T, cfg *Configuration) {
+		rec := newRecorder()
+		s := newSession(t, cfg, rec)
+		var tasks []*DataTask
+		for range 3 {
+			for range 10 {
+				task := s.DataTask(get(t, "http://example.test/Peru"))
+				task.Resume()
+				tasks = append(tasks, task)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		for _, task := range tasks {
+			<-task.Done()
+			if task.Err() != nil {
+				t.Fatal(task.Err())
+			}
+		}
+		synctest.Wait()
+		s.runners.mu.Lock()
+		idle := len(s.runners.idle)
+		s.runners.mu.Unlock()
+		if idle != 0 {
+			t.Errorf("%d task goroutines still wait after every task completed", idle)
+		}
+	})
+}
