@@ -16,13 +16,15 @@ type runners struct {
 	idle []chan runJob // one per waiting goroutine
 }
 
+// runJob hands a task and the context it runs under to a waiting
+// goroutine; it lives only in that handoff.
 type runJob struct {
 	t   *Task
 	ctx context.Context
 }
 
 // start runs t on a waiting goroutine, or on a new one.
-func (r *runners) start(t *Task, ctx context.Context) {
+func (r *runners) start(ctx context.Context, t *Task) {
 	r.mu.Lock()
 	if n := len(r.idle); n > 0 {
 		ch := r.idle[n-1]

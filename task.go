@@ -290,7 +290,7 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 func (t *Task) Resume() {
 	if ctx, start := t.resume(); start {
 		t.ownGoroutine = true
-		t.session.runners.start(t, ctx)
+		t.session.runners.start(ctx, t)
 	}
 }
 
