@@ -39,6 +39,10 @@ func BenchmarkGet1K(b *testing.B) {
 					b.ReportMetric(µs(r.pct(50)), "p50-µs")
 					b.ReportMetric(µs(r.pct(99)), "p99-µs")
 					b.ReportMetric(r.gPerReq, "goroutines-created/op")
+					b.ReportMetric(µs(r.cpu), "cpu-µs/op")
+					b.ReportMetric(r.csw, "ctxsw/op")
+					b.ReportMetric(µs(r.gcCPU), "gc-cpu-µs/op")
+					b.ReportMetric(float64(r.mutexW), "mutex-wait-ns/op")
 				})
 			}
 		}

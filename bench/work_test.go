@@ -190,6 +190,10 @@ type getResult struct {
 	elapsed time.Duration
 	lat     []time.Duration // sorted
 	gPerReq float64         // goroutines created per GET
+	cpu     time.Duration   // the client's CPU time (user+system) per GET
+	csw     float64         // the client's context switches per GET
+	mutexW  time.Duration   // time goroutines waited on sync.Mutex, per GET
+	gcCPU   time.Duration   // the runtime's estimate of GC CPU time per GET
 }
 
 func (r getResult) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -212,6 +216,8 @@ func runGets(c *getClient, n, conc int) (getResult, error) {
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	g0 := goroutinesCreated()
+	cpu0 := selfCPU()
+	csw0, mw0, gc0 := contextSwitches(), mutexWait(), gcCPU()
 	start := time.Now()
 	for range conc {
 		wg.Add(1)
@@ -233,12 +239,15 @@ func runGets(c *getClient, n, conc int) (getResult, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := selfCPU() - cpu0
+	csw, mw, gcc := contextSwitches()-csw0, mutexWait()-mw0, gcCPU()-gc0
 	created := goroutinesCreated() - g0 - uint64(conc)
 	if e := firstErr.Load(); e != nil {
 		return getResult{}, fmt.Errorf("%s: %w", c.name, *e)
 	}
 	slices.Sort(lat)
-	return getResult{n: n, elapsed: elapsed, lat: lat, gPerReq: float64(created) / float64(n)}, nil
+	return getResult{n: n, elapsed: elapsed, lat: lat, gPerReq: float64(created) / float64(n), cpu: cpu / time.Duration(n),
+		csw: float64(csw) / float64(n), mutexW: mw / time.Duration(n), gcCPU: gcc / time.Duration(n)}, nil
 }
 
 // goroutinesCreated returns the number of goroutines the process created
@@ -451,6 +460,46 @@ func timeBig(c *bigClient, size int64) (bigRun, error) {
 		mbps:      float64(size) / 1e6 / elapsed.Seconds(),
 		cpuPerGiB: cpu.Seconds() / (float64(size) / (1 << 30)),
 	}, nil
+}
+
+// selfCPU returns the user and system time of this process alone.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// contextSwitches returns this process's context switches so far
+// (voluntary and not).
+func contextSwitches() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Nvcsw + ru.Nivcsw
+}
+
+// gcCPU returns the runtime's estimate of the CPU time spent on garbage
+// collection so far.
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * 1e9)
+}
+
+// mutexWait returns the time goroutines have spent blocked on sync.Mutex.
+func mutexWait() time.Duration {
+	s := []metrics.Sample{{Name: "/sync/mutex/wait/total:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * 1e9)
 }
 
 // cpuTime returns the user and system time of this process and its
