@@ -67,8 +67,9 @@ func (b *BodyStream) Read(p []byte) (int, error) {
 // uses it. It returns the number of bytes written and the first error other
 // than the body's end.
 func (b *BodyStream) WriteTo(w io.Writer) (int64, error) {
-	pooled := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(pooled)
+	pool := chunkPoolFor(b.t.expectedRecv.Load())
+	pooled := pool.Get().(*[]byte)
+	defer pool.Put(pooled)
 	buf := *pooled
 	var total int64
 	for {

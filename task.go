@@ -76,8 +76,10 @@ type Task struct {
 	deliver  delivery
 
 	// Received while loading; written by the run goroutine only.
-	call pipeline.Call
-	ran  bool // call is in use: run began
+	call     pipeline.Call
+	ran      bool          // call is in use: run began
+	dels     taskDelegates // valid once resolved is set
+	resolved bool
 
 	sent, expectedSend     atomic.Int64
 	received, expectedRecv atomic.Int64
@@ -483,11 +485,49 @@ func delegateFor[I any](t *Task) (I, bool) {
 	t.mu.Lock()
 	td := t.delegate
 	t.mu.Unlock()
-	if d, ok := td.(I); ok {
+	return pick[I](td, t.session.currentDelegate())
+}
+
+func pick[I any](task, session any) (I, bool) {
+	if d, ok := task.(I); ok {
 		return d, true
 	}
-	d, ok := t.session.currentDelegate().(I)
+	d, ok := session.(I)
 	return d, ok
+}
+
+// taskDelegates holds the delegates of the callbacks every task makes,
+// resolved once per task as delegateFor does: neither the per-task delegate
+// (fixed once the task starts) nor the session's (dropped only after the
+// last task completed) changes while a task loads.
+type taskDelegates struct {
+	response   ResponseDelegate
+	data       DataDelegate
+	metrics    MetricsDelegate
+	completion CompletionDelegate
+	any        bool // the task or the session has a delegate
+}
+
+// delegates returns the task's resolved delegates. Only the goroutine that
+// runs or completes the task calls it.
+func (t *Task) delegates() *taskDelegates {
+	if t.resolved {
+		return &t.dels
+	}
+	t.mu.Lock()
+	td := t.delegate
+	t.mu.Unlock()
+	sd := t.session.currentDelegate()
+	d := &t.dels
+	d.any = td != nil || sd != nil
+	if d.any {
+		d.response, _ = pick[ResponseDelegate](td, sd)
+		d.data, _ = pick[DataDelegate](td, sd)
+		d.metrics, _ = pick[MetricsDelegate](td, sd)
+		d.completion, _ = pick[CompletionDelegate](td, sd)
+	}
+	t.resolved = true
+	return d
 }
 
 // ask runs f on the delegate queue and waits for its answer, or for ctx.

@@ -36,15 +36,15 @@ type bodySource struct {
 }
 
 func (t *Task) run(ctx context.Context) {
+	dels := t.delegates()
 	req, err := t.prepare(ctx)
 	if err != nil {
 		t.finish(ctx, nil, nil, err)
 		return
 	}
-	_, metrics := delegateFor[MetricsDelegate](t)
 	t.call.Hooks = hooks{t}
 	t.call.WaitsForConnectivity = t.session.cfg.WaitsForConnectivity
-	t.call.Metrics = metrics
+	t.call.Metrics = dels.metrics != nil
 	t.call.CachePolicy = int(t.opts.CachePolicy)
 	t.call.HandleCookies = !t.opts.DoNotHandleCookies
 	t.call.MainDocumentURL = t.opts.MainDocumentURL
@@ -69,7 +69,7 @@ func (t *Task) run(ctx context.Context) {
 		return
 	}
 	if t.deliver.handler == nil {
-		if d, ok := delegateFor[ResponseDelegate](t); ok {
+		if d := dels.response; d != nil {
 			disp, err := ask(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })
 			if err == nil && disp != ResponseAllow {
 				t.Cancel()
@@ -90,13 +90,17 @@ func (t *Task) run(ctx context.Context) {
 	t.finish(ctx, body, resp, err)
 }
 
-// prepare returns the request to send: the original with the task's context
-// and, for upload tasks, the upload body.
+// prepare returns the request to send: the original or, for upload tasks,
+// a copy with the upload body. (The pipeline's Bridge gives the request
+// the task's context.)
 func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
 	if t.orig == nil || t.orig.URL == nil {
 		return nil, fail.Newf(int(ErrUnsupportedURL), "the request has no URL")
 	}
-	req := t.orig.WithContext(ctx)
+	req := t.orig
+	if t.body.kind != bodyFromRequest {
+		req = t.orig.WithContext(ctx)
+	}
 	switch t.body.kind {
 	case bodyFromBytes:
 		b := t.body.bytes
@@ -168,7 +172,24 @@ func openUpload(name string) (*os.File, int64, error) {
 // chunkSize is the size of the pieces a body is read and delivered in.
 const chunkSize = 64 << 10
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+// smallChunkSize is the size of the pieces of a body announced to be no
+// longer: reading a small body into a 64 KiB piece would allocate (the pools
+// empty at every garbage collection) and clear 64 KiB per task.
+const smallChunkSize = 4 << 10
+
+var (
+	chunkPool      = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+	smallChunkPool = sync.Pool{New: func() any { b := make([]byte, smallChunkSize); return &b }}
+)
+
+// chunkPoolFor returns the pool of pieces for a body of the given announced
+// length (-1 when unknown).
+func chunkPoolFor(length int64) *sync.Pool {
+	if length >= 0 && length <= smallChunkSize {
+		return &smallChunkPool
+	}
+	return &chunkPool
+}
 
 // inFlightChunks bounds the body pieces waiting on the delegate queue, so a
 // slow delegate slows the download instead of filling memory.
@@ -187,12 +208,10 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 	}
 	var dd DataDelegate
 	if t.deliver.handler == nil {
-		dd, _ = delegateFor[DataDelegate](t)
+		dd = t.delegates().data
 	}
-	var sem chan struct{}
-	if dd != nil {
-		sem = make(chan struct{}, inFlightChunks)
-	}
+	var sem chan struct{} // made with the first piece that is not the last
+	pool := chunkPoolFor(resp.ContentLength)
 	for {
 		if err := t.waitRunning(ctx); err != nil {
 			return nil, err
@@ -206,7 +225,7 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 			p = buf[len(buf):cap(buf)]
 			p = p[:min(len(p), chunkSize)]
 		} else {
-			pooled = chunkPool.Get().(*[]byte)
+			pooled = pool.Get().(*[]byte)
 			p = *pooled
 		}
 		n, err := resp.Body.Read(p)
@@ -222,33 +241,42 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 				if collect {
 					buf = append(buf, p[:n]...)
 				}
-				select {
-				case sem <- struct{}{}:
-				default:
-					// The delegate is behind: wait for it without
-					// counting the wait as network idleness.
-					t.session.queue.kick() // in case a chunk was only pushed
-					done := t.delegateWait()
+				if sem == nil && !last {
+					sem = make(chan struct{}, inFlightChunks)
+				}
+				if sem != nil {
 					select {
 					case sem <- struct{}{}:
-						done()
-					case <-ctx.Done():
-						done()
-						chunkPool.Put(pooled)
-						return nil, context.Cause(ctx)
+					default:
+						// The delegate is behind: wait for it without
+						// counting the wait as network idleness.
+						t.session.queue.kick() // in case a chunk was only pushed
+						done := t.delegateWait()
+						select {
+						case sem <- struct{}{}:
+							done()
+						case <-ctx.Done():
+							done()
+							pool.Put(pooled)
+							return nil, context.Cause(ctx)
+						}
 					}
 				}
-				data, chunk := p[:n], pooled
+				data, chunk, room := p[:n], pooled, sem
 				// Until the delegate has taken the piece, the task waits on
-				// the delegate, which is not network idleness.
-				done := t.delegateWait()
+				// the delegate, which is not network idleness (see
+				// delegateWait).
+				t.inDelegate.Add(1)
 				deliver := func() {
 					if t.State() != TaskCanceling {
 						dd.DidReceiveData(t.session, t.data, data)
 					}
-					chunkPool.Put(chunk)
-					done()
-					<-sem
+					pool.Put(chunk)
+					t.touch()
+					t.inDelegate.Add(-1)
+					if room != nil {
+						<-room
+					}
 				}
 				switch {
 				case !t.ownGoroutine:
@@ -267,7 +295,7 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 			}
 		}
 		if pooled != nil {
-			chunkPool.Put(pooled)
+			pool.Put(pooled)
 		}
 		if err == io.EOF {
 			return buf, nil
@@ -336,24 +364,25 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 		})
 		return
 	}
+	dels := t.delegates()
 	var metrics *TaskMetrics
-	md, wantMetrics := delegateFor[MetricsDelegate](t)
-	if wantMetrics {
+	md := dels.metrics
+	if md != nil {
 		metrics = t.metrics()
 	}
-	if t.deliver.handler == nil && t.Delegate() == nil && t.session.currentDelegate() == nil {
+	if t.deliver.handler == nil && !dels.any {
 		// Nobody to call back: no need for the queue.
 		t.session.taskFinished(t, nil, false)
 		close(t.done)
 		return
 	}
 	t.session.taskFinished(t, func() {
-		if wantMetrics {
+		if md != nil {
 			md.DidFinishCollectingMetrics(t.session, t, metrics)
 		}
 		if h := t.deliver.handler; h != nil {
 			h(body, resp, errOut)
-		} else if d, ok := delegateFor[CompletionDelegate](t); ok {
+		} else if d := dels.completion; d != nil {
 			d.DidCompleteWithError(t.session, t, errOut)
 		}
 		close(t.done)

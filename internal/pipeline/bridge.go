@@ -40,9 +40,11 @@ var (
 
 // Do implements Stage.
 func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
-	h := req.Header.Clone()
-	if h == nil {
-		h = make(http.Header, len(b.Headers)+2)
+	// One map with room for what is added; the values are shared with the
+	// caller's header, which no stage changes in place.
+	h := make(http.Header, len(req.Header)+len(b.Headers)+4)
+	for k, vs := range req.Header {
+		h[k] = vs
 	}
 	for k, vs := range b.Headers {
 		if _, ok := h[k]; !ok {
@@ -69,9 +71,11 @@ func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Nex
 			h["Cookie"] = []string{v}
 		}
 	}
-	r2 := *req
+	// The request sent carries the call's context: the task's request may
+	// come with the caller's.
+	r2 := req.WithContext(ctx)
 	r2.Header = h
-	resp, err := next.Do(ctx, &r2)
+	resp, err := next.Do(ctx, r2)
 	if err != nil || resp == nil {
 		return resp, err
 	}
