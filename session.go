@@ -33,13 +33,13 @@ import (
 // Goroutines: a running task loads on a goroutine of its own (the
 // context-first calls load on the caller's goroutine instead); when the task
 // completes, that goroutine waits to load the session's next task while the
-// session has tasks that have not completed, and ends otherwise. The
-// delegate queue has one goroutine while the
+// session has tasks that have not completed and for a second after the last
+// one completed, then ends. The delegate queue has one goroutine while the
 // session has callbacks to deliver or tasks that have not completed. When
 // the queue is idle, a task's own goroutine may run that task's callbacks
-// itself, still one at a time and in order with every other callback of
-// the session. An idle session holds no goroutine besides the connection
-// pool's.
+// itself, still one at a time and in order with every other callback of the
+// session. A session idle for over a second, or invalidated, holds no
+// goroutine besides the connection pool's.
 type Session struct {
 	cfg       *Configuration
 	chain     pipeline.Chain
@@ -287,6 +287,7 @@ func (s *Session) invalidateLocked() {
 	d := s.currentDelegate()
 	s.queue.push(func() {
 		s.delegate.Store(nil)
+		s.runners.close()
 		s.transport.Load().CloseIdleConnections()
 		if id, ok := d.(InvalidationDelegate); ok {
 			id.DidBecomeInvalidWithError(s, nil)

@@ -239,8 +239,9 @@ func TestSlowDelegateIsNotIdleness(t *testing.T) {
 }
 
 // TestTaskGoroutinesEnd runs overlapping tasks, whose goroutines are reused
-// while the session has tasks, and checks that none is left once all
-// completed (synctest fails the test if one is left blocked).
+// while the session has tasks, and checks that they wait for a next task
+// for runnerLinger after the last one completed and not longer (synctest
+// fails the test if one is left blocked).
 func TestTaskGoroutinesEnd(t *testing.T) {
 	inBubble(t, capitals, func(t *testing.T, cfg *Configuration) {
 		rec := newRecorder()
@@ -261,11 +262,29 @@ func TestTaskGoroutinesEnd(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		s.runners.mu.Lock()
-		idle := len(s.runners.idle)
-		s.runners.mu.Unlock()
-		if idle != 0 {
-			t.Errorf("%d task goroutines still wait after every task completed", idle)
+		idle := func() int {
+			s.runners.mu.Lock()
+			defer s.runners.mu.Unlock()
+			return len(s.runners.idle)
+		}
+		if idle() == 0 {
+			t.Errorf("no task goroutine waits for a next task just after the last one completed")
+		}
+		// A new task in the meantime reuses one.
+		time.Sleep(runnerLinger / 2)
+		task := s.DataTask(get(t, "http://example.test/Peru"))
+		task.Resume()
+		<-task.Done()
+		synctest.Wait()
+		time.Sleep(runnerLinger / 2)
+		synctest.Wait()
+		if idle() == 0 {
+			t.Errorf("the task goroutines ended less than %v after the last task", runnerLinger)
+		}
+		time.Sleep(runnerLinger)
+		synctest.Wait()
+		if n := idle(); n != 0 {
+			t.Errorf("%d task goroutines still wait %v after every task completed", n, runnerLinger)
 		}
 	})
 }
