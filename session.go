@@ -46,6 +46,7 @@ type Session struct {
 	transport atomic.Pointer[http.Transport]
 	queue     queue
 	runners   runners
+	watch     watch
 	shared    bool
 	delegate  atomic.Pointer[delegateBox] // nil once invalidated
 	active    atomic.Int32                // registered tasks not yet finished

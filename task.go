@@ -93,7 +93,9 @@ type Task struct {
 	started      bool
 	resumeCh     chan struct{} // closed while running
 	cancel       context.CancelCauseFunc
-	timer        *time.Timer   // the idle and resource timeouts; nil unless running
+	timing       bool          // the timeouts run: the task is running
+	timer        *time.Timer   // the idle and resource timeouts, or nil
+	lazy         bool          // timing without a timer yet (see watchInterval)
 	resLeft      time.Duration // resource time left, while not running
 	resDeadline  time.Time     // when the resource timeout passes, while running
 	runningSince time.Time
@@ -401,19 +403,34 @@ func (t *Task) requestTimeout() time.Duration {
 
 // The task's two timeouts share one timer, armed for whichever comes first:
 // the idle deadline (the last activity plus the idle timeout) or the
-// resource deadline.
+// resource deadline. When both are far away, the session's watch arms it
+// only if the task is still running an interval later.
 
 func (t *Task) startTimersLocked() {
+	t.timing = true
 	t.resDeadline = t.runningSince.Add(t.resLeft)
-	t.timer = time.AfterFunc(min(t.requestTimeout(), t.resLeft), t.onTimer)
+	first := min(t.requestTimeout(), t.resLeft)
+	if first <= lazyTimeoutMin {
+		t.timer = time.AfterFunc(first, t.onTimer)
+		return
+	}
+	t.lazy = true
+	t.session.watchTask()
 }
 
 func (t *Task) stopTimersLocked() {
-	if t.timer == nil {
+	if !t.timing {
 		return
 	}
-	t.timer.Stop()
-	t.timer = nil
+	t.timing = false
+	if t.timer != nil {
+		t.timer.Stop()
+		t.timer = nil
+	}
+	if t.lazy {
+		t.lazy = false
+		t.session.watch.waiting.Add(-1)
+	}
 	t.resLeft = max(time.Until(t.resDeadline), 0)
 }
 

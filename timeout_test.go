@@ -99,6 +99,34 @@ func TestIdleTimeout(t *testing.T) {
 	})
 }
 
+// TestLazyTimeoutsAreExact: a task whose timeouts are far away gets its
+// timer from the session's watch only once it has run for an interval; the
+// timeout must still fire at the exact deadline, for tasks started at any
+// point between two ticks, and the watch must stop once no task waits (the
+// bubble would not end otherwise).
+func TestLazyTimeoutsAreExact(t *testing.T) {
+	inBubble(t, slowHandler(2*time.Minute), func(t *testing.T, cfg *Configuration) {
+		s := newSession(t, cfg, nil) // the default 60 s idle timeout
+		offsets := []time.Duration{0, 300 * time.Millisecond, 999 * time.Millisecond, 1500 * time.Millisecond}
+		var wg sync.WaitGroup
+		for _, off := range offsets {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(off)
+				err, took := runTask(t, s, get(t, "http://example.test/slow"))
+				if !errors.Is(err, ErrTimedOut) || took != time.Minute {
+					t.Errorf("started at +%v: err = %v after %v, want timed out after 1m", off, err, took)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := s.watch.waiting.Load(); n != 0 {
+			t.Errorf("%d tasks still wait for a timer", n)
+		}
+	})
+}
+
 func TestRequestTimeoutOverridesConfiguration(t *testing.T) {
 	inBubble(t, slowHandler(3*time.Second), func(t *testing.T, cfg *Configuration) {
 		cfg.TimeoutIntervalForRequest = 10 * time.Second
