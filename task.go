@@ -92,7 +92,7 @@ type Task struct {
 	suspendCount int
 	started      bool
 	resumeCh     chan struct{} // closed while running
-	cancel       context.CancelCauseFunc
+	ctx          taskContext   // set up when the task starts
 	timing       bool          // the timeouts run: the task is running
 	timer        *time.Timer   // the idle and resource timeouts, or nil
 	lazy         bool          // timing without a timer yet (see watchInterval)
@@ -322,10 +322,9 @@ func (t *Task) resume() (ctx context.Context, start bool) {
 		t.started = true
 		t.startTime = now
 		t.resLeft = t.session.cfg.resourceTimeout()
-		ctx, cancel := context.WithCancelCause(t.baseContext())
-		t.cancel = cancel
+		t.ctx.init(t.baseContext())
 		t.startTimersLocked()
-		return ctx, true
+		return &t.ctx, true
 	}
 	t.startTimersLocked()
 	close(t.resumeCh)
@@ -373,7 +372,7 @@ func (t *Task) cancelWith(cause error) {
 		t.complete(nil, nil, cause, false)
 		return
 	}
-	t.cancel(cause)
+	t.ctx.cancel(context.Canceled, cause)
 	if wasSuspended {
 		close(t.resumeCh)
 	}
@@ -453,9 +452,9 @@ func (t *Task) onTimer() {
 	}
 	switch left := t.resDeadline.Sub(now); {
 	case left <= 0:
-		t.cancel(errResource)
+		t.ctx.cancel(context.Canceled, errResource)
 	case since >= idle:
-		t.cancel(errTimedOut)
+		t.ctx.cancel(context.Canceled, errTimedOut)
 	default:
 		t.timer.Reset(min(idle-since, left))
 	}

@@ -337,10 +337,10 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 	}
 	t.state = TaskCompleted
 	t.stopTimersLocked()
-	cancel := t.cancel
+	started := t.ctx.base != nil
 	t.mu.Unlock()
-	if cancel != nil {
-		cancel(context.Canceled) // release the context's resources
+	if started {
+		t.ctx.cancel(context.Canceled, context.Canceled) // release the context's resources
 	}
 	var errOut error
 	if e != nil {
