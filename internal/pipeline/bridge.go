@@ -51,15 +51,25 @@ func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Nex
 			h[k] = vs
 		}
 	}
-	b.once.Do(func() { b.userAgent = []string{b.UserAgent} })
-	if _, ok := h["User-Agent"]; !ok && b.UserAgent != "" {
-		h["User-Agent"] = b.userAgent
+	// Look a name up only when the header may have it: not when it was
+	// empty before the bridge added to it.
+	empty := len(h) == 0
+	has := func(k string) bool {
+		if empty {
+			return false
+		}
+		_, ok := h[k]
+		return ok
 	}
-	if _, ok := h["Content-Type"]; !ok && req.Method == http.MethodPost && req.Body != nil && req.Body != http.NoBody {
+	b.once.Do(func() { b.userAgent = []string{b.UserAgent} })
+	if req.Method == http.MethodPost && req.Body != nil && req.Body != http.NoBody && !has("Content-Type") {
 		// Apple's default for a POST body without a type.
 		h["Content-Type"] = formType
 	}
-	if _, ok := h["Accept-Encoding"]; !ok {
+	if b.UserAgent != "" && !has("User-Agent") {
+		h["User-Agent"] = b.userAgent
+	}
+	if !has("Accept-Encoding") {
 		h["Accept-Encoding"] = acceptEncoding
 	}
 	cookies := b.Cookies != nil && call.HandleCookies
