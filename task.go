@@ -83,7 +83,7 @@ type Task struct {
 
 	sent, expectedSend     atomic.Int64
 	received, expectedRecv atomic.Int64
-	lastActivity           atomic.Int64 // unix nanoseconds
+	lastActivity           atomic.Int64 // monoNow at the last data moved
 	inDelegate             atomic.Int32 // waits on the delegate in progress
 	paused                 atomic.Bool  // state is TaskSuspended (read without mu)
 
@@ -317,7 +317,7 @@ func (t *Task) resume() (ctx context.Context, start bool) {
 	t.paused.Store(false)
 	now := time.Now()
 	t.runningSince = now
-	t.lastActivity.Store(now.UnixNano())
+	t.lastActivity.Store(monoSince(now))
 	if !t.started {
 		t.started = true
 		t.startTime = now
@@ -441,7 +441,7 @@ func (t *Task) onTimer() {
 	// inDelegate before lastActivity: a wait on the delegate touches, then
 	// ends, so seeing it ended means seeing its touch.
 	waiting := t.inDelegate.Load() > 0
-	since := now.Sub(time.Unix(0, t.lastActivity.Load()))
+	since := time.Duration(monoSince(now) - t.lastActivity.Load())
 	if waiting {
 		since = 0 // waiting on the delegate is not network idleness
 	}
@@ -471,7 +471,17 @@ func (t *Task) delegateWait() func() {
 }
 
 // touch records that data moved, for the idle timeout.
-func (t *Task) touch() { t.lastActivity.Store(time.Now().UnixNano()) }
+func (t *Task) touch() { t.lastActivity.Store(monoNow()) }
+
+// monoEpoch is the origin of monoNow.
+var monoEpoch = time.Now()
+
+// monoNow reads the monotonic clock alone (time.Now reads the wall clock
+// too): nanoseconds since monoEpoch.
+func monoNow() int64 { return int64(time.Since(monoEpoch)) }
+
+// monoSince returns t on monoNow's scale.
+func monoSince(t time.Time) int64 { return int64(t.Sub(monoEpoch)) }
 
 // waitRunning blocks while the task is suspended. It returns the context's
 // cause if the task is cancelled or times out meanwhile.

@@ -73,7 +73,7 @@ func (t *Task) armIfDue(now time.Time) {
 	}
 	t.lazy = false
 	t.session.watch.waiting.Add(-1)
-	idleAt := time.Unix(0, t.lastActivity.Load()).Add(t.requestTimeout())
-	first := min(idleAt.Sub(now), t.resDeadline.Sub(now))
+	idleLeft := t.requestTimeout() - time.Duration(monoSince(now)-t.lastActivity.Load())
+	first := min(idleLeft, t.resDeadline.Sub(now))
 	t.timer = time.AfterFunc(max(first, 0), t.onTimer)
 }
