@@ -15,7 +15,7 @@ type queue struct {
 
 	mu      sync.Mutex
 	items   []func()
-	head    int
+	spare   []func()      // an empty slice for items, kept between batches
 	busy    bool          // a goroutine is running the queue's functions
 	running bool          // the worker exists
 	idle    bool          // the worker waits on wake
@@ -69,7 +69,7 @@ func (q *queue) settleLocked() {
 	if q.busy {
 		return
 	}
-	pending := q.head < len(q.items)
+	pending := len(q.items) > 0
 	switch {
 	case pending && !q.running:
 		q.running, q.busy = true, true
@@ -81,26 +81,26 @@ func (q *queue) settleLocked() {
 }
 
 // runPending runs queued functions until none is left; the caller holds
-// busy.
+// busy. It takes them a batch at a time: everything queued so far.
 func (q *queue) runPending() {
+	var done []func()
 	for {
 		q.mu.Lock()
-		if q.head == len(q.items) {
-			q.items, q.head = q.items[:0], 0
+		if done != nil {
+			q.spare = done
+		}
+		batch := q.items
+		if len(batch) == 0 {
 			q.mu.Unlock()
 			return
 		}
-		f := q.items[q.head]
-		q.items[q.head] = nil
-		q.head++
-		if q.head >= 256 && q.head*2 >= len(q.items) {
-			// Keep a busy queue from growing without bound.
-			n := copy(q.items, q.items[q.head:])
-			clear(q.items[n:])
-			q.items, q.head = q.items[:n], 0
-		}
+		q.items, q.spare = q.spare, nil
 		q.mu.Unlock()
-		f()
+		for i, f := range batch {
+			batch[i] = nil
+			f()
+		}
+		done = batch[:0]
 	}
 }
 
@@ -109,7 +109,7 @@ func (q *queue) work() {
 	for {
 		q.runPending()
 		q.mu.Lock()
-		if q.head < len(q.items) {
+		if len(q.items) > 0 {
 			q.mu.Unlock() // added after runPending looked
 			continue
 		}

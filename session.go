@@ -277,7 +277,9 @@ func (s *Session) taskFinished(t *Task, callbacks func(), here bool) {
 	} else {
 		s.queue.kick()
 	}
-	s.runners.release()
+	if s.active.Load() == 0 {
+		s.runners.release()
+	}
 }
 
 // invalidateLocked schedules the end of the session on the delegate queue,
