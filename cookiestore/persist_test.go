@@ -402,3 +402,34 @@ func TestPersistIncrementalReload(t *testing.T) {
 		t.Errorf("b sees %d cookies; want 500", n)
 	}
 }
+
+// TestPersistOtherProcessWithinInterval: a store that shares the file with
+// another process (here: the same file through another path, which the
+// process does not know is the same) sees that process's changes within
+// externalSyncInterval; the stores of one process see each other's at once
+// (TestPersistSharedBetweenStores).
+func TestPersistOtherProcessWithinInterval(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	alias := filepath.Join(dir, "alias")
+	if err := os.Symlink(real, alias); err != nil {
+		t.Skip(err)
+	}
+	a := newStore(t, Options{Path: filepath.Join(real, "c.db")})
+	b := newStore(t, Options{Path: filepath.Join(alias, "c.db")})
+	u := mustURL(t, "http://example.com/")
+	if got := b.CookieHeader(u); got != "" {
+		t.Fatalf("b sees %q in an empty file", got)
+	}
+	a.SetCookiesFromResponse(header("x=1; Max-Age=60"), u, nil)
+	deadline := time.Now().Add(externalSyncInterval + time.Second)
+	for b.CookieHeader(u) != "x=1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("b does not see a's cookie %v after it was set", externalSyncInterval+time.Second)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

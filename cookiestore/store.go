@@ -54,8 +54,10 @@ const (
 // the default limits and policy Always.
 type Options struct {
 	// Path is the SQLite file that keeps persistent cookies, shared safely
-	// with other processes using the same file; its directory is created
-	// 0700 and the file 0600. "" keeps everything in memory.
+	// with other stores and processes using the same file; its directory is
+	// created 0700 and the file 0600. "" keeps everything in memory. Stores
+	// of one process see each other's changes at once, a store sees another
+	// process's within 100 ms.
 	Path string
 	// MaxCookies bounds the number of cookies in the store;
 	// 0 (or negative) means DefaultMaxCookies.
@@ -87,6 +89,8 @@ type Store struct {
 	seq          uint64
 	lastCreated  int64
 	db           *db
+	seenGen      int64     // db.file's count when the store last synced
+	synced       time.Time // when it last asked the file; zero: never
 	pending      []op
 	err          error // first persistence error since the last Flush
 }
@@ -538,6 +542,7 @@ func (s *Store) RemoveCookies(since time.Time) {
 	if s.db != nil {
 		s.commitLocked()
 		s.noteErr(s.db.deleteSince(t))
+		s.wroteLocked()
 	}
 }
 
@@ -552,6 +557,7 @@ func (s *Store) RemoveAll() {
 	s.pending = s.pending[:0]
 	if s.db != nil {
 		s.noteErr(s.db.deleteAll())
+		s.wroteLocked()
 	}
 }
 
@@ -795,12 +801,30 @@ func (s *Store) sortedEntriesLocked() []*entry {
 	return all
 }
 
-// syncLocked brings the persistent cookies up to date when another
-// process changed the file since we last looked (PRAGMA data_version).
+// wroteLocked tells the other stores of the process on the same file that
+// this one changed it. This one knows its own change, unless another
+// store's came in between.
+func (s *Store) wroteLocked() {
+	if s.db.file.n.CompareAndSwap(s.seenGen, s.seenGen+1) {
+		s.seenGen++
+	} else {
+		s.db.file.n.Add(1)
+	}
+}
+
+// syncLocked brings the persistent cookies up to date when another store
+// changed the file since we last looked (PRAGMA data_version): at once for
+// the stores of this process, within externalSyncInterval for other
+// processes.
 func (s *Store) syncLocked() {
 	if s.db == nil {
 		return
 	}
+	gen := s.db.file.n.Load()
+	if gen == s.seenGen && !s.synced.IsZero() && time.Since(s.synced) < externalSyncInterval {
+		return
+	}
+	s.seenGen, s.synced = gen, time.Now()
 	changed, err := s.db.changed()
 	if err != nil {
 		s.noteErr(err)
@@ -876,6 +900,7 @@ func (s *Store) commitLocked() {
 	}
 	if s.db != nil {
 		s.noteErr(s.db.apply(s.pending))
+		s.wroteLocked()
 	}
 	clear(s.pending)
 	s.pending = s.pending[:0]
