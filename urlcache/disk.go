@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -90,7 +91,10 @@ type diskStore struct {
 	getStmt *sql.Stmt
 	now     func() time.Time
 
+	puts *putCount // the stores of this process on the same directory
+
 	mu       sync.Mutex
+	misses   map[string]miss     // keys recently missing from the index
 	hot      map[string]hotEntry // index rows recently read or written here
 	touches  map[string]int64    // recency updates not yet written
 	stamp    int64               // the last recency stamp handed out
@@ -173,11 +177,17 @@ func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
 	if err != nil {
 		return fail(err)
 	}
+	abs, aerr := filepath.Abs(dir)
+	if aerr != nil {
+		abs = dir
+	}
 	return &diskStore{
 		dir:      dir,
 		db:       db,
 		getStmt:  getStmt,
 		now:      now,
+		puts:     putsFor(abs),
+		misses:   map[string]miss{},
 		hot:      map[string]hotEntry{},
 		touches:  map[string]int64{},
 		unsynced: map[string]bool{},
@@ -284,6 +294,41 @@ type hotEntry struct {
 	metaLen int
 }
 
+// missMemoTTL is how long a miss is remembered: a key another process
+// stores meanwhile is found after at most that long. (A cache may always
+// miss; a store of this process forgets every remembered miss at once.)
+const missMemoTTL = 100 * time.Millisecond
+
+// missMax bounds the remembered misses.
+const missMax = 4096
+
+// miss is a key the index did not have at a time, when the stores of the
+// process had made puts puts.
+type miss struct {
+	at   time.Time
+	puts int64
+}
+
+func (d *diskStore) noteMiss(key string, puts int64) {
+	d.mu.Lock()
+	if len(d.misses) >= missMax {
+		clear(d.misses)
+	}
+	d.misses[key] = miss{time.Now(), puts}
+	d.mu.Unlock()
+}
+
+// putCount counts the entries the disk stores of this process stored in one
+// directory, so that each can tell its remembered misses are out of date.
+type putCount struct{ n atomic.Int64 }
+
+var putCounts sync.Map // absolute directory -> *putCount
+
+func putsFor(abs string) *putCount {
+	c, _ := putCounts.LoadOrStore(abs, new(putCount))
+	return c.(*putCount)
+}
+
 // hotMax bounds the hot index.
 const hotMax = 4096
 
@@ -327,6 +372,16 @@ func (d *diskStore) get(key string, req *http.Request) (*entry, []byte, int) {
 		d.removeCorrupt(key, h.file) // only if the row still names the file
 	}
 
+	// A key the index did not have a moment ago, with no store of this
+	// process having stored anything since, is a miss without asking it.
+	puts := d.puts.n.Load()
+	d.mu.Lock()
+	m, ok := d.misses[key]
+	d.mu.Unlock()
+	if ok && m.puts == puts && time.Since(m.at) < missMemoTTL {
+		return nil, nil, 0
+	}
+
 	var file string
 	var e *entry
 	var metaLen int
@@ -345,6 +400,7 @@ func (d *diskStore) get(key string, req *http.Request) (*entry, []byte, int) {
 		}
 	} else {
 		rows.Close()
+		d.noteMiss(key, puts)
 		return nil, nil, 0
 	}
 	rows.Close()
@@ -540,6 +596,7 @@ func (d *diskStore) put(key string, e *entry, meta []byte, tmpPath string, size,
 		return err
 	}
 	d.setHot(key, hotEntry{name, e, len(meta)})
+	d.puts.n.Add(1)
 	return nil
 }
 

@@ -42,7 +42,10 @@
 // new body always gets a new file name, so a Cache keeps a few thousand
 // recently used rows in memory and trusts them as long as their body file
 // is there. Several Cache values, in one process or several, may use the
-// same directory at once. Opening does not scan the bodies: usage totals live in
+// same directory at once. A key the index lacked is remembered as a miss
+// for 100 ms, so a request for an uncached URL does not ask the index each
+// time: an entry another Cache of the process stores is found at once, one
+// another process stores within 100 ms. Opening does not scan the bodies: usage totals live in
 // the index, so opening a cache of 100,000 entries takes milliseconds.
 //
 // # Decisions

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // sharedBody is the body stored for entry i of writer w.
@@ -122,4 +123,56 @@ func TestTwoProcessesOneDirectory(t *testing.T) {
 		}
 	}
 	checkShared(t, dir, "p1", "p2")
+}
+
+// TestRememberedMisses: a miss is remembered for a moment so that asking
+// again for an uncached URL does not query the index, but a store of this
+// process (the same cache or another one on the directory) makes the entry
+// visible at once, and another process's store within missMemoTTL.
+func TestRememberedMisses(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "cache")
+	alias := filepath.Join(root, "alias")
+	open := func(d string) *Cache {
+		c, err := New(Options{DiskCapacity: 1 << 30, Directory: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := open(dir), open(dir)
+	if err := os.Symlink(dir, alias); err != nil {
+		t.Skip(err)
+	}
+	other := open(alias) // the same files, which the process cannot tell
+	storeAndFind := func(writer *Cache, url string, wait time.Duration) {
+		t.Helper()
+		req := get(t, url)
+		for _, c := range []*Cache{a, b} {
+			if c.CachedResponse(req) != nil {
+				t.Fatalf("%s: found before it was stored", url)
+			}
+			if len(c.disk.misses) == 0 {
+				t.Fatalf("%s: the miss was not remembered", url)
+			}
+		}
+		_, cr := cachePair(t, url, 100, Allowed, 'x')
+		if err := writer.StoreCachedResponse(cr, req); err != nil {
+			t.Fatal(err)
+		}
+		writer.Flush()
+		deadline := time.Now().Add(wait)
+		for _, c := range []*Cache{a, b} {
+			for c.CachedResponse(req) == nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: not found %v after it was stored", url, wait)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}
+	storeAndFind(a, "https://miss.test/same", 0)
+	storeAndFind(b, "https://miss.test/sibling", 0)
+	storeAndFind(other, "https://miss.test/other-process", missMemoTTL+time.Second)
 }
