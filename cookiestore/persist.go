@@ -10,12 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/urlsession-go/urlsession/internal/changes"
 )
 
 // The file holds the cookies, tombstones of deleted ones and a change
@@ -71,7 +72,7 @@ var tombstoneWindow int64 = 4096
 // db is the SQLite side of a Store. It uses one connection, so that
 // PRAGMA data_version reports exactly the commits of other connections.
 type db struct {
-	file    *fileGen // the stores of this process on the same file
+	file    *atomic.Int64 // commits of the stores of this process to the file
 	sql     *sql.DB
 	conn    *sql.Conn
 	version *sql.Stmt
@@ -105,7 +106,7 @@ func openDB(path string, now time.Time) (*db, error) {
 	}
 	d, err := tryOpenDB(abs)
 	if err == nil {
-		d.file = fileGenFor(abs)
+		d.file = changes.For(abs)
 		return d, nil
 	}
 	if !errors.Is(err, errCorrupt) {
@@ -123,27 +124,15 @@ func openDB(path string, now time.Time) (*db, error) {
 	if d, err = tryOpenDB(abs); err != nil {
 		return nil, err
 	}
-	d.file = fileGenFor(abs)
+	d.file = changes.For(abs)
 	return d, nil
 }
 
 // externalSyncInterval is how often a store asks the file whether another
 // process changed it (a read transaction, some microseconds); in between it
 // answers from memory. Stores of the same process on the same file see each
-// other's changes at once (see fileGen).
+// other's changes at once (see changes.For).
 const externalSyncInterval = 100 * time.Millisecond
-
-// fileGen counts the commits the stores of this process made to one file,
-// so that a store can tell, without asking the file, that another store of
-// the process changed it.
-type fileGen struct{ n atomic.Int64 }
-
-var fileGens sync.Map // absolute path -> *fileGen
-
-func fileGenFor(abs string) *fileGen {
-	g, _ := fileGens.LoadOrStore(abs, new(fileGen))
-	return g.(*fileGen)
-}
 
 func tryOpenDB(abs string) (*db, error) {
 	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)

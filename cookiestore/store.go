@@ -805,10 +805,10 @@ func (s *Store) sortedEntriesLocked() []*entry {
 // this one changed it. This one knows its own change, unless another
 // store's came in between.
 func (s *Store) wroteLocked() {
-	if s.db.file.n.CompareAndSwap(s.seenGen, s.seenGen+1) {
+	if s.db.file.CompareAndSwap(s.seenGen, s.seenGen+1) {
 		s.seenGen++
 	} else {
-		s.db.file.n.Add(1)
+		s.db.file.Add(1)
 	}
 }
 
@@ -820,7 +820,7 @@ func (s *Store) syncLocked() {
 	if s.db == nil {
 		return
 	}
-	gen := s.db.file.n.Load()
+	gen := s.db.file.Load()
 	if gen == s.seenGen && !s.synced.IsZero() && time.Since(s.synced) < externalSyncInterval {
 		return
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"modernc.org/sqlite"
+
+	"github.com/urlsession-go/urlsession/internal/changes"
 )
 
 // The disk store: an SQLite index (index.db, WAL mode) and one file per body
@@ -91,7 +93,7 @@ type diskStore struct {
 	getStmt *sql.Stmt
 	now     func() time.Time
 
-	puts *putCount // the stores of this process on the same directory
+	puts *atomic.Int64 // entries the stores of this process stored in the directory
 
 	mu       sync.Mutex
 	misses   map[string]miss     // keys recently missing from the index
@@ -186,7 +188,7 @@ func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
 		db:       db,
 		getStmt:  getStmt,
 		now:      now,
-		puts:     putsFor(abs),
+		puts:     changes.For(abs),
 		misses:   map[string]miss{},
 		hot:      map[string]hotEntry{},
 		touches:  map[string]int64{},
@@ -318,17 +320,6 @@ func (d *diskStore) noteMiss(key string, puts int64) {
 	d.mu.Unlock()
 }
 
-// putCount counts the entries the disk stores of this process stored in one
-// directory, so that each can tell its remembered misses are out of date.
-type putCount struct{ n atomic.Int64 }
-
-var putCounts sync.Map // absolute directory -> *putCount
-
-func putsFor(abs string) *putCount {
-	c, _ := putCounts.LoadOrStore(abs, new(putCount))
-	return c.(*putCount)
-}
-
 // hotMax bounds the hot index.
 const hotMax = 4096
 
@@ -374,7 +365,7 @@ func (d *diskStore) get(key string, req *http.Request) (*entry, []byte, int) {
 
 	// A key the index did not have a moment ago, with no store of this
 	// process having stored anything since, is a miss without asking it.
-	puts := d.puts.n.Load()
+	puts := d.puts.Load()
 	d.mu.Lock()
 	m, ok := d.misses[key]
 	d.mu.Unlock()
@@ -596,7 +587,7 @@ func (d *diskStore) put(key string, e *entry, meta []byte, tmpPath string, size,
 		return err
 	}
 	d.setHot(key, hotEntry{name, e, len(meta)})
-	d.puts.n.Add(1)
+	d.puts.Add(1)
 	return nil
 }
 
