@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -88,39 +89,36 @@ func TestTaskContextBase(t *testing.T) {
 }
 
 func TestTaskContextAfterFunc(t *testing.T) {
-	c := newTaskContext(context.Background())
-	ran := make(chan int, 4)
-	stop1 := context.AfterFunc(c, func() { ran <- 1 })
-	stop2 := context.AfterFunc(c, func() { ran <- 2 })
-	context.AfterFunc(c, func() { ran <- 3 }) // a third one goes past the two in place
-	if !stop2() {
-		t.Error("stop before cancel reported false")
-	}
-	c.cancel(context.Canceled, nil)
-	got := map[int]bool{}
-	for range 2 {
-		select {
-		case n := <-ran:
-			got[n] = true
-		case <-time.After(5 * time.Second):
-			t.Fatal("AfterFunc did not run")
+	synctest.Test(t, func(t *testing.T) {
+		c := newTaskContext(context.Background())
+		ran := make(chan int, 4)
+		stop1 := context.AfterFunc(c, func() { ran <- 1 })
+		stop2 := context.AfterFunc(c, func() { ran <- 2 })
+		context.AfterFunc(c, func() { ran <- 3 }) // a third one goes past the two in place
+		if !stop2() {
+			t.Error("stop before cancel reported false")
 		}
-	}
-	if !got[1] || !got[3] || stop1() {
-		t.Errorf("ran %v; stop after cancel %v", got, stop1())
-	}
-	select {
-	case n := <-ran:
-		t.Errorf("stopped function %d ran", n)
-	case <-time.After(10 * time.Millisecond):
-	}
-	context.AfterFunc(c, func() { ran <- 4 }) // already done: runs at once
-	if n := <-ran; n != 4 {
-		t.Errorf("ran %d", n)
-	}
-	if context.Cause(c) != context.Canceled {
-		t.Errorf("cause without one = %v, want context.Canceled", context.Cause(c))
-	}
+		c.cancel(context.Canceled, nil)
+		synctest.Wait() // every function that is going to run has run
+		got := map[int]bool{}
+		for len(ran) > 0 {
+			got[<-ran] = true
+		}
+		if len(got) != 2 || !got[1] || !got[3] {
+			t.Errorf("ran %v, want 1 and 3 (2 was stopped)", got)
+		}
+		if stop1() {
+			t.Error("stop after cancel reported true")
+		}
+		context.AfterFunc(c, func() { ran <- 4 }) // already done: runs at once
+		synctest.Wait()
+		if len(ran) != 1 || <-ran != 4 {
+			t.Error("AfterFunc on a done context did not run its function")
+		}
+		if context.Cause(c) != context.Canceled {
+			t.Errorf("cause without one = %v, want context.Canceled", context.Cause(c))
+		}
+	})
 }
 
 // TestTaskContextDerivationIsCheap: what net/http does with a request's
