@@ -92,6 +92,12 @@ func TestTaskContextAfterFunc(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newTaskContext(context.Background())
 		ran := make(chan int, 4)
+		// The method itself, as context derivation calls it (context.AfterFunc
+		// guards its own stop): a stopped function does not run.
+		stopOwn := c.AfterFunc(func() { ran <- 5 })
+		if !stopOwn() || stopOwn() {
+			t.Error("stop of a registered function: want true once, then false")
+		}
 		stop1 := context.AfterFunc(c, func() { ran <- 1 })
 		stop2 := context.AfterFunc(c, func() { ran <- 2 })
 		context.AfterFunc(c, func() { ran <- 3 }) // a third one goes past the two in place
@@ -105,7 +111,7 @@ func TestTaskContextAfterFunc(t *testing.T) {
 			got[<-ran] = true
 		}
 		if len(got) != 2 || !got[1] || !got[3] {
-			t.Errorf("ran %v, want 1 and 3 (2 was stopped)", got)
+			t.Errorf("ran %v, want 1 and 3 (2 and 5 were stopped)", got)
 		}
 		if stop1() {
 			t.Error("stop after cancel reported true")
