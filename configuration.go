@@ -146,11 +146,14 @@ type Configuration struct {
 	// urlsession/<version>".
 	UserAgent string
 
-	ephemeral bool
+	// DialContext, when set, opens the network connections of http and
+	// https requests (and of the CONNECT tunnels to a proxy), as
+	// http.Transport.DialContext does: it may pin a host name to an address,
+	// force IPv4 or IPv6, or connect in memory. Nil means a net.Dialer with
+	// 30 second keep-alives.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	// dial, when set, replaces the network dialer (tests use in-memory
-	// connections under testing/synctest).
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	ephemeral bool
 }
 
 // NoProxy is a Configuration.Proxy function that always connects directly.

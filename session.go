@@ -144,8 +144,8 @@ func newTransport(cfg *Configuration) *http.Transport {
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
-	if cfg.dial != nil {
-		tr.DialContext = cfg.dial
+	if cfg.DialContext != nil {
+		tr.DialContext = cfg.DialContext
 	}
 	if cfg.TLSClientConfig != nil || cfg.TLSMinimumSupportedProtocolVersion != 0 || cfg.TLSMaximumSupportedProtocolVersion != 0 {
 		tc := cfg.TLSClientConfig.Clone()

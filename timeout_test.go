@@ -54,7 +54,7 @@ func inBubble(t *testing.T, h http.Handler, f func(t *testing.T, cfg *Configurat
 		go srv.Serve(pn)
 		cfg := baseConfiguration() // no stores: their files would outlive the bubble
 		cfg.Proxy = NoProxy
-		cfg.dial = pn.dial
+		cfg.DialContext = pn.dial
 		f(t, cfg)
 		srv.Close()
 		synctest.Wait()
@@ -211,10 +211,10 @@ func TestWaitsForConnectivity(t *testing.T) {
 	for _, waits := range []bool{false, true} {
 		t.Run(map[bool]string{false: "fails", true: "waits"}[waits], func(t *testing.T) {
 			inBubble(t, capitals, func(t *testing.T, cfg *Configuration) {
-				dial := cfg.dial
+				dial := cfg.DialContext
 				var mu sync.Mutex
 				failures := 3
-				cfg.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				cfg.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 					mu.Lock()
 					defer mu.Unlock()
 					if failures > 0 {
