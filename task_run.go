@@ -38,6 +38,11 @@ type bodySource struct {
 func (t *Task) run(ctx context.Context) {
 	dels := t.delegates()
 	req, err := t.prepare(ctx)
+	if err == nil {
+		// A context cancelled before the task started (the caller's, or the
+		// request's) ends it before any I/O.
+		err = ctx.Err()
+	}
 	if err != nil {
 		t.finish(ctx, nil, nil, err)
 		return
@@ -330,7 +335,7 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 	if err != nil {
 		u := ""
 		if t.current != nil && t.current.URL != nil {
-			u = t.current.URL.String()
+			u = t.current.URL.Redacted()
 		}
 		e = classify(err, u)
 		t.err = e

@@ -47,6 +47,12 @@ func (c *taskContext) init(base context.Context) {
 		c.mu.Lock()
 		c.stopBase = stop
 		c.mu.Unlock()
+		// AfterFunc runs f on a goroutine of its own: a base that is done
+		// already must make c done before init returns, so that a task
+		// whose context was cancelled before it started sends nothing.
+		if err := base.Err(); err != nil {
+			c.cancel(err, context.Cause(base))
+		}
 	}
 }
 
