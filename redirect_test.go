@@ -468,6 +468,8 @@ func TestRedirectCredentialsStayWithOrigin(t *testing.T) {
 			req := get(t, target)
 			req.Header.Set("Authorization", "Bearer secret")
 			req.Header.Set("Cookie", "session=1")
+			req.Header.Set("Proxy-Authorization", "Basic cHJveHk6c2VjcmV0")
+			req.Header["cookie2"] = []string{"legacy=1"} // a key http.Header would not write this way
 			req.Header.Set("X-Custom", "kept")
 			return req
 		}
@@ -484,12 +486,14 @@ func TestRedirectCredentialsStayWithOrigin(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 			e := rdParse(t, rec.Body())
-			for _, k := range []string{"Authorization", "Cookie"} {
+			for _, k := range []string{"Authorization", "Cookie", "Proxy-Authorization", "Cookie2"} {
 				if v, ok := e.Headers[k]; ok {
 					t.Errorf("the other origin got %s: %q", k, v)
 				}
-				if v := inDelegate.Get(k); v != "" {
-					t.Errorf("the delegate's new request still has %s: %q", k, v)
+				for hk, v := range inDelegate {
+					if strings.EqualFold(hk, k) {
+						t.Errorf("the delegate's new request still has %s: %q", hk, v)
+					}
 				}
 			}
 			if got := e.Headers["X-Custom"]; got != "kept" {
@@ -523,8 +527,60 @@ func TestRedirectStreamBody(t *testing.T) {
 		req.GetBody = nil
 		return req
 	}
+	// A stream of unknown length: no Content-Length and no GetBody, so
+	// nothing in the redirected request itself says a body must follow.
+	unknownLength := func(t *testing.T, target string) *http.Request {
+		req := streamReq(t, target)
+		req.Body = io.NopCloser(io.MultiReader(strings.NewReader(payload)))
+		req.ContentLength = 0
+		return req
+	}
 	log := &rdBodyLog{}
 	bothProtocols(t, log, func(t *testing.T, srv *server) {
+		for _, c := range []struct {
+			name  string
+			build func(*testing.T, string) *http.Request
+		}{{"known length", streamReq}, {"unknown length", unknownLength}} {
+			for _, upload := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s upload=%v", c.name, upload), func(t *testing.T) {
+					for _, code := range []int{307, 308} {
+						log.take()
+						rec := newRecorder()
+						s := newSession(t, srv.config(), rec)
+						req := c.build(t, fmt.Sprintf("%s/%d?location=jsonBody", srv.URL, code))
+						var task *DataTask
+						if upload {
+							task = s.UploadTaskWithStreamedRequest(req).DataTask
+						} else {
+							task = s.DataTask(req)
+						}
+						task.Resume()
+						wait(t, task)
+						if err := task.Err(); CodeOf(err) != ErrRequestBodyStreamExhausted {
+							t.Fatalf("%d: err = %v, want code %d: the body must not be resent empty", code, err, ErrRequestBodyStreamExhausted)
+						}
+						rdCheckEvents(t, rec, "create", fmt.Sprintf("redirect %d POST", code), "needbody", "metrics",
+							fmt.Sprintf("complete %d", ErrRequestBodyStreamExhausted))
+						if got, want := log.take(), []string{fmt.Sprintf("/%d %s", code, payload)}; !sameEvents(got, want) {
+							t.Errorf("%d: the server received %q, want %q", code, got, want)
+						}
+					}
+				})
+			}
+		}
+		t.Run("new stream of unknown length", func(t *testing.T) {
+			log.take()
+			rec := newRecorder()
+			rec.onStream = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(payload)), nil }
+			task := rdRun(t, srv.config(), rec, unknownLength(t, srv.URL+"/307?location=jsonBody"))
+			if err := task.Err(); err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			want := []string{"/307 " + payload, "/jsonBody " + payload}
+			if got := log.take(); !sameEvents(got, want) {
+				t.Errorf("the server received %q, want %q", got, want)
+			}
+		})
 		t.Run("new stream", func(t *testing.T) {
 			log.take()
 			rec := newRecorder()

@@ -39,7 +39,7 @@ func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next
 				return nil, err
 			}
 			backoff = min(backoff*2, 30*time.Second)
-			if req, err = withFreshBody(ctx, call, req); err != nil {
+			if req, err = withFreshBody(ctx, call, req, hasBody(req)); err != nil {
 				return nil, err
 			}
 			continue
@@ -66,7 +66,7 @@ func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next
 		}
 		discard(resp)
 		if chosen == nextReq && needBody {
-			if chosen, err = withFreshBody(ctx, call, chosen); err != nil {
+			if chosen, err = withFreshBody(ctx, call, chosen, true); err != nil {
 				return nil, err
 			}
 		}
@@ -79,9 +79,11 @@ func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next
 
 // withFreshBody returns req with a new copy of its body, from GetBody or the
 // task's NewBodyStream; without either the body cannot be sent again (code
-// -1021).
-func withFreshBody(ctx context.Context, call *Call, req *http.Request) (*http.Request, error) {
-	if !hasBody(req) {
+// -1021). need says whether req has a body to send again: a redirect's next
+// request has no Body yet, and a stream of unknown length has neither a
+// Content-Length nor a GetBody, so req alone cannot tell.
+func withFreshBody(ctx context.Context, call *Call, req *http.Request, need bool) (*http.Request, error) {
+	if !need {
 		return req, nil
 	}
 	var body io.ReadCloser

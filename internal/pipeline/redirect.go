@@ -18,8 +18,8 @@ import (
 //
 // needBody reports that next must carry the body of req again; next.Body is
 // nil then and the caller supplies a fresh one. Headers that carry
-// credentials (Authorization, Cookie) are dropped when the redirect leaves
-// req's origin.
+// credentials (Authorization, Cookie, Proxy-Authorization and the
+// challenges) are dropped when the redirect leaves req's origin.
 func RedirectRequest(req *http.Request, resp *http.Response) (next *http.Request, needBody bool, err error) {
 	method := req.Method
 	if method == "" {
@@ -62,16 +62,40 @@ func RedirectRequest(req *http.Request, resp *http.Response) (next *http.Request
 		next.ContentLength = 0
 		next.GetBody = nil
 		next.TransferEncoding = nil
-		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Content-Location", "Transfer-Encoding"} {
-			next.Header.Del(k)
-		}
+		dropHeaders(next.Header, contentHeaders)
 	}
 	if !SameOrigin(req.URL, u) {
-		for _, k := range []string{"Authorization", "Cookie", "Cookie2"} {
-			next.Header.Del(k)
-		}
+		dropHeaders(next.Header, credentialHeaders)
 	}
 	return next, needBody, nil
+}
+
+// credentialHeaders carry credentials for one origin (or for the proxy on
+// the way to it): a redirect that leaves the origin drops them, as net/http's
+// Client does.
+var credentialHeaders = []string{
+	"Authorization", "Www-Authenticate", "Cookie", "Cookie2",
+	"Proxy-Authorization", "Proxy-Authenticate",
+}
+
+// contentHeaders describe a request body: a redirect that drops the body
+// drops them.
+var contentHeaders = []string{
+	"Content-Type", "Content-Length", "Content-Encoding", "Content-Language",
+	"Content-Location", "Transfer-Encoding",
+}
+
+// dropHeaders deletes the named fields from h, whatever the case of h's keys
+// (a header built as a map literal may hold "authorization").
+func dropHeaders(h http.Header, names []string) {
+	for k := range h {
+		for _, n := range names {
+			if strings.EqualFold(k, n) {
+				delete(h, k)
+				break
+			}
+		}
+	}
 }
 
 func hasBody(req *http.Request) bool {
