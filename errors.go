@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Code is a URL loading error code. Its values are Apple's URLError codes
@@ -136,8 +137,10 @@ type Error struct {
 	// Code is Apple's URLError code for the failure.
 	Code Code
 	// URL is the URL that failed (Apple's NSURLErrorFailingURLErrorKey):
-	// after a redirect it is the URL of the failing hop. It may be empty when
-	// the request had no URL.
+	// after a redirect it is the URL of the failing hop. A password in it
+	// is replaced by "xxxxx", as url.URL.Redacted does; the task's
+	// CurrentRequest has the URL itself. It may be empty when the request
+	// had no URL.
 	URL string
 	// Err is the underlying cause, if any: a network error, a TLS error, a
 	// context error or an error returned by a delegate.
@@ -145,7 +148,9 @@ type Error struct {
 }
 
 // Error returns a one-line description: the code's text and number, the
-// failing URL and the cause.
+// failing URL and the cause. Passwords of URLs in it (the failing URL's,
+// and any a cause quotes, such as a redirect's location or a proxy's URL)
+// read "xxxxx", so the text is safe to log.
 func (e *Error) Error() string {
 	msg := e.Code.Error()
 	if e.URL != "" {
@@ -154,7 +159,41 @@ func (e *Error) Error() string {
 	if e.Err != nil && e.Err.Error() != e.Code.String() {
 		msg += ": " + e.Err.Error()
 	}
-	return "urlsession: " + msg
+	return "urlsession: " + redactURLs(msg)
+}
+
+// redactURLs replaces the password of every "scheme://user:password@"
+// in s by "xxxxx".
+func redactURLs(s string) string {
+	var b strings.Builder
+	rest := s
+	for {
+		i := strings.Index(rest, "://")
+		if i < 0 {
+			break
+		}
+		auth := rest[i+3:]
+		end := strings.IndexAny(auth, "/?#@ \t\n\"'<>`")
+		if end < 0 || auth[end] != '@' {
+			b.WriteString(rest[:i+3])
+			rest = auth
+			continue
+		}
+		colon := strings.IndexByte(auth[:end], ':')
+		if colon < 0 || auth[colon+1:end] == "xxxxx" {
+			b.WriteString(rest[:i+3+end+1])
+			rest = auth[end+1:]
+			continue
+		}
+		b.WriteString(rest[:i+3+colon+1])
+		b.WriteString("xxxxx@")
+		rest = auth[end+1:]
+	}
+	if b.Len() == 0 {
+		return s
+	}
+	b.WriteString(rest)
+	return b.String()
 }
 
 // Unwrap returns the underlying cause.
