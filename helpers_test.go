@@ -20,14 +20,15 @@ import (
 // recorder is a delegate that records every callback as a short string, and
 // can be told how to answer the ones that decide something.
 type recorder struct {
-	mu       sync.Mutex
-	events   []string
-	body     bytes.Buffer
-	err      error
-	metrics  *TaskMetrics
-	sent     int64
-	invalid  chan struct{}
-	complete chan struct{}
+	mu         sync.Mutex
+	events     []string
+	body       bytes.Buffer
+	err        error
+	invalidErr error
+	metrics    *TaskMetrics
+	sent       int64
+	invalid    chan struct{}
+	complete   chan struct{}
 
 	onRedirect func(resp *http.Response, req *http.Request) *http.Request
 	onResponse func(resp *http.Response) ResponseDisposition
@@ -76,6 +77,9 @@ func (r *recorder) Body() string {
 
 func (r *recorder) DidBecomeInvalidWithError(s *Session, err error) {
 	r.add("invalid")
+	r.mu.Lock()
+	r.invalidErr = err
+	r.mu.Unlock()
 	close(r.invalid)
 }
 func (r *recorder) DidCreateTask(s *Session, t *Task) { r.add("create") }

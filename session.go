@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,7 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/urlsession-go/urlsession/credstore"
 	"github.com/urlsession-go/urlsession/internal/pipeline"
+	"github.com/urlsession-go/urlsession/urlcache"
 )
 
 // Session coordinates a group of tasks: Apple's URLSession. It owns a copy
@@ -57,6 +60,7 @@ type Session struct {
 	invalidating bool
 	invalid      bool
 	description  string
+	invalidated  chan struct{} // closed once DidBecomeInvalidWithError returned
 }
 
 // New returns a session with a copy of cfg (DefaultConfiguration when nil)
@@ -68,7 +72,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, tasks: make(map[*Task]struct{})}
+	s := &Session{cfg: cfg, tasks: make(map[*Task]struct{}), invalidated: make(chan struct{})}
 	if delegate != nil {
 		s.delegate.Store(&delegateBox{delegate})
 	}
@@ -284,7 +288,8 @@ func (s *Session) taskFinished(t *Task, callbacks func(), here bool) {
 
 // invalidateLocked schedules the end of the session on the delegate queue,
 // after every callback already queued: the delegate is dropped, idle
-// connections closed, and DidBecomeInvalidWithError delivered.
+// connections closed, the stores' pending writes made durable, and
+// DidBecomeInvalidWithError delivered.
 func (s *Session) invalidateLocked() {
 	s.invalid = true
 	d := s.currentDelegate()
@@ -292,17 +297,52 @@ func (s *Session) invalidateLocked() {
 		s.delegate.Store(nil)
 		s.runners.close()
 		s.transport.Load().CloseIdleConnections()
+		err := s.flushStores()
 		if id, ok := d.(InvalidationDelegate); ok {
-			id.DidBecomeInvalidWithError(s, nil)
+			id.DidBecomeInvalidWithError(s, err)
 		}
+		close(s.invalidated)
 	})
 }
 
+// flushStores makes every write to the session's stores so far durable (the
+// cache's background disk writes included) and returns what failed.
+func (s *Session) flushStores() error {
+	var errs []error
+	if c := s.cfg.URLCache; c != nil {
+		if err := c.Flush(); err != nil && !errors.Is(err, urlcache.ErrClosed) {
+			errs = append(errs, fmt.Errorf("urlsession: writing the URL cache: %w", err))
+		}
+	}
+	if c := s.cfg.HTTPCookieStorage; c != nil {
+		if err := c.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("urlsession: writing the cookie storage: %w", err))
+		}
+	}
+	if c := s.cfg.URLCredentialStorage; c != nil {
+		if err := c.Flush(); err != nil && !errors.Is(err, credstore.ErrClosed) {
+			errs = append(errs, fmt.Errorf("urlsession: writing the credential storage: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Invalidated returns a channel that is closed once the session is invalid:
+// after FinishTasksAndInvalidate or InvalidateAndCancel, when every task has
+// completed, every callback has run, the writes to the session's stores are
+// on disk, and DidBecomeInvalidWithError has returned. A program that
+// invalidates a session and waits on Invalidated before it exits loses no
+// cache entry, cookie or credential. The channel is never closed for the
+// shared session.
+func (s *Session) Invalidated() <-chan struct{} { return s.invalidated }
+
 // FinishTasksAndInvalidate invalidates the session once its tasks complete:
 // no new task can be created, existing ones (including suspended ones) run
-// to completion, then the delegate gets DidBecomeInvalidWithError(nil) as
-// its last callback and the session drops it. It returns at once. It does
-// nothing on the shared session.
+// to completion, the stores' pending writes (cache entries, cookies,
+// credentials) are made durable, then the delegate gets
+// DidBecomeInvalidWithError as its last callback and the session drops it.
+// Its error is nil unless a store could not be written. It returns at once;
+// Invalidated tells when it is done. It does nothing on the shared session.
 func (s *Session) FinishTasksAndInvalidate() {
 	if s.shared {
 		return
