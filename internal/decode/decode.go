@@ -60,6 +60,12 @@ const AcceptEncoding = "gzip, deflate, br"
 // so an unbounded stack would let a response header claim unbounded memory.
 const MaxCodings = 5
 
+// ErrTooManyCodings is wrapped (with [errors.ErrUnsupported]) by the error
+// for a Content-Encoding value that stacks more than [MaxCodings] codings.
+// Unlike a coding this package does not know, which a client passes through
+// undecoded, such a stack is a hostile or broken response.
+var ErrTooManyCodings = errors.New("decode: too many stacked content codings")
+
 // ErrCorrupt is wrapped by every error that comes from a body that does not decode.
 var ErrCorrupt = errors.New("decode: corrupt content encoding")
 
@@ -123,7 +129,7 @@ func parse(contentEncoding string, dst []coding) ([]coding, error) {
 			continue
 		}
 		if len(dst) == MaxCodings {
-			return nil, fmt.Errorf("decode: more than %d stacked content codings in %q: %w", MaxCodings, contentEncoding, errors.ErrUnsupported)
+			return nil, fmt.Errorf("%w: more than %d in %q (%w)", ErrTooManyCodings, MaxCodings, contentEncoding, errors.ErrUnsupported)
 		}
 		dst = append(dst, c)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/urlsession-go/urlsession/cookiestore"
@@ -98,22 +99,33 @@ func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Nex
 		// the next hop is sent.
 		b.Cookies.SetCookiesFromResponseWithPolicy(resp.Header, req.URL, main, b.AcceptPolicy)
 	}
-	return decodeBody(req, resp), nil
+	return decodeBody(req, resp)
 }
 
 // decodeBody returns resp with its body decoded when it has a content
 // coding this package decodes, as net/http's Transport does: the copy lacks
 // Content-Encoding and Content-Length and has Uncompressed set. resp itself
-// (which the transaction records) keeps the headers as received.
-func decodeBody(req *http.Request, resp *http.Response) *http.Response {
-	ce := resp.Header.Get("Content-Encoding")
-	if ce == "" || req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
-		resp.StatusCode == http.StatusNotModified || !decode.Supported(ce) {
-		return resp
+// (which the transaction records) keeps the headers as received. A coding
+// it does not know passes through undecoded; more codings stacked than
+// decode.MaxCodings fail with code -1015.
+func decodeBody(req *http.Request, resp *http.Response) (*http.Response, error) {
+	ces := resp.Header.Values("Content-Encoding")
+	if len(ces) == 0 || req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
+		resp.StatusCode == http.StatusNotModified {
+		return resp, nil
+	}
+	ce := ces[0]
+	if len(ces) > 1 {
+		// Several field lines make one list (RFC 9110 section 5.3).
+		ce = strings.Join(ces, ", ")
 	}
 	rc, err := decode.NewReader(resp.Body, ce)
+	if errors.Is(err, decode.ErrTooManyCodings) {
+		discard(resp)
+		return nil, fail.New(-1015, err)
+	}
 	if err != nil {
-		return resp
+		return resp, nil
 	}
 	r2 := *resp
 	r2.Body = &decodeErrBody{rc}
@@ -122,7 +134,7 @@ func decodeBody(req *http.Request, resp *http.Response) *http.Response {
 	r2.Header.Del("Content-Length")
 	r2.ContentLength = -1
 	r2.Uncompressed = true
-	return &r2
+	return &r2, nil
 }
 
 // decodeErrBody gives decoding failures the cannot-decode-raw-data code.
