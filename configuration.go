@@ -27,6 +27,9 @@ const (
 	// DefaultHTTPMaximumConnectionsPerHost is the default number of
 	// simultaneous HTTP/1.1 connections to one host.
 	DefaultHTTPMaximumConnectionsPerHost = 6
+	// DefaultMaxCollectedBodySize is the default bound on a response body
+	// collected in memory (see Configuration.MaxCollectedBodySize): 256 MiB.
+	DefaultMaxCollectedBodySize int64 = 256 << 20
 )
 
 // Configuration holds the policies of a Session: timeouts, connection limits,
@@ -145,6 +148,16 @@ type Configuration struct {
 	// HTTPAdditionalHeaders sets one. Empty means "<program name>
 	// urlsession/<version>".
 	UserAgent string
+
+	// MaxCollectedBodySize bounds the response body a session collects in
+	// memory: for Data, Upload, UploadFile and tasks with a completion
+	// handler, counted after content decoding (so a small compressed body
+	// that expands without end is stopped too). A larger body fails the task
+	// with ErrDataLengthExceedsMaximum (-1103), before anything is read when
+	// Content-Length announces it. Bodies that stream (a DataDelegate's
+	// DidReceiveData alone, Bytes, Client) are not bounded. Zero means
+	// DefaultMaxCollectedBodySize; a negative value means no bound.
+	MaxCollectedBodySize int64
 
 	// DialContext, when set, opens the network connections of http and
 	// https requests (and of the CONNECT tunnels to a proxy), as
@@ -270,6 +283,18 @@ func (c *Configuration) resourceTimeout() time.Duration {
 		return DefaultTimeoutIntervalForResource
 	}
 	return c.TimeoutIntervalForResource
+}
+
+// maxCollected returns the bound on a body collected in memory; -1 means
+// none.
+func (c *Configuration) maxCollected() int64 {
+	switch {
+	case c.MaxCollectedBodySize == 0:
+		return DefaultMaxCollectedBodySize
+	case c.MaxCollectedBodySize < 0:
+		return -1
+	}
+	return c.MaxCollectedBodySize
 }
 
 func (c *Configuration) maxConnsPerHost() int {

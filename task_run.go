@@ -5,6 +5,7 @@ package urlsession
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -140,6 +141,14 @@ func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
 			req.Body = rc
 		}
 	}
+	if (req.Method == "" || req.Method == http.MethodGet || req.Method == http.MethodHead) &&
+		((req.Body != nil && req.Body != http.NoBody) || req.ContentLength > 0) {
+		// Apple fails a GET or HEAD that carries a body with this code.
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fail.Newf(int(ErrDataLengthExceedsMaximum), "a %s request cannot carry a body", cmp.Or(req.Method, http.MethodGet))
+	}
 	switch {
 	case req.Body == nil || req.Body == http.NoBody:
 		t.expectedSend.Store(0)
@@ -206,7 +215,12 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 	defer resp.Body.Close()
 	var buf []byte
 	collect := t.deliver.buffered()
+	limit := int64(-1)
 	if collect {
+		limit = t.session.cfg.maxCollected()
+		if limit >= 0 && resp.ContentLength > limit {
+			return nil, errTooLong(limit)
+		}
 		// Room for the announced length and the read that sees EOF; grown
 		// geometrically beyond that, as io.ReadAll does.
 		buf = make([]byte, 0, int(min(max(resp.ContentLength, 0), 64<<20))+512)
@@ -302,6 +316,9 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 		if pooled != nil {
 			pool.Put(pooled)
 		}
+		if limit >= 0 && int64(len(buf)) > limit {
+			return nil, errTooLong(limit)
+		}
 		if err == io.EOF {
 			return buf, nil
 		}
@@ -309,6 +326,13 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 			return nil, err
 		}
 	}
+}
+
+// errTooLong is the error of a body over the bound on what is collected in
+// memory.
+func errTooLong(limit int64) error {
+	return fail.Newf(int(ErrDataLengthExceedsMaximum),
+		"the response body is larger than the %d bytes collected in memory at most (Configuration.MaxCollectedBodySize)", limit)
 }
 
 // finish completes the task with the outcome of loading it. When the task's
