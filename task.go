@@ -86,12 +86,14 @@ type Task struct {
 	lastActivity           atomic.Int64 // monoNow at the last data moved
 	inDelegate             atomic.Int32 // waits on the delegate in progress
 	paused                 atomic.Bool  // state is TaskSuspended (read without mu)
+	holding                atomic.Bool  // held is not empty (read without mu)
 
 	mu           sync.Mutex
 	state        TaskState
 	suspendCount int
 	started      bool
 	resumeCh     chan struct{} // closed while running
+	held         []func()      // callbacks due while suspended, run after Resume (see hold)
 	ctx          taskContext   // set up when the task starts
 	timing       bool          // the timeouts run: the task is running
 	timer        *time.Timer   // the idle and resource timeouts, or nil
@@ -292,9 +294,49 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 // is canceling or completed does nothing: a cancelled task cannot be
 // resumed.
 func (t *Task) Resume() {
-	if ctx, start := t.resume(); start {
+	ctx, start := t.resume()
+	if start {
 		t.ownGoroutine = true
 		t.session.runners.start(ctx, t)
+		return
+	}
+	if t.holding.Load() {
+		t.session.queue.add(t.releaseHeld)
+	}
+}
+
+// hold runs on the delegate queue at the start of a callback f of the task:
+// while the task is suspended, or earlier callbacks of it are still held, it
+// keeps f to run after Resume (in order, after those) and reports true.
+func (t *Task) hold(f func()) bool {
+	if !t.paused.Load() && !t.holding.Load() {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != TaskSuspended && len(t.held) == 0 {
+		return false
+	}
+	t.held = append(t.held, f)
+	t.holding.Store(true)
+	return true
+}
+
+// releaseHeld runs, on the delegate queue, the callbacks held while the task
+// was suspended; a callback that finds the task suspended again is held
+// again, with the ones after it.
+func (t *Task) releaseHeld() {
+	t.mu.Lock()
+	if t.state == TaskSuspended {
+		t.mu.Unlock()
+		return // suspended again before this ran: the next Resume releases
+	}
+	held := t.held
+	t.held = nil
+	t.holding.Store(false)
+	t.mu.Unlock()
+	for _, f := range held {
+		f()
 	}
 }
 
@@ -331,9 +373,11 @@ func (t *Task) resume() (ctx context.Context, start bool) {
 	return nil, false
 }
 
-// Suspend pauses the task: no more data is read or delivered and its
-// timeouts stop until Resume. A request already on the wire keeps its
-// connection. Suspend on a canceling or completed task does nothing.
+// Suspend pauses the task until Resume: it stops reading the response and
+// sending the request body, holds a redirect before the next hop, delivers
+// no callback (data already received waits for Resume, in order), and its
+// timeouts stop. A connection already open stays open. Suspend on a
+// canceling or completed task does nothing.
 func (t *Task) Suspend() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -38,6 +38,11 @@ type bodySource struct {
 
 func (t *Task) run(ctx context.Context) {
 	dels := t.delegates()
+	// A task suspended at once after Resume sends nothing until resumed.
+	if err := t.waitRunning(ctx); err != nil {
+		t.finish(ctx, nil, nil, err)
+		return
+	}
 	req, err := t.prepare(ctx)
 	if err == nil {
 		// A context cancelled before the task started (the caller's, or the
@@ -248,6 +253,16 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 			p = *pooled
 		}
 		n, err := resp.Body.Read(p)
+		if t.paused.Load() {
+			// Suspended while this read waited: what it brought (data, the
+			// end of the body, an error) is dealt with after Resume.
+			if werr := t.waitRunning(ctx); werr != nil {
+				if pooled != nil {
+					pool.Put(pooled)
+				}
+				return nil, werr
+			}
+		}
 		if n > 0 {
 			got := t.received.Add(int64(n))
 			// An HTTP/1 body of known length ends, without waiting on the
@@ -286,7 +301,11 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 				// the delegate, which is not network idleness (see
 				// delegateWait).
 				t.inDelegate.Add(1)
-				deliver := func() {
+				var deliver func()
+				deliver = func() {
+					if t.hold(deliver) {
+						return
+					}
 					if t.State() != TaskCanceling {
 						dd.DidReceiveData(t.session, t.data, data)
 					}
@@ -365,9 +384,16 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 		t.err = e
 	}
 	t.state = TaskCompleted
+	t.paused.Store(false)
 	t.stopTimersLocked()
 	started := t.ctx.base != nil
+	release := len(t.held) > 0
 	t.mu.Unlock()
+	if release {
+		// Callbacks held while the task was suspended come before its last
+		// ones.
+		t.session.queue.push(t.releaseHeld)
+	}
 	if started {
 		t.ctx.cancel(context.Canceled, context.Canceled) // release the context's resources
 	}
@@ -444,6 +470,10 @@ var _ pipeline.Hooks = hooks{}
 
 func (h hooks) WillRedirect(ctx context.Context, resp *http.Response, next *http.Request) (*http.Request, error) {
 	t := h.t
+	// A suspended task holds the redirect until Resume.
+	if err := t.waitRunning(ctx); err != nil {
+		return nil, err
+	}
 	chosen := next
 	if d, ok := delegateFor[RedirectionDelegate](t); ok {
 		var err error
@@ -501,6 +531,11 @@ func (h hooks) WaitingForConnectivity() {
 }
 
 func (h hooks) Received(int64) { h.t.touch() }
+
+var _ pipeline.SuspendHooks = hooks{}
+
+// WaitRunning waits while the task is suspended.
+func (h hooks) WaitRunning(ctx context.Context) error { return h.t.waitRunning(ctx) }
 
 var _ pipeline.CacheHooks = hooks{}
 

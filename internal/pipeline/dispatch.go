@@ -52,7 +52,9 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 	}
 	if req.Body != nil && req.Body != http.NoBody {
 		r2 := *req
-		r2.Body = &sendBody{rc: req.Body, hooks: call.Hooks, tx: tx, expected: req.ContentLength}
+		sb := &sendBody{rc: req.Body, hooks: call.Hooks, tx: tx, expected: req.ContentLength, ctx: ctx}
+		sb.suspend, _ = call.Hooks.(SuspendHooks)
+		r2.Body = sb
 		req = &r2
 	}
 	if tx != nil {
@@ -172,9 +174,17 @@ type sendBody struct {
 	tx       *Transaction
 	expected int64
 	total    int64
+	ctx      context.Context
+	suspend  SuspendHooks // nil when the task cannot be suspended
 }
 
 func (b *sendBody) Read(p []byte) (int, error) {
+	if b.suspend != nil {
+		// A suspended task sends nothing.
+		if err := b.suspend.WaitRunning(b.ctx); err != nil {
+			return 0, err
+		}
+	}
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		b.total += int64(n)

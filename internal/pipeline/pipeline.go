@@ -64,6 +64,14 @@ type Hooks interface {
 	Received(n int64)
 }
 
+// SuspendHooks is implemented by Hooks whose task can be suspended: the
+// request body is not read while it is.
+type SuspendHooks interface {
+	// WaitRunning returns once the task runs (at once when it does), or
+	// with ctx's cause when ctx ends first.
+	WaitRunning(ctx context.Context) error
+}
+
 // Call is one task's trip through the pipeline.
 type Call struct {
 	Hooks Hooks
