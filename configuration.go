@@ -62,7 +62,7 @@ type Configuration struct {
 	// HTTPAdditionalHeaders are added to every request that does not already
 	// set a header of the same name (names compare case-insensitively, as
 	// http.Header canonicalises them). Headers the session manages itself
-	// (see ReservedHeaders) are refused: New reports them through
+	// (see IsReservedHeader) are refused: New reports them through
 	// Validate's error and a session ignores them.
 	HTTPAdditionalHeaders http.Header
 
@@ -172,15 +172,32 @@ type Configuration struct {
 // NoProxy is a Configuration.Proxy function that always connects directly.
 func NoProxy(*http.Request) (*url.URL, error) { return nil, nil }
 
-// ReservedHeaders lists the headers a session manages itself and that
-// Configuration.HTTPAdditionalHeaders must not set (Apple's list, plus the
-// framing headers Go manages): Authorization, Connection, Host,
-// Proxy-Authenticate, Proxy-Authorization, WWW-Authenticate,
-// Content-Length, Transfer-Encoding, Upgrade and Te.
-var ReservedHeaders = []string{
+// reservedHeaders are the headers a session manages itself, in canonical
+// form: Apple's list, plus the framing headers Go manages.
+var reservedHeaders = [...]string{
 	"Authorization", "Connection", "Host", "Proxy-Authenticate",
 	"Proxy-Authorization", "Www-Authenticate", "Content-Length",
 	"Transfer-Encoding", "Upgrade", "Te",
+}
+
+// ReservedHeaders returns the names of the headers a session manages itself
+// and that Configuration.HTTPAdditionalHeaders must not set (Apple's list,
+// plus the framing headers Go manages): Authorization, Connection, Host,
+// Proxy-Authenticate, Proxy-Authorization, WWW-Authenticate,
+// Content-Length, Transfer-Encoding, Upgrade and Te, in canonical form
+// (http.CanonicalHeaderKey). Each call returns a new slice, which the
+// caller may change.
+func ReservedHeaders() []string { return append([]string(nil), reservedHeaders[:]...) }
+
+// IsReservedHeader reports whether name, in any case, is one of
+// ReservedHeaders.
+func IsReservedHeader(name string) bool {
+	for _, r := range reservedHeaders {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultConfiguration returns a configuration with Apple's defaults: a 60 s
@@ -247,7 +264,7 @@ func (c *Configuration) Clone() *Configuration {
 // New calls it and reports the problem by returning the error.
 func (c *Configuration) Validate() error {
 	for name := range c.HTTPAdditionalHeaders {
-		if isReserved(name) {
+		if IsReservedHeader(name) {
 			return fmt.Errorf("urlsession: HTTPAdditionalHeaders may not set the reserved header %q", name)
 		}
 	}
@@ -258,15 +275,6 @@ func (c *Configuration) Validate() error {
 		return fmt.Errorf("urlsession: TLS minimum version %#x is above the maximum %#x", lo, hi)
 	}
 	return nil
-}
-
-func isReserved(name string) bool {
-	for _, r := range ReservedHeaders {
-		if strings.EqualFold(name, r) {
-			return true
-		}
-	}
-	return false
 }
 
 // requestTimeout, resourceTimeout and maxConnsPerHost resolve the zero
