@@ -60,10 +60,13 @@ type Configuration struct {
 	HTTPMaximumConnectionsPerHost int
 
 	// HTTPAdditionalHeaders are added to every request that does not already
-	// set a header of the same name (names compare case-insensitively, as
-	// http.Header canonicalises them). Headers the session manages itself
-	// (see IsReservedHeader) are refused: New reports them through
-	// Validate's error and a session ignores them.
+	// set a header of the same name. Names compare case-insensitively
+	// everywhere: New canonicalises them (http.CanonicalHeaderKey), joining
+	// fields whose names differ only in case (the canonical name's values
+	// first), and a request's own header fields are sent under canonical
+	// names too, so "accept" in a header literal is the request's Accept.
+	// Headers the session manages itself (see IsReservedHeader) are refused
+	// in any case: New reports them through Validate's error.
 	HTTPAdditionalHeaders http.Header
 
 	// TLSClientConfig is the TLS configuration used for https connections:

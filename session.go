@@ -72,6 +72,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.HTTPAdditionalHeaders = pipeline.CanonicalHeader(cfg.HTTPAdditionalHeaders)
 	s := &Session{cfg: cfg, tasks: make(map[*Task]struct{}), invalidated: make(chan struct{})}
 	if delegate != nil {
 		s.delegate.Store(&delegateBox{delegate})
