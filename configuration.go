@@ -38,9 +38,12 @@ const (
 //
 // A Configuration is a plain value. New copies it (deeply, with Clone), so
 // changing a Configuration after creating a session from it has no effect on
-// that session, as in Apple's API. The zero value of every field stands for
-// Apple's default, written next to each field; DefaultConfiguration and
-// EphemeralConfiguration return configurations with those defaults.
+// that session, as in Apple's API. The zero value of each field is written
+// next to it and, but for the three stores, is Apple's default: a zero
+// Configuration behaves as DefaultConfiguration's without a URL cache,
+// cookie storage or credential storage, since a nil store means none, as
+// Apple's nil does. DefaultConfiguration and EphemeralConfiguration return
+// configurations with Apple's defaults and stores.
 type Configuration struct {
 	// TimeoutIntervalForRequest is the idle timeout: a task fails with
 	// ErrTimedOut when no data arrives (or can be sent) for this long. The
@@ -126,20 +129,22 @@ type Configuration struct {
 	// storage.
 	HTTPCookieStorage *cookiestore.Store
 
-	// HTTPCookieAcceptPolicy decides which response cookies are stored:
-	// Always, Never, or OnlyFromMainDocumentDomain (a cookie is stored when
-	// its URL's host is in the registrable domain of the request's main
-	// document, RequestOptions.MainDocumentURL, or of the request's own URL
-	// when there is none). The zero value is Always;
-	// DefaultConfiguration and EphemeralConfiguration set
-	// OnlyFromMainDocumentDomain, Apple's default. Cookies set on redirect
-	// responses are stored and sent on the next hop.
-	HTTPCookieAcceptPolicy cookiestore.AcceptPolicy
+	// HTTPCookieAcceptPolicy decides which response cookies are stored
+	// (Apple's httpCookieAcceptPolicy; it takes the place of the storage's
+	// own policy). The zero value is CookieAcceptOnlyFromMainDocumentDomain,
+	// Apple's default: a cookie is stored when its URL's host is in the
+	// registrable domain of the request's main document
+	// (RequestOptions.MainDocumentURL), or of the request's own URL when
+	// there is none. CookieAcceptAlways and CookieAcceptNever are the
+	// others. Cookies set on redirect responses are stored and sent on the
+	// next hop.
+	HTTPCookieAcceptPolicy CookieAcceptPolicy
 
-	// HTTPShouldSetCookies makes requests carry the stored cookies that
-	// match them. The zero value is false; DefaultConfiguration and
-	// EphemeralConfiguration set true, Apple's default.
-	HTTPShouldSetCookies bool
+	// DoNotSendCookies makes requests go without the stored cookies that
+	// match them (Apple's httpShouldSetCookies = false). The zero value,
+	// false, sends them, Apple's default; response cookies are stored
+	// either way, as HTTPCookieAcceptPolicy decides.
+	DoNotSendCookies bool
 
 	// URLCredentialStorage keeps credentials for authentication (Apple's
 	// urlCredentialStorage). Nil means none. DefaultConfiguration sets
@@ -170,6 +175,43 @@ type Configuration struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	ephemeral bool
+}
+
+// CookieAcceptPolicy says which response cookies a session stores: Apple's
+// HTTPCookie.AcceptPolicy as a session configuration takes it. Its zero
+// value is Apple's default for a session, unlike cookiestore.AcceptPolicy,
+// whose zero value (Always) is the default of a storage.
+type CookieAcceptPolicy int
+
+const (
+	// CookieAcceptOnlyFromMainDocumentDomain stores cookies only from
+	// hosts in the registrable domain (eTLD+1) of the request's main
+	// document. It is the zero value and Apple's default.
+	CookieAcceptOnlyFromMainDocumentDomain CookieAcceptPolicy = 0
+	// CookieAcceptAlways stores every valid cookie.
+	CookieAcceptAlways CookieAcceptPolicy = 1
+	// CookieAcceptNever stores no cookie.
+	CookieAcceptNever CookieAcceptPolicy = 2
+)
+
+// String returns Apple's name of the policy: "onlyFromMainDocumentDomain",
+// "always" or "never".
+func (p CookieAcceptPolicy) String() string {
+	return p.storePolicy().String()
+}
+
+// storePolicy returns the cookiestore policy p stands for, or an invalid
+// one for an unknown p.
+func (p CookieAcceptPolicy) storePolicy() cookiestore.AcceptPolicy {
+	switch p {
+	case CookieAcceptOnlyFromMainDocumentDomain:
+		return cookiestore.OnlyFromMainDocumentDomain
+	case CookieAcceptAlways:
+		return cookiestore.Always
+	case CookieAcceptNever:
+		return cookiestore.Never
+	}
+	return cookiestore.AcceptPolicy(-1 - int(p))
 }
 
 // NoProxy is a Configuration.Proxy function that always connects directly.
@@ -234,8 +276,6 @@ func baseConfiguration() *Configuration {
 		TimeoutIntervalForRequest:     DefaultTimeoutIntervalForRequest,
 		TimeoutIntervalForResource:    DefaultTimeoutIntervalForResource,
 		HTTPMaximumConnectionsPerHost: DefaultHTTPMaximumConnectionsPerHost,
-		HTTPCookieAcceptPolicy:        cookiestore.OnlyFromMainDocumentDomain,
-		HTTPShouldSetCookies:          true,
 	}
 }
 
@@ -263,13 +303,19 @@ func (c *Configuration) Clone() *Configuration {
 }
 
 // Validate reports the first problem with c: a reserved header in
-// HTTPAdditionalHeaders, negative timeouts, or TLS versions out of order.
+// HTTPAdditionalHeaders, an unknown cookie accept policy, negative
+// timeouts, or TLS versions out of order.
 // New calls it and reports the problem by returning the error.
 func (c *Configuration) Validate() error {
 	for name := range c.HTTPAdditionalHeaders {
 		if IsReservedHeader(name) {
 			return fmt.Errorf("urlsession: HTTPAdditionalHeaders may not set the reserved header %q", name)
 		}
+	}
+	switch c.HTTPCookieAcceptPolicy {
+	case CookieAcceptOnlyFromMainDocumentDomain, CookieAcceptAlways, CookieAcceptNever:
+	default:
+		return fmt.Errorf("urlsession: HTTPCookieAcceptPolicy %d is not a cookie accept policy", int(c.HTTPCookieAcceptPolicy))
 	}
 	if c.TimeoutIntervalForRequest < 0 || c.TimeoutIntervalForResource < 0 {
 		return fmt.Errorf("urlsession: timeouts must not be negative")

@@ -10,7 +10,10 @@ import (
 
 // RequestOptions are the properties Apple's URLRequest has beyond what an
 // *http.Request carries. Attach them with WithOptions; a session reads them
-// with OptionsOf. The zero value means "use the configuration's values".
+// with OptionsOf. The zero value of each field means the configuration's
+// value, except CachePolicy: a request with RequestOptions has a cache
+// policy of its own, as an Apple URLRequest does, and its zero value is
+// UseProtocolCachePolicy.
 type RequestOptions struct {
 	// TimeoutInterval is this request's idle timeout; it takes precedence
 	// over Configuration.TimeoutIntervalForRequest. Zero means the

@@ -93,7 +93,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 		pipeline.Followup{},
 		&pipeline.Bridge{
 			Headers: cfg.HTTPAdditionalHeaders, UserAgent: ua,
-			Cookies: cfg.HTTPCookieStorage, SendCookies: cfg.HTTPShouldSetCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy,
+			Cookies: cfg.HTTPCookieStorage, SendCookies: !cfg.DoNotSendCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy.storePolicy(),
 		},
 		&pipeline.Cache{Cache: cfg.URLCache},
 		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Transport: sessionTransport{s}, Proxy: proxyFunc(cfg)},
