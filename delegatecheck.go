@@ -138,6 +138,9 @@ func examineDelegate(t reflect.Type) error {
 			errs = append(errs, e)
 		}
 	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
 	return errors.Join(errs...)
 }
 

@@ -99,9 +99,13 @@ func TestDelegateNearMiss(t *testing.T) {
 		}
 	}
 
-	de := checkDelegate(pointerOnly{}).(interface{ Unwrap() []error }).Unwrap()[0].(*DelegateError)
-	if !de.PointerReceiver {
+	// One mistake is reported as a *DelegateError itself, several joined.
+	de, ok := checkDelegate(pointerOnly{}).(*DelegateError)
+	if !ok || !de.PointerReceiver {
 		t.Errorf("pointerOnly{}: PointerReceiver not set: %#v", de)
+	}
+	if _, ok := checkDelegate(twoMistakes{}).(interface{ Unwrap() []error }); !ok {
+		t.Error("two mistakes are not reported as joined errors")
 	}
 	if err := checkDelegate(&pointerOnly{}); err != nil {
 		t.Errorf("a pointer to pointerOnly: %v", err)
