@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,21 +198,23 @@ const (
 // String returns Apple's name of the policy: "onlyFromMainDocumentDomain",
 // "always" or "never".
 func (p CookieAcceptPolicy) String() string {
-	return p.storePolicy().String()
+	switch p {
+	case CookieAcceptOnlyFromMainDocumentDomain, CookieAcceptAlways, CookieAcceptNever:
+		return p.storePolicy().String()
+	}
+	return "CookieAcceptPolicy(" + strconv.Itoa(int(p)) + ")"
 }
 
-// storePolicy returns the cookiestore policy p stands for, or an invalid
-// one for an unknown p.
+// storePolicy returns the cookiestore policy p stands for (Validate refuses
+// an unknown p; it stands for Never).
 func (p CookieAcceptPolicy) storePolicy() cookiestore.AcceptPolicy {
 	switch p {
 	case CookieAcceptOnlyFromMainDocumentDomain:
 		return cookiestore.OnlyFromMainDocumentDomain
 	case CookieAcceptAlways:
 		return cookiestore.Always
-	case CookieAcceptNever:
-		return cookiestore.Never
 	}
-	return cookiestore.AcceptPolicy(-1 - int(p))
+	return cookiestore.Never
 }
 
 // NoProxy is a Configuration.Proxy function that always connects directly.

@@ -44,6 +44,8 @@ type DelegateError struct {
 	PointerReceiver bool
 }
 
+// Error returns a one-line description naming the delegate's method and the
+// callback's signature.
 func (e *DelegateError) Error() string {
 	if e.PointerReceiver {
 		return fmt.Sprintf("urlsession: delegate %s does not have the %s callback %s: it is declared on *%s; pass a *%s as the delegate",

@@ -83,6 +83,9 @@ func TestCookieAcceptPolicyValues(t *testing.T) {
 			t.Errorf("%d: %q, %v; want %q, %v", int(tt.p), tt.p, tt.p.storePolicy(), tt.name, tt.store)
 		}
 	}
+	if got := CookieAcceptPolicy(7).String(); got != "CookieAcceptPolicy(7)" {
+		t.Errorf("CookieAcceptPolicy(7).String() = %q", got)
+	}
 	cfg := EphemeralConfiguration()
 	cfg.HTTPCookieAcceptPolicy = 7
 	if _, err := New(cfg, nil); err == nil {
