@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,9 +39,12 @@ const (
 //
 // A Configuration is a plain value. New copies it (deeply, with Clone), so
 // changing a Configuration after creating a session from it has no effect on
-// that session, as in Apple's API. The zero value of every field stands for
-// Apple's default, written next to each field; DefaultConfiguration and
-// EphemeralConfiguration return configurations with those defaults.
+// that session, as in Apple's API. The zero value of each field is written
+// next to it and, but for the three stores, is Apple's default: a zero
+// Configuration behaves as DefaultConfiguration's without a URL cache,
+// cookie storage or credential storage, since a nil store means none, as
+// Apple's nil does. DefaultConfiguration and EphemeralConfiguration return
+// configurations with Apple's defaults and stores.
 type Configuration struct {
 	// TimeoutIntervalForRequest is the idle timeout: a task fails with
 	// ErrTimedOut when no data arrives (or can be sent) for this long. The
@@ -60,10 +64,13 @@ type Configuration struct {
 	HTTPMaximumConnectionsPerHost int
 
 	// HTTPAdditionalHeaders are added to every request that does not already
-	// set a header of the same name (names compare case-insensitively, as
-	// http.Header canonicalises them). Headers the session manages itself
-	// (see ReservedHeaders) are refused: New reports them through
-	// Validate's error and a session ignores them.
+	// set a header of the same name. Names compare case-insensitively
+	// everywhere: New canonicalises them (http.CanonicalHeaderKey), joining
+	// fields whose names differ only in case (the canonical name's values
+	// first), and a request's own header fields are sent under canonical
+	// names too, so "accept" in a header literal is the request's Accept.
+	// Headers the session manages itself (see IsReservedHeader) are refused
+	// in any case: New reports them through Validate's error.
 	HTTPAdditionalHeaders http.Header
 
 	// TLSClientConfig is the TLS configuration used for https connections:
@@ -123,20 +130,22 @@ type Configuration struct {
 	// storage.
 	HTTPCookieStorage *cookiestore.Store
 
-	// HTTPCookieAcceptPolicy decides which response cookies are stored:
-	// Always, Never, or OnlyFromMainDocumentDomain (a cookie is stored when
-	// its URL's host is in the registrable domain of the request's main
-	// document, RequestOptions.MainDocumentURL, or of the request's own URL
-	// when there is none). The zero value is Always;
-	// DefaultConfiguration and EphemeralConfiguration set
-	// OnlyFromMainDocumentDomain, Apple's default. Cookies set on redirect
-	// responses are stored and sent on the next hop.
-	HTTPCookieAcceptPolicy cookiestore.AcceptPolicy
+	// HTTPCookieAcceptPolicy decides which response cookies are stored
+	// (Apple's httpCookieAcceptPolicy; it takes the place of the storage's
+	// own policy). The zero value is CookieAcceptOnlyFromMainDocumentDomain,
+	// Apple's default: a cookie is stored when its URL's host is in the
+	// registrable domain of the request's main document
+	// (RequestOptions.MainDocumentURL), or of the request's own URL when
+	// there is none. CookieAcceptAlways and CookieAcceptNever are the
+	// others. Cookies set on redirect responses are stored and sent on the
+	// next hop.
+	HTTPCookieAcceptPolicy CookieAcceptPolicy
 
-	// HTTPShouldSetCookies makes requests carry the stored cookies that
-	// match them. The zero value is false; DefaultConfiguration and
-	// EphemeralConfiguration set true, Apple's default.
-	HTTPShouldSetCookies bool
+	// DoNotSendCookies makes requests go without the stored cookies that
+	// match them (Apple's httpShouldSetCookies = false). The zero value,
+	// false, sends them, Apple's default; response cookies are stored
+	// either way, as HTTPCookieAcceptPolicy decides.
+	DoNotSendCookies bool
 
 	// URLCredentialStorage keeps credentials for authentication (Apple's
 	// urlCredentialStorage). Nil means none. DefaultConfiguration sets
@@ -169,18 +178,74 @@ type Configuration struct {
 	ephemeral bool
 }
 
+// CookieAcceptPolicy says which response cookies a session stores: Apple's
+// HTTPCookie.AcceptPolicy as a session configuration takes it. Its zero
+// value is Apple's default for a session, unlike cookiestore.AcceptPolicy,
+// whose zero value (Always) is the default of a storage.
+type CookieAcceptPolicy int
+
+const (
+	// CookieAcceptOnlyFromMainDocumentDomain stores cookies only from
+	// hosts in the registrable domain (eTLD+1) of the request's main
+	// document. It is the zero value and Apple's default.
+	CookieAcceptOnlyFromMainDocumentDomain CookieAcceptPolicy = 0
+	// CookieAcceptAlways stores every valid cookie.
+	CookieAcceptAlways CookieAcceptPolicy = 1
+	// CookieAcceptNever stores no cookie.
+	CookieAcceptNever CookieAcceptPolicy = 2
+)
+
+// String returns Apple's name of the policy: "onlyFromMainDocumentDomain",
+// "always" or "never".
+func (p CookieAcceptPolicy) String() string {
+	switch p {
+	case CookieAcceptOnlyFromMainDocumentDomain, CookieAcceptAlways, CookieAcceptNever:
+		return p.storePolicy().String()
+	}
+	return "CookieAcceptPolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// storePolicy returns the cookiestore policy p stands for (Validate refuses
+// an unknown p; it stands for Never).
+func (p CookieAcceptPolicy) storePolicy() cookiestore.AcceptPolicy {
+	switch p {
+	case CookieAcceptOnlyFromMainDocumentDomain:
+		return cookiestore.OnlyFromMainDocumentDomain
+	case CookieAcceptAlways:
+		return cookiestore.Always
+	}
+	return cookiestore.Never
+}
+
 // NoProxy is a Configuration.Proxy function that always connects directly.
 func NoProxy(*http.Request) (*url.URL, error) { return nil, nil }
 
-// ReservedHeaders lists the headers a session manages itself and that
-// Configuration.HTTPAdditionalHeaders must not set (Apple's list, plus the
-// framing headers Go manages): Authorization, Connection, Host,
-// Proxy-Authenticate, Proxy-Authorization, WWW-Authenticate,
-// Content-Length, Transfer-Encoding, Upgrade and Te.
-var ReservedHeaders = []string{
+// reservedHeaders are the headers a session manages itself, in canonical
+// form: Apple's list, plus the framing headers Go manages.
+var reservedHeaders = [...]string{
 	"Authorization", "Connection", "Host", "Proxy-Authenticate",
 	"Proxy-Authorization", "Www-Authenticate", "Content-Length",
 	"Transfer-Encoding", "Upgrade", "Te",
+}
+
+// ReservedHeaders returns the names of the headers a session manages itself
+// and that Configuration.HTTPAdditionalHeaders must not set (Apple's list,
+// plus the framing headers Go manages): Authorization, Connection, Host,
+// Proxy-Authenticate, Proxy-Authorization, WWW-Authenticate,
+// Content-Length, Transfer-Encoding, Upgrade and Te, in canonical form
+// (http.CanonicalHeaderKey). Each call returns a new slice, which the
+// caller may change.
+func ReservedHeaders() []string { return append([]string(nil), reservedHeaders[:]...) }
+
+// IsReservedHeader reports whether name, in any case, is one of
+// ReservedHeaders.
+func IsReservedHeader(name string) bool {
+	for _, r := range reservedHeaders {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultConfiguration returns a configuration with Apple's defaults: a 60 s
@@ -214,8 +279,6 @@ func baseConfiguration() *Configuration {
 		TimeoutIntervalForRequest:     DefaultTimeoutIntervalForRequest,
 		TimeoutIntervalForResource:    DefaultTimeoutIntervalForResource,
 		HTTPMaximumConnectionsPerHost: DefaultHTTPMaximumConnectionsPerHost,
-		HTTPCookieAcceptPolicy:        cookiestore.OnlyFromMainDocumentDomain,
-		HTTPShouldSetCookies:          true,
 	}
 }
 
@@ -243,13 +306,19 @@ func (c *Configuration) Clone() *Configuration {
 }
 
 // Validate reports the first problem with c: a reserved header in
-// HTTPAdditionalHeaders, negative timeouts, or TLS versions out of order.
+// HTTPAdditionalHeaders, an unknown cookie accept policy, negative
+// timeouts, or TLS versions out of order.
 // New calls it and reports the problem by returning the error.
 func (c *Configuration) Validate() error {
 	for name := range c.HTTPAdditionalHeaders {
-		if isReserved(name) {
+		if IsReservedHeader(name) {
 			return fmt.Errorf("urlsession: HTTPAdditionalHeaders may not set the reserved header %q", name)
 		}
+	}
+	switch c.HTTPCookieAcceptPolicy {
+	case CookieAcceptOnlyFromMainDocumentDomain, CookieAcceptAlways, CookieAcceptNever:
+	default:
+		return fmt.Errorf("urlsession: HTTPCookieAcceptPolicy %d is not a cookie accept policy", int(c.HTTPCookieAcceptPolicy))
 	}
 	if c.TimeoutIntervalForRequest < 0 || c.TimeoutIntervalForResource < 0 {
 		return fmt.Errorf("urlsession: timeouts must not be negative")
@@ -258,15 +327,6 @@ func (c *Configuration) Validate() error {
 		return fmt.Errorf("urlsession: TLS minimum version %#x is above the maximum %#x", lo, hi)
 	}
 	return nil
-}
-
-func isReserved(name string) bool {
-	for _, r := range ReservedHeaders {
-		if strings.EqualFold(name, r) {
-			return true
-		}
-	}
-	return false
 }
 
 // requestTimeout, resourceTimeout and maxConnsPerHost resolve the zero

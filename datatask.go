@@ -90,7 +90,9 @@ func (s *Session) newUpload(req *http.Request, body bodySource, d delivery) *Upl
 type TaskOption func(*Task)
 
 // WithDelegate sets the task's per-task delegate (see Task.SetDelegate): it
-// gets the task's callbacks before the session delegate does.
+// gets the task's callbacks before the session delegate does. A delegate
+// with a method named like a callback but of another signature fails the
+// call with an *Error of code ErrUnknown whose cause is a *DelegateError.
 func WithDelegate(d any) TaskOption { return func(t *Task) { t.delegate = d } }
 
 // WithTaskDescription sets the task's description.

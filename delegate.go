@@ -36,6 +36,12 @@ import (
 // Guard each implementation with an assertion such as
 //
 //	var _ urlsession.DataDelegate = (*myDelegate)(nil)
+//
+// The session checks each delegate type too, once: a method named like a
+// callback (in any case) whose signature is not the callback's, such as
+// DidReceiveData taking a *Task instead of a *DataTask, would never be
+// called, so New refuses such a delegate and a task given one fails (see
+// DelegateError).
 
 // InvalidationDelegate is told that the session became invalid, the last
 // message the session sends; the session drops its delegate afterwards.

@@ -1,8 +1,6 @@
 package urlsession
 
 import (
-	"context"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -10,7 +8,12 @@ import (
 
 // RequestOptions are the properties Apple's URLRequest has beyond what an
 // *http.Request carries. Attach them with WithOptions; a session reads them
-// with OptionsOf. The zero value means "use the configuration's values".
+// with OptionsOf. They stay with the request through req.WithContext, and
+// through req.Clone while the clone's context derives from the request's
+// (see WithOptions). The zero value of each field means the configuration's
+// value, except CachePolicy: a request with RequestOptions has a cache
+// policy of its own, as an Apple URLRequest does, and its zero value is
+// UseProtocolCachePolicy.
 type RequestOptions struct {
 	// TimeoutInterval is this request's idle timeout; it takes precedence
 	// over Configuration.TimeoutIntervalForRequest. Zero means the
@@ -79,23 +82,4 @@ func (p CachePolicy) String() string {
 		return "reloadRevalidatingCacheData"
 	}
 	return "CachePolicy(" + strconv.Itoa(int(p)) + ")"
-}
-
-type optionsKey struct{}
-
-// WithOptions returns a shallow copy of req that carries opts (in its
-// context, so they survive req.WithContext and req.Clone with the same
-// context). It replaces options attached earlier.
-func WithOptions(req *http.Request, opts RequestOptions) *http.Request {
-	return req.WithContext(context.WithValue(req.Context(), optionsKey{}, opts))
-}
-
-// OptionsOf returns the options attached to req with WithOptions, and
-// whether there were any; without, it returns the zero RequestOptions.
-func OptionsOf(req *http.Request) (RequestOptions, bool) {
-	if req == nil {
-		return RequestOptions{}, false
-	}
-	o, ok := req.Context().Value(optionsKey{}).(RequestOptions)
-	return o, ok
 }

@@ -66,12 +66,18 @@ type Session struct {
 // New returns a session with a copy of cfg (DefaultConfiguration when nil)
 // and the given delegate, which may be nil. The delegate is any value
 // implementing some of the delegate interfaces (see InvalidationDelegate and
-// the others). New fails only when cfg.Validate does.
+// the others). New fails when cfg.Validate does, and with a *DelegateError
+// when the delegate has a method named like a callback whose signature is
+// not the callback's, which the session would never call.
 func New(cfg *Configuration, delegate any) (*Session, error) {
 	cfg = cfg.Clone()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkDelegate(delegate); err != nil {
+		return nil, err
+	}
+	cfg.HTTPAdditionalHeaders = pipeline.CanonicalHeader(cfg.HTTPAdditionalHeaders)
 	s := &Session{cfg: cfg, tasks: make(map[*Task]struct{}), invalidated: make(chan struct{})}
 	if delegate != nil {
 		s.delegate.Store(&delegateBox{delegate})
@@ -87,7 +93,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 		pipeline.Followup{},
 		&pipeline.Bridge{
 			Headers: cfg.HTTPAdditionalHeaders, UserAgent: ua,
-			Cookies: cfg.HTTPCookieStorage, SendCookies: cfg.HTTPShouldSetCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy,
+			Cookies: cfg.HTTPCookieStorage, SendCookies: !cfg.DoNotSendCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy.storePolicy(),
 		},
 		&pipeline.Cache{Cache: cfg.URLCache},
 		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Transport: sessionTransport{s}, Proxy: proxyFunc(cfg)},

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/urlsession-go/urlsession/cookiestore"
 	"github.com/urlsession-go/urlsession/credstore"
 	"github.com/urlsession-go/urlsession/urlcache"
 )
@@ -88,7 +87,7 @@ func TestCookiesStoredAndSent(t *testing.T) {
 func TestCookiePolicies(t *testing.T) {
 	bothProtocols(t, cookieServer(), func(t *testing.T, srv *server) {
 		cfg := ephemeralConfig(srv)
-		cfg.HTTPCookieAcceptPolicy = cookiestore.Never
+		cfg.HTTPCookieAcceptPolicy = CookieAcceptNever
 		s := newSession(t, cfg, nil)
 		fetchBody(t, s, get(t, srv.URL+"/set"))
 		if n := len(cfg.HTTPCookieStorage.AllCookies()); n != 0 {
@@ -104,11 +103,11 @@ func TestCookiePolicies(t *testing.T) {
 		}
 
 		cfg = ephemeralConfig(srv)
-		cfg.HTTPShouldSetCookies = false
+		cfg.DoNotSendCookies = true
 		s = newSession(t, cfg, nil)
 		fetchBody(t, s, get(t, srv.URL+"/set"))
 		if got := fetchBody(t, s, get(t, srv.URL+"/echo")); got != "" {
-			t.Errorf("HTTPShouldSetCookies false sent %q", got)
+			t.Errorf("DoNotSendCookies sent %q", got)
 		}
 	})
 }

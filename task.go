@@ -209,6 +209,9 @@ func (t *Task) Delegate() any {
 // SetDelegate sets the per-task delegate, which gets first refusal on every
 // task callback (see the delegate interfaces). It must be called before the
 // first Resume; afterwards it returns ErrTaskStarted and changes nothing.
+// When d has a method named like a callback whose signature is not the
+// callback's, SetDelegate returns a *DelegateError: d is set all the same
+// and the task, once resumed, completes with that error (code ErrUnknown).
 func (t *Task) SetDelegate(d any) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -216,7 +219,7 @@ func (t *Task) SetDelegate(d any) error {
 		return ErrTaskStarted
 	}
 	t.delegate = d
-	return nil
+	return checkDelegate(d)
 }
 
 // OriginalRequest returns the request the task was created with. It may be

@@ -105,6 +105,9 @@ func (t *Task) run(ctx context.Context) {
 // a copy with the upload body. (The pipeline's Bridge gives the request
 // the task's context.)
 func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
+	if err := t.delegateProblem(); err != nil {
+		return nil, err
+	}
 	if t.orig == nil || t.orig.URL == nil {
 		return nil, fail.Newf(int(ErrUnsupportedURL), "the request has no URL")
 	}

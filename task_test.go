@@ -320,7 +320,7 @@ func TestAdditionalHeaders(t *testing.T) {
 			t.Error("the configuration's header overrode the request's")
 		}
 	})
-	for _, h := range ReservedHeaders {
+	for _, h := range ReservedHeaders() {
 		cfg := DefaultConfiguration()
 		cfg.HTTPAdditionalHeaders = http.Header{h: {"x"}}
 		if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "reserved") {

@@ -155,8 +155,7 @@ func (c *client) fetch(ctx context.Context) *failure {
 			target = req.URL
 		}
 		cfg.HTTPCookieStorage = c.cookieStore(target)
-		cfg.HTTPCookieAcceptPolicy = cookiestore.Always // curl keeps cookies from any host
-		cfg.HTTPShouldSetCookies = true
+		cfg.HTTPCookieAcceptPolicy = urlsession.CookieAcceptAlways // curl keeps cookies from any host
 		if o.cookieJar != "" {
 			// Deferred first, so it runs last: after the session is done
 			// and after -w, whatever the outcome (as curl).
@@ -219,8 +218,6 @@ func (c *client) configuration() *urlsession.Configuration {
 			TimeoutIntervalForRequest:     urlsession.DefaultTimeoutIntervalForRequest,
 			TimeoutIntervalForResource:    urlsession.DefaultTimeoutIntervalForResource,
 			HTTPMaximumConnectionsPerHost: urlsession.DefaultHTTPMaximumConnectionsPerHost,
-			HTTPCookieAcceptPolicy:        cookiestore.OnlyFromMainDocumentDomain,
-			HTTPShouldSetCookies:          true,
 			URLCredentialStorage:          urlsession.SharedCredentialStorage(),
 		}
 		if c.o.cache {

@@ -18,7 +18,8 @@ import (
 // User-Agent, Accept-Encoding and the stored cookies, stores the cookies
 // responses set, and decodes gzip, deflate and br bodies.
 type Bridge struct {
-	// Headers are added where the request has no header of the same name.
+	// Headers are added where the request has no header of the same name
+	// (in any case). Their names must be canonical (see CanonicalHeader).
 	Headers http.Header
 	// UserAgent is sent when no User-Agent is set.
 	UserAgent string
@@ -42,11 +43,11 @@ var (
 // Do implements Stage.
 func (b *Bridge) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
 	// One map with room for what is added; the values are shared with the
-	// caller's header, which no stage changes in place.
+	// caller's header, which no stage changes in place. Names are made
+	// canonical, so that a field written as "accept" in a header literal
+	// is the Accept the lookups below and net/http see.
 	h := make(http.Header, len(req.Header)+len(b.Headers)+4)
-	for k, vs := range req.Header {
-		h[k] = vs
-	}
+	copyCanonical(h, req.Header)
 	for k, vs := range b.Headers {
 		if _, ok := h[k]; !ok {
 			h[k] = vs
