@@ -74,6 +74,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first interrupt cancels the transfer; a second one, for a run
+	// stuck where cancelling cannot reach (opening a FIFO no one reads),
+	// kills the process as it would curl.
+	context.AfterFunc(ctx, stop)
 	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -25,8 +25,11 @@ Fetch URL with a urlsession.Session and write the body to standard output.
 Flags keep curl's meanings and may come before or after the URL; short
 boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
 
-  -o, --output FILE        write the body to FILE (through FILE.part, renamed
-                           on success); "-" is standard output
+  -o, --output FILE        write the body to FILE, opened as curl opens it:
+                           through a symlink, into a FIFO or device, an
+                           existing file truncated in place; a failed
+                           transfer leaves what arrived; "-" is standard
+                           output
   -i, --include            print the status line and headers before the body
   -I, --head               send HEAD and print the status line and headers only
   -X, --request METHOD     use METHOD

@@ -32,7 +32,7 @@ type transfer struct {
 	failed   string       // -f: the status that failed the transfer
 
 	out      *bufio.Writer
-	file     *os.File // the .part file with -o, nil for standard output
+	file     *os.File // the -o file once opened, nil for standard output
 	writeErr error
 	received int64 // body bytes written
 	bar      *progress
@@ -76,18 +76,18 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 		}
 		return urlsession.ResponseCancel
 	}
-	if err := x.open(); err != nil {
-		x.writeErr = err
-		return urlsession.ResponseCancel
-	}
 	if x.o.include || x.o.head {
+		if err := x.open(); err != nil {
+			x.writeErr = err
+			return urlsession.ResponseCancel
+		}
 		x.hopHeads.WriteTo(x.out)
 		writeHead(x.out, resp)
 		if !x.flushStdout() {
 			return urlsession.ResponseCancel
 		}
 	}
-	if !x.o.head && !x.o.silent && isTerminal(x.c.stderr) && (x.file != nil || !isTerminal(x.c.stdout)) {
+	if !x.o.head && !x.o.silent && isTerminal(x.c.stderr) && (x.toFile() || !isTerminal(x.c.stdout)) {
 		x.bar = newProgress(x.c.stderr, resp.ContentLength, time.Now)
 	}
 	return urlsession.ResponseAllow
@@ -96,6 +96,11 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 // DidReceiveData writes the next piece of the body to the output.
 func (x *transfer) DidReceiveData(_ *urlsession.Session, t *urlsession.DataTask, data []byte) {
 	if x.writeErr != nil || x.o.head {
+		return
+	}
+	if err := x.open(); err != nil {
+		x.writeErr = err
+		t.Cancel()
 		return
 	}
 	if _, err := x.out.Write(data); err != nil {
@@ -120,18 +125,24 @@ func (x *transfer) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsessi
 	}
 }
 
-// open opens the output: standard output, or the .part file of -o.
+// toFile reports whether the output is a file (-o) rather than standard
+// output.
+func (x *transfer) toFile() bool { return x.o.output != "" && x.o.output != "-" }
+
+// open opens the output unless it is open: standard output, or the -o
+// file, opened as curl opens it (see openWrite) when the first bytes are
+// to be written, so a transfer that fails before has not touched it.
 func (x *transfer) open() error {
 	if x.out != nil {
 		return nil
 	}
-	if x.o.output == "" || x.o.output == "-" {
+	if !x.toFile() {
 		x.out = bufio.NewWriterSize(x.c.stdout, 64<<10)
 		return nil
 	}
-	f, err := os.OpenFile(x.o.output+".part", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	f, err := openWrite(x.o.output)
 	if err != nil {
-		return &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
+		return err
 	}
 	x.file = f
 	x.out = bufio.NewWriterSize(f, 64<<10)
@@ -152,46 +163,33 @@ func (x *transfer) flushStdout() bool {
 	return true
 }
 
-// commit completes the output: flushes it and, with -o, renames the .part
-// file into place.
+// commit completes the output of a successful transfer: opens it if no
+// byte came (an empty body still makes an empty file, as with curl),
+// flushes and closes it.
 func (x *transfer) commit() error {
 	if err := x.open(); err != nil {
 		return err
 	}
-	if err := x.out.Flush(); err != nil {
-		x.abort()
-		return &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
-	}
-	if x.file == nil {
-		return nil
-	}
-	part := x.file.Name()
-	err := x.file.Close()
-	x.file = nil
-	if err != nil {
-		os.Remove(part)
-		return &urlsession.Error{Code: urlsession.ErrCannotCloseFile, Err: err}
-	}
-	if err := os.Rename(part, x.o.output); err != nil {
-		os.Remove(part)
-		return &urlsession.Error{Code: urlsession.ErrCannotMoveFile, Err: err}
-	}
-	return nil
+	return x.close()
 }
 
-// abort gives up the output: standard output gets what arrived (as with
-// curl), a .part file is removed.
-func (x *transfer) abort() {
+// close flushes and closes the output, whatever the outcome: a file keeps
+// what arrived, as curl leaves it.
+func (x *transfer) close() error {
+	if x.out == nil {
+		return nil
+	}
+	err := x.out.Flush()
+	if err != nil {
+		err = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
+	}
 	if x.file != nil {
-		part := x.file.Name()
-		x.file.Close()
-		os.Remove(part)
+		if cerr := x.file.Close(); cerr != nil && err == nil {
+			err = &urlsession.Error{Code: urlsession.ErrCannotCloseFile, Err: cerr}
+		}
 		x.file = nil
-		return
 	}
-	if x.out != nil {
-		x.out.Flush()
-	}
+	return err
 }
 
 // finish decides the outcome of the finished task, completes or removes
@@ -218,7 +216,7 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 			f = failureOf(cerr, true)
 		}
 	} else {
-		x.abort()
+		x.close()
 	}
 	if x.o.writeOut != "" {
 		status := exitOK
