@@ -324,7 +324,7 @@ func TestCookieRoundTrip(t *testing.T) {
 }
 
 // TestCookieJarConcurrentRuns: runs writing the same jar never leave a
-// torn file (the rename is atomic).
+// torn file (each writes it whole under a lock).
 func TestCookieJarConcurrentRuns(t *testing.T) {
 	t.Parallel()
 	s := cookieServer(t)
@@ -332,13 +332,26 @@ func TestCookieJarConcurrentRuns(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			cli(t, "", "-c", jar, setURL(s.URL, "", "n"+strconv.Itoa(i)+"=1"))
+			// Values of different lengths, so that a torn file shows.
+			cli(t, "", "-b", jar, "-c", jar, setURL(s.URL, "", "n"+strconv.Itoa(i)+"="+strings.Repeat("v", 1+i*300)))
 		})
 	}
 	wg.Wait()
 	got := readFile(t, jar)
-	if !strings.HasPrefix(got, cookieFileHeader) || strings.Count(got, "\n") != strings.Count(cookieFileHeader, "\n")+1 {
-		t.Errorf("jar:\n%s", got)
+	if !strings.HasPrefix(got, cookieFileHeader) {
+		t.Fatalf("jar:\n%s", got)
+	}
+	// Each run kept what the one before wrote: every line is a whole
+	// cookie.
+	lines := strings.Split(strings.TrimSuffix(strings.TrimPrefix(got, cookieFileHeader), "\n"), "\n")
+	for _, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) != 7 || len(f[5]) != 2 || f[6] != strings.Repeat("v", 1+int(f[5][1]-'0')*300) {
+			t.Errorf("torn line %q", l)
+		}
+	}
+	if len(lines) == 0 || len(lines) > 8 {
+		t.Errorf("%d lines", len(lines))
 	}
 }
 

@@ -142,3 +142,71 @@ func TestOutputWritesThrough(t *testing.T) {
 		}
 	})
 }
+
+// TestCookieJarWritesThrough: -c opens the path it is given and writes
+// into it, as -o does.
+func TestCookieJarWritesThrough(t *testing.T) {
+	t.Parallel()
+	s := cookieServer(t)
+	url := setURL(s.URL, "", "a=1")
+	const want = cookieFileHeader + "127.0.0.1\tFALSE\t/\tFALSE\t0\ta\t1\n"
+
+	t.Run("symlink", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		target, link := filepath.Join(dir, "target"), filepath.Join(dir, "link")
+		writeFile(t, target, "")
+		if err := os.Symlink("target", link); err != nil {
+			t.Fatal(err)
+		}
+		cli(t, "", "-c", link, url).want(t, 0)
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("the link is no longer a link: %v, %v", fi.Mode(), err)
+		}
+		if got := readFile(t, target); got != want {
+			t.Errorf("target:\n%s", got)
+		}
+		noFiles(t, dir, "target", "link")
+	})
+
+	t.Run("fifo", func(t *testing.T) {
+		t.Parallel()
+		name, wait := fifoReader(t, t.TempDir())
+		cli(t, "", "-c", name, url).want(t, 0)
+		if got := wait(); string(got) != want {
+			t.Errorf("the reader got:\n%s", got)
+		}
+	})
+
+	t.Run("existing", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		name := filepath.Join(dir, "jar")
+		if err := os.WriteFile(name, bytes.Repeat([]byte("#\n"), 1000), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		before, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli(t, "", "-c", name, url).want(t, 0)
+		after, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !os.SameFile(before, after) || after.Mode().Perm() != 0o640 {
+			t.Errorf("the file was replaced: mode %v", after.Mode())
+		}
+		if got := readFile(t, name); got != want {
+			t.Errorf("jar:\n%s", got)
+		}
+		noFiles(t, dir, "jar")
+	})
+
+	t.Run("devnull", func(t *testing.T) {
+		t.Parallel()
+		devNullIntact(t)
+		cli(t, "", "-c", os.DevNull, url).want(t, 0)
+		devNullIntact(t)
+	})
+}

@@ -49,9 +49,9 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            cookies) and turns the cookie engine on; repeatable
   -c, --cookie-jar FILE    turn the cookie engine on and, after the transfer
                            (even a failed one), write every cookie to FILE in
-                           curl's Netscape format, through a temporary file,
-                           mode 0600; "-" is standard output; a FILE that
-                           cannot be written is a warning, not a failure
+                           curl's Netscape format, as -o writes (a new FILE
+                           gets mode 0600); "-" is standard output; a FILE
+                           that cannot be written is a warning, not a failure
       --cache              use the shared on-disk HTTP cache, kept between
                            runs; -v tells which responses came from it
       --ephemeral          keep every store in memory and write nothing to
@@ -255,7 +255,7 @@ func (c *client) cookieStore(target *url.URL) *cookiestore.Store {
 		if name == "-" {
 			data, err = io.ReadAll(c.stdin)
 		} else {
-			data, err = os.ReadFile(name)
+			data, err = readFileLocked(name)
 		}
 		if err != nil {
 			if c.o.verbose {
