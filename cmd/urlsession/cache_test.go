@@ -155,3 +155,49 @@ func TestEphemeral(t *testing.T) {
 		t.Errorf("written under HOME: %q (or directories)", files)
 	}
 }
+
+// TestCachePersistsEveryRun: every response a run stores in the shared
+// cache is on disk when the process exits, so the next process finds it.
+// Each of the runs below stores one fresh response and a second process
+// must be served it from the cache.
+func TestCachePersistsEveryRun(t *testing.T) {
+	t.Parallel()
+	const runs = 24
+	var mu sync.Mutex
+	hits := map[string]int{}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.RequestURI()]++
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "response to %s", r.URL.RequestURI())
+	}))
+	t.Cleanup(s.Close)
+
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, 4)
+	for i := range runs {
+		limit <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-limit }()
+			home := t.TempDir()
+			uri := fmt.Sprintf("/fresh?run=%d", i)
+			for range 2 {
+				r := cliProcess(t, home, nil, "", "--cache", s.URL+uri)
+				if r.code != 0 || r.stdout != "response to "+uri {
+					t.Errorf("run %d: %v", i, r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	lost := 0
+	for i := range runs {
+		if n := hits[fmt.Sprintf("/fresh?run=%d", i)]; n != 1 {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d cache entries did not survive the process that stored them", lost, runs)
+	}
+}

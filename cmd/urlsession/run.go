@@ -179,12 +179,11 @@ func (c *client) fetch(ctx context.Context) *failure {
 	}
 	cfg.DisableHTTP2 = o.http11
 
-	x := &transfer{c: c, o: o}
+	x := &transfer{c: c, o: o, invalidated: make(chan struct{})}
 	s, err := urlsession.New(cfg, x)
 	if err != nil {
 		return &failure{status: exitFailure, code: exitFailure, msg: err.Error()}
 	}
-	defer s.FinishTasksAndInvalidate()
 
 	var task *urlsession.Task
 	switch {
@@ -199,7 +198,31 @@ func (c *client) fetch(ctx context.Context) *failure {
 	task.Resume()
 	<-task.Done()
 	x.elapsed = time.Since(start)
+	c.invalidate(s, x, cfg)
 	return x.finish(ctx, task)
+}
+
+// invalidate ends the session and returns once what it stored is on disk,
+// so that the process can exit: FinishTasksAndInvalidate, the wait for
+// DidBecomeInvalidWithError (the session's last callback), then a flush of
+// the stores, which waits for their writes still under way. A store that
+// cannot be flushed is a warning with -v.
+func (c *client) invalidate(s *urlsession.Session, x *transfer, cfg *urlsession.Configuration) {
+	s.FinishTasksAndInvalidate()
+	<-x.invalidated
+	var errs []error
+	if cfg.URLCache != nil {
+		errs = append(errs, cfg.URLCache.Flush())
+	}
+	if cfg.HTTPCookieStorage != nil {
+		errs = append(errs, cfg.HTTPCookieStorage.Flush())
+	}
+	if cfg.URLCredentialStorage != nil {
+		errs = append(errs, cfg.URLCredentialStorage.Flush())
+	}
+	if err := errors.Join(errs...); err != nil && c.o.verbose {
+		fmt.Fprintf(c.stderr, "* WARNING: the stores could not be saved: %v\n", err)
+	}
 }
 
 // configuration returns the session configuration for the options: with

@@ -37,14 +37,22 @@ type transfer struct {
 	received int64 // body bytes written
 	bar      *progress
 	metrics  *urlsession.TaskMetrics
+
+	invalidated chan struct{} // closed by DidBecomeInvalidWithError
 }
 
 var (
-	_ urlsession.RedirectionDelegate = (*transfer)(nil)
-	_ urlsession.ResponseDelegate    = (*transfer)(nil)
-	_ urlsession.DataDelegate        = (*transfer)(nil)
-	_ urlsession.MetricsDelegate     = (*transfer)(nil)
+	_ urlsession.RedirectionDelegate  = (*transfer)(nil)
+	_ urlsession.ResponseDelegate     = (*transfer)(nil)
+	_ urlsession.DataDelegate         = (*transfer)(nil)
+	_ urlsession.MetricsDelegate      = (*transfer)(nil)
+	_ urlsession.InvalidationDelegate = (*transfer)(nil)
 )
+
+// DidBecomeInvalidWithError tells fetch that the session is done.
+func (x *transfer) DidBecomeInvalidWithError(*urlsession.Session, error) {
+	close(x.invalidated)
+}
 
 // WillPerformHTTPRedirection follows redirects up to --max-redirs.
 func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsession.Task, resp *http.Response, next *http.Request) *http.Request {
