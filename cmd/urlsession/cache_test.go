@@ -127,7 +127,7 @@ func TestEphemeral(t *testing.T) {
 	home := t.TempDir()
 	for run := 1; run <= 2; run++ {
 		// /a, /b, /a from the cache, /b.
-		r := cliProcess(t, home, nil, "", "--ephemeral", "--cache", "-v", s.URL+"/a").want(t, 0)
+		r := cliProcess(t, home, nil, "", "-L", "--ephemeral", "--cache", "-v", s.URL+"/a").want(t, 0)
 		if r.stdout != "done" || strings.Count(r.stderr, servedFromCache) != 1 {
 			t.Errorf("run %d: %v", run, r)
 		}
@@ -136,18 +136,18 @@ func TestEphemeral(t *testing.T) {
 		}
 	}
 	// Without --cache, /a goes to the server both times.
-	r := cliProcess(t, home, nil, "", "--ephemeral", "-v", s.URL+"/a").want(t, 0)
+	r := cliProcess(t, home, nil, "", "-L", "--ephemeral", "-v", s.URL+"/a").want(t, 0)
 	if r.stdout != "done" || strings.Contains(r.stderr, servedFromCache) || s.count("/a") != 4 {
 		t.Errorf("no cache: /a %d times, %v", s.count("/a"), r)
 	}
 	// Cookies: no engine unless asked for, -c still writes its file.
 	c := cookieServer(t)
 	jar := filepath.Join(t.TempDir(), "jar.txt")
-	r = cliProcess(t, home, nil, "", "--ephemeral", setURL(c.URL, "/echo", "x=1")).want(t, 0)
+	r = cliProcess(t, home, nil, "", "-L", "--ephemeral", setURL(c.URL, "/echo", "x=1")).want(t, 0)
 	if r.stdout != "" {
 		t.Errorf("no engine: %v", r)
 	}
-	r = cliProcess(t, home, nil, "", "--ephemeral", "-c", jar, setURL(c.URL, "/echo", "x=1")).want(t, 0)
+	r = cliProcess(t, home, nil, "", "-L", "--ephemeral", "-c", jar, setURL(c.URL, "/echo", "x=1")).want(t, 0)
 	if r.stdout != "x=1" || !strings.HasSuffix(readFile(t, jar), "\tx\t1\n") {
 		t.Errorf("-c: %v", r)
 	}

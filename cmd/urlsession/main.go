@@ -9,8 +9,7 @@
 // It fetches URL with a session and writes the response body to standard
 // output, streaming it as it arrives. Flags may come before or after the URL
 // and keep curl's meanings; short boolean flags may be combined (-sSf,
-// -sLo file). Redirects are always followed (-L is accepted and does nothing)
-// unless --no-location is given, and compressed bodies
+// -sLo file). Redirects are followed only with -L, and compressed bodies
 // (gzip, deflate, br) are always decoded (--compressed is accepted and does
 // nothing). Run "urlsession --help" for the list of flags.
 //

@@ -238,7 +238,7 @@ func TestInclude(t *testing.T) {
 		t.Errorf("head: %q", head)
 	}
 	// Redirect hops are shown too, as with curl -iL.
-	r = cli(t, "", "--include", s.URL+"/redirect/1").want(t, 0)
+	r = cli(t, "", "-L", "--include", s.URL+"/redirect/1").want(t, 0)
 	if n := strings.Count(r.stdout, "HTTP/1.1 302 Found\r\n"); n != 2 || !strings.Contains(r.stdout, "HTTP/1.1 200 OK\r\n") {
 		t.Errorf("got %q", r.stdout)
 	}
@@ -312,7 +312,7 @@ func TestMethodAndData(t *testing.T) {
 	if err := os.WriteFile(big, urlsessiontest.PatternBytes(3<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = cli(t, "", "--data-binary", "@"+big, s.URL+"/307?location=/upload").want(t, 0)
+	r = cli(t, "", "-L", "--data-binary", "@"+big, s.URL+"/307?location=/upload").want(t, 0)
 	if r.stdout != "upload: 3145728 bytes" {
 		t.Errorf("big upload: %v", r)
 	}
@@ -362,7 +362,7 @@ func TestHeaders(t *testing.T) {
 func TestVerbose(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)
-	r := cli(t, "", "-v", "-H", "X-Foo: bar", s.URL+"/redirect/1").want(t, 0)
+	r := cli(t, "", "-Lv", "-H", "X-Foo: bar", s.URL+"/redirect/1").want(t, 0)
 	host := strings.TrimPrefix(s.URL, "http://")
 	for _, want := range []string{
 		"> GET /redirect/1 HTTP/1.1\n> Host: " + host + "\n",
@@ -464,29 +464,63 @@ func TestInterrupt(t *testing.T) {
 func TestRedirects(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)
-	// /redirect/5 makes 6 hops.
-	r := cli(t, "", "--max-redirs", "2", s.URL+"/redirect/5").want(t, 47)
+	// Without -L the 3xx is the response, as with curl; --max-redirs
+	// alone changes nothing.
+	for _, args := range [][]string{{}, {"--max-redirs", "0"}, {"-L", "--no-location"}} {
+		r := cli(t, "", append(args, "-i", s.URL+"/302")...).want(t, 0)
+		if !strings.HasPrefix(r.stdout, "HTTP/1.1 302 Found\r\n") || !strings.Contains(r.stdout, "Location: jsonBody\r\n") ||
+			!strings.HasSuffix(r.stdout, "Redirecting to GET jsonBody") || strings.Count(r.stdout, "HTTP/1.1") != 1 {
+			t.Errorf("%q: %q", args, r.stdout)
+		}
+	}
+	r := cli(t, "", "-w", "%{http_code} %{num_redirects}", s.URL+"/redirect/5").want(t, 0)
+	if r.stdout != "Redirecting to GET /redirect/4302 0" {
+		t.Errorf("got %q", r.stdout)
+	}
+
+	// -L follows them; /redirect/5 makes 6 hops.
+	r = cli(t, "", "-L", s.URL+"/redirect/5").want(t, 0)
+	decodeJSONBody(t, r.stdout)
+	r = cli(t, "", "--no-location", "--location", "--max-redirs", "6", s.URL+"/redirect/5").want(t, 0)
+	decodeJSONBody(t, r.stdout)
+	r = cli(t, "", "-L", "--max-redirs", "2", s.URL+"/redirect/5").want(t, 47)
 	if r.stdout != "" || r.stderr != "urlsession: (-1007) too many HTTP redirects: maximum (2) redirects followed\n" {
 		t.Errorf("got %v", r)
 	}
-	r = cli(t, "", "-L", "--max-redirs", "6", s.URL+"/redirect/5").want(t, 0)
-	decodeJSONBody(t, r.stdout)
+	cli(t, "", "-L", "--max-redirs", "0", s.URL+"/302").want(t, 47)
 
 	// The session's own limit.
 	loop := urlsessiontest.NewServer(urlsessiontest.RedirectLoop())
 	t.Cleanup(loop.Close)
-	r = cli(t, "", loop.URL+"/a").want(t, 47)
+	r = cli(t, "", "-L", loop.URL+"/a").want(t, 47)
 	if !strings.HasPrefix(r.stderr, "urlsession: (-1007) ") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
+}
 
-	// Not following: the 3xx is the output.
-	cli(t, "", "--max-redirs", "0", s.URL+"/302").want(t, 47) // as curl -L --max-redirs 0
-	for _, flag := range [][]string{{"--no-location"}} {
-		r = cli(t, "", append(flag, "-i", s.URL+"/302")...).want(t, 0)
-		if !strings.HasPrefix(r.stdout, "HTTP/1.1 302 Found\r\n") || !strings.Contains(r.stdout, "Location: jsonBody\r\n") ||
-			!strings.HasSuffix(r.stdout, "Redirecting to GET jsonBody") {
-			t.Errorf("%v: %q", flag, r.stdout)
+// TestRedirectMethod: -L changes POST to GET on 301, 302 and 303 as curl
+// does, but a method given with -X is kept for every request, as curl
+// keeps it.
+func TestRedirectMethod(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	for _, c := range []struct {
+		args []string
+		path string
+		uri  string
+		body string
+	}{
+		{[]string{"-d", "x"}, "/302", "GET /jsonBody HTTP/1.1", ""},
+		{[]string{"-d", "x"}, "/307", "POST /jsonBody HTTP/1.1", "x"},
+		{[]string{"-X", "POST"}, "/302", "POST /jsonBody HTTP/1.1", ""},
+		{[]string{"-X", "POST", "-d", "x"}, "/303", "POST /jsonBody HTTP/1.1", ""},
+		{[]string{"-X", "PUT", "-d", "x"}, "/307", "PUT /jsonBody HTTP/1.1", "x"},
+		{[]string{"-X", "DELETE"}, "/301", "DELETE /jsonBody HTTP/1.1", ""},
+	} {
+		r := cli(t, "", append(c.args, "-L", s.URL+c.path)...).want(t, 0)
+		j := decodeJSONBody(t, r.stdout)
+		if j.URI != c.uri || j.body(t) != c.body {
+			t.Errorf("%q %s: %s with %q, want %s with %q", c.args, c.path, j.URI, j.body(t), c.uri, c.body)
 		}
 	}
 }
@@ -553,7 +587,7 @@ func TestBadURL(t *testing.T) {
 func TestWriteOut(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)
-	r := cli(t, "", s.URL+"/redirect/1", "-o", filepath.Join(t.TempDir(), "x"),
+	r := cli(t, "", s.URL+"/redirect/1", "-L", "-o", filepath.Join(t.TempDir(), "x"),
 		"-w", `%{http_code} %{size_download} %{num_redirects} %{url_effective} %{time_total} %{content_type} %{exitcode} 100%%\n`).want(t, 0)
 	m := regexp.MustCompile(`^200 (\d+) 2 (\S+) (\d+\.\d{6}) application/json 0 100%\n$`).FindStringSubmatch(r.stdout)
 	if m == nil || m[2] != s.URL+"/jsonBody" {
@@ -617,6 +651,10 @@ func TestExpandShort(t *testing.T) {
 		{"URL -- -sS", "URL -- -sS"},
 		{"-sZ URL", "-sZ URL"},
 		{"-v URL", "-v URL"},
+		{"--no-location URL", "--location=false URL"},
+		{"--no-s URL", "--no-s URL"},
+		{"--no-output x URL", "--no-output x URL"},
+		{"-- --no-location", "-- --no-location"},
 	} {
 		got := strings.Join(expandShort(fs, strings.Fields(c.in)), " ")
 		if got != c.out {

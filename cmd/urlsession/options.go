@@ -11,30 +11,30 @@ import (
 
 // options are the parsed command line.
 type options struct {
-	url        string
-	output     string // "" or "-" for standard output
-	include    bool
-	head       bool
-	method     string
-	headers    []string
-	data       []dataArg
-	silent     bool
-	showError  bool
-	verbose    bool
-	maxTime    time.Duration // 0: no overall limit
-	maxRedirs  int           // -1: the session's limit
-	noLocation bool
-	insecure   bool
-	http11     bool
-	userAgent  *string // nil: not given
-	fail       bool
-	writeOut   string
-	cookies    []string // -b arguments in order: "N=V; ..." strings and files
-	cookieJar  string   // -c: "" for none, "-" for standard output
-	cache      bool
-	ephemeral  bool
-	help       bool
-	version    bool
+	url       string
+	output    string // "" or "-" for standard output
+	include   bool
+	head      bool
+	method    string
+	headers   []string
+	data      []dataArg
+	silent    bool
+	showError bool
+	verbose   bool
+	maxTime   time.Duration // 0: no overall limit
+	maxRedirs int           // -1: the session's limit
+	location  bool          // -L
+	insecure  bool
+	http11    bool
+	userAgent *string // nil: not given
+	fail      bool
+	writeOut  string
+	cookies   []string // -b arguments in order: "N=V; ..." strings and files
+	cookieJar string   // -c: "" for none, "-" for standard output
+	cache     bool
+	ephemeral bool
+	help      bool
+	version   bool
 }
 
 // cookieString returns the -b arguments that are cookies rather than file
@@ -179,8 +179,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.verbose, "v", "verbose")
 	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })
 	fs.IntVar(&o.maxRedirs, "max-redirs", -1, "")
-	boolean(&ignored, "L", "location")
-	boolean(&o.noLocation, "", "no-location")
+	boolean(&o.location, "L", "location")
 	boolean(&o.insecure, "k", "insecure")
 	boolean(&o.http11, "", "http1.1")
 	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
@@ -254,8 +253,10 @@ func flagError(err error) string {
 
 // expandShort rewrites combined short flags as curl accepts them into the
 // separate flags the flag package understands: -sSf becomes -s -S -f, -sLo
-// file becomes -s -L -o file and -ofile becomes -o file. The values of flags
-// that take one are left alone, as is everything after "--".
+// file becomes -s -L -o file and -ofile becomes -o file. As with curl,
+// --no-NAME turns a boolean long flag off: it becomes --NAME=false. The
+// values of flags that take one are left alone, as is everything after
+// "--".
 func expandShort(fs *flag.FlagSet, args []string) []string {
 	isBool := func(f *flag.Flag) bool {
 		b, ok := f.Value.(interface{ IsBoolFlag() bool })
@@ -275,6 +276,12 @@ func expandShort(fs *flag.FlagSet, args []string) []string {
 		if strings.Contains(name, "=") {
 			out = append(out, a)
 			continue
+		}
+		if off, ok := strings.CutPrefix(a, "--no-"); ok && fs.Lookup(name) == nil {
+			if f := fs.Lookup(off); f != nil && len(off) > 1 && isBool(f) {
+				out = append(out, "--"+off+"=false")
+				continue
+			}
 		}
 		if f := fs.Lookup(name); f != nil || strings.HasPrefix(a, "--") {
 			out = append(out, a)

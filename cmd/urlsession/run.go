@@ -64,11 +64,12 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            metrics of each transaction, on standard error
   -m, --max-time SECONDS   limit the whole transfer (fractions allowed; also
                            the idle limit, which is otherwise 60 s)
-      --max-redirs N       fail (status 47) on a redirect after following N
-                           (as curl -L --max-redirs N); the session never
-                           follows more than 16
-  -L, --location           follow redirects (always on)
-      --no-location        do not follow redirects: the 3xx is the output
+  -L, --location           follow redirects (without it a 3xx is the
+                           response); POST becomes GET on 301, 302 and 303,
+                           but a method set with -X is kept on every hop
+      --max-redirs N       with -L, fail (status 47) on a redirect after
+                           following N; the session never follows more
+                           than 16
   -k, --insecure           do not verify the server's TLS certificate
       --http1.1            use HTTP/1.1 only (no HTTP/2)
       --compressed         accepted: gzip, deflate and br are always decoded

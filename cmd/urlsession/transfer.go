@@ -54,9 +54,14 @@ func (x *transfer) DidBecomeInvalidWithError(*urlsession.Session, error) {
 	close(x.invalidated)
 }
 
-// WillPerformHTTPRedirection follows redirects up to --max-redirs.
+// WillPerformHTTPRedirection follows redirects with -L, up to
+// --max-redirs, as curl does: without -L resp is the final response. The
+// session has applied the rules for the method (301 and 302 turn POST
+// into GET, 303 turns any method into GET); a method given with -X
+// replaces the session's choice on every hop, as curl keeps it. The body
+// is still sent again only where the session keeps it (307, 308).
 func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsession.Task, resp *http.Response, next *http.Request) *http.Request {
-	if x.o.noLocation {
+	if !x.o.location {
 		return nil // resp is the final response
 	}
 	if x.o.maxRedirs >= 0 && x.hops >= x.o.maxRedirs {
@@ -67,6 +72,9 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 	x.hops++
 	if x.o.include || x.o.head {
 		writeHead(&x.hopHeads, resp)
+	}
+	if x.o.method != "" {
+		next.Method = x.o.method // changed in place: the session still supplies the body
 	}
 	return next
 }
