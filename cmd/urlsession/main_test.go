@@ -359,6 +359,40 @@ func TestHeaders(t *testing.T) {
 	cli(t, "", "-H", "no colon", s.URL).want(t, 2)
 }
 
+// requestHeaders runs the command against /requestHeaders and returns
+// the headers the server saw.
+func requestHeaders(t *testing.T, s *httptest.Server, args ...string) map[string]string {
+	t.Helper()
+	r := cli(t, "", append(args, s.URL+"/requestHeaders")...).want(t, 0)
+	var h map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &h); err != nil {
+		t.Fatalf("%q: %v", r.stdout, err)
+	}
+	return h
+}
+
+// TestAccept: Accept: */* goes with every request, as with curl, unless
+// -H gives one; -H "Name:" sends no Name header at all.
+func TestAccept(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	if h := requestHeaders(t, s); h["Accept"] != "*/*" {
+		t.Errorf("default Accept: %q", h["Accept"])
+	}
+	if h := requestHeaders(t, s, "-H", "accept: text/plain"); h["Accept"] != "text/plain" {
+		t.Errorf("-H Accept: %q", h["Accept"])
+	}
+	h := requestHeaders(t, s, "-H", "Accept:", "-H", "X-Gone:", "-H", "User-Agent:", "-H", "X-Empty;")
+	for _, name := range []string{"Accept", "X-Gone", "User-Agent"} {
+		if v, ok := h[name]; ok {
+			t.Errorf("%s sent: %q", name, v)
+		}
+	}
+	if v, ok := h["X-Empty"]; !ok || v != "" {
+		t.Errorf("X-Empty: %q, %v", v, ok)
+	}
+}
+
 func TestVerbose(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)

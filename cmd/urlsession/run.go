@@ -34,7 +34,9 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
   -I, --head               send HEAD and print the status line and headers only
   -X, --request METHOD     use METHOD
   -H, --header "N: V"      add a header (repeatable); "Host: h" sets the host;
-                           "N;" sends N with an empty value
+                           "N;" sends N with an empty value; "N:" sends no N,
+                           not even the Accept (*/*) and User-Agent sent by
+                           default
   -d, --data DATA          send DATA as the body (POST unless -X); repeated
                            -d are joined with &; @FILE reads FILE without its
                            CR and LF, @- reads standard input
@@ -327,28 +329,46 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		return nil, body, usageErrorf("%v", err) // the URL parsed: the method is bad
 	}
 
+	// As with curl, "Name: value" adds a header, "Name;" sends it empty
+	// and "Name:" sends no Name header at all, not even the one the
+	// command would add (Accept, User-Agent, Cookie from -b).
 	h := make(http.Header)
+	removed := map[string]bool{}
 	for _, line := range o.headers {
 		name, value, ok := strings.Cut(line, ":")
+		empty := false
 		if !ok {
 			name, ok = strings.CutSuffix(strings.TrimSpace(line), ";")
-			value = ""
+			value, empty = "", true
 		}
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
 		if !ok || !isToken(name) || strings.ContainsAny(value, "\r\n\x00") {
 			return nil, body, usageErrorf("bad header %q: want \"Name: value\"", line)
 		}
-		if http.CanonicalHeaderKey(name) == "Host" {
+		key := http.CanonicalHeaderKey(name)
+		if key == "Host" {
 			req.Host = value
 			continue
 		}
-		h.Add(name, value)
+		if value == "" && !empty {
+			removed[key] = true
+			h.Del(key)
+			continue
+		}
+		h.Add(key, value)
 	}
-	if v := o.cookieString(); v != "" && h.Get("Cookie") == "" {
+	given := func(key string) bool { return removed[key] || len(h[key]) > 0 }
+	if v := o.cookieString(); v != "" && !given("Cookie") {
 		h.Set("Cookie", v) // -H Cookie wins, as with curl
 	}
-	if o.userAgent != nil && h.Get("User-Agent") == "" {
+	switch {
+	case o.userAgent != nil && !given("User-Agent"):
 		h["User-Agent"] = []string{*o.userAgent}
+	case removed["User-Agent"]:
+		h["User-Agent"] = []string{""} // sends none
+	}
+	if !given("Accept") {
+		h.Set("Accept", "*/*")
 	}
 	if len(o.data) > 0 && h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/x-www-form-urlencoded")
