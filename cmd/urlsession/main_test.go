@@ -244,6 +244,43 @@ func TestInclude(t *testing.T) {
 	}
 }
 
+// TestDumpHeader: -D writes the head of every response, redirects
+// included, to a file or ("-") standard output.
+func TestDumpHeader(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	dir := t.TempDir()
+	name := filepath.Join(dir, "head")
+	r := cli(t, "", "-L", "-D", name, s.URL+"/redirect/1").want(t, 0)
+	decodeJSONBody(t, r.stdout)
+	got := readFile(t, name)
+	heads := strings.Split(got, "\r\n\r\n")
+	if len(heads) != 4 || heads[3] != "" || !strings.HasPrefix(heads[0], "HTTP/1.1 302 Found\r\n") ||
+		!strings.HasPrefix(heads[1], "HTTP/1.1 302 Found\r\n") || !strings.HasPrefix(heads[2], "HTTP/1.1 200 OK\r\n") ||
+		!strings.Contains(heads[2], "\r\nContent-Type: application/json") {
+		t.Errorf("head file:\n%q", got)
+	}
+
+	// "-" is standard output, before the body.
+	r = cli(t, "", "--dump-header", "-", s.URL+"/Nepal").want(t, 0)
+	if !strings.HasPrefix(r.stdout, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(r.stdout, "\r\n\r\nKathmandu") {
+		t.Errorf("stdout: %q", r.stdout)
+	}
+
+	// -f: the head is still written.
+	cli(t, "", "-f", "-D", name, s.URL+"/404").want(t, 22)
+	if got := readFile(t, name); !strings.HasPrefix(got, "HTTP/1.1 404 Not Found\r\n") || !strings.HasSuffix(got, "\r\n\r\n") {
+		t.Errorf("-f: %q", got)
+	}
+
+	// No response, no file.
+	os.Remove(name)
+	cli(t, "", "-D", name, closedPort(t)).want(t, 7)
+	noFiles(t, dir)
+	// A file that cannot be created is a write error.
+	cli(t, "", "-D", filepath.Join(dir, "missing", "head"), s.URL+"/Nepal").want(t, 23)
+}
+
 func TestHead(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)

@@ -11,30 +11,31 @@ import (
 
 // options are the parsed command line.
 type options struct {
-	url       string
-	output    string // "" or "-" for standard output
-	include   bool
-	head      bool
-	method    string
-	headers   []string
-	data      []dataArg
-	silent    bool
-	showError bool
-	verbose   bool
-	maxTime   time.Duration // 0: no overall limit
-	maxRedirs int           // -1: the session's limit
-	location  bool          // -L
-	insecure  bool
-	http11    bool
-	userAgent *string // nil: not given
-	fail      bool
-	writeOut  string
-	cookies   []string // -b arguments in order: "N=V; ..." strings and files
-	cookieJar string   // -c: "" for none, "-" for standard output
-	cache     bool
-	ephemeral bool
-	help      bool
-	version   bool
+	url        string
+	output     string // "" or "-" for standard output
+	dumpHeader string // -D: "" for none, "-" for standard output
+	include    bool
+	head       bool
+	method     string
+	headers    []string
+	data       []dataArg
+	silent     bool
+	showError  bool
+	verbose    bool
+	maxTime    time.Duration // 0: no overall limit
+	maxRedirs  int           // -1: the session's limit
+	location   bool          // -L
+	insecure   bool
+	http11     bool
+	userAgent  *string // nil: not given
+	fail       bool
+	writeOut   string
+	cookies    []string // -b arguments in order: "N=V; ..." strings and files
+	cookieJar  string   // -c: "" for none, "-" for standard output
+	cache      bool
+	ephemeral  bool
+	help       bool
+	version    bool
 }
 
 // cookieString returns the -b arguments that are cookies rather than file
@@ -168,6 +169,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	o.maxRedirs = -1
 
 	str(&o.output, "o", "output")
+	str(&o.dumpHeader, "D", "dump-header")
 	boolean(&o.include, "i", "include")
 	boolean(&o.head, "I", "head")
 	str(&o.method, "X", "request")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"io"
 	"os"
 
 	"github.com/urlsession-go/urlsession"
@@ -22,4 +24,73 @@ func openWrite(name string) (*os.File, error) {
 		return nil, &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
 	}
 	return f, nil
+}
+
+// sink is one output of the command: standard output, or a file opened
+// with openWrite when the first bytes are written, so that a transfer that
+// fails before has not touched it. Writes to standard output are flushed
+// at once, so that what arrives is seen at once and the outputs that share
+// it keep their order; a file is buffered. Errors are *urlsession.Error:
+// ErrCannotCreateFile, ErrCannotWriteToFile, ErrCannotCloseFile.
+type sink struct {
+	name   string    // the file; "" or "-" for stdout
+	stdout io.Writer // standard output
+	file   *os.File  // the file once opened
+	w      *bufio.Writer
+}
+
+// toFile reports whether the sink is a file.
+func (s *sink) toFile() bool { return s.name != "" && s.name != "-" }
+
+// open opens the sink unless it is open.
+func (s *sink) open() error {
+	if s.w != nil {
+		return nil
+	}
+	if !s.toFile() {
+		s.w = bufio.NewWriterSize(s.stdout, 64<<10)
+		return nil
+	}
+	f, err := openWrite(s.name)
+	if err != nil {
+		return err
+	}
+	s.file = f
+	s.w = bufio.NewWriterSize(f, 64<<10)
+	return nil
+}
+
+// Write opens the sink if need be and writes p.
+func (s *sink) Write(p []byte) (int, error) {
+	if err := s.open(); err != nil {
+		return 0, err
+	}
+	n, err := s.w.Write(p)
+	if err == nil && s.file == nil {
+		err = s.w.Flush()
+	}
+	if err != nil {
+		return n, &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
+	}
+	return n, nil
+}
+
+// close flushes and closes the sink if it was opened. A file keeps what
+// was written, whatever the outcome, as curl leaves it.
+func (s *sink) close() error {
+	if s.w == nil {
+		return nil
+	}
+	err := s.w.Flush()
+	if err != nil {
+		err = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
+	}
+	if s.file != nil {
+		if cerr := s.file.Close(); cerr != nil && err == nil {
+			err = &urlsession.Error{Code: urlsession.ErrCannotCloseFile, Err: cerr}
+		}
+		s.file = nil
+	}
+	s.w = nil
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -207,6 +208,75 @@ func TestCookieJarWritesThrough(t *testing.T) {
 		t.Parallel()
 		devNullIntact(t)
 		cli(t, "", "-c", os.DevNull, url).want(t, 0)
+		devNullIntact(t)
+	})
+}
+
+// TestDumpHeaderWritesThrough: -D opens the path it is given and writes
+// into it, as -o does.
+func TestDumpHeaderWritesThrough(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	url := s.URL + "/Nepal"
+	isHead := func(b string) bool {
+		return strings.HasPrefix(b, "HTTP/1.1 200 OK\r\n") && strings.HasSuffix(b, "\r\n\r\n")
+	}
+
+	t.Run("symlink", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		target, link := filepath.Join(dir, "target"), filepath.Join(dir, "link")
+		writeFile(t, target, "")
+		if err := os.Symlink("target", link); err != nil {
+			t.Fatal(err)
+		}
+		cli(t, "", "-D", link, url).want(t, 0)
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("the link is no longer a link: %v, %v", fi.Mode(), err)
+		}
+		if got := readFile(t, target); !isHead(got) {
+			t.Errorf("target: %q", got)
+		}
+		noFiles(t, dir, "target", "link")
+	})
+
+	t.Run("fifo", func(t *testing.T) {
+		t.Parallel()
+		name, wait := fifoReader(t, t.TempDir())
+		cli(t, "", "-D", name, url).want(t, 0)
+		if got := wait(); !isHead(string(got)) {
+			t.Errorf("the reader got %q", got)
+		}
+	})
+
+	t.Run("existing", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		name := filepath.Join(dir, "head")
+		if err := os.WriteFile(name, bytes.Repeat([]byte("x"), 1000), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		before, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli(t, "", "-D", name, url).want(t, 0)
+		after, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !os.SameFile(before, after) || after.Mode().Perm() != 0o640 {
+			t.Errorf("the file was replaced: mode %v", after.Mode())
+		}
+		if got := readFile(t, name); !isHead(got) {
+			t.Errorf("file: %q", got)
+		}
+	})
+
+	t.Run("devnull", func(t *testing.T) {
+		t.Parallel()
+		devNullIntact(t)
+		cli(t, "", "-D", os.DevNull, url).want(t, 0)
 		devNullIntact(t)
 	})
 }

@@ -30,6 +30,9 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            existing file truncated in place; a failed
                            transfer leaves what arrived; "-" is standard
                            output
+  -D, --dump-header FILE   write the status line and headers of every
+                           response, redirects included, to FILE as -o
+                           writes; "-" is standard output
   -i, --include            print the status line and headers before the body
   -I, --head               send HEAD and print the status line and headers only
   -X, --request METHOD     use METHOD
@@ -182,7 +185,7 @@ func (c *client) fetch(ctx context.Context) *failure {
 	}
 	cfg.DisableHTTP2 = o.http11
 
-	x := &transfer{c: c, o: o, invalidated: make(chan struct{})}
+	x := newTransfer(c)
 	s, err := urlsession.New(cfg, x)
 	if err != nil {
 		return &failure{status: exitFailure, code: exitFailure, msg: err.Error()}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +18,8 @@ import (
 // transfer is the session delegate of one run: it decides about redirects
 // and the response, streams the body to the output and prints the verbose
 // log. Its callbacks run one at a time on the session's delegate queue, and
-// fetch reads its fields only once the task is done, so it needs no lock.
+// fetch reads its fields only once the session is invalidated, after the
+// last callback, so it needs no lock.
 type transfer struct {
 	c       *client
 	o       *options
@@ -31,8 +30,8 @@ type transfer struct {
 	hopHeads bytes.Buffer // -i: the heads of the redirect responses
 	failed   string       // -f: the status that failed the transfer
 
-	out      *bufio.Writer
-	file     *os.File // the -o file once opened, nil for standard output
+	body     sink // the body (and with -i the heads): -o or standard output
+	heads    sink // -D
 	writeErr error
 	received int64 // body bytes written
 	bar      *progress
@@ -48,6 +47,15 @@ var (
 	_ urlsession.MetricsDelegate      = (*transfer)(nil)
 	_ urlsession.InvalidationDelegate = (*transfer)(nil)
 )
+
+func newTransfer(c *client) *transfer {
+	return &transfer{
+		c: c, o: c.o,
+		body:        sink{name: c.o.output, stdout: c.stdout},
+		heads:       sink{name: c.o.dumpHeader, stdout: c.stdout},
+		invalidated: make(chan struct{}),
+	}
+}
 
 // DidBecomeInvalidWithError tells fetch that the session is done.
 func (x *transfer) DidBecomeInvalidWithError(*urlsession.Session, error) {
@@ -69,6 +77,10 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 		t.Cancel()
 		return nil
 	}
+	if !x.dumpHead(resp) {
+		t.Cancel()
+		return nil
+	}
 	x.hops++
 	if x.o.include || x.o.head {
 		writeHead(&x.hopHeads, resp)
@@ -79,10 +91,28 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 	return next
 }
 
-// DidReceiveResponse applies -f, opens the output and writes the head for -i
-// and -I.
+// dumpHead writes resp's head for -D. It records a failure in writeErr
+// and reports success.
+func (x *transfer) dumpHead(resp *http.Response) bool {
+	if x.o.dumpHeader == "" || x.writeErr != nil {
+		return x.writeErr == nil
+	}
+	var b bytes.Buffer
+	writeHead(&b, resp)
+	if _, err := x.heads.Write(b.Bytes()); err != nil {
+		x.writeErr = err
+		return false
+	}
+	return true
+}
+
+// DidReceiveResponse writes the head for -D, applies -f and writes the
+// head for -i and -I.
 func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataTask, resp *http.Response) urlsession.ResponseDisposition {
 	if x.tooMany {
+		return urlsession.ResponseCancel
+	}
+	if !x.dumpHead(resp) {
 		return urlsession.ResponseCancel
 	}
 	if x.o.fail && resp.StatusCode >= 400 {
@@ -93,17 +123,13 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 		return urlsession.ResponseCancel
 	}
 	if x.o.include || x.o.head {
-		if err := x.open(); err != nil {
+		writeHead(&x.hopHeads, resp)
+		if _, err := x.body.Write(x.hopHeads.Bytes()); err != nil {
 			x.writeErr = err
 			return urlsession.ResponseCancel
 		}
-		x.hopHeads.WriteTo(x.out)
-		writeHead(x.out, resp)
-		if !x.flushStdout() {
-			return urlsession.ResponseCancel
-		}
 	}
-	if !x.o.head && !x.o.silent && isTerminal(x.c.stderr) && (x.toFile() || !isTerminal(x.c.stdout)) {
+	if !x.o.head && !x.o.silent && isTerminal(x.c.stderr) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
 		x.bar = newProgress(x.c.stderr, resp.ContentLength, time.Now)
 	}
 	return urlsession.ResponseAllow
@@ -114,17 +140,8 @@ func (x *transfer) DidReceiveData(_ *urlsession.Session, t *urlsession.DataTask,
 	if x.writeErr != nil || x.o.head {
 		return
 	}
-	if err := x.open(); err != nil {
+	if _, err := x.body.Write(data); err != nil {
 		x.writeErr = err
-		t.Cancel()
-		return
-	}
-	if _, err := x.out.Write(data); err != nil {
-		x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
-		t.Cancel()
-		return
-	}
-	if !x.flushStdout() {
 		t.Cancel()
 		return
 	}
@@ -141,69 +158,19 @@ func (x *transfer) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsessi
 	}
 }
 
-// toFile reports whether the output is a file (-o) rather than standard
-// output.
-func (x *transfer) toFile() bool { return x.o.output != "" && x.o.output != "-" }
-
-// open opens the output unless it is open: standard output, or the -o
-// file, opened as curl opens it (see openWrite) when the first bytes are
-// to be written, so a transfer that fails before has not touched it.
-func (x *transfer) open() error {
-	if x.out != nil {
-		return nil
+// closeOutputs closes the outputs. After a successful transfer the body's
+// is opened first, so that an empty body still makes an empty file, as
+// with curl; after a failure each keeps what was written.
+func (x *transfer) closeOutputs(ok bool) error {
+	var err error
+	if ok {
+		err = x.body.open()
 	}
-	if !x.toFile() {
-		x.out = bufio.NewWriterSize(x.c.stdout, 64<<10)
-		return nil
+	if cerr := x.body.close(); err == nil {
+		err = cerr
 	}
-	f, err := openWrite(x.o.output)
-	if err != nil {
-		return err
-	}
-	x.file = f
-	x.out = bufio.NewWriterSize(f, 64<<10)
-	return nil
-}
-
-// flushStdout flushes the output when it is standard output, so that what
-// arrives is seen at once; a file is left to the buffer. It records a
-// failure in writeErr and reports success.
-func (x *transfer) flushStdout() bool {
-	if x.file != nil {
-		return true
-	}
-	if err := x.out.Flush(); err != nil {
-		x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
-		return false
-	}
-	return true
-}
-
-// commit completes the output of a successful transfer: opens it if no
-// byte came (an empty body still makes an empty file, as with curl),
-// flushes and closes it.
-func (x *transfer) commit() error {
-	if err := x.open(); err != nil {
-		return err
-	}
-	return x.close()
-}
-
-// close flushes and closes the output, whatever the outcome: a file keeps
-// what arrived, as curl leaves it.
-func (x *transfer) close() error {
-	if x.out == nil {
-		return nil
-	}
-	err := x.out.Flush()
-	if err != nil {
-		err = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
-	}
-	if x.file != nil {
-		if cerr := x.file.Close(); cerr != nil && err == nil {
-			err = &urlsession.Error{Code: urlsession.ErrCannotCloseFile, Err: cerr}
-		}
-		x.file = nil
+	if cerr := x.heads.close(); err == nil {
+		err = cerr
 	}
 	return err
 }
@@ -227,12 +194,8 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	case err != nil:
 		f = failureOf(err, task.Response() != nil)
 	}
-	if f == nil {
-		if cerr := x.commit(); cerr != nil {
-			f = failureOf(cerr, true)
-		}
-	} else {
-		x.close()
+	if cerr := x.closeOutputs(f == nil); cerr != nil && f == nil {
+		f = failureOf(cerr, true)
 	}
 	if x.o.writeOut != "" {
 		status := exitOK
