@@ -29,6 +29,10 @@ type options struct {
 	http11     bool
 	userAgent  *string // nil: not given
 	fail       bool
+	failBody   bool     // --fail-with-body
+	rangeSpec  string   // -r
+	referer    string   // -e, with or without ";auto"
+	urls       []string // --url
 	writeOut   string
 	cookies    []string // -b arguments in order: "N=V; ..." strings and files
 	cookieJar  string   // -c: "" for none, "-" for standard output
@@ -186,6 +190,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.http11, "", "http1.1")
 	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
 	boolean(&o.fail, "f", "fail")
+	boolean(&o.failBody, "", "fail-with-body")
+	str(&o.rangeSpec, "r", "range")
+	str(&o.referer, "e", "referer")
+	fs.Var(stringList{&o.urls}, "url", "")
 	str(&o.writeOut, "w", "write-out")
 	boolean(&ignored, "", "compressed")
 	both("b", "cookie", func(n string) { fs.Var(stringList{&o.cookies}, n, "") })
@@ -222,6 +230,7 @@ func parseArgs(args []string) (*options, error) {
 	if o.help || o.version {
 		return o, nil
 	}
+	urls = append(o.urls, urls...)
 	switch len(urls) {
 	case 0:
 		return nil, usageErrorf("no URL specified")
@@ -237,6 +246,14 @@ func parseArgs(args []string) (*options, error) {
 		if strings.ContainsAny(c, "\r\n\x00") {
 			return nil, usageErrorf("bad -b argument %q: line breaks are not allowed", c)
 		}
+	}
+	for _, v := range []struct{ flag, value string }{{"-r", o.rangeSpec}, {"-e", o.referer}} {
+		if strings.ContainsAny(v.value, "\r\n\x00") {
+			return nil, usageErrorf("bad %s argument %q: line breaks are not allowed", v.flag, v.value)
+		}
+	}
+	if o.fail && o.failBody {
+		return nil, usageErrorf("-f (--fail) and --fail-with-body cannot be combined")
 	}
 	if o.head && len(o.data) > 0 {
 		return nil, usageErrorf("-I (HEAD) cannot be combined with -d or --data-binary")

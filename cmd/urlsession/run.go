@@ -63,6 +63,13 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            disk but what -o and -c ask for (--cache then
                            caches within the run only)
   -f, --fail               fail with status 22 and no output on HTTP >= 400
+      --fail-with-body     fail with status 22 on HTTP >= 400, but write the
+                           body (not with -f)
+  -r, --range RANGE        ask for part of the body: Range: bytes=RANGE
+                           (such as 0-499, 500-, -100 or 0-1,5-9)
+  -e, --referer URL        send Referer: URL; "URL;auto" (or ";auto") also
+                           sends the URL each redirect comes from
+      --url URL            the URL to fetch, as a flag
   -s, --silent             no progress bar, no error message
   -S, --show-error         with -s, still print the error message
   -v, --verbose            print each request and response head, then the
@@ -372,6 +379,12 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	}
 	if !given("Accept") {
 		h.Set("Accept", "*/*")
+	}
+	if o.rangeSpec != "" && !given("Range") {
+		h.Set("Range", "bytes="+o.rangeSpec)
+	}
+	if ref, _ := strings.CutSuffix(o.referer, ";auto"); ref != "" && !given("Referer") {
+		h.Set("Referer", ref)
 	}
 	if len(o.data) > 0 && h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -88,6 +88,13 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 	if x.o.method != "" {
 		next.Method = x.o.method // changed in place: the session still supplies the body
 	}
+	if strings.HasSuffix(x.o.referer, ";auto") {
+		if cur := t.CurrentRequest(); cur != nil && cur.URL != nil {
+			from := *cur.URL
+			from.User, from.Fragment, from.RawFragment = nil, "", ""
+			next.Header.Set("Referer", from.String())
+		}
+	}
 	return next
 }
 
@@ -115,12 +122,14 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 	if !x.dumpHead(resp) {
 		return urlsession.ResponseCancel
 	}
-	if x.o.fail && resp.StatusCode >= 400 {
+	if (x.o.fail || x.o.failBody) && resp.StatusCode >= 400 {
 		x.failed = resp.Status
 		if x.failed == "" {
 			x.failed = strconv.Itoa(resp.StatusCode)
 		}
-		return urlsession.ResponseCancel
+		if x.o.fail {
+			return urlsession.ResponseCancel
+		}
 	}
 	if x.o.include || x.o.head {
 		writeHead(&x.hopHeads, resp)
@@ -187,14 +196,16 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 			msg: fmt.Sprintf("%s: maximum (%d) redirects followed", urlsession.ErrHTTPTooManyRedirects.String(), x.o.maxRedirs)}
 	case x.writeErr != nil:
 		f = failureOf(x.writeErr, true)
-	case x.failed != "":
+	case x.failed != "" && (x.o.fail || err == nil):
 		f = &failure{status: exitHTTPError, code: exitHTTPError, msg: "the requested URL returned error: " + x.failed}
 	case err != nil && ctx.Err() != nil:
 		f = &failure{status: exitInterrupted} // interrupted: no message
 	case err != nil:
 		f = failureOf(err, task.Response() != nil)
 	}
-	if cerr := x.closeOutputs(f == nil); cerr != nil && f == nil {
+	// --fail-with-body keeps the body of a failed status, as a success.
+	complete := f == nil || x.o.failBody && x.failed != "" && err == nil
+	if cerr := x.closeOutputs(complete); cerr != nil && complete {
 		f = failureOf(cerr, true)
 	}
 	if x.o.writeOut != "" {
