@@ -2,12 +2,28 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
+
+// echoServer answers every request with one line, "METHOD URI
+// Content-Type [transfer codings]", and the request body after it.
+func echoServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s %v\n%s", r.Method, r.RequestURI, r.Header.Get("Content-Type"), r.TransferEncoding, body)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
 
 // rangeServer serves /file, 1000 bytes of PatternBytes, honouring Range
 // as net/http does.
@@ -79,4 +95,41 @@ func TestFailWithBody(t *testing.T) {
 	}
 	// As with curl, it cannot be combined with -f.
 	cli(t, "", "-f", "--fail-with-body", s.URL+"/Nepal").want(t, 2)
+}
+
+// TestUploadFile: -T sends a file (or standard input) with PUT, and names
+// the file in a URL that ends with "/" or has no path, as curl does.
+func TestUploadFile(t *testing.T) {
+	t.Parallel()
+	s := echoServer(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "na me.txt")
+	writeFile(t, file, "file body")
+	for _, c := range []struct {
+		args []string
+		url  string
+		want string
+	}{
+		{[]string{"-T", file}, "/up/", "PUT /up/na%20me.txt  []\nfile body"},
+		{[]string{"-T", file}, "", "PUT /na%20me.txt  []\nfile body"},
+		{[]string{"-T", file}, "/up/?q=1", "PUT /up/na%20me.txt?q=1  []\nfile body"},
+		{[]string{"--upload-file", file}, "/x", "PUT /x  []\nfile body"},
+		{[]string{"-T", file, "-X", "POST", "-H", "Content-Type: text/plain"}, "/x", "POST /x text/plain []\nfile body"},
+	} {
+		r := cli(t, "", append(c.args, s.URL+c.url)...).want(t, 0)
+		if r.stdout != c.want {
+			t.Errorf("%q %s: got %q, want %q", c.args, c.url, r.stdout, c.want)
+		}
+	}
+	// Standard input is streamed, chunked; the URL is left as it is.
+	r := cli(t, "from stdin", "-T", "-", s.URL+"/up/").want(t, 0)
+	if r.stdout != "PUT /up/  [chunked]\nfrom stdin" {
+		t.Errorf("-T -: %q", r.stdout)
+	}
+	// A file that cannot be read is curl's 26; -T excludes -d and -F.
+	cli(t, "", "-T", filepath.Join(dir, "missing"), s.URL+"/x").want(t, 26)
+	cli(t, "", "-T", file, "-d", "x", s.URL+"/x").want(t, 2)
+	if _, err := os.Stat(file); err != nil {
+		t.Error(err)
+	}
 }

@@ -33,6 +33,7 @@ type options struct {
 	rangeSpec  string   // -r
 	referer    string   // -e, with or without ";auto"
 	urls       []string // --url
+	upload     string   // -T: a file, "-" for standard input
 	writeOut   string
 	cookies    []string // -b arguments in order: "N=V; ..." strings and files
 	cookieJar  string   // -c: "" for none, "-" for standard output
@@ -194,6 +195,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	str(&o.rangeSpec, "r", "range")
 	str(&o.referer, "e", "referer")
 	fs.Var(stringList{&o.urls}, "url", "")
+	str(&o.upload, "T", "upload-file")
 	str(&o.writeOut, "w", "write-out")
 	boolean(&ignored, "", "compressed")
 	both("b", "cookie", func(n string) { fs.Var(stringList{&o.cookies}, n, "") })
@@ -255,8 +257,19 @@ func parseArgs(args []string) (*options, error) {
 	if o.fail && o.failBody {
 		return nil, usageErrorf("-f (--fail) and --fail-with-body cannot be combined")
 	}
-	if o.head && len(o.data) > 0 {
-		return nil, usageErrorf("-I (HEAD) cannot be combined with -d or --data-binary")
+	// As curl, one way of sending a body, and none with -I.
+	var bodies []string
+	if o.head {
+		bodies = append(bodies, "-I (HEAD)")
+	}
+	if len(o.data) > 0 {
+		bodies = append(bodies, "-d (POST)")
+	}
+	if o.upload != "" {
+		bodies = append(bodies, "-T (PUT)")
+	}
+	if len(bodies) > 1 {
+		return nil, usageErrorf("only one request method may be chosen: %s", strings.Join(bodies, " and "))
 	}
 	return o, nil
 }

@@ -46,6 +46,10 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
       --data-binary DATA   as -d, but @FILE is sent as it is (streamed)
                            -d and --data-binary set Content-Type
                            application/x-www-form-urlencoded unless -H sets one
+  -T, --upload-file FILE   send FILE (streamed) with PUT unless -X; a URL
+                           whose path is empty or ends with "/" gets FILE's
+                           name appended; "-" streams standard input
+                           (chunked) and leaves the URL alone
   -A, --user-agent NAME    send User-Agent NAME ("" sends none)
   -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
                            Cookie header (-H Cookie wins); anything else is a
@@ -149,10 +153,12 @@ type client struct {
 	stdout, stderr io.Writer
 }
 
-// uploadBody is the request body: a file to stream, bytes, or none.
+// uploadBody is the request body: a file or standard input to stream,
+// bytes, or none.
 type uploadBody struct {
-	file string
-	data []byte // nil for no body
+	stdin bool
+	file  string
+	data  []byte // nil for no body
 }
 
 // fetch runs the transfer and returns nil on success.
@@ -200,6 +206,9 @@ func (c *client) fetch(ctx context.Context) *failure {
 
 	var task *urlsession.Task
 	switch {
+	case body.stdin:
+		req.Body, req.ContentLength = io.NopCloser(c.stdin), -1 // sent chunked, as curl -T -
+		task = s.UploadTaskWithStreamedRequest(req).Task
 	case body.file != "":
 		task = s.UploadTaskFromFile(req, body.file).Task
 	case body.data != nil:
@@ -324,11 +333,16 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
 	}
+	if o.upload != "" && o.upload != "-" {
+		u = withFileName(u, o.upload)
+	}
 	method := o.method
 	switch {
 	case method != "":
 	case o.head:
 		method = http.MethodHead
+	case o.upload != "":
+		method = http.MethodPut
 	case len(o.data) > 0:
 		method = http.MethodPost
 	default:
@@ -391,6 +405,15 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	}
 	req.Header = h
 
+	switch o.upload {
+	case "":
+	case "-":
+		body.stdin = true
+		return req, body, nil
+	default:
+		body.file = o.upload
+		return req, body, nil
+	}
 	if len(o.data) == 1 && o.data[0].binary && strings.HasPrefix(o.data[0].value, "@") && o.data[0].value != "@-" {
 		body.file = o.data[0].value[1:]
 		return req, body, nil
