@@ -133,3 +133,95 @@ func TestUploadFile(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// formServer answers a multipart/form-data POST with one line per part,
+// "name filename content-type: content", in order.
+func formServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			http.Error(w, fmt.Sprintf("%s %s: %v", r.Method, r.Header.Get("Content-Type"), err), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "%s %d\n", r.Method, r.ContentLength)
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				break
+			}
+			b, _ := io.ReadAll(p)
+			fmt.Fprintf(w, "%s %s %s: %s\n", p.FormName(), p.FileName(), p.Header.Get("Content-Type"), b)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestForm(t *testing.T) {
+	t.Parallel()
+	s := formServer(t)
+	dir := t.TempDir()
+	txt, bin := filepath.Join(dir, "notes.txt"), filepath.Join(dir, "data.bin")
+	writeFile(t, txt, "line 1\nline 2\n")
+	writeFile(t, bin, "\x00\x01")
+	r := cli(t, "stdin data",
+		"-F", "plain=hello world",
+		"-F", "upload=@"+txt,
+		"-F", "blob=@"+bin+";type=application/x-thing;filename=renamed.bin",
+		"--form", "content=<"+txt,
+		"-F", `quoted="a;b"`,
+		"-F", "typed=hi;type=text/x-hi",
+		"-F", "in=<-",
+		"--form-string", "literal=@not-a-file;type=x",
+		s.URL+"/").want(t, 0)
+	want := "plain  : hello world\n" +
+		"upload notes.txt text/plain: line 1\nline 2\n\n" +
+		"blob renamed.bin application/x-thing: \x00\x01\n" +
+		"content  : line 1\nline 2\n\n" +
+		"quoted  : a;b\n" +
+		"typed  text/x-hi: hi\n" +
+		"in  : stdin data\n" +
+		"literal  : @not-a-file;type=x\n"
+	first, rest, _ := strings.Cut(r.stdout, "\n")
+	if rest != want {
+		t.Errorf("got:\n%s\nwant:\n%s", rest, want)
+	}
+	if !strings.HasPrefix(first, "POST ") || first == "POST -1" {
+		t.Errorf("want a POST with a length: %q", first)
+	}
+	// A missing file is curl's 26; -F excludes -d.
+	cli(t, "", "-F", "f=@"+filepath.Join(dir, "missing"), s.URL+"/").want(t, 26)
+	cli(t, "", "-F", "a=1", "-d", "b=2", s.URL+"/").want(t, 2)
+	cli(t, "", "-F", "no-equals", s.URL+"/").want(t, 2)
+}
+
+func TestParseFormArg(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   string
+		want formPart
+		warn string
+	}{
+		{"a=b", formPart{name: "a", content: "b"}, ""},
+		{"a=", formPart{name: "a"}, ""},
+		{"a=b=c", formPart{name: "a", content: "b=c"}, ""},
+		{"a=x;y", formPart{name: "a", content: "x"}, "skip unknown form field: y"},
+		{`a="x;y";type=t`, formPart{name: "a", content: "x;y", contentType: "t"}, ""},
+		{`a="q\"\\"`, formPart{name: "a", content: `q"\`}, ""},
+		{`a="open`, formPart{name: "a", content: "open"}, ""},
+		{"f=@dir/file.png", formPart{name: "f", content: "dir/file.png", upload: true, filename: "file.png"}, ""},
+		{`f=@"a;b.txt";filename="c d"`, formPart{name: "f", content: "a;b.txt", upload: true, filename: "c d"}, ""},
+		{"f=<in; type=text/x", formPart{name: "f", content: "in", fromFile: true, contentType: "text/x"}, ""},
+	} {
+		p, warnings, err := parseFormArg(formArg{value: c.in})
+		if err != nil || p != c.want || strings.Join(warnings, "|") != c.warn {
+			t.Errorf("%q: got %+v %q %v, want %+v %q", c.in, p, warnings, err, c.want, c.warn)
+		}
+	}
+	for _, bad := range []string{"", "x", "=v"} {
+		if _, _, err := parseFormArg(formArg{value: bad}); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

@@ -11,36 +11,44 @@ import (
 
 // options are the parsed command line.
 type options struct {
-	url        string
+	url  string
+	urls []string // --url
+
+	// The request.
+	method    string
+	head      bool
+	headers   []string
+	userAgent *string // nil: not given
+	referer   string  // -e, with or without ";auto"
+	rangeSpec string  // -r
+	data      []dataArg
+	forms     []formArg // -F and --form-string, in order
+	upload    string    // -T: a file, "-" for standard input
+	cookies   []string  // -b arguments in order: "N=V; ..." strings and files
+	cookieJar string    // -c: "" for none, "-" for standard output
+
+	// The transfer.
+	location  bool          // -L
+	maxRedirs int           // -1: the session's limit
+	maxTime   time.Duration // 0: no overall limit
+	insecure  bool
+	http11    bool
+	cache     bool
+	ephemeral bool
+
+	// The output.
 	output     string // "" or "-" for standard output
 	dumpHeader string // -D: "" for none, "-" for standard output
 	include    bool
-	head       bool
-	method     string
-	headers    []string
-	data       []dataArg
+	fail       bool
+	failBody   bool // --fail-with-body
+	writeOut   string
 	silent     bool
 	showError  bool
 	verbose    bool
-	maxTime    time.Duration // 0: no overall limit
-	maxRedirs  int           // -1: the session's limit
-	location   bool          // -L
-	insecure   bool
-	http11     bool
-	userAgent  *string // nil: not given
-	fail       bool
-	failBody   bool     // --fail-with-body
-	rangeSpec  string   // -r
-	referer    string   // -e, with or without ";auto"
-	urls       []string // --url
-	upload     string   // -T: a file, "-" for standard input
-	writeOut   string
-	cookies    []string // -b arguments in order: "N=V; ..." strings and files
-	cookieJar  string   // -c: "" for none, "-" for standard output
-	cache      bool
-	ephemeral  bool
-	help       bool
-	version    bool
+
+	help    bool
+	version bool
 }
 
 // cookieString returns the -b arguments that are cookies rather than file
@@ -105,6 +113,20 @@ func (d dataFlag) String() string { return "" }
 
 func (d dataFlag) Set(v string) error {
 	*d.list = append(*d.list, dataArg{value: v, binary: d.binary})
+	return nil
+}
+
+// formFlag appends to the list of form arguments, so that -F and
+// --form-string keep their order.
+type formFlag struct {
+	list    *[]formArg
+	literal bool
+}
+
+func (f formFlag) String() string { return "" }
+
+func (f formFlag) Set(v string) error {
+	*f.list = append(*f.list, formArg{value: v, literal: f.literal})
 	return nil
 }
 
@@ -196,6 +218,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	str(&o.referer, "e", "referer")
 	fs.Var(stringList{&o.urls}, "url", "")
 	str(&o.upload, "T", "upload-file")
+	both("F", "form", func(n string) { fs.Var(formFlag{&o.forms, false}, n, "") })
+	fs.Var(formFlag{&o.forms, true}, "form-string", "")
 	str(&o.writeOut, "w", "write-out")
 	boolean(&ignored, "", "compressed")
 	both("b", "cookie", func(n string) { fs.Var(stringList{&o.cookies}, n, "") })
@@ -267,6 +291,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.upload != "" {
 		bodies = append(bodies, "-T (PUT)")
+	}
+	if len(o.forms) > 0 {
+		bodies = append(bodies, "-F (multipart POST)")
 	}
 	if len(bodies) > 1 {
 		return nil, usageErrorf("only one request method may be chosen: %s", strings.Join(bodies, " and "))

@@ -46,6 +46,13 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
       --data-binary DATA   as -d, but @FILE is sent as it is (streamed)
                            -d and --data-binary set Content-Type
                            application/x-www-form-urlencoded unless -H sets one
+  -F, --form NAME=CONTENT  send a multipart/form-data POST; repeatable, one
+                           part each: NAME=text, NAME=@FILE (a file upload,
+                           typed by its extension), NAME=<FILE (the file's
+                           content as text), "-" is standard input; add
+                           ;type=TYPE or ;filename=NAME; "..." quotes ";"
+      --form-string NAME=CONTENT
+                           as -F, but CONTENT is taken as it is
   -T, --upload-file FILE   send FILE (streamed) with PUT unless -X; a URL
                            whose path is empty or ends with "/" gets FILE's
                            name appended; "-" streams standard input
@@ -343,7 +350,7 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		method = http.MethodHead
 	case o.upload != "":
 		method = http.MethodPut
-	case len(o.data) > 0:
+	case len(o.data) > 0, len(o.forms) > 0:
 		method = http.MethodPost
 	default:
 		method = http.MethodGet
@@ -414,6 +421,30 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		body.file = o.upload
 		return req, body, nil
 	}
+	if len(o.forms) > 0 {
+		var parts []formPart
+		for _, a := range o.forms {
+			p, warnings, err := parseFormArg(a)
+			if err != nil {
+				return nil, body, err
+			}
+			if !o.silent {
+				for _, w := range warnings {
+					fmt.Fprintf(c.stderr, "urlsession: WARNING: %s\n", w)
+				}
+			}
+			parts = append(parts, p)
+		}
+		data, ct, err := formBody(parts, c.readInput)
+		if err != nil {
+			return nil, body, err
+		}
+		if !given("Content-Type") {
+			h.Set("Content-Type", ct)
+		}
+		body.data = data
+		return req, body, nil
+	}
 	if len(o.data) == 1 && o.data[0].binary && strings.HasPrefix(o.data[0].value, "@") && o.data[0].value != "@-" {
 		body.file = o.data[0].value[1:]
 		return req, body, nil
@@ -438,6 +469,19 @@ func (c *client) dataBytes(d dataArg) ([]byte, error) {
 	if !fromFile {
 		return []byte(d.value), nil
 	}
+	b, err := c.readInput(name)
+	if err != nil {
+		return nil, err
+	}
+	if !d.binary {
+		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil)
+	}
+	return b, nil
+}
+
+// readInput reads the file name, or standard input for "-". Its error is
+// an *urlsession.Error with the code for the failure (exit status 26).
+func (c *client) readInput(name string) ([]byte, error) {
 	var b []byte
 	var err error
 	if name == "-" {
@@ -458,9 +502,6 @@ func (c *client) dataBytes(d dataArg) ([]byte, error) {
 			}
 		}
 		return nil, &urlsession.Error{Code: code, Err: err}
-	}
-	if !d.binary {
-		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil)
 	}
 	return b, nil
 }
