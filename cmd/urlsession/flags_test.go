@@ -225,3 +225,59 @@ func TestParseFormArg(t *testing.T) {
 		}
 	}
 }
+
+func TestDataForms(t *testing.T) {
+	t.Parallel()
+	s := echoServer(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "in")
+	writeFile(t, file, "x y\n")
+	const form = "application/x-www-form-urlencoded"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		// --data-urlencode, in curl's five forms, joined with & to -d.
+		{[]string{"--data-urlencode", "hello world/é"}, "POST /x " + form + " []\nhello%20world%2F%C3%A9"},
+		{[]string{"--data-urlencode", "=a&b=c"}, "POST /x " + form + " []\na%26b%3Dc"},
+		{[]string{"--data-urlencode", "name=a b&c", "-d", "z=1"}, "POST /x " + form + " []\nname=a%20b%26c&z=1"},
+		{[]string{"--data-urlencode", "@" + file}, "POST /x " + form + " []\nx%20y%0A"},
+		{[]string{"--data-urlencode", "n@" + file}, "POST /x " + form + " []\nn=x%20y%0A"},
+		// --data-raw takes @ as it is.
+		{[]string{"--data-raw", "@" + file}, "POST /x " + form + " []\n@" + file},
+		// --data-ascii is -d.
+		{[]string{"--data-ascii", "@" + file}, "POST /x " + form + " []\nx y"},
+		// --json: pieces concatenated, JSON types.
+		{[]string{"--json", `{"a":`, "--json", "1}"}, "POST /x application/json []\n{\"a\":1}"},
+		{[]string{"--json", "@" + file}, "POST /x application/json []\nx y\n"},
+		{[]string{"--json", "[]", "-H", "Content-Type: text/x"}, "POST /x text/x []\n[]"},
+		// -G puts the data in the query and sends GET.
+		{[]string{"-G", "-d", "a=1", "--data-urlencode", "b=c d"}, "GET /x?a=1&b=c%20d  []\n"},
+		{[]string{"--get", "-d", "a=1", "-X", "DELETE"}, "DELETE /x?a=1  []\n"},
+	} {
+		r := cli(t, "", append(c.args, s.URL+"/x")...).want(t, 0)
+		if r.stdout != c.want {
+			t.Errorf("%q: got %q, want %q", c.args, r.stdout, c.want)
+		}
+	}
+	r := cli(t, "", "-G", "-d", "a=1", s.URL+"/x?q=0").want(t, 0)
+	if r.stdout != "GET /x?q=0&a=1  []\n" {
+		t.Errorf("-G with a query: %q", r.stdout)
+	}
+	// --json asks for JSON too, unless -H says otherwise.
+	c := capitals(t)
+	if h := requestHeaders(t, c, "--json", "{}"); h["Accept"] != "application/json" || h["Content-Type"] != "application/json" {
+		t.Errorf("--json headers: %v", h)
+	}
+	if h := requestHeaders(t, c, "--json", "{}", "-H", "Accept: text/x"); h["Accept"] != "text/x" {
+		t.Errorf("--json with -H Accept: %v", h)
+	}
+	// -G cannot carry a form or a file.
+	cli(t, "", "-G", "-F", "a=1", s.URL+"/x").want(t, 2)
+	cli(t, "", "-G", "-T", file, s.URL+"/x").want(t, 2)
+	// -I -G -d is a HEAD with a query.
+	r = cli(t, "", "-I", "-G", "-d", "a=1", "-w", "%{url_effective}", s.URL+"/x").want(t, 0)
+	if !strings.HasSuffix(r.stdout, "\r\n\r\n"+s.URL+"/x?a=1") {
+		t.Errorf("-I -G: %q", r.stdout)
+	}
+}

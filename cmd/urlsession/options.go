@@ -22,6 +22,7 @@ type options struct {
 	referer   string  // -e, with or without ";auto"
 	rangeSpec string  // -r
 	data      []dataArg
+	get       bool      // -G: the data goes in the query
 	forms     []formArg // -F and --form-string, in order
 	upload    string    // -T: a file, "-" for standard input
 	cookies   []string  // -b arguments in order: "N=V; ..." strings and files
@@ -81,11 +82,32 @@ func (o *options) cookieEngine() bool {
 	return o.cookieJar != "" || len(o.cookieFiles()) > 0
 }
 
-// dataArg is one -d, --data or --data-binary argument.
-type dataArg struct {
-	value  string
-	binary bool // --data-binary: @file is sent as it is
+// json reports whether --json was given.
+func (o *options) json() bool {
+	for _, d := range o.data {
+		if d.kind == dataJSON {
+			return true
+		}
+	}
+	return false
 }
+
+// dataArg is one argument of -d or of its variants.
+type dataArg struct {
+	value string
+	kind  dataKind
+}
+
+// dataKind says how a data argument is read.
+type dataKind int
+
+const (
+	dataPlain     dataKind = iota // -d, --data-ascii: @file without its CR and LF
+	dataBinary                    // --data-binary: @file as it is
+	dataRaw                       // --data-raw: no @file
+	dataURLEncode                 // --data-urlencode: curl's five forms
+	dataJSON                      // --json: @file as it is, no "&" before it
+)
 
 // stringList is a repeatable string flag.
 type stringList struct{ list *[]string }
@@ -102,17 +124,17 @@ func (s stringList) Set(v string) error {
 	return nil
 }
 
-// dataFlag appends to the shared list of data arguments, so -d and
-// --data-binary keep their order.
+// dataFlag appends to the shared list of data arguments, so that -d and
+// its variants keep their order.
 type dataFlag struct {
-	list   *[]dataArg
-	binary bool
+	list *[]dataArg
+	kind dataKind
 }
 
 func (d dataFlag) String() string { return "" }
 
 func (d dataFlag) Set(v string) error {
-	*d.list = append(*d.list, dataArg{value: v, binary: d.binary})
+	*d.list = append(*d.list, dataArg{value: v, kind: d.kind})
 	return nil
 }
 
@@ -201,8 +223,13 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.head, "I", "head")
 	str(&o.method, "X", "request")
 	both("H", "header", func(n string) { fs.Var(stringList{&o.headers}, n, "") })
-	both("d", "data", func(n string) { fs.Var(dataFlag{&o.data, false}, n, "") })
-	fs.Var(dataFlag{&o.data, true}, "data-binary", "")
+	both("d", "data", func(n string) { fs.Var(dataFlag{&o.data, dataPlain}, n, "") })
+	fs.Var(dataFlag{&o.data, dataPlain}, "data-ascii", "")
+	fs.Var(dataFlag{&o.data, dataBinary}, "data-binary", "")
+	fs.Var(dataFlag{&o.data, dataRaw}, "data-raw", "")
+	fs.Var(dataFlag{&o.data, dataURLEncode}, "data-urlencode", "")
+	fs.Var(dataFlag{&o.data, dataJSON}, "json", "")
+	boolean(&o.get, "G", "get")
 	boolean(&o.silent, "s", "silent")
 	boolean(&o.showError, "S", "show-error")
 	boolean(&o.verbose, "v", "verbose")
@@ -286,8 +313,11 @@ func parseArgs(args []string) (*options, error) {
 	if o.head {
 		bodies = append(bodies, "-I (HEAD)")
 	}
-	if len(o.data) > 0 {
+	if len(o.data) > 0 && !o.get {
 		bodies = append(bodies, "-d (POST)")
+	}
+	if o.get && (o.upload != "" || len(o.forms) > 0) {
+		return nil, usageErrorf("-G (GET) cannot be combined with -F or -T")
 	}
 	if o.upload != "" {
 		bodies = append(bodies, "-T (PUT)")

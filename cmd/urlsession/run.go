@@ -41,11 +41,23 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            not even the Accept (*/*) and User-Agent sent by
                            default
   -d, --data DATA          send DATA as the body (POST unless -X); repeated
-                           -d are joined with &; @FILE reads FILE without its
-                           CR and LF, @- reads standard input
+                           data flags are joined with &; @FILE reads FILE
+                           without its CR and LF, @- standard input; the
+                           data flags set Content-Type
+                           application/x-www-form-urlencoded unless -H does
+      --data-ascii DATA    the same as -d
       --data-binary DATA   as -d, but @FILE is sent as it is (streamed)
-                           -d and --data-binary set Content-Type
-                           application/x-www-form-urlencoded unless -H sets one
+      --data-raw DATA      as -d, but DATA is taken as it is: no @FILE
+      --data-urlencode DATA
+                           as -d, but percent-encoded: CONTENT, =CONTENT and
+                           @FILE send CONTENT (FILE's, newlines and all)
+                           encoded, NAME=CONTENT and NAME@FILE send NAME=
+                           and the encoded content
+      --json DATA          as --data-binary, with Content-Type and Accept
+                           application/json (unless -H sets them); repeated
+                           --json are joined with nothing between
+  -G, --get                send the data flags' data as the URL's query
+                           (after "&" if it has one) with GET (HEAD with -I)
   -F, --form NAME=CONTENT  send a multipart/form-data POST; repeatable, one
                            part each: NAME=text, NAME=@FILE (a file upload,
                            typed by its extension), NAME=<FILE (the file's
@@ -343,6 +355,20 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if o.upload != "" && o.upload != "-" {
 		u = withFileName(u, o.upload)
 	}
+	var data []byte // the joined data, unless it is streamed
+	if len(o.data) > 0 && o.streamedData() == "" {
+		if data, err = c.joinData(); err != nil {
+			return nil, body, err
+		}
+	}
+	if o.get && len(o.data) > 0 {
+		// -G: the data is the query, after the URL's own.
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += string(data)
+		data = nil
+	}
 	method := o.method
 	switch {
 	case method != "":
@@ -350,7 +376,7 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		method = http.MethodHead
 	case o.upload != "":
 		method = http.MethodPut
-	case len(o.data) > 0, len(o.forms) > 0:
+	case data != nil, o.streamedData() != "", len(o.forms) > 0:
 		method = http.MethodPost
 	default:
 		method = http.MethodGet
@@ -398,7 +424,11 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	case removed["User-Agent"]:
 		h["User-Agent"] = []string{""} // sends none
 	}
-	if !given("Accept") {
+	switch {
+	case given("Accept"):
+	case o.json():
+		h.Set("Accept", "application/json")
+	default:
 		h.Set("Accept", "*/*")
 	}
 	if o.rangeSpec != "" && !given("Range") {
@@ -407,8 +437,12 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if ref, _ := strings.CutSuffix(o.referer, ";auto"); ref != "" && !given("Referer") {
 		h.Set("Referer", ref)
 	}
-	if len(o.data) > 0 && h.Get("Content-Type") == "" {
-		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	if len(o.data) > 0 && !o.get && !given("Content-Type") {
+		if o.json() {
+			h.Set("Content-Type", "application/json")
+		} else {
+			h.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
 	}
 	req.Header = h
 
@@ -445,26 +479,69 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		body.data = data
 		return req, body, nil
 	}
-	if len(o.data) == 1 && o.data[0].binary && strings.HasPrefix(o.data[0].value, "@") && o.data[0].value != "@-" {
-		body.file = o.data[0].value[1:]
+	if name := o.streamedData(); name != "" {
+		body.file = name
 		return req, body, nil
 	}
-	if len(o.data) > 0 {
-		var parts [][]byte
-		for _, d := range o.data {
-			b, err := c.dataBytes(d)
-			if err != nil {
-				return nil, body, err
-			}
-			parts = append(parts, b)
-		}
-		body.data = bytes.Join(parts, []byte("&"))
-	}
+	body.data = data
 	return req, body, nil
 }
 
-// dataBytes returns the bytes a -d or --data-binary argument stands for.
+// streamedData returns the file that is the whole body, to be streamed
+// rather than read: that of a single --data-binary @file.
+func (o *options) streamedData() string {
+	if len(o.data) != 1 || o.get || o.data[0].kind != dataBinary {
+		return ""
+	}
+	name, ok := strings.CutPrefix(o.data[0].value, "@")
+	if !ok || name == "-" {
+		return ""
+	}
+	return name
+}
+
+// joinData returns the data of -d and its variants, joined as curl joins
+// them: with "&" between them, but --json pieces concatenated.
+func (c *client) joinData() ([]byte, error) {
+	b := []byte{}
+	for i, d := range c.o.data {
+		p, err := c.dataBytes(d)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && d.kind != dataJSON {
+			b = append(b, '&')
+		}
+		b = append(b, p...)
+	}
+	return b, nil
+}
+
+// dataBytes returns the bytes a data argument stands for.
 func (c *client) dataBytes(d dataArg) ([]byte, error) {
+	switch d.kind {
+	case dataRaw:
+		return []byte(d.value), nil
+	case dataURLEncode:
+		// content, =content, name=content, @file, name@file: the first
+		// "=" or "@" decides.
+		i := strings.IndexAny(d.value, "=@")
+		if i < 0 {
+			return []byte(curlEscape(d.value)), nil
+		}
+		name, content := d.value[:i], d.value[i+1:]
+		if d.value[i] == '@' {
+			b, err := c.readInput(content)
+			if err != nil {
+				return nil, err
+			}
+			content = string(b)
+		}
+		if name == "" {
+			return []byte(curlEscape(content)), nil
+		}
+		return []byte(name + "=" + curlEscape(content)), nil
+	}
 	name, fromFile := strings.CutPrefix(d.value, "@")
 	if !fromFile {
 		return []byte(d.value), nil
@@ -473,7 +550,7 @@ func (c *client) dataBytes(d dataArg) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !d.binary {
+	if d.kind == dataPlain {
 		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil)
 	}
 	return b, nil
