@@ -29,13 +29,16 @@ type options struct {
 	cookieJar string    // -c: "" for none, "-" for standard output
 
 	// The transfer.
-	location  bool          // -L
-	maxRedirs int           // -1: the session's limit
-	maxTime   time.Duration // 0: no overall limit
-	insecure  bool
-	http11    bool
-	cache     bool
-	ephemeral bool
+	location       bool          // -L
+	maxRedirs      int           // -1: the session's limit
+	maxTime        time.Duration // 0: no overall limit
+	connectTimeout time.Duration // 0: none but the request's
+	resolve        []resolveEntry
+	ipv4, ipv6     bool
+	insecure       bool
+	http11         bool
+	cache          bool
+	ephemeral      bool
 
 	// The output.
 	output     string // "" or "-" for standard output
@@ -152,6 +155,19 @@ func (f formFlag) Set(v string) error {
 	return nil
 }
 
+// resolveFlag parses and appends a --resolve argument.
+type resolveFlag struct{ list *[]resolveEntry }
+
+func (r resolveFlag) String() string { return "" }
+
+func (r resolveFlag) Set(v string) error {
+	e, ignore, err := parseResolve(v)
+	if err == nil && !ignore {
+		*r.list = append(*r.list, e)
+	}
+	return err
+}
+
 // secondsFlag parses a non-negative, possibly fractional, number of seconds.
 type secondsFlag struct{ d *time.Duration }
 
@@ -235,6 +251,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.verbose, "v", "verbose")
 	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })
 	fs.IntVar(&o.maxRedirs, "max-redirs", -1, "")
+	fs.Var(secondsFlag{&o.connectTimeout}, "connect-timeout", "")
+	fs.Var(resolveFlag{&o.resolve}, "resolve", "")
+	boolean(&o.ipv4, "4", "ipv4")
+	boolean(&o.ipv6, "6", "ipv6")
 	boolean(&o.location, "L", "location")
 	boolean(&o.insecure, "k", "insecure")
 	boolean(&o.http11, "", "http1.1")

@@ -105,6 +105,16 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
       --max-redirs N       with -L, fail (status 47) on a redirect after
                            following N; the session never follows more
                            than 16
+      --connect-timeout SECONDS
+                           limit each connection attempt, name resolution
+                           included (not the TLS handshake); status 28
+      --resolve HOST:PORT:ADDR[,ADDR]...
+                           connect to ADDR (tried in order; IPv6 in [])
+                           for HOST:PORT, Host header and TLS name
+                           unchanged; HOST "*" is any host; repeatable
+  -4, --ipv4               connect over IPv4 only
+  -6, --ipv6               connect over IPv6 only (a host without such an
+                           address is status 6)
   -k, --insecure           do not verify the server's TLS certificate
       --http1.1            use HTTP/1.1 only (no HTTP/2)
       --compressed         accepted: gzip, deflate and br are always decoded
@@ -216,6 +226,7 @@ func (c *client) fetch(ctx context.Context) *failure {
 		cfg.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
 	}
 	cfg.DisableHTTP2 = o.http11
+	cfg.DialContext = dialFunc(o, netDialer)
 
 	x := newTransfer(c)
 	s, err := urlsession.New(cfg, x)
