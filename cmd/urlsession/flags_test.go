@@ -281,3 +281,40 @@ func TestDataForms(t *testing.T) {
 		t.Errorf("-I -G: %q", r.stdout)
 	}
 }
+
+func TestMaxFilesize(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	// Known length: refused before any byte is written.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	r := cli(t, "", "--max-filesize", "999", "-o", out, s.URL+"/bytes/1000").want(t, 63)
+	if r.stdout != "" || !strings.HasPrefix(r.stderr, "urlsession: (-1103) ") {
+		t.Errorf("got %v", r)
+	}
+	noFiles(t, dir)
+	cli(t, "", "--max-filesize", "1000", s.URL+"/bytes/1000").want(t, 0)
+	cli(t, "", "--max-filesize", "1k", s.URL+"/bytes/1025").want(t, 63)
+	cli(t, "", "--max-filesize", "1K", s.URL+"/bytes/1024").want(t, 0)
+	cli(t, "", "--max-filesize", "2M", s.URL+"/bytes/3000000").want(t, 63)
+	// Decoded size: 12 bytes once gunzipped.
+	cli(t, "", "--max-filesize", "11", s.URL+"/gzipped-response").want(t, 63)
+
+	// Unknown length: stopped once the limit is passed, what came before
+	// written.
+	chunked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 10 {
+			w.Write(bytes.Repeat([]byte("x"), 500))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(chunked.Close)
+	r = cli(t, "", "--max-filesize", "1200", chunked.URL).want(t, 63)
+	if len(r.stdout) > 1200 {
+		t.Errorf("%d bytes written", len(r.stdout))
+	}
+	cli(t, "", "--max-filesize", "5000", chunked.URL).want(t, 0)
+	for _, bad := range []string{"-1", "x", "1q", "1.5"} {
+		cli(t, "", "--max-filesize", bad, s.URL).want(t, 2)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,6 +33,7 @@ type options struct {
 	location       bool          // -L
 	maxRedirs      int           // -1: the session's limit
 	maxTime        time.Duration // 0: no overall limit
+	maxFilesize    int64         // 0: no limit
 	connectTimeout time.Duration // 0: none but the request's
 	resolve        []resolveEntry
 	ipv4, ipv6     bool
@@ -168,6 +170,33 @@ func (r resolveFlag) Set(v string) error {
 	return err
 }
 
+// sizeFlag parses a non-negative number of bytes with an optional
+// suffix, as curl reads them: k or K for KiB, m or M for MiB, g or G for
+// GiB.
+type sizeFlag struct{ n *int64 }
+
+func (s sizeFlag) String() string { return "" }
+
+func (s sizeFlag) Set(v string) error {
+	num, mult := v, int64(1)
+	if v != "" {
+		switch v[len(v)-1] {
+		case 'k', 'K':
+			num, mult = v[:len(v)-1], 1<<10
+		case 'm', 'M':
+			num, mult = v[:len(v)-1], 1<<20
+		case 'g', 'G':
+			num, mult = v[:len(v)-1], 1<<30
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return fmt.Errorf("expected a number of bytes (such as 500, 100k, 2M or 1G), got %q", v)
+	}
+	*s.n = n * mult
+	return nil
+}
+
 // secondsFlag parses a non-negative, possibly fractional, number of seconds.
 type secondsFlag struct{ d *time.Duration }
 
@@ -252,6 +281,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })
 	fs.IntVar(&o.maxRedirs, "max-redirs", -1, "")
 	fs.Var(secondsFlag{&o.connectTimeout}, "connect-timeout", "")
+	fs.Var(sizeFlag{&o.maxFilesize}, "max-filesize", "")
 	fs.Var(resolveFlag{&o.resolve}, "resolve", "")
 	boolean(&o.ipv4, "4", "ipv4")
 	boolean(&o.ipv6, "6", "ipv6")

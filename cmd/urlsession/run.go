@@ -105,6 +105,10 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
       --max-redirs N       with -L, fail (status 47) on a redirect after
                            following N; the session never follows more
                            than 16
+      --max-filesize BYTES fail (status 63) on a body over BYTES (k, M, G
+                           suffixes allowed): at once when its length is
+                           known, else when it passes BYTES (what came
+                           before is written); the decoded size counts
       --connect-timeout SECONDS
                            limit each connection attempt, name resolution
                            included (not the TLS handshake); status 28

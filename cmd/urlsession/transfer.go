@@ -27,6 +27,7 @@ type transfer struct {
 
 	hops     int          // redirects followed
 	tooMany  bool         // --max-redirs exceeded
+	tooBig   bool         // --max-filesize exceeded
 	hopHeads bytes.Buffer // -i: the heads of the redirect responses
 	failed   string       // -f: the status that failed the transfer
 
@@ -122,6 +123,10 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 	if !x.dumpHead(resp) {
 		return urlsession.ResponseCancel
 	}
+	if x.o.maxFilesize > 0 && resp.ContentLength > x.o.maxFilesize {
+		x.tooBig = true
+		return urlsession.ResponseCancel
+	}
 	if (x.o.fail || x.o.failBody) && resp.StatusCode >= 400 {
 		x.failed = resp.Status
 		if x.failed == "" {
@@ -146,7 +151,14 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 
 // DidReceiveData writes the next piece of the body to the output.
 func (x *transfer) DidReceiveData(_ *urlsession.Session, t *urlsession.DataTask, data []byte) {
-	if x.writeErr != nil || x.o.head {
+	if x.writeErr != nil || x.o.head || x.tooBig {
+		return
+	}
+	if x.o.maxFilesize > 0 && x.received+int64(len(data)) > x.o.maxFilesize {
+		// As curl since 8.4: the transfer stops when it would pass the
+		// limit, with what came before written.
+		x.tooBig = true
+		t.Cancel()
 		return
 	}
 	if _, err := x.body.Write(data); err != nil {
@@ -196,6 +208,9 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 			msg: fmt.Sprintf("%s: maximum (%d) redirects followed", urlsession.ErrHTTPTooManyRedirects.String(), x.o.maxRedirs)}
 	case x.writeErr != nil:
 		f = failureOf(x.writeErr, true)
+	case x.tooBig:
+		f = failureOf(&urlsession.Error{Code: urlsession.ErrDataLengthExceedsMaximum,
+			Err: fmt.Errorf("more than the %d bytes --max-filesize allows", x.o.maxFilesize)}, true)
 	case x.failed != "" && (x.o.fail || err == nil):
 		f = &failure{status: exitHTTPError, code: exitHTTPError, msg: "the requested URL returned error: " + x.failed}
 	case err != nil && ctx.Err() != nil:
