@@ -318,3 +318,28 @@ func TestMaxFilesize(t *testing.T) {
 		cli(t, "", "--max-filesize", bad, s.URL).want(t, 2)
 	}
 }
+
+func TestCreateDirs(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "a", "b", "out")
+	head := filepath.Join(dir, "c", "head")
+	cli(t, "", "-o", out, s.URL+"/Nepal").want(t, 23)
+	noFiles(t, dir)
+	cli(t, "", "--create-dirs", "-o", out, "-D", head, s.URL+"/Nepal").want(t, 0)
+	if got := readFile(t, out); got != "Kathmandu" {
+		t.Errorf("out: %q", got)
+	}
+	if got := readFile(t, head); !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") {
+		t.Errorf("head: %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "a")); err != nil || fi.Mode().Perm()&^0o750 != 0 {
+		t.Errorf("created directory: %v, %v", fi.Mode(), err)
+	}
+	// No transfer, no directories.
+	cli(t, "", "--create-dirs", "-o", filepath.Join(dir, "d", "out"), closedPort(t)).want(t, 7)
+	if _, err := os.Stat(filepath.Join(dir, "d")); err == nil {
+		t.Error("directory created for a failed transfer")
+	}
+}

@@ -45,6 +45,7 @@ type options struct {
 	// The output.
 	output     string // "" or "-" for standard output
 	dumpHeader string // -D: "" for none, "-" for standard output
+	createDirs bool
 	include    bool
 	fail       bool
 	failBody   bool // --fail-with-body
@@ -264,6 +265,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 
 	str(&o.output, "o", "output")
 	str(&o.dumpHeader, "D", "dump-header")
+	boolean(&o.createDirs, "", "create-dirs")
 	boolean(&o.include, "i", "include")
 	boolean(&o.head, "I", "head")
 	str(&o.method, "X", "request")

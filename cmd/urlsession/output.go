@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/urlsession-go/urlsession"
 )
@@ -34,6 +35,7 @@ func openWrite(name string) (*os.File, error) {
 // ErrCannotCreateFile, ErrCannotWriteToFile, ErrCannotCloseFile.
 type sink struct {
 	name   string    // the file; "" or "-" for stdout
+	mkdirs bool      // --create-dirs: create the file's missing directories
 	stdout io.Writer // standard output
 	file   *os.File  // the file once opened
 	w      *bufio.Writer
@@ -50,6 +52,12 @@ func (s *sink) open() error {
 	if !s.toFile() {
 		s.w = bufio.NewWriterSize(s.stdout, 64<<10)
 		return nil
+	}
+	if s.mkdirs {
+		// As curl: directories are created with mode 0750.
+		if err := os.MkdirAll(filepath.Dir(s.name), 0o750); err != nil {
+			return &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
+		}
 	}
 	f, err := openWrite(s.name)
 	if err != nil {

@@ -33,6 +33,8 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
   -D, --dump-header FILE   write the status line and headers of every
                            response, redirects included, to FILE as -o
                            writes; "-" is standard output
+      --create-dirs        create the missing directories of -o and -D
+                           files (mode 0750), as curl does
   -i, --include            print the status line and headers before the body
   -I, --head               send HEAD and print the status line and headers only
   -X, --request METHOD     use METHOD

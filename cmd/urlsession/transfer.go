@@ -52,8 +52,8 @@ var (
 func newTransfer(c *client) *transfer {
 	return &transfer{
 		c: c, o: c.o,
-		body:        sink{name: c.o.output, stdout: c.stdout},
-		heads:       sink{name: c.o.dumpHeader, stdout: c.stdout},
+		body:        sink{name: c.o.output, stdout: c.stdout, mkdirs: c.o.createDirs},
+		heads:       sink{name: c.o.dumpHeader, stdout: c.stdout, mkdirs: c.o.createDirs},
 		invalidated: make(chan struct{}),
 	}
 }
