@@ -343,3 +343,25 @@ func TestCreateDirs(t *testing.T) {
 		t.Error("directory created for a failed transfer")
 	}
 }
+
+// TestProgressBar: -# shows the bar on standard error, terminal or not,
+// and leaves it complete with a newline, as curl does.
+func TestProgressBar(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	out := filepath.Join(t.TempDir(), "out")
+	r := cli(t, "", "-#", "-o", out, s.URL+"/bytes/3000").want(t, 0)
+	if !strings.Contains(r.stderr, "[########################] 100.0%  2.9 KiB / 2.9 KiB") || !strings.HasSuffix(r.stderr, "\n") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	r = cli(t, "", "--progress-bar", s.URL+"/Nepal").want(t, 0)
+	if r.stdout != "Kathmandu" || !strings.Contains(r.stderr, "100.0%") {
+		t.Errorf("got %v", r)
+	}
+	for _, args := range [][]string{{"-o", out}, {"-s", "-#", "-o", out}} {
+		r = cli(t, "", append(args, s.URL+"/bytes/3000")...).want(t, 0)
+		if r.stderr != "" {
+			t.Errorf("%q: stderr %q", args, r.stderr)
+		}
+	}
+}

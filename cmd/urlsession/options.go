@@ -43,16 +43,17 @@ type options struct {
 	ephemeral      bool
 
 	// The output.
-	output     string // "" or "-" for standard output
-	dumpHeader string // -D: "" for none, "-" for standard output
-	createDirs bool
-	include    bool
-	fail       bool
-	failBody   bool // --fail-with-body
-	writeOut   string
-	silent     bool
-	showError  bool
-	verbose    bool
+	output      string // "" or "-" for standard output
+	dumpHeader  string // -D: "" for none, "-" for standard output
+	createDirs  bool
+	include     bool
+	fail        bool
+	failBody    bool // --fail-with-body
+	writeOut    string
+	silent      bool
+	progressBar bool // -#
+	showError   bool
+	verbose     bool
 
 	help    bool
 	version bool
@@ -278,6 +279,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(dataFlag{&o.data, dataJSON}, "json", "")
 	boolean(&o.get, "G", "get")
 	boolean(&o.silent, "s", "silent")
+	boolean(&o.progressBar, "#", "progress-bar")
 	boolean(&o.showError, "S", "show-error")
 	boolean(&o.verbose, "v", "verbose")
 	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })

@@ -96,6 +96,9 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            sends the URL each redirect comes from
       --url URL            the URL to fetch, as a flag
   -s, --silent             no progress bar, no error message
+  -#, --progress-bar       show the progress bar for any body, even when
+                           standard error is not a terminal, and leave it
+                           complete on its line at the end
   -S, --show-error         with -s, still print the error message
   -v, --verbose            print each request and response head, then the
                            metrics of each transaction, on standard error
@@ -136,8 +139,9 @@ are neither kept nor sent back, not even after a redirect. With it, cookies
 from every host are kept for the run and sent where they match. Without
 --cache nothing is cached.
 
-A progress bar shows on standard error when it is a terminal, the output is
-not, -s is not given and the body is over 1 MiB.
+A progress bar shows on standard error when it is a terminal (or with -#),
+the body does not go to a terminal, -s is not given and the body is over
+1 MiB (any size with -#).
 
 On failure one line goes to standard error: "urlsession: (<code>) <message>",
 code being the URLError code, or the exit status when there is none.

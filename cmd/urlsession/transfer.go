@@ -143,8 +143,9 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 			return urlsession.ResponseCancel
 		}
 	}
-	if !x.o.head && !x.o.silent && isTerminal(x.c.stderr) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
+	if !x.o.head && !x.o.silent && (x.o.progressBar || isTerminal(x.c.stderr)) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
 		x.bar = newProgress(x.c.stderr, resp.ContentLength, time.Now)
+		x.bar.always = x.o.progressBar
 	}
 	return urlsession.ResponseAllow
 }
@@ -199,7 +200,7 @@ func (x *transfer) closeOutputs(ok bool) error {
 // finish decides the outcome of the finished task, completes or removes
 // the output, and prints -w.
 func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
-	x.bar.clear()
+	x.bar.done(x.received)
 	err := task.Err()
 	var f *failure
 	switch {
