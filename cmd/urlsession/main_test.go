@@ -676,10 +676,6 @@ func TestWriteOut(t *testing.T) {
 	if r.stdout != "000" {
 		t.Errorf("got %q", r.stdout)
 	}
-	r = cli(t, "", "-w", "[%{nonsense}]", s.URL+"/UK").want(t, 0)
-	if r.stdout != "London[]" {
-		t.Errorf("got %q", r.stdout)
-	}
 }
 
 func TestUsage(t *testing.T) {

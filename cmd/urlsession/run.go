@@ -127,10 +127,22 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
   -k, --insecure           do not verify the server's TLS certificate
       --http1.1            use HTTP/1.1 only (no HTTP/2)
       --compressed         accepted: gzip, deflate and br are always decoded
-  -w, --write-out FORMAT   print FORMAT to standard output after the transfer:
-                           %{http_code} %{size_download} %{time_total}
-                           %{url_effective} %{num_redirects} %{content_type}
-                           %{exitcode}, %% and \n \r \t \\
+  -w, --write-out FORMAT   after the transfer, print FORMAT to standard
+                           output (@FILE reads it from FILE, @- from
+                           standard input) with curl's variables:
+                           %{http_code} %{response_code} %{http_version}
+                           %{size_download} %{size_upload} %{size_header}
+                           %{time_namelookup} %{time_connect}
+                           %{time_appconnect} %{time_pretransfer}
+                           %{time_starttransfer} %{time_redirect}
+                           %{time_total} %{url} %{url_effective} %{method}
+                           %{redirect_url} %{num_redirects} %{content_type}
+                           %{remote_ip} %{remote_port} %{local_ip}
+                           %{local_port} %{filename_effective} %{exitcode}
+                           %{errormsg}, %{json} (all of them),
+                           %{header_json}, %header{NAME}; %{stderr} and
+                           %{stdout} switch the stream; %% and \n \r \t \\;
+                           an unknown variable is warned about
   -h, --help               print this help
       --version            print the version
 
@@ -188,6 +200,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // client runs one transfer.
 type client struct {
 	o              *options
+	writeOut       string // the -w format, read from its file for @file
 	stdin          io.Reader
 	stdout, stderr io.Writer
 }
@@ -207,6 +220,15 @@ func (c *client) fetch(ctx context.Context) *failure {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return &failure{status: exitUsage, code: exitUsage, msg: err.Error()}
+	}
+
+	c.writeOut = o.writeOut
+	if name, ok := strings.CutPrefix(o.writeOut, "@"); ok && err == nil {
+		b, rerr := c.readInput(name)
+		if rerr != nil {
+			err = rerr
+		}
+		c.writeOut = string(b)
 	}
 
 	cfg := c.configuration()

@@ -224,89 +224,10 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	if cerr := x.closeOutputs(complete); cerr != nil && complete {
 		f = failureOf(cerr, true)
 	}
-	if x.o.writeOut != "" {
-		status := exitOK
-		if f != nil {
-			status = f.status
-		}
-		io.WriteString(x.c.stdout, x.expandWriteOut(task, status))
+	if x.c.writeOut != "" {
+		x.writeOut(x.c.writeOut, task, f)
 	}
 	return f
-}
-
-// expandWriteOut expands the -w format.
-func (x *transfer) expandWriteOut(task *urlsession.Task, status int) string {
-	vars := func(name string) (string, bool) {
-		switch name {
-		case "http_code", "response_code":
-			code := 0
-			if r := task.Response(); r != nil {
-				code = r.StatusCode
-			}
-			return fmt.Sprintf("%03d", code), true
-		case "size_download":
-			return strconv.FormatInt(x.received, 10), true
-		case "time_total":
-			return fmt.Sprintf("%.6f", x.elapsed.Seconds()), true
-		case "url_effective":
-			if r := task.CurrentRequest(); r != nil && r.URL != nil {
-				return r.URL.String(), true
-			}
-			return "", true
-		case "num_redirects":
-			return strconv.Itoa(x.hops), true
-		case "content_type":
-			if r := task.Response(); r != nil {
-				return r.Header.Get("Content-Type"), true
-			}
-			return "", true
-		case "exitcode":
-			return strconv.Itoa(status), true
-		}
-		return "", false
-	}
-	return expandFormat(x.o.writeOut, vars)
-}
-
-// expandFormat expands %{name} with vars (unknown names expand to nothing),
-// %% and the escapes \n, \r, \t and \\.
-func expandFormat(format string, vars func(string) (string, bool)) string {
-	var b strings.Builder
-	for i := 0; i < len(format); i++ {
-		ch := format[i]
-		switch {
-		case ch == '%' && strings.HasPrefix(format[i:], "%%"):
-			b.WriteByte('%')
-			i++
-		case ch == '%' && strings.HasPrefix(format[i:], "%{"):
-			end := strings.IndexByte(format[i:], '}')
-			if end < 0 {
-				b.WriteString(format[i:])
-				return b.String()
-			}
-			v, _ := vars(format[i+2 : i+end])
-			b.WriteString(v)
-			i += end
-		case ch == '\\' && i+1 < len(format):
-			switch format[i+1] {
-			case 'n':
-				b.WriteByte('\n')
-			case 'r':
-				b.WriteByte('\r')
-			case 't':
-				b.WriteByte('\t')
-			case '\\':
-				b.WriteByte('\\')
-			default:
-				b.WriteByte(ch)
-				continue
-			}
-			i++
-		default:
-			b.WriteByte(ch)
-		}
-	}
-	return b.String()
 }
 
 // statusLine returns the response's status line as curl prints it:
