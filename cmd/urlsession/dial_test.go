@@ -83,5 +83,5 @@ func TestConnectTimeout(t *testing.T) {
 	if o, _ := parseArgs([]string{"http://x/"}); dialFunc(o, hanging) != nil {
 		t.Error("a dial function without --connect-timeout, --resolve, -4 or -6")
 	}
-	cli(t, "", "--connect-timeout", "soon", "http://x/").want(t, 2)
+	cli(t, "", "--connect-timeout", "soon", "http://127.0.0.1:1/").want(t, 2)
 }

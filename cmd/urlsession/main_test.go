@@ -691,16 +691,43 @@ func TestUsage(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{},
-		{"--bogus", "http://x/"},
-		{"-sZ", "http://x/"},
-		{"http://a/", "http://b/"},
-		{"--max-redirs", "x", "http://x/"},
-		{"-X", "BAD METHOD", "http://x/"},
+		{"--bogus", "http://127.0.0.1:1/"},
+		{"-sZ", "http://127.0.0.1:1/"},
+		{"http://127.0.0.1:1/a", "http://127.0.0.1:1/b"},
+		{"--max-redirs", "x", "http://127.0.0.1:1/"},
+		{"-X", "BAD METHOD", "http://127.0.0.1:1/"},
 		{"-o"},
 	} {
 		r := cli(t, "", args...)
 		if r.code != 2 || !strings.HasPrefix(r.stderr, "urlsession: (2) ") || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%q: %v", args, r)
+		}
+	}
+}
+
+// TestUsageMessages: usage errors name the option as it was given, with
+// curl's words.
+func TestUsageMessages(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--bogus", "http://127.0.0.1:1/"}, "option --bogus: is unknown"},
+		{[]string{"http://127.0.0.1:1/", "--bogus=1"}, "option --bogus: is unknown"},
+		{[]string{"-Zbogus", "http://127.0.0.1:1/"}, "option -Zbogus: is unknown"},
+		{[]string{"-Z", "http://127.0.0.1:1/"}, "option -Z: is unknown"},
+		{[]string{"-sZ", "http://127.0.0.1:1/"}, "option -sZ: is unknown"},
+		{[]string{"--no-output", "x", "http://127.0.0.1:1/"}, "option --no-output: is unknown"},
+		{[]string{"http://127.0.0.1:1/", "-o"}, "option -o: requires parameter"},
+		{[]string{"http://127.0.0.1:1/", "--output"}, "option --output: requires parameter"},
+		{[]string{"--max-redirs", "x", "http://127.0.0.1:1/"}, `option --max-redirs: bad value "x": expected a whole number`},
+		{[]string{"-m", "soon", "http://127.0.0.1:1/"}, `option -m: bad value "soon": expected a non-negative number of seconds`},
+		{[]string{"--location=maybe", "http://127.0.0.1:1/"}, `option --location: bad value "maybe": expected true or false`},
+	} {
+		r := cli(t, "", c.args...).want(t, 2)
+		if r.stderr != "urlsession: (2) "+c.msg+"\n" {
+			t.Errorf("%q: stderr %q, want %q", c.args, r.stderr, c.msg)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -193,7 +194,7 @@ func (s sizeFlag) Set(v string) error {
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return fmt.Errorf("expected a number of bytes (such as 500, 100k, 2M or 1G), got %q", v)
+		return errors.New("expected a number of bytes (such as 500, 100k, 2M or 1G)")
 	}
 	*s.n = n * mult
 	return nil
@@ -208,7 +209,7 @@ func (s secondsFlag) Set(v string) error {
 	var f float64
 	if _, err := fmt.Sscanf(v, "%g", &f); err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) ||
 		strings.TrimSpace(v) != v {
-		return fmt.Errorf("expected a non-negative number of seconds, got %q", v)
+		return errors.New("expected a non-negative number of seconds")
 	}
 	if f*float64(time.Second) >= math.MaxInt64 {
 		*s.d = 0 // no practical limit
@@ -321,7 +322,7 @@ func parseArgs(args []string) (*options, error) {
 	var urls []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
-			return nil, usageErrorf("%s", flagError(err))
+			return nil, usageErrorf("%s", flagError(err, args))
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -385,13 +386,53 @@ func parseArgs(args []string) (*options, error) {
 	return o, nil
 }
 
-// flagError rewords the flag package's errors.
-func flagError(err error) string {
-	const undefined = "flag provided but not defined: "
-	if msg, ok := strings.CutPrefix(err.Error(), undefined); ok {
-		return "unknown option " + msg + " (see urlsession --help)"
+// flagError rewords the flag package's errors in curl's words, naming
+// the option as it appears in args (with its one or two dashes), such as
+// "option --foo: is unknown".
+func flagError(err error, args []string) string {
+	msg := err.Error()
+	option := func(name string) string {
+		for _, a := range args {
+			if a == "--" {
+				break
+			}
+			if n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); n == name && strings.HasPrefix(a, "-") {
+				return a[:len(a)-len(strings.TrimLeft(a, "-"))] + name
+			}
+		}
+		if len(name) == 1 {
+			return "-" + name
+		}
+		return "--" + name
 	}
-	return err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "option " + option(name) + ": is unknown"
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "option " + option(name) + ": requires parameter"
+	}
+	// invalid value "V" for flag -NAME: WHY, and for boolean flags
+	// invalid boolean value "V" for -NAME: WHY.
+	for _, prefix := range []string{"invalid value ", "invalid boolean value "} {
+		rest, ok := strings.CutPrefix(msg, prefix)
+		if !ok {
+			continue
+		}
+		value, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			break
+		}
+		rest = strings.TrimPrefix(strings.TrimPrefix(rest[len(value):], " for flag -"), " for -")
+		name, why, _ := strings.Cut(rest, ": ")
+		switch {
+		case prefix == "invalid boolean value ":
+			why = "expected true or false"
+		case why == "parse error" || why == "value out of range":
+			why = "expected a whole number"
+		}
+		return "option " + option(name) + ": bad value " + value + ": " + why
+	}
+	return msg
 }
 
 // expandShort rewrites combined short flags as curl accepts them into the
