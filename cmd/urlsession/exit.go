@@ -14,6 +14,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1
 	exitUsage       = 2
+	exitPartialFile = 18
 	exitHTTPError   = 22
 	exitEmptyReply  = 52
 	exitInterrupted = 130
@@ -40,6 +41,7 @@ var exitTable = []exitRule{
 		urlsession.ErrCannotConnectToHost, urlsession.ErrNotConnectedToInternet}},
 	{8, "weird server reply (malformed response)", []urlsession.Code{
 		urlsession.ErrBadServerResponse, urlsession.ErrCannotParseResponse}},
+	{18, "partial file: the body ended before its announced length", nil},
 	{22, "HTTP status 400 or above with -f (--fail)", nil},
 	{23, "could not write the output", []urlsession.Code{
 		urlsession.ErrCannotCreateFile, urlsession.ErrCannotWriteToFile, urlsession.ErrCannotCloseFile,
@@ -75,6 +77,11 @@ func exitStatus(err error, gotResponse bool) int {
 	// "empty reply from server".
 	if code == urlsession.ErrNetworkConnectionLost && !gotResponse && errors.Is(err, io.EOF) {
 		return exitEmptyReply
+	}
+	// A body that ends before the length it announced is curl's "partial
+	// file".
+	if code == urlsession.ErrNetworkConnectionLost && gotResponse && errors.Is(err, io.ErrUnexpectedEOF) {
+		return exitPartialFile
 	}
 	for _, r := range exitTable {
 		for _, c := range r.codes {

@@ -49,6 +49,7 @@
 //	  6  could not resolve host
 //	  7  failed to connect to host
 //	  8  weird server reply (malformed response)
+//	 18  partial file: the body ended before its announced length
 //	 22  HTTP status 400 or above with -f (--fail)
 //	 23  could not write the output
 //	 26  could not read the request body (-d @file, --data-binary @file)

@@ -183,7 +183,7 @@ func TestOutputFileFailure(t *testing.T) {
 	t.Cleanup(short.Close)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	r := cli(t, "", "-o", out, short.URL+"/").want(t, 56)
+	r := cli(t, "", "-o", out, short.URL+"/").want(t, 18)
 	if !strings.HasPrefix(r.stderr, "urlsession: (-1005) ") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
@@ -632,6 +632,18 @@ func TestConnectionErrors(t *testing.T) {
 	empty := urlsessiontest.NewServer(urlsessiontest.Raw(""))
 	t.Cleanup(empty.Close)
 	cli(t, "", empty.URL+"/").want(t, 52)
+
+	// A body that ends before its length is curl's partial file, one
+	// without a length that is cut short is complete.
+	short := urlsessiontest.NewServer(urlsessiontest.LyingContentLength(10, "short"))
+	t.Cleanup(short.Close)
+	r = cli(t, "", short.URL+"/").want(t, 18)
+	if r.stdout != "short" || !strings.HasPrefix(r.stderr, "urlsession: (-1005) ") {
+		t.Errorf("got %v", r)
+	}
+	noLength := urlsessiontest.NewServer(urlsessiontest.NoLength("all"))
+	t.Cleanup(noLength.Close)
+	cli(t, "", noLength.URL+"/").want(t, 0)
 
 	weird := urlsessiontest.NewServer(urlsessiontest.StatusLine("HTTP/1.1 99 OK"))
 	t.Cleanup(weird.Close)

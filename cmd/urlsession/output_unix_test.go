@@ -137,7 +137,7 @@ func TestOutputWritesThrough(t *testing.T) {
 		}
 		short := urlsessiontest.NewServer(urlsessiontest.LyingContentLength(100, "short"))
 		t.Cleanup(short.Close)
-		cli(t, "", "-o", name, short.URL+"/").want(t, 56)
+		cli(t, "", "-o", name, short.URL+"/").want(t, 18)
 		if got := readFile(t, name+".part"); got != "mine" {
 			t.Errorf("out.part after a failure: %q", got)
 		}
