@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -713,6 +714,32 @@ func TestUsage(t *testing.T) {
 		r := cli(t, "", args...)
 		if r.code != 2 || !strings.HasPrefix(r.stderr, "urlsession: (2) ") || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%q: %v", args, r)
+		}
+	}
+}
+
+// flagNames returns every flag as the help writes it: "-o" or "--output".
+func flagNames() []string {
+	var names []string
+	newFlagSet(new(options)).VisitAll(func(f *flag.Flag) {
+		if len(f.Name) == 1 {
+			names = append(names, "-"+f.Name)
+		} else {
+			names = append(names, "--"+f.Name)
+		}
+	})
+	return names
+}
+
+// TestUsageDocumentsEveryFlag: -h lists every flag, each on a line of its
+// own that starts with it (after its short form, if any).
+func TestUsageDocumentsEveryFlag(t *testing.T) {
+	t.Parallel()
+	help := usage()
+	for _, name := range flagNames() {
+		re := regexp.MustCompile(`(?m)^ +(-\S, )?` + regexp.QuoteMeta(name) + `([ ,]|$)`)
+		if !re.MatchString(help) {
+			t.Errorf("the help does not document %s", name)
 		}
 	}
 }

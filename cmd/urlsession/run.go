@@ -23,111 +23,27 @@ const usageHead = `Usage: urlsession [flags] URL [flags]
 
 Fetch URL with a urlsession.Session and write the body to standard output.
 Flags keep curl's meanings and may come before or after the URL; short
-boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
+flags combine (-sSf, -sLo file, -ofile); --no-NAME turns a boolean long flag
+off (--no-location); "--" ends the flags. A URL without a scheme gets
+http://.
 
+Output:
   -o, --output FILE        write the body to FILE, opened as curl opens it:
                            through a symlink, into a FIFO or device, an
-                           existing file truncated in place; a failed
-                           transfer leaves what arrived; "-" is standard
-                           output
+                           existing file truncated in place (nothing is
+                           renamed over it); a failed transfer leaves what
+                           arrived; "-" is standard output
   -D, --dump-header FILE   write the status line and headers of every
-                           response, redirects included, to FILE as -o
-                           writes; "-" is standard output
-      --create-dirs        create the missing directories of -o and -D
-                           files (mode 0750), as curl does
+                           response, redirects included, to FILE, opened
+                           as -o opens it; "-" is standard output
+      --create-dirs        create the missing directories of the -o and -D
+                           files (mode 0750)
   -i, --include            print the status line and headers before the body
-  -I, --head               send HEAD and print the status line and headers only
-  -X, --request METHOD     use METHOD
-  -H, --header "N: V"      add a header (repeatable); "Host: h" sets the host;
-                           "N;" sends N with an empty value; "N:" sends no N,
-                           not even the Accept (*/*) and User-Agent sent by
-                           default
-  -d, --data DATA          send DATA as the body (POST unless -X); repeated
-                           data flags are joined with &; @FILE reads FILE
-                           without its CR and LF, @- standard input; the
-                           data flags set Content-Type
-                           application/x-www-form-urlencoded unless -H does
-      --data-ascii DATA    the same as -d
-      --data-binary DATA   as -d, but @FILE is sent as it is (streamed)
-      --data-raw DATA      as -d, but DATA is taken as it is: no @FILE
-      --data-urlencode DATA
-                           as -d, but percent-encoded: CONTENT, =CONTENT and
-                           @FILE send CONTENT (FILE's, newlines and all)
-                           encoded, NAME=CONTENT and NAME@FILE send NAME=
-                           and the encoded content
-      --json DATA          as --data-binary, with Content-Type and Accept
-                           application/json (unless -H sets them); repeated
-                           --json are joined with nothing between
-  -G, --get                send the data flags' data as the URL's query
-                           (after "&" if it has one) with GET (HEAD with -I)
-  -F, --form NAME=CONTENT  send a multipart/form-data POST; repeatable, one
-                           part each: NAME=text, NAME=@FILE (a file upload,
-                           typed by its extension), NAME=<FILE (the file's
-                           content as text), "-" is standard input; add
-                           ;type=TYPE or ;filename=NAME; "..." quotes ";"
-      --form-string NAME=CONTENT
-                           as -F, but CONTENT is taken as it is
-  -T, --upload-file FILE   send FILE (streamed) with PUT unless -X; a URL
-                           whose path is empty or ends with "/" gets FILE's
-                           name appended; "-" streams standard input
-                           (chunked) and leaves the URL alone
-  -A, --user-agent NAME    send User-Agent NAME ("" sends none)
-  -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
-                           Cookie header (-H Cookie wins); anything else is a
-                           cookie file to read (curl's Netscape format, "-"
-                           is standard input, a missing file holds no
-                           cookies) and turns the cookie engine on; repeatable
-  -c, --cookie-jar FILE    turn the cookie engine on and, after the transfer
-                           (even a failed one), write every cookie to FILE in
-                           curl's Netscape format, as -o writes (a new FILE
-                           gets mode 0600); "-" is standard output; a FILE
-                           that cannot be written is a warning, not a failure
-      --cache              use the shared on-disk HTTP cache, kept between
-                           runs; -v tells which responses came from it
-      --ephemeral          keep every store in memory and write nothing to
-                           disk but what -o and -c ask for (--cache then
-                           caches within the run only)
-  -f, --fail               fail with status 22 and no output on HTTP >= 400
-      --fail-with-body     fail with status 22 on HTTP >= 400, but write the
-                           body (not with -f)
-  -r, --range RANGE        ask for part of the body: Range: bytes=RANGE
-                           (such as 0-499, 500-, -100 or 0-1,5-9)
-  -e, --referer URL        send Referer: URL; "URL;auto" (or ";auto") also
-                           sends the URL each redirect comes from
-      --url URL            the URL to fetch, as a flag
-  -s, --silent             no progress bar, no error message
-  -#, --progress-bar       show the progress bar for any body, even when
-                           standard error is not a terminal, and leave it
-                           complete on its line at the end
-  -S, --show-error         with -s, still print the error message
-  -v, --verbose            print each request and response head, then the
-                           metrics of each transaction, on standard error
-  -m, --max-time SECONDS   limit the whole transfer (fractions allowed; also
-                           the idle limit, which is otherwise 60 s)
-  -L, --location           follow redirects (without it a 3xx is the
-                           response); POST becomes GET on 301, 302 and 303,
-                           but a method set with -X is kept on every hop
-      --max-redirs N       with -L, fail (status 47) on a redirect after
-                           following N; the session never follows more
-                           than 16
-      --max-filesize BYTES fail (status 63) on a body over BYTES (k, M, G
-                           suffixes allowed): at once when its length is
-                           known, else when it passes BYTES (what came
-                           before is written); the decoded size counts
-      --connect-timeout SECONDS
-                           limit each connection attempt, name resolution
-                           included (not the TLS handshake); status 28
-      --resolve HOST:PORT:ADDR[,ADDR]...
-                           connect to ADDR (tried in order; IPv6 in [])
-                           for HOST:PORT, Host header and TLS name
-                           unchanged; HOST "*" is any host; repeatable
-  -4, --ipv4               connect over IPv4 only
-  -6, --ipv6               connect over IPv6 only (a host without such an
-                           address is status 6)
-  -k, --insecure           do not verify the server's TLS certificate
-      --http1.1            use HTTP/1.1 only (no HTTP/2)
-      --compressed         accepted: gzip, deflate and br are always decoded
-  -w, --write-out FORMAT   after the transfer, print FORMAT to standard
+  -f, --fail               on HTTP status 400 or more, write no body and
+                           exit 22
+      --fail-with-body     on HTTP status 400 or more, write the body, then
+                           exit 22 (not with -f)
+  -w, --write-out FORMAT   after the transfer, print FORMAT on standard
                            output (@FILE reads it from FILE, @- from
                            standard input) with curl's variables:
                            %{http_code} %{response_code} %{http_version}
@@ -139,17 +55,121 @@ boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
                            %{redirect_url} %{num_redirects} %{content_type}
                            %{remote_ip} %{remote_port} %{local_ip}
                            %{local_port} %{filename_effective} %{exitcode}
-                           %{errormsg}, %{json} (all of them),
+                           %{errormsg}; %{json} (all of them),
                            %{header_json}, %header{NAME}; %{stderr} and
                            %{stdout} switch the stream; %% and \n \r \t \\;
                            an unknown variable is warned about
+  -s, --silent             no progress bar, no error message, no warning
+  -S, --show-error         with -s, still print the error message
+  -#, --progress-bar       show the progress bar for a body of any size,
+                           even when standard error is not a terminal, and
+                           leave it complete on its line at the end
+  -v, --verbose            print each request and response head, then the
+                           metrics of each transaction, on standard error
+
+Request:
+      --url URL            the URL to fetch, given as a flag
+  -X, --request METHOD     use METHOD, on every redirect too
+  -I, --head               send HEAD and print the status line and headers
+  -H, --header "N: V"      add a header (repeatable); "Host: h" sets the
+                           host; "N;" sends N with an empty value; "N:"
+                           sends no N, not even the Accept: */* and
+                           User-Agent sent by default
+  -A, --user-agent NAME    send User-Agent NAME ("" sends none)
+  -e, --referer URL        send Referer: URL; "URL;auto" (or ";auto") also
+                           sets each redirect's Referer to the URL it left
+  -r, --range RANGE        ask for part of the body: Range: bytes=RANGE
+                           (such as 0-499, 500-, -100 or 0-1,5-9)
+
+Request body (one of -d, -F and -T; none with -I):
+  -d, --data DATA          send DATA (POST unless -X); repeated data flags
+                           are joined with &; @FILE reads FILE without its
+                           CR and LF, @- standard input; data flags send
+                           Content-Type application/x-www-form-urlencoded
+                           unless -H gives one
+      --data-ascii DATA    the same as -d
+      --data-binary DATA   as -d, but @FILE is sent as it is (streamed)
+      --data-raw DATA      as -d, but DATA is taken as it is: no @FILE
+      --data-urlencode DATA
+                           as -d, but percent-encoded: CONTENT, =CONTENT and
+                           @FILE send CONTENT (FILE's, newlines and all)
+                           encoded; NAME=CONTENT and NAME@FILE send NAME=
+                           and the encoded content
+      --json DATA          as --data-binary, with Content-Type and Accept
+                           application/json (unless -H gives them);
+                           repeated --json are joined with nothing between
+  -G, --get                put the data flags' data in the URL's query
+                           (after "&" if it has one) and send GET (HEAD
+                           with -I)
+  -F, --form NAME=CONTENT  send a multipart/form-data POST, one part per
+                           -F: NAME=text, NAME=@FILE (a file upload, typed
+                           by its extension), NAME=<FILE (the file's
+                           content as text); "-" is standard input; add
+                           ;type=TYPE or ;filename=NAME; double quotes keep
+                           a ";" in a value
+      --form-string NAME=CONTENT
+                           as -F, but CONTENT is taken as it is
+  -T, --upload-file FILE   send FILE (streamed) with PUT unless -X; a URL
+                           whose path is empty or ends with "/" gets FILE's
+                           name appended; "-" streams standard input
+                           (chunked) and leaves the URL alone
+
+Transfer:
+  -L, --location           follow redirects (without it a 3xx is the
+                           response); POST becomes GET on 301, 302 and 303
+                           unless -X names the method
+      --max-redirs N       with -L, fail (status 47) on a redirect after
+                           following N; the session never follows more
+                           than 16
+  -m, --max-time SECONDS   limit the whole transfer (fractions allowed; also
+                           the idle limit, which is otherwise 60 s)
+      --connect-timeout SECONDS
+                           limit each connection attempt, name resolution
+                           included (not the TLS handshake); status 28
+      --max-filesize BYTES fail (status 63) on a body over BYTES (k, M, G
+                           suffixes allowed): at once when its length is
+                           known, else when it passes BYTES (what came
+                           before is written); the decoded size counts
+      --resolve HOST:PORT:ADDR[,ADDR]...
+                           connect to ADDR (tried in order; IPv6 in []) for
+                           HOST:PORT, leaving the Host header and TLS name
+                           alone; HOST "*" is any host; repeatable
+  -4, --ipv4               connect over IPv4 only
+  -6, --ipv6               connect over IPv6 only (a host without an
+                           address of the version asked for is status 6)
+  -k, --insecure           do not verify the server's TLS certificate
+      --http1.1            use HTTP/1.1 only (no HTTP/2)
+      --compressed         accepted and changes nothing: with or without
+                           it the session asks for gzip, deflate and br
+                           and writes the body decoded
+
+Cookies and cache:
+  -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
+                           Cookie header (-H Cookie wins); anything else is
+                           a cookie file to read (curl's Netscape format,
+                           "-" is standard input, a missing file holds no
+                           cookies) and turns the cookie engine on;
+                           repeatable
+  -c, --cookie-jar FILE    turn the cookie engine on and, after the
+                           transfer (even a failed one), write every cookie
+                           to FILE in curl's Netscape format, opened as -o
+                           opens it (a new FILE gets mode 0600); "-" is
+                           standard output; a FILE that cannot be written
+                           is a warning, not a failure
+      --cache              use the shared on-disk HTTP cache, kept between
+                           runs; -v tells which responses came from it
+      --ephemeral          keep every store in memory and write nothing to
+                           disk but what -o, -D and -c ask for (--cache
+                           then caches within the run only)
+
   -h, --help               print this help
       --version            print the version
 
 Without -b FILE or -c there is no cookie engine: cookies that responses set
 are neither kept nor sent back, not even after a redirect. With it, cookies
 from every host are kept for the run and sent where they match. Without
---cache nothing is cached.
+--cache nothing is cached. Whatever the run stored is on disk before the
+command exits.
 
 A progress bar shows on standard error when it is a terminal (or with -#),
 the body does not go to a terminal, -s is not given and the body is over
