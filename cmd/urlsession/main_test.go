@@ -904,3 +904,28 @@ func TestExitTableDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeDocumentsCLI: the README's manual of the command names every
+// flag and every exit status.
+func TestReadmeDocumentsCLI(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Skip(err)
+	}
+	_, manual, ok := strings.Cut(string(b), "\n## The command-line client\n")
+	if !ok {
+		t.Fatal(`README.md has no section "## The command-line client"`)
+	}
+	manual, _, _ = strings.Cut(manual, "\n## ")
+	for _, name := range flagNames() {
+		if !strings.Contains(manual, "`"+name+"`") && !strings.Contains(manual, "`"+name+" ") {
+			t.Errorf("the README does not document %s", name)
+		}
+	}
+	for _, r := range exitTable {
+		if !strings.Contains(manual, fmt.Sprintf("\n| %d | ", r.status)) {
+			t.Errorf("the README does not list exit status %d", r.status)
+		}
+	}
+}
