@@ -28,8 +28,8 @@ type transfer struct {
 	hops     int          // redirects followed
 	tooMany  bool         // --max-redirs exceeded
 	tooBig   bool         // --max-filesize exceeded
-	hopHeads bytes.Buffer // -i: the heads of the redirect responses
-	failed   string       // -f: the status that failed the transfer
+	hopHeads bytes.Buffer // -i: the heads of the responses, written with the last
+	failed   string       // -f, --fail-with-body: the status that failed the transfer
 
 	body     sink // the body (and with -i the heads): -o or standard output
 	heads    sink // -D
@@ -197,8 +197,8 @@ func (x *transfer) closeOutputs(ok bool) error {
 	return err
 }
 
-// finish decides the outcome of the finished task, completes or removes
-// the output, and prints -w.
+// finish decides the outcome of the finished task, closes the outputs and
+// prints -w.
 func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	x.bar.done(x.received)
 	err := task.Err()
