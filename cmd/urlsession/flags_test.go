@@ -126,6 +126,22 @@ func TestUploadFile(t *testing.T) {
 	if r.stdout != "PUT /up/  [chunked]\nfrom stdin" {
 		t.Errorf("-T -: %q", r.stdout)
 	}
+	// Standard input cannot be sent twice: a redirect that keeps the body
+	// is curl's 65; one that drops it is followed.
+	c := capitals(t)
+	r = cli(t, "stdin", "-L", "-T", "-", c.URL+"/307?location=/upload").want(t, 65)
+	if !strings.HasPrefix(r.stderr, "urlsession: (-1021) ") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	r = cli(t, "stdin", "-L", "-T", "-", c.URL+"/303?location=/jsonBody").want(t, 0)
+	if j := decodeJSONBody(t, r.stdout); j.URI != "GET /jsonBody HTTP/1.1" {
+		t.Errorf("303: %+v", j)
+	}
+	// A file is sent again.
+	r = cli(t, "", "-L", "-T", file, c.URL+"/307?location=/upload").want(t, 0)
+	if r.stdout != "upload: 9 bytes" {
+		t.Errorf("file after a 307: %q", r.stdout)
+	}
 	// A file that cannot be read is curl's 26; -T excludes -d and -F.
 	cli(t, "", "-T", filepath.Join(dir, "missing"), s.URL+"/x").want(t, 26)
 	cli(t, "", "-T", file, "-d", "x", s.URL+"/x").want(t, 2)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,6 +29,7 @@ type transfer struct {
 	hops     int          // redirects followed
 	tooMany  bool         // --max-redirs exceeded
 	tooBig   bool         // --max-filesize exceeded
+	noRewind bool         // -T -: a redirect wanted standard input again
 	hopHeads bytes.Buffer // -i: the heads of the responses, written with the last
 	failed   string       // -f, --fail-with-body: the status that failed the transfer
 
@@ -79,6 +81,13 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 		return nil
 	}
 	if !x.dumpHead(resp) {
+		t.Cancel()
+		return nil
+	}
+	if x.o.upload == "-" && next.ContentLength != 0 {
+		// The session keeps the body (307, 308): standard input cannot be
+		// read again, as curl cannot rewind it.
+		x.noRewind = true
 		t.Cancel()
 		return nil
 	}
@@ -209,6 +218,9 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 			msg: fmt.Sprintf("%s: maximum (%d) redirects followed", urlsession.ErrHTTPTooManyRedirects.String(), x.o.maxRedirs)}
 	case x.writeErr != nil:
 		f = failureOf(x.writeErr, true)
+	case x.noRewind:
+		f = failureOf(&urlsession.Error{Code: urlsession.ErrRequestBodyStreamExhausted,
+			Err: errors.New("the redirect needs the body again and standard input cannot be read twice")}, true)
 	case x.tooBig:
 		f = failureOf(&urlsession.Error{Code: urlsession.ErrDataLengthExceedsMaximum,
 			Err: fmt.Errorf("more than the %d bytes --max-filesize allows", x.o.maxFilesize)}, true)
