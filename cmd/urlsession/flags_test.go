@@ -93,6 +93,11 @@ func TestFailWithBody(t *testing.T) {
 	if r.stdout != "Kathmandu" {
 		t.Errorf("got %v", r)
 	}
+	out := filepath.Join(t.TempDir(), "out")
+	cli(t, "", "--fail-with-body", "-o", out, s.URL+"/nowhere").want(t, 22)
+	if got := readFile(t, out); got != "404 page not found\n" {
+		t.Errorf("-o: %q", got)
+	}
 	// As with curl, it cannot be combined with -f.
 	cli(t, "", "-f", "--fail-with-body", s.URL+"/Nepal").want(t, 2)
 }
