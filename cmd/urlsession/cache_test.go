@@ -127,7 +127,7 @@ func TestEphemeral(t *testing.T) {
 	home := t.TempDir()
 	for run := 1; run <= 2; run++ {
 		// /a, /b, /a from the cache, /b.
-		r := cliProcess(t, home, nil, "", "--ephemeral", "--cache", "-v", s.URL+"/a").want(t, 0)
+		r := cliProcess(t, home, nil, "", "-L", "--ephemeral", "--cache", "-v", s.URL+"/a").want(t, 0)
 		if r.stdout != "done" || strings.Count(r.stderr, servedFromCache) != 1 {
 			t.Errorf("run %d: %v", run, r)
 		}
@@ -136,22 +136,68 @@ func TestEphemeral(t *testing.T) {
 		}
 	}
 	// Without --cache, /a goes to the server both times.
-	r := cliProcess(t, home, nil, "", "--ephemeral", "-v", s.URL+"/a").want(t, 0)
+	r := cliProcess(t, home, nil, "", "-L", "--ephemeral", "-v", s.URL+"/a").want(t, 0)
 	if r.stdout != "done" || strings.Contains(r.stderr, servedFromCache) || s.count("/a") != 4 {
 		t.Errorf("no cache: /a %d times, %v", s.count("/a"), r)
 	}
 	// Cookies: no engine unless asked for, -c still writes its file.
 	c := cookieServer(t)
 	jar := filepath.Join(t.TempDir(), "jar.txt")
-	r = cliProcess(t, home, nil, "", "--ephemeral", setURL(c.URL, "/echo", "x=1")).want(t, 0)
+	r = cliProcess(t, home, nil, "", "-L", "--ephemeral", setURL(c.URL, "/echo", "x=1")).want(t, 0)
 	if r.stdout != "" {
 		t.Errorf("no engine: %v", r)
 	}
-	r = cliProcess(t, home, nil, "", "--ephemeral", "-c", jar, setURL(c.URL, "/echo", "x=1")).want(t, 0)
+	r = cliProcess(t, home, nil, "", "-L", "--ephemeral", "-c", jar, setURL(c.URL, "/echo", "x=1")).want(t, 0)
 	if r.stdout != "x=1" || !strings.HasSuffix(readFile(t, jar), "\tx\t1\n") {
 		t.Errorf("-c: %v", r)
 	}
 	if files, any := filesUnder(t, home); any {
 		t.Errorf("written under HOME: %q (or directories)", files)
+	}
+}
+
+// TestCachePersistsEveryRun: every response a run stores in the shared
+// cache is on disk when the process exits, so the next process finds it.
+// Each of the runs below stores one fresh response and a second process
+// must be served it from the cache.
+func TestCachePersistsEveryRun(t *testing.T) {
+	t.Parallel()
+	const runs = 24
+	var mu sync.Mutex
+	hits := map[string]int{}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.RequestURI()]++
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "response to %s", r.URL.RequestURI())
+	}))
+	t.Cleanup(s.Close)
+
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, 4)
+	for i := range runs {
+		limit <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-limit }()
+			home := t.TempDir()
+			uri := fmt.Sprintf("/fresh?run=%d", i)
+			for range 2 {
+				r := cliProcess(t, home, nil, "", "--cache", s.URL+uri)
+				if r.code != 0 || r.stdout != "response to "+uri {
+					t.Errorf("run %d: %v", i, r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	lost := 0
+	for i := range runs {
+		if n := hits[fmt.Sprintf("/fresh?run=%d", i)]; n != 1 {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d cache entries did not survive the process that stored them", lost, runs)
 	}
 }

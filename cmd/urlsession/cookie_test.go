@@ -90,7 +90,7 @@ func TestCookieString(t *testing.T) {
 	}
 	// A string does not turn the engine on: what the redirect sets is not
 	// sent to its target, the string is.
-	r = cli(t, "", "-b", "a=1", setURL(s.URL, "/echo", "x=1")).want(t, 0)
+	r = cli(t, "", "-L", "-b", "a=1", setURL(s.URL, "/echo", "x=1")).want(t, 0)
 	if r.stdout != "a=1" {
 		t.Errorf("got %v", r)
 	}
@@ -102,7 +102,7 @@ func TestCookieString(t *testing.T) {
 func TestNoCookieEngine(t *testing.T) {
 	t.Parallel()
 	s := cookieServer(t)
-	r := cli(t, "", setURL(s.URL, "/echo", "x=1", "p=2; Max-Age=3600")).want(t, 0)
+	r := cli(t, "", "-L", setURL(s.URL, "/echo", "x=1", "p=2; Max-Age=3600")).want(t, 0)
 	if r.stdout != "" {
 		t.Errorf("cookies sent after the redirect: %v", r)
 	}
@@ -169,7 +169,7 @@ func TestCookieFile(t *testing.T) {
 	// A missing file (or "") is no cookies, silently, but turns the engine
 	// on: the cookie the redirect sets is sent to its target.
 	for _, name := range []string{filepath.Join(dir, "missing"), ""} {
-		r = cli(t, "", "-b", name, setURL(s.URL, "/echo", "x=1")).want(t, 0)
+		r = cli(t, "", "-L", "-b", name, setURL(s.URL, "/echo", "x=1")).want(t, 0)
 		if r.stdout != "x=1" || r.stderr != "" {
 			t.Errorf("missing file %q: %v", name, r)
 		}
@@ -234,7 +234,7 @@ func TestCookieJar(t *testing.T) {
 	// The first hop sets a persistent cookie and an HttpOnly one, the
 	// second a session cookie.
 	u := setURL(s.URL, setURL("", "", "s=3"), "p=1; Max-Age=3600", "h=2; HttpOnly; Path=/")
-	r := cli(t, "", "-c", jar, u).want(t, 0)
+	r := cli(t, "", "-L", "-c", jar, u).want(t, 0)
 	if r.stdout != "set" || r.stderr != "" {
 		t.Errorf("got %v", r)
 	}
@@ -308,7 +308,7 @@ func TestCookieRoundTrip(t *testing.T) {
 	s := cookieServer(t)
 	jar := filepath.Join(t.TempDir(), "jar.txt")
 	writeFile(t, jar, "127.0.0.1\tFALSE\t/\tFALSE\t0\told\t1\n127.0.0.1\tFALSE\t/\tFALSE\t0\tgone\t2\n")
-	cli(t, "", "-b", jar, "-c", jar, setURL(s.URL, "/echo", "new=3", "gone=; Max-Age=0")).want(t, 0)
+	cli(t, "", "-L", "-b", jar, "-c", jar, setURL(s.URL, "/echo", "new=3", "gone=; Max-Age=0")).want(t, 0)
 	if got := readFile(t, jar); got != cookieFileHeader+
 		"127.0.0.1\tFALSE\t/\tFALSE\t0\told\t1\n127.0.0.1\tFALSE\t/\tFALSE\t0\tnew\t3\n" {
 		t.Errorf("jar:\n%s", got)
@@ -324,7 +324,7 @@ func TestCookieRoundTrip(t *testing.T) {
 }
 
 // TestCookieJarConcurrentRuns: runs writing the same jar never leave a
-// torn file (the rename is atomic).
+// torn file (each writes it whole under a lock).
 func TestCookieJarConcurrentRuns(t *testing.T) {
 	t.Parallel()
 	s := cookieServer(t)
@@ -332,13 +332,26 @@ func TestCookieJarConcurrentRuns(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			cli(t, "", "-c", jar, setURL(s.URL, "", "n"+strconv.Itoa(i)+"=1"))
+			// Values of different lengths, so that a torn file shows.
+			cli(t, "", "-b", jar, "-c", jar, setURL(s.URL, "", "n"+strconv.Itoa(i)+"="+strings.Repeat("v", 1+i*300)))
 		})
 	}
 	wg.Wait()
 	got := readFile(t, jar)
-	if !strings.HasPrefix(got, cookieFileHeader) || strings.Count(got, "\n") != strings.Count(cookieFileHeader, "\n")+1 {
-		t.Errorf("jar:\n%s", got)
+	if !strings.HasPrefix(got, cookieFileHeader) {
+		t.Fatalf("jar:\n%s", got)
+	}
+	// Each run kept what the one before wrote: every line is a whole
+	// cookie.
+	lines := strings.Split(strings.TrimSuffix(strings.TrimPrefix(got, cookieFileHeader), "\n"), "\n")
+	for _, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) != 7 || len(f[5]) != 2 || f[6] != strings.Repeat("v", 1+int(f[5][1]-'0')*300) {
+			t.Errorf("torn line %q", l)
+		}
+	}
+	if len(lines) == 0 || len(lines) > 8 {
+		t.Errorf("%d lines", len(lines))
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -259,45 +258,48 @@ func upperBool(b bool) string {
 }
 
 // saveCookieFile writes cookies to name ("-": w) in the cookie file format.
-// A regular file is replaced atomically: the cookies go to a temporary
-// file in the same directory, created 0600, which is then renamed over
-// name. Anything else that exists under name (a device such as
-// /dev/stderr, a pipe) is written to directly, as curl does.
+// The file is written through the path, as every file the command writes
+// (see openWrite), except that a missing file is created with mode 0600:
+// it holds secrets. A regular file is truncated and written in one write
+// under an exclusive lock, which readFileLocked waits for, so that runs
+// sharing a cookie file never see one half written.
 func saveCookieFile(name string, w io.Writer, cookies []*http.Cookie, now time.Time) error {
 	if name == "-" {
 		return writeCookieFile(w, cookies, now)
 	}
-	if fi, err := os.Stat(name); err == nil && !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return fmt.Errorf("%s is a directory", name)
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0)
-		if err != nil {
-			return err
-		}
-		err = writeCookieFile(f, cookies, now)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	}
-	dir, base := filepath.Split(name)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*") // mode 0600
+	var b bytes.Buffer
+	writeCookieFile(&b, cookies, now)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
-	err = writeCookieFile(tmp, cookies, now)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() {
+		err = lockFile(f, true)
+		if err == nil {
+			err = f.Truncate(0)
+		}
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), name)
+		_, err = f.Write(b.Bytes())
 	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	return err
+}
+
+// readFileLocked reads the file name, under a shared lock when it is a
+// regular file (see saveCookieFile).
+func readFileLocked(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		if err := lockFile(f, false); err != nil {
+			return nil, err
+		}
+	}
+	return io.ReadAll(f)
 }

@@ -219,12 +219,21 @@ func TestSaveCookieFile(t *testing.T) {
 	if err != nil || string(got) != cookieFileHeader+"example.com\tFALSE\t/\tFALSE\t0\tn\tv\n" {
 		t.Errorf("file %q, %v", got, err)
 	}
-	if fi, err := os.Stat(name); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+	// An existing file keeps its mode; a new one is private.
+	if fi, err := os.Stat(name); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o644) {
 		t.Errorf("mode: %v, %v", fi.Mode(), err)
 	}
 	if files, _ := filesUnder(t, dir); len(files) != 1 {
-		t.Errorf("temporary file left: %q", files)
+		t.Errorf("files: %q", files)
 	}
+	fresh := filepath.Join(dir, "fresh")
+	if err := saveCookieFile(fresh, nil, cookies, fileNow); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(fresh); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Errorf("mode of a new file: %v, %v", fi.Mode(), err)
+	}
+	os.Remove(fresh)
 	// "-" is the writer.
 	var b bytes.Buffer
 	if err := saveCookieFile("-", &b, cookies, fileNow); err != nil || !strings.HasSuffix(b.String(), "\tn\tv\n") {

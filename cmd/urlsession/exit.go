@@ -14,6 +14,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1
 	exitUsage       = 2
+	exitPartialFile = 18
 	exitHTTPError   = 22
 	exitEmptyReply  = 52
 	exitInterrupted = 130
@@ -30,7 +31,7 @@ type exitRule struct {
 // both read it. Rules without codes are set by the command itself. A code
 // not listed exits 1.
 var exitTable = []exitRule{
-	{0, "success, whatever the HTTP status (unless -f)", nil},
+	{0, "success, whatever the HTTP status (unless -f or --fail-with-body)", nil},
 	{1, "unsupported protocol, or any failure not listed here", []urlsession.Code{urlsession.ErrUnsupportedURL}},
 	{2, "usage error (unknown flag, bad value, no URL)", nil},
 	{3, "malformed URL (also a redirect to a malformed location)", []urlsession.Code{
@@ -40,18 +41,19 @@ var exitTable = []exitRule{
 		urlsession.ErrCannotConnectToHost, urlsession.ErrNotConnectedToInternet}},
 	{8, "weird server reply (malformed response)", []urlsession.Code{
 		urlsession.ErrBadServerResponse, urlsession.ErrCannotParseResponse}},
-	{22, "HTTP status 400 or above with -f (--fail)", nil},
+	{18, "partial file: the body ended before its announced length", nil},
+	{22, "HTTP status 400 or above with -f or --fail-with-body", nil},
 	{23, "could not write the output", []urlsession.Code{
 		urlsession.ErrCannotCreateFile, urlsession.ErrCannotWriteToFile, urlsession.ErrCannotCloseFile,
 		urlsession.ErrCannotMoveFile, urlsession.ErrCannotRemoveFile}},
-	{26, "could not read the request body (-d @file, --data-binary @file)", []urlsession.Code{
+	{26, "could not read a local file (-d @file, -F, -T, -w @file)", []urlsession.Code{
 		urlsession.ErrFileDoesNotExist, urlsession.ErrFileIsDirectory, urlsession.ErrNoPermissionsToReadFile,
 		urlsession.ErrCannotOpenFile}},
-	{28, "operation timed out (-m, or 60 s without data)", []urlsession.Code{urlsession.ErrTimedOut}},
+	{28, "operation timed out (-m, --connect-timeout, or 60 s without data)", []urlsession.Code{urlsession.ErrTimedOut}},
 	{35, "TLS handshake failed", []urlsession.Code{
 		urlsession.ErrSecureConnectionFailed, urlsession.ErrClientCertificateRejected,
 		urlsession.ErrClientCertificateRequired}},
-	{47, "too many redirects (--max-redirs, or the session's limit of 16)", []urlsession.Code{
+	{47, "too many redirects (-L with --max-redirs, or the session's limit of 16)", []urlsession.Code{
 		urlsession.ErrHTTPTooManyRedirects}},
 	{52, "empty reply from server", []urlsession.Code{urlsession.ErrZeroByteResource}},
 	{56, "failure receiving data (connection lost)", []urlsession.Code{urlsession.ErrNetworkConnectionLost}},
@@ -61,7 +63,7 @@ var exitTable = []exitRule{
 	{61, "bad content encoding", []urlsession.Code{
 		urlsession.ErrCannotDecodeRawData, urlsession.ErrCannotDecodeContentData,
 		urlsession.ErrDownloadDecodingFailedMidStream, urlsession.ErrDownloadDecodingFailedToComplete}},
-	{63, "maximum size exceeded", []urlsession.Code{urlsession.ErrDataLengthExceedsMaximum}},
+	{63, "maximum size exceeded (--max-filesize)", []urlsession.Code{urlsession.ErrDataLengthExceedsMaximum}},
 	{65, "request body cannot be sent again for a redirect", []urlsession.Code{
 		urlsession.ErrRequestBodyStreamExhausted}},
 	{130, "interrupted (SIGINT or SIGTERM)", []urlsession.Code{urlsession.ErrCancelled}},
@@ -75,6 +77,11 @@ func exitStatus(err error, gotResponse bool) int {
 	// "empty reply from server".
 	if code == urlsession.ErrNetworkConnectionLost && !gotResponse && errors.Is(err, io.EOF) {
 		return exitEmptyReply
+	}
+	// A body that ends before the length it announced is curl's "partial
+	// file".
+	if code == urlsession.ErrNetworkConnectionLost && gotResponse && errors.Is(err, io.ErrUnexpectedEOF) {
+		return exitPartialFile
 	}
 	for _, r := range exitTable {
 		for _, c := range r.codes {

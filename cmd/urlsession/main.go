@@ -7,12 +7,24 @@
 //	urlsession [flags] URL [flags]
 //
 // It fetches URL with a session and writes the response body to standard
-// output, streaming it as it arrives. Flags may come before or after the URL
-// and keep curl's meanings; short boolean flags may be combined (-sSf,
-// -sLo file). Redirects are always followed (-L is accepted and does nothing)
-// unless --no-location is given, and compressed bodies
-// (gzip, deflate, br) are always decoded (--compressed is accepted and does
-// nothing). Run "urlsession --help" for the list of flags.
+// output, streaming it as it arrives. Where curl has a flag, the command
+// gives it curl's meaning and default; flags may come before or after the
+// URL, short ones may be combined (-sSf, -sLo file) and --no-NAME turns a
+// boolean long flag off. Run "urlsession --help" for the list of flags; the
+// README's section "The command-line client" is the manual.
+//
+// As with curl, redirects are followed only with -L (-X then names the
+// method of every hop), Accept: */* is sent unless -H gives an Accept, and
+// compressed bodies (gzip, deflate, br) are decoded, with or without
+// --compressed (which is accepted and changes nothing).
+//
+// Every file the command writes (-o, -D, -c) is opened as curl opens it:
+// through the path given, following a symbolic link, writing into a FIFO
+// or device, truncating an existing file in place. Nothing is renamed over
+// the path and no other file is made next to it, so that a user's file, a
+// link or /dev/null is never replaced. A transfer that fails part way
+// leaves what arrived, as curl does; one that fails before the first byte
+// has not touched the file.
 //
 // As with curl, there is no cookie engine unless asked for: -b "N1=V1; N2=V2"
 // (an argument with "=") only sends that Cookie header, while -b FILE reads
@@ -24,14 +36,17 @@
 // Netscape format (domain, include-subdomains, path, secure, expiry, name
 // and value separated by tabs; "#HttpOnly_" before the domain marks an
 // HttpOnly cookie), so they are interchangeable with curl's; "-" is
-// standard input for -b and standard output for -c.
+// standard input for -b and standard output for -c. Runs sharing a cookie
+// file lock it while they read and write it.
 //
 // Nor is there a cache unless --cache is given: it uses the shared on-disk
 // cache (urlsession.SharedURLCache), kept between runs, and -v then says
 // "served from the local cache" for each response that came from it.
 // --ephemeral starts from urlsession.EphemeralConfiguration: every store is
-// private and in memory, nothing is written to disk but the files -o and -c
-// name, and --cache caches within the run only.
+// private and in memory, nothing is written to disk but the files -o, -D and
+// -c name, and --cache caches within the run only. Before it exits the
+// command invalidates its session, waits for the session's last callback
+// and flushes the stores, so that what the run stored is on disk.
 //
 // On failure urlsession prints one line to standard error,
 //
@@ -39,28 +54,30 @@
 //
 // where code is the URLError code of the failure (such as -1003 for a host
 // that cannot be found) or, for failures that have none (-f, usage errors),
-// the exit status; -s silences it unless -S is given too.
+// the exit status; -s silences it unless -S is given too. Usage errors name
+// the option as given, in curl's words ("option --foo: is unknown").
 //
 // Exit status, compatible with curl's where one maps:
 //
-//	  0  success, whatever the HTTP status (unless -f)
+//	  0  success, whatever the HTTP status (unless -f or --fail-with-body)
 //	  1  unsupported protocol, or any failure not listed here
 //	  2  usage error (unknown flag, bad value, no URL)
 //	  3  malformed URL (also a redirect to a malformed location)
 //	  6  could not resolve host
 //	  7  failed to connect to host
 //	  8  weird server reply (malformed response)
-//	 22  HTTP status 400 or above with -f (--fail)
+//	 18  partial file: the body ended before its announced length
+//	 22  HTTP status 400 or above with -f or --fail-with-body
 //	 23  could not write the output
-//	 26  could not read the request body (-d @file, --data-binary @file)
-//	 28  operation timed out (-m, or 60 s without data)
+//	 26  could not read a local file (-d @file, -F, -T, -w @file)
+//	 28  operation timed out (-m, --connect-timeout, or 60 s without data)
 //	 35  TLS handshake failed
-//	 47  too many redirects (--max-redirs, or the session's limit of 16)
+//	 47  too many redirects (-L with --max-redirs, or the session's limit of 16)
 //	 52  empty reply from server
 //	 56  failure receiving data (connection lost)
 //	 60  server certificate not trusted or out of date
 //	 61  bad content encoding
-//	 63  maximum size exceeded
+//	 63  maximum size exceeded (--max-filesize)
 //	 65  request body cannot be sent again for a redirect
 //	130  interrupted (SIGINT or SIGTERM)
 package main
@@ -74,6 +91,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first interrupt cancels the transfer; a second one, for a run
+	// stuck where cancelling cannot reach (opening a FIFO no one reads),
+	// kills the process as it would curl.
+	context.AfterFunc(ctx, stop)
 	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -6,12 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,15 +91,17 @@ func (j jsonBody) body(t *testing.T) string {
 	return string(b)
 }
 
-// noFiles fails unless dir is empty.
-func noFiles(t *testing.T, dir string) {
+// noFiles fails unless dir holds nothing but the names given.
+func noFiles(t *testing.T, dir string, but ...string) {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
-		t.Errorf("unexpected file %s", e.Name())
+		if !slices.Contains(but, e.Name()) {
+			t.Errorf("unexpected file %s", e.Name())
+		}
 	}
 }
 
@@ -160,9 +164,7 @@ func TestOutputFile(t *testing.T) {
 	if !bytes.Equal(got, urlsessiontest.PatternBytes(100000)) {
 		t.Errorf("file has %d bytes, not the pattern", len(got))
 	}
-	if _, err := os.Stat(out + ".part"); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf(".part file left behind: %v", err)
-	}
+	noFiles(t, dir, "out")
 	// --output - is standard output; -i goes to the file too.
 	r = cli(t, "", "--output", "-", s.URL+"/Italy").want(t, 0)
 	if r.stdout != "Rome" {
@@ -182,11 +184,15 @@ func TestOutputFileFailure(t *testing.T) {
 	t.Cleanup(short.Close)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	r := cli(t, "", "-o", out, short.URL+"/").want(t, 56)
+	r := cli(t, "", "-o", out, short.URL+"/").want(t, 18)
 	if !strings.HasPrefix(r.stderr, "urlsession: (-1005) ") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
-	noFiles(t, dir)
+	// What arrived stays, as curl leaves it.
+	if got := readFile(t, out); got != "short" {
+		t.Errorf("partial file: %q", got)
+	}
+	os.Remove(out)
 
 	// -f: no file at all.
 	s := capitals(t)
@@ -233,10 +239,47 @@ func TestInclude(t *testing.T) {
 		t.Errorf("head: %q", head)
 	}
 	// Redirect hops are shown too, as with curl -iL.
-	r = cli(t, "", "--include", s.URL+"/redirect/1").want(t, 0)
+	r = cli(t, "", "-L", "--include", s.URL+"/redirect/1").want(t, 0)
 	if n := strings.Count(r.stdout, "HTTP/1.1 302 Found\r\n"); n != 2 || !strings.Contains(r.stdout, "HTTP/1.1 200 OK\r\n") {
 		t.Errorf("got %q", r.stdout)
 	}
+}
+
+// TestDumpHeader: -D writes the head of every response, redirects
+// included, to a file or ("-") standard output.
+func TestDumpHeader(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	dir := t.TempDir()
+	name := filepath.Join(dir, "head")
+	r := cli(t, "", "-L", "-D", name, s.URL+"/redirect/1").want(t, 0)
+	decodeJSONBody(t, r.stdout)
+	got := readFile(t, name)
+	heads := strings.Split(got, "\r\n\r\n")
+	if len(heads) != 4 || heads[3] != "" || !strings.HasPrefix(heads[0], "HTTP/1.1 302 Found\r\n") ||
+		!strings.HasPrefix(heads[1], "HTTP/1.1 302 Found\r\n") || !strings.HasPrefix(heads[2], "HTTP/1.1 200 OK\r\n") ||
+		!strings.Contains(heads[2], "\r\nContent-Type: application/json") {
+		t.Errorf("head file:\n%q", got)
+	}
+
+	// "-" is standard output, before the body.
+	r = cli(t, "", "--dump-header", "-", s.URL+"/Nepal").want(t, 0)
+	if !strings.HasPrefix(r.stdout, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(r.stdout, "\r\n\r\nKathmandu") {
+		t.Errorf("stdout: %q", r.stdout)
+	}
+
+	// -f: the head is still written.
+	cli(t, "", "-f", "-D", name, s.URL+"/404").want(t, 22)
+	if got := readFile(t, name); !strings.HasPrefix(got, "HTTP/1.1 404 Not Found\r\n") || !strings.HasSuffix(got, "\r\n\r\n") {
+		t.Errorf("-f: %q", got)
+	}
+
+	// No response, no file.
+	os.Remove(name)
+	cli(t, "", "-D", name, closedPort(t)).want(t, 7)
+	noFiles(t, dir)
+	// A file that cannot be created is a write error.
+	cli(t, "", "-D", filepath.Join(dir, "missing", "head"), s.URL+"/Nepal").want(t, 23)
 }
 
 func TestHead(t *testing.T) {
@@ -307,7 +350,7 @@ func TestMethodAndData(t *testing.T) {
 	if err := os.WriteFile(big, urlsessiontest.PatternBytes(3<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = cli(t, "", "--data-binary", "@"+big, s.URL+"/307?location=/upload").want(t, 0)
+	r = cli(t, "", "-L", "--data-binary", "@"+big, s.URL+"/307?location=/upload").want(t, 0)
 	if r.stdout != "upload: 3145728 bytes" {
 		t.Errorf("big upload: %v", r)
 	}
@@ -354,10 +397,44 @@ func TestHeaders(t *testing.T) {
 	cli(t, "", "-H", "no colon", s.URL).want(t, 2)
 }
 
+// requestHeaders runs the command against /requestHeaders and returns
+// the headers the server saw.
+func requestHeaders(t *testing.T, s *httptest.Server, args ...string) map[string]string {
+	t.Helper()
+	r := cli(t, "", append(args, s.URL+"/requestHeaders")...).want(t, 0)
+	var h map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &h); err != nil {
+		t.Fatalf("%q: %v", r.stdout, err)
+	}
+	return h
+}
+
+// TestAccept: Accept: */* goes with every request, as with curl, unless
+// -H gives one; -H "Name:" sends no Name header at all.
+func TestAccept(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	if h := requestHeaders(t, s); h["Accept"] != "*/*" {
+		t.Errorf("default Accept: %q", h["Accept"])
+	}
+	if h := requestHeaders(t, s, "-H", "accept: text/plain"); h["Accept"] != "text/plain" {
+		t.Errorf("-H Accept: %q", h["Accept"])
+	}
+	h := requestHeaders(t, s, "-H", "Accept:", "-H", "X-Gone:", "-H", "User-Agent:", "-H", "X-Empty;")
+	for _, name := range []string{"Accept", "X-Gone", "User-Agent"} {
+		if v, ok := h[name]; ok {
+			t.Errorf("%s sent: %q", name, v)
+		}
+	}
+	if v, ok := h["X-Empty"]; !ok || v != "" {
+		t.Errorf("X-Empty: %q, %v", v, ok)
+	}
+}
+
 func TestVerbose(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)
-	r := cli(t, "", "-v", "-H", "X-Foo: bar", s.URL+"/redirect/1").want(t, 0)
+	r := cli(t, "", "-Lv", "-H", "X-Foo: bar", s.URL+"/redirect/1").want(t, 0)
 	host := strings.TrimPrefix(s.URL, "http://")
 	for _, want := range []string{
 		"> GET /redirect/1 HTTP/1.1\n> Host: " + host + "\n",
@@ -459,29 +536,63 @@ func TestInterrupt(t *testing.T) {
 func TestRedirects(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)
-	// /redirect/5 makes 6 hops.
-	r := cli(t, "", "--max-redirs", "2", s.URL+"/redirect/5").want(t, 47)
+	// Without -L the 3xx is the response, as with curl; --max-redirs
+	// alone changes nothing.
+	for _, args := range [][]string{{}, {"--max-redirs", "0"}, {"-L", "--no-location"}} {
+		r := cli(t, "", append(args, "-i", s.URL+"/302")...).want(t, 0)
+		if !strings.HasPrefix(r.stdout, "HTTP/1.1 302 Found\r\n") || !strings.Contains(r.stdout, "Location: jsonBody\r\n") ||
+			!strings.HasSuffix(r.stdout, "Redirecting to GET jsonBody") || strings.Count(r.stdout, "HTTP/1.1") != 1 {
+			t.Errorf("%q: %q", args, r.stdout)
+		}
+	}
+	r := cli(t, "", "-w", "%{http_code} %{num_redirects}", s.URL+"/redirect/5").want(t, 0)
+	if r.stdout != "Redirecting to GET /redirect/4302 0" {
+		t.Errorf("got %q", r.stdout)
+	}
+
+	// -L follows them; /redirect/5 makes 6 hops.
+	r = cli(t, "", "-L", s.URL+"/redirect/5").want(t, 0)
+	decodeJSONBody(t, r.stdout)
+	r = cli(t, "", "--no-location", "--location", "--max-redirs", "6", s.URL+"/redirect/5").want(t, 0)
+	decodeJSONBody(t, r.stdout)
+	r = cli(t, "", "-L", "--max-redirs", "2", s.URL+"/redirect/5").want(t, 47)
 	if r.stdout != "" || r.stderr != "urlsession: (-1007) too many HTTP redirects: maximum (2) redirects followed\n" {
 		t.Errorf("got %v", r)
 	}
-	r = cli(t, "", "-L", "--max-redirs", "6", s.URL+"/redirect/5").want(t, 0)
-	decodeJSONBody(t, r.stdout)
+	cli(t, "", "-L", "--max-redirs", "0", s.URL+"/302").want(t, 47)
 
 	// The session's own limit.
 	loop := urlsessiontest.NewServer(urlsessiontest.RedirectLoop())
 	t.Cleanup(loop.Close)
-	r = cli(t, "", loop.URL+"/a").want(t, 47)
+	r = cli(t, "", "-L", loop.URL+"/a").want(t, 47)
 	if !strings.HasPrefix(r.stderr, "urlsession: (-1007) ") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
+}
 
-	// Not following: the 3xx is the output.
-	cli(t, "", "--max-redirs", "0", s.URL+"/302").want(t, 47) // as curl -L --max-redirs 0
-	for _, flag := range [][]string{{"--no-location"}} {
-		r = cli(t, "", append(flag, "-i", s.URL+"/302")...).want(t, 0)
-		if !strings.HasPrefix(r.stdout, "HTTP/1.1 302 Found\r\n") || !strings.Contains(r.stdout, "Location: jsonBody\r\n") ||
-			!strings.HasSuffix(r.stdout, "Redirecting to GET jsonBody") {
-			t.Errorf("%v: %q", flag, r.stdout)
+// TestRedirectMethod: -L changes POST to GET on 301, 302 and 303 as curl
+// does, but a method given with -X is kept for every request, as curl
+// keeps it.
+func TestRedirectMethod(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	for _, c := range []struct {
+		args []string
+		path string
+		uri  string
+		body string
+	}{
+		{[]string{"-d", "x"}, "/302", "GET /jsonBody HTTP/1.1", ""},
+		{[]string{"-d", "x"}, "/307", "POST /jsonBody HTTP/1.1", "x"},
+		{[]string{"-X", "POST"}, "/302", "POST /jsonBody HTTP/1.1", ""},
+		{[]string{"-X", "POST", "-d", "x"}, "/303", "POST /jsonBody HTTP/1.1", ""},
+		{[]string{"-X", "PUT", "-d", "x"}, "/307", "PUT /jsonBody HTTP/1.1", "x"},
+		{[]string{"-X", "DELETE"}, "/301", "DELETE /jsonBody HTTP/1.1", ""},
+	} {
+		r := cli(t, "", append(c.args, "-L", s.URL+c.path)...).want(t, 0)
+		j := decodeJSONBody(t, r.stdout)
+		if j.URI != c.uri || j.body(t) != c.body {
+			t.Errorf("%q %s: %s with %q, want %s with %q", c.args, c.path, j.URI, j.body(t), c.uri, c.body)
 		}
 	}
 }
@@ -523,6 +634,18 @@ func TestConnectionErrors(t *testing.T) {
 	t.Cleanup(empty.Close)
 	cli(t, "", empty.URL+"/").want(t, 52)
 
+	// A body that ends before its length is curl's partial file, one
+	// without a length that is cut short is complete.
+	short := urlsessiontest.NewServer(urlsessiontest.LyingContentLength(10, "short"))
+	t.Cleanup(short.Close)
+	r = cli(t, "", short.URL+"/").want(t, 18)
+	if r.stdout != "short" || !strings.HasPrefix(r.stderr, "urlsession: (-1005) ") {
+		t.Errorf("got %v", r)
+	}
+	noLength := urlsessiontest.NewServer(urlsessiontest.NoLength("all"))
+	t.Cleanup(noLength.Close)
+	cli(t, "", noLength.URL+"/").want(t, 0)
+
 	weird := urlsessiontest.NewServer(urlsessiontest.StatusLine("HTTP/1.1 99 OK"))
 	t.Cleanup(weird.Close)
 	r = cli(t, "", weird.URL+"/").want(t, 8)
@@ -548,7 +671,7 @@ func TestBadURL(t *testing.T) {
 func TestWriteOut(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)
-	r := cli(t, "", s.URL+"/redirect/1", "-o", filepath.Join(t.TempDir(), "x"),
+	r := cli(t, "", s.URL+"/redirect/1", "-L", "-o", filepath.Join(t.TempDir(), "x"),
 		"-w", `%{http_code} %{size_download} %{num_redirects} %{url_effective} %{time_total} %{content_type} %{exitcode} 100%%\n`).want(t, 0)
 	m := regexp.MustCompile(`^200 (\d+) 2 (\S+) (\d+\.\d{6}) application/json 0 100%\n$`).FindStringSubmatch(r.stdout)
 	if m == nil || m[2] != s.URL+"/jsonBody" {
@@ -566,10 +689,6 @@ func TestWriteOut(t *testing.T) {
 	if r.stdout != "000" {
 		t.Errorf("got %q", r.stdout)
 	}
-	r = cli(t, "", "-w", "[%{nonsense}]", s.URL+"/UK").want(t, 0)
-	if r.stdout != "London[]" {
-		t.Errorf("got %q", r.stdout)
-	}
 }
 
 func TestUsage(t *testing.T) {
@@ -585,16 +704,69 @@ func TestUsage(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{},
-		{"--bogus", "http://x/"},
-		{"-sZ", "http://x/"},
-		{"http://a/", "http://b/"},
-		{"--max-redirs", "x", "http://x/"},
-		{"-X", "BAD METHOD", "http://x/"},
+		{"--bogus", "http://127.0.0.1:1/"},
+		{"-sZ", "http://127.0.0.1:1/"},
+		{"http://127.0.0.1:1/a", "http://127.0.0.1:1/b"},
+		{"--max-redirs", "x", "http://127.0.0.1:1/"},
+		{"-X", "BAD METHOD", "http://127.0.0.1:1/"},
 		{"-o"},
 	} {
 		r := cli(t, "", args...)
 		if r.code != 2 || !strings.HasPrefix(r.stderr, "urlsession: (2) ") || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%q: %v", args, r)
+		}
+	}
+}
+
+// flagNames returns every flag as the help writes it: "-o" or "--output".
+func flagNames() []string {
+	var names []string
+	newFlagSet(new(options)).VisitAll(func(f *flag.Flag) {
+		if len(f.Name) == 1 {
+			names = append(names, "-"+f.Name)
+		} else {
+			names = append(names, "--"+f.Name)
+		}
+	})
+	return names
+}
+
+// TestUsageDocumentsEveryFlag: -h lists every flag, each on a line of its
+// own that starts with it (after its short form, if any).
+func TestUsageDocumentsEveryFlag(t *testing.T) {
+	t.Parallel()
+	help := usage()
+	for _, name := range flagNames() {
+		re := regexp.MustCompile(`(?m)^ +(-\S, )?` + regexp.QuoteMeta(name) + `([ ,]|$)`)
+		if !re.MatchString(help) {
+			t.Errorf("the help does not document %s", name)
+		}
+	}
+}
+
+// TestUsageMessages: usage errors name the option as it was given, with
+// curl's words.
+func TestUsageMessages(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--bogus", "http://127.0.0.1:1/"}, "option --bogus: is unknown"},
+		{[]string{"http://127.0.0.1:1/", "--bogus=1"}, "option --bogus: is unknown"},
+		{[]string{"-Zbogus", "http://127.0.0.1:1/"}, "option -Zbogus: is unknown"},
+		{[]string{"-Z", "http://127.0.0.1:1/"}, "option -Z: is unknown"},
+		{[]string{"-sZ", "http://127.0.0.1:1/"}, "option -sZ: is unknown"},
+		{[]string{"--no-output", "x", "http://127.0.0.1:1/"}, "option --no-output: is unknown"},
+		{[]string{"http://127.0.0.1:1/", "-o"}, "option -o: requires parameter"},
+		{[]string{"http://127.0.0.1:1/", "--output"}, "option --output: requires parameter"},
+		{[]string{"--max-redirs", "x", "http://127.0.0.1:1/"}, `option --max-redirs: bad value "x": expected a whole number`},
+		{[]string{"-m", "soon", "http://127.0.0.1:1/"}, `option -m: bad value "soon": expected a non-negative number of seconds`},
+		{[]string{"--location=maybe", "http://127.0.0.1:1/"}, `option --location: bad value "maybe": expected true or false`},
+	} {
+		r := cli(t, "", c.args...).want(t, 2)
+		if r.stderr != "urlsession: (2) "+c.msg+"\n" {
+			t.Errorf("%q: stderr %q, want %q", c.args, r.stderr, c.msg)
 		}
 	}
 }
@@ -612,6 +784,10 @@ func TestExpandShort(t *testing.T) {
 		{"URL -- -sS", "URL -- -sS"},
 		{"-sZ URL", "-sZ URL"},
 		{"-v URL", "-v URL"},
+		{"--no-location URL", "--location=false URL"},
+		{"--no-s URL", "--no-s URL"},
+		{"--no-output x URL", "--no-output x URL"},
+		{"-- --no-location", "-- --no-location"},
 	} {
 		got := strings.Join(expandShort(fs, strings.Fields(c.in)), " ")
 		if got != c.out {
@@ -725,6 +901,31 @@ func TestExitTableDocumented(t *testing.T) {
 				t.Errorf("code %d maps to %d and %d", c, s, r.status)
 			}
 			codes[c] = r.status
+		}
+	}
+}
+
+// TestReadmeDocumentsCLI: the README's manual of the command names every
+// flag and every exit status.
+func TestReadmeDocumentsCLI(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Skip(err)
+	}
+	_, manual, ok := strings.Cut(string(b), "\n## The command-line client\n")
+	if !ok {
+		t.Fatal(`README.md has no section "## The command-line client"`)
+	}
+	manual, _, _ = strings.Cut(manual, "\n## ")
+	for _, name := range flagNames() {
+		if !strings.Contains(manual, "`"+name+"`") && !strings.Contains(manual, "`"+name+" ") {
+			t.Errorf("the README does not document %s", name)
+		}
+	}
+	for _, r := range exitTable {
+		if !strings.Contains(manual, fmt.Sprintf("\n| %d | ", r.status)) {
+			t.Errorf("the README does not list exit status %d", r.status)
 		}
 	}
 }

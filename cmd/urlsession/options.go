@@ -1,40 +1,63 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // options are the parsed command line.
 type options struct {
-	url        string
-	output     string // "" or "-" for standard output
-	include    bool
-	head       bool
-	method     string
-	headers    []string
-	data       []dataArg
-	silent     bool
-	showError  bool
-	verbose    bool
-	maxTime    time.Duration // 0: no overall limit
-	maxRedirs  int           // -1: the session's limit
-	noLocation bool
-	insecure   bool
-	http11     bool
-	userAgent  *string // nil: not given
-	fail       bool
-	writeOut   string
-	cookies    []string // -b arguments in order: "N=V; ..." strings and files
-	cookieJar  string   // -c: "" for none, "-" for standard output
-	cache      bool
-	ephemeral  bool
-	help       bool
-	version    bool
+	url  string
+	urls []string // --url
+
+	// The request.
+	method    string
+	head      bool
+	headers   []string
+	userAgent *string // nil: not given
+	referer   string  // -e, with or without ";auto"
+	rangeSpec string  // -r
+	data      []dataArg
+	get       bool      // -G: the data goes in the query
+	forms     []formArg // -F and --form-string, in order
+	upload    string    // -T: a file, "-" for standard input
+	cookies   []string  // -b arguments in order: "N=V; ..." strings and files
+	cookieJar string    // -c: "" for none, "-" for standard output
+
+	// The transfer.
+	location       bool          // -L
+	maxRedirs      int           // -1: the session's limit
+	maxTime        time.Duration // 0: no overall limit
+	maxFilesize    int64         // 0: no limit
+	connectTimeout time.Duration // 0: none but the request's
+	resolve        []resolveEntry
+	ipv4, ipv6     bool
+	insecure       bool
+	http11         bool
+	cache          bool
+	ephemeral      bool
+
+	// The output.
+	output      string // "" or "-" for standard output
+	dumpHeader  string // -D: "" for none, "-" for standard output
+	createDirs  bool
+	include     bool
+	fail        bool
+	failBody    bool // --fail-with-body
+	writeOut    string
+	silent      bool
+	progressBar bool // -#
+	showError   bool
+	verbose     bool
+
+	help    bool
+	version bool
 }
 
 // cookieString returns the -b arguments that are cookies rather than file
@@ -67,11 +90,32 @@ func (o *options) cookieEngine() bool {
 	return o.cookieJar != "" || len(o.cookieFiles()) > 0
 }
 
-// dataArg is one -d, --data or --data-binary argument.
-type dataArg struct {
-	value  string
-	binary bool // --data-binary: @file is sent as it is
+// json reports whether --json was given.
+func (o *options) json() bool {
+	for _, d := range o.data {
+		if d.kind == dataJSON {
+			return true
+		}
+	}
+	return false
 }
+
+// dataArg is one argument of -d or of its variants.
+type dataArg struct {
+	value string
+	kind  dataKind
+}
+
+// dataKind says how a data argument is read.
+type dataKind int
+
+const (
+	dataPlain     dataKind = iota // -d, --data-ascii: @file without its CR and LF
+	dataBinary                    // --data-binary: @file as it is
+	dataRaw                       // --data-raw: no @file
+	dataURLEncode                 // --data-urlencode: curl's five forms
+	dataJSON                      // --json: @file as it is, no "&" before it
+)
 
 // stringList is a repeatable string flag.
 type stringList struct{ list *[]string }
@@ -88,17 +132,71 @@ func (s stringList) Set(v string) error {
 	return nil
 }
 
-// dataFlag appends to the shared list of data arguments, so -d and
-// --data-binary keep their order.
+// dataFlag appends to the shared list of data arguments, so that -d and
+// its variants keep their order.
 type dataFlag struct {
-	list   *[]dataArg
-	binary bool
+	list *[]dataArg
+	kind dataKind
 }
 
 func (d dataFlag) String() string { return "" }
 
 func (d dataFlag) Set(v string) error {
-	*d.list = append(*d.list, dataArg{value: v, binary: d.binary})
+	*d.list = append(*d.list, dataArg{value: v, kind: d.kind})
+	return nil
+}
+
+// formFlag appends to the list of form arguments, so that -F and
+// --form-string keep their order.
+type formFlag struct {
+	list    *[]formArg
+	literal bool
+}
+
+func (f formFlag) String() string { return "" }
+
+func (f formFlag) Set(v string) error {
+	*f.list = append(*f.list, formArg{value: v, literal: f.literal})
+	return nil
+}
+
+// resolveFlag parses and appends a --resolve argument.
+type resolveFlag struct{ list *[]resolveEntry }
+
+func (r resolveFlag) String() string { return "" }
+
+func (r resolveFlag) Set(v string) error {
+	e, ignore, err := parseResolve(v)
+	if err == nil && !ignore {
+		*r.list = append(*r.list, e)
+	}
+	return err
+}
+
+// sizeFlag parses a non-negative number of bytes with an optional
+// suffix, as curl reads them: k or K for KiB, m or M for MiB, g or G for
+// GiB.
+type sizeFlag struct{ n *int64 }
+
+func (s sizeFlag) String() string { return "" }
+
+func (s sizeFlag) Set(v string) error {
+	num, mult := v, int64(1)
+	if v != "" {
+		switch v[len(v)-1] {
+		case 'k', 'K':
+			num, mult = v[:len(v)-1], 1<<10
+		case 'm', 'M':
+			num, mult = v[:len(v)-1], 1<<20
+		case 'g', 'G':
+			num, mult = v[:len(v)-1], 1<<30
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return errors.New("expected a number of bytes (such as 500, 100k, 2M or 1G)")
+	}
+	*s.n = n * mult
 	return nil
 }
 
@@ -111,7 +209,7 @@ func (s secondsFlag) Set(v string) error {
 	var f float64
 	if _, err := fmt.Sscanf(v, "%g", &f); err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) ||
 		strings.TrimSpace(v) != v {
-		return fmt.Errorf("expected a non-negative number of seconds, got %q", v)
+		return errors.New("expected a non-negative number of seconds")
 	}
 	if f*float64(time.Second) >= math.MaxInt64 {
 		*s.d = 0 // no practical limit
@@ -168,23 +266,42 @@ func newFlagSet(o *options) *flag.FlagSet {
 	o.maxRedirs = -1
 
 	str(&o.output, "o", "output")
+	str(&o.dumpHeader, "D", "dump-header")
+	boolean(&o.createDirs, "", "create-dirs")
 	boolean(&o.include, "i", "include")
 	boolean(&o.head, "I", "head")
 	str(&o.method, "X", "request")
 	both("H", "header", func(n string) { fs.Var(stringList{&o.headers}, n, "") })
-	both("d", "data", func(n string) { fs.Var(dataFlag{&o.data, false}, n, "") })
-	fs.Var(dataFlag{&o.data, true}, "data-binary", "")
+	both("d", "data", func(n string) { fs.Var(dataFlag{&o.data, dataPlain}, n, "") })
+	fs.Var(dataFlag{&o.data, dataPlain}, "data-ascii", "")
+	fs.Var(dataFlag{&o.data, dataBinary}, "data-binary", "")
+	fs.Var(dataFlag{&o.data, dataRaw}, "data-raw", "")
+	fs.Var(dataFlag{&o.data, dataURLEncode}, "data-urlencode", "")
+	fs.Var(dataFlag{&o.data, dataJSON}, "json", "")
+	boolean(&o.get, "G", "get")
 	boolean(&o.silent, "s", "silent")
+	boolean(&o.progressBar, "#", "progress-bar")
 	boolean(&o.showError, "S", "show-error")
 	boolean(&o.verbose, "v", "verbose")
 	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })
 	fs.IntVar(&o.maxRedirs, "max-redirs", -1, "")
-	boolean(&ignored, "L", "location")
-	boolean(&o.noLocation, "", "no-location")
+	fs.Var(secondsFlag{&o.connectTimeout}, "connect-timeout", "")
+	fs.Var(sizeFlag{&o.maxFilesize}, "max-filesize", "")
+	fs.Var(resolveFlag{&o.resolve}, "resolve", "")
+	boolean(&o.ipv4, "4", "ipv4")
+	boolean(&o.ipv6, "6", "ipv6")
+	boolean(&o.location, "L", "location")
 	boolean(&o.insecure, "k", "insecure")
 	boolean(&o.http11, "", "http1.1")
 	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
 	boolean(&o.fail, "f", "fail")
+	boolean(&o.failBody, "", "fail-with-body")
+	str(&o.rangeSpec, "r", "range")
+	str(&o.referer, "e", "referer")
+	fs.Var(stringList{&o.urls}, "url", "")
+	str(&o.upload, "T", "upload-file")
+	both("F", "form", func(n string) { fs.Var(formFlag{&o.forms, false}, n, "") })
+	fs.Var(formFlag{&o.forms, true}, "form-string", "")
 	str(&o.writeOut, "w", "write-out")
 	boolean(&ignored, "", "compressed")
 	both("b", "cookie", func(n string) { fs.Var(stringList{&o.cookies}, n, "") })
@@ -205,7 +322,7 @@ func parseArgs(args []string) (*options, error) {
 	var urls []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
-			return nil, usageErrorf("%s", flagError(err))
+			return nil, usageErrorf("%s", flagError(err, args))
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -221,6 +338,7 @@ func parseArgs(args []string) (*options, error) {
 	if o.help || o.version {
 		return o, nil
 	}
+	urls = append(o.urls, urls...)
 	switch len(urls) {
 	case 0:
 		return nil, usageErrorf("no URL specified")
@@ -237,25 +355,92 @@ func parseArgs(args []string) (*options, error) {
 			return nil, usageErrorf("bad -b argument %q: line breaks are not allowed", c)
 		}
 	}
-	if o.head && len(o.data) > 0 {
-		return nil, usageErrorf("-I (HEAD) cannot be combined with -d or --data-binary")
+	for _, v := range []struct{ flag, value string }{{"-r", o.rangeSpec}, {"-e", o.referer}} {
+		if strings.ContainsAny(v.value, "\r\n\x00") {
+			return nil, usageErrorf("bad %s argument %q: line breaks are not allowed", v.flag, v.value)
+		}
+	}
+	if o.fail && o.failBody {
+		return nil, usageErrorf("-f (--fail) and --fail-with-body cannot be combined")
+	}
+	// As curl, one way of sending a body, and none with -I.
+	var bodies []string
+	if o.head {
+		bodies = append(bodies, "-I (HEAD)")
+	}
+	if len(o.data) > 0 && !o.get {
+		bodies = append(bodies, "-d (POST)")
+	}
+	if o.get && (o.upload != "" || len(o.forms) > 0) {
+		return nil, usageErrorf("-G (GET) cannot be combined with -F or -T")
+	}
+	if o.upload != "" {
+		bodies = append(bodies, "-T (PUT)")
+	}
+	if len(o.forms) > 0 {
+		bodies = append(bodies, "-F (multipart POST)")
+	}
+	if len(bodies) > 1 {
+		return nil, usageErrorf("only one request method may be chosen: %s", strings.Join(bodies, " and "))
 	}
 	return o, nil
 }
 
-// flagError rewords the flag package's errors.
-func flagError(err error) string {
-	const undefined = "flag provided but not defined: "
-	if msg, ok := strings.CutPrefix(err.Error(), undefined); ok {
-		return "unknown option " + msg + " (see urlsession --help)"
+// flagError rewords the flag package's errors in curl's words, naming
+// the option as it appears in args (with its one or two dashes), such as
+// "option --foo: is unknown".
+func flagError(err error, args []string) string {
+	msg := err.Error()
+	option := func(name string) string {
+		for _, a := range args {
+			if a == "--" {
+				break
+			}
+			if n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); n == name && strings.HasPrefix(a, "-") {
+				return a[:len(a)-len(strings.TrimLeft(a, "-"))] + name
+			}
+		}
+		if len(name) == 1 {
+			return "-" + name
+		}
+		return "--" + name
 	}
-	return err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "option " + option(name) + ": is unknown"
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "option " + option(name) + ": requires parameter"
+	}
+	// invalid value "V" for flag -NAME: WHY, and for boolean flags
+	// invalid boolean value "V" for -NAME: WHY.
+	for _, prefix := range []string{"invalid value ", "invalid boolean value "} {
+		rest, ok := strings.CutPrefix(msg, prefix)
+		if !ok {
+			continue
+		}
+		value, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			break
+		}
+		rest = strings.TrimPrefix(strings.TrimPrefix(rest[len(value):], " for flag -"), " for -")
+		name, why, _ := strings.Cut(rest, ": ")
+		switch {
+		case prefix == "invalid boolean value ":
+			why = "expected true or false"
+		case why == "parse error" || why == "value out of range":
+			why = "expected a whole number"
+		}
+		return "option " + option(name) + ": bad value " + value + ": " + why
+	}
+	return msg
 }
 
 // expandShort rewrites combined short flags as curl accepts them into the
 // separate flags the flag package understands: -sSf becomes -s -S -f, -sLo
-// file becomes -s -L -o file and -ofile becomes -o file. The values of flags
-// that take one are left alone, as is everything after "--".
+// file becomes -s -L -o file and -ofile becomes -o file. As with curl,
+// --no-NAME turns a boolean long flag off: it becomes --NAME=false. The
+// values of flags that take one are left alone, as is everything after
+// "--".
 func expandShort(fs *flag.FlagSet, args []string) []string {
 	isBool := func(f *flag.Flag) bool {
 		b, ok := f.Value.(interface{ IsBoolFlag() bool })
@@ -275,6 +460,12 @@ func expandShort(fs *flag.FlagSet, args []string) []string {
 		if strings.Contains(name, "=") {
 			out = append(out, a)
 			continue
+		}
+		if off, ok := strings.CutPrefix(a, "--no-"); ok && fs.Lookup(name) == nil {
+			if f := fs.Lookup(off); f != nil && len(off) > 1 && isBool(f) {
+				out = append(out, "--"+off+"=false")
+				continue
+			}
 		}
 		if f := fs.Lookup(name); f != nil || strings.HasPrefix(a, "--") {
 			out = append(out, a)

@@ -20,12 +20,13 @@ const progressWidth = 24
 // progress draws a one-line progress bar, redrawn in place with \r. Its
 // methods are called from one goroutine at a time.
 type progress struct {
-	w     io.Writer
-	total int64 // -1 when unknown
-	now   func() time.Time
-	start time.Time
-	last  time.Time
-	shown int // length of the line on screen, 0 when none
+	w      io.Writer
+	always bool  // -#: whatever the size, and left complete at the end
+	total  int64 // -1 when unknown
+	now    func() time.Time
+	start  time.Time
+	last   time.Time
+	shown  int // length of the line on screen, 0 when none
 }
 
 func newProgress(w io.Writer, total int64, now func() time.Time) *progress {
@@ -38,13 +39,18 @@ func (p *progress) update(n int64) {
 	if p == nil {
 		return
 	}
-	if p.total >= 0 && p.total <= progressThreshold || p.total < 0 && n <= progressThreshold {
+	if !p.always && (p.total >= 0 && p.total <= progressThreshold || p.total < 0 && n <= progressThreshold) {
 		return
 	}
 	now := p.now()
 	if p.shown > 0 && now.Sub(p.last) < progressInterval {
 		return
 	}
+	p.draw(n, now)
+}
+
+// draw draws the bar for n bytes at time now.
+func (p *progress) draw(n int64, now time.Time) {
 	p.last = now
 	line := p.line(n, now)
 	pad := ""
@@ -68,6 +74,24 @@ func (p *progress) line(n int64, now time.Time) string {
 	filled := int(frac * progressWidth)
 	bar := strings.Repeat("#", filled) + strings.Repeat("-", progressWidth-filled)
 	return fmt.Sprintf("[%s] %5.1f%%  %s / %s  %s", bar, frac*100, formatBytes(n), formatBytes(p.total), rate)
+}
+
+// done ends the bar after n bytes: with -# it is drawn complete and
+// left on its line, as curl leaves it; otherwise it is cleared.
+func (p *progress) done(n int64) {
+	if p == nil {
+		return
+	}
+	if !p.always {
+		p.clear()
+		return
+	}
+	if p.total < 0 {
+		p.total = n
+	}
+	p.draw(n, p.now())
+	io.WriteString(p.w, "\n")
+	p.shown = 0
 }
 
 // clear erases the bar if it is shown.

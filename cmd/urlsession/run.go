@@ -23,66 +23,157 @@ const usageHead = `Usage: urlsession [flags] URL [flags]
 
 Fetch URL with a urlsession.Session and write the body to standard output.
 Flags keep curl's meanings and may come before or after the URL; short
-boolean flags combine (-sSf, -sLo file). A URL without a scheme gets http://.
+flags combine (-sSf, -sLo file, -ofile); --no-NAME turns a boolean long flag
+off (--no-location); "--" ends the flags. A URL without a scheme gets
+http://.
 
-  -o, --output FILE        write the body to FILE (through FILE.part, renamed
-                           on success); "-" is standard output
+Output:
+  -o, --output FILE        write the body to FILE, opened as curl opens it:
+                           through a symlink, into a FIFO or device, an
+                           existing file truncated in place (nothing is
+                           renamed over it); a failed transfer leaves what
+                           arrived; "-" is standard output
+  -D, --dump-header FILE   write the status line and headers of every
+                           response, redirects included, to FILE, opened
+                           as -o opens it; "-" is standard output
+      --create-dirs        create the missing directories of the -o and -D
+                           files (mode 0750)
   -i, --include            print the status line and headers before the body
-  -I, --head               send HEAD and print the status line and headers only
-  -X, --request METHOD     use METHOD
-  -H, --header "N: V"      add a header (repeatable); "Host: h" sets the host;
-                           "N;" sends N with an empty value
-  -d, --data DATA          send DATA as the body (POST unless -X); repeated
-                           -d are joined with &; @FILE reads FILE without its
-                           CR and LF, @- reads standard input
-      --data-binary DATA   as -d, but @FILE is sent as it is (streamed)
-                           -d and --data-binary set Content-Type
-                           application/x-www-form-urlencoded unless -H sets one
+  -f, --fail               on HTTP status 400 or more, write no body and
+                           exit 22
+      --fail-with-body     on HTTP status 400 or more, write the body, then
+                           exit 22 (not with -f)
+  -w, --write-out FORMAT   after the transfer, print FORMAT on standard
+                           output (@FILE reads it from FILE, @- from
+                           standard input) with curl's variables:
+                           %{http_code} %{response_code} %{http_version}
+                           %{size_download} %{size_upload} %{size_header}
+                           %{time_namelookup} %{time_connect}
+                           %{time_appconnect} %{time_pretransfer}
+                           %{time_starttransfer} %{time_redirect}
+                           %{time_total} %{url} %{url_effective} %{method}
+                           %{redirect_url} %{num_redirects} %{content_type}
+                           %{remote_ip} %{remote_port} %{local_ip}
+                           %{local_port} %{filename_effective} %{exitcode}
+                           %{errormsg}; %{json} (all of them),
+                           %{header_json}, %header{NAME}; %{stderr} and
+                           %{stdout} switch the stream; %% and \n \r \t \\;
+                           an unknown variable is warned about
+  -s, --silent             no progress bar, no error message, no warning
+  -S, --show-error         with -s, still print the error message
+  -#, --progress-bar       show the progress bar for a body of any size,
+                           even when standard error is not a terminal, and
+                           leave it complete on its line at the end
+  -v, --verbose            print each request and response head, then the
+                           metrics of each transaction, on standard error
+
+Request:
+      --url URL            the URL to fetch, given as a flag
+  -X, --request METHOD     use METHOD, on every redirect too
+  -I, --head               send HEAD and print the status line and headers
+  -H, --header "N: V"      add a header (repeatable); "Host: h" sets the
+                           host; "N;" sends N with an empty value; "N:"
+                           sends no N, not even the Accept: */* and
+                           User-Agent sent by default
   -A, --user-agent NAME    send User-Agent NAME ("" sends none)
+  -e, --referer URL        send Referer: URL; "URL;auto" (or ";auto") also
+                           sets each redirect's Referer to the URL it left
+  -r, --range RANGE        ask for part of the body: Range: bytes=RANGE
+                           (such as 0-499, 500-, -100 or 0-1,5-9)
+
+Request body (one of -d, -F and -T; none with -I):
+  -d, --data DATA          send DATA (POST unless -X); repeated data flags
+                           are joined with &; @FILE reads FILE without its
+                           CR and LF, @- standard input; data flags send
+                           Content-Type application/x-www-form-urlencoded
+                           unless -H gives one
+      --data-ascii DATA    the same as -d
+      --data-binary DATA   as -d, but @FILE is sent as it is (streamed)
+      --data-raw DATA      as -d, but DATA is taken as it is: no @FILE
+      --data-urlencode DATA
+                           as -d, but percent-encoded: CONTENT, =CONTENT and
+                           @FILE send CONTENT (FILE's, newlines and all)
+                           encoded; NAME=CONTENT and NAME@FILE send NAME=
+                           and the encoded content
+      --json DATA          as --data-binary, with Content-Type and Accept
+                           application/json (unless -H gives them);
+                           repeated --json are joined with nothing between
+  -G, --get                put the data flags' data in the URL's query
+                           (after "&" if it has one) and send GET (HEAD
+                           with -I)
+  -F, --form NAME=CONTENT  send a multipart/form-data POST, one part per
+                           -F: NAME=text, NAME=@FILE (a file upload, typed
+                           by its extension), NAME=<FILE (the file's
+                           content as text); "-" is standard input; add
+                           ;type=TYPE or ;filename=NAME; double quotes keep
+                           a ";" in a value
+      --form-string NAME=CONTENT
+                           as -F, but CONTENT is taken as it is
+  -T, --upload-file FILE   send FILE (streamed) with PUT unless -X; a URL
+                           whose path is empty or ends with "/" gets FILE's
+                           name appended; "-" streams standard input
+                           (chunked) and leaves the URL alone
+
+Transfer:
+  -L, --location           follow redirects (without it a 3xx is the
+                           response); POST becomes GET on 301, 302 and 303
+                           unless -X names the method
+      --max-redirs N       with -L, fail (status 47) on a redirect after
+                           following N; the session never follows more
+                           than 16
+  -m, --max-time SECONDS   limit the whole transfer (fractions allowed; also
+                           the idle limit, which is otherwise 60 s)
+      --connect-timeout SECONDS
+                           limit each connection attempt, name resolution
+                           included (not the TLS handshake); status 28
+      --max-filesize BYTES fail (status 63) on a body over BYTES (k, M, G
+                           suffixes allowed): at once when its length is
+                           known, else when it passes BYTES (what came
+                           before is written); the decoded size counts
+      --resolve HOST:PORT:ADDR[,ADDR]...
+                           connect to ADDR (tried in order; IPv6 in []) for
+                           HOST:PORT, leaving the Host header and TLS name
+                           alone; HOST "*" is any host; repeatable
+  -4, --ipv4               connect over IPv4 only
+  -6, --ipv6               connect over IPv6 only (a host without an
+                           address of the version asked for is status 6)
+  -k, --insecure           do not verify the server's TLS certificate
+      --http1.1            use HTTP/1.1 only (no HTTP/2)
+      --compressed         accepted and changes nothing: with or without
+                           it the session asks for gzip, deflate and br
+                           and writes the body decoded
+
+Cookies and cache:
   -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
-                           Cookie header (-H Cookie wins); anything else is a
-                           cookie file to read (curl's Netscape format, "-"
-                           is standard input, a missing file holds no
-                           cookies) and turns the cookie engine on; repeatable
-  -c, --cookie-jar FILE    turn the cookie engine on and, after the transfer
-                           (even a failed one), write every cookie to FILE in
-                           curl's Netscape format, through a temporary file,
-                           mode 0600; "-" is standard output; a FILE that
-                           cannot be written is a warning, not a failure
+                           Cookie header (-H Cookie wins); anything else is
+                           a cookie file to read (curl's Netscape format,
+                           "-" is standard input, a missing file holds no
+                           cookies) and turns the cookie engine on;
+                           repeatable
+  -c, --cookie-jar FILE    turn the cookie engine on and, after the
+                           transfer (even a failed one), write every cookie
+                           to FILE in curl's Netscape format, opened as -o
+                           opens it (a new FILE gets mode 0600); "-" is
+                           standard output; a FILE that cannot be written
+                           is a warning, not a failure
       --cache              use the shared on-disk HTTP cache, kept between
                            runs; -v tells which responses came from it
       --ephemeral          keep every store in memory and write nothing to
-                           disk but what -o and -c ask for (--cache then
-                           caches within the run only)
-  -f, --fail               fail with status 22 and no output on HTTP >= 400
-  -s, --silent             no progress bar, no error message
-  -S, --show-error         with -s, still print the error message
-  -v, --verbose            print each request and response head, then the
-                           metrics of each transaction, on standard error
-  -m, --max-time SECONDS   limit the whole transfer (fractions allowed; also
-                           the idle limit, which is otherwise 60 s)
-      --max-redirs N       fail (status 47) on a redirect after following N
-                           (as curl -L --max-redirs N); the session never
-                           follows more than 16
-  -L, --location           follow redirects (always on)
-      --no-location        do not follow redirects: the 3xx is the output
-  -k, --insecure           do not verify the server's TLS certificate
-      --http1.1            use HTTP/1.1 only (no HTTP/2)
-      --compressed         accepted: gzip, deflate and br are always decoded
-  -w, --write-out FORMAT   print FORMAT to standard output after the transfer:
-                           %{http_code} %{size_download} %{time_total}
-                           %{url_effective} %{num_redirects} %{content_type}
-                           %{exitcode}, %% and \n \r \t \\
+                           disk but what -o, -D and -c ask for (--cache
+                           then caches within the run only)
+
   -h, --help               print this help
       --version            print the version
 
 Without -b FILE or -c there is no cookie engine: cookies that responses set
 are neither kept nor sent back, not even after a redirect. With it, cookies
 from every host are kept for the run and sent where they match. Without
---cache nothing is cached.
+--cache nothing is cached. Whatever the run stored is on disk before the
+command exits.
 
-A progress bar shows on standard error when it is a terminal, the output is
-not, -s is not given and the body is over 1 MiB.
+A progress bar shows on standard error when it is a terminal (or with -#),
+the body does not go to a terminal, -s is not given and the body is over
+1 MiB (any size with -#).
 
 On failure one line goes to standard error: "urlsession: (<code>) <message>",
 code being the URLError code, or the exit status when there is none.
@@ -129,14 +220,17 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // client runs one transfer.
 type client struct {
 	o              *options
+	writeOut       string // the -w format, read from its file for @file
 	stdin          io.Reader
 	stdout, stderr io.Writer
 }
 
-// uploadBody is the request body: a file to stream, bytes, or none.
+// uploadBody is the request body: a file or standard input to stream,
+// bytes, or none.
 type uploadBody struct {
-	file string
-	data []byte // nil for no body
+	stdin bool
+	file  string
+	data  []byte // nil for no body
 }
 
 // fetch runs the transfer and returns nil on success.
@@ -146,6 +240,15 @@ func (c *client) fetch(ctx context.Context) *failure {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return &failure{status: exitUsage, code: exitUsage, msg: err.Error()}
+	}
+
+	c.writeOut = o.writeOut
+	if name, ok := strings.CutPrefix(o.writeOut, "@"); ok && err == nil {
+		b, rerr := c.readInput(name)
+		if rerr != nil {
+			err = rerr
+		}
+		c.writeOut = string(b)
 	}
 
 	cfg := c.configuration()
@@ -174,16 +277,19 @@ func (c *client) fetch(ctx context.Context) *failure {
 		cfg.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
 	}
 	cfg.DisableHTTP2 = o.http11
+	cfg.DialContext = dialFunc(o, netDialer)
 
-	x := &transfer{c: c, o: o}
+	x := newTransfer(c)
 	s, err := urlsession.New(cfg, x)
 	if err != nil {
 		return &failure{status: exitFailure, code: exitFailure, msg: err.Error()}
 	}
-	defer s.FinishTasksAndInvalidate()
 
 	var task *urlsession.Task
 	switch {
+	case body.stdin:
+		req.Body, req.ContentLength = io.NopCloser(c.stdin), -1 // sent chunked, as curl -T -
+		task = s.UploadTaskWithStreamedRequest(req).Task
 	case body.file != "":
 		task = s.UploadTaskFromFile(req, body.file).Task
 	case body.data != nil:
@@ -195,7 +301,31 @@ func (c *client) fetch(ctx context.Context) *failure {
 	task.Resume()
 	<-task.Done()
 	x.elapsed = time.Since(start)
+	c.invalidate(s, x, cfg)
 	return x.finish(ctx, task)
+}
+
+// invalidate ends the session and returns once what it stored is on disk,
+// so that the process can exit: FinishTasksAndInvalidate, the wait for
+// DidBecomeInvalidWithError (the session's last callback), then a flush of
+// the stores, which waits for their writes still under way. A store that
+// cannot be flushed is a warning with -v.
+func (c *client) invalidate(s *urlsession.Session, x *transfer, cfg *urlsession.Configuration) {
+	s.FinishTasksAndInvalidate()
+	<-x.invalidated
+	var errs []error
+	if cfg.URLCache != nil {
+		errs = append(errs, cfg.URLCache.Flush())
+	}
+	if cfg.HTTPCookieStorage != nil {
+		errs = append(errs, cfg.HTTPCookieStorage.Flush())
+	}
+	if cfg.URLCredentialStorage != nil {
+		errs = append(errs, cfg.URLCredentialStorage.Flush())
+	}
+	if err := errors.Join(errs...); err != nil && c.o.verbose {
+		fmt.Fprintf(c.stderr, "* WARNING: the stores could not be saved: %v\n", err)
+	}
 }
 
 // configuration returns the session configuration for the options: with
@@ -249,7 +379,7 @@ func (c *client) cookieStore(target *url.URL) *cookiestore.Store {
 		if name == "-" {
 			data, err = io.ReadAll(c.stdin)
 		} else {
-			data, err = os.ReadFile(name)
+			data, err = readFileLocked(name)
 		}
 		if err != nil {
 			if c.o.verbose {
@@ -282,12 +412,31 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
 	}
+	if o.upload != "" && o.upload != "-" {
+		u = withFileName(u, o.upload)
+	}
+	var data []byte // the joined data, unless it is streamed
+	if len(o.data) > 0 && o.streamedData() == "" {
+		if data, err = c.joinData(); err != nil {
+			return nil, body, err
+		}
+	}
+	if o.get && len(o.data) > 0 {
+		// -G: the data is the query, after the URL's own.
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += string(data)
+		data = nil
+	}
 	method := o.method
 	switch {
 	case method != "":
 	case o.head:
 		method = http.MethodHead
-	case len(o.data) > 0:
+	case o.upload != "":
+		method = http.MethodPut
+	case data != nil, o.streamedData() != "", len(o.forms) > 0:
 		method = http.MethodPost
 	default:
 		method = http.MethodGet
@@ -297,58 +446,179 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		return nil, body, usageErrorf("%v", err) // the URL parsed: the method is bad
 	}
 
+	// As with curl, "Name: value" adds a header, "Name;" sends it empty
+	// and "Name:" sends no Name header at all, not even the one the
+	// command would add (Accept, User-Agent, Cookie from -b).
 	h := make(http.Header)
+	removed := map[string]bool{}
 	for _, line := range o.headers {
 		name, value, ok := strings.Cut(line, ":")
+		empty := false
 		if !ok {
 			name, ok = strings.CutSuffix(strings.TrimSpace(line), ";")
-			value = ""
+			value, empty = "", true
 		}
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
 		if !ok || !isToken(name) || strings.ContainsAny(value, "\r\n\x00") {
 			return nil, body, usageErrorf("bad header %q: want \"Name: value\"", line)
 		}
-		if http.CanonicalHeaderKey(name) == "Host" {
+		key := http.CanonicalHeaderKey(name)
+		if key == "Host" {
 			req.Host = value
 			continue
 		}
-		h.Add(name, value)
+		if value == "" && !empty {
+			removed[key] = true
+			h.Del(key)
+			continue
+		}
+		h.Add(key, value)
 	}
-	if v := o.cookieString(); v != "" && h.Get("Cookie") == "" {
+	given := func(key string) bool { return removed[key] || len(h[key]) > 0 }
+	if v := o.cookieString(); v != "" && !given("Cookie") {
 		h.Set("Cookie", v) // -H Cookie wins, as with curl
 	}
-	if o.userAgent != nil && h.Get("User-Agent") == "" {
+	switch {
+	case o.userAgent != nil && !given("User-Agent"):
 		h["User-Agent"] = []string{*o.userAgent}
+	case removed["User-Agent"]:
+		h["User-Agent"] = []string{""} // sends none
 	}
-	if len(o.data) > 0 && h.Get("Content-Type") == "" {
-		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	switch {
+	case given("Accept"):
+	case o.json():
+		h.Set("Accept", "application/json")
+	default:
+		h.Set("Accept", "*/*")
+	}
+	if o.rangeSpec != "" && !given("Range") {
+		h.Set("Range", "bytes="+o.rangeSpec)
+	}
+	if ref, _ := strings.CutSuffix(o.referer, ";auto"); ref != "" && !given("Referer") {
+		h.Set("Referer", ref)
+	}
+	if len(o.data) > 0 && !o.get && !given("Content-Type") {
+		if o.json() {
+			h.Set("Content-Type", "application/json")
+		} else {
+			h.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
 	}
 	req.Header = h
 
-	if len(o.data) == 1 && o.data[0].binary && strings.HasPrefix(o.data[0].value, "@") && o.data[0].value != "@-" {
-		body.file = o.data[0].value[1:]
+	switch o.upload {
+	case "":
+	case "-":
+		body.stdin = true
+		return req, body, nil
+	default:
+		body.file = o.upload
 		return req, body, nil
 	}
-	if len(o.data) > 0 {
-		var parts [][]byte
-		for _, d := range o.data {
-			b, err := c.dataBytes(d)
+	if len(o.forms) > 0 {
+		var parts []formPart
+		for _, a := range o.forms {
+			p, warnings, err := parseFormArg(a)
 			if err != nil {
 				return nil, body, err
 			}
-			parts = append(parts, b)
+			if !o.silent {
+				for _, w := range warnings {
+					fmt.Fprintf(c.stderr, "urlsession: WARNING: %s\n", w)
+				}
+			}
+			parts = append(parts, p)
 		}
-		body.data = bytes.Join(parts, []byte("&"))
+		data, ct, err := formBody(parts, c.readInput)
+		if err != nil {
+			return nil, body, err
+		}
+		if !given("Content-Type") {
+			h.Set("Content-Type", ct)
+		}
+		body.data = data
+		return req, body, nil
 	}
+	if name := o.streamedData(); name != "" {
+		body.file = name
+		return req, body, nil
+	}
+	body.data = data
 	return req, body, nil
 }
 
-// dataBytes returns the bytes a -d or --data-binary argument stands for.
+// streamedData returns the file that is the whole body, to be streamed
+// rather than read: that of a single --data-binary @file.
+func (o *options) streamedData() string {
+	if len(o.data) != 1 || o.get || o.data[0].kind != dataBinary {
+		return ""
+	}
+	name, ok := strings.CutPrefix(o.data[0].value, "@")
+	if !ok || name == "-" {
+		return ""
+	}
+	return name
+}
+
+// joinData returns the data of -d and its variants, joined as curl joins
+// them: with "&" between them, but --json pieces concatenated.
+func (c *client) joinData() ([]byte, error) {
+	b := []byte{}
+	for i, d := range c.o.data {
+		p, err := c.dataBytes(d)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && d.kind != dataJSON {
+			b = append(b, '&')
+		}
+		b = append(b, p...)
+	}
+	return b, nil
+}
+
+// dataBytes returns the bytes a data argument stands for.
 func (c *client) dataBytes(d dataArg) ([]byte, error) {
+	switch d.kind {
+	case dataRaw:
+		return []byte(d.value), nil
+	case dataURLEncode:
+		// content, =content, name=content, @file, name@file: the first
+		// "=" or "@" decides.
+		i := strings.IndexAny(d.value, "=@")
+		if i < 0 {
+			return []byte(curlEscape(d.value)), nil
+		}
+		name, content := d.value[:i], d.value[i+1:]
+		if d.value[i] == '@' {
+			b, err := c.readInput(content)
+			if err != nil {
+				return nil, err
+			}
+			content = string(b)
+		}
+		if name == "" {
+			return []byte(curlEscape(content)), nil
+		}
+		return []byte(name + "=" + curlEscape(content)), nil
+	}
 	name, fromFile := strings.CutPrefix(d.value, "@")
 	if !fromFile {
 		return []byte(d.value), nil
 	}
+	b, err := c.readInput(name)
+	if err != nil {
+		return nil, err
+	}
+	if d.kind == dataPlain {
+		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil)
+	}
+	return b, nil
+}
+
+// readInput reads the file name, or standard input for "-". Its error is
+// an *urlsession.Error with the code for the failure (exit status 26).
+func (c *client) readInput(name string) ([]byte, error) {
 	var b []byte
 	var err error
 	if name == "-" {
@@ -369,9 +639,6 @@ func (c *client) dataBytes(d dataArg) ([]byte, error) {
 			}
 		}
 		return nil, &urlsession.Error{Code: code, Err: err}
-	}
-	if !d.binary {
-		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil)
 	}
 	return b, nil
 }

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +19,8 @@ import (
 // transfer is the session delegate of one run: it decides about redirects
 // and the response, streams the body to the output and prints the verbose
 // log. Its callbacks run one at a time on the session's delegate queue, and
-// fetch reads its fields only once the task is done, so it needs no lock.
+// fetch reads its fields only once the session is invalidated, after the
+// last callback, so it needs no lock.
 type transfer struct {
 	c       *client
 	o       *options
@@ -28,27 +28,51 @@ type transfer struct {
 
 	hops     int          // redirects followed
 	tooMany  bool         // --max-redirs exceeded
-	hopHeads bytes.Buffer // -i: the heads of the redirect responses
-	failed   string       // -f: the status that failed the transfer
+	tooBig   bool         // --max-filesize exceeded
+	noRewind bool         // -T -: a redirect wanted standard input again
+	hopHeads bytes.Buffer // -i: the heads of the responses, written with the last
+	failed   string       // -f, --fail-with-body: the status that failed the transfer
 
-	out      *bufio.Writer
-	file     *os.File // the .part file with -o, nil for standard output
+	body     sink // the body (and with -i the heads): -o or standard output
+	heads    sink // -D
 	writeErr error
 	received int64 // body bytes written
 	bar      *progress
 	metrics  *urlsession.TaskMetrics
+
+	invalidated chan struct{} // closed by DidBecomeInvalidWithError
 }
 
 var (
-	_ urlsession.RedirectionDelegate = (*transfer)(nil)
-	_ urlsession.ResponseDelegate    = (*transfer)(nil)
-	_ urlsession.DataDelegate        = (*transfer)(nil)
-	_ urlsession.MetricsDelegate     = (*transfer)(nil)
+	_ urlsession.RedirectionDelegate  = (*transfer)(nil)
+	_ urlsession.ResponseDelegate     = (*transfer)(nil)
+	_ urlsession.DataDelegate         = (*transfer)(nil)
+	_ urlsession.MetricsDelegate      = (*transfer)(nil)
+	_ urlsession.InvalidationDelegate = (*transfer)(nil)
 )
 
-// WillPerformHTTPRedirection follows redirects up to --max-redirs.
+func newTransfer(c *client) *transfer {
+	return &transfer{
+		c: c, o: c.o,
+		body:        sink{name: c.o.output, stdout: c.stdout, mkdirs: c.o.createDirs},
+		heads:       sink{name: c.o.dumpHeader, stdout: c.stdout, mkdirs: c.o.createDirs},
+		invalidated: make(chan struct{}),
+	}
+}
+
+// DidBecomeInvalidWithError tells fetch that the session is done.
+func (x *transfer) DidBecomeInvalidWithError(*urlsession.Session, error) {
+	close(x.invalidated)
+}
+
+// WillPerformHTTPRedirection follows redirects with -L, up to
+// --max-redirs, as curl does: without -L resp is the final response. The
+// session has applied the rules for the method (301 and 302 turn POST
+// into GET, 303 turns any method into GET); a method given with -X
+// replaces the session's choice on every hop, as curl keeps it. The body
+// is still sent again only where the session keeps it (307, 308).
 func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsession.Task, resp *http.Response, next *http.Request) *http.Request {
-	if x.o.noLocation {
+	if !x.o.location {
 		return nil // resp is the final response
 	}
 	if x.o.maxRedirs >= 0 && x.hops >= x.o.maxRedirs {
@@ -56,54 +80,99 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 		t.Cancel()
 		return nil
 	}
+	if !x.dumpHead(resp) {
+		t.Cancel()
+		return nil
+	}
+	if x.o.upload == "-" && next.ContentLength != 0 {
+		// The session keeps the body (307, 308): standard input cannot be
+		// read again, as curl cannot rewind it.
+		x.noRewind = true
+		t.Cancel()
+		return nil
+	}
 	x.hops++
 	if x.o.include || x.o.head {
 		writeHead(&x.hopHeads, resp)
 	}
+	if x.o.method != "" {
+		next.Method = x.o.method // changed in place: the session still supplies the body
+	}
+	if strings.HasSuffix(x.o.referer, ";auto") {
+		if cur := t.CurrentRequest(); cur != nil && cur.URL != nil {
+			from := *cur.URL
+			from.User, from.Fragment, from.RawFragment = nil, "", ""
+			next.Header.Set("Referer", from.String())
+		}
+	}
 	return next
 }
 
-// DidReceiveResponse applies -f, opens the output and writes the head for -i
-// and -I.
+// dumpHead writes resp's head for -D. It records a failure in writeErr
+// and reports success.
+func (x *transfer) dumpHead(resp *http.Response) bool {
+	if x.o.dumpHeader == "" || x.writeErr != nil {
+		return x.writeErr == nil
+	}
+	var b bytes.Buffer
+	writeHead(&b, resp)
+	if _, err := x.heads.Write(b.Bytes()); err != nil {
+		x.writeErr = err
+		return false
+	}
+	return true
+}
+
+// DidReceiveResponse writes the head for -D, applies -f and writes the
+// head for -i and -I.
 func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataTask, resp *http.Response) urlsession.ResponseDisposition {
 	if x.tooMany {
 		return urlsession.ResponseCancel
 	}
-	if x.o.fail && resp.StatusCode >= 400 {
+	if !x.dumpHead(resp) {
+		return urlsession.ResponseCancel
+	}
+	if x.o.maxFilesize > 0 && resp.ContentLength > x.o.maxFilesize {
+		x.tooBig = true
+		return urlsession.ResponseCancel
+	}
+	if (x.o.fail || x.o.failBody) && resp.StatusCode >= 400 {
 		x.failed = resp.Status
 		if x.failed == "" {
 			x.failed = strconv.Itoa(resp.StatusCode)
 		}
-		return urlsession.ResponseCancel
-	}
-	if err := x.open(); err != nil {
-		x.writeErr = err
-		return urlsession.ResponseCancel
-	}
-	if x.o.include || x.o.head {
-		x.hopHeads.WriteTo(x.out)
-		writeHead(x.out, resp)
-		if !x.flushStdout() {
+		if x.o.fail {
 			return urlsession.ResponseCancel
 		}
 	}
-	if !x.o.head && !x.o.silent && isTerminal(x.c.stderr) && (x.file != nil || !isTerminal(x.c.stdout)) {
+	if x.o.include || x.o.head {
+		writeHead(&x.hopHeads, resp)
+		if _, err := x.body.Write(x.hopHeads.Bytes()); err != nil {
+			x.writeErr = err
+			return urlsession.ResponseCancel
+		}
+	}
+	if !x.o.head && !x.o.silent && (x.o.progressBar || isTerminal(x.c.stderr)) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
 		x.bar = newProgress(x.c.stderr, resp.ContentLength, time.Now)
+		x.bar.always = x.o.progressBar
 	}
 	return urlsession.ResponseAllow
 }
 
 // DidReceiveData writes the next piece of the body to the output.
 func (x *transfer) DidReceiveData(_ *urlsession.Session, t *urlsession.DataTask, data []byte) {
-	if x.writeErr != nil || x.o.head {
+	if x.writeErr != nil || x.o.head || x.tooBig {
 		return
 	}
-	if _, err := x.out.Write(data); err != nil {
-		x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
+	if x.o.maxFilesize > 0 && x.received+int64(len(data)) > x.o.maxFilesize {
+		// As curl since 8.4: the transfer stops when it would pass the
+		// limit, with what came before written.
+		x.tooBig = true
 		t.Cancel()
 		return
 	}
-	if !x.flushStdout() {
+	if _, err := x.body.Write(data); err != nil {
+		x.writeErr = err
 		t.Cancel()
 		return
 	}
@@ -120,84 +189,27 @@ func (x *transfer) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsessi
 	}
 }
 
-// open opens the output: standard output, or the .part file of -o.
-func (x *transfer) open() error {
-	if x.out != nil {
-		return nil
+// closeOutputs closes the outputs. After a successful transfer the body's
+// is opened first, so that an empty body still makes an empty file, as
+// with curl; after a failure each keeps what was written.
+func (x *transfer) closeOutputs(ok bool) error {
+	var err error
+	if ok {
+		err = x.body.open()
 	}
-	if x.o.output == "" || x.o.output == "-" {
-		x.out = bufio.NewWriterSize(x.c.stdout, 64<<10)
-		return nil
+	if cerr := x.body.close(); err == nil {
+		err = cerr
 	}
-	f, err := os.OpenFile(x.o.output+".part", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-	if err != nil {
-		return &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
+	if cerr := x.heads.close(); err == nil {
+		err = cerr
 	}
-	x.file = f
-	x.out = bufio.NewWriterSize(f, 64<<10)
-	return nil
+	return err
 }
 
-// flushStdout flushes the output when it is standard output, so that what
-// arrives is seen at once; a file is left to the buffer. It records a
-// failure in writeErr and reports success.
-func (x *transfer) flushStdout() bool {
-	if x.file != nil {
-		return true
-	}
-	if err := x.out.Flush(); err != nil {
-		x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
-		return false
-	}
-	return true
-}
-
-// commit completes the output: flushes it and, with -o, renames the .part
-// file into place.
-func (x *transfer) commit() error {
-	if err := x.open(); err != nil {
-		return err
-	}
-	if err := x.out.Flush(); err != nil {
-		x.abort()
-		return &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
-	}
-	if x.file == nil {
-		return nil
-	}
-	part := x.file.Name()
-	err := x.file.Close()
-	x.file = nil
-	if err != nil {
-		os.Remove(part)
-		return &urlsession.Error{Code: urlsession.ErrCannotCloseFile, Err: err}
-	}
-	if err := os.Rename(part, x.o.output); err != nil {
-		os.Remove(part)
-		return &urlsession.Error{Code: urlsession.ErrCannotMoveFile, Err: err}
-	}
-	return nil
-}
-
-// abort gives up the output: standard output gets what arrived (as with
-// curl), a .part file is removed.
-func (x *transfer) abort() {
-	if x.file != nil {
-		part := x.file.Name()
-		x.file.Close()
-		os.Remove(part)
-		x.file = nil
-		return
-	}
-	if x.out != nil {
-		x.out.Flush()
-	}
-}
-
-// finish decides the outcome of the finished task, completes or removes
-// the output, and prints -w.
+// finish decides the outcome of the finished task, closes the outputs and
+// prints -w.
 func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
-	x.bar.clear()
+	x.bar.done(x.received)
 	err := task.Err()
 	var f *failure
 	switch {
@@ -206,103 +218,28 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 			msg: fmt.Sprintf("%s: maximum (%d) redirects followed", urlsession.ErrHTTPTooManyRedirects.String(), x.o.maxRedirs)}
 	case x.writeErr != nil:
 		f = failureOf(x.writeErr, true)
-	case x.failed != "":
+	case x.noRewind:
+		f = failureOf(&urlsession.Error{Code: urlsession.ErrRequestBodyStreamExhausted,
+			Err: errors.New("the redirect needs the body again and standard input cannot be read twice")}, true)
+	case x.tooBig:
+		f = failureOf(&urlsession.Error{Code: urlsession.ErrDataLengthExceedsMaximum,
+			Err: fmt.Errorf("more than the %d bytes --max-filesize allows", x.o.maxFilesize)}, true)
+	case x.failed != "" && (x.o.fail || err == nil):
 		f = &failure{status: exitHTTPError, code: exitHTTPError, msg: "the requested URL returned error: " + x.failed}
 	case err != nil && ctx.Err() != nil:
 		f = &failure{status: exitInterrupted} // interrupted: no message
 	case err != nil:
 		f = failureOf(err, task.Response() != nil)
 	}
-	if f == nil {
-		if cerr := x.commit(); cerr != nil {
-			f = failureOf(cerr, true)
-		}
-	} else {
-		x.abort()
+	// --fail-with-body keeps the body of a failed status, as a success.
+	complete := f == nil || x.o.failBody && x.failed != "" && err == nil
+	if cerr := x.closeOutputs(complete); cerr != nil && complete {
+		f = failureOf(cerr, true)
 	}
-	if x.o.writeOut != "" {
-		status := exitOK
-		if f != nil {
-			status = f.status
-		}
-		io.WriteString(x.c.stdout, x.expandWriteOut(task, status))
+	if x.c.writeOut != "" {
+		x.writeOut(x.c.writeOut, task, f)
 	}
 	return f
-}
-
-// expandWriteOut expands the -w format.
-func (x *transfer) expandWriteOut(task *urlsession.Task, status int) string {
-	vars := func(name string) (string, bool) {
-		switch name {
-		case "http_code", "response_code":
-			code := 0
-			if r := task.Response(); r != nil {
-				code = r.StatusCode
-			}
-			return fmt.Sprintf("%03d", code), true
-		case "size_download":
-			return strconv.FormatInt(x.received, 10), true
-		case "time_total":
-			return fmt.Sprintf("%.6f", x.elapsed.Seconds()), true
-		case "url_effective":
-			if r := task.CurrentRequest(); r != nil && r.URL != nil {
-				return r.URL.String(), true
-			}
-			return "", true
-		case "num_redirects":
-			return strconv.Itoa(x.hops), true
-		case "content_type":
-			if r := task.Response(); r != nil {
-				return r.Header.Get("Content-Type"), true
-			}
-			return "", true
-		case "exitcode":
-			return strconv.Itoa(status), true
-		}
-		return "", false
-	}
-	return expandFormat(x.o.writeOut, vars)
-}
-
-// expandFormat expands %{name} with vars (unknown names expand to nothing),
-// %% and the escapes \n, \r, \t and \\.
-func expandFormat(format string, vars func(string) (string, bool)) string {
-	var b strings.Builder
-	for i := 0; i < len(format); i++ {
-		ch := format[i]
-		switch {
-		case ch == '%' && strings.HasPrefix(format[i:], "%%"):
-			b.WriteByte('%')
-			i++
-		case ch == '%' && strings.HasPrefix(format[i:], "%{"):
-			end := strings.IndexByte(format[i:], '}')
-			if end < 0 {
-				b.WriteString(format[i:])
-				return b.String()
-			}
-			v, _ := vars(format[i+2 : i+end])
-			b.WriteString(v)
-			i += end
-		case ch == '\\' && i+1 < len(format):
-			switch format[i+1] {
-			case 'n':
-				b.WriteByte('\n')
-			case 'r':
-				b.WriteByte('\r')
-			case 't':
-				b.WriteByte('\t')
-			case '\\':
-				b.WriteByte('\\')
-			default:
-				b.WriteByte(ch)
-				continue
-			}
-			i++
-		default:
-			b.WriteByte(ch)
-		}
-	}
-	return b.String()
 }
 
 // statusLine returns the response's status line as curl prints it:

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dialer is the signature of Configuration.DialContext.
+type dialer = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// resolveEntry is one --resolve argument: connections to host:port go to
+// addrs, tried in order.
+type resolveEntry struct {
+	host  string // lower case; "*" for any host
+	port  string
+	addrs []netip.Addr
+}
+
+// parseResolve parses curl's --resolve argument, [+]HOST:PORT:ADDR[,ADDR]...,
+// HOST being a name or "*" and each ADDR an IP address, IPv6 ones in
+// brackets. A leading "-" (curl's removal of an entry) is accepted and
+// ignored: the command keeps no DNS cache between runs.
+func parseResolve(s string) (e resolveEntry, ignore bool, err error) {
+	bad := func(why string) (resolveEntry, bool, error) {
+		return e, false, fmt.Errorf("%s (want HOST:PORT:ADDRESS[,ADDRESS]...)", why)
+	}
+	if strings.HasPrefix(s, "-") {
+		return e, true, nil
+	}
+	rest := strings.TrimPrefix(s, "+")
+	var host string
+	if strings.HasPrefix(rest, "[") {
+		end := strings.Index(rest, "]:")
+		if end < 0 {
+			return bad("no port")
+		}
+		host, rest = rest[1:end], rest[end+2:]
+	} else {
+		var ok bool
+		if host, rest, ok = strings.Cut(rest, ":"); !ok {
+			return bad("no port")
+		}
+	}
+	port, addrs, ok := strings.Cut(rest, ":")
+	if !ok || host == "" {
+		return bad("no address")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return bad("bad port")
+	}
+	e.host, e.port = strings.ToLower(host), port
+	for _, a := range strings.Split(addrs, ",") {
+		a = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(a), "["), "]")
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return bad("not an IP address: " + strconv.Quote(a))
+		}
+		e.addrs = append(e.addrs, ip.Unmap())
+	}
+	return e, false, nil
+}
+
+// dialFunc returns the session's DialContext for --resolve, -4, -6 and
+// --connect-timeout, dialing with base; nil (the session's own dialer)
+// when none is given. Each connection attempt, name resolution included,
+// gets --connect-timeout (the TLS handshake is not bounded by it). A host
+// with no address of the family -4 or -6 asks for fails as a name that
+// does not resolve, as with curl.
+func dialFunc(o *options, base dialer) dialer {
+	if len(o.resolve) == 0 && !o.ipv4 && !o.ipv6 && o.connectTimeout == 0 {
+		return nil
+	}
+	family := func(network string) string {
+		switch {
+		case !strings.HasPrefix(network, "tcp"):
+			return network
+		case o.ipv4:
+			return "tcp4"
+		case o.ipv6:
+			return "tcp6"
+		}
+		return network
+	}
+	fits := func(ip netip.Addr) bool { return !(o.ipv4 && ip.Is6() || o.ipv6 && ip.Is4()) }
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if o.connectTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, o.connectTimeout)
+			defer cancel()
+		}
+		network = family(network)
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return base(ctx, network, addr)
+		}
+		notFound := &net.DNSError{Err: "no address of the IP version asked for", Name: host, IsNotFound: true}
+		if ip, err := netip.ParseAddr(host); err == nil && !fits(ip.Unmap()) {
+			return nil, notFound
+		}
+		addrs, ok := o.resolved(host, port)
+		if !ok {
+			return base(ctx, network, addr)
+		}
+		var errs []error
+		for _, ip := range addrs {
+			if !fits(ip) {
+				continue
+			}
+			c, err := base(ctx, network, net.JoinHostPort(ip.String(), port))
+			if err == nil {
+				return c, nil
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if len(errs) == 0 {
+			return nil, notFound
+		}
+		return nil, errors.Join(errs...)
+	}
+}
+
+// resolved returns the addresses --resolve gives host:port: the last
+// entry for that host wins, then the last for "*".
+func (o *options) resolved(host, port string) ([]netip.Addr, bool) {
+	host = strings.ToLower(host)
+	var any []netip.Addr
+	for i := len(o.resolve) - 1; i >= 0; i-- {
+		e := o.resolve[i]
+		if e.port != port {
+			continue
+		}
+		if e.host == host {
+			return e.addrs, true
+		}
+		if e.host == "*" && any == nil {
+			any = e.addrs
+		}
+	}
+	return any, any != nil
+}
+
+// netDialer is how the command connects when dialFunc needs a base: as the
+// session would.
+var netDialer = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
