@@ -125,6 +125,11 @@ type Request struct {
 	// then chosen, and a challenge that offers only "auth-int" fails with
 	// ErrBodyNotHashable.
 	Streamed bool
+	// Qop, when not empty, is the quality of protection to use whenever the
+	// challenge offers it (QopAuth to avoid reading the body twice). When
+	// empty, or not offered, the strongest usable one is chosen: "auth-int"
+	// if offered and the body can be hashed, else "auth".
+	Qop string
 }
 
 // NewRequest describes r for Digest: its method, its request-target
@@ -181,6 +186,8 @@ func chooseQop(offered []string, q *Request) (string, error) {
 		hasInt = hasInt || v == QopAuthInt
 	}
 	switch {
+	case q.Qop == QopAuth && hasAuth:
+		return QopAuth, nil
 	case hasInt && q.canHashBody():
 		return QopAuthInt, nil
 	case hasAuth:
