@@ -3,8 +3,10 @@ module github.com/urlsession-go/urlsession
 go 1.26.0
 
 require (
+	github.com/Azure/go-ntlmssp v0.1.1
 	github.com/andybalholm/brotli v1.2.8
 	github.com/mccutchen/go-httpbin/v2 v2.26.0
+	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.62.0
 	golang.org/x/text v0.43.0
 	modernc.org/sqlite v1.62.0
