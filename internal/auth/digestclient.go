@@ -258,7 +258,8 @@ func (d *DigestClient) Forget(space Space) {
 
 // Info processes the Authentication-Info (or Proxy-Authentication-Info)
 // field value that came with the response to the request a was computed
-// for (RFC 7616 §3.5). A nextnonce becomes the nonce of a's space for the
+// for (RFC 7616 §3.5); a is an answer from d's Answer or Authorize and
+// must not be nil. A nextnonce becomes the nonce of a's space for the
 // following requests, with the nonce count starting again at 1. When the
 // server sent rspauth, Info checks it and fails with ErrMutualAuth if the
 // server does not know the credential; body is the response body, used
