@@ -162,3 +162,41 @@ func BenchmarkDiskStore1KiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPipelineMemoryHit loads a fresh 1 KiB response from the memory
+// store through the session pipeline (Bridge, Cache, Dispatch): the cost
+// of the hit path itself, without disk or network.
+func BenchmarkPipelineMemoryHit(b *testing.B) {
+	body := strings.Repeat("x", 1024)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	uc, err := urlcache.New(urlcache.Options{MemoryCapacity: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer uc.Close()
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	chain := pipeline.Chain{&pipeline.Bridge{}, &pipeline.Cache{Cache: uc}, &pipeline.Dispatch{Transport: tr}}
+	req, _ := http.NewRequest("GET", srv.URL+"/cached", nil)
+	load := func() {
+		resp, err := chain.Do(context.Background(), &pipeline.Call{Hooks: hooks{}}, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if n != 1024 {
+			b.Fatalf("%d bytes", n)
+		}
+	}
+	load() // store it
+	b.ReportAllocs()
+	for b.Loop() {
+		load()
+	}
+}
