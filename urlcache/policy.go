@@ -224,11 +224,12 @@ func (f Freshness) Fresh() bool { return f.Age < f.Lifetime }
 
 // Lifetime returns the freshness lifetime of resp for a private cache (RFC
 // 9111 section 4.2.1): max-age (s-maxage is ignored), else Expires minus
-// Date (an Expires that does not parse means already expired), else a
+// Date (an Expires that is not one valid HTTP-date on one line, see
+// ParseHTTPDate, means already expired, section 5.3), else a
 // heuristic of 10% of the time between Last-Modified and Date, capped at
 // MaxHeuristicLifetime, for heuristically cacheable statuses when u has no
-// query. A missing Date counts as responseTime. The result is never
-// negative.
+// query. A missing or invalid Date counts as responseTime. The result is
+// never negative.
 func Lifetime(resp *http.Response, u *url.URL, responseTime time.Time) (lifetime time.Duration, heuristic bool) {
 	cc := ParseCacheControl(resp.Header)
 	if cc.MaxAge >= 0 {
@@ -290,15 +291,6 @@ func Evaluate(cr *CachedResponse, u *url.URL, now time.Time) Freshness {
 	f.Lifetime, f.Heuristic = Lifetime(cr.Response, u, cr.ResponseTime)
 	f.Age = Age(cr.Response, cr.RequestTime, cr.ResponseTime, now)
 	return f
-}
-
-func parseDate(h http.Header, name string) (time.Time, bool) {
-	v := h.Get(name)
-	if v == "" {
-		return time.Time{}, false
-	}
-	t, err := http.ParseTime(strings.TrimSpace(v))
-	return t, err == nil
 }
 
 // Action is what to do with a request given what the cache holds.
