@@ -36,8 +36,9 @@ const maxDelta = 1 << 31
 
 // ParseCacheControl parses the Cache-Control fields of h. Directive names
 // are case-insensitive; the first occurrence of a directive wins; a
-// delta-seconds value that does not parse counts as 0 (stale), and one too
-// large saturates at 2^31. When h has no Cache-Control field, "Pragma:
+// directive with whitespace around its "=" (max-age =5) is invalid and
+// ignored; a delta-seconds value that does not parse counts as 0 (stale),
+// and one too large saturates at 2^31. When h has no Cache-Control field, "Pragma:
 // no-cache" sets NoCache (RFC 9111 section 5.4).
 func ParseCacheControl(h http.Header) CacheControl {
 	cc := CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}
@@ -54,9 +55,14 @@ func ParseCacheControl(h http.Header) CacheControl {
 	}
 	for _, line := range lines {
 		for _, d := range splitDirectives(line) {
-			name, value, hasValue := strings.Cut(d, "=")
-			name = strings.ToLower(strings.TrimSpace(name))
-			value = strings.TrimSpace(value)
+			name, value, hasValue := strings.Cut(trimOWS(d), "=")
+			if !isToken(name) || (hasValue && value != "" && (value[0] == ' ' || value[0] == '\t')) {
+				// RFC 9111 section 5.2: a directive is a token, then
+				// "=" and its value with no whitespace around the
+				// "=": "max-age =5" is no max-age directive.
+				continue
+			}
+			name = strings.ToLower(name)
 			if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
@@ -121,6 +127,23 @@ func splitDirectives(s string) []string {
 	}
 	out = append(out, s[start:])
 	return out
+}
+
+// isToken reports whether s is a token (RFC 9110 section 5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func setDelta(dst *int64, value string) {
@@ -259,8 +282,8 @@ func Lifetime(resp *http.Response, u *url.URL, responseTime time.Time) (lifetime
 // Age returns the current age at now of a response that was requested at
 // requestTime and received at responseTime (RFC 9111 section 4.2.3): the
 // larger of the apparent age (responseTime minus Date) and the Age header
-// plus the response delay, plus the time since it was received. Zero times
-// count as now.
+// plus the response delay, plus the time since it was received. Of an Age
+// list ("7200, 0") the first member counts. Zero times count as now.
 func Age(resp *http.Response, requestTime, responseTime, now time.Time) time.Duration {
 	if responseTime.IsZero() {
 		responseTime = now
@@ -273,9 +296,12 @@ func Age(resp *http.Response, requestTime, responseTime, now time.Time) time.Dur
 		apparent = responseTime.Sub(date)
 	}
 	var ageValue time.Duration
-	if v := strings.TrimSpace(resp.Header.Get("Age")); v != "" {
+	if v := resp.Header.Get("Age"); v != "" {
+		// RFC 9111 section 5.1: of a list, the first member counts; an
+		// invalid value is ignored.
+		first, _, _ := strings.Cut(v, ",")
 		n := int64(-1)
-		setDelta(&n, v)
+		setDelta(&n, trimOWS(first))
 		ageValue = time.Duration(n) * time.Second
 	}
 	corrected := ageValue + responseTime.Sub(requestTime)

@@ -55,6 +55,11 @@ func TestParseCacheControl(t *testing.T) {
 		{[]string{`Cache-Control: private="Set-Cookie, X", no-cache="A,B", immutable, must-revalidate, public, no-store, no-transform, proxy-revalidate, must-understand`},
 			CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, Private: true, NoCache: true, Immutable: true, MustRevalidate: true,
 				Public: true, NoStore: true, NoTransform: true, ProxyRevalidate: true, MustUnderstand: true}},
+		{[]string{"Cache-Control: max-age =5"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
+		{[]string{"Cache-Control: max-age= 5, s-maxage = 7"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
+		{[]string{"Cache-Control: max-age =5, max-age=9"}, CacheControl{MaxAge: 9, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
+		{[]string{"Cache-Control: \tmax-age=5 ,no-store\t"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1, NoStore: true}},
+		{[]string{"Cache-Control: no cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
 		{[]string{"Pragma: no-cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, NoCache: true}},
 		{[]string{"Pragma: no-cache", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
 	} {
@@ -126,6 +131,9 @@ func TestAge(t *testing.T) {
 		{"apparent age larger than Age", resp(200, "Date: "+date(-100*time.Second), "Age: 10"), -50 * time.Second, -50 * time.Second, 100 * time.Second},
 		{"Date in the future", resp(200, "Date: "+date(time.Hour)), 0, 0, 0},
 		{"bad Age", resp(200, "Date: "+date(0), "Age: soon"), 0, 0, 0},
+		{"Age list: the first counts", resp(200, "Date: "+date(0), "Age: 7200, 0"), 0, 0, 2 * time.Hour},
+		{"Age list without spaces", resp(200, "Date: "+date(0), "Age: 60,7200"), 0, 0, time.Minute},
+		{"Age on two lines: the first counts", resp(200, "Date: "+date(0), "Age: 60", "Age: 7200"), 0, 0, time.Minute},
 	} {
 		got := Age(tc.resp, now.Add(tc.requested), now.Add(tc.received), now)
 		if got != tc.want {
