@@ -297,6 +297,7 @@ func newEntry(key string, cr *CachedResponse, req *http.Request, stored time.Tim
 	if e.Header == nil {
 		e.Header = http.Header{}
 	}
+	RemoveHopByHopFields(e.Header)
 	if e.Proto == "" {
 		e.Proto = "HTTP/1.1"
 	}

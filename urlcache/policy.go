@@ -484,7 +484,8 @@ var notUpdated = map[string]bool{
 // stored field of that name, except connection-specific fields (those
 // listed above and the ones the 304's Connection names) and the fields the
 // stored body depends on (Content-Length, Content-Encoding, Content-Range);
-// stored 1xx warnings are dropped. The status, body, user info and policy
+// stored 1xx warnings and stored hop-by-hop fields (see
+// RemoveHopByHopFields) are dropped. The status, body, user info and policy
 // are cr's; the caller sets RequestTime and ResponseTime to the 304's.
 func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedResponse {
 	out := *cr
@@ -493,6 +494,7 @@ func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedRespons
 	if h == nil {
 		h = http.Header{}
 	}
+	RemoveHopByHopFields(h)
 	if ws := h["Warning"]; len(ws) > 0 {
 		var keep []string
 		for _, w := range ws {
@@ -526,6 +528,27 @@ func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedRespons
 	resp.Body = nil
 	out.Response = &resp
 	return &out
+}
+
+// hopByHop lists the connection-specific fields a cache never stores (RFC
+// 9111 section 3.1, RFC 9110 section 7.6.1), canonicalised.
+var hopByHop = [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Upgrade"}
+
+// RemoveHopByHopFields deletes from h the fields that describe one
+// connection rather than the response (RFC 9111 section 3.1): Connection,
+// Keep-Alive, Proxy-Connection, TE, Transfer-Encoding and Upgrade, and every
+// field that a Connection line names.
+func RemoveHopByHopFields(h http.Header) {
+	for _, line := range h["Connection"] {
+		for name := range strings.SplitSeq(line, ",") {
+			if name = trimOWS(name); name != "" {
+				delete(h, http.CanonicalHeaderKey(name))
+			}
+		}
+	}
+	for _, k := range hopByHop {
+		delete(h, k)
+	}
 }
 
 // ShouldInvalidate returns the keys (see Key) of the stored responses an

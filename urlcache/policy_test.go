@@ -293,8 +293,7 @@ func TestMergeNotModified(t *testing.T) {
 		"Cache-Control: max-age=30")
 	got := MergeNotModified(cr, r304)
 	want := hdr("ETag: a", "Cache-Control: max-age=30", "A: a1", "B: b4", "B: b5", "C: c6", "Content-Length: 4",
-		"Content-Encoding: gzip", "Content-Type: text/html", "Warning: 299 x kept", "Allow: GET, HEAD, PUT",
-		"Transfer-Encoding: identity")
+		"Content-Encoding: gzip", "Content-Type: text/html", "Warning: 299 x kept", "Allow: GET, HEAD, PUT")
 	if !reflect.DeepEqual(got.Response.Header, want) {
 		t.Errorf("merged headers:\n got %v\nwant %v", got.Response.Header, want)
 	}
@@ -303,6 +302,25 @@ func TestMergeNotModified(t *testing.T) {
 	}
 	if cr.Response.Header.Get("C") != "" || len(cr.Response.Header["B"]) != 2 {
 		t.Error("the stored response was changed")
+	}
+}
+
+func TestMergeNotModifiedDropsStoredHopByHopFields(t *testing.T) {
+	cr := stored(resp(200, "ETag: a", "Connection: X-Conn", "X-Conn: 1", "Keep-Alive: timeout=5", "Proxy-Connection: keep-alive",
+		"Te: trailers", "Upgrade: h2c", "X-Kept: 2"), 0)
+	got := MergeNotModified(cr, resp(304, "Connection: X-Other", "X-Other: 3", "Upgrade: websocket", "X-New: 4"))
+	want := hdr("ETag: a", "X-Kept: 2", "X-New: 4")
+	if !reflect.DeepEqual(got.Response.Header, want) {
+		t.Errorf("merged headers:\n got %v\nwant %v", got.Response.Header, want)
+	}
+}
+
+func TestRemoveHopByHopFields(t *testing.T) {
+	h := hdr("Connection: close, X-A", "Connection: x-b", "X-A: 1", "X-B: 2", "X-C: 3", "Keep-Alive: timeout=5",
+		"Proxy-Connection: keep-alive", "TE: trailers", "Transfer-Encoding: chunked", "Upgrade: h2c")
+	RemoveHopByHopFields(h)
+	if want := hdr("X-C: 3"); !reflect.DeepEqual(h, want) {
+		t.Errorf("got %v, want %v", h, want)
 	}
 }
 

@@ -296,6 +296,7 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 	}
 	h := resp.Header.Clone()
 	h.Del("Set-Cookie") // cookies go to the cookie store, not to later readers of the cache
+	urlcache.RemoveHopByHopFields(h)
 	proposed := &urlcache.CachedResponse{
 		Response: &http.Response{
 			Status:        resp.Status,

@@ -1448,3 +1448,51 @@ func TestCacheSkipsUnusableResponses(t *testing.T) {
 	e.wantBody("/", "B") // from the cache
 	e.wantCount(2)
 }
+
+func TestCacheHopByHopFields(t *testing.T) {
+	t.Parallel()
+	hop := []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Upgrade", "X-Conn", "X-Conn-2"}
+	check := func(t *testing.T, what string, h http.Header) {
+		t.Helper()
+		for _, k := range hop {
+			if v, ok := h[k]; ok {
+				t.Errorf("%s has %s: %q", what, k, v)
+			}
+		}
+		if h.Get("X-Kept") == "" {
+			t.Errorf("%s lost X-Kept: %v", what, h)
+		}
+	}
+	t.Run("stored response", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{raw: "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nConnection: X-Conn, keep-alive\r\nConnection: x-conn-2\r\n" +
+			"X-Conn: secret\r\nX-Conn-2: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n" +
+			"Upgrade: h2c\r\nX-Kept: 1\r\nContent-Length: 1\r\n\r\nA"})
+		e.wantBody("/", "A")
+		cr := e.stored("/")
+		if cr == nil {
+			t.Fatal("not stored")
+		}
+		check(t, "the stored response", cr.Response.Header)
+		resp, body := e.get("/")
+		if body != "A" {
+			t.Fatalf("hit: %q", body)
+		}
+		check(t, "the response from the cache", resp.Header)
+		e.wantCount(1)
+	})
+	t.Run("304", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"ETag: v1", "Cache-Control: max-age=0", "X-Kept: 1"}},
+			reply{raw: "HTTP/1.1 304 Not Modified\r\nETag: v1\r\nCache-Control: max-age=60\r\nConnection: X-Conn\r\nX-Conn: secret\r\n" +
+				"Keep-Alive: timeout=5\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\n\r\n"})
+		e.wantBody("/", "A")
+		resp, body := e.get("/")
+		if body != "A" || resp.StatusCode != 200 {
+			t.Fatalf("after the 304: %d %q", resp.StatusCode, body)
+		}
+		check(t, "the merged response", resp.Header)
+		check(t, "the updated stored response", e.stored("/").Response.Header)
+		e.wantCount(2)
+	})
+}
