@@ -124,8 +124,29 @@ func openDisk(dir string, now func() time.Time) (*diskStore, error) {
 }
 
 func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
-	for _, sub := range []string{"", bodiesDir, tmpDir} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+	// The directory itself is made owner-only when it is created here; an
+	// existing one is left as it is (it may be shared, and its names tell
+	// nothing), while everything in it is made owner-only.
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := mkdirPrivate(dir); err != nil {
+			return nil, err
+		}
+	}
+	for _, sub := range []string{bodiesDir, tmpDir} {
+		if err := mkdirPrivate(filepath.Join(dir, sub)); err != nil {
+			return nil, err
+		}
+	}
+	// SQLite creates a database with mode 0644 less the umask, and its
+	// WAL and shared-memory files with the database's mode: create the
+	// index owner-only first, and narrow what an older version left.
+	f, err := os.OpenFile(filepath.Join(dir, indexName), os.O_RDWR|os.O_CREATE, privateFile)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	for _, name := range []string{indexName, indexName + "-wal", indexName + "-shm", indexName + "-journal"} {
+		if err := chmodPrivate(filepath.Join(dir, name), privateFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
@@ -194,6 +215,47 @@ func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
 		touches:  map[string]int64{},
 		unsynced: map[string]bool{},
 	}, nil
+}
+
+// Every file and directory of the disk store is its owner's alone,
+// whatever the umask: bodies and the index hold what the user fetched.
+const (
+	privateFile fs.FileMode = 0o600
+	privateDir  fs.FileMode = 0o700
+)
+
+// mkdirPrivate makes sure dir is a directory with mode 0700: a directory it
+// creates gets that mode whatever the umask, and an existing one loses any
+// permission of others.
+func mkdirPrivate(dir string) error {
+	err := os.Mkdir(dir, privateDir)
+	switch {
+	case err == nil:
+		return os.Chmod(dir, privateDir) // the umask may have taken bits away
+	case errors.Is(err, fs.ErrExist):
+		return chmodPrivate(dir, privateDir)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(dir), privateDir); err != nil {
+			return err
+		}
+		if err := os.Mkdir(dir, privateDir); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return os.Chmod(dir, privateDir)
+	}
+	return err
+}
+
+// chmodPrivate sets path's permissions to mode when they differ.
+func chmodPrivate(path string, mode fs.FileMode) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if info.Mode().Perm() == mode {
+		return nil
+	}
+	return os.Chmod(path, mode)
 }
 
 // isCorrupt reports SQLite's "database disk image is malformed" and "file
@@ -281,8 +343,31 @@ func (d *diskStore) removeBody(name string) {
 	}
 }
 
+// createTemp creates a temporary body file, mode 0600 whatever the umask.
 func (d *diskStore) createTemp() (*os.File, error) {
-	return os.CreateTemp(filepath.Join(d.dir, tmpDir), "body-*.tmp")
+	f, err := os.CreateTemp(filepath.Join(d.dir, tmpDir), "body-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(privateFile); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// mkdirBodies makes sure a bodies/xx directory exists, mode 0700: the cheap
+// check of every store, and mkdirPrivate when it is new.
+func mkdirBodies(dir string) error {
+	err := os.Mkdir(dir, privateDir)
+	if err == nil {
+		return os.Chmod(dir, privateDir)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return mkdirPrivate(dir)
 }
 
 // hotEntry is an index row kept in memory: its body file name and decoded
@@ -534,7 +619,7 @@ func (d *diskStore) put(key string, e *entry, meta []byte, tmpPath string, size,
 		return err
 	}
 	final := d.bodyPath(name)
-	err := os.MkdirAll(filepath.Dir(final), 0o700)
+	err := mkdirBodies(filepath.Dir(final))
 	if err == nil {
 		err = os.Rename(tmpPath, final)
 	}

@@ -8,16 +8,18 @@ import (
 	"strings"
 )
 
-// Key returns the cache key of a URL: the URL without its fragment, with the
-// scheme and host lower-cased, the scheme's default port dropped and an empty
-// http or https path made "/". It reports false for a URL that has no scheme
-// or is not absolute.
+// Key returns the cache key of a URL: the URL without its user information
+// (so no password reaches the index) and its fragment, with the scheme and
+// host lower-cased, the scheme's default port dropped and an empty http or
+// https path made "/". It reports false for a URL that has no scheme or is
+// not absolute.
 func Key(u *url.URL) (string, bool) {
 	if u == nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Path == "") {
 		return "", false
 	}
 	k := *u
 	k.Scheme = strings.ToLower(u.Scheme)
+	k.User = nil
 	k.Fragment, k.RawFragment = "", ""
 	k.Host = strings.ToLower(u.Host)
 	if port := k.Port(); port != "" {

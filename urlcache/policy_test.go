@@ -384,6 +384,9 @@ func TestKey(t *testing.T) {
 		{"http://example.com:/a", "http://example.com/a"},
 		{"http://[::1]:80/", "http://[::1]/"},
 		{"data:text/plain,hi", "data:text/plain,hi"},
+		{"https://user:password@example.com/a#frag", "https://example.com/a"},
+		{"https://user@Example.com:443/a?b", "https://example.com/a?b"},
+		{"ftp://user:pw@example.com/f", "ftp://example.com/f"},
 	} {
 		u, _ := url.Parse(tc.in)
 		if got, ok := Key(u); !ok || got != tc.want {
