@@ -178,8 +178,12 @@ func New(opts Options) (*Cache, error) {
 // CachedResponse returns the response stored for req, or nil when there is
 // none. GET and HEAD requests read the entry stored for a GET of the URL; an
 // entry stored with Vary matches only when req's values of the listed fields
-// are those of the request it was stored for. An entry that is damaged on
-// disk is removed and reads as a miss. The result belongs to the caller.
+// are those of the request it was stored for. An entry matches only a
+// request with the credentials it was fetched with (Authorization,
+// Proxy-Authorization and the URL's user information, compared by hash),
+// and an entry fetched without any only a request without any. An entry
+// that is damaged on disk is removed and reads as a miss. The result
+// belongs to the caller.
 func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 	key, ok := requestKey(req)
 	if !ok {
@@ -190,8 +194,15 @@ func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 		c.mu.Unlock()
 		return nil
 	}
-	if me := c.mem.get(key); me != nil && varyMatches(me.e.Header, me.e.Vary, req) {
-		cr := me.e.cachedResponse(me.body)
+	cred := credentialTag(key, req)
+	if me := c.mem.get(key); me != nil {
+		// The memory store has the newest entry this Cache stored or
+		// read for the URL (the disk store may still have an older one
+		// while a background write is pending): it alone decides.
+		var cr *CachedResponse
+		if me.e.selects(req, cred) {
+			cr = me.e.cachedResponse(me.body)
+		}
 		c.mu.Unlock()
 		return cr
 	}
@@ -200,7 +211,7 @@ func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 	if disk == nil {
 		return nil
 	}
-	e, body, metaLen := disk.get(key, req)
+	e, body, metaLen := disk.get(key, req, cred)
 	if e == nil {
 		return nil
 	}

@@ -45,7 +45,7 @@ const (
 	indexName  = "index.db"
 	bodiesDir  = "bodies"
 	tmpDir     = "tmp"
-	schemaVers = 1
+	schemaVers = 2
 	// staleAfter is how old a temporary file or pending row must be before
 	// an opening cache takes it for a crash's leftover.
 	staleAfter = time.Hour
@@ -84,7 +84,15 @@ CREATE TABLE IF NOT EXISTS pending(
 	file    TEXT PRIMARY KEY,
 	created INTEGER NOT NULL
 );
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
+`
+
+// Index format 2 differs from 1 in the header blocks (which record the
+// credentials a response was fetched with, see entry.Cred); a format 1
+// index is upgraded by dropping its entries, whose credentials are unknown.
+const dropV1 = `
+DELETE FROM entries;
+UPDATE usage SET bytes = 0, entries = 0 WHERE id = 0;
 `
 
 type diskStore struct {
@@ -184,15 +192,7 @@ func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
 		return fail(fmt.Errorf("index format %d is newer than this package's %d", version, schemaVers))
 	}
 	if version < schemaVers {
-		tx, err := db.Begin()
-		if err != nil {
-			return fail(err)
-		}
-		if _, err := tx.Exec(schema); err != nil {
-			tx.Rollback()
-			return fail(err)
-		}
-		if err := tx.Commit(); err != nil {
+		if err := upgrade(db, filepath.Join(dir, bodiesDir)); err != nil {
 			return fail(err)
 		}
 	}
@@ -215,6 +215,55 @@ func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
 		touches:  map[string]int64{},
 		unsynced: map[string]bool{},
 	}, nil
+}
+
+// upgrade brings an index to the current format: creates the tables of a
+// new one, drops the entries of an older one and removes their body files.
+func upgrade(db *sql.DB, bodies string) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var version int // again, now that the transaction holds the write lock
+	if err := tx.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version >= schemaVers {
+		return nil // another process did it meanwhile
+	}
+	var files []string
+	if version > 0 {
+		rows, err := tx.Query("SELECT file FROM entries")
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var f string
+			if rows.Scan(&f) == nil {
+				files = append(files, f)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(dropV1); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(schema); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if validName(f) {
+			os.Remove(filepath.Join(bodies, f[:2], f))
+		}
+	}
+	return nil
 }
 
 // Every file and directory of the disk store is its owner's alone,
@@ -432,14 +481,14 @@ func (d *diskStore) clearHot() {
 	d.mu.Unlock()
 }
 
-// get returns the entry stored for key when it matches req's Vary fields,
-// with its body and the size of its header block; nil on a miss. A row that
+// get returns the entry stored for key when it matches req's Vary fields
+// and credentials (cred), with its body and the size of its header block; nil on a miss. A row that
 // does not decode, or whose body is missing or fails its checks, is removed.
-func (d *diskStore) get(key string, req *http.Request) (*entry, []byte, int) {
+func (d *diskStore) get(key string, req *http.Request, cred string) (*entry, []byte, int) {
 	d.mu.Lock()
 	h, ok := d.hot[key]
 	d.mu.Unlock()
-	if ok && varyMatches(h.e.Header, h.e.Vary, req) {
+	if ok && h.e.selects(req, cred) {
 		if body, err := readBody(d.bodyPath(h.file), h.e); err == nil {
 			d.touch(key)
 			return h.e, body, h.metaLen
@@ -485,7 +534,7 @@ func (d *diskStore) get(key string, req *http.Request) (*entry, []byte, int) {
 		return nil, nil, 0
 	}
 	d.setHot(key, hotEntry{file, e, metaLen})
-	if !varyMatches(e.Header, e.Vary, req) {
+	if !e.selects(req, cred) {
 		return nil, nil, 0
 	}
 	body, err := readBody(d.bodyPath(file), e)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,6 +22,7 @@ func sampleEntry() *entry {
 			"Alpha":        {"α"},
 		},
 		Vary:         []field{{"Accept-Language", "fr-CA"}},
+		Cred:         strings.Repeat("\xa5", 32),
 		UserInfo:     map[string]string{"k": "v", "": "empty"},
 		Policy:       AllowedInMemoryOnly,
 		RequestTime:  time.Unix(1700000000, 5),
@@ -82,7 +84,7 @@ func TestDecodeEntryRejects(t *testing.T) {
 func FuzzDecodeEntry(f *testing.F) {
 	f.Add(sampleEntry().encode())
 	f.Add((&entry{Header: http.Header{}}).encode())
-	f.Add([]byte("UCE1"))
+	f.Add([]byte(entryMagic))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := decodeEntry(b)

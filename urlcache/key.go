@@ -1,6 +1,7 @@
 package urlcache
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -126,4 +127,53 @@ func varyMatches(h http.Header, fs []field, req *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// credentialTag returns what identifies the credentials req carries, for
+// the entry key: "" when it carries none, else the SHA-256 of the key and
+// req's Authorization and Proxy-Authorization values and its URL's user
+// information. The secrets themselves are never kept; the key in the hash
+// keeps equal credentials from giving equal tags on different URLs.
+func credentialTag(key string, req *http.Request) string {
+	if req == nil {
+		return ""
+	}
+	auth, proxy := req.Header["Authorization"], req.Header["Proxy-Authorization"]
+	var user *url.Userinfo
+	if req.URL != nil {
+		user = req.URL.User
+	}
+	if len(auth) == 0 && len(proxy) == 0 && user == nil {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte(key))
+	for _, v := range auth {
+		h.Write([]byte("\x00A"))
+		h.Write([]byte(v))
+	}
+	for _, v := range proxy {
+		h.Write([]byte("\x00P"))
+		h.Write([]byte(v))
+	}
+	if user != nil {
+		h.Write([]byte("\x00U"))
+		h.Write([]byte(user.String()))
+	}
+	return string(h.Sum(nil))
+}
+
+// hasCredentials reports whether req authenticates to the origin: an
+// Authorization field, or user information in its URL (which a client
+// sends as Basic credentials).
+func hasCredentials(req *http.Request) bool {
+	_, auth := req.Header["Authorization"]
+	return auth || (req.URL != nil && req.URL.User != nil)
+}
+
+// selects reports whether the entry e may answer req, whose credentialTag
+// is cred: its Vary fields match and it was fetched with the same
+// credentials (none for none).
+func (e *entry) selects(req *http.Request, cred string) bool {
+	return e.Cred == cred && varyMatches(e.Header, e.Vary, req)
 }

@@ -196,8 +196,13 @@ const MaxHeuristicLifetime = 7 * 24 * time.Hour
 //   - no-store in the request or the response forbids it (unless the
 //     response also has must-understand and a status code it understands);
 //     so does "Vary: *", which no request could ever match;
-//   - a response to a request with Authorization may be stored: section
-//     3.5 restricts shared caches only, and this is a private one;
+//   - a response to a request with credentials (Authorization, or user
+//     information in the URL) is stored only when it says public,
+//     must-revalidate or s-maxage (section 3.5). That section binds shared
+//     caches, and a disk cache that several programs of a user, or a
+//     server acting for many users, read is one; a Cache also never
+//     serves a stored response to a request with other credentials than
+//     the ones it was fetched with;
 //   - the status must be heuristically cacheable (200, 203, 204, 300, 301,
 //     308, 404, 405, 410, 414, 501), or the response must have explicit
 //     freshness or permission: max-age, Expires, public or private.
@@ -221,6 +226,9 @@ func Storable(req *http.Request, resp *http.Response) bool {
 		return false
 	}
 	if _, star := VaryFields(resp.Header); star {
+		return false
+	}
+	if hasCredentials(req) && !cc.Public && !cc.MustRevalidate && cc.SMaxAge < 0 {
 		return false
 	}
 	if heuristicStatus[code] {

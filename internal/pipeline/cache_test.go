@@ -1154,14 +1154,6 @@ func TestCacheVary(t *testing.T) {
 
 func TestCacheOther(t *testing.T) {
 	t.Parallel()
-	t.Run("authorizationRequestFullyCached", func(t *testing.T) {
-		// RFC 9111 section 3.5 restricts shared caches only; a private
-		// cache stores the response, as OkHttp does.
-		e := newEnv(t)
-		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=60"}}, reply{body: "B"})
-		e.wantBody("/", "A", "Authorization: password")
-		e.wantBody("/", "A")
-	})
 	t.Run("contentLocationDoesNotPopulateCache", func(t *testing.T) {
 		e := newEnv(t)
 		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=60", "Content-Location: /bar"}}, reply{body: "B"})
@@ -1493,6 +1485,59 @@ func TestCacheHopByHopFields(t *testing.T) {
 		}
 		check(t, "the merged response", resp.Header)
 		check(t, "the updated stored response", e.stored("/").Response.Header)
+		e.wantCount(2)
+	})
+}
+
+func TestCacheAuthorization(t *testing.T) {
+	t.Parallel()
+	const alice, bob = "Authorization: Basic YWxpY2U6YQ==", "Authorization: Basic Ym9iOmI="
+	// RFC 9111 section 3.5: the response to a request with Authorization
+	// is stored only when it says public, must-revalidate or s-maxage.
+	for _, cc := range []string{"max-age=60", "private, max-age=60"} {
+		t.Run("not stored with "+cc, func(t *testing.T) {
+			e := newEnv(t)
+			e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: " + cc}}, reply{body: "B"})
+			e.wantBody("/", "A", alice)
+			e.wantBody("/", "B", alice)
+			e.wantCount(2)
+		})
+	}
+	for _, cc := range []string{"public, max-age=60", "must-revalidate, max-age=60", "s-maxage=60, max-age=60"} {
+		t.Run("stored with "+cc, func(t *testing.T) {
+			// authorizationResponseCachedWith{SMaxAge,Public,MustRevalidate},
+			// but only for the same credentials.
+			e := newEnv(t)
+			h := []string{"Cache-Control: " + cc}
+			e.o.enqueue(reply{body: "alice's", headers: h}, reply{body: "bob's", headers: h}, reply{body: "anyone's", headers: h},
+				reply{body: "alice's again", headers: h})
+			e.wantBody("/", "alice's", alice)
+			e.wantBody("/", "alice's", alice)
+			e.wantCount(1)
+			e.wantBody("/", "bob's", bob) // never alice's
+			e.wantCount(2)
+			e.wantBody("/", "bob's", bob)
+			e.wantBody("/", "anyone's") // no credentials: never bob's
+			e.wantCount(3)
+			e.wantBody("/", "anyone's")
+			e.wantBody("/", "alice's again", alice)
+			e.wantCount(4)
+		})
+	}
+	t.Run("a response stored without credentials is not served with them", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "public", headers: []string{"Cache-Control: max-age=60"}}, reply{body: "alice's", headers: []string{"Cache-Control: max-age=60"}})
+		e.wantBody("/", "public")
+		e.wantBody("/", "alice's", alice)
+		e.wantCount(2)
+	})
+	t.Run("HEAD", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: public, max-age=60", "X-Who: alice"}}, reply{headers: []string{"X-Who: server"}})
+		e.wantBody("/", "A", alice)
+		if r, _ := e.send("HEAD", "/", bob); r.Header.Get("X-Who") != "server" {
+			t.Errorf("HEAD with other credentials answered from the cache: X-Who %q", r.Header.Get("X-Who"))
+		}
 		e.wantCount(2)
 	})
 }
