@@ -2,6 +2,7 @@ package urlcache
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -68,6 +69,10 @@ type Options struct {
 	// Now returns the current time, for stored-at dates and recency; nil
 	// means time.Now.
 	Now func() time.Time
+	// Logger receives a Warn record for each piece of unreadable disk
+	// data the cache discards (see Cache.Recovered); nil means
+	// slog.Default() at the time of the record.
+	Logger *slog.Logger
 }
 
 // Errors returned by a Cache.
@@ -87,8 +92,12 @@ var (
 // process replaces on disk may still be read from this one's memory until it
 // is evicted there.
 type Cache struct {
-	dir string
-	now func() time.Time
+	dir    string
+	now    func() time.Time
+	logger *slog.Logger
+
+	recMu     sync.Mutex
+	recovered []error // of *RecoveryError, at most maxRecovered
 
 	mu      sync.Mutex
 	mem     *memStore
@@ -150,12 +159,13 @@ func (c *Cache) waitBackground() {
 
 // New returns a Cache with the options' capacities. With a disk capacity it
 // opens (or creates) the disk store in opts.Directory, recovering from an
-// index it cannot read by starting it afresh; it fails only when the
-// directory cannot be used at all.
+// index it cannot read by starting it afresh (which Recovered then
+// reports); it fails only when the directory cannot be used at all.
 func New(opts Options) (*Cache, error) {
 	c := &Cache{
 		dir:     opts.Directory,
 		now:     opts.Now,
+		logger:  opts.Logger,
 		mem:     newMemStore(max(opts.MemoryCapacity, 0)),
 		diskCap: max(opts.DiskCapacity, 0),
 	}
@@ -166,7 +176,7 @@ func New(opts Options) (*Cache, error) {
 		if c.dir == "" {
 			return nil, errors.New("urlcache: a disk capacity needs a directory")
 		}
-		d, err := openDisk(c.dir, c.now)
+		d, err := openDisk(c.dir, c.now, c.noteDiscard)
 		if err != nil {
 			return nil, err
 		}
@@ -334,7 +344,7 @@ func (c *Cache) SetDiskCapacity(n int64) {
 	if disk == nil && n > 0 && !c.closed {
 		if c.dir == "" {
 			c.diskErr = errors.New("urlcache: a disk capacity needs a directory")
-		} else if d, err := openDisk(c.dir, c.now); err != nil {
+		} else if d, err := openDisk(c.dir, c.now, c.noteDiscard); err != nil {
 			c.diskErr = err
 		} else {
 			c.disk, c.diskErr = d, nil

@@ -100,6 +100,7 @@ type diskStore struct {
 	db      *sql.DB
 	getStmt *sql.Stmt
 	now     func() time.Time
+	discard func(path, what string, err error) // reports unreadable data removed
 
 	puts *atomic.Int64 // entries the stores of this process stored in the directory
 
@@ -114,19 +115,22 @@ type diskStore struct {
 
 // openDisk opens the disk store in dir, creating it if needed. An index
 // that SQLite reports corrupt (or that is not a database) is discarded with
-// the bodies, and the store starts empty.
-func openDisk(dir string, now func() time.Time) (*diskStore, error) {
+// the bodies, and the store starts empty. discard hears of what is
+// discarded as unreadable, then and later.
+func openDisk(dir string, now func() time.Time, discard func(path, what string, err error)) (*diskStore, error) {
 	d, err := tryOpenDisk(dir, now)
 	if err != nil && isCorrupt(err) {
 		for _, name := range []string{indexName, indexName + "-wal", indexName + "-shm", indexName + "-journal"} {
 			os.Remove(filepath.Join(dir, name))
 		}
 		os.RemoveAll(filepath.Join(dir, bodiesDir))
+		discard(filepath.Join(dir, indexName), "index", err)
 		d, err = tryOpenDisk(dir, now)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("urlcache: opening the disk store in %s: %w", dir, err)
 	}
+	d.discard = discard
 	d.cleanup()
 	return d, nil
 }
@@ -489,12 +493,15 @@ func (d *diskStore) get(key string, req *http.Request, cred string) (*entry, []b
 	h, ok := d.hot[key]
 	d.mu.Unlock()
 	if ok && h.e.selects(req, cred) {
-		if body, err := readBody(d.bodyPath(h.file), h.e); err == nil {
+		body, err := readBody(d.bodyPath(h.file), h.e)
+		if err == nil {
 			d.touch(key)
 			return h.e, body, h.metaLen
 		}
 		d.dropHot(key)
-		d.removeCorrupt(key, h.file) // only if the row still names the file
+		// Only if the row still names the file: another process may
+		// have replaced the entry, removing the file, which is no damage.
+		d.removeCorrupt(key, h.file, d.bodyPath(h.file), err)
 	}
 
 	// A key the index did not have a moment ago, with no store of this
@@ -510,17 +517,22 @@ func (d *diskStore) get(key string, req *http.Request, cred string) (*entry, []b
 	var file string
 	var e *entry
 	var metaLen int
+	var bad error // why the row is unusable
 	rows, err := d.getStmt.Query(key)
 	if err != nil {
 		return nil, nil, 0
 	}
 	if rows.Next() {
 		var meta sql.RawBytes
-		if rows.Scan(&file, &meta) == nil {
+		if bad = rows.Scan(&file, &meta); bad == nil {
 			metaLen = len(meta)
-			e, err = decodeEntry(meta)
-			if err != nil || e.URL != key || !validName(file) {
-				e = nil
+			e, bad = decodeEntry(meta)
+			switch {
+			case bad != nil:
+			case e.URL != key:
+				bad = fmt.Errorf("%w: the header block is of %s", errCorrupt, e.URL)
+			case !validName(file):
+				bad = fmt.Errorf("%w: invalid body file name %q", errCorrupt, file)
 			}
 		}
 	} else {
@@ -529,8 +541,8 @@ func (d *diskStore) get(key string, req *http.Request, cred string) (*entry, []b
 		return nil, nil, 0
 	}
 	rows.Close()
-	if e == nil {
-		d.removeCorrupt(key, file)
+	if bad != nil {
+		d.removeCorrupt(key, file, filepath.Join(d.dir, indexName), bad)
 		return nil, nil, 0
 	}
 	d.setHot(key, hotEntry{file, e, metaLen})
@@ -540,7 +552,7 @@ func (d *diskStore) get(key string, req *http.Request, cred string) (*entry, []b
 	body, err := readBody(d.bodyPath(file), e)
 	if err != nil {
 		d.dropHot(key)
-		d.removeCorrupt(key, file)
+		d.removeCorrupt(key, file, d.bodyPath(file), err)
 		return nil, nil, 0
 	}
 	d.touch(key)
@@ -555,7 +567,7 @@ func readBody(path string, e *entry) ([]byte, error) {
 		return nil, err
 	}
 	if crc32.Checksum(body, castagnoli) != e.BodyCRC {
-		return nil, errCorrupt
+		return nil, fmt.Errorf("%w: the body does not match its checksum", errCorrupt)
 	}
 	return body, nil
 }
@@ -572,7 +584,7 @@ func readFull(path string, n int64) ([]byte, error) {
 		return nil, err
 	}
 	if info.Size() != n {
-		return nil, errCorrupt
+		return nil, fmt.Errorf("%w: the body is %d bytes, not %d", errCorrupt, info.Size(), n)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(f, body); err != nil {
@@ -581,14 +593,18 @@ func readFull(path string, n int64) ([]byte, error) {
 	return body, nil
 }
 
-// removeCorrupt removes key's row if it still names file, and the file.
-func (d *diskStore) removeCorrupt(key, file string) {
+// removeCorrupt removes key's row if it still names file, and the file,
+// and reports the discard: path could not be read, because of why.
+func (d *diskStore) removeCorrupt(key, file, path string, why error) {
 	res, err := d.db.Exec("DELETE FROM entries WHERE key = ? AND file = ?", key, file)
 	if err != nil {
 		return
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		d.removeBody(file)
+		if d.discard != nil {
+			d.discard(path, entryWhat(key), why)
+		}
 	}
 }
 
