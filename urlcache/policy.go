@@ -16,6 +16,11 @@ type CacheControl struct {
 	MaxStale int64 // max-stale=N; see MaxStaleAny
 	MinFresh int64 // min-fresh
 
+	// StaleWhileRevalidate and StaleIfError are the RFC 5861 extensions
+	// stale-while-revalidate=N and stale-if-error=N.
+	StaleWhileRevalidate int64
+	StaleIfError         int64
+
 	// MaxStaleAny is max-stale without a value: any staleness is accepted.
 	MaxStaleAny bool
 
@@ -41,7 +46,7 @@ const maxDelta = 1 << 31
 // and one too large saturates at 2^31. When h has no Cache-Control field, "Pragma:
 // no-cache" sets NoCache (RFC 9111 section 5.4).
 func ParseCacheControl(h http.Header) CacheControl {
-	cc := CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}
+	cc := CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
 	lines := h.Values("Cache-Control")
 	if len(lines) == 0 {
 		for _, p := range h.Values("Pragma") {
@@ -79,6 +84,10 @@ func ParseCacheControl(h http.Header) CacheControl {
 				}
 			case "min-fresh":
 				setDelta(&cc.MinFresh, value)
+			case "stale-while-revalidate":
+				setDelta(&cc.StaleWhileRevalidate, value)
+			case "stale-if-error":
+				setDelta(&cc.StaleIfError, value)
 			case "no-cache":
 				cc.NoCache = true
 			case "no-store":
@@ -429,6 +438,63 @@ func decide(req *http.Request, reqCC CacheControl, cr *CachedResponse, now time.
 		return Use
 	}
 	return validate
+}
+
+// staleWithin reports whether cr, evaluated at now for a request to u, is
+// stale by no more than window seconds (window < 0: no window).
+func staleWithin(cr *CachedResponse, u *url.URL, now time.Time, window int64) bool {
+	if window < 0 {
+		return false
+	}
+	f := Evaluate(cr, u, now)
+	return f.Age-f.Lifetime <= time.Duration(window)*time.Second
+}
+
+// StaleWhileRevalidate reports whether a private cache may answer req with
+// the stored response cr although Decide asks to validate it, revalidating
+// it in the background meanwhile (RFC 5861 section 3): cr says
+// stale-while-revalidate=N and has been stale for at most N seconds; it
+// does not say no-cache or must-revalidate (RFC 9111 section 4.2.4); and
+// req has no preconditions or range of its own and asks for nothing fresher
+// (no no-store, no-cache, max-age, min-fresh or only-if-cached).
+func StaleWhileRevalidate(req *http.Request, cr *CachedResponse, now time.Time) bool {
+	if cr == nil || cr.Response == nil || Conditional(req) {
+		return false
+	}
+	reqCC, cc := ParseCacheControl(req.Header), ParseCacheControl(cr.Response.Header)
+	if reqCC.NoStore || reqCC.NoCache || reqCC.MaxAge >= 0 || reqCC.MinFresh >= 0 || reqCC.OnlyIfCached ||
+		cc.NoCache || cc.MustRevalidate {
+		return false
+	}
+	return staleWithin(cr, req.URL, now, cc.StaleWhileRevalidate)
+}
+
+// StaleIfError reports whether a private cache may answer req with the
+// stored response cr when asking the server failed: no response, or 500,
+// 502, 503 or 504 (RFC 5861 section 4). The window is the larger of the
+// stale-if-error=N of cr and that of req; cr must have been stale for at
+// most that many seconds, and must not say no-cache or must-revalidate
+// (RFC 9111 section 4.2.4). A request with no-store, or with no-cache and no
+// stale-if-error of its own, does not accept a stale response.
+func StaleIfError(req *http.Request, cr *CachedResponse, now time.Time) bool {
+	if cr == nil || cr.Response == nil || Conditional(req) {
+		return false
+	}
+	reqCC, cc := ParseCacheControl(req.Header), ParseCacheControl(cr.Response.Header)
+	if reqCC.NoStore || (reqCC.NoCache && reqCC.StaleIfError < 0) || cc.NoCache || cc.MustRevalidate {
+		return false
+	}
+	return staleWithin(cr, req.URL, now, max(cc.StaleIfError, reqCC.StaleIfError))
+}
+
+// ErrorStatus reports whether a status code counts as an error for
+// stale-if-error (RFC 5861 section 4): 500, 502, 503 and 504.
+func ErrorStatus(code int) bool {
+	switch code {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 func satAdd(a, b time.Duration) time.Duration {

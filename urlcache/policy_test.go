@@ -43,25 +43,26 @@ func TestParseCacheControl(t *testing.T) {
 		lines []string
 		want  CacheControl
 	}{
-		{nil, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age=60, s-maxage=30"}, CacheControl{MaxAge: 60, SMaxAge: 30, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: MAX-AGE=60", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 60, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{`Cache-Control: max-age="60"`}, CacheControl{MaxAge: 60, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age=abc"}, CacheControl{MaxAge: 0, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age=-5"}, CacheControl{MaxAge: 0, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age=99999999999999999999"}, CacheControl{MaxAge: maxDelta, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-stale"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, MaxStaleAny: true}},
-		{[]string{"Cache-Control: max-stale=10, min-fresh=20, only-if-cached"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: 10, MinFresh: 20, OnlyIfCached: true}},
+		{nil, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age=60, s-maxage=30"}, CacheControl{MaxAge: 60, SMaxAge: 30, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: MAX-AGE=60", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 60, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{`Cache-Control: max-age="60"`}, CacheControl{MaxAge: 60, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age=abc"}, CacheControl{MaxAge: 0, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age=-5"}, CacheControl{MaxAge: 0, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age=99999999999999999999"}, CacheControl{MaxAge: maxDelta, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-stale"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1, MaxStaleAny: true}},
+		{[]string{"Cache-Control: max-stale=10, min-fresh=20, only-if-cached"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: 10, MinFresh: 20, StaleWhileRevalidate: -1, StaleIfError: -1, OnlyIfCached: true}},
 		{[]string{`Cache-Control: private="Set-Cookie, X", no-cache="A,B", immutable, must-revalidate, public, no-store, no-transform, proxy-revalidate, must-understand`},
-			CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, Private: true, NoCache: true, Immutable: true, MustRevalidate: true,
+			CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1, Private: true, NoCache: true, Immutable: true, MustRevalidate: true,
 				Public: true, NoStore: true, NoTransform: true, ProxyRevalidate: true, MustUnderstand: true}},
-		{[]string{"Cache-Control: max-age =5"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age= 5, s-maxage = 7"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age =5, max-age=9"}, CacheControl{MaxAge: 9, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: \tmax-age=5 ,no-store\t"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1, NoStore: true}},
-		{[]string{"Cache-Control: no cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Pragma: no-cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, NoCache: true}},
-		{[]string{"Pragma: no-cache", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
+		{[]string{"Cache-Control: stale-while-revalidate=30, stale-if-error=600"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: 30, StaleIfError: 600}},
+		{[]string{"Cache-Control: max-age =5"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age= 5, s-maxage = 7"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age =5, max-age=9"}, CacheControl{MaxAge: 9, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: \tmax-age=5 ,no-store\t"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1, NoStore: true}},
+		{[]string{"Cache-Control: no cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Pragma: no-cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1, NoCache: true}},
+		{[]string{"Pragma: no-cache", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
 	} {
 		if got := ParseCacheControl(hdr(tc.lines...)); got != tc.want {
 			t.Errorf("%q:\n got %+v\nwant %+v", tc.lines, got, tc.want)
@@ -194,6 +195,66 @@ func TestDecide(t *testing.T) {
 	} {
 		if got := Decide(tc.req, tc.cr, now); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestStaleWhileRevalidate(t *testing.T) {
+	swr := "Cache-Control: max-age=60, stale-while-revalidate=30"
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		cr   *CachedResponse
+		want bool
+	}{
+		{"nothing stored", request("GET", "https://h.test/"), nil, false},
+		{"fresh", request("GET", "https://h.test/"), stored(resp(200, swr), 30*time.Second), true},
+		{"stale within the window", request("GET", "https://h.test/"), stored(resp(200, swr), 89*time.Second), true},
+		{"at the window's end", request("GET", "https://h.test/"), stored(resp(200, swr), 90*time.Second), true},
+		{"beyond the window", request("GET", "https://h.test/"), stored(resp(200, swr), 91*time.Second), false},
+		{"no window", request("GET", "https://h.test/"), stored(resp(200, "Cache-Control: max-age=60"), 70*time.Second), false},
+		{"must-revalidate", request("GET", "https://h.test/"), stored(resp(200, swr+", must-revalidate"), 70*time.Second), false},
+		{"response no-cache", request("GET", "https://h.test/"), stored(resp(200, swr+", no-cache"), 70*time.Second), false},
+		{"request no-cache", request("GET", "https://h.test/", "Cache-Control: no-cache"), stored(resp(200, swr), 70*time.Second), false},
+		{"request max-age=0", request("GET", "https://h.test/", "Cache-Control: max-age=0"), stored(resp(200, swr), 70*time.Second), false},
+		{"request min-fresh", request("GET", "https://h.test/", "Cache-Control: min-fresh=1"), stored(resp(200, swr), 70*time.Second), false},
+		{"request only-if-cached", request("GET", "https://h.test/", "Cache-Control: only-if-cached"), stored(resp(200, swr), 70*time.Second), false},
+		{"request If-None-Match", request("GET", "https://h.test/", "If-None-Match: x"), stored(resp(200, swr), 70*time.Second), false},
+		{"invalid directive", request("GET", "https://h.test/"), stored(resp(200, "Cache-Control: max-age=60, stale-while-revalidate =30"), 70*time.Second), false},
+	} {
+		if got := StaleWhileRevalidate(tc.req, tc.cr, now); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestStaleIfError(t *testing.T) {
+	sie := "Cache-Control: max-age=60, stale-if-error=300"
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		cr   *CachedResponse
+		want bool
+	}{
+		{"nothing stored", request("GET", "https://h.test/"), nil, false},
+		{"within the window", request("GET", "https://h.test/"), stored(resp(200, sie), 300*time.Second), true},
+		{"beyond the window", request("GET", "https://h.test/"), stored(resp(200, sie), 361*time.Second), false},
+		{"no window", request("GET", "https://h.test/"), stored(resp(200, "Cache-Control: max-age=60"), 61*time.Second), false},
+		{"request's window", request("GET", "https://h.test/", "Cache-Control: stale-if-error=600"), stored(resp(200, "Cache-Control: max-age=60"), 600*time.Second), true},
+		{"the larger window", request("GET", "https://h.test/", "Cache-Control: stale-if-error=10"), stored(resp(200, sie), 300*time.Second), true},
+		{"must-revalidate", request("GET", "https://h.test/"), stored(resp(200, sie+", must-revalidate"), 70*time.Second), false},
+		{"response no-cache", request("GET", "https://h.test/"), stored(resp(200, sie+", no-cache"), 70*time.Second), false},
+		{"request no-store", request("GET", "https://h.test/", "Cache-Control: no-store"), stored(resp(200, sie), 70*time.Second), false},
+		{"request no-cache", request("GET", "https://h.test/", "Cache-Control: no-cache"), stored(resp(200, sie), 70*time.Second), false},
+		{"request no-cache and its own window", request("GET", "https://h.test/", "Cache-Control: no-cache, stale-if-error=100"), stored(resp(200, sie), 70*time.Second), true},
+	} {
+		if got := StaleIfError(tc.req, tc.cr, now); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for code, want := range map[int]bool{500: true, 502: true, 503: true, 504: true, 501: false, 404: false, 200: false} {
+		if got := ErrorStatus(code); got != want {
+			t.Errorf("ErrorStatus(%d) = %v", code, got)
 		}
 	}
 }
