@@ -63,6 +63,16 @@ type Cache struct {
 	Cache *urlcache.Cache
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// RevalidationTimeout bounds a background revalidation (see Wait);
+	// zero means one minute.
+	RevalidationTimeout time.Duration
+
+	// Background revalidations: the URLs being revalidated and how many
+	// goroutines run them; idle is signalled when none is left.
+	bgMu   sync.Mutex
+	bgKeys map[string]bool
+	bgRuns int
+	bgIdle *sync.Cond
 }
 
 // maxEntryFraction: as Apple documents, a response is cached only when it
@@ -126,7 +136,12 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 			action = urlcache.Validate
 		}
 	default:
-		action = urlcache.Decide(req, stored, now())
+		t := now()
+		action = urlcache.Decide(req, stored, t)
+		if (action == urlcache.Validate || action == urlcache.Fetch) && !head && urlcache.StaleWhileRevalidate(req, stored, t) {
+			c.revalidateInBackground(ctx, next, req, stored)
+			return c.hit(call, req, stored, t, nil), nil
+		}
 	}
 
 	switch action {
@@ -143,6 +158,9 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 	if action == urlcache.Validate {
 		if cond := urlcache.ConditionalRequest(req, stored); cond != nil {
 			resp, err := next.Do(ctx, cond)
+			if stale := c.staleOnError(ctx, call, req, stored, resp, err); stale != nil {
+				return stale, nil
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -160,10 +178,153 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 		}
 	}
 	resp, err := next.Do(ctx, req)
+	if stale := c.staleOnError(ctx, call, req, stored, resp, err); stale != nil {
+		return stale, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return c.store(ctx, call, req, resp, stored, sent, now())
+}
+
+// staleOnError returns the stored response to answer req with when asking
+// the server failed (err, or resp with status 500, 502, 503 or 504) and
+// stale-if-error allows it; it then discards resp. It returns nil when
+// the failure stands: the request's cache policy is not the protocol's, or
+// the task itself was cancelled.
+func (c *Cache) staleOnError(ctx context.Context, call *Call, req *http.Request, stored *urlcache.CachedResponse, resp *http.Response, err error) *http.Response {
+	if stored == nil || call.CachePolicy != UseProtocolCachePolicy || ctx.Err() != nil {
+		return nil
+	}
+	if err == nil && (resp == nil || !urlcache.ErrorStatus(resp.StatusCode)) {
+		return nil
+	}
+	t := c.now()
+	if !urlcache.StaleIfError(req, stored, t) {
+		return nil
+	}
+	if resp != nil {
+		discard(resp)
+	}
+	return c.hit(call, req, stored, t, nil)
+}
+
+// revalidateInBackground revalidates stored, which answers req stale, on a
+// goroutine of the stage's, unless its URL is being revalidated already.
+// The goroutine ends when the server's answer has been stored (its body
+// read to the end, or to the cache's size limit for an entry) or has
+// failed, and at the latest after RevalidationTimeout: it does not depend
+// on the task, whose context may end first. Wait waits for it.
+func (c *Cache) revalidateInBackground(ctx context.Context, next Next, req *http.Request, stored *urlcache.CachedResponse) {
+	key, ok := urlcache.Key(req.URL)
+	if !ok {
+		return
+	}
+	c.bgMu.Lock()
+	if c.bgKeys[key] {
+		c.bgMu.Unlock()
+		return
+	}
+	if c.bgKeys == nil {
+		c.bgKeys = map[string]bool{}
+	}
+	c.bgKeys[key] = true
+	c.bgRuns++
+	c.bgMu.Unlock()
+
+	timeout := c.RevalidationTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	r2 := req.Clone(bctx)
+	go func() {
+		defer func() {
+			cancel()
+			c.bgMu.Lock()
+			delete(c.bgKeys, key)
+			c.bgRuns--
+			if c.bgRuns == 0 && c.bgIdle != nil {
+				c.bgIdle.Broadcast()
+			}
+			c.bgMu.Unlock()
+		}()
+		c.revalidate(bctx, next, r2, stored)
+	}()
+}
+
+// Wait returns once every background revalidation started so far has
+// ended (see RevalidationTimeout).
+func (c *Cache) Wait() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.bgIdle == nil {
+		c.bgIdle = sync.NewCond(&c.bgMu)
+	}
+	for c.bgRuns > 0 {
+		c.bgIdle.Wait()
+	}
+}
+
+// revalidate asks the server about stored (conditionally when it has a
+// validator) and stores the answer as a foreground request would. The
+// request runs through the rest of the chain with a call of its own, which
+// records no metrics and reports to no task.
+func (c *Cache) revalidate(ctx context.Context, next Next, req *http.Request, stored *urlcache.CachedResponse) {
+	call := &Call{Hooks: revalidationHooks{stored}}
+	next.call = call
+	send := req
+	if cond := urlcache.ConditionalRequest(req, stored); cond != nil {
+		send = cond
+	}
+	sent := c.now()
+	resp, err := next.Do(ctx, send)
+	if err != nil {
+		return
+	}
+	received := c.now()
+	if resp.StatusCode == http.StatusNotModified {
+		if send != req && urlcache.NotModifiedMatches(stored, resp) {
+			c.notModified(call, req, stored, resp, sent, received)
+		} else {
+			discard(resp)
+		}
+		return
+	}
+	resp, err = c.store(ctx, call, req, resp, stored, sent, received)
+	if err != nil {
+		return
+	}
+	if _, storing := resp.Body.(*cacheBody); storing {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, c.entryLimit()+1))
+	}
+	resp.Body.Close()
+}
+
+// entryLimit is the size of the largest response the cache stores.
+func (c *Cache) entryLimit() int64 {
+	return max(c.Cache.MemoryCapacity(), c.Cache.DiskCapacity()) / maxEntryFraction
+}
+
+// revalidationHooks are the hooks of a background revalidation, which has
+// no task to report to: events go nowhere, and the response is stored with
+// the storage policy and user info of the entry it revalidates (which the
+// task's delegate chose; it is not asked again).
+type revalidationHooks struct{ stored *urlcache.CachedResponse }
+
+func (revalidationHooks) WillRedirect(context.Context, *http.Response, *http.Request) (*http.Request, error) {
+	return nil, nil
+}
+func (revalidationHooks) NewBodyStream(context.Context) (io.ReadCloser, error) { return nil, nil }
+func (revalidationHooks) BodySent(n, total, expected int64)                    {}
+func (revalidationHooks) WaitingForConnectivity()                              {}
+func (revalidationHooks) Received(n int64)                                     {}
+
+func (h revalidationHooks) WillCacheResponse(_ context.Context, proposed *urlcache.CachedResponse) (*urlcache.CachedResponse, error) {
+	p := *proposed
+	p.StoragePolicy = h.stored.StoragePolicy
+	p.UserInfo = h.stored.UserInfo
+	return &p, nil
 }
 
 func (c *Cache) now() time.Time {
@@ -283,7 +444,7 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 		}
 		return resp, nil
 	}
-	limit := max(uc.MemoryCapacity(), uc.DiskCapacity()) / maxEntryFraction
+	limit := c.entryLimit()
 	if resp.ContentLength > limit {
 		return resp, nil
 	}
