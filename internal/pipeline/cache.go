@@ -112,9 +112,19 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 	}
 	head := req.Method == http.MethodHead
 
+	// A GET for one byte range reads the cache as a GET of the whole, and
+	// the range is cut from a stored response that may be used; the
+	// network sees the request as it is.
+	whole, byteRange := req, ""
+	if !head {
+		if v, ok := singleRange(req); ok {
+			whole, byteRange = withoutRange(req), v
+		}
+	}
+
 	var stored *urlcache.CachedResponse
-	if policy != ReloadIgnoringLocalCacheData && policy != ReloadIgnoringLocalAndRemoteCacheData && !urlcache.Conditional(req) {
-		stored = uc.CachedResponse(req)
+	if policy != ReloadIgnoringLocalCacheData && policy != ReloadIgnoringLocalAndRemoteCacheData && !urlcache.Conditional(whole) {
+		stored = uc.CachedResponse(whole)
 	}
 	var action urlcache.Action
 	switch policy {
@@ -137,21 +147,34 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 		}
 	default:
 		t := now()
-		action = urlcache.Decide(req, stored, t)
-		if (action == urlcache.Validate || action == urlcache.Fetch) && !head && urlcache.StaleWhileRevalidate(req, stored, t) {
-			c.revalidateInBackground(ctx, next, req, stored)
-			return c.hit(call, req, stored, t, nil), nil
+		action = urlcache.Decide(whole, stored, t)
+		if (action == urlcache.Validate || action == urlcache.Fetch) && !head && urlcache.StaleWhileRevalidate(whole, stored, t) &&
+			(byteRange == "" || rangeable(stored)) {
+			c.revalidateInBackground(ctx, next, whole, stored)
+			action = urlcache.Use
 		}
 	}
 
 	switch action {
 	case urlcache.Use:
-		return c.hit(call, req, stored, now(), nil), nil
+		if byteRange == "" {
+			return c.hit(call, req, stored, now(), nil), nil
+		}
+		if rangeable(stored) {
+			if resp := c.rangeHit(call, req, stored, byteRange, now()); resp != nil {
+				return resp, nil
+			}
+		} else if policy == ReturnCacheDataDontLoad {
+			// A server may answer a range request with the whole
+			// response, and this request may not load.
+			return c.hit(call, req, stored, now(), nil), nil
+		}
+		return next.Do(ctx, req)
 	case urlcache.Unsatisfiable:
 		return gatewayTimeout(req), nil
 	}
-	if head {
-		return next.Do(ctx, req) // HEAD responses are not stored
+	if head || byteRange != "" {
+		return next.Do(ctx, req) // HEAD and 206 responses are not stored
 	}
 
 	sent := now()
@@ -393,6 +416,84 @@ func (c *Cache) hit(call *Call, req *http.Request, cr *urlcache.CachedResponse, 
 		call.AddTransaction(tx)
 	}
 	return resp
+}
+
+// singleRange returns the value of req's Range field when it is the
+// request's only precondition or range field, on one line.
+func singleRange(req *http.Request) (string, bool) {
+	vs, ok := req.Header["Range"]
+	if !ok || len(vs) != 1 {
+		return "", false
+	}
+	for _, k := range []string{"If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		if _, ok := req.Header[k]; ok {
+			return "", false
+		}
+	}
+	return vs[0], true
+}
+
+// withoutRange returns a copy of req without its Range field.
+func withoutRange(req *http.Request) *http.Request {
+	r2 := *req
+	r2.Header = req.Header.Clone()
+	delete(r2.Header, "Range")
+	return &r2
+}
+
+// rangeable reports whether byte ranges can be cut from cr: a complete 200
+// response whose body is stored as it was sent, without a content coding
+// (a range of the coded bytes would leave the decoder a fragment).
+func rangeable(cr *urlcache.CachedResponse) bool {
+	h := cr.Response.Header
+	if cr.Response.StatusCode != http.StatusOK || h.Get("Content-Range") != "" {
+		return false
+	}
+	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return false
+	}
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err != nil || n != int64(len(cr.Body)) {
+			return false
+		}
+	}
+	return true
+}
+
+// rangeHit answers req, which asks for the byte range value, from cr (see
+// rangeable): a 206 with the range and its Content-Range and
+// Content-Length, or a 416 when the range is past the end (RFC 9110
+// sections 14.4, 15.3.7 and 15.5.17). It returns nil when value is not one
+// range this cache answers (several, malformed), for the server to answer.
+func (c *Cache) rangeHit(call *Call, req *http.Request, cr *urlcache.CachedResponse, value string, now time.Time) *http.Response {
+	size := int64(len(cr.Body))
+	start, length, status := urlcache.SingleRange(value, size)
+	part := *cr
+	r := *cr.Response
+	switch status {
+	case http.StatusPartialContent:
+		r.Header = cr.Response.Header.Clone()
+		r.Header.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(start+length-1, 10)+"/"+strconv.FormatInt(size, 10))
+		r.Header.Set("Content-Length", strconv.FormatInt(length, 10))
+		part.Body = cr.Body[start : start+length]
+	case http.StatusRequestedRangeNotSatisfiable:
+		r.Header = http.Header{
+			"Content-Range":  {"bytes */" + strconv.FormatInt(size, 10)},
+			"Content-Length": {"0"},
+		}
+		for _, k := range []string{"Date", "Etag", "Last-Modified", "Cache-Control", "Expires"} {
+			if vs, ok := cr.Response.Header[k]; ok {
+				r.Header[k] = vs
+			}
+		}
+		part.Body = nil
+	default:
+		return nil
+	}
+	r.StatusCode = status
+	r.Status = strconv.Itoa(status) + " " + http.StatusText(status)
+	part.Response = &r
+	return c.hit(call, req, &part, now, nil)
 }
 
 // gatewayTimeout is the answer to an only-if-cached request the cache

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1038,15 +1039,97 @@ func TestCacheRanges(t *testing.T) {
 		}
 		e.wantBody("/", "B")
 	})
-	t.Run("range request bypasses a stored response", func(t *testing.T) {
+	t.Run("range request with If-Range bypasses a stored response", func(t *testing.T) {
 		e := newEnv(t)
-		e.o.enqueue(reply{body: "ABCD", headers: []string{"Cache-Control: max-age=60"}}, reply{status: 206, body: "B", headers: []string{"Content-Range: bytes 1-1/4"}})
+		e.o.enqueue(reply{body: "ABCD", headers: []string{"Cache-Control: max-age=60", "ETag: \"v1\""}},
+			reply{status: 206, body: "B", headers: []string{"Content-Range: bytes 1-1/4"}})
 		e.wantBody("/", "ABCD")
-		r, b := e.get("/", "Range: bytes=1-1")
+		r, b := e.get("/", "Range: bytes=1-1", "If-Range: \"v1\"")
 		if r.StatusCode != 206 || b != "B" {
 			t.Errorf("%d %q", r.StatusCode, b)
 		}
 		e.wantBody("/", "ABCD")
+		e.wantCount(2)
+	})
+	t.Run("ranges from a stored response", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "ABCDEFGHIJ", headers: []string{"Cache-Control: max-age=60", "Content-Type: text/plain", "ETag: \"v1\""}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		for _, tc := range []struct {
+			rng, body, contentRange string
+			status                  int
+		}{
+			{"bytes=2-4", "CDE", "bytes 2-4/10", 206},
+			{"bytes=7-", "HIJ", "bytes 7-9/10", 206},
+			{"bytes=-2", "IJ", "bytes 8-9/10", 206},
+			{"bytes=-20", "ABCDEFGHIJ", "bytes 0-9/10", 206},
+			{"bytes=5-100", "FGHIJ", "bytes 5-9/10", 206},
+			{"bytes=10-", "", "bytes */10", 416},
+			{"bytes=-0", "", "bytes */10", 416},
+		} {
+			r, b := e.get("/", "Range: "+tc.rng)
+			if r.StatusCode != tc.status || b != tc.body || r.Header.Get("Content-Range") != tc.contentRange ||
+				r.Header.Get("Content-Length") != strconv.Itoa(len(tc.body)) || r.ContentLength != int64(len(tc.body)) {
+				t.Errorf("%s: %d %q Content-Range %q Content-Length %q (%d); want %d %q %q %d", tc.rng, r.StatusCode, b,
+					r.Header.Get("Content-Range"), r.Header.Get("Content-Length"), r.ContentLength, tc.status, tc.body, tc.contentRange, len(tc.body))
+			}
+			if tc.status == 206 && r.Header.Get("Content-Type") != "text/plain" {
+				t.Errorf("%s: Content-Type %q, want the stored one", tc.rng, r.Header.Get("Content-Type"))
+			}
+			if txs := e.last.Transactions(); len(txs) != 1 || txs[0].Snapshot().FetchType != FetchLocalCache {
+				t.Errorf("%s: not a local-cache transaction", tc.rng)
+			}
+		}
+		e.wantCount(1)
+		e.wantBody("/", "ABCDEFGHIJ")
+		if cr := e.stored("/"); cr == nil || cr.Response.StatusCode != 200 || string(cr.Body) != "ABCDEFGHIJ" {
+			t.Error("the stored response changed")
+		}
+	})
+	t.Run("several ranges go to the server", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "ABCDEFGHIJ", headers: []string{"Cache-Control: max-age=60"}},
+			reply{status: 206, body: "multipart", headers: []string{"Content-Type: multipart/byteranges; boundary=x"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		if r, b := e.get("/", "Range: bytes=0-1,4-5"); r.StatusCode != 206 || b != "multipart" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(2)
+		e.wantBody("/", "ABCDEFGHIJ")
+	})
+	t.Run("a stale response is not cut", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "ABCDEFGHIJ", headers: []string{"Cache-Control: max-age=60", "ETag: \"v1\""}},
+			reply{status: 206, body: "BC", headers: []string{"Content-Range: bytes 1-2/10"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		e.clk.Advance(2 * time.Minute)
+		if r, b := e.get("/", "Range: bytes=1-2"); r.StatusCode != 206 || b != "BC" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(2)
+		if r := e.o.request(1); r.Header.Get("Range") != "bytes=1-2" || r.Header.Get("If-None-Match") != "" {
+			t.Errorf("the server got %v, want the request as it was", r.Header)
+		}
+	})
+	t.Run("a coded body is not cut", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: gz("ABCDEFGHIJ"), headers: []string{"Cache-Control: max-age=60", "Content-Encoding: gzip"}},
+			reply{status: 206, body: "x", headers: []string{"Content-Range: bytes 1-1/30"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		if r, b := e.get("/", "Range: bytes=1-1", "Accept-Encoding: identity"); r.StatusCode != 206 || b != "x" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(2)
+	})
+	t.Run("returnCacheDataDontLoad answers a coded body whole", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: gz("ABCDEFGHIJ"), headers: []string{"Cache-Control: max-age=60", "Content-Encoding: gzip"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		e.policy = ReturnCacheDataDontLoad
+		if r, b := e.get("/", "Range: bytes=1-1"); r.StatusCode != 200 || b != "ABCDEFGHIJ" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(1)
 	})
 }
 
