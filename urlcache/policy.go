@@ -3,6 +3,7 @@ package urlcache
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -542,6 +543,32 @@ func NotModifiedMatches(cr *CachedResponse, resp304 *http.Response) bool {
 		return true
 	}
 	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
+}
+
+// HeadMatches reports whether a 200 response to a HEAD request describes
+// the stored response cr, so that its fields may update cr (RFC 9111
+// section 4.3.5): each validator it carries (ETag, Last-Modified) has cr's
+// value, and its Content-Length, if it has one, is cr's. Otherwise cr is to
+// be taken as stale.
+func HeadMatches(cr *CachedResponse, head *http.Response) bool {
+	if cr == nil || cr.Response == nil || head == nil || head.StatusCode != http.StatusOK {
+		return false
+	}
+	for _, k := range []string{"Etag", "Last-Modified"} {
+		if v, ok := head.Header[k]; ok && !slices.Equal(v, cr.Response.Header[k]) {
+			return false
+		}
+	}
+	if v := head.Header.Get("Content-Length"); v != "" {
+		want := cr.Response.Header.Get("Content-Length")
+		if want == "" {
+			want = strconv.Itoa(len(cr.Body))
+		}
+		if trimOWS(v) != trimOWS(want) {
+			return false
+		}
+	}
+	return true
 }
 
 // notUpdated lists the fields a 304 does not update (RFC 9111 section 3.2):

@@ -390,6 +390,35 @@ func TestRemoveHopByHopFields(t *testing.T) {
 	}
 }
 
+func TestHeadMatches(t *testing.T) {
+	lm := "Last-Modified: " + date(-time.Hour)
+	cr := stored(resp(200, "ETag: \"v1\"", lm, "Content-Length: 1"), 0) // Body "A"
+	bare := stored(resp(200), 0)
+	for _, tc := range []struct {
+		name string
+		cr   *CachedResponse
+		head *http.Response
+		want bool
+	}{
+		{"same validators", cr, resp(200, "ETag: \"v1\"", lm), true},
+		{"same ETag only", cr, resp(200, "ETag: \"v1\""), true},
+		{"same Content-Length", cr, resp(200, "ETag: \"v1\"", "Content-Length: 1"), true},
+		{"other ETag", cr, resp(200, "ETag: \"v2\"", lm), false},
+		{"weak ETag", cr, resp(200, "ETag: W/\"v1\""), false},
+		{"other Last-Modified", cr, resp(200, "ETag: \"v1\"", "Last-Modified: "+date(0)), false},
+		{"other Content-Length", cr, resp(200, "ETag: \"v1\"", "Content-Length: 2"), false},
+		{"no validators", cr, resp(200, "X: y"), true},
+		{"a validator the stored one lacks", bare, resp(200, "ETag: \"v1\""), false},
+		{"Content-Length against the body", bare, resp(200, "Content-Length: 1"), true},
+		{"Content-Length against the body, other", bare, resp(200, "Content-Length: 3"), false},
+		{"not a 200", cr, resp(404, "ETag: \"v1\""), false},
+	} {
+		if got := HeadMatches(tc.cr, tc.head); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestNotModifiedMatches(t *testing.T) {
 	for _, tc := range []struct {
 		stored, got string
