@@ -123,7 +123,8 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 	}
 
 	var stored *urlcache.CachedResponse
-	if policy != ReloadIgnoringLocalCacheData && policy != ReloadIgnoringLocalAndRemoteCacheData && !urlcache.Conditional(whole) {
+	looked := policy != ReloadIgnoringLocalCacheData && policy != ReloadIgnoringLocalAndRemoteCacheData && !urlcache.Conditional(whole)
+	if looked {
 		stored = uc.CachedResponse(whole)
 	}
 	var action urlcache.Action
@@ -173,8 +174,23 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 	case urlcache.Unsatisfiable:
 		return gatewayTimeout(req), nil
 	}
-	if head || byteRange != "" {
-		return next.Do(ctx, req) // HEAD and 206 responses are not stored
+	if head {
+		// HEAD responses are not stored, but a 200 freshens or
+		// invalidates the stored GET response (RFC 9111 section 4.3.5).
+		sent := now()
+		resp, err := next.Do(ctx, req)
+		if err == nil && resp.StatusCode == http.StatusOK {
+			if !looked {
+				stored = uc.CachedResponse(req)
+			}
+			if stored != nil {
+				c.headUpdate(req, stored, resp, sent, now())
+			}
+		}
+		return resp, err
+	}
+	if byteRange != "" {
+		return next.Do(ctx, req) // 206 responses are not stored
 	}
 
 	sent := now()
@@ -531,6 +547,26 @@ func (c *Cache) notModified(call *Call, req *http.Request, stored *urlcache.Cach
 		c.Cache.RemoveCachedResponse(req)
 	}
 	return c.hit(call, req, merged, received, resp304)
+}
+
+// headUpdate updates stored, the GET response a HEAD request could have
+// been answered with, from the HEAD's 200 response when that describes it
+// (see urlcache.HeadMatches), and removes it otherwise.
+func (c *Cache) headUpdate(head *http.Request, stored *urlcache.CachedResponse, resp *http.Response, sent, received time.Time) {
+	get := *head
+	get.Method = http.MethodGet
+	if !urlcache.HeadMatches(stored, resp) {
+		c.Cache.RemoveCachedResponse(&get)
+		return
+	}
+	merged := urlcache.MergeNotModified(stored, resp)
+	merged.RequestTime, merged.ResponseTime = sent, received
+	merged.Response.Header.Del("Set-Cookie")
+	if urlcache.Storable(&get, merged.Response) {
+		c.Cache.StoreCachedResponse(merged, &get)
+	} else {
+		c.Cache.RemoveCachedResponse(&get)
+	}
 }
 
 // store passes a network response on, storing it while its body streams

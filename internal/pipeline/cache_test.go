@@ -714,6 +714,69 @@ func TestCacheHeadFromStoredGet(t *testing.T) {
 	e.wantCount(1)
 }
 
+func TestCacheHeadUpdatesStoredResponse(t *testing.T) {
+	t.Parallel()
+	stale := []string{"ETag: \"v1\"", "Cache-Control: max-age=0", "X-V: 1"}
+	for _, tc := range []struct {
+		name    string
+		stored  []string
+		head    reply
+		updated bool // the stored response is updated (else removed)
+	}{
+		{"same ETag", stale, reply{headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=600", "X-V: 2"}}, true},
+		{"same ETag and Content-Length", stale, reply{headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=600", "X-V: 2", "Content-Length: 1"}}, true},
+		{"no validators on either", []string{"Cache-Control: max-age=1", "X-V: 1"}, reply{headers: []string{"Cache-Control: max-age=600", "X-V: 2"}}, true},
+		{"other ETag", stale, reply{headers: []string{"ETag: \"v2\"", "Cache-Control: max-age=600", "X-V: 2"}}, false},
+		{"other Content-Length", stale, reply{headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=600", "X-V: 2", "Content-Length: 7"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.o.enqueue(reply{body: "A", headers: tc.stored}, tc.head, reply{body: "B", headers: []string{"Cache-Control: max-age=600"}})
+			e.wantBody("/", "A")
+			e.clk.Advance(2 * time.Second)
+			if r, _ := e.send("HEAD", "/"); r.StatusCode != 200 || r.Header.Get("X-V") != "2" {
+				t.Fatalf("HEAD: %d X-V %q, want the server's 200", r.StatusCode, r.Header.Get("X-V"))
+			}
+			e.wantCount(2)
+			r, body := e.get("/")
+			if tc.updated {
+				if body != "A" || r.Header.Get("X-V") != "2" {
+					t.Errorf("GET after the HEAD: %q X-V %q, want the stored A with X-V 2", body, r.Header.Get("X-V"))
+				}
+				e.wantCount(2)
+			} else {
+				if body != "B" {
+					t.Errorf("GET after the HEAD: %q, want B from the server", body)
+				}
+				e.wantCount(3)
+			}
+		})
+	}
+	t.Run("a 404 changes nothing", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=60"}}, reply{status: 404})
+		e.wantBody("/", "A")
+		e.policy = ReloadIgnoringLocalCacheData
+		e.send("HEAD", "/")
+		e.policy = UseProtocolCachePolicy
+		e.wantBody("/", "A")
+		e.wantCount(2)
+	})
+	t.Run("with a reload policy", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=60", "X-V: 1"}},
+			reply{headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=60", "X-V: 2"}})
+		e.wantBody("/", "A")
+		e.policy = ReloadIgnoringLocalCacheData
+		e.send("HEAD", "/")
+		e.policy = UseProtocolCachePolicy
+		if r, b := e.get("/"); b != "A" || r.Header.Get("X-V") != "2" {
+			t.Errorf("%q X-V %q", b, r.Header.Get("X-V"))
+		}
+		e.wantCount(2)
+	})
+}
+
 func TestCacheInvalidation(t *testing.T) {
 	t.Parallel()
 	// postInvalidatesCache, putInvalidatesCache, deleteMethodInvalidatesCache,
