@@ -1687,3 +1687,40 @@ func TestCacheAuthorization(t *testing.T) {
 		e.wantCount(2)
 	})
 }
+
+func TestCacheMalformedFreshness(t *testing.T) {
+	t.Parallel()
+	// Each response would be fresh for an hour if its fields were read
+	// leniently; read strictly, it is already stale (RFC 9111 sections 5.1,
+	// 5.2 and 5.3).
+	for _, tc := range []struct {
+		name    string
+		headers func(e *env) []string
+	}{
+		{"Expires with two spaces", func(e *env) []string {
+			return []string{"Expires: " + strings.Replace(e.date(time.Hour), " ", "  ", 1)}
+		}},
+		{"Expires with a one-digit hour", func(e *env) []string {
+			d := e.clk.Now().Add(24 * time.Hour).UTC()
+			d = time.Date(d.Year(), d.Month(), d.Day(), 9, 0, 0, 0, time.UTC)
+			return []string{"Date: " + e.date(0), "Expires: " + strings.Replace(d.Format(http.TimeFormat), " 09:", " 9:", 1)}
+		}},
+		{"Expires on two lines", func(e *env) []string {
+			return []string{"Expires: " + e.date(time.Hour), "Expires: " + e.date(time.Hour)}
+		}},
+		{"max-age with a space before =", func(e *env) []string { return []string{"Cache-Control: max-age =3600"} }},
+		{"an Age list taken whole", func(e *env) []string { return []string{"Cache-Control: max-age=3600", "Age: 7200, 0"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			h := append(tc.headers(e), "ETag: v1")
+			e.o.enqueue(reply{body: "A", headers: h}, reply{status: 304})
+			e.wantBody("/", "A")
+			e.wantBody("/", "A")
+			e.wantCount(2)
+			if r := e.o.request(1); r.Header.Get("If-None-Match") != "v1" {
+				t.Errorf("second request %v, want a conditional one", r.Header)
+			}
+		})
+	}
+}
