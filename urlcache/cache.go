@@ -64,7 +64,9 @@ type Options struct {
 	// store, and then nothing is written to disk.
 	DiskCapacity int64
 	// Directory is where the disk store lives (created when needed, mode
-	// 0700). It is required when DiskCapacity is above 0.
+	// 0700; an existing directory keeps its mode, while everything the
+	// store makes in it is its owner's alone). It is required when
+	// DiskCapacity is above 0.
 	Directory string
 	// Now returns the current time, for stored-at dates and recency; nil
 	// means time.Now.

@@ -53,11 +53,34 @@ type CacheHooks interface {
 // methods.
 //
 // Only GET requests to http and https URLs are answered from and stored in
-// the cache; a HEAD request may be answered with a stored GET's headers. A
-// request carrying its own preconditions or range bypasses the cache, and the
-// server's 304 or 206 reaches the caller. It sees bridged requests and raw
-// (still content-encoded) responses, so entries keep the body as received,
-// and Bridge decodes hits as it decodes the network's responses.
+// the cache; a HEAD request may be answered with a stored GET's headers, and
+// a 200 the server gives a HEAD request updates the stored GET response's
+// fields when its validators and Content-Length agree with it, and removes
+// it otherwise (RFC 9111 section 4.3.5). A GET whose only precondition is a
+// Range of one byte range ("bytes=a-b", "a-", "-n") is answered, when the
+// stored response may be used and is a complete 200 without a content
+// coding, with a 206 built from it (Content-Range, Content-Length), or a
+// 416 for a range past the end; other ranges (several, with If-Range) and
+// other preconditions bypass the cache, and the server's 304 or 206 reaches
+// the caller. Responses are stored only for the credentials they were
+// fetched with (see urlcache), without Set-Cookie and connection-specific
+// fields.
+//
+// Under the protocol cache policy, a stored response within its
+// stale-while-revalidate window (RFC 5861) is answered at once while a
+// goroutine of the stage revalidates it: one per URL at a time, not bound to
+// the task (whose context may end first), ending when the server's answer
+// is stored or fails and at the latest after RevalidationTimeout; Wait waits
+// for them. The background request goes through the stages after this one
+// with a call of its own (no metrics, no delegate), and its answer is stored
+// with the revalidated entry's storage policy and user info. Within
+// stale-if-error (the response's or the request's), a network error or a
+// 500, 502, 503 or 504 is answered with the stored response instead;
+// a cancelled task's error is not.
+//
+// It sees bridged requests and raw (still content-encoded) responses, so
+// entries keep the body as received, and Bridge decodes hits as it decodes
+// the network's responses.
 type Cache struct {
 	// Cache is the store; nil makes the stage pass everything through.
 	Cache *urlcache.Cache
