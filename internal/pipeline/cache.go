@@ -717,13 +717,19 @@ func (b *cacheBody) Close() error {
 }
 
 // reusable reports whether a stored resp could ever be served under HTTP
-// caching: it has explicit freshness (max-age, Expires), heuristic
-// freshness or a validator (Last-Modified), or a validator (ETag).
+// caching: it has explicit freshness (max-age, a valid Expires), heuristic
+// freshness or a validator (Last-Modified), a validator (ETag), or a
+// stale-while-revalidate or stale-if-error window.
 func reusable(resp *http.Response) bool {
 	h := resp.Header
-	if h.Get("ETag") != "" || h.Get("Last-Modified") != "" || h.Get("Expires") != "" {
+	if h.Get("ETag") != "" || h.Get("Last-Modified") != "" {
 		return true
 	}
+	if vs := h["Expires"]; len(vs) == 1 {
+		if _, ok := urlcache.ParseHTTPDate(strings.TrimSpace(vs[0])); ok {
+			return true
+		}
+	}
 	cc := urlcache.ParseCacheControl(h)
-	return cc.MaxAge > 0 || cc.SMaxAge > 0
+	return cc.MaxAge > 0 || cc.SMaxAge > 0 || cc.StaleWhileRevalidate > 0 || cc.StaleIfError > 0
 }

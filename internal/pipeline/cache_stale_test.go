@@ -89,6 +89,15 @@ func TestCacheStaleWhileRevalidate(t *testing.T) {
 		}
 		e.wantCount(2)
 	})
+	t.Run("neither freshness nor a validator", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=0, stale-while-revalidate=30"}}, reply{body: "B"})
+		e.wantBody("/", "A")
+		e.clk.Advance(10 * time.Second)
+		e.wantBody("/", "A")
+		e.stage().Wait()
+		e.wantCount(2)
+	})
 	t.Run("beyond the window", func(t *testing.T) {
 		e := newEnv(t)
 		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=60, stale-while-revalidate=30"}}, reply{body: "B"})
@@ -167,6 +176,7 @@ func TestCacheStaleIfError(t *testing.T) {
 		{"network error beyond the window", []string{"Cache-Control: max-age=60, stale-if-error=300"}, nil, 361 * time.Second, hangUp, "error"},
 		{"501 is no error", []string{"Cache-Control: max-age=60, stale-if-error=300"}, nil, 120 * time.Second, reply{status: 501, body: "nope"}, "nope"},
 		{"no window", []string{"Cache-Control: max-age=60"}, nil, 120 * time.Second, reply{status: 503, body: "down"}, "down"},
+		{"neither freshness nor a validator", []string{"Cache-Control: max-age=0, stale-if-error=300"}, nil, 10 * time.Second, reply{status: 503, body: "down"}, "A"},
 		{"the request's window", []string{"Cache-Control: max-age=60"}, []string{"Cache-Control: stale-if-error=600"}, 120 * time.Second, reply{status: 503, body: "down"}, "A"},
 		{"must-revalidate", []string{"Cache-Control: max-age=60, stale-if-error=300, must-revalidate", "ETag: v1"}, nil, 120 * time.Second, reply{status: 503, body: "down"}, "down"},
 	} {

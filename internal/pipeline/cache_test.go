@@ -1585,6 +1585,13 @@ func TestCacheSkipsUnusableResponses(t *testing.T) {
 	e.wantBody("/", "B")
 	e.wantBody("/", "B") // from the cache
 	e.wantCount(2)
+
+	e = newEnv(t) // an Expires that is no date is no freshness
+	e.o.enqueue(reply{body: "A", headers: []string{"Expires: " + strings.Replace(e.date(time.Hour), " ", "  ", 1)}})
+	e.wantBody("/", "A")
+	if e.stored("/") != nil {
+		t.Error("stored a response with an invalid Expires and nothing else")
+	}
 }
 
 func TestCacheHopByHopFields(t *testing.T) {
