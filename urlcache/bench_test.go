@@ -200,3 +200,36 @@ func BenchmarkPipelineMemoryHit(b *testing.B) {
 		load()
 	}
 }
+
+// BenchmarkMemoryLookup looks a 1 KiB entry up in the memory store, with
+// and without credentials in the request.
+func BenchmarkMemoryLookup(b *testing.B) {
+	for _, auth := range []string{"", "Basic YWxpY2U6c2VjcmV0"} {
+		name := "anonymous"
+		if auth != "" {
+			name = "authorized"
+		}
+		b.Run(name, func(b *testing.B) {
+			c, err := urlcache.New(urlcache.Options{MemoryCapacity: 1 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req, _ := http.NewRequest("GET", "https://h.test/item?id=1", nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp := &http.Response{StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{"Cache-Control": {"max-age=60"}, "Content-Type": {"text/plain"}}}
+			if err := c.StoreCachedResponse(&urlcache.CachedResponse{Response: resp, Body: make([]byte, 1024)}, req); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if c.CachedResponse(req) == nil {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}

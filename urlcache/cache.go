@@ -212,7 +212,7 @@ func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 		// read for the URL (the disk store may still have an older one
 		// while a background write is pending): it alone decides.
 		var cr *CachedResponse
-		if me.e.selects(req, cred) {
+		if me.e.selects(req, &cred) {
 			cr = me.e.cachedResponse(me.body)
 		}
 		c.mu.Unlock()
@@ -223,7 +223,7 @@ func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 	if disk == nil {
 		return nil
 	}
-	e, body, metaLen := disk.get(key, req, cred)
+	e, body, metaLen := disk.get(key, req, &cred)
 	if e == nil {
 		return nil
 	}

@@ -488,7 +488,7 @@ func (d *diskStore) clearHot() {
 // get returns the entry stored for key when it matches req's Vary fields
 // and credentials (cred), with its body and the size of its header block; nil on a miss. A row that
 // does not decode, or whose body is missing or fails its checks, is removed.
-func (d *diskStore) get(key string, req *http.Request, cred string) (*entry, []byte, int) {
+func (d *diskStore) get(key string, req *http.Request, cred *credTag) (*entry, []byte, int) {
 	d.mu.Lock()
 	h, ok := d.hot[key]
 	d.mu.Unlock()

@@ -297,7 +297,6 @@ func newEntry(key string, cr *CachedResponse, req *http.Request, stored time.Tim
 		Status:       resp.Status,
 		Header:       resp.Header.Clone(),
 		Vary:         varyFields(resp.Header, req.Header),
-		Cred:         credentialTag(key, req),
 		Policy:       cr.StoragePolicy,
 		RequestTime:  cr.RequestTime,
 		ResponseTime: cr.ResponseTime,
@@ -307,6 +306,8 @@ func newEntry(key string, cr *CachedResponse, req *http.Request, stored time.Tim
 		e.Header = http.Header{}
 	}
 	RemoveHopByHopFields(e.Header)
+	tag := credentialTag(key, req)
+	e.Cred = tag.stored()
 	if e.Proto == "" {
 		e.Proto = "HTTP/1.1"
 	}

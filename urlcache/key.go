@@ -129,14 +129,29 @@ func varyMatches(h http.Header, fs []field, req *http.Request) bool {
 	return true
 }
 
-// credentialTag returns what identifies the credentials req carries, for
-// the entry key: "" when it carries none, else the SHA-256 of the key and
-// req's Authorization and Proxy-Authorization values and its URL's user
-// information. The secrets themselves are never kept; the key in the hash
-// keeps equal credentials from giving equal tags on different URLs.
-func credentialTag(key string, req *http.Request) string {
-	if req == nil {
+// credTag identifies the credentials a request carries (see
+// credentialTag).
+type credTag struct {
+	sum [sha256.Size]byte
+	set bool // false: no credentials
+}
+
+// stored returns the tag as an entry keeps it: "" for no credentials.
+func (t *credTag) stored() string {
+	if !t.set {
 		return ""
+	}
+	return string(t.sum[:])
+}
+
+// credentialTag returns what identifies the credentials req carries, for
+// the entry key: no tag when it carries none, else the SHA-256 of the key
+// and req's Authorization and Proxy-Authorization values and its URL's
+// user information. The secrets themselves are never kept; the key in the
+// hash keeps equal credentials from giving equal tags on different URLs.
+func credentialTag(key string, req *http.Request) credTag {
+	if req == nil {
+		return credTag{}
 	}
 	auth, proxy := req.Header["Authorization"], req.Header["Proxy-Authorization"]
 	var user *url.Userinfo
@@ -144,23 +159,23 @@ func credentialTag(key string, req *http.Request) string {
 		user = req.URL.User
 	}
 	if len(auth) == 0 && len(proxy) == 0 && user == nil {
-		return ""
+		return credTag{}
 	}
-	h := sha256.New()
-	h.Write([]byte(key))
+	var buf [512]byte
+	b := append(buf[:0], key...)
 	for _, v := range auth {
-		h.Write([]byte("\x00A"))
-		h.Write([]byte(v))
+		b = append(b, 0, 'A')
+		b = append(b, v...)
 	}
 	for _, v := range proxy {
-		h.Write([]byte("\x00P"))
-		h.Write([]byte(v))
+		b = append(b, 0, 'P')
+		b = append(b, v...)
 	}
 	if user != nil {
-		h.Write([]byte("\x00U"))
-		h.Write([]byte(user.String()))
+		b = append(b, 0, 'U')
+		b = append(b, user.String()...)
 	}
-	return string(h.Sum(nil))
+	return credTag{sum: sha256.Sum256(b), set: true}
 }
 
 // hasCredentials reports whether req authenticates to the origin: an
@@ -172,8 +187,15 @@ func hasCredentials(req *http.Request) bool {
 }
 
 // selects reports whether the entry e may answer req, whose credentialTag
-// is cred: its Vary fields match and it was fetched with the same
-// credentials (none for none).
-func (e *entry) selects(req *http.Request, cred string) bool {
-	return e.Cred == cred && varyMatches(e.Header, e.Vary, req)
+// is cred: it was fetched with the same credentials (none for none) and its
+// Vary fields match.
+func (e *entry) selects(req *http.Request, cred *credTag) bool {
+	if cred.set {
+		if e.Cred != string(cred.sum[:]) {
+			return false
+		}
+	} else if e.Cred != "" {
+		return false
+	}
+	return varyMatches(e.Header, e.Vary, req)
 }
