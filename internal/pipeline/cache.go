@@ -181,16 +181,14 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 
 	switch action {
 	case urlcache.Use:
-		if byteRange == "" {
-			return c.hit(call, req, stored, now(), nil), nil
-		}
-		if rangeable(stored) {
+		if byteRange != "" && rangeable(stored) {
 			if resp := c.rangeHit(call, req, stored, byteRange, now()); resp != nil {
 				return resp, nil
 			}
-		} else if policy == ReturnCacheDataDontLoad {
-			// A server may answer a range request with the whole
-			// response, and this request may not load.
+		}
+		// A server may answer a range request with the whole response:
+		// so does the cache for a request that may not load.
+		if byteRange == "" || policy == ReturnCacheDataDontLoad {
 			return c.hit(call, req, stored, now(), nil), nil
 		}
 		return next.Do(ctx, req)

@@ -1194,6 +1194,16 @@ func TestCacheRanges(t *testing.T) {
 		}
 		e.wantCount(1)
 	})
+	t.Run("returnCacheDataDontLoad answers several ranges whole", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "ABCDEFGHIJ", headers: []string{"Cache-Control: max-age=60"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		e.policy = ReturnCacheDataDontLoad
+		if r, b := e.get("/", "Range: bytes=0-1,4-5"); r.StatusCode != 200 || b != "ABCDEFGHIJ" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(1)
+	})
 }
 
 func gz(s string) string {
