@@ -2,6 +2,7 @@ package urlcache
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -63,11 +64,17 @@ type Options struct {
 	// store, and then nothing is written to disk.
 	DiskCapacity int64
 	// Directory is where the disk store lives (created when needed, mode
-	// 0700). It is required when DiskCapacity is above 0.
+	// 0700; an existing directory keeps its mode, while everything the
+	// store makes in it is its owner's alone). It is required when
+	// DiskCapacity is above 0.
 	Directory string
 	// Now returns the current time, for stored-at dates and recency; nil
 	// means time.Now.
 	Now func() time.Time
+	// Logger receives a Warn record for each piece of unreadable disk
+	// data the cache discards (see Cache.Recovered); nil means
+	// slog.Default() at the time of the record.
+	Logger *slog.Logger
 }
 
 // Errors returned by a Cache.
@@ -87,8 +94,12 @@ var (
 // process replaces on disk may still be read from this one's memory until it
 // is evicted there.
 type Cache struct {
-	dir string
-	now func() time.Time
+	dir    string
+	now    func() time.Time
+	logger *slog.Logger
+
+	recMu     sync.Mutex
+	recovered []error // of *RecoveryError, at most maxRecovered
 
 	mu      sync.Mutex
 	mem     *memStore
@@ -150,12 +161,13 @@ func (c *Cache) waitBackground() {
 
 // New returns a Cache with the options' capacities. With a disk capacity it
 // opens (or creates) the disk store in opts.Directory, recovering from an
-// index it cannot read by starting it afresh; it fails only when the
-// directory cannot be used at all.
+// index it cannot read by starting it afresh (which Recovered then
+// reports); it fails only when the directory cannot be used at all.
 func New(opts Options) (*Cache, error) {
 	c := &Cache{
 		dir:     opts.Directory,
 		now:     opts.Now,
+		logger:  opts.Logger,
 		mem:     newMemStore(max(opts.MemoryCapacity, 0)),
 		diskCap: max(opts.DiskCapacity, 0),
 	}
@@ -166,7 +178,7 @@ func New(opts Options) (*Cache, error) {
 		if c.dir == "" {
 			return nil, errors.New("urlcache: a disk capacity needs a directory")
 		}
-		d, err := openDisk(c.dir, c.now)
+		d, err := openDisk(c.dir, c.now, c.noteDiscard)
 		if err != nil {
 			return nil, err
 		}
@@ -178,8 +190,12 @@ func New(opts Options) (*Cache, error) {
 // CachedResponse returns the response stored for req, or nil when there is
 // none. GET and HEAD requests read the entry stored for a GET of the URL; an
 // entry stored with Vary matches only when req's values of the listed fields
-// are those of the request it was stored for. An entry that is damaged on
-// disk is removed and reads as a miss. The result belongs to the caller.
+// are those of the request it was stored for. An entry matches only a
+// request with the credentials it was fetched with (Authorization,
+// Proxy-Authorization and the URL's user information, compared by hash),
+// and an entry fetched without any only a request without any. An entry
+// that is damaged on disk is removed and reads as a miss. The result
+// belongs to the caller.
 func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 	key, ok := requestKey(req)
 	if !ok {
@@ -190,8 +206,15 @@ func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 		c.mu.Unlock()
 		return nil
 	}
-	if me := c.mem.get(key); me != nil && varyMatches(me.e.Header, me.e.Vary, req) {
-		cr := me.e.cachedResponse(me.body)
+	cred := credentialTag(key, req)
+	if me := c.mem.get(key); me != nil {
+		// The memory store has the newest entry this Cache stored or
+		// read for the URL (the disk store may still have an older one
+		// while a background write is pending): it alone decides.
+		var cr *CachedResponse
+		if me.e.selects(req, &cred) {
+			cr = me.e.cachedResponse(me.body)
+		}
 		c.mu.Unlock()
 		return cr
 	}
@@ -200,7 +223,7 @@ func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 	if disk == nil {
 		return nil
 	}
-	e, body, metaLen := disk.get(key, req)
+	e, body, metaLen := disk.get(key, req, &cred)
 	if e == nil {
 		return nil
 	}
@@ -323,7 +346,7 @@ func (c *Cache) SetDiskCapacity(n int64) {
 	if disk == nil && n > 0 && !c.closed {
 		if c.dir == "" {
 			c.diskErr = errors.New("urlcache: a disk capacity needs a directory")
-		} else if d, err := openDisk(c.dir, c.now); err != nil {
+		} else if d, err := openDisk(c.dir, c.now, c.noteDiscard); err != nil {
 			c.diskErr = err
 		} else {
 			c.disk, c.diskErr = d, nil

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +37,26 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
+}
+
+// logRecorder collects log records as text.
+type logRecorder struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logRecorder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logRecorder) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+func (l *logRecorder) messages() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.FieldsFunc(l.buf.String(), func(r rune) bool { return r == '\n' })
 }
 
 func newCache(t testing.TB, mem, disk int64) (*Cache, string) {
@@ -680,11 +702,20 @@ func TestCorruption(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, dir := newCache(t, 0, lots)
-			req, cr := cachePair(t, "https://h.test/c", aBit, Allowed, 42)
+			logs := &logRecorder{}
+			dir := filepath.Join(t.TempDir(), "cache")
+			c, err := New(Options{DiskCapacity: lots, Directory: dir, Logger: logs.logger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			req, cr := cachePair(t, "https://h.test/c?token=x", aBit, Allowed, 42)
 			mustStore(t, c, cr, req)
 			if c.CachedResponse(req) == nil {
 				t.Fatal("miss before the damage")
+			}
+			if err := c.Recovered(); err != nil {
+				t.Fatalf("Recovered before the damage: %v", err)
 			}
 			tc.corrupt(t, c, dir)
 			// The instance that wrote the entry may still answer from its
@@ -694,7 +725,7 @@ func TestCorruption(t *testing.T) {
 			}
 			// A cache opened afresh on the damaged directory misses and
 			// removes the entry.
-			c2, err := New(Options{DiskCapacity: lots, Directory: dir})
+			c2, err := New(Options{DiskCapacity: lots, Directory: dir, Logger: logs.logger()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -704,6 +735,32 @@ func TestCorruption(t *testing.T) {
 			}
 			if n := rowCount(t, c2); n != 0 {
 				t.Errorf("the damaged row was kept (%d rows)", n)
+			}
+			// The cache that removed it (the first one, when its
+			// in-memory row led it to a damaged body; else the second)
+			// reports it, once, and logs it.
+			var res []*RecoveryError
+			for _, err := range []error{c.Recovered(), c2.Recovered()} {
+				var re *RecoveryError
+				if errors.As(err, &re) {
+					res = append(res, re)
+				} else if err != nil {
+					t.Errorf("Recovered() = %T %v, want a *RecoveryError", err, err)
+				}
+			}
+			if len(res) != 1 {
+				t.Fatalf("%d caches report a discard, want 1", len(res))
+			}
+			re := res[0]
+			if re.What != "entry for https://h.test/c" || re.Path == "" || re.Err == nil || !strings.HasPrefix(re.Path, dir) {
+				t.Errorf("RecoveryError %+v", re)
+			}
+			if strings.Contains(re.Error(), "token") {
+				t.Errorf("the report shows the query: %v", re)
+			}
+			if got := logs.messages(); len(got) != 1 || !strings.Contains(got[0], "what=\"entry for https://h.test/c\"") ||
+				!strings.Contains(got[0], "path="+re.Path) {
+				t.Errorf("log records %q, want one about %v", got, re)
 			}
 			if got := c.CachedResponse(req); got != nil && !bytes.Equal(got.Body, cr.Body) {
 				t.Errorf("wrong data returned after the entry was removed: %d bytes", len(got.Body))
@@ -736,13 +793,21 @@ func TestCorruptIndexFileIsRebuilt(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, indexName), garbage, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := New(Options{DiskCapacity: lots, Directory: dir})
+	logs := &logRecorder{}
+	c2, err := New(Options{DiskCapacity: lots, Directory: dir, Logger: logs.logger()})
 	if err != nil {
 		t.Fatalf("New over a corrupt index: %v", err)
 	}
 	defer c2.Close()
 	if c2.CachedResponse(req) != nil {
 		t.Error("hit from a corrupt index")
+	}
+	var re *RecoveryError
+	if err := c2.Recovered(); !errors.As(err, &re) || re.What != "index" || re.Path != filepath.Join(dir, indexName) || re.Err == nil {
+		t.Errorf("Recovered() = %v, want the index's RecoveryError", err)
+	}
+	if got := logs.messages(); len(got) != 1 || !strings.Contains(got[0], "what=index") || !strings.Contains(got[0], "level=WARN") {
+		t.Errorf("log records %q, want one about the index", got)
 	}
 	mustStore(t, c2, cr, req)
 	if c2.CachedResponse(req) == nil {

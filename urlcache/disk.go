@@ -45,7 +45,7 @@ const (
 	indexName  = "index.db"
 	bodiesDir  = "bodies"
 	tmpDir     = "tmp"
-	schemaVers = 1
+	schemaVers = 2
 	// staleAfter is how old a temporary file or pending row must be before
 	// an opening cache takes it for a crash's leftover.
 	staleAfter = time.Hour
@@ -84,7 +84,15 @@ CREATE TABLE IF NOT EXISTS pending(
 	file    TEXT PRIMARY KEY,
 	created INTEGER NOT NULL
 );
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
+`
+
+// Index format 2 differs from 1 in the header blocks (which record the
+// credentials a response was fetched with, see entry.Cred); a format 1
+// index is upgraded by dropping its entries, whose credentials are unknown.
+const dropV1 = `
+DELETE FROM entries;
+UPDATE usage SET bytes = 0, entries = 0 WHERE id = 0;
 `
 
 type diskStore struct {
@@ -92,6 +100,7 @@ type diskStore struct {
 	db      *sql.DB
 	getStmt *sql.Stmt
 	now     func() time.Time
+	discard func(path, what string, err error) // reports unreadable data removed
 
 	puts *atomic.Int64 // entries the stores of this process stored in the directory
 
@@ -106,26 +115,50 @@ type diskStore struct {
 
 // openDisk opens the disk store in dir, creating it if needed. An index
 // that SQLite reports corrupt (or that is not a database) is discarded with
-// the bodies, and the store starts empty.
-func openDisk(dir string, now func() time.Time) (*diskStore, error) {
+// the bodies, and the store starts empty. discard hears of what is
+// discarded as unreadable, then and later.
+func openDisk(dir string, now func() time.Time, discard func(path, what string, err error)) (*diskStore, error) {
 	d, err := tryOpenDisk(dir, now)
 	if err != nil && isCorrupt(err) {
 		for _, name := range []string{indexName, indexName + "-wal", indexName + "-shm", indexName + "-journal"} {
 			os.Remove(filepath.Join(dir, name))
 		}
 		os.RemoveAll(filepath.Join(dir, bodiesDir))
+		discard(filepath.Join(dir, indexName), "index", err)
 		d, err = tryOpenDisk(dir, now)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("urlcache: opening the disk store in %s: %w", dir, err)
 	}
+	d.discard = discard
 	d.cleanup()
 	return d, nil
 }
 
 func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
-	for _, sub := range []string{"", bodiesDir, tmpDir} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+	// The directory itself is made owner-only when it is created here; an
+	// existing one is left as it is (it may be shared, and its names tell
+	// nothing), while everything in it is made owner-only.
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := mkdirPrivate(dir); err != nil {
+			return nil, err
+		}
+	}
+	for _, sub := range []string{bodiesDir, tmpDir} {
+		if err := mkdirPrivate(filepath.Join(dir, sub)); err != nil {
+			return nil, err
+		}
+	}
+	// SQLite creates a database with mode 0644 less the umask, and its
+	// WAL and shared-memory files with the database's mode: create the
+	// index owner-only first, and narrow what an older version left.
+	f, err := os.OpenFile(filepath.Join(dir, indexName), os.O_RDWR|os.O_CREATE, privateFile)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	for _, name := range []string{indexName, indexName + "-wal", indexName + "-shm", indexName + "-journal"} {
+		if err := chmodPrivate(filepath.Join(dir, name), privateFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
@@ -163,15 +196,7 @@ func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
 		return fail(fmt.Errorf("index format %d is newer than this package's %d", version, schemaVers))
 	}
 	if version < schemaVers {
-		tx, err := db.Begin()
-		if err != nil {
-			return fail(err)
-		}
-		if _, err := tx.Exec(schema); err != nil {
-			tx.Rollback()
-			return fail(err)
-		}
-		if err := tx.Commit(); err != nil {
+		if err := upgrade(db, filepath.Join(dir, bodiesDir)); err != nil {
 			return fail(err)
 		}
 	}
@@ -194,6 +219,96 @@ func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
 		touches:  map[string]int64{},
 		unsynced: map[string]bool{},
 	}, nil
+}
+
+// upgrade brings an index to the current format: creates the tables of a
+// new one, drops the entries of an older one and removes their body files.
+func upgrade(db *sql.DB, bodies string) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var version int // again, now that the transaction holds the write lock
+	if err := tx.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version >= schemaVers {
+		return nil // another process did it meanwhile
+	}
+	var files []string
+	if version > 0 {
+		rows, err := tx.Query("SELECT file FROM entries")
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var f string
+			if rows.Scan(&f) == nil {
+				files = append(files, f)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(dropV1); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(schema); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if validName(f) {
+			os.Remove(filepath.Join(bodies, f[:2], f))
+		}
+	}
+	return nil
+}
+
+// Every file and directory of the disk store is its owner's alone,
+// whatever the umask: bodies and the index hold what the user fetched.
+const (
+	privateFile fs.FileMode = 0o600
+	privateDir  fs.FileMode = 0o700
+)
+
+// mkdirPrivate makes sure dir is a directory with mode 0700: a directory it
+// creates gets that mode whatever the umask, and an existing one loses any
+// permission of others.
+func mkdirPrivate(dir string) error {
+	err := os.Mkdir(dir, privateDir)
+	switch {
+	case err == nil:
+		return os.Chmod(dir, privateDir) // the umask may have taken bits away
+	case errors.Is(err, fs.ErrExist):
+		return chmodPrivate(dir, privateDir)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(dir), privateDir); err != nil {
+			return err
+		}
+		if err := os.Mkdir(dir, privateDir); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return os.Chmod(dir, privateDir)
+	}
+	return err
+}
+
+// chmodPrivate sets path's permissions to mode when they differ.
+func chmodPrivate(path string, mode fs.FileMode) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if info.Mode().Perm() == mode {
+		return nil
+	}
+	return os.Chmod(path, mode)
 }
 
 // isCorrupt reports SQLite's "database disk image is malformed" and "file
@@ -281,8 +396,31 @@ func (d *diskStore) removeBody(name string) {
 	}
 }
 
+// createTemp creates a temporary body file, mode 0600 whatever the umask.
 func (d *diskStore) createTemp() (*os.File, error) {
-	return os.CreateTemp(filepath.Join(d.dir, tmpDir), "body-*.tmp")
+	f, err := os.CreateTemp(filepath.Join(d.dir, tmpDir), "body-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(privateFile); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// mkdirBodies makes sure a bodies/xx directory exists, mode 0700: the cheap
+// check of every store, and mkdirPrivate when it is new.
+func mkdirBodies(dir string) error {
+	err := os.Mkdir(dir, privateDir)
+	if err == nil {
+		return os.Chmod(dir, privateDir)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return mkdirPrivate(dir)
 }
 
 // hotEntry is an index row kept in memory: its body file name and decoded
@@ -347,20 +485,23 @@ func (d *diskStore) clearHot() {
 	d.mu.Unlock()
 }
 
-// get returns the entry stored for key when it matches req's Vary fields,
-// with its body and the size of its header block; nil on a miss. A row that
+// get returns the entry stored for key when it matches req's Vary fields
+// and credentials (cred), with its body and the size of its header block; nil on a miss. A row that
 // does not decode, or whose body is missing or fails its checks, is removed.
-func (d *diskStore) get(key string, req *http.Request) (*entry, []byte, int) {
+func (d *diskStore) get(key string, req *http.Request, cred *credTag) (*entry, []byte, int) {
 	d.mu.Lock()
 	h, ok := d.hot[key]
 	d.mu.Unlock()
-	if ok && varyMatches(h.e.Header, h.e.Vary, req) {
-		if body, err := readBody(d.bodyPath(h.file), h.e); err == nil {
+	if ok && h.e.selects(req, cred) {
+		body, err := readBody(d.bodyPath(h.file), h.e)
+		if err == nil {
 			d.touch(key)
 			return h.e, body, h.metaLen
 		}
 		d.dropHot(key)
-		d.removeCorrupt(key, h.file) // only if the row still names the file
+		// Only if the row still names the file: another process may
+		// have replaced the entry, removing the file, which is no damage.
+		d.removeCorrupt(key, h.file, d.bodyPath(h.file), err)
 	}
 
 	// A key the index did not have a moment ago, with no store of this
@@ -376,17 +517,22 @@ func (d *diskStore) get(key string, req *http.Request) (*entry, []byte, int) {
 	var file string
 	var e *entry
 	var metaLen int
+	var bad error // why the row is unusable
 	rows, err := d.getStmt.Query(key)
 	if err != nil {
 		return nil, nil, 0
 	}
 	if rows.Next() {
 		var meta sql.RawBytes
-		if rows.Scan(&file, &meta) == nil {
+		if bad = rows.Scan(&file, &meta); bad == nil {
 			metaLen = len(meta)
-			e, err = decodeEntry(meta)
-			if err != nil || e.URL != key || !validName(file) {
-				e = nil
+			e, bad = decodeEntry(meta)
+			switch {
+			case bad != nil:
+			case e.URL != key:
+				bad = fmt.Errorf("%w: the header block is of %s", errCorrupt, e.URL)
+			case !validName(file):
+				bad = fmt.Errorf("%w: invalid body file name %q", errCorrupt, file)
 			}
 		}
 	} else {
@@ -395,18 +541,18 @@ func (d *diskStore) get(key string, req *http.Request) (*entry, []byte, int) {
 		return nil, nil, 0
 	}
 	rows.Close()
-	if e == nil {
-		d.removeCorrupt(key, file)
+	if bad != nil {
+		d.removeCorrupt(key, file, filepath.Join(d.dir, indexName), bad)
 		return nil, nil, 0
 	}
 	d.setHot(key, hotEntry{file, e, metaLen})
-	if !varyMatches(e.Header, e.Vary, req) {
+	if !e.selects(req, cred) {
 		return nil, nil, 0
 	}
 	body, err := readBody(d.bodyPath(file), e)
 	if err != nil {
 		d.dropHot(key)
-		d.removeCorrupt(key, file)
+		d.removeCorrupt(key, file, d.bodyPath(file), err)
 		return nil, nil, 0
 	}
 	d.touch(key)
@@ -421,7 +567,7 @@ func readBody(path string, e *entry) ([]byte, error) {
 		return nil, err
 	}
 	if crc32.Checksum(body, castagnoli) != e.BodyCRC {
-		return nil, errCorrupt
+		return nil, fmt.Errorf("%w: the body does not match its checksum", errCorrupt)
 	}
 	return body, nil
 }
@@ -438,7 +584,7 @@ func readFull(path string, n int64) ([]byte, error) {
 		return nil, err
 	}
 	if info.Size() != n {
-		return nil, errCorrupt
+		return nil, fmt.Errorf("%w: the body is %d bytes, not %d", errCorrupt, info.Size(), n)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(f, body); err != nil {
@@ -447,14 +593,18 @@ func readFull(path string, n int64) ([]byte, error) {
 	return body, nil
 }
 
-// removeCorrupt removes key's row if it still names file, and the file.
-func (d *diskStore) removeCorrupt(key, file string) {
+// removeCorrupt removes key's row if it still names file, and the file,
+// and reports the discard: path could not be read, because of why.
+func (d *diskStore) removeCorrupt(key, file, path string, why error) {
 	res, err := d.db.Exec("DELETE FROM entries WHERE key = ? AND file = ?", key, file)
 	if err != nil {
 		return
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		d.removeBody(file)
+		if d.discard != nil {
+			d.discard(path, entryWhat(key), why)
+		}
 	}
 }
 
@@ -534,7 +684,7 @@ func (d *diskStore) put(key string, e *entry, meta []byte, tmpPath string, size,
 		return err
 	}
 	final := d.bodyPath(name)
-	err := os.MkdirAll(filepath.Dir(final), 0o700)
+	err := mkdirBodies(filepath.Dir(final))
 	if err == nil {
 		err = os.Rename(tmpPath, final)
 	}

@@ -1,6 +1,7 @@
 package urlcache
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -20,6 +21,7 @@ type entry struct {
 	Status     string
 	Header     http.Header
 	Vary       []field // the request's values of the fields the response varies on, sorted by name
+	Cred       string  // credentialTag of the request the response was fetched with; "" for none
 	UserInfo   map[string]string
 	Policy     StoragePolicy
 
@@ -33,19 +35,20 @@ type entry struct {
 // field is one request field named by Vary, with its normalised value.
 type field struct{ Name, Value string }
 
-// Header block format, version 1. All integers are varints; strings are a
+// Header block format, version 2. All integers are varints; strings are a
 // length and bytes.
 //
-//	"UCE1"
+//	"UCE2"
 //	url, status code, proto, status line
 //	header count, then per name: name, value count, values
 //	vary count, then name, value pairs
+//	credential tag (empty, or the 32 bytes of a SHA-256)
 //	user info count, then key, value pairs
 //	storage policy
 //	request time, response time, stored time (Unix nanoseconds, 0 = zero)
 //	body length, body CRC-32C (4 bytes, little endian)
 //	CRC-32C of everything before (4 bytes, little endian)
-const entryMagic = "UCE1"
+const entryMagic = "UCE2"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -85,6 +88,7 @@ func (e *entry) encode() []byte {
 		b = appendString(b, f.Name)
 		b = appendString(b, f.Value)
 	}
+	b = appendString(b, e.Cred)
 
 	keys := make([]string, 0, len(e.UserInfo))
 	for k := range e.UserInfo {
@@ -157,6 +161,10 @@ func decodeEntry(b []byte) (*entry, error) {
 			break
 		}
 		e.Vary = append(e.Vary, f)
+	}
+	e.Cred = d.string()
+	if len(e.Cred) != 0 && len(e.Cred) != sha256.Size {
+		d.fail()
 	}
 
 	n = d.count()
@@ -297,6 +305,9 @@ func newEntry(key string, cr *CachedResponse, req *http.Request, stored time.Tim
 	if e.Header == nil {
 		e.Header = http.Header{}
 	}
+	RemoveHopByHopFields(e.Header)
+	tag := credentialTag(key, req)
+	e.Cred = tag.stored()
 	if e.Proto == "" {
 		e.Proto = "HTTP/1.1"
 	}

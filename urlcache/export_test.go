@@ -13,7 +13,7 @@ import (
 // store in dir, in one transaction (as n calls of StoreCachedResponse
 // would leave them, only faster), and returns their URLs. For benchmarks.
 func BulkFill(dir string, n, size int) ([]string, error) {
-	d, err := openDisk(dir, time.Now)
+	d, err := openDisk(dir, time.Now, func(string, string, error) {})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,6 +22,7 @@ func sampleEntry() *entry {
 			"Alpha":        {"α"},
 		},
 		Vary:         []field{{"Accept-Language", "fr-CA"}},
+		Cred:         strings.Repeat("\xa5", 32),
 		UserInfo:     map[string]string{"k": "v", "": "empty"},
 		Policy:       AllowedInMemoryOnly,
 		RequestTime:  time.Unix(1700000000, 5),
@@ -82,7 +84,7 @@ func TestDecodeEntryRejects(t *testing.T) {
 func FuzzDecodeEntry(f *testing.F) {
 	f.Add(sampleEntry().encode())
 	f.Add((&entry{Header: http.Header{}}).encode())
-	f.Add([]byte("UCE1"))
+	f.Add([]byte(entryMagic))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := decodeEntry(b)
@@ -110,6 +112,44 @@ func FuzzDecodeEntryBody(f *testing.F) {
 		if e, err := decodeEntry(b); err == nil {
 			e.encode()
 			e.cachedResponse(nil)
+		}
+	})
+}
+
+// FuzzParseHTTPDate checks that the date parser never panics and that what
+// it accepts is a valid time that reads back the same in IMF-fixdate form.
+func FuzzParseHTTPDate(f *testing.F) {
+	for _, s := range []string{"Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+		"Thu, 29 Feb 2024 23:59:60 gmt", "", "Sun, 06 Nov 1994 8:49:37 GMT"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := ParseHTTPDate(s)
+		if !ok {
+			return
+		}
+		back, ok := ParseHTTPDate(d.Format(http.TimeFormat))
+		if !ok || !back.Equal(d) {
+			t.Fatalf("%q parsed as %v, which does not read back (%v, %v)", s, d, back, ok)
+		}
+	})
+}
+
+// FuzzSingleRange checks that a range it answers lies within the body.
+func FuzzSingleRange(f *testing.F) {
+	for _, s := range []string{"bytes=0-4", "bytes=-3", "bytes=5-", "bytes=0-1,2-3", "bytes=99999999999999999999-"} {
+		f.Add(s, int64(10))
+	}
+	f.Fuzz(func(t *testing.T, value string, size int64) {
+		start, length, status := SingleRange(value, size)
+		switch status {
+		case 206:
+			if start < 0 || length < 1 || start > size-length {
+				t.Fatalf("SingleRange(%q, %d) = %d, %d: outside the body", value, size, start, length)
+			}
+		case 0, 416:
+		default:
+			t.Fatalf("status %d", status)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package urlcache
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -8,16 +9,18 @@ import (
 	"strings"
 )
 
-// Key returns the cache key of a URL: the URL without its fragment, with the
-// scheme and host lower-cased, the scheme's default port dropped and an empty
-// http or https path made "/". It reports false for a URL that has no scheme
-// or is not absolute.
+// Key returns the cache key of a URL: the URL without its user information
+// (so no password reaches the index) and its fragment, with the scheme and
+// host lower-cased, the scheme's default port dropped and an empty http or
+// https path made "/". It reports false for a URL that has no scheme or is
+// not absolute.
 func Key(u *url.URL) (string, bool) {
 	if u == nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Path == "") {
 		return "", false
 	}
 	k := *u
 	k.Scheme = strings.ToLower(u.Scheme)
+	k.User = nil
 	k.Fragment, k.RawFragment = "", ""
 	k.Host = strings.ToLower(u.Host)
 	if port := k.Port(); port != "" {
@@ -124,4 +127,75 @@ func varyMatches(h http.Header, fs []field, req *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// credTag identifies the credentials a request carries (see
+// credentialTag).
+type credTag struct {
+	sum [sha256.Size]byte
+	set bool // false: no credentials
+}
+
+// stored returns the tag as an entry keeps it: "" for no credentials.
+func (t *credTag) stored() string {
+	if !t.set {
+		return ""
+	}
+	return string(t.sum[:])
+}
+
+// credentialTag returns what identifies the credentials req carries, for
+// the entry key: no tag when it carries none, else the SHA-256 of the key
+// and req's Authorization and Proxy-Authorization values and its URL's
+// user information. The secrets themselves are never kept; the key in the
+// hash keeps equal credentials from giving equal tags on different URLs.
+func credentialTag(key string, req *http.Request) credTag {
+	if req == nil {
+		return credTag{}
+	}
+	auth, proxy := req.Header["Authorization"], req.Header["Proxy-Authorization"]
+	var user *url.Userinfo
+	if req.URL != nil {
+		user = req.URL.User
+	}
+	if len(auth) == 0 && len(proxy) == 0 && user == nil {
+		return credTag{}
+	}
+	var buf [512]byte
+	b := append(buf[:0], key...)
+	for _, v := range auth {
+		b = append(b, 0, 'A')
+		b = append(b, v...)
+	}
+	for _, v := range proxy {
+		b = append(b, 0, 'P')
+		b = append(b, v...)
+	}
+	if user != nil {
+		b = append(b, 0, 'U')
+		b = append(b, user.String()...)
+	}
+	return credTag{sum: sha256.Sum256(b), set: true}
+}
+
+// hasCredentials reports whether req authenticates to the origin: an
+// Authorization field, or user information in its URL (which a client
+// sends as Basic credentials).
+func hasCredentials(req *http.Request) bool {
+	_, auth := req.Header["Authorization"]
+	return auth || (req.URL != nil && req.URL.User != nil)
+}
+
+// selects reports whether the entry e may answer req, whose credentialTag
+// is cred: it was fetched with the same credentials (none for none) and its
+// Vary fields match.
+func (e *entry) selects(req *http.Request, cred *credTag) bool {
+	if cred.set {
+		if e.Cred != string(cred.sum[:]) {
+			return false
+		}
+	} else if e.Cred != "" {
+		return false
+	}
+	return varyMatches(e.Header, e.Vary, req)
 }

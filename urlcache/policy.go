@@ -3,6 +3,7 @@ package urlcache
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,11 @@ type CacheControl struct {
 	SMaxAge  int64 // s-maxage (a private cache ignores it for freshness)
 	MaxStale int64 // max-stale=N; see MaxStaleAny
 	MinFresh int64 // min-fresh
+
+	// StaleWhileRevalidate and StaleIfError are the RFC 5861 extensions
+	// stale-while-revalidate=N and stale-if-error=N.
+	StaleWhileRevalidate int64
+	StaleIfError         int64
 
 	// MaxStaleAny is max-stale without a value: any staleness is accepted.
 	MaxStaleAny bool
@@ -36,11 +42,12 @@ const maxDelta = 1 << 31
 
 // ParseCacheControl parses the Cache-Control fields of h. Directive names
 // are case-insensitive; the first occurrence of a directive wins; a
-// delta-seconds value that does not parse counts as 0 (stale), and one too
-// large saturates at 2^31. When h has no Cache-Control field, "Pragma:
+// directive with whitespace around its "=" (max-age =5) is invalid and
+// ignored; a delta-seconds value that does not parse counts as 0 (stale),
+// and one too large saturates at 2^31. When h has no Cache-Control field, "Pragma:
 // no-cache" sets NoCache (RFC 9111 section 5.4).
 func ParseCacheControl(h http.Header) CacheControl {
-	cc := CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}
+	cc := CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
 	lines := h.Values("Cache-Control")
 	if len(lines) == 0 {
 		for _, p := range h.Values("Pragma") {
@@ -54,9 +61,14 @@ func ParseCacheControl(h http.Header) CacheControl {
 	}
 	for _, line := range lines {
 		for _, d := range splitDirectives(line) {
-			name, value, hasValue := strings.Cut(d, "=")
-			name = strings.ToLower(strings.TrimSpace(name))
-			value = strings.TrimSpace(value)
+			name, value, hasValue := strings.Cut(trimOWS(d), "=")
+			if !isToken(name) || (hasValue && value != "" && (value[0] == ' ' || value[0] == '\t')) {
+				// RFC 9111 section 5.2: a directive is a token, then
+				// "=" and its value with no whitespace around the
+				// "=": "max-age =5" is no max-age directive.
+				continue
+			}
+			name = strings.ToLower(name)
 			if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
@@ -73,6 +85,10 @@ func ParseCacheControl(h http.Header) CacheControl {
 				}
 			case "min-fresh":
 				setDelta(&cc.MinFresh, value)
+			case "stale-while-revalidate":
+				setDelta(&cc.StaleWhileRevalidate, value)
+			case "stale-if-error":
+				setDelta(&cc.StaleIfError, value)
 			case "no-cache":
 				cc.NoCache = true
 			case "no-store":
@@ -121,6 +137,23 @@ func splitDirectives(s string) []string {
 	}
 	out = append(out, s[start:])
 	return out
+}
+
+// isToken reports whether s is a token (RFC 9110 section 5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func setDelta(dst *int64, value string) {
@@ -173,8 +206,13 @@ const MaxHeuristicLifetime = 7 * 24 * time.Hour
 //   - no-store in the request or the response forbids it (unless the
 //     response also has must-understand and a status code it understands);
 //     so does "Vary: *", which no request could ever match;
-//   - a response to a request with Authorization may be stored: section
-//     3.5 restricts shared caches only, and this is a private one;
+//   - a response to a request with credentials (Authorization, or user
+//     information in the URL) is stored only when it says public,
+//     must-revalidate or s-maxage (section 3.5). That section binds shared
+//     caches, and a disk cache that several programs of a user, or a
+//     server acting for many users, read is one; a Cache also never
+//     serves a stored response to a request with other credentials than
+//     the ones it was fetched with;
 //   - the status must be heuristically cacheable (200, 203, 204, 300, 301,
 //     308, 404, 405, 410, 414, 501), or the response must have explicit
 //     freshness or permission: max-age, Expires, public or private.
@@ -198,6 +236,9 @@ func Storable(req *http.Request, resp *http.Response) bool {
 		return false
 	}
 	if _, star := VaryFields(resp.Header); star {
+		return false
+	}
+	if hasCredentials(req) && !cc.Public && !cc.MustRevalidate && cc.SMaxAge < 0 {
 		return false
 	}
 	if heuristicStatus[code] {
@@ -224,11 +265,12 @@ func (f Freshness) Fresh() bool { return f.Age < f.Lifetime }
 
 // Lifetime returns the freshness lifetime of resp for a private cache (RFC
 // 9111 section 4.2.1): max-age (s-maxage is ignored), else Expires minus
-// Date (an Expires that does not parse means already expired), else a
+// Date (an Expires that is not one valid HTTP-date on one line, see
+// ParseHTTPDate, means already expired, section 5.3), else a
 // heuristic of 10% of the time between Last-Modified and Date, capped at
 // MaxHeuristicLifetime, for heuristically cacheable statuses when u has no
-// query. A missing Date counts as responseTime. The result is never
-// negative.
+// query. A missing or invalid Date counts as responseTime. The result is
+// never negative.
 func Lifetime(resp *http.Response, u *url.URL, responseTime time.Time) (lifetime time.Duration, heuristic bool) {
 	cc := ParseCacheControl(resp.Header)
 	if cc.MaxAge >= 0 {
@@ -258,8 +300,8 @@ func Lifetime(resp *http.Response, u *url.URL, responseTime time.Time) (lifetime
 // Age returns the current age at now of a response that was requested at
 // requestTime and received at responseTime (RFC 9111 section 4.2.3): the
 // larger of the apparent age (responseTime minus Date) and the Age header
-// plus the response delay, plus the time since it was received. Zero times
-// count as now.
+// plus the response delay, plus the time since it was received. Of an Age
+// list ("7200, 0") the first member counts. Zero times count as now.
 func Age(resp *http.Response, requestTime, responseTime, now time.Time) time.Duration {
 	if responseTime.IsZero() {
 		responseTime = now
@@ -272,9 +314,12 @@ func Age(resp *http.Response, requestTime, responseTime, now time.Time) time.Dur
 		apparent = responseTime.Sub(date)
 	}
 	var ageValue time.Duration
-	if v := strings.TrimSpace(resp.Header.Get("Age")); v != "" {
+	if v := resp.Header.Get("Age"); v != "" {
+		// RFC 9111 section 5.1: of a list, the first member counts; an
+		// invalid value is ignored.
+		first, _, _ := strings.Cut(v, ",")
 		n := int64(-1)
-		setDelta(&n, v)
+		setDelta(&n, trimOWS(first))
 		ageValue = time.Duration(n) * time.Second
 	}
 	corrected := ageValue + responseTime.Sub(requestTime)
@@ -290,15 +335,6 @@ func Evaluate(cr *CachedResponse, u *url.URL, now time.Time) Freshness {
 	f.Lifetime, f.Heuristic = Lifetime(cr.Response, u, cr.ResponseTime)
 	f.Age = Age(cr.Response, cr.RequestTime, cr.ResponseTime, now)
 	return f
-}
-
-func parseDate(h http.Header, name string) (time.Time, bool) {
-	v := h.Get(name)
-	if v == "" {
-		return time.Time{}, false
-	}
-	t, err := http.ParseTime(strings.TrimSpace(v))
-	return t, err == nil
 }
 
 // Action is what to do with a request given what the cache holds.
@@ -405,6 +441,63 @@ func decide(req *http.Request, reqCC CacheControl, cr *CachedResponse, now time.
 	return validate
 }
 
+// staleWithin reports whether cr, evaluated at now for a request to u, is
+// stale by no more than window seconds (window < 0: no window).
+func staleWithin(cr *CachedResponse, u *url.URL, now time.Time, window int64) bool {
+	if window < 0 {
+		return false
+	}
+	f := Evaluate(cr, u, now)
+	return f.Age-f.Lifetime <= time.Duration(window)*time.Second
+}
+
+// StaleWhileRevalidate reports whether a private cache may answer req with
+// the stored response cr although Decide asks to validate it, revalidating
+// it in the background meanwhile (RFC 5861 section 3): cr says
+// stale-while-revalidate=N and has been stale for at most N seconds; it
+// does not say no-cache or must-revalidate (RFC 9111 section 4.2.4); and
+// req has no preconditions or range of its own and asks for nothing fresher
+// (no no-store, no-cache, max-age, min-fresh or only-if-cached).
+func StaleWhileRevalidate(req *http.Request, cr *CachedResponse, now time.Time) bool {
+	if cr == nil || cr.Response == nil || Conditional(req) {
+		return false
+	}
+	reqCC, cc := ParseCacheControl(req.Header), ParseCacheControl(cr.Response.Header)
+	if reqCC.NoStore || reqCC.NoCache || reqCC.MaxAge >= 0 || reqCC.MinFresh >= 0 || reqCC.OnlyIfCached ||
+		cc.NoCache || cc.MustRevalidate {
+		return false
+	}
+	return staleWithin(cr, req.URL, now, cc.StaleWhileRevalidate)
+}
+
+// StaleIfError reports whether a private cache may answer req with the
+// stored response cr when asking the server failed: no response, or 500,
+// 502, 503 or 504 (RFC 5861 section 4). The window is the larger of the
+// stale-if-error=N of cr and that of req; cr must have been stale for at
+// most that many seconds, and must not say no-cache or must-revalidate
+// (RFC 9111 section 4.2.4). A request with no-store, or with no-cache and no
+// stale-if-error of its own, does not accept a stale response.
+func StaleIfError(req *http.Request, cr *CachedResponse, now time.Time) bool {
+	if cr == nil || cr.Response == nil || Conditional(req) {
+		return false
+	}
+	reqCC, cc := ParseCacheControl(req.Header), ParseCacheControl(cr.Response.Header)
+	if reqCC.NoStore || (reqCC.NoCache && reqCC.StaleIfError < 0) || cc.NoCache || cc.MustRevalidate {
+		return false
+	}
+	return staleWithin(cr, req.URL, now, max(cc.StaleIfError, reqCC.StaleIfError))
+}
+
+// ErrorStatus reports whether a status code counts as an error for
+// stale-if-error (RFC 5861 section 4): 500, 502, 503 and 504.
+func ErrorStatus(code int) bool {
+	switch code {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
 func satAdd(a, b time.Duration) time.Duration {
 	if s := a + b; s >= a {
 		return s
@@ -452,6 +545,32 @@ func NotModifiedMatches(cr *CachedResponse, resp304 *http.Response) bool {
 	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
 }
 
+// HeadMatches reports whether a 200 response to a HEAD request describes
+// the stored response cr, so that its fields may update cr (RFC 9111
+// section 4.3.5): each validator it carries (ETag, Last-Modified) has cr's
+// value, and its Content-Length, if it has one, is cr's. Otherwise cr is to
+// be taken as stale.
+func HeadMatches(cr *CachedResponse, head *http.Response) bool {
+	if cr == nil || cr.Response == nil || head == nil || head.StatusCode != http.StatusOK {
+		return false
+	}
+	for _, k := range []string{"Etag", "Last-Modified"} {
+		if v, ok := head.Header[k]; ok && !slices.Equal(v, cr.Response.Header[k]) {
+			return false
+		}
+	}
+	if v := head.Header.Get("Content-Length"); v != "" {
+		want := cr.Response.Header.Get("Content-Length")
+		if want == "" {
+			want = strconv.Itoa(len(cr.Body))
+		}
+		if trimOWS(v) != trimOWS(want) {
+			return false
+		}
+	}
+	return true
+}
+
 // notUpdated lists the fields a 304 does not update (RFC 9111 section 3.2):
 // connection-specific fields, and the ones the stored body depends on.
 var notUpdated = map[string]bool{
@@ -466,7 +585,8 @@ var notUpdated = map[string]bool{
 // stored field of that name, except connection-specific fields (those
 // listed above and the ones the 304's Connection names) and the fields the
 // stored body depends on (Content-Length, Content-Encoding, Content-Range);
-// stored 1xx warnings are dropped. The status, body, user info and policy
+// stored 1xx warnings and stored hop-by-hop fields (see
+// RemoveHopByHopFields) are dropped. The status, body, user info and policy
 // are cr's; the caller sets RequestTime and ResponseTime to the 304's.
 func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedResponse {
 	out := *cr
@@ -475,6 +595,7 @@ func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedRespons
 	if h == nil {
 		h = http.Header{}
 	}
+	RemoveHopByHopFields(h)
 	if ws := h["Warning"]; len(ws) > 0 {
 		var keep []string
 		for _, w := range ws {
@@ -508,6 +629,27 @@ func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedRespons
 	resp.Body = nil
 	out.Response = &resp
 	return &out
+}
+
+// hopByHop lists the connection-specific fields a cache never stores (RFC
+// 9111 section 3.1, RFC 9110 section 7.6.1), canonicalised.
+var hopByHop = [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Upgrade"}
+
+// RemoveHopByHopFields deletes from h the fields that describe one
+// connection rather than the response (RFC 9111 section 3.1): Connection,
+// Keep-Alive, Proxy-Connection, TE, Transfer-Encoding and Upgrade, and every
+// field that a Connection line names.
+func RemoveHopByHopFields(h http.Header) {
+	for _, line := range h["Connection"] {
+		for name := range strings.SplitSeq(line, ",") {
+			if name = trimOWS(name); name != "" {
+				delete(h, http.CanonicalHeaderKey(name))
+			}
+		}
+	}
+	for _, k := range hopByHop {
+		delete(h, k)
+	}
 }
 
 // ShouldInvalidate returns the keys (see Key) of the stored responses an

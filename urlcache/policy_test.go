@@ -43,20 +43,26 @@ func TestParseCacheControl(t *testing.T) {
 		lines []string
 		want  CacheControl
 	}{
-		{nil, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age=60, s-maxage=30"}, CacheControl{MaxAge: 60, SMaxAge: 30, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: MAX-AGE=60", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 60, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{`Cache-Control: max-age="60"`}, CacheControl{MaxAge: 60, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age=abc"}, CacheControl{MaxAge: 0, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age=-5"}, CacheControl{MaxAge: 0, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-age=99999999999999999999"}, CacheControl{MaxAge: maxDelta, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
-		{[]string{"Cache-Control: max-stale"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, MaxStaleAny: true}},
-		{[]string{"Cache-Control: max-stale=10, min-fresh=20, only-if-cached"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: 10, MinFresh: 20, OnlyIfCached: true}},
+		{nil, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age=60, s-maxage=30"}, CacheControl{MaxAge: 60, SMaxAge: 30, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: MAX-AGE=60", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 60, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{`Cache-Control: max-age="60"`}, CacheControl{MaxAge: 60, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age=abc"}, CacheControl{MaxAge: 0, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age=-5"}, CacheControl{MaxAge: 0, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age=99999999999999999999"}, CacheControl{MaxAge: maxDelta, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-stale"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1, MaxStaleAny: true}},
+		{[]string{"Cache-Control: max-stale=10, min-fresh=20, only-if-cached"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: 10, MinFresh: 20, StaleWhileRevalidate: -1, StaleIfError: -1, OnlyIfCached: true}},
 		{[]string{`Cache-Control: private="Set-Cookie, X", no-cache="A,B", immutable, must-revalidate, public, no-store, no-transform, proxy-revalidate, must-understand`},
-			CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, Private: true, NoCache: true, Immutable: true, MustRevalidate: true,
+			CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1, Private: true, NoCache: true, Immutable: true, MustRevalidate: true,
 				Public: true, NoStore: true, NoTransform: true, ProxyRevalidate: true, MustUnderstand: true}},
-		{[]string{"Pragma: no-cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, NoCache: true}},
-		{[]string{"Pragma: no-cache", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1}},
+		{[]string{"Cache-Control: stale-while-revalidate=30, stale-if-error=600"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: 30, StaleIfError: 600}},
+		{[]string{"Cache-Control: max-age =5"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age= 5, s-maxage = 7"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: max-age =5, max-age=9"}, CacheControl{MaxAge: 9, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Cache-Control: \tmax-age=5 ,no-store\t"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1, NoStore: true}},
+		{[]string{"Cache-Control: no cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
+		{[]string{"Pragma: no-cache"}, CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1, NoCache: true}},
+		{[]string{"Pragma: no-cache", "Cache-Control: max-age=5"}, CacheControl{MaxAge: 5, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}},
 	} {
 		if got := ParseCacheControl(hdr(tc.lines...)); got != tc.want {
 			t.Errorf("%q:\n got %+v\nwant %+v", tc.lines, got, tc.want)
@@ -80,6 +86,15 @@ func TestLifetime(t *testing.T) {
 		{"Expires without Date uses the response time", "", resp(200, "Expires: "+date(time.Hour)), time.Hour, false},
 		{"Expires in the past", "", resp(200, "Date: "+date(0), "Expires: "+date(-time.Hour)), 0, false},
 		{"Expires invalid (0)", "", resp(200, "Date: "+date(0), "Expires: 0", "Last-Modified: "+date(-100*time.Hour)), 0, false},
+		{"Expires with an extra space", "", resp(200, "Date: "+date(0), "Expires: "+strings.Replace(date(time.Hour), " ", "  ", 1)), 0, false},
+		{"Expires with a one-digit hour", "", resp(200, "Date: "+date(0), "Expires: Sun, 02 Mar 2025 9:00:00 GMT"), 0, false},
+		{"Expires with two values", "", resp(200, "Date: "+date(0), "Expires: "+date(time.Hour)+", "+date(2*time.Hour)), 0, false},
+		{"Expires on two lines", "", resp(200, "Date: "+date(0), "Expires: "+date(time.Hour), "Expires: "+date(time.Hour)), 0, false},
+		{"Expires in lower case", "", resp(200, "Date: "+date(0), "Expires: "+strings.ToLower(date(time.Hour))), time.Hour, false},
+		{"Expires in rfc850 form", "", resp(200, "Date: "+date(0), "Expires: "+now.Add(time.Hour).Format("Monday, 02-Jan-06 15:04:05 GMT")), time.Hour, false},
+		{"Expires in asctime form", "", resp(200, "Date: "+date(0), "Expires: "+now.Add(time.Hour).Format(time.ANSIC)), time.Hour, false},
+		{"invalid Date counts as the response time", "", resp(200, "Date: "+strings.Replace(date(-time.Hour), " ", "  ", 1), "Expires: "+date(time.Hour)), time.Hour, false},
+		{"invalid Last-Modified gives no heuristic", "", resp(200, "Last-Modified: "+strings.Replace(date(-105*time.Second), " ", "  ", 1), "Date: "+date(-5*time.Second)), 0, false},
 		{"Expires before Last-Modified", "", resp(200, "Last-Modified: "+date(-time.Hour), "Expires: "+date(-2*time.Hour)), 0, false},
 		{"heuristic 10%", "", resp(200, "Last-Modified: "+date(-105*time.Second), "Date: "+date(-5*time.Second)), 10 * time.Second, true},
 		{"heuristic on a 404", "", resp(404, "Last-Modified: "+date(-100*time.Second), "Date: "+date(0)), 10 * time.Second, true},
@@ -117,6 +132,9 @@ func TestAge(t *testing.T) {
 		{"apparent age larger than Age", resp(200, "Date: "+date(-100*time.Second), "Age: 10"), -50 * time.Second, -50 * time.Second, 100 * time.Second},
 		{"Date in the future", resp(200, "Date: "+date(time.Hour)), 0, 0, 0},
 		{"bad Age", resp(200, "Date: "+date(0), "Age: soon"), 0, 0, 0},
+		{"Age list: the first counts", resp(200, "Date: "+date(0), "Age: 7200, 0"), 0, 0, 2 * time.Hour},
+		{"Age list without spaces", resp(200, "Date: "+date(0), "Age: 60,7200"), 0, 0, time.Minute},
+		{"Age on two lines: the first counts", resp(200, "Date: "+date(0), "Age: 60", "Age: 7200"), 0, 0, time.Minute},
 	} {
 		got := Age(tc.resp, now.Add(tc.requested), now.Add(tc.received), now)
 		if got != tc.want {
@@ -181,6 +199,66 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestStaleWhileRevalidate(t *testing.T) {
+	swr := "Cache-Control: max-age=60, stale-while-revalidate=30"
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		cr   *CachedResponse
+		want bool
+	}{
+		{"nothing stored", request("GET", "https://h.test/"), nil, false},
+		{"fresh", request("GET", "https://h.test/"), stored(resp(200, swr), 30*time.Second), true},
+		{"stale within the window", request("GET", "https://h.test/"), stored(resp(200, swr), 89*time.Second), true},
+		{"at the window's end", request("GET", "https://h.test/"), stored(resp(200, swr), 90*time.Second), true},
+		{"beyond the window", request("GET", "https://h.test/"), stored(resp(200, swr), 91*time.Second), false},
+		{"no window", request("GET", "https://h.test/"), stored(resp(200, "Cache-Control: max-age=60"), 70*time.Second), false},
+		{"must-revalidate", request("GET", "https://h.test/"), stored(resp(200, swr+", must-revalidate"), 70*time.Second), false},
+		{"response no-cache", request("GET", "https://h.test/"), stored(resp(200, swr+", no-cache"), 70*time.Second), false},
+		{"request no-cache", request("GET", "https://h.test/", "Cache-Control: no-cache"), stored(resp(200, swr), 70*time.Second), false},
+		{"request max-age=0", request("GET", "https://h.test/", "Cache-Control: max-age=0"), stored(resp(200, swr), 70*time.Second), false},
+		{"request min-fresh", request("GET", "https://h.test/", "Cache-Control: min-fresh=1"), stored(resp(200, swr), 70*time.Second), false},
+		{"request only-if-cached", request("GET", "https://h.test/", "Cache-Control: only-if-cached"), stored(resp(200, swr), 70*time.Second), false},
+		{"request If-None-Match", request("GET", "https://h.test/", "If-None-Match: x"), stored(resp(200, swr), 70*time.Second), false},
+		{"invalid directive", request("GET", "https://h.test/"), stored(resp(200, "Cache-Control: max-age=60, stale-while-revalidate =30"), 70*time.Second), false},
+	} {
+		if got := StaleWhileRevalidate(tc.req, tc.cr, now); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestStaleIfError(t *testing.T) {
+	sie := "Cache-Control: max-age=60, stale-if-error=300"
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		cr   *CachedResponse
+		want bool
+	}{
+		{"nothing stored", request("GET", "https://h.test/"), nil, false},
+		{"within the window", request("GET", "https://h.test/"), stored(resp(200, sie), 300*time.Second), true},
+		{"beyond the window", request("GET", "https://h.test/"), stored(resp(200, sie), 361*time.Second), false},
+		{"no window", request("GET", "https://h.test/"), stored(resp(200, "Cache-Control: max-age=60"), 61*time.Second), false},
+		{"request's window", request("GET", "https://h.test/", "Cache-Control: stale-if-error=600"), stored(resp(200, "Cache-Control: max-age=60"), 600*time.Second), true},
+		{"the larger window", request("GET", "https://h.test/", "Cache-Control: stale-if-error=10"), stored(resp(200, sie), 300*time.Second), true},
+		{"must-revalidate", request("GET", "https://h.test/"), stored(resp(200, sie+", must-revalidate"), 70*time.Second), false},
+		{"response no-cache", request("GET", "https://h.test/"), stored(resp(200, sie+", no-cache"), 70*time.Second), false},
+		{"request no-store", request("GET", "https://h.test/", "Cache-Control: no-store"), stored(resp(200, sie), 70*time.Second), false},
+		{"request no-cache", request("GET", "https://h.test/", "Cache-Control: no-cache"), stored(resp(200, sie), 70*time.Second), false},
+		{"request no-cache and its own window", request("GET", "https://h.test/", "Cache-Control: no-cache, stale-if-error=100"), stored(resp(200, sie), 70*time.Second), true},
+	} {
+		if got := StaleIfError(tc.req, tc.cr, now); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for code, want := range map[int]bool{500: true, 502: true, 503: true, 504: true, 501: false, 404: false, 200: false} {
+		if got := ErrorStatus(code); got != want {
+			t.Errorf("ErrorStatus(%d) = %v", code, got)
+		}
+	}
+}
+
 func TestStorable(t *testing.T) {
 	explicit := "Expires: " + date(time.Hour)
 	lm := "Last-Modified: " + date(-time.Hour)
@@ -219,7 +297,12 @@ func TestStorable(t *testing.T) {
 		{"private is stored", request("GET", "https://h.test/"), resp(200, "Cache-Control: private, max-age=60"), true},
 		{"Vary: *", request("GET", "https://h.test/"), resp(200, explicit, "Vary: *"), false},
 		{"Vary: a, *", request("GET", "https://h.test/"), resp(200, explicit, "Vary: Accept, *"), false},
-		{"Authorization (a private cache stores it)", request("GET", "https://h.test/", "Authorization: Basic eA=="), resp(200, "Cache-Control: max-age=60"), true},
+		{"Authorization without public, must-revalidate or s-maxage", request("GET", "https://h.test/", "Authorization: Basic eA=="), resp(200, "Cache-Control: max-age=60"), false},
+		{"Authorization, heuristic", request("GET", "https://h.test/", "Authorization: Basic eA=="), resp(200, "Last-Modified: "+date(-time.Hour)), false},
+		{"Authorization, private", request("GET", "https://h.test/", "Authorization: Basic eA=="), resp(200, "Cache-Control: private, max-age=60"), false},
+		{"user info in the URL", request("GET", "https://u:p@h.test/"), resp(200, "Cache-Control: max-age=60"), false},
+		{"user info in the URL, public", request("GET", "https://u:p@h.test/"), resp(200, "Cache-Control: public, max-age=60"), true},
+		{"Proxy-Authorization alone", request("GET", "https://h.test/", "Proxy-Authorization: Basic eA=="), resp(200, "Cache-Control: max-age=60"), true},
 		{"Authorization, public", request("GET", "https://h.test/", "Authorization: Basic eA=="), resp(200, "Cache-Control: public, max-age=60"), true},
 		{"Authorization, must-revalidate", request("GET", "https://h.test/", "Authorization: Basic eA=="), resp(200, "Cache-Control: must-revalidate, max-age=60"), true},
 		{"Authorization, s-maxage", request("GET", "https://h.test/", "Authorization: Basic eA=="), resp(200, "Cache-Control: s-maxage=60"), true},
@@ -276,8 +359,7 @@ func TestMergeNotModified(t *testing.T) {
 		"Cache-Control: max-age=30")
 	got := MergeNotModified(cr, r304)
 	want := hdr("ETag: a", "Cache-Control: max-age=30", "A: a1", "B: b4", "B: b5", "C: c6", "Content-Length: 4",
-		"Content-Encoding: gzip", "Content-Type: text/html", "Warning: 299 x kept", "Allow: GET, HEAD, PUT",
-		"Transfer-Encoding: identity")
+		"Content-Encoding: gzip", "Content-Type: text/html", "Warning: 299 x kept", "Allow: GET, HEAD, PUT")
 	if !reflect.DeepEqual(got.Response.Header, want) {
 		t.Errorf("merged headers:\n got %v\nwant %v", got.Response.Header, want)
 	}
@@ -286,6 +368,54 @@ func TestMergeNotModified(t *testing.T) {
 	}
 	if cr.Response.Header.Get("C") != "" || len(cr.Response.Header["B"]) != 2 {
 		t.Error("the stored response was changed")
+	}
+}
+
+func TestMergeNotModifiedDropsStoredHopByHopFields(t *testing.T) {
+	cr := stored(resp(200, "ETag: a", "Connection: X-Conn", "X-Conn: 1", "Keep-Alive: timeout=5", "Proxy-Connection: keep-alive",
+		"Te: trailers", "Upgrade: h2c", "X-Kept: 2"), 0)
+	got := MergeNotModified(cr, resp(304, "Connection: X-Other", "X-Other: 3", "Upgrade: websocket", "X-New: 4"))
+	want := hdr("ETag: a", "X-Kept: 2", "X-New: 4")
+	if !reflect.DeepEqual(got.Response.Header, want) {
+		t.Errorf("merged headers:\n got %v\nwant %v", got.Response.Header, want)
+	}
+}
+
+func TestRemoveHopByHopFields(t *testing.T) {
+	h := hdr("Connection: close, X-A", "Connection: x-b", "X-A: 1", "X-B: 2", "X-C: 3", "Keep-Alive: timeout=5",
+		"Proxy-Connection: keep-alive", "TE: trailers", "Transfer-Encoding: chunked", "Upgrade: h2c")
+	RemoveHopByHopFields(h)
+	if want := hdr("X-C: 3"); !reflect.DeepEqual(h, want) {
+		t.Errorf("got %v, want %v", h, want)
+	}
+}
+
+func TestHeadMatches(t *testing.T) {
+	lm := "Last-Modified: " + date(-time.Hour)
+	cr := stored(resp(200, "ETag: \"v1\"", lm, "Content-Length: 1"), 0) // Body "A"
+	bare := stored(resp(200), 0)
+	for _, tc := range []struct {
+		name string
+		cr   *CachedResponse
+		head *http.Response
+		want bool
+	}{
+		{"same validators", cr, resp(200, "ETag: \"v1\"", lm), true},
+		{"same ETag only", cr, resp(200, "ETag: \"v1\""), true},
+		{"same Content-Length", cr, resp(200, "ETag: \"v1\"", "Content-Length: 1"), true},
+		{"other ETag", cr, resp(200, "ETag: \"v2\"", lm), false},
+		{"weak ETag", cr, resp(200, "ETag: W/\"v1\""), false},
+		{"other Last-Modified", cr, resp(200, "ETag: \"v1\"", "Last-Modified: "+date(0)), false},
+		{"other Content-Length", cr, resp(200, "ETag: \"v1\"", "Content-Length: 2"), false},
+		{"no validators", cr, resp(200, "X: y"), true},
+		{"a validator the stored one lacks", bare, resp(200, "ETag: \"v1\""), false},
+		{"Content-Length against the body", bare, resp(200, "Content-Length: 1"), true},
+		{"Content-Length against the body, other", bare, resp(200, "Content-Length: 3"), false},
+		{"not a 200", cr, resp(404, "ETag: \"v1\""), false},
+	} {
+		if got := HeadMatches(tc.cr, tc.head); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -349,6 +479,9 @@ func TestKey(t *testing.T) {
 		{"http://example.com:/a", "http://example.com/a"},
 		{"http://[::1]:80/", "http://[::1]/"},
 		{"data:text/plain,hi", "data:text/plain,hi"},
+		{"https://user:password@example.com/a#frag", "https://example.com/a"},
+		{"https://user@Example.com:443/a?b", "https://example.com/a?b"},
+		{"ftp://user:pw@example.com/f", "ftp://example.com/f"},
 	} {
 		u, _ := url.Parse(tc.in)
 		if got, ok := Key(u); !ok || got != tc.want {

@@ -53,16 +53,49 @@ type CacheHooks interface {
 // methods.
 //
 // Only GET requests to http and https URLs are answered from and stored in
-// the cache; a HEAD request may be answered with a stored GET's headers. A
-// request carrying its own preconditions or range bypasses the cache, and the
-// server's 304 or 206 reaches the caller. It sees bridged requests and raw
-// (still content-encoded) responses, so entries keep the body as received,
-// and Bridge decodes hits as it decodes the network's responses.
+// the cache; a HEAD request may be answered with a stored GET's headers, and
+// a 200 the server gives a HEAD request updates the stored GET response's
+// fields when its validators and Content-Length agree with it, and removes
+// it otherwise (RFC 9111 section 4.3.5). A GET whose only precondition is a
+// Range of one byte range ("bytes=a-b", "a-", "-n") is answered, when the
+// stored response may be used and is a complete 200 without a content
+// coding, with a 206 built from it (Content-Range, Content-Length), or a
+// 416 for a range past the end; other ranges (several, with If-Range) and
+// other preconditions bypass the cache, and the server's 304 or 206 reaches
+// the caller. Responses are stored only for the credentials they were
+// fetched with (see urlcache), without Set-Cookie and connection-specific
+// fields.
+//
+// Under the protocol cache policy, a stored response within its
+// stale-while-revalidate window (RFC 5861) is answered at once while a
+// goroutine of the stage revalidates it: one per URL at a time, not bound to
+// the task (whose context may end first), ending when the server's answer
+// is stored or fails and at the latest after RevalidationTimeout; Wait waits
+// for them. The background request goes through the stages after this one
+// with a call of its own (no metrics, no delegate), and its answer is stored
+// with the revalidated entry's storage policy and user info. Within
+// stale-if-error (the response's or the request's), a network error or a
+// 500, 502, 503 or 504 is answered with the stored response instead;
+// a cancelled task's error is not.
+//
+// It sees bridged requests and raw (still content-encoded) responses, so
+// entries keep the body as received, and Bridge decodes hits as it decodes
+// the network's responses.
 type Cache struct {
 	// Cache is the store; nil makes the stage pass everything through.
 	Cache *urlcache.Cache
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// RevalidationTimeout bounds a background revalidation (see Wait);
+	// zero means one minute.
+	RevalidationTimeout time.Duration
+
+	// Background revalidations: the URLs being revalidated and how many
+	// goroutines run them; idle is signalled when none is left.
+	bgMu   sync.Mutex
+	bgKeys map[string]bool
+	bgRuns int
+	bgIdle *sync.Cond
 }
 
 // maxEntryFraction: as Apple documents, a response is cached only when it
@@ -102,9 +135,20 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 	}
 	head := req.Method == http.MethodHead
 
+	// A GET for one byte range reads the cache as a GET of the whole, and
+	// the range is cut from a stored response that may be used; the
+	// network sees the request as it is.
+	whole, byteRange := req, ""
+	if !head {
+		if v, ok := singleRange(req); ok {
+			whole, byteRange = withoutRange(req), v
+		}
+	}
+
 	var stored *urlcache.CachedResponse
-	if policy != ReloadIgnoringLocalCacheData && policy != ReloadIgnoringLocalAndRemoteCacheData && !urlcache.Conditional(req) {
-		stored = uc.CachedResponse(req)
+	looked := policy != ReloadIgnoringLocalCacheData && policy != ReloadIgnoringLocalAndRemoteCacheData && !urlcache.Conditional(whole)
+	if looked {
+		stored = uc.CachedResponse(whole)
 	}
 	var action urlcache.Action
 	switch policy {
@@ -126,23 +170,57 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 			action = urlcache.Validate
 		}
 	default:
-		action = urlcache.Decide(req, stored, now())
+		t := now()
+		action = urlcache.Decide(whole, stored, t)
+		if (action == urlcache.Validate || action == urlcache.Fetch) && !head && urlcache.StaleWhileRevalidate(whole, stored, t) &&
+			(byteRange == "" || rangeable(stored)) {
+			c.revalidateInBackground(ctx, next, whole, stored)
+			action = urlcache.Use
+		}
 	}
 
 	switch action {
 	case urlcache.Use:
-		return c.hit(call, req, stored, now(), nil), nil
+		if byteRange != "" && rangeable(stored) {
+			if resp := c.rangeHit(call, req, stored, byteRange, now()); resp != nil {
+				return resp, nil
+			}
+		}
+		// A server may answer a range request with the whole response:
+		// so does the cache for a request that may not load.
+		if byteRange == "" || policy == ReturnCacheDataDontLoad {
+			return c.hit(call, req, stored, now(), nil), nil
+		}
+		return next.Do(ctx, req)
 	case urlcache.Unsatisfiable:
 		return gatewayTimeout(req), nil
 	}
 	if head {
-		return next.Do(ctx, req) // HEAD responses are not stored
+		// HEAD responses are not stored, but a 200 freshens or
+		// invalidates the stored GET response (RFC 9111 section 4.3.5).
+		sent := now()
+		resp, err := next.Do(ctx, req)
+		if err == nil && resp.StatusCode == http.StatusOK {
+			if !looked {
+				stored = uc.CachedResponse(req)
+			}
+			if stored != nil {
+				c.headUpdate(req, stored, resp, sent, now())
+			}
+		}
+		return resp, err
+	}
+	if byteRange != "" {
+		return next.Do(ctx, req) // 206 responses are not stored
 	}
 
 	sent := now()
 	if action == urlcache.Validate {
 		if cond := urlcache.ConditionalRequest(req, stored); cond != nil {
 			resp, err := next.Do(ctx, cond)
+			if stale := c.staleOnError(ctx, call, req, stored, resp, err); stale != nil {
+				return stale, nil
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -160,10 +238,153 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 		}
 	}
 	resp, err := next.Do(ctx, req)
+	if stale := c.staleOnError(ctx, call, req, stored, resp, err); stale != nil {
+		return stale, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return c.store(ctx, call, req, resp, stored, sent, now())
+}
+
+// staleOnError returns the stored response to answer req with when asking
+// the server failed (err, or resp with status 500, 502, 503 or 504) and
+// stale-if-error allows it; it then discards resp. It returns nil when
+// the failure stands: the request's cache policy is not the protocol's, or
+// the task itself was cancelled.
+func (c *Cache) staleOnError(ctx context.Context, call *Call, req *http.Request, stored *urlcache.CachedResponse, resp *http.Response, err error) *http.Response {
+	if stored == nil || call.CachePolicy != UseProtocolCachePolicy || ctx.Err() != nil {
+		return nil
+	}
+	if err == nil && (resp == nil || !urlcache.ErrorStatus(resp.StatusCode)) {
+		return nil
+	}
+	t := c.now()
+	if !urlcache.StaleIfError(req, stored, t) {
+		return nil
+	}
+	if resp != nil {
+		discard(resp)
+	}
+	return c.hit(call, req, stored, t, nil)
+}
+
+// revalidateInBackground revalidates stored, which answers req stale, on a
+// goroutine of the stage's, unless its URL is being revalidated already.
+// The goroutine ends when the server's answer has been stored (its body
+// read to the end, or to the cache's size limit for an entry) or has
+// failed, and at the latest after RevalidationTimeout: it does not depend
+// on the task, whose context may end first. Wait waits for it.
+func (c *Cache) revalidateInBackground(ctx context.Context, next Next, req *http.Request, stored *urlcache.CachedResponse) {
+	key, ok := urlcache.Key(req.URL)
+	if !ok {
+		return
+	}
+	c.bgMu.Lock()
+	if c.bgKeys[key] {
+		c.bgMu.Unlock()
+		return
+	}
+	if c.bgKeys == nil {
+		c.bgKeys = map[string]bool{}
+	}
+	c.bgKeys[key] = true
+	c.bgRuns++
+	c.bgMu.Unlock()
+
+	timeout := c.RevalidationTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	r2 := req.Clone(bctx)
+	go func() {
+		defer func() {
+			cancel()
+			c.bgMu.Lock()
+			delete(c.bgKeys, key)
+			c.bgRuns--
+			if c.bgRuns == 0 && c.bgIdle != nil {
+				c.bgIdle.Broadcast()
+			}
+			c.bgMu.Unlock()
+		}()
+		c.revalidate(bctx, next, r2, stored)
+	}()
+}
+
+// Wait returns once every background revalidation started so far has
+// ended (see RevalidationTimeout).
+func (c *Cache) Wait() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.bgIdle == nil {
+		c.bgIdle = sync.NewCond(&c.bgMu)
+	}
+	for c.bgRuns > 0 {
+		c.bgIdle.Wait()
+	}
+}
+
+// revalidate asks the server about stored (conditionally when it has a
+// validator) and stores the answer as a foreground request would. The
+// request runs through the rest of the chain with a call of its own, which
+// records no metrics and reports to no task.
+func (c *Cache) revalidate(ctx context.Context, next Next, req *http.Request, stored *urlcache.CachedResponse) {
+	call := &Call{Hooks: revalidationHooks{stored}}
+	next.call = call
+	send := req
+	if cond := urlcache.ConditionalRequest(req, stored); cond != nil {
+		send = cond
+	}
+	sent := c.now()
+	resp, err := next.Do(ctx, send)
+	if err != nil {
+		return
+	}
+	received := c.now()
+	if resp.StatusCode == http.StatusNotModified {
+		if send != req && urlcache.NotModifiedMatches(stored, resp) {
+			c.notModified(call, req, stored, resp, sent, received)
+		} else {
+			discard(resp)
+		}
+		return
+	}
+	resp, err = c.store(ctx, call, req, resp, stored, sent, received)
+	if err != nil {
+		return
+	}
+	if _, storing := resp.Body.(*cacheBody); storing {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, c.entryLimit()+1))
+	}
+	resp.Body.Close()
+}
+
+// entryLimit is the size of the largest response the cache stores.
+func (c *Cache) entryLimit() int64 {
+	return max(c.Cache.MemoryCapacity(), c.Cache.DiskCapacity()) / maxEntryFraction
+}
+
+// revalidationHooks are the hooks of a background revalidation, which has
+// no task to report to: events go nowhere, and the response is stored with
+// the storage policy and user info of the entry it revalidates (which the
+// task's delegate chose; it is not asked again).
+type revalidationHooks struct{ stored *urlcache.CachedResponse }
+
+func (revalidationHooks) WillRedirect(context.Context, *http.Response, *http.Request) (*http.Request, error) {
+	return nil, nil
+}
+func (revalidationHooks) NewBodyStream(context.Context) (io.ReadCloser, error) { return nil, nil }
+func (revalidationHooks) BodySent(n, total, expected int64)                    {}
+func (revalidationHooks) WaitingForConnectivity()                              {}
+func (revalidationHooks) Received(n int64)                                     {}
+
+func (h revalidationHooks) WillCacheResponse(_ context.Context, proposed *urlcache.CachedResponse) (*urlcache.CachedResponse, error) {
+	p := *proposed
+	p.StoragePolicy = h.stored.StoragePolicy
+	p.UserInfo = h.stored.UserInfo
+	return &p, nil
 }
 
 func (c *Cache) now() time.Time {
@@ -234,6 +455,84 @@ func (c *Cache) hit(call *Call, req *http.Request, cr *urlcache.CachedResponse, 
 	return resp
 }
 
+// singleRange returns the value of req's Range field when it is the
+// request's only precondition or range field, on one line.
+func singleRange(req *http.Request) (string, bool) {
+	vs, ok := req.Header["Range"]
+	if !ok || len(vs) != 1 {
+		return "", false
+	}
+	for _, k := range []string{"If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		if _, ok := req.Header[k]; ok {
+			return "", false
+		}
+	}
+	return vs[0], true
+}
+
+// withoutRange returns a copy of req without its Range field.
+func withoutRange(req *http.Request) *http.Request {
+	r2 := *req
+	r2.Header = req.Header.Clone()
+	delete(r2.Header, "Range")
+	return &r2
+}
+
+// rangeable reports whether byte ranges can be cut from cr: a complete 200
+// response whose body is stored as it was sent, without a content coding
+// (a range of the coded bytes would leave the decoder a fragment).
+func rangeable(cr *urlcache.CachedResponse) bool {
+	h := cr.Response.Header
+	if cr.Response.StatusCode != http.StatusOK || h.Get("Content-Range") != "" {
+		return false
+	}
+	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return false
+	}
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err != nil || n != int64(len(cr.Body)) {
+			return false
+		}
+	}
+	return true
+}
+
+// rangeHit answers req, which asks for the byte range value, from cr (see
+// rangeable): a 206 with the range and its Content-Range and
+// Content-Length, or a 416 when the range is past the end (RFC 9110
+// sections 14.4, 15.3.7 and 15.5.17). It returns nil when value is not one
+// range this cache answers (several, malformed), for the server to answer.
+func (c *Cache) rangeHit(call *Call, req *http.Request, cr *urlcache.CachedResponse, value string, now time.Time) *http.Response {
+	size := int64(len(cr.Body))
+	start, length, status := urlcache.SingleRange(value, size)
+	part := *cr
+	r := *cr.Response
+	switch status {
+	case http.StatusPartialContent:
+		r.Header = cr.Response.Header.Clone()
+		r.Header.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(start+length-1, 10)+"/"+strconv.FormatInt(size, 10))
+		r.Header.Set("Content-Length", strconv.FormatInt(length, 10))
+		part.Body = cr.Body[start : start+length]
+	case http.StatusRequestedRangeNotSatisfiable:
+		r.Header = http.Header{
+			"Content-Range":  {"bytes */" + strconv.FormatInt(size, 10)},
+			"Content-Length": {"0"},
+		}
+		for _, k := range []string{"Date", "Etag", "Last-Modified", "Cache-Control", "Expires"} {
+			if vs, ok := cr.Response.Header[k]; ok {
+				r.Header[k] = vs
+			}
+		}
+		part.Body = nil
+	default:
+		return nil
+	}
+	r.StatusCode = status
+	r.Status = strconv.Itoa(status) + " " + http.StatusText(status)
+	part.Response = &r
+	return c.hit(call, req, &part, now, nil)
+}
+
 // gatewayTimeout is the answer to an only-if-cached request the cache
 // cannot satisfy (RFC 9111 section 5.2.1.7), as OkHttp gives it.
 func gatewayTimeout(req *http.Request) *http.Response {
@@ -271,6 +570,26 @@ func (c *Cache) notModified(call *Call, req *http.Request, stored *urlcache.Cach
 	return c.hit(call, req, merged, received, resp304)
 }
 
+// headUpdate updates stored, the GET response a HEAD request could have
+// been answered with, from the HEAD's 200 response when that describes it
+// (see urlcache.HeadMatches), and removes it otherwise.
+func (c *Cache) headUpdate(head *http.Request, stored *urlcache.CachedResponse, resp *http.Response, sent, received time.Time) {
+	get := *head
+	get.Method = http.MethodGet
+	if !urlcache.HeadMatches(stored, resp) {
+		c.Cache.RemoveCachedResponse(&get)
+		return
+	}
+	merged := urlcache.MergeNotModified(stored, resp)
+	merged.RequestTime, merged.ResponseTime = sent, received
+	merged.Response.Header.Del("Set-Cookie")
+	if urlcache.Storable(&get, merged.Response) {
+		c.Cache.StoreCachedResponse(merged, &get)
+	} else {
+		c.Cache.RemoveCachedResponse(&get)
+	}
+}
+
 // store passes a network response on, storing it while its body streams
 // when it is storable and the task's delegate agrees.
 func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *http.Response, stored *urlcache.CachedResponse, sent, received time.Time) (*http.Response, error) {
@@ -283,7 +602,7 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 		}
 		return resp, nil
 	}
-	limit := max(uc.MemoryCapacity(), uc.DiskCapacity()) / maxEntryFraction
+	limit := c.entryLimit()
 	if resp.ContentLength > limit {
 		return resp, nil
 	}
@@ -296,6 +615,7 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 	}
 	h := resp.Header.Clone()
 	h.Del("Set-Cookie") // cookies go to the cookie store, not to later readers of the cache
+	urlcache.RemoveHopByHopFields(h)
 	proposed := &urlcache.CachedResponse{
 		Response: &http.Response{
 			Status:        resp.Status,
@@ -395,13 +715,19 @@ func (b *cacheBody) Close() error {
 }
 
 // reusable reports whether a stored resp could ever be served under HTTP
-// caching: it has explicit freshness (max-age, Expires), heuristic
-// freshness or a validator (Last-Modified), or a validator (ETag).
+// caching: it has explicit freshness (max-age, a valid Expires), heuristic
+// freshness or a validator (Last-Modified), a validator (ETag), or a
+// stale-while-revalidate or stale-if-error window.
 func reusable(resp *http.Response) bool {
 	h := resp.Header
-	if h.Get("ETag") != "" || h.Get("Last-Modified") != "" || h.Get("Expires") != "" {
+	if h.Get("ETag") != "" || h.Get("Last-Modified") != "" {
 		return true
 	}
+	if vs := h["Expires"]; len(vs) == 1 {
+		if _, ok := urlcache.ParseHTTPDate(strings.TrimSpace(vs[0])); ok {
+			return true
+		}
+	}
 	cc := urlcache.ParseCacheControl(h)
-	return cc.MaxAge > 0 || cc.SMaxAge > 0
+	return cc.MaxAge > 0 || cc.SMaxAge > 0 || cc.StaleWhileRevalidate > 0 || cc.StaleIfError > 0
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -713,6 +714,69 @@ func TestCacheHeadFromStoredGet(t *testing.T) {
 	e.wantCount(1)
 }
 
+func TestCacheHeadUpdatesStoredResponse(t *testing.T) {
+	t.Parallel()
+	stale := []string{"ETag: \"v1\"", "Cache-Control: max-age=0", "X-V: 1"}
+	for _, tc := range []struct {
+		name    string
+		stored  []string
+		head    reply
+		updated bool // the stored response is updated (else removed)
+	}{
+		{"same ETag", stale, reply{headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=600", "X-V: 2"}}, true},
+		{"same ETag and Content-Length", stale, reply{headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=600", "X-V: 2", "Content-Length: 1"}}, true},
+		{"no validators on either", []string{"Cache-Control: max-age=1", "X-V: 1"}, reply{headers: []string{"Cache-Control: max-age=600", "X-V: 2"}}, true},
+		{"other ETag", stale, reply{headers: []string{"ETag: \"v2\"", "Cache-Control: max-age=600", "X-V: 2"}}, false},
+		{"other Content-Length", stale, reply{headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=600", "X-V: 2", "Content-Length: 7"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.o.enqueue(reply{body: "A", headers: tc.stored}, tc.head, reply{body: "B", headers: []string{"Cache-Control: max-age=600"}})
+			e.wantBody("/", "A")
+			e.clk.Advance(2 * time.Second)
+			if r, _ := e.send("HEAD", "/"); r.StatusCode != 200 || r.Header.Get("X-V") != "2" {
+				t.Fatalf("HEAD: %d X-V %q, want the server's 200", r.StatusCode, r.Header.Get("X-V"))
+			}
+			e.wantCount(2)
+			r, body := e.get("/")
+			if tc.updated {
+				if body != "A" || r.Header.Get("X-V") != "2" {
+					t.Errorf("GET after the HEAD: %q X-V %q, want the stored A with X-V 2", body, r.Header.Get("X-V"))
+				}
+				e.wantCount(2)
+			} else {
+				if body != "B" {
+					t.Errorf("GET after the HEAD: %q, want B from the server", body)
+				}
+				e.wantCount(3)
+			}
+		})
+	}
+	t.Run("a 404 changes nothing", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=60"}}, reply{status: 404})
+		e.wantBody("/", "A")
+		e.policy = ReloadIgnoringLocalCacheData
+		e.send("HEAD", "/")
+		e.policy = UseProtocolCachePolicy
+		e.wantBody("/", "A")
+		e.wantCount(2)
+	})
+	t.Run("with a reload policy", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=60", "X-V: 1"}},
+			reply{headers: []string{"ETag: \"v1\"", "Cache-Control: max-age=60", "X-V: 2"}})
+		e.wantBody("/", "A")
+		e.policy = ReloadIgnoringLocalCacheData
+		e.send("HEAD", "/")
+		e.policy = UseProtocolCachePolicy
+		if r, b := e.get("/"); b != "A" || r.Header.Get("X-V") != "2" {
+			t.Errorf("%q X-V %q", b, r.Header.Get("X-V"))
+		}
+		e.wantCount(2)
+	})
+}
+
 func TestCacheInvalidation(t *testing.T) {
 	t.Parallel()
 	// postInvalidatesCache, putInvalidatesCache, deleteMethodInvalidatesCache,
@@ -1038,15 +1102,107 @@ func TestCacheRanges(t *testing.T) {
 		}
 		e.wantBody("/", "B")
 	})
-	t.Run("range request bypasses a stored response", func(t *testing.T) {
+	t.Run("range request with If-Range bypasses a stored response", func(t *testing.T) {
 		e := newEnv(t)
-		e.o.enqueue(reply{body: "ABCD", headers: []string{"Cache-Control: max-age=60"}}, reply{status: 206, body: "B", headers: []string{"Content-Range: bytes 1-1/4"}})
+		e.o.enqueue(reply{body: "ABCD", headers: []string{"Cache-Control: max-age=60", "ETag: \"v1\""}},
+			reply{status: 206, body: "B", headers: []string{"Content-Range: bytes 1-1/4"}})
 		e.wantBody("/", "ABCD")
-		r, b := e.get("/", "Range: bytes=1-1")
+		r, b := e.get("/", "Range: bytes=1-1", "If-Range: \"v1\"")
 		if r.StatusCode != 206 || b != "B" {
 			t.Errorf("%d %q", r.StatusCode, b)
 		}
 		e.wantBody("/", "ABCD")
+		e.wantCount(2)
+	})
+	t.Run("ranges from a stored response", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "ABCDEFGHIJ", headers: []string{"Cache-Control: max-age=60", "Content-Type: text/plain", "ETag: \"v1\""}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		for _, tc := range []struct {
+			rng, body, contentRange string
+			status                  int
+		}{
+			{"bytes=2-4", "CDE", "bytes 2-4/10", 206},
+			{"bytes=7-", "HIJ", "bytes 7-9/10", 206},
+			{"bytes=-2", "IJ", "bytes 8-9/10", 206},
+			{"bytes=-20", "ABCDEFGHIJ", "bytes 0-9/10", 206},
+			{"bytes=5-100", "FGHIJ", "bytes 5-9/10", 206},
+			{"bytes=10-", "", "bytes */10", 416},
+			{"bytes=-0", "", "bytes */10", 416},
+		} {
+			r, b := e.get("/", "Range: "+tc.rng)
+			if r.StatusCode != tc.status || b != tc.body || r.Header.Get("Content-Range") != tc.contentRange ||
+				r.Header.Get("Content-Length") != strconv.Itoa(len(tc.body)) || r.ContentLength != int64(len(tc.body)) {
+				t.Errorf("%s: %d %q Content-Range %q Content-Length %q (%d); want %d %q %q %d", tc.rng, r.StatusCode, b,
+					r.Header.Get("Content-Range"), r.Header.Get("Content-Length"), r.ContentLength, tc.status, tc.body, tc.contentRange, len(tc.body))
+			}
+			if tc.status == 206 && r.Header.Get("Content-Type") != "text/plain" {
+				t.Errorf("%s: Content-Type %q, want the stored one", tc.rng, r.Header.Get("Content-Type"))
+			}
+			if txs := e.last.Transactions(); len(txs) != 1 || txs[0].Snapshot().FetchType != FetchLocalCache {
+				t.Errorf("%s: not a local-cache transaction", tc.rng)
+			}
+		}
+		e.wantCount(1)
+		e.wantBody("/", "ABCDEFGHIJ")
+		if cr := e.stored("/"); cr == nil || cr.Response.StatusCode != 200 || string(cr.Body) != "ABCDEFGHIJ" {
+			t.Error("the stored response changed")
+		}
+	})
+	t.Run("several ranges go to the server", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "ABCDEFGHIJ", headers: []string{"Cache-Control: max-age=60"}},
+			reply{status: 206, body: "multipart", headers: []string{"Content-Type: multipart/byteranges; boundary=x"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		if r, b := e.get("/", "Range: bytes=0-1,4-5"); r.StatusCode != 206 || b != "multipart" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(2)
+		e.wantBody("/", "ABCDEFGHIJ")
+	})
+	t.Run("a stale response is not cut", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "ABCDEFGHIJ", headers: []string{"Cache-Control: max-age=60", "ETag: \"v1\""}},
+			reply{status: 206, body: "BC", headers: []string{"Content-Range: bytes 1-2/10"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		e.clk.Advance(2 * time.Minute)
+		if r, b := e.get("/", "Range: bytes=1-2"); r.StatusCode != 206 || b != "BC" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(2)
+		if r := e.o.request(1); r.Header.Get("Range") != "bytes=1-2" || r.Header.Get("If-None-Match") != "" {
+			t.Errorf("the server got %v, want the request as it was", r.Header)
+		}
+	})
+	t.Run("a coded body is not cut", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: gz("ABCDEFGHIJ"), headers: []string{"Cache-Control: max-age=60", "Content-Encoding: gzip"}},
+			reply{status: 206, body: "x", headers: []string{"Content-Range: bytes 1-1/30"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		if r, b := e.get("/", "Range: bytes=1-1", "Accept-Encoding: identity"); r.StatusCode != 206 || b != "x" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(2)
+	})
+	t.Run("returnCacheDataDontLoad answers a coded body whole", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: gz("ABCDEFGHIJ"), headers: []string{"Cache-Control: max-age=60", "Content-Encoding: gzip"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		e.policy = ReturnCacheDataDontLoad
+		if r, b := e.get("/", "Range: bytes=1-1"); r.StatusCode != 200 || b != "ABCDEFGHIJ" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(1)
+	})
+	t.Run("returnCacheDataDontLoad answers several ranges whole", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "ABCDEFGHIJ", headers: []string{"Cache-Control: max-age=60"}})
+		e.wantBody("/", "ABCDEFGHIJ")
+		e.policy = ReturnCacheDataDontLoad
+		if r, b := e.get("/", "Range: bytes=0-1,4-5"); r.StatusCode != 200 || b != "ABCDEFGHIJ" {
+			t.Errorf("%d %q", r.StatusCode, b)
+		}
+		e.wantCount(1)
 	})
 }
 
@@ -1154,14 +1310,6 @@ func TestCacheVary(t *testing.T) {
 
 func TestCacheOther(t *testing.T) {
 	t.Parallel()
-	t.Run("authorizationRequestFullyCached", func(t *testing.T) {
-		// RFC 9111 section 3.5 restricts shared caches only; a private
-		// cache stores the response, as OkHttp does.
-		e := newEnv(t)
-		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=60"}}, reply{body: "B"})
-		e.wantBody("/", "A", "Authorization: password")
-		e.wantBody("/", "A")
-	})
 	t.Run("contentLocationDoesNotPopulateCache", func(t *testing.T) {
 		e := newEnv(t)
 		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=60", "Content-Location: /bar"}}, reply{body: "B"})
@@ -1447,4 +1595,149 @@ func TestCacheSkipsUnusableResponses(t *testing.T) {
 	e.wantBody("/", "B")
 	e.wantBody("/", "B") // from the cache
 	e.wantCount(2)
+
+	e = newEnv(t) // an Expires that is no date is no freshness
+	e.o.enqueue(reply{body: "A", headers: []string{"Expires: " + strings.Replace(e.date(time.Hour), " ", "  ", 1)}})
+	e.wantBody("/", "A")
+	if e.stored("/") != nil {
+		t.Error("stored a response with an invalid Expires and nothing else")
+	}
+}
+
+func TestCacheHopByHopFields(t *testing.T) {
+	t.Parallel()
+	hop := []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Upgrade", "X-Conn", "X-Conn-2"}
+	check := func(t *testing.T, what string, h http.Header) {
+		t.Helper()
+		for _, k := range hop {
+			if v, ok := h[k]; ok {
+				t.Errorf("%s has %s: %q", what, k, v)
+			}
+		}
+		if h.Get("X-Kept") == "" {
+			t.Errorf("%s lost X-Kept: %v", what, h)
+		}
+	}
+	t.Run("stored response", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{raw: "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nConnection: X-Conn, keep-alive\r\nConnection: x-conn-2\r\n" +
+			"X-Conn: secret\r\nX-Conn-2: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n" +
+			"Upgrade: h2c\r\nX-Kept: 1\r\nContent-Length: 1\r\n\r\nA"})
+		e.wantBody("/", "A")
+		cr := e.stored("/")
+		if cr == nil {
+			t.Fatal("not stored")
+		}
+		check(t, "the stored response", cr.Response.Header)
+		resp, body := e.get("/")
+		if body != "A" {
+			t.Fatalf("hit: %q", body)
+		}
+		check(t, "the response from the cache", resp.Header)
+		e.wantCount(1)
+	})
+	t.Run("304", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"ETag: v1", "Cache-Control: max-age=0", "X-Kept: 1"}},
+			reply{raw: "HTTP/1.1 304 Not Modified\r\nETag: v1\r\nCache-Control: max-age=60\r\nConnection: X-Conn\r\nX-Conn: secret\r\n" +
+				"Keep-Alive: timeout=5\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\n\r\n"})
+		e.wantBody("/", "A")
+		resp, body := e.get("/")
+		if body != "A" || resp.StatusCode != 200 {
+			t.Fatalf("after the 304: %d %q", resp.StatusCode, body)
+		}
+		check(t, "the merged response", resp.Header)
+		check(t, "the updated stored response", e.stored("/").Response.Header)
+		e.wantCount(2)
+	})
+}
+
+func TestCacheAuthorization(t *testing.T) {
+	t.Parallel()
+	const alice, bob = "Authorization: Basic YWxpY2U6YQ==", "Authorization: Basic Ym9iOmI="
+	// RFC 9111 section 3.5: the response to a request with Authorization
+	// is stored only when it says public, must-revalidate or s-maxage.
+	for _, cc := range []string{"max-age=60", "private, max-age=60"} {
+		t.Run("not stored with "+cc, func(t *testing.T) {
+			e := newEnv(t)
+			e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: " + cc}}, reply{body: "B"})
+			e.wantBody("/", "A", alice)
+			e.wantBody("/", "B", alice)
+			e.wantCount(2)
+		})
+	}
+	for _, cc := range []string{"public, max-age=60", "must-revalidate, max-age=60", "s-maxage=60, max-age=60"} {
+		t.Run("stored with "+cc, func(t *testing.T) {
+			// authorizationResponseCachedWith{SMaxAge,Public,MustRevalidate},
+			// but only for the same credentials.
+			e := newEnv(t)
+			h := []string{"Cache-Control: " + cc}
+			e.o.enqueue(reply{body: "alice's", headers: h}, reply{body: "bob's", headers: h}, reply{body: "anyone's", headers: h},
+				reply{body: "alice's again", headers: h})
+			e.wantBody("/", "alice's", alice)
+			e.wantBody("/", "alice's", alice)
+			e.wantCount(1)
+			e.wantBody("/", "bob's", bob) // never alice's
+			e.wantCount(2)
+			e.wantBody("/", "bob's", bob)
+			e.wantBody("/", "anyone's") // no credentials: never bob's
+			e.wantCount(3)
+			e.wantBody("/", "anyone's")
+			e.wantBody("/", "alice's again", alice)
+			e.wantCount(4)
+		})
+	}
+	t.Run("a response stored without credentials is not served with them", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "public", headers: []string{"Cache-Control: max-age=60"}}, reply{body: "alice's", headers: []string{"Cache-Control: max-age=60"}})
+		e.wantBody("/", "public")
+		e.wantBody("/", "alice's", alice)
+		e.wantCount(2)
+	})
+	t.Run("HEAD", func(t *testing.T) {
+		e := newEnv(t)
+		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: public, max-age=60", "X-Who: alice"}}, reply{headers: []string{"X-Who: server"}})
+		e.wantBody("/", "A", alice)
+		if r, _ := e.send("HEAD", "/", bob); r.Header.Get("X-Who") != "server" {
+			t.Errorf("HEAD with other credentials answered from the cache: X-Who %q", r.Header.Get("X-Who"))
+		}
+		e.wantCount(2)
+	})
+}
+
+func TestCacheMalformedFreshness(t *testing.T) {
+	t.Parallel()
+	// Each response would be fresh for an hour if its fields were read
+	// leniently; read strictly, it is already stale (RFC 9111 sections 5.1,
+	// 5.2 and 5.3).
+	for _, tc := range []struct {
+		name    string
+		headers func(e *env) []string
+	}{
+		{"Expires with two spaces", func(e *env) []string {
+			return []string{"Expires: " + strings.Replace(e.date(time.Hour), " ", "  ", 1)}
+		}},
+		{"Expires with a one-digit hour", func(e *env) []string {
+			d := e.clk.Now().Add(24 * time.Hour).UTC()
+			d = time.Date(d.Year(), d.Month(), d.Day(), 9, 0, 0, 0, time.UTC)
+			return []string{"Date: " + e.date(0), "Expires: " + strings.Replace(d.Format(http.TimeFormat), " 09:", " 9:", 1)}
+		}},
+		{"Expires on two lines", func(e *env) []string {
+			return []string{"Expires: " + e.date(time.Hour), "Expires: " + e.date(time.Hour)}
+		}},
+		{"max-age with a space before =", func(e *env) []string { return []string{"Cache-Control: max-age =3600"} }},
+		{"an Age list taken whole", func(e *env) []string { return []string{"Cache-Control: max-age=3600", "Age: 7200, 0"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			h := append(tc.headers(e), "ETag: v1")
+			e.o.enqueue(reply{body: "A", headers: h}, reply{status: 304})
+			e.wantBody("/", "A")
+			e.wantBody("/", "A")
+			e.wantCount(2)
+			if r := e.o.request(1); r.Header.Get("If-None-Match") != "v1" {
+				t.Errorf("second request %v, want a conditional one", r.Header)
+			}
+		})
+	}
 }
