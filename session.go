@@ -315,6 +315,11 @@ func (s *Session) invalidateLocked() {
 // cache's background disk writes included) and returns what failed.
 func (s *Session) flushStores() error {
 	var errs []error
+	for _, st := range s.chain {
+		if c, ok := st.(*pipeline.Cache); ok {
+			c.Wait() // background revalidations store their answers first
+		}
+	}
 	if c := s.cfg.URLCache; c != nil {
 		if err := c.Flush(); err != nil && !errors.Is(err, urlcache.ErrClosed) {
 			errs = append(errs, fmt.Errorf("urlsession: writing the URL cache: %w", err))
