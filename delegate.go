@@ -130,13 +130,17 @@ type DataDelegate interface {
 
 // CacheDelegate decides what a data task stores in the URLCache.
 type CacheDelegate interface {
-	// WillCacheResponse is called when a response the cache would store
-	// arrives, before its body: proposed has the response (headers only),
-	// the storage policy and no body yet. It returns what to store:
-	// proposed, a changed copy (its StoragePolicy, UserInfo and headers are
-	// used) or nil to store nothing. The body is stored only once it has
-	// arrived whole. It is not called for tasks with a completion handler,
-	// nor in sessions from EphemeralConfiguration, as Apple documents.
+	// WillCacheResponse is called once a response the cache would store
+	// has arrived whole: after the task's last DidReceiveData and before
+	// its metrics and completion, as Apple orders it. proposed has the
+	// response's headers, the whole body as received (still
+	// content-encoded when the response has a Content-Encoding) and the
+	// storage policy. It returns what to store: proposed, another
+	// CachedResponse (its headers, Body, StoragePolicy and UserInfo are
+	// stored) or nil to store nothing. A body cut short is never stored
+	// and the delegate is not asked. It is not called for tasks with a
+	// completion handler, nor in sessions from EphemeralConfiguration, as
+	// Apple documents.
 	WillCacheResponse(s *Session, t *DataTask, proposed *urlcache.CachedResponse) *urlcache.CachedResponse
 }
 

@@ -542,16 +542,25 @@ func (h hooks) WaitRunning(ctx context.Context) error { return h.t.waitRunning(c
 
 var _ pipeline.CacheHooks = hooks{}
 
-// WillCacheResponse asks the CacheDelegate, except for tasks with a
-// completion handler and in ephemeral sessions, where Apple does not ask.
-func (h hooks) WillCacheResponse(ctx context.Context, proposed *urlcache.CachedResponse) (*urlcache.CachedResponse, error) {
+// AsksWillCacheResponse reports whether the task has a CacheDelegate to ask:
+// not for tasks with a completion handler, nor in ephemeral sessions, where
+// Apple does not ask.
+func (h hooks) AsksWillCacheResponse() bool {
 	t := h.t
 	if t.deliver.handler != nil || t.session.cfg.ephemeral {
+		return false
+	}
+	_, ok := delegateFor[CacheDelegate](t)
+	return ok
+}
+
+// WillCacheResponse asks the CacheDelegate, after the task's last
+// DidReceiveData.
+func (h hooks) WillCacheResponse(ctx context.Context, proposed *urlcache.CachedResponse) (*urlcache.CachedResponse, error) {
+	t := h.t
+	if !h.AsksWillCacheResponse() {
 		return proposed, nil
 	}
-	d, ok := delegateFor[CacheDelegate](t)
-	if !ok {
-		return proposed, nil
-	}
+	d, _ := delegateFor[CacheDelegate](t)
 	return ask(ctx, t, func() *urlcache.CachedResponse { return d.WillCacheResponse(t.session, t.data, proposed) })
 }

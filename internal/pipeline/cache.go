@@ -36,14 +36,21 @@ const (
 	ReloadRevalidatingCacheData = 5
 )
 
-// CacheHooks is implemented by Hooks whose delegate may change or refuse
-// what is stored (Apple's willCacheResponse).
+// CacheHooks is implemented by Hooks that may change or refuse what is
+// stored (Apple's willCacheResponse).
 type CacheHooks interface {
-	// WillCacheResponse is asked when a storable response arrives, before
-	// its body streams: proposed holds the response's headers (Body nil)
-	// and the storage policy. It returns the entry to store (proposed, or a
-	// changed copy: its StoragePolicy, UserInfo and Response headers are
-	// used when the body completes) or nil to store nothing.
+	// AsksWillCacheResponse reports whether a delegate decides what is
+	// stored. When it does, WillCacheResponse is asked once the body has
+	// arrived whole, as Apple asks: after the reader has been given every
+	// byte and before it sees the end of the body, with proposed.Body set.
+	// When it does not, WillCacheResponse is asked as the response arrives
+	// (proposed.Body nil) and the body streams into the cache.
+	AsksWillCacheResponse() bool
+	// WillCacheResponse returns the entry to store, proposed or another
+	// (its Response headers, StoragePolicy and UserInfo are stored, and its
+	// Body when asked with the whole body), or nil to store nothing.
+	// proposed.Body is the body as received: still content-encoded when
+	// the response has a Content-Encoding.
 	WillCacheResponse(ctx context.Context, proposed *urlcache.CachedResponse) (*urlcache.CachedResponse, error)
 }
 
@@ -380,6 +387,8 @@ func (revalidationHooks) BodySent(n, total, expected int64)                    {
 func (revalidationHooks) WaitingForConnectivity()                              {}
 func (revalidationHooks) Received(n int64)                                     {}
 
+func (revalidationHooks) AsksWillCacheResponse() bool { return false }
+
 func (h revalidationHooks) WillCacheResponse(_ context.Context, proposed *urlcache.CachedResponse) (*urlcache.CachedResponse, error) {
 	p := *proposed
 	p.StoragePolicy = h.stored.StoragePolicy
@@ -632,7 +641,20 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 		ResponseTime:  received,
 	}
 	chosen := proposed
-	if ch, ok := call.Hooks.(CacheHooks); ok {
+	ch, ok := call.Hooks.(CacheHooks)
+	if ok && ch.AsksWillCacheResponse() {
+		// The delegate decides once the body is whole: buffer it.
+		body := resp.Body
+		if body == nil {
+			body = http.NoBody
+		}
+		resp.Body = &askBody{
+			rc: body, ctx: ctx, hooks: ch, cache: uc, req: req, proposed: proposed,
+			want: resp.ContentLength, limit: limit,
+		}
+		return resp, nil
+	}
+	if ok {
 		var err error
 		chosen, err = ch.WillCacheResponse(ctx, proposed)
 		if err != nil {
@@ -713,6 +735,76 @@ func (b *cacheBody) Close() error {
 	b.mu.Unlock()
 	return b.rc.Close()
 }
+
+// askBody buffers a response body for a delegate that decides what is
+// stored with the whole body (CacheHooks.AsksWillCacheResponse). At the end
+// of a body that ended cleanly with the length it announced, the Read that
+// would report io.EOF first asks the delegate, so the question comes after
+// every byte was handed to the reader; a body cut short, over the size
+// limit or closed before its end stores nothing.
+type askBody struct {
+	rc       io.ReadCloser
+	ctx      context.Context
+	hooks    CacheHooks
+	cache    *urlcache.Cache
+	req      *http.Request
+	proposed *urlcache.CachedResponse
+	want     int64 // Content-Length, or -1
+	limit    int64
+
+	buf    []byte
+	over   bool // the body passed the limit: nothing is stored
+	atEOF  bool // the underlying body ended; the reader has not been told
+	asked  bool
+}
+
+func (b *askBody) Read(p []byte) (int, error) {
+	if b.atEOF {
+		return 0, b.finish()
+	}
+	n, err := b.rc.Read(p)
+	if n > 0 && !b.over {
+		if int64(len(b.buf))+int64(n) > b.limit || (b.want >= 0 && int64(len(b.buf)+n) > b.want) {
+			b.over, b.buf = true, nil
+		} else {
+			b.buf = append(b.buf, p[:n]...)
+		}
+	}
+	if err == io.EOF {
+		if n > 0 {
+			// Hand these bytes over first; the next Read asks.
+			b.atEOF = true
+			return n, nil
+		}
+		return 0, b.finish()
+	}
+	return n, err
+}
+
+// finish asks the delegate about a complete body and stores what it
+// chooses; it returns io.EOF, or the error that kept the delegate from
+// answering.
+func (b *askBody) finish() error {
+	b.atEOF = true
+	if b.asked || b.over || (b.want >= 0 && int64(len(b.buf)) != b.want) {
+		return io.EOF
+	}
+	b.asked = true
+	b.proposed.Body = b.buf
+	chosen, err := b.hooks.WillCacheResponse(b.ctx, b.proposed)
+	if err != nil {
+		return err
+	}
+	if chosen == nil || chosen.Response == nil || chosen.StoragePolicy == urlcache.NotAllowed {
+		return io.EOF
+	}
+	w := b.cache.NewWriter(b.req, chosen)
+	w.Write(chosen.Body)
+	w.CommitInBackground()
+	return io.EOF
+}
+
+func (b *askBody) Close() error { return b.rc.Close() }
 
 // reusable reports whether a stored resp could ever be served under HTTP
 // caching: it has explicit freshness (max-age, a valid Expires), heuristic

@@ -154,9 +154,18 @@ func (testHooks) Received(n int64)                                     {}
 
 type cacheHooks struct {
 	testHooks
+	asks  bool // AsksWillCacheResponse: asked with the whole body
 	mu    sync.Mutex
 	calls []*urlcache.CachedResponse
 	f     func(*urlcache.CachedResponse) *urlcache.CachedResponse
+}
+
+func (h *cacheHooks) AsksWillCacheResponse() bool { return h.asks }
+
+func (h *cacheHooks) callCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.calls)
 }
 
 func (h *cacheHooks) WillCacheResponse(_ context.Context, p *urlcache.CachedResponse) (*urlcache.CachedResponse, error) {
@@ -1478,6 +1487,88 @@ func TestCacheWillCacheResponse(t *testing.T) {
 		e.wantBody("/", "B")
 		if len(h.calls) != 2 {
 			t.Errorf("%d calls, want 2", len(h.calls))
+		}
+	})
+	t.Run("refuse with the whole body", func(t *testing.T) {
+		e := newEnv(t)
+		h := &cacheHooks{asks: true, f: func(*urlcache.CachedResponse) *urlcache.CachedResponse { return nil }}
+		e.hooks = h
+		e.o.enqueue(reply{body: "A", headers: []string{"Cache-Control: max-age=60"}}, reply{body: "B", headers: []string{"Cache-Control: max-age=60"}})
+		e.wantBody("/", "A")
+		e.wantBody("/", "B")
+		if len(h.calls) != 2 {
+			t.Errorf("%d calls, want 2", len(h.calls))
+		}
+	})
+	t.Run("asked with the whole body, before the end", func(t *testing.T) {
+		for _, length := range []bool{true, false} {
+			e := newEnv(t)
+			h := &cacheHooks{asks: true, f: func(p *urlcache.CachedResponse) *urlcache.CachedResponse {
+				c := *p
+				c.UserInfo = map[string]string{"by": "delegate"}
+				c.Body = []byte("changed")
+				return &c
+			}}
+			e.hooks = h
+			e.o.enqueue(reply{f: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				if length {
+					w.Header().Set("Content-Length", "6")
+				}
+				io.WriteString(w, "ABC")
+				w.(http.Flusher).Flush()
+				io.WriteString(w, "DEF")
+			}})
+			resp, err := e.do("GET", "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			buf := make([]byte, 64)
+			for {
+				n, err := resp.Body.Read(buf)
+				got = append(got, buf[:n]...)
+				if n > 0 && h.callCount() != 0 {
+					t.Fatalf("asked before the reader had byte %d", len(got))
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			resp.Body.Close()
+			if string(got) != "ABCDEF" || h.callCount() != 1 {
+				t.Fatalf("read %q with %d calls, want ABCDEF and 1 call", got, h.callCount())
+			}
+			if p := h.calls[0]; string(p.Body) != "ABCDEF" || p.StoragePolicy != urlcache.Allowed {
+				t.Errorf("proposed body %q policy %v", p.Body, p.StoragePolicy)
+			}
+			if st := e.stored("/"); st == nil || st.UserInfo["by"] != "delegate" || string(st.Body) != "changed" {
+				t.Errorf("stored %+v", st)
+			}
+		}
+	})
+	t.Run("not asked for a body cut short", func(t *testing.T) {
+		e := newEnv(t)
+		h := &cacheHooks{asks: true}
+		e.hooks = h
+		e.o.enqueue(reply{f: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "ABC")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}})
+		resp, err := e.do("GET", "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if h.callCount() != 0 || e.stored("/") != nil {
+			t.Errorf("%d calls, stored %v; want none", h.callCount(), e.stored("/"))
 		}
 	})
 	t.Run("change", func(t *testing.T) {
