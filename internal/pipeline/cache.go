@@ -752,10 +752,10 @@ type askBody struct {
 	want     int64 // Content-Length, or -1
 	limit    int64
 
-	buf    []byte
-	over   bool // the body passed the limit: nothing is stored
-	atEOF  bool // the underlying body ended; the reader has not been told
-	asked  bool
+	buf   []byte
+	over  bool // the body passed the limit: nothing is stored
+	atEOF bool // the underlying body ended; the reader has not been told
+	asked bool
 }
 
 func (b *askBody) Read(p []byte) (int, error) {
