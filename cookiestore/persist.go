@@ -116,10 +116,12 @@ func openDB(path string, now time.Time) (*db, error) {
 	if rerr := os.Rename(abs, aside); rerr != nil {
 		return nil, fmt.Errorf("cookiestore: moving corrupt %s aside: %w (after %v)", abs, rerr, err)
 	}
+	ownerOnly(aside)
 	for _, sfx := range []string{"-wal", "-shm"} {
 		if rerr := os.Rename(abs+sfx, aside+sfx); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			_ = os.Remove(abs + sfx)
 		}
+		ownerOnly(aside + sfx)
 	}
 	if d, err = tryOpenDB(abs); err != nil {
 		return nil, err
@@ -140,6 +142,12 @@ func tryOpenDB(abs string) (*db, error) {
 		return nil, fmt.Errorf("cookiestore: %w", err)
 	}
 	f.Close()
+	// SQLite gives the files it creates beside the database (-wal, -shm,
+	// -journal) the database's mode, so an owner-only database keeps them
+	// owner-only too, whatever the umask.
+	for _, p := range []string{abs, abs + "-wal", abs + "-shm", abs + "-journal"} {
+		ownerOnly(p)
+	}
 	dsn := (&url.URL{Scheme: "file", Path: abs,
 		RawQuery: "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"}).String()
 	sdb, err := sql.Open("sqlite", dsn)
@@ -427,6 +435,15 @@ func (d *db) close() error {
 		d.conn.Close()
 	}
 	return d.sql.Close()
+}
+
+// ownerOnly takes the group and other permissions off the file at path, if
+// it exists. Failure is not an error: the file may belong to someone else,
+// in which case opening it tells.
+func ownerOnly(path string) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		_ = os.Chmod(path, fi.Mode().Perm()&0o700)
+	}
 }
 
 func classify0(err error) error {

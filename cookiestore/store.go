@@ -54,10 +54,13 @@ const (
 // the default limits and policy Always.
 type Options struct {
 	// Path is the SQLite file that keeps persistent cookies, shared safely
-	// with other stores and processes using the same file; its directory is
-	// created 0700 and the file 0600. "" keeps everything in memory. Stores
-	// of one process see each other's changes at once, a store sees another
-	// process's within 100 ms.
+	// with other stores and processes using the same file. Missing
+	// directories are created 0700; the file, SQLite's files beside it
+	// (Path+"-wal", "-shm", "-journal") and copies of a damaged file are
+	// owner-only (0600) whatever the umask, and an existing file that
+	// grants group or others any permission is tightened on open. ""
+	// keeps everything in memory. Stores of one process see each other's
+	// changes at once, a store sees another process's within 100 ms.
 	Path string
 	// MaxCookies bounds the number of cookies in the store;
 	// 0 (or negative) means DefaultMaxCookies.
