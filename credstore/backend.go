@@ -15,9 +15,9 @@ import (
 // backend keeps the permanent tier. A Store calls it with its own mutex
 // held, so a backend needs no locking of its own for in-process use.
 //
-// This is the seam for other permanent stores: a desktop keyring (the
-// freedesktop Secret Service, the macOS Keychain) would be a third
-// implementation beside memBackend and fileBackend.
+// memBackend and fileBackend implement it. A desktop keyring (the
+// freedesktop Secret Service) would keep the passwords of fileBackend's
+// records.
 type backend interface {
 	// load returns the current permanent state, reloading it when another
 	// Store or process changed it. The result must not be modified. On
@@ -63,15 +63,18 @@ const (
 // compared too, for writers that do not replace the file.
 type fileBackend struct {
 	dir, path, lockPath string
+	report              func(*RecoveryError) // called with the Store's lock held
 
 	st      *tierState
 	cur     *os.File    // the file st was read from (Unix only), or nil
 	curInfo os.FileInfo // its metadata; nil when the file did not exist
 
+	reported   os.FileInfo // the damaged file last reported, not to report it twice
+	soft       error       // errSoft for the state read last, or nil
 	tempsSwept bool
 }
 
-func openFileBackend(dir string) (*fileBackend, error) {
+func openFileBackend(dir string, report func(*RecoveryError)) (*fileBackend, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("credstore: %w", err)
@@ -87,9 +90,10 @@ func openFileBackend(dir string) (*fileBackend, error) {
 		dir:      dir,
 		path:     filepath.Join(dir, fileName),
 		lockPath: filepath.Join(dir, lockName),
+		report:   report,
 		st:       newTier(),
 	}
-	if _, err := b.load(); err != nil {
+	if _, err := b.load(); err != nil && !errors.Is(err, errSoft) {
 		b.close()
 		return nil, err
 	}
@@ -120,10 +124,18 @@ func prepareDir(dir string) error {
 	return nil
 }
 
+// errSoft is wrapped by errors that leave the backend usable: a damaged
+// file of which no copy could be kept, a file that could not be rewritten
+// in the current format.
+var errSoft = errors.New("credstore: permanent credentials partly unavailable")
+
 func (b *fileBackend) load() (*tierState, error) {
 	err := b.refresh(false, false)
 	if errors.Is(err, errNeedLock) {
 		err = b.withLock(func() error { return b.refresh(true, false) })
+	}
+	if err == nil {
+		err = b.soft // still true of the file read last
 	}
 	return b.st, err
 }
@@ -135,7 +147,7 @@ func (b *fileBackend) update(f func(*tierState) bool) (*tierState, bool, error) 
 	committed := false
 	err := b.withLock(func() error {
 		b.sweepTemps()
-		if err := b.refresh(true, true); err != nil {
+		if err := b.refresh(true, true); err != nil && (!errors.Is(err, errSoft) || errors.Is(err, errNotKept)) {
 			return err
 		}
 		next := b.st.clone()
@@ -156,24 +168,29 @@ func (b *fileBackend) close() error {
 	return nil
 }
 
-// errNeedLock reports a corrupt file found without the lock held: the
-// recovery (moving it aside) must happen under the lock.
+// errNotKept reports a damaged file of which no copy could be kept: it
+// must not be replaced.
+var errNotKept = errors.New("credstore: cannot keep a copy of the damaged credentials file")
+
+// errNeedLock reports a file found to need rewriting (damaged, or in the
+// old format) while the lock is not held: that must happen under the lock.
 var errNeedLock = errors.New("credstore: need lock")
 
 // refresh brings b.st up to date with the file. With force it rereads the
-// file even when it looks unchanged. A corrupt file is moved aside when
-// locked is true; otherwise refresh returns errNeedLock.
+// file even when it looks unchanged. A file that needs rewriting is
+// rewritten when locked is true; otherwise refresh returns errNeedLock.
+// An error wrapping errSoft still leaves b.st up to date.
 func (b *fileBackend) refresh(locked, force bool) error {
 	fi, err := os.Stat(b.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		b.setState(newTier(), nil, nil)
+		b.soft = nil
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("credstore: %w", err)
 	}
-	if !force && b.curInfo != nil && os.SameFile(fi, b.curInfo) &&
-		fi.Size() == b.curInfo.Size() && fi.ModTime().Equal(b.curInfo.ModTime()) {
+	if !force && b.curInfo != nil && sameFile(fi, b.curInfo) {
 		return nil
 	}
 	f, err := os.Open(b.path)
@@ -198,49 +215,100 @@ func (b *fileBackend) refresh(locked, force bool) error {
 		f.Close()
 		return fmt.Errorf("credstore: reading %s: %w", b.path, err)
 	}
-	st, err := decode(data)
-	switch {
-	case err == nil:
-		if info.Mode().Perm()&0o077 != 0 {
-			f.Chmod(0o600) // best effort: tighten a file someone loosened
-		}
-		b.setState(st, f, info)
-		return nil
-	case errors.Is(err, errCorrupt):
-		if !locked {
-			f.Close()
-			return errNeedLock
-		}
-		b.quarantine()
-		// Remember the corrupt file's identity too, so that a failed move
-		// is not retried on every read; the next write replaces it.
-		b.setState(newTier(), f, info)
-		return nil
-	default:
+	dec, err := decode(data)
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("%w: %s", err, b.path)
 	}
+	st := resolve(dec.records)
+	migrate := dec.v1
+	repair := dec.irregular
+	if (repair || migrate) && !locked {
+		f.Close()
+		return errNeedLock
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		f.Chmod(0o600) // best effort: tighten a file someone loosened
+	}
+	if !(b.reported != nil && sameFile(info, b.reported)) && len(dec.damage) > 0 {
+		// Never replace a damaged file without keeping it: until a copy
+		// is kept, writes fail.
+		aside, err := b.keepAside(data)
+		if err != nil {
+			b.setState(st, f, info)
+			return fmt.Errorf("%w: %w: %s: %v", errSoft, errNotKept, b.path, err)
+		}
+		b.reported = info
+		b.reportDamage(dec.damage, aside)
+	}
+	b.setState(st, f, info)
+	var softErr error
+	if repair || migrate {
+		if err := b.write(st); err != nil {
+			// The file keeps its old form; the next write replaces it.
+			softErr = fmt.Errorf("%w: rewriting %s: %v", errSoft, b.path, err)
+		}
+	}
+	b.soft = softErr
+	return softErr
 }
 
-// quarantine moves the corrupt file aside to path.corrupt-<unix>[-n] with
-// mode 0600. Failure is not fatal: the next write replaces the file.
-func (b *fileBackend) quarantine() {
-	base := b.path + corruptInfix + strconv.FormatInt(time.Now().Unix(), 10)
-	name := base
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
-			break
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// reportDamage reports the parts of the file decode could not read; aside
+// is where the damaged file was kept.
+func (b *fileBackend) reportDamage(dmg []damage, aside string) {
+	for _, d := range dmg {
+		what := "the whole file"
+		if d.line > 0 {
+			what = fmt.Sprintf("line %d, which held a credential or part of one", d.line)
+			if d.hint != "" {
+				what = fmt.Sprintf("line %d, %s", d.line, d.hint)
+			}
 		}
-		if i > 1000 {
-			return
+		b.report(&RecoveryError{
+			Path: b.path,
+			What: what + "; the damaged file was kept as " + aside,
+			Err:  d.err,
+		})
+	}
+}
+
+// resolve turns the records of a file into a state. Records whose
+// password is kept elsewhere (a Secret Service item) are held.
+func resolve(recs []record) *tierState {
+	st := newTier()
+	var defaults []recKey
+	for _, r := range recs {
+		if r.isDefault {
+			defaults = append(defaults, recKey{r.space, r.user})
 		}
-		name = base + "-" + strconv.Itoa(i)
+		if r.keyring {
+			st.hold(r)
+		} else {
+			st.set(r.space, r.user, r.secret)
+		}
 	}
-	if err := os.Rename(b.path, name); err != nil {
-		return
+	for _, k := range defaults {
+		st.setDefault(k.space, k.user) // no-op for a held credential, whose record keeps the flag
 	}
-	os.Chmod(name, 0o600)
-	syncDir(b.dir)
+	return st
+}
+
+// records turns st into the records to write.
+func records(st *tierState) []record {
+	var recs []record
+	for sp, ss := range st.spaces {
+		for u, pw := range ss.users {
+			recs = append(recs, record{space: sp, user: u, secret: pw, isDefault: ss.hasDef && ss.def == u})
+		}
+	}
+	for _, r := range st.held {
+		recs = append(recs, r)
+	}
+	return recs
 }
 
 // setState records st as read from f (with metadata info), releasing the
@@ -256,10 +324,40 @@ func (b *fileBackend) setState(st *tierState, f *os.File, info os.FileInfo) {
 	b.st, b.cur, b.curInfo = st, f, info
 }
 
+// keepAside writes data, the contents of the damaged file, to
+// path.corrupt-<unix seconds>[-n] (mode 0600) and returns that name.
+func (b *fileBackend) keepAside(data []byte) (string, error) {
+	base := b.path + corruptInfix + strconv.FormatInt(time.Now().Unix(), 10)
+	name := base
+	for i := 1; ; i++ {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) && i < 1000 {
+			name = base + "-" + strconv.Itoa(i)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(name)
+			return "", err
+		}
+		syncDir(b.dir)
+		return name, nil
+	}
+}
+
 // write replaces the file with st atomically: a temporary file in the same
 // directory (mode 0600), fsync, rename over the file, fsync the directory.
 func (b *fileBackend) write(st *tierState) (err error) {
-	data := encode(st)
+	data := encode(records(st))
 	tmp, err := os.CreateTemp(b.dir, tempPattern) // mode 0600
 	if err != nil {
 		return fmt.Errorf("credstore: %w", err)
@@ -283,15 +381,18 @@ func (b *fileBackend) write(st *tierState) (err error) {
 		return fmt.Errorf("credstore: %w", err)
 	}
 	syncDir(b.dir)
-	info, err := tmp.Stat()
-	if err != nil {
+	info, serr := tmp.Stat()
+	if serr != nil {
 		// The new contents are in place; forget the identity so the next
 		// read reloads them.
 		tmp.Close()
 		b.setState(st, nil, nil)
-		return nil
+	} else {
+		b.setState(st, tmp, info)
 	}
-	b.setState(st, tmp, info)
+	if len(st.held) == 0 {
+		b.soft = nil
+	}
 	return nil
 }
 

@@ -18,9 +18,9 @@
 //     permanent one for the same user and space (and a session default a
 //     permanent default) in this Store, leaving the permanent one on disk.
 //   - [Permanent]: written to disk when the Store has a directory
-//     ([Options].Dir), so a later [New] on the same directory, in this or another
-//     process, sees it. A memory-only Store (empty Dir) keeps permanent
-//     credentials in memory and writes nothing at all to disk.
+//     ([Options].Dir), so a later [New] on the same directory, in this or
+//     another process, sees it. A memory-only Store (empty Dir) keeps
+//     permanent credentials in memory and writes nothing at all to disk.
 //
 // Apple's Synchronizable persistence (iCloud Keychain) has no equivalent here.
 //
@@ -37,11 +37,18 @@
 // Permanent credentials live in one file, Dir/credentials, with a lock file
 // Dir/credentials.lock beside it. The directory is created with mode 0700 and
 // tightened to 0700 when it already exists with wider permissions; New
-// refuses a directory owned by another user (on Unix). The file has mode
-// 0600 and is replaced atomically (temporary file in the same directory,
+// refuses a directory owned by another user (on Unix). The file, the lock
+// file and any copy of a damaged file have mode 0600, whatever the umask.
+// The file is replaced atomically (temporary file in the same directory,
 // fsync, rename, directory fsync), so a crash leaves the old or the new
-// contents, never a torn mix. Passwords are stored in the clear inside that
-// owner-only file; no desktop keyring is used.
+// contents, never a torn mix. Passwords are stored unencrypted (base64)
+// inside that owner-only file; no desktop keyring is used.
+//
+// The file is text: a header line, then one line per credential, each with
+// its own SHA-256-based checksum, so that damage costs at most the
+// credentials on the damaged lines (a damaged newline costs nothing: the
+// two credentials it joined are both found). Files of the earlier binary
+// format, which had a single checksum, are read and rewritten in this one.
 //
 // Several processes (and several Stores in one process) may share a
 // directory. Writers serialise on an advisory lock (flock(2) on the lock
@@ -51,14 +58,26 @@
 // before answering. On platforms without flock (not Unix) only one process at
 // a time may use a directory.
 //
-// A file that fails its checksum or cannot be decoded is moved aside to
-// credentials.corrupt-<unix seconds> (mode 0600) and the store starts empty;
-// a file written by a newer, incompatible version is left alone and New
+// # Damage
+//
+// A line that fails its checksum or cannot be decoded, or a file that is
+// not a credentials file at all, is discarded; nothing is lost silently:
+//
+//   - before the file is rewritten without the damaged lines, the damaged
+//     file is copied to credentials.corrupt-<unix seconds> (mode 0600); if
+//     no copy can be made, the file is left as it is and writes fail;
+//   - [Store.Recovered] returns a [*RecoveryError] per discarded line,
+//     naming the copy and, when the damage spared it, whose credential the
+//     line held;
+//   - each is logged at level Warn on [Options].Logger (slog.Default()
+//     when nil).
+//
+// A file written by a newer, incompatible version is left alone and New
 // reports an error instead of overwriting it.
 //
 // # Secrets
 //
-// The package never logs. [Credential]'s String, GoString, Format and
+// The package logs only what it discards, never a password. [Credential]'s String, GoString, Format and
 // LogValue methods redact the password, so fmt verbs (%v, %+v, %#v, %s, %q,
 // %x, %d, ...) and log/slog never print it. Encoding a Credential by other
 // means (encoding/json, reflection) does include the password.

@@ -3,6 +3,7 @@ package credstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 )
 
@@ -24,6 +25,12 @@ type Options struct {
 	// the Store's lifetime, like session ones, and nothing is read from or
 	// written to disk.
 	Dir string
+
+	// Logger receives a Warn record for each credential or part of the
+	// file the Store discards because it cannot be read (see
+	// Store.Recovered); nil means slog.Default() at the time of the
+	// record. No record contains a password.
+	Logger *slog.Logger
 }
 
 // Store is a credential storage: Apple's URLCredentialStorage. It maps
@@ -31,10 +38,12 @@ type Options struct {
 // credential per space. Create one with New; the zero Store is not usable.
 // A Store is safe for concurrent use.
 type Store struct {
-	mu      sync.Mutex
-	closed  bool
-	session *tierState // ForSession credentials
-	perm    backend    // Permanent credentials
+	mu        sync.Mutex
+	closed    bool
+	session   *tierState // ForSession credentials
+	perm      backend    // Permanent credentials
+	logger    *slog.Logger
+	recovered []error // *RecoveryError, at most maxRecoveries
 
 	obsMu   sync.Mutex
 	obs     map[uint64]func()
@@ -42,18 +51,19 @@ type Store struct {
 }
 
 // New returns a Store configured by opts. With a Dir it reads the
-// credentials file there: a corrupt file is moved aside and the Store
-// starts empty; an unreadable file, a directory that cannot be secured, or
-// a file written by a newer incompatible version is an error. A Dir that
-// does not exist yet is created (0700) when the first permanent credential
-// is stored, so a Store that never keeps one writes nothing.
+// credentials file there: damaged lines (or a damaged file) are discarded
+// after the file is copied aside, and Recovered reports them; an
+// unreadable file, a directory that cannot be secured, or a file written
+// by a newer incompatible version is an error. A Dir that does not exist
+// yet is created (0700) when the first permanent credential is stored, so
+// a Store that never keeps one writes nothing.
 func New(opts Options) (*Store, error) {
-	s := &Store{session: newTier(), obs: map[uint64]func(){}}
+	s := &Store{session: newTier(), obs: map[uint64]func(){}, logger: opts.Logger}
 	if opts.Dir == "" {
 		s.perm = &memBackend{st: newTier()}
 		return s, nil
 	}
-	fb, err := openFileBackend(opts.Dir)
+	fb, err := openFileBackend(opts.Dir, s.recoverLocked)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +265,7 @@ func (s *Store) removeLocked(u string, sp ProtectionSpace) (bool, error) {
 	before := mergeSpace(s.session, perm, sp)
 	s.session.del(sp, u)
 	var err error
-	if _, ok := perm.get(sp, u); ok || loadErr != nil {
+	if _, ok := perm.get(sp, u); ok || perm.holds(sp, u) || loadErr != nil {
 		perm, _, err = s.perm.update(func(st *tierState) bool { return st.del(sp, u) })
 	}
 	return !before.equal(mergeSpace(s.session, perm, sp)), err
@@ -296,7 +306,8 @@ func (s *Store) RemoveAll() error {
 
 // Flush makes sure the Store is in step with its directory: it rereads the
 // credentials file if another Store or process changed it and reports an
-// error if the file cannot be read. Every change is already durable on disk
+// error if the file cannot be read, or if a damaged or old-format file
+// could not be rewritten. Every change is already durable on disk
 // when the method that made it returns, so there is never anything buffered
 // to write. For a memory-only Store Flush returns nil; after Close it
 // returns ErrClosed.
