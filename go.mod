@@ -5,12 +5,15 @@ go 1.26.0
 require (
 	github.com/andybalholm/brotli v1.2.8
 	github.com/mccutchen/go-httpbin/v2 v2.26.0
+	github.com/zalando/go-keyring v0.2.8
 	golang.org/x/net v0.62.0
 	modernc.org/sqlite v1.62.0
 )
 
 require (
+	github.com/danieljoos/wincred v1.2.3 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/godbus/dbus/v5 v5.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect

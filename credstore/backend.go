@@ -10,14 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	gokeyring "github.com/zalando/go-keyring"
 )
 
 // backend keeps the permanent tier. A Store calls it with its own mutex
 // held, so a backend needs no locking of its own for in-process use.
 //
-// memBackend and fileBackend implement it. A desktop keyring (the
-// freedesktop Secret Service) would keep the passwords of fileBackend's
-// records.
+// memBackend and fileBackend implement it; fileBackend keeps the
+// passwords in its file or in the Secret Service.
 type backend interface {
 	// load returns the current permanent state, reloading it when another
 	// Store or process changed it. The result must not be modified. On
@@ -54,7 +55,9 @@ const (
 	corruptInfix = ".corrupt-"
 )
 
-// fileBackend keeps permanent credentials in dir/credentials.
+// fileBackend keeps permanent credentials in dir/credentials: the
+// passwords themselves, or (with a keyring) the names of the Secret
+// Service items that hold them.
 //
 // Change detection: the backend keeps the file it last read open (on Unix),
 // so that file's inode cannot be reused while it is held; every writer
@@ -63,18 +66,20 @@ const (
 // compared too, for writers that do not replace the file.
 type fileBackend struct {
 	dir, path, lockPath string
+	kr                  *boundedKeyring      // nil: passwords go in the file
 	report              func(*RecoveryError) // called with the Store's lock held
 
 	st      *tierState
-	cur     *os.File    // the file st was read from (Unix only), or nil
-	curInfo os.FileInfo // its metadata; nil when the file did not exist
+	items   map[recKey]string // Secret Service item of each credential of st kept there
+	cur     *os.File          // the file st was read from (Unix only), or nil
+	curInfo os.FileInfo       // its metadata; nil when the file did not exist
 
 	reported   os.FileInfo // the damaged file last reported, not to report it twice
 	soft       error       // errSoft for the state read last, or nil
 	tempsSwept bool
 }
 
-func openFileBackend(dir string, report func(*RecoveryError)) (*fileBackend, error) {
+func openFileBackend(dir string, kr *boundedKeyring, report func(*RecoveryError)) (*fileBackend, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("credstore: %w", err)
@@ -90,8 +95,10 @@ func openFileBackend(dir string, report func(*RecoveryError)) (*fileBackend, err
 		dir:      dir,
 		path:     filepath.Join(dir, fileName),
 		lockPath: filepath.Join(dir, lockName),
+		kr:       kr,
 		report:   report,
 		st:       newTier(),
+		items:    map[recKey]string{},
 	}
 	if _, err := b.load(); err != nil && !errors.Is(err, errSoft) {
 		b.close()
@@ -124,9 +131,9 @@ func prepareDir(dir string) error {
 	return nil
 }
 
-// errSoft is wrapped by errors that leave the backend usable: a damaged
-// file of which no copy could be kept, a file that could not be rewritten
-// in the current format.
+// errSoft is wrapped by errors that leave the backend usable: passwords
+// the Secret Service did not give, a damaged file of which no copy could
+// be kept, a file that could not be rewritten in the current format.
 var errSoft = errors.New("credstore: permanent credentials partly unavailable")
 
 func (b *fileBackend) load() (*tierState, error) {
@@ -164,7 +171,7 @@ func (b *fileBackend) update(f func(*tierState) bool) (*tierState, bool, error) 
 }
 
 func (b *fileBackend) close() error {
-	b.setState(newTier(), nil, nil)
+	b.setState(newTier(), map[recKey]string{}, nil, nil)
 	return nil
 }
 
@@ -172,8 +179,9 @@ func (b *fileBackend) close() error {
 // must not be replaced.
 var errNotKept = errors.New("credstore: cannot keep a copy of the damaged credentials file")
 
-// errNeedLock reports a file found to need rewriting (damaged, or in the
-// old format) while the lock is not held: that must happen under the lock.
+// errNeedLock reports a file found to need rewriting (damaged, in the old
+// format, or with passwords to move to the Secret Service) while the lock
+// is not held: that must happen under the lock.
 var errNeedLock = errors.New("credstore: need lock")
 
 // refresh brings b.st up to date with the file. With force it rereads the
@@ -183,7 +191,7 @@ var errNeedLock = errors.New("credstore: need lock")
 func (b *fileBackend) refresh(locked, force bool) error {
 	fi, err := os.Stat(b.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		b.setState(newTier(), nil, nil)
+		b.setState(newTier(), map[recKey]string{}, nil, nil)
 		b.soft = nil
 		return nil
 	}
@@ -195,7 +203,7 @@ func (b *fileBackend) refresh(locked, force bool) error {
 	}
 	f, err := os.Open(b.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		b.setState(newTier(), nil, nil)
+		b.setState(newTier(), map[recKey]string{}, nil, nil)
 		return nil
 	}
 	if err != nil {
@@ -220,9 +228,14 @@ func (b *fileBackend) refresh(locked, force bool) error {
 		f.Close()
 		return fmt.Errorf("%w: %s", err, b.path)
 	}
-	st := resolve(dec.records)
+	st, items, lost, softErr := b.resolve(dec.records)
 	migrate := dec.v1
-	repair := dec.irregular
+	if b.kr != nil {
+		for _, r := range dec.records {
+			migrate = migrate || !r.keyring
+		}
+	}
+	repair := dec.irregular || len(lost) > 0
 	if (repair || migrate) && !locked {
 		f.Close()
 		return errNeedLock
@@ -230,21 +243,29 @@ func (b *fileBackend) refresh(locked, force bool) error {
 	if info.Mode().Perm()&0o077 != 0 {
 		f.Chmod(0o600) // best effort: tighten a file someone loosened
 	}
-	if !(b.reported != nil && sameFile(info, b.reported)) && len(dec.damage) > 0 {
-		// Never replace a damaged file without keeping it: until a copy
-		// is kept, writes fail.
-		aside, err := b.keepAside(data)
-		if err != nil {
-			b.setState(st, f, info)
-			return fmt.Errorf("%w: %w: %s: %v", errSoft, errNotKept, b.path, err)
+	if !(b.reported != nil && sameFile(info, b.reported)) && (len(dec.damage) > 0 || len(lost) > 0) {
+		var aside string
+		if len(dec.damage) > 0 {
+			// Never replace a damaged file without keeping it: until a
+			// copy is kept, writes fail.
+			if aside, err = b.keepAside(data); err != nil {
+				b.setState(st, items, f, info)
+				return fmt.Errorf("%w: %w: %s: %v", errSoft, errNotKept, b.path, err)
+			}
 		}
 		b.reported = info
 		b.reportDamage(dec.damage, aside)
+		for _, r := range lost {
+			b.report(&RecoveryError{
+				Path: b.path,
+				What: fmt.Sprintf("the credential for %q at %s: its password is no longer in the Secret Service", r.user, r.space),
+				Err:  fmt.Errorf("credstore: Secret Service item %q: %w", r.secret, gokeyring.ErrNotFound),
+			})
+		}
 	}
-	b.setState(st, f, info)
-	var softErr error
+	b.setState(st, items, f, info)
 	if repair || migrate {
-		if err := b.write(st); err != nil {
+		if err := b.write(st); err != nil && softErr == nil {
 			// The file keeps its old form; the next write replaces it.
 			softErr = fmt.Errorf("%w: rewriting %s: %v", errSoft, b.path, err)
 		}
@@ -276,44 +297,123 @@ func (b *fileBackend) reportDamage(dmg []damage, aside string) {
 	}
 }
 
-// resolve turns the records of a file into a state. Records whose
-// password is kept elsewhere (a Secret Service item) are held.
-func resolve(recs []record) *tierState {
-	st := newTier()
+// resolve turns the records of a file into a state, fetching from the
+// Secret Service the passwords it does not have yet. Records whose item
+// is gone are lost; records whose password cannot be fetched now are held.
+// After the first failure to fetch, it asks no more.
+func (b *fileBackend) resolve(recs []record) (st *tierState, items map[recKey]string, lost []record, err error) {
+	st, items = newTier(), map[recKey]string{}
 	var defaults []recKey
 	for _, r := range recs {
+		k := recKey{r.space, r.user}
 		if r.isDefault {
-			defaults = append(defaults, recKey{r.space, r.user})
+			defaults = append(defaults, k)
 		}
-		if r.keyring {
-			st.hold(r)
-		} else {
+		if !r.keyring {
 			st.set(r.space, r.user, r.secret)
+			delete(items, k)
+			continue
+		}
+		pw, ok := b.st.get(r.space, r.user)
+		if ok && b.items[k] == r.secret {
+			st.set(r.space, r.user, pw)
+			items[k] = r.secret
+			continue
+		}
+		if b.kr == nil || err != nil {
+			st.hold(r)
+			delete(items, k)
+			continue
+		}
+		pw, gerr := b.kr.get(r.secret)
+		switch {
+		case gerr == nil:
+			st.set(r.space, r.user, pw)
+			items[k] = r.secret
+		case errors.Is(gerr, gokeyring.ErrNotFound):
+			lost = append(lost, r)
+			st.del(r.space, r.user)
+			delete(items, k)
+		default:
+			err = fmt.Errorf("%w: reading from the Secret Service: %v", errSoft, gerr)
+			st.hold(r)
+			delete(items, k)
 		}
 	}
 	for _, k := range defaults {
 		st.setDefault(k.space, k.user) // no-op for a held credential, whose record keeps the flag
 	}
-	return st
+	return st, items, lost, err
 }
 
-// records turns st into the records to write.
-func records(st *tierState) []record {
-	var recs []record
+// records turns st into the records to write. With a keyring, passwords
+// not yet there (new, changed or read from an older file) go into new
+// items first; created lists them, for removal if the write fails.
+func (b *fileBackend) records(st *tierState) (recs []record, items map[recKey]string, created []string, err error) {
+	items = map[recKey]string{}
 	for sp, ss := range st.spaces {
 		for u, pw := range ss.users {
-			recs = append(recs, record{space: sp, user: u, secret: pw, isDefault: ss.hasDef && ss.def == u})
+			k := recKey{sp, u}
+			r := record{space: sp, user: u, secret: pw, isDefault: ss.hasDef && ss.def == u}
+			if b.kr != nil {
+				item, ok := b.items[k]
+				if old, had := b.st.get(sp, u); !ok || !had || old != pw {
+					item = newItemName(sp, u)
+					if err := b.kr.set(item, pw); err != nil {
+						b.deleteItems(created)
+						return nil, nil, nil, fmt.Errorf("credstore: writing to the Secret Service: %w", err)
+					}
+					created = append(created, item)
+				}
+				r.keyring, r.secret = true, item
+				items[k] = item
+			}
+			recs = append(recs, r)
 		}
 	}
 	for _, r := range st.held {
 		recs = append(recs, r)
 	}
-	return recs
+	return recs, items, created, nil
+}
+
+// obsoleteItems lists the Secret Service items the old state referenced
+// and the new one does not.
+func obsoleteItems(oldSt *tierState, oldItems map[recKey]string, newSt *tierState, newItems map[recKey]string) []string {
+	keep := map[string]bool{}
+	for _, item := range newItems {
+		keep[item] = true
+	}
+	for _, r := range newSt.held {
+		if r.keyring {
+			keep[r.secret] = true
+		}
+	}
+	var out []string
+	for _, item := range oldItems {
+		if !keep[item] {
+			out = append(out, item)
+		}
+	}
+	for _, r := range oldSt.held {
+		if r.keyring && !keep[r.secret] {
+			out = append(out, r.secret)
+		}
+	}
+	return out
+}
+
+func (b *fileBackend) deleteItems(items []string) {
+	for _, item := range items {
+		if b.kr.delete(item) != nil {
+			return // an item left behind costs little; a hung service, time
+		}
+	}
 }
 
 // setState records st as read from f (with metadata info), releasing the
 // previously held file.
-func (b *fileBackend) setState(st *tierState, f *os.File, info os.FileInfo) {
+func (b *fileBackend) setState(st *tierState, items map[recKey]string, f *os.File, info os.FileInfo) {
 	if b.cur != nil && b.cur != f {
 		b.cur.Close()
 	}
@@ -321,7 +421,7 @@ func (b *fileBackend) setState(st *tierState, f *os.File, info os.FileInfo) {
 		f.Close()
 		f = nil
 	}
-	b.st, b.cur, b.curInfo = st, f, info
+	b.st, b.items, b.cur, b.curInfo = st, items, f, info
 }
 
 // keepAside writes data, the contents of the damaged file, to
@@ -356,8 +456,19 @@ func (b *fileBackend) keepAside(data []byte) (string, error) {
 
 // write replaces the file with st atomically: a temporary file in the same
 // directory (mode 0600), fsync, rename over the file, fsync the directory.
+// With a keyring, new passwords go to the Secret Service first, and items
+// no longer referenced are deleted after the rename.
 func (b *fileBackend) write(st *tierState) (err error) {
-	data := encode(records(st))
+	recs, items, created, err := b.records(st)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && len(created) > 0 {
+			b.deleteItems(created)
+		}
+	}()
+	data := encode(recs)
 	tmp, err := os.CreateTemp(b.dir, tempPattern) // mode 0600
 	if err != nil {
 		return fmt.Errorf("credstore: %w", err)
@@ -381,14 +492,17 @@ func (b *fileBackend) write(st *tierState) (err error) {
 		return fmt.Errorf("credstore: %w", err)
 	}
 	syncDir(b.dir)
+	if b.kr != nil {
+		b.deleteItems(obsoleteItems(b.st, b.items, st, items))
+	}
 	info, serr := tmp.Stat()
 	if serr != nil {
 		// The new contents are in place; forget the identity so the next
 		// read reloads them.
 		tmp.Close()
-		b.setState(st, nil, nil)
+		b.setState(st, items, nil, nil)
 	} else {
-		b.setState(st, tmp, info)
+		b.setState(st, items, tmp, info)
 	}
 	if len(st.held) == 0 {
 		b.soft = nil

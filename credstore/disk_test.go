@@ -18,7 +18,7 @@ import (
 
 func openDir(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := New(Options{Dir: dir, Logger: quiet})
+	s, err := New(Options{Dir: dir, Backend: BackendFile, Logger: quiet})
 	if err != nil {
 		t.Fatalf("New(%s): %v", dir, err)
 	}
@@ -128,7 +128,7 @@ func TestFilePermissions(t *testing.T) {
 	// A path that is not a directory is refused.
 	file := filepath.Join(root, "file")
 	os.WriteFile(file, nil, 0o600)
-	if _, err := New(Options{Dir: file}); err == nil {
+	if _, err := New(Options{Dir: file, Backend: BackendFile}); err == nil {
 		t.Error("New on a regular file succeeded")
 	}
 }
@@ -295,7 +295,7 @@ func TestNewerVersionIsLeftAlone(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, fileName)
 	os.WriteFile(path, data, 0o600)
-	if _, err := New(Options{Dir: dir}); !errors.Is(err, errVersion) {
+	if _, err := New(Options{Dir: dir, Backend: BackendFile}); !errors.Is(err, errVersion) {
 		t.Errorf("New on a newer file: %v, want a version error", err)
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, data) {
@@ -408,7 +408,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	id := os.Getenv("CREDSTORE_HELPER_ID")
 	n, _ := strconv.Atoi(os.Getenv("CREDSTORE_HELPER_N"))
-	s, err := New(Options{Dir: dir})
+	s, err := New(Options{Dir: dir, Backend: BackendFile})
 	if err != nil {
 		t.Fatal(err)
 	}

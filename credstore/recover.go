@@ -7,9 +7,10 @@ import (
 )
 
 // RecoveryError reports permanent credentials a Store discarded because
-// they could not be read: a damaged line of the credentials file, or a
-// damaged file. [Store.Recovered] returns them. No RecoveryError contains
-// a password.
+// they could not be read: a damaged line of the credentials file, a
+// damaged file, or a credential whose password is no longer in the Secret
+// Service. [Store.Recovered] returns them. No RecoveryError contains a
+// password.
 type RecoveryError struct {
 	// Path is the credentials file.
 	Path string
@@ -33,8 +34,8 @@ const maxRecoveries = 64
 
 // Recovered reports what the Store has discarded since New because it
 // could not be read: nil when nothing was, otherwise a *RecoveryError for
-// each damaged line or file (several joined with errors.Join; the first 64
-// are kept). A
+// each damaged line or file and each credential whose Secret Service item
+// is gone (several joined with errors.Join; the first 64 are kept). A
 // damaged file is copied aside before it is rewritten, never just
 // replaced: the RecoveryError names the copy. Each recovery is also logged
 // at level Warn on Options.Logger when it happens. Only the Store that
