@@ -77,6 +77,8 @@ type fileBackend struct {
 	reported   os.FileInfo // the damaged file last reported, not to report it twice
 	soft       error       // errSoft for the state read last, or nil
 	tempsSwept bool
+
+	failAside error // tests: keepAside fails with it
 }
 
 func openFileBackend(dir string, kr *boundedKeyring, report func(*RecoveryError)) (*fileBackend, error) {
@@ -228,15 +230,19 @@ func (b *fileBackend) refresh(locked, force bool) error {
 		f.Close()
 		return fmt.Errorf("%w: %s", err, b.path)
 	}
-	st, items, lost, softErr := b.resolve(dec.records)
 	migrate := dec.v1
 	if b.kr != nil {
 		for _, r := range dec.records {
 			migrate = migrate || !r.keyring
 		}
 	}
+	if (dec.irregular || migrate) && !locked {
+		f.Close()
+		return errNeedLock // before asking the Secret Service anything
+	}
+	st, items, lost, softErr := b.resolve(dec.records)
 	repair := dec.irregular || len(lost) > 0
-	if (repair || migrate) && !locked {
+	if repair && !locked {
 		f.Close()
 		return errNeedLock
 	}
@@ -250,7 +256,8 @@ func (b *fileBackend) refresh(locked, force bool) error {
 			// copy is kept, writes fail.
 			if aside, err = b.keepAside(data); err != nil {
 				b.setState(st, items, f, info)
-				return fmt.Errorf("%w: %w: %s: %v", errSoft, errNotKept, b.path, err)
+				b.soft = fmt.Errorf("%w: %w: %s: %v", errSoft, errNotKept, b.path, err)
+				return b.soft
 			}
 		}
 		b.reported = info
@@ -427,6 +434,9 @@ func (b *fileBackend) setState(st *tierState, items map[recKey]string, f *os.Fil
 // keepAside writes data, the contents of the damaged file, to
 // path.corrupt-<unix seconds>[-n] (mode 0600) and returns that name.
 func (b *fileBackend) keepAside(data []byte) (string, error) {
+	if b.failAside != nil {
+		return "", b.failAside
+	}
 	base := b.path + corruptInfix + strconv.FormatInt(time.Now().Unix(), 10)
 	name := base
 	for i := 1; ; i++ {

@@ -624,3 +624,63 @@ func TestFileBackendMigratesVersion1(t *testing.T) {
 		t.Errorf("file after migration: %+v, %v", d, err)
 	}
 }
+
+// TestDamagedFileNotReplacedWithoutACopy: while no copy of a damaged file
+// can be kept, the Store shows what survived but never replaces the file.
+func TestDamagedFileNotReplacedWithoutACopy(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	keep := Credential{User: "keep", Password: "1", Persistence: Permanent}
+	mustSet(t, s, keep, exampleSpace)
+	mustSet(t, s, Credential{User: "lose", Password: "2", Persistence: Permanent}, exampleSpace)
+	path := filepath.Join(dir, fileName)
+	data := mustRead(t, path)
+	damaged := bytes.Clone(data)
+	off := 0
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if r, err := parseRecord(bytes.TrimSuffix(line, []byte("\n"))); err == nil && r.user == "lose" {
+			damaged[off+len(line)/2] ^= 1 // in the middle of the record
+		}
+		off += len(line)
+	}
+	tmp := path + ".x"
+	os.WriteFile(tmp, damaged, 0o600)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	fb := s.perm.(*fileBackend)
+	s.mu.Lock()
+	fb.failAside = errors.New("disk full")
+	s.mu.Unlock()
+
+	if got := s.Credentials(exampleSpace); len(got) != 1 || got["keep"] != keep {
+		t.Errorf("credentials %v; want what survived", got)
+	}
+	if err := s.Set(Credential{User: "new", Password: "3", Persistence: Permanent}, exampleSpace); !errors.Is(err, errNotKept) {
+		t.Errorf("Set = %v; want errNotKept", err)
+	}
+	if err := s.Flush(); !errors.Is(err, errNotKept) {
+		t.Errorf("Flush = %v; want errNotKept", err)
+	}
+	if !bytes.Equal(mustRead(t, path), damaged) {
+		t.Error("the damaged file was replaced without a copy")
+	}
+	if err := s.Recovered(); err != nil {
+		t.Errorf("Recovered() = %v before anything was discarded from the file", err)
+	}
+
+	s.mu.Lock()
+	fb.failAside = nil
+	s.mu.Unlock()
+	mustSet(t, s, Credential{User: "new", Password: "3", Persistence: Permanent}, exampleSpace)
+	aside, _ := filepath.Glob(path + corruptInfix + "*")
+	if len(aside) != 1 || !bytes.Equal(mustRead(t, aside[0]), damaged) {
+		t.Errorf("kept copies %v", aside)
+	}
+	if re := recoveries(s.Recovered()); len(re) != 1 || !strings.Contains(re[0].What, `"lose"`) {
+		t.Errorf("Recovered() = %v", re)
+	}
+	if got := openDir(t, dir).Credentials(exampleSpace); len(got) != 2 {
+		t.Errorf("on disk: %v", got)
+	}
+}
