@@ -22,10 +22,32 @@
 // unrelated cookies. Every call first asks SQLite whether another process
 // committed (PRAGMA data_version, a few microseconds) and, if so, reads
 // only the rows and deletions stamped since it last looked. Session
-// cookies are never written to disk. A file that is not a readable
-// database is moved aside as Path+".corrupt-<time>" and the store starts
-// empty; rows that do not make a valid cookie are skipped. Last-access
-// times are kept in memory and written by Flush and Close.
+// cookies are never written to disk. Last-access times are kept in memory
+// and written by Flush and Close.
+//
+// The database file, SQLite's files beside it (-wal, -shm, -journal) and
+// any copy the store keeps are owner-only (0600, directories it creates
+// 0700) whatever the process's umask.
+//
+// # Damaged files
+//
+// Damage costs the damaged data, not the whole store, and never passes
+// silently:
+//
+//   - A row that does not make a valid cookie (a bad domain or path, a
+//     value of the wrong type, ...) is skipped and left in the file.
+//   - A file that SQLite finds damaged when New opens it (not a database,
+//     a failed integrity check, an unreadable page) is renamed, with its
+//     -wal and -shm files, to Path+".corrupt-<UTC time>" and kept. A fresh
+//     database replaces it, holding every cookie that can still be read
+//     from the damaged copy: the table is read from both ends and through
+//     its index, so a damaged leaf page costs the cookies on that page
+//     (damage to the b-tree's inner pages can cost more).
+//
+// Either way [Store.Recovered] returns a [*RecoveryError] saying what was
+// discarded and where the damaged copy is, and a Warn record goes to
+// Options.Logger (slog.Default() when nil). Damage found after New (a file
+// another process broke) makes the store's reads fail; Flush reports it.
 //
 // # Conformance choices
 //

@@ -72,6 +72,7 @@ var tombstoneWindow int64 = 4096
 // db is the SQLite side of a Store. It uses one connection, so that
 // PRAGMA data_version reports exactly the commits of other connections.
 type db struct {
+	path    string        // absolute path of the file
 	file    *atomic.Int64 // commits of the stores of this process to the file
 	sql     *sql.DB
 	conn    *sql.Conn
@@ -88,44 +89,92 @@ type delta struct {
 	full bool
 	rows []*entry
 	gone []key
+	bad  []badRow // rows skipped: they do not make a valid cookie
 }
 
 // errCorrupt marks a file that is not a usable cookie database.
 var errCorrupt = errors.New("cookiestore: corrupt cookie database")
 
 // openDB opens (creating it if needed) the cookie database at path. A
-// corrupt file is moved aside with its -wal and -shm companions and a
-// fresh one is created.
-func openDB(path string, now time.Time) (*db, error) {
+// corrupt file is moved aside with its -wal and -shm companions, a fresh
+// one is created, and the cookies that can still be read from the damaged
+// copy are written to it; the returned RecoveryErrors say so.
+func openDB(path string, now time.Time) (*db, []*RecoveryError, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("cookiestore: %w", err)
+		return nil, nil, fmt.Errorf("cookiestore: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("cookiestore: %w", err)
+		return nil, nil, fmt.Errorf("cookiestore: %w", err)
 	}
-	d, err := tryOpenDB(abs)
-	if err == nil {
-		d.file = changes.For(abs)
-		return d, nil
+	for attempt := 0; ; attempt++ {
+		before, _ := os.Stat(abs)
+		d, err := tryOpenDB(abs)
+		if err == nil {
+			d.file = changes.For(abs)
+			return d, nil, nil
+		}
+		if !errors.Is(err, errCorrupt) {
+			return nil, nil, err
+		}
+		// Another process may have replaced the damaged file meanwhile:
+		// move aside only the file found damaged.
+		if after, serr := os.Stat(abs); serr == nil && before != nil && !os.SameFile(before, after) && attempt < 3 {
+			continue
+		}
+		return recoverDB(abs, now, err)
 	}
-	if !errors.Is(err, errCorrupt) {
-		return nil, err
-	}
+}
+
+// recoverDB replaces the damaged database at abs: it moves the file and
+// its companions aside (owner-only), creates a fresh database and writes
+// into it the cookies salvage can read from the damaged copy.
+func recoverDB(abs string, now time.Time, cause error) (*db, []*RecoveryError, error) {
 	aside := abs + ".corrupt-" + now.UTC().Format("20060102T150405.000000000Z")
 	if rerr := os.Rename(abs, aside); rerr != nil {
-		return nil, fmt.Errorf("cookiestore: moving corrupt %s aside: %w (after %v)", abs, rerr, err)
+		return nil, nil, fmt.Errorf("cookiestore: moving corrupt %s aside: %w (after %v)", abs, rerr, cause)
 	}
+	ownerOnly(aside)
 	for _, sfx := range []string{"-wal", "-shm"} {
 		if rerr := os.Rename(abs+sfx, aside+sfx); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			_ = os.Remove(abs + sfx)
 		}
+		ownerOnly(aside + sfx)
 	}
-	if d, err = tryOpenDB(abs); err != nil {
-		return nil, err
+	rows, bad := salvage(aside)
+	d, err := tryOpenDB(abs)
+	if err != nil {
+		return nil, nil, err
 	}
 	d.file = changes.For(abs)
-	return d, nil
+	if len(rows) > 0 {
+		ops := make([]op, len(rows))
+		for i, e := range rows {
+			ops[i] = op{k: e.k, e: e}
+		}
+		if err := d.apply(ops); err != nil {
+			d.close()
+			return nil, nil, err
+		}
+		d.seq = -1 // read the salvaged rows back in full
+		if d.initial, err = d.read(); err != nil {
+			d.close()
+			return nil, nil, err
+		}
+	}
+	rep := []*RecoveryError{{
+		Path: abs,
+		What: fmt.Sprintf("the damaged database (kept as %s); %d cookies were read back from it and any others are lost", aside, len(rows)),
+		Err:  cause,
+	}}
+	for _, b := range bad {
+		rep = append(rep, &RecoveryError{
+			Path: abs,
+			What: fmt.Sprintf("the row for cookie %q (domain %q, path %q) of the damaged database", b.name, b.domain, b.path),
+			Err:  fmt.Errorf("%w: %s", errBadRow, b.why),
+		})
+	}
+	return d, rep, nil
 }
 
 // externalSyncInterval is how often a store asks the file whether another
@@ -140,6 +189,12 @@ func tryOpenDB(abs string) (*db, error) {
 		return nil, fmt.Errorf("cookiestore: %w", err)
 	}
 	f.Close()
+	// SQLite gives the files it creates beside the database (-wal, -shm,
+	// -journal) the database's mode, so an owner-only database keeps them
+	// owner-only too, whatever the umask.
+	for _, p := range []string{abs, abs + "-wal", abs + "-shm", abs + "-journal"} {
+		ownerOnly(p)
+	}
 	dsn := (&url.URL{Scheme: "file", Path: abs,
 		RawQuery: "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"}).String()
 	sdb, err := sql.Open("sqlite", dsn)
@@ -149,7 +204,7 @@ func tryOpenDB(abs string) (*db, error) {
 	sdb.SetMaxOpenConns(1)
 	sdb.SetConnMaxLifetime(0)
 	sdb.SetConnMaxIdleTime(0)
-	d := &db{sql: sdb, last: -1, seq: -1}
+	d := &db{path: abs, sql: sdb, last: -1, seq: -1}
 	if err := d.init(); err != nil {
 		d.close()
 		return nil, classify(err)
@@ -230,9 +285,9 @@ func (d *db) read() (*delta, error) {
 	}
 	dl := &delta{full: d.seq < 0 || d.seq < floor || d.seq > seq}
 	if dl.full {
-		dl.rows, err = queryRows(tx, selectSQL+` ORDER BY created, name, domain, path`)
+		dl.rows, dl.bad, err = queryRows(tx, selectSQL+` ORDER BY created, name, domain, path`)
 	} else if seq != d.seq {
-		dl.rows, err = queryRows(tx, selectSQL+` WHERE seq > ? ORDER BY created, name, domain, path`, d.seq)
+		dl.rows, dl.bad, err = queryRows(tx, selectSQL+` WHERE seq > ? ORDER BY created, name, domain, path`, d.seq)
 		if err == nil {
 			dl.gone, err = queryKeys(tx, d.seq)
 		}
@@ -244,32 +299,79 @@ func (d *db) read() (*delta, error) {
 	return dl, nil
 }
 
-// queryRows reads the cookies a query selects, skipping rows that do not
-// make a valid cookie.
-func queryRows(tx *sql.Tx, query string, args ...any) ([]*entry, error) {
+// queryRows reads the cookies a query selects, setting aside the rows that
+// do not make a valid cookie.
+func queryRows(tx *sql.Tx, query string, args ...any) ([]*entry, []badRow, error) {
 	rows, err := tx.Query(query, args...)
 	if err != nil {
-		return nil, classify(err)
+		return nil, nil, classify(err)
 	}
 	defer rows.Close()
-	var out []*entry
+	var (
+		out []*entry
+		bad []badRow
+	)
 	for rows.Next() {
-		var (
-			name, domain, path, value  string
-			expires, created, access   int64
-			secure, httpOnly, sameSite int64
-		)
-		if err := rows.Scan(&name, &domain, &path, &value, &expires, &created, &access, &secure, &httpOnly, &sameSite); err != nil {
-			continue // a row of the wrong types: skip it
-		}
-		if e := rowEntry(name, domain, path, value, expires, created, access, secure, httpOnly, sameSite); e != nil {
+		if e, b := scanRow(rows); e != nil {
 			out = append(out, e)
+		} else {
+			bad = append(bad, b)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, classify(err)
+		return nil, nil, classify(err)
 	}
-	return out, nil
+	return out, bad, nil
+}
+
+// selectColumns are the columns of selectSQL, in order.
+var selectColumns = [...]string{"name", "domain", "path", "value", "expires", "created", "last_access", "secure", "http_only", "same_site"}
+
+// scanRow reads the current row of a selectSQL query. It returns the
+// cookie, or nil and what is wrong with the row.
+func scanRow(rows *sql.Rows) (*entry, badRow) {
+	var (
+		vals [len(selectColumns)]any
+		ptrs [len(selectColumns)]any
+	)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs[:]...); err != nil {
+		return nil, badRow{why: err.Error()}
+	}
+	var (
+		texts [4]string
+		ints  [6]int64
+		why   string
+	)
+	for i, v := range vals {
+		switch x := v.(type) {
+		case string:
+			if i < len(texts) {
+				texts[i] = x
+				continue
+			}
+		case int64:
+			if i >= len(texts) {
+				ints[i-len(texts)] = x
+				continue
+			}
+		}
+		if i < len(texts) {
+			texts[i] = fmt.Sprint(v)
+		}
+		if why == "" {
+			why = fmt.Sprintf("column %s holds %T %v", selectColumns[i], v, v)
+		}
+	}
+	b := badRow{name: texts[0], domain: texts[1], path: texts[2], why: why}
+	if why != "" {
+		return nil, b
+	}
+	e, why := rowEntry(texts[0], texts[1], texts[2], texts[3], ints[0], ints[1], ints[2], ints[3], ints[4], ints[5])
+	b.why = why
+	return e, b
 }
 
 // queryKeys reads the keys of the tombstones stamped after seq.
@@ -292,28 +394,39 @@ func queryKeys(tx *sql.Tx, seq int64) ([]key, error) {
 	return out, nil
 }
 
-// rowEntry validates a row; nil means skip it.
-func rowEntry(name, domain, path, value string, expires, created, access, secure, httpOnly, sameSite int64) *entry {
-	if expires <= 0 || !strings.HasPrefix(path, "/") || (name == "" && value == "") ||
-		indexCTL(name) >= 0 || indexCTL(value) >= 0 || indexCTL(path) >= 0 ||
-		strings.ContainsAny(name, ";=") || strings.Contains(value, ";") ||
-		len(name)+len(value) > MaxNameValueSize || sameSite < 0 || sameSite > int64(http.SameSiteNoneMode) {
-		return nil
+// rowEntry validates a row. It returns the cookie, or nil and what is
+// wrong with the row.
+func rowEntry(name, domain, path, value string, expires, created, access, secure, httpOnly, sameSite int64) (*entry, string) {
+	switch {
+	case expires <= 0:
+		return nil, "no expiry time"
+	case !strings.HasPrefix(path, "/"):
+		return nil, "path does not start with /"
+	case name == "" && value == "":
+		return nil, "empty name and value"
+	case indexCTL(name) >= 0 || indexCTL(value) >= 0 || indexCTL(path) >= 0:
+		return nil, "control character"
+	case strings.ContainsAny(name, ";=") || strings.Contains(value, ";"):
+		return nil, "name or value holds a separator"
+	case len(name)+len(value) > MaxNameValueSize:
+		return nil, "name and value too long"
+	case sameSite < 0 || sameSite > int64(http.SameSiteNoneMode):
+		return nil, "unknown SameSite value"
 	}
 	hostOnly := !strings.HasPrefix(domain, ".")
 	bare := strings.TrimPrefix(domain, ".")
 	if cd, ok := canonicalizeHost(bare); !ok || cd != bare || strings.HasPrefix(bare, ".") {
-		return nil
+		return nil, "domain is not a canonical host name"
 	}
 	if !hostOnly && (isIP(bare) || isPublicSuffix(bare)) {
-		return nil
+		return nil, "domain cookie for an IP address or a public suffix"
 	}
 	return &entry{
 		k:    key{name: name, domain: domain, path: path},
 		name: name, value: value, domain: bare, path: path,
 		hostOnly: hostOnly, secure: secure != 0, httpOnly: httpOnly != 0, sameSite: normSameSite(http.SameSite(sameSite)),
 		expires: expires, created: created, lastAccess: access,
-	}
+	}, ""
 }
 
 // write runs fn in an IMMEDIATE transaction stamped with the next
@@ -427,6 +540,15 @@ func (d *db) close() error {
 		d.conn.Close()
 	}
 	return d.sql.Close()
+}
+
+// ownerOnly takes the group and other permissions off the file at path, if
+// it exists. Failure is not an error: the file may belong to someone else,
+// in which case opening it tells.
+func ownerOnly(path string) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		_ = os.Chmod(path, fi.Mode().Perm()&0o700)
+	}
 }
 
 func classify0(err error) error {

@@ -3,6 +3,7 @@ package cookiestore
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,10 +55,13 @@ const (
 // the default limits and policy Always.
 type Options struct {
 	// Path is the SQLite file that keeps persistent cookies, shared safely
-	// with other stores and processes using the same file; its directory is
-	// created 0700 and the file 0600. "" keeps everything in memory. Stores
-	// of one process see each other's changes at once, a store sees another
-	// process's within 100 ms.
+	// with other stores and processes using the same file. Missing
+	// directories are created 0700; the file, SQLite's files beside it
+	// (Path+"-wal", "-shm", "-journal") and copies of a damaged file are
+	// owner-only (0600) whatever the umask, and an existing file that
+	// grants group or others any permission is tightened on open. ""
+	// keeps everything in memory. Stores of one process see each other's
+	// changes at once, a store sees another process's within 100 ms.
 	Path string
 	// MaxCookies bounds the number of cookies in the store;
 	// 0 (or negative) means DefaultMaxCookies.
@@ -70,6 +74,10 @@ type Options struct {
 	AcceptPolicy AcceptPolicy
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Logger receives a Warn record for each piece of persistent data the
+	// Store discards because it cannot be read (see Store.Recovered); nil
+	// means slog.Default() at the time of the record.
+	Logger *slog.Logger
 }
 
 // Store is a cookie storage, the equivalent of Apple's HTTPCookieStorage.
@@ -93,6 +101,10 @@ type Store struct {
 	synced       time.Time // when it last asked the file; zero: never
 	pending      []op
 	err          error // first persistence error since the last Flush
+
+	logger    *slog.Logger
+	recovered []error          // *RecoveryError, at most maxRecoveries
+	badSeen   map[key]struct{} // skipped rows already reported
 }
 
 var _ http.CookieJar = (*Store)(nil)
@@ -148,15 +160,18 @@ type op struct {
 }
 
 // New returns a Store configured by opts. With opts.Path it opens (or
-// creates) the SQLite file and loads the persistent cookies in it; a file
-// that is not a readable database is moved aside to
-// Path+".corrupt-<time>" and the store starts empty. The error reports a
-// file that cannot be created or opened at all.
+// creates) the SQLite file and loads the persistent cookies in it. A
+// damaged file is moved aside to Path+".corrupt-<time>" and replaced by a
+// fresh one holding the cookies that could be read from it; rows that do
+// not make a valid cookie are skipped; Recovered reports both (see the
+// package documentation). The error reports a file that cannot be created
+// or opened at all.
 func New(opts Options) (*Store, error) {
 	s := &Store{
 		maxCookies:   opts.MaxCookies,
 		maxPerSite:   opts.MaxCookiesPerDomain,
 		clock:        opts.Now,
+		logger:       opts.Logger,
 		policy:       opts.AcceptPolicy,
 		entries:      map[key]*entry{},
 		byDomain:     map[string][]*entry{},
@@ -173,12 +188,15 @@ func New(opts Options) (*Store, error) {
 		s.clock = time.Now
 	}
 	if opts.Path != "" {
-		d, err := openDB(opts.Path, s.clock())
+		d, rep, err := openDB(opts.Path, s.clock())
 		if err != nil {
 			return nil, err
 		}
 		s.db = d
 		s.mu.Lock()
+		for _, e := range rep {
+			s.recoverLocked(e)
+		}
 		s.mergeLocked(d.initial, s.clock().UnixMicro())
 		d.initial = nil
 		s.commitLocked() // deletes expired rows; an error waits for Flush
@@ -847,6 +865,10 @@ func (s *Store) syncLocked() {
 // the session cookie. Tombstones remove persistent cookies. After a full
 // read, persistent cookies missing from it were deleted elsewhere and go.
 func (s *Store) mergeLocked(dl *delta, now int64) {
+	if dl == nil {
+		return
+	}
+	s.badRowsLocked(dl.bad)
 	var seen map[key]struct{}
 	if dl.full {
 		seen = make(map[key]struct{}, len(dl.rows))

@@ -10,14 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	gokeyring "github.com/zalando/go-keyring"
 )
 
 // backend keeps the permanent tier. A Store calls it with its own mutex
 // held, so a backend needs no locking of its own for in-process use.
 //
-// This is the seam for other permanent stores: a desktop keyring (the
-// freedesktop Secret Service, the macOS Keychain) would be a third
-// implementation beside memBackend and fileBackend.
+// memBackend and fileBackend implement it; fileBackend keeps the
+// passwords in its file or in the Secret Service.
 type backend interface {
 	// load returns the current permanent state, reloading it when another
 	// Store or process changed it. The result must not be modified. On
@@ -54,7 +55,9 @@ const (
 	corruptInfix = ".corrupt-"
 )
 
-// fileBackend keeps permanent credentials in dir/credentials.
+// fileBackend keeps permanent credentials in dir/credentials: the
+// passwords themselves, or (with a keyring) the names of the Secret
+// Service items that hold them.
 //
 // Change detection: the backend keeps the file it last read open (on Unix),
 // so that file's inode cannot be reused while it is held; every writer
@@ -63,15 +66,22 @@ const (
 // compared too, for writers that do not replace the file.
 type fileBackend struct {
 	dir, path, lockPath string
+	kr                  *boundedKeyring      // nil: passwords go in the file
+	report              func(*RecoveryError) // called with the Store's lock held
 
 	st      *tierState
-	cur     *os.File    // the file st was read from (Unix only), or nil
-	curInfo os.FileInfo // its metadata; nil when the file did not exist
+	items   map[recKey]string // Secret Service item of each credential of st kept there
+	cur     *os.File          // the file st was read from (Unix only), or nil
+	curInfo os.FileInfo       // its metadata; nil when the file did not exist
 
+	reported   os.FileInfo // the damaged file last reported, not to report it twice
+	soft       error       // errSoft for the state read last, or nil
 	tempsSwept bool
+
+	failAside error // tests: keepAside fails with it
 }
 
-func openFileBackend(dir string) (*fileBackend, error) {
+func openFileBackend(dir string, kr *boundedKeyring, report func(*RecoveryError)) (*fileBackend, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("credstore: %w", err)
@@ -87,9 +97,12 @@ func openFileBackend(dir string) (*fileBackend, error) {
 		dir:      dir,
 		path:     filepath.Join(dir, fileName),
 		lockPath: filepath.Join(dir, lockName),
+		kr:       kr,
+		report:   report,
 		st:       newTier(),
+		items:    map[recKey]string{},
 	}
-	if _, err := b.load(); err != nil {
+	if _, err := b.load(); err != nil && !errors.Is(err, errSoft) {
 		b.close()
 		return nil, err
 	}
@@ -120,10 +133,18 @@ func prepareDir(dir string) error {
 	return nil
 }
 
+// errSoft is wrapped by errors that leave the backend usable: passwords
+// the Secret Service did not give, a damaged file of which no copy could
+// be kept, a file that could not be rewritten in the current format.
+var errSoft = errors.New("credstore: permanent credentials partly unavailable")
+
 func (b *fileBackend) load() (*tierState, error) {
 	err := b.refresh(false, false)
 	if errors.Is(err, errNeedLock) {
 		err = b.withLock(func() error { return b.refresh(true, false) })
+	}
+	if err == nil {
+		err = b.soft // still true of the file read last
 	}
 	return b.st, err
 }
@@ -135,7 +156,7 @@ func (b *fileBackend) update(f func(*tierState) bool) (*tierState, bool, error) 
 	committed := false
 	err := b.withLock(func() error {
 		b.sweepTemps()
-		if err := b.refresh(true, true); err != nil {
+		if err := b.refresh(true, true); err != nil && (!errors.Is(err, errSoft) || errors.Is(err, errNotKept)) {
 			return err
 		}
 		next := b.st.clone()
@@ -152,33 +173,39 @@ func (b *fileBackend) update(f func(*tierState) bool) (*tierState, bool, error) 
 }
 
 func (b *fileBackend) close() error {
-	b.setState(newTier(), nil, nil)
+	b.setState(newTier(), map[recKey]string{}, nil, nil)
 	return nil
 }
 
-// errNeedLock reports a corrupt file found without the lock held: the
-// recovery (moving it aside) must happen under the lock.
+// errNotKept reports a damaged file of which no copy could be kept: it
+// must not be replaced.
+var errNotKept = errors.New("credstore: cannot keep a copy of the damaged credentials file")
+
+// errNeedLock reports a file found to need rewriting (damaged, in the old
+// format, or with passwords to move to the Secret Service) while the lock
+// is not held: that must happen under the lock.
 var errNeedLock = errors.New("credstore: need lock")
 
 // refresh brings b.st up to date with the file. With force it rereads the
-// file even when it looks unchanged. A corrupt file is moved aside when
-// locked is true; otherwise refresh returns errNeedLock.
+// file even when it looks unchanged. A file that needs rewriting is
+// rewritten when locked is true; otherwise refresh returns errNeedLock.
+// An error wrapping errSoft still leaves b.st up to date.
 func (b *fileBackend) refresh(locked, force bool) error {
 	fi, err := os.Stat(b.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		b.setState(newTier(), nil, nil)
+		b.setState(newTier(), map[recKey]string{}, nil, nil)
+		b.soft = nil
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("credstore: %w", err)
 	}
-	if !force && b.curInfo != nil && os.SameFile(fi, b.curInfo) &&
-		fi.Size() == b.curInfo.Size() && fi.ModTime().Equal(b.curInfo.ModTime()) {
+	if !force && b.curInfo != nil && sameFile(fi, b.curInfo) {
 		return nil
 	}
 	f, err := os.Open(b.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		b.setState(newTier(), nil, nil)
+		b.setState(newTier(), map[recKey]string{}, nil, nil)
 		return nil
 	}
 	if err != nil {
@@ -198,54 +225,202 @@ func (b *fileBackend) refresh(locked, force bool) error {
 		f.Close()
 		return fmt.Errorf("credstore: reading %s: %w", b.path, err)
 	}
-	st, err := decode(data)
-	switch {
-	case err == nil:
-		if info.Mode().Perm()&0o077 != 0 {
-			f.Chmod(0o600) // best effort: tighten a file someone loosened
-		}
-		b.setState(st, f, info)
-		return nil
-	case errors.Is(err, errCorrupt):
-		if !locked {
-			f.Close()
-			return errNeedLock
-		}
-		b.quarantine()
-		// Remember the corrupt file's identity too, so that a failed move
-		// is not retried on every read; the next write replaces it.
-		b.setState(newTier(), f, info)
-		return nil
-	default:
+	dec, err := decode(data)
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("%w: %s", err, b.path)
 	}
+	migrate := dec.v1
+	if b.kr != nil {
+		for _, r := range dec.records {
+			migrate = migrate || !r.keyring
+		}
+	}
+	if (dec.irregular || migrate) && !locked {
+		f.Close()
+		return errNeedLock // before asking the Secret Service anything
+	}
+	st, items, lost, softErr := b.resolve(dec.records)
+	repair := dec.irregular || len(lost) > 0
+	if repair && !locked {
+		f.Close()
+		return errNeedLock
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		f.Chmod(0o600) // best effort: tighten a file someone loosened
+	}
+	if !(b.reported != nil && sameFile(info, b.reported)) && (len(dec.damage) > 0 || len(lost) > 0) {
+		var aside string
+		if len(dec.damage) > 0 {
+			// Never replace a damaged file without keeping it: until a
+			// copy is kept, writes fail.
+			if aside, err = b.keepAside(data); err != nil {
+				b.setState(st, items, f, info)
+				b.soft = fmt.Errorf("%w: %w: %s: %v", errSoft, errNotKept, b.path, err)
+				return b.soft
+			}
+		}
+		b.reported = info
+		b.reportDamage(dec.damage, aside)
+		for _, r := range lost {
+			b.report(&RecoveryError{
+				Path: b.path,
+				What: fmt.Sprintf("the credential for %q at %s: its password is no longer in the Secret Service", r.user, r.space),
+				Err:  fmt.Errorf("credstore: Secret Service item %q: %w", r.secret, gokeyring.ErrNotFound),
+			})
+		}
+	}
+	b.setState(st, items, f, info)
+	if repair || migrate {
+		if err := b.write(st); err != nil && softErr == nil {
+			// The file keeps its old form; the next write replaces it.
+			softErr = fmt.Errorf("%w: rewriting %s: %v", errSoft, b.path, err)
+		}
+	}
+	b.soft = softErr
+	return softErr
 }
 
-// quarantine moves the corrupt file aside to path.corrupt-<unix>[-n] with
-// mode 0600. Failure is not fatal: the next write replaces the file.
-func (b *fileBackend) quarantine() {
-	base := b.path + corruptInfix + strconv.FormatInt(time.Now().Unix(), 10)
-	name := base
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
-			break
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// reportDamage reports the parts of the file decode could not read; aside
+// is where the damaged file was kept.
+func (b *fileBackend) reportDamage(dmg []damage, aside string) {
+	for _, d := range dmg {
+		what := "the whole file"
+		if d.line > 0 {
+			what = fmt.Sprintf("line %d, which held a credential or part of one", d.line)
+			if d.hint != "" {
+				what = fmt.Sprintf("line %d, %s", d.line, d.hint)
+			}
 		}
-		if i > 1000 {
-			return
+		b.report(&RecoveryError{
+			Path: b.path,
+			What: what + "; the damaged file was kept as " + aside,
+			Err:  d.err,
+		})
+	}
+}
+
+// resolve turns the records of a file into a state, fetching from the
+// Secret Service the passwords it does not have yet. Records whose item
+// is gone are lost; records whose password cannot be fetched now are held.
+// After the first failure to fetch, it asks no more.
+func (b *fileBackend) resolve(recs []record) (st *tierState, items map[recKey]string, lost []record, err error) {
+	st, items = newTier(), map[recKey]string{}
+	var defaults []recKey
+	for _, r := range recs {
+		k := recKey{r.space, r.user}
+		if r.isDefault {
+			defaults = append(defaults, k)
 		}
-		name = base + "-" + strconv.Itoa(i)
+		if !r.keyring {
+			st.set(r.space, r.user, r.secret)
+			delete(items, k)
+			continue
+		}
+		pw, ok := b.st.get(r.space, r.user)
+		if ok && b.items[k] == r.secret {
+			st.set(r.space, r.user, pw)
+			items[k] = r.secret
+			continue
+		}
+		if b.kr == nil || err != nil {
+			st.hold(r)
+			delete(items, k)
+			continue
+		}
+		pw, gerr := b.kr.get(r.secret)
+		switch {
+		case gerr == nil:
+			st.set(r.space, r.user, pw)
+			items[k] = r.secret
+		case errors.Is(gerr, gokeyring.ErrNotFound):
+			lost = append(lost, r)
+			st.del(r.space, r.user)
+			delete(items, k)
+		default:
+			err = fmt.Errorf("%w: reading from the Secret Service: %v", errSoft, gerr)
+			st.hold(r)
+			delete(items, k)
+		}
 	}
-	if err := os.Rename(b.path, name); err != nil {
-		return
+	for _, k := range defaults {
+		st.setDefault(k.space, k.user) // no-op for a held credential, whose record keeps the flag
 	}
-	os.Chmod(name, 0o600)
-	syncDir(b.dir)
+	return st, items, lost, err
+}
+
+// records turns st into the records to write. With a keyring, passwords
+// not yet there (new, changed or read from an older file) go into new
+// items first; created lists them, for removal if the write fails.
+func (b *fileBackend) records(st *tierState) (recs []record, items map[recKey]string, created []string, err error) {
+	items = map[recKey]string{}
+	for sp, ss := range st.spaces {
+		for u, pw := range ss.users {
+			k := recKey{sp, u}
+			r := record{space: sp, user: u, secret: pw, isDefault: ss.hasDef && ss.def == u}
+			if b.kr != nil {
+				item, ok := b.items[k]
+				if old, had := b.st.get(sp, u); !ok || !had || old != pw {
+					item = newItemName(sp, u)
+					if err := b.kr.set(item, pw); err != nil {
+						b.deleteItems(created)
+						return nil, nil, nil, fmt.Errorf("credstore: writing to the Secret Service: %w", err)
+					}
+					created = append(created, item)
+				}
+				r.keyring, r.secret = true, item
+				items[k] = item
+			}
+			recs = append(recs, r)
+		}
+	}
+	for _, r := range st.held {
+		recs = append(recs, r)
+	}
+	return recs, items, created, nil
+}
+
+// obsoleteItems lists the Secret Service items the old state referenced
+// and the new one does not.
+func obsoleteItems(oldSt *tierState, oldItems map[recKey]string, newSt *tierState, newItems map[recKey]string) []string {
+	keep := map[string]bool{}
+	for _, item := range newItems {
+		keep[item] = true
+	}
+	for _, r := range newSt.held {
+		if r.keyring {
+			keep[r.secret] = true
+		}
+	}
+	var out []string
+	for _, item := range oldItems {
+		if !keep[item] {
+			out = append(out, item)
+		}
+	}
+	for _, r := range oldSt.held {
+		if r.keyring && !keep[r.secret] {
+			out = append(out, r.secret)
+		}
+	}
+	return out
+}
+
+func (b *fileBackend) deleteItems(items []string) {
+	for _, item := range items {
+		if b.kr.delete(item) != nil {
+			return // an item left behind costs little; a hung service, time
+		}
+	}
 }
 
 // setState records st as read from f (with metadata info), releasing the
 // previously held file.
-func (b *fileBackend) setState(st *tierState, f *os.File, info os.FileInfo) {
+func (b *fileBackend) setState(st *tierState, items map[recKey]string, f *os.File, info os.FileInfo) {
 	if b.cur != nil && b.cur != f {
 		b.cur.Close()
 	}
@@ -253,13 +428,57 @@ func (b *fileBackend) setState(st *tierState, f *os.File, info os.FileInfo) {
 		f.Close()
 		f = nil
 	}
-	b.st, b.cur, b.curInfo = st, f, info
+	b.st, b.items, b.cur, b.curInfo = st, items, f, info
+}
+
+// keepAside writes data, the contents of the damaged file, to
+// path.corrupt-<unix seconds>[-n] (mode 0600) and returns that name.
+func (b *fileBackend) keepAside(data []byte) (string, error) {
+	if b.failAside != nil {
+		return "", b.failAside
+	}
+	base := b.path + corruptInfix + strconv.FormatInt(time.Now().Unix(), 10)
+	name := base
+	for i := 1; ; i++ {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) && i < 1000 {
+			name = base + "-" + strconv.Itoa(i)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(name)
+			return "", err
+		}
+		syncDir(b.dir)
+		return name, nil
+	}
 }
 
 // write replaces the file with st atomically: a temporary file in the same
 // directory (mode 0600), fsync, rename over the file, fsync the directory.
+// With a keyring, new passwords go to the Secret Service first, and items
+// no longer referenced are deleted after the rename.
 func (b *fileBackend) write(st *tierState) (err error) {
-	data := encode(st)
+	recs, items, created, err := b.records(st)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && len(created) > 0 {
+			b.deleteItems(created)
+		}
+	}()
+	data := encode(recs)
 	tmp, err := os.CreateTemp(b.dir, tempPattern) // mode 0600
 	if err != nil {
 		return fmt.Errorf("credstore: %w", err)
@@ -283,15 +502,21 @@ func (b *fileBackend) write(st *tierState) (err error) {
 		return fmt.Errorf("credstore: %w", err)
 	}
 	syncDir(b.dir)
-	info, err := tmp.Stat()
-	if err != nil {
+	if b.kr != nil {
+		b.deleteItems(obsoleteItems(b.st, b.items, st, items))
+	}
+	info, serr := tmp.Stat()
+	if serr != nil {
 		// The new contents are in place; forget the identity so the next
 		// read reloads them.
 		tmp.Close()
-		b.setState(st, nil, nil)
-		return nil
+		b.setState(st, items, nil, nil)
+	} else {
+		b.setState(st, items, tmp, info)
 	}
-	b.setState(st, tmp, info)
+	if len(st.held) == 0 {
+		b.soft = nil
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,13 +18,17 @@ import (
 
 func openDir(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := New(Options{Dir: dir})
+	s, err := New(Options{Dir: dir, Backend: BackendFile, Logger: quiet})
 	if err != nil {
 		t.Fatalf("New(%s): %v", dir, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// quiet is the Logger of tests that expect recoveries but do not check
+// the log.
+var quiet = slog.New(slog.DiscardHandler)
 
 func TestPersistenceAcrossNew(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "creds")
@@ -123,7 +128,7 @@ func TestFilePermissions(t *testing.T) {
 	// A path that is not a directory is refused.
 	file := filepath.Join(root, "file")
 	os.WriteFile(file, nil, 0o600)
-	if _, err := New(Options{Dir: file}); err == nil {
+	if _, err := New(Options{Dir: file, Backend: BackendFile}); err == nil {
 		t.Error("New on a regular file succeeded")
 	}
 }
@@ -169,41 +174,60 @@ func TestStaleTempFilesAreSwept(t *testing.T) {
 }
 
 func TestCorruptionRecovery(t *testing.T) {
-	valid := func() []byte {
-		st := newTier()
-		st.set(exampleSpace.Normalize(), "u", "pw")
-		return encode(st)
-	}()
-	flipped := bytes.Clone(valid)
-	flipped[len(fileMagic)+5] ^= 0x40
-	tests := map[string][]byte{
-		"garbage":     []byte("this is not a credentials file"),
-		"empty":       {},
-		"truncated":   valid[:len(valid)/2],
-		"no checksum": valid[:len(valid)-32],
-		"bit flip":    flipped,
-		"bad magic":   append([]byte("XXXXXXXX"), valid[8:]...),
+	recs := []record{
+		{space: exampleSpace.Normalize(), user: "u", secret: "pw"},
+		{space: exampleSpace.Normalize(), user: "v", secret: "pw2"},
 	}
-	for name, data := range tests {
-		t.Run(name, func(t *testing.T) {
+	valid := encode(recs)
+	v1 := encodeV1(recs)
+	flippedV1 := bytes.Clone(v1)
+	flippedV1[len(fileMagic)+5] ^= 0x40
+	tests := []struct {
+		name    string
+		data    []byte
+		survive int
+	}{
+		{"garbage", []byte("this is not a credentials file"), 0},
+		{"empty", []byte{}, 0},
+		{"truncated in the last record", valid[:len(valid)-10], 1},
+		{"truncated in the first record", valid[:len(header(2))+10], 0},
+		{"version 1 without checksum", v1[:len(v1)-32], 0},
+		{"version 1 bit flip", flippedV1, 0},
+		{"bad magic", append([]byte("XXXXXXXX"), v1[8:]...), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, fileName)
-			if err := os.WriteFile(path, data, 0o644); err != nil {
+			if err := os.WriteFile(path, tt.data, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			s := openDir(t, dir)
-			if n := count(s); n != 0 {
-				t.Errorf("count = %d, want 0 after recovery", n)
+			if n := count(s); n != tt.survive {
+				t.Errorf("count = %d, want %d after recovery", n, tt.survive)
 			}
 			aside, _ := filepath.Glob(path + corruptInfix + "*")
 			if len(aside) != 1 {
-				t.Fatalf("moved-aside files: %v, want 1", aside)
+				t.Fatalf("kept copies: %v, want 1", aside)
 			}
-			if got, _ := os.ReadFile(aside[0]); !bytes.Equal(got, data) {
-				t.Errorf("moved-aside file differs from the original")
+			if got, _ := os.ReadFile(aside[0]); !bytes.Equal(got, tt.data) {
+				t.Errorf("the copy kept aside differs from the damaged file")
 			}
 			if runtime.GOOS != "windows" {
 				checkMode(t, aside[0], 0o600)
+			}
+			re := recoveries(s.Recovered())
+			if len(re) == 0 {
+				t.Fatal("Recovered() = nil")
+			}
+			for _, e := range re {
+				if e.Path != path || !strings.Contains(e.What, aside[0]) || !errors.Is(e, errCorrupt) {
+					t.Errorf("recovery %v; want one for %s naming %s", e, path, aside[0])
+				}
+			}
+			// The file was rewritten with what survived.
+			if d, err := decode(mustRead(t, path)); err != nil || len(d.damage) > 0 || len(d.records) != tt.survive {
+				t.Errorf("rewritten file: %+v, %v", d, err)
 			}
 			// The store works afterwards, and a new file is written.
 			c := Credential{User: "new", Password: "pw", Persistence: Permanent}
@@ -214,6 +238,33 @@ func TestCorruptionRecovery(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// recoveries flattens what Store.Recovered returns.
+func recoveries(err error) []*RecoveryError {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*RecoveryError
+		for _, e := range j.Unwrap() {
+			out = append(out, recoveries(e)...)
+		}
+		return out
+	}
+	if re, ok := err.(*RecoveryError); ok {
+		return []*RecoveryError{re}
+	}
+	return nil
 }
 
 func TestCorruptionWhileOpen(t *testing.T) {
@@ -240,16 +291,11 @@ func TestCorruptionWhileOpen(t *testing.T) {
 }
 
 func TestNewerVersionIsLeftAlone(t *testing.T) {
-	st := newTier()
-	st.set(exampleSpace.Normalize(), "u", "pw")
-	data := encode(st)
-	body := data[:len(data)-32]
-	body[len(fileMagic)] = fileVersion + 1
-	data = resum(body)
+	data := []byte(header(fileVersion+1) + "\nwhatever a later version writes\n")
 	dir := t.TempDir()
 	path := filepath.Join(dir, fileName)
 	os.WriteFile(path, data, 0o600)
-	if _, err := New(Options{Dir: dir}); !errors.Is(err, errVersion) {
+	if _, err := New(Options{Dir: dir, Backend: BackendFile}); !errors.Is(err, errVersion) {
 		t.Errorf("New on a newer file: %v, want a version error", err)
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, data) {
@@ -362,7 +408,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	id := os.Getenv("CREDSTORE_HELPER_ID")
 	n, _ := strconv.Atoi(os.Getenv("CREDSTORE_HELPER_N"))
-	s, err := New(Options{Dir: dir})
+	s, err := New(Options{Dir: dir, Backend: BackendFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,6 +508,179 @@ func TestPermanentWriteFailureChangesNothing(t *testing.T) {
 		t.Error(err)
 	}
 	if got := openDir(t, dir).Credentials(exampleSpace); got["u"] != c {
+		t.Errorf("on disk: %v", got)
+	}
+}
+
+// TestOneChangedByteCostsOneCredential changes one byte at several places
+// of each line of a credentials file: the credential on that line is the
+// most that is lost, it is reported with the copy of the damaged file, and
+// every other credential and default survives.
+func TestOneChangedByteCostsOneCredential(t *testing.T) {
+	src := t.TempDir()
+	s := openDir(t, src)
+	type cred struct {
+		sp ProtectionSpace
+		c  Credential
+	}
+	var creds []cred
+	for i := range 4 {
+		sp := otherHost(fmt.Sprintf("h%d.example", i))
+		for _, u := range []string{"first", "second"} {
+			c := Credential{User: u, Password: fmt.Sprintf("pw-%d-%s", i, u), Persistence: Permanent}
+			mustSet(t, s, c, sp) // "first" becomes the space's default
+			creds = append(creds, cred{sp, c})
+		}
+	}
+	s.Close()
+	data := mustRead(t, filepath.Join(src, fileName))
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	lines = lines[:len(lines)-1] // after the last newline
+
+	// lineOf finds the line that holds a credential.
+	lineOf := map[string]int{}
+	for li, line := range lines[1:] {
+		r, err := parseRecord(bytes.TrimSuffix(line, []byte("\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lineOf[r.space.Host+"/"+r.user] = li + 2
+	}
+
+	off := 0
+	for li, line := range lines {
+		n := li + 1
+		for _, pos := range []int{0, sumLen, sumLen + 1, len(line) / 2, len(line) - 2, len(line) - 1} {
+			t.Run(fmt.Sprintf("line%d/byte%d", n, pos), func(t *testing.T) {
+				damaged := bytes.Clone(data)
+				damaged[off+pos] ^= 0x20
+				dir := t.TempDir()
+				path := filepath.Join(dir, fileName)
+				if err := os.WriteFile(path, damaged, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				s := openDir(t, dir)
+				lost := 0
+				for _, c := range creds {
+					got, ok := s.Credentials(c.sp)[c.c.User]
+					if !ok {
+						lost++
+						if lineOf[c.sp.Host+"/"+c.c.User] != n {
+							t.Errorf("lost %s at %s, on line %d", c.c.User, c.sp.Host, lineOf[c.sp.Host+"/"+c.c.User])
+						}
+						continue
+					}
+					if got != c.c {
+						t.Errorf("%s at %s came back as %v", c.c.User, c.sp.Host, got)
+					}
+				}
+				for _, c := range creds {
+					if c.c.User != "first" {
+						continue
+					}
+					d, ok := s.DefaultCredential(c.sp)
+					if _, present := s.Credentials(c.sp)["first"]; present && (!ok || d != c.c) {
+						t.Errorf("default of %s: %v, %v", c.sp.Host, d, ok)
+					} else if !present && ok {
+						t.Errorf("default of %s is %v; no other credential may be promoted", c.sp.Host, d)
+					}
+				}
+				re := recoveries(s.Recovered())
+				switch {
+				case lost > 1:
+					t.Errorf("%d credentials lost", lost)
+				case lost == 1 && (len(re) != 1 || !strings.Contains(re[0].What, fmt.Sprintf("line %d,", n))):
+					t.Errorf("one credential lost; Recovered() = %v", re)
+				case lost == 0 && len(re) != 0 && !(n == 1 && strings.Contains(re[0].What, "header")):
+					t.Errorf("nothing lost; Recovered() = %v", re)
+				}
+				if len(re) > 0 {
+					aside, _ := filepath.Glob(path + corruptInfix + "*")
+					if len(aside) != 1 || !bytes.Equal(mustRead(t, aside[0]), damaged) || !strings.Contains(re[0].What, aside[0]) {
+						t.Errorf("kept copies %v; report %v", aside, re)
+					}
+				}
+				if d, err := decode(mustRead(t, path)); err != nil || d.irregular || len(d.records) != len(creds)-lost {
+					t.Errorf("the file was not repaired: %+v, %v", d, err)
+				}
+			})
+		}
+		off += len(line)
+	}
+}
+
+func TestFileBackendMigratesVersion1(t *testing.T) {
+	dir := t.TempDir()
+	recs := []record{{space: exampleSpace.Normalize(), user: "u", secret: "pw", isDefault: true}}
+	if err := os.WriteFile(filepath.Join(dir, fileName), encodeV1(recs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := openDir(t, dir)
+	if d, ok := s.DefaultCredential(exampleSpace); !ok || d.Password != "pw" {
+		t.Errorf("default %v, %v", d, ok)
+	}
+	d, err := decode(mustRead(t, filepath.Join(dir, fileName)))
+	if err != nil || d.v1 || d.irregular || !sameRecords(d.records, recs) {
+		t.Errorf("file after migration: %+v, %v", d, err)
+	}
+}
+
+// TestDamagedFileNotReplacedWithoutACopy: while no copy of a damaged file
+// can be kept, the Store shows what survived but never replaces the file.
+func TestDamagedFileNotReplacedWithoutACopy(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	keep := Credential{User: "keep", Password: "1", Persistence: Permanent}
+	mustSet(t, s, keep, exampleSpace)
+	mustSet(t, s, Credential{User: "lose", Password: "2", Persistence: Permanent}, exampleSpace)
+	path := filepath.Join(dir, fileName)
+	data := mustRead(t, path)
+	damaged := bytes.Clone(data)
+	off := 0
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if r, err := parseRecord(bytes.TrimSuffix(line, []byte("\n"))); err == nil && r.user == "lose" {
+			damaged[off+len(line)/2] ^= 1 // in the middle of the record
+		}
+		off += len(line)
+	}
+	tmp := path + ".x"
+	os.WriteFile(tmp, damaged, 0o600)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	fb := s.perm.(*fileBackend)
+	s.mu.Lock()
+	fb.failAside = errors.New("disk full")
+	s.mu.Unlock()
+
+	if got := s.Credentials(exampleSpace); len(got) != 1 || got["keep"] != keep {
+		t.Errorf("credentials %v; want what survived", got)
+	}
+	if err := s.Set(Credential{User: "new", Password: "3", Persistence: Permanent}, exampleSpace); !errors.Is(err, errNotKept) {
+		t.Errorf("Set = %v; want errNotKept", err)
+	}
+	if err := s.Flush(); !errors.Is(err, errNotKept) {
+		t.Errorf("Flush = %v; want errNotKept", err)
+	}
+	if !bytes.Equal(mustRead(t, path), damaged) {
+		t.Error("the damaged file was replaced without a copy")
+	}
+	if err := s.Recovered(); err != nil {
+		t.Errorf("Recovered() = %v before anything was discarded from the file", err)
+	}
+
+	s.mu.Lock()
+	fb.failAside = nil
+	s.mu.Unlock()
+	mustSet(t, s, Credential{User: "new", Password: "3", Persistence: Permanent}, exampleSpace)
+	aside, _ := filepath.Glob(path + corruptInfix + "*")
+	if len(aside) != 1 || !bytes.Equal(mustRead(t, aside[0]), damaged) {
+		t.Errorf("kept copies %v", aside)
+	}
+	if re := recoveries(s.Recovered()); len(re) != 1 || !strings.Contains(re[0].What, `"lose"`) {
+		t.Errorf("Recovered() = %v", re)
+	}
+	if got := openDir(t, dir).Credentials(exampleSpace); len(got) != 2 {
 		t.Errorf("on disk: %v", got)
 	}
 }

@@ -11,7 +11,7 @@ func Example() {
 	dir, _ := os.MkdirTemp("", "credstore-example")
 	defer os.RemoveAll(dir)
 
-	store, err := credstore.New(credstore.Options{Dir: dir})
+	store, err := credstore.New(credstore.Options{Dir: dir, Backend: credstore.BackendFile})
 	if err != nil {
 		panic(err)
 	}
@@ -27,7 +27,7 @@ func Example() {
 	store.Close()
 
 	// A new store on the same directory sees the permanent credential only.
-	store, _ = credstore.New(credstore.Options{Dir: dir})
+	store, _ = credstore.New(credstore.Options{Dir: dir, Backend: credstore.BackendFile})
 	defer store.Close()
 	def, _ := store.DefaultCredential(space)
 	fmt.Println(def)

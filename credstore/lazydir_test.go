@@ -8,7 +8,7 @@ import (
 
 func TestDirectoryCreatedWithFirstPermanentCredential(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "Credentials")
-	s, err := New(Options{Dir: dir})
+	s, err := New(Options{Dir: dir, Backend: BackendFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestDirectoryCreatedWithFirstPermanentCredential(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("directory after a permanent credential: %v, %v", fi, err)
 	}
-	again, err := New(Options{Dir: dir})
+	again, err := New(Options{Dir: dir, Backend: BackendFile})
 	if err != nil {
 		t.Fatal(err)
 	}

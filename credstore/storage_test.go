@@ -36,7 +36,15 @@ func storeCases() []storeCase {
 		return s
 	}
 	disk := func(t *testing.T) *Store {
-		s, err := New(Options{Dir: filepath.Join(t.TempDir(), "creds")})
+		s, err := New(Options{Dir: filepath.Join(t.TempDir(), "creds"), Backend: BackendFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	keyring := func(t *testing.T) *Store {
+		s, err := New(Options{Dir: filepath.Join(t.TempDir(), "creds"), Backend: BackendSecretService, keyring: newFakeKeyring()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,6 +56,8 @@ func storeCases() []storeCase {
 		{"memory/permanent", mem, Permanent},
 		{"disk/forSession", disk, ForSession},
 		{"disk/permanent", disk, Permanent},
+		{"secret-service/forSession", keyring, ForSession},
+		{"secret-service/permanent", keyring, Permanent},
 	}
 }
 

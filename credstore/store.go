@@ -3,7 +3,9 @@ package credstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 )
 
 // ErrClosed is returned by a Store's methods after Close.
@@ -24,6 +26,31 @@ type Options struct {
 	// the Store's lifetime, like session ones, and nothing is read from or
 	// written to disk.
 	Dir string
+
+	// Backend chooses where the passwords of permanent credentials go when
+	// Dir is set (see the package documentation): BackendAuto (the zero
+	// value) the desktop's Secret Service when one answers, otherwise the
+	// credentials file; BackendFile always the file; BackendSecretService
+	// the Secret Service or New fails; BackendMemory memory only, as an
+	// empty Dir. Store.Backend reports the choice.
+	Backend Backend
+
+	// KeyringTimeout bounds each call to the Secret Service, so that one
+	// that does not answer (or shows an unlock prompt nobody answers)
+	// never blocks the Store for longer; zero means
+	// DefaultKeyringTimeout. With BackendAuto, a Secret Service that does
+	// not answer within it at New means the file is used.
+	KeyringTimeout time.Duration
+
+	// Logger receives a Warn record for each credential or part of the
+	// file the Store discards because it cannot be read (see
+	// Store.Recovered), and a Debug record naming the backend chosen at
+	// New; nil means slog.Default() at the time of the record. No record
+	// contains a password.
+	Logger *slog.Logger
+
+	// keyring replaces the desktop's Secret Service (tests).
+	keyring keyring
 }
 
 // Store is a credential storage: Apple's URLCredentialStorage. It maps
@@ -31,10 +58,14 @@ type Options struct {
 // credential per space. Create one with New; the zero Store is not usable.
 // A Store is safe for concurrent use.
 type Store struct {
-	mu      sync.Mutex
-	closed  bool
-	session *tierState // ForSession credentials
-	perm    backend    // Permanent credentials
+	mu        sync.Mutex
+	closed    bool
+	session   *tierState // ForSession credentials
+	perm      backend    // Permanent credentials
+	backend   Backend    // where perm keeps them
+	keyErr    error      // why the Secret Service is not used
+	logger    *slog.Logger
+	recovered []error // *RecoveryError, at most maxRecoveries
 
 	obsMu   sync.Mutex
 	obs     map[uint64]func()
@@ -42,24 +73,63 @@ type Store struct {
 }
 
 // New returns a Store configured by opts. With a Dir it reads the
-// credentials file there: a corrupt file is moved aside and the Store
-// starts empty; an unreadable file, a directory that cannot be secured, or
-// a file written by a newer incompatible version is an error. A Dir that
-// does not exist yet is created (0700) when the first permanent credential
-// is stored, so a Store that never keeps one writes nothing.
+// credentials file there: damaged lines (or a damaged file) are discarded
+// after the file is copied aside, and Recovered reports them; an
+// unreadable file, a directory that cannot be secured, or a file written
+// by a newer incompatible version is an error. A Dir that does not exist
+// yet is created (0700) when the first permanent credential is stored, so
+// a Store that never keeps one writes nothing. With BackendAuto or
+// BackendSecretService New asks the Secret Service once (within
+// KeyringTimeout) whether it answers.
 func New(opts Options) (*Store, error) {
-	s := &Store{session: newTier(), obs: map[uint64]func(){}}
-	if opts.Dir == "" {
-		s.perm = &memBackend{st: newTier()}
+	s := &Store{session: newTier(), obs: map[uint64]func(){}, logger: opts.Logger}
+	switch opts.Backend {
+	case BackendAuto, BackendFile, BackendSecretService, BackendMemory:
+	default:
+		return nil, fmt.Errorf("%w: backend %v", ErrInvalid, opts.Backend)
+	}
+	if opts.Dir == "" || opts.Backend == BackendMemory {
+		s.perm, s.backend = &memBackend{st: newTier()}, BackendMemory
 		return s, nil
 	}
-	fb, err := openFileBackend(opts.Dir)
+	var kr *boundedKeyring
+	s.backend = BackendFile
+	if opts.Backend != BackendFile {
+		kr, s.keyErr = openKeyring(opts.keyring, opts.KeyringTimeout)
+		if s.keyErr != nil {
+			s.keyErr = fmt.Errorf("%w: %w", ErrNoSecretService, s.keyErr)
+			if opts.Backend == BackendSecretService {
+				return nil, s.keyErr
+			}
+		} else {
+			s.backend = BackendSecretService
+		}
+	}
+	fb, err := openFileBackend(opts.Dir, kr, s.recoverLocked)
 	if err != nil {
 		return nil, err
 	}
 	s.perm = fb
+	if s.keyErr != nil {
+		s.log().Debug("credstore: passwords kept in the credentials file", "dir", fb.dir, "backend", s.backend, "secret_service", s.keyErr)
+	} else {
+		s.log().Debug("credstore: passwords kept in the Secret Service", "dir", fb.dir, "backend", s.backend)
+	}
 	return s, nil
 }
+
+// Backend reports where the Store keeps permanent credentials:
+// BackendMemory, BackendFile or BackendSecretService (never BackendAuto).
+// SecretServiceError says why a Store with a Dir does not use the Secret
+// Service.
+func (s *Store) Backend() Backend { return s.backend }
+
+// SecretServiceError reports why the Store does not keep passwords in
+// the Secret Service, wrapping ErrNoSecretService (no D-Bus session bus,
+// no Secret Service on it, a locked collection or a refused prompt, no
+// answer within KeyringTimeout); nil when it does, or when it was not
+// asked (BackendFile, BackendMemory, no Dir).
+func (s *Store) SecretServiceError() error { return s.keyErr }
 
 // checkSpace validates and normalises a protection space.
 func checkSpace(sp ProtectionSpace) (ProtectionSpace, error) {
@@ -145,7 +215,7 @@ func (s *Store) DefaultCredential(space ProtectionSpace) (Credential, bool) {
 // user. Set notifies the OnChange callbacks when what the Store shows
 // changed. It returns an error wrapping ErrInvalid for an invalid port or
 // persistence, ErrClosed after Close, or the error of writing the
-// credentials file (then nothing changed).
+// credentials file or the Secret Service (then nothing changed).
 func (s *Store) Set(c Credential, space ProtectionSpace) error {
 	return s.put(c, space, false)
 }
@@ -255,7 +325,7 @@ func (s *Store) removeLocked(u string, sp ProtectionSpace) (bool, error) {
 	before := mergeSpace(s.session, perm, sp)
 	s.session.del(sp, u)
 	var err error
-	if _, ok := perm.get(sp, u); ok || loadErr != nil {
+	if _, ok := perm.get(sp, u); ok || perm.holds(sp, u) || loadErr != nil {
 		perm, _, err = s.perm.update(func(st *tierState) bool { return st.del(sp, u) })
 	}
 	return !before.equal(mergeSpace(s.session, perm, sp)), err
@@ -296,7 +366,10 @@ func (s *Store) RemoveAll() error {
 
 // Flush makes sure the Store is in step with its directory: it rereads the
 // credentials file if another Store or process changed it and reports an
-// error if the file cannot be read. Every change is already durable on disk
+// error if the file cannot be read, if the Secret Service did not give the
+// passwords of some credentials (which are then not shown; see the package
+// documentation), or if a damaged or old-format file could not be
+// rewritten. Every change is already durable on disk
 // when the method that made it returns, so there is never anything buffered
 // to write. For a memory-only Store Flush returns nil; after Close it
 // returns ErrClosed.

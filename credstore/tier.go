@@ -6,6 +6,17 @@ package credstore
 // absent.
 type tierState struct {
 	spaces map[ProtectionSpace]*spaceState
+	// held are permanent credentials whose password is in the Secret
+	// Service but could not be fetched (the service is not in use or not
+	// answering). They are not shown, and are written back as they were
+	// read until a change to the same user and space replaces them.
+	held map[recKey]record
+}
+
+// recKey identifies a credential: normalised space and user name.
+type recKey struct {
+	space ProtectionSpace
+	user  string
 }
 
 type spaceState struct {
@@ -15,7 +26,7 @@ type spaceState struct {
 }
 
 func newTier() *tierState {
-	return &tierState{spaces: map[ProtectionSpace]*spaceState{}}
+	return &tierState{spaces: map[ProtectionSpace]*spaceState{}, held: map[recKey]record{}}
 }
 
 func (t *tierState) clone() *tierState {
@@ -27,10 +38,26 @@ func (t *tierState) clone() *tierState {
 		}
 		c.spaces[sp] = n
 	}
+	for k, r := range t.held {
+		c.held[k] = r
+	}
 	return c
 }
 
-func (t *tierState) empty() bool { return len(t.spaces) == 0 }
+func (t *tierState) empty() bool { return len(t.spaces) == 0 && len(t.held) == 0 }
+
+// hold keeps r, whose password could not be fetched, in place of any
+// credential of the same user and space.
+func (t *tierState) hold(r record) {
+	t.del(r.space, r.user)
+	t.held[recKey{r.space, r.user}] = r
+}
+
+// holds reports whether a held credential of user is in sp.
+func (t *tierState) holds(sp ProtectionSpace, user string) bool {
+	_, ok := t.held[recKey{sp, user}]
+	return ok
+}
 
 func (t *tierState) get(sp ProtectionSpace, user string) (string, bool) {
 	ss := t.spaces[sp]
@@ -43,6 +70,8 @@ func (t *tierState) get(sp ProtectionSpace, user string) (string, bool) {
 
 // set stores user's password and reports whether anything changed.
 func (t *tierState) set(sp ProtectionSpace, user, password string) bool {
+	_, held := t.held[recKey{sp, user}]
+	delete(t.held, recKey{sp, user})
 	ss := t.spaces[sp]
 	if ss == nil {
 		ss = &spaceState{users: map[string]string{}}
@@ -50,12 +79,16 @@ func (t *tierState) set(sp ProtectionSpace, user, password string) bool {
 	}
 	old, ok := ss.users[user]
 	ss.users[user] = password
-	return !ok || old != password
+	return held || !ok || old != password
 }
 
 // del removes user (and the default when it names user) and reports whether
 // anything changed.
 func (t *tierState) del(sp ProtectionSpace, user string) bool {
+	if _, ok := t.held[recKey{sp, user}]; ok {
+		delete(t.held, recKey{sp, user})
+		return true
+	}
 	ss := t.spaces[sp]
 	if ss == nil {
 		return false
@@ -95,6 +128,13 @@ func (t *tierState) setDefault(sp ProtectionSpace, user string) bool {
 		return false
 	}
 	ss.def, ss.hasDef = user, true
+	// A default that is shown replaces a held one.
+	for k, r := range t.held {
+		if k.space == sp && r.isDefault {
+			r.isDefault = false
+			t.held[k] = r
+		}
+	}
 	return true
 }
 
@@ -108,8 +148,13 @@ func (t *tierState) clearDefault(sp ProtectionSpace) bool {
 }
 
 func (t *tierState) equal(o *tierState) bool {
-	if len(t.spaces) != len(o.spaces) {
+	if len(t.spaces) != len(o.spaces) || len(t.held) != len(o.held) {
 		return false
+	}
+	for k, r := range t.held {
+		if q, ok := o.held[k]; !ok || q != r {
+			return false
+		}
 	}
 	for sp, a := range t.spaces {
 		b := o.spaces[sp]
