@@ -244,6 +244,9 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			panic(err)
 		}
+		// Nor in the desktop's Secret Service: permanent credentials go to
+		// the temporary home's file.
+		os.Unsetenv("DBUS_SESSION_BUS_ADDRESS")
 		for _, k := range []string{"XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"} {
 			os.Setenv(k, filepath.Join(home, strings.ToLower(k)))
 		}

@@ -1,6 +1,7 @@
 // Package interop holds the interoperability suite: tests that run the
-// session against real servers from the operating system's packages (nginx
-// today). They build only with the interop tag:
+// session and the stores against real servers from the operating system's
+// packages (nginx, and GNOME Keyring's Secret Service on a private D-Bus).
+// They build only with the interop tag:
 //
 //	go test -race -tags interop ./interop/
 //

@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(run(a, os.Stdin, os.Stdout, os.Stderr))
 	}
+	// The CLI's credentials stay out of the desktop's Secret Service.
+	os.Unsetenv("DBUS_SESSION_BUS_ADDRESS")
 	home, err := os.MkdirTemp("", "urlsession-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
