@@ -70,6 +70,8 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[ResponseDelegate](),
 	reflect.TypeFor[DataDelegate](),
 	reflect.TypeFor[CacheDelegate](),
+	reflect.TypeFor[SessionChallengeDelegate](),
+	reflect.TypeFor[TaskChallengeDelegate](),
 }
 
 // callback is one delegate callback.
