@@ -53,6 +53,7 @@ type Session struct {
 	shared    bool
 	delegate  atomic.Pointer[delegateBox] // nil once invalidated
 	active    atomic.Int32                // registered tasks not yet finished
+	auth      sessionAuth                 // credentials servers accepted
 
 	mu           sync.Mutex
 	tasks        map[*Task]struct{}
@@ -427,7 +428,8 @@ func (s *Session) AllTasks() []*Task {
 
 // Reset empties the session's stores (its URLCache, cookie storage and
 // credential storage: shared stores are emptied for every session using
-// them, as with Apple's reset) and makes later tasks use new connections.
+// them, as with Apple's reset), forgets the credentials the session sends
+// pre-emptively, and makes later tasks use new connections.
 // Tasks already running are not affected. It returns when done; ctx bounds
 // the wait.
 func (s *Session) Reset(ctx context.Context) error {
@@ -440,6 +442,7 @@ func (s *Session) Reset(ctx context.Context) error {
 	if c := s.cfg.HTTPCookieStorage; c != nil {
 		c.RemoveAll()
 	}
+	s.auth.reset()
 	var err error
 	if c := s.cfg.URLCredentialStorage; c != nil {
 		err = c.RemoveAll()

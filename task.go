@@ -79,6 +79,7 @@ type Task struct {
 	call     pipeline.Call
 	ran      bool          // call is in use: run began
 	dels     taskDelegates // valid once resolved is set
+	auth     taskAuth      // used by the goroutine that runs the task
 	resolved bool
 
 	sent, expectedSend     atomic.Int64

@@ -16,8 +16,9 @@ import (
 // with code -1007 (Apple documents 16).
 const MaxRedirects = 16
 
-// Followup follows redirects (asking the task first), resends request
-// bodies, and retries while there is no network when the call waits for
+// Followup follows redirects (asking the task first), answers
+// authentication challenges (through AuthHooks), resends request bodies,
+// and retries while there is no network when the call waits for
 // connectivity.
 type Followup struct{}
 
@@ -25,8 +26,35 @@ type Followup struct{}
 func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
 	waited := false
 	backoff := time.Second
+	ah, _ := call.Hooks.(AuthHooks)
+	challenges := 0
 	for {
+		if ah != nil {
+			req = ah.Authorize(req)
+		}
 		resp, err := next.Do(ctx, req)
+		if err == nil && ah != nil {
+			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusProxyAuthRequired {
+				var retry *http.Request
+				if challenges < MaxChallenges {
+					retry, err = ah.Authenticate(ctx, req, resp)
+				}
+				if err != nil {
+					discard(resp)
+					return nil, err
+				}
+				if retry != nil {
+					challenges++
+					discard(resp)
+					if req, err = withFreshBody(ctx, call, retry, hasBody(req)); err != nil {
+						return nil, err
+					}
+					continue
+				}
+			} else {
+				ah.Authenticated(req, resp)
+			}
+		}
 		if err != nil {
 			if !call.WaitsForConnectivity || !NoConnectivity(err) || ctx.Err() != nil {
 				return nil, err
@@ -75,6 +103,26 @@ func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next
 		call.mu.Unlock()
 		req = chosen
 	}
+}
+
+// MaxChallenges bounds the authentication challenges one task answers (the
+// delegate sees the failure count, and default handling stops after one
+// failure, but a delegate may answer forever): past it the 401 or 407 is
+// the response.
+const MaxChallenges = 16
+
+// AuthHooks is implemented by Hooks that answer authentication challenges.
+type AuthHooks interface {
+	// Authorize returns req with the credentials the session sends
+	// pre-emptively for it (or req itself).
+	Authorize(req *http.Request) *http.Request
+	// Authenticate is asked about a 401 or 407 response to req. It returns
+	// the request to send instead, carrying credentials (its body is
+	// supplied afresh by the stage), or nil to make resp the response.
+	Authenticate(ctx context.Context, req *http.Request, resp *http.Response) (*http.Request, error)
+	// Authenticated reports the response, neither 401 nor 407, to a
+	// request Authorize or Authenticate returned.
+	Authenticated(req *http.Request, resp *http.Response)
 }
 
 // withFreshBody returns req with a new copy of its body, from GetBody or the

@@ -1,0 +1,402 @@
+package urlsession
+
+// Answering HTTP authentication challenges (401): choosing the challenge,
+// asking the delegates, default handling, counting failures, saving the
+// credentials that worked and sending them pre-emptively later.
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/internal/auth"
+	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
+)
+
+// sessionAuth is what a session remembers of the credentials servers
+// accepted: Basic credentials per origin and path prefix, and Digest
+// nonces (with their credentials) per protection space, so later requests
+// carry them without a 401 round trip first.
+type sessionAuth struct {
+	digest auth.DigestClient
+
+	mu      sync.Mutex
+	n       int // entries in basic and digestCreds: lookups skip work when 0
+	basic   map[string][]*knownCredential
+	digests map[auth.Space]*Credential
+}
+
+// knownCredential is a credential a server accepted for the requests whose
+// path starts with prefix (RFC 7617 section 2.2).
+type knownCredential struct {
+	prefix string
+	space  credstore.ProtectionSpace
+	cred   *Credential
+	value  string // the Authorization value
+}
+
+// sentCredential is the credential a task's current request carries.
+type sentCredential struct {
+	key        credstore.ProtectionSpace // normalised
+	space      credstore.ProtectionSpace
+	cred       *Credential
+	scheme     string
+	value      string
+	preemptive bool
+	stale      bool // a Digest answer to a stale nonce: not asked again once
+	digest     *auth.DigestAnswer
+	prefix     string
+}
+
+// taskAuth is a task's authentication state.
+type taskAuth struct {
+	sent     *sentCredential
+	failures map[credstore.ProtectionSpace]int
+}
+
+var _ pipeline.AuthHooks = hooks{}
+
+// authorizationOf returns the Authorization value of h, whatever the case
+// of its key.
+func authorizationOf(h http.Header) string {
+	if v := h.Get("Authorization"); v != "" {
+		return v
+	}
+	for k, vs := range h {
+		if len(vs) > 0 && strings.EqualFold(k, "Authorization") {
+			return vs[0]
+		}
+	}
+	return ""
+}
+
+// Authorize adds the credentials the session knows the request's
+// protection space wants.
+func (h hooks) Authorize(req *http.Request) *http.Request {
+	t := h.t
+	if v := authorizationOf(req.Header); v != "" {
+		if s := t.auth.sent; s == nil || s.value != v {
+			t.auth.sent = nil // the caller's own credentials
+		}
+		return req
+	}
+	t.auth.sent = nil
+	sa := &t.session.auth
+	sa.mu.Lock()
+	n := sa.n
+	sa.mu.Unlock()
+	if n == 0 || req.URL == nil {
+		return req
+	}
+	sent := sa.lookup(req)
+	if sent == nil {
+		return req
+	}
+	r2 := req.Clone(req.Context())
+	r2.Header.Set("Authorization", sent.value)
+	t.auth.sent = sent
+	return r2
+}
+
+// lookup returns the credential to send pre-emptively with req, if any.
+func (sa *sessionAuth) lookup(req *http.Request) *sentCredential {
+	origin := auth.Origin(req.URL)
+	p := req.URL.EscapedPath()
+	if p == "" {
+		p = "/"
+	}
+	sa.mu.Lock()
+	var best *knownCredential
+	for _, k := range sa.basic[origin] {
+		if strings.HasPrefix(p, k.prefix) && (best == nil || len(k.prefix) > len(best.prefix)) {
+			best = k
+		}
+	}
+	sa.mu.Unlock()
+	if best != nil {
+		return &sentCredential{key: best.space.Normalize(), space: best.space, cred: best.cred,
+			scheme: auth.SchemeBasic, value: best.value, preemptive: true, prefix: best.prefix}
+	}
+	space, ok := sa.digest.Lookup(origin, false, req.URL.RequestURI())
+	if !ok {
+		return nil
+	}
+	sa.mu.Lock()
+	cred := sa.digests[space]
+	sa.mu.Unlock()
+	if cred == nil {
+		return nil
+	}
+	a, err := sa.digest.Authorize(space, cred.User, cred.Password, digestRequest(req))
+	if err != nil {
+		return nil
+	}
+	ps := protectionSpace(req.URL, space.Realm, credstore.AuthMethodHTTPDigest)
+	return &sentCredential{key: ps.Normalize(), space: ps, cred: cred, scheme: auth.SchemeDigest,
+		value: a.Value, preemptive: true, digest: a}
+}
+
+// remember keeps a credential the server accepted for later requests.
+func (sa *sessionAuth) remember(u *url.URL, s *sentCredential) {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	switch s.scheme {
+	case auth.SchemeBasic:
+		origin := auth.Origin(u)
+		if sa.basic == nil {
+			sa.basic = make(map[string][]*knownCredential)
+		}
+		list := sa.basic[origin]
+		for i, k := range list {
+			if k.prefix == s.prefix && k.space == s.space {
+				list[i] = &knownCredential{s.prefix, s.space, s.cred, s.value}
+				return
+			}
+		}
+		sa.basic[origin] = append(list, &knownCredential{s.prefix, s.space, s.cred, s.value})
+		sa.n++
+	case auth.SchemeDigest:
+		if s.digest == nil {
+			return
+		}
+		if sa.digests == nil {
+			sa.digests = make(map[auth.Space]*Credential)
+		}
+		if _, ok := sa.digests[s.digest.Space]; !ok {
+			sa.n++
+		}
+		sa.digests[s.digest.Space] = s.cred
+	}
+}
+
+// forget stops sending a credential the server refused.
+func (sa *sessionAuth) forget(u *url.URL, s *sentCredential) {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	switch s.scheme {
+	case auth.SchemeBasic:
+		origin := auth.Origin(u)
+		list := sa.basic[origin]
+		for i, k := range list {
+			if k.value == s.value {
+				sa.basic[origin] = append(list[:i:i], list[i+1:]...)
+				sa.n--
+				return
+			}
+		}
+	case auth.SchemeDigest:
+		if s.digest == nil {
+			return
+		}
+		if _, ok := sa.digests[s.digest.Space]; ok {
+			delete(sa.digests, s.digest.Space)
+			sa.n--
+		}
+		sa.digest.Forget(s.digest.Space)
+	}
+}
+
+// reset forgets every credential (Session.Reset).
+func (sa *sessionAuth) reset() {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	for sp := range sa.digests {
+		sa.digest.Forget(sp)
+	}
+	sa.basic, sa.digests, sa.n = nil, nil, 0
+}
+
+// protectionSpace is the server protection space of u for a challenge.
+func protectionSpace(u *url.URL, realm, method string) credstore.ProtectionSpace {
+	port, _ := strconv.Atoi(u.Port())
+	return credstore.ProtectionSpace{
+		Host:                 u.Hostname(),
+		Port:                 port,
+		Protocol:             strings.ToLower(u.Scheme),
+		Realm:                realm,
+		AuthenticationMethod: method,
+	}.Normalize()
+}
+
+func digestRequest(req *http.Request) auth.Request {
+	q := auth.NewRequest(req)
+	if q.Streamed || req.ContentLength > 1<<20 {
+		q.Qop = auth.QopAuth // do not read a large or one-time body twice
+	}
+	return q
+}
+
+// Authenticate answers a 401 response: it returns the request to send with
+// credentials, or nil to deliver the response.
+func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.Response) (*http.Request, error) {
+	t := h.t
+	if resp.StatusCode != http.StatusUnauthorized || req.URL == nil {
+		// A proxy's 407 is delivered as the response.
+		return nil, nil
+	}
+	sent := t.auth.sent
+	t.auth.sent = nil
+	challenges := auth.ParseHeader(resp.Header, false)
+	if sent != nil {
+		// The server refused the credential the request carried, unless
+		// it only found a Digest nonce stale: answer that once more with
+		// the same credential, without asking again.
+		if sent.scheme == auth.SchemeDigest && !sent.stale {
+			for _, c := range challenges {
+				if c.Scheme == auth.SchemeDigest && c.Stale() && c.Realm == sent.space.Realm {
+					if next, err := t.answer(req, c, sent.space, sent.cred, true); err == nil {
+						return next, nil
+					}
+				}
+			}
+		}
+		if t.auth.failures == nil {
+			t.auth.failures = make(map[credstore.ProtectionSpace]int)
+		}
+		t.auth.failures[sent.key]++
+		t.session.auth.forget(req.URL, sent)
+	}
+	failed := resp
+	if resp.Body != nil {
+		r2 := *resp
+		r2.Body = http.NoBody
+		failed = &r2
+	}
+	for _, c := range challenges {
+		if !c.Supported() || (c.Scheme != auth.SchemeBasic && c.Scheme != auth.SchemeDigest) {
+			continue // NTLM and Negotiate are not answered yet
+		}
+		space := protectionSpace(req.URL, c.Realm, c.Method())
+		count := t.auth.failures[space]
+		var proposed *Credential
+		if count > 0 && sent != nil && sent.key == space {
+			proposed = sent.cred
+		} else if count == 0 {
+			proposed = t.proposedCredential(req.URL, space)
+		}
+		ch := &Challenge{ProtectionSpace: space, ProposedCredential: proposed, PreviousFailureCount: count, FailureResponse: failed}
+		disp, cred, err := t.decideChallenge(ctx, ch)
+		if err != nil {
+			return nil, err
+		}
+		switch disp {
+		case CancelAuthenticationChallenge:
+			return nil, fail.Newf(int(ErrCancelled), "the authentication challenge was cancelled")
+		case RejectProtectionSpace:
+			continue
+		case PerformDefaultHandling:
+			if count > 0 {
+				return nil, nil // default handling gives up after a failure
+			}
+			cred = proposed
+		}
+		if cred == nil || (cred.User == "" && cred.Password == "") {
+			return nil, nil // continue without a credential: the 401 is the response
+		}
+		next, err := t.answer(req, c, space, cred, c.Stale())
+		if err != nil {
+			return nil, fail.New(int(ErrUserAuthenticationRequired), err)
+		}
+		return next, nil
+	}
+	return nil, nil
+}
+
+// answer returns req carrying cred's answer to challenge c, and records it
+// as the credential sent.
+func (t *Task) answer(req *http.Request, c auth.Challenge, space credstore.ProtectionSpace, cred *Credential, stale bool) (*http.Request, error) {
+	sent := &sentCredential{key: space.Normalize(), space: space, cred: cred, scheme: c.Scheme, stale: stale}
+	switch c.Scheme {
+	case auth.SchemeBasic:
+		v, err := auth.Basic(cred.User, cred.Password, &c)
+		if err != nil {
+			return nil, err
+		}
+		sent.value = v
+		dir := path.Dir(req.URL.EscapedPath())
+		if !strings.HasSuffix(dir, "/") {
+			dir += "/"
+		}
+		sent.prefix = dir
+	case auth.SchemeDigest:
+		a, err := t.session.auth.digest.Answer(auth.Space{Origin: auth.Origin(req.URL)}, c, cred.User, cred.Password, digestRequest(req))
+		if err != nil {
+			return nil, err
+		}
+		sent.value, sent.digest = a.Value, a
+	}
+	next := req.Clone(req.Context())
+	for k := range next.Header {
+		if strings.EqualFold(k, "Authorization") {
+			delete(next.Header, k)
+		}
+	}
+	next.Header.Set("Authorization", sent.value)
+	t.auth.sent = sent
+	return next, nil
+}
+
+// proposedCredential is the credential default handling would use for
+// space: the request URL's user and password, else the credential
+// storage's default credential for the space (or, failing that, for the
+// same space with the default authentication method).
+func (t *Task) proposedCredential(u *url.URL, space credstore.ProtectionSpace) *Credential {
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		return NewCredential(u.User.Username(), pw, credstore.None)
+	}
+	store := t.session.cfg.URLCredentialStorage
+	if store == nil {
+		return nil
+	}
+	if c, ok := store.DefaultCredential(space); ok {
+		return NewCredential(c.User, c.Password, c.Persistence)
+	}
+	space.AuthenticationMethod = credstore.AuthMethodDefault
+	if c, ok := store.DefaultCredential(space); ok {
+		return NewCredential(c.User, c.Password, c.Persistence)
+	}
+	return nil
+}
+
+// Authenticated reports a response the server gave to credentials the task
+// sent: they worked, so they are saved as their persistence says and sent
+// pre-emptively from now on.
+func (h hooks) Authenticated(req *http.Request, resp *http.Response) {
+	t := h.t
+	sent := t.auth.sent
+	t.auth.sent = nil
+	if sent == nil || authorizationOf(req.Header) != sent.value {
+		return
+	}
+	if sent.digest != nil {
+		if v := resp.Header.Get("Authentication-Info"); v != "" {
+			t.session.auth.digest.Info(sent.digest, v, nil)
+		}
+	}
+	if sent.preemptive {
+		return
+	}
+	if sent.cred.Persistence == credstore.None {
+		if sent.scheme == auth.SchemeDigest {
+			// The nonce is not to be reused without the credential.
+			t.session.auth.digest.Forget(sent.digest.Space)
+		}
+		return
+	}
+	t.session.auth.remember(req.URL, sent)
+	if store := t.session.cfg.URLCredentialStorage; store != nil {
+		c := sent.cred.stored()
+		if _, ok := store.DefaultCredential(sent.space); ok {
+			store.Set(c, sent.space)
+		} else {
+			store.SetDefaultCredential(c, sent.space)
+		}
+	}
+}
