@@ -155,6 +155,19 @@ type Challenge struct {
 	// authorities the server accepts, for a ClientCertificate challenge
 	// (Apple's distinguishedNames).
 	AcceptableCAs [][]byte
+
+	task *Task // the task that raised the challenge
+}
+
+// Later lets the challenge callback now running answer after it returns,
+// as Task.Later does for the task that raised the challenge: make the
+// returned Decision with Decision.Challenge. It returns nil outside the
+// challenge callback.
+func (c *Challenge) Later() *Decision {
+	if c.task == nil {
+		return nil
+	}
+	return c.task.Later()
 }
 
 // sessionWideMethods are the authentication methods Apple asks the session
@@ -175,7 +188,9 @@ type SessionChallengeDelegate interface {
 	// methods (server trust, client certificate, NTLM, Negotiate); when the
 	// session delegate does not implement it, TaskDidReceiveChallenge is
 	// asked instead. It returns the disposition and, with UseCredential,
-	// the credential.
+	// the credential. A delegate that needs time (to ask a person, to fetch
+	// a token) calls c.Later() and makes the Decision after returning,
+	// without holding up the session's other callbacks.
 	DidReceiveChallenge(s *Session, c *Challenge) (AuthChallengeDisposition, *Credential)
 }
 
@@ -185,7 +200,9 @@ type TaskChallengeDelegate interface {
 	// TaskDidReceiveChallenge is asked about a task's challenges (HTTP
 	// Basic, Digest and the session-wide ones the session delegate does not
 	// answer), the per-task delegate first. Tasks with a completion handler
-	// are asked too. Without it, challenges get PerformDefaultHandling.
+	// are asked too. Without it, challenges get PerformDefaultHandling. To
+	// decide after returning, without holding up the session's other
+	// callbacks, call c.Later() (or t.Later()) and make its Decision.
 	TaskDidReceiveChallenge(s *Session, t *Task, c *Challenge) (AuthChallengeDisposition, *Credential)
 }
 
@@ -199,12 +216,13 @@ type challengeAnswer struct {
 // their decision; PerformDefaultHandling when none answers. An unknown
 // disposition counts as PerformDefaultHandling.
 func (t *Task) decideChallenge(ctx context.Context, c *Challenge) (AuthChallengeDisposition, *Credential, error) {
+	c.task = t
 	var a challengeAnswer
 	var err error
 	asked := false
 	if sessionWide(c.ProtectionSpace.AuthenticationMethod) {
 		if d, ok := t.session.currentDelegate().(SessionChallengeDelegate); ok {
-			a, err = ask(ctx, t, func() challengeAnswer {
+			a, err = askLater(ctx, t, func() challengeAnswer {
 				disp, cred := d.DidReceiveChallenge(t.session, c)
 				return challengeAnswer{disp, cred}
 			})
@@ -216,7 +234,7 @@ func (t *Task) decideChallenge(ctx context.Context, c *Challenge) (AuthChallenge
 		if !ok {
 			return PerformDefaultHandling, nil, nil
 		}
-		a, err = ask(ctx, t, func() challengeAnswer {
+		a, err = askLater(ctx, t, func() challengeAnswer {
 			disp, cred := d.TaskDidReceiveChallenge(t.session, t, c)
 			return challengeAnswer{disp, cred}
 		})

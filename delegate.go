@@ -67,7 +67,8 @@ type RedirectionDelegate interface {
 	// itself, a changed request, or nil to stop and deliver resp (whose body
 	// is then read as the task's body) as the final response. Credentials
 	// (Authorization and Cookie headers) are already removed from newReq
-	// when it leaves the original origin.
+	// when it leaves the original origin. To decide after returning, call
+	// t.Later() and make its Decision (see Decision).
 	WillPerformHTTPRedirection(s *Session, t *Task, resp *http.Response, newReq *http.Request) *http.Request
 }
 
@@ -117,7 +118,8 @@ type ResponseDelegate interface {
 	// DidReceiveResponse is called when the final response's headers
 	// arrive, before its body. resp.Body must not be read: the session
 	// delivers the body through DidReceiveData. Returning ResponseCancel
-	// cancels the task; ResponseAllow continues.
+	// cancels the task; ResponseAllow continues. To decide after returning,
+	// call t.Later() and make its Decision (see Decision).
 	DidReceiveResponse(s *Session, t *DataTask, resp *http.Response) ResponseDisposition
 }
 

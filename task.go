@@ -80,6 +80,7 @@ type Task struct {
 	ran      bool          // call is in use: run began
 	dels     taskDelegates // valid once resolved is set
 	auth     taskAuth      // used by the goroutine that runs the task
+	question *question     // the deferrable question being asked (mu)
 	resolved bool
 
 	sent, expectedSend     atomic.Int64

@@ -81,7 +81,7 @@ func (t *Task) run(ctx context.Context) {
 	}
 	if t.deliver.handler == nil {
 		if d := dels.response; d != nil {
-			disp, err := ask(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })
+			disp, err := askLater(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })
 			if err == nil && disp != ResponseAllow {
 				t.Cancel()
 				err = errCancelled
@@ -480,7 +480,7 @@ func (h hooks) WillRedirect(ctx context.Context, resp *http.Response, next *http
 	chosen := next
 	if d, ok := delegateFor[RedirectionDelegate](t); ok {
 		var err error
-		chosen, err = ask(ctx, t, func() *http.Request { return d.WillPerformHTTPRedirection(t.session, t, resp, next) })
+		chosen, err = askLater(ctx, t, func() *http.Request { return d.WillPerformHTTPRedirection(t.session, t, resp, next) })
 		if err != nil {
 			return nil, err
 		}
