@@ -397,3 +397,34 @@ func TestAuthCompletionHandlerTasksAsk(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthPerTaskDelegateFirst: the per-task delegate's
+// TaskDidReceiveChallenge answers before the session delegate's; a per-task
+// delegate without it leaves the question to the session delegate.
+func TestAuthPerTaskDelegateFirst(t *testing.T) {
+	as := &authServer{user: "u", password: "p", realm: "r"}
+	bothProtocols(t, as, func(t *testing.T, srv *server) {
+		sessionLog := &challengeLog{answer: func(*Challenge) (AuthChallengeDisposition, *Credential) {
+			return PerformDefaultHandling, nil
+		}}
+		s := newSession(t, srv.config(), sessionLog)
+		taskLog := &challengeLog{answer: func(*Challenge) (AuthChallengeDisposition, *Credential) {
+			return UseCredential, NewCredential("u", "p", credstore.None)
+		}}
+		if _, resp, err := s.Data(t.Context(), get(t, srv.URL), WithDelegate(taskLog)); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %v", resp, err)
+		}
+		if len(taskLog.challenges()) != 1 || len(sessionLog.challenges()) != 0 {
+			t.Errorf("task delegate asked %d times, session delegate %d; want 1 and 0",
+				len(taskLog.challenges()), len(sessionLog.challenges()))
+		}
+		// A per-task delegate without the method: the session's answers
+		// (default handling without a credential: the 401).
+		if _, resp, err := s.Data(t.Context(), get(t, srv.URL), WithDelegate(newRecorder())); err != nil || resp.StatusCode != 401 {
+			t.Fatalf("%v %v", resp, err)
+		}
+		if len(sessionLog.challenges()) != 1 {
+			t.Errorf("session delegate asked %d times, want 1", len(sessionLog.challenges()))
+		}
+	})
+}
