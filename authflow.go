@@ -98,10 +98,23 @@ func (h hooks) Authorize(req *http.Request) *http.Request {
 	if sent == nil {
 		return req
 	}
-	r2 := req.Clone(req.Context())
-	r2.Header.Set("Authorization", sent.value)
 	t.auth.sent = sent
-	return r2
+	return withAuthorization(req, sent.value)
+}
+
+// withAuthorization returns a shallow copy of req whose header (a copy)
+// carries the Authorization value v instead of any it had.
+func withAuthorization(req *http.Request, v string) *http.Request {
+	r2 := *req
+	h := make(http.Header, len(req.Header)+1)
+	for k, vs := range req.Header {
+		if !strings.EqualFold(k, "Authorization") {
+			h[k] = vs
+		}
+	}
+	h["Authorization"] = []string{v}
+	r2.Header = h
+	return &r2
 }
 
 // lookup returns the credential to send pre-emptively with req, if any.
@@ -331,15 +344,8 @@ func (t *Task) answer(req *http.Request, c auth.Challenge, space credstore.Prote
 		}
 		sent.value, sent.digest = a.Value, a
 	}
-	next := req.Clone(req.Context())
-	for k := range next.Header {
-		if strings.EqualFold(k, "Authorization") {
-			delete(next.Header, k)
-		}
-	}
-	next.Header.Set("Authorization", sent.value)
 	t.auth.sent = sent
-	return next, nil
+	return withAuthorization(req, sent.value), nil
 }
 
 // proposedCredential is the credential default handling would use for

@@ -107,6 +107,9 @@ func TestReport(t *testing.T) {
 	if want("inflight") {
 		reportInflight(t, p, rounds)
 	}
+	if want("auth") {
+		reportAuth(t, p, rounds)
+	}
 	if name := os.Getenv("BENCH_REPORT_OUT"); name != "" {
 		defer func() {
 			if err := os.WriteFile(name, []byte(out.String()), 0o644); err != nil {

@@ -142,6 +142,7 @@ func serverMain() {
 		w.Header()["Content-Length"] = []string{"16"}
 		w.Write(small[:16])
 	})
+	authRoutes(mux, small)
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d %d", arrived.Load(), inflight.Load())
 	})
