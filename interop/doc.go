@@ -1,6 +1,7 @@
 // Package interop holds the interoperability suite: tests that run the
 // session and the stores against real servers from the operating system's
-// packages (nginx, and GNOME Keyring's Secret Service on a private D-Bus).
+// packages (nginx; Apache httpd with mod_auth_basic and mod_auth_digest; GNOME
+// Keyring's Secret Service on a private D-Bus).
 // They build only with the interop tag:
 //
 //	go test -race -tags interop ./interop/
