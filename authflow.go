@@ -282,15 +282,19 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 		failed = &r2
 	}
 	for _, c := range challenges {
-		if !c.Supported() || (c.Scheme != auth.SchemeBasic && c.Scheme != auth.SchemeDigest) {
-			continue // NTLM and Negotiate are not answered yet
+		negotiate := c.Scheme == auth.SchemeNegotiate
+		if !c.Supported() || (c.Scheme != auth.SchemeBasic && c.Scheme != auth.SchemeDigest && !negotiate) {
+			continue // NTLM is not answered yet
 		}
 		space := protectionSpace(req.URL, c.Realm, c.Method())
 		count := t.auth.failures[space]
 		var proposed *Credential
-		if count > 0 && sent != nil && sent.key == space {
+		switch {
+		case negotiate:
+			// Negotiate uses the user's Kerberos credential cache.
+		case count > 0 && sent != nil && sent.key == space:
 			proposed = sent.cred
-		} else if count == 0 {
+		case count == 0:
 			proposed = t.proposedCredential(req.URL, space)
 		}
 		ch := &Challenge{ProtectionSpace: space, ProposedCredential: proposed, PreviousFailureCount: count, FailureResponse: failed}
@@ -308,6 +312,23 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 				return nil, nil // default handling gives up after a failure
 			}
 			cred = proposed
+			if negotiate {
+				cred = &Credential{}
+			}
+		}
+		if negotiate {
+			if cred == nil {
+				return nil, nil // continue without a credential
+			}
+			// A Kerberos ticket for HTTP/host from the credential cache
+			// (KRB5CCNAME) and krb5.conf (KRB5_CONFIG); without one, the
+			// next scheme offered.
+			v, err := auth.Negotiate(auth.Kerberos{}, req.URL.Host)
+			if err != nil {
+				continue
+			}
+			t.auth.sent = &sentCredential{key: space, space: space, scheme: auth.SchemeNegotiate, value: v}
+			return withAuthorization(req, v), nil
 		}
 		if cred == nil || (cred.User == "" && cred.Password == "") {
 			return nil, nil // continue without a credential: the 401 is the response
@@ -386,8 +407,8 @@ func (h hooks) Authenticated(req *http.Request, resp *http.Response) {
 			t.session.auth.digest.Info(sent.digest, v, nil)
 		}
 	}
-	if sent.preemptive {
-		return
+	if sent.preemptive || sent.scheme == auth.SchemeNegotiate {
+		return // a Kerberos ticket is neither stored nor sent unasked
 	}
 	if sent.cred.Persistence == credstore.None {
 		if sent.scheme == auth.SchemeDigest {

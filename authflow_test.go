@@ -8,12 +8,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/jcmturner/goidentity/v6"
+	"github.com/jcmturner/gokrb5/v8/spnego"
+
 	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/internal/auth/authtest"
 )
 
 // authServer is a Basic-protected handler that counts the requests it
@@ -425,6 +430,56 @@ func TestAuthPerTaskDelegateFirst(t *testing.T) {
 		}
 		if len(sessionLog.challenges()) != 1 {
 			t.Errorf("session delegate asked %d times, want 1", len(sessionLog.challenges()))
+		}
+	})
+}
+
+// TestAuthNegotiate: a Negotiate challenge is answered with a Kerberos
+// ticket from the user's credential cache (KRB5CCNAME), by default
+// handling; the server checks it with the service's keytab. Negotiate is a
+// session-wide method: the session delegate's DidReceiveChallenge is asked
+// first. Without a usable cache the next scheme offered is tried.
+func TestAuthNegotiate(t *testing.T) {
+	k := authtest.NewKerberos(t, "localhost", "service secret")
+	t.Setenv("KRB5CCNAME", "FILE:"+k.WriteCCache(t, k.TGT(t), k.Service(t, "localhost")))
+	t.Setenv("KRB5_CONFIG", k.WriteConfig(t))
+	var who atomic.Value
+	h := spnego.SPNEGOKRB5Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := goidentity.FromHTTPRequestContext(r); id != nil {
+			who.Store(id.UserName() + "@" + id.Domain())
+		}
+		io.WriteString(w, "kerberos ok")
+	}), k.Keytab)
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		target := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+		cfg := srv.config()
+		if cfg.TLSClientConfig != nil {
+			cfg.TLSClientConfig.ServerName = "127.0.0.1" // the test certificate's name for the host
+		}
+		t.Run("default handling", func(t *testing.T) {
+			s := newSession(t, cfg, nil)
+			body, resp, err := s.Data(t.Context(), get(t, target))
+			if err != nil || resp.StatusCode != 200 || string(body) != "kerberos ok" || who.Load() != "alice@"+authtest.Realm {
+				t.Fatalf("got %v %q %v as %v", resp, body, err, who.Load())
+			}
+		})
+		t.Run("session delegate asked first", func(t *testing.T) {
+			d := &sessionOnly{}
+			s := newSession(t, cfg, d)
+			_, _, err := s.Data(t.Context(), get(t, target))
+			if !errors.Is(err, ErrCancelled) || d.asked.Load() != 1 {
+				t.Fatalf("err %v after %d questions; want cancelled by the session delegate", err, d.asked.Load())
+			}
+		})
+	})
+	t.Run("no credential cache", func(t *testing.T) {
+		t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "none"))
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		s := newSession(t, (&server{srv, "h1"}).config(), nil)
+		_, resp, err := s.Data(t.Context(), get(t, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)))
+		if err != nil || resp.StatusCode != 401 {
+			t.Fatalf("got %v %v, want the 401", resp, err)
 		}
 	})
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
@@ -11,18 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jcmturner/goidentity/v6"
-	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
-	"github.com/jcmturner/gokrb5/v8/iana/nametype"
-	"github.com/jcmturner/gokrb5/v8/keytab"
-	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/spnego"
-	"github.com/jcmturner/gokrb5/v8/types"
+	"github.com/urlsession-go/urlsession/internal/auth/authtest"
 )
 
-const testRealm = "EXAMPLE.TEST"
+const testRealm = authtest.Realm
 
 func TestDefaultCCache(t *testing.T) {
 	for _, tt := range []struct {
@@ -73,104 +67,12 @@ func TestServicePrincipal(t *testing.T) {
 	}
 }
 
-// testKerberos is a realm without a KDC: a keytab holding the KDC's and
-// the HTTP service's keys, from which tickets are minted directly into a
-// FILE credential cache, as kinit and kvno would leave it.
-type testKerberos struct {
-	kt   *keytab.Keytab
-	dir  string
-	user types.PrincipalName
-}
-
-func newTestKerberos(t *testing.T, service, password string) *testKerberos {
-	kt := keytab.New()
-	now := time.Now()
-	for _, p := range []string{"krbtgt/" + testRealm, "HTTP/" + service} {
-		if err := kt.AddEntry(p, testRealm, password+" of "+p, now, 1, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &testKerberos{kt: kt, dir: t.TempDir(), user: types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, "alice")}
-}
-
-// credential is one ccache entry.
-type credential struct {
-	server types.PrincipalName
-	tkt    messages.Ticket
-	key    types.EncryptionKey
-	start  time.Time
-	end    time.Time
-}
-
-func (k *testKerberos) ticket(t *testing.T, server types.PrincipalName, lifetime time.Duration) credential {
-	start := time.Now().Add(-time.Minute).Truncate(time.Second)
-	end := start.Add(lifetime)
-	flags := types.NewKrbFlags()
-	tkt, key, err := messages.NewTicket(k.user, testRealm, server, testRealm, flags, k.kt, etypeID.AES256_CTS_HMAC_SHA1_96, 1, start, start, end, end)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return credential{server, tkt, key, start, end}
-}
-
-// writeCCache writes a version 4 FILE credential cache (MIT krb5's
-// ccache_file_format) and returns its path.
-func (k *testKerberos) writeCCache(t *testing.T, creds ...credential) string {
-	be := binary.BigEndian
-	b := []byte{5, 4, 0, 0} // version 4, empty header
-	data := func(d []byte) {
-		b = be.AppendUint32(b, uint32(len(d)))
-		b = append(b, d...)
-	}
-	principal := func(p types.PrincipalName) {
-		b = be.AppendUint32(b, uint32(p.NameType))
-		b = be.AppendUint32(b, uint32(len(p.NameString)))
-		data([]byte(testRealm))
-		for _, c := range p.NameString {
-			data([]byte(c))
-		}
-	}
-	principal(k.user)
-	for _, c := range creds {
-		principal(k.user)
-		principal(c.server)
-		b = be.AppendUint16(b, uint16(c.key.KeyType))
-		data(c.key.KeyValue)
-		for _, ts := range []time.Time{c.start, c.start, c.end, c.end} {
-			b = be.AppendUint32(b, uint32(ts.Unix()))
-		}
-		b = append(b, 0)          // is_skey
-		b = append(b, 0, 0, 0, 0) // ticket flags
-		b = be.AppendUint32(b, 0) // addresses
-		b = be.AppendUint32(b, 0) // authdata
-		tb, err := c.tkt.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data(tb)
-		data(nil) // second ticket
-	}
-	path := filepath.Join(k.dir, "krb5cc")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func (k *testKerberos) tgt(t *testing.T) credential {
-	return k.ticket(t, types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", testRealm}}, time.Hour)
-}
-
-func (k *testKerberos) service(t *testing.T, host string) credential {
-	return k.ticket(t, types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, "HTTP/"+host), time.Hour)
-}
-
 // TestNegotiateEndToEnd makes a Negotiate token from a credential cache
 // and has it accepted by a loopback server that checks SPNEGO and the
 // Kerberos AP-REQ with the service's keytab.
 func TestNegotiateEndToEnd(t *testing.T) {
-	k := newTestKerberos(t, "localhost", "secret")
-	ccache := k.writeCCache(t, k.tgt(t), k.service(t, "localhost"))
+	k := authtest.NewKerberos(t, "localhost", "secret")
+	ccache := k.WriteCCache(t, k.TGT(t), k.Service(t, "localhost"))
 
 	var who string
 	ts := httptest.NewServer(spnego.SPNEGOKRB5Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -178,15 +80,15 @@ func TestNegotiateEndToEnd(t *testing.T) {
 			who = id.UserName() + "@" + id.Domain()
 		}
 		io.WriteString(w, "ok")
-	}), k.kt))
+	}), k.Keytab))
 	defer ts.Close()
 
 	host := strings.Replace(ts.Listener.Addr().String(), "127.0.0.1", "localhost", 1)
-	v, err := Negotiate(Kerberos{CCache: ccache, Config: filepath.Join(k.dir, "missing.conf")}, host)
+	v, err := Negotiate(Kerberos{CCache: ccache, Config: filepath.Join(k.Dir, "missing.conf")}, host)
 	if err == nil {
 		t.Fatal("an explicit krb5.conf that does not exist should fail")
 	}
-	conf := filepath.Join(k.dir, "krb5.conf")
+	conf := filepath.Join(k.Dir, "krb5.conf")
 	os.WriteFile(conf, []byte("[libdefaults]\n default_realm = "+testRealm+"\n"), 0o600)
 	v, err = Negotiate(Kerberos{CCache: ccache, Config: conf}, host)
 	if err != nil {
@@ -203,8 +105,8 @@ func TestNegotiateEndToEnd(t *testing.T) {
 	}
 
 	// A ticket for another host is not accepted for this one.
-	other := newTestKerberos(t, "localhost", "other secret")
-	ccache = other.writeCCache(t, other.tgt(t), other.service(t, "localhost"))
+	other := authtest.NewKerberos(t, "localhost", "other secret")
+	ccache = other.WriteCCache(t, other.TGT(t), other.Service(t, "localhost"))
 	v, err = Negotiate(Kerberos{CCache: ccache, Config: conf}, host)
 	if err != nil {
 		t.Fatal(err)
@@ -237,8 +139,8 @@ func challengeThenAnswer(t *testing.T, ts *httptest.Server, authz string) *http.
 }
 
 func TestNegotiateCCacheErrors(t *testing.T) {
-	k := newTestKerberos(t, "localhost", "secret")
-	good, _ := os.ReadFile(k.writeCCache(t, k.tgt(t)))
+	k := authtest.NewKerberos(t, "localhost", "secret")
+	good, _ := os.ReadFile(k.WriteCCache(t, k.TGT(t)))
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
@@ -256,7 +158,7 @@ func TestNegotiateCCacheErrors(t *testing.T) {
 		{"truncated ticket", write("truncated", good[:len(good)/2]), "truncated or corrupt"},
 		{"truncated record", write("short", good[:124]), "truncated or corrupt"},
 		{"principal only", write("principal", good[:37]), "TGT not found"},
-		{"no tgt", k.writeCCache(t, k.service(t, "localhost")), "TGT not found"},
+		{"no tgt", k.WriteCCache(t, k.Service(t, "localhost")), "TGT not found"},
 		{"directory", dir, "credential cache"},
 	} {
 		_, err := Negotiate(Kerberos{CCache: tt.path, Config: conf}, "localhost")
@@ -274,9 +176,9 @@ func TestNegotiateCCacheErrors(t *testing.T) {
 // must ask the KDC; an unreachable KDC fails with an error naming the
 // service.
 func TestNegotiateNoKDC(t *testing.T) {
-	k := newTestKerberos(t, "localhost", "secret")
-	ccache := k.writeCCache(t, k.tgt(t))
-	conf := filepath.Join(k.dir, "krb5.conf")
+	k := authtest.NewKerberos(t, "localhost", "secret")
+	ccache := k.WriteCCache(t, k.TGT(t))
+	conf := filepath.Join(k.Dir, "krb5.conf")
 	os.WriteFile(conf, []byte("[libdefaults]\n default_realm = "+testRealm+"\n udp_preference_limit = 1\n dns_lookup_kdc = false\n"+
 		"[realms]\n "+testRealm+" = {\n  kdc = 127.0.0.1:1\n }\n[domain_realm]\n localhost = "+testRealm+"\n"), 0o600)
 	_, err := Negotiate(Kerberos{CCache: ccache, Config: conf}, "localhost")
