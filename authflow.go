@@ -6,12 +6,14 @@ package urlsession
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/url"
 	"path"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/urlsession-go/urlsession/credstore"
 	"github.com/urlsession-go/urlsession/internal/auth"
@@ -49,6 +51,7 @@ type sentCredential struct {
 	scheme     string
 	value      string
 	preemptive bool
+	leg        int  // NTLM: 1 after NEGOTIATE_MESSAGE, 2 after AUTHENTICATE_MESSAGE
 	stale      bool // a Digest answer to a stale nonce: not asked again once
 	digest     *auth.DigestAnswer
 	prefix     string
@@ -256,6 +259,23 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 	sent := t.auth.sent
 	t.auth.sent = nil
 	challenges := auth.ParseHeader(resp.Header, false)
+	if sent != nil && sent.scheme == auth.SchemeNTLM && sent.leg == 1 {
+		// NTLM's second leg: answer the server's CHALLENGE_MESSAGE on the
+		// same connection.
+		for _, c := range challenges {
+			if c.Scheme == auth.SchemeNTLM && c.Token68 != "" {
+				if v, err := auth.NTLMAuthenticate(c, sent.cred.User, sent.cred.Password); err == nil {
+					next := *sent
+					next.leg, next.value = 2, v
+					t.auth.sent = &next
+					return withAuthorization(req, v), nil
+				}
+			}
+		}
+	}
+	if sent != nil && sent.scheme == auth.SchemeNTLM {
+		t.endNTLM()
+	}
 	if sent != nil {
 		// The server refused the credential the request carried, unless
 		// it only found a Digest nonce stale: answer that once more with
@@ -282,9 +302,9 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 		failed = &r2
 	}
 	for _, c := range challenges {
-		negotiate := c.Scheme == auth.SchemeNegotiate
-		if !c.Supported() || (c.Scheme != auth.SchemeBasic && c.Scheme != auth.SchemeDigest && !negotiate) {
-			continue // NTLM is not answered yet
+		negotiate, ntlm := c.Scheme == auth.SchemeNegotiate, c.Scheme == auth.SchemeNTLM
+		if !c.Supported() || (ntlm && c.Token68 != "") {
+			continue // a scheme not answered, or an NTLM message out of turn
 		}
 		space := protectionSpace(req.URL, c.Realm, c.Method())
 		count := t.auth.failures[space]
@@ -332,6 +352,15 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 		}
 		if cred == nil || (cred.User == "" && cred.Password == "") {
 			return nil, nil // continue without a credential: the 401 is the response
+		}
+		if ntlm {
+			v, err := auth.NTLMNegotiate()
+			if err != nil {
+				return nil, fail.New(int(ErrUserAuthenticationRequired), err)
+			}
+			t.startNTLM()
+			t.auth.sent = &sentCredential{key: space, space: space, cred: cred, scheme: auth.SchemeNTLM, value: v, leg: 1}
+			return withAuthorization(req, v), nil
 		}
 		next, err := t.answer(req, c, space, cred, c.Stale())
 		if err != nil {
@@ -407,8 +436,18 @@ func (h hooks) Authenticated(req *http.Request, resp *http.Response) {
 			t.session.auth.digest.Info(sent.digest, v, nil)
 		}
 	}
-	if sent.preemptive || sent.scheme == auth.SchemeNegotiate {
+	switch {
+	case sent.preemptive || sent.scheme == auth.SchemeNegotiate:
 		return // a Kerberos ticket is neither stored nor sent unasked
+	case sent.scheme == auth.SchemeNTLM:
+		t.endNTLM()
+		if sent.leg != 2 {
+			return
+		}
+		if store := t.session.cfg.URLCredentialStorage; store != nil && sent.cred.Persistence != credstore.None {
+			t.saveCredential(store, sent)
+		}
+		return // NTLM authenticates a connection: nothing to send unasked
 	}
 	if sent.cred.Persistence == credstore.None {
 		if sent.scheme == auth.SchemeDigest {
@@ -419,11 +458,36 @@ func (h hooks) Authenticated(req *http.Request, resp *http.Response) {
 	}
 	t.session.auth.remember(req.URL, sent)
 	if store := t.session.cfg.URLCredentialStorage; store != nil {
-		c := sent.cred.stored()
-		if _, ok := store.DefaultCredential(sent.space); ok {
-			store.Set(c, sent.space)
-		} else {
-			store.SetDefaultCredential(c, sent.space)
-		}
+		t.saveCredential(store, sent)
 	}
 }
+
+// saveCredential stores a credential that worked, as the space's default
+// when it has none.
+func (t *Task) saveCredential(store *credstore.Store, sent *sentCredential) {
+	c := sent.cred.stored()
+	if _, ok := store.DefaultCredential(sent.space); ok {
+		store.Set(c, sent.space)
+	} else {
+		store.SetDefaultCredential(c, sent.space)
+	}
+}
+
+// startNTLM sends the task's requests on a connection of their own until
+// the NTLM handshake ends: its legs must share one connection, and HTTP/2
+// cannot carry it.
+func (t *Task) startNTLM() {
+	tr := t.session.transport.Load().Clone()
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = 1, 1
+	tr.IdleConnTimeout = 5 * time.Second // the connection is not used after the handshake
+	t.call.Transport = tr
+}
+
+// endNTLM goes back to the session's connections.
+func (t *Task) endNTLM() { t.call.Transport = nil }

@@ -483,3 +483,68 @@ func TestAuthNegotiate(t *testing.T) {
 		}
 	})
 }
+
+// ntlmSessionDelegate answers NTLM at session level.
+type ntlmSessionDelegate struct {
+	asked atomic.Int32
+	pw    string
+}
+
+func (d *ntlmSessionDelegate) DidReceiveChallenge(s *Session, c *Challenge) (AuthChallengeDisposition, *Credential) {
+	d.asked.Add(1)
+	if c.ProtectionSpace.AuthenticationMethod != credstore.AuthMethodNTLM || c.PreviousFailureCount > 0 {
+		return CancelAuthenticationChallenge, nil
+	}
+	return UseCredential, NewCredential(`CORP\alice`, d.pw, credstore.ForSession)
+}
+
+// TestAuthNTLM: an NTLM challenge (a session-wide method) is answered with
+// the NTLMv2 handshake, whose legs share one HTTP/1.1 connection even
+// when the server speaks HTTP/2 and several tasks authenticate at once.
+func TestAuthNTLM(t *testing.T) {
+	srv := &authtest.NTLMServer{Domain: "CORP", User: "alice", Password: "Pa$$w0rd"}
+	bothProtocols(t, srv, func(t *testing.T, ts *server) {
+		t.Run("session delegate", func(t *testing.T) {
+			cfg := ts.config()
+			store, _ := credstore.New(credstore.Options{})
+			cfg.URLCredentialStorage = store
+			d := &ntlmSessionDelegate{pw: "Pa$$w0rd"}
+			s := newSession(t, cfg, d)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					body, resp, err := s.Data(t.Context(), get(t, ts.URL+"/secret"))
+					if err != nil || resp.StatusCode != 200 || string(body) != "hello alice" {
+						t.Errorf("got %v %q %v", resp, body, err)
+					}
+				}()
+			}
+			wg.Wait()
+			if n := d.asked.Load(); n != 4 {
+				t.Errorf("asked %d times, want 4 (NTLM authenticates a connection, each task shakes hands)", n)
+			}
+			u, _ := url.Parse(ts.URL)
+			if c, ok := store.DefaultCredential(protectionSpace(u, "", credstore.AuthMethodNTLM)); !ok || c.User != `CORP\alice` {
+				t.Errorf("stored %v %v", c, ok)
+			}
+		})
+		t.Run("user info", func(t *testing.T) {
+			s := newSession(t, ts.config(), nil)
+			target := strings.Replace(ts.URL, "://", "://CORP%5Calice:Pa$$w0rd@", 1) + "/secret"
+			body, resp, err := s.Data(t.Context(), get(t, target))
+			if err != nil || resp.StatusCode != 200 || string(body) != "hello alice" {
+				t.Fatalf("got %v %q %v", resp, body, err)
+			}
+		})
+		t.Run("wrong password", func(t *testing.T) {
+			d := &ntlmSessionDelegate{pw: "wrong"}
+			s := newSession(t, ts.config(), d)
+			_, _, err := s.Data(t.Context(), get(t, ts.URL+"/secret"))
+			if !errors.Is(err, ErrCancelled) || d.asked.Load() != 2 {
+				t.Fatalf("err %v after %d questions; want cancelled at the second", err, d.asked.Load())
+			}
+		})
+	})
+}

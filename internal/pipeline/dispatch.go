@@ -41,6 +41,9 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 	}
 
 	rt, err := d.protocolFor(req, tx)
+	if err == nil && rt == d.Transport && call.Transport != nil {
+		rt = call.Transport
+	}
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close() // as a RoundTripper would

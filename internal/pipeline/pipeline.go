@@ -92,6 +92,10 @@ type Call struct {
 	// MainDocumentURL is the main document for the cookie accept policy;
 	// nil means each request's own URL.
 	MainDocumentURL *url.URL
+	// Transport, when set, carries the call's http and https requests
+	// instead of Dispatch's: a handshake bound to one connection (NTLM)
+	// sets it for its legs.
+	Transport http.RoundTripper
 
 	mu           sync.Mutex
 	first        [1]*Transaction // transactions' storage for the usual single one
