@@ -110,12 +110,5 @@ func askLater[T any](ctx context.Context, t *Task, f func() T) (T, error) {
 			ch <- v
 		}
 	})
-	defer t.delegateWait()()
-	select {
-	case v := <-ch:
-		return v, nil
-	case <-ctx.Done():
-		var zero T
-		return zero, context.Cause(ctx)
-	}
+	return awaitAnswer(ctx, t, ch)
 }

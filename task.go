@@ -610,6 +610,12 @@ func (t *Task) delegates() *taskDelegates {
 func ask[T any](ctx context.Context, t *Task, f func() T) (T, error) {
 	ch := make(chan T, 1)
 	t.session.queue.add(func() { ch <- f() })
+	return awaitAnswer(ctx, t, ch)
+}
+
+// awaitAnswer waits for the delegate's answer on ch, or for ctx; the idle
+// timeout does not run meanwhile.
+func awaitAnswer[T any](ctx context.Context, t *Task, ch <-chan T) (T, error) {
 	defer t.delegateWait()()
 	select {
 	case v := <-ch:

@@ -3,13 +3,11 @@
 package interop
 
 import (
-	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -106,35 +104,7 @@ AddType text/plain .txt
 	confFile := filepath.Join(dir, "httpd.conf")
 	write(t, confFile, []byte(conf.String()), 0o644)
 
-	cmd := exec.Command(bin, "-f", confFile, "-DFOREGROUND")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			logFile, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("apache did not start: %v\n%s\n%s", err, stderr.String(), logFile)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	startDaemon(t, "apache", exec.Command(bin, "-f", confFile, "-DFOREGROUND"), port, filepath.Join(dir, "error.log"))
 	return &apache{base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir}
 }
 

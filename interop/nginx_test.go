@@ -95,40 +95,12 @@ http {
 	write(t, filepath.Join(docroot, "big.txt"), bytes.Repeat([]byte("all work and no play makes jack a dull boy\n"), 50000), 0o644)
 	write(t, filepath.Join(docroot, "blob.bin"), pattern(3<<20), 0o644)
 
-	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
+	startDaemon(t, "nginx", exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf")), securePort, filepath.Join(dir, "error.log"))
 	n := &nginx{
 		plain:   fmt.Sprintf("http://127.0.0.1:%d", plainPort),
 		secure:  fmt.Sprintf("https://127.0.0.1:%d", securePort),
 		roots:   roots,
 		docroot: docroot,
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", securePort))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			logFile, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not start: %v\n%s\n%s", err, stderr.String(), logFile)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	return n
 }
