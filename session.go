@@ -91,6 +91,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	}
 	s.chain = pipeline.Chain{
 		pipeline.Followup{},
+		transportSecurityStage(cfg),
 		&pipeline.Bridge{
 			Headers: cfg.HTTPAdditionalHeaders, UserAgent: ua,
 			Cookies: cfg.HTTPCookieStorage, SendCookies: !cfg.DoNotSendCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy.storePolicy(),
@@ -170,6 +171,7 @@ func newTransport(cfg *Configuration) *http.Transport {
 		}
 		tr.TLSClientConfig = tc
 	}
+	tr.TLSClientConfig = cfg.TransportSecurity.tlsConfig(tr.TLSClientConfig)
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
