@@ -48,10 +48,11 @@ import (
 //
 // The TLS requirements are checked against the name a connection verifies
 // the server's certificate for: the URL's host, or TLSClientConfig's
-// ServerName when that is set. A TLS connection to an IP address literal
-// carries no name, so the exceptions for IP addresses (which lift the
-// cleartext rule) do not change the TLS requirements that
-// DisallowsLocalNetworking puts on it.
+// ServerName when that is set (and for the connection to an https proxy,
+// the proxy's host). A TLS connection to an IP address literal carries no
+// name: with DisallowsLocalNetworking it is held to the default TLS
+// requirements, since exceptions for IP addresses can only lift the
+// cleartext rule.
 //
 // When an exception lowers the minimum TLS version or drops forward
 // secrecy, and the session sets no minimum version (TLSClientConfig's
@@ -379,7 +380,8 @@ func localName(host string) bool {
 }
 
 // refuseCleartext returns the -1022 error for an http or ws URL the policy
-// refuses, and nil for any other URL.
+// refuses, and nil for any other URL. A URL without a host is not ATS's to
+// refuse: loading it fails as a bad URL.
 func (p *atsPolicy) refuseCleartext(u *url.URL) error {
 	switch strings.ToLower(u.Scheme) {
 	case "http", "ws":
@@ -387,6 +389,9 @@ func (p *atsPolicy) refuseCleartext(u *url.URL) error {
 		return nil
 	}
 	host := u.Hostname()
+	if host == "" {
+		return nil
+	}
 	r := p.rulesFor(host)
 	if r.exempt || r.ex.AllowsInsecureHTTPLoads {
 		return nil

@@ -406,6 +406,19 @@ func TestATSCustomProtocolNotSubject(t *testing.T) {
 	}
 }
 
+// TestATSBadURLIsNotRefused: a cleartext URL without a host fails as a bad
+// URL, whatever the policy.
+func TestATSBadURLIsNotRefused(t *testing.T) {
+	cfg := &Configuration{Proxy: NoProxy}
+	cfg.TransportSecurity.DisallowsLocalNetworking = true
+	s := newSession(t, cfg, nil)
+	req := get(t, "http://placeholder/")
+	req.URL.Host = ""
+	if _, _, err := s.Data(context.Background(), req); CodeOf(err) != ErrBadURL {
+		t.Errorf("%v, want -1000", err)
+	}
+}
+
 // TestATSProxy: the request's URL is checked, not the proxy's: a public
 // cleartext proxy may carry a request for a local URL, and a public
 // cleartext URL is refused before the proxy is dialled.
@@ -605,6 +618,7 @@ func TestATSCheck(t *testing.T) {
 		{url: "https://192.0.2.1/", version: tls.VersionTLS10, suite: rsa},
 		{ts: TransportSecurity{AllowsArbitraryLoads: true}, url: "https://example.com/", version: tls.VersionTLS10, suite: rsa},
 		{ts: TransportSecurity{DisallowsLocalNetworking: true}, url: "http://localhost/", code: -1022, needs: insecure},
+		{ts: TransportSecurity{DisallowsLocalNetworking: true}, url: "http:///path"},
 		{ts: TransportSecurity{DisallowsLocalNetworking: true}, url: "http://192.0.2.1/", code: -1022, needs: insecure},
 		{ts: TransportSecurity{DisallowsLocalNetworking: true}, url: "https://[::1]/", version: tls.VersionTLS11, suite: fs, code: -1200, needs: TransportSecurityException{MinimumTLSVersion: tls.VersionTLS11}},
 		{ts: policy, url: "https://old.example/", version: tls.VersionTLS11, suite: fs},
