@@ -94,6 +94,16 @@ type Configuration struct {
 	// HTTP/1.1.
 	DisableHTTP2 bool
 
+	// TransportSecurity is the session's App Transport Security policy
+	// (Apple's NSAppTransportSecurity). The zero value enforces ATS as
+	// Apple's systems do: an http:// or ws:// request to a public host name
+	// fails with ErrAppTransportSecurityRequiresSecureConnection (-1022)
+	// before anything is sent, and https needs TLS 1.2 or later with
+	// forward secrecy; IP addresses, unqualified names and .local names
+	// are exempt. TransportSecurity.AllowsArbitraryLoads = true turns it
+	// off. See TransportSecurity.
+	TransportSecurity TransportSecurity
+
 	// Proxy returns the proxy to use for a request, as http.Transport.Proxy
 	// does; a nil URL means a direct connection. A nil Proxy means the
 	// system settings, which on Unix are the HTTP_PROXY, HTTPS_PROXY and
@@ -286,10 +296,11 @@ func baseConfiguration() *Configuration {
 // EphemeralConfiguration.
 func (c *Configuration) Ephemeral() bool { return c.ephemeral }
 
-// Clone returns a deep copy of c: headers, TLS configuration and the
-// protocol list are copied, so changing the copy leaves c untouched; the
-// stores are shared, as Apple's configurations share theirs. Clone of a nil
-// Configuration returns DefaultConfiguration().
+// Clone returns a deep copy of c: headers, TLS configuration, the
+// protocol list and TransportSecurity's exception domains are copied, so
+// changing the copy leaves c untouched; the stores are shared, as Apple's
+// configurations share theirs. Clone of a nil Configuration returns
+// DefaultConfiguration().
 func (c *Configuration) Clone() *Configuration {
 	if c == nil {
 		return DefaultConfiguration()
@@ -302,12 +313,14 @@ func (c *Configuration) Clone() *Configuration {
 	if c.Protocols != nil {
 		n.Protocols = append([]Protocol(nil), c.Protocols...)
 	}
+	n.TransportSecurity = c.TransportSecurity.clone()
 	return &n
 }
 
 // Validate reports the first problem with c: a reserved header in
 // HTTPAdditionalHeaders, an unknown cookie accept policy, negative
-// timeouts, or TLS versions out of order.
+// timeouts, TLS versions out of order, or a malformed App Transport
+// Security exception domain.
 // New calls it and reports the problem by returning the error.
 func (c *Configuration) Validate() error {
 	for name := range c.HTTPAdditionalHeaders {
@@ -325,6 +338,9 @@ func (c *Configuration) Validate() error {
 	}
 	if lo, hi := c.TLSMinimumSupportedProtocolVersion, c.TLSMaximumSupportedProtocolVersion; lo != 0 && hi != 0 && lo > hi {
 		return fmt.Errorf("urlsession: TLS minimum version %#x is above the maximum %#x", lo, hi)
+	}
+	if err := c.TransportSecurity.validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -20,6 +20,31 @@
 // Bytes streams a body as it arrives, and Session.Client adapts a session to
 // code that expects an *http.Client.
 //
+// # App Transport Security
+//
+// Sessions enforce Apple's App Transport Security (ATS) by default, as
+// apps on Apple's platforms get it: Shared, DefaultConfiguration,
+// EphemeralConfiguration and the zero Configuration all refuse a request
+// for an http:// (or ws://) URL whose host is a public domain name. The
+// task fails with ErrAppTransportSecurityRequiresSecureConnection (-1022),
+// whose *Error names the refused URL, before anything is looked up,
+// dialled or sent; redirects are checked at every hop. https connections
+// must negotiate TLS 1.2 or later with forward secrecy, or fail with
+// ErrSecureConnectionFailed (-1200) before the request is sent. Local
+// networking is exempt: IP addresses such as 127.0.0.1 and [::1],
+// unqualified names such as localhost, and .local names. Requests that a
+// custom Protocol loads are not subject to ATS.
+//
+// Configuration.TransportSecurity holds Apple's NSAppTransportSecurity
+// keys: per-domain exceptions (cleartext, an older TLS version, no forward
+// secrecy, with or without subdomains) and the switch that turns ATS off:
+//
+//	cfg := urlsession.DefaultConfiguration()
+//	cfg.TransportSecurity.AllowsArbitraryLoads = true // plain http anywhere
+//
+// TransportSecurity.Check tells, for a URL and TLS parameters, whether the
+// policy allows them and which exception would.
+//
 // # Names
 //
 // Apple's names are kept where Go has no convention of its own, so a reader of
@@ -39,6 +64,7 @@
 //	URLError, URLError.Code                 Error, Code (ErrTimedOut, ...)
 //	URLSessionTaskMetrics                   TaskMetrics, TransactionMetrics
 //	URLProtocol                             Protocol
+//	NSAppTransportSecurity (Info.plist)     Configuration.TransportSecurity
 //	delegate methods                        DidReceiveResponse, DidReceiveData,
 //	                                        WillPerformHTTPRedirection, ...
 //
@@ -46,11 +72,12 @@
 //
 // Requests are *http.Request and responses *http.Response. A task sends its
 // request through an internal pipeline: a follow-up stage (redirects, body
-// replay, waiting for connectivity), a bridge stage (default headers,
-// Accept-Encoding, decoding of gzip, deflate and br) and a dispatch stage
-// that picks the protocol by scheme: the Configuration's Protocols first,
-// then http and https through a net/http Transport owned by the session,
-// which speaks HTTP/2 over TLS when the server offers it through ALPN.
+// replay, waiting for connectivity), a transport security stage (ATS's
+// cleartext rule), a bridge stage (default headers, Accept-Encoding,
+// decoding of gzip, deflate and br) and a dispatch stage that picks the
+// protocol by scheme: the Configuration's Protocols first, then http and
+// https through a net/http Transport owned by the session, which speaks
+// HTTP/2 over TLS when the server offers it through ALPN.
 //
 // # Threading
 //

@@ -92,6 +92,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	}
 	s.chain = pipeline.Chain{
 		pipeline.Followup{},
+		transportSecurityStage(cfg),
 		&pipeline.Bridge{
 			Headers: cfg.HTTPAdditionalHeaders, UserAgent: ua,
 			Cookies: cfg.HTTPCookieStorage, SendCookies: !cfg.DoNotSendCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy.storePolicy(),
@@ -171,6 +172,7 @@ func newTransport(cfg *Configuration) *http.Transport {
 		}
 		tr.TLSClientConfig = tc
 	}
+	tr.TLSClientConfig = cfg.TransportSecurity.tlsConfig(tr.TLSClientConfig)
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}

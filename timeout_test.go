@@ -55,6 +55,9 @@ func inBubble(t *testing.T, h http.Handler, f func(t *testing.T, cfg *Configurat
 		cfg := baseConfiguration() // no stores: their files would outlive the bubble
 		cfg.Proxy = NoProxy
 		cfg.DialContext = pn.dial
+		// The tests' made-up hosts (example.test, h.test) are public names
+		// to App Transport Security: let them load over cleartext.
+		cfg.TransportSecurity.ExceptionDomains = testExceptionDomains()
 		f(t, cfg)
 		srv.Close()
 		synctest.Wait()

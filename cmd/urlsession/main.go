@@ -16,7 +16,9 @@
 // As with curl, redirects are followed only with -L (-X then names the
 // method of every hop), Accept: */* is sent unless -H gives an Accept, and
 // compressed bodies (gzip, deflate, br) are decoded, with or without
-// --compressed (which is accepted and changes nothing).
+// --compressed (which is accepted and changes nothing). Also as with curl,
+// plain http loads from any host: App Transport Security, which a
+// urlsession.Configuration enforces by default, is on only with --ats.
 //
 // Every file the command writes (-o, -D, -c) is opened as curl opens it:
 // through the path given, following a symbolic link, writing into a FIFO

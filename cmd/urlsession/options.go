@@ -39,6 +39,7 @@ type options struct {
 	resolve        []resolveEntry
 	ipv4, ipv6     bool
 	insecure       bool
+	ats            bool // --ats: enforce App Transport Security
 	http11         bool
 	cache          bool
 	ephemeral      bool
@@ -292,6 +293,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.ipv6, "6", "ipv6")
 	boolean(&o.location, "L", "location")
 	boolean(&o.insecure, "k", "insecure")
+	boolean(&o.ats, "", "ats")
 	boolean(&o.http11, "", "http1.1")
 	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
 	boolean(&o.fail, "f", "fail")

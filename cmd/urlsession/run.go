@@ -138,6 +138,12 @@ Transfer:
   -6, --ipv6               connect over IPv6 only (a host without an
                            address of the version asked for is status 6)
   -k, --insecure           do not verify the server's TLS certificate
+      --ats                enforce App Transport Security, as a default
+                           urlsession.Configuration does: cleartext http to
+                           a public host name fails (-1022, exit 1) before
+                           anything is sent, and https needs TLS 1.2 or
+                           later with forward secrecy; without it, as with
+                           curl, cleartext and older TLS are allowed
       --http1.1            use HTTP/1.1 only (no HTTP/2)
       --compressed         accepted and changes nothing: with or without
                            it the session asks for gzip, deflate and br
@@ -332,8 +338,9 @@ func (c *client) invalidate(s *urlsession.Session, x *transfer, cfg *urlsession.
 // --ephemeral EphemeralConfiguration, whose stores are private and in
 // memory; otherwise DefaultConfiguration's settings, whose stores are the
 // shared ones. Either way there is no cache without --cache and no cookie
-// storage (curl has neither; fetch adds one for -b FILE and -c), and the
-// credential storage is the configuration's own.
+// storage (curl has neither; fetch adds one for -b FILE and -c), the
+// credential storage is the configuration's own, and App Transport
+// Security is off unless --ats is given.
 //
 // The non-ephemeral configuration is spelled out rather than taken from
 // DefaultConfiguration, which opens all three shared stores and so creates
@@ -361,6 +368,9 @@ func (c *client) configuration() *urlsession.Configuration {
 		cfg.URLCache = nil
 	}
 	cfg.HTTPCookieStorage = nil
+	// As curl, cleartext and older TLS are allowed unless --ats asks for
+	// Apple's App Transport Security.
+	cfg.TransportSecurity.AllowsArbitraryLoads = !c.o.ats
 	return cfg
 }
 

@@ -3,10 +3,11 @@
 // request and the rest of the chain; only the last stage (Dispatch) sends
 // anything anywhere.
 //
-//	Followup  redirects, retries while waiting for connectivity, body replay
-//	Bridge    default headers, cookies, Accept-Encoding and content decoding
-//	Cache     the URLCache: request cache policies, RFC 9111, storing
-//	Dispatch  picks the protocol by scheme and sends the request
+//	Followup           redirects, retries while waiting for connectivity, body replay
+//	TransportSecurity  App Transport Security: refuses cleartext URLs it does not allow
+//	Bridge             default headers, cookies, Accept-Encoding and content decoding
+//	Cache              the URLCache: request cache policies, RFC 9111, storing
+//	Dispatch           picks the protocol by scheme and sends the request
 //
 // Stages report to the task that owns the call through Hooks and record one
 // Transaction per request sent.
