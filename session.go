@@ -247,6 +247,7 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 	}
 	t.dataTask.Task = t
 	t.data = &t.dataTask
+	t.ctx.task = t
 	s.mu.Lock()
 	s.nextID++
 	t.id = s.nextID
