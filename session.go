@@ -157,19 +157,18 @@ func newTransport(cfg *Configuration) *http.Transport {
 	if cfg.DialContext != nil {
 		tr.DialContext = cfg.DialContext
 	}
-	if cfg.TLSClientConfig != nil || cfg.TLSMinimumSupportedProtocolVersion != 0 || cfg.TLSMaximumSupportedProtocolVersion != 0 {
-		tc := cfg.TLSClientConfig.Clone()
-		if tc == nil {
-			tc = new(tls.Config)
-		}
-		if v := cfg.TLSMinimumSupportedProtocolVersion; v != 0 {
-			tc.MinVersion = v
-		}
-		if v := cfg.TLSMaximumSupportedProtocolVersion; v != 0 {
-			tc.MaxVersion = v
-		}
-		tr.TLSClientConfig = tc
+	tc := cfg.TLSClientConfig.Clone()
+	if tc == nil {
+		tc = new(tls.Config)
 	}
+	if v := cfg.TLSMinimumSupportedProtocolVersion; v != 0 {
+		tc.MinVersion = v
+	}
+	if v := cfg.TLSMaximumSupportedProtocolVersion; v != 0 {
+		tc.MaxVersion = v
+	}
+	tr.TLSClientConfig = tc
+	secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
@@ -181,7 +180,8 @@ func newTransport(cfg *Configuration) *http.Transport {
 type sessionTransport struct{ s *Session }
 
 func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return st.s.transport.Load().RoundTrip(req)
+	resp, err := st.s.transport.Load().RoundTrip(markHTTP1Only(req))
+	return resp, refusedClientCertificate(req, err)
 }
 
 func protocols(ps []Protocol) []pipeline.Protocol {
