@@ -50,9 +50,12 @@ type tlsDialer struct {
 }
 
 // secureTransport makes tr open its https connections through a tlsDialer
-// and sets the session's callbacks in tr.TLSClientConfig (never nil), which
-// net/http uses for the handshakes it runs itself, through a proxy.
+// and sets the session's callbacks in tr.TLSClientConfig (made if nil),
+// which net/http uses for the handshakes it runs itself, through a proxy.
 func secureTransport(tr *http.Transport, pins pinSet) {
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = new(tls.Config)
+	}
 	tc := tr.TLSClientConfig
 	d := &tlsDialer{tr: tr, base: tc.Clone(), pins: pins}
 	if pins != nil {

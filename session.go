@@ -157,17 +157,19 @@ func newTransport(cfg *Configuration) *http.Transport {
 	if cfg.DialContext != nil {
 		tr.DialContext = cfg.DialContext
 	}
-	tc := cfg.TLSClientConfig.Clone()
-	if tc == nil {
-		tc = new(tls.Config)
+	if cfg.TLSClientConfig != nil || cfg.TLSMinimumSupportedProtocolVersion != 0 || cfg.TLSMaximumSupportedProtocolVersion != 0 {
+		tc := cfg.TLSClientConfig.Clone()
+		if tc == nil {
+			tc = new(tls.Config)
+		}
+		if v := cfg.TLSMinimumSupportedProtocolVersion; v != 0 {
+			tc.MinVersion = v
+		}
+		if v := cfg.TLSMaximumSupportedProtocolVersion; v != 0 {
+			tc.MaxVersion = v
+		}
+		tr.TLSClientConfig = tc
 	}
-	if v := cfg.TLSMinimumSupportedProtocolVersion; v != 0 {
-		tc.MinVersion = v
-	}
-	if v := cfg.TLSMaximumSupportedProtocolVersion; v != 0 {
-		tc.MaxVersion = v
-	}
-	tr.TLSClientConfig = tc
 	secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
