@@ -7,6 +7,7 @@ package urlsession
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -484,6 +485,12 @@ func (t *Task) startNTLM() {
 		tr.TLSClientConfig = &tls.Config{}
 	}
 	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	if dial := tr.DialTLSContext; dial != nil {
+		// The session's TLS dialer offers HTTP/2 unless told otherwise.
+		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dial(context.WithValue(ctx, http1OnlyKey{}, true), network, addr)
+		}
+	}
 	tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = 1, 1
 	tr.IdleConnTimeout = 5 * time.Second // the connection is not used after the handshake
 	t.call.Transport = tr

@@ -19,20 +19,29 @@ const (
 	// UseCredential answers the challenge with the credential returned
 	// with the disposition. A nil credential continues without one: an
 	// HTTP challenge's 401 or 407 is then the task's response, a client
-	// certificate challenge goes on with no certificate.
+	// certificate challenge goes on with no certificate. A ServerTrust
+	// challenge is accepted only by a trust credential for its certificate
+	// (NewTrustCredential(c.ServerTrust)), even when the default evaluation
+	// failed; with no credential or another kind, the server is not
+	// trusted and the task fails with ErrServerCertificateUntrusted.
 	UseCredential AuthChallengeDisposition = 0
 	// PerformDefaultHandling handles the challenge as if the delegate did
 	// not implement the callback: for HTTP, the credential of the request
 	// URL's user info, else the credential storage's default credential
 	// for the protection space, else the 401 or 407 becomes the response;
-	// for server trust, the default evaluation (system roots, host name).
+	// for server trust, the default evaluation's verdict (ServerTrust.Err,
+	// which fails the task with its code, such as
+	// ErrServerCertificateUntrusted or ErrServerCertificateHasBadDate); for
+	// a client certificate, none is sent.
 	PerformDefaultHandling AuthChallengeDisposition = 1
 	// CancelAuthenticationChallenge fails the task with ErrCancelled.
 	CancelAuthenticationChallenge AuthChallengeDisposition = 2
 	// RejectProtectionSpace declines this protection space and goes on to
 	// the next authentication scheme the server offered (Negotiate, then
 	// NTLM, Digest, Basic); when none is left, the 401 or 407 becomes the
-	// response.
+	// response. For a ServerTrust challenge it is PerformDefaultHandling,
+	// as on Apple's platforms; a ClientCertificate challenge goes on with
+	// no certificate.
 	RejectProtectionSpace AuthChallengeDisposition = 3
 )
 
@@ -119,6 +128,23 @@ func (c *Credential) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) 
 // ServerTrust is the outcome of a TLS handshake's server authentication, as
 // a ServerTrust challenge presents it: Apple's SecTrust, reduced to what Go
 // can say about it.
+//
+// A session raises a ServerTrust challenge once for every TLS connection it
+// opens, during the handshake and before any request is sent on the
+// connection, when a delegate of the task the connection is opened for
+// implements SessionChallengeDelegate or TaskChallengeDelegate; sessions
+// without such a delegate do the default evaluation alone. The challenge's
+// ProtectionSpace has the host and port connected to, Protocol "https" and
+// AuthenticationMethod credstore.AuthMethodServerTrust. The default
+// evaluation is what crypto/tls does with the Configuration's
+// TLSClientConfig: the chain verified against its RootCAs (the system
+// roots when nil) for the server name, unless InsecureSkipVerify, then its
+// VerifyPeerCertificate and VerifyConnection. Configuration.PinnedDomains
+// apply before the delegate is asked: a chain they refuse fails the
+// connection whatever the delegate would answer. Connections to an https
+// server through a proxy (Configuration.Proxy) are set up by net/http,
+// which gives no way to ask: they get the default evaluation and the pins,
+// without a challenge.
 type ServerTrust struct {
 	// Host is the server name the connection was made for.
 	Host string
@@ -153,7 +179,20 @@ type Challenge struct {
 	ServerTrust *ServerTrust
 	// AcceptableCAs lists the distinguished names of the certificate
 	// authorities the server accepts, for a ClientCertificate challenge
-	// (Apple's distinguishedNames).
+	// (Apple's distinguishedNames), DER-encoded as in
+	// tls.CertificateRequestInfo.
+	//
+	// A ClientCertificate challenge is raised when a server asks for a
+	// client certificate during the handshake, a delegate of the task
+	// answers challenges (as for ServerTrust) and the Configuration's
+	// TLSClientConfig has neither Certificates nor GetClientCertificate,
+	// which otherwise answer without a challenge. Its ProtectionSpace has
+	// the server's host and port, Protocol "https" and AuthenticationMethod
+	// credstore.AuthMethodClientCertificate. UseCredential with
+	// NewCertificateCredential sends the certificate; every other answer
+	// but CancelAuthenticationChallenge goes on without one, which the
+	// server may refuse (ErrClientCertificateRequired, or
+	// ErrClientCertificateRejected for a certificate it does not accept).
 	AcceptableCAs [][]byte
 
 	task *Task // the task that raised the challenge

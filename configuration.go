@@ -76,8 +76,21 @@ type Configuration struct {
 	// TLSClientConfig is the TLS configuration used for https connections:
 	// root CAs, client certificates, server name. Nil means Go's defaults
 	// with the system roots. The session clones it and sets NextProtos for
-	// HTTP/2 negotiation itself.
+	// HTTP/2 negotiation itself. Its verification (RootCAs,
+	// InsecureSkipVerify, VerifyPeerCertificate, VerifyConnection) is the
+	// default evaluation of a ServerTrust challenge; its Certificates or
+	// GetClientCertificate, when set, answer a server's certificate request
+	// without a ClientCertificate challenge (see ServerTrust and
+	// Challenge.AcceptableCAs).
 	TLSClientConfig *tls.Config
+
+	// PinnedDomains pins the identities of the certificates that servers of
+	// the given domains (host names or IP addresses, compared
+	// case-insensitively) must present, as Apple's NSPinnedDomains does:
+	// see PinnedDomain. A connection whose chain does not match fails with
+	// ErrServerCertificateUntrusted before any request is sent, whatever a
+	// ServerTrust challenge's delegate decides. Nil means no pinning.
+	PinnedDomains map[string]PinnedDomain
 
 	// TLSMinimumSupportedProtocolVersion is the lowest TLS version the
 	// session negotiates, such as tls.VersionTLS12. Zero means Go's default
@@ -314,13 +327,19 @@ func (c *Configuration) Clone() *Configuration {
 		n.Protocols = append([]Protocol(nil), c.Protocols...)
 	}
 	n.TransportSecurity = c.TransportSecurity.clone()
+	if c.PinnedDomains != nil {
+		n.PinnedDomains = make(map[string]PinnedDomain, len(c.PinnedDomains))
+		for d, p := range c.PinnedDomains {
+			n.PinnedDomains[d] = p.clone()
+		}
+	}
 	return &n
 }
 
 // Validate reports the first problem with c: a reserved header in
 // HTTPAdditionalHeaders, an unknown cookie accept policy, negative
-// timeouts, TLS versions out of order, or a malformed App Transport
-// Security exception domain.
+// timeouts, TLS versions out of order, a malformed App Transport Security
+// exception domain, or a malformed PinnedDomains entry.
 // New calls it and reports the problem by returning the error.
 func (c *Configuration) Validate() error {
 	for name := range c.HTTPAdditionalHeaders {
@@ -342,7 +361,7 @@ func (c *Configuration) Validate() error {
 	if err := c.TransportSecurity.validate(); err != nil {
 		return err
 	}
-	return nil
+	return validatePins(c.PinnedDomains)
 }
 
 // requestTimeout, resourceTimeout and maxConnsPerHost resolve the zero

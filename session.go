@@ -173,6 +173,7 @@ func newTransport(cfg *Configuration) *http.Transport {
 		tr.TLSClientConfig = tc
 	}
 	tr.TLSClientConfig = cfg.TransportSecurity.tlsConfig(tr.TLSClientConfig)
+	secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
@@ -184,7 +185,8 @@ func newTransport(cfg *Configuration) *http.Transport {
 type sessionTransport struct{ s *Session }
 
 func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return st.s.transport.Load().RoundTrip(req)
+	resp, err := st.s.transport.Load().RoundTrip(markHTTP1Only(req))
+	return resp, refusedClientCertificate(req, err)
 }
 
 func protocols(ps []Protocol) []pipeline.Protocol {
@@ -250,6 +252,7 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 	}
 	t.dataTask.Task = t
 	t.data = &t.dataTask
+	t.ctx.task = t
 	s.mu.Lock()
 	s.nextID++
 	t.id = s.nextID

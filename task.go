@@ -89,6 +89,7 @@ type Task struct {
 	inDelegate             atomic.Int32 // waits on the delegate in progress
 	paused                 atomic.Bool  // state is TaskSuspended (read without mu)
 	holding                atomic.Bool  // held is not empty (read without mu)
+	noClientCert           atomic.Bool  // see refusedClientCertificate
 
 	mu           sync.Mutex
 	state        TaskState

@@ -19,6 +19,7 @@ import (
 // context.Cause reports the cause for it and for contexts derived from it,
 // as for one made by WithCancelCause (see causeKey).
 type taskContext struct {
+	task     *Task // the task the context belongs to (see taskKey)
 	base     context.Context
 	stopBase func() bool // ends the watch on base; nil if base is never done (mu)
 
@@ -97,6 +98,9 @@ func (c *taskContext) Err() error {
 }
 
 func (c *taskContext) Value(key any) any {
+	if _, ok := key.(taskKey); ok {
+		return c.task
+	}
 	if key == causeKey && causeKey != nil {
 		// Asked by context.Cause once c is done, and by the derivation of
 		// a child to find a cancelCtx parent, which c is not.
@@ -114,6 +118,18 @@ func (c *taskContext) Value(key any) any {
 		return sh.Value(key)
 	}
 	return c.base.Value(key)
+}
+
+// taskKey is the context key under which a task's context, and every
+// context derived from it, holds the *Task: the connections net/http dials
+// for a request keep its context's values, so a TLS handshake finds the
+// task it raises challenges for.
+type taskKey struct{}
+
+// taskFrom returns the task ctx belongs to, or nil.
+func taskFrom(ctx context.Context) *Task {
+	t, _ := ctx.Value(taskKey{}).(*Task)
+	return t
 }
 
 func (c *taskContext) String() string { return "urlsession task context" }

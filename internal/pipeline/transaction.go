@@ -98,7 +98,13 @@ func (t *Transaction) clientTrace() *httptrace.ClientTrace {
 			}
 		},
 		TLSHandshakeStart: func() {
-			t.update(func(d *TransactionData) { d.SecureConnectionStart = now() })
+			// The session's TLS dialer reports the start of its handshake;
+			// net/http reports it again once the connection is up.
+			t.update(func(d *TransactionData) {
+				if d.SecureConnectionStart.IsZero() {
+					d.SecureConnectionStart = now()
+				}
+			})
 		},
 		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
 			t.update(func(d *TransactionData) {
