@@ -102,6 +102,15 @@ func exitStatusText() string {
 	return b.String()
 }
 
+// statusError is a failure with an exit status of its own and no
+// URLError code.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
 // failure is a failed run: the exit status and the one-line message.
 type failure struct {
 	status int

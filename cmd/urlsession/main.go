@@ -48,6 +48,15 @@
 // command invalidates its session, waits for the session's last callback
 // and flushes the stores, so that what the run stored is on disk.
 //
+// As with curl, -u USER:PASSWORD (or the URL's user info) answers Basic
+// only, sent with the first request without waiting for a 401; --digest
+// answers Digest only and --anyauth whatever the server offers, strongest
+// first, each after the server's 401. The credentials are the run's own
+// (persistence None): they never reach the user's credential storage. A
+// redirect to another scheme, host or port does not carry them, unless
+// --location-trusted. -v shows Authorization and Proxy-Authorization with
+// their scheme only ("Basic <redacted>").
+//
 // On failure urlsession prints one line to standard error,
 //
 //	urlsession: (<code>) <message>

@@ -143,6 +143,25 @@ Transfer:
                            it the session asks for gzip, deflate and br
                            and writes the body decoded
 
+Authentication:
+  -u, --user USER[:PASSWORD]
+                           send USER and PASSWORD to the server of the URL
+                           (they win over the URL's own user info); without
+                           ":PASSWORD" it is asked for on the terminal,
+                           without echo; never stored
+      --basic              answer Basic only, and send it with the first
+                           request without waiting for a 401 (the default)
+      --digest             answer Digest only (the first request goes
+                           without credentials)
+      --anyauth            answer whatever the server offers, strongest
+                           first (Digest, then Basic)
+      --ntlm               not supported yet: a usage error (status 2)
+      --negotiate          not supported yet: a usage error (status 2)
+      --location-trusted   as -L, and send the credentials (and -H
+                           Authorization and Cookie) to every host the
+                           redirects lead to; without it they go only to
+                           the URL's scheme, host and port
+
 Cookies and cache:
   -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
                            Cookie header (-H Cookie wins); anything else is
@@ -206,7 +225,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintf(stdout, "urlsession %s (%s %s/%s)\n", urlsession.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	}
-	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr}
+	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr)}
 	f := c.fetch(ctx)
 	if f == nil {
 		return exitOK
@@ -223,6 +242,11 @@ type client struct {
 	writeOut       string // the -w format, read from its file for @file
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	auth           *authenticator // set by request
+
+	// askPassword asks for the -u password on the terminal; nil when
+	// standard input is not one.
+	askPassword func(prompt string) (string, error)
 }
 
 // uploadBody is the request body: a file or standard input to stream,
@@ -237,9 +261,8 @@ type uploadBody struct {
 func (c *client) fetch(ctx context.Context) *failure {
 	o := c.o
 	req, body, err := c.request(ctx)
-	var ue *usageError
-	if errors.As(err, &ue) {
-		return &failure{status: exitUsage, code: exitUsage, msg: err.Error()}
+	if f := statusFailure(err); f != nil {
+		return f
 	}
 
 	c.writeOut = o.writeOut
@@ -303,6 +326,20 @@ func (c *client) fetch(ctx context.Context) *failure {
 	x.elapsed = time.Since(start)
 	c.invalidate(s, x, cfg)
 	return x.finish(ctx, task)
+}
+
+// statusFailure returns the failure of a usage error or of an error with
+// an exit status of its own; nil for any other error.
+func statusFailure(err error) *failure {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return &failure{status: exitUsage, code: exitUsage, msg: ue.Error()}
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		return &failure{status: se.status, code: se.status, msg: se.msg}
+	}
+	return nil
 }
 
 // invalidate ends the session and returns once what it stored is on disk,
@@ -412,6 +449,9 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
 	}
+	if c.auth, err = c.newAuthenticator(u); err != nil {
+		return nil, body, err
+	}
 	if o.upload != "" && o.upload != "-" {
 		u = withFileName(u, o.upload)
 	}
@@ -505,6 +545,16 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		}
 	}
 	req.Header = h
+	c.auth.ownHeader = given("Authorization")
+	for _, k := range []string{"Authorization", "Cookie"} {
+		if vs := h[k]; len(vs) > 0 {
+			if c.auth.restore == nil {
+				c.auth.restore = make(http.Header)
+			}
+			c.auth.restore[k] = vs
+		}
+	}
+	c.auth.authorize(req)
 
 	switch o.upload {
 	case "":
