@@ -17,13 +17,15 @@ import (
 )
 
 // HTTP authentication, as curl does it. The credentials come from -u, else
-// from the URL's user info. They answer only
+// from the URL's user info, else (with -n, --netrc-file or
+// --netrc-optional) from the .netrc entry of the host. They answer only
 // the schemes chosen with --basic (the default), --digest or --anyauth,
 // through the session's challenge delegate, with persistence None: nothing
 // reaches the user's credential storage. With Basic alone the credentials
 // go with the first request, without waiting for a 401, as curl sends them.
 // After a redirect to another origin (scheme, host and port) the -u and
-// URL credentials are not sent, unless --location-trusted.
+// URL credentials are not sent, unless --location-trusted; the .netrc
+// entries are looked up for each host, so each host gets its own.
 
 // authSchemes is a set of HTTP authentication schemes, as curl's
 // CURLAUTH_* bits.
@@ -93,10 +95,14 @@ func (c credential) empty() bool { return c.user == "" && c.password == "" }
 // Basic credentials sent without one. Its methods run on the session's
 // delegate queue, one at a time.
 type authenticator struct {
-	schemes authSchemes
-	origin  *url.URL    // the URL fetched: the origin -u and URL credentials are for
-	given   *credential // -u, or the URL's user info
-	trusted bool        // --location-trusted: given goes to every host
+	schemes  authSchemes
+	origin   *url.URL    // the URL fetched: the origin -u and URL credentials are for
+	given    *credential // -u, or the URL's user info
+	fallback *credential // with .netrc: the URL's user when the file has no entry for it
+	trusted  bool        // --location-trusted: given goes to every host
+	netrc    []netrcEntry
+	useNetrc bool
+	login    string // with .netrc: the user the URL names, whose entry is looked up
 
 	// ownHeader: -H set (or removed) Authorization, so none is added.
 	ownHeader bool
@@ -119,6 +125,18 @@ func (a *authenticator) credentialFor(u *url.URL) (credential, bool) {
 	same := a.origin != nil && sameOrigin(u, a.origin)
 	if a.given != nil && (same || a.trusted) {
 		return *a.given, true
+	}
+	if a.useNetrc {
+		login := ""
+		if same {
+			login = a.login
+		}
+		if c, ok := lookupNetrc(a.netrc, u.Hostname(), login); ok {
+			return c, true
+		}
+	}
+	if same && a.fallback != nil {
+		return *a.fallback, true
 	}
 	return credential{}, false
 }
@@ -248,9 +266,10 @@ func (c *client) newAuthenticator(u *url.URL) (*authenticator, error) {
 		a.schemes = authBasic
 	}
 	var urlUser *credential
+	urlHasPassword := false
 	if u.User != nil {
-		p, _ := u.User.Password()
-		urlUser = &credential{u.User.Username(), p}
+		p, ok := u.User.Password()
+		urlUser, urlHasPassword = &credential{u.User.Username(), p}, ok
 		u.User = nil
 	}
 	if o.user != nil {
@@ -259,9 +278,26 @@ func (c *client) newAuthenticator(u *url.URL) (*authenticator, error) {
 			return nil, err
 		}
 		a.given = &cred
-		return a, nil // -u wins over the URL
+		return a, nil // -u wins over the URL and .netrc
 	}
-	a.given = urlUser
+	useNetrc := o.netrc || o.netrcFile != "" || o.netrcOptional
+	switch {
+	case urlUser == nil:
+	case !useNetrc, o.netrcOptional && urlHasPassword:
+		a.given = urlUser
+	default:
+		// As curl: with .netrc the URL's user picks the entry, and its
+		// password is ignored unless --netrc-optional.
+		a.login = urlUser.user
+		a.fallback = &credential{user: urlUser.user}
+	}
+	if useNetrc {
+		entries, err := c.readNetrc()
+		if err != nil {
+			return nil, err
+		}
+		a.netrc, a.useNetrc = entries, true
+	}
 	return a, nil
 }
 
@@ -296,6 +332,35 @@ func terminalPassword(in io.Reader, out io.Writer) func(prompt string) (string, 
 		io.WriteString(out, "\n")
 		return string(b), err
 	}
+}
+
+// readNetrc reads the .netrc file: --netrc-file, else $NETRC, else
+// $HOME/.netrc. A file that cannot be read holds no entries (-v says so),
+// as with curl; one that does not parse is curl's read error, 26.
+func (c *client) readNetrc() ([]netrcEntry, error) {
+	name := c.o.netrcFile
+	if name == "" {
+		name = os.Getenv("NETRC")
+	}
+	if name == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, nil
+		}
+		name = home + string(os.PathSeparator) + ".netrc"
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		if c.o.verbose {
+			fmt.Fprintf(c.stderr, "* no .netrc entries: %v\n", err)
+		}
+		return nil, nil
+	}
+	entries, err := parseNetrc(data)
+	if err != nil {
+		return nil, &statusError{status: exitReadError, msg: fmt.Sprintf(".netrc error: %s: %v", name, err)}
+	}
+	return entries, nil
 }
 
 // redactedHeader returns h with the values of Authorization and

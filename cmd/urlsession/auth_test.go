@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -501,4 +502,12 @@ func TestSameOrigin(t *testing.T) {
 	if u := spaceURL(credstore.ProtectionSpace{Host: "::1", Port: 8080, Protocol: "http"}); u.String() != "http://[::1]:8080" {
 		t.Errorf("spaceURL: %v", u)
 	}
+}
+
+// writeNetrc writes a .netrc file in a new directory and returns its name.
+func writeNetrc(t *testing.T, content string) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "netrc")
+	writeFile(t, name, content)
+	return name
 }

@@ -16,6 +16,7 @@ const (
 	exitUsage       = 2
 	exitPartialFile = 18
 	exitHTTPError   = 22
+	exitReadError   = 26
 	exitEmptyReply  = 52
 	exitInterrupted = 130
 )
@@ -46,7 +47,7 @@ var exitTable = []exitRule{
 	{23, "could not write the output", []urlsession.Code{
 		urlsession.ErrCannotCreateFile, urlsession.ErrCannotWriteToFile, urlsession.ErrCannotCloseFile,
 		urlsession.ErrCannotMoveFile, urlsession.ErrCannotRemoveFile}},
-	{26, "could not read a local file (-d @file, -F, -T, -w @file)", []urlsession.Code{
+	{26, "could not read a local file (-d @file, -F, -T, -w @file, .netrc)", []urlsession.Code{
 		urlsession.ErrFileDoesNotExist, urlsession.ErrFileIsDirectory, urlsession.ErrNoPermissionsToReadFile,
 		urlsession.ErrCannotOpenFile}},
 	{28, "operation timed out (-m, --connect-timeout, or 60 s without data)", []urlsession.Code{urlsession.ErrTimedOut}},

@@ -48,6 +48,9 @@ type options struct {
 	authSchemes     authSchemes // --basic, --digest, --anyauth, ...; 0 means Basic
 	unsupportedAuth string      // the first of --ntlm and --negotiate given, if any
 	locationTrusted bool        // --location-trusted
+	netrc           bool        // -n
+	netrcFile       string      // --netrc-file
+	netrcOptional   bool        // --netrc-optional
 
 	// The output.
 	output      string // "" or "-" for standard output
@@ -331,6 +334,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(authFlag{o, authNTLM, "--ntlm"}, "ntlm", "")
 	fs.Var(authFlag{o, authNegotiate, "--negotiate"}, "negotiate", "")
 	fs.Var(authFlag{o, authAny, "--anyauth"}, "anyauth", "")
+	boolean(&o.netrc, "n", "netrc")
+	fs.StringVar(&o.netrcFile, "netrc-file", "", "")
+	boolean(&o.netrcOptional, "", "netrc-optional")
 	boolean(&o.http11, "", "http1.1")
 	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
 	boolean(&o.fail, "f", "fail")

@@ -146,9 +146,9 @@ Transfer:
 Authentication:
   -u, --user USER[:PASSWORD]
                            send USER and PASSWORD to the server of the URL
-                           (they win over the URL's own user info); without
-                           ":PASSWORD" it is asked for on the terminal,
-                           without echo; never stored
+                           (they win over the URL's own user info and
+                           .netrc); without ":PASSWORD" it is asked for on
+                           the terminal, without echo; never stored
       --basic              answer Basic only, and send it with the first
                            request without waiting for a 401 (the default)
       --digest             answer Digest only (the first request goes
@@ -161,6 +161,14 @@ Authentication:
                            Authorization and Cookie) to every host the
                            redirects lead to; without it they go only to
                            the URL's scheme, host and port
+  -n, --netrc              take the user and password from ~/.netrc ($NETRC
+                           if set): the entry of the URL's host (or of the
+                           user the URL names), else "default"; each host
+                           after a redirect gets its own entry; a missing
+                           file holds no entries, one that does not parse
+                           is status 26
+      --netrc-file FILE    as -n, reading FILE
+      --netrc-optional     as -n, but a password in the URL wins
 
 Cookies and cache:
   -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
