@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -111,7 +112,8 @@ type authenticator struct {
 	// --location-trusted, as curl sends them.
 	restore http.Header
 
-	insecure bool // -k: a server trust challenge is accepted
+	insecure bool             // -k: a server trust challenge is accepted
+	cert     *tls.Certificate // -E: the client certificate
 }
 
 // preemptive reports whether Basic credentials go with each request
@@ -190,6 +192,7 @@ func schemeOf(method string) authSchemes {
 
 // decide answers a challenge:
 //   - server trust: accepted with -k, else the default evaluation;
+//   - client certificate: the -E certificate, else the default handling;
 //   - a server's HTTP challenge with credentials for its origin: the
 //     credentials, once, for the schemes chosen; any other scheme is
 //     rejected so that the session tries the next one the server offered;
@@ -205,6 +208,11 @@ func (a *authenticator) decide(c *urlsession.Challenge) (urlsession.AuthChalleng
 	case credstore.AuthMethodServerTrust:
 		if a.insecure && c.ServerTrust != nil {
 			return urlsession.UseCredential, urlsession.NewTrustCredential(c.ServerTrust)
+		}
+		return urlsession.PerformDefaultHandling, nil
+	case credstore.AuthMethodClientCertificate:
+		if a.cert != nil {
+			return urlsession.UseCredential, urlsession.NewCertificateCredential(*a.cert)
 		}
 		return urlsession.PerformDefaultHandling, nil
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -456,7 +457,8 @@ func TestCredentialsNotStored(t *testing.T) {
 }
 
 // TestDecideTLSChallenges: server trust is accepted with -k and left to
-// the default evaluation otherwise.
+// the default evaluation otherwise; the -E certificate answers a client
+// certificate challenge.
 func TestDecideTLSChallenges(t *testing.T) {
 	t.Parallel()
 	trust := &urlsession.ServerTrust{Host: "example.test"}
@@ -469,6 +471,14 @@ func TestDecideTLSChallenges(t *testing.T) {
 	a.insecure = true
 	if d, c := a.decide(ch); d != urlsession.UseCredential || c == nil || c.Trust != trust {
 		t.Errorf("trust with -k: %v %v", d, c)
+	}
+	ch.ProtectionSpace.AuthenticationMethod = credstore.AuthMethodClientCertificate
+	if d, c := a.decide(ch); d != urlsession.PerformDefaultHandling || c != nil {
+		t.Errorf("client certificate without -E: %v %v", d, c)
+	}
+	a.cert = new(tls.Certificate)
+	if d, c := a.decide(ch); d != urlsession.UseCredential || c == nil || c.Certificate == nil {
+		t.Errorf("client certificate with -E: %v %v", d, c)
 	}
 	// A proxy's challenge is left to the default handling.
 	a.given = &credential{"user", "secret"}

@@ -17,6 +17,8 @@ const (
 	exitPartialFile = 18
 	exitHTTPError   = 22
 	exitReadError   = 26
+	exitClientCert  = 58
+	exitCACertFile  = 77
 	exitEmptyReply  = 52
 	exitInterrupted = 130
 )
@@ -58,6 +60,7 @@ var exitTable = []exitRule{
 		urlsession.ErrHTTPTooManyRedirects}},
 	{52, "empty reply from server", []urlsession.Code{urlsession.ErrZeroByteResource}},
 	{56, "failure receiving data (connection lost)", []urlsession.Code{urlsession.ErrNetworkConnectionLost}},
+	{58, "problem with the local client certificate (-E, --key)", nil},
 	{60, "server certificate not trusted or out of date", []urlsession.Code{
 		urlsession.ErrServerCertificateHasBadDate, urlsession.ErrServerCertificateUntrusted,
 		urlsession.ErrServerCertificateHasUnknownRoot, urlsession.ErrServerCertificateNotYetValid}},
@@ -67,6 +70,7 @@ var exitTable = []exitRule{
 	{63, "maximum size exceeded (--max-filesize)", []urlsession.Code{urlsession.ErrDataLengthExceedsMaximum}},
 	{65, "request body cannot be sent again for a redirect", []urlsession.Code{
 		urlsession.ErrRequestBodyStreamExhausted}},
+	{77, "problem reading the CA certificates (--cacert, --capath)", nil},
 	{130, "interrupted (SIGINT or SIGTERM)", []urlsession.Code{urlsession.ErrCancelled}},
 }
 

@@ -57,6 +57,8 @@
 // or port does not carry them, unless --location-trusted; .netrc entries
 // are looked up for each host. -v shows Authorization and
 // Proxy-Authorization with their scheme only ("Basic <redacted>").
+// --cacert and --capath replace the system's CA certificates, -E and --key
+// give a client certificate (PEM).
 //
 // On failure urlsession prints one line to standard error,
 //
@@ -85,10 +87,12 @@
 //	 47  too many redirects (-L with --max-redirs, or the session's limit of 16)
 //	 52  empty reply from server
 //	 56  failure receiving data (connection lost)
+//	 58  problem with the local client certificate (-E, --key)
 //	 60  server certificate not trusted or out of date
 //	 61  bad content encoding
 //	 63  maximum size exceeded (--max-filesize)
 //	 65  request body cannot be sent again for a redirect
+//	 77  problem reading the CA certificates (--cacert, --capath)
 //	130  interrupted (SIGINT or SIGTERM)
 package main
 

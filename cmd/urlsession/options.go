@@ -52,6 +52,13 @@ type options struct {
 	netrcFile       string      // --netrc-file
 	netrcOptional   bool        // --netrc-optional
 
+	// TLS.
+	cacert   string // --cacert
+	capath   string // --capath
+	cert     string // -E: FILE[:PASSWORD]
+	certType string // --cert-type
+	key      string // --key
+
 	// The output.
 	output      string // "" or "-" for standard output
 	dumpHeader  string // -D: "" for none, "-" for standard output
@@ -328,6 +335,11 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.location, "L", "location")
 	fs.Var(locationTrustedFlag{o}, "location-trusted", "")
 	boolean(&o.insecure, "k", "insecure")
+	fs.StringVar(&o.cacert, "cacert", "", "")
+	fs.StringVar(&o.capath, "capath", "", "")
+	str(&o.cert, "E", "cert")
+	fs.StringVar(&o.certType, "cert-type", "", "")
+	fs.StringVar(&o.key, "key", "", "")
 	both("u", "user", func(n string) { fs.Var(userFlag{&o.user}, n, "") })
 	fs.Var(authFlag{o, authBasic, "--basic"}, "basic", "")
 	fs.Var(authFlag{o, authDigest, "--digest"}, "digest", "")
@@ -407,6 +419,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.unsupportedAuth != "" {
 		return nil, usageErrorf("option %s: %s", o.unsupportedAuth, unsupportedAuthReason)
+	}
+	if o.key != "" && o.cert == "" {
+		return nil, usageErrorf("option --key: needs --cert (-E)")
 	}
 	if o.fail && o.failBody {
 		return nil, usageErrorf("-f (--fail) and --fail-with-body cannot be combined")

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -137,7 +136,6 @@ Transfer:
   -4, --ipv4               connect over IPv4 only
   -6, --ipv6               connect over IPv6 only (a host without an
                            address of the version asked for is status 6)
-  -k, --insecure           do not verify the server's TLS certificate
       --http1.1            use HTTP/1.1 only (no HTTP/2)
       --compressed         accepted and changes nothing: with or without
                            it the session asks for gzip, deflate and br
@@ -169,6 +167,21 @@ Authentication:
                            is status 26
       --netrc-file FILE    as -n, reading FILE
       --netrc-optional     as -n, but a password in the URL wins
+
+TLS:
+  -k, --insecure           do not verify the server's TLS certificate
+      --cacert FILE        trust the CA certificates of the PEM bundle
+                           FILE instead of the system's (status 77 if it
+                           cannot be read)
+      --capath DIR         trust the PEM CA certificates of the files in
+                           DIR instead of the system's (with --cacert: both)
+  -E, --cert FILE[:PASSWORD]
+                           send the client certificate of the PEM FILE,
+                           with its key from FILE or --key, PASSWORD
+                           opening an encrypted key ("\:" is a colon in
+                           FILE); status 58 if they cannot be used
+      --cert-type TYPE     the type of the -E file: PEM only
+      --key FILE           the PEM private key of the -E certificate
 
 Cookies and cache:
   -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
@@ -304,9 +317,14 @@ func (c *client) fetch(ctx context.Context) *failure {
 		cfg.TimeoutIntervalForResource = o.maxTime
 		cfg.TimeoutIntervalForRequest = o.maxTime
 	}
-	if o.insecure {
-		cfg.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	tc, cert, err := c.tlsConfig()
+	if err != nil {
+		return statusFailure(err)
 	}
+	if tc != nil {
+		cfg.TLSClientConfig = tc
+	}
+	c.auth.cert = cert
 	cfg.DisableHTTP2 = o.http11
 	cfg.DialContext = dialFunc(o, netDialer)
 
