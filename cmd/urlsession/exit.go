@@ -16,6 +16,9 @@ const (
 	exitUsage       = 2
 	exitPartialFile = 18
 	exitHTTPError   = 22
+	exitReadError   = 26
+	exitClientCert  = 58
+	exitCACertFile  = 77
 	exitEmptyReply  = 52
 	exitInterrupted = 130
 )
@@ -46,7 +49,7 @@ var exitTable = []exitRule{
 	{23, "could not write the output", []urlsession.Code{
 		urlsession.ErrCannotCreateFile, urlsession.ErrCannotWriteToFile, urlsession.ErrCannotCloseFile,
 		urlsession.ErrCannotMoveFile, urlsession.ErrCannotRemoveFile}},
-	{26, "could not read a local file (-d @file, -F, -T, -w @file)", []urlsession.Code{
+	{26, "could not read a local file (-d @file, -F, -T, -w @file, .netrc)", []urlsession.Code{
 		urlsession.ErrFileDoesNotExist, urlsession.ErrFileIsDirectory, urlsession.ErrNoPermissionsToReadFile,
 		urlsession.ErrCannotOpenFile}},
 	{28, "operation timed out (-m, --connect-timeout, or 60 s without data)", []urlsession.Code{urlsession.ErrTimedOut}},
@@ -57,6 +60,7 @@ var exitTable = []exitRule{
 		urlsession.ErrHTTPTooManyRedirects}},
 	{52, "empty reply from server", []urlsession.Code{urlsession.ErrZeroByteResource}},
 	{56, "failure receiving data (connection lost)", []urlsession.Code{urlsession.ErrNetworkConnectionLost}},
+	{58, "problem with the local client certificate (-E, --key)", nil},
 	{60, "server certificate not trusted or out of date", []urlsession.Code{
 		urlsession.ErrServerCertificateHasBadDate, urlsession.ErrServerCertificateUntrusted,
 		urlsession.ErrServerCertificateHasUnknownRoot, urlsession.ErrServerCertificateNotYetValid}},
@@ -66,6 +70,7 @@ var exitTable = []exitRule{
 	{63, "maximum size exceeded (--max-filesize)", []urlsession.Code{urlsession.ErrDataLengthExceedsMaximum}},
 	{65, "request body cannot be sent again for a redirect", []urlsession.Code{
 		urlsession.ErrRequestBodyStreamExhausted}},
+	{77, "problem reading the CA certificates (--cacert, --capath)", nil},
 	{130, "interrupted (SIGINT or SIGTERM)", []urlsession.Code{urlsession.ErrCancelled}},
 }
 
@@ -101,6 +106,15 @@ func exitStatusText() string {
 	}
 	return b.String()
 }
+
+// statusError is a failure with an exit status of its own and no
+// URLError code.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
 
 // failure is a failed run: the exit status and the one-line message.
 type failure struct {

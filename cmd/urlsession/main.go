@@ -50,6 +50,18 @@
 // command invalidates its session, waits for the session's last callback
 // and flushes the stores, so that what the run stored is on disk.
 //
+// As with curl, -u USER:PASSWORD (or the URL's user info, or with -n the
+// .netrc entry of the host) answers Basic only, sent with the first request
+// without waiting for a 401; --digest answers Digest only and --anyauth
+// whatever the server offers, strongest first, each after the server's
+// 401. The credentials are the run's own (persistence None): they never
+// reach the user's credential storage. A redirect to another scheme, host
+// or port does not carry them, unless --location-trusted; .netrc entries
+// are looked up for each host. -v shows Authorization and
+// Proxy-Authorization with their scheme only ("Basic <redacted>").
+// --cacert and --capath replace the system's CA certificates, -E and --key
+// give a client certificate (PEM).
+//
 // On failure urlsession prints one line to standard error,
 //
 //	urlsession: (<code>) <message>
@@ -71,16 +83,18 @@
 //	 18  partial file: the body ended before its announced length
 //	 22  HTTP status 400 or above with -f or --fail-with-body
 //	 23  could not write the output
-//	 26  could not read a local file (-d @file, -F, -T, -w @file)
+//	 26  could not read a local file (-d @file, -F, -T, -w @file, .netrc)
 //	 28  operation timed out (-m, --connect-timeout, or 60 s without data)
 //	 35  TLS handshake failed
 //	 47  too many redirects (-L with --max-redirs, or the session's limit of 16)
 //	 52  empty reply from server
 //	 56  failure receiving data (connection lost)
+//	 58  problem with the local client certificate (-E, --key)
 //	 60  server certificate not trusted or out of date
 //	 61  bad content encoding
 //	 63  maximum size exceeded (--max-filesize)
 //	 65  request body cannot be sent again for a redirect
+//	 77  problem reading the CA certificates (--cacert, --capath)
 //	130  interrupted (SIGINT or SIGTERM)
 package main
 

@@ -44,6 +44,22 @@ type options struct {
 	cache          bool
 	ephemeral      bool
 
+	// Authentication.
+	user            *string     // -u, nil: not given
+	authSchemes     authSchemes // --basic, --digest, --anyauth, ...; 0 means Basic
+	unsupportedAuth string      // the first of --ntlm and --negotiate given, if any
+	locationTrusted bool        // --location-trusted
+	netrc           bool        // -n
+	netrcFile       string      // --netrc-file
+	netrcOptional   bool        // --netrc-optional
+
+	// TLS.
+	cacert   string // --cacert
+	capath   string // --capath
+	cert     string // -E: FILE[:PASSWORD]
+	certType string // --cert-type
+	key      string // --key
+
 	// The output.
 	output      string // "" or "-" for standard output
 	dumpHeader  string // -D: "" for none, "-" for standard output
@@ -220,6 +236,32 @@ func (s secondsFlag) Set(v string) error {
 	return nil
 }
 
+// userFlag records -u, even empty.
+type userFlag struct{ user **string }
+
+func (u userFlag) String() string { return "" }
+
+func (u userFlag) Set(v string) error {
+	*u.user = &v
+	return nil
+}
+
+// locationTrustedFlag is --location-trusted, which turns -L on (and
+// --no-location-trusted off) as with curl.
+type locationTrustedFlag struct{ o *options }
+
+func (f locationTrustedFlag) String() string   { return "" }
+func (f locationTrustedFlag) IsBoolFlag() bool { return true }
+
+func (f locationTrustedFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	f.o.location, f.o.locationTrusted = b, b
+	return nil
+}
+
 // userAgentFlag records that -A was given, even empty (which removes the
 // header).
 type userAgentFlag struct{ ua **string }
@@ -292,8 +334,23 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.ipv4, "4", "ipv4")
 	boolean(&o.ipv6, "6", "ipv6")
 	boolean(&o.location, "L", "location")
+	fs.Var(locationTrustedFlag{o}, "location-trusted", "")
 	boolean(&o.insecure, "k", "insecure")
 	boolean(&o.ats, "", "ats")
+	fs.StringVar(&o.cacert, "cacert", "", "")
+	fs.StringVar(&o.capath, "capath", "", "")
+	str(&o.cert, "E", "cert")
+	fs.StringVar(&o.certType, "cert-type", "", "")
+	fs.StringVar(&o.key, "key", "", "")
+	both("u", "user", func(n string) { fs.Var(userFlag{&o.user}, n, "") })
+	fs.Var(authFlag{o, authBasic, "--basic"}, "basic", "")
+	fs.Var(authFlag{o, authDigest, "--digest"}, "digest", "")
+	fs.Var(authFlag{o, authNTLM, "--ntlm"}, "ntlm", "")
+	fs.Var(authFlag{o, authNegotiate, "--negotiate"}, "negotiate", "")
+	fs.Var(authFlag{o, authAny, "--anyauth"}, "anyauth", "")
+	boolean(&o.netrc, "n", "netrc")
+	fs.StringVar(&o.netrcFile, "netrc-file", "", "")
+	boolean(&o.netrcOptional, "", "netrc-optional")
 	boolean(&o.http11, "", "http1.1")
 	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
 	boolean(&o.fail, "f", "fail")
@@ -361,6 +418,12 @@ func parseArgs(args []string) (*options, error) {
 		if strings.ContainsAny(v.value, "\r\n\x00") {
 			return nil, usageErrorf("bad %s argument %q: line breaks are not allowed", v.flag, v.value)
 		}
+	}
+	if o.unsupportedAuth != "" {
+		return nil, usageErrorf("option %s: %s", o.unsupportedAuth, unsupportedAuthReason)
+	}
+	if o.key != "" && o.cert == "" {
+		return nil, usageErrorf("option --key: needs --cert (-E)")
 	}
 	if o.fail && o.failBody {
 		return nil, usageErrorf("-f (--fail) and --fail-with-body cannot be combined")

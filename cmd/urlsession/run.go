@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -137,7 +136,6 @@ Transfer:
   -4, --ipv4               connect over IPv4 only
   -6, --ipv6               connect over IPv6 only (a host without an
                            address of the version asked for is status 6)
-  -k, --insecure           do not verify the server's TLS certificate
       --ats                enforce App Transport Security, as a default
                            urlsession.Configuration does: cleartext http to
                            a public host name fails (-1022, exit 1) before
@@ -148,6 +146,48 @@ Transfer:
       --compressed         accepted and changes nothing: with or without
                            it the session asks for gzip, deflate and br
                            and writes the body decoded
+
+Authentication:
+  -u, --user USER[:PASSWORD]
+                           send USER and PASSWORD to the server of the URL
+                           (they win over the URL's own user info and
+                           .netrc); without ":PASSWORD" it is asked for on
+                           the terminal, without echo; never stored
+      --basic              answer Basic only, and send it with the first
+                           request without waiting for a 401 (the default)
+      --digest             answer Digest only (the first request goes
+                           without credentials)
+      --anyauth            answer whatever the server offers, strongest
+                           first (Digest, then Basic)
+      --ntlm               not supported yet: a usage error (status 2)
+      --negotiate          not supported yet: a usage error (status 2)
+      --location-trusted   as -L, and send the credentials (and -H
+                           Authorization and Cookie) to every host the
+                           redirects lead to; without it they go only to
+                           the URL's scheme, host and port
+  -n, --netrc              take the user and password from ~/.netrc ($NETRC
+                           if set): the entry of the URL's host (or of the
+                           user the URL names), else "default"; each host
+                           after a redirect gets its own entry; a missing
+                           file holds no entries, one that does not parse
+                           is status 26
+      --netrc-file FILE    as -n, reading FILE
+      --netrc-optional     as -n, but a password in the URL wins
+
+TLS:
+  -k, --insecure           do not verify the server's TLS certificate
+      --cacert FILE        trust the CA certificates of the PEM bundle
+                           FILE instead of the system's (status 77 if it
+                           cannot be read)
+      --capath DIR         trust the PEM CA certificates of the files in
+                           DIR instead of the system's (with --cacert: both)
+  -E, --cert FILE[:PASSWORD]
+                           send the client certificate of the PEM FILE,
+                           with its key from FILE or --key, PASSWORD
+                           opening an encrypted key ("\:" is a colon in
+                           FILE); status 58 if they cannot be used
+      --cert-type TYPE     the type of the -E file: PEM only
+      --key FILE           the PEM private key of the -E certificate
 
 Cookies and cache:
   -b, --cookie DATA|FILE   DATA with a "=" ("N1=V1; N2=V2") is sent as the
@@ -212,7 +252,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintf(stdout, "urlsession %s (%s %s/%s)\n", urlsession.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	}
-	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr}
+	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr)}
 	f := c.fetch(ctx)
 	if f == nil {
 		return exitOK
@@ -229,6 +269,11 @@ type client struct {
 	writeOut       string // the -w format, read from its file for @file
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	auth           *authenticator // set by request
+
+	// askPassword asks for the -u password on the terminal; nil when
+	// standard input is not one.
+	askPassword func(prompt string) (string, error)
 }
 
 // uploadBody is the request body: a file or standard input to stream,
@@ -243,9 +288,8 @@ type uploadBody struct {
 func (c *client) fetch(ctx context.Context) *failure {
 	o := c.o
 	req, body, err := c.request(ctx)
-	var ue *usageError
-	if errors.As(err, &ue) {
-		return &failure{status: exitUsage, code: exitUsage, msg: err.Error()}
+	if f := statusFailure(err); f != nil {
+		return f
 	}
 
 	c.writeOut = o.writeOut
@@ -279,9 +323,14 @@ func (c *client) fetch(ctx context.Context) *failure {
 		cfg.TimeoutIntervalForResource = o.maxTime
 		cfg.TimeoutIntervalForRequest = o.maxTime
 	}
-	if o.insecure {
-		cfg.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	tc, cert, err := c.tlsConfig()
+	if err != nil {
+		return statusFailure(err)
 	}
+	if tc != nil {
+		cfg.TLSClientConfig = tc
+	}
+	c.auth.cert = cert
 	cfg.DisableHTTP2 = o.http11
 	cfg.DialContext = dialFunc(o, netDialer)
 
@@ -309,6 +358,20 @@ func (c *client) fetch(ctx context.Context) *failure {
 	x.elapsed = time.Since(start)
 	c.invalidate(s, x, cfg)
 	return x.finish(ctx, task)
+}
+
+// statusFailure returns the failure of a usage error or of an error with
+// an exit status of its own; nil for any other error.
+func statusFailure(err error) *failure {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return &failure{status: exitUsage, code: exitUsage, msg: ue.Error()}
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		return &failure{status: se.status, code: se.status, msg: se.msg}
+	}
+	return nil
 }
 
 // invalidate ends the session and returns once what it stored is on disk,
@@ -422,6 +485,9 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
 	}
+	if c.auth, err = c.newAuthenticator(u); err != nil {
+		return nil, body, err
+	}
 	if o.upload != "" && o.upload != "-" {
 		u = withFileName(u, o.upload)
 	}
@@ -515,6 +581,16 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		}
 	}
 	req.Header = h
+	c.auth.ownHeader = given("Authorization")
+	for _, k := range []string{"Authorization", "Cookie"} {
+		if vs := h[k]; len(vs) > 0 {
+			if c.auth.restore == nil {
+				c.auth.restore = make(http.Header)
+			}
+			c.auth.restore[k] = vs
+		}
+	}
+	c.auth.authorize(req)
 
 	switch o.upload {
 	case "":

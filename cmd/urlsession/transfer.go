@@ -49,6 +49,8 @@ var (
 	_ urlsession.DataDelegate         = (*transfer)(nil)
 	_ urlsession.MetricsDelegate      = (*transfer)(nil)
 	_ urlsession.InvalidationDelegate = (*transfer)(nil)
+
+	_ urlsession.TaskChallengeDelegate = (*transfer)(nil)
 )
 
 func newTransfer(c *client) *transfer {
@@ -98,6 +100,7 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 	if x.o.method != "" {
 		next.Method = x.o.method // changed in place: the session still supplies the body
 	}
+	x.c.auth.redirect(t.CurrentRequest(), next)
 	if strings.HasSuffix(x.o.referer, ";auto") {
 		if cur := t.CurrentRequest(); cur != nil && cur.URL != nil {
 			from := *cur.URL
@@ -106,6 +109,12 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 		}
 	}
 	return next
+}
+
+// TaskDidReceiveChallenge answers the run's authentication challenges:
+// see authenticator.decide.
+func (x *transfer) TaskDidReceiveChallenge(_ *urlsession.Session, _ *urlsession.Task, c *urlsession.Challenge) (urlsession.AuthChallengeDisposition, *urlsession.Credential) {
+	return x.c.auth.decide(c)
 }
 
 // dumpHead writes resp's head for -D. It records a failure in writeErr
@@ -303,7 +312,7 @@ func printVerbose(w io.Writer, m *urlsession.TaskMetrics) {
 			}
 			fmt.Fprintf(w, "> %s %s %s\n", req.Method, target, wire)
 			fmt.Fprintf(w, "> Host: %s\n", host)
-			writeHeaderLines(w, "> ", "\n", req.Header)
+			writeHeaderLines(w, "> ", "\n", redactedHeader(req.Header))
 			hasBody := req.Body != nil && req.Body != http.NoBody
 			switch {
 			case req.ContentLength > 0:
