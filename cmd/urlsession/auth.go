@@ -41,11 +41,6 @@ const (
 	authAny = authBasic | authDigest | authNTLM | authNegotiate
 )
 
-// unsupportedAuthReason is why --ntlm and --negotiate fail: curl's
-// "option --ntlm: the installed libcurl version does not support this",
-// with exit status 2, in the session's words.
-const unsupportedAuthReason = "not supported: the session does not answer NTLM or Negotiate challenges yet"
-
 // authFlag is one of --basic, --digest, --ntlm, --negotiate and --anyauth:
 // a boolean flag that adds its scheme to the set (--anyauth sets every
 // scheme) and, as --no-NAME, removes it (--no-anyauth changes nothing), in
@@ -71,9 +66,6 @@ func (f authFlag) Set(v string) error {
 		}
 	case b:
 		f.o.authSchemes |= f.bit
-		if f.bit&(authNTLM|authNegotiate) != 0 && f.o.unsupportedAuth == "" {
-			f.o.unsupportedAuth = f.name
-		}
 	default:
 		f.o.authSchemes &^= f.bit
 	}
@@ -218,6 +210,14 @@ func (a *authenticator) decide(c *urlsession.Challenge) (urlsession.AuthChalleng
 	}
 	scheme := schemeOf(ps.AuthenticationMethod)
 	if scheme == 0 || ps.IsProxy() {
+		return urlsession.PerformDefaultHandling, nil
+	}
+	if scheme == authNegotiate {
+		// Kerberos: the user's ticket cache, not a password (curl's
+		// --negotiate with -u :).
+		if a.schemes&authNegotiate == 0 {
+			return urlsession.RejectProtectionSpace, nil
+		}
 		return urlsession.PerformDefaultHandling, nil
 	}
 	cred, ok := a.credentialFor(spaceURL(ps))

@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/mccutchen/go-httpbin/v2/httpbin"
 
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/internal/auth/authtest"
 )
 
 var bin = httpbin.New(httpbin.WithMaxDuration(10 * time.Second))
@@ -420,19 +422,32 @@ func TestUserPasswordPrompt(t *testing.T) {
 	}
 }
 
-// TestUnsupportedAuth: --ntlm and --negotiate are accepted and refused, as
-// curl refuses them when its libcurl lacks them: status 2.
-func TestUnsupportedAuth(t *testing.T) {
-	t.Parallel()
-	s := newAuthServer(t, false)
-	for _, flag := range []string{"--ntlm", "--negotiate"} {
-		r := cli(t, "", flag, "-u", "user:secret", s.URL+"/basic").want(t, 2)
-		if want := "urlsession: (2) option " + flag + ": " + unsupportedAuthReason + "\n"; r.stderr != want {
-			t.Errorf("%s: stderr %q, want %q", flag, r.stderr, want)
-		}
-		cli(t, "", "--no-"+flag[2:], "-u", "user:secret", s.URL+"/basic").want(t, 0)
+// TestNTLMAndNegotiate: --ntlm answers an NTLM challenge with -u's
+// credentials (DOMAIN\user); --negotiate answers a Negotiate challenge
+// with a Kerberos ticket from the user's cache (KRB5CCNAME), as curl's
+// --negotiate -u : does; without the flag neither is answered.
+func TestNTLMAndNegotiate(t *testing.T) {
+	ntlm := httptest.NewServer(&authtest.NTLMServer{Domain: "CORP", User: "alice", Password: "pw"})
+	defer ntlm.Close()
+	r := cli(t, "", "--ntlm", "-u", `CORP\alice:pw`, ntlm.URL+"/x").want(t, 0)
+	if r.stdout != "hello alice" {
+		t.Errorf("--ntlm: stdout %q", r.stdout)
 	}
-	wantLog(t, s, "GET /basic "+basicValue("user", "secret"), "GET /basic "+basicValue("user", "secret"))
+	cli(t, "", "-f", "-u", `CORP\alice:pw`, ntlm.URL+"/x").want(t, 22)
+	cli(t, "", "-f", "--ntlm", "-u", `CORP\alice:wrong`, ntlm.URL+"/x").want(t, 22)
+
+	k := authtest.NewKerberos(t, "localhost", "service key")
+	t.Setenv("KRB5CCNAME", "FILE:"+k.WriteCCache(t, k.TGT(t), k.Service(t, "localhost")))
+	t.Setenv("KRB5_CONFIG", k.WriteConfig(t))
+	krb := httptest.NewServer(spnego.SPNEGOKRB5Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "kerberos ok")
+	}), k.Keytab))
+	defer krb.Close()
+	target := strings.Replace(krb.URL, "127.0.0.1", "localhost", 1)
+	if r := cli(t, "", "--negotiate", "-u", ":", target).want(t, 0); r.stdout != "kerberos ok" {
+		t.Errorf("--negotiate: stdout %q", r.stdout)
+	}
+	cli(t, "", "-f", target).want(t, 22)
 }
 
 // TestCredentialsNotStored: the credentials never reach the user's

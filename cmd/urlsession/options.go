@@ -47,7 +47,6 @@ type options struct {
 	// Authentication.
 	user            *string     // -u, nil: not given
 	authSchemes     authSchemes // --basic, --digest, --anyauth, ...; 0 means Basic
-	unsupportedAuth string      // the first of --ntlm and --negotiate given, if any
 	locationTrusted bool        // --location-trusted
 	netrc           bool        // -n
 	netrcFile       string      // --netrc-file
@@ -418,9 +417,6 @@ func parseArgs(args []string) (*options, error) {
 		if strings.ContainsAny(v.value, "\r\n\x00") {
 			return nil, usageErrorf("bad %s argument %q: line breaks are not allowed", v.flag, v.value)
 		}
-	}
-	if o.unsupportedAuth != "" {
-		return nil, usageErrorf("option %s: %s", o.unsupportedAuth, unsupportedAuthReason)
 	}
 	if o.key != "" && o.cert == "" {
 		return nil, usageErrorf("option --key: needs --cert (-E)")

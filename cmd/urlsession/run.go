@@ -158,9 +158,10 @@ Authentication:
       --digest             answer Digest only (the first request goes
                            without credentials)
       --anyauth            answer whatever the server offers, strongest
-                           first (Digest, then Basic)
-      --ntlm               not supported yet: a usage error (status 2)
-      --negotiate          not supported yet: a usage error (status 2)
+                           first (Negotiate, NTLM, Digest, then Basic)
+      --ntlm               answer NTLM (NTLMv2; -u DOMAIN\user:password)
+      --negotiate          answer Negotiate (Kerberos) with a ticket from
+                           the user's credential cache (kinit)
       --location-trusted   as -L, and send the credentials (and -H
                            Authorization and Cookie) to every host the
                            redirects lead to; without it they go only to
