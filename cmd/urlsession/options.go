@@ -40,6 +40,7 @@ type options struct {
 	ipv4, ipv6     bool
 	insecure       bool
 	ats            bool // --ats: enforce App Transport Security
+	atsDiagnostics bool // --ats-diagnostics: report what ATS says of the URL
 	http11         bool
 	cache          bool
 	ephemeral      bool
@@ -336,6 +337,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(locationTrustedFlag{o}, "location-trusted", "")
 	boolean(&o.insecure, "k", "insecure")
 	boolean(&o.ats, "", "ats")
+	boolean(&o.atsDiagnostics, "", "ats-diagnostics")
 	fs.StringVar(&o.cacert, "cacert", "", "")
 	fs.StringVar(&o.capath, "capath", "", "")
 	str(&o.cert, "E", "cert")

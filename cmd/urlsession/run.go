@@ -136,6 +136,10 @@ Transfer:
   -4, --ipv4               connect over IPv4 only
   -6, --ipv6               connect over IPv6 only (a host without an
                            address of the version asked for is status 6)
+      --ats-diagnostics    load the URL under App Transport Security and
+                           report whether it passes and, if not, the least
+                           exception its host needs (Info.plist keys), as
+                           Apple's nscurl --ats-diagnostics
       --ats                enforce App Transport Security, as a default
                            urlsession.Configuration does: cleartext http to
                            a public host name fails (-1022, exit 1) before
@@ -334,6 +338,9 @@ func (c *client) fetch(ctx context.Context) *failure {
 	c.auth.cert = cert
 	cfg.DisableHTTP2 = o.http11
 	cfg.DialContext = dialFunc(o, netDialer)
+	if o.atsDiagnostics {
+		return c.atsDiagnostics(ctx, cfg, req)
+	}
 
 	x := newTransfer(c)
 	s, err := urlsession.New(cfg, x)
