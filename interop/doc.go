@@ -1,7 +1,8 @@
 // Package interop holds the interoperability suite: tests that run the
 // session and the stores against real servers from the operating system's
-// packages (nginx; Apache httpd with mod_auth_basic and mod_auth_digest; GNOME
-// Keyring's Secret Service on a private D-Bus).
+// packages: nginx; Apache httpd with mod_auth_basic, mod_auth_digest and
+// mod_auth_gssapi; an MIT Kerberos KDC of a private realm; GNOME Keyring's
+// Secret Service on a private D-Bus.
 // They build only with the interop tag:
 //
 //	go test -race -tags interop ./interop/

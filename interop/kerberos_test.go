@@ -4,7 +4,6 @@ package interop
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -100,45 +98,8 @@ func startKDC(t *testing.T) *krbRealm {
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stop(cmd) })
-	waitListening(t, port, func() string {
-		o, _ := os.ReadFile(out.Name())
-		b, _ := os.ReadFile(r.log)
-		return "krb5kdc: " + string(o) + "\n" + string(b)
-	})
+	startDaemon(t, "krb5kdc", cmd, port, out.Name(), r.log)
 	return r
-}
-
-// stop ends a daemon started in the foreground: SIGTERM, then SIGKILL.
-func stop(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-}
-
-func waitListening(t *testing.T, port int, diag func() string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on port %d: %v\n%s", port, err, diag())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // env is the environment of the realm's tools: its files, not the system's.
@@ -323,22 +284,14 @@ AddType text/plain .txt
 	}
 	defer stderr.Close()
 	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 			k, _ := os.ReadFile(r.log)
 			t.Logf("apache error log:\n%s\nKDC log:\n%s", b, k)
 		}
-		stop(cmd)
 	})
-	waitListening(t, port, func() string {
-		o, _ := os.ReadFile(stderr.Name())
-		b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		return "apache: " + string(o) + "\n" + string(b)
-	})
+	startDaemon(t, "apache", cmd, port, stderr.Name(), filepath.Join(dir, "error.log"))
 	return fmt.Sprintf("http://localhost:%d", port), accessLog
 }
 
