@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urlsession-go/urlsession/credstore"
@@ -30,7 +31,7 @@ type sessionAuth struct {
 	digest auth.DigestClient
 
 	mu      sync.Mutex
-	n       int // entries in basic and digestCreds: lookups skip work when 0
+	n       atomic.Int32 // entries in basic and digests: lookups skip work when 0
 	basic   map[string][]*knownCredential
 	digests map[auth.Space]*Credential
 }
@@ -84,25 +85,27 @@ func authorizationOf(h http.Header) string {
 // protection space wants.
 func (h hooks) Authorize(req *http.Request) *http.Request {
 	t := h.t
+	sa := &t.session.auth
+	x := t.extra.Load()
+	if (x == nil || x.auth.sent == nil) && sa.n.Load() == 0 {
+		return req // nothing sent, nothing known: the usual case
+	}
+	x = t.more()
 	if v := authorizationOf(req.Header); v != "" {
-		if s := t.auth.sent; s == nil || s.value != v {
-			t.auth.sent = nil // the caller's own credentials
+		if s := x.auth.sent; s == nil || s.value != v {
+			x.auth.sent = nil // the caller's own credentials
 		}
 		return req
 	}
-	t.auth.sent = nil
-	sa := &t.session.auth
-	sa.mu.Lock()
-	n := sa.n
-	sa.mu.Unlock()
-	if n == 0 || req.URL == nil {
+	x.auth.sent = nil
+	if sa.n.Load() == 0 || req.URL == nil {
 		return req
 	}
 	sent := sa.lookup(req)
 	if sent == nil {
 		return req
 	}
-	t.auth.sent = sent
+	x.auth.sent = sent
 	return withAuthorization(req, sent.value)
 }
 
@@ -177,7 +180,7 @@ func (sa *sessionAuth) remember(u *url.URL, s *sentCredential) {
 			}
 		}
 		sa.basic[origin] = append(list, &knownCredential{s.prefix, s.space, s.cred, s.value})
-		sa.n++
+		sa.n.Add(1)
 	case auth.SchemeDigest:
 		if s.digest == nil {
 			return
@@ -186,7 +189,7 @@ func (sa *sessionAuth) remember(u *url.URL, s *sentCredential) {
 			sa.digests = make(map[auth.Space]*Credential)
 		}
 		if _, ok := sa.digests[s.digest.Space]; !ok {
-			sa.n++
+			sa.n.Add(1)
 		}
 		sa.digests[s.digest.Space] = s.cred
 	}
@@ -203,7 +206,7 @@ func (sa *sessionAuth) forget(u *url.URL, s *sentCredential) {
 		for i, k := range list {
 			if k.value == s.value {
 				sa.basic[origin] = append(list[:i:i], list[i+1:]...)
-				sa.n--
+				sa.n.Add(-1)
 				return
 			}
 		}
@@ -213,7 +216,7 @@ func (sa *sessionAuth) forget(u *url.URL, s *sentCredential) {
 		}
 		if _, ok := sa.digests[s.digest.Space]; ok {
 			delete(sa.digests, s.digest.Space)
-			sa.n--
+			sa.n.Add(-1)
 		}
 		sa.digest.Forget(s.digest.Space)
 	}
@@ -226,7 +229,8 @@ func (sa *sessionAuth) reset() {
 	for sp := range sa.digests {
 		sa.digest.Forget(sp)
 	}
-	sa.basic, sa.digests, sa.n = nil, nil, 0
+	sa.basic, sa.digests = nil, nil
+	sa.n.Store(0)
 }
 
 // protectionSpace is the server protection space of u for a challenge.
@@ -257,8 +261,9 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 		// A proxy's 407 is delivered as the response.
 		return nil, nil
 	}
-	sent := t.auth.sent
-	t.auth.sent = nil
+	ta := &t.more().auth
+	sent := ta.sent
+	ta.sent = nil
 	challenges := auth.ParseHeader(resp.Header, false)
 	if sent != nil && sent.scheme == auth.SchemeNTLM && sent.leg == 1 {
 		// NTLM's second leg: answer the server's CHALLENGE_MESSAGE on the
@@ -268,7 +273,7 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 				if v, err := auth.NTLMAuthenticate(c, sent.cred.User, sent.cred.Password); err == nil {
 					next := *sent
 					next.leg, next.value = 2, v
-					t.auth.sent = &next
+					ta.sent = &next
 					return withAuthorization(req, v), nil
 				}
 			}
@@ -290,10 +295,10 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 				}
 			}
 		}
-		if t.auth.failures == nil {
-			t.auth.failures = make(map[credstore.ProtectionSpace]int)
+		if ta.failures == nil {
+			ta.failures = make(map[credstore.ProtectionSpace]int)
 		}
-		t.auth.failures[sent.key]++
+		ta.failures[sent.key]++
 		t.session.auth.forget(req.URL, sent)
 	}
 	failed := resp
@@ -308,7 +313,7 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 			continue // a scheme not answered, or an NTLM message out of turn
 		}
 		space := protectionSpace(req.URL, c.Realm, c.Method())
-		count := t.auth.failures[space]
+		count := ta.failures[space]
 		var proposed *Credential
 		switch {
 		case negotiate:
@@ -348,7 +353,7 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 			if err != nil {
 				continue
 			}
-			t.auth.sent = &sentCredential{key: space, space: space, scheme: auth.SchemeNegotiate, value: v}
+			ta.sent = &sentCredential{key: space, space: space, scheme: auth.SchemeNegotiate, value: v}
 			return withAuthorization(req, v), nil
 		}
 		if cred == nil || (cred.User == "" && cred.Password == "") {
@@ -360,7 +365,7 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 				return nil, fail.New(int(ErrUserAuthenticationRequired), err)
 			}
 			t.startNTLM()
-			t.auth.sent = &sentCredential{key: space, space: space, cred: cred, scheme: auth.SchemeNTLM, value: v, leg: 1}
+			ta.sent = &sentCredential{key: space, space: space, cred: cred, scheme: auth.SchemeNTLM, value: v, leg: 1}
 			return withAuthorization(req, v), nil
 		}
 		next, err := t.answer(req, c, space, cred, c.Stale())
@@ -395,7 +400,7 @@ func (t *Task) answer(req *http.Request, c auth.Challenge, space credstore.Prote
 		}
 		sent.value, sent.digest = a.Value, a
 	}
-	t.auth.sent = sent
+	t.more().auth.sent = sent
 	return withAuthorization(req, sent.value), nil
 }
 
@@ -427,9 +432,13 @@ func (t *Task) proposedCredential(u *url.URL, space credstore.ProtectionSpace) *
 // pre-emptively from now on.
 func (h hooks) Authenticated(req *http.Request, resp *http.Response) {
 	t := h.t
-	sent := t.auth.sent
-	t.auth.sent = nil
-	if sent == nil || authorizationOf(req.Header) != sent.value {
+	x := t.extra.Load()
+	if x == nil || x.auth.sent == nil {
+		return
+	}
+	sent := x.auth.sent
+	x.auth.sent = nil
+	if authorizationOf(req.Header) != sent.value {
 		return
 	}
 	if sent.digest != nil {

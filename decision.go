@@ -76,7 +76,7 @@ type question struct {
 func (t *Task) Later() *Decision {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	q := t.question
+	q := t.more().question
 	if q == nil {
 		return nil
 	}
@@ -99,11 +99,11 @@ func askLater[T any](ctx context.Context, t *Task, f func() T) (T, error) {
 	}}
 	t.session.queue.add(func() {
 		t.mu.Lock()
-		t.question = q
+		t.more().question = q
 		t.mu.Unlock()
 		v := f()
 		t.mu.Lock()
-		t.question = nil
+		t.more().question = nil
 		later := q.later
 		t.mu.Unlock()
 		if later == nil {

@@ -76,12 +76,9 @@ type Task struct {
 	deliver  delivery
 
 	// Received while loading; written by the run goroutine only.
-	call     pipeline.Call
-	ran      bool          // call is in use: run began
-	dels     taskDelegates // valid once resolved is set
-	auth     taskAuth      // used by the goroutine that runs the task
-	question *question     // the deferrable question being asked (mu)
-	resolved bool
+	call  pipeline.Call
+	dels  taskDelegates             // valid once resolved is set
+	extra atomic.Pointer[taskExtra] // what few tasks need; made on first use (see more)
 
 	sent, expectedSend     atomic.Int64
 	received, expectedRecv atomic.Int64
@@ -96,7 +93,6 @@ type Task struct {
 	suspendCount int
 	started      bool
 	resumeCh     chan struct{} // closed while running
-	held         []func()      // callbacks due while suspended, run after Resume (see hold)
 	ctx          taskContext   // set up when the task starts
 	timing       bool          // the timeouts run: the task is running
 	timer        *time.Timer   // the idle and resource timeouts, or nil
@@ -118,7 +114,11 @@ type Task struct {
 	base         context.Context
 	orphan       bool // created on an invalidated session
 	ownGoroutine bool // run on a goroutine Resume started (set before it starts)
-	done         chan struct{}
+	// Flags of the goroutine that runs the task, kept together with the
+	// others so that a Task stays within its allocation size class.
+	ran      bool // call is in use: run began
+	resolved bool // dels is valid
+	done     chan struct{}
 }
 
 // delivery says where a task's results go.
@@ -311,6 +311,23 @@ func (t *Task) Resume() {
 	}
 }
 
+// taskExtra is the state of a task that few tasks need, kept out of Task
+// so that a Task stays small.
+type taskExtra struct {
+	auth     taskAuth  // used by the goroutine that runs the task
+	question *question // the deferrable question being asked (Task.mu)
+	held     []func()  // callbacks due while suspended, run after Resume (Task.mu; see hold)
+}
+
+// more returns the task's taskExtra, made on first use.
+func (t *Task) more() *taskExtra {
+	if x := t.extra.Load(); x != nil {
+		return x
+	}
+	t.extra.CompareAndSwap(nil, new(taskExtra))
+	return t.extra.Load()
+}
+
 // hold runs on the delegate queue at the start of a callback f of the task:
 // while the task is suspended, or earlier callbacks of it are still held, it
 // keeps f to run after Resume (in order, after those) and reports true.
@@ -320,10 +337,11 @@ func (t *Task) hold(f func()) bool {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state != TaskSuspended && len(t.held) == 0 {
+	x := t.more()
+	if t.state != TaskSuspended && len(x.held) == 0 {
 		return false
 	}
-	t.held = append(t.held, f)
+	x.held = append(x.held, f)
 	t.holding.Store(true)
 	return true
 }
@@ -337,8 +355,9 @@ func (t *Task) releaseHeld() {
 		t.mu.Unlock()
 		return // suspended again before this ran: the next Resume releases
 	}
-	held := t.held
-	t.held = nil
+	x := t.more()
+	held := x.held
+	x.held = nil
 	t.holding.Store(false)
 	t.mu.Unlock()
 	for _, f := range held {

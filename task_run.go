@@ -304,21 +304,7 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 				// the delegate, which is not network idleness (see
 				// delegateWait).
 				t.inDelegate.Add(1)
-				var deliver func()
-				deliver = func() {
-					if t.hold(deliver) {
-						return
-					}
-					if t.State() != TaskCanceling {
-						dd.DidReceiveData(t.session, t.data, data)
-					}
-					pool.Put(chunk)
-					t.touch()
-					t.inDelegate.Add(-1)
-					if room != nil {
-						<-room
-					}
-				}
+				deliver := func() { t.deliverPiece(dd, data, pool, chunk, room) }
 				switch {
 				case !t.ownGoroutine:
 					t.session.queue.add(deliver)
@@ -347,6 +333,24 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 		if err != nil {
 			return nil, err
 		}
+	}
+}
+
+// deliverPiece hands a piece of the body to the DataDelegate, on the
+// delegate queue, and gives back its buffer and its place among the pieces
+// in flight; while the task is suspended the piece is held until Resume.
+func (t *Task) deliverPiece(dd DataDelegate, data []byte, pool *sync.Pool, chunk *[]byte, room chan struct{}) {
+	if (t.paused.Load() || t.holding.Load()) && t.hold(func() { t.deliverPiece(dd, data, pool, chunk, room) }) {
+		return
+	}
+	if t.State() != TaskCanceling {
+		dd.DidReceiveData(t.session, t.data, data)
+	}
+	pool.Put(chunk)
+	t.touch()
+	t.inDelegate.Add(-1)
+	if room != nil {
+		<-room
 	}
 }
 
@@ -390,7 +394,10 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 	t.paused.Store(false)
 	t.stopTimersLocked()
 	started := t.ctx.base != nil
-	release := len(t.held) > 0
+	release := false
+	if x := t.extra.Load(); x != nil {
+		release = len(x.held) > 0
+	}
 	t.mu.Unlock()
 	if release {
 		// Callbacks held while the task was suspended come before its last
