@@ -38,7 +38,6 @@ const (
 
 func startApache(t *testing.T, nonceLifetime int) *apache {
 	bin := need(t, "apache2")
-	modules := "/usr/lib/apache2/modules"
 	dir, err := os.MkdirTemp("", "apache-interop-")
 	if err != nil {
 		t.Fatal(err)
@@ -58,54 +57,64 @@ func startApache(t *testing.T, nonceLifetime int) *apache {
 		[]byte(apacheUser+":"+apacheDigestRealm+":"+hex.EncodeToString(ha1[:])+"\n"), 0o644)
 
 	port := freePort(t)
-	runAs := ""
-	if os.Geteuid() == 0 {
-		if _, err := user.Lookup("www-data"); err == nil {
-			runAs = "User www-data\nGroup www-data\n"
-		} else {
-			runAs = "User nobody\nGroup nogroup\n"
-		}
-	}
 	var conf strings.Builder
-	for _, m := range []string{"mpm_event", "authz_core", "authn_core", "authn_file", "auth_basic", "auth_digest", "authz_user", "mime"} {
-		fmt.Fprintf(&conf, "LoadModule %s_module %s/mod_%s.so\n", m, modules, m)
-	}
-	fmt.Fprintf(&conf, `ServerRoot %[1]s
-ServerName localhost
-PidFile %[1]s/httpd.pid
-ErrorLog %[1]s/error.log
-LogLevel warn
-Mutex file:%[1]s default
-DefaultRuntimeDir %[1]s
-Listen 127.0.0.1:%[2]d
-%[3]sDocumentRoot %[1]s/www
-TypesConfig /dev/null
-AddType text/plain .txt
-<Directory %[1]s/www>
-  Require all granted
-</Directory>
-<Directory %[1]s/www/basic>
+	conf.WriteString(apacheConfig(dir, port, "warn", "authn_file", "auth_basic", "auth_digest"))
+	fmt.Fprintf(&conf, `<Directory %[1]s/www/basic>
   AuthType Basic
-  AuthName "%[4]s"
+  AuthName "%[2]s"
   AuthBasicProvider file
   AuthUserFile %[1]s/htpasswd
   Require valid-user
 </Directory>
 <Directory %[1]s/www/digest>
   AuthType Digest
-  AuthName "%[5]s"
+  AuthName "%[3]s"
   AuthDigestDomain /digest/
   AuthDigestProvider file
   AuthUserFile %[1]s/htdigest
-  AuthDigestNonceLifetime %[6]d
+  AuthDigestNonceLifetime %[4]d
   Require valid-user
 </Directory>
-`, dir, port, runAs, apacheBasicRealm, apacheDigestRealm, nonceLifetime)
+`, dir, apacheBasicRealm, apacheDigestRealm, nonceLifetime)
 	confFile := filepath.Join(dir, "httpd.conf")
 	write(t, confFile, []byte(conf.String()), 0o644)
 
 	startDaemon(t, "apache", exec.Command(bin, "-f", confFile, "-DFOREGROUND"), port, filepath.Join(dir, "error.log"))
 	return &apache{base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir}
+}
+
+// apacheConfig returns the start of an httpd.conf for a server in dir
+// (ServerRoot, logs, www/ as the document root, readable by all) listening
+// on the loopback port, with the core modules and the named others loaded.
+// As root, the workers run as www-data (or nobody).
+func apacheConfig(dir string, port int, logLevel string, modules ...string) string {
+	var conf strings.Builder
+	for _, m := range append([]string{"mpm_event", "authz_core", "authn_core", "authz_user", "mime"}, modules...) {
+		fmt.Fprintf(&conf, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
+	}
+	if os.Geteuid() == 0 {
+		if _, err := user.Lookup("www-data"); err == nil {
+			conf.WriteString("User www-data\nGroup www-data\n")
+		} else {
+			conf.WriteString("User nobody\nGroup nogroup\n")
+		}
+	}
+	fmt.Fprintf(&conf, `ServerRoot %[1]s
+ServerName localhost
+PidFile %[1]s/httpd.pid
+ErrorLog %[1]s/error.log
+LogLevel %[3]s
+Mutex file:%[1]s default
+DefaultRuntimeDir %[1]s
+Listen 127.0.0.1:%[2]d
+DocumentRoot %[1]s/www
+TypesConfig /dev/null
+AddType text/plain .txt
+<Directory %[1]s/www>
+  Require all granted
+</Directory>
+`, dir, port, logLevel)
+	return conf.String()
 }
 
 // answering is a task-level challenge delegate that answers with the

@@ -215,15 +215,13 @@ func startGSSAPIApache(t *testing.T, r *krbRealm) (base, accessLog string) {
 	rcache := filepath.Join(dir, "rcache")
 	os.Mkdir(rcache, 0o700)
 
-	runAs := ""
 	if os.Geteuid() == 0 {
 		// The workers drop to an unprivileged user; the keytab and the
 		// replay cache are that user's alone.
-		name, group := "www-data", "www-data"
-		u, err := user.Lookup(name)
+		// (the user apacheConfig makes them run as)
+		u, err := user.Lookup("www-data")
 		if err != nil {
-			name, group = "nobody", "nogroup"
-			if u, err = user.Lookup(name); err != nil {
+			if u, err = user.Lookup("nobody"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -234,39 +232,22 @@ func startGSSAPIApache(t *testing.T, r *krbRealm) (base, accessLog string) {
 				t.Fatal(err)
 			}
 		}
-		runAs = "User " + name + "\nGroup " + group + "\n"
 	}
 
 	port := freePort(t)
 	accessLog = filepath.Join(dir, "access.log")
 	var conf strings.Builder
-	for _, m := range []string{"mpm_event", "authz_core", "authn_core", "authz_user", "auth_gssapi", "mime"} {
-		fmt.Fprintf(&conf, "LoadModule %s_module %s/mod_%s.so\n", m, modules, m)
-	}
-	fmt.Fprintf(&conf, `ServerRoot %[1]s
-ServerName localhost
-PidFile %[1]s/httpd.pid
-ErrorLog %[1]s/error.log
-LogLevel warn auth_gssapi:debug
-LogFormat "%%u \"%%r\" %%>s" user
+	conf.WriteString(apacheConfig(dir, port, "warn auth_gssapi:debug", "auth_gssapi"))
+	fmt.Fprintf(&conf, `LogFormat "%%u \"%%r\" %%>s" user
 CustomLog %[2]s user
-Mutex file:%[1]s default
-DefaultRuntimeDir %[1]s
-Listen 127.0.0.1:%[3]d
-%[4]sDocumentRoot %[1]s/www
-TypesConfig /dev/null
-AddType text/plain .txt
-<Directory %[1]s/www>
-  Require all granted
-</Directory>
 <Directory %[1]s/www/protected>
   AuthType GSSAPI
   AuthName "Kerberos"
-  GssapiCredStore keytab:%[5]s
+  GssapiCredStore keytab:%[3]s
   GssapiAllowedMech krb5
   Require valid-user
 </Directory>
-`, dir, accessLog, port, runAs, keytab)
+`, dir, accessLog, keytab)
 	confFile := filepath.Join(dir, "httpd.conf")
 	write(t, confFile, []byte(conf.String()), 0o644)
 
