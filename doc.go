@@ -45,6 +45,31 @@
 // TransportSecurity.Check tells, for a URL and TLS parameters, whether the
 // policy allows them and which exception would.
 //
+// # Authentication
+//
+// A 401 raises a Challenge: HTTP Basic and Digest go to the per-task
+// delegate's TaskDidReceiveChallenge, then the session delegate's; the
+// session-wide methods (server trust, client certificate, NTLM, Negotiate)
+// go to the session delegate's DidReceiveChallenge first. Without a
+// delegate, default handling uses the URL's user info, then the credential
+// storage's default credential for the protection space, and otherwise
+// delivers the 401 as the response; Negotiate uses the user's Kerberos
+// credential cache. A credential that worked is saved as its persistence
+// says and sent pre-emptively to the same origin afterwards:
+//
+//	func (d *del) TaskDidReceiveChallenge(s *urlsession.Session, t *urlsession.Task, c *urlsession.Challenge) (urlsession.AuthChallengeDisposition, *urlsession.Credential) {
+//		if c.PreviousFailureCount > 0 {
+//			return urlsession.CancelAuthenticationChallenge, nil
+//		}
+//		return urlsession.UseCredential, urlsession.NewCredential("alice", "s3cret", credstore.ForSession)
+//	}
+//
+// A delegate that needs time (it asks a person, it fetches a token) calls
+// c.Later() and makes the returned Decision afterwards: the session's other
+// callbacks go on meanwhile. Every new TLS connection raises a ServerTrust
+// challenge when a delegate implements a challenge method, and
+// Configuration.PinnedDomains pins keys as Apple's NSPinnedDomains does.
+//
 // # Names
 //
 // Apple's names are kept where Go has no convention of its own, so a reader of
