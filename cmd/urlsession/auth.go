@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
@@ -106,6 +107,11 @@ type authenticator struct {
 
 	insecure bool             // -k: a server trust challenge is accepted
 	cert     *tls.Certificate // -E: the client certificate
+
+	// pins are the --pinnedpubkey digests: every TLS connection's server
+	// key must be one of them; pinMismatch records a refusal.
+	pins        [][sha256.Size]byte
+	pinMismatch bool
 }
 
 // preemptive reports whether Basic credentials go with each request
@@ -198,6 +204,14 @@ func (a *authenticator) decide(c *urlsession.Challenge) (urlsession.AuthChalleng
 	ps := c.ProtectionSpace
 	switch ps.AuthenticationMethod {
 	case credstore.AuthMethodServerTrust:
+		if len(a.pins) > 0 {
+			// Every connection, redirects included, as curl pins them.
+			if st := c.ServerTrust; st == nil || len(st.PeerCertificates) == 0 ||
+				!pinsMatch(a.pins, st.PeerCertificates[0].RawSubjectPublicKeyInfo) {
+				a.pinMismatch = true
+				return urlsession.CancelAuthenticationChallenge, nil
+			}
+		}
 		if a.insecure && c.ServerTrust != nil {
 			return urlsession.UseCredential, urlsession.NewTrustCredential(c.ServerTrust)
 		}

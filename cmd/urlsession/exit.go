@@ -71,6 +71,7 @@ var exitTable = []exitRule{
 	{65, "request body cannot be sent again for a redirect", []urlsession.Code{
 		urlsession.ErrRequestBodyStreamExhausted}},
 	{77, "problem reading the CA certificates (--cacert, --capath)", nil},
+	{90, "the server's public key matches no --pinnedpubkey pin", nil},
 	{130, "interrupted (SIGINT or SIGTERM)", []urlsession.Code{urlsession.ErrCancelled}},
 }
 

@@ -55,6 +55,7 @@ type options struct {
 
 	// TLS.
 	cacert   string // --cacert
+	pinned   string // --pinnedpubkey
 	capath   string // --capath
 	cert     string // -E: FILE[:PASSWORD]
 	certType string // --cert-type
@@ -339,6 +340,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.ats, "", "ats")
 	boolean(&o.atsDiagnostics, "", "ats-diagnostics")
 	fs.StringVar(&o.cacert, "cacert", "", "")
+	fs.StringVar(&o.pinned, "pinnedpubkey", "", "")
 	fs.StringVar(&o.capath, "capath", "", "")
 	str(&o.cert, "E", "cert")
 	fs.StringVar(&o.certType, "cert-type", "", "")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -181,6 +182,11 @@ Authentication:
 
 TLS:
   -k, --insecure           do not verify the server's TLS certificate
+      --pinnedpubkey PINS  refuse a server whose public key is not pinned:
+                           PINS is sha256//BASE64[;sha256//BASE64...] or a
+                           file holding the key (PEM or DER); every TLS
+                           connection is checked, redirects included
+                           (status 90)
       --cacert FILE        trust the CA certificates of the PEM bundle
                            FILE instead of the system's (status 77 if it
                            cannot be read)
@@ -336,6 +342,25 @@ func (c *client) fetch(ctx context.Context) *failure {
 		cfg.TLSClientConfig = tc
 	}
 	c.auth.cert = cert
+	if o.pinned != "" {
+		pins, err := parsePins(o.pinned)
+		if err != nil {
+			return &failure{status: exitPinnedKey, code: exitPinnedKey, msg: "--pinnedpubkey: " + err.Error()}
+		}
+		c.auth.pins = pins
+		if req != nil && req.URL != nil {
+			if proxy, _ := http.ProxyFromEnvironment(req); proxy != nil {
+				// Through a proxy the session raises no server trust
+				// challenge: it checks the URL's host against the pins
+				// itself (a mismatch is then status 60).
+				ids := make([]string, len(pins))
+				for i, p := range pins {
+					ids[i] = base64.StdEncoding.EncodeToString(p[:])
+				}
+				cfg.PinnedDomains = map[string]urlsession.PinnedDomain{req.URL.Hostname(): {LeafIdentities: ids}}
+			}
+		}
+	}
 	cfg.DisableHTTP2 = o.http11
 	cfg.DialContext = dialFunc(o, netDialer)
 	if o.atsDiagnostics {

@@ -225,6 +225,8 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	case x.tooMany:
 		f = &failure{status: exitStatus(urlsession.ErrHTTPTooManyRedirects, true), code: int(urlsession.ErrHTTPTooManyRedirects),
 			msg: fmt.Sprintf("%s: maximum (%d) redirects followed", urlsession.ErrHTTPTooManyRedirects.String(), x.o.maxRedirs)}
+	case x.c.auth != nil && x.c.auth.pinMismatch:
+		f = &failure{status: exitPinnedKey, code: exitPinnedKey, msg: "SSL: public key does not match pinned public key"}
 	case x.writeErr != nil:
 		f = failureOf(x.writeErr, true)
 	case x.noRewind:
