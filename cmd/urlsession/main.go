@@ -60,7 +60,8 @@
 // are looked up for each host. -v shows Authorization and
 // Proxy-Authorization with their scheme only ("Basic <redacted>").
 // --cacert and --capath replace the system's CA certificates, -E and --key
-// give a client certificate (PEM).
+// give a client certificate (PEM), and --pinnedpubkey pins the server's
+// public key on every TLS connection.
 //
 // On failure urlsession prints one line to standard error,
 //
@@ -95,6 +96,7 @@
 //	 63  maximum size exceeded (--max-filesize)
 //	 65  request body cannot be sent again for a redirect
 //	 77  problem reading the CA certificates (--cacert, --capath)
+//	 90  the server's public key matches no --pinnedpubkey pin
 //	130  interrupted (SIGINT or SIGTERM)
 package main
 
