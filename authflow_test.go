@@ -557,3 +557,34 @@ func TestAuthNTLM(t *testing.T) {
 		})
 	})
 }
+
+// TestAuthHTTPBin runs Basic against go-httpbin: /basic-auth answers a
+// challenge with the URL's user info; /hidden-basic-auth never challenges
+// (404), so only a credential sent pre-emptively reaches it, after the
+// session has seen it work on that origin.
+func TestAuthHTTPBin(t *testing.T) {
+	bothProtocols(t, bin, func(t *testing.T, srv *server) {
+		log := &challengeLog{answer: func(*Challenge) (AuthChallengeDisposition, *Credential) {
+			return UseCredential, NewCredential("user", "passwd", credstore.ForSession)
+		}}
+		s := newSession(t, srv.config(), log)
+		if _, resp, err := s.Data(t.Context(), get(t, srv.URL+"/hidden-basic-auth/user/passwd")); err != nil || resp.StatusCode != 404 {
+			t.Fatalf("hidden, before: %v %v; want 404", resp, err)
+		}
+		body, resp, err := s.Data(t.Context(), get(t, srv.URL+"/basic-auth/user/passwd"))
+		if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"authorized": true`) {
+			t.Fatalf("basic-auth: %v %q %v", resp, body, err)
+		}
+		if len(log.challenges()) != 1 || log.challenges()[0].ProtectionSpace.Realm != "Fake Realm" {
+			t.Errorf("challenges %+v", log.challenges())
+		}
+		// The credential is now sent unasked, but only under the path
+		// prefix it worked for (RFC 7617 section 2.2): /basic-auth/user/.
+		if _, resp, err := s.Data(t.Context(), get(t, srv.URL+"/hidden-basic-auth/user/passwd")); err != nil || resp.StatusCode != 404 {
+			t.Fatalf("hidden, other path: %v %v; want 404", resp, err)
+		}
+		if _, resp, err := s.Data(t.Context(), get(t, srv.URL+"/basic-auth/user/passwd")); err != nil || resp.StatusCode != 200 || len(log.challenges()) != 1 {
+			t.Fatalf("again: %v %v after %d challenges", resp, err, len(log.challenges()))
+		}
+	})
+}
