@@ -158,29 +158,6 @@ func TestSuspendHoldsRedirect(t *testing.T) {
 	})
 }
 
-// TestSuspendBeforeStartSendsNothing: a task suspended right after Resume
-// sends no request until resumed.
-func TestSuspendBeforeStartSendsNothing(t *testing.T) {
-	var hits atomic.Int32
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
-	inBubble(t, h, func(t *testing.T, cfg *Configuration) {
-		s := newSession(t, cfg, nil)
-		task := s.DataTask(get(t, "http://example.test/"))
-		task.Resume()
-		task.Suspend()
-		time.Sleep(time.Minute)
-		synctest.Wait()
-		if hits.Load() != 0 {
-			t.Fatalf("a suspended task sent %d requests", hits.Load())
-		}
-		task.Resume()
-		<-task.Done()
-		if task.Err() != nil || hits.Load() != 1 {
-			t.Fatalf("err %v, %d requests", task.Err(), hits.Load())
-		}
-	})
-}
-
 // TestSuspendStopsUpload: a suspended upload stops sending its body.
 func TestSuspendStopsUpload(t *testing.T) {
 	const size = 1 << 20

@@ -38,7 +38,8 @@ type bodySource struct {
 
 func (t *Task) run(ctx context.Context) {
 	dels := t.delegates()
-	// A task suspended at once after Resume sends nothing until resumed.
+	// A task suspended before its goroutine got here sends nothing until
+	// resumed. (Suspend racing with a Resume just made may come too late.)
 	if err := t.waitRunning(ctx); err != nil {
 		t.finish(ctx, nil, nil, err)
 		return
