@@ -67,6 +67,17 @@
 // usage totals live in the index, so opening a cache of 100,000 entries
 // takes milliseconds. An index of an older format is emptied when opened.
 //
+// # Durability
+//
+// An entry is in the memory store when Commit or CommitInBackground
+// returns. Commit writes it to the disk store before it returns;
+// CommitInBackground (what a session uses, off the reader's path) writes it
+// on a goroutine of the Cache's, in order. Flush and Close wait for those
+// writes and sync the files, so an entry is durable once Flush returns. A
+// session flushes its cache when it is invalidated, before
+// DidBecomeInvalidWithError: a program that invalidates its sessions and
+// waits for them loses no entry.
+//
 // # Damage
 //
 // What the disk store cannot read it discards, and says so: an index that
