@@ -506,12 +506,17 @@ func (c *client) saveCookies(s *cookiestore.Store) {
 	}
 }
 
+// hasPrefixFold reports whether s begins with prefix, ignoring ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 // request builds the request from the options.
 func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error) {
 	o := c.o
 	var body uploadBody
 	raw := o.url
-	if !strings.Contains(raw, "://") {
+	if !strings.Contains(raw, "://") && !hasPrefixFold(raw, "data:") {
 		raw = "http://" + raw // as curl does
 	}
 	u, err := url.Parse(raw)

@@ -20,10 +20,14 @@ type Protocol interface {
 }
 
 // Dispatch is the last stage: it picks the protocol for the request (custom
-// protocols first, then http and https through Transport), sends it and
-// records the Transaction.
+// protocols first, then http and https through Transport, then the
+// built-in protocols of other schemes), sends it and records the
+// Transaction.
 type Dispatch struct {
 	Protocols []Protocol
+	// Builtins are the built-in protocols of the schemes other than http
+	// and https (data, file), asked after Protocols.
+	Builtins  []Protocol
 	Transport http.RoundTripper
 	// Proxy tells whether a request goes through a proxy (for metrics only).
 	Proxy func(*http.Request) (*url.URL, error)
@@ -113,6 +117,11 @@ func (d *Dispatch) protocolFor(req *http.Request, tx *Transaction) (http.RoundTr
 		return d.Transport, nil
 	case "":
 		return nil, fail.Newf(-1000, "the URL %q has no scheme", req.URL.Redacted())
+	}
+	for _, p := range d.Builtins {
+		if p.CanHandle(req) {
+			return p, nil
+		}
 	}
 	return nil, fail.Newf(-1002, "no protocol handles the scheme %q", req.URL.Scheme)
 }
