@@ -7,7 +7,8 @@ import (
 
 // builtinProtocols are the protocols of the schemes a session loads besides
 // http and https, after Configuration.Protocols: data (RFC 2397, processed
-// as the WHATWG Fetch standard does).
+// as the WHATWG Fetch standard does) and file (local files, with byte
+// ranges).
 func builtinProtocols() []pipeline.Protocol {
-	return []pipeline.Protocol{builtin.Data{}}
+	return []pipeline.Protocol{builtin.Data{}, builtin.File{}}
 }

@@ -17,6 +17,7 @@ const (
 	exitPartialFile = 18
 	exitHTTPError   = 22
 	exitReadError   = 26
+	exitFileURL     = 37
 	exitClientCert  = 58
 	exitCACertFile  = 77
 	exitEmptyReply  = 52
@@ -56,6 +57,7 @@ var exitTable = []exitRule{
 	{35, "TLS handshake failed", []urlsession.Code{
 		urlsession.ErrSecureConnectionFailed, urlsession.ErrClientCertificateRejected,
 		urlsession.ErrClientCertificateRequired}},
+	{37, "could not read the file of a file: URL (missing, a directory, no permission)", nil},
 	{47, "too many redirects (-L with --max-redirs, or the session's limit of 16)", []urlsession.Code{
 		urlsession.ErrHTTPTooManyRedirects}},
 	{52, "empty reply from server", []urlsession.Code{urlsession.ErrZeroByteResource}},

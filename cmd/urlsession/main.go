@@ -87,6 +87,7 @@
 //	 26  could not read a local file (-d @file, -F, -T, -w @file, .netrc)
 //	 28  operation timed out (-m, --connect-timeout, or 60 s without data)
 //	 35  TLS handshake failed
+//	 37  could not read the file of a file: URL (missing, a directory, no permission)
 //	 47  too many redirects (-L with --max-redirs, or the session's limit of 16)
 //	 52  empty reply from server
 //	 56  failure receiving data (connection lost)

@@ -241,6 +241,10 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 		f = &failure{status: exitInterrupted} // interrupted: no message
 	case err != nil:
 		f = failureOf(err, task.Response() != nil)
+		if f.status == exitReadError && task.OriginalRequest() != nil && task.OriginalRequest().URL != nil &&
+			strings.EqualFold(task.OriginalRequest().URL.Scheme, "file") {
+			f.status = exitFileURL // the file of a file: URL, not one of the command's own
+		}
 	}
 	// --fail-with-body keeps the body of a failed status, as a success.
 	complete := f == nil || x.o.failBody && x.failed != "" && err == nil
