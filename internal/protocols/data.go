@@ -55,17 +55,9 @@ func (Data) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fail.New(-1000, err)
 	}
 	n := strconv.Itoa(len(body))
-	resp := &http.Response{
-		Status:        "200 OK",
-		StatusCode:    http.StatusOK,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        http.Header{"Content-Type": {mime}, "Content-Length": {n}},
-		ContentLength: int64(len(body)),
-		Body:          io.NopCloser(bytes.NewReader(body)),
-		Request:       req,
-	}
+	resp := localResponse(req, http.Header{"Content-Type": {mime}, "Content-Length": {n}})
+	resp.ContentLength = int64(len(body))
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if req.Method == http.MethodHead {
 		resp.Body = http.NoBody
 	}
@@ -425,4 +417,19 @@ func dataIsQuotedToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// localResponse is the 200 response of a built-in protocol, with header h:
+// written as HTTP/1.1, so that code made for net/http's responses handles
+// it as it would one of those.
+func localResponse(req *http.Request, h http.Header) *http.Response {
+	return &http.Response{
+		Status:     "200 OK",
+		StatusCode: http.StatusOK,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Request:    req,
+	}
 }

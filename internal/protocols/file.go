@@ -127,15 +127,7 @@ func (File) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.Set("Last-Modified", mod.UTC().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
 
-	resp := &http.Response{
-		Status:     "200 OK",
-		StatusCode: http.StatusOK,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     h,
-		Request:    req,
-	}
+	resp := localResponse(req, h)
 	start, length := int64(0), size
 	if fileRangeApplies(req.Header, mod) {
 		switch a, n, ok := fileParseRange(req.Header.Get("Range"), size); {
