@@ -55,14 +55,13 @@ func devNullIntact(t *testing.T) {
 	}
 }
 
-// TestOutputWritesThrough: -o opens the path it is given and writes into
-// it, as curl does, whatever is there.
-func TestOutputWritesThrough(t *testing.T) {
-	t.Parallel()
-	s := capitals(t)
-	body := urlsessiontest.PatternBytes(200000)
-	url := s.URL + "/bytes/200000"
-
+// writesThrough checks that flag, given a path, opens it and writes into
+// it, as curl does, whatever is there: through a symbolic link, into a
+// FIFO, over an existing file in place, and into the null device, leaving
+// no other name next to it. ok reports whether what a file holds is what
+// the command writes for url; old, longer than that, is what an existing
+// file holds first. With quiet, writing to the null device prints nothing.
+func writesThrough(t *testing.T, flag, url string, old []byte, quiet bool, ok func(got string) bool) {
 	t.Run("symlink", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
@@ -71,21 +70,22 @@ func TestOutputWritesThrough(t *testing.T) {
 		if err := os.Symlink("target", link); err != nil {
 			t.Fatal(err)
 		}
-		cli(t, "", "-o", link, url).want(t, 0)
+		cli(t, "", flag, link, url).want(t, 0)
 		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 			t.Errorf("the link is no longer a link: %v, %v", fi.Mode(), err)
 		}
-		if got := readFile(t, target); got != string(body) {
-			t.Errorf("the target has %d bytes, not the body", len(got))
+		if got := readFile(t, target); !ok(got) {
+			t.Errorf("the target has %d bytes: %.200q", len(got), got)
 		}
+		noFiles(t, dir, "target", "link")
 	})
 
 	t.Run("fifo", func(t *testing.T) {
 		t.Parallel()
 		name, wait := fifoReader(t, t.TempDir())
-		cli(t, "", "-o", name, url).want(t, 0)
-		if got := wait(); !bytes.Equal(got, body) {
-			t.Errorf("the reader got %d bytes, not the body", len(got))
+		cli(t, "", flag, name, url).want(t, 0)
+		if got := wait(); !ok(string(got)) {
+			t.Errorf("the reader got %d bytes: %.200q", len(got), got)
 		}
 		if fi, err := os.Lstat(name); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 			t.Errorf("the FIFO is no longer one: %v, %v", fi.Mode(), err)
@@ -96,14 +96,14 @@ func TestOutputWritesThrough(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		name := filepath.Join(dir, "out")
-		if err := os.WriteFile(name, bytes.Repeat([]byte("x"), 300000), 0o640); err != nil {
+		if err := os.WriteFile(name, old, 0o640); err != nil {
 			t.Fatal(err)
 		}
 		before, err := os.Stat(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cli(t, "", "-o", name, url).want(t, 0)
+		cli(t, "", flag, name, url).want(t, 0)
 		after, err := os.Stat(name)
 		if err != nil {
 			t.Fatal(err)
@@ -111,20 +111,32 @@ func TestOutputWritesThrough(t *testing.T) {
 		if !os.SameFile(before, after) || after.Mode().Perm() != 0o640 {
 			t.Errorf("the file was replaced: mode %v", after.Mode())
 		}
-		if got := readFile(t, name); got != string(body) {
-			t.Errorf("the file has %d bytes, not the body", len(got))
+		if got := readFile(t, name); !ok(got) {
+			t.Errorf("the file has %d bytes: %.200q", len(got), got)
 		}
+		noFiles(t, dir, "out")
 	})
 
 	t.Run("devnull", func(t *testing.T) {
 		t.Parallel()
 		devNullIntact(t)
-		r := cli(t, "", "-o", os.DevNull, url).want(t, 0)
-		if r.stdout != "" || r.stderr != "" {
+		r := cli(t, "", flag, os.DevNull, url).want(t, 0)
+		if quiet && (r.stdout != "" || r.stderr != "") {
 			t.Errorf("got %v", r)
 		}
 		devNullIntact(t)
 	})
+}
+
+// TestOutputWritesThrough: -o opens the path it is given and writes into
+// it, as curl does, whatever is there.
+func TestOutputWritesThrough(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	body := string(urlsessiontest.PatternBytes(200000))
+	url := s.URL + "/bytes/200000"
+	writesThrough(t, "-o", url, bytes.Repeat([]byte("x"), 300000), true,
+		func(got string) bool { return got == body })
 
 	t.Run("part", func(t *testing.T) {
 		t.Parallel()
@@ -149,67 +161,9 @@ func TestOutputWritesThrough(t *testing.T) {
 func TestCookieJarWritesThrough(t *testing.T) {
 	t.Parallel()
 	s := cookieServer(t)
-	url := setURL(s.URL, "", "a=1")
 	const want = cookieFileHeader + "127.0.0.1\tFALSE\t/\tFALSE\t0\ta\t1\n"
-
-	t.Run("symlink", func(t *testing.T) {
-		t.Parallel()
-		dir := t.TempDir()
-		target, link := filepath.Join(dir, "target"), filepath.Join(dir, "link")
-		writeFile(t, target, "")
-		if err := os.Symlink("target", link); err != nil {
-			t.Fatal(err)
-		}
-		cli(t, "", "-c", link, url).want(t, 0)
-		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			t.Errorf("the link is no longer a link: %v, %v", fi.Mode(), err)
-		}
-		if got := readFile(t, target); got != want {
-			t.Errorf("target:\n%s", got)
-		}
-		noFiles(t, dir, "target", "link")
-	})
-
-	t.Run("fifo", func(t *testing.T) {
-		t.Parallel()
-		name, wait := fifoReader(t, t.TempDir())
-		cli(t, "", "-c", name, url).want(t, 0)
-		if got := wait(); string(got) != want {
-			t.Errorf("the reader got:\n%s", got)
-		}
-	})
-
-	t.Run("existing", func(t *testing.T) {
-		t.Parallel()
-		dir := t.TempDir()
-		name := filepath.Join(dir, "jar")
-		if err := os.WriteFile(name, bytes.Repeat([]byte("#\n"), 1000), 0o640); err != nil {
-			t.Fatal(err)
-		}
-		before, err := os.Stat(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli(t, "", "-c", name, url).want(t, 0)
-		after, err := os.Stat(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !os.SameFile(before, after) || after.Mode().Perm() != 0o640 {
-			t.Errorf("the file was replaced: mode %v", after.Mode())
-		}
-		if got := readFile(t, name); got != want {
-			t.Errorf("jar:\n%s", got)
-		}
-		noFiles(t, dir, "jar")
-	})
-
-	t.Run("devnull", func(t *testing.T) {
-		t.Parallel()
-		devNullIntact(t)
-		cli(t, "", "-c", os.DevNull, url).want(t, 0)
-		devNullIntact(t)
-	})
+	writesThrough(t, "-c", setURL(s.URL, "", "a=1"), bytes.Repeat([]byte("#\n"), 1000), false,
+		func(got string) bool { return got == want })
 }
 
 // TestDumpHeaderWritesThrough: -D opens the path it is given and writes
@@ -217,66 +171,8 @@ func TestCookieJarWritesThrough(t *testing.T) {
 func TestDumpHeaderWritesThrough(t *testing.T) {
 	t.Parallel()
 	s := capitals(t)
-	url := s.URL + "/Nepal"
-	isHead := func(b string) bool {
-		return strings.HasPrefix(b, "HTTP/1.1 200 OK\r\n") && strings.HasSuffix(b, "\r\n\r\n")
-	}
-
-	t.Run("symlink", func(t *testing.T) {
-		t.Parallel()
-		dir := t.TempDir()
-		target, link := filepath.Join(dir, "target"), filepath.Join(dir, "link")
-		writeFile(t, target, "")
-		if err := os.Symlink("target", link); err != nil {
-			t.Fatal(err)
-		}
-		cli(t, "", "-D", link, url).want(t, 0)
-		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			t.Errorf("the link is no longer a link: %v, %v", fi.Mode(), err)
-		}
-		if got := readFile(t, target); !isHead(got) {
-			t.Errorf("target: %q", got)
-		}
-		noFiles(t, dir, "target", "link")
-	})
-
-	t.Run("fifo", func(t *testing.T) {
-		t.Parallel()
-		name, wait := fifoReader(t, t.TempDir())
-		cli(t, "", "-D", name, url).want(t, 0)
-		if got := wait(); !isHead(string(got)) {
-			t.Errorf("the reader got %q", got)
-		}
-	})
-
-	t.Run("existing", func(t *testing.T) {
-		t.Parallel()
-		dir := t.TempDir()
-		name := filepath.Join(dir, "head")
-		if err := os.WriteFile(name, bytes.Repeat([]byte("x"), 1000), 0o640); err != nil {
-			t.Fatal(err)
-		}
-		before, err := os.Stat(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli(t, "", "-D", name, url).want(t, 0)
-		after, err := os.Stat(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !os.SameFile(before, after) || after.Mode().Perm() != 0o640 {
-			t.Errorf("the file was replaced: mode %v", after.Mode())
-		}
-		if got := readFile(t, name); !isHead(got) {
-			t.Errorf("file: %q", got)
-		}
-	})
-
-	t.Run("devnull", func(t *testing.T) {
-		t.Parallel()
-		devNullIntact(t)
-		cli(t, "", "-D", os.DevNull, url).want(t, 0)
-		devNullIntact(t)
-	})
+	writesThrough(t, "-D", s.URL+"/Nepal", bytes.Repeat([]byte("x"), 1000), false,
+		func(got string) bool {
+			return strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") && strings.HasSuffix(got, "\r\n\r\n")
+		})
 }
