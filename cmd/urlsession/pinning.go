@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -51,11 +52,5 @@ func parsePins(arg string) ([][sha256.Size]byte, error) {
 
 // pinsMatch reports whether the SubjectPublicKeyInfo spki is pinned.
 func pinsMatch(pins [][sha256.Size]byte, spki []byte) bool {
-	sum := sha256.Sum256(spki)
-	for _, p := range pins {
-		if p == sum {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(pins, sha256.Sum256(spki))
 }
