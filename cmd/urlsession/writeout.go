@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -209,13 +210,7 @@ var writeOutVars = map[string]writeOutVar{
 }
 
 // writeOutNames are the variables %{json} holds, sorted.
-var writeOutNames = slices.Sorted(func(yield func(string) bool) {
-	for k := range writeOutVars {
-		if !yield(k) {
-			return
-		}
-	}
-})
+var writeOutNames = slices.Sorted(maps.Keys(writeOutVars))
 
 func statusCode(r *http.Response) any {
 	if r == nil {
