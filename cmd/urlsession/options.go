@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,12 +111,7 @@ func (o *options) cookieEngine() bool {
 
 // json reports whether --json was given.
 func (o *options) json() bool {
-	for _, d := range o.data {
-		if d.kind == dataJSON {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(o.data, func(d dataArg) bool { return d.kind == dataJSON })
 }
 
 // dataArg is one argument of -d or of its variants.
