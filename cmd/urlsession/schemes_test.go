@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -17,7 +16,7 @@ func TestOtherSchemes(t *testing.T) {
 	cli(t, "", "data:no-comma").want(t, 3)
 	dir := t.TempDir()
 	name := filepath.Join(dir, "f.txt")
-	os.WriteFile(name, []byte("file body"), 0o600)
+	writeFile(t, name, "file body")
 	u := (&url.URL{Scheme: "file", Path: name}).String()
 	if r := cli(t, "", u).want(t, 0); r.stdout != "file body" {
 		t.Errorf("file: stdout %q", r.stdout)
