@@ -10,7 +10,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -56,8 +55,11 @@ func TestPinnedPubKey(t *testing.T) {
 		t.Errorf("stdout %q", r.stdout)
 	}
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
-	der, _ := x509.MarshalPKIXPublicKey(leaf.PublicKey)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600)
+	der, err := x509.MarshalPKIXPublicKey(leaf.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
 	cli(t, "", "-k", "--pinnedpubkey", keyFile, srv.URL+"/").want(t, 0)
 
 	before := hits.Load()
