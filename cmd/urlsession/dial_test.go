@@ -48,8 +48,8 @@ func TestIPVersion(t *testing.T) {
 	s.Start()
 	t.Cleanup(s.Close)
 	r := cli(t, "", "-6", "-w", " %{remote_ip}", s.URL+"/Nepal").want(t, 0)
-	if !strings.HasPrefix(r.stdout, "Kathmandu") {
-		t.Errorf("-6: %v", r)
+	if !strings.HasPrefix(r.stdout, "Kathmandu") || !strings.HasSuffix(r.stdout, " ::1") {
+		t.Errorf("-6: %v, want the body then the address ::1", r)
 	}
 	cli(t, "", "--ipv4", s.URL+"/Nepal").want(t, 6)
 	v4 := capitals(t)
