@@ -25,6 +25,7 @@ func (e *RecoveryError) Error() string {
 	return "urlcache: discarded " + e.What + " (" + e.Path + "): " + e.Err.Error()
 }
 
+// Unwrap returns e.Err.
 func (e *RecoveryError) Unwrap() error { return e.Err }
 
 // maxRecovered bounds the discards a Cache remembers for Recovered.
