@@ -101,17 +101,11 @@ func checkDelegate(d any) error {
 		return nil
 	}
 	t := reflect.TypeOf(d)
-	if err, ok := delegateChecks.Load(t); ok {
-		if err == nil {
-			return nil
-		}
-		return err.(error)
+	if v, ok := delegateChecks.Load(t); ok {
+		err, _ := v.(error) // nil for a type without problems
+		return err
 	}
 	err := examineDelegate(t)
-	if err == nil {
-		delegateChecks.Store(t, nil)
-		return nil
-	}
 	delegateChecks.Store(t, err)
 	return err
 }

@@ -82,8 +82,11 @@ func validatePins(pins map[string]PinnedDomain) error {
 	return nil
 }
 
+// identity is a decoded SPKI-SHA256-BASE64 pin: a SHA-256 digest.
 type identity = [sha256.Size]byte
 
+// decodeIdentity decodes a pinned identity, reporting whether s is the
+// Base64 of a SHA-256 digest.
 func decodeIdentity(s string) (identity, bool) {
 	var id identity
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
@@ -92,6 +95,18 @@ func decodeIdentity(s string) (identity, bool) {
 	}
 	copy(id[:], b)
 	return id, true
+}
+
+// decodeIdentities decodes the identities of a PinnedDomain, skipping
+// malformed ones (which Validate refuses).
+func decodeIdentities(ss []string) []identity {
+	var ids []identity
+	for _, s := range ss {
+		if id, ok := decodeIdentity(s); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // pinDomain returns the form under which a host name is looked up: lower
@@ -119,18 +134,12 @@ func newPinSet(pins map[string]PinnedDomain) pinSet {
 	set := make(pinSet, len(pins))
 	for domain, p := range pins {
 		d := pinDomain(domain)
-		r := &pinRule{domain: d, subdomains: p.IncludesSubdomains && net.ParseIP(d) == nil}
-		for _, s := range p.LeafIdentities {
-			if id, ok := decodeIdentity(s); ok {
-				r.leaf = append(r.leaf, id)
-			}
+		set[d] = &pinRule{
+			domain:     d,
+			subdomains: p.IncludesSubdomains && net.ParseIP(d) == nil,
+			leaf:       decodeIdentities(p.LeafIdentities),
+			ca:         decodeIdentities(p.CAIdentities),
 		}
-		for _, s := range p.CAIdentities {
-			if id, ok := decodeIdentity(s); ok {
-				r.ca = append(r.ca, id)
-			}
-		}
-		set[r.domain] = r
 	}
 	return set
 }

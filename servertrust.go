@@ -59,14 +59,8 @@ func secureTransport(tr *http.Transport, pins pinSet) {
 	tc := tr.TLSClientConfig
 	d := &tlsDialer{tr: tr, base: tc.Clone(), pins: pins}
 	if pins != nil {
-		user := tc.VerifyConnection
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {
-			if user != nil {
-				if err := user(cs); err != nil {
-					return err
-				}
-			}
-			return pins.check(cs.ServerName, cs.PeerCertificates, cs.VerifiedChains)
+			return d.verifyPinned(cs.ServerName, cs)
 		}
 	}
 	if len(tc.Certificates) == 0 && tc.GetClientCertificate == nil {
@@ -122,7 +116,9 @@ func (d *tlsDialer) dial(ctx context.Context, network, addr string) (net.Conn, e
 		cfg.VerifyPeerCertificate = nil
 		cfg.VerifyConnection = h.evaluate
 	} else if d.pins != nil {
-		cfg.VerifyConnection = h.checkPins
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return d.verifyPinned(host, cs)
+		}
 	}
 	if d.askCert {
 		cfg.GetClientCertificate = h.clientCertificate
@@ -176,16 +172,16 @@ func refusedClientCertificate(req *http.Request, err error) error {
 		fmt.Errorf("urlsession: the server closed the connection after asking for a client certificate, which the session did not send: %w", err))
 }
 
-// checkPins is the VerifyConnection of a handshake without a ServerTrust
+// verifyPinned is the VerifyConnection of a handshake without a ServerTrust
 // challenge: crypto/tls made the default evaluation; then the
-// configuration's own VerifyConnection and the pins.
-func (h *handshake) checkPins(cs tls.ConnectionState) error {
-	if f := h.d.base.VerifyConnection; f != nil {
+// configuration's own VerifyConnection and the pins of host.
+func (d *tlsDialer) verifyPinned(host string, cs tls.ConnectionState) error {
+	if f := d.base.VerifyConnection; f != nil {
 		if err := f(cs); err != nil {
 			return err
 		}
 	}
-	return h.d.pins.check(h.host, cs.PeerCertificates, cs.VerifiedChains)
+	return d.pins.check(host, cs.PeerCertificates, cs.VerifiedChains)
 }
 
 // evaluate is the VerifyConnection of a handshake with a ServerTrust

@@ -342,32 +342,51 @@ func TestServerTrustDispositions(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				for _, lv := range levels {
-					t.Run(lv.name, func(t *testing.T) {
-						srv := newTLSServer(t, tt.cert, h2, false)
-						d := newChallenger(tt.answer)
-						body, err := fetchAt(t, lv.name, trustConfig(), d, srv.URL)
-						if got := CodeOf(err); got != tt.want {
-							t.Fatalf("error %v (code %d), want code %d", err, got, tt.want)
-						}
-						seen, via := d.challenges()
-						if len(seen) != 1 || via[0] != lv.via {
-							t.Fatalf("challenges %v asked through %v, want one through %s", seen, via, lv.via)
-						}
-						if tt.want != 0 {
-							if n := srv.requests.Load(); n != 0 {
-								t.Errorf("the server handled %d requests", n)
-							}
-							return
-						}
-						if want := "hello " + srv.proto() + " -"; string(body) != want {
-							t.Errorf("body %q, want %q", body, want)
-						}
-					})
-				}
+				fetchEachLevel(t, tt.cert, h2, false, tt.answer, tt.want, func(t *testing.T, _ *tlsServer, via string, seen []*Challenge, seenVia []string) {
+					if len(seen) != 1 || seenVia[0] != via {
+						t.Fatalf("challenges %v asked through %v, want one through %s", seen, seenVia, via)
+					}
+				})
 			})
 		}
 	})
+}
+
+// fetchEachLevel runs a subtest per delegate level (see levels): each loads
+// from a new server presenting cert (requiring a client certificate with
+// mtls) with a challenger that answers with answer, and requires an error of
+// code want (0: success). check then inspects the challenges asked and the
+// delegate level (via) they should have gone through. A failed load must
+// not have reached the server's handler; a successful one returns the
+// handler's body, with the client certificate's name when mtls.
+func fetchEachLevel(t *testing.T, cert tls.Certificate, h2, mtls bool, answer func(*Challenge) (AuthChallengeDisposition, *Credential), want Code,
+	check func(t *testing.T, srv *tlsServer, via string, seen []*Challenge, seenVia []string)) {
+	t.Helper()
+	for _, lv := range levels {
+		t.Run(lv.name, func(t *testing.T) {
+			srv := newTLSServer(t, cert, h2, mtls)
+			d := newChallenger(answer)
+			body, err := fetchAt(t, lv.name, trustConfig(), d, srv.URL)
+			if got := CodeOf(err); got != want {
+				t.Fatalf("error %v (code %d), want code %d", err, got, want)
+			}
+			seen, seenVia := d.challenges()
+			check(t, srv, lv.via, seen, seenVia)
+			if want != 0 {
+				if n := srv.requests.Load(); n != 0 {
+					t.Errorf("the server handled %d requests", n)
+				}
+				return
+			}
+			who := "-"
+			if mtls {
+				who = "client"
+			}
+			if want := "hello " + srv.proto() + " " + who; string(body) != want {
+				t.Errorf("body %q, want %q", body, want)
+			}
+		})
+	}
 }
 
 func TestServerTrustChallengeContents(t *testing.T) {
@@ -643,37 +662,19 @@ func TestClientCertificateChallenge(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				for _, lv := range levels {
-					t.Run(lv.name, func(t *testing.T) {
-						srv := newTLSServer(t, p.leaf, h2, true)
-						d := newChallenger(tt.answer)
-						body, err := fetchAt(t, lv.name, trustConfig(), d, srv.URL)
-						if got := CodeOf(err); got != tt.want {
-							t.Fatalf("error %v (code %d), want code %d", err, got, tt.want)
-						}
-						seen, via := d.challenges()
-						if len(seen) != 2 || seen[0].ServerTrust == nil || via[1] != lv.via {
-							t.Fatalf("challenges %v through %v: want server trust, then client certificate through %s", seen, via, lv.via)
-						}
-						c := seen[1]
-						want := credstore.ProtectionSpace{Host: "127.0.0.1", Port: srv.port(), Protocol: "https", AuthenticationMethod: credstore.AuthMethodClientCertificate}
-						if c.ProtectionSpace != want || c.ServerTrust != nil {
-							t.Errorf("challenge %+v, want space %+v", c, want)
-						}
-						if len(c.AcceptableCAs) != 1 || !bytes.Equal(c.AcceptableCAs[0], p.clientCA.RawSubject) {
-							t.Errorf("acceptable CAs %q, want the client CA's subject", c.AcceptableCAs)
-						}
-						if tt.want != 0 {
-							if n := srv.requests.Load(); n != 0 {
-								t.Errorf("the server handled %d requests", n)
-							}
-							return
-						}
-						if want := "hello " + srv.proto() + " client"; string(body) != want {
-							t.Errorf("body %q, want %q", body, want)
-						}
-					})
-				}
+				fetchEachLevel(t, p.leaf, h2, true, tt.answer, tt.want, func(t *testing.T, srv *tlsServer, via string, seen []*Challenge, seenVia []string) {
+					if len(seen) != 2 || seen[0].ServerTrust == nil || seenVia[1] != via {
+						t.Fatalf("challenges %v through %v: want server trust, then client certificate through %s", seen, seenVia, via)
+					}
+					c := seen[1]
+					want := credstore.ProtectionSpace{Host: "127.0.0.1", Port: srv.port(), Protocol: "https", AuthenticationMethod: credstore.AuthMethodClientCertificate}
+					if c.ProtectionSpace != want || c.ServerTrust != nil {
+						t.Errorf("challenge %+v, want space %+v", c, want)
+					}
+					if len(c.AcceptableCAs) != 1 || !bytes.Equal(c.AcceptableCAs[0], p.clientCA.RawSubject) {
+						t.Errorf("acceptable CAs %q, want the client CA's subject", c.AcceptableCAs)
+					}
+				})
 			})
 		}
 	})

@@ -17,19 +17,14 @@ func canonical(k string) bool { return http.CanonicalHeaderKey(k) == k }
 // the order of their names. Value slices are shared with h where nothing
 // was joined.
 func CanonicalHeader(h http.Header) http.Header {
-	odd := false
 	for k := range h {
 		if !canonical(k) {
-			odd = true
-			break
+			out := make(http.Header, len(h))
+			copyCanonical(out, h)
+			return out
 		}
 	}
-	if !odd {
-		return h
-	}
-	out := make(http.Header, len(h))
-	copyCanonical(out, h)
-	return out
+	return h
 }
 
 // copyCanonical adds h's fields to dst under canonical names, as
