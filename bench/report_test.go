@@ -110,6 +110,9 @@ func TestReport(t *testing.T) {
 	if want("auth") {
 		reportAuth(t, p, rounds)
 	}
+	if want("tls") {
+		reportTLS(t, p, rounds)
+	}
 	if name := os.Getenv("BENCH_REPORT_OUT"); name != "" {
 		defer func() {
 			if err := os.WriteFile(name, []byte(out.String()), 0o644); err != nil {

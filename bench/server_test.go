@@ -78,6 +78,20 @@ const (
 
 func serverMain() {
 	raiseNoFile()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
+	srv := &http.Server{Handler: benchMux(), ReadHeaderTimeout: time.Minute, ErrorLog: nil}
+	go srv.Serve(ln)
+	io.Copy(io.Discard, os.Stdin) // the parent closes stdin (or dies)
+	os.Exit(0)
+}
+
+// benchMux returns the routes the benchmark servers serve.
+func benchMux() *http.ServeMux {
 	small := make([]byte, smallSize)
 	for i := range small {
 		small[i] = 'a' + byte(i%26)
@@ -147,16 +161,7 @@ func serverMain() {
 		fmt.Fprintf(w, "%d %d", arrived.Load(), inflight.Load())
 	})
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench server:", err)
-		os.Exit(1)
-	}
-	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: time.Minute, ErrorLog: nil}
-	go srv.Serve(ln)
-	io.Copy(io.Discard, os.Stdin) // the parent closes stdin (or dies)
-	os.Exit(0)
+	return mux
 }
 
 // server is a running server process.

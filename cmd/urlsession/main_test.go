@@ -489,6 +489,15 @@ func TestTLS(t *testing.T) {
 	if !strings.Contains(r.stderr, "* protocol http/1.1, ") || !strings.Contains(r.stderr, "> GET /Nepal HTTP/1.1\n") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
+	// The last of --http1.1 and --http2 wins.
+	r = cli(t, "", "-k", "--http1.1", "--http2", "-v", s.URL+"/Nepal").want(t, 0)
+	if !strings.Contains(r.stderr, "* protocol h2, ") {
+		t.Errorf("--http1.1 --http2: stderr:\n%s", r.stderr)
+	}
+	r = cli(t, "", "-k", "--http2", "--http1.1", "-v", s.URL+"/Nepal").want(t, 0)
+	if !strings.Contains(r.stderr, "* protocol http/1.1, ") {
+		t.Errorf("--http2 --http1.1: stderr:\n%s", r.stderr)
+	}
 	// Without -k the test certificate is not trusted.
 	r = cli(t, "", s.URL+"/Nepal").want(t, 60)
 	if !strings.HasPrefix(r.stderr, "urlsession: (-1202) ") {

@@ -350,7 +350,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.netrc, "n", "netrc")
 	fs.StringVar(&o.netrcFile, "netrc-file", "", "")
 	boolean(&o.netrcOptional, "", "netrc-optional")
-	boolean(&o.http11, "", "http1.1")
+	fs.Var(httpVersionFlag{&o.http11, true}, "http1.1", "")
+	fs.Var(httpVersionFlag{&o.http11, false}, "http2", "")
 	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
 	boolean(&o.fail, "f", "fail")
 	boolean(&o.failBody, "", "fail-with-body")
@@ -563,4 +564,27 @@ func expandShort(fs *flag.FlagSet, args []string) []string {
 		out = append(out, group...)
 	}
 	return out
+}
+
+// httpVersionFlag is --http1.1 or --http2: the last one given wins, as
+// with curl. --http2 is the default (HTTP/2 over TLS where the server
+// offers it through ALPN, HTTP/1.1 otherwise); it undoes an earlier
+// --http1.1.
+type httpVersionFlag struct {
+	http11 *bool
+	only11 bool
+}
+
+func (f httpVersionFlag) String() string   { return "" }
+func (f httpVersionFlag) IsBoolFlag() bool { return true }
+
+func (f httpVersionFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	if b {
+		*f.http11 = f.only11
+	}
+	return nil
 }

@@ -148,6 +148,9 @@ Transfer:
                            later with forward secrecy; without it, as with
                            curl, cleartext and older TLS are allowed
       --http1.1            use HTTP/1.1 only (no HTTP/2)
+      --http2              HTTP/2 over TLS where the server offers it,
+                           HTTP/1.1 otherwise (the default; undoes an
+                           earlier --http1.1)
       --compressed         accepted and changes nothing: with or without
                            it the session asks for gzip, deflate and br
                            and writes the body decoded
