@@ -637,3 +637,42 @@ func reportTLSGets(t *testing.T, p printer, rounds int) {
 		}
 	}
 }
+
+// BenchmarkTLSBig downloads the big body from nginx once per iteration over
+// each path, with raw net/http and with the session's Bytes, both reading
+// with a 1 MiB buffer (for profiles: one sub-benchmark at a time).
+func BenchmarkTLSBig(b *testing.B) {
+	ng, err := startBenchNginx(bigSize())
+	if errors.Is(err, errNoNginx) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ng.stop()
+	for _, path := range tlsPaths {
+		base := ng.plain
+		if path.tls {
+			base = ng.tls
+		}
+		for _, name := range []string{tlsBigRaw, tlsBigBytes} {
+			b.Run(benchName(path.name)+"/"+benchName(name), func(b *testing.B) {
+				c, err := newTLSBigClient(name, path, base+ng.bigPath, ng, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.close()
+				cpu0 := cpuTime()
+				b.ResetTimer()
+				for range b.N {
+					if err := c.download(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(ng.size)*float64(b.N)/1e6/b.Elapsed().Seconds(), "MB/s")
+				b.ReportMetric((cpuTime()-cpu0).Seconds()/(float64(ng.size)*float64(b.N)/(1<<30)), "cpu-s/GiB")
+			})
+		}
+	}
+}
