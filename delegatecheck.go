@@ -72,6 +72,8 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[CacheDelegate](),
 	reflect.TypeFor[SessionChallengeDelegate](),
 	reflect.TypeFor[TaskChallengeDelegate](),
+	reflect.TypeFor[WebSocketOpenDelegate](),
+	reflect.TypeFor[WebSocketCloseDelegate](),
 }
 
 // callback is one delegate callback.

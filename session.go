@@ -233,6 +233,12 @@ func (s *Session) SetSessionDescription(d string) {
 // On an invalidated session the task is returned completed with
 // ErrSessionInvalidated.
 func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task {
+	return s.newTaskOf(req, body, d, nil)
+}
+
+// newTaskOf is newTask for a task of another kind: sock, when not nil, is
+// made for the task before it is registered or announced.
+func (s *Session) newTaskOf(req *http.Request, body bodySource, d delivery, sock func(*Task) sockTask) *Task {
 	t := &Task{
 		session: s,
 		orig:    req,
@@ -253,6 +259,9 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 	t.dataTask.Task = t
 	t.data = &t.dataTask
 	t.ctx.task = t
+	if sock != nil {
+		t.more().sock = sock(t)
+	}
 	s.mu.Lock()
 	s.nextID++
 	t.id = s.nextID
@@ -405,8 +414,9 @@ func (s *Session) taskListLocked() []*Task {
 // TaskSet is the session's tasks that have not completed, by kind, each in
 // creation order.
 type TaskSet struct {
-	Data   []*DataTask
-	Upload []*UploadTask
+	Data      []*DataTask
+	Upload    []*UploadTask
+	WebSocket []*WebSocketTask
 }
 
 // Tasks returns the session's tasks that have not completed (running,
@@ -414,6 +424,10 @@ type TaskSet struct {
 func (s *Session) Tasks() TaskSet {
 	var set TaskSet
 	for _, t := range s.AllTasks() {
+		if x := t.extra.Load(); x != nil && x.sock != nil {
+			x.sock.addTo(&set)
+			continue
+		}
 		if t.upload != nil {
 			set.Upload = append(set.Upload, t.upload)
 		} else {

@@ -37,6 +37,10 @@ type bodySource struct {
 }
 
 func (t *Task) run(ctx context.Context) {
+	if x := t.extra.Load(); x != nil && x.sock != nil {
+		x.sock.runSock(ctx) // a stream or WebSocket task
+		return
+	}
 	dels := t.delegates()
 	// A task suspended before its goroutine got here sends nothing until
 	// resumed. (Suspend racing with a Resume just made may come too late.)
