@@ -74,6 +74,9 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[TaskChallengeDelegate](),
 	reflect.TypeFor[WebSocketOpenDelegate](),
 	reflect.TypeFor[WebSocketCloseDelegate](),
+	reflect.TypeFor[StreamReadClosedDelegate](),
+	reflect.TypeFor[StreamWriteClosedDelegate](),
+	reflect.TypeFor[StreamCaptureDelegate](),
 }
 
 // callback is one delegate callback.

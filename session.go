@@ -138,6 +138,13 @@ func proxyFunc(cfg *Configuration) func(*http.Request) (*url.URL, error) {
 }
 
 func newTransport(cfg *Configuration) *http.Transport {
+	tr, _ := newTransportTLS(cfg)
+	return tr
+}
+
+// newTransportTLS returns a new transport for cfg and the dialer that
+// secures its connections, which stream tasks use too.
+func newTransportTLS(cfg *Configuration) (*http.Transport, *tlsDialer) {
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	maxConns := cfg.maxConnsPerHost()
 	idlePerHost := maxConns
@@ -173,11 +180,11 @@ func newTransport(cfg *Configuration) *http.Transport {
 		tr.TLSClientConfig = tc
 	}
 	tr.TLSClientConfig = cfg.TransportSecurity.tlsConfig(tr.TLSClientConfig)
-	secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
+	d := secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	return tr
+	return tr, d
 }
 
 // sessionTransport sends requests on the session's current transport, which
@@ -416,6 +423,7 @@ func (s *Session) taskListLocked() []*Task {
 type TaskSet struct {
 	Data      []*DataTask
 	Upload    []*UploadTask
+	Stream    []*StreamTask
 	WebSocket []*WebSocketTask
 }
 
