@@ -266,17 +266,21 @@ type opTurn struct {
 
 // enter takes a place in line; the turn may already have come.
 func (q *opQueue) enter() *opTurn {
-	w := &opTurn{q: q, ready: make(chan struct{})}
+	w := &opTurn{q: q}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.busy {
 		q.busy = true
-		close(w.ready)
+		w.ready = closedTurn
 	} else {
+		w.ready = make(chan struct{})
 		q.waiters = append(q.waiters, w)
 	}
 	return w
 }
+
+// closedTurn is the ready channel of a turn that came at once.
+var closedTurn = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // done ends the turn (its operation finished, or it gave up).
 func (w *opTurn) done() {
@@ -357,11 +361,11 @@ func ctxError(ctx context.Context) error {
 // conn (set is SetReadDeadline or SetWriteDeadline) until the returned
 // function is called.
 func deadline(ctx context.Context, set func(time.Time) error) (stop func()) {
+	if ctx.Done() == nil {
+		return func() {} // no deadline either; none is left set between calls
+	}
 	if d, ok := ctx.Deadline(); ok {
 		set(d)
-	}
-	if ctx.Done() == nil {
-		return func() { set(time.Time{}) }
 	}
 	fired := make(chan struct{})
 	stopAF := context.AfterFunc(ctx, func() {
@@ -415,35 +419,61 @@ func (st *StreamTask) ReadData(ctx context.Context, minLength, maxLength int) (d
 	if maxLength < 1 || minLength > maxLength {
 		return nil, false, fmt.Errorf("urlsession: ReadData: invalid lengths %d to %d", minLength, maxLength)
 	}
+	var out []byte
+	n, atEOF, err := st.read(ctx, minLength, maxLength, func(n int) []byte {
+		out = make([]byte, n)
+		return out
+	})
+	if n == 0 {
+		return nil, atEOF, err
+	}
+	return out[:n:n], atEOF, err
+}
+
+// ReadDataInto is ReadData reading into p, for a caller that reuses its
+// buffer: it reads between minLength and len(p) bytes into p and returns
+// how many, with the same atEOF, errors and queueing as ReadData. An empty
+// p or a minLength over len(p) is an error.
+func (st *StreamTask) ReadDataInto(ctx context.Context, p []byte, minLength int) (n int, atEOF bool, err error) {
+	if len(p) < 1 || minLength > len(p) {
+		return 0, false, fmt.Errorf("urlsession: ReadDataInto: invalid lengths %d to %d", minLength, len(p))
+	}
+	return st.read(ctx, minLength, len(p), func(int) []byte { return p })
+}
+
+// read runs one queued read of minLength to maxLength bytes into the
+// buffer buf returns (of at least maxLength bytes), made only once the
+// read's turn came.
+func (st *StreamTask) read(ctx context.Context, minLength, maxLength int, buf func(n int) []byte) (n int, atEOF bool, err error) {
 	minLength = max(minLength, 1)
 	s := st.st
 	turn := s.reads.enter()
 	if err := st.wait(ctx, turn); err != nil {
-		return nil, false, err
+		return 0, false, err
 	}
 	defer turn.done()
 	s.mu.Lock()
 	conn, closed, eof := s.conn, s.readClosed, s.eof
-	buf := s.pending
+	pending := s.pending
 	s.pending = nil
 	s.mu.Unlock()
 	if closed {
-		return nil, false, errSideClosed("read")
+		return 0, false, errSideClosed("read")
 	}
-	if len(buf) >= minLength || (eof && len(buf) > 0) {
-		n := min(len(buf), maxLength)
-		data = buf[:n:n]
+	if len(pending) >= minLength || (eof && len(pending) > 0) {
+		n = min(len(pending), maxLength)
+		copy(buf(n), pending[:n])
 		s.mu.Lock()
-		s.pending = buf[n:]
+		s.pending = pending[n:]
 		atEOF = eof && len(s.pending) == 0
 		s.mu.Unlock()
-		return data, atEOF, nil
+		return n, atEOF, nil
 	}
 	if eof {
-		return nil, true, nil
+		return 0, true, nil
 	}
-	out := make([]byte, maxLength)
-	filled := copy(out, buf)
+	out := buf(maxLength)[:maxLength]
+	filled := copy(out, pending)
 	stop := deadline(ctx, conn.SetReadDeadline)
 	for filled < minLength {
 		n, rerr := conn.Read(out[filled:])
@@ -457,10 +487,10 @@ func (st *StreamTask) ReadData(ctx context.Context, minLength, maxLength int) (d
 			stop()
 			if filled > 0 {
 				s.mu.Lock()
-				s.pending = out[:filled]
+				s.pending = append([]byte(nil), out[:filled]...)
 				s.mu.Unlock()
 			}
-			return nil, false, st.opFailed(ctx, rerr)
+			return 0, false, st.opFailed(ctx, rerr)
 		}
 	}
 	stop()
@@ -469,7 +499,7 @@ func (st *StreamTask) ReadData(ctx context.Context, minLength, maxLength int) (d
 		s.eof = true
 		s.mu.Unlock()
 	}
-	return out[:filled:filled], eof, nil
+	return filled, eof, nil
 }
 
 // Write writes all of data: Apple's write(_:timeout:). Writes run one at a

@@ -181,6 +181,19 @@ func TestStreamTaskLengths(t *testing.T) {
 	if _, _, err := st.ReadData(ctx, 5, 4); err == nil {
 		t.Error("ReadData(5, 4) succeeded")
 	}
+	buf := make([]byte, 8)
+	next <- "abcdefghij"
+	n, _, err := st.ReadDataInto(ctx, buf, 8)
+	if n != 8 || string(buf) != "abcdefgh" || err != nil {
+		t.Errorf("ReadDataInto(8 bytes, 8) = %d %q %v", n, buf[:n], err)
+	}
+	n, _, err = st.ReadDataInto(ctx, buf, 1)
+	if string(buf[:n]) != "ij" && string(buf[:n]) != "i" || err != nil {
+		t.Errorf("ReadDataInto(8 bytes, 1) = %d %q %v", n, buf[:n], err)
+	}
+	if _, _, err := st.ReadDataInto(ctx, buf, 9); err == nil {
+		t.Error("ReadDataInto(8 bytes, 9) succeeded")
+	}
 	close(next)
 }
 
