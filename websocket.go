@@ -347,7 +347,8 @@ func (w *WebSocketTask) Protocol() string {
 // completes it is Cancel. code must be one an endpoint may send (1000-1003,
 // 1007-1014, 3000-4999) and reason at most 123 bytes, else CancelWith
 // returns ErrInvalidCloseCode and does nothing. Calls after the first, and
-// after the connection closed, do nothing.
+// after the connection closed, do nothing. Messages that arrive after
+// CancelWith, before the server's answer, are discarded.
 func (w *WebSocketTask) CancelWith(code CloseCode, reason []byte) error {
 	if !code.sendable() || len(reason) > 123 {
 		return ErrInvalidCloseCode
@@ -437,8 +438,11 @@ func (w *WebSocketTask) Send(ctx context.Context, m WebSocketMessage) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// The library closes the connection when the context of a write ends;
+	// the task's end closes it anyway, so it gets none, and ctx ending
+	// ends the task with a code of its own.
 	stop := context.AfterFunc(ctx, func() { w.cancelWith(opCancelled(ctx)) })
-	err = c.Write(&w.ctx, typ, m.Data)
+	err = c.Write(context.Background(), typ, m.Data)
 	stop()
 	if err != nil {
 		return w.opError(err)
@@ -601,8 +605,13 @@ func (w *WebSocketTask) runSock(ctx context.Context) {
 		proto := c.Subprotocol()
 		t.session.queue.add(func() { d.DidOpenWithProtocol(t.session, w, proto) })
 	}
+	// The task's end (Cancel, a timeout) closes the connection, which ends
+	// the read in progress; reads get no context of their own, which the
+	// library would watch for each message.
+	stopClose := context.AfterFunc(ctx, func() { go c.CloseNow() })
+	defer stopClose()
 	for {
-		typ, data, err := c.Read(ctx)
+		typ, data, err := c.Read(context.Background())
 		if err == nil && typ == websocket.MessageText && !utf8.Valid(data) {
 			c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
 			w.finish(ctx, resp, fail.Newf(int(ErrBadServerResponse), "urlsession: the server sent a text message that is not UTF-8"),
