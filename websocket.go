@@ -493,17 +493,16 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 	case m := <-w.ws.msgs:
 		return m, nil
 	case <-w.ws.ended:
-		select {
-		case m := <-w.ws.msgs:
-			return m, nil
-		default:
-		}
-		return WebSocketMessage{}, w.ws.notConnected(w.Task)
 	case <-w.Done(): // cancelled before it started
-		return WebSocketMessage{}, w.ws.notConnected(w.Task)
 	case <-ctx.Done():
 		return WebSocketMessage{}, ctx.Err()
 	}
+	select {
+	case m := <-w.ws.msgs: // received before the end
+		return m, nil
+	default:
+	}
+	return WebSocketMessage{}, w.ws.notConnected(w.Task)
 }
 
 // SendPing sends a ping and returns when its pong arrived: Apple's
