@@ -704,3 +704,173 @@ func TestWebSocketRequestForm(t *testing.T) {
 		t.Errorf("Protocol %q", task.Protocol())
 	}
 }
+
+// TestWebSocketTimeoutsOnceOpen: the idle timeout bounds the handshake
+// only; an open WebSocket stays open while idle, until the resource
+// timeout.
+func TestWebSocketTimeoutsOnceOpen(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, data, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			c.Write(context.Background(), typ, data)
+		}
+	})
+	inBubble(t, h, func(t *testing.T, cfg *Configuration) {
+		cfg.TimeoutIntervalForRequest = 5 * time.Second
+		cfg.TimeoutIntervalForResource = 3 * time.Minute
+		rec := newWSRecorder()
+		s := newSession(t, cfg, rec)
+		task := s.WebSocketTask(&url.URL{Scheme: "ws", Host: "ws.test", Path: "/"}, nil)
+		start := time.Now()
+		task.Resume()
+		if err := task.SendPing(context.Background()); err != nil {
+			t.Errorf("SendPing: %v", err)
+			return
+		}
+		time.Sleep(time.Minute) // idle far past the idle timeout
+		if err := task.Send(context.Background(), TextMessage("still here")); err != nil {
+			t.Errorf("Send after a minute idle: %v", err)
+			return
+		}
+		if m, err := task.Receive(context.Background()); err != nil || m.Text() != "still here" {
+			t.Errorf("Receive: %q %v", m.Data, err)
+			return
+		}
+		<-task.Done()
+		err := task.Err()
+		if CodeOf(err) != ErrTimedOut || time.Since(start) != 3*time.Minute {
+			t.Errorf("completed with %v after %v, want ErrTimedOut after the 3m resource timeout", err, time.Since(start))
+		}
+	})
+}
+
+func TestWebSocketFragmentsPingsAndCloses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script func(c net.Conn, br *bufio.Reader)
+		want   []string // messages received
+		close  string   // DidCloseWith
+		code   CloseCode
+	}{
+		{"fragments with a ping between", func(c net.Conn, br *bufio.Reader) {
+			c.Write([]byte{0x01, 3, 'a', 'b', 'c'})     // text, not final
+			c.Write(frame(0x9, []byte("p")))            // ping in the middle
+			c.Write([]byte{0x00, 3, 'd', 'e', 'f'})     // continuation
+			c.Write([]byte{0x80, 3, 'g', 'h', 'i'})     // final continuation
+			c.Write(frame(0x2, []byte{1, 2}))           // binary
+			c.Write(frame(0x8, closePayload(1001, ""))) // going away
+			br.ReadByte()
+		}, []string{"text abcdefghi", "binary \x01\x02"}, "close 1001 ", CloseGoingAway},
+		{"close without a status", func(c net.Conn, br *bufio.Reader) {
+			c.Write(frame(0x8, nil))
+			br.ReadByte()
+		}, nil, "close 1005 ", CloseNoStatusReceived},
+		{"private close code", func(c net.Conn, br *bufio.Reader) {
+			c.Write(frame(0x1, []byte("last")))
+			c.Write(frame(0x8, closePayload(4999, "private")))
+			br.ReadByte()
+		}, []string{"text last"}, "close 4999 private", 4999},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			raw := rawWSServer(t, "", tc.script)
+			rec := newWSRecorder()
+			s := newSession(t, wsConfig(), rec)
+			u, _ := url.Parse(raw)
+			task := s.WebSocketTask(u, nil)
+			task.Resume()
+			var got []string
+			for {
+				m, err := task.Receive(context.Background())
+				if err != nil {
+					break
+				}
+				got = append(got, m.Type.String()+" "+string(m.Data))
+			}
+			if err := rec.wait(t); err != nil {
+				t.Errorf("completed with %v", err)
+			}
+			if !sameEvents(got, tc.want) {
+				t.Errorf("received %q, want %q", got, tc.want)
+			}
+			want := []string{"create", "open ", tc.close, "metrics 1", "complete"}
+			if ev := rec.Events(); !sameEvents(ev, want) {
+				t.Errorf("events %q, want %q", ev, want)
+			}
+			if task.CloseCode() != tc.code {
+				t.Errorf("CloseCode %v, want %v", task.CloseCode(), tc.code)
+			}
+		})
+	}
+}
+
+// TestWebSocketBroadcast: several tasks of one session on a server that
+// sends every message to every client; each sees all of them in order.
+func TestWebSocketBroadcast(t *testing.T) {
+	var mu sync.Mutex
+	var conns []*websocket.Conn
+	joined := make(chan struct{}, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+		joined <- struct{}{}
+		for {
+			typ, data, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			for _, o := range conns {
+				o.Write(context.Background(), typ, data)
+			}
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	s := newSession(t, wsConfig(), nil)
+	const clients, each = 3, 50
+	var tasks []*WebSocketTask
+	for range clients {
+		task := s.WebSocketTask(wsURL(t, srv.URL, "/"), nil)
+		task.Resume()
+		tasks = append(tasks, task)
+		<-joined
+	}
+	if n := len(s.Tasks().WebSocket); n != clients {
+		t.Errorf("Tasks().WebSocket has %d tasks", n)
+	}
+	for i := range each {
+		if err := tasks[i%clients].Send(context.Background(), TextMessage(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		// Wait for this message everywhere before the next one, so that
+		// all see one order.
+		for _, task := range tasks {
+			m, err := task.Receive(context.Background())
+			if err != nil || m.Text() != fmt.Sprint(i) {
+				t.Fatalf("task %d: %q %v, want %d", task.TaskIdentifier(), m.Data, err, i)
+			}
+		}
+	}
+	s.InvalidateAndCancel()
+	<-s.Invalidated()
+	for _, task := range tasks {
+		if CodeOf(task.Err()) != ErrCancelled {
+			t.Errorf("task %d after InvalidateAndCancel: %v", task.TaskIdentifier(), task.Err())
+		}
+	}
+}
