@@ -22,6 +22,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/urlsession-go/urlsession/cookiestore"
+	"github.com/urlsession-go/urlsession/credstore"
 )
 
 // wsRecorder is a delegate recording a WebSocket task's callbacks.
@@ -872,5 +873,71 @@ func TestWebSocketBroadcast(t *testing.T) {
 		if CodeOf(task.Err()) != ErrCancelled {
 			t.Errorf("task %d after InvalidateAndCancel: %v", task.TaskIdentifier(), task.Err())
 		}
+	}
+}
+
+// basicAuth answers the Basic challenge of a WebSocket handshake and
+// keeps the handshake's metrics.
+type basicAuth struct {
+	*wsRecorder
+	mu      sync.Mutex
+	asked   int
+	metrics *TaskMetrics
+}
+
+func (b *basicAuth) TaskDidReceiveChallenge(_ *Session, _ *Task, c *Challenge) (AuthChallengeDisposition, *Credential) {
+	b.mu.Lock()
+	b.asked++
+	b.mu.Unlock()
+	return UseCredential, NewCredential("user", "secret", credstore.None)
+}
+
+func (b *basicAuth) DidFinishCollectingMetrics(s *Session, t *Task, m *TaskMetrics) {
+	b.mu.Lock()
+	b.metrics = m
+	b.mu.Unlock()
+	b.wsRecorder.DidFinishCollectingMetrics(s, t, m)
+}
+
+func TestWebSocketHandshakeAuthenticationAndMetrics(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "secret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="ws"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.Write(r.Context(), websocket.MessageText, []byte("welcome"))
+		c.Close(websocket.StatusNormalClosure, "")
+	}))
+	t.Cleanup(srv.Close)
+	d := &basicAuth{wsRecorder: newWSRecorder()}
+	s := newSession(t, wsConfig(), d)
+	task := s.WebSocketTask(wsURL(t, srv.URL, "/private"), nil)
+	task.Resume()
+	if m, err := task.Receive(context.Background()); err != nil || m.Text() != "welcome" {
+		t.Fatalf("Receive: %q %v", m.Data, err)
+	}
+	if err := d.wait(t); err != nil {
+		t.Fatalf("completed with %v", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.asked != 1 {
+		t.Errorf("challenge asked %d times", d.asked)
+	}
+	if d.metrics == nil || len(d.metrics.Transactions) != 2 {
+		t.Fatalf("metrics %+v, want the 401 and the upgrade", d.metrics)
+	}
+	last := d.metrics.Transactions[1]
+	if last.Response == nil || last.Response.StatusCode != http.StatusSwitchingProtocols || last.NetworkProtocolName != "http/1.1" {
+		t.Errorf("last transaction: %+v", last)
+	}
+	if r := task.Response(); r == nil || r.StatusCode != http.StatusSwitchingProtocols {
+		t.Errorf("Response() = %v", r)
 	}
 }
