@@ -77,6 +77,7 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[StreamReadClosedDelegate](),
 	reflect.TypeFor[StreamWriteClosedDelegate](),
 	reflect.TypeFor[StreamCaptureDelegate](),
+	reflect.TypeFor[StreamConversionDelegate](),
 }
 
 // callback is one delegate callback.

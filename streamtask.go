@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
 )
 
 // StreamReadClosedDelegate hears that a stream task's read side closed.
@@ -78,8 +82,9 @@ type StreamTask struct {
 
 // streamState is a stream task's own state.
 type streamState struct {
-	host string
-	port int
+	host   string
+	port   int
+	preset net.Conn // the connection to use instead of dialling, or nil
 
 	opened chan struct{} // closed once conn is set
 	ended  chan struct{} // closed once the task's end is known
@@ -105,9 +110,16 @@ type streamState struct {
 // and port when resumed. An empty host or a port outside 1-65535 fails the
 // task with ErrBadURL.
 func (s *Session) StreamTask(host string, port int) *StreamTask {
+	return s.newStreamTask(host, port, nil)
+}
+
+// newStreamTask returns a suspended stream task; with conn set, the task
+// uses conn instead of connecting.
+func (s *Session) newStreamTask(host string, port int, conn net.Conn) *StreamTask {
 	st := &StreamTask{st: &streamState{
 		host:   host,
 		port:   port,
+		preset: conn,
 		opened: make(chan struct{}),
 		ended:  make(chan struct{}),
 		over:   make(chan struct{}),
@@ -143,11 +155,14 @@ func (st *StreamTask) runSock(ctx context.Context) {
 	if err == nil {
 		err = ctx.Err()
 	}
-	var conn net.Conn
-	if err == nil {
+	conn := s.preset
+	if err == nil && conn == nil {
 		conn, err = st.dial(ctx)
 	}
 	if err != nil {
+		if s.preset != nil {
+			s.preset.Close()
+		}
 		st.finish(ctx, err)
 		return
 	}
@@ -717,4 +732,97 @@ func (st *StreamTask) CaptureStreams() {
 		}
 		s.stop(nil)
 	}()
+}
+
+// StreamConversionDelegate receives the stream task a data task became.
+type StreamConversionDelegate interface {
+	// DidBecomeStreamTask is called when the ResponseDelegate answered a
+	// 101 (Switching Protocols) response with ResponseBecomeStream:
+	// Apple's dataTask:didBecome streamTask:. streamTask has the
+	// response's connection (the upgraded protocol's first bytes
+	// included) and is already resumed; dataTask completes right after,
+	// with a nil error.
+	DidBecomeStreamTask(s *Session, dataTask *DataTask, streamTask *StreamTask)
+}
+
+// watchUpgrade returns ctx with a trace that keeps the connection of req
+// when req asks for a protocol upgrade, for becomeStream; ctx otherwise.
+func (t *Task) watchUpgrade(ctx context.Context, req *http.Request) context.Context {
+	if req.Header.Get("Upgrade") == "" {
+		return ctx
+	}
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		t.mu.Lock()
+		t.more().upgrade = info.Conn
+		t.mu.Unlock()
+	}})
+}
+
+// becomeStream hands the connection of resp, a 101 response, to a new
+// stream task and completes the data task; it reports false, changing
+// nothing, when resp has no connection to hand over or no delegate takes
+// the stream task.
+func (t *Task) becomeStream(ctx context.Context, resp *http.Response) bool {
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Request == nil || resp.Request.URL == nil {
+		return false
+	}
+	d, ok := delegateFor[StreamConversionDelegate](t)
+	if !ok {
+		return false
+	}
+	rwc := pipeline.Upgraded(resp.Body)
+	t.mu.Lock()
+	var conn net.Conn
+	if x := t.extra.Load(); x != nil {
+		conn = x.upgrade
+		x.upgrade = nil
+	}
+	u := resp.Request.URL
+	t.mu.Unlock()
+	if rwc == nil || conn == nil {
+		return false
+	}
+	port := urlPort(u)
+	if u.Port() == "" && !strings.EqualFold(u.Scheme, "https") {
+		port = 80
+	}
+	st := t.session.newStreamTask(u.Hostname(), port, &upgradedConn{rwc: rwc, c: conn})
+	st.Resume()
+	t.session.queue.add(func() { d.DidBecomeStreamTask(t.session, t.data, st) })
+	resp.Body = http.NoBody // the stream task's now
+	t.finish(ctx, nil, resp, nil)
+	return true
+}
+
+// upgradedConn is the connection of a 101 response: reads and writes go
+// through net/http's body (which returns first what it had buffered),
+// deadlines and half-closes to the connection itself.
+type upgradedConn struct {
+	rwc io.ReadWriteCloser
+	c   net.Conn
+}
+
+func (u *upgradedConn) Read(p []byte) (int, error)         { return u.rwc.Read(p) }
+func (u *upgradedConn) Write(p []byte) (int, error)        { return u.rwc.Write(p) }
+func (u *upgradedConn) Close() error                       { return u.rwc.Close() }
+func (u *upgradedConn) LocalAddr() net.Addr                { return u.c.LocalAddr() }
+func (u *upgradedConn) RemoteAddr() net.Addr               { return u.c.RemoteAddr() }
+func (u *upgradedConn) SetDeadline(t time.Time) error      { return u.c.SetDeadline(t) }
+func (u *upgradedConn) SetReadDeadline(t time.Time) error  { return u.c.SetReadDeadline(t) }
+func (u *upgradedConn) SetWriteDeadline(t time.Time) error { return u.c.SetWriteDeadline(t) }
+
+// CloseRead shuts down the read side when the connection can.
+func (u *upgradedConn) CloseRead() error {
+	if c, ok := u.c.(interface{ CloseRead() error }); ok {
+		return c.CloseRead()
+	}
+	return nil
+}
+
+// CloseWrite shuts down the write side (on TLS, with a close_notify).
+func (u *upgradedConn) CloseWrite() error {
+	if c, ok := u.c.(interface{ CloseWrite() error }); ok {
+		return c.CloseWrite()
+	}
+	return nil
 }

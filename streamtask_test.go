@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"syscall"
@@ -480,5 +482,91 @@ func TestStreamTaskConcurrentWritersKeepMessagesWhole(t *testing.T) {
 		if l != fmt.Sprintf("%d:%s", g, strings.Repeat(string(rune('a'+g)), 500)) {
 			t.Fatalf("a write was interleaved: %.40q", l)
 		}
+	}
+}
+
+// becomer turns 101 responses into stream tasks.
+type becomer struct {
+	*streamRecorder
+	became chan *StreamTask
+}
+
+var (
+	_ ResponseDelegate         = (*becomer)(nil)
+	_ StreamConversionDelegate = (*becomer)(nil)
+)
+
+func (b *becomer) DidReceiveResponse(_ *Session, _ *DataTask, resp *http.Response) ResponseDisposition {
+	b.add(fmt.Sprint("response ", resp.StatusCode))
+	return ResponseBecomeStream
+}
+
+func (b *becomer) DidBecomeStreamTask(_ *Session, _ *DataTask, st *StreamTask) {
+	b.add("became")
+	b.became <- st
+}
+
+func TestDataTaskBecomeStream(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			fmt.Fprint(w, "no upgrade")
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		// The first bytes of the new protocol come with the 101.
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhello ")
+		brw.Flush()
+		io.Copy(c, brw)
+		c.(*net.TCPConn).CloseWrite()
+	}))
+	t.Cleanup(srv.Close)
+	b := &becomer{streamRecorder: newStreamRecorder(), became: make(chan *StreamTask, 1)}
+	s := newSession(t, wsConfig(), b)
+	req := get(t, srv.URL+"/up")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	task := s.DataTask(req)
+	task.Resume()
+	st := <-b.became
+	wait(t, task)
+	if task.Err() != nil {
+		t.Fatalf("the data task completed with %v", task.Err())
+	}
+	ctx := context.Background()
+	if data, _, err := st.ReadData(ctx, 6, 6); string(data) != "hello " || err != nil {
+		t.Fatalf("the bytes sent with the 101: %q %v", data, err)
+	}
+	// The connection's deadlines apply.
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	_, _, err := st.ReadData(tctx, 1, 10)
+	cancel()
+	if CodeOf(err) != ErrTimedOut {
+		t.Fatalf("ReadData past its deadline: %v", err)
+	}
+	st.Write(ctx, []byte("world"))
+	st.CloseWrite()
+	if got := readAll(t, st); got != "world" {
+		t.Errorf("echo %q", got)
+	}
+	st.CloseRead()
+	<-st.Done()
+	if st.Err() != nil {
+		t.Errorf("stream task: %v", st.Err())
+	}
+	want := []string{"create", "response 101", "create", "became", "metrics 1", "complete", "writeClosed", "readClosed", "metrics 0", "complete"}
+	if got := b.Events(); !sameEvents(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+
+	// Any other response is cancelled.
+	task = s.DataTask(get(t, srv.URL+"/plain"))
+	task.Resume()
+	wait(t, task)
+	if CodeOf(task.Err()) != ErrCancelled {
+		t.Errorf("ResponseBecomeStream for a 200: %v", task.Err())
 	}
 }
