@@ -941,3 +941,55 @@ func TestWebSocketHandshakeAuthenticationAndMetrics(t *testing.T) {
 		t.Errorf("Response() = %v", r)
 	}
 }
+
+// TestWebSocketConcurrentReceivers: each message goes to exactly one of
+// several concurrent Receive calls.
+func TestWebSocketConcurrentReceivers(t *testing.T) {
+	srv := echoServer(t, nil)
+	s := newSession(t, wsConfig(), nil)
+	task := s.WebSocketTask(wsURL(t, srv.URL, "/echo"), nil)
+	task.Resume()
+	defer task.Cancel()
+	const n = 200
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				total := 0
+				for _, c := range seen {
+					total += c
+				}
+				mu.Unlock()
+				if total >= n {
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				m, err := task.Receive(ctx)
+				cancel()
+				if err != nil {
+					continue // a timeout: look at the count again
+				}
+				mu.Lock()
+				seen[m.Text()]++
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range n {
+		if err := task.Send(context.Background(), TextMessage(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Errorf("%d distinct messages received, want %d", len(seen), n)
+	}
+	for m, c := range seen {
+		if c != 1 {
+			t.Errorf("message %s received %d times", m, c)
+		}
+	}
+}
