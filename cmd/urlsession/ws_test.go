@@ -134,3 +134,29 @@ func TestWebSocketRefused(t *testing.T) {
 	}
 	cli(t, "", "--ats", "ws://ws.example.invalid/").want(t, 1) // refused before any lookup
 }
+
+func TestWebSocketSecure(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.Write(r.Context(), websocket.MessageText, []byte("secure hello"))
+		c.Close(websocket.StatusNormalClosure, "")
+	}))
+	t.Cleanup(srv.Close)
+	u := "wss" + strings.TrimPrefix(srv.URL, "https") + "/"
+	// Standard input stays open: the server closes first.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	var out, errOut syncBuffer
+	if code := run([]string{"-k", u}, pr, &out, &errOut); code != 0 || out.String() != "secure hello\n" {
+		t.Errorf("-k: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	r := cli(t, "", u).want(t, 60) // the test certificate is not trusted
+	if !strings.Contains(r.stderr, "(-120") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
