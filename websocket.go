@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
 )
 
 // sockTask is a task kind that runs outside the request pipeline's data
@@ -175,10 +176,9 @@ type WebSocketCloseDelegate interface {
 // The handshake is an HTTP/1.1 upgrade request sent as any request of the
 // session is: with the configuration's additional headers, the session's
 // cookies (and the response's Set-Cookie stored), App Transport Security
-// (ws is cleartext as http is), redirects, authentication challenges
-// (Basic, Digest, Negotiate; not NTLM, whose legs are bound to one
-// connection), the server-trust and client-certificate challenges of wss,
-// the configuration's dialer, TLS settings and proxy, and
+// (ws is cleartext as http is), redirects, the authentication challenges
+// of a server's 401, the server-trust and client-certificate challenges of
+// wss, the configuration's dialer, TLS settings and proxy, and
 // DidFinishCollectingMetrics with the handshake's transaction.
 // permessage-deflate (RFC 7692) is offered without context takeover. RFC
 // 8441 (WebSockets over HTTP/2) is not supported: wss negotiates
@@ -759,16 +759,13 @@ func (w *WebSocketTask) handshake(ctx context.Context, dels *taskDelegates) (*we
 // pipeline and gives the connection of a 101 response back as its body.
 type wsRoundTrip struct {
 	w    *WebSocketTask
-	raw  io.ReadCloser // the 101 response's body, the connection
 	resp *http.Response
 	err  error
 }
 
 func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 	t := rt.w.Task
-	t.call.Transport = captureUpgrade{rt}
 	resp, err := t.session.chain.Do(req.Context(), &t.call, req)
-	t.call.Transport = nil
 	if err != nil {
 		rt.err = err
 		return nil, err
@@ -777,28 +774,12 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.response = resp
 	t.mu.Unlock()
 	rt.resp = resp
-	if resp.StatusCode == http.StatusSwitchingProtocols && rt.raw != nil {
-		r2 := *resp
-		r2.Body = rt.raw
-		return &r2, nil
-	}
-	return resp, nil
-}
-
-// captureUpgrade is the pipeline's transport for a handshake: the
-// session's, keeping a 101 response's body (the connection itself) aside
-// so that no stage wraps it.
-type captureUpgrade struct{ rt *wsRoundTrip }
-
-func (c captureUpgrade) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := sessionTransport{c.rt.w.session}.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
-		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
-			c.rt.raw = rwc
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if rwc := pipeline.Upgraded(resp.Body); rwc != nil {
 			r2 := *resp
-			r2.Body = http.NoBody
+			r2.Body = rwc
 			return &r2, nil
 		}
 	}
-	return resp, err
+	return resp, nil
 }
