@@ -993,3 +993,17 @@ func TestWebSocketConcurrentReceivers(t *testing.T) {
 		}
 	}
 }
+
+func TestWebSocketNilURLAndRequest(t *testing.T) {
+	s := newSession(t, wsConfig(), nil)
+	for _, task := range []*WebSocketTask{s.WebSocketTask(nil, nil), s.WebSocketTaskWithRequest(nil)} {
+		task.Resume()
+		wait(t, task)
+		if CodeOf(task.Err()) != ErrUnsupportedURL {
+			t.Errorf("completed with %v, want ErrUnsupportedURL", task.Err())
+		}
+		if err := task.Send(context.Background(), WebSocketMessage{Type: 7}); err == nil {
+			t.Error("Send of a message of type 7 succeeded")
+		}
+	}
+}
