@@ -155,4 +155,11 @@ const (
 	ResponseCancel ResponseDisposition = 0
 	// ResponseAllow continues loading the body.
 	ResponseAllow ResponseDisposition = 1
+	// ResponseBecomeStream turns the connection of a 101 (Switching
+	// Protocols) response into a StreamTask, handed to the
+	// StreamConversionDelegate's DidBecomeStreamTask; the data task then
+	// completes with a nil error. For any other response, or without a
+	// StreamConversionDelegate, it cancels the task as ResponseCancel
+	// does.
+	ResponseBecomeStream ResponseDisposition = 3
 )

@@ -72,6 +72,12 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[CacheDelegate](),
 	reflect.TypeFor[SessionChallengeDelegate](),
 	reflect.TypeFor[TaskChallengeDelegate](),
+	reflect.TypeFor[WebSocketOpenDelegate](),
+	reflect.TypeFor[WebSocketCloseDelegate](),
+	reflect.TypeFor[StreamReadClosedDelegate](),
+	reflect.TypeFor[StreamWriteClosedDelegate](),
+	reflect.TypeFor[StreamCaptureDelegate](),
+	reflect.TypeFor[StreamConversionDelegate](),
 }
 
 // callback is one delegate callback.

@@ -85,6 +85,8 @@
 //	uploadTask(withStreamedRequest:)        UploadTaskWithStreamedRequest
 //	data(for:) upload(for:from:) bytes(for:) Data, Upload, Bytes
 //	getTasksWithCompletionHandler           Tasks, AllTasks
+//	URLSessionWebSocketTask                 WebSocketTask (Send, Receive, SendPing, CancelWith)
+//	URLSessionStreamTask                    StreamTask (ReadData, Write, StartSecureConnection)
 //	URLRequest.timeoutInterval              RequestOptions.TimeoutInterval
 //	URLError, URLError.Code                 Error, Code (ErrTimedOut, ...)
 //	URLSessionTaskMetrics                   TaskMetrics, TransactionMetrics

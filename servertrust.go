@@ -52,7 +52,7 @@ type tlsDialer struct {
 // secureTransport makes tr open its https connections through a tlsDialer
 // and sets the session's callbacks in tr.TLSClientConfig (made if nil),
 // which net/http uses for the handshakes it runs itself, through a proxy.
-func secureTransport(tr *http.Transport, pins pinSet) {
+func secureTransport(tr *http.Transport, pins pinSet) *tlsDialer {
 	if tr.TLSClientConfig == nil {
 		tr.TLSClientConfig = new(tls.Config)
 	}
@@ -70,6 +70,7 @@ func secureTransport(tr *http.Transport, pins pinSet) {
 		}
 	}
 	tr.DialTLSContext = d.dial
+	return d
 }
 
 // handshake is one connection's handshake.
@@ -100,12 +101,25 @@ func (d *tlsDialer) dial(ctx context.Context, network, addr string) (net.Conn, e
 	if err != nil {
 		return nil, err
 	}
+	tc, err := d.secure(ctx, conn, host, port, ctx.Value(http1OnlyKey{}) == nil)
+	if err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// secure runs the TLS handshake of a session's connection on conn, an
+// open connection to host and port, with the session's challenges and
+// pins; alpn offers the protocols net/http set (HTTP/2), which a WebSocket
+// upgrade (as net/http does) and a stream task leave out. conn is closed
+// when the handshake fails.
+func (d *tlsDialer) secure(ctx context.Context, conn net.Conn, host string, port int, alpn bool) (*tls.Conn, error) {
 	cfg := d.tr.TLSClientConfig.Clone() // with the NextProtos net/http set for HTTP/2
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
-	if ctx.Value(http1OnlyKey{}) != nil {
-		cfg.NextProtos = nil // as net/http does for a WebSocket upgrade
+	if !alpn {
+		cfg.NextProtos = nil
 	}
 	h := &handshake{d: d, ctx: ctx, host: host, port: port, serverName: cfg.ServerName}
 	if t := taskFrom(ctx); t != nil && t.asksChallenges() {

@@ -138,6 +138,13 @@ func proxyFunc(cfg *Configuration) func(*http.Request) (*url.URL, error) {
 }
 
 func newTransport(cfg *Configuration) *http.Transport {
+	tr, _ := newTransportTLS(cfg)
+	return tr
+}
+
+// newTransportTLS returns a new transport for cfg and the dialer that
+// secures its connections, which stream tasks use too.
+func newTransportTLS(cfg *Configuration) (*http.Transport, *tlsDialer) {
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	maxConns := cfg.maxConnsPerHost()
 	idlePerHost := maxConns
@@ -173,11 +180,11 @@ func newTransport(cfg *Configuration) *http.Transport {
 		tr.TLSClientConfig = tc
 	}
 	tr.TLSClientConfig = cfg.TransportSecurity.tlsConfig(tr.TLSClientConfig)
-	secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
+	d := secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	return tr
+	return tr, d
 }
 
 // sessionTransport sends requests on the session's current transport, which
@@ -233,6 +240,12 @@ func (s *Session) SetSessionDescription(d string) {
 // On an invalidated session the task is returned completed with
 // ErrSessionInvalidated.
 func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task {
+	return s.newTaskOf(req, body, d, nil)
+}
+
+// newTaskOf is newTask for a task of another kind: sock, when not nil, is
+// made for the task before it is registered or announced.
+func (s *Session) newTaskOf(req *http.Request, body bodySource, d delivery, sock func(*Task) sockTask) *Task {
 	t := &Task{
 		session: s,
 		orig:    req,
@@ -253,6 +266,9 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 	t.dataTask.Task = t
 	t.data = &t.dataTask
 	t.ctx.task = t
+	if sock != nil {
+		t.more().sock = sock(t)
+	}
 	s.mu.Lock()
 	s.nextID++
 	t.id = s.nextID
@@ -405,8 +421,10 @@ func (s *Session) taskListLocked() []*Task {
 // TaskSet is the session's tasks that have not completed, by kind, each in
 // creation order.
 type TaskSet struct {
-	Data   []*DataTask
-	Upload []*UploadTask
+	Data      []*DataTask
+	Upload    []*UploadTask
+	Stream    []*StreamTask
+	WebSocket []*WebSocketTask
 }
 
 // Tasks returns the session's tasks that have not completed (running,
@@ -414,6 +432,10 @@ type TaskSet struct {
 func (s *Session) Tasks() TaskSet {
 	var set TaskSet
 	for _, t := range s.AllTasks() {
+		if x := t.extra.Load(); x != nil && x.sock != nil {
+			x.sock.addTo(&set)
+			continue
+		}
 		if t.upload != nil {
 			set.Upload = append(set.Upload, t.upload)
 		} else {

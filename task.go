@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -317,6 +318,8 @@ type taskExtra struct {
 	auth     taskAuth  // used by the goroutine that runs the task
 	question *question // the deferrable question being asked (Task.mu)
 	held     []func()  // callbacks due while suspended, run after Resume (Task.mu; see hold)
+	sock     sockTask  // the stream or WebSocket task this Task belongs to; set at creation
+	upgrade  net.Conn  // the connection of an upgrade request (Task.mu; see becomeStream)
 }
 
 // more returns the task's taskExtra, made on first use.

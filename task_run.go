@@ -37,6 +37,10 @@ type bodySource struct {
 }
 
 func (t *Task) run(ctx context.Context) {
+	if x := t.extra.Load(); x != nil && x.sock != nil {
+		x.sock.runSock(ctx) // a stream or WebSocket task
+		return
+	}
 	dels := t.delegates()
 	// A task suspended before its goroutine got here sends nothing until
 	// resumed. (Suspend racing with a Resume just made may come too late.)
@@ -61,7 +65,7 @@ func (t *Task) run(ctx context.Context) {
 	t.call.HandleCookies = !t.opts.DoNotHandleCookies
 	t.call.MainDocumentURL = t.opts.MainDocumentURL
 	t.ran = true
-	resp, err := t.session.chain.Do(ctx, &t.call, req)
+	resp, err := t.session.chain.Do(t.watchUpgrade(ctx, req), &t.call, req)
 	if resp != nil {
 		t.mu.Lock()
 		t.response = resp
@@ -83,6 +87,9 @@ func (t *Task) run(ctx context.Context) {
 	if t.deliver.handler == nil {
 		if d := dels.response; d != nil {
 			disp, err := askLater(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })
+			if err == nil && disp == ResponseBecomeStream && t.becomeStream(ctx, resp) {
+				return
+			}
 			if err == nil && disp != ResponseAllow {
 				t.Cancel()
 				err = errCancelled

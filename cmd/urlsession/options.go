@@ -46,6 +46,11 @@ type options struct {
 	cache          bool
 	ephemeral      bool
 
+	// Sockets.
+	tcp         string // --tcp HOST:PORT: a raw stream task instead of a URL
+	starttls    bool   // --starttls: TLS on the --tcp stream
+	wsProtocols string // --ws-protocol: the subprotocols a WebSocket offers
+
 	// Authentication.
 	user            *string     // -u, nil: not given
 	authSchemes     authSchemes // --basic, --digest, --anyauth, ...; 0 means Basic
@@ -367,6 +372,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	str(&o.cookieJar, "c", "cookie-jar")
 	boolean(&o.cache, "", "cache")
 	boolean(&o.ephemeral, "", "ephemeral")
+	fs.StringVar(&o.tcp, "tcp", "", "")
+	boolean(&o.starttls, "", "starttls")
+	fs.StringVar(&o.wsProtocols, "ws-protocol", "", "")
 	boolean(&o.help, "h", "help")
 	boolean(&o.version, "", "version")
 	return fs
@@ -398,6 +406,18 @@ func parseArgs(args []string) (*options, error) {
 		return o, nil
 	}
 	urls = append(o.urls, urls...)
+	switch {
+	case o.tcp != "" && len(urls) > 0:
+		return nil, usageErrorf("--tcp takes no URL")
+	case o.tcp != "":
+		if _, _, err := parseHostPort(o.tcp); err != nil {
+			return nil, err
+		}
+		o.url = "tcp://" + o.tcp
+		return o, nil
+	case o.starttls:
+		return nil, usageErrorf("--starttls needs --tcp")
+	}
 	switch len(urls) {
 	case 0:
 		return nil, usageErrorf("no URL specified")

@@ -222,6 +222,22 @@ Cookies and cache:
                            disk but what -o, -D and -c ask for (--cache
                            then caches within the run only)
 
+WebSocket and TCP (a ws:// or wss:// URL is a WebSocket):
+      --ws-protocol LIST   offer the comma-separated WebSocket subprotocols
+                           (-v tells which one the server chose)
+      --tcp HOST:PORT      instead of a URL, open a raw TCP stream task,
+                           as nc: standard input goes to the server and
+                           what it sends to standard output; the run ends
+                           once the server closed its side
+      --starttls           with --tcp, secure the stream with TLS (the
+                           stream task's StartSecureConnection) as soon as
+                           it is open; -k, --cacert, -E apply
+
+With a ws:// or wss:// URL each line of standard input is sent as a text
+message and each message received is printed on a line of its own; at the
+end of standard input the client closes with 1000 (normal closure). -H,
+-b, -u, -A, -k, --cacert and --ats apply to the handshake.
+
   -h, --help               print this help
       --version            print the version
 
@@ -370,6 +386,12 @@ func (c *client) fetch(ctx context.Context) *failure {
 		return c.atsDiagnostics(ctx, cfg, req)
 	}
 
+	switch {
+	case o.tcp != "":
+		return c.tcpStream(ctx, cfg)
+	case isWebSocket(o.url):
+		return c.webSocket(ctx, cfg, req)
+	}
 	x := newTransfer(c)
 	s, err := urlsession.New(cfg, x)
 	if err != nil {

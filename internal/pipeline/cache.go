@@ -112,7 +112,9 @@ const maxEntryFraction = 20
 // Do implements Stage.
 func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
 	uc := c.Cache
-	if uc == nil || req.URL == nil || !isHTTP(req.URL.Scheme) {
+	if uc == nil || req.URL == nil || !isHTTP(req.URL.Scheme) || req.Header.Get("Upgrade") != "" {
+		// A protocol upgrade (a WebSocket handshake) is neither served
+		// from nor stored in the cache.
 		return next.Do(ctx, req)
 	}
 	switch req.Method {

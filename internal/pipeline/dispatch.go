@@ -211,6 +211,17 @@ func (b *sendBody) Close() error { return b.rc.Close() }
 
 // recvBody counts response body bytes as they arrive and marks the end of
 // the response.
+// Upgraded returns the connection under body, the body of a 101
+// (Switching Protocols) response that Dispatch delivered: net/http's
+// writable body, or nil when body is not one.
+func Upgraded(body io.ReadCloser) io.ReadWriteCloser {
+	if b, ok := body.(*recvBody); ok {
+		body = b.rc
+	}
+	rwc, _ := body.(io.ReadWriteCloser)
+	return rwc
+}
+
 type recvBody struct {
 	rc    io.ReadCloser
 	hooks Hooks

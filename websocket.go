@@ -1,0 +1,785 @@
+package urlsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+
+	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
+)
+
+// sockTask is a task kind that runs outside the request pipeline's data
+// path: a StreamTask or a WebSocketTask.
+type sockTask interface {
+	// runSock runs the task on the goroutine Resume started, to its
+	// completion.
+	runSock(ctx context.Context)
+	// addTo lists the task in set.
+	addTo(set *TaskSet)
+}
+
+// CloseCode is a WebSocket close code (RFC 6455 section 7.4): Apple's
+// URLSessionWebSocketTask.CloseCode. Codes 3000 to 4999 are for libraries
+// and applications and may be used too.
+type CloseCode int
+
+// The close codes Apple names, with their RFC 6455 values.
+const (
+	// CloseInvalid: no close code, as when the connection is still open or
+	// the handshake never completed.
+	CloseInvalid                   CloseCode = 0
+	CloseNormalClosure             CloseCode = 1000
+	CloseGoingAway                 CloseCode = 1001
+	CloseProtocolError             CloseCode = 1002
+	CloseUnsupportedData           CloseCode = 1003
+	CloseNoStatusReceived          CloseCode = 1005
+	CloseAbnormalClosure           CloseCode = 1006
+	CloseInvalidFramePayloadData   CloseCode = 1007
+	ClosePolicyViolation           CloseCode = 1008
+	CloseMessageTooBig             CloseCode = 1009
+	CloseMandatoryExtensionMissing CloseCode = 1010
+	CloseInternalServerError       CloseCode = 1011
+	CloseTLSHandshakeFailure       CloseCode = 1015
+)
+
+// String returns the code's name in Apple's spelling, such as
+// "normalClosure", or its number.
+func (c CloseCode) String() string {
+	switch c {
+	case CloseInvalid:
+		return "invalid"
+	case CloseNormalClosure:
+		return "normalClosure"
+	case CloseGoingAway:
+		return "goingAway"
+	case CloseProtocolError:
+		return "protocolError"
+	case CloseUnsupportedData:
+		return "unsupportedData"
+	case CloseNoStatusReceived:
+		return "noStatusReceived"
+	case CloseAbnormalClosure:
+		return "abnormalClosure"
+	case CloseInvalidFramePayloadData:
+		return "invalidFramePayloadData"
+	case ClosePolicyViolation:
+		return "policyViolation"
+	case CloseMessageTooBig:
+		return "messageTooBig"
+	case CloseMandatoryExtensionMissing:
+		return "mandatoryExtensionMissing"
+	case CloseInternalServerError:
+		return "internalServerError"
+	case CloseTLSHandshakeFailure:
+		return "tlsHandshakeFailure"
+	}
+	return fmt.Sprintf("CloseCode(%d)", int(c))
+}
+
+// sendable reports whether an endpoint may put c in a close frame: the
+// codes RFC 6455 defines for that (1000-1003, 1007-1011), those IANA added
+// since (1012-1014), and 3000-4999.
+func (c CloseCode) sendable() bool {
+	switch {
+	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014, c >= 3000 && c <= 4999:
+		return true
+	}
+	return false
+}
+
+// WebSocketMessageType tells a text message from a binary one.
+type WebSocketMessageType int
+
+const (
+	// WebSocketText is a text message (Apple's .string): UTF-8 data.
+	WebSocketText WebSocketMessageType = 1
+	// WebSocketBinary is a binary message (Apple's .data).
+	WebSocketBinary WebSocketMessageType = 2
+)
+
+// String returns "text" or "binary".
+func (t WebSocketMessageType) String() string {
+	switch t {
+	case WebSocketText:
+		return "text"
+	case WebSocketBinary:
+		return "binary"
+	}
+	return fmt.Sprintf("WebSocketMessageType(%d)", int(t))
+}
+
+// WebSocketMessage is one WebSocket message: Apple's
+// URLSessionWebSocketTask.Message.
+type WebSocketMessage struct {
+	// Type is WebSocketText or WebSocketBinary.
+	Type WebSocketMessageType
+	// Data is the message's payload; for a text message, UTF-8 text.
+	Data []byte
+}
+
+// TextMessage returns a text message holding s.
+func TextMessage(s string) WebSocketMessage {
+	return WebSocketMessage{Type: WebSocketText, Data: []byte(s)}
+}
+
+// BinaryMessage returns a binary message holding b (not copied).
+func BinaryMessage(b []byte) WebSocketMessage {
+	return WebSocketMessage{Type: WebSocketBinary, Data: b}
+}
+
+// Text returns the payload as a string, whatever the type.
+func (m WebSocketMessage) Text() string { return string(m.Data) }
+
+// DefaultMaximumMessageSize is the largest message a WebSocketTask receives
+// unless SetMaximumMessageSize changes it: 1 MiB, Apple's default.
+const DefaultMaximumMessageSize = 1 << 20
+
+// ErrInvalidCloseCode is returned by CancelWith for a close code an
+// endpoint may not send (such as 1005, 1006 or 1015) or a reason longer
+// than 123 bytes.
+var ErrInvalidCloseCode = errors.New("urlsession: invalid WebSocket close code or reason")
+
+// WebSocketOpenDelegate hears that a WebSocket task's handshake succeeded.
+type WebSocketOpenDelegate interface {
+	// DidOpenWithProtocol is called once the server accepted the
+	// WebSocket handshake, before any message is received. protocol is
+	// the subprotocol the server chose, "" for none.
+	DidOpenWithProtocol(s *Session, t *WebSocketTask, protocol string)
+}
+
+// WebSocketCloseDelegate hears that the server closed a WebSocket.
+type WebSocketCloseDelegate interface {
+	// DidCloseWith is called when a close frame arrived from the server,
+	// whether the server closed first or answered CancelWith: code is the
+	// frame's code (CloseNoStatusReceived when it had none) and reason its
+	// reason, nil when empty. It comes before the task's metrics and
+	// DidCompleteWithError.
+	DidCloseWith(s *Session, t *WebSocketTask, code CloseCode, reason []byte)
+}
+
+// WebSocketTask exchanges messages with a WebSocket server (RFC 6455):
+// Apple's URLSessionWebSocketTask. It has every method of Task; create it
+// with Session.WebSocketTask or WebSocketTaskWithRequest and Resume it.
+//
+// The handshake is an HTTP/1.1 upgrade request sent as any request of the
+// session is: with the configuration's additional headers, the session's
+// cookies (and the response's Set-Cookie stored), App Transport Security
+// (ws is cleartext as http is), redirects, the authentication challenges
+// of a server's 401, the server-trust and client-certificate challenges of
+// wss, the configuration's dialer, TLS settings and proxy, and
+// DidFinishCollectingMetrics with the handshake's transaction.
+// permessage-deflate (RFC 7692) is offered without context takeover. RFC
+// 8441 (WebSockets over HTTP/2) is not supported: wss negotiates
+// HTTP/1.1.
+//
+// Once open, messages are sent with Send and received with Receive; the
+// task's idle timeout (TimeoutIntervalForRequest) no longer applies, its
+// resource timeout does. The task ends when the server closes (a close
+// frame: DidCloseWith, then completion with a nil error), after CancelWith
+// (the same once the server answers), with Cancel (ErrCancelled), or when
+// the connection fails:
+//
+//   - the connection lost without a close frame: ErrNetworkConnectionLost,
+//     CloseCode CloseAbnormalClosure;
+//   - a message over MaximumMessageSize: ErrDataLengthExceedsMaximum (its
+//     cause matches syscall.EMSGSIZE, the POSIX error Apple reports),
+//     close code CloseMessageTooBig sent;
+//   - a frame that breaks the protocol, a close frame with an invalid
+//     code: ErrBadServerResponse, close code CloseProtocolError sent;
+//   - a text message that is not UTF-8: ErrBadServerResponse, close code
+//     CloseInvalidFramePayloadData sent;
+//   - a handshake the server refuses or answers wrongly:
+//     ErrBadServerResponse, CloseCode CloseInvalid.
+//
+// Suspend before the handshake delays it; afterwards it does not pause the
+// connection. All methods are safe for concurrent use.
+type WebSocketTask struct {
+	*Task
+	ws *wsState
+}
+
+// wsState is a WebSocket task's own state.
+type wsState struct {
+	protocols []string
+	header    http.Header
+
+	opened chan struct{} // closed once conn is set
+	ended  chan struct{} // closed once the task's end is known (endErr)
+	msgs   chan WebSocketMessage
+
+	mu          sync.Mutex
+	conn        *websocket.Conn
+	maxSize     int64
+	protocol    string
+	closeCode   CloseCode
+	closeReason []byte
+	closing     bool   // CancelWith sent a close frame
+	endErr      *Error // nil for a clean close
+}
+
+// WebSocketTask returns a suspended task that opens a WebSocket to u, a
+// ws or wss URL (http and https are taken as ws and wss), offering the
+// given subprotocols in Sec-WebSocket-Protocol. A URL of another scheme
+// fails the task with ErrUnsupportedURL once resumed.
+func (s *Session) WebSocketTask(u *url.URL, protocols []string) *WebSocketTask {
+	req := &http.Request{Method: http.MethodGet, Header: http.Header{}}
+	if u != nil {
+		u2 := *u
+		req.URL = &u2
+		req.Host = u2.Host
+	}
+	return s.newWebSocketTask(req, protocols)
+}
+
+// WebSocketTaskWithRequest returns a suspended WebSocket task for req, a
+// GET of a ws or wss URL whose headers are sent with the handshake; the
+// subprotocols offered are those of its Sec-WebSocket-Protocol header. The
+// headers the handshake sets itself (Connection, Upgrade and the
+// Sec-WebSocket ones) are replaced. req's context, if cancelled, cancels
+// the task.
+func (s *Session) WebSocketTaskWithRequest(req *http.Request) *WebSocketTask {
+	var protocols []string
+	if req != nil {
+		for _, v := range req.Header.Values("Sec-WebSocket-Protocol") {
+			for p := range strings.SplitSeq(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					protocols = append(protocols, p)
+				}
+			}
+		}
+	}
+	return s.newWebSocketTask(req, protocols)
+}
+
+func (s *Session) newWebSocketTask(req *http.Request, protocols []string) *WebSocketTask {
+	w := &WebSocketTask{ws: &wsState{
+		protocols: protocols,
+		opened:    make(chan struct{}),
+		ended:     make(chan struct{}),
+		msgs:      make(chan WebSocketMessage, 1),
+		maxSize:   DefaultMaximumMessageSize,
+	}}
+	if req != nil {
+		w.ws.header = req.Header.Clone()
+		for _, k := range []string{"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version",
+			"Sec-Websocket-Extensions", "Sec-Websocket-Protocol", "Sec-Websocket-Accept"} {
+			delete(w.ws.header, textproto.CanonicalMIMEHeaderKey(k))
+		}
+	}
+	t := s.newTaskOf(req, bodySource{}, delivery{}, func(t *Task) sockTask {
+		w.Task = t
+		return w
+	})
+	if t.State() == TaskCompleted {
+		w.Task = t
+		w.ws.end(t.Err())
+	}
+	return w
+}
+
+func (w *WebSocketTask) addTo(set *TaskSet) { set.WebSocket = append(set.WebSocket, w) }
+
+// MaximumMessageSize returns the largest message Receive accepts, in
+// bytes: DefaultMaximumMessageSize (1 MiB) unless set.
+func (w *WebSocketTask) MaximumMessageSize() int {
+	w.ws.mu.Lock()
+	defer w.ws.mu.Unlock()
+	return int(w.ws.maxSize)
+}
+
+// SetMaximumMessageSize sets the largest message the task accepts, in
+// bytes (after decompression). It applies from the next message read; n
+// below 1 is taken as 1. A larger message fails the task with
+// ErrDataLengthExceedsMaximum and close code CloseMessageTooBig.
+func (w *WebSocketTask) SetMaximumMessageSize(n int) {
+	n = max(n, 1)
+	w.ws.mu.Lock()
+	w.ws.maxSize = int64(n)
+	c := w.ws.conn
+	w.ws.mu.Unlock()
+	if c != nil {
+		c.SetReadLimit(int64(n))
+	}
+}
+
+// CloseCode returns the code of the first close frame sent or received:
+// CloseInvalid while the connection is open or when the handshake never
+// completed, CloseAbnormalClosure when the connection was lost without
+// one.
+func (w *WebSocketTask) CloseCode() CloseCode {
+	w.ws.mu.Lock()
+	defer w.ws.mu.Unlock()
+	return w.ws.closeCode
+}
+
+// CloseReason returns the reason of the first close frame sent or
+// received, nil if it had none.
+func (w *WebSocketTask) CloseReason() []byte {
+	w.ws.mu.Lock()
+	defer w.ws.mu.Unlock()
+	return w.ws.closeReason
+}
+
+// Protocol returns the subprotocol the server chose, "" before the
+// handshake or when it chose none.
+func (w *WebSocketTask) Protocol() string {
+	w.ws.mu.Lock()
+	defer w.ws.mu.Unlock()
+	return w.ws.protocol
+}
+
+// CancelWith closes the WebSocket with code and reason: Apple's
+// cancel(with:reason:). When open, the task sends a close frame and
+// completes, with a nil error, once the server answered it (DidCloseWith
+// reports the answer) or after five seconds; before the handshake
+// completes it is Cancel. code must be one an endpoint may send (1000-1003,
+// 1007-1014, 3000-4999) and reason at most 123 bytes, else CancelWith
+// returns ErrInvalidCloseCode and does nothing. Calls after the first, and
+// after the connection closed, do nothing. Messages that arrive after
+// CancelWith, before the server's answer, are discarded.
+func (w *WebSocketTask) CancelWith(code CloseCode, reason []byte) error {
+	if !code.sendable() || len(reason) > 123 {
+		return ErrInvalidCloseCode
+	}
+	ws := w.ws
+	ws.mu.Lock()
+	c := ws.conn
+	first := !ws.closing && ws.closeCode == CloseInvalid
+	if first {
+		ws.closing = true
+		ws.closeCode, ws.closeReason = code, reason
+	}
+	ws.mu.Unlock()
+	if !first {
+		return nil
+	}
+	if c == nil {
+		w.Cancel()
+		return nil
+	}
+	go c.Close(websocket.StatusCode(code), string(reason)) // ends when the server answers, or after its own timeout
+	return nil
+}
+
+// wait returns the open connection, waiting for the handshake; an error
+// when the task ended first or ctx is done.
+func (w *WebSocketTask) wait(ctx context.Context) (*websocket.Conn, error) {
+	select {
+	case <-w.ws.opened:
+	case <-w.ws.ended:
+		return nil, w.ws.notConnected(w.Task)
+	case <-w.Done(): // cancelled before it started
+		return nil, w.ws.notConnected(w.Task)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-w.ws.ended:
+		return nil, w.ws.notConnected(w.Task)
+	default:
+	}
+	w.ws.mu.Lock()
+	defer w.ws.mu.Unlock()
+	return w.ws.conn, nil
+}
+
+// notConnected is the error of a message sent or received after the task
+// ended: the task's own error when it failed, otherwise one of code
+// ErrNetworkConnectionLost whose cause matches syscall.ENOTCONN, the POSIX
+// error Apple reports ("socket is not connected").
+func (ws *wsState) notConnected(t *Task) error {
+	if err := t.Err(); err != nil {
+		return err
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.endErr != nil {
+		return ws.endErr
+	}
+	u := ""
+	if r := t.OriginalRequest(); r != nil && r.URL != nil {
+		u = r.URL.Redacted()
+	}
+	return &Error{Code: ErrNetworkConnectionLost, URL: u, Err: fmt.Errorf("urlsession: the WebSocket is closed: %w", syscall.ENOTCONN)}
+}
+
+// Send sends a message, waiting for the handshake first if the task has
+// not opened yet. Messages are sent whole and one at a time, each in the
+// order its Send began. It returns once the message was written, ctx's
+// error when ctx ends before the message starts out, or an *Error when the
+// task has ended. Once a message started out it cannot be taken back: if
+// ctx ends while it is written, the task ends with ErrTimedOut or
+// ErrCancelled (for a deadline or a cancellation).
+func (w *WebSocketTask) Send(ctx context.Context, m WebSocketMessage) error {
+	typ := websocket.MessageBinary
+	switch m.Type {
+	case WebSocketText:
+		typ = websocket.MessageText
+	case WebSocketBinary:
+	default:
+		return fmt.Errorf("urlsession: invalid WebSocket message type %d", int(m.Type))
+	}
+	c, err := w.wait(ctx)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The library closes the connection when the context of a write ends;
+	// the task's end closes it anyway, so it gets none, and ctx ending
+	// ends the task with a code of its own.
+	stop := context.AfterFunc(ctx, func() { w.cancelWith(opCancelled(ctx)) })
+	err = c.Write(context.Background(), typ, m.Data)
+	stop()
+	if err != nil {
+		return w.opError(err)
+	}
+	w.sent.Add(int64(len(m.Data)))
+	return nil
+}
+
+// opCancelled is the error a task ends with when the context of a
+// message being sent ends.
+func opCancelled(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fail.New(int(ErrTimedOut), errors.New("urlsession: a WebSocket message could not be sent in time"))
+	}
+	return fail.New(int(ErrCancelled), errors.New("urlsession: a WebSocket message was cancelled while being sent"))
+}
+
+// opError is the error of a Send or SendPing that failed: the task's,
+// once it ended, else err wrapped in an *Error.
+func (w *WebSocketTask) opError(err error) error {
+	select {
+	case <-w.ws.ended:
+		return w.ws.notConnected(w.Task)
+	case <-w.Done():
+		return w.ws.notConnected(w.Task)
+	default:
+	}
+	return classify(err, w.ws.url(w.Task))
+}
+
+func (ws *wsState) url(t *Task) string {
+	if r := t.OriginalRequest(); r != nil && r.URL != nil {
+		return r.URL.Redacted()
+	}
+	return ""
+}
+
+// Receive returns the next message, waiting for it (and for the handshake
+// if need be). Messages are returned in the order they arrived, each to
+// one Receive. It returns ctx's error when ctx ends first (the connection
+// is not affected), and an *Error once the task ended and every message
+// received before has been returned (see WebSocketTask for the errors).
+// The task reads one message ahead of Receive: control frames (pings,
+// pongs, close) are seen only while Receive is called or a message can be
+// read ahead.
+func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
+	select {
+	case m := <-w.ws.msgs:
+		return m, nil
+	case <-w.ws.ended:
+	case <-w.Done(): // cancelled before it started
+	case <-ctx.Done():
+		return WebSocketMessage{}, ctx.Err()
+	}
+	select {
+	case m := <-w.ws.msgs: // received before the end
+		return m, nil
+	default:
+	}
+	return WebSocketMessage{}, w.ws.notConnected(w.Task)
+}
+
+// SendPing sends a ping and returns when its pong arrived: Apple's
+// sendPing(pongReceiveHandler:). It returns ctx's error if ctx ends first
+// and an *Error when the task ended. The pong is read by the task's
+// reader, which reads ahead of Receive by one message only: a ping waits
+// while a message nobody receives is pending.
+func (w *WebSocketTask) SendPing(ctx context.Context) error {
+	c, err := w.wait(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.Ping(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return w.opError(err)
+	}
+	return nil
+}
+
+// SendWithCompletion sends m as Send does, without a context, and calls
+// handler with the outcome on the session's delegate queue: Apple's
+// send(_:completionHandler:).
+func (w *WebSocketTask) SendWithCompletion(m WebSocketMessage, handler func(err error)) {
+	go func() {
+		err := w.Send(context.Background(), m)
+		w.session.queue.add(func() { handler(err) })
+	}()
+}
+
+// ReceiveWithCompletion waits for the next message as Receive does and
+// calls handler with it on the session's delegate queue: Apple's
+// receive(completionHandler:).
+func (w *WebSocketTask) ReceiveWithCompletion(handler func(m WebSocketMessage, err error)) {
+	go func() {
+		m, err := w.Receive(context.Background())
+		w.session.queue.add(func() { handler(m, err) })
+	}()
+}
+
+// SendPingWithHandler sends a ping as SendPing does and calls handler when
+// the pong arrived (nil) or the task ended (its error), on the session's
+// delegate queue: Apple's sendPing(pongReceiveHandler:).
+func (w *WebSocketTask) SendPingWithHandler(handler func(err error)) {
+	go func() {
+		err := w.SendPing(context.Background())
+		w.session.queue.add(func() { handler(err) })
+	}()
+}
+
+// end records the task's end; the first call wins.
+func (ws *wsState) end(e error) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	select {
+	case <-ws.ended:
+		return
+	default:
+	}
+	if e != nil {
+		ws.endErr, _ = e.(*Error)
+	}
+	close(ws.ended)
+}
+
+// runSock runs the task: the handshake, then the reader, to its end.
+func (w *WebSocketTask) runSock(ctx context.Context) {
+	t := w.Task
+	dels := t.delegates()
+	err := t.waitRunning(ctx)
+	if err == nil {
+		err = t.delegateProblem()
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	var c *websocket.Conn
+	var resp *http.Response
+	if err == nil {
+		c, resp, err = w.handshake(ctx, dels)
+	}
+	if err != nil {
+		w.finish(ctx, resp, err, false, 0, nil)
+		return
+	}
+	defer c.CloseNow()
+	// The connection is open: idleness is no longer a reason to end it (see
+	// onTimer); the resource timeout still runs.
+	t.inDelegate.Add(1)
+	ws := w.ws
+	ws.mu.Lock()
+	ws.conn = c
+	ws.protocol = c.Subprotocol()
+	c.SetReadLimit(ws.maxSize)
+	ws.mu.Unlock()
+	close(ws.opened)
+	if d, ok := delegateFor[WebSocketOpenDelegate](t); ok {
+		proto := c.Subprotocol()
+		t.session.queue.add(func() { d.DidOpenWithProtocol(t.session, w, proto) })
+	}
+	// The task's end (Cancel, a timeout) closes the connection, which ends
+	// the read in progress; reads get no context of their own, which the
+	// library would watch for each message.
+	stopClose := context.AfterFunc(ctx, func() { go c.CloseNow() })
+	defer stopClose()
+	for {
+		typ, data, err := c.Read(context.Background())
+		if err == nil && typ == websocket.MessageText && !utf8.Valid(data) {
+			c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
+			w.finish(ctx, resp, fail.Newf(int(ErrBadServerResponse), "urlsession: the server sent a text message that is not UTF-8"),
+				false, CloseInvalidFramePayloadData, nil)
+			return
+		}
+		if err != nil {
+			w.readEnded(ctx, resp, err)
+			return
+		}
+		t.received.Add(int64(len(data)))
+		m := WebSocketMessage{Type: WebSocketBinary, Data: data}
+		if typ == websocket.MessageText {
+			m.Type = WebSocketText
+		}
+		select {
+		case ws.msgs <- m:
+		case <-ctx.Done():
+			w.finish(ctx, resp, context.Cause(ctx), false, 0, nil)
+			return
+		}
+	}
+}
+
+// readEnded ends the task after the reader's error err.
+func (w *WebSocketTask) readEnded(ctx context.Context, resp *http.Response, err error) {
+	ws := w.ws
+	ws.mu.Lock()
+	closing := ws.closing
+	ws.mu.Unlock()
+	var ce websocket.CloseError
+	switch {
+	case ctx.Err() != nil:
+		w.finish(ctx, resp, context.Cause(ctx), false, 0, nil)
+	case errors.As(err, &ce):
+		var reason []byte
+		if ce.Reason != "" {
+			reason = []byte(ce.Reason)
+		}
+		w.finish(ctx, resp, nil, true, CloseCode(ce.Code), reason)
+	case closing:
+		// CancelWith's close handshake ended without the server's answer.
+		w.finish(ctx, resp, nil, false, 0, nil)
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		w.finish(ctx, resp, fail.New(int(ErrDataLengthExceedsMaximum),
+			fmt.Errorf("urlsession: a WebSocket message is larger than the maximum message size of %d bytes: %w", w.MaximumMessageSize(), syscall.EMSGSIZE)),
+			false, CloseMessageTooBig, nil)
+	case lostConnection(err):
+		w.finish(ctx, resp, fail.New(int(ErrNetworkConnectionLost), err), false, CloseAbnormalClosure, nil)
+	default:
+		w.finish(ctx, resp, fail.New(int(ErrBadServerResponse), err), false, CloseProtocolError, nil)
+	}
+}
+
+// lostConnection reports whether a read error means the connection ended
+// (closed, reset, cut short) rather than a protocol violation.
+func lostConnection(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// finish completes the task with err; heard reports a close frame from the
+// server, with code and reason, for DidCloseWith; otherwise code (if not
+// CloseInvalid) is the close code recorded for the task.
+func (w *WebSocketTask) finish(ctx context.Context, resp *http.Response, err error, heard bool, code CloseCode, reason []byte) {
+	t := w.Task
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	var e *Error
+	if err != nil {
+		e = classify(err, w.ws.url(t))
+	}
+	ws := w.ws
+	ws.mu.Lock()
+	if ws.closeCode == CloseInvalid && code != CloseInvalid {
+		ws.closeCode, ws.closeReason = code, reason
+	}
+	ws.mu.Unlock()
+	if heard {
+		if d, ok := delegateFor[WebSocketCloseDelegate](t); ok {
+			t.session.queue.add(func() { d.DidCloseWith(t.session, w, code, reason) })
+		}
+	}
+	if e != nil {
+		ws.end(e)
+		t.complete(nil, resp, e, t.ownGoroutine)
+		return
+	}
+	ws.end(nil)
+	t.complete(nil, resp, nil, t.ownGoroutine)
+}
+
+// handshake opens the WebSocket: the upgrade request goes through the
+// session's pipeline, whose transport hands over the connection.
+func (w *WebSocketTask) handshake(ctx context.Context, dels *taskDelegates) (*websocket.Conn, *http.Response, error) {
+	t := w.Task
+	req := t.orig
+	if req == nil || req.URL == nil {
+		return nil, nil, fail.Newf(int(ErrUnsupportedURL), "the request has no URL")
+	}
+	switch strings.ToLower(req.URL.Scheme) {
+	case "ws", "wss", "http", "https":
+	default:
+		return nil, nil, fail.Newf(int(ErrUnsupportedURL), "a WebSocket task cannot load a %q URL", req.URL.Scheme)
+	}
+	if req.Method != "" && req.Method != http.MethodGet {
+		return nil, nil, fail.Newf(int(ErrUnsupportedURL), "a WebSocket handshake is a GET, not a %s", req.Method)
+	}
+	t.call.Hooks = hooks{t}
+	t.call.WaitsForConnectivity = t.session.cfg.WaitsForConnectivity
+	t.call.Metrics = dels.metrics != nil
+	t.call.CachePolicy = int(ReloadIgnoringLocalCacheData)
+	t.call.HandleCookies = !t.opts.DoNotHandleCookies
+	t.call.MainDocumentURL = t.opts.MainDocumentURL
+	t.ran = true
+	var rt wsRoundTrip
+	rt.w = w
+	opts := &websocket.DialOptions{
+		HTTPClient: &http.Client{
+			Transport:     &rt,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		HTTPHeader:      w.ws.header,
+		Host:            req.Host,
+		Subprotocols:    w.ws.protocols,
+		CompressionMode: websocket.CompressionNoContextTakeover,
+	}
+	c, resp, err := websocket.Dial(ctx, req.URL.String(), opts)
+	if resp == nil {
+		resp = rt.resp
+	}
+	if err != nil {
+		if rt.err != nil {
+			return nil, resp, rt.err // the pipeline's error, with its code
+		}
+		if ctx.Err() != nil {
+			return nil, resp, context.Cause(ctx)
+		}
+		return nil, resp, fail.New(int(ErrBadServerResponse), err)
+	}
+	return c, resp, nil
+}
+
+// wsRoundTrip sends a WebSocket task's handshake through the session's
+// pipeline and gives the connection of a 101 response back as its body.
+type wsRoundTrip struct {
+	w    *WebSocketTask
+	resp *http.Response
+	err  error
+}
+
+func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
+	t := rt.w.Task
+	resp, err := t.session.chain.Do(req.Context(), &t.call, req)
+	if err != nil {
+		rt.err = err
+		return nil, err
+	}
+	t.mu.Lock()
+	t.response = resp
+	t.mu.Unlock()
+	rt.resp = resp
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if rwc := pipeline.Upgraded(resp.Body); rwc != nil {
+			r2 := *resp
+			r2.Body = rwc
+			return &r2, nil
+		}
+	}
+	return resp, nil
+}
