@@ -10,9 +10,11 @@ import (
 // before using it as a path. ok is false when the header has no file name or
 // is malformed.
 //
-// The filename* parameter (an RFC 8187 ext-value such as
-// UTF-8”%e2%82%ac%20rates) is preferred over filename, as RFC 6266 section
-// 4.3 asks; its charset must be UTF-8 or ISO-8859-1 (case-insensitive), and a
+// The filename* parameter, an RFC 8187 ext-value such as
+//
+//	filename*=UTF-8''%e2%82%ac%20rates
+//
+// is preferred over filename, as RFC 6266 section 4.3 asks; its charset must be UTF-8 or ISO-8859-1 (case-insensitive), and a
 // filename* that cannot be decoded is ignored in favour of filename. A
 // filename given as a token or quoted-string is taken as UTF-8 when its bytes
 // are valid UTF-8 and as ISO-8859-1 otherwise. The disposition type
