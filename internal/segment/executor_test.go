@@ -1,0 +1,719 @@
+package segment
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// body returns n deterministic pseudo-random bytes.
+func body(n int) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(uint64(n), 7))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// origin serves data with http.ServeContent and a strong ETag, counting the
+// body bytes it sends.
+type origin struct {
+	data []byte
+	sent atomic.Int64
+	reqs atomic.Int64
+}
+
+func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.reqs.Add(1)
+	w.Header().Set("ETag", `"v1"`)
+	http.ServeContent(countingWriter{w, &o.sent}, r, "", time.Unix(1e9, 0), bytes.NewReader(o.data))
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// fetcher returns a Config.Fetch sending GETs with Range to url.
+func fetcher(client *http.Client, url string) func(context.Context, Range) (*http.Response, error) {
+	return func(ctx context.Context, r Range) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Range", r.Header())
+		return client.Do(req)
+	}
+}
+
+// newFile returns an empty file in a test directory.
+func newFile(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "download"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// checkFile fails t unless f holds exactly want.
+func checkFile(t *testing.T, f *os.File, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sha256.Sum256(got) != sha256.Sum256(want) {
+		t.Fatalf("file SHA-256 %x (%d bytes); want %x (%d bytes)", sha256.Sum256(got), len(got), sha256.Sum256(want), len(want))
+	}
+}
+
+func noBackoff(int) time.Duration { return 0 }
+
+// progressLog checks that Progress calls are serialised and never go back.
+type progressLog struct {
+	mu      sync.Mutex
+	busy    bool
+	last    int64
+	calls   int
+	resets  int
+	problem string
+}
+
+func (p *progressLog) record(n int64) {
+	p.mu.Lock()
+	if p.busy {
+		p.problem = "concurrent Progress calls"
+	}
+	p.busy = true
+	if n < p.last {
+		if n == 0 {
+			p.resets++
+		} else if p.problem == "" {
+			p.problem = fmt.Sprintf("progress went back from %d to %d", p.last, n)
+		}
+	}
+	p.last = n
+	p.calls++
+	p.busy = false
+	p.mu.Unlock()
+}
+
+func TestPlan(t *testing.T) {
+	tests := []struct {
+		total   int64
+		n       int
+		min     int64
+		lengths []int64
+	}{
+		{10, 3, 1, []int64{4, 3, 3}},
+		{10, 1, 1, []int64{10}},
+		{10, 20, 1, []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+		{10, 4, 4, []int64{5, 5}},
+		{10, 4, 100, []int64{10}},
+		{1, 8, 0, []int64{1}},
+		{1 << 30, 8, 1 << 20, []int64{1 << 27, 1 << 27, 1 << 27, 1 << 27, 1 << 27, 1 << 27, 1 << 27, 1 << 27}},
+	}
+	for _, tt := range tests {
+		st, err := Plan(tt.total, tt.n, tt.min)
+		if err != nil {
+			t.Fatalf("Plan(%d, %d, %d): %v", tt.total, tt.n, tt.min, err)
+		}
+		var got []int64
+		for _, g := range st.Segments {
+			got = append(got, g.End-g.Start)
+		}
+		if !slices.Equal(got, tt.lengths) || st.Validate() != nil || st.Written() != 0 || st.Complete() {
+			t.Errorf("Plan(%d, %d, %d) = %v; want lengths %v", tt.total, tt.n, tt.min, st, tt.lengths)
+		}
+	}
+	for _, bad := range []struct {
+		total int64
+		n     int
+	}{{0, 1}, {-5, 1}, {10, 0}, {10, MaxSegments + 1}} {
+		if _, err := Plan(bad.total, bad.n, 1); !errors.Is(err, ErrInvalidState) {
+			t.Errorf("Plan(%d, %d) error = %v; want ErrInvalidState", bad.total, bad.n, err)
+		}
+	}
+}
+
+func TestStateEncoding(t *testing.T) {
+	st := State{Total: 100, Segments: []Segment{{0, 40, 40}, {40, 70, 5}, {70, 100, 0}}}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"total":100,"segments":[{"start":0,"end":40,"done":40},{"start":40,"end":70,"done":5},{"start":70,"end":100,"done":0}]}`; string(b) != want {
+		t.Errorf("encoding = %s; want %s", b, want)
+	}
+	got, err := ParseState(b)
+	if err != nil || !slices.Equal(got.Segments, st.Segments) || got.Total != 100 || got.Written() != 45 {
+		t.Errorf("ParseState = %+v, %v", got, err)
+	}
+	for _, bad := range []string{
+		``, `{`, `null`, `[]`, `{"total":100}`,
+		`{"total":0,"segments":[{"start":0,"end":0,"done":0}]}`,
+		`{"total":100,"segments":[{"start":0,"end":50,"done":0}]}`,
+		`{"total":100,"segments":[{"start":0,"end":50,"done":0},{"start":40,"end":100,"done":0}]}`,
+		`{"total":100,"segments":[{"start":0,"end":50,"done":0},{"start":60,"end":100,"done":0}]}`,
+		`{"total":100,"segments":[{"start":0,"end":100,"done":101}]}`,
+		`{"total":100,"segments":[{"start":0,"end":100,"done":-1}]}`,
+		`{"total":100,"segments":[{"start":0,"end":100,"done":0}],"extra":1}`,
+		`{"total":100,"segments":[{"start":0,"end":100,"done":0}]} {}`,
+		`{"total":100,"segments":[{"start":0,"end":100,"done":0}]}x`,
+		`{"total":1e400,"segments":[]}`,
+	} {
+		if _, err := ParseState([]byte(bad)); !errors.Is(err, ErrInvalidState) {
+			t.Errorf("ParseState(%s) error = %v; want ErrInvalidState", bad, err)
+		}
+	}
+}
+
+func FuzzParseState(f *testing.F) {
+	f.Add([]byte(`{"total":100,"segments":[{"start":0,"end":40,"done":40},{"start":40,"end":100,"done":5}]}`))
+	f.Add([]byte(`{"total":9223372036854775807,"segments":[{"start":0,"end":9223372036854775807,"done":0}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := ParseState(b)
+		if err != nil {
+			return
+		}
+		if st.Validate() != nil || st.Written() < 0 || st.Written() > st.Total {
+			t.Fatalf("accepted bad state %+v", st)
+		}
+	})
+}
+
+// servers returns an HTTP/1.1 and an HTTP/2 server for h.
+func servers(t *testing.T, h http.Handler) map[string]*httptest.Server {
+	h1 := httptest.NewServer(h)
+	h2 := httptest.NewUnstartedServer(h)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(func() { h1.Close(); h2.Close() })
+	return map[string]*httptest.Server{"h1": h1, "h2": h2}
+}
+
+func TestSegmentedServeContent(t *testing.T) {
+	data := body(3<<20 + 12345)
+	o := &origin{data: data}
+	for name, srv := range servers(t, o) {
+		for _, n := range []int{1, 4, 16} {
+			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
+				o.sent.Store(0)
+				st, err := Plan(int64(len(data)), n, 64<<10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := newFile(t)
+				var pl progressLog
+				e, err := NewExecutor(Config{
+					Fetch:      fetcher(srv.Client(), srv.URL),
+					Dst:        f,
+					Progress:   pl.record,
+					MinSplit:   -1,
+					BufferSize: 64 << 10,
+				}, st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Run(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				checkFile(t, f, data)
+				if fin := e.State(); !fin.Complete() || len(fin.Segments) != len(st.Segments) {
+					t.Errorf("final state %+v", fin)
+				}
+				if pl.problem != "" || pl.last != int64(len(data)) || pl.resets != 0 {
+					t.Errorf("progress: %s; last %d of %d; %d resets", pl.problem, pl.last, len(data), pl.resets)
+				}
+				if got := o.sent.Load(); got != int64(len(data)) {
+					t.Errorf("server sent %d bytes; want %d", got, len(data))
+				}
+				if e.FellBack() {
+					t.Error("FellBack with a server that does ranges")
+				}
+			})
+		}
+	}
+}
+
+// resetter wraps an origin and resets the connection (RST) the first time
+// a response reaches each of the given absolute offsets of the body.
+type resetter struct {
+	o    *origin
+	mu   sync.Mutex
+	cuts []int64 // not yet used, ascending
+	hits atomic.Int64
+}
+
+func (rs *resetter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rs.o.reqs.Add(1)
+	w.Header().Set("ETag", `"v1"`)
+	cw := &cutWriter{ResponseWriter: w, rs: rs}
+	http.ServeContent(cw, r, "", time.Unix(1e9, 0), bytes.NewReader(rs.o.data))
+}
+
+type cutWriter struct {
+	http.ResponseWriter
+	rs      *resetter
+	started bool
+	pos     int64
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	if !c.started {
+		c.started = true
+		if cr := c.Header().Get("Content-Range"); cr != "" {
+			fmt.Sscanf(cr, "bytes %d-", &c.pos)
+		}
+	}
+	c.rs.mu.Lock()
+	cut := int64(-1)
+	for i, k := range c.rs.cuts {
+		if k >= c.pos && k < c.pos+int64(len(p)) {
+			cut = k
+			c.rs.cuts = slices.Delete(c.rs.cuts, i, i+1)
+			break
+		}
+	}
+	c.rs.mu.Unlock()
+	if cut < 0 {
+		n, err := c.ResponseWriter.Write(p)
+		c.pos += int64(n)
+		c.rs.o.sent.Add(int64(n))
+		return n, err
+	}
+	n, _ := c.ResponseWriter.Write(p[:cut-c.pos])
+	c.rs.o.sent.Add(int64(n))
+	rc := http.NewResponseController(c.ResponseWriter)
+	rc.Flush()
+	conn, _, err := rc.Hijack()
+	if err == nil {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		conn.Close()
+	}
+	c.rs.hits.Add(1)
+	panic(http.ErrAbortHandler)
+}
+
+func TestResetsResumePerSegment(t *testing.T) {
+	const size = 2<<20 + 999
+	data := body(size)
+	r := rand.New(rand.NewPCG(1, 2))
+	var cuts []int64
+	for range 60 {
+		cuts = append(cuts, r.Int64N(size))
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	rs := &resetter{o: &origin{data: data}, cuts: cuts}
+	srv := httptest.NewServer(rs)
+	defer srv.Close()
+	st, _ := Plan(size, 6, 1)
+	f := newFile(t)
+	var pl progressLog
+	e, err := NewExecutor(Config{
+		Fetch:      fetcher(srv.Client(), srv.URL),
+		Dst:        f,
+		Backoff:    noBackoff,
+		Progress:   pl.record,
+		BufferSize: 8 << 10,
+		MinSplit:   -1,
+	}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	if rs.hits.Load() < int64(len(cuts))/2 {
+		t.Errorf("only %d of %d resets happened", rs.hits.Load(), len(cuts))
+	}
+	// Each reset costs at most what was in flight: bytes the server wrote
+	// that never reached the file. Resuming never fetches again what is
+	// written, so the excess is bounded by the socket buffers per reset.
+	if extra := rs.o.sent.Load() - size; extra < 0 || extra > rs.hits.Load()*(4<<20) {
+		t.Errorf("server sent %d bytes for a %d-byte body with %d resets", rs.o.sent.Load(), size, rs.hits.Load())
+	}
+	if pl.problem != "" || pl.last != size {
+		t.Errorf("progress: %s; last %d", pl.problem, pl.last)
+	}
+}
+
+func TestIgnoredRangeFallsBack(t *testing.T) {
+	data := body(1<<20 + 5)
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No range support at all: the whole body, 200.
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		n, _ := w.Write(data)
+		sent.Add(int64(n))
+	}))
+	defer srv.Close()
+	st, _ := Plan(int64(len(data)), 4, 1)
+	f := newFile(t)
+	var pl progressLog
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: f, Progress: pl.record, Backoff: noBackoff}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	if !e.FellBack() {
+		t.Error("FellBack = false")
+	}
+	if fin := e.State(); len(fin.Segments) != 1 || !fin.Complete() {
+		t.Errorf("state after fall-back: %+v", fin)
+	}
+	if pl.problem != "" || pl.last != int64(len(data)) {
+		t.Errorf("progress: %s; last %d", pl.problem, pl.last)
+	}
+}
+
+func TestIgnoredRangeLengthChanged(t *testing.T) {
+	data := body(1000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(data) // 1000 bytes, but the State says 2000
+	}))
+	defer srv.Close()
+	st, _ := Plan(2000, 2, 1)
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: newFile(t)}, st)
+	if err := e.Run(context.Background()); !errors.Is(err, ErrLengthChanged) {
+		t.Errorf("Run = %v; want ErrLengthChanged", err)
+	}
+	if e.State().Complete() {
+		t.Error("state complete after a failure")
+	}
+}
+
+func TestWrongContentRange(t *testing.T) {
+	data := body(100000)
+	for _, tc := range []struct{ name, cr string }{
+		{"shifted", "bytes %d-%d/100000"},
+		{"other total", "bytes %d-%d/99999"},
+		{"missing", ""},
+		{"garbage", "bytes x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var a, b int64
+				fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &a, &b)
+				switch {
+				case tc.name == "shifted":
+					w.Header().Set("Content-Range", fmt.Sprintf(tc.cr, a+1, b+1))
+				case strings.Contains(tc.cr, "%"):
+					w.Header().Set("Content-Range", fmt.Sprintf(tc.cr, a, b))
+				case tc.cr != "":
+					w.Header().Set("Content-Range", tc.cr)
+				}
+				w.WriteHeader(http.StatusPartialContent)
+				w.Write(data[a : b+1])
+			}))
+			defer srv.Close()
+			st, _ := Plan(int64(len(data)), 3, 1)
+			e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: newFile(t), Backoff: noBackoff}, st)
+			err := e.Run(context.Background())
+			var cre *ContentRangeError
+			if !errors.As(err, &cre) || cre.Total != int64(len(data)) {
+				t.Fatalf("Run = %v; want a *ContentRangeError", err)
+			}
+			if e.State().Written() != 0 {
+				t.Errorf("%d bytes written from a wrong range", e.State().Written())
+			}
+		})
+	}
+}
+
+func TestStatusRetriesAndGivesUp(t *testing.T) {
+	data := body(50000)
+	o := &origin{data: data}
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every other request is refused with 503.
+		if calls.Add(1)%2 == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		o.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	st, _ := Plan(int64(len(data)), 3, 1)
+	f := newFile(t)
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: f, Backoff: noBackoff, Connections: 1}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+
+	// A server that always fails: bounded retries, then the error.
+	var fails atomic.Int64
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fails.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer bad.Close()
+	e, _ = NewExecutor(Config{Fetch: fetcher(bad.Client(), bad.URL), Dst: newFile(t), Backoff: noBackoff, Retries: 3, Connections: 1}, st)
+	err := e.Run(context.Background())
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusBadGateway {
+		t.Fatalf("Run = %v; want a 502 *StatusError", err)
+	}
+	if got := fails.Load(); got != 4 {
+		t.Errorf("%d requests; want 1 + 3 retries", got)
+	}
+	// A permanent status is not retried.
+	fails.Store(0)
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fails.Add(1)
+		w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+	}))
+	defer gone.Close()
+	e, _ = NewExecutor(Config{Fetch: fetcher(gone.Client(), gone.URL), Dst: newFile(t), Backoff: noBackoff, Connections: 1}, st)
+	if err := e.Run(context.Background()); !errors.As(err, &se) || se.Code != 416 || fails.Load() != 1 {
+		t.Errorf("Run = %v after %d requests; want one 416", err, fails.Load())
+	}
+}
+
+// failingFile fails every write once limit bytes have been written.
+type failingFile struct {
+	f     *os.File
+	mu    sync.Mutex
+	left  int64
+	wrote int64
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+func (ff *failingFile) WriteAt(p []byte, off int64) (int, error) {
+	ff.mu.Lock()
+	n := int(min(int64(len(p)), ff.left))
+	ff.left -= int64(n)
+	ff.mu.Unlock()
+	w, err := ff.f.WriteAt(p[:n], off)
+	ff.mu.Lock()
+	ff.wrote += int64(w)
+	ff.mu.Unlock()
+	if err == nil && n < len(p) {
+		err = errDiskFull
+	}
+	return w, err
+}
+
+func TestWriteFailureKeepsStateTrue(t *testing.T) {
+	data := body(1 << 20)
+	srv := httptest.NewServer(&origin{data: data})
+	defer srv.Close()
+	st, _ := Plan(int64(len(data)), 4, 1)
+	ff := &failingFile{f: newFile(t), left: 300000}
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: ff, BufferSize: 16 << 10}, st)
+	err := e.Run(context.Background())
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("Run = %v; want the write error", err)
+	}
+	fin := e.State()
+	if fin.Written() != ff.wrote || fin.Complete() {
+		t.Errorf("state says %d bytes written; the file got %d", fin.Written(), ff.wrote)
+	}
+	// What the state claims is in the file is the body's bytes.
+	got, _ := os.ReadFile(ff.f.Name())
+	for _, g := range fin.Segments {
+		if g.Done == 0 {
+			continue
+		}
+		if g.Start+g.Done > int64(len(got)) {
+			t.Errorf("segment %+v: the file has only %d bytes", g, len(got))
+			continue
+		}
+		if !bytes.Equal(got[g.Start:g.Start+g.Done], data[g.Start:g.Start+g.Done]) {
+			t.Errorf("segment %+v: file differs from the body", g)
+		}
+	}
+}
+
+func TestCancelAndResumeFromSavedState(t *testing.T) {
+	data := body(2 << 20)
+	o := &origin{data: data}
+	srv := httptest.NewServer(o)
+	defer srv.Close()
+	f := newFile(t)
+	st, _ := Plan(int64(len(data)), 5, 1)
+	for round := 0; ; round++ {
+		if round > 50 {
+			t.Fatal("no progress after 50 rounds")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		before := st.Written()
+		e, err := NewExecutor(Config{
+			Fetch:      fetcher(srv.Client(), srv.URL),
+			Dst:        f,
+			BufferSize: 16 << 10,
+			MinSplit:   64 << 10,
+			Progress: func(n int64) {
+				if n >= before+300000 {
+					cancel() // stop after about 300 kB more
+				}
+			},
+		}, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = e.Run(ctx)
+		cancel()
+		saved, merr := json.Marshal(e.State())
+		if merr != nil {
+			t.Fatal(merr)
+		}
+		if st, err = ParseState(saved); err != nil {
+			t.Fatalf("saved state does not parse: %v", err)
+		}
+		if err == nil && st.Complete() {
+			break
+		}
+		if st.Written() <= before {
+			t.Fatalf("round %d made no progress", round)
+		}
+	}
+	checkFile(t, f, data)
+	if len(st.Segments) <= 5 {
+		t.Logf("no split happened (%d segments)", len(st.Segments))
+	}
+}
+
+func TestSplitsLargestSegment(t *testing.T) {
+	data := body(4 << 20)
+	o := &origin{data: data}
+	srv := httptest.NewServer(o)
+	defer srv.Close()
+	// One segment, four connections: the idle three split it.
+	st, _ := Plan(int64(len(data)), 1, 1)
+	f := newFile(t)
+	var pl progressLog
+	e, _ := NewExecutor(Config{
+		Fetch: fetcher(srv.Client(), srv.URL), Dst: f, Connections: 4,
+		MinSplit: 256 << 10, BufferSize: 32 << 10, Progress: pl.record,
+		Limiter: NewLimiter(64<<20, nil), // slow enough for the splits to matter
+	}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	fin := e.State()
+	if len(fin.Segments) < 2 {
+		t.Errorf("no split: %+v", fin)
+	}
+	if err := fin.Validate(); err != nil || !fin.Complete() {
+		t.Errorf("final state %+v: %v", fin, err)
+	}
+	if got := o.sent.Load(); got > int64(len(data))+int64(len(fin.Segments))*(4<<20) {
+		t.Errorf("server sent %d bytes for %d", got, len(data))
+	}
+	if pl.problem != "" || pl.last != int64(len(data)) {
+		t.Errorf("progress: %s; last %d", pl.problem, pl.last)
+	}
+}
+
+func TestLimiterBoundsExecutor(t *testing.T) {
+	data := body(1 << 20)
+	srv := httptest.NewServer(&origin{data: data})
+	defer srv.Close()
+	const rate = 4 << 20
+	st, _ := Plan(int64(len(data)), 4, 1)
+	f := newFile(t)
+	start := time.Now()
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: f, Limiter: NewLimiter(rate, nil)}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	// A lower bound only: the burst, then the rate.
+	if min := time.Duration(float64(len(data)-rate/4) / rate * float64(time.Second)); time.Since(start) < min {
+		t.Errorf("1 MiB at 4 MiB/s took %v; the limit allows no less than %v", time.Since(start), min)
+	}
+}
+
+func TestNewExecutorRejects(t *testing.T) {
+	st, _ := Plan(10, 1, 1)
+	if _, err := NewExecutor(Config{Dst: newFile(t)}, st); err == nil {
+		t.Error("no Fetch accepted")
+	}
+	if _, err := NewExecutor(Config{Fetch: fetcher(http.DefaultClient, "http://127.0.0.1:1/")}, st); err == nil {
+		t.Error("no Dst accepted")
+	}
+	if _, err := NewExecutor(Config{Fetch: fetcher(http.DefaultClient, "http://127.0.0.1:1/"), Dst: newFile(t)}, State{}); !errors.Is(err, ErrInvalidState) {
+		t.Errorf("empty state: %v", err)
+	}
+}
+
+func TestDefaultTransient(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{io.ErrUnexpectedEOF, true},
+		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{&StatusError{Code: 503}, true},
+		{&StatusError{Code: 429}, true},
+		{&StatusError{Code: 404}, false},
+		{&StatusError{Code: 416}, false},
+		{context.Canceled, false},
+		{context.DeadlineExceeded, false},
+		{&net.OpError{Op: "read", Err: errors.New("connection reset by peer")}, true},
+		{errors.New("something else"), false},
+		{nil, false},
+	} {
+		if got := DefaultTransient(tc.err); got != tc.want {
+			t.Errorf("DefaultTransient(%v) = %v; want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestRangeHeader(t *testing.T) {
+	if got := (Range{0, 100}).Header(); got != "bytes=0-99" {
+		t.Errorf("Header = %q", got)
+	}
+	for _, tc := range []struct {
+		v  string
+		ok bool
+	}{
+		{"bytes 10-19/100", true},
+		{"bytes 10-19/*", true},
+		{" bytes 10-19/100 ", true},
+		{"bytes 10-20/100", false},
+		{"bytes 11-19/100", false},
+		{"bytes 10-19/101", false},
+		{"bytes */100", false},
+		{"items 10-19/100", false},
+		{"bytes 10-19", false},
+		{"", false},
+	} {
+		if got := contentRangeIs(tc.v, Range{10, 20}, 100); got != tc.ok {
+			t.Errorf("contentRangeIs(%q) = %v; want %v", tc.v, got, tc.ok)
+		}
+	}
+}
