@@ -76,11 +76,16 @@ type Config struct {
 	BufferSize int
 }
 
+// MaxRetryAfter caps the wait a Retry-After header can ask for.
+const MaxRetryAfter = time.Minute
+
 // StatusError reports a response to a range request that was neither 206
-// nor 200.
+// nor 200. A retry after it waits at least RetryAfter (up to
+// [MaxRetryAfter]).
 type StatusError struct {
-	Range Range
-	Code  int
+	Range      Range
+	Code       int
+	RetryAfter time.Duration // from a Retry-After header; 0 when absent
 }
 
 func (e *StatusError) Error() string {
@@ -385,15 +390,20 @@ func (e *Executor) progress() {
 // if not nil, is a 200 to use first.
 func (e *Executor) runSegment(ctx context.Context, s *seg, resp *http.Response) error {
 	failures := 0
+	var best int64 // the most of s ever written: progress is going past it
 	for {
 		e.mu.Lock()
 		r := s.Remaining()
+		best = max(best, s.Done)
 		e.mu.Unlock()
 		if r.Len() <= 0 {
 			return nil
 		}
-		progressed, err := e.attempt(ctx, s, r, resp)
+		_, err := e.attempt(ctx, s, r, resp)
 		resp = nil
+		e.mu.Lock()
+		progressed := s.Done > best
+		e.mu.Unlock()
 		if err == nil {
 			continue
 		}
@@ -417,7 +427,12 @@ func (e *Executor) runSegment(ctx context.Context, s *seg, resp *http.Response) 
 		if failures > e.cfg.Retries {
 			return fmt.Errorf("segment: range %s: giving up after %d attempts: %w", r.Header(), failures, err)
 		}
-		t := time.NewTimer(e.cfg.Backoff(failures))
+		wait := e.cfg.Backoff(failures)
+		var se *StatusError
+		if errors.As(err, &se) && se.RetryAfter > wait {
+			wait = min(se.RetryAfter, MaxRetryAfter)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -487,7 +502,7 @@ func (e *Executor) attempt(ctx context.Context, s *seg, r Range, resp *http.Resp
 		}
 		return progressed, err
 	default:
-		return false, &StatusError{Range: r, Code: resp.StatusCode}
+		return false, &StatusError{Range: r, Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 }
 
@@ -573,4 +588,23 @@ func contentRangeIs(v string, r Range, total int64) bool {
 	}
 	t, err := strconv.ParseInt(length, 10, 64)
 	return err == nil && t == total
+}
+
+// retryAfter reads a Retry-After value (RFC 9110 section 10.2.3): a number
+// of seconds or an HTTP-date. Anything else, or a date in the past, gives 0.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), MaxRetryAfter)
+	}
+	return 0
 }

@@ -717,3 +717,96 @@ func TestRangeHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestShortWholeBodiesGiveUp(t *testing.T) {
+	data := body(100000)
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		// No range support, no length, and the body always cut short:
+		// each attempt starts again from byte 0 and gets no further.
+		w.Write(data[:60000])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	defer srv.Close()
+	st, _ := Plan(int64(len(data)), 1, 1)
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: newFile(t), Backoff: noBackoff, Retries: 3}, st)
+	if err := e.Run(context.Background()); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("Run = %v; want the cut body's error", err)
+	}
+	if n := calls.Load(); n != 4 {
+		t.Errorf("%d requests; want 1 + 3 retries", n)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"", 0},
+		{"3", 3 * time.Second},
+		{" 3 ", 3 * time.Second},
+		{"0", 0},
+		{"-5", 0},
+		{"100000", MaxRetryAfter},
+		{"Thu, 01 Jan 2026 00:00:10 GMT", 10 * time.Second},
+		{"Wed, 31 Dec 2025 23:59:00 GMT", 0},
+		{"Fri, 02 Jan 2026 00:00:00 GMT", MaxRetryAfter},
+		{"soon", 0},
+	} {
+		if got := retryAfter(tc.v, now); got != tc.want {
+			t.Errorf("retryAfter(%q) = %v; want %v", tc.v, got, tc.want)
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	st, _ := Plan(10, 1, 1)
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: newFile(t), Retries: -1}, st)
+	var se *StatusError
+	if err := e.Run(context.Background()); !errors.As(err, &se) || se.RetryAfter != 7*time.Second || !DefaultTransient(se) {
+		t.Errorf("Run = %v; want a transient 429 asking for 7s", err)
+	}
+}
+
+// slowOrigin limits each response to rate bytes per second, as a server
+// limiting each connection does.
+type slowOrigin struct {
+	o    *origin
+	rate int64
+}
+
+func (s slowOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	lw := NewWriter(r.Context(), w, NewLimiter(s.rate, nil))
+	s.o.ServeHTTP(writerOnly{w, lw}, r)
+}
+
+// writerOnly is a ResponseWriter whose body goes through w.
+type writerOnly struct {
+	http.ResponseWriter
+	w io.Writer
+}
+
+func (wo writerOnly) Write(p []byte) (int, error) { return wo.w.Write(p) }
+
+func TestPerConnectionRateLimitedServer(t *testing.T) {
+	data := body(2 << 20)
+	o := &origin{data: data}
+	srv := httptest.NewServer(slowOrigin{o, 4 << 20})
+	defer srv.Close()
+	st, _ := Plan(int64(len(data)), 8, 1)
+	f := newFile(t)
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: f, BufferSize: 32 << 10}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	if got := o.sent.Load(); got != int64(len(data)) {
+		t.Errorf("server sent %d bytes; want %d", got, len(data))
+	}
+}
