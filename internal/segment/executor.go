@@ -151,8 +151,8 @@ type seg struct {
 }
 
 // Executor runs a segmented download to completion. Create it with
-// [NewExecutor], call Run once; State may be called at any time from any
-// goroutine.
+// [NewExecutor] and call Run; State and FellBack may be called at any time
+// from any goroutine.
 //
 // Each connection takes an unfinished segment, fetches its remaining range
 // and writes the bytes at their offsets. A 206 must carry exactly the
@@ -234,7 +234,8 @@ func (e *Executor) FellBack() bool {
 // complete, or the first permanent error (or ctx's error) after stopping
 // every connection. Either way [Executor.State] then describes exactly what
 // Dst holds, ready to be saved for a later resume. Run returns only once all
-// its goroutines have ended.
+// its goroutines have ended. Run may be called again after it returns, to
+// try again from where it stopped, but never concurrently.
 func (e *Executor) Run(ctx context.Context) error {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -295,14 +296,15 @@ func (e *Executor) Run(ctx context.Context) error {
 	if firstErr != nil {
 		return firstErr
 	}
+	st := e.State()
+	if st.Complete() {
+		return nil
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if st := e.State(); !st.Complete() {
-		// Unreachable unless a segment was lost; never report success.
-		return fmt.Errorf("segment: stopped with %d of %d bytes written", st.Written(), st.Total)
-	}
-	return nil
+	// Unreachable unless a segment was lost; never report success.
+	return fmt.Errorf("segment: stopped with %d of %d bytes written", st.Written(), st.Total)
 }
 
 // runFallback collapses the State to one segment and streams resp, a 200,
@@ -317,10 +319,7 @@ func (e *Executor) runFallback(ctx context.Context, resp *http.Response) error {
 	e.progress()
 	err := e.runSegment(ctx, s, resp)
 	e.release(s)
-	if err != nil {
-		return err
-	}
-	return ctx.Err()
+	return err
 }
 
 // next claims a segment for a connection: the first unfinished one nobody

@@ -810,3 +810,104 @@ func TestPerConnectionRateLimitedServer(t *testing.T) {
 		t.Errorf("server sent %d bytes; want %d", got, len(data))
 	}
 }
+
+// TestChangedResourceNeverSplices replaces the resource while a download
+// runs: with If-Range the server then answers 200 with the new version, and
+// the file must hold the new version whole, not a mix.
+func TestChangedResourceNeverSplices(t *testing.T) {
+	v1, v2 := body(1<<20), body(1<<20)
+	for i := range v2 {
+		v2[i] ^= 0x5a
+	}
+	var (
+		mu    sync.Mutex
+		reqs  int
+		bytes = v1
+		etag  = `"v1"`
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reqs++
+		if reqs == 3 { // replaced after two ranges were asked for
+			bytes, etag = v2, `"v2"`
+		}
+		b, tag := bytes, etag
+		mu.Unlock()
+		w.Header().Set("ETag", tag)
+		http.ServeContent(w, r, "", time.Unix(1e9, 0), newReader(b))
+	}))
+	defer srv.Close()
+	client := srv.Client()
+	fetch := func(ctx context.Context, r Range) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+		req.Header.Set("Range", r.Header())
+		req.Header.Set("If-Range", `"v1"`)
+		return client.Do(req)
+	}
+	st, _ := Plan(int64(len(v1)), 4, 1)
+	f := newFile(t)
+	var pl progressLog
+	e, _ := NewExecutor(Config{Fetch: fetch, Dst: f, Connections: 2, BufferSize: 16 << 10, Progress: pl.record}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !e.FellBack() {
+		t.Error("FellBack = false after the resource changed")
+	}
+	checkFile(t, f, v2)
+	if pl.problem != "" || pl.resets != 1 || pl.last != int64(len(v2)) {
+		t.Errorf("progress: %q, %d resets, last %d", pl.problem, pl.resets, pl.last)
+	}
+}
+
+func newReader(b []byte) io.ReadSeeker { return bytes.NewReader(b) }
+
+// TestRunAgainAfterFailure runs an Executor whose server fails
+// permanently for a while, then runs it again: it goes on from where it
+// stopped.
+func TestRunAgainAfterFailure(t *testing.T) {
+	data := body(1 << 20)
+	o := &origin{data: data}
+	var broken atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if broken.Load() {
+			http.Error(w, "gone", http.StatusForbidden)
+			return
+		}
+		o.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	st, _ := Plan(int64(len(data)), 4, 1)
+	f := newFile(t)
+	e, _ := NewExecutor(Config{
+		Fetch: fetcher(srv.Client(), srv.URL), Dst: f, BufferSize: 16 << 10, MinSplit: -1,
+		Progress: func(n int64) {
+			if n >= 200000 {
+				broken.Store(true)
+			}
+		},
+	}, st)
+	var se *StatusError
+	if err := e.Run(context.Background()); !errors.As(err, &se) || se.Code != http.StatusForbidden {
+		// The first segments may all have finished before the break.
+		if err != nil || !e.State().Complete() {
+			t.Fatalf("first Run = %v", err)
+		}
+	}
+	broken.Store(false)
+	written := e.State().Written()
+	var asked atomic.Int64
+	plain := e.cfg.Fetch
+	e.cfg.Fetch = func(ctx context.Context, r Range) (*http.Response, error) {
+		asked.Add(r.Len())
+		return plain(ctx, r)
+	}
+	e.cfg.Progress = nil
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatalf("second Run: %v", err)
+	}
+	checkFile(t, f, data)
+	if got := asked.Load(); got != int64(len(data))-written {
+		t.Errorf("second Run asked for %d bytes; %d were missing", got, int64(len(data))-written)
+	}
+}
