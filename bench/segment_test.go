@@ -11,8 +11,10 @@ package bench
 // Knobs: BENCH_SEG_BYTES (body size, 200 MiB), BENCH_SEG_RATE (bytes per
 // second per connection, 20 MiB), BENCH_SEG_ROUNDS (rounds, 3). The server
 // runs in the test process (it only paces 8 connections, a few percent of a
-// core); every download goes to a file in a temporary directory and is
-// checked with SHA-256.
+// core); each client runs in a process of its own, the Executor in the test
+// binary re-executed to run TestSegmentClient, so its peak RSS is its own.
+// Every download goes to a file in a temporary directory and is checked
+// with SHA-256.
 
 import (
 	"context"
@@ -182,16 +184,14 @@ func TestSegmentReport(t *testing.T) {
 		name string
 		run  func(path string) (rssKiB int64, err error)
 	}
-	transport := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16}
-	defer transport.CloseIdleConnections()
-	httpc := &http.Client{Transport: transport}
+	child := func(n int) func(string) (int64, error) {
+		return func(p string) (int64, error) {
+			return runSegmentClient(url, p, n)
+		}
+	}
 	clients := []client{
-		{"segment.Executor, 8 connections", func(p string) (int64, error) {
-			return 0, executorDownload(context.Background(), httpc, url, p, 8)
-		}},
-		{"segment.Executor, 1 connection", func(p string) (int64, error) {
-			return 0, executorDownload(context.Background(), httpc, url, p, 1)
-		}},
+		{"segment.Executor, 8 connections", child(8)},
+		{"segment.Executor, 1 connection", child(1)},
 	}
 	if aria2 != "" {
 		clients = append(clients, client{"aria2c -x 8 -s 8", func(p string) (int64, error) {
@@ -251,7 +251,53 @@ func TestSegmentReport(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | %.2f | %.1f | %.2f | %s |\n", c.name, m, float64(size)/(1<<20)/m, m/base, peak)
 	}
 	if aria2 != "" {
-		fmt.Fprintf(&b, "\nExecutor (8) / aria2c: %.2f\n", base/med(secs[len(secs)-1]))
+		last := len(secs) - 1
+		ratios := make([]float64, rounds)
+		for r := range ratios {
+			ratios[r] = secs[0][r] / secs[last][r]
+		}
+		fmt.Fprintf(&b, "\nExecutor (8) / aria2c: %.2f (median of the per-round ratios; rounds: %.2f)\n", med(ratios), ratios)
 	}
 	t.Log(b.String())
+}
+
+// Environment of a TestSegmentClient process.
+const (
+	segClientURL = "BENCH_SEG_CLIENT_URL"
+	segClientOut = "BENCH_SEG_CLIENT_OUT"
+	segClientN   = "BENCH_SEG_CLIENT_N"
+)
+
+// runSegmentClient runs executorDownload with n connections in a child
+// process and returns its peak RSS in KiB.
+func runSegmentClient(url, path string, n int) (int64, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.Command(exe, "-test.run=^TestSegmentClient$", "-test.count=1")
+	cmd.Env = append(os.Environ(), segClientURL+"="+url, segClientOut+"="+path, segClientN+"="+strconv.Itoa(n))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%v: %s", err, out)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss, nil
+	}
+	return 0, nil
+}
+
+// TestSegmentClient is the client process of TestSegmentReport; it skips
+// itself unless started by it.
+func TestSegmentClient(t *testing.T) {
+	url, path := os.Getenv(segClientURL), os.Getenv(segClientOut)
+	if url == "" || path == "" {
+		t.Skip("run by TestSegmentReport")
+	}
+	n, _ := strconv.Atoi(os.Getenv(segClientN))
+	transport := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16}
+	defer transport.CloseIdleConnections()
+	if err := executorDownload(context.Background(), &http.Client{Transport: transport}, url, path, max(n, 1)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -35,9 +35,10 @@ import (
 // URL yields a usable one. It is the name Apple's suggestedFilename uses.
 const Fallback = "Unknown"
 
-// MaxLen is the largest length, in bytes, of a name returned by [Suggest] or
-// [Sanitize]: the limit of common file systems (ext4, XFS, APFS, NTFS counts
-// UTF-16 units and allows more).
+// MaxLen is the largest length, in bytes of UTF-8, of a name returned by
+// [Suggest] or [Sanitize]: the file-name limit of ext4, XFS and Btrfs
+// (NTFS and APFS count 255 UTF-16 units or characters, which 255 bytes
+// never exceed).
 const MaxLen = 255
 
 // maxExt is the longest extension (with its dot) that a cut keeps.

@@ -27,8 +27,10 @@ const maxQuantum = 16 << 10
 // most 16 KiB (and never more than the smallest bucket on the chain), first
 // come first served at every level: a waiter joins a level's queue once every
 // level below it can serve it, so a task held back by its own rate does not
-// hold up the other tasks of its session. Users asking for equal amounts (the
-// segments of one download) get equal shares.
+// hold up the other tasks of its session. Each turn in a queue is one
+// quantum, so users asking for at least a quantum at a time (the segments of
+// one download reading through [NewReader]) get equal shares of the bytes;
+// a user asking for less gets a turn of that size.
 //
 // A rate of zero or less means unlimited: such a Limiter grants at once
 // (still subject to its ancestors). A nil *Limiter is unlimited too.
