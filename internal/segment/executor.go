@@ -35,6 +35,16 @@ type Config struct {
 	// qualifies).
 	Dst io.WriterAt
 
+	// Initial, if not nil, is a response already received to a request
+	// for the whole body as a range ("Range: bytes=0-", a 206 whose
+	// Content-Range must be "bytes 0-(Total-1)/Total"), or the 200 of a
+	// server that ignored it. It becomes the first segment's stream, read
+	// up to that segment's end (or a split's): started as Plan(total, 1,
+	// ...) with several Connections, the others split it as they join, as
+	// aria2 does. Run closes its body. If the first segment has already
+	// begun, Initial is closed unused.
+	Initial *http.Response
+
 	// Connections is the number of ranges fetched at once. Zero or less
 	// means one per unfinished segment of the initial State.
 	Connections int
@@ -256,14 +266,18 @@ func (e *Executor) Run(ctx context.Context) error {
 		errMu    sync.Mutex
 		firstErr error
 	)
-	for range workers {
+	initial, initialSeg := e.takeInitial()
+	for w := range workers {
 		wg.Go(func() {
 			for {
-				s := e.next()
-				if s == nil {
+				var s *seg
+				var resp *http.Response
+				if w == 0 && initialSeg != nil {
+					s, resp, initialSeg = initialSeg, initial, nil
+				} else if s = e.next(); s == nil {
 					return
 				}
-				err := e.runSegment(wctx, s, nil)
+				err := e.runSegment(wctx, s, resp, Range{0, e.total})
 				e.release(s)
 				if err != nil {
 					errMu.Lock()
@@ -283,6 +297,13 @@ func (e *Executor) Run(ctx context.Context) error {
 	resp, respCancel := e.fbResp, e.fbCancel
 	e.fbResp, e.fbCancel = nil, nil
 	e.mu.Unlock()
+	if errors.Is(firstErr, errFallback) && resp == nil {
+		// Lost only if the connections were being stopped anyway.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errors.New("segment: the server ignored a range and its response was lost")
+	}
 	if resp != nil {
 		defer respCancel()
 		if errors.Is(firstErr, errFallback) {
@@ -307,6 +328,25 @@ func (e *Executor) Run(ctx context.Context) error {
 	return fmt.Errorf("segment: stopped with %d of %d bytes written", st.Written(), st.Total)
 }
 
+// takeInitial claims the segment starting at byte 0 for Config.Initial, if
+// it is unstarted, and forgets Config.Initial. Otherwise it closes the
+// response.
+func (e *Executor) takeInitial() (*http.Response, *seg) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	resp := e.cfg.Initial
+	e.cfg.Initial = nil
+	if resp == nil {
+		return nil, nil
+	}
+	if s := e.segs[0]; !s.active && s.Done == 0 {
+		s.active = true
+		return resp, s
+	}
+	resp.Body.Close()
+	return nil, nil
+}
+
 // runFallback collapses the State to one segment and streams resp, a 200,
 // from byte 0, retrying like any segment.
 func (e *Executor) runFallback(ctx context.Context, resp *http.Response) error {
@@ -317,7 +357,7 @@ func (e *Executor) runFallback(ctx context.Context, resp *http.Response) error {
 	e.fellBack = true
 	e.mu.Unlock()
 	e.progress()
-	err := e.runSegment(ctx, s, resp)
+	err := e.runSegment(ctx, s, resp, Range{0, e.total})
 	e.release(s)
 	return err
 }
@@ -386,8 +426,8 @@ func (e *Executor) progress() {
 }
 
 // runSegment fetches what remains of s, retrying transient failures. resp,
-// if not nil, is a 200 to use first.
-func (e *Executor) runSegment(ctx context.Context, s *seg, resp *http.Response) error {
+// if not nil, is a response to the range asked to use first.
+func (e *Executor) runSegment(ctx context.Context, s *seg, resp *http.Response, asked Range) error {
 	failures := 0
 	var best int64 // the most of s ever written: progress is going past it
 	for {
@@ -398,7 +438,7 @@ func (e *Executor) runSegment(ctx context.Context, s *seg, resp *http.Response) 
 		if r.Len() <= 0 {
 			return nil
 		}
-		_, err := e.attempt(ctx, s, r, resp)
+		_, err := e.attempt(ctx, s, r, resp, asked)
 		resp = nil
 		e.mu.Lock()
 		progressed := s.Done > best
@@ -443,34 +483,38 @@ func (e *Executor) runSegment(ctx context.Context, s *seg, resp *http.Response) 
 
 // attempt makes one request for r (or uses resp) and copies what arrives
 // into s. It reports whether any byte was written.
-func (e *Executor) attempt(ctx context.Context, s *seg, r Range, resp *http.Response) (bool, error) {
+func (e *Executor) attempt(ctx context.Context, s *seg, r Range, resp *http.Response, asked Range) (bool, error) {
 	// The request gets a context of its own, so that a 200 handed over to
 	// Run outlives the connections' context, which Run then cancels.
 	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, rcancel)
+	if resp == nil {
+		var err error
+		if resp, err = e.cfg.Fetch(rctx, r); err != nil {
+			rcancel()
+			return false, err
+		}
+		asked = r
+	}
+	// Closing the body too ends a read of a response whose request's
+	// context the Executor does not own (Config.Initial).
+	body := resp.Body
+	abort := func() {
+		rcancel()
+		body.Close()
+	}
+	stop := context.AfterFunc(ctx, abort)
 	handedOver := false
 	defer func() {
 		if !handedOver {
 			stop()
-			rcancel()
-		}
-	}()
-	if resp == nil {
-		var err error
-		if resp, err = e.cfg.Fetch(rctx, r); err != nil {
-			return false, err
-		}
-	}
-	defer func() {
-		if !handedOver {
-			resp.Body.Close()
+			abort()
 		}
 	}()
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
 		cr := resp.Header.Get("Content-Range")
-		if !contentRangeIs(cr, r, e.total) {
-			return false, fatalError{&ContentRangeError{Asked: r, Total: e.total, ContentRange: cr}}
+		if !contentRangeIs(cr, asked, e.total) {
+			return false, fatalError{&ContentRangeError{Asked: asked, Total: e.total, ContentRange: cr}}
 		}
 		return e.copy(ctx, s, resp.Body)
 	case http.StatusOK:
@@ -483,7 +527,7 @@ func (e *Executor) attempt(ctx context.Context, s *seg, r Range, resp *http.Resp
 			// The whole body again, from byte 0.
 			s.Done = 0
 		} else if e.fbResp == nil && stop() {
-			e.fbResp, e.fbCancel = resp, rcancel
+			e.fbResp, e.fbCancel = resp, abort
 			handedOver = true
 		}
 		e.mu.Unlock()

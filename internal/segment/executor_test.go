@@ -911,3 +911,133 @@ func TestRunAgainAfterFailure(t *testing.T) {
 		t.Errorf("second Run asked for %d bytes; %d were missing", got, int64(len(data))-written)
 	}
 }
+
+// getWhole sends "Range: bytes=0-" as a download task's first request does.
+func getWhole(t *testing.T, client *http.Client, url string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Range", "bytes=0-")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestInitialResponseIsSplit(t *testing.T) {
+	data := body(4 << 20)
+	o := &origin{data: data}
+	srv := httptest.NewServer(o)
+	defer srv.Close()
+	first := getWhole(t, srv.Client(), srv.URL)
+	if first.StatusCode != http.StatusPartialContent {
+		t.Fatalf("status %d", first.StatusCode)
+	}
+	var asked atomic.Int64
+	plain := fetcher(srv.Client(), srv.URL)
+	st, _ := Plan(first.ContentLength, 1, 1)
+	f := newFile(t)
+	var pl progressLog
+	e, _ := NewExecutor(Config{
+		Initial: first,
+		Fetch: func(ctx context.Context, r Range) (*http.Response, error) {
+			asked.Add(r.Len())
+			return plain(ctx, r)
+		},
+		Dst: f, Connections: 4, MinSplit: 256 << 10, BufferSize: 32 << 10, Progress: pl.record,
+		Limiter: NewLimiter(64<<20, nil),
+	}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	fin := e.State()
+	if len(fin.Segments) < 2 {
+		t.Errorf("the initial response was not split: %+v", fin)
+	}
+	// The split-off ranges are all that was asked for again.
+	var splitOff int64
+	for _, g := range fin.Segments[1:] {
+		splitOff += g.End - g.Start
+	}
+	if got := asked.Load(); got < splitOff || got > splitOff+int64(len(fin.Segments))*(1<<20) {
+		t.Errorf("asked for %d bytes besides the initial response; %d were split off", got, splitOff)
+	}
+	if pl.problem != "" || pl.last != int64(len(data)) {
+		t.Errorf("progress: %s; last %d", pl.problem, pl.last)
+	}
+}
+
+func TestInitialResponseIgnoredRange(t *testing.T) {
+	data := body(1 << 20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(data) // no ranges, no length
+	}))
+	defer srv.Close()
+	first := getWhole(t, srv.Client(), srv.URL)
+	st, _ := Plan(int64(len(data)), 4, 1)
+	f := newFile(t)
+	e, _ := NewExecutor(Config{Initial: first, Fetch: fetcher(srv.Client(), srv.URL), Dst: f}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	if !e.FellBack() {
+		t.Error("FellBack = false")
+	}
+}
+
+func TestInitialResponseWrongRange(t *testing.T) {
+	data := body(1000)
+	srv := httptest.NewServer(&origin{data: data})
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("Range", "bytes=0-99") // not the whole body
+	first, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := Plan(int64(len(data)), 2, 1)
+	e, _ := NewExecutor(Config{Initial: first, Fetch: fetcher(srv.Client(), srv.URL), Dst: newFile(t)}, st)
+	var cre *ContentRangeError
+	if err := e.Run(context.Background()); !errors.As(err, &cre) || cre.Asked != (Range{0, 1000}) {
+		t.Errorf("Run = %v; want a *ContentRangeError for bytes=0-999", err)
+	}
+}
+
+// TestCancelStalledInitial cancels a Run whose initial response stalls:
+// Run must return although that response's request is not the Executor's.
+func TestCancelStalledInitial(t *testing.T) {
+	data := body(1 << 20)
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", len(data)-1, len(data)))
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(data[:100000])
+		w.(http.Flusher).Flush()
+		select { // stall
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	first := getWhole(t, srv.Client(), srv.URL)
+	st, _ := Plan(int64(len(data)), 1, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	e, _ := NewExecutor(Config{
+		Initial: first, Fetch: fetcher(srv.Client(), srv.URL), Dst: newFile(t), MinSplit: -1, BufferSize: 10000,
+		Progress: func(n int64) {
+			if n >= 100000 {
+				cancel()
+			}
+		},
+	}, st)
+	if err := e.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v; want context.Canceled", err)
+	}
+	if got := e.State().Written(); got != 100000 {
+		t.Errorf("state says %d bytes written; 100000 arrived", got)
+	}
+}
