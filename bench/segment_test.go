@@ -126,24 +126,35 @@ func fileSum(t *testing.T, path string) [32]byte {
 	return s
 }
 
-// executorDownload fetches url into path with n connections: a HEAD for the
-// length, then the Executor, as a download task would.
+// executorDownload fetches url into path with n connections as a download
+// task would: a GET with "Range: bytes=0-" whose 206 gives the length and
+// becomes the first segment's stream, then the Executor for the rest.
 func executorDownload(ctx context.Context, client *http.Client, url, path string, n int) error {
-	head, err := client.Head(url)
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		return err
 	}
-	head.Body.Close()
-	if head.ContentLength <= 0 {
-		return fmt.Errorf("no length: %d", head.ContentLength)
+	req.Header.Set("Range", "bytes=0-")
+	first, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	cr := first.Header.Get("Content-Range")
+	_, length, _ := strings.Cut(cr, "/")
+	total, err := strconv.ParseInt(length, 10, 64)
+	if err != nil || total <= 0 || !strings.HasPrefix(cr, "bytes 0-") || first.StatusCode != http.StatusPartialContent {
+		first.Body.Close()
+		return fmt.Errorf("no ranges: status %d, Content-Range %q", first.StatusCode, first.Header.Get("Content-Range"))
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
+		first.Body.Close()
 		return err
 	}
 	defer f.Close()
-	st, err := segment.Plan(head.ContentLength, n, 1<<20)
+	st, err := segment.Plan(total, n, 1<<20)
 	if err != nil {
+		first.Body.Close()
 		return err
 	}
 	e, err := segment.NewExecutor(segment.Config{
@@ -156,10 +167,12 @@ func executorDownload(ctx context.Context, client *http.Client, url, path string
 			req.Header.Set("If-Range", `"bench"`)
 			return client.Do(req)
 		},
+		Initial:    first,
 		Dst:        f,
 		BufferSize: 1 << 20,
 	}, st)
 	if err != nil {
+		first.Body.Close()
 		return err
 	}
 	if err := e.Run(ctx); err != nil {
