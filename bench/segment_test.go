@@ -139,10 +139,9 @@ func executorDownload(ctx context.Context, client *http.Client, url, path string
 	if err != nil {
 		return err
 	}
-	cr := first.Header.Get("Content-Range")
-	_, length, _ := strings.Cut(cr, "/")
-	total, err := strconv.ParseInt(length, 10, 64)
-	if err != nil || total <= 0 || !strings.HasPrefix(cr, "bytes 0-") || first.StatusCode != http.StatusPartialContent {
+	cr, err := segment.ParseContentRange(first.Header.Get("Content-Range"))
+	total := cr.Total
+	if err != nil || total <= 0 || cr.Range != (segment.Range{Start: 0, End: total}) || first.StatusCode != http.StatusPartialContent {
 		first.Body.Close()
 		return fmt.Errorf("no ranges: status %d, Content-Range %q", first.StatusCode, first.Header.Get("Content-Range"))
 	}

@@ -609,28 +609,76 @@ func (e *Executor) copy(ctx context.Context, s *seg, body io.Reader) (progressed
 // contentRangeIs reports whether a Content-Range value is exactly
 // "bytes r.Start-(r.End-1)/total" (or with "*" as the complete length).
 func contentRangeIs(v string, r Range, total int64) bool {
+	cr, err := ParseContentRange(v)
+	return err == nil && !cr.Unsatisfied && cr.Range == r && (cr.Total == total || cr.Total < 0)
+}
+
+// ContentRange is a parsed Content-Range header value (RFC 9110 section
+// 14.4).
+type ContentRange struct {
+	Range             // the bytes the response carries; zero when Unsatisfied
+	Total       int64 // the complete length; -1 for "*"
+	Unsatisfied bool  // "bytes */Total", as in a 416
+}
+
+// ErrContentRange is wrapped by the errors of [ParseContentRange].
+var ErrContentRange = errors.New("segment: malformed Content-Range")
+
+// ParseContentRange parses "bytes FIRST-LAST/TOTAL", "bytes FIRST-LAST/*"
+// or "bytes */TOTAL". It requires FIRST <= LAST, and LAST < TOTAL when
+// TOTAL is known; numbers are plain decimal digits.
+func ParseContentRange(v string) (ContentRange, error) {
+	bad := func() (ContentRange, error) {
+		return ContentRange{}, fmt.Errorf("%w: %q", ErrContentRange, v)
+	}
 	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
 	if !ok {
-		return false
+		return bad()
 	}
 	span, length, ok := strings.Cut(rest, "/")
 	if !ok {
-		return false
+		return bad()
+	}
+	cr := ContentRange{Total: -1}
+	if length != "*" {
+		t, ok := parseDigits(length)
+		if !ok {
+			return bad()
+		}
+		cr.Total = t
+	}
+	if span == "*" {
+		if cr.Total < 0 {
+			return bad()
+		}
+		cr.Unsatisfied = true
+		return cr, nil
 	}
 	first, last, ok := strings.Cut(span, "-")
 	if !ok {
-		return false
+		return bad()
 	}
-	f, err1 := strconv.ParseInt(first, 10, 64)
-	l, err2 := strconv.ParseInt(last, 10, 64)
-	if err1 != nil || err2 != nil || f != r.Start || l != r.End-1 {
-		return false
+	f, ok1 := parseDigits(first)
+	l, ok2 := parseDigits(last)
+	if !ok1 || !ok2 || f > l || l == 1<<63-1 || (cr.Total >= 0 && l >= cr.Total) {
+		return bad()
 	}
-	if length == "*" {
-		return true
+	cr.Range = Range{Start: f, End: l + 1}
+	return cr, nil
+}
+
+// parseDigits parses a non-empty string of ASCII digits that fits an int64.
+func parseDigits(s string) (int64, bool) {
+	if s == "" || len(s) > 19 {
+		return 0, false
 	}
-	t, err := strconv.ParseInt(length, 10, 64)
-	return err == nil && t == total
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // retryAfter reads a Retry-After value (RFC 9110 section 10.2.3): a number

@@ -1041,3 +1041,35 @@ func TestCancelStalledInitial(t *testing.T) {
 		t.Errorf("state says %d bytes written; 100000 arrived", got)
 	}
 }
+
+func TestParseContentRange(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want ContentRange
+		ok   bool
+	}{
+		{"bytes 0-99/100", ContentRange{Range: Range{0, 100}, Total: 100}, true},
+		{"bytes 10-19/*", ContentRange{Range: Range{10, 20}, Total: -1}, true},
+		{"bytes */100", ContentRange{Total: 100, Unsatisfied: true}, true},
+		{"bytes 5-5/6", ContentRange{Range: Range{5, 6}, Total: 6}, true},
+		{"bytes */*", ContentRange{}, false},
+		{"bytes 10-9/100", ContentRange{}, false},
+		{"bytes 0-100/100", ContentRange{}, false},
+		{"bytes +1-2/3", ContentRange{}, false},
+		{"bytes -1-2/3", ContentRange{}, false},
+		{"bytes 1-2/-3", ContentRange{}, false},
+		{"bytes 0-99999999999999999999/*", ContentRange{}, false},
+		{"bytes 0-9223372036854775807/*", ContentRange{}, false},
+		{"bytes=0-1/2", ContentRange{}, false},
+		{"bytes 0-1", ContentRange{}, false},
+		{"", ContentRange{}, false},
+	} {
+		got, err := ParseContentRange(tc.v)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("ParseContentRange(%q) = %+v, %v; want %+v, ok %v", tc.v, got, err, tc.want, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrContentRange) {
+			t.Errorf("error %v does not wrap ErrContentRange", err)
+		}
+	}
+}
