@@ -1073,3 +1073,27 @@ func TestParseContentRange(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseContentRange(f *testing.F) {
+	f.Add("bytes 0-99/100")
+	f.Add("bytes */100")
+	f.Add("bytes 10-19/*")
+	f.Fuzz(func(t *testing.T, v string) {
+		cr, err := ParseContentRange(v)
+		if err != nil {
+			return
+		}
+		if cr.Unsatisfied {
+			if cr.Total < 0 || cr.Range != (Range{}) {
+				t.Fatalf("%q: %+v", v, cr)
+			}
+			return
+		}
+		if cr.Start < 0 || cr.End <= cr.Start || (cr.Total >= 0 && cr.End > cr.Total) {
+			t.Fatalf("%q: %+v", v, cr)
+		}
+		if !contentRangeIs(v, cr.Range, cr.Total) {
+			t.Fatalf("%q does not match its own parse %+v", v, cr)
+		}
+	})
+}
