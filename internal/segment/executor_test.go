@@ -51,9 +51,12 @@ type countingWriter struct {
 	n *atomic.Int64
 }
 
+// Write counts p before writing it, so that the count is complete by the
+// time a client has read everything.
 func (c countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
 	n, err := c.ResponseWriter.Write(p)
-	c.n.Add(int64(n))
+	c.n.Add(int64(n - len(p)))
 	return n, err
 }
 
@@ -302,13 +305,15 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	}
 	c.rs.mu.Unlock()
 	if cut < 0 {
+		c.rs.o.sent.Add(int64(len(p)))
 		n, err := c.ResponseWriter.Write(p)
+		c.rs.o.sent.Add(int64(n - len(p)))
 		c.pos += int64(n)
-		c.rs.o.sent.Add(int64(n))
 		return n, err
 	}
+	c.rs.o.sent.Add(cut - c.pos)
 	n, _ := c.ResponseWriter.Write(p[:cut-c.pos])
-	c.rs.o.sent.Add(int64(n))
+	c.rs.o.sent.Add(int64(n) - (cut - c.pos))
 	rc := http.NewResponseController(c.ResponseWriter)
 	rc.Flush()
 	conn, _, err := rc.Hijack()
