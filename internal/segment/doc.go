@@ -15,8 +15,17 @@
 // [Plan] cuts a body of known length into ranges and returns a [State]; an
 // [Executor] runs a State to completion (or to the first permanent error),
 // updating it as bytes reach the file, so a State taken at any time, encoded
-// with [State.MarshalJSON] and checked with [State.Validate], can resume the
-// download later. See [Executor] for retries, Content-Range validation, the
+// with encoding/json and decoded with [ParseState] (which validates it), can
+// resume the download later. A download usually starts with a GET carrying
+// "Range: bytes=0-": [ParseContentRange] reads the length from its 206, and
+// [Config.Initial] lets the Executor go on reading that response as the
+// first segment. See [Executor] for retries, Content-Range validation, the
 // fall-back to one stream when a server ignores ranges, and the splitting of
 // the largest remaining range when a connection falls idle.
+//
+// Nothing here follows redirects, sends validators or checks digests: the
+// caller's Fetch function does the first two (If-Range with a strong
+// validator keeps two versions of a resource from being spliced: a changed
+// resource then answers 200, which the Executor takes from byte 0), and
+// package integrity the third.
 package segment

@@ -1,8 +1,15 @@
 package segment_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/urlsession-go/urlsession/internal/segment"
 )
@@ -35,4 +42,45 @@ func ExampleParseState() {
 	// {"total":100,"segments":[{"start":0,"end":50,"done":50},{"start":50,"end":100,"done":20}]}
 	// 70 false <nil>
 	// segment: invalid state: segments end at 60, total is 100
+}
+
+func ExampleExecutor() {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		http.ServeContent(w, r, "", time.Unix(1e9, 0), bytes.NewReader(body))
+	}))
+	defer srv.Close()
+
+	dir, _ := os.MkdirTemp("", "segment-example-")
+	defer os.RemoveAll(dir)
+	f, _ := os.Create(filepath.Join(dir, "download"))
+	defer f.Close()
+
+	st, _ := segment.Plan(int64(len(body)), 4, 64<<10)
+	e, err := segment.NewExecutor(segment.Config{
+		Fetch: func(ctx context.Context, r segment.Range) (*http.Response, error) {
+			req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Range", r.Header())
+			req.Header.Set("If-Range", `"v1"`)
+			return srv.Client().Do(req)
+		},
+		Dst:      f,
+		MinSplit: -1, // keep the four planned segments
+	}, st)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := e.Run(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	got, _ := os.ReadFile(f.Name())
+	fmt.Println(bytes.Equal(got, body), len(e.State().Segments), e.State().Complete())
+	// Output:
+	// true 4 true
 }
