@@ -1102,3 +1102,41 @@ func FuzzParseContentRange(f *testing.F) {
 		}
 	})
 }
+
+func TestCallerClassifiesAndBacksOff(t *testing.T) {
+	data := body(10000)
+	o := &origin{data: data}
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 3 {
+			http.NotFound(w, r) // not transient by default
+			return
+		}
+		o.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	st, _ := Plan(int64(len(data)), 1, 1)
+	f := newFile(t)
+	var mu sync.Mutex
+	var retries []int
+	e, _ := NewExecutor(Config{
+		Fetch: fetcher(srv.Client(), srv.URL), Dst: f,
+		Transient: func(err error) bool {
+			var se *StatusError
+			return errors.As(err, &se) && se.Code == http.StatusNotFound
+		},
+		Backoff: func(retry int) time.Duration {
+			mu.Lock()
+			retries = append(retries, retry)
+			mu.Unlock()
+			return 0
+		},
+	}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	if !slices.Equal(retries, []int{1, 2, 3}) {
+		t.Errorf("Backoff called with %v; want [1 2 3]", retries)
+	}
+}
