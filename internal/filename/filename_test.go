@@ -194,6 +194,9 @@ func FuzzSuggest(f *testing.F) {
 		}
 		if s := Sanitize(cd); s != "" {
 			checkSafe(t, cd, s)
+			if again := Sanitize(s); again != s {
+				t.Errorf("Sanitize is not idempotent: %q -> %q -> %q", cd, s, again)
+			}
 		}
 	})
 }
