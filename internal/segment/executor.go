@@ -98,6 +98,7 @@ type StatusError struct {
 	RetryAfter time.Duration // from a Retry-After header; 0 when absent
 }
 
+// Error states the range and the status.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("segment: range %s answered with status %d", e.Range.Header(), e.Code)
 }
@@ -110,6 +111,7 @@ type ContentRangeError struct {
 	ContentRange string // as received
 }
 
+// Error states the range asked for and the Content-Range received.
 func (e *ContentRangeError) Error() string {
 	return fmt.Sprintf("segment: asked for %s of %d bytes, got Content-Range %q", e.Asked.Header(), e.Total, e.ContentRange)
 }
