@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -81,6 +82,12 @@ type Config struct {
 	// [DefaultMinSplit]; negative, never split.
 	MinSplit int64
 
+	// IdleTimeout, if positive, ends an attempt that waits that long for
+	// its response or for the next bytes of its body, with an error
+	// wrapping [ErrStalled], which [DefaultTransient] retries. Zero leaves
+	// stalls to Fetch's client (its transport's timeouts and ctx).
+	IdleTimeout time.Duration
+
 	// BufferSize is each connection's read buffer: bytes reach Dst at least
 	// every BufferSize bytes received. Zero means [DefaultBufferSize].
 	BufferSize int
@@ -121,9 +128,13 @@ func (e *ContentRangeError) Error() string {
 var ErrLengthChanged = errors.New("segment: the resource's length changed")
 
 // DefaultTransient reports whether err is worth retrying: a lost or refused
-// connection, a body cut short, a timeout, or a [*StatusError] with status
+// connection, a body cut short, a timeout, a stall ([ErrStalled]), or a
+// [*StatusError] with status
 // 408, 429, 500, 502, 503 or 504. Context cancellation is not transient.
 func DefaultTransient(err error) bool {
+	if errors.Is(err, ErrStalled) {
+		return true // it wraps the cancellation that ended the attempt
+	}
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -143,6 +154,66 @@ func DefaultTransient(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne)
+}
+
+// ErrStalled is wrapped by the error of an attempt that waited longer than
+// Config.IdleTimeout for a response or for body bytes.
+var ErrStalled = errors.New("segment: no data within the idle timeout")
+
+// watchdog ends an attempt that waits for the network longer than d. A nil
+// *watchdog (no timeout) does nothing.
+type watchdog struct {
+	d     time.Duration
+	t     *time.Timer
+	fired atomic.Bool
+}
+
+func newWatchdog(d time.Duration, abort func()) *watchdog {
+	if d <= 0 {
+		return nil
+	}
+	w := &watchdog{d: d}
+	w.t = time.AfterFunc(d, func() {
+		w.fired.Store(true)
+		abort()
+	})
+	w.t.Stop()
+	return w
+}
+
+// arm starts the countdown; disarm stops it.
+func (w *watchdog) arm() {
+	if w != nil {
+		w.t.Reset(w.d)
+	}
+}
+
+func (w *watchdog) disarm() {
+	if w != nil {
+		w.t.Stop()
+	}
+}
+
+// wrap marks err as caused by the timeout when the watchdog fired.
+func (w *watchdog) wrap(err error) error {
+	if w != nil && err != nil && w.fired.Load() {
+		return fmt.Errorf("%w after %v: %w", ErrStalled, w.d, err)
+	}
+	return err
+}
+
+// idleReader runs its watchdog only while waiting in Read, so time spent
+// elsewhere (in a Limiter, writing to Dst) never counts as a stall.
+type idleReader struct {
+	r  io.Reader
+	wd *watchdog
+}
+
+func (ir idleReader) Read(p []byte) (int, error) {
+	ir.wd.arm()
+	n, err := ir.r.Read(p)
+	ir.wd.disarm()
+	return n, ir.wd.wrap(err)
 }
 
 // fatalError marks an error that is never retried.
@@ -489,20 +560,43 @@ func (e *Executor) attempt(ctx context.Context, s *seg, r Range, resp *http.Resp
 	// The request gets a context of its own, so that a 200 handed over to
 	// Run outlives the connections' context, which Run then cancels.
 	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
+	var (
+		bodyMu sync.Mutex
+		body   io.Closer
+	)
+	// Closing the body too ends a read of a response whose request's
+	// context the Executor does not own (Config.Initial).
+	abort := func() {
+		rcancel()
+		bodyMu.Lock()
+		b := body
+		bodyMu.Unlock()
+		if b != nil {
+			b.Close()
+		}
+	}
+	wd := newWatchdog(e.cfg.IdleTimeout, abort)
+	defer wd.disarm()
 	if resp == nil {
 		var err error
-		if resp, err = e.cfg.Fetch(rctx, r); err != nil {
+		wd.arm()
+		resp, err = e.cfg.Fetch(rctx, r)
+		wd.disarm()
+		if err != nil {
 			rcancel()
-			return false, err
+			return false, wd.wrap(err)
 		}
 		asked = r
 	}
-	// Closing the body too ends a read of a response whose request's
-	// context the Executor does not own (Config.Initial).
-	body := resp.Body
-	abort := func() {
-		rcancel()
+	bodyMu.Lock()
+	body = resp.Body
+	bodyMu.Unlock()
+	if wd != nil && wd.fired.Load() {
 		body.Close()
+	}
+	src := io.Reader(resp.Body)
+	if wd != nil {
+		src = idleReader{resp.Body, wd}
 	}
 	stop := context.AfterFunc(ctx, abort)
 	handedOver := false
@@ -518,7 +612,7 @@ func (e *Executor) attempt(ctx context.Context, s *seg, r Range, resp *http.Resp
 		if !contentRangeIs(cr, asked, e.total) {
 			return false, fatalError{&ContentRangeError{Asked: asked, Total: e.total, ContentRange: cr}}
 		}
-		return e.copy(ctx, s, resp.Body)
+		return e.copy(ctx, s, src)
 	case http.StatusOK:
 		if resp.ContentLength >= 0 && resp.ContentLength != e.total {
 			return false, fatalError{fmt.Errorf("%w: a complete response of %d bytes, expected %d", ErrLengthChanged, resp.ContentLength, e.total)}
@@ -537,11 +631,11 @@ func (e *Executor) attempt(ctx context.Context, s *seg, r Range, resp *http.Resp
 			return false, errFallback
 		}
 		e.progress()
-		progressed, err := e.copy(ctx, s, resp.Body)
+		progressed, err := e.copy(ctx, s, src)
 		if err == nil {
 			// The body must end where the representation does.
 			var one [1]byte
-			if n, _ := io.ReadFull(resp.Body, one[:]); n > 0 {
+			if n, _ := io.ReadFull(src, one[:]); n > 0 {
 				return progressed, fatalError{fmt.Errorf("%w: a complete response longer than %d bytes", ErrLengthChanged, e.total)}
 			}
 		}

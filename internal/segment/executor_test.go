@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -1165,4 +1166,172 @@ func TestCallerClassifiesAndBacksOff(t *testing.T) {
 	if !slices.Equal(retries, []int{1, 2, 3}) {
 		t.Errorf("Backoff called with %v; want [1 2 3]", retries)
 	}
+}
+
+// TestIdleTimeoutRetriesStalls stalls the first two responses, one before
+// its headers and one in the middle of its body: each attempt ends after
+// the idle timeout and a retry completes the range.
+func TestIdleTimeoutRetriesStalls(t *testing.T) {
+	data := body(300000)
+	o := &origin{data: data}
+	release := make(chan struct{})
+	defer close(release)
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stall := func() {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		switch calls.Add(1) {
+		case 1: // before the headers
+			stall()
+			return
+		case 2: // in the middle of the body
+			var a, b int
+			fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &a, &b)
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", a, b, len(data)))
+			w.Header().Set("Content-Length", fmt.Sprint(b-a+1))
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(data[a : a+(b-a)/2])
+			w.(http.Flusher).Flush()
+			stall()
+			return
+		}
+		o.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	st, _ := Plan(int64(len(data)), 1, 1)
+	f := newFile(t)
+	var seen []error
+	var mu sync.Mutex
+	e, _ := NewExecutor(Config{
+		Fetch: fetcher(srv.Client(), srv.URL), Dst: f, IdleTimeout: 400 * time.Millisecond,
+		Transient: func(err error) bool {
+			mu.Lock()
+			seen = append(seen, err)
+			mu.Unlock()
+			return DefaultTransient(err)
+		},
+		Backoff: noBackoff,
+	}, st)
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, f, data)
+	// The first two attempts stall; on a very busy machine a later one
+	// may be slow enough to count as a stall too.
+	if len(seen) < 2 {
+		t.Errorf("errors retried: %v; want two stalls", seen)
+	}
+	for _, err := range seen {
+		if !errors.Is(err, ErrStalled) {
+			t.Errorf("retried %v; want only stalls", err)
+		}
+	}
+}
+
+// memFile is an in-memory io.WriterAt.
+type memFile struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if end := off + int64(len(p)); end > int64(len(m.b)) {
+		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
+	}
+	copy(m.b[off:], p)
+	return len(p), nil
+}
+
+// stallBody serves r until stallAt bytes were read, then blocks until
+// closed.
+type stallBody struct {
+	r       io.Reader
+	stallAt int
+	n       int
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	if b.n >= b.stallAt {
+		<-b.closed
+		return 0, errors.New("read on closed body")
+	}
+	p = p[:min(len(p), b.stallAt-b.n)]
+	n, err := b.r.Read(p)
+	b.n += n
+	return n, err
+}
+
+func (b *stallBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// memFetch answers ranges of data from memory; the responses to the first
+// stalls requests stop after half their range.
+func memFetch(data []byte, stalls int64, calls *atomic.Int64) func(context.Context, Range) (*http.Response, error) {
+	return func(ctx context.Context, r Range) (*http.Response, error) {
+		stallAt := int(r.Len()) + 1
+		if calls.Add(1) <= stalls {
+			stallAt = int(r.Len()) / 2
+		}
+		h := http.Header{}
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", r.Start, r.End-1, len(data)))
+		return &http.Response{
+			StatusCode: http.StatusPartialContent,
+			Header:     h,
+			Body:       &stallBody{r: bytes.NewReader(data[r.Start:r.End]), stallAt: stallAt, closed: make(chan struct{})},
+		}, nil
+	}
+}
+
+// TestIdleTimeoutIgnoresLimiterWaits limits the rate so that each wait in
+// the Limiter lasts far longer than the idle timeout: no attempt may be
+// ended for it. Then it stalls two bodies: those attempts, and only those,
+// end after the timeout.
+func TestIdleTimeoutIgnoresLimiterWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		data := body(64 << 10)
+		for _, stalls := range []int64{0, 2} {
+			var calls atomic.Int64
+			var stalled atomic.Int64
+			dst := &memFile{}
+			st, _ := Plan(int64(len(data)), 4, 1)
+			start := time.Now()
+			e, _ := NewExecutor(Config{
+				Fetch: memFetch(data, stalls, &calls), Dst: dst,
+				IdleTimeout: 50 * time.Millisecond,
+				// Four connections take turns of 2 KiB at 8 KiB/s:
+				// each waits about a second between its turns.
+				Limiter:  NewLimiter(8<<10, nil),
+				MinSplit: -1,
+				Backoff:  noBackoff,
+				Transient: func(err error) bool {
+					if errors.Is(err, ErrStalled) {
+						stalled.Add(1)
+					}
+					return DefaultTransient(err)
+				},
+			}, st)
+			if err := e.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(dst.b, data) {
+				t.Fatal("wrong content")
+			}
+			if calls.Load() != 4+stalls || stalled.Load() != stalls {
+				t.Errorf("%d stalls planned: %d requests, %d stalls seen", stalls, calls.Load(), stalled.Load())
+			}
+			if d := time.Since(start); d < 7*time.Second {
+				t.Errorf("64 KiB at 8 KiB/s took %v", d)
+			}
+		}
+	})
 }
