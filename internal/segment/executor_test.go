@@ -1335,3 +1335,55 @@ func TestIdleTimeoutIgnoresLimiterWaits(t *testing.T) {
 		}
 	})
 }
+
+// TestLimiterSharedFairlyBySegmentsAndTasks runs two downloads of four
+// segments each under one session Limiter (one of them also under its own
+// task Limiter) and checks how the bytes were shared.
+func TestLimiterSharedFairlyBySegmentsAndTasks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		data := body(256 << 10)
+		session := NewLimiter(64<<10, nil)
+		tasks := []*Limiter{NewLimiter(0, session), NewLimiter(16<<10, session)}
+		executors := make([]*Executor, len(tasks))
+		for i, l := range tasks {
+			var calls atomic.Int64
+			st, _ := Plan(int64(len(data)), 4, 1)
+			executors[i], _ = NewExecutor(Config{
+				Fetch: memFetch(data, 0, &calls), Dst: &memFile{},
+				Limiter: l, MinSplit: -1, BufferSize: 8 << 10,
+			}, st)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for _, e := range executors {
+			wg.Go(func() { e.Run(ctx) })
+		}
+		time.Sleep(4 * time.Second)
+		a, b := executors[0].State(), executors[1].State()
+		cancel()
+		wg.Wait()
+		// After 4 s: the session granted 64 KiB/s (plus its quarter-second
+		// bucket, and one 8 KiB read per task at the very instant). The
+		// limited task gets at most its 16 KiB/s; taking turns in order of
+		// arrival with the four connections of the other task, in 4 KiB
+		// pieces (its own bucket) against their 8 KiB, it gets at least
+		// half of that.
+		if got := a.Written() + b.Written(); got < 4*64<<10-16<<10 || got > 4*64<<10+16<<10+2*8<<10 {
+			t.Errorf("%d bytes in 4 s under a 64 KiB/s session", got)
+		}
+		if got := b.Written(); got < 4*8<<10 || got > 4*16<<10+4<<10+8<<10 {
+			t.Errorf("the 16 KiB/s task wrote %d bytes in 4 s", got)
+		}
+		// Within each task, the four segments progressed alike: each turn
+		// is one 8 KiB read.
+		for i, st := range []State{a, b} {
+			lo, hi := st.Segments[0].Done, st.Segments[0].Done
+			for _, g := range st.Segments {
+				lo, hi = min(lo, g.Done), max(hi, g.Done)
+			}
+			if hi-lo > 16<<10 {
+				t.Errorf("task %d: segments wrote between %d and %d bytes", i, lo, hi)
+			}
+		}
+	})
+}

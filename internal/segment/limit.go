@@ -25,9 +25,14 @@ const maxQuantum = 16 << 10
 // grant then takes from the Limiter and all its limited ancestors at the same
 // instant, so each level keeps its own bound. Grants are made in quanta of at
 // most 16 KiB (and never more than the smallest bucket on the chain), first
-// come first served at every level: a waiter joins a level's queue once every
-// level below it can serve it, so a task held back by its own rate does not
-// hold up the other tasks of its session. Each turn in a queue is one
+// come first served at every level, in order of arrival in the tree: a
+// waiter joins a level's queue once every level below it can serve it (so a
+// task held back by its own rate does not hold up the other tasks of its
+// session) and then takes the place its arrival gives it. Turns at a
+// session are per waiting connection, not per task: a task limited below
+// its share of a saturated session, whose turns are also smaller (its own
+// bucket), can get less than its own rate (at least half of it in the
+// tests, against four connections of an unlimited task). Each turn in a queue is one
 // quantum, so users asking for at least a quantum at a time (the segments of
 // one download reading through [NewReader]) get equal shares of the bytes;
 // a user asking for less gets a turn of that size.
@@ -37,6 +42,7 @@ const maxQuantum = 16 << 10
 // Limiters are safe for concurrent use.
 type Limiter struct {
 	mu     *sync.Mutex // shared by the whole tree, so a grant sees every level at once
+	next   *uint64     // the tree's next waiter ticket; guarded by mu
 	parent *Limiter
 
 	rate   float64   // bytes per second; <= 0 means unlimited
@@ -47,7 +53,8 @@ type Limiter struct {
 
 // waiter is one pending grant of q bytes.
 type waiter struct {
-	q  int
+	ticket uint64 // order of arrival in the tree: queues are kept in this order
+	q      int
 	ch chan struct{} // buffered: a nudge to look again
 }
 
@@ -61,9 +68,9 @@ func (w *waiter) wake() {
 // NewLimiter returns a Limiter of bytesPerSecond (unlimited when zero or
 // less) under parent, which may be nil.
 func NewLimiter(bytesPerSecond int64, parent *Limiter) *Limiter {
-	l := &Limiter{parent: parent, mu: new(sync.Mutex), last: time.Now()}
+	l := &Limiter{parent: parent, mu: new(sync.Mutex), next: new(uint64), last: time.Now()}
 	if parent != nil {
-		l.mu = parent.mu
+		l.mu, l.next = parent.mu, parent.next
 	}
 	l.rate = float64(bytesPerSecond)
 	l.tokens = l.burst()
@@ -168,7 +175,14 @@ func (l *Limiter) tryLocked(w *waiter, now time.Time) (granted bool, wait time.D
 			continue
 		}
 		if !slices.Contains(c.queue, w) {
-			c.queue = append(c.queue, w)
+			// In order of arrival in the tree, not at this level: a
+			// waiter held back below (by its task's own rate) keeps its
+			// place here.
+			i := len(c.queue)
+			for i > 0 && c.queue[i-1].ticket > w.ticket {
+				i--
+			}
+			c.queue = slices.Insert(c.queue, i, w)
 		}
 		if c.queue[0] != w {
 			return false, 0
@@ -222,7 +236,8 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 			l.mu.Unlock()
 			return nil
 		}
-		w := &waiter{q: l.quantumLocked(n), ch: make(chan struct{}, 1)}
+		w := &waiter{ticket: *l.next, q: l.quantumLocked(n), ch: make(chan struct{}, 1)}
+		*l.next++
 		for {
 			granted, wait := l.tryLocked(w, time.Now())
 			l.mu.Unlock()
