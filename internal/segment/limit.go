@@ -55,7 +55,7 @@ type Limiter struct {
 type waiter struct {
 	ticket uint64 // order of arrival in the tree: queues are kept in this order
 	q      int
-	ch chan struct{} // buffered: a nudge to look again
+	ch     chan struct{} // buffered: a nudge to look again
 }
 
 func (w *waiter) wake() {
