@@ -149,7 +149,8 @@ func TestLimiterFairAcrossSegments(t *testing.T) {
 		for _, c := range counts {
 			total += c
 		}
-		if total < rate*10 {
+		// Requests still partly granted at the deadline are not counted.
+		if total < rate*10-len(counts)*20000 || total > rate*10+rate/4 {
 			t.Errorf("%d bytes in 10s at %d B/s", total, rate)
 		}
 		for i, c := range counts {
