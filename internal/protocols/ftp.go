@@ -387,6 +387,13 @@ func (p FTP) connect(ctx context.Context, t ftpTarget, conns *ftpConns) (*ftp.Se
 	}
 	dials := 0
 	f := func(network, addr string) (net.Conn, error) {
+		control := dials == 0
+		dials++
+		if h, port, err := net.SplitHostPort(addr); err == nil && !control && h == ftpNoIP {
+			// The control connection has no IP address (see ftpTCPConn):
+			// the data connection goes to the URL's host.
+			addr = net.JoinHostPort(t.host, port)
+		}
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
@@ -394,8 +401,9 @@ func (p FTP) connect(ctx context.Context, t ftpTarget, conns *ftpConns) (*ftp.Se
 		if err := conns.add(conn); err != nil {
 			return nil, err
 		}
-		control := dials == 0
-		dials++
+		if _, ok := conn.RemoteAddr().(*net.TCPAddr); !ok {
+			conn = ftpTCPConn{conn}
+		}
 		switch {
 		case t.mode == ftpImplicit && control:
 			c := tls.Client(conn, tc)
@@ -487,6 +495,17 @@ func ftpFileError(err error) bool {
 	}
 	return false
 }
+
+// ftpNoIP is how github.com/jlaffaye/ftp writes the address of a control
+// connection whose remote address has no IP (a nil net.IP's String).
+const ftpNoIP = "<nil>"
+
+// ftpTCPConn is a connection from Configuration.DialContext whose remote
+// address is not a *net.TCPAddr (an in-memory or tunnelled connection):
+// github.com/jlaffaye/ftp requires one, so it gets one without an IP.
+type ftpTCPConn struct{ net.Conn }
+
+func (ftpTCPConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }
 
 // ftpList answers a directory URL with its listing.
 func ftpList(req *http.Request, c *ftp.ServerConn, t ftpTarget) (*http.Response, error) {
