@@ -1,14 +1,19 @@
 package urlsession
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/urlsession-go/urlsession/credstore"
@@ -256,5 +261,92 @@ func TestFTPUploadTask(t *testing.T) {
 	}
 	if rec.sent != int64(len(payload)) {
 		t.Errorf("sent %d", rec.sent)
+	}
+}
+
+// TestFTPTimeout: a server that greets and then answers nothing times the
+// task out after the request's idle timeout (-1001); so does one that
+// stops sending in the middle of a file, after the data that came.
+func TestFTPTimeout(t *testing.T) {
+	for _, mid := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			pn, dn := newPipeNet(), newPipeNet()
+			go stallingFTP(pn, dn, mid)
+			cfg := baseConfiguration()
+			cfg.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if strings.HasSuffix(addr, ":2121") {
+					return dn.dial(ctx, network, addr) // the data connection
+				}
+				return pn.dial(ctx, network, addr)
+			}
+			cfg.TimeoutIntervalForRequest = 7 * time.Second
+			rec := newRecorder()
+			s := newSession(t, cfg, rec)
+			start := time.Now()
+			task := s.DataTask(get(t, "ftp://127.0.0.1/f"))
+			task.Resume()
+			<-task.Done()
+			err, took := task.Err(), time.Since(start)
+			if CodeOf(err) != ErrTimedOut || took != 7*time.Second {
+				t.Errorf("mid-file %v: got %v after %v, want -1001 after 7s", mid, err, took)
+			}
+			if want := map[bool]string{false: "", true: "12345"}[mid]; rec.Body() != want {
+				t.Errorf("mid-file %v: body %q", mid, rec.Body())
+			}
+			s.InvalidateAndCancel()
+			pn.Close()
+			dn.Close()
+			synctest.Wait()
+		})
+	}
+}
+
+// stallingFTP serves the FTP control connections of pn: it greets and then
+// answers nothing, or, with mid, logs in, sends the first 5 of 10 bytes of
+// any file on a data connection from dn and stops there.
+func stallingFTP(pn, dn *pipeNet, mid bool) {
+	for {
+		c, err := pn.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			io.WriteString(c, "220 hello\r\n")
+			if !mid {
+				io.Copy(io.Discard, c) // and never a reply
+				return
+			}
+			r := bufio.NewReader(c)
+			data := make(chan net.Conn, 1)
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				reply := map[string]string{
+					"USER": "331 password", "PASS": "230 in", "FEAT": "211 no features",
+					"TYPE": "200 ok", "SIZE": "213 10", "EPSV": "229 Entering Extended Passive Mode (|||2121|)",
+				}[strings.Fields(line)[0]]
+				switch {
+				case strings.HasPrefix(line, "EPSV"):
+					go func() {
+						if d, err := dn.Accept(); err == nil {
+							data <- d
+						}
+					}()
+				case strings.HasPrefix(line, "RETR"):
+					d := <-data
+					defer d.Close()
+					io.WriteString(c, "150 sending\r\n")
+					io.WriteString(d, "12345")
+					io.Copy(io.Discard, c) // and nothing more
+					return
+				case reply == "":
+					reply = "502 no"
+				}
+				io.WriteString(c, reply+"\r\n")
+			}
+		}()
 	}
 }
