@@ -89,7 +89,9 @@ const (
 // -1101 (ErrFileIsDirectory), a malformed URL -1000, a dropped control or
 // data connection -1005, an unexpected reply -1011; dial and TLS errors keep
 // their causes for the session to classify (-1004, -1200...). Cancelling
-// the request's context closes every connection at once.
+// the request's context closes every connection at once. Connections go
+// straight to the server: no proxy is used, and active mode (PORT) is not
+// offered.
 type FTP struct {
 	// TLSConfig is the TLS configuration of ftps and ftpes connections;
 	// it is cloned, with ServerName set to the URL's host when empty. Nil
@@ -701,9 +703,16 @@ func ftpPlainError(err error) bool {
 // *fail.LoginRefused cause; a network error is kept.
 func ftpLoginError(err error) error {
 	code := ftpCode(err)
-	switch {
-	case code == ftp.StatusNotAvailable:
+	switch code {
+	case 0:
+	case ftp.StatusNotAvailable:
 		return fail.New(ftpErrNetworkConnectionLost, fmt.Errorf("ftp: %w", err))
+	case ftp.StatusNotLoggedIn, ftp.StatusInvalidCredentials, ftp.StatusLoginNeedAccount, ftp.StatusStorNeedAccount:
+	default:
+		// A refused TYPE, PBSZ or PROT after the login, say.
+		return fail.New(ftpErrBadServerResponse, fmt.Errorf("ftp: after the login: %w", err))
+	}
+	switch {
 	case code != 0 || ftpPlainError(err):
 		reply := err.Error()
 		if tp, ok := errors.AsType[*textproto.Error](err); ok {
