@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -348,5 +351,46 @@ func stallingFTP(pn, dn *pipeNet, mid bool) {
 				io.WriteString(c, reply+"\r\n")
 			}
 		}()
+	}
+}
+
+// TestFTPS: ftpes:// (AUTH TLS) and ftps:// (implicit TLS) load over TLS on
+// both connections, with the session's TLS configuration; an untrusted
+// certificate fails as https does, and so does a pin that does not match.
+func TestFTPS(t *testing.T) {
+	t.Parallel()
+	hs := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate
+	hs.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(hs.Certificate())
+	for _, implicit := range []bool{false, true} {
+		srv := &ftptest.Server{Files: map[string][]byte{"/s": []byte("over tls")}, TLS: hs.TLS, Implicit: implicit}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		scheme := map[bool]string{false: "ftpes", true: "ftps"}[implicit]
+		u := scheme + "://" + srv.Addr() + "/s"
+		cfg := DefaultConfiguration()
+		cfg.TLSClientConfig = &tls.Config{RootCAs: roots}
+		s := newSession(t, cfg, nil)
+		body, _, err := s.Data(t.Context(), get(t, u))
+		if err != nil || string(body) != "over tls" {
+			t.Errorf("%s: %q %v", scheme, body, err)
+		}
+		cmds := strings.Join(srv.Commands(), ",")
+		if want := map[bool]string{false: "AUTH TLS,USER anonymous", true: "USER anonymous"}[implicit]; !strings.HasPrefix(cmds, want) || !strings.Contains(cmds, "PROT P") {
+			t.Errorf("%s: commands %s", scheme, cmds)
+		}
+		untrusted := newSession(t, DefaultConfiguration(), nil)
+		if _, _, err := untrusted.Data(t.Context(), get(t, u)); CodeOf(err) != ErrServerCertificateUntrusted && CodeOf(err) != ErrServerCertificateHasUnknownRoot {
+			t.Errorf("%s, untrusted: %v", scheme, err)
+		}
+		pinned := DefaultConfiguration()
+		pinned.TLSClientConfig = &tls.Config{RootCAs: roots}
+		pinned.PinnedDomains = map[string]PinnedDomain{"127.0.0.1": {LeafIdentities: []string{strings.Repeat("A", 43) + "="}}}
+		if _, _, err := newSession(t, pinned, nil).Data(t.Context(), get(t, u)); CodeOf(err) != ErrServerCertificateUntrusted {
+			t.Errorf("%s, pinned: %v", scheme, err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ package ftptest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -39,6 +40,11 @@ type Server struct {
 	// before sending the rest.
 	HoldAfter int64
 	Hold      chan struct{}
+	// TLS, when set, offers AUTH TLS (RFC 4217): the control connection
+	// turns to TLS after it, and the data connections after PROT P. With
+	// Implicit, every connection is TLS from its first byte instead.
+	TLS      *tls.Config
+	Implicit bool
 
 	ln   net.Listener
 	mu   sync.Mutex
@@ -137,10 +143,15 @@ type session struct {
 	logged bool
 	rest   int64
 	pasv   net.Listener
+	prot   bool          // data connections are TLS
+	r      *bufio.Reader // the control connection's reader
 }
 
 func (s *Server) serve(c net.Conn) {
-	ss := &session{s: s, c: c, w: bufio.NewWriter(c)}
+	if s.TLS != nil && s.Implicit {
+		c = tls.Server(c, s.TLS)
+	}
+	ss := &session{s: s, c: c, w: bufio.NewWriter(c), prot: s.TLS != nil && s.Implicit}
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -159,9 +170,9 @@ func (s *Server) serve(c net.Conn) {
 		}
 	}()
 	ss.reply("220 ftptest ready")
-	r := bufio.NewReader(c)
+	ss.r = bufio.NewReader(c)
 	for {
-		line, err := r.ReadString('\n')
+		line, err := ss.r.ReadString('\n')
 		if err != nil {
 			return
 		}
@@ -211,7 +222,7 @@ func (ss *session) handle(cmd, arg string) bool {
 	s := ss.s
 	if !ss.logged {
 		switch cmd {
-		case "USER", "PASS", "QUIT", "FEAT", "SYST", "AUTH":
+		case "USER", "PASS", "QUIT", "FEAT", "SYST", "AUTH", "PBSZ", "PROT":
 		default:
 			ss.reply("530 Please login with USER and PASS.")
 			return true
@@ -229,7 +240,28 @@ func (ss *session) handle(cmd, arg string) bool {
 			ss.reply("530 Login incorrect.")
 		}
 	case "FEAT":
-		ss.reply("211-Features:", " EPSV", " MDTM", " PASV", " REST STREAM", " SIZE", "211 End")
+		if s.TLS != nil {
+			ss.reply("211-Features:", " AUTH TLS", " EPSV", " MDTM", " PASV", " PBSZ", " PROT", " REST STREAM", " SIZE", "211 End")
+		} else {
+			ss.reply("211-Features:", " EPSV", " MDTM", " PASV", " REST STREAM", " SIZE", "211 End")
+		}
+	case "AUTH":
+		if s.TLS == nil || s.Implicit || !strings.EqualFold(arg, "TLS") {
+			ss.reply("502 AUTH not supported.")
+			return true
+		}
+		ss.reply("234 Proceed with negotiation.")
+		tc := tls.Server(ss.c, s.TLS)
+		ss.c, ss.w, ss.r = tc, bufio.NewWriter(tc), bufio.NewReader(tc)
+	case "PBSZ":
+		ss.reply("200 PBSZ set to 0.")
+	case "PROT":
+		if s.TLS == nil || (arg != "P" && arg != "C") {
+			ss.reply("536 PROT not supported.")
+			return true
+		}
+		ss.prot = arg == "P"
+		ss.reply("200 PROT now " + arg + ".")
 	case "SYST":
 		ss.reply("215 UNIX Type: L8")
 	case "TYPE", "OPTS", "MODE", "STRU":
@@ -313,6 +345,9 @@ func (ss *session) data() net.Conn {
 	if err != nil {
 		ss.reply("425 Failed to establish connection.")
 		return nil
+	}
+	if ss.prot {
+		c = tls.Server(c, ss.s.TLS)
 	}
 	return c
 }
