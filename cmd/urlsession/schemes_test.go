@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"testing"
@@ -69,4 +72,26 @@ func TestFTP(t *testing.T) {
 	if r := cli(t, "", "ftp://u:pw@"+auth.Addr()+"/f").want(t, 0); r.stdout != "private" {
 		t.Errorf("URL user: %q", r.stdout)
 	}
+}
+
+// TestFTPSSLReqd: --ssl-reqd turns an ftp:// URL into explicit FTPS (AUTH
+// TLS), trusting --cacert.
+func TestFTPSSLReqd(t *testing.T) {
+	t.Parallel()
+	hs := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate
+	hs.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw})))
+	srv := &ftptest.Server{Files: map[string][]byte{"/f": []byte("secure")}, TLS: hs.TLS}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if r := cli(t, "", "--ssl-reqd", "--cacert", ca, srv.URL("/f")).want(t, 0); r.stdout != "secure" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	if cmds := srv.Commands(); len(cmds) == 0 || cmds[0] != "AUTH TLS" {
+		t.Errorf("commands %q", cmds)
+	}
+	cli(t, "", "--ssl-reqd", srv.URL("/f")).want(t, 60) // not trusted without --cacert
 }

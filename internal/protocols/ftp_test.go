@@ -379,3 +379,27 @@ func TestFTPParse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFTPParse: no URL makes ftpParse panic, and what it accepts cannot
+// smuggle a command: the path has no line break or NUL, the type is known.
+func FuzzFTPParse(f *testing.F) {
+	for _, s := range []string{"ftp://h/a;type=a", "ftps://u:p@h:21//x/", "ftpes://[::1]/%0d%0a", "ftp://h/;type=", "ftp:x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := url.Parse(s)
+		if err != nil {
+			return
+		}
+		got, err := ftpParse(u)
+		if err != nil {
+			if codeOf(err) != ftpErrBadURL {
+				t.Errorf("%q: error without -1000: %v", s, err)
+			}
+			return
+		}
+		if strings.ContainsAny(got.path, "\r\n\x00") || !strings.ContainsRune("aid", rune(got.typ)) || got.host == "" {
+			t.Errorf("%q: accepted %+v", s, got)
+		}
+	})
+}
