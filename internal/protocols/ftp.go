@@ -265,11 +265,14 @@ func (p FTP) RoundTrip(req *http.Request) (resp *http.Response, err error) {
 			}
 		}
 	}()
+	user, pass := ftpLogin(req)
+	if strings.ContainsAny(user+pass, "\r\n\x00") {
+		return nil, fail.Newf(ftpErrAuthRequired, "ftp: the user name or password has a line break or NUL")
+	}
 	c, err := p.connect(ctx, t, conns)
 	if err != nil {
 		return nil, err
 	}
-	user, pass := ftpLogin(req)
 	if err := c.Login(user, pass); err != nil {
 		return nil, ftpLoginError(err)
 	}
@@ -458,8 +461,8 @@ func ftpStat(c *ftp.ServerConn, t ftpTarget) (size int64, mod time.Time, err err
 		return size, e.Time, nil
 	case ftpFileError(err):
 		return 0, mod, ftpMissing(c, t.path, err)
-	case ftpCode(err) == 0 && !ftpPlainError(err):
-		return 0, mod, err // the connection failed
+	case ftpConnError(err):
+		return 0, mod, err
 	}
 	// No MLST (jlaffaye/ftp answers 502 itself), or a reply it could not
 	// read: SIZE and MDTM.
@@ -469,20 +472,16 @@ func ftpStat(c *ftp.ServerConn, t ftpTarget) (size int64, mod time.Time, err err
 		size = n
 	case ftpFileError(err):
 		return 0, mod, ftpMissing(c, t.path, err)
-	case err != nil && ftpCode(err) == 0 && !ftpPlainError(err):
-		if _, ok := errors.AsType[*strconv.NumError](err); !ok {
-			return 0, mod, err // the connection failed; a malformed size is ignored
-		}
+	case err != nil && ftpConnError(err):
+		return 0, mod, err // a malformed size is ignored, as is a refused SIZE
 	}
 	if c.IsGetTimeSupported() {
 		tm, err := c.GetTime(t.path)
 		switch {
 		case err == nil:
 			mod = tm
-		case ftpCode(err) == 0 && !ftpPlainError(err):
-			if _, ok := errors.AsType[*time.ParseError](err); !ok {
-				return 0, mod, err
-			}
+		case ftpConnError(err):
+			return 0, mod, err
 		}
 	}
 	return size, mod, nil
@@ -692,11 +691,25 @@ func ftpCode(err error) int {
 	return 0
 }
 
+// ftpConnError reports an error of the connection itself (closed, reset,
+// timed out, TLS), as opposed to a reply the client refused or could not
+// read.
+func ftpConnError(err error) bool {
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[tls.AlertError](err); ok {
+		return true
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
 // ftpPlainError reports an error github.com/jlaffaye/ftp made from a
 // server's reply text alone (with errors.New), such as a refused USER
 // command's: a reply, not a network failure.
 func ftpPlainError(err error) bool {
-	return err != io.EOF && err != io.ErrUnexpectedEOF && reflect.TypeOf(err) == reflect.TypeOf(errors.New(""))
+	return err != io.EOF && err != io.ErrUnexpectedEOF && err != ftp.ErrInvalidCommand &&
+		reflect.TypeOf(err) == reflect.TypeOf(errors.New(""))
 }
 
 // ftpLoginError maps a failed login: a refusal becomes -1013 with a
@@ -748,8 +761,8 @@ func ftpMissing(c *ftp.ServerConn, p string, cause error) error {
 	switch {
 	case err == nil:
 		return fail.Newf(ftpErrFileIsDirectory, "ftp: %s is a directory; a URL ending in / lists it", p)
-	case ftpCode(err) == 0 && !ftpPlainError(err):
-		return err // the connection failed
+	case ftpConnError(err):
+		return err
 	}
 	return fail.New(ftpErrFileDoesNotExist, fmt.Errorf("ftp: %s: %w", p, cause))
 }

@@ -235,6 +235,10 @@ func TestFTPLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	readAll(t, resp)
+	_, err = ftpGet(t, "GET", "ftp://alice:a%0d%0aDELE%20secret@"+s.Addr()+"/secret", nil)
+	if _, ok := errors.AsType[*fail.LoginRefused](err); ok || codeOf(err) != -1013 {
+		t.Errorf("password with a line break: %v", err)
+	}
 	_, err = ftpGet(t, "GET", "ftp://alice:nope@"+s.Addr()+"/secret", nil)
 	if codeOf(err) != -1013 || strings.Contains(err.Error(), "nope") {
 		t.Errorf("wrong password: %v", err)
