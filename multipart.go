@@ -6,6 +6,7 @@ package urlsession
 // as Apple's URL Loading System delivers it.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -58,7 +59,8 @@ func (t *Task) mixedReplaceBoundary(resp *http.Response, dels *taskDelegates) st
 func (t *Task) readParts(ctx context.Context, resp *http.Response, boundary string, dels *taskDelegates) (*http.Response, error) {
 	defer resp.Body.Close()
 	src := &endReader{r: resp.Body}
-	mr := multipart.NewReader(src, boundary)
+	buf := bufio.NewReaderSize(src, chunkSize)
+	mr := multipart.NewReader(buf, boundary)
 	t.expectedRecv.Store(TransferSizeUnknown)
 	last := resp
 	for {
@@ -101,7 +103,7 @@ func (t *Task) readParts(ctx context.Context, resp *http.Response, boundary stri
 		}
 		// readBody streams the part to the DataDelegate; its length is not
 		// passed on, as the task's count of bytes spans every part.
-		_, err = t.readBody(ctx, &http.Response{Body: part, ContentLength: -1})
+		_, err = t.readBody(ctx, &http.Response{Body: &partPieces{part, buf}, ContentLength: -1})
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
@@ -140,6 +142,28 @@ func partResponse(resp *http.Response, part *multipart.Part) *http.Response {
 		Request: resp.Request, TLS: resp.TLS,
 	}
 }
+
+// partPieces reads a part in pieces as large as the reader asks for while
+// the data is already there: mime/multipart returns at most 4 KiB a read,
+// and each read would otherwise be one DidReceiveData. It reads on only
+// while buf holds enough that the multipart reader's next read cannot wait
+// on the network, so data that came is never held back.
+type partPieces struct {
+	part *multipart.Part
+	buf  *bufio.Reader
+}
+
+func (pp *partPieces) Read(p []byte) (int, error) {
+	n, err := pp.part.Read(p)
+	for err == nil && n < len(p) && pp.buf.Buffered() >= 8<<10 {
+		var k int
+		k, err = pp.part.Read(p[n:])
+		n += k
+	}
+	return n, err
+}
+
+func (pp *partPieces) Close() error { return pp.part.Close() }
 
 // endReader remembers how the reader under the multipart parser ended.
 type endReader struct {

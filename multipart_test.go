@@ -15,14 +15,24 @@ import (
 type partLog struct {
 	mu      sync.Mutex
 	events  []string
+	data    bytes.Buffer // the data since the last other event
 	err     error
 	cancelN int // cancel the response with this index (1-based); 0: none
 	n       int
 }
 
+// flushLocked ends a run of data as one event.
+func (p *partLog) flushLocked() {
+	if p.data.Len() > 0 {
+		p.events = append(p.events, "data "+p.data.String())
+		p.data.Reset()
+	}
+}
+
 func (p *partLog) DidReceiveResponse(s *Session, t *DataTask, resp *http.Response) ResponseDisposition {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.flushLocked()
 	p.n++
 	p.events = append(p.events, fmt.Sprintf("response %d %s %d", resp.StatusCode, resp.Header.Get("Content-Type"), resp.ContentLength))
 	if p.n == p.cancelN {
@@ -34,16 +44,13 @@ func (p *partLog) DidReceiveResponse(s *Session, t *DataTask, resp *http.Respons
 func (p *partLog) DidReceiveData(s *Session, t *DataTask, data []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n := len(p.events); n > 0 && strings.HasPrefix(p.events[n-1], "data ") {
-		p.events[n-1] += string(data)
-		return
-	}
-	p.events = append(p.events, "data "+string(data))
+	p.data.Write(data)
 }
 
 func (p *partLog) DidCompleteWithError(s *Session, t *Task, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.flushLocked()
 	p.err = err
 	p.events = append(p.events, fmt.Sprintf("complete %d", CodeOf(err)))
 }
