@@ -93,16 +93,25 @@ func TestMixedReplaceParts(t *testing.T) {
 		"preamble\r\n--frame\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nfirst\r\n",
 		"--frame\r\nContent-Type: application/json\r\n\r\n{\"n\":2}\r\n",
 		"--frame\r\nContent-Type: text/html\r\n\r\n<p>third</p>\r\n--frame--\r\nepilogue")
-	got := runParts(t, h, &partLog{})
 	want := []string{
 		"response 200 text/plain 5", "data first",
 		"response 200 application/json -1", `data {"n":2}`,
 		"response 200 text/html -1", "data <p>third</p>",
 		"complete 0",
 	}
-	if !sameEvents(got, want) {
-		t.Errorf("events\n got %q\nwant %q", got, want)
-	}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		log := &partLog{}
+		s := newSession(t, srv.config(), log)
+		task := s.DataTask(get(t, srv.URL))
+		task.Resume()
+		wait(t, task)
+		if got := log.snapshot(); !sameEvents(got, want) {
+			t.Errorf("events\n got %q\nwant %q", got, want)
+		}
+		if r := task.Response(); r == nil || r.Header.Get("Content-Type") != "text/html" || r.ProtoMajor != map[string]int{"h1": 1, "h2": 2}[srv.proto] {
+			t.Errorf("the task's response is not the last part's: %v", r)
+		}
+	})
 }
 
 // TestMixedReplaceLargePart: a part of several MiB streams in pieces and
