@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/credstore"
 )
 
 // vsftpd is a running vsftpd serving an anonymous root over plain FTP and
@@ -28,7 +29,9 @@ type vsftpd struct {
 	roots *x509.CertPool
 }
 
-func startVsftpd(t *testing.T) *vsftpd {
+// startVsftpd starts vsftpd for anonymous logins, or with local for the
+// accounts of the system only (local_root the same directory).
+func startVsftpd(t *testing.T, local bool) *vsftpd {
 	bin := need(t, "vsftpd")
 	if os.Geteuid() != 0 {
 		t.Skip("vsftpd needs root to start (it runs as root in CI)")
@@ -58,15 +61,16 @@ func startVsftpd(t *testing.T) *vsftpd {
 	certFile, keyFile, roots := writeCert(t, dir)
 	port := freePort(t)
 	pasv := freePort(t)
+	logins := "anonymous_enable=YES\nlocal_enable=NO\nno_anon_password=YES\nanon_root=" + root
+	if local {
+		logins = "anonymous_enable=NO\nlocal_enable=YES\nlocal_root=" + root
+	}
 	conf := fmt.Sprintf(`listen=YES
 listen_ipv6=NO
 listen_address=127.0.0.1
 listen_port=%d
 background=NO
-anonymous_enable=YES
-local_enable=NO
-no_anon_password=YES
-anon_root=%s
+%s
 write_enable=YES
 anon_upload_enable=YES
 anon_umask=022
@@ -80,8 +84,10 @@ seccomp_sandbox=NO
 isolate=NO
 isolate_network=NO
 xferlog_enable=NO
+delay_failed_login=0
 vsftpd_log_file=%s
 dual_log_enable=YES
+log_ftp_protocol=YES
 ssl_enable=YES
 allow_anon_ssl=YES
 force_anon_logins_ssl=NO
@@ -90,7 +96,7 @@ require_ssl_reuse=NO
 ssl_ciphers=HIGH
 rsa_cert_file=%s
 rsa_private_key_file=%s
-`, port, root, pasv, pasv, empty, filepath.Join(dir, "vsftpd.log"), certFile, keyFile)
+`, port, logins, pasv, pasv, empty, filepath.Join(dir, "vsftpd.log"), certFile, keyFile)
 	confFile := filepath.Join(dir, "vsftpd.conf")
 	write(t, confFile, []byte(conf), 0o600)
 	startDaemon(t, "vsftpd", exec.Command(bin, confFile), port, filepath.Join(dir, "vsftpd.log"))
@@ -124,7 +130,7 @@ func ftpGet(t *testing.T, s *urlsession.Session, rawURL string, h http.Header) (
 // range (REST), both listings, the missing-file and directory errors, an
 // upload, a refused login, and the same file over explicit FTPS.
 func TestVsftpd(t *testing.T) {
-	v := startVsftpd(t)
+	v := startVsftpd(t, false)
 	body := bytes.Repeat([]byte("vsftpd interop\n"), 200_000)
 	name := filepath.Join(v.root, "pub", "data.bin")
 	write(t, name, body, 0o644)
@@ -189,4 +195,79 @@ func TestVsftpd(t *testing.T) {
 	if _, _, err := ftpGet(t, s2, "ftpes://"+v.addr+"/pub/data.bin", nil); err == nil {
 		t.Error("ftpes with an untrusted certificate loaded")
 	}
+}
+
+// TestVsftpdAccount: against a server without anonymous logins, over
+// explicit FTPS, the refused anonymous login is a challenge; the delegate's
+// credential (a system account made for the test) logs in, and is sent
+// unasked to the next request; a wrong one fails with -1013.
+func TestVsftpdAccount(t *testing.T) {
+	need(t, "vsftpd")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to add an account")
+	}
+	for _, bin := range []string{"useradd", "userdel", "chpasswd"} {
+		need(t, bin)
+	}
+	name := fmt.Sprintf("ftpit%d", os.Getpid()%100000)
+	if out, err := exec.Command("useradd", "-M", "-d", "/", "-s", "/bin/sh", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("userdel", name).Run() })
+	const password = "S3cret-for-ftp"
+	cp := exec.Command("chpasswd")
+	cp.Stdin = strings.NewReader(name + ":" + password + "\n")
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v: %s", err, out)
+	}
+	v := startVsftpd(t, true)
+	write(t, filepath.Join(v.root, "pub", "a.txt"), []byte("account a"), 0o644)
+	write(t, filepath.Join(v.root, "pub", "b.txt"), []byte("account b"), 0o644)
+
+	asked := 0
+	d := &ftpChallenges{answer: func(c *urlsession.Challenge) (urlsession.AuthChallengeDisposition, *urlsession.Credential) {
+		asked++
+		if c.ProtectionSpace.Protocol != "ftpes" || c.ProtectionSpace.AuthenticationMethod != credstore.AuthMethodDefault {
+			t.Errorf("protection space %+v", c.ProtectionSpace)
+		}
+		if c.PreviousFailureCount > 0 {
+			return urlsession.CancelAuthenticationChallenge, nil
+		}
+		return urlsession.UseCredential, urlsession.NewCredential(name, password, credstore.ForSession)
+	}}
+	// vsftpd lets accounts log in only over TLS (force_local_logins_ssl).
+	cfg := urlsession.EphemeralConfiguration()
+	cfg.TLSClientConfig = &tls.Config{RootCAs: v.roots}
+	s, err := urlsession.New(cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.InvalidateAndCancel()
+	base := "ftpes://" + v.addr
+	for _, f := range []string{"a", "b"} {
+		got, _, err := ftpGet(t, s, base+"/pub/"+f+".txt", nil)
+		if err != nil || string(got) != "account "+f {
+			b, _ := os.ReadFile(filepath.Join(filepath.Dir(v.root), "vsftpd.log"))
+			t.Fatalf("%s: %q %v\n%s", f, got, err, b)
+		}
+	}
+	if asked != 1 {
+		t.Errorf("the delegate was asked %d times, want once", asked)
+	}
+	// Without a delegate, a wrong password is -1013.
+	s2 := v.session(t)
+	if _, _, err := ftpGet(t, s2, "ftpes://"+name+":wrong@"+v.addr+"/pub/a.txt", nil); urlsession.CodeOf(err) != urlsession.ErrUserAuthenticationRequired ||
+		strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong password: %v", err)
+	}
+}
+
+// ftpChallenges answers task-level challenges with answer, on the
+// session's queue (one at a time).
+type ftpChallenges struct {
+	answer func(c *urlsession.Challenge) (urlsession.AuthChallengeDisposition, *urlsession.Credential)
+}
+
+func (f *ftpChallenges) TaskDidReceiveChallenge(s *urlsession.Session, t *urlsession.Task, c *urlsession.Challenge) (urlsession.AuthChallengeDisposition, *urlsession.Credential) {
+	return f.answer(c)
 }
