@@ -1,6 +1,7 @@
 package urlsession
 
 import (
+	"context"
 	"crypto/tls"
 
 	"github.com/urlsession-go/urlsession/internal/pipeline"
@@ -18,9 +19,11 @@ func builtinProtocols(cfg *Configuration) []pipeline.Protocol {
 // ftpProtocol is the FTP protocol of a session: its connections are dialled
 // with Configuration.DialContext, and those of ftps and ftpes URLs use the
 // session's TLS configuration (TLSClientConfig, the TLS version bounds),
-// held to App Transport Security's TLS rules and to PinnedDomains. A
-// ServerTrust challenge is not asked for them: the certificate is verified
-// as TLSClientConfig says.
+// held to App Transport Security's TLS rules and to PinnedDomains. When a
+// delegate of the task answers challenges, a request's TLS connections
+// raise a ServerTrust challenge as https connections do (one per request:
+// its data connections present the certificate its control connection
+// did), for the protection space of the URL's scheme.
 func ftpProtocol(cfg *Configuration) builtin.FTP {
 	tc := cfg.TLSClientConfig.Clone()
 	if tc == nil {
@@ -33,7 +36,17 @@ func ftpProtocol(cfg *Configuration) builtin.FTP {
 		tc.MaxVersion = v
 	}
 	tc = cfg.TransportSecurity.tlsConfig(tc)
-	if pins := newPinSet(cfg.PinnedDomains); pins != nil {
+	pins := newPinSet(cfg.PinnedDomains)
+	d := &tlsDialer{base: tc.Clone(), pins: pins} // for the default evaluation
+	verify := func(ctx context.Context, scheme, host string, port int, serverName string) func(tls.ConnectionState) error {
+		t := taskFrom(ctx)
+		if t == nil || !t.asksChallenges() {
+			return nil
+		}
+		h := &handshake{d: d, ctx: ctx, task: t, host: host, port: port, serverName: serverName, protocol: scheme}
+		return h.evaluate
+	}
+	if pins != nil {
 		own := tc.VerifyConnection
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {
 			if err := pins.check(cs.ServerName, cs.PeerCertificates, cs.VerifiedChains); err != nil {
@@ -45,5 +58,5 @@ func ftpProtocol(cfg *Configuration) builtin.FTP {
 			return nil
 		}
 	}
-	return builtin.FTP{TLSConfig: tc, DialContext: cfg.DialContext}
+	return builtin.FTP{TLSConfig: tc, DialContext: cfg.DialContext, Verify: verify}
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -386,6 +387,27 @@ func TestFTPS(t *testing.T) {
 		if _, _, err := untrusted.Data(t.Context(), get(t, u)); CodeOf(err) != ErrServerCertificateUntrusted && CodeOf(err) != ErrServerCertificateHasUnknownRoot {
 			t.Errorf("%s, untrusted: %v", scheme, err)
 		}
+		// A delegate that vouches for the certificate is asked once per
+		// request, for the FTP scheme's protection space.
+		var trusts []credstore.ProtectionSpace
+		var mu sync.Mutex
+		vouch := trustDelegate(func(c *Challenge) (AuthChallengeDisposition, *Credential) {
+			mu.Lock()
+			trusts = append(trusts, c.ProtectionSpace)
+			mu.Unlock()
+			return UseCredential, NewTrustCredential(c.ServerTrust)
+		})
+		body, _, err = newSession(t, DefaultConfiguration(), vouch).Data(t.Context(), get(t, u))
+		mu.Lock()
+		if err != nil || string(body) != "over tls" || len(trusts) != 1 || trusts[0].Protocol != scheme ||
+			trusts[0].AuthenticationMethod != credstore.AuthMethodServerTrust || trusts[0].Host != "127.0.0.1" {
+			t.Errorf("%s, vouched for: %q %v, challenges %+v", scheme, body, err, trusts)
+		}
+		mu.Unlock()
+		deflt := trustDelegate(func(*Challenge) (AuthChallengeDisposition, *Credential) { return PerformDefaultHandling, nil })
+		if _, _, err := newSession(t, DefaultConfiguration(), deflt).Data(t.Context(), get(t, u)); CodeOf(err) != ErrServerCertificateUntrusted && CodeOf(err) != ErrServerCertificateHasUnknownRoot {
+			t.Errorf("%s, default handling: %v", scheme, err)
+		}
 		pinned := DefaultConfiguration()
 		pinned.TLSClientConfig = &tls.Config{RootCAs: roots}
 		pinned.PinnedDomains = map[string]PinnedDomain{"127.0.0.1": {LeafIdentities: []string{strings.Repeat("A", 43) + "="}}}
@@ -393,4 +415,11 @@ func TestFTPS(t *testing.T) {
 			t.Errorf("%s, pinned: %v", scheme, err)
 		}
 	}
+}
+
+// trustDelegate answers every task-level challenge with its function.
+type trustDelegate func(c *Challenge) (AuthChallengeDisposition, *Credential)
+
+func (f trustDelegate) TaskDidReceiveChallenge(s *Session, t *Task, c *Challenge) (AuthChallengeDisposition, *Credential) {
+	return f(c)
 }

@@ -100,6 +100,15 @@ type FTP struct {
 	// DialContext opens the TCP connections, control and data. Nil means a
 	// net.Dialer's.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Verify, when set, is asked once per request with TLS, with the
+	// request's context, the URL's scheme, host and port and the name the
+	// certificate must have. A function it returns verifies each of the
+	// request's TLS connections instead of TLSConfig's own verification
+	// (InsecureSkipVerify is then set, VerifyPeerCertificate and
+	// VerifyConnection replaced); a connection presenting the leaf
+	// certificate of one it accepted is accepted without asking again. Nil,
+	// or a nil function, keeps TLSConfig's verification.
+	Verify func(ctx context.Context, scheme, host string, port int, serverName string) func(tls.ConnectionState) error
 }
 
 // CanHandle reports whether req's URL has the scheme ftp, ftps or ftpes.
@@ -115,18 +124,20 @@ var ftpSchemes = map[string]int{"ftp": ftpPlain, "ftps": ftpImplicit, "ftpes": f
 
 // ftpTarget is what an FTP URL asks for.
 type ftpTarget struct {
-	mode int
-	host string // for TLS
-	addr string // host:port
-	path string // as sent: "" for the login directory
-	dir  bool   // a listing
-	typ  byte   // 'i', 'a' or 'd'
+	mode   int
+	scheme string // in lower case
+	host   string // for TLS
+	addr   string // host:port
+	path   string // as sent: "" for the login directory
+	dir    bool   // a listing
+	typ    byte   // 'i', 'a' or 'd'
 }
 
 // ftpParse reads an FTP URL.
 func ftpParse(u *url.URL) (ftpTarget, error) {
 	var t ftpTarget
-	t.mode = ftpSchemes[strings.ToLower(u.Scheme)]
+	t.scheme = strings.ToLower(u.Scheme)
+	t.mode = ftpSchemes[t.scheme]
 	if u.Opaque != "" {
 		return t, fail.Newf(ftpErrBadURL, "ftp: %s has no host", u.Redacted())
 	}
@@ -389,6 +400,15 @@ func (p FTP) connect(ctx context.Context, t ftpTarget, conns *ftpConns) (*ftp.Se
 			tc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 		}
 		tc.NextProtos = nil
+		if p.Verify != nil {
+			_, portText, _ := net.SplitHostPort(t.addr)
+			port, _ := strconv.Atoi(portText)
+			if v := p.Verify(ctx, t.scheme, t.host, port, tc.ServerName); v != nil {
+				tc.InsecureSkipVerify = true
+				tc.VerifyPeerCertificate = nil
+				tc.VerifyConnection = ftpVerifyOnce(v)
+			}
+		}
 	}
 	dials := 0
 	f := func(network, addr string) (net.Conn, error) {
@@ -441,6 +461,35 @@ func (p FTP) connect(ctx context.Context, t ftpTarget, conns *ftpConns) (*ftp.Se
 		return nil, err
 	}
 	return c, nil
+}
+
+// ftpVerifyOnce returns v, skipped for a connection whose leaf certificate
+// is that of a connection v accepted: the data connections of a request go
+// to the server its control connection was verified for.
+func ftpVerifyOnce(v func(tls.ConnectionState) error) func(tls.ConnectionState) error {
+	var mu sync.Mutex
+	var accepted []byte
+	return func(cs tls.ConnectionState) error {
+		var leaf []byte
+		if len(cs.PeerCertificates) > 0 {
+			leaf = cs.PeerCertificates[0].Raw
+		}
+		mu.Lock()
+		same := accepted != nil && bytes.Equal(leaf, accepted)
+		mu.Unlock()
+		if same {
+			return nil
+		}
+		if err := v(cs); err != nil {
+			return err
+		}
+		if leaf != nil {
+			mu.Lock()
+			accepted = leaf
+			mu.Unlock()
+		}
+		return nil
+	}
 }
 
 // ftpStat finds a file's size (-1 when unknown, and always for ;type=a)
