@@ -57,6 +57,12 @@ func TestFTP(t *testing.T) {
 		t.Errorf("-l: %q", r.stdout)
 	}
 	cli(t, "", srv.URL("/pub/none")).want(t, exitFTPNotFound)
+	up := filepath.Join(t.TempDir(), "up.txt")
+	writeFile(t, up, "uploaded by -T")
+	cli(t, "", "-T", up, srv.URL("/incoming/")).want(t, 0)
+	if b, ok := srv.File("/incoming/up.txt"); !ok || string(b) != "uploaded by -T" {
+		t.Errorf("-T: stored %q %v", b, ok)
+	}
 	cli(t, "", "--no-ftp-pasv", srv.URL("/pub/a.txt")).want(t, exitUsage)
 	cli(t, "", "--ftp-pasv", srv.URL("/pub/a.txt")).want(t, 0)
 
