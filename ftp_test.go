@@ -25,9 +25,14 @@ import (
 	"github.com/urlsession-go/urlsession/internal/ftptest"
 )
 
-func startFTPServer(t *testing.T, files map[string][]byte) *ftptest.Server {
+// startFTPServer starts a scripted FTP server with files, set up by the
+// options before it starts.
+func startFTPServer(t *testing.T, files map[string][]byte, opts ...func(*ftptest.Server)) *ftptest.Server {
 	t.Helper()
 	s := &ftptest.Server{Files: files, Mod: time.Date(2026, 11, 30, 19, 0, 0, 0, time.UTC)}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +71,8 @@ func TestFTPDataTask(t *testing.T) {
 // TestFTPErrorCodes: the codes Apple's URLError gives FTP's failures.
 func TestFTPErrorCodes(t *testing.T) {
 	t.Parallel()
-	srv := startFTPServer(t, map[string][]byte{"/d/f": []byte("x"), "/big": bytes.Repeat([]byte("b"), 200_000)})
-	srv.DropAfter = 100_000
+	srv := startFTPServer(t, map[string][]byte{"/d/f": []byte("x"), "/big": bytes.Repeat([]byte("b"), 200_000)},
+		func(s *ftptest.Server) { s.DropAfter = 100_000 })
 	s := newSession(t, DefaultConfiguration(), nil)
 	for _, c := range []struct {
 		url  string
@@ -196,8 +201,8 @@ func TestFTPLoginRefused(t *testing.T) {
 func TestFTPCancelAndSuspend(t *testing.T) {
 	t.Parallel()
 	body := bytes.Repeat([]byte("s"), 300_000)
-	srv := startFTPServer(t, map[string][]byte{"/f": body})
-	srv.Hold, srv.HoldAfter = make(chan struct{}), 100_000
+	hold := make(chan struct{})
+	srv := startFTPServer(t, map[string][]byte{"/f": body}, func(s *ftptest.Server) { s.Hold, s.HoldAfter = hold, 100_000 })
 	rec := newRecorder()
 	first := make(chan struct{})
 	var once atomic.Bool
@@ -211,7 +216,7 @@ func TestFTPCancelAndSuspend(t *testing.T) {
 	task.Resume()
 	<-first
 	task.Suspend()
-	close(srv.Hold)
+	close(hold)
 	if task.State() != TaskSuspended {
 		t.Errorf("state %v", task.State())
 	}
@@ -221,9 +226,9 @@ func TestFTPCancelAndSuspend(t *testing.T) {
 		t.Errorf("after resume: %d bytes, %v", len(rec.Body()), rec.err)
 	}
 
-	srv2 := startFTPServer(t, map[string][]byte{"/f": body})
-	srv2.Hold, srv2.HoldAfter = make(chan struct{}), 100_000
-	defer close(srv2.Hold)
+	hold2 := make(chan struct{})
+	defer close(hold2)
+	srv2 := startFTPServer(t, map[string][]byte{"/f": body}, func(s *ftptest.Server) { s.Hold, s.HoldAfter = hold2, 100_000 })
 	rec2 := newRecorder()
 	first2 := make(chan struct{})
 	var once2 atomic.Bool

@@ -19,9 +19,14 @@ import (
 
 var ftpMod = time.Date(2026, 11, 30, 19, 0, 0, 0, time.UTC)
 
-func startFTP(t *testing.T, files map[string][]byte) *ftptest.Server {
+// startFTP starts a scripted server with files, set up by the options
+// before it starts.
+func startFTP(t *testing.T, files map[string][]byte, opts ...func(*ftptest.Server)) *ftptest.Server {
 	t.Helper()
 	s := &ftptest.Server{Files: files, Mod: ftpMod}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +97,7 @@ func TestFTPFile(t *testing.T) {
 
 func TestFTPPASVFallbackAndHead(t *testing.T) {
 	t.Parallel()
-	s := startFTP(t, map[string][]byte{"/a.bin": []byte("abc")})
-	s.NoEPSV = true
+	s := startFTP(t, map[string][]byte{"/a.bin": []byte("abc")}, func(s *ftptest.Server) { s.NoEPSV = true })
 	resp, err := ftpGet(t, "GET", s.URL("/a.bin"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -211,8 +215,7 @@ func TestFTPTypeA(t *testing.T) {
 
 func TestFTPLogin(t *testing.T) {
 	t.Parallel()
-	s := startFTP(t, map[string][]byte{"/secret": []byte("s3")})
-	s.User, s.Password = "alice", "p@ss word"
+	s := startFTP(t, map[string][]byte{"/secret": []byte("s3")}, func(s *ftptest.Server) { s.User, s.Password = "alice", "p@ss word" })
 	_, err := ftpGet(t, "GET", s.URL("/secret"), nil)
 	if codeOf(err) != -1013 {
 		t.Fatalf("anonymous: %v", err)
@@ -278,8 +281,7 @@ func TestFTPErrors(t *testing.T) {
 
 func TestFTPDroppedDataConnection(t *testing.T) {
 	t.Parallel()
-	s := startFTP(t, map[string][]byte{"/f": bytes.Repeat([]byte("z"), 100_000)})
-	s.DropAfter = 30_000
+	s := startFTP(t, map[string][]byte{"/f": bytes.Repeat([]byte("z"), 100_000)}, func(s *ftptest.Server) { s.DropAfter = 30_000 })
 	resp, err := ftpGet(t, "GET", s.URL("/f"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -320,9 +322,9 @@ func TestFTPDroppedControlConnection(t *testing.T) {
 
 func TestFTPCancelMidTransfer(t *testing.T) {
 	t.Parallel()
-	s := startFTP(t, map[string][]byte{"/f": bytes.Repeat([]byte("q"), 50_000)})
-	s.Hold, s.HoldAfter = make(chan struct{}), 10_000
-	defer close(s.Hold)
+	hold := make(chan struct{})
+	defer close(hold)
+	s := startFTP(t, map[string][]byte{"/f": bytes.Repeat([]byte("q"), 50_000)}, func(s *ftptest.Server) { s.Hold, s.HoldAfter = hold, 10_000 })
 	ctx, cancel := context.WithCancel(t.Context())
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL("/f"), nil)
 	resp, err := FTP{}.RoundTrip(req)
