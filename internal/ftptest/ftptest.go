@@ -142,6 +142,7 @@ type session struct {
 	user   string
 	logged bool
 	rest   int64
+	pasvMu sync.Mutex // pasv is closed from the session's closing goroutine
 	pasv   net.Listener
 	prot   bool          // data connections are TLS
 	r      *bufio.Reader // the control connection's reader
@@ -185,19 +186,17 @@ func (s *Server) serve(c net.Conn) {
 	}
 }
 
-var pasvMu sync.Mutex
-
 func (ss *session) pasvListener() net.Listener {
-	pasvMu.Lock()
-	defer pasvMu.Unlock()
+	ss.pasvMu.Lock()
+	defer ss.pasvMu.Unlock()
 	return ss.pasv
 }
 
 func (ss *session) setPasv(l net.Listener) {
-	pasvMu.Lock()
+	ss.pasvMu.Lock()
 	old := ss.pasv
 	ss.pasv = l
-	pasvMu.Unlock()
+	ss.pasvMu.Unlock()
 	if old != nil {
 		old.Close()
 	}
