@@ -5,6 +5,7 @@ package urlsession
 // credentials that worked and sending them pre-emptively later.
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"net"
@@ -236,6 +237,15 @@ func (sa *sessionAuth) reset() {
 // protectionSpace is the server protection space of u for a challenge.
 func protectionSpace(u *url.URL, realm, method string) credstore.ProtectionSpace {
 	port, _ := strconv.Atoi(u.Port())
+	switch strings.ToLower(u.Scheme) {
+	case "ftpes":
+		port = cmp.Or(port, 21)
+		fallthrough
+	case "ftp", "ftps":
+		// An FTP login has no scheme or realm (Apple's FTP spaces use the
+		// default method); see ftpChallenge.
+		method = credstore.AuthMethodDefault
+	}
 	return credstore.ProtectionSpace{
 		Host:                 u.Hostname(),
 		Port:                 port,

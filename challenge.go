@@ -134,7 +134,9 @@ func (c *Credential) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) 
 // connection, when a delegate of the task the connection is opened for
 // implements SessionChallengeDelegate or TaskChallengeDelegate; sessions
 // without such a delegate do the default evaluation alone. The challenge's
-// ProtectionSpace has the host and port connected to, Protocol "https" and
+// ProtectionSpace has the host and port connected to, Protocol "https" (for
+// ftps and ftpes URLs, the URL's scheme: one challenge per request, its
+// data connections presenting the same certificate) and
 // AuthenticationMethod credstore.AuthMethodServerTrust. The default
 // evaluation is what crypto/tls does with the Configuration's
 // TLSClientConfig: the chain verified against its RootCAs (the system

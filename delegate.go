@@ -119,7 +119,10 @@ type ResponseDelegate interface {
 	// arrive, before its body. resp.Body must not be read: the session
 	// delivers the body through DidReceiveData. Returning ResponseCancel
 	// cancels the task; ResponseAllow continues. To decide after returning,
-	// call t.Later() and make its Decision (see Decision).
+	// call t.Later() and make its Decision (see Decision). For a
+	// multipart/x-mixed-replace response it is called once per part, with
+	// the part's headers, before that part's data (see the README's
+	// "Behaviour worth knowing").
 	DidReceiveResponse(s *Session, t *DataTask, resp *http.Response) ResponseDisposition
 }
 

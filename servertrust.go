@@ -20,6 +20,7 @@ package urlsession
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -81,6 +82,7 @@ type handshake struct {
 	host       string          // of the address dialled
 	port       int
 	serverName string // verified against
+	protocol   string // of the challenge's protection space; "" means https
 
 	certRequested bool // the server asked for a client certificate
 	certSent      bool // and got one
@@ -216,7 +218,7 @@ func (h *handshake) evaluate(cs tls.ConnectionState) error {
 	t := h.task
 	c := &Challenge{
 		ProtectionSpace: credstore.ProtectionSpace{
-			Host: h.host, Port: h.port, Protocol: "https",
+			Host: h.host, Port: h.port, Protocol: cmp.Or(h.protocol, "https"),
 			AuthenticationMethod: credstore.AuthMethodServerTrust,
 		},
 		ServerTrust: trust,

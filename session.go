@@ -98,7 +98,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 			Cookies: cfg.HTTPCookieStorage, SendCookies: !cfg.DoNotSendCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy.storePolicy(),
 		},
 		&pipeline.Cache{Cache: cfg.URLCache},
-		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Builtins: builtinProtocols(), Transport: sessionTransport{s}, Proxy: proxyFunc(cfg)},
+		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Builtins: builtinProtocols(cfg), Transport: sessionTransport{s}, Proxy: proxyFunc(cfg)},
 	}
 	return s, nil
 }

@@ -84,6 +84,11 @@ func (t *Task) run(ctx context.Context) {
 		t.finish(ctx, nil, resp, err)
 		return
 	}
+	if b := t.mixedReplaceBoundary(resp, dels); b != "" {
+		last, err := t.readParts(ctx, resp, b, dels) // multipart.go
+		t.finish(ctx, nil, last, err)
+		return
+	}
 	if t.deliver.handler == nil {
 		if d := dels.response; d != nil {
 			disp, err := askLater(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })

@@ -19,18 +19,18 @@ import (
 // Apple's default, so the zero TransportSecurity enforces ATS as current
 // Apple systems do:
 //
-//   - A request for an http:// or ws:// URL whose host is a public domain
-//     name fails with ErrAppTransportSecurityRequiresSecureConnection
+//   - A request for an http://, ws:// or ftp:// URL whose host is a public
+//     domain name fails with ErrAppTransportSecurityRequiresSecureConnection
 //     (-1022) before anything is looked up, dialled or sent. Every hop of a
 //     redirect is checked the same way, after the delegate's
 //     WillPerformHTTPRedirection (which may change the URL to https), so a
 //     redirect from https to a public cleartext URL fails with -1022 and is
 //     never sent. A cached response does not make a refused URL load.
-//   - An https:// or wss:// connection must negotiate TLS 1.2 or later with
-//     a forward-secret cipher suite (ECDHE key exchange; every TLS 1.3
-//     suite is one); otherwise the handshake is abandoned before the
-//     request is sent and the task fails with ErrSecureConnectionFailed
-//     (-1200). The *Error's Err is then, as for -1022, a
+//   - An https://, wss://, ftps:// or ftpes:// connection must negotiate
+//     TLS 1.2 or later with a forward-secret cipher suite (ECDHE key
+//     exchange; every TLS 1.3 suite is one); otherwise the handshake is
+//     abandoned before the request is sent and the task fails with
+//     ErrSecureConnectionFailed (-1200). The *Error's Err is then, as for -1022, a
 //     *TransportSecurityError that names the exception the host would need.
 //   - Local networking is exempt, as on Apple's systems since iOS 10 and
 //     macOS 10.12: hosts that are IP address literals (IPv4 or IPv6),
@@ -39,7 +39,10 @@ import (
 // The URL checked is the request's: a request for an https URL through a
 // plain-HTTP proxy is allowed, and the proxy's own URL is not checked.
 // Requests a custom protocol (Configuration.Protocols) loads are not
-// subject to ATS, nor are schemes other than http, https, ws and wss.
+// subject to ATS, nor are schemes other than http, https, ws, wss and the
+// FTP ones. (Apple's ATS concerns HTTP alone, and its systems no longer
+// load ftp:// URLs; cleartext FTP is held to the rules of cleartext HTTP
+// here, and FTP over TLS to those of HTTPS.)
 //
 // One line turns ATS off, for every host that ExceptionDomains does not
 // name:
@@ -111,8 +114,8 @@ type TransportSecurityException struct {
 	// applies it to the named host alone.
 	IncludesSubdomains bool
 
-	// AllowsInsecureHTTPLoads lets http:// and ws:// URLs of the hosts
-	// load (NSExceptionAllowsInsecureHTTPLoads). The zero value, false,
+	// AllowsInsecureHTTPLoads lets http://, ws:// and ftp:// URLs of the
+	// hosts load (NSExceptionAllowsInsecureHTTPLoads). The zero value, false,
 	// refuses them with -1022. It does not change the TLS requirements.
 	AllowsInsecureHTTPLoads bool
 
@@ -210,17 +213,17 @@ func (e *TransportSecurityError) Error() string {
 // ErrAppTransportSecurityRequiresSecureConnection (-1022) for cleartext or
 // ErrSecureConnectionFailed (-1200) for TLS, URL u (redacted), and a
 // *TransportSecurityError as its Err, whose Needs tells which exception the
-// host needs. Schemes other than http, https, ws and wss are always
-// allowed. Check is pure: it looks nothing up and connects nowhere.
+// host needs. Schemes other than http, https, ws, wss, ftp, ftps and ftpes
+// are always allowed. Check is pure: it looks nothing up and connects nowhere.
 func (ts TransportSecurity) Check(u *url.URL, tlsVersion, cipherSuite uint16) error {
 	p := ts.compile()
 	if p == nil || u == nil {
 		return nil
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "http", "ws":
+	case "http", "ws", "ftp":
 		return p.refuseCleartext(u)
-	case "https", "wss":
+	case "https", "wss", "ftps", "ftpes":
 		if tlsVersion == 0 {
 			return nil
 		}
@@ -379,12 +382,12 @@ func localName(host string) bool {
 	return !strings.Contains(host, ".") || strings.HasSuffix(host, ".local")
 }
 
-// refuseCleartext returns the -1022 error for an http or ws URL the policy
-// refuses, and nil for any other URL. A URL without a host is not ATS's to
+// refuseCleartext returns the -1022 error for an http, ws or ftp URL the
+// policy refuses, and nil for any other URL. A URL without a host is not ATS's to
 // refuse: loading it fails as a bad URL.
 func (p *atsPolicy) refuseCleartext(u *url.URL) error {
 	switch strings.ToLower(u.Scheme) {
-	case "http", "ws":
+	case "http", "ws", "ftp":
 	default:
 		return nil
 	}

@@ -2,7 +2,9 @@
 // session and the stores against real servers from the operating system's
 // packages: nginx; Apache httpd with mod_auth_basic, mod_auth_digest and
 // mod_auth_gssapi; an MIT Kerberos KDC of a private realm; GNOME Keyring's
-// Secret Service on a private D-Bus.
+// Secret Service on a private D-Bus; vsftpd (anonymous FTP, explicit FTPS,
+// passive, and a system account the test adds and removes, which needs
+// root).
 // They build only with the interop tag:
 //
 //	go test -race -tags interop ./interop/

@@ -18,6 +18,8 @@ const (
 	exitHTTPError   = 22
 	exitReadError   = 26
 	exitFileURL     = 37
+	exitFTPNotFound = 78
+	exitLoginDenied = 67
 	exitClientCert  = 58
 	exitCACertFile  = 77
 	exitEmptyReply  = 52
@@ -72,7 +74,9 @@ var exitTable = []exitRule{
 	{63, "maximum size exceeded (--max-filesize)", []urlsession.Code{urlsession.ErrDataLengthExceedsMaximum}},
 	{65, "request body cannot be sent again for a redirect", []urlsession.Code{
 		urlsession.ErrRequestBodyStreamExhausted}},
+	{67, "the FTP server refused the login", nil},
 	{77, "problem reading the CA certificates (--cacert, --capath)", nil},
+	{78, "the file of an FTP URL does not exist (or is a directory)", nil},
 	{90, "the server's public key matches no --pinnedpubkey pin", nil},
 	{130, "interrupted (SIGINT or SIGTERM)", []urlsession.Code{urlsession.ErrCancelled}},
 }

@@ -96,7 +96,9 @@
 //	 61  bad content encoding
 //	 63  maximum size exceeded (--max-filesize)
 //	 65  request body cannot be sent again for a redirect
+//	 67  the FTP server refused the login
 //	 77  problem reading the CA certificates (--cacert, --capath)
+//	 78  the file of an FTP URL does not exist (or is a directory)
 //	 90  the server's public key matches no --pinnedpubkey pin
 //	130  interrupted (SIGINT or SIGTERM)
 package main

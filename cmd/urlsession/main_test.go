@@ -671,7 +671,7 @@ func TestBadURL(t *testing.T) {
 			t.Errorf("%s: stderr %q", u, r.stderr)
 		}
 	}
-	r := cli(t, "", "ftp://127.0.0.1/").want(t, 1)
+	r := cli(t, "", "gopher://127.0.0.1/").want(t, 1)
 	if !strings.HasPrefix(r.stderr, "urlsession: (-1002) unsupported URL") {
 		t.Errorf("stderr %q", r.stderr)
 	}

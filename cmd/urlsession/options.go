@@ -43,6 +43,9 @@ type options struct {
 	ats            bool // --ats: enforce App Transport Security
 	atsDiagnostics bool // --ats-diagnostics: report what ATS says of the URL
 	http11         bool
+	listOnly       bool // -l: names-only FTP listings (NLST)
+	ftpPasv        bool // --ftp-pasv: passive FTP, the only mode there is
+	sslReqd        bool // --ssl-reqd: FTP over TLS (AUTH TLS) or fail
 	cache          bool
 	ephemeral      bool
 
@@ -357,6 +360,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.netrcOptional, "", "netrc-optional")
 	fs.Var(httpVersionFlag{&o.http11, true}, "http1.1", "")
 	fs.Var(httpVersionFlag{&o.http11, false}, "http2", "")
+	boolean(&o.listOnly, "l", "list-only")
+	o.ftpPasv = true
+	fs.BoolVar(&o.ftpPasv, "ftp-pasv", true, "")
+	boolean(&o.sslReqd, "", "ssl-reqd")
 	both("A", "user-agent", func(n string) { fs.Var(userAgentFlag{&o.userAgent}, n, "") })
 	boolean(&o.fail, "f", "fail")
 	boolean(&o.failBody, "", "fail-with-body")
@@ -441,6 +448,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.key != "" && o.cert == "" {
 		return nil, usageErrorf("option --key: needs --cert (-E)")
+	}
+	if !o.ftpPasv {
+		return nil, usageErrorf("option --no-ftp-pasv: active FTP (PORT) is not supported; FTP is always passive")
 	}
 	if o.fail && o.failBody {
 		return nil, usageErrorf("-f (--fail) and --fail-with-body cannot be combined")

@@ -151,6 +151,13 @@ Transfer:
       --http2              HTTP/2 over TLS where the server offers it,
                            HTTP/1.1 otherwise (the default; undoes an
                            earlier --http1.1)
+  -l, --list-only          for an FTP URL, list names only (NLST, one per
+                           line) rather than the full listing
+      --ftp-pasv           use passive FTP (EPSV, then PASV): the default
+                           and the only mode; --no-ftp-pasv is an error
+      --ssl-reqd           for an ftp:// URL, require TLS on the control
+                           and data connections (AUTH TLS, as ftpes://);
+                           ftps:// is implicit TLS (port 990)
       --compressed         accepted and changes nothing: with or without
                            it the session asks for gzip, deflate and br
                            and writes the body decoded
@@ -531,6 +538,16 @@ func (c *client) saveCookies(s *cookiestore.Store) {
 	}
 }
 
+// isFTP reports whether u is an FTP URL: ftp, ftps (implicit TLS) or ftpes
+// (explicit TLS).
+func isFTP(u *url.URL) bool {
+	switch strings.ToLower(u.Scheme) {
+	case "ftp", "ftps", "ftpes":
+		return true
+	}
+	return false
+}
+
 // hasPrefixFold reports whether s begins with prefix, ignoring ASCII case.
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
@@ -547,6 +564,15 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
+	}
+	if isFTP(u) {
+		if o.sslReqd && strings.EqualFold(u.Scheme, "ftp") {
+			u.Scheme = "ftpes" // AUTH TLS on the control connection, as curl's --ssl-reqd
+		}
+		if o.listOnly && !strings.Contains(u.EscapedPath(), ";type=") {
+			u.Path += ";type=d" // RFC 1738's names-only listing: NLST
+			u.RawPath = ""
+		}
 	}
 	if c.auth, err = c.newAuthenticator(u); err != nil {
 		return nil, body, err

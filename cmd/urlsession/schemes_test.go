@@ -1,9 +1,15 @@
 package main
 
 import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/ftptest"
 )
 
 // TestOtherSchemes: the command loads data: and file: URLs; a file that is
@@ -26,4 +32,72 @@ func TestOtherSchemes(t *testing.T) {
 	}
 	cli(t, "", (&url.URL{Scheme: "file", Path: filepath.Join(dir, "none")}).String()).want(t, exitFileURL)
 	cli(t, "", (&url.URL{Scheme: "file", Path: dir}).String()).want(t, exitFileURL)
+}
+
+// TestFTP: ftp:// URLs load through the library: a file, a range, the full
+// listing and -l's names, -u, and curl's exit statuses for a missing file
+// (78) and a refused login (67).
+func TestFTP(t *testing.T) {
+	t.Parallel()
+	srv := &ftptest.Server{Files: map[string][]byte{"/pub/a.txt": []byte("hello ftp"), "/pub/b": nil}, Mod: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if r := cli(t, "", srv.URL("/pub/a.txt")).want(t, 0); r.stdout != "hello ftp" {
+		t.Errorf("file: %q", r.stdout)
+	}
+	if r := cli(t, "", "-r", "6-", srv.URL("/pub/a.txt")).want(t, 0); r.stdout != "ftp" {
+		t.Errorf("range: %q", r.stdout)
+	}
+	if r := cli(t, "", srv.URL("/pub/")).want(t, 0); r.stdout != "- 9 2026-11-30T00:00:00Z a.txt\r\n- 0 2026-11-30T00:00:00Z b\r\n" {
+		t.Errorf("listing: %q", r.stdout)
+	}
+	if r := cli(t, "", "-l", srv.URL("/pub/")).want(t, 0); r.stdout != "a.txt\r\nb\r\n" {
+		t.Errorf("-l: %q", r.stdout)
+	}
+	cli(t, "", srv.URL("/pub/none")).want(t, exitFTPNotFound)
+	up := filepath.Join(t.TempDir(), "up.txt")
+	writeFile(t, up, "uploaded by -T")
+	cli(t, "", "-T", up, srv.URL("/incoming/")).want(t, 0)
+	if b, ok := srv.File("/incoming/up.txt"); !ok || string(b) != "uploaded by -T" {
+		t.Errorf("-T: stored %q %v", b, ok)
+	}
+	cli(t, "", "--no-ftp-pasv", srv.URL("/pub/a.txt")).want(t, exitUsage)
+	cli(t, "", "--ftp-pasv", srv.URL("/pub/a.txt")).want(t, 0)
+
+	auth := &ftptest.Server{Files: map[string][]byte{"/f": []byte("private")}, User: "u", Password: "pw"}
+	if err := auth.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(auth.Close)
+	cli(t, "", auth.URL("/f")).want(t, exitLoginDenied)
+	if r := cli(t, "", "-u", "u:pw", auth.URL("/f")).want(t, 0); r.stdout != "private" {
+		t.Errorf("-u: %q", r.stdout)
+	}
+	if r := cli(t, "", "ftp://u:pw@"+auth.Addr()+"/f").want(t, 0); r.stdout != "private" {
+		t.Errorf("URL user: %q", r.stdout)
+	}
+}
+
+// TestFTPSSLReqd: --ssl-reqd turns an ftp:// URL into explicit FTPS (AUTH
+// TLS), trusting --cacert.
+func TestFTPSSLReqd(t *testing.T) {
+	t.Parallel()
+	hs := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate
+	hs.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw})))
+	srv := &ftptest.Server{Files: map[string][]byte{"/f": []byte("secure")}, TLS: hs.TLS}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if r := cli(t, "", "--ssl-reqd", "--cacert", ca, srv.URL("/f")).want(t, 0); r.stdout != "secure" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	if cmds := srv.Commands(); len(cmds) == 0 || cmds[0] != "AUTH TLS" {
+		t.Errorf("commands %q", cmds)
+	}
+	cli(t, "", "--ssl-reqd", srv.URL("/f")).want(t, 60) // not trusted without --cacert
 }

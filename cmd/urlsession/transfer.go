@@ -245,6 +245,14 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 			strings.EqualFold(task.OriginalRequest().URL.Scheme, "file") {
 			f.status = exitFileURL // the file of a file: URL, not one of the command's own
 		}
+		if task.CurrentRequest() != nil && isFTP(task.CurrentRequest().URL) {
+			switch urlsession.CodeOf(err) {
+			case urlsession.ErrFileDoesNotExist, urlsession.ErrFileIsDirectory:
+				f.status = exitFTPNotFound
+			case urlsession.ErrUserAuthenticationRequired:
+				f.status = exitLoginDenied
+			}
+		}
 	}
 	// --fail-with-body keeps the body of a failed status, as a success.
 	complete := f == nil || x.o.failBody && x.failed != "" && err == nil

@@ -26,3 +26,14 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// LoginRefused is the cause of a -1013 failure from a protocol whose server
+// refused the credentials it logged in with (FTP's 530). The session may
+// answer it as an authentication challenge for the URL's protection space
+// and load the URL again with the credential the challenge yields, sent as
+// a Basic Authorization header.
+type LoginRefused struct {
+	Reply string // the server's reply, such as "530 Login incorrect."
+}
+
+func (e *LoginRefused) Error() string { return "the server refused the login: " + e.Reply }

@@ -26,7 +26,7 @@ type Protocol interface {
 type Dispatch struct {
 	Protocols []Protocol
 	// Builtins are the built-in protocols of the schemes other than http
-	// and https (data, file), asked after Protocols.
+	// and https (data, file, ftp), asked after Protocols.
 	Builtins  []Protocol
 	Transport http.RoundTripper
 	// Proxy tells whether a request goes through a proxy (for metrics only).

@@ -33,6 +33,21 @@ func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next
 			req = ah.Authorize(req)
 		}
 		resp, err := next.Do(ctx, req)
+		if _, ok := errors.AsType[*fail.LoginRefused](err); ok && ah != nil && challenges < MaxChallenges {
+			// A protocol's refused login (FTP) is answered as a challenge:
+			// with a credential, the request goes again carrying it.
+			retry, aerr := ah.Authenticate(ctx, req, loginChallenge(req))
+			if aerr != nil {
+				return nil, aerr
+			}
+			if retry != nil {
+				challenges++
+				if req, err = withFreshBody(ctx, call, retry, hasBody(req)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
 		if err == nil && ah != nil {
 			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusProxyAuthRequired {
 				var retry *http.Request
@@ -102,6 +117,19 @@ func (Followup) Do(ctx context.Context, call *Call, req *http.Request, next Next
 		call.redirects++
 		call.mu.Unlock()
 		req = chosen
+	}
+}
+
+// loginChallenge is the 401 response a refused login stands for: a Basic
+// challenge without a realm, whose answer the protocol reads from the
+// Authorization header of the request sent again.
+func loginChallenge(req *http.Request) *http.Response {
+	return &http.Response{
+		Status: "401 Unauthorized", StatusCode: http.StatusUnauthorized,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{"Www-Authenticate": {"Basic"}},
+		Body:    http.NoBody,
+		Request: req,
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package protocols holds the protocols built into a session's dispatch
-// stage, for the schemes that need no network: data: and file:.
+// stage for the schemes other than http and https: data:, file: and the
+// FTP family (ftp:, ftps:, ftpes:).
 package protocols
 
 import (
