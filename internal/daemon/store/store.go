@@ -353,8 +353,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) (bool, error) {
 	return n > 0, err
 }
 
-// PutJob writes j (inserting or replacing it; its session is created
-// when missing) and appends evs to its session's events, in one
+// PutJob writes j (inserting or replacing it; its session is created,
+// with no launch command, when missing) and appends evs to its session's events, in one
 // transaction. It returns the events with their sequence numbers and
 // session set. Events whose Session is empty take the job's.
 func (s *Store) PutJob(ctx context.Context, j *api.Job, evs ...api.Event) ([]api.Event, error) {
@@ -372,6 +372,9 @@ func (s *Store) PutJob(ctx context.Context, j *api.Job, evs ...api.Event) ([]api
 	}
 	var out []api.Event
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO sessions (id) VALUES (?)`, j.Session); err != nil {
+			return classify(err)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, session, state, data, resume) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET session = excluded.session, state = excluded.state, data = excluded.data, resume = excluded.resume`,
 			j.ID, j.Session, string(j.State), string(data), nullBlob(j.ResumeData)); err != nil {
