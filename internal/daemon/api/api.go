@@ -445,14 +445,27 @@ type Error struct {
 
 // Error codes.
 const (
-	CodeBadRequest  = "bad_request"  // 400: the body or parameters are invalid
-	CodeNotFound    = "not_found"    // 404: no such session, job or route
-	CodeConflict    = "conflict"     // 409: the session is attached elsewhere, the job is final
-	CodeTooLarge    = "too_large"    // 413: the body exceeds MaxBody
-	CodeUnsupported = "unsupported"  // 415: not application/json
-	CodeInternal    = "internal"     // 500: the daemon failed (its store, usually)
+	CodeBadRequest  = "bad_request"   // 400: the body or parameters are invalid
+	CodeNotFound    = "not_found"     // 404: no such session, job or route
+	CodeConflict    = "conflict"      // 409: the session is attached elsewhere, the job is final
+	CodeTooLarge    = "too_large"     // 413: the body exceeds MaxBody
+	CodeUnsupported = "unsupported"   // 415: not application/json
+	CodeInternal    = "internal"      // 500: the daemon failed (its store, usually)
 	CodeShutdown    = "shutting_down" // 503: the daemon is stopping
 )
+
+// Sentinels for errors.Is: an *Error matches the one with its Code.
+var (
+	ErrBadRequest = &Error{Code: CodeBadRequest}
+	ErrNotFound   = &Error{Code: CodeNotFound}
+	ErrConflict   = &Error{Code: CodeConflict}
+)
+
+// Is reports whether target is an *Error with the same Code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
 
 func (e *Error) Error() string {
 	return "urlsessiond: " + e.Code + ": " + e.Message

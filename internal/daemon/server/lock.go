@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/urlsession-go/urlsession/internal/daemon/api"
 )
 
 // ErrRunning is returned (wrapped) by AcquireLock when another daemon of
@@ -27,7 +29,7 @@ type Lock struct {
 // another process holds it, the error wraps ErrRunning and names that
 // process.
 func AcquireLock(dir string) (*Lock, error) {
-	p := filepath.Join(dir, LockName)
+	p := filepath.Join(dir, api.LockName)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)

@@ -6,29 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 )
-
-// Names of the files in the runtime directory.
-const (
-	SocketName = "urlsessiond.sock"
-	LockName   = "urlsessiond.lock"
-)
-
-// RuntimeDir returns the directory of the daemon's socket and lock file:
-// $XDG_RUNTIME_DIR/urlsession when XDG_RUNTIME_DIR is set to an absolute
-// path, else os.TempDir()/urlsession-<uid>. It does not create it; see
-// PrepareRuntimeDir.
-func RuntimeDir() string {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "urlsession")
-	}
-	return filepath.Join(os.TempDir(), "urlsession-"+strconv.Itoa(os.Getuid()))
-}
-
-// SocketPath returns RuntimeDir()/urlsessiond.sock.
-func SocketPath() string { return filepath.Join(RuntimeDir(), SocketName) }
 
 // ErrUnsafeDir is returned (wrapped) by PrepareRuntimeDir for a
 // directory that another user owns or others may enter.
