@@ -135,3 +135,19 @@ func (r *rig) events(session string) []api.Event {
 	}
 	return evs
 }
+
+// newHTTPOnly returns a Server with a fake runner, for tests of the HTTP
+// side; its store closes when the test ends.
+func newHTTPOnly(t *testing.T) *Server {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "jobs.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, err := New(Config{Store: st, Runner: newFakeRunner(), IdleTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
