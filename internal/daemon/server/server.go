@@ -388,6 +388,16 @@ func (s *Server) CreateJob(ctx context.Context, n *api.NewJob) (api.Job, error) 
 	if n.Paused {
 		j.State = api.Paused
 	}
+	if j.Kind == api.Upload {
+		info, err := os.Stat(j.File)
+		if err != nil || !info.Mode().IsRegular() {
+			return api.Job{}, &api.Error{Code: api.CodeBadRequest, Status: http.StatusBadRequest,
+				Message: fmt.Sprintf("upload file %s is not a readable regular file", j.File)}
+		}
+		if j.BytesExpected < 0 {
+			j.BytesExpected = info.Size()
+		}
+	}
 	if j.Kind == api.Download && j.File == "" {
 		if err := mkdirPrivate(s.cfg.DownloadDir); err != nil {
 			return api.Job{}, fmt.Errorf("download directory: %w", err)
