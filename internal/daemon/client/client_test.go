@@ -47,6 +47,12 @@ func (f *fileRunner) Run(ctx context.Context, job api.Job, progress func(server.
 // startServer serves a daemon on a socket in a temporary directory until
 // the test ends.
 func startServer(t *testing.T, runner server.Runner) (*server.Server, string) {
+	srv, _, sock := startServerStore(t, runner)
+	return srv, sock
+}
+
+// startServerStore is startServer that also returns the store.
+func startServerStore(t testing.TB, runner server.Runner) (*server.Server, *store.Store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "data", "jobs.sqlite"))
@@ -74,7 +80,7 @@ func startServer(t *testing.T, runner server.Runner) (*server.Server, string) {
 		}
 		st.Close()
 	})
-	return srv, sock
+	return srv, st, sock
 }
 
 func dial(t *testing.T, sock string) *Client {

@@ -39,10 +39,14 @@ type Result struct {
 	// a status is never an error), else a *TransferError or any error,
 	// which counts as a transient failure with code -1.
 	Err error
+	// StatusCode is the final response's status. A finished transfer
+	// has one; a Run stopped by its context before finishing leaves it
+	// 0 (with Err nil or not), and a result with Err nil and no status
+	// counts as a transient failure (-1011, bad server response).
+	StatusCode int
 	// File is the downloaded file, which the daemon hands over in a
 	// finish-downloading event; empty for uploads.
 	File       string
-	StatusCode int
 	BytesDone  int64
 	ResumeData []byte
 }

@@ -193,6 +193,12 @@ func (s *Server) finish(js *jobState, res Result, cause error) {
 	if res.BytesDone > 0 {
 		j.BytesDone = res.BytesDone
 	}
+	if res.Err == nil && res.StatusCode != 0 {
+		// The transfer finished before the stop took effect: its
+		// completion wins, as a cancel after completion does nothing.
+		_ = s.endLocked(ctx, js, api.Completed, 0, "", nil, res.StatusCode, res.File)
+		return
+	}
 	switch {
 	case errors.Is(cause, errCancelled):
 		_ = s.endLocked(ctx, js, api.Cancelled, codeCancelled, "cancelled", res.ResumeData, 0, "")
@@ -215,8 +221,8 @@ func (s *Server) finish(js *jobState, res Result, cause error) {
 		return
 	}
 	if res.Err == nil {
-		_ = s.endLocked(ctx, js, api.Completed, 0, "", nil, res.StatusCode, res.File)
-		return
+		// Finished without a response status: not a valid end.
+		res.Err = &TransferError{Code: -1011, Message: "the transfer ended without a response"}
 	}
 	var te *TransferError
 	if !errors.As(res.Err, &te) {

@@ -524,3 +524,30 @@ func TestIdleExit(t *testing.T) {
 		_ = j
 	})
 }
+
+// finishAnyway finishes its transfer even when stopped.
+type finishAnyway struct{ started chan struct{} }
+
+func (f finishAnyway) Run(ctx context.Context, job api.Job, progress func(Progress)) Result {
+	f.started <- struct{}{}
+	<-ctx.Done()
+	return Result{File: "/f", StatusCode: 200}
+}
+
+func TestCompletionWinsOverStop(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		fa := finishAnyway{started: make(chan struct{}, 1)}
+		r := newRig(t, dir, func(c *Config) { c.Runner = fa })
+		defer r.close()
+		j := r.create(api.NewJob{})
+		<-fa.started
+		if _, err := r.srv.Pause(context.Background(), j.ID); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := r.job(j.ID); got.State != api.Completed {
+			t.Fatalf("got %s, want completed", got.State)
+		}
+	})
+}
