@@ -45,11 +45,30 @@ func (checkpointRunner) Run(ctx context.Context, job api.Job, progress func(serv
 	}
 }
 
+// finishRunner completes every transfer after a few progress reports.
+type finishRunner struct{}
+
+func (finishRunner) Run(ctx context.Context, job api.Job, progress func(server.Progress)) server.Result {
+	for i := range 4 {
+		select {
+		case <-ctx.Done():
+			return server.Result{ResumeData: []byte("rd")}
+		case <-time.After(5 * time.Millisecond):
+		}
+		progress(server.Progress{BytesDone: int64(i+1) * 10, BytesExpected: 40})
+	}
+	return server.Result{File: job.File, StatusCode: 200, BytesDone: 40}
+}
+
 func daemonMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	err := server.Run(ctx, server.Config{Runner: checkpointRunner{}, Logger: log, ProgressInterval: 10 * time.Millisecond, MinThroughput: -1}, "")
+	var runner server.Runner = checkpointRunner{}
+	if os.Getenv(daemonEnv) == "finish" {
+		runner = finishRunner{}
+	}
+	err := server.Run(ctx, server.Config{Runner: runner, Logger: log, ProgressInterval: 10 * time.Millisecond, MinThroughput: -1}, "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "urlsessiond:", err)
 		if errors.Is(err, server.ErrRunning) {
