@@ -19,7 +19,9 @@
 // At most Config.MaxConcurrent transfers run (default 6); due jobs start
 // by priority (higher first), then age. A job is due when queued, its
 // earliest begin date has passed and, for a discretionary job,
-// Config.Conditions allows it. A transient failure schedules a retry after
+// Config.Conditions allows it (Run uses DefaultConditions: on external
+// power, read from /sys/class/power_supply; metered networks are not
+// detected). A transient failure schedules a retry after
 // 30 s, doubling per attempt up to 1 hour, or after the server's
 // Retry-After when longer (capped at 24 hours); the job is "waiting"
 // meanwhile, with its resume data. A transfer that moves fewer than

@@ -17,7 +17,8 @@ import (
 // single-instance lock (an error wrapping ErrRunning when another daemon
 // of the user holds it), opens the store at storePath (store.DefaultPath
 // when empty) unless cfg.Store is set, listens on api.SocketPath() and
-// serves until ctx is done or the daemon is idle. It returns nil after an
+// serves until ctx is done or the daemon is idle. Discretionary jobs wait
+// for DefaultConditions unless cfg.Conditions is set. It returns nil after an
 // idle exit or ctx's end.
 func Run(ctx context.Context, cfg Config, storePath string) error {
 	dir := api.RuntimeDir()
@@ -44,6 +45,9 @@ func Run(ctx context.Context, cfg Config, storePath string) error {
 			cfg.Logger.Error("the job database was corrupt; it was moved aside and a new one started", "aside", st.Recovered())
 		}
 		cfg.Store = st
+	}
+	if cfg.Conditions == nil {
+		cfg.Conditions = DefaultConditions
 	}
 	sock := filepath.Join(dir, api.SocketName)
 	cfg.Socket = sock
