@@ -235,6 +235,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		Handler:           s.Handler(),
 		ConnContext:       peerContext,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute, // idle keep-alive connections must not keep the daemon up
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ConnState: func(_ net.Conn, st http.ConnState) {
