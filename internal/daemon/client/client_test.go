@@ -418,3 +418,46 @@ func TestCurlReadable(t *testing.T) {
 		t.Fatalf("curl GET: %s %v", out, err)
 	}
 }
+
+// TestUnacknowledgedEventComesBack: a process that dies inside its
+// DidFinishDownloadingTo (it received the event and never acknowledged
+// it) gets the same event again when it reattaches.
+func TestUnacknowledgedEventComesBack(t *testing.T) {
+	srv, sock := startServer(t, &fileRunner{})
+	c := dial(t, sock)
+	ctx := context.Background()
+	if _, err := c.CreateJob(ctx, newJob("app", "https://example.com/f")); err != nil {
+		t.Fatal(err)
+	}
+	at, err := c.Attach(ctx, "app", api.Attach{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fin api.Event
+	for fin.Kind != api.FinishDownloading {
+		if fin, err = at.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at.Close() // the process dies here
+	for srv.Attached("app") {
+		time.Sleep(2 * time.Millisecond)
+	}
+	again, err := c.Attach(ctx, "app", api.Attach{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for {
+		e, err := again.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == api.FinishDownloading {
+			if e.Seq != fin.Seq || e.File != fin.File {
+				t.Fatalf("got %+v, want %+v again", e, fin)
+			}
+			return
+		}
+	}
+}
