@@ -370,6 +370,19 @@ const (
 	Complete EventKind = "complete"
 )
 
+// EventsReplayed is not an event of the store but a marker of the attach
+// stream: every event that waited when the process attached has been
+// sent (Seq is the last of them, or Attach.After when none waited). The
+// process delivers DidFinishEventsForBackgroundSession once it has
+// handled them. It is sent once per attachment, as the SSE event
+// "replayed" with a Replayed body.
+const EventsReplayed EventKind = "events-replayed"
+
+// Replayed is the data of the attach stream's "replayed" event.
+type Replayed struct {
+	Through int64 `json:"through"`
+}
+
 // Coalesced reports whether events of kind k replace the undelivered
 // event of the same kind and job.
 func (k EventKind) Coalesced() bool { return k == WriteProgress || k == SendProgress }
@@ -413,12 +426,6 @@ type Events struct {
 // deleted.
 type Ack struct {
 	Through int64 `json:"through"`
-}
-
-// Cancel is the optional body of POST /v1/jobs/{id}/cancel.
-type Cancel struct {
-	// Reason is an optional note kept in the job's error message.
-	Reason string `json:"reason,omitempty"`
 }
 
 // Info is the body of GET /v1/info.

@@ -52,7 +52,15 @@
 //	event: event
 //	data: {"seq":12,"session":"app","job":"3f9a0c1d2e4b","kind":"complete","time":"2026-11-30T20:00:00Z","status_code":200}
 //
-// The session counts as attached while the stream's connection is open:
+// When every event that waited at attach time has been sent, the stream
+// sends, once,
+//
+//	event: replayed
+//	data: {"through":12}
+//
+// after which the process delivers DidFinishEventsForBackgroundSession
+// (as soon as it has handled those events). The session counts as
+// attached while the stream's connection is open:
 // one process per identifier (a second attach gets 409), detached when
 // the connection drops, however the process ended. Events stay until
 // acknowledged with POST /v1/sessions/{id}/ack {"through": N}, which

@@ -243,11 +243,21 @@ func (c *Client) Attach(ctx context.Context, session string, a api.Attach) (*Att
 
 // Next blocks until the next event arrives and returns it; it returns
 // io.EOF when the daemon ended the stream, or the error that broke it.
+// Once the events that waited at attach time have been returned, Next
+// returns one api.Event of kind api.EventsReplayed whose Seq is the last
+// of them (or Attach.After when none waited).
 func (a *Attachment) Next() (api.Event, error) {
 	for {
 		kind, data, err := a.sse.next()
 		if err != nil {
 			return api.Event{}, err
+		}
+		if kind == "replayed" {
+			var r api.Replayed
+			if err := api.DecodeBytes(data, &r); err != nil || r.Through < 0 {
+				return api.Event{}, fmt.Errorf("urlsessiond: attach stream: bad replayed marker")
+			}
+			return api.Event{Seq: r.Through, Session: a.Session.ID, Kind: api.EventsReplayed}, nil
 		}
 		if kind != "event" {
 			continue

@@ -119,6 +119,9 @@ func TestDownloadEventsAckFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if e.Kind == api.EventsReplayed {
+			continue
+		}
 		got = append(got, e)
 	}
 	var fin *api.Event
@@ -246,6 +249,10 @@ func TestReplayOnReattach(t *testing.T) {
 			e, err := at.Next()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if e.Kind == api.EventsReplayed {
+				k--
+				continue
 			}
 			if seen[e.Seq] || e.Seq <= after {
 				t.Fatalf("event %d delivered twice", e.Seq)
@@ -448,16 +455,26 @@ func TestUnacknowledgedEventComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
+	var last int64
+	found := false
 	for {
 		e, err := again.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
+		if e.Kind == api.EventsReplayed {
+			// It follows the whole backlog.
+			if !found || e.Seq != last {
+				t.Fatalf("replayed marker %+v after seq %d (finish-downloading seen: %v)", e, last, found)
+			}
+			return
+		}
+		last = e.Seq
 		if e.Kind == api.FinishDownloading {
 			if e.Seq != fin.Seq || e.File != fin.File {
 				t.Fatalf("got %+v, want %+v again", e, fin)
 			}
-			return
+			found = true
 		}
 	}
 }

@@ -353,6 +353,7 @@ func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cursor := a.After
+	replayed := false
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
@@ -371,6 +372,12 @@ func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request) {
 		}
 		if more {
 			continue
+		}
+		if !replayed {
+			replayed = true
+			if stream.send("replayed", "", api.Replayed{Through: cursor}) != nil {
+				return
+			}
 		}
 		for waiting := true; waiting; {
 			select {
