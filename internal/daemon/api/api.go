@@ -456,6 +456,7 @@ const (
 	CodeNotFound    = "not_found"     // 404: no such session, job or route
 	CodeConflict    = "conflict"      // 409: the session is attached elsewhere, the job is final
 	CodeTooLarge    = "too_large"     // 413: the body exceeds MaxBody
+	CodeTooMany     = "too_many"      // 429: the daemon holds its limit of unfinished jobs
 	CodeUnsupported = "unsupported"   // 415: not application/json
 	CodeInternal    = "internal"      // 500: the daemon failed (its store, usually)
 	CodeShutdown    = "shutting_down" // 503: the daemon is stopping

@@ -21,7 +21,8 @@
 //	{"error": {"code": "conflict", "message": "session \"app\" is attached to another process (pid 4242); one process per identifier"}}
 //
 // with the codes bad_request (400), not_found (404), conflict (409),
-// too_large (413), unsupported (415), internal (500), shutting_down (503).
+// too_large (413), unsupported (415), too_many (429: the limit of
+// unfinished jobs, 10,000 by default), internal (500), shutting_down (503).
 // Error messages never contain request headers, URL credentials or query
 // strings.
 //

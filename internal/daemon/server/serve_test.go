@@ -69,3 +69,19 @@ func TestUploadNeedsItsFile(t *testing.T) {
 		t.Fatalf("got %+v %v", j, err)
 	}
 }
+
+func TestMaxJobs(t *testing.T) {
+	s := newHTTPOnly(t)
+	s.cfg.MaxJobs = 2
+	n := &api.NewJob{Session: "s", Kind: api.Download, Request: api.Request{URL: "https://h/f"}}
+	for range 2 {
+		if _, err := s.CreateJob(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.CreateJob(context.Background(), n)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Status != 429 || ae.Code != api.CodeTooMany {
+		t.Fatalf("third job: %v", err)
+	}
+}

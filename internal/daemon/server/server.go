@@ -73,6 +73,9 @@ type Config struct {
 	// DownloadDir is where downloads without a file of their own go
 	// (default: a "downloads" directory, 0700, beside the store).
 	DownloadDir string
+	// MaxJobs bounds the unfinished jobs the daemon keeps for the user
+	// (default 10,000); creating one more is refused with 429.
+	MaxJobs int
 	// Socket is the socket path reported by GET /v1/info.
 	Socket string
 }
@@ -140,6 +143,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 6
+	}
+	if cfg.MaxJobs <= 0 {
+		cfg.MaxJobs = 10000
 	}
 	def(&cfg.IdleTimeout, 5*time.Minute)
 	def(&cfg.RetryBase, 30*time.Second)
@@ -409,6 +415,16 @@ func (s *Server) CreateJob(ctx context.Context, n *api.NewJob) (api.Job, error) 
 	defer s.mu.Unlock()
 	if s.stopping {
 		return api.Job{}, errShuttingDown
+	}
+	unfinished := 0
+	for _, js := range s.jobs {
+		if !js.job.State.Final() {
+			unfinished++
+		}
+	}
+	if unfinished >= s.cfg.MaxJobs {
+		return api.Job{}, &api.Error{Code: api.CodeTooMany, Status: http.StatusTooManyRequests,
+			Message: fmt.Sprintf("the daemon already holds %d unfinished jobs, its limit", unfinished)}
 	}
 	if _, err := s.st.PutJob(ctx, &j); err != nil {
 		return api.Job{}, err
