@@ -42,6 +42,11 @@
 //	POST /v1/jobs/{id}/cancel          → Job
 //	GET  /v1/watch                     ?session=ID → job stream
 //
+// Pause and cancel of a running job answer at once with the job as it is
+// then; its state becomes paused or cancelled when the transfer has
+// stopped into its resume data (watch the job or poll it). Resume queues a
+// paused or waiting job at once; it runs when the scheduler has room.
+//
 // # Streams
 //
 // Attach and watch answer with server-sent events (text/event-stream).
