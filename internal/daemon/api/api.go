@@ -1,0 +1,480 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Version is the version of the wire format. Every route starts with
+// "/v" and this number; a change that an older client or daemon would
+// misread gets a new number.
+const Version = 1
+
+// Prefix is the path prefix of every route of this version.
+const Prefix = "/v1"
+
+// Kind is what a job does.
+type Kind string
+
+// The kinds of job.
+const (
+	Download Kind = "download" // GET (or another method) into a file the daemon creates
+	Upload   Kind = "upload"   // the body read from a file the app names
+)
+
+// State is where a job is in its life. A job starts queued (or paused
+// when created so), runs, and ends completed, failed or cancelled; those
+// three are final. Waiting means a retry is scheduled after a failure or a
+// stall.
+//
+//	queued ──> running ──> completed | failed | cancelled
+//	  ▲  │        │  ▲
+//	  │  ▼        ▼  │
+//	paused     waiting (retry at NextAttempt)
+type State string
+
+// The states of a job.
+const (
+	Queued    State = "queued"
+	Running   State = "running"
+	Paused    State = "paused"
+	Waiting   State = "waiting"
+	Completed State = "completed"
+	Failed    State = "failed"
+	Cancelled State = "cancelled"
+)
+
+// Final reports whether s is a state a job never leaves.
+func (s State) Final() bool { return s == Completed || s == Failed || s == Cancelled }
+
+// Valid reports whether s is one of the states above.
+func (s State) Valid() bool {
+	switch s {
+	case Queued, Running, Paused, Waiting, Completed, Failed, Cancelled:
+		return true
+	}
+	return false
+}
+
+// Request is the HTTP request of a job. Header never appears in logs: a
+// Request logs through LogValue, which names the header fields but shows
+// only those that carry no credentials, and drops the URL's user
+// information.
+type Request struct {
+	Method string      `json:"method"`
+	URL    string      `json:"url"`
+	Header http.Header `json:"header,omitempty"`
+}
+
+// sensitive are the header fields whose values never appear in logs.
+var sensitive = map[string]bool{
+	"Authorization":       true,
+	"Proxy-Authorization": true,
+	"Cookie":              true,
+	"Set-Cookie":          true,
+}
+
+// RedactedURL returns u without user information and without the query,
+// which may carry tokens; a URL that does not parse is shown as "(invalid)".
+func RedactedURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(invalid)"
+	}
+	p.User = nil
+	if p.RawQuery != "" {
+		p.RawQuery = "…"
+	}
+	p.Fragment = ""
+	return p.String()
+}
+
+// LogValue implements slog.LogValuer: the method, the redacted URL and
+// the header field names, with values only for fields other than
+// Authorization, Proxy-Authorization, Cookie and Set-Cookie.
+func (r Request) LogValue() slog.Value {
+	var names []string
+	for k := range r.Header {
+		if sensitive[http.CanonicalHeaderKey(k)] {
+			names = append(names, k+"=(redacted)")
+		} else {
+			names = append(names, k)
+		}
+	}
+	return slog.GroupValue(
+		slog.String("method", r.Method),
+		slog.String("url", RedactedURL(r.URL)),
+		slog.String("header", strings.Join(names, ",")),
+	)
+}
+
+// Job is one transfer the daemon keeps. It is the body of GET
+// /v1/jobs/{id} and an element of GET /v1/jobs.
+type Job struct {
+	ID      string  `json:"id"`
+	Session string  `json:"session"`
+	Kind    Kind    `json:"kind"`
+	Request Request `json:"request"`
+	// File is where a download's body goes while it runs (the daemon's
+	// own file, handed over in a finish-downloading event) or the file an
+	// upload's body is read from.
+	File          string    `json:"file"`
+	State         State     `json:"state"`
+	BytesDone     int64     `json:"bytes_done"`
+	BytesExpected int64     `json:"bytes_expected"` // -1 when unknown
+	Rate          float64   `json:"rate"`           // bytes per second, recent
+	EarliestBegin time.Time `json:"earliest_begin,omitzero"`
+	Discretionary bool      `json:"discretionary,omitempty"`
+	Priority      int       `json:"priority"`
+	// ResumeData is what the transfer needs to continue where it
+	// stopped; base64 in JSON, empty when there is none.
+	ResumeData   []byte    `json:"resume_data,omitempty"`
+	ErrorCode    int       `json:"error_code,omitempty"` // URLError code of the last failure
+	ErrorMessage string    `json:"error_message,omitempty"`
+	StatusCode   int       `json:"status_code,omitempty"` // of the final response
+	Attempts     int       `json:"attempts"`
+	NextAttempt  time.Time `json:"next_attempt,omitzero"` // when waiting
+	Created      time.Time `json:"created"`
+	// Deadline is when the daemon gives up (the resource timeout): the
+	// job then fails with error code -1001.
+	Deadline time.Time `json:"deadline"`
+}
+
+// Priority bounds: higher runs first.
+const (
+	MinPriority = -100
+	MaxPriority = 100
+)
+
+// NewJob is the body of POST /v1/jobs.
+type NewJob struct {
+	Session string  `json:"session"`
+	Kind    Kind    `json:"kind"`
+	Request Request `json:"request"`
+	// File: for an upload, the absolute path of the body; for a download,
+	// empty (the daemon picks a file) or an absolute path the daemon
+	// writes to.
+	File          string    `json:"file,omitempty"`
+	BytesExpected int64     `json:"bytes_expected,omitempty"`
+	EarliestBegin time.Time `json:"earliest_begin,omitzero"`
+	Discretionary bool      `json:"discretionary,omitempty"`
+	Priority      int       `json:"priority,omitempty"`
+	ResumeData    []byte    `json:"resume_data,omitempty"`
+	// ResourceTimeout in seconds; 0 means the daemon's default (7 days).
+	ResourceTimeout float64 `json:"resource_timeout,omitempty"`
+	// Paused creates the job paused, as Apple's tasks start suspended.
+	Paused bool `json:"paused,omitempty"`
+}
+
+// Limits on what a message may hold.
+const (
+	MaxBody          = 4 << 20 // bytes of a request or response body
+	MaxIdentifier    = 256     // bytes of a session identifier
+	MaxURL           = 8 << 10
+	MaxHeaderFields  = 200
+	MaxHeaderBytes   = 64 << 10 // all names and values together
+	MaxResumeData    = 2 << 20
+	MaxLaunchArgs    = 64
+	MaxLaunchArgSize = 4 << 10
+	MaxPath          = 4096
+)
+
+// Validate reports what is wrong with a new job.
+func (n *NewJob) Validate() error {
+	if err := ValidateIdentifier(n.Session); err != nil {
+		return err
+	}
+	switch n.Kind {
+	case Download, Upload:
+	default:
+		return fmt.Errorf("kind %q: want %q or %q", n.Kind, Download, Upload)
+	}
+	if err := n.Request.Validate(); err != nil {
+		return err
+	}
+	if n.Kind == Upload && n.File == "" {
+		return fmt.Errorf("an upload needs the file its body is read from")
+	}
+	if n.File != "" {
+		if err := validatePath(n.File); err != nil {
+			return fmt.Errorf("file: %w", err)
+		}
+	}
+	if n.BytesExpected < 0 {
+		return fmt.Errorf("bytes_expected %d is negative", n.BytesExpected)
+	}
+	if n.Priority < MinPriority || n.Priority > MaxPriority {
+		return fmt.Errorf("priority %d outside [%d, %d]", n.Priority, MinPriority, MaxPriority)
+	}
+	if len(n.ResumeData) > MaxResumeData {
+		return fmt.Errorf("resume data of %d bytes exceeds %d", len(n.ResumeData), MaxResumeData)
+	}
+	if n.ResourceTimeout < 0 || n.ResourceTimeout > 10*365*24*3600 || n.ResourceTimeout != n.ResourceTimeout {
+		return fmt.Errorf("resource_timeout %v seconds out of range", n.ResourceTimeout)
+	}
+	return nil
+}
+
+// Validate reports what is wrong with a request: only http and https
+// URLs with a host, a token method, and a bounded header.
+func (r *Request) Validate() error {
+	if r.Method == "" {
+		r.Method = http.MethodGet
+	}
+	if !isToken(r.Method) {
+		return fmt.Errorf("method %q is not a token", r.Method)
+	}
+	if len(r.URL) > MaxURL {
+		return fmt.Errorf("URL of %d bytes exceeds %d", len(r.URL), MaxURL)
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return fmt.Errorf("URL does not parse: %v", RedactedURL(r.URL))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("URL scheme %q: background transfers take only http and https", u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("URL %s has no host", RedactedURL(r.URL))
+	}
+	if len(r.Header) > MaxHeaderFields {
+		return fmt.Errorf("%d header fields exceed %d", len(r.Header), MaxHeaderFields)
+	}
+	size := 0
+	for k, vs := range r.Header {
+		if !isToken(k) {
+			return fmt.Errorf("header field name %q is not a token", k)
+		}
+		size += len(k)
+		for _, v := range vs {
+			size += len(v)
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return fmt.Errorf("header field %s has a control character in its value", k)
+			}
+		}
+	}
+	if size > MaxHeaderBytes {
+		return fmt.Errorf("header of %d bytes exceeds %d", size, MaxHeaderBytes)
+	}
+	return nil
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateIdentifier reports what is wrong with a session identifier:
+// 1 to 256 bytes of printable ASCII.
+func ValidateIdentifier(id string) error {
+	if id == "" {
+		return fmt.Errorf("empty session identifier")
+	}
+	if len(id) > MaxIdentifier {
+		return fmt.Errorf("session identifier of %d bytes exceeds %d", len(id), MaxIdentifier)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < ' ' || id[i] >= 0x7f {
+			return fmt.Errorf("session identifier has a byte %#x outside printable ASCII", id[i])
+		}
+	}
+	return nil
+}
+
+func validatePath(p string) error {
+	if len(p) > MaxPath {
+		return fmt.Errorf("path of %d bytes exceeds %d", len(p), MaxPath)
+	}
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("path %q is not absolute", p)
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("path has a NUL byte")
+	}
+	return nil
+}
+
+// Session is a background session the daemon knows: the body of GET
+// /v1/sessions/{id} and an element of GET /v1/sessions.
+type Session struct {
+	ID       string `json:"id"`
+	Attached bool   `json:"attached"`
+	// LaunchCommand is run, with URLSESSION_IDENTIFIER set to ID, when
+	// events wait and no process is attached; empty for none.
+	LaunchCommand []string `json:"launch_command,omitempty"`
+	// SendsLaunchEvents is Apple's sessionSendsLaunchEvents.
+	SendsLaunchEvents bool  `json:"sends_launch_events"`
+	PendingEvents     int   `json:"pending_events"`
+	LastSeq           int64 `json:"last_seq"`  // sequence number of the newest event
+	AckedSeq          int64 `json:"acked_seq"` // events up to here are acknowledged
+}
+
+// Attach is the body of POST /v1/sessions/{id}/attach. The response is a
+// server-sent event stream that lasts as long as the attachment.
+type Attach struct {
+	LaunchCommand     []string `json:"launch_command,omitempty"`
+	SendsLaunchEvents bool     `json:"sends_launch_events"`
+	// After: stream the waiting events with a sequence number above it.
+	After int64 `json:"after"`
+}
+
+// Validate reports what is wrong with an attach request.
+func (a *Attach) Validate() error {
+	if len(a.LaunchCommand) > MaxLaunchArgs {
+		return fmt.Errorf("launch command of %d arguments exceeds %d", len(a.LaunchCommand), MaxLaunchArgs)
+	}
+	for i, s := range a.LaunchCommand {
+		if len(s) > MaxLaunchArgSize || strings.IndexByte(s, 0) >= 0 {
+			return fmt.Errorf("launch command argument %d is too long or has a NUL byte", i)
+		}
+	}
+	if len(a.LaunchCommand) > 0 {
+		if err := validatePath(a.LaunchCommand[0]); err != nil {
+			return fmt.Errorf("launch command: %w", err)
+		}
+	}
+	if a.After < 0 {
+		return fmt.Errorf("after %d is negative", a.After)
+	}
+	return nil
+}
+
+// EventKind names what an event reports; the names follow Apple's
+// delegate callbacks.
+type EventKind string
+
+// The kinds of event.
+const (
+	// WriteProgress is DidWriteData: bytes done and expected. The daemon
+	// keeps only the newest undelivered one per job.
+	WriteProgress EventKind = "write-progress"
+	// SendProgress is DidSendBodyData for uploads, coalesced the same way.
+	SendProgress EventKind = "send-progress"
+	// FinishDownloading is DidFinishDownloadingTo: File is handed over;
+	// the app moves it away before acknowledging the event.
+	FinishDownloading EventKind = "finish-downloading"
+	// Complete is DidCompleteWithError: ErrorCode 0 for success, else a
+	// URLError code with ResumeData where the transfer can continue.
+	Complete EventKind = "complete"
+)
+
+// EventsReplayed is not an event of the store but a marker of the attach
+// stream: every event that waited when the process attached has been
+// sent (Seq is the last of them, or Attach.After when none waited). The
+// process delivers DidFinishEventsForBackgroundSession once it has
+// handled them. It is sent once per attachment, as the SSE event
+// "replayed" with a Replayed body.
+const EventsReplayed EventKind = "events-replayed"
+
+// Replayed is the data of the attach stream's "replayed" event.
+type Replayed struct {
+	Through int64 `json:"through"`
+}
+
+// Coalesced reports whether events of kind k replace the undelivered
+// event of the same kind and job.
+func (k EventKind) Coalesced() bool { return k == WriteProgress || k == SendProgress }
+
+// Valid reports whether k is one of the kinds above.
+func (k EventKind) Valid() bool {
+	switch k {
+	case WriteProgress, SendProgress, FinishDownloading, Complete:
+		return true
+	}
+	return false
+}
+
+// Event is one delegate callback waiting for a session's process.
+type Event struct {
+	// Seq increases by one per event of a session, never reused; a
+	// coalesced progress event leaves gaps.
+	Seq           int64     `json:"seq"`
+	Session       string    `json:"session"`
+	Job           string    `json:"job"`
+	Kind          EventKind `json:"kind"`
+	Time          time.Time `json:"time"`
+	BytesDone     int64     `json:"bytes_done,omitempty"`
+	BytesExpected int64     `json:"bytes_expected,omitempty"`
+	File          string    `json:"file,omitempty"`
+	StatusCode    int       `json:"status_code,omitempty"`
+	ErrorCode     int       `json:"error_code,omitempty"`
+	ErrorMessage  string    `json:"error_message,omitempty"`
+	ResumeData    []byte    `json:"resume_data,omitempty"`
+}
+
+// Events is the body of GET /v1/sessions/{id}/events.
+type Events struct {
+	Events []Event `json:"events"`
+	// More is true when events beyond the last one wait.
+	More bool `json:"more"`
+}
+
+// Ack is the body of POST /v1/sessions/{id}/ack: every event of the
+// session with a sequence number up to Through has been handled and is
+// deleted.
+type Ack struct {
+	Through int64 `json:"through"`
+}
+
+// Info is the body of GET /v1/info.
+type Info struct {
+	Version int    `json:"version"`
+	PID     int    `json:"pid"`
+	Socket  string `json:"socket"`
+	Store   string `json:"store"`
+}
+
+// ErrorBody is the body of every response with a status of 400 or
+// above.
+type ErrorBody struct {
+	Error Error `json:"error"`
+}
+
+// Error is a refusal from the daemon. Code is one of the constants below;
+// Status is the HTTP status it came with (not sent in the body).
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Status  int    `json:"-"`
+}
+
+// Error codes.
+const (
+	CodeBadRequest  = "bad_request"   // 400: the body or parameters are invalid
+	CodeNotFound    = "not_found"     // 404: no such session, job or route
+	CodeConflict    = "conflict"      // 409: the session is attached elsewhere, the job is final
+	CodeTooLarge    = "too_large"     // 413: the body exceeds MaxBody
+	CodeTooMany     = "too_many"      // 429: the daemon holds its limit of unfinished jobs
+	CodeUnsupported = "unsupported"   // 415: not application/json
+	CodeInternal    = "internal"      // 500: the daemon failed (its store, usually)
+	CodeShutdown    = "shutting_down" // 503: the daemon is stopping
+)
+
+// Sentinels for errors.Is: an *Error matches the one with its Code.
+var (
+	ErrBadRequest = &Error{Code: CodeBadRequest}
+	ErrNotFound   = &Error{Code: CodeNotFound}
+	ErrConflict   = &Error{Code: CodeConflict}
+)
+
+// Is reports whether target is an *Error with the same Code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+func (e *Error) Error() string {
+	return "urlsessiond: " + e.Code + ": " + e.Message
+}

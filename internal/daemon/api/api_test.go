@@ -1,0 +1,103 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestDecodeNewJob(t *testing.T) {
+	good := `{"session":"s","kind":"download","request":{"method":"GET","url":"https://example.com/f","header":{"Authorization":["Bearer x"]}},"resume_data":"AAEC"}`
+	n, err := DecodeNewJob(strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Session != "s" || !bytes.Equal(n.ResumeData, []byte{0, 1, 2}) {
+		t.Fatalf("got %+v", n)
+	}
+	bad := []struct{ name, body, want string }{
+		{"empty", ``, "empty body"},
+		{"garbage", `}{`, "invalid JSON"},
+		{"truncated", `{"session":"s"`, "truncated"},
+		{"unknown field", `{"session":"s","kind":"download","request":{"url":"https://h/"},"x":1}`, "unknown field"},
+		{"trailing", `{"session":"s","kind":"download","request":{"url":"https://h/"}} {}`, "after the value"},
+		{"wrong type", `{"session":1}`, "wants string"},
+		{"no session", `{"kind":"download","request":{"url":"https://h/"}}`, "empty session"},
+		{"kind", `{"session":"s","kind":"data","request":{"url":"https://h/"}}`, "kind"},
+		{"scheme", `{"session":"s","kind":"download","request":{"url":"ftp://h/"}}`, "only http and https"},
+		{"no host", `{"session":"s","kind":"download","request":{"url":"https:///x"}}`, "no host"},
+		{"method", `{"session":"s","kind":"download","request":{"method":"G T","url":"https://h/"}}`, "not a token"},
+		{"header value", `{"session":"s","kind":"download","request":{"url":"https://h/","header":{"X":["a\r\nb"]}}}`, "control character"},
+		{"upload without file", `{"session":"s","kind":"upload","request":{"url":"https://h/"}}`, "needs the file"},
+		{"relative file", `{"session":"s","kind":"upload","file":"x","request":{"url":"https://h/"}}`, "not absolute"},
+		{"priority", `{"session":"s","kind":"download","priority":1000,"request":{"url":"https://h/"}}`, "priority"},
+		{"base64", `{"session":"s","kind":"download","resume_data":"!!","request":{"url":"https://h/"}}`, "invalid JSON"},
+	}
+	for _, c := range bad {
+		_, err := DecodeNewJob(strings.NewReader(c.body))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error with %q", c.name, err, c.want)
+		}
+	}
+	big := `{"session":"` + strings.Repeat("a", MaxBody) + `"}`
+	if _, err := DecodeNewJob(strings.NewReader(big)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized: got %v, want ErrTooLarge", err)
+	}
+}
+
+func TestErrorsDoNotEchoSecrets(t *testing.T) {
+	body := `{"session":"s","kind":"download","request":{"url":"https://user:hunter2@h/?token=sekrit","header":{"Authorization":["Bearer sekrit"]}},"bogus":"sekrit"}`
+	_, err := DecodeNewJob(strings.NewReader(body))
+	if err == nil || strings.Contains(err.Error(), "sekrit") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("got %v", err)
+	}
+	_, err = DecodeNewJob(strings.NewReader(`{"session":"s","kind":"download","request":{"url":"ftp://user:hunter2@h/?t=sekrit"}}`))
+	if err == nil || strings.Contains(err.Error(), "sekrit") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRequestLogValueRedacts(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	r := Request{Method: "GET", URL: "https://u:pw@example.com/a?token=t0k", Header: http.Header{
+		"Authorization": {"Bearer s3cret"}, "Cookie": {"id=c00kie"}, "Accept": {"*/*"},
+	}}
+	log.Info("job", "request", r)
+	out := buf.String()
+	for _, secret := range []string{"s3cret", "c00kie", "pw", "t0k"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log %q shows %q", out, secret)
+		}
+	}
+	if !strings.Contains(out, "example.com/a") || !strings.Contains(out, "Accept") {
+		t.Errorf("log %q lacks the URL or header names", out)
+	}
+}
+
+func TestDecodeAttachAckEvent(t *testing.T) {
+	if a, err := DecodeAttach(strings.NewReader("")); err != nil || a.After != 0 {
+		t.Fatalf("empty attach: %v %v", a, err)
+	}
+	if _, err := DecodeAttach(strings.NewReader(`{"launch_command":["relative"]}`)); err == nil {
+		t.Error("relative launch command accepted")
+	}
+	if _, err := DecodeAck(strings.NewReader(`{"through":-1}`)); err == nil {
+		t.Error("negative ack accepted")
+	}
+	if a, err := DecodeAck(strings.NewReader(`{"through":7}`)); err != nil || a.Through != 7 {
+		t.Errorf("ack: %v %v", a, err)
+	}
+	if _, err := DecodeEvent([]byte(`{"seq":0,"kind":"complete"}`)); err == nil {
+		t.Error("seq 0 accepted")
+	}
+	if _, err := DecodeEvent([]byte(`{"seq":1,"kind":"other"}`)); err == nil {
+		t.Error("unknown kind accepted")
+	}
+	if e, err := DecodeEvent([]byte(`{"seq":3,"kind":"finish-downloading","file":"/f"}`)); err != nil || e.File != "/f" {
+		t.Errorf("event: %v %v", e, err)
+	}
+}
