@@ -3,8 +3,8 @@ package resume
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
+	"hash/crc32"
 	"io/fs"
 	"net/http"
 	"os"
