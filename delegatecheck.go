@@ -72,6 +72,9 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[CacheDelegate](),
 	reflect.TypeFor[SessionChallengeDelegate](),
 	reflect.TypeFor[TaskChallengeDelegate](),
+	reflect.TypeFor[DownloadDelegate](),
+	reflect.TypeFor[DownloadProgressDelegate](),
+	reflect.TypeFor[DownloadResumeDelegate](),
 }
 
 // callback is one delegate callback.

@@ -54,6 +54,7 @@ type Session struct {
 	delegate  atomic.Pointer[delegateBox] // nil once invalidated
 	active    atomic.Int32                // registered tasks not yet finished
 	auth      sessionAuth                 // credentials servers accepted
+	downloads downloadFiles               // the download tasks' directory
 
 	mu           sync.Mutex
 	tasks        map[*Task]struct{}
@@ -233,6 +234,11 @@ func (s *Session) SetSessionDescription(d string) {
 // On an invalidated session the task is returned completed with
 // ErrSessionInvalidated.
 func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task {
+	return s.newTaskWith(req, body, d, nil)
+}
+
+// newTaskWith is newTask for a task that starts with a taskExtra (or nil).
+func (s *Session) newTaskWith(req *http.Request, body bodySource, d delivery, x *taskExtra) *Task {
 	t := &Task{
 		session: s,
 		orig:    req,
@@ -246,6 +252,9 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 		done:         make(chan struct{}),
 	}
 	t.expectedRecv.Store(TransferSizeUnknown)
+	if x != nil {
+		t.extra.Store(x)
+	}
 	var explicit bool
 	if t.opts, explicit = OptionsOf(req); !explicit {
 		t.opts.CachePolicy = s.cfg.RequestCachePolicy
@@ -309,6 +318,7 @@ func (s *Session) invalidateLocked() {
 		s.delegate.Store(nil)
 		s.runners.close()
 		s.transport.Load().CloseIdleConnections()
+		s.downloads.remove()
 		err := s.flushStores()
 		if id, ok := d.(InvalidationDelegate); ok {
 			id.DidBecomeInvalidWithError(s, err)
@@ -405,8 +415,9 @@ func (s *Session) taskListLocked() []*Task {
 // TaskSet is the session's tasks that have not completed, by kind, each in
 // creation order.
 type TaskSet struct {
-	Data   []*DataTask
-	Upload []*UploadTask
+	Data     []*DataTask
+	Upload   []*UploadTask
+	Download []*DownloadTask
 }
 
 // Tasks returns the session's tasks that have not completed (running,
@@ -416,6 +427,8 @@ func (s *Session) Tasks() TaskSet {
 	for _, t := range s.AllTasks() {
 		if t.upload != nil {
 			set.Upload = append(set.Upload, t.upload)
+		} else if dt := t.downloadTask(); dt != nil {
+			set.Download = append(set.Download, dt)
 		} else {
 			set.Data = append(set.Data, t.data)
 		}

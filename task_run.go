@@ -80,6 +80,10 @@ func (t *Task) run(ctx context.Context) {
 		t.finish(ctx, nil, resp, err)
 		return
 	}
+	if dt := t.downloadTask(); dt != nil {
+		dt.receive(ctx, resp) // download tasks get no DidReceiveResponse
+		return
+	}
 	if t.deliver.handler == nil {
 		if d := dels.response; d != nil {
 			disp, err := askLater(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })
@@ -108,6 +112,12 @@ func (t *Task) run(ctx context.Context) {
 func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
 	if err := t.delegateProblem(); err != nil {
 		return nil, err
+	}
+	dt := t.downloadTask()
+	if dt != nil {
+		if err := dt.check(); err != nil {
+			return nil, err
+		}
 	}
 	if t.orig == nil || t.orig.URL == nil {
 		return nil, fail.Newf(int(ErrUnsupportedURL), "the request has no URL")
@@ -165,6 +175,9 @@ func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
 		t.expectedSend.Store(req.ContentLength)
 	default:
 		t.expectedSend.Store(TransferSizeUnknown)
+	}
+	if dt != nil {
+		return dt.rangeRequest(req)
 	}
 	return req, nil
 }
@@ -377,6 +390,9 @@ func (t *Task) finish(ctx context.Context, body []byte, resp *http.Response, err
 // here reports that the caller is the task's own goroutine (started by
 // Resume), which may then run the callbacks itself.
 func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) {
+	if dt := t.downloadTask(); dt != nil {
+		err = dt.settle(err) // the partial file becomes resume data, or goes
+	}
 	t.mu.Lock()
 	if t.state == TaskCompleted {
 		t.mu.Unlock()
