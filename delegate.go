@@ -155,4 +155,9 @@ const (
 	ResponseCancel ResponseDisposition = 0
 	// ResponseAllow continues loading the body.
 	ResponseAllow ResponseDisposition = 1
+	// ResponseBecomeDownload turns the data task into a download task:
+	// the delegate gets DidBecomeDownloadTask with the new DownloadTask,
+	// which writes the rest of the body to a file (see
+	// BecomeDownloadDelegate); the data task gets no further callback.
+	ResponseBecomeDownload ResponseDisposition = 2
 )

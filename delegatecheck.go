@@ -75,6 +75,7 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[DownloadDelegate](),
 	reflect.TypeFor[DownloadProgressDelegate](),
 	reflect.TypeFor[DownloadResumeDelegate](),
+	reflect.TypeFor[BecomeDownloadDelegate](),
 }
 
 // callback is one delegate callback.

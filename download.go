@@ -662,6 +662,7 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 		if m > 0 {
 			n += m
 			t.received.Add(int64(m))
+			t.touch() // a task that became a download is not the pipeline's
 			if n == len(buf) || time.Since(lastReport) >= progressInterval {
 				if werr := flush(); werr != nil {
 					return werr
@@ -863,4 +864,64 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// BecomeDownloadDelegate hears that a data task became a download task.
+type BecomeDownloadDelegate interface {
+	// DidBecomeDownloadTask is called when DidReceiveResponse answered
+	// ResponseBecomeDownload: downloadTask, a new task of the session
+	// (with its own identifier, already running), receives the rest of
+	// the response into a file, with the download callbacks (DidWriteData,
+	// DidFinishDownloadingTo, DidFinishCollectingMetrics,
+	// DidCompleteWithError). dataTask gets no further callback: it has
+	// completed, without an error, and its Done channel closes after this
+	// callback. The download task needs a DownloadDelegate, as any
+	// delegate-driven download task does.
+	DidBecomeDownloadTask(s *Session, dataTask *DataTask, downloadTask *DownloadTask)
+}
+
+// becomesDownload reports whether the task can become a download task:
+// only a task whose results go to its delegate. Any other task (with a
+// completion handler, or run by a context-first call) is cancelled
+// instead, as with ResponseCancel.
+func (t *Task) becomesDownload() bool {
+	return t.deliver.handler == nil && !t.deliver.keep && t.deliver.result == nil && t.deliver.stream == nil
+}
+
+// becomeDownload hands resp to a new download task and retires t without
+// callbacks. It runs on t's goroutine, which goes on to run the download.
+func (t *Task) becomeDownload(resp *http.Response) {
+	s := t.session
+	dt := s.newDownload(t.orig, nil, nil, delivery{}, nil)
+	t.mu.Lock()
+	dt.delegate = t.delegate
+	current := t.current
+	t.mu.Unlock()
+	dt.mu.Lock()
+	dt.current = current
+	dt.response = resp
+	dt.mu.Unlock()
+	dt.expectedRecv.Store(t.expectedRecv.Load())
+	if d, ok := delegateFor[BecomeDownloadDelegate](t); ok {
+		s.queue.add(func() { d.DidBecomeDownloadTask(s, t.data, dt) })
+	}
+	ctx, _ := dt.resume()
+	// The body is read under t's context: the download's cancellation and
+	// timeouts end it through t's.
+	stop := context.AfterFunc(ctx, func() { t.ctx.cancel(context.Canceled, context.Cause(ctx)) })
+	t.mu.Lock()
+	t.state = TaskCompleted
+	t.paused.Store(false)
+	t.stopTimersLocked()
+	t.mu.Unlock()
+	s.taskFinished(t, func() { close(t.done) }, false)
+
+	if err := dt.check(); err != nil {
+		resp.Body.Close()
+		dt.finish(ctx, nil, resp, err)
+	} else {
+		dt.receive(ctx, resp)
+	}
+	stop()
+	t.ctx.cancel(context.Canceled, context.Canceled) // release the context's resources
 }

@@ -921,3 +921,94 @@ func slicesContains(list []string, s string) bool {
 	}
 	return false
 }
+
+// becomeRec turns data tasks into download tasks and records what follows.
+type becomeRec struct {
+	mu      sync.Mutex
+	events  []string
+	content []byte
+	dl      *DownloadTask
+	done    chan *Task
+}
+
+var (
+	_ ResponseDelegate         = (*becomeRec)(nil)
+	_ DataDelegate             = (*becomeRec)(nil)
+	_ BecomeDownloadDelegate   = (*becomeRec)(nil)
+	_ DownloadDelegate         = (*becomeRec)(nil)
+	_ DownloadProgressDelegate = (*becomeRec)(nil)
+	_ MetricsDelegate          = (*becomeRec)(nil)
+	_ CompletionDelegate       = (*becomeRec)(nil)
+)
+
+func (r *becomeRec) add(e string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := len(r.events); n > 0 && r.events[n-1] == e && e == "write" {
+		return
+	}
+	r.events = append(r.events, e)
+}
+func (r *becomeRec) DidReceiveResponse(s *Session, t *DataTask, resp *http.Response) ResponseDisposition {
+	r.add(fmt.Sprintf("response %d", resp.StatusCode))
+	return ResponseBecomeDownload
+}
+func (r *becomeRec) DidReceiveData(s *Session, t *DataTask, data []byte) { r.add("data") }
+func (r *becomeRec) DidBecomeDownloadTask(s *Session, dt *DataTask, d *DownloadTask) {
+	r.mu.Lock()
+	r.dl = d
+	r.mu.Unlock()
+	r.add(fmt.Sprintf("become %d->%d", dt.TaskIdentifier(), d.TaskIdentifier()))
+}
+func (r *becomeRec) DidWriteData(s *Session, t *DownloadTask, n, total, expected int64) {
+	r.add("write")
+}
+func (r *becomeRec) DidFinishDownloadingTo(s *Session, t *DownloadTask, path string) {
+	b, _ := os.ReadFile(path)
+	r.mu.Lock()
+	r.content = b
+	r.mu.Unlock()
+	r.add(fmt.Sprintf("finish %d", t.TaskIdentifier()))
+}
+func (r *becomeRec) DidFinishCollectingMetrics(s *Session, t *Task, m *TaskMetrics) {
+	r.add(fmt.Sprintf("metrics %d", t.TaskIdentifier()))
+}
+func (r *becomeRec) DidCompleteWithError(s *Session, t *Task, err error) {
+	r.add(fmt.Sprintf("complete %d %v", t.TaskIdentifier(), CodeOf(err)))
+	r.done <- t
+}
+
+func TestDataTaskBecomesDownload(t *testing.T) {
+	content := testContent(2<<20+5, 19)
+	bothProtocols(t, urlsessiontest.NewResource(content), func(t *testing.T, srv *server) {
+		rec := &becomeRec{done: make(chan *Task, 4)}
+		s := newSession(t, srv.config(), rec)
+		task := s.DataTask(get(t, srv.URL))
+		task.Resume()
+		var done *Task
+		select {
+		case done = <-rec.done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("no completion")
+		}
+		wait(t, task)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		id, did := task.TaskIdentifier(), rec.dl.TaskIdentifier()
+		want := []string{"response 200", fmt.Sprintf("become %d->%d", id, did), "write",
+			fmt.Sprintf("finish %d", did), fmt.Sprintf("metrics %d", did), fmt.Sprintf("complete %d unknown error", did)}
+		want[5] = fmt.Sprintf("complete %d %v", did, Code(0))
+		if !sameEvents(rec.events, want) {
+			t.Errorf("events %q, want %q", rec.events, want)
+		}
+		if done != rec.dl.Task || task.State() != TaskCompleted || task.Err() != nil {
+			t.Errorf("completed task %d, data task %v %v", done.TaskIdentifier(), task.State(), task.Err())
+		}
+		if sum(rec.content) != sum(content) {
+			t.Errorf("the file has %d bytes, not the content's %d", len(rec.content), len(content))
+		}
+		rec.mu.Unlock()
+		invalidate(t, s)
+		rec.mu.Lock()
+	})
+}

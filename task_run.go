@@ -87,6 +87,10 @@ func (t *Task) run(ctx context.Context) {
 	if t.deliver.handler == nil {
 		if d := dels.response; d != nil {
 			disp, err := askLater(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })
+			if err == nil && disp == ResponseBecomeDownload && t.becomesDownload() {
+				t.becomeDownload(resp)
+				return
+			}
 			if err == nil && disp != ResponseAllow {
 				t.Cancel()
 				err = errCancelled
