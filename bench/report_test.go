@@ -7,7 +7,8 @@ package bench
 //
 //	BENCH_REPORT=1 go test ./bench -run '^TestReport$' -v -timeout 30m
 //
-// Other knobs: BENCH_SECTIONS (comma-separated subset of get,big,inflight),
+// Other knobs: BENCH_SECTIONS (comma-separated subset of
+// get,big,inflight,auth,download),
 // BENCH_GET_N (GETs per sequential run, 10000), BENCH_GET_PAR_N (GETs per
 // 64-in-flight run, 30000), BENCH_BIG_BYTES (1 GiB), BENCH_INFLIGHT_N
 // (10000), BENCH_HOLD_MS (1000), BENCH_REPORT_OUT (also write the tables to
@@ -109,6 +110,9 @@ func TestReport(t *testing.T) {
 	}
 	if want("auth") {
 		reportAuth(t, p, rounds)
+	}
+	if want("download") {
+		reportDownload(t, p, rounds)
 	}
 	if name := os.Getenv("BENCH_REPORT_OUT"); name != "" {
 		defer func() {
