@@ -114,6 +114,7 @@ var (
 type download struct {
 	handler DownloadCompletionHandler // or nil
 	owned   bool                      // Download: the file goes to the caller
+	became  *Task                     // the data task this task took over from, or nil
 
 	settled chan struct{} // closed once the outcome is settled (see settle)
 
@@ -373,7 +374,10 @@ func (s *Session) newDownload(req *http.Request, from *resume.Data, fromErr erro
 			}
 		}
 	}
-	dt.Task = s.newTaskWith(req, bodySource{kind: bodyFromRequest}, d, &taskExtra{download: dt})
+	s.newTaskWith(req, bodySource{kind: bodyFromRequest}, d, func(t *Task) {
+		dt.Task = t
+		t.extra.Store(&taskExtra{download: dt})
+	})
 	return dt
 }
 
@@ -893,6 +897,7 @@ func (t *Task) becomesDownload() bool {
 func (t *Task) becomeDownload(resp *http.Response) {
 	s := t.session
 	dt := s.newDownload(t.orig, nil, nil, delivery{}, nil)
+	dt.dl.became = t // its requests are the download's (see Task.metrics)
 	t.mu.Lock()
 	dt.delegate = t.delegate
 	current := t.current

@@ -928,6 +928,7 @@ type becomeRec struct {
 	events  []string
 	content []byte
 	dl      *DownloadTask
+	metrics *TaskMetrics
 	done    chan *Task
 }
 
@@ -972,6 +973,9 @@ func (r *becomeRec) DidFinishDownloadingTo(s *Session, t *DownloadTask, path str
 }
 func (r *becomeRec) DidFinishCollectingMetrics(s *Session, t *Task, m *TaskMetrics) {
 	r.add(fmt.Sprintf("metrics %d", t.TaskIdentifier()))
+	r.mu.Lock()
+	r.metrics = m
+	r.mu.Unlock()
 }
 func (r *becomeRec) DidCompleteWithError(s *Session, t *Task, err error) {
 	r.add(fmt.Sprintf("complete %d %v", t.TaskIdentifier(), CodeOf(err)))
@@ -1007,8 +1011,37 @@ func TestDataTaskBecomesDownload(t *testing.T) {
 		if sum(rec.content) != sum(content) {
 			t.Errorf("the file has %d bytes, not the content's %d", len(rec.content), len(content))
 		}
+		if m := rec.metrics; len(m.Transactions) != 1 || m.Transactions[0].Response == nil {
+			t.Errorf("the download task's metrics: %+v, want the data task's request", m)
+		}
 		rec.mu.Unlock()
 		invalidate(t, s)
 		rec.mu.Lock()
 	})
+}
+
+func TestDownloadOnInvalidatedSession(t *testing.T) {
+	srv := newLoopbackServer(t, urlsessiontest.NewResource([]byte("x")))
+	s := newSession(t, (&server{srv, "h1"}).config(), nil)
+	invalidate(t, s)
+	data := handMadeResumeData(t, srv.URL, `"x"`, []byte("hello"), 10)
+	got := make(chan error, 1)
+	task := s.DownloadTaskWithResumeDataAndCompletion(data, func(path string, resp *http.Response, err error) {
+		if path != "" {
+			err = fmt.Errorf("path %q", path)
+		}
+		got <- err
+	})
+	wait(t, task)
+	if err := <-got; !errors.Is(err, ErrSessionInvalidated) {
+		t.Errorf("err = %v, want ErrSessionInvalidated", err)
+	}
+	if data, err := task.CancelByProducingResumeData(context.Background()); data != nil || err != nil {
+		t.Errorf("CancelByProducingResumeData = %v, %v", data != nil, err)
+	}
+	// The resume data is still good: its partial file was not touched.
+	d, _ := resume.Decode(data)
+	if b, err := os.ReadFile(d.File); err != nil || string(b) != "hello" {
+		t.Errorf("the partial file: %q, %v", b, err)
+	}
 }

@@ -237,8 +237,9 @@ func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task 
 	return s.newTaskWith(req, body, d, nil)
 }
 
-// newTaskWith is newTask for a task that starts with a taskExtra (or nil).
-func (s *Session) newTaskWith(req *http.Request, body bodySource, d delivery, x *taskExtra) *Task {
+// newTaskWith is newTask with init, if not nil, called on the new task
+// before it is registered or completed.
+func (s *Session) newTaskWith(req *http.Request, body bodySource, d delivery, init func(*Task)) *Task {
 	t := &Task{
 		session: s,
 		orig:    req,
@@ -252,8 +253,8 @@ func (s *Session) newTaskWith(req *http.Request, body bodySource, d delivery, x 
 		done:         make(chan struct{}),
 	}
 	t.expectedRecv.Store(TransferSizeUnknown)
-	if x != nil {
-		t.extra.Store(x)
+	if init != nil {
+		init(t)
 	}
 	var explicit bool
 	if t.opts, explicit = OptionsOf(req); !explicit {

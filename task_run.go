@@ -480,17 +480,25 @@ func (t *Task) metrics() *TaskMetrics {
 	if !t.startTime.IsZero() {
 		m.TaskDuration = time.Since(t.startTime)
 	}
-	if !t.ran {
+	src := t // the task whose call made the requests
+	if dt := t.downloadTask(); dt != nil && dt.dl.became != nil {
+		src = dt.dl.became
+	}
+	if !src.ran {
 		return m
 	}
-	txs := t.call.Transactions()
+	txs := src.call.Transactions()
 	if len(txs) > 0 {
-		txs[len(txs)-1].SetDecoded(t.received.Load())
+		n := t.received.Load()
+		if src != t {
+			n += src.received.Load()
+		}
+		txs[len(txs)-1].SetDecoded(n)
 	}
 	for _, tx := range txs {
 		m.Transactions = append(m.Transactions, transactionMetrics(tx.Snapshot()))
 	}
-	m.RedirectCount = t.call.Redirects()
+	m.RedirectCount = src.call.Redirects()
 	return m
 }
 
