@@ -203,8 +203,10 @@ func (s *Session) DownloadTaskWithResumeDataAndCompletion(data []byte, handler D
 // Cancelling ctx cancels the task: Download then returns an *Error with
 // ErrCancelled (which also matches context.Canceled). A 404 or 500 is a
 // response (its body in the file), not an error. On a failure that can be
-// resumed (a lost connection, a timeout, a write error), the *Error
-// carries resume data (Error.DownloadTaskResumeData). The delegates
+// resumed (a lost connection, a timeout, a write error, and the end of ctx
+// too), the *Error carries resume data (Error.DownloadTaskResumeData): the
+// partial file is then the caller's to resume or to remove with
+// RemoveResumeData. The delegates
 // (session and WithDelegate) get DidWriteData, but not
 // DidFinishDownloadingTo: the file is returned instead. As with Data, do not
 // call Download from inside a delegate callback of the same session.

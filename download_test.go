@@ -1045,3 +1045,35 @@ func TestDownloadOnInvalidatedSession(t *testing.T) {
 		t.Errorf("the partial file: %q, %v", b, err)
 	}
 }
+
+func TestDownloadContextCancelKeepsResumeData(t *testing.T) {
+	content := testContent(3<<20, 20)
+	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 1<<20+5), func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		rec := newDLRecorder()
+		rec.onWrite = func(_ *DownloadTask, total int64) {
+			if total >= 1<<20 {
+				cancel()
+			}
+		}
+		_, _, err := s.Download(ctx, get(t, srv.URL), WithDelegate(rec))
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want a cancellation", err)
+		}
+		data := ErrorResumeData(err)
+		if data == nil {
+			t.Fatal("no resume data after the context ended")
+		}
+		d, _ := resume.Decode(data)
+		if b, _ := os.ReadFile(d.File); !bytes.Equal(b, content[:d.Offset]) || d.Offset < 1<<20 {
+			t.Errorf("the partial file: %d bytes at offset %d", len(b), d.Offset)
+		}
+		if err := RemoveResumeData(data); err != nil {
+			t.Error(err)
+		}
+		if _, err := os.Stat(d.File); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("RemoveResumeData left the file: %v", err)
+		}
+	})
+}
