@@ -763,7 +763,8 @@ func stalled(res http.Handler, at int64) *urlsessiontest.FaultHandler {
 
 func TestDownloadCancel(t *testing.T) {
 	content := testContent(4<<20, 15)
-	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 1<<20+10), func(t *testing.T, srv *server) {
+	// A stall after 2 MiB: some DidWriteData reports a MiB or more before it.
+	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 2<<20+10), func(t *testing.T, srv *server) {
 		rec := newDLRecorder()
 		rec.onWrite = func(task *DownloadTask, total int64) {
 			if total >= 1<<20 {
@@ -794,7 +795,7 @@ func TestDownloadCancelByProducingResumeData(t *testing.T) {
 	stall.Store(true)
 	fh := &urlsessiontest.FaultHandler{Next: res, Choose: func(int, *http.Request) urlsessiontest.Fault {
 		if stall.Load() {
-			return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: 1<<20 + 10}
+			return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: 2<<20 + 10}
 		}
 		return urlsessiontest.Fault{}
 	}}
@@ -825,8 +826,8 @@ func TestDownloadCancelByProducingResumeData(t *testing.T) {
 			t.Error("a second CancelByProducingResumeData returned other data")
 		}
 		d, _ := resume.Decode(data)
-		if d.Offset < 1<<20 || d.Offset > 1<<20+10 {
-			t.Errorf("resume data at %d, want all that was read, between %d and %d", d.Offset, 1<<20, 1<<20+10)
+		if d.Offset < 1<<20 || d.Offset > 2<<20+10 {
+			t.Errorf("resume data at %d, want all that was read, between %d and %d", d.Offset, 1<<20, 2<<20+10)
 		}
 		if b, _ := os.ReadFile(d.File); !bytes.Equal(b, content[:d.Offset]) {
 			t.Errorf("the partial file has %d bytes, not the content's first %d", len(b), d.Offset)
@@ -885,8 +886,8 @@ func TestDownloadSuspendResume(t *testing.T) {
 }
 
 func TestDownloadInvalidateAndCancel(t *testing.T) {
-	content := testContent(2<<20, 18)
-	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 1<<20+300<<10), func(t *testing.T, srv *server) {
+	content := testContent(4<<20, 18)
+	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 2<<20+300<<10), func(t *testing.T, srv *server) {
 		rec := newDLRecorder()
 		started := make(chan struct{}, 1)
 		rec.onWrite = func(*DownloadTask, int64) {
@@ -1048,7 +1049,7 @@ func TestDownloadOnInvalidatedSession(t *testing.T) {
 
 func TestDownloadContextCancelKeepsResumeData(t *testing.T) {
 	content := testContent(3<<20, 20)
-	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 1<<20+5), func(t *testing.T, srv *server) {
+	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 2<<20+5), func(t *testing.T, srv *server) {
 		s := newSession(t, srv.config(), nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		rec := newDLRecorder()
