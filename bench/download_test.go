@@ -153,8 +153,8 @@ func reportDownload(t *testing.T, p printer, rounds int) {
 	defer os.RemoveAll(dir)
 	p("\n### Downloading a %d MiB body to a file (in %s)\n\n", size>>20, os.TempDir())
 	p("Peak RSS: the client's (VmHWM reset before each run; for curl its maxrss).\n\n")
-	p("| client | median wall s | min–max s | MB/s | wall vs curl | paired vs curl | wall vs raw | peak RSS MiB | ≤ 0.8 of curl? | RSS ≤ 32 MiB? |\n")
-	p("|---|---:|---|---:|---:|---:|---:|---:|---|---|\n")
+	p("| client | median wall s | min–max s | MB/s | wall vs curl | paired vs curl | wall vs raw | client CPU s/GiB | CPU vs raw | peak RSS MiB | ≤ 0.8 of curl? | RSS ≤ 32 MiB? |\n")
+	p("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	var clients []*dlClient
 	var skipped []string
 	for _, name := range []string{dlRaw, dlSession, dlCurl} {
@@ -170,15 +170,18 @@ func reportDownload(t *testing.T, p printer, rounds int) {
 	}
 	wall := make([][]float64, len(clients))
 	rss := make([][]float64, len(clients))
+	cpu := make([][]float64, len(clients))
 	for r := range rounds {
 		for _, i := range rotate(len(clients), r) {
 			runtime.GC()
+			cpu0 := cpuTime()
 			start := time.Now()
 			peak, err := clients[i].download()
 			if err != nil {
 				t.Fatal(err)
 			}
 			wall[i] = append(wall[i], time.Since(start).Seconds())
+			cpu[i] = append(cpu[i], (cpuTime()-cpu0).Seconds()/(float64(size)/(1<<30)))
 			rss[i] = append(rss[i], float64(peak)/(1<<20))
 		}
 	}
@@ -203,11 +206,11 @@ func reportDownload(t *testing.T, p printer, rounds int) {
 		if c.name == dlSession {
 			rssTarget = verdict(median(rss[i]) <= 32)
 		}
-		p("| %s | %.2f | %.2f–%.2f | %.0f | %s | %s | %.2f | %.1f | %s | %s |\n", c.name, w, slices.Min(wall[i]), slices.Max(wall[i]),
-			float64(size)/1e6/w, vsCurl, paired, w/median(wall[0]), median(rss[i]), target, rssTarget)
+		p("| %s | %.2f | %.2f–%.2f | %.0f | %s | %s | %.2f | %.3f | %.2f | %.1f | %s | %s |\n", c.name, w, slices.Min(wall[i]), slices.Max(wall[i]),
+			float64(size)/1e6/w, vsCurl, paired, w/median(wall[0]), median(cpu[i]), pairedRatio(cpu[i], cpu[0]), median(rss[i]), target, rssTarget)
 	}
 	for _, name := range skipped {
-		p("| %s: not on PATH, skipped | | | | | | | | | |\n", name)
+		p("| %s: not on PATH, skipped | | | | | | | | | | | |\n", name)
 	}
 	reportInterruptions(t, p)
 }
