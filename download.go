@@ -737,8 +737,10 @@ func (dt *DownloadTask) handOver() error {
 		dl.mu.Lock()
 		dl.path = ""
 		dl.mu.Unlock()
+		// The body is complete: the file is handed over even if Cancel
+		// comes now, too late to change the outcome.
 		dt.callback(func() {
-			if ok && t.State() != TaskCanceling {
+			if ok {
 				d.DidFinishDownloadingTo(t.session, dt, path)
 			}
 			os.Remove(path)
