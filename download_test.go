@@ -1078,3 +1078,27 @@ func TestDownloadContextCancelKeepsResumeData(t *testing.T) {
 		}
 	})
 }
+
+func TestDownloadUnknownLength(t *testing.T) {
+	content := testContent(1<<20+999, 21)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for b := content; len(b) > 0; {
+			n := min(len(b), 100000)
+			w.Write(b[:n])
+			http.NewResponseController(w).Flush() // no Content-Length
+			b = b[n:]
+		}
+	})
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		rec := newDLRecorder()
+		s := newSession(t, srv.config(), rec)
+		task := s.DownloadTask(get(t, srv.URL))
+		task.Resume()
+		wait(t, task)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if !bytes.Equal(rec.content, content) || rec.expected != TransferSizeUnknown || rec.lastTotal != int64(len(content)) {
+			t.Errorf("%d bytes, expected %d, last total %d", len(rec.content), rec.expected, rec.lastTotal)
+		}
+	})
+}
