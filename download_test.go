@@ -1102,3 +1102,25 @@ func TestDownloadUnknownLength(t *testing.T) {
 		}
 	})
 }
+
+func TestDownloadTimeoutKeepsResumeData(t *testing.T) {
+	content := testContent(2<<20, 22)
+	res := urlsessiontest.NewResource(content)
+	bothProtocols(t, stalled(res, 500<<10), func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		req := WithOptions(get(t, srv.URL), RequestOptions{TimeoutInterval: 300 * time.Millisecond})
+		_, _, err := s.Download(context.Background(), req)
+		if !errors.Is(err, ErrTimedOut) {
+			t.Fatalf("err = %v, want ErrTimedOut", err)
+		}
+		data := ErrorResumeData(err)
+		d, derr := resume.Decode(data)
+		if derr != nil {
+			t.Fatalf("resume data: %v", derr)
+		}
+		defer RemoveResumeData(data)
+		if b, _ := os.ReadFile(d.File); !bytes.Equal(b, content[:d.Offset]) || d.Offset > 500<<10 {
+			t.Errorf("the partial file: %d bytes at offset %d", len(b), d.Offset)
+		}
+	})
+}
