@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -859,7 +860,30 @@ func TestDownloadCancelByProducingResumeData(t *testing.T) {
 
 func TestDownloadSuspendResume(t *testing.T) {
 	content := testContent(3<<20, 17)
-	bothProtocols(t, urlsessiontest.NewResource(content), func(t *testing.T, srv *server) {
+	// The server sends half, then waits for the test: the task cannot
+	// complete before it was suspended.
+	var gate chan struct{}
+	var gateMu sync.Mutex
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gateMu.Lock()
+		g := gate
+		gateMu.Unlock()
+		w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+		half := len(content) / 2
+		w.Write(content[:half])
+		http.NewResponseController(w).Flush()
+		select {
+		case <-g:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write(content[half:])
+	})
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		gateMu.Lock()
+		gate = make(chan struct{})
+		g := gate
+		gateMu.Unlock()
 		rec := newDLRecorder()
 		suspended := make(chan *DownloadTask, 1)
 		var once sync.Once
@@ -876,12 +900,17 @@ func TestDownloadSuspendResume(t *testing.T) {
 		if task.State() != TaskSuspended {
 			t.Errorf("state %v, want suspended", task.State())
 		}
+		close(g)
 		task.Resume()
 		wait(t, task)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
 		if task.Err() != nil || sum(rec.content) != sum(content) {
 			t.Errorf("err %v, %d bytes", task.Err(), len(rec.content))
 		}
+		rec.mu.Unlock()
 		invalidate(t, s)
+		rec.mu.Lock()
 	})
 }
 
