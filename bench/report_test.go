@@ -108,11 +108,11 @@ func TestReport(t *testing.T) {
 	if want("inflight") {
 		reportInflight(t, p, rounds)
 	}
-	if want("auth") {
-		reportAuth(t, p, rounds)
-	}
 	if want("download") {
 		reportDownload(t, p, rounds)
+	}
+	if want("auth") {
+		reportAuth(t, p, rounds)
 	}
 	if name := os.Getenv("BENCH_REPORT_OUT"); name != "" {
 		defer func() {
