@@ -2,6 +2,7 @@ package urlsession
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urlsession-go/urlsession/credstore"
 	"github.com/urlsession-go/urlsession/internal/resume"
 	"github.com/urlsession-go/urlsession/urlsessiontest"
 )
@@ -1154,4 +1156,77 @@ func TestDownloadTimeoutKeepsResumeData(t *testing.T) {
 			t.Errorf("the partial file: %d bytes at offset %d", len(b), d.Offset)
 		}
 	})
+}
+
+// authDL answers Basic challenges and records the download callbacks.
+type authDL struct {
+	*dlRecorder
+	challenges atomic.Int32
+}
+
+var _ TaskChallengeDelegate = (*authDL)(nil)
+
+func (a *authDL) TaskDidReceiveChallenge(s *Session, t *Task, c *Challenge) (AuthChallengeDisposition, *Credential) {
+	if c.ProtectionSpace.AuthenticationMethod != credstore.AuthMethodHTTPBasic {
+		return PerformDefaultHandling, nil
+	}
+	a.challenges.Add(1)
+	return UseCredential, NewCredential("alice", "secret", credstore.None)
+}
+
+func TestDownloadAuthenticated(t *testing.T) {
+	content := testContent(300<<10, 23)
+	res := urlsessiontest.NewResource(content)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "secret" {
+			w.Header().Set("Www-Authenticate", `Basic realm="files"`)
+			http.Error(w, "who are you?", http.StatusUnauthorized)
+			return
+		}
+		res.ServeHTTP(w, r)
+	})
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		d := &authDL{dlRecorder: newDLRecorder()}
+		s := newSession(t, srv.config(), d)
+		task := s.DownloadTask(get(t, srv.URL))
+		task.Resume()
+		wait(t, task)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if task.Err() != nil || !bytes.Equal(d.content, content) || d.challenges.Load() != 1 {
+			t.Errorf("err %v, %d bytes, %d challenges", task.Err(), len(d.content), d.challenges.Load())
+		}
+	})
+}
+
+func TestDownloadContentCoding(t *testing.T) {
+	content := bytes.Repeat([]byte("compressible "), 50000)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(content)
+	zw.Close()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Etag", `"gz"`)
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Length", strconv.Itoa(gz.Len()))
+		w.Write(gz.Bytes())
+	})
+	srv := newLoopbackServer(t, h)
+	s := newSession(t, (&server{srv, "h1"}).config(), nil)
+	path, _, err := s.Download(context.Background(), get(t, srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(path)
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, content) {
+		t.Errorf("the file has %d bytes, want the %d decoded", len(b), len(content))
+	}
+	// Cut short, a decoded body cannot resume: its offsets are not the
+	// server's.
+	cut := newLoopbackServer(t, interrupted(h, func(int) int64 { return int64(gz.Len() / 2) }))
+	_, _, err = s.Download(context.Background(), get(t, cut.URL))
+	if err == nil || ErrorResumeData(err) != nil {
+		t.Errorf("err = %v, resume data %v; want an error without", err, ErrorResumeData(err) != nil)
+	}
 }
