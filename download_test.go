@@ -1230,3 +1230,19 @@ func TestDownloadContentCoding(t *testing.T) {
 		t.Errorf("err = %v, resume data %v; want an error without", err, ErrorResumeData(err) != nil)
 	}
 }
+
+func TestDownloadNilRequest(t *testing.T) {
+	s := newSession(t, nil, newDLRecorder())
+	if _, _, err := s.Download(context.Background(), nil); !errors.Is(err, ErrUnsupportedURL) {
+		t.Errorf("Download(nil): %v, want ErrUnsupportedURL", err)
+	}
+	task := s.DownloadTask(nil)
+	task.Resume()
+	wait(t, task)
+	if !errors.Is(task.Err(), ErrUnsupportedURL) {
+		t.Errorf("DownloadTask(nil): %v, want ErrUnsupportedURL", task.Err())
+	}
+	if _, err := task.CancelByProducingResumeData(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
