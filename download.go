@@ -374,7 +374,7 @@ func (s *Session) newDownload(req *http.Request, from *resume.Data, fromErr erro
 			}
 			h(path, resp, err)
 			if path != "" {
-				os.Remove(path)
+				dt.discard(path)
 			}
 		}
 	}
@@ -491,6 +491,17 @@ func (df *downloadFiles) inDir(path string) bool {
 	return df.dir != "" && filepath.Dir(path) == df.dir
 }
 
+// tidy removes the directory once no file is left in it, so that a
+// session that is never invalidated (Shared) leaves nothing behind; the
+// next download makes a new one.
+func (df *downloadFiles) tidy() {
+	df.mu.Lock()
+	defer df.mu.Unlock()
+	if df.dir != "" && os.Remove(df.dir) == nil {
+		df.dir = ""
+	}
+}
+
 // remove removes the directory and whatever is left in it.
 func (df *downloadFiles) remove() {
 	df.mu.Lock()
@@ -508,6 +519,12 @@ func (df *downloadFiles) writer(f *os.File) io.Writer {
 		return df.wrap(f)
 	}
 	return f
+}
+
+// discard removes a download file that was handed over.
+func (dt *DownloadTask) discard(path string) {
+	os.Remove(path)
+	dt.session.downloads.tidy()
 }
 
 // callback queues f, a callback of the task, on the delegate queue; while
@@ -739,6 +756,7 @@ func (dt *DownloadTask) handOver() error {
 		if err != nil {
 			return err
 		}
+		t.session.downloads.tidy()
 		dl.mu.Lock()
 		dl.path, dl.result = "", final
 		dl.mu.Unlock()
@@ -753,7 +771,7 @@ func (dt *DownloadTask) handOver() error {
 			if ok {
 				d.DidFinishDownloadingTo(t.session, dt, path)
 			}
-			os.Remove(path)
+			dt.discard(path)
 		})
 	}
 	return nil
@@ -823,6 +841,7 @@ func (dt *DownloadTask) settle(err error) error {
 	if path == "" {
 		return err
 	}
+	defer dt.session.downloads.tidy() // the file leaves the directory below
 	if dl.file != nil { // cancelled before the response: only the check opened it
 		dl.file.Close()
 		dl.file = nil

@@ -40,7 +40,8 @@ type dlRecorder struct {
 	err       error
 	done      chan struct{}
 	onWrite   func(t *DownloadTask, total int64)
-	keep      string // move the file here in DidFinishDownloadingTo
+	keep      string         // move the file here in DidFinishDownloadingTo
+	modes     [2]fs.FileMode // of the directory and the file
 }
 
 var (
@@ -104,8 +105,13 @@ func (r *dlRecorder) DidWriteData(s *Session, t *DownloadTask, n, total, expecte
 }
 func (r *dlRecorder) DidFinishDownloadingTo(s *Session, t *DownloadTask, path string) {
 	b, err := os.ReadFile(path)
+	fi, _ := os.Stat(filepath.Dir(path))
+	ffi, _ := os.Stat(path)
 	r.mu.Lock()
 	r.content, r.path = b, path
+	if fi != nil && ffi != nil {
+		r.modes = [2]fs.FileMode{fi.Mode().Perm(), ffi.Mode().Perm()}
+	}
 	if err != nil {
 		r.content = []byte("read error: " + err.Error())
 	}
@@ -209,8 +215,12 @@ func TestDownloadDelegateOrder(t *testing.T) {
 		if _, err := os.Stat(rec.path); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("the file is still there after DidFinishDownloadingTo: %v", err)
 		}
-		if fi, err := os.Stat(filepath.Dir(rec.path)); err != nil || fi.Mode().Perm() != 0o700 {
-			t.Errorf("the session's directory: %v, %v; want mode 0700", fi, err)
+		if rec.modes != [2]fs.FileMode{0o700, 0o600} {
+			t.Errorf("modes of the directory and the file: %v, want 0700 and 0600", rec.modes)
+		}
+		// Nothing left: the directory goes with its last file.
+		if _, err := os.Stat(filepath.Dir(rec.path)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the session's directory is left after its last download: %v", err)
 		}
 		if task.CountOfBytesReceived() != int64(len(content)) || task.Response().StatusCode != 200 {
 			t.Errorf("received %d bytes, status %d", task.CountOfBytesReceived(), task.Response().StatusCode)
