@@ -842,7 +842,7 @@ func (dt *DownloadTask) settle(err error) error {
 		return err
 	}
 	defer dt.session.downloads.tidy() // the file leaves the directory below
-	if dl.file != nil { // cancelled before the response: only the check opened it
+	if dl.file != nil {               // cancelled before the response: only the check opened it
 		dl.file.Close()
 		dl.file = nil
 	}
