@@ -841,8 +841,10 @@ func (dt *DownloadTask) settle(err error) error {
 	if path == "" {
 		return err
 	}
-	defer dt.session.downloads.tidy() // the file leaves the directory below
-	if dl.file != nil {               // cancelled before the response: only the check opened it
+	// The file leaves the directory below.
+	defer dt.session.downloads.tidy()
+	// Cancelled before the response: only the partial file's check opened it.
+	if dl.file != nil {
 		dl.file.Close()
 		dl.file = nil
 	}
