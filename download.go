@@ -25,10 +25,12 @@ import (
 // The body is written, as it arrives, to a temporary file (mode 0600) in a
 // directory of the session's own (mode 0700, under os.TempDir, removed with
 // its last file and when the session is invalidated); it is never held
-// whole in memory. What has
-// been received is written to the file once 128 KiB have gathered, at
-// least every 100 ms while data arrives, and whenever the task is
-// suspended, so a process killed while downloading loses less than a MiB.
+// whole in memory. What has been received is written to the file once 128
+// KiB have gathered, at least every 100 ms while data arrives, and
+// whenever the task is suspended, so a process killed while downloading
+// loses less than a MiB. (Data that arrived just before the network
+// stalls waits in memory until more arrives or the task ends; a
+// cancellation or failure writes it before making resume data.)
 //
 // A download task goes through the whole pipeline as a data task does:
 // redirects, authentication, cookies, the URL cache, metrics, timeouts,
