@@ -383,7 +383,7 @@ func (s *Session) newDownload(req *http.Request, from *resume.Data, fromErr erro
 	}
 	s.newTaskWith(req, bodySource{kind: bodyFromRequest}, d, func(t *Task) {
 		dt.Task = t
-		t.extra.Store(&taskExtra{download: dt})
+		t.more().download = dt
 	})
 	return dt
 }
