@@ -165,4 +165,12 @@ const (
 	// StreamConversionDelegate, it cancels the task as ResponseCancel
 	// does.
 	ResponseBecomeStream ResponseDisposition = 3
+	// ResponseBecomeDownload turns the data task into a download task:
+	// the delegate gets DidBecomeDownloadTask with the new DownloadTask,
+	// which writes the rest of the body to a file (see
+	// BecomeDownloadDelegate); the data task gets no further callback.
+	// A task run by a context-first call (Data, Upload, Bytes) cannot
+	// become a download task: for it ResponseBecomeDownload cancels, as
+	// ResponseCancel does.
+	ResponseBecomeDownload ResponseDisposition = 2
 )

@@ -78,6 +78,10 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[StreamWriteClosedDelegate](),
 	reflect.TypeFor[StreamCaptureDelegate](),
 	reflect.TypeFor[StreamConversionDelegate](),
+	reflect.TypeFor[DownloadDelegate](),
+	reflect.TypeFor[DownloadProgressDelegate](),
+	reflect.TypeFor[DownloadResumeDelegate](),
+	reflect.TypeFor[BecomeDownloadDelegate](),
 }
 
 // callback is one delegate callback.

@@ -18,7 +18,10 @@
 //	task.Resume()
 //
 // Bytes streams a body as it arrives, and Session.Client adapts a session to
-// code that expects an *http.Client.
+// code that expects an *http.Client. Download writes a body to a file; a
+// download that fails on the network carries resume data in its error
+// (Error.DownloadTaskResumeData), which DownloadWithResumeData and
+// DownloadTaskWithResumeData continue from (see DownloadTask).
 //
 // # App Transport Security
 //
@@ -84,6 +87,10 @@
 //	uploadTask(with:fromFile:)              UploadTaskFromFile
 //	uploadTask(withStreamedRequest:)        UploadTaskWithStreamedRequest
 //	data(for:) upload(for:from:) bytes(for:) Data, Upload, Bytes
+//	URLSessionDownloadTask                  DownloadTask, CancelByProducingResumeData
+//	download(for:) download(resumeFrom:)    Download, DownloadWithResumeData
+//	downloadTask(withResumeData:)           DownloadTaskWithResumeData
+//	NSURLSessionDownloadTaskResumeData      Error.DownloadTaskResumeData
 //	getTasksWithCompletionHandler           Tasks, AllTasks
 //	URLSessionWebSocketTask                 WebSocketTask (Send, Receive, SendPing, CancelWith)
 //	URLSessionStreamTask                    StreamTask (ReadData, Write, StartSecureConnection)

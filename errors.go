@@ -145,6 +145,13 @@ type Error struct {
 	// Err is the underlying cause, if any: a network error, a TLS error, a
 	// context error or an error returned by a delegate.
 	Err error
+	// DownloadTaskResumeData is the resume data of a download task that
+	// failed in a way it can resume from (Apple's
+	// NSURLSessionDownloadTaskResumeData): pass it to
+	// Session.DownloadTaskWithResumeData. It is nil for other tasks and
+	// when the download cannot be resumed (see
+	// DownloadTask.CancelByProducingResumeData).
+	DownloadTaskResumeData []byte
 }
 
 // Error returns a one-line description: the code's text and number, the

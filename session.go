@@ -54,6 +54,7 @@ type Session struct {
 	delegate  atomic.Pointer[delegateBox] // nil once invalidated
 	active    atomic.Int32                // registered tasks not yet finished
 	auth      sessionAuth                 // credentials servers accepted
+	downloads downloadFiles               // the download tasks' directory
 
 	mu           sync.Mutex
 	tasks        map[*Task]struct{}
@@ -240,12 +241,22 @@ func (s *Session) SetSessionDescription(d string) {
 // On an invalidated session the task is returned completed with
 // ErrSessionInvalidated.
 func (s *Session) newTask(req *http.Request, body bodySource, d delivery) *Task {
-	return s.newTaskOf(req, body, d, nil)
+	return s.newTaskWith(req, body, d, nil)
 }
 
 // newTaskOf is newTask for a task of another kind: sock, when not nil, is
 // made for the task before it is registered or announced.
 func (s *Session) newTaskOf(req *http.Request, body bodySource, d delivery, sock func(*Task) sockTask) *Task {
+	var init func(*Task)
+	if sock != nil {
+		init = func(t *Task) { t.more().sock = sock(t) }
+	}
+	return s.newTaskWith(req, body, d, init)
+}
+
+// newTaskWith is newTask with init, if not nil, called on the new task
+// before it is registered or completed.
+func (s *Session) newTaskWith(req *http.Request, body bodySource, d delivery, init func(*Task)) *Task {
 	t := &Task{
 		session: s,
 		orig:    req,
@@ -266,8 +277,8 @@ func (s *Session) newTaskOf(req *http.Request, body bodySource, d delivery, sock
 	t.dataTask.Task = t
 	t.data = &t.dataTask
 	t.ctx.task = t
-	if sock != nil {
-		t.more().sock = sock(t)
+	if init != nil {
+		init(t)
 	}
 	s.mu.Lock()
 	s.nextID++
@@ -325,6 +336,7 @@ func (s *Session) invalidateLocked() {
 		s.delegate.Store(nil)
 		s.runners.close()
 		s.transport.Load().CloseIdleConnections()
+		s.downloads.remove()
 		err := s.flushStores()
 		if id, ok := d.(InvalidationDelegate); ok {
 			id.DidBecomeInvalidWithError(s, err)
@@ -425,6 +437,7 @@ type TaskSet struct {
 	Upload    []*UploadTask
 	Stream    []*StreamTask
 	WebSocket []*WebSocketTask
+	Download  []*DownloadTask
 }
 
 // Tasks returns the session's tasks that have not completed (running,
@@ -438,6 +451,8 @@ func (s *Session) Tasks() TaskSet {
 		}
 		if t.upload != nil {
 			set.Upload = append(set.Upload, t.upload)
+		} else if dt := t.downloadTask(); dt != nil {
+			set.Download = append(set.Download, dt)
 		} else {
 			set.Data = append(set.Data, t.data)
 		}

@@ -315,11 +315,12 @@ func (t *Task) Resume() {
 // taskExtra is the state of a task that few tasks need, kept out of Task
 // so that a Task stays small.
 type taskExtra struct {
-	auth     taskAuth  // used by the goroutine that runs the task
-	question *question // the deferrable question being asked (Task.mu)
-	held     []func()  // callbacks due while suspended, run after Resume (Task.mu; see hold)
-	sock     sockTask  // the stream or WebSocket task this Task belongs to; set at creation
-	upgrade  net.Conn  // the connection of an upgrade request (Task.mu; see becomeStream)
+	auth     taskAuth      // used by the goroutine that runs the task
+	question *question     // the deferrable question being asked (Task.mu)
+	held     []func()      // callbacks due while suspended, run after Resume (Task.mu; see hold)
+	sock     sockTask      // the stream or WebSocket task this Task belongs to; set at creation
+	upgrade  net.Conn      // the connection of an upgrade request (Task.mu; see becomeStream)
+	download *DownloadTask // the download task t belongs to; set before t is registered
 }
 
 // more returns the task's taskExtra, made on first use.

@@ -84,6 +84,10 @@ func (t *Task) run(ctx context.Context) {
 		t.finish(ctx, nil, resp, err)
 		return
 	}
+	if dt := t.downloadTask(); dt != nil {
+		dt.receive(ctx, resp) // download tasks get no DidReceiveResponse
+		return
+	}
 	if b := t.mixedReplaceBoundary(resp, dels); b != "" {
 		last, err := t.readParts(ctx, resp, b, dels) // multipart.go
 		t.finish(ctx, nil, last, err)
@@ -93,6 +97,10 @@ func (t *Task) run(ctx context.Context) {
 		if d := dels.response; d != nil {
 			disp, err := askLater(ctx, t, func() ResponseDisposition { return d.DidReceiveResponse(t.session, t.data, resp) })
 			if err == nil && disp == ResponseBecomeStream && t.becomeStream(ctx, resp) {
+				return
+			}
+			if err == nil && disp == ResponseBecomeDownload && t.becomesDownload() {
+				t.becomeDownload(resp)
 				return
 			}
 			if err == nil && disp != ResponseAllow {
@@ -120,6 +128,12 @@ func (t *Task) run(ctx context.Context) {
 func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
 	if err := t.delegateProblem(); err != nil {
 		return nil, err
+	}
+	dt := t.downloadTask()
+	if dt != nil {
+		if err := dt.check(); err != nil {
+			return nil, err
+		}
 	}
 	if t.orig == nil || t.orig.URL == nil {
 		return nil, fail.Newf(int(ErrUnsupportedURL), "the request has no URL")
@@ -177,6 +191,9 @@ func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
 		t.expectedSend.Store(req.ContentLength)
 	default:
 		t.expectedSend.Store(TransferSizeUnknown)
+	}
+	if dt != nil {
+		return dt.rangeRequest(req)
 	}
 	return req, nil
 }
@@ -389,6 +406,9 @@ func (t *Task) finish(ctx context.Context, body []byte, resp *http.Response, err
 // here reports that the caller is the task's own goroutine (started by
 // Resume), which may then run the callbacks itself.
 func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) {
+	if dt := t.downloadTask(); dt != nil {
+		err = dt.settle(err) // the partial file becomes resume data, or goes
+	}
 	t.mu.Lock()
 	if t.state == TaskCompleted {
 		t.mu.Unlock()
@@ -472,17 +492,25 @@ func (t *Task) metrics() *TaskMetrics {
 	if !t.startTime.IsZero() {
 		m.TaskDuration = time.Since(t.startTime)
 	}
-	if !t.ran {
+	src := t // the task whose call made the requests
+	if dt := t.downloadTask(); dt != nil && dt.dl.became != nil {
+		src = dt.dl.became
+	}
+	if !src.ran {
 		return m
 	}
-	txs := t.call.Transactions()
+	txs := src.call.Transactions()
 	if len(txs) > 0 {
-		txs[len(txs)-1].SetDecoded(t.received.Load())
+		n := t.received.Load()
+		if src != t {
+			n += src.received.Load()
+		}
+		txs[len(txs)-1].SetDecoded(n)
 	}
 	for _, tx := range txs {
 		m.Transactions = append(m.Transactions, transactionMetrics(tx.Snapshot()))
 	}
-	m.RedirectCount = t.call.Redirects()
+	m.RedirectCount = src.call.Redirects()
 	return m
 }
 

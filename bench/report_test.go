@@ -7,7 +7,8 @@ package bench
 //
 //	BENCH_REPORT=1 go test ./bench -run '^TestReport$' -v -timeout 30m
 //
-// Other knobs: BENCH_SECTIONS (comma-separated subset of get,big,inflight,auth,ftp),
+// Other knobs: BENCH_SECTIONS (comma-separated subset of
+// get,big,inflight,auth,tls,ftp,download),
 // BENCH_GET_N (GETs per sequential run, 10000), BENCH_GET_PAR_N (GETs per
 // 64-in-flight run, 30000), BENCH_BIG_BYTES (1 GiB), BENCH_INFLIGHT_N
 // (10000), BENCH_HOLD_MS (1000), BENCH_FTP_BYTES (the ftp section's file,
@@ -106,6 +107,9 @@ func TestReport(t *testing.T) {
 	}
 	if want("inflight") {
 		reportInflight(t, p, rounds)
+	}
+	if want("download") {
+		reportDownload(t, p, rounds)
 	}
 	if want("auth") {
 		reportAuth(t, p, rounds)

@@ -9,6 +9,13 @@
 // cover the common cases; custom scripts write whatever bytes they like
 // through a [Conn].
 //
+// [FaultHandler] wraps any handler and injects faults into its responses: a
+// reset, a stall or a clean truncation at a chosen byte of the body;
+// [NewFaultProxy] puts one in front of another server. [Resource] serves a
+// resource that can be replaced between requests, with ranges and strong
+// validators, as a static file server does: together they test downloads
+// and their resumption.
+//
 // [Capitals] returns an http.Handler serving the routes of the
 // swift-corelibs-foundation test server; serve it with
 // net/http/httptest.NewServer.
