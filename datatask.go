@@ -16,6 +16,8 @@ type DataTask struct {
 // Body is ignored, except for UploadTaskWithStreamedRequest.
 type UploadTask struct {
 	*DataTask
+	resumable *resumableUpload // nil unless the upload may be resumed (uploadresume.go)
+	resumeErr error            // bad resume data (UploadTaskWithResumeData)
 }
 
 // CompletionHandler receives the outcome of a task created with one: the
@@ -81,9 +83,7 @@ func (s *Session) UploadTaskWithStreamedRequest(req *http.Request) *UploadTask {
 }
 
 func (s *Session) newUpload(req *http.Request, body bodySource, d delivery) *UploadTask {
-	t := s.newTask(req, body, d)
-	t.upload = &UploadTask{DataTask: t.data}
-	return t.upload
+	return s.newTask(req, body, d).makeUpload()
 }
 
 // TaskOption configures a task run by a context-first call.
@@ -132,7 +132,7 @@ func (s *Session) await(ctx context.Context, req *http.Request, body bodySource,
 	t := s.newTask(req, body, delivery{keep: true})
 	t.base = ctx
 	if body.kind != bodyFromRequest {
-		t.upload = &UploadTask{DataTask: t.data}
+		t.makeUpload()
 	}
 	if t.State() == TaskCompleted {
 		return nil, nil, t.Err()

@@ -72,6 +72,7 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[CacheDelegate](),
 	reflect.TypeFor[SessionChallengeDelegate](),
 	reflect.TypeFor[TaskChallengeDelegate](),
+	reflect.TypeFor[InformationalResponseDelegate](),
 }
 
 // callback is one delegate callback.

@@ -145,6 +145,12 @@ type Error struct {
 	// Err is the underlying cause, if any: a network error, a TLS error, a
 	// context error or an error returned by a delegate.
 	Err error
+	// ResumeData, when not nil, continues the failed transfer: for an
+	// upload task, pass it to Session.UploadTaskWithResumeData (Apple's
+	// NSURLSessionUploadTaskResumeData). It is set when the server offered
+	// to resume the upload, still holds it, and the task failed on the
+	// network or timed out, not when it was cancelled.
+	ResumeData []byte
 }
 
 // Error returns a one-line description: the code's text and number, the

@@ -61,7 +61,7 @@ func (t *Task) run(ctx context.Context) {
 	t.call.HandleCookies = !t.opts.DoNotHandleCookies
 	t.call.MainDocumentURL = t.opts.MainDocumentURL
 	t.ran = true
-	resp, err := t.session.chain.Do(ctx, &t.call, req)
+	resp, err := t.send(ctx, req) // uploadresume.go
 	if resp != nil {
 		t.mu.Lock()
 		t.response = resp
@@ -107,6 +107,9 @@ func (t *Task) run(ctx context.Context) {
 // the task's context.)
 func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
 	if err := t.delegateProblem(); err != nil {
+		return nil, err
+	}
+	if err := t.resumeProblem(); err != nil {
 		return nil, err
 	}
 	if t.orig == nil || t.orig.URL == nil {
@@ -389,6 +392,11 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 			u = t.current.URL.Redacted()
 		}
 		e = classify(err, u)
+		if rd := t.failureResumeData(e); rd != nil {
+			c := *e // a copy: e may be shared
+			c.ResumeData = rd
+			e = &c
+		}
 		t.err = e
 	}
 	t.state = TaskCompleted
@@ -524,6 +532,9 @@ func (h hooks) NewBodyStream(ctx context.Context) (io.ReadCloser, error) {
 func (h hooks) BodySent(n, total, expected int64) {
 	t := h.t
 	t.touch()
+	if t.resumableUpload() != nil {
+		return // the upload counts its own progress (countedBody)
+	}
 	t.sent.Store(total)
 	if d, ok := delegateFor[SendProgressDelegate](t); ok {
 		t.session.queue.add(func() { d.DidSendBodyData(t.session, t, n, total, expected) })
