@@ -493,6 +493,14 @@ func (ru *resumableUpload) fetchOffset(ctx context.Context) (offset int64, compl
 		ru.completed = true
 	}
 	ru.mu.Unlock()
+	// What the server holds counts as sent without being reported: a task
+	// from resume data starts its progress there.
+	for high := ru.high.Load(); offset > high; high = ru.high.Load() {
+		if ru.high.CompareAndSwap(high, offset) {
+			t.sent.Store(offset)
+			break
+		}
+	}
 	return offset, complete, resp, nil
 }
 
@@ -764,7 +772,6 @@ func (s *Session) uploadFromResumeData(data []byte, d delivery) *UploadTask {
 		location: loc, limits: resumable.Limits{MaxSize: -1, MinSize: -1, MaxAppendSize: -1, MinAppendSize: -1, Expires: -1},
 		confirmed: st.BodyOffset,
 	}
-	u.resumable.high.Store(st.BodyOffset)
 	return u
 }
 

@@ -2,8 +2,10 @@ package urlsession
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -11,9 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/urlsession-go/urlsession/internal/resumable"
 	"github.com/urlsession-go/urlsession/urlsessiontest"
 )
 
@@ -111,6 +115,19 @@ func cuts(rec *upRecorder, status int, at ...int64) func(int64) (int64, int) {
 	}
 }
 
+// swapHandler serves the ResumableUploads given last to use, so that each
+// run of a test has its own, set up before it serves.
+type swapHandler struct {
+	p atomic.Pointer[urlsessiontest.ResumableUploads]
+}
+
+func (h *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.p.Load().ServeHTTP(w, r) }
+
+func (h *swapHandler) use(rs *urlsessiontest.ResumableUploads) *urlsessiontest.ResumableUploads {
+	h.p.Store(rs)
+	return rs
+}
+
 func versionConfig(cfg *Configuration, v int) *Configuration {
 	cfg.ResumableUploadVersion = v
 	return cfg
@@ -122,11 +139,10 @@ func TestResumableUploadInterrupted(t *testing.T) {
 		for _, from := range []string{"memory", "file"} {
 			for _, status := range []int{0, 503} {
 				t.Run(fmt.Sprintf("v%d/%s/status%d", v, from, status), func(t *testing.T) {
-					rs := &urlsessiontest.ResumableUploads{}
-					bothProtocols(t, rs, func(t *testing.T, srv *server) {
+					sw := &swapHandler{}
+					bothProtocols(t, sw, func(t *testing.T, srv *server) {
 						rec := newUpRecorder()
-						rs.Interrupt = cuts(rec, status, 1, 100<<10, 299<<10)
-						defer func() { rs.Interrupt = nil }()
+						rs := sw.use(&urlsessiontest.ResumableUploads{Interrupt: cuts(rec, status, 1, 100<<10, 299<<10)})
 						s := newSession(t, versionConfig(srv.config(), v), rec)
 						req := newReq(t, http.MethodPost, srv.URL+"/upload", "")
 						var task *UploadTask
@@ -177,4 +193,379 @@ func TestResumableUploadInterrupted(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestResumableUploadConflict(t *testing.T) {
+	body := randomBody(200<<10, 2)
+	sw := &swapHandler{}
+	bothProtocols(t, sw, func(t *testing.T, srv *server) {
+		rec := newUpRecorder()
+		var conflicts atomic.Int32
+		rs := sw.use(&urlsessiontest.ResumableUploads{
+			Interrupt: cuts(rec, 0, 50<<10),
+			Conflict:  func(int64) bool { return conflicts.Add(1) == 1 }, // the first append
+		})
+		s := newSession(t, srv.config(), rec)
+		task := s.UploadTask(newReq(t, http.MethodPut, srv.URL+"/upload", ""), body)
+		task.Resume()
+		wait(t, task)
+		if err := task.Err(); err != nil {
+			t.Fatal(err)
+		}
+		ups := rs.Uploads()
+		if last := ups[len(ups)-1]; !last.Complete || !bytes.Equal(last.Data, body) {
+			t.Errorf("server holds %d bytes, complete %v", len(last.Data), last.Complete)
+		}
+		rec.checkProgress(t, int64(len(body)))
+		var codes []string
+		for _, tx := range rec.metrics.Transactions {
+			if tx.Response == nil {
+				codes = append(codes, tx.Request.Method+" -")
+				continue
+			}
+			codes = append(codes, fmt.Sprintf("%s %d", tx.Request.Method, tx.Response.StatusCode))
+		}
+		// The creation's transaction has no response: it was reset.
+		if got := strings.Join(codes[1:], ", "); got != "HEAD 204, PATCH 409, HEAD 204, PATCH 201" {
+			t.Errorf("requests: %s", got)
+		}
+	})
+}
+
+// goneAfterCut serves rs but answers 404 on resumption URLs once armed.
+type goneAfterCut struct {
+	swapHandler
+	gone atomic.Bool
+	code int
+}
+
+func (g *goneAfterCut) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.gone.Load() && strings.HasPrefix(r.URL.Path, "/uploads/") {
+		http.Error(w, "gone", g.code)
+		return
+	}
+	g.swapHandler.ServeHTTP(w, r)
+}
+
+func TestResumableUploadGone(t *testing.T) {
+	for _, code := range []int{http.StatusNotFound, http.StatusGone} {
+		g := &goneAfterCut{code: code}
+		bothProtocols(t, g, func(t *testing.T, srv *server) {
+			rec := newUpRecorder()
+			cut := cuts(rec, 0, 10<<10)
+			g.gone.Store(false)
+			g.use(&urlsessiontest.ResumableUploads{Interrupt: func(off int64) (int64, int) {
+				n, st := cut(off)
+				g.gone.Store(true)
+				return n, st
+			}})
+			s := newSession(t, srv.config(), rec)
+			task := s.UploadTask(newReq(t, http.MethodPost, srv.URL+"/upload", ""), randomBody(100<<10, 3))
+			task.Resume()
+			wait(t, task)
+			err := task.Err()
+			var e *Error
+			if !errors.As(err, &e) || e.Code != ErrBadServerResponse || !errors.Is(err, ErrUploadGone) || e.ResumeData != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprint(code)) {
+				t.Errorf("the error does not say what the server answered: %v", err)
+			}
+		})
+	}
+}
+
+// TestResumableUploadResumeData fails an upload that makes no progress,
+// then continues it from the resume data its error carries, and again from
+// CancelByProducingResumeData's.
+func TestResumableUploadResumeData(t *testing.T) {
+	body := randomBody(256<<10, 4)
+	for _, from := range []string{"memory", "file"} {
+		t.Run(from, func(t *testing.T) {
+			sw := &swapHandler{}
+			bothProtocols(t, sw, func(t *testing.T, srv *server) {
+				rec := newUpRecorder()
+				first := true
+				var mu sync.Mutex
+				var healed atomic.Bool
+				rs := sw.use(&urlsessiontest.ResumableUploads{Interrupt: func(off int64) (int64, int) {
+					if healed.Load() {
+						return -1, 0
+					}
+					<-rec.seen104
+					mu.Lock()
+					defer mu.Unlock()
+					if first {
+						first = false
+						return 64 << 10, 0
+					}
+					return 0, 0 // no progress: the task gives up
+				}})
+				s := newSession(t, srv.config(), rec)
+				req := newReq(t, http.MethodPost, srv.URL+"/upload", "")
+				req.Header.Set("Content-Type", "application/octet-stream")
+				req.Header.Set("Authorization", "Bearer secret-token")
+				var task *UploadTask
+				name := filepath.Join(t.TempDir(), "body")
+				if from == "file" {
+					if err := os.WriteFile(name, body, 0o600); err != nil {
+						t.Fatal(err)
+					}
+					task = s.UploadTaskFromFile(req, name)
+				} else {
+					task = s.UploadTask(req, body)
+				}
+				task.Resume()
+				wait(t, task)
+				var e *Error
+				if !errors.As(task.Err(), &e) || e.Code != ErrNetworkConnectionLost || e.ResumeData == nil {
+					t.Fatalf("err = %v (resume data %d bytes)", task.Err(), len(e.ResumeData))
+				}
+				if bytes.Contains(e.ResumeData, []byte("secret-token")) {
+					t.Errorf("the resume data keeps the Authorization header")
+				}
+				if from == "memory" && len(e.ResumeData) > len(body)-(64<<10)+2048 {
+					t.Errorf("resume data of %d bytes keeps what the server confirmed", len(e.ResumeData))
+				}
+
+				// Continue in another session, from the error's resume data.
+				healed.Store(true)
+				rec2 := newUpRecorder()
+				s2 := newSession(t, srv.config(), rec2)
+				task2 := s2.UploadTaskWithResumeData(e.ResumeData)
+				task2.Resume()
+				wait(t, task2)
+				if err := task2.Err(); err != nil {
+					t.Fatal(err)
+				}
+				ups := rs.Uploads()
+				if len(ups) != 1 || !ups[0].Complete || !bytes.Equal(ups[0].Data, body) {
+					t.Fatalf("server holds %d uploads; the first has %d bytes", len(ups), len(ups[0].Data))
+				}
+				if got, want := rec2.Body(), describeBody(body); got != want {
+					t.Errorf("body %q, want %q", got, want)
+				}
+				// Progress starts where the server was.
+				rec2.mu2.Lock()
+				if rec2.total != int64(len(body)) || rec2.expected != int64(len(body)) || rec2.deltas != int64(len(body)-(64<<10)) {
+					t.Errorf("resumed progress: deltas %d, total %d, expected %d", rec2.deltas, rec2.total, rec2.expected)
+				}
+				rec2.mu2.Unlock()
+				if got := task2.OriginalRequest().Header.Get("Content-Type"); got != "application/octet-stream" {
+					t.Errorf("resumed request's Content-Type %q", got)
+				}
+			})
+		})
+	}
+}
+
+func TestResumableUploadCancelByProducingResumeData(t *testing.T) {
+	body := randomBody(1<<20, 5)
+	sw := &swapHandler{}
+	bothProtocols(t, sw, func(t *testing.T, srv *server) {
+		rec := newUpRecorder()
+		release := make(chan struct{})
+		var first atomic.Bool
+		rs := sw.use(&urlsessiontest.ResumableUploads{Interrupt: func(int64) (int64, int) {
+			if first.Swap(true) {
+				return -1, 0
+			}
+			// The creation stores 100 KiB, once the task was cancelled.
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			return 100 << 10, 0
+		}})
+		s := newSession(t, srv.config(), rec)
+		task := s.UploadTask(newReq(t, http.MethodPost, srv.URL+"/upload", ""), body)
+		task.Resume()
+		<-rec.seen104
+		data, err := task.CancelByProducingResumeData(context.Background())
+		close(release)
+		if err != nil || data == nil {
+			t.Fatalf("CancelByProducingResumeData = %d bytes, %v", len(data), err)
+		}
+		wait(t, task)
+		if !errors.Is(task.Err(), ErrCancelled) {
+			t.Fatalf("cancelled task's err = %v", task.Err())
+		}
+		done := make(chan string, 1)
+		task2 := s.UploadTaskWithResumeDataWithCompletion(data, func(b []byte, resp *http.Response, err error) {
+			done <- fmt.Sprintf("%d %s %v", resp.StatusCode, b, err)
+		})
+		task2.Resume()
+		wait(t, task2)
+		if got, want := <-done, "201 "+describeBody(body)+" <nil>"; got != want {
+			t.Errorf("completion %q, want %q", got, want)
+		}
+		ups := rs.Uploads()
+		if last := ups[len(ups)-1]; !last.Complete || !bytes.Equal(last.Data, body) {
+			t.Errorf("server holds %d bytes", len(last.Data))
+		}
+	})
+}
+
+func TestCancelByProducingResumeDataWithoutOffer(t *testing.T) {
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	s := newSession(t, baseConfiguration(), nil)
+	task := s.UploadTask(newReq(t, http.MethodPost, srv.URL, ""), []byte("x"))
+	if data, err := task.CancelByProducingResumeData(context.Background()); data != nil || err != nil {
+		t.Errorf("never resumed: %v, %v", data, err)
+	}
+	task2 := s.UploadTask(newReq(t, http.MethodPost, srv.URL, ""), []byte("x"))
+	task2.Resume()
+	if data, err := task2.CancelByProducingResumeData(context.Background()); data != nil || err != nil {
+		t.Errorf("no 104: %v, %v", data, err)
+	}
+	wait(t, task2)
+	if !errors.Is(task2.Err(), ErrCancelled) {
+		t.Errorf("err = %v", task2.Err())
+	}
+}
+
+func TestUploadTaskWithBadResumeData(t *testing.T) {
+	s := newSession(t, baseConfiguration(), nil)
+	good, _ := (&resumable.State{Version: 6, Location: "http://127.0.0.1:1/u/1", Method: "POST", URL: "http://127.0.0.1:1/u", Size: 1, Body: []byte("x")}).Encode()
+	future := bytes.Clone(good)
+	future[4]++
+	for name, data := range map[string][]byte{
+		"nil": nil, "garbage": []byte("not resume data at all"), "truncated": good[:len(good)-3], "future": future,
+	} {
+		task := s.UploadTaskWithResumeData(data)
+		task.Resume()
+		wait(t, task)
+		var e *Error
+		if !errors.As(task.Err(), &e) || e.Code != ErrUnknown || !errors.Is(task.Err(), ErrInvalidUploadResumeData) {
+			t.Errorf("%s: err = %v", name, task.Err())
+		}
+		if name == "future" && !errors.Is(task.Err(), resumable.ErrFutureFormat) {
+			t.Errorf("future: err = %v", task.Err())
+		}
+	}
+}
+
+func TestResumeDataFileChanged(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "body")
+	body := randomBody(100<<10, 6)
+	if err := os.WriteFile(name, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(name)
+	size, mt, fp, err := resumable.FileFacts(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int32
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	data, _ := (&resumable.State{Version: 6, Location: srv.URL + "/u/1", Method: "POST", URL: srv.URL + "/u", Size: size,
+		File: name, FileModTime: mt, Fingerprint: fp}).Encode()
+	body[len(body)-1] ^= 1 // same size, another end
+	if err := os.WriteFile(name, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(t, baseConfiguration(), nil)
+	task := s.UploadTaskWithResumeData(data)
+	task.Resume()
+	wait(t, task)
+	if !errors.Is(task.Err(), ErrUploadFileChanged) {
+		t.Errorf("err = %v", task.Err())
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the server got %d requests", hits.Load())
+	}
+}
+
+// TestResumableUploadCrossOrigin checks that a resumption URL of another
+// origin is refused: the interruption then fails the task, with no resume
+// data.
+func TestResumableUploadCrossOrigin(t *testing.T) {
+	seen := make(chan struct{})
+	var once sync.Once
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "http://127.0.0.1:1/elsewhere")
+		w.Header().Set("Upload-Draft-Interop-Version", "6")
+		w.WriteHeader(104)
+		select {
+		case <-seen:
+		case <-time.After(10 * time.Second):
+		}
+		buf := make([]byte, 1000)
+		r.Body.Read(buf)
+		panic(http.ErrAbortHandler)
+	}))
+	rec := newUpRecorder()
+	d := &onInfo{upRecorder: rec, f: func() { once.Do(func() { close(seen) }) }}
+	s := newSession(t, baseConfiguration(), d)
+	task := s.UploadTask(newReq(t, http.MethodPost, srv.URL, ""), randomBody(1<<20, 7))
+	task.Resume()
+	wait(t, task)
+	var e *Error
+	if !errors.As(task.Err(), &e) || e.ResumeData != nil {
+		t.Fatalf("err = %v", task.Err())
+	}
+	if e.Code != ErrNetworkConnectionLost {
+		t.Errorf("code %v", e.Code)
+	}
+	if n := len(rec.metrics.Transactions); n != 1 {
+		t.Errorf("%d requests, want the creation alone", n)
+	}
+}
+
+type onInfo struct {
+	*upRecorder
+	f func()
+}
+
+func (o *onInfo) DidReceiveInformationalResponse(s *Session, t *Task, resp *http.Response) {
+	o.upRecorder.DidReceiveInformationalResponse(s, t, resp)
+	o.f()
+}
+
+func TestResumableUploadsOff(t *testing.T) {
+	rs := &urlsessiontest.ResumableUploads{}
+	srv := newLoopbackServer(t, rs)
+	cfg := baseConfiguration()
+	cfg.ResumableUploadVersion = -1
+	s := newSession(t, cfg, nil)
+	body, resp, err := s.Upload(context.Background(), newReq(t, http.MethodPost, srv.URL+"/upload", ""), []byte("abc"))
+	if err != nil || resp.StatusCode != 200 || string(body) != describeBody([]byte("abc")) {
+		t.Errorf("plain upload: %v %q %v", resp, body, err)
+	}
+	if n := len(rs.Uploads()); n != 0 {
+		t.Errorf("%d resumable uploads made", n)
+	}
+	cfg.ResumableUploadVersion = 4
+	if _, err := New(cfg, nil); err == nil {
+		t.Errorf("version 4 accepted")
+	}
+}
+
+func TestResumableUploadMaxAppendSize(t *testing.T) {
+	body := randomBody(100<<10, 8)
+	rec := newUpRecorder()
+	rs := &urlsessiontest.ResumableUploads{MaxAppendSize: 30 << 10, Interrupt: cuts(rec, 0, 10<<10)}
+	srv := newLoopbackServer(t, rs)
+	s := newSession(t, baseConfiguration(), rec)
+	task := s.UploadTask(newReq(t, http.MethodPost, srv.URL+"/upload", ""), body)
+	task.Resume()
+	wait(t, task)
+	if err := task.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ups := rs.Uploads(); !ups[0].Complete || !bytes.Equal(ups[0].Data, body) {
+		t.Errorf("server holds %d bytes", len(ups[0].Data))
+	}
+	var methods []string
+	for _, tx := range rec.metrics.Transactions {
+		methods = append(methods, tx.Request.Method)
+	}
+	// 10 KiB in the creation, then the 90 KiB left in appends of 30.
+	if got := strings.Join(methods, " "); got != "POST HEAD PATCH PATCH PATCH" {
+		t.Errorf("requests %s", got)
+	}
+	rec.checkProgress(t, int64(len(body)))
 }

@@ -32,6 +32,10 @@ import (
 // version field is an ordinary upload: its body is read and described in a
 // 200 response.
 //
+// The handler works on one upload with one request at a time: a request on
+// an upload waits until the one before it (a creation or an append whose
+// client went away, say) has stored what it received.
+//
 // Set the hooks before serving; a ResumableUploads is safe for concurrent
 // use once serving.
 type ResumableUploads struct {
@@ -39,8 +43,8 @@ type ResumableUploads struct {
 	Path string
 
 	// MaxAppendSize, when positive, is announced in Upload-Limit as
-	// max-append-size, and a creation or append carrying more is refused
-	// with 400.
+	// max-append-size, and an append (PATCH) carrying more is refused with
+	// 400. The creation request is not limited.
 	MaxAppendSize int64
 
 	// Interrupt, when set, is called before the handler reads the body of
@@ -62,6 +66,10 @@ type ResumableUploads struct {
 }
 
 type resumableUpload struct {
+	// busy is held by the request that works on the upload: one at a
+	// time, so that an offset is never read while an earlier request
+	// still stores bytes.
+	busy     sync.Mutex
 	version  string
 	data     []byte
 	length   int64 // -1 until known
@@ -191,11 +199,9 @@ func (s *ResumableUploads) create(w http.ResponseWriter, r *http.Request, versio
 		}
 		length = n
 	}
-	if s.MaxAppendSize > 0 && r.ContentLength > s.MaxAppendSize {
-		http.Error(w, "the body exceeds max-append-size", http.StatusBadRequest)
-		return
-	}
 	u := &resumableUpload{version: version, length: length}
+	u.busy.Lock()
+	defer u.busy.Unlock()
 	s.mu.Lock()
 	s.uploads = append(s.uploads, u)
 	id := len(s.uploads)
@@ -288,6 +294,8 @@ func (s *ResumableUploads) resource(w http.ResponseWriter, r *http.Request, id i
 	}
 	h := w.Header()
 	h.Set("Upload-Draft-Interop-Version", u.version)
+	u.busy.Lock()
+	defer u.busy.Unlock()
 	switch r.Method {
 	case http.MethodHead:
 		s.mu.Lock()
