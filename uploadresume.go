@@ -626,6 +626,15 @@ func (ru *resumableUpload) reached(pos int64) {
 // made with a stream or with resumable uploads turned off, or already
 // completed. The task completes with ErrCancelled, as with Cancel.
 //
+// The data is versioned and checksummed; a changed or cut copy is refused
+// when used. For an upload from a file it holds the file's absolute path,
+// size, modification time and a fingerprint of its ends, and a resumed
+// task refuses a file that changed (ErrUploadFileChanged). For an upload
+// from memory it holds the part of the body the server has not confirmed
+// yet, so it can be nearly as large as the body: the bytes cannot be had
+// again any other way. It never holds the request's Authorization,
+// Proxy-Authorization or Cookie fields.
+//
 // CancelByProducingResumeData waits, until ctx ends, for the task's
 // requests to stop, so that the server's offset no longer moves when the
 // data is used; the data is returned all the same if ctx ends first. It
