@@ -18,9 +18,9 @@ type DataTask struct {
 // Uploads from memory or from a file with the method POST or PUT are
 // resumable as on Apple's platforms since iOS 17: the request carries the
 // fields of "Resumable Uploads for HTTP" (Upload-Draft-Interop-Version, 6
-// unless Configuration.ResumableUploadVersion says otherwise, and Upload-
-// Complete), which servers that do not know them ignore. A server that can
-// resume the upload answers 104 Upload Resumption Supported with a
+// unless Configuration.ResumableUploadVersion says otherwise, and
+// Upload-Complete), which servers that do not know them ignore. A server
+// that can resume the upload answers 104 Upload Resumption Supported with a
 // resumption URL, which must be of the request's origin (scheme, host and
 // port): one of another origin is ignored, since following it would send the
 // body and the request's credentials wherever the server points. If the
