@@ -31,7 +31,8 @@ type DataTask struct {
 // MaxUploadResumptions times; 404 or 410 on the resumption URL fails it with
 // ErrUploadGone. When it gives up, or times out, its *Error carries
 // ResumeData for UploadTaskWithResumeData; CancelByProducingResumeData
-// cancels it with such data.
+// cancels it with such data, while Cancel also tells the server it may
+// discard what it holds (DELETE on the resumption URL).
 //
 // DidSendBodyData counts each byte of the body once however often it is
 // sent: after a resumption, bytes sent again are not reported until the

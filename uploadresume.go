@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
 	"github.com/urlsession-go/urlsession/internal/resumable"
 )
 
@@ -96,6 +97,7 @@ type resumableUpload struct {
 	confirmed int64 // the offset the server confirmed last
 	gone      bool  // the server no longer has the upload
 	completed bool  // the server has the whole upload
+	keep      bool  // cancelled for resume data: the server keeps the upload
 }
 
 // makeUpload makes t an upload task, resumable when the configuration, the
@@ -143,8 +145,52 @@ func (t *Task) send(ctx context.Context, req *http.Request) (*http.Response, err
 		return t.session.chain.Do(ctx, &t.call, req)
 	}
 	defer close(ru.stopped)
-	return ru.run(ctx, req)
+	resp, err := ru.run(ctx, req)
+	if err != nil && context.Cause(ctx) == errCancelled {
+		ru.abandon()
+	}
+	return resp, err
 }
+
+// abandonTimeout bounds the cancellation request of an abandoned upload.
+const abandonTimeout = 10 * time.Second
+
+// abandon tells the server, when the task was cancelled (not for resume
+// data) while the server holds part of the upload, that it can discard it:
+// upload cancellation, a DELETE on the resumption URL. The request runs on
+// a goroutine of its own, which ends when it is answered or after
+// abandonTimeout; its outcome is not reported.
+func (ru *resumableUpload) abandon() {
+	ru.mu.Lock()
+	skip := ru.location == nil || ru.completed || ru.gone || ru.keep
+	ru.mu.Unlock()
+	if skip {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
+		defer cancel()
+		var call pipeline.Call
+		call.Hooks = quietHooks{}
+		call.CachePolicy = int(ReloadIgnoringLocalCacheData)
+		resp, err := ru.t.session.chain.Do(ctx, &call, ru.newRequest(ctx, http.MethodDelete, resumable.CancelHeader(ru.version)))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+}
+
+// quietHooks are the hooks of a request no task hears about: redirects are
+// not followed and nothing is reported.
+type quietHooks struct{}
+
+func (quietHooks) WillRedirect(context.Context, *http.Response, *http.Request) (*http.Request, error) {
+	return nil, nil
+}
+func (quietHooks) NewBodyStream(context.Context) (io.ReadCloser, error) { return nil, nil }
+func (quietHooks) BodySent(n, total, expected int64)                    {}
+func (quietHooks) WaitingForConnectivity()                              {}
+func (quietHooks) Received(int64)                                       {}
 
 // interim takes note of an interim response: a 104 to the upload's first
 // request gives the resumption URL.
@@ -646,7 +692,10 @@ func (u *UploadTask) CancelByProducingResumeData(ctx context.Context) ([]byte, e
 		u.Cancel()
 		return nil, nil
 	}
-	offered := ru.resumptionURL() != nil
+	ru.mu.Lock()
+	ru.keep = true
+	offered := ru.location != nil
+	ru.mu.Unlock()
 	u.Cancel()
 	if !offered {
 		return nil, nil

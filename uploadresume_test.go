@@ -569,3 +569,92 @@ func TestResumableUploadMaxAppendSize(t *testing.T) {
 	}
 	rec.checkProgress(t, int64(len(body)))
 }
+
+// deleteSignal serves a ResumableUploads and tells when a DELETE arrived.
+type deleteSignal struct {
+	swapHandler
+	deleted chan struct{}
+	once    sync.Once
+}
+
+func (d *deleteSignal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d.swapHandler.ServeHTTP(w, r)
+	if r.Method == http.MethodDelete {
+		d.once.Do(func() { close(d.deleted) })
+	}
+}
+
+func TestResumableUploadCancelDeletes(t *testing.T) {
+	d := &deleteSignal{}
+	bothProtocols(t, d, func(t *testing.T, srv *server) {
+		d.deleted, d.once = make(chan struct{}), sync.Once{}
+		rec := newUpRecorder()
+		release := make(chan struct{})
+		rs := d.use(&urlsessiontest.ResumableUploads{Interrupt: func(int64) (int64, int) {
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			return 10 << 10, 0
+		}})
+		s := newSession(t, srv.config(), rec)
+		task := s.UploadTask(newReq(t, http.MethodPost, srv.URL+"/upload", ""), randomBody(1<<20, 10))
+		task.Resume()
+		<-rec.seen104
+		task.Cancel()
+		close(release)
+		wait(t, task)
+		if !errors.Is(task.Err(), ErrCancelled) {
+			t.Fatalf("err = %v", task.Err())
+		}
+		var e *Error
+		if errors.As(task.Err(), &e); e.ResumeData != nil {
+			t.Errorf("a cancelled task's error carries resume data")
+		}
+		select {
+		case <-d.deleted:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no DELETE after Cancel")
+		}
+		if ups := rs.Uploads(); !ups[0].Deleted {
+			t.Errorf("the upload is not deleted")
+		}
+	})
+}
+
+func TestResumableUploadTimeoutCarriesResumeData(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) })
+	rec := newUpRecorder()
+	var first atomic.Bool
+	rs := &urlsessiontest.ResumableUploads{Interrupt: func(int64) (int64, int) {
+		if !first.Swap(true) {
+			<-release // the client times out meanwhile
+			return 100 << 10, 0
+		}
+		return -1, 0
+	}}
+	srv := newLoopbackServer(t, rs)
+	s := newSession(t, baseConfiguration(), rec)
+	req := WithOptions(newReq(t, http.MethodPost, srv.URL+"/upload", ""), RequestOptions{TimeoutInterval: 300 * time.Millisecond})
+	body := randomBody(1<<20, 11)
+	task := s.UploadTask(req, body)
+	task.Resume()
+	wait(t, task)
+	var e *Error
+	if !errors.As(task.Err(), &e) || e.Code != ErrTimedOut || e.ResumeData == nil {
+		t.Fatalf("err = %v", task.Err())
+	}
+	// The server stores what reached it of the timed-out request.
+	releaseOnce.Do(func() { close(release) })
+	task2 := s.UploadTaskWithResumeData(e.ResumeData)
+	task2.Resume()
+	wait(t, task2)
+	if err := task2.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Body(); got != describeBody(body) {
+		t.Errorf("body %q", got)
+	}
+}
