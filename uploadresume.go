@@ -381,11 +381,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// giveUp ends the driver after too many resumptions: with the held 5xx
-// response if there is one (the server's own answer), else with err.
+// giveUp ends the driver after too many resumptions. When the last
+// attempt failed on the network, the task fails with that error (and resume
+// data); when it got a 5xx, that response (held) is the server's answer and
+// the task's response.
 func (ru *resumableUpload) giveUp(held *http.Response, err error, why string, args ...any) (*http.Response, error) {
-	if held != nil {
+	if err == nil && held != nil {
 		return held, nil
+	}
+	if held != nil {
+		held.Body.Close()
 	}
 	if err == nil {
 		err = fail.Newf(int(ErrNetworkConnectionLost), why, args...)
