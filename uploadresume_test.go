@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -138,6 +140,9 @@ func TestResumableUploadInterrupted(t *testing.T) {
 	for _, v := range []int{3, 5, 6} {
 		for _, from := range []string{"memory", "file"} {
 			for _, status := range []int{0, 503} {
+				if status != 0 && v != 6 {
+					continue // the 5xx path does not depend on the version
+				}
 				t.Run(fmt.Sprintf("v%d/%s/status%d", v, from, status), func(t *testing.T) {
 					sw := &swapHandler{}
 					bothProtocols(t, sw, func(t *testing.T, srv *server) {
@@ -656,5 +661,120 @@ func TestResumableUploadTimeoutCarriesResumeData(t *testing.T) {
 	}
 	if got := rec.Body(); got != describeBody(body) {
 		t.Errorf("body %q", got)
+	}
+}
+
+// cutProxy forwards TCP connections to target and cuts the i-th one once
+// at[i] bytes went from the client to the server and the client has seen
+// the upload's 104: the client's side is reset, the server's closed after
+// what was forwarded (a reset would make the server's kernel drop what it
+// has not read yet, which no server could keep).
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	seen   <-chan struct{}
+
+	mu    sync.Mutex
+	at    []int64
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string, seen <-chan struct{}, at ...int64) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target, seen: seen, at: at}
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+	})
+	return p
+}
+
+func (p *cutProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.handle(c)
+	}
+}
+
+func (p *cutProxy) handle(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns = append(p.conns, c, s)
+	limit := int64(-1)
+	if len(p.at) > 0 {
+		limit, p.at = p.at[0], p.at[1:]
+	}
+	p.mu.Unlock()
+	go func() {
+		io.Copy(c, s)
+		c.Close()
+		s.Close()
+	}()
+	if limit < 0 {
+		io.Copy(s, c)
+		s.Close()
+		return
+	}
+	io.CopyN(s, c, limit)
+	select {
+	case <-p.seen:
+	case <-time.After(10 * time.Second):
+	}
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	s.(*net.TCPConn).CloseWrite()
+}
+
+// TestResumableUploadThroughResettingProxy cuts the upload's connections
+// in the network, between client and server, at several offsets. Over
+// HTTP/1.1 only: Go's HTTP/2 server drops the body a handler has not read
+// yet when its connection fails, so behind such cuts it would keep nothing
+// and the upload could only stall (the HTTP/2 runs of the other tests cut
+// in the handler instead).
+func TestResumableUploadThroughResettingProxy(t *testing.T) {
+	body := randomBody(400<<10, 12)
+	rs := &urlsessiontest.ResumableUploads{}
+	srv := &server{newLoopbackServer(t, rs), "h1"}
+	{
+		rec := newUpRecorder()
+		p := newCutProxy(t, srv.Listener.Addr().String(), rec.seen104, 30<<10, 150<<10, 7<<10, 250<<10)
+		cfg := srv.config()
+		cfg.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, p.ln.Addr().String())
+		}
+		s := newSession(t, cfg, rec)
+		task := s.UploadTask(newReq(t, http.MethodPost, srv.URL+"/upload", ""), body)
+		task.Resume()
+		wait(t, task)
+		if err := task.Err(); err != nil {
+			t.Fatal(err)
+		}
+		ups := rs.Uploads()
+		if len(ups) != 1 || !ups[0].Complete || !bytes.Equal(ups[0].Data, body) {
+			t.Fatalf("server holds %d uploads, the first %d bytes", len(ups), len(ups[0].Data))
+		}
+		if got := rec.Body(); got != describeBody(body) {
+			t.Errorf("body %q", got)
+		}
+		rec.checkProgress(t, int64(len(body)))
+		if n := len(rec.metrics.Transactions); n < 3 {
+			t.Errorf("%d requests: the proxy cut nothing", n)
+		}
 	}
 }
