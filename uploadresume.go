@@ -171,7 +171,7 @@ func (ru *resumableUpload) abandon() {
 		ctx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
 		defer cancel()
 		var call pipeline.Call
-		call.Hooks = quietHooks{}
+		call.Hooks = abandonHooks{}
 		call.CachePolicy = int(ReloadIgnoringLocalCacheData)
 		resp, err := ru.t.session.chain.Do(ctx, &call, ru.newRequest(ctx, http.MethodDelete, resumable.CancelHeader(ru.version)))
 		if err == nil {
@@ -180,17 +180,17 @@ func (ru *resumableUpload) abandon() {
 	}()
 }
 
-// quietHooks are the hooks of a request no task hears about: redirects are
+// abandonHooks are the hooks of a request no task hears about: redirects are
 // not followed and nothing is reported.
-type quietHooks struct{}
+type abandonHooks struct{}
 
-func (quietHooks) WillRedirect(context.Context, *http.Response, *http.Request) (*http.Request, error) {
+func (abandonHooks) WillRedirect(context.Context, *http.Response, *http.Request) (*http.Request, error) {
 	return nil, nil
 }
-func (quietHooks) NewBodyStream(context.Context) (io.ReadCloser, error) { return nil, nil }
-func (quietHooks) BodySent(n, total, expected int64)                    {}
-func (quietHooks) WaitingForConnectivity()                              {}
-func (quietHooks) Received(int64)                                       {}
+func (abandonHooks) NewBodyStream(context.Context) (io.ReadCloser, error) { return nil, nil }
+func (abandonHooks) BodySent(n, total, expected int64)                    {}
+func (abandonHooks) WaitingForConnectivity()                              {}
+func (abandonHooks) Received(int64)                                       {}
 
 // interim takes note of an interim response: a 104 to the upload's first
 // request gives the resumption URL.
@@ -226,14 +226,14 @@ func (ru *resumableUpload) resumptionURL() *url.URL {
 func (ru *resumableUpload) run(ctx context.Context, req *http.Request) (*http.Response, error) {
 	t := ru.t
 	if err := ru.openFacts(); err != nil {
-		closeBody(req)
+		closeUploadBody(req)
 		return nil, err
 	}
 	t.expectedSend.Store(ru.size)
 	var resp *http.Response
 	var err error
 	if ru.fromData {
-		closeBody(req) // the body goes out in appends
+		closeUploadBody(req) // the body goes out in appends
 	} else {
 		creation := *req
 		creation.Header = req.Header.Clone()
@@ -269,17 +269,17 @@ func (ru *resumableUpload) run(ctx context.Context, req *http.Request) (*http.Re
 		if held != nil {
 			held.Body.Close()
 		}
-		held = keepSmall(r)
+		held = keepSmallResponse(r)
 	}
 	hold(resp)
 	last := int64(-1)
 	stalled, resumes := 0, 0
 	for {
-		if cerr := ctx.Err(); cerr != nil {
+		if err := resumeSleep(ctx, resumeDelay(stalled)); err != nil || ctx.Err() != nil {
+			if held != nil {
+				held.Body.Close()
+			}
 			return nil, context.Cause(ctx)
-		}
-		if err := sleep(ctx, resumeDelay(stalled)); err != nil {
-			return nil, err
 		}
 		if resumes++; resumes > MaxUploadResumptions {
 			return ru.giveUp(held, err, "the upload was interrupted %d times", MaxUploadResumptions)
@@ -331,8 +331,11 @@ func (ru *resumableUpload) run(ctx context.Context, req *http.Request) (*http.Re
 			// where it ended.
 			next, nerr := resumable.Offset(resp.Header)
 			resp.Body.Close()
-			if nerr != nil || next <= offset {
-				resp, err = nil, fail.New(int(ErrBadServerResponse), fmt.Errorf("the server's answer to an append: %w", nerr))
+			if nerr != nil {
+				next = ru.confirmedOffset() // where the append ended
+			}
+			if next <= offset || next > ru.size {
+				resp, err = nil, fail.Newf(int(ErrBadServerResponse), "the server's answer to an append from %d says %d", offset, next)
 				break
 			}
 			offset = next
@@ -366,8 +369,8 @@ func resumeDelay(n int) time.Duration {
 	return 100 * time.Millisecond << min(n-1, 4)
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+// resumeSleep waits d or until ctx ends.
+func resumeSleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
@@ -415,6 +418,12 @@ func (ru *resumableUpload) finished(resp *http.Response, err error) {
 	}
 }
 
+func (ru *resumableUpload) confirmedOffset() int64 {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	return ru.confirmed
+}
+
 func (ru *resumableUpload) isCompleted() bool {
 	ru.mu.Lock()
 	defer ru.mu.Unlock()
@@ -446,9 +455,9 @@ func (ru *resumableUpload) interrupted(ctx context.Context, resp *http.Response,
 	return false
 }
 
-// keepSmall returns r with at most 64 KiB of its body read into memory, so
+// keepSmallResponse returns r with at most 64 KiB of its body read into memory, so
 // that the connection is free while the upload resumes.
-func keepSmall(r *http.Response) *http.Response {
+func keepSmallResponse(r *http.Response) *http.Response {
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	r.Body.Close()
 	c := *r
@@ -456,7 +465,7 @@ func keepSmall(r *http.Response) *http.Response {
 	return &c
 }
 
-func closeBody(req *http.Request) {
+func closeUploadBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
