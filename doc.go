@@ -83,6 +83,7 @@
 //	dataTask(with:completionHandler:)       DataTaskWithCompletion
 //	uploadTask(with:fromFile:)              UploadTaskFromFile
 //	uploadTask(withStreamedRequest:)        UploadTaskWithStreamedRequest
+//	uploadTask(withResumeData:)             UploadTaskWithResumeData
 //	data(for:) upload(for:from:) bytes(for:) Data, Upload, Bytes
 //	getTasksWithCompletionHandler           Tasks, AllTasks
 //	URLRequest.timeoutInterval              RequestOptions.TimeoutInterval
