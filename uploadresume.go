@@ -275,7 +275,8 @@ func (ru *resumableUpload) run(ctx context.Context, req *http.Request) (*http.Re
 	last := int64(-1)
 	stalled, resumes := 0, 0
 	for {
-		if err := resumeSleep(ctx, resumeDelay(stalled)); err != nil || ctx.Err() != nil {
+		// A suspended task resumes its upload once it runs again.
+		if err := resumeSleep(ctx, resumeDelay(stalled)); err != nil || ctx.Err() != nil || t.waitRunning(ctx) != nil {
 			if held != nil {
 				held.Body.Close()
 			}
