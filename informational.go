@@ -19,8 +19,10 @@ type InformationalResponseDelegate interface {
 	// them and before DidReceiveResponse (or the completion handler) of
 	// the final response; a redirect or an authentication retry may bring
 	// more of them, each before its own final response. resp has the
-	// status, the header fields and the request it answers; it has no
-	// body. Tasks with a completion handler get this callback too.
+	// status, the header fields and the request it answers (the fields of
+	// a 100 Continue over HTTP/1.1 are not reported: net/http tells of it
+	// before reading them); it has no body. Tasks with a completion
+	// handler get this callback too.
 	DidReceiveInformationalResponse(s *Session, t *Task, resp *http.Response)
 }
 
