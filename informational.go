@@ -20,8 +20,8 @@ type InformationalResponseDelegate interface {
 	// the final response; a redirect or an authentication retry may bring
 	// more of them, each before its own final response. resp has the
 	// status, the header fields and the request it answers (the fields of
-	// a 100 Continue over HTTP/1.1 are not reported: net/http tells of it
-	// before reading them); it has no body. Tasks with a completion
+	// a 100 Continue over HTTP/1.1 are left out: net/http reports that one,
+	// ahead of the body, without them); it has no body. Tasks with a completion
 	// handler get this callback too.
 	DidReceiveInformationalResponse(s *Session, t *Task, resp *http.Response)
 }
