@@ -642,7 +642,7 @@ func TestResumableUploadTimeoutCarriesResumeData(t *testing.T) {
 	}}
 	srv := newLoopbackServer(t, rs)
 	s := newSession(t, baseConfiguration(), rec)
-	req := WithOptions(newReq(t, http.MethodPost, srv.URL+"/upload", ""), RequestOptions{TimeoutInterval: 300 * time.Millisecond})
+	req := WithOptions(newReq(t, http.MethodPost, srv.URL+"/upload", ""), RequestOptions{TimeoutInterval: time.Second})
 	body := randomBody(1<<20, 11)
 	task := s.UploadTask(req, body)
 	task.Resume()
