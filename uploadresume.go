@@ -28,8 +28,9 @@ import (
 
 // Bounds on automatic resumption. An upload resumes after any number of
 // interruptions that each let the server store more of it, up to
-// MaxUploadResumptions in all; it fails once maxStalledResumes resumptions
-// in a row brought no progress.
+// MaxUploadResumptions in all; it fails once three resumptions in a row
+// brought no progress, waiting 100 ms, then 200 ms, before the second and
+// third.
 const (
 	// MaxUploadResumptions is the number of times an upload task resumes
 	// on its own after interruptions before it fails with resume data.

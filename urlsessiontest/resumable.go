@@ -53,7 +53,12 @@ type ResumableUploads struct {
 	// is interrupted (a negative after reads the whole body), and status:
 	// zero resets the connection (HTTP/1.1) or the stream (HTTP/2), another
 	// value is the status to answer instead, such as 503. Interrupt may
-	// block, to wait until a test is ready for the fault.
+	// block, to wait until a test is ready for the fault. A reset soon
+	// after the 104 can reach the client before it has read the 104 (the
+	// reset discards what its kernel had not delivered), and a client that
+	// never saw the resumption URL cannot resume: before a reset at the
+	// start of a creation, wait until the client has seen the 104 (in its
+	// DidReceiveInformationalResponse, say).
 	Interrupt func(offset int64) (after int64, status int)
 
 	// Conflict, when set, is called for each append whose offset is
