@@ -73,6 +73,7 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[SessionChallengeDelegate](),
 	reflect.TypeFor[TaskChallengeDelegate](),
 	reflect.TypeFor[InformationalResponseDelegate](),
+	reflect.TypeFor[BodyStreamFromOffsetDelegate](),
 }
 
 // callback is one delegate callback.

@@ -88,6 +88,8 @@ type resumableUpload struct {
 	print    []byte
 
 	fromData bool // made from resume data: starts with the offset
+	stream   bool // the body is a stream the delegate gives from an offset
+	enabled  atomic.Bool
 	creating atomic.Bool
 	high     atomic.Int64  // the furthest body position reported sent
 	stopped  chan struct{} // closed when the driver returns
@@ -123,16 +125,38 @@ func (t *Task) makeUpload() *UploadTask {
 		ru.size = int64(len(ru.body))
 	case bodyFromFile:
 		ru.file = t.body.file
+	case bodyStreamed:
+		// Resumable only if the delegate can give the stream again from
+		// an offset: decided when the task starts (see send).
+		ru.stream = true
+		u.resumable = ru
+		return u
 	default:
-		return u // a stream cannot be read again from an offset
+		return u
 	}
+	ru.enabled.Store(true)
 	u.resumable = ru
 	return u
 }
 
-// resumableUpload returns the task's resumable upload state, or nil.
+// BodyStreamFromOffsetDelegate supplies the rest of a streamed upload's
+// body: Apple's urlSession(_:task:needNewBodyStreamFrom:completionHandler:).
+// An upload task made with UploadTaskWithStreamedRequest, whose request
+// states its ContentLength, is resumable (see UploadTask) only when its
+// delegate implements this interface.
+type BodyStreamFromOffsetDelegate interface {
+	// NeedNewBodyStreamFrom is called when the upload resumes after an
+	// interruption: it returns a stream of the body from byte offset on
+	// (the offset the server holds), which the session closes after
+	// reading what it needs. nil, or an error, fails the task with
+	// ErrRequestBodyStreamExhausted or the error.
+	NeedNewBodyStreamFrom(s *Session, t *Task, offset int64) (io.ReadCloser, error)
+}
+
+// resumableUpload returns the task's resumable upload state, or nil when
+// the task is not a resumable upload.
 func (t *Task) resumableUpload() *resumableUpload {
-	if t.upload == nil {
+	if t.upload == nil || t.upload.resumable == nil || !t.upload.resumable.enabled.Load() {
 		return nil
 	}
 	return t.upload.resumable
@@ -141,6 +165,12 @@ func (t *Task) resumableUpload() *resumableUpload {
 // send sends the task's prepared request through the pipeline; a resumable
 // upload goes through its driver.
 func (t *Task) send(ctx context.Context, req *http.Request) (*http.Response, error) {
+	if t.upload != nil && t.upload.resumable != nil && t.upload.resumable.stream && req.ContentLength > 0 {
+		if _, ok := delegateFor[BodyStreamFromOffsetDelegate](t); ok {
+			t.upload.resumable.size = req.ContentLength
+			t.upload.resumable.enabled.Store(true)
+		}
+	}
 	ru := t.resumableUpload()
 	if ru == nil {
 		return t.session.chain.Do(ctx, &t.call, req)
@@ -578,7 +608,7 @@ func (ru *resumableUpload) append(ctx context.Context, offset int64) (*http.Resp
 		end = min(end, offset+maxAppend)
 	}
 	complete := end == ru.size
-	open := func() (io.ReadCloser, error) { return ru.section(offset, end) }
+	open := func() (io.ReadCloser, error) { return ru.section(ctx, offset, end) }
 	body, err := open()
 	if err != nil {
 		return nil, err
@@ -607,7 +637,10 @@ func (ru *resumableUpload) append(ctx context.Context, offset int64) (*http.Resp
 }
 
 // section returns the body's bytes from off to end, counted as sent.
-func (ru *resumableUpload) section(off, end int64) (io.ReadCloser, error) {
+func (ru *resumableUpload) section(ctx context.Context, off, end int64) (io.ReadCloser, error) {
+	if ru.stream {
+		return ru.streamFrom(ctx, off, end)
+	}
 	if ru.file == "" {
 		return ru.counted(io.NopCloser(bytes.NewReader(ru.body[off-ru.bodyBase:end-ru.bodyBase])), off), nil
 	}
@@ -628,6 +661,40 @@ func (ru *resumableUpload) section(off, end int64) (io.ReadCloser, error) {
 		io.Reader
 		io.Closer
 	}{io.NewSectionReader(f, off, end-off), f}, off), nil
+}
+
+// streamFrom asks the delegate for the body from off on and returns its
+// bytes up to end.
+func (ru *resumableUpload) streamFrom(ctx context.Context, off, end int64) (io.ReadCloser, error) {
+	t := ru.t
+	d, ok := delegateFor[BodyStreamFromOffsetDelegate](t)
+	if !ok {
+		return nil, fail.Newf(int(ErrRequestBodyStreamExhausted), "no body stream from offset %d was provided", off)
+	}
+	type answer struct {
+		rc  io.ReadCloser
+		err error
+	}
+	a, err := ask(ctx, t, func() answer {
+		rc, err := d.NeedNewBodyStreamFrom(t.session, t, off)
+		return answer{rc, err}
+	})
+	if err == nil {
+		err = a.err
+	}
+	if err != nil {
+		if a.rc != nil {
+			a.rc.Close()
+		}
+		return nil, err
+	}
+	if a.rc == nil {
+		return nil, fail.Newf(int(ErrRequestBodyStreamExhausted), "no body stream from offset %d was provided", off)
+	}
+	return ru.counted(struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(a.rc, end-off), a.rc}, off), nil
 }
 
 // counted wraps a body that starts at offset base of the upload so that
@@ -744,8 +811,8 @@ func (ru *resumableUpload) resumeData() ([]byte, error) {
 	ru.mu.Lock()
 	loc, gone, done, confirmed := ru.location, ru.gone, ru.completed, ru.confirmed
 	ru.mu.Unlock()
-	if loc == nil || gone || done || ru.size < 0 {
-		return nil, nil
+	if ru.stream || loc == nil || gone || done || ru.size < 0 {
+		return nil, nil // a stream's bytes cannot be kept
 	}
 	s := &resumable.State{
 		Version:  ru.version,

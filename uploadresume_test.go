@@ -778,3 +778,73 @@ func TestResumableUploadThroughResettingProxy(t *testing.T) {
 		}
 	}
 }
+
+// fromOffset is a delegate that gives a streamed upload's body from an
+// offset.
+type fromOffset struct {
+	*upRecorder
+	body    []byte
+	mu      sync.Mutex
+	offsets []int64
+}
+
+var _ BodyStreamFromOffsetDelegate = (*fromOffset)(nil)
+
+func (d *fromOffset) NeedNewBodyStreamFrom(s *Session, t *Task, offset int64) (io.ReadCloser, error) {
+	d.mu.Lock()
+	d.offsets = append(d.offsets, offset)
+	d.mu.Unlock()
+	return io.NopCloser(bytes.NewReader(d.body[offset:])), nil
+}
+
+func TestResumableStreamedUpload(t *testing.T) {
+	body := randomBody(300<<10, 13)
+	sw := &swapHandler{}
+	bothProtocols(t, sw, func(t *testing.T, srv *server) {
+		rec := newUpRecorder()
+		d := &fromOffset{upRecorder: rec, body: body}
+		rs := sw.use(&urlsessiontest.ResumableUploads{Interrupt: cuts(rec, 0, 100<<10, 50<<10)})
+		s := newSession(t, srv.config(), d)
+		req := newReq(t, http.MethodPut, srv.URL+"/upload", "")
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.ContentLength = int64(len(body))
+		task := s.UploadTaskWithStreamedRequest(req)
+		task.Resume()
+		wait(t, task)
+		if err := task.Err(); err != nil {
+			t.Fatal(err)
+		}
+		ups := rs.Uploads()
+		if len(ups) != 1 || !ups[0].Complete || !bytes.Equal(ups[0].Data, body) {
+			t.Fatalf("server holds %d uploads, the first %d bytes", len(ups), len(ups[0].Data))
+		}
+		d.mu.Lock()
+		if fmt.Sprint(d.offsets) != fmt.Sprint([]int64{100 << 10, 150 << 10}) {
+			t.Errorf("streams asked from %v", d.offsets)
+		}
+		d.mu.Unlock()
+		rec.checkProgress(t, int64(len(body)))
+	})
+}
+
+func TestStreamedUploadWithoutOffsetDelegate(t *testing.T) {
+	rs := &urlsessiontest.ResumableUploads{}
+	srv := newLoopbackServer(t, rs)
+	rec := newUpRecorder()
+	s := newSession(t, baseConfiguration(), rec)
+	req := newReq(t, http.MethodPut, srv.URL+"/upload", "")
+	req.Body = io.NopCloser(strings.NewReader("abc"))
+	req.ContentLength = 3
+	task := s.UploadTaskWithStreamedRequest(req)
+	task.Resume()
+	wait(t, task)
+	if err := task.Err(); err != nil || rec.Body() != describeBody([]byte("abc")) {
+		t.Fatalf("err %v, body %q", err, rec.Body())
+	}
+	if n := len(rs.Uploads()); n != 0 {
+		t.Errorf("a stream without NeedNewBodyStreamFrom was offered as resumable")
+	}
+	if data, err := task.CancelByProducingResumeData(context.Background()); data != nil || err != nil {
+		t.Errorf("resume data of a completed stream upload: %v %v", data, err)
+	}
+}
