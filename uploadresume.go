@@ -913,6 +913,7 @@ func (s *Session) uploadFromResumeData(data []byte, d delivery) *UploadTask {
 		location: loc, limits: resumable.Limits{MaxSize: -1, MinSize: -1, MaxAppendSize: -1, MinAppendSize: -1, Expires: -1},
 		confirmed: st.BodyOffset,
 	}
+	u.resumable.enabled.Store(true)
 	return u
 }
 

@@ -413,7 +413,11 @@ func TestResumableUploadCancelByProducingResumeData(t *testing.T) {
 
 func TestCancelByProducingResumeDataWithoutOffer(t *testing.T) {
 	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
+		io.Copy(io.Discard, r.Body) // so that the server notices the client leave
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
 	}))
 	s := newSession(t, baseConfiguration(), nil)
 	task := s.UploadTask(newReq(t, http.MethodPost, srv.URL, ""), []byte("x"))
