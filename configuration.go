@@ -198,6 +198,15 @@ type Configuration struct {
 	// 30 second keep-alives.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// ResumableUploadVersion is the interop version of "Resumable Uploads
+	// for HTTP" (draft-ietf-httpbis-resumable-upload) that upload tasks
+	// from memory or from a file offer servers, as Apple's platforms do
+	// since iOS 17 (see UploadTask): 3, 5 or 6. Zero means 6, the newest,
+	// which Apple's platforms send; a negative value turns resumable
+	// uploads off, so that upload requests carry none of the protocol's
+	// fields. Other values fail Validate.
+	ResumableUploadVersion int
+
 	ephemeral bool
 }
 
@@ -359,6 +368,9 @@ func (c *Configuration) Validate() error {
 		return fmt.Errorf("urlsession: TLS minimum version %#x is above the maximum %#x", lo, hi)
 	}
 	if err := c.TransportSecurity.validate(); err != nil {
+		return err
+	}
+	if err := checkResumableVersion(c.ResumableUploadVersion); err != nil {
 		return err
 	}
 	return validatePins(c.PinnedDomains)

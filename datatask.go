@@ -14,8 +14,41 @@ type DataTask struct {
 // UploadTask is a data task whose request body comes from memory, a file or
 // a stream given at creation: Apple's URLSessionUploadTask. The request's own
 // Body is ignored, except for UploadTaskWithStreamedRequest.
+//
+// Uploads from memory or from a file with the method POST or PUT are
+// resumable as on Apple's platforms since iOS 17 (streamed ones too when the
+// request states its ContentLength and the delegate implements
+// BodyStreamFromOffsetDelegate; their resume data cannot keep the bytes, so
+// they resume within the task only): the request carries the fields of
+// "Resumable Uploads for HTTP" (Upload-Draft-Interop-Version, 6 unless
+// Configuration.ResumableUploadVersion says otherwise, and Upload-Complete),
+// which servers that do not know them ignore. A server that can resume the
+// upload answers 104 Upload Resumption Supported with a resumption URL,
+// which must be of the request's origin (scheme, host and port): one of
+// another origin is ignored, since following it would send the body and the
+// request's credentials wherever the server points. If the upload is then
+// interrupted (the connection breaks, or a 5xx arrives before the server has
+// the whole body), the task resumes on its own: it asks the server for the
+// offset it holds (HEAD on the resumption URL) and sends the rest from there
+// (PATCH), re-reading the offset on 409 Conflict, up to MaxUploadResumptions
+// times; 404 or 410 on the resumption URL fails it with ErrUploadGone. When
+// it gives up, or times out, its *Error carries UploadTaskResumeData for
+// UploadTaskWithResumeData; CancelByProducingResumeData cancels it with such
+// data, while Cancel also tells the server it may discard what it holds
+// (DELETE on the resumption URL).
+//
+// DidSendBodyData counts each byte of the body once however often it is
+// sent: after a resumption, bytes sent again are not reported until the
+// upload passes the furthest point reported before, so the bytesSent of
+// the calls add up to totalBytesSent, which never goes down and ends at
+// the body's length. CountOfBytesSent is that furthest point. A task from
+// resume data starts its count at the offset the server holds. The
+// transactions of the task's metrics show every request with the bytes it
+// really sent.
 type UploadTask struct {
 	*DataTask
+	resumable *resumableUpload // nil unless the upload may be resumed (uploadresume.go)
+	resumeErr error            // bad resume data (UploadTaskWithResumeData)
 }
 
 // CompletionHandler receives the outcome of a task created with one: the
@@ -81,9 +114,7 @@ func (s *Session) UploadTaskWithStreamedRequest(req *http.Request) *UploadTask {
 }
 
 func (s *Session) newUpload(req *http.Request, body bodySource, d delivery) *UploadTask {
-	t := s.newTask(req, body, d)
-	t.upload = &UploadTask{DataTask: t.data}
-	return t.upload
+	return s.newTask(req, body, d).makeUpload()
 }
 
 // TaskOption configures a task run by a context-first call.
@@ -132,7 +163,7 @@ func (s *Session) await(ctx context.Context, req *http.Request, body bodySource,
 	t := s.newTask(req, body, delivery{keep: true})
 	t.base = ctx
 	if body.kind != bodyFromRequest {
-		t.upload = &UploadTask{DataTask: t.data}
+		t.makeUpload()
 	}
 	if t.State() == TaskCompleted {
 		return nil, nil, t.Err()

@@ -82,6 +82,8 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[DownloadProgressDelegate](),
 	reflect.TypeFor[DownloadResumeDelegate](),
 	reflect.TypeFor[BecomeDownloadDelegate](),
+	reflect.TypeFor[InformationalResponseDelegate](),
+	reflect.TypeFor[BodyStreamFromOffsetDelegate](),
 }
 
 // callback is one delegate callback.

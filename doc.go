@@ -86,6 +86,7 @@
 //	dataTask(with:completionHandler:)       DataTaskWithCompletion
 //	uploadTask(with:fromFile:)              UploadTaskFromFile
 //	uploadTask(withStreamedRequest:)        UploadTaskWithStreamedRequest
+//	uploadTask(withResumeData:)             UploadTaskWithResumeData
 //	data(for:) upload(for:from:) bytes(for:) Data, Upload, Bytes
 //	URLSessionDownloadTask                  DownloadTask, CancelByProducingResumeData
 //	download(for:) download(resumeFrom:)    Download, DownloadWithResumeData

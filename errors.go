@@ -152,6 +152,13 @@ type Error struct {
 	// when the download cannot be resumed (see
 	// DownloadTask.CancelByProducingResumeData).
 	DownloadTaskResumeData []byte
+	// UploadTaskResumeData is the resume data of an upload task that
+	// failed in a way it can resume from (Apple's
+	// NSURLSessionUploadTaskResumeData): pass it to
+	// Session.UploadTaskWithResumeData. It is set when the server offered
+	// to resume the upload, still holds it, and the task failed on the
+	// network or timed out, not when it was cancelled.
+	UploadTaskResumeData []byte
 }
 
 // Error returns a one-line description: the code's text and number, the

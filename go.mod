@@ -10,9 +10,11 @@ require (
 	github.com/jcmturner/gokrb5/v8 v8.4.4
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/mccutchen/go-httpbin/v2 v2.26.0
+	github.com/tus/tusd/v2 v2.9.1
 	github.com/zalando/go-keyring v0.2.8
 	goftp.io/server/v2 v2.0.3
 	golang.org/x/crypto v0.58.0
+	golang.org/x/exp v0.0.0-20250106191152-7588d65b2ba8
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/term v0.47.0

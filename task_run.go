@@ -65,7 +65,7 @@ func (t *Task) run(ctx context.Context) {
 	t.call.HandleCookies = !t.opts.DoNotHandleCookies
 	t.call.MainDocumentURL = t.opts.MainDocumentURL
 	t.ran = true
-	resp, err := t.session.chain.Do(t.watchUpgrade(ctx, req), &t.call, req)
+	resp, err := t.send(t.watchUpgrade(ctx, req), req) // uploadresume.go
 	if resp != nil {
 		t.mu.Lock()
 		t.response = resp
@@ -127,6 +127,9 @@ func (t *Task) run(ctx context.Context) {
 // the task's context.)
 func (t *Task) prepare(ctx context.Context) (*http.Request, error) {
 	if err := t.delegateProblem(); err != nil {
+		return nil, err
+	}
+	if err := t.resumeProblem(); err != nil {
 		return nil, err
 	}
 	dt := t.downloadTask()
@@ -421,6 +424,11 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 			u = t.current.URL.Redacted()
 		}
 		e = classify(err, u)
+		if rd := t.failureResumeData(e); rd != nil {
+			c := *e // a copy: e may be shared
+			c.UploadTaskResumeData = rd
+			e = &c
+		}
 		t.err = e
 	}
 	t.state = TaskCompleted
@@ -564,6 +572,9 @@ func (h hooks) NewBodyStream(ctx context.Context) (io.ReadCloser, error) {
 func (h hooks) BodySent(n, total, expected int64) {
 	t := h.t
 	t.touch()
+	if t.resumableUpload() != nil {
+		return // the upload counts its own progress (countedBody)
+	}
 	t.sent.Store(total)
 	if d, ok := delegateFor[SendProgressDelegate](t); ok {
 		t.session.queue.add(func() { d.DidSendBodyData(t.session, t, n, total, expected) })

@@ -64,6 +64,11 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 		r2.Body = sb
 		req = &r2
 	}
+	if ih, ok := call.Hooks.(InformationalHooks); ok {
+		if f := ih.Informational(req); f != nil {
+			ctx = httptrace.WithClientTrace(ctx, interimTrace(req, f))
+		}
+	}
 	if tx != nil {
 		req = req.WithContext(httptrace.WithClientTrace(ctx, tx.clientTrace()))
 	} else if req.Context() != ctx {

@@ -73,6 +73,16 @@ type SuspendHooks interface {
 	WaitRunning(ctx context.Context) error
 }
 
+// InformationalHooks is implemented by Hooks that hear about interim (1xx)
+// responses.
+type InformationalHooks interface {
+	// Informational returns the function to call with each interim
+	// response to req (not 101, which ends the exchange), in the order
+	// they arrive and before RoundTrip returns; nil when the task does not
+	// want them. The function must not block.
+	Informational(req *http.Request) func(resp *http.Response)
+}
+
 // Call is one task's trip through the pipeline.
 type Call struct {
 	Hooks Hooks
