@@ -317,6 +317,7 @@ type taskExtra struct {
 	auth     taskAuth  // used by the goroutine that runs the task
 	question *question // the deferrable question being asked (Task.mu)
 	held     []func()  // callbacks due while suspended, run after Resume (Task.mu; see hold)
+	proxy    proxyTaskAuth
 }
 
 // more returns the task's taskExtra, made on first use.

@@ -17,6 +17,8 @@ type Config struct {
 	HTTP, HTTPS, FTP, SOCKS, All Proxy
 	// Exceptions are reached directly.
 	Exceptions Exceptions
+	// Patterns are the patterns Exceptions were read from.
+	Patterns []string
 	// PAC, when set, decides the proxies of every URL that Exceptions
 	// do not except.
 	PAC *PAC
@@ -113,6 +115,9 @@ func FromEnvironment(getenv Getenv) (*Config, []string) {
 		no = getenv("NO_PROXY")
 	}
 	c.Exceptions, _ = ParseExceptions(no)
+	if no != "" {
+		c.Patterns = []string{no}
+	}
 	return c, bad
 }
 

@@ -87,7 +87,8 @@ func FromGSettings(out string) (cfg *Config, pacURL string) {
 		cfg.FTP = read("ftp", HTTP)
 	}
 	cfg.SOCKS = read("socks", SOCKS5H)
-	cfg.Exceptions, _ = ParseExceptions(gvStrings(keys["ignore-hosts"])...)
+	cfg.Patterns = gvStrings(keys["ignore-hosts"])
+	cfg.Exceptions, _ = ParseExceptions(cfg.Patterns...)
 	return cfg, ""
 }
 
