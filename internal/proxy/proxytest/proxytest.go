@@ -70,6 +70,9 @@ func NewHTTPProxy(t testing.TB) *HTTPProxy {
 	return p
 }
 
+// Port is the proxy's port.
+func (p *HTTPProxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
 // URL is the proxy's "http://127.0.0.1:port".
 func (p *HTTPProxy) URL() string { return "http://" + p.Addr }
 
