@@ -411,4 +411,3 @@ func TestProxyConfigurationClone(t *testing.T) {
 		t.Error("a gopher PAC URL passed Validate")
 	}
 }
-
