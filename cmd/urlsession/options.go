@@ -54,6 +54,9 @@ type options struct {
 	netrcFile       string      // --netrc-file
 	netrcOptional   bool        // --netrc-optional
 
+	// Proxies.
+	proxy proxyOptions
+
 	// TLS.
 	cacert   string // --cacert
 	pinned   string // --pinnedpubkey
@@ -368,6 +371,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.ephemeral, "", "ephemeral")
 	boolean(&o.help, "h", "help")
 	boolean(&o.version, "", "version")
+	o.proxy.register(fs)
 	return fs
 }
 
