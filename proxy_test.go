@@ -2,12 +2,17 @@ package urlsession
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/elazarl/goproxy"
 
 	"github.com/urlsession-go/urlsession/credstore"
 	"github.com/urlsession-go/urlsession/internal/proxy/proxytest"
@@ -410,4 +415,28 @@ func TestProxyConfigurationClone(t *testing.T) {
 	if err := (&Configuration{ProxyConfiguration: &ProxyConfiguration{PACURL: "gopher://x"}}).Validate(); err == nil {
 		t.Error("a gopher PAC URL passed Validate")
 	}
+}
+
+// TestProxyGoproxy goes through github.com/elazarl/goproxy, a forward
+// proxy with CONNECT: http is forwarded, https tunnelled (HTTP/2 inside).
+func TestProxyGoproxy(t *testing.T) {
+	t.Parallel()
+	gp := goproxy.NewProxyHttpServer()
+	gp.Logger = log.New(io.Discard, "", 0)
+	ps := httptest.NewServer(gp)
+	t.Cleanup(ps.Close)
+	bothProtocols(t, echoOrigin, func(t *testing.T, srv *server) {
+		s := newSession(t, proxied(t, srv, ps.URL), nil)
+		body, resp, err := s.Data(t.Context(), get(t, srv.URL+"/x"))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %v", resp, err)
+		}
+		want := "HTTP/1.1"
+		if srv.proto == "h2" {
+			want = "HTTP/2.0"
+		}
+		if !strings.HasPrefix(string(body), want+" ") || !strings.HasSuffix(string(body), `proxy-auth=""`) {
+			t.Errorf("body %q; want %s", body, want)
+		}
+	})
 }
