@@ -40,6 +40,44 @@ import (
 // with Basic authentication pre-emptively, as curl does; otherwise a 407
 // from the proxy becomes an authentication challenge (see Challenge).
 //
+// Proxy-Authorization never reaches an origin: it is removed from every
+// request that does not go to an HTTP proxy in absolute form (tunnelled
+// requests, direct ones, SOCKS ones), whoever set it. A 407, to a
+// forwarded request or to CONNECT, raises a challenge whose
+// ProtectionSpace is the proxy's (Host and Port of the proxy, ProxyType
+// credstore.ProxyHTTP or credstore.ProxyHTTPS, the realm, and the Basic or
+// Digest method), asked of TaskChallengeDelegate like a server's 401, with
+// PreviousFailureCount counting the proxy's refusals for the task. Default
+// handling proposes the proxy URL's user name and password, else the
+// credential storage's default credential for the proxy space; a
+// credential the proxy accepts is sent unasked on the session's later
+// requests through it and stored as its persistence says. A 407 nobody
+// answers is the task's response. Proxies are answered with Basic and
+// Digest; NTLM and Negotiate proxy challenges are not answered.
+//
+// Failures through a proxy have URLError codes, as for an origin:
+//
+//   - the proxy cannot be connected to: the dialing error's code
+//     (ErrCannotConnectToHost, ErrCannotFindHost, ErrTimedOut), once every
+//     entry of a PAC list has been tried;
+//   - the proxy refuses the tunnel (CONNECT answered with a status other
+//     than 2xx or 407; a SOCKS reply such as "connection refused", "host
+//     unreachable" or "not allowed by ruleset"): ErrCannotConnectToHost;
+//   - a SOCKS gateway refuses the user name and password, or requires
+//     authentication none was given for: ErrUserAuthenticationRequired;
+//   - the proxy answers something that is not its protocol:
+//     ErrBadServerResponse; it closes the connection during the
+//     handshake: ErrNetworkConnectionLost;
+//   - the TLS handshake with an https proxy fails: the TLS codes
+//     (ErrSecureConnectionFailed, ErrServerCertificateUntrusted, ...).
+//
+// Error texts name the proxy by its URL with the password redacted.
+//
+// Connections through a proxy are TLS end to end with the origin: the
+// ServerTrust and ClientCertificate challenges, the pins and HTTP/2 work
+// as on a direct connection. TaskMetrics report ProxyConnection for the
+// requests whose first choice is a proxy.
+//
 // A ProxyConfiguration is read when the session is made; changing it
 // afterwards has no effect on the session.
 type ProxyConfiguration struct {

@@ -8,6 +8,7 @@ package urlsession
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/urlsession-go/urlsession/credstore"
@@ -248,4 +249,15 @@ func (h hooks) proxyAuthenticated() {
 	if store := t.session.cfg.URLCredentialStorage; store != nil && a.cred.Persistence != credstore.None {
 		t.saveCredential(store, &sentCredential{space: a.space, cred: a.cred})
 	}
+}
+
+// reset forgets the credentials proxies accepted and the proxies that
+// failed (Session.Reset).
+func (r *proxyRouter) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.known {
+		r.digest.Forget(auth.Space{Origin: a.key[strings.Index(a.key, "://")+3:], Proxy: true, Realm: a.challenge.Realm})
+	}
+	r.known, r.bad = nil, nil
 }

@@ -446,6 +446,7 @@ func (s *Session) Reset(ctx context.Context) error {
 		c.RemoveAll()
 	}
 	s.auth.reset()
+	s.proxies.reset()
 	var err error
 	if c := s.cfg.URLCredentialStorage; c != nil {
 		err = c.RemoveAll()
