@@ -87,8 +87,6 @@ type ProxyConfiguration struct {
 	// HTTPSProxy is used for https (and wss) URLs: Apple's HTTPSEnable,
 	// HTTPSProxy and HTTPSPort.
 	HTTPSProxy *url.URL
-	// FTPProxy is used for ftp URLs.
-	FTPProxy *url.URL
 	// SOCKSProxy is used for every URL whose scheme's proxy is nil:
 	// Apple's SOCKSEnable, SOCKSProxy, SOCKSPort and
 	// kCFStreamPropertySOCKSVersion (the scheme).
@@ -140,7 +138,7 @@ func (c *ProxyConfiguration) Clone() *ProxyConfiguration {
 		return nil
 	}
 	n := *c
-	for _, p := range []**url.URL{&n.HTTPProxy, &n.HTTPSProxy, &n.FTPProxy, &n.SOCKSProxy} {
+	for _, p := range []**url.URL{&n.HTTPProxy, &n.HTTPSProxy, &n.SOCKSProxy} {
 		if *p != nil {
 			u := **p
 			if u.User != nil {
@@ -167,13 +165,13 @@ func ProxyURL(rawURL string, noProxy ...string) (*ProxyConfiguration, error) {
 		return nil, fmt.Errorf("urlsession: %w", err)
 	}
 	u := p.URL()
-	return &ProxyConfiguration{HTTPProxy: u, HTTPSProxy: u, FTPProxy: u, Exceptions: noProxy}, nil
+	return &ProxyConfiguration{HTTPProxy: u, HTTPSProxy: u, Exceptions: noProxy}, nil
 }
 
 // ProxyFromEnvironment reads the proxy environment variables as curl
 // does: http_proxy (lower case only: curl ignores HTTP_PROXY, which a
 // CGI program's client can set through a Proxy header), https_proxy,
-// ftp_proxy, all_proxy and no_proxy (each in lower case, else upper case).
+// all_proxy and no_proxy (each in lower case, else upper case).
 // all_proxy becomes SOCKSProxy, used for every scheme without a proxy of
 // its own. A value without a scheme is an http proxy. It returns nil when
 // none of the proxy variables is set; variables that do not parse are
@@ -192,7 +190,7 @@ func ProxyFromEnvironment() *ProxyConfiguration {
 
 func fromConfig(c *proxy.Config, exceptions ...string) *ProxyConfiguration {
 	out := &ProxyConfiguration{
-		HTTPProxy: c.HTTP.URL(), HTTPSProxy: c.HTTPS.URL(), FTPProxy: c.FTP.URL(),
+		HTTPProxy: c.HTTP.URL(), HTTPSProxy: c.HTTPS.URL(),
 		SOCKSProxy: c.SOCKS.URL(), Exceptions: exceptions,
 	}
 	if out.SOCKSProxy == nil {
@@ -243,7 +241,7 @@ func (c *ProxyConfiguration) validate() error {
 	if c == nil {
 		return nil
 	}
-	for _, u := range []*url.URL{c.HTTPProxy, c.HTTPSProxy, c.FTPProxy, c.SOCKSProxy} {
+	for _, u := range []*url.URL{c.HTTPProxy, c.HTTPSProxy, c.SOCKSProxy} {
 		if u == nil {
 			continue
 		}
@@ -273,7 +271,7 @@ func (c *ProxyConfiguration) config() *proxy.Config {
 		}
 		return p
 	}
-	pc.HTTP, pc.HTTPS, pc.FTP, pc.SOCKS = read(c.HTTPProxy), read(c.HTTPSProxy), read(c.FTPProxy), read(c.SOCKSProxy)
+	pc.HTTP, pc.HTTPS, pc.SOCKS = read(c.HTTPProxy), read(c.HTTPSProxy), read(c.SOCKSProxy)
 	pc.Exceptions, _ = proxy.ParseExceptions(c.Exceptions...)
 	if c.ExcludeSimpleHostnames {
 		pc.Exceptions.ExcludeSimpleHostnames()

@@ -440,3 +440,31 @@ func TestProxyGoproxy(t *testing.T) {
 		}
 	})
 }
+
+// TestProxyHTTPS goes through an https proxy: TLS to the proxy, verified
+// against ProxyTLSConfig, then forwarding or CONNECT inside it.
+func TestProxyHTTPS(t *testing.T) {
+	t.Parallel()
+	front := httptest.NewUnstartedServer(nil)
+	front.StartTLS()
+	serverCfg, clientCfg := front.TLS, front.Client().Transport.(*http.Transport).TLSClientConfig
+	front.Close() // only its certificate is used
+	bothProtocols(t, echoOrigin, func(t *testing.T, srv *server) {
+		hp := proxytest.NewHTTPProxy(t)
+		hp.User, hp.Password = "tu", "tp"
+		addr := proxytest.TLSFront(t, serverCfg, hp.Addr)
+		cfg := proxied(t, srv, "https://tu:tp@"+addr)
+		cfg.ProxyConfiguration.ProxyTLSConfig = clientCfg
+		s := newSession(t, cfg, nil)
+		body, resp, err := s.Data(t.Context(), get(t, named(srv)+"/x"))
+		if err != nil || resp.StatusCode != 200 || !strings.HasSuffix(string(body), `proxy-auth=""`) {
+			t.Fatalf("through an https proxy: %v %q %v", resp, body, err)
+		}
+		// The proxy's certificate is verified.
+		cfg = proxied(t, srv, "https://tu:tp@"+addr)
+		s = newSession(t, cfg, nil)
+		if _, _, err := s.Data(t.Context(), get(t, named(srv)+"/x")); CodeOf(err) != ErrServerCertificateUntrusted && CodeOf(err) != ErrServerCertificateHasUnknownRoot {
+			t.Errorf("untrusted https proxy: %v (%d)", err, CodeOf(err))
+		}
+	})
+}

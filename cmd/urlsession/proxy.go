@@ -113,7 +113,7 @@ func (p *proxyOptions) configure(cfg *urlsession.Configuration) error {
 			// Basic goes with the first request, as curl sends it; a
 			// SOCKS5 gateway takes the user and password in its
 			// handshake.
-			for _, u := range []*url.URL{pc.HTTPProxy, pc.HTTPSProxy, pc.FTPProxy} {
+			for _, u := range []*url.URL{pc.HTTPProxy, pc.HTTPSProxy} {
 				u.User = url.UserPassword(user, pw)
 			}
 		}

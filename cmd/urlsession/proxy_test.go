@@ -141,3 +141,20 @@ func TestProxyPACFlag(t *testing.T) {
 	}
 	cli(t, "", "--pac", "gopher://x/p.pac", "http://127.0.0.1:"+port+"/").want(t, 2)
 }
+
+func TestProxyInsecureFlag(t *testing.T) {
+	t.Parallel()
+	_, port := proxyOrigin(t)
+	front := httptest.NewUnstartedServer(nil)
+	front.StartTLS()
+	serverCfg := front.TLS
+	front.Close()
+	hp := proxytest.NewHTTPProxy(t)
+	addr := proxytest.TLSFront(t, serverCfg, hp.Addr)
+	target := "http://origin.test:" + port + "/x"
+	cli(t, "", "-x", "https://"+addr, target).want(t, 60)
+	r := cli(t, "", "-x", "https://"+addr, "--proxy-insecure", target).want(t, 0)
+	if r.stdout != "origin.test:"+port+` proxy-auth=""` {
+		t.Errorf("--proxy-insecure: %v", r)
+	}
+}

@@ -124,7 +124,7 @@ func FromEnvironment(getenv Getenv) (*Config, []string) {
 // EnvironmentSet reports whether any proxy variable FromEnvironment reads
 // is set.
 func EnvironmentSet(getenv Getenv) bool {
-	for _, n := range []string{"http_proxy", "https_proxy", "HTTPS_PROXY", "ftp_proxy", "FTP_PROXY", "all_proxy", "ALL_PROXY"} {
+	for _, n := range []string{"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"} {
 		if getenv(n) != "" {
 			return true
 		}

@@ -8,6 +8,7 @@ package proxytest
 import (
 	"bufio"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -460,6 +461,45 @@ func Garbage(t testing.TB, reply string) string {
 			}
 			c.Write([]byte(reply))
 			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+// TLSFront accepts TLS connections on loopback with cfg (a server
+// configuration, such as an httptest TLS server's) and relays their
+// plaintext to target: an https proxy in front of an HTTP proxy. It
+// returns the front's address; it is closed at the test's end.
+func TLSFront(t testing.TB, cfg *tls.Config, target string) string {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{})
+				go func() { io.Copy(up, c); up.Close(); c.Close(); close(done) }()
+				io.Copy(c, up)
+				c.Close()
+				<-done
+			}()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
