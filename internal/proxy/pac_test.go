@@ -2,9 +2,9 @@ package proxy_test
 
 import (
 	"context"
-	"slices"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
