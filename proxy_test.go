@@ -468,3 +468,35 @@ func TestProxyHTTPS(t *testing.T) {
 		}
 	})
 }
+
+// TestProxyChallengeDispositions: RejectProtectionSpace tries the next
+// scheme the proxy offers, then delivers the 407; UseCredential without a
+// credential delivers it at once.
+func TestProxyChallengeDispositions(t *testing.T) {
+	t.Parallel()
+	srv := &server{newLoopbackServer(t, echoOrigin), "h1"}
+	hp := proxytest.NewHTTPProxy(t)
+	hp.User, hp.Password = "u", "p"
+	for _, c := range []struct {
+		name   string
+		disp   AuthChallengeDisposition
+		status int
+		asked  int
+	}{
+		{"reject", RejectProtectionSpace, 407, 1},
+		{"use nil", UseCredential, 407, 1},
+	} {
+		log := &challengeLog{answer: func(*Challenge) (AuthChallengeDisposition, *Credential) { return c.disp, nil }}
+		s := newSession(t, proxied(t, srv, hp.URL()), log)
+		for _, target := range []string{"http://example.com:1/x", srv.URL + "/x"} {
+			// http://example.com is forwarded; 127.0.0.1 too (h1).
+			_, resp, err := s.Data(t.Context(), get(t, target))
+			if err != nil || resp.StatusCode != c.status {
+				t.Errorf("%s %s: %v %v", c.name, target, resp, err)
+			}
+		}
+		if n := len(log.challenges()); n != 2*c.asked {
+			t.Errorf("%s: asked %d times; want %d", c.name, n, 2*c.asked)
+		}
+	}
+}
