@@ -205,7 +205,9 @@ func fromConfig(c *proxy.Config, exceptions ...string) *ProxyConfiguration {
 //  1. the environment, as ProxyFromEnvironment reads it, when any of its
 //     proxy variables is set;
 //  2. GNOME's settings (the org.gnome.system.proxy schema, through the
-//     gsettings command) when gsettings exists: mode "manual" gives its
+//     gsettings command) when XDG_CURRENT_DESKTOP names GNOME or a desktop
+//     built on it (Unity, Cinnamon, Budgie, Pantheon) and gsettings
+//     exists: mode "manual" gives its
 //     http, https, ftp and socks proxies and ignore-hosts, mode "auto" its
 //     autoconfig-url as PACURL;
 //  3. nil: direct connections.
@@ -216,7 +218,7 @@ func SystemProxyConfiguration() *ProxyConfiguration {
 	if c := ProxyFromEnvironment(); c != nil {
 		return c
 	}
-	out, err := proxy.GSettingsOutput(context.Background())
+	out, err := proxy.GSettingsOutput(context.Background(), os.Getenv)
 	if err != nil {
 		return nil
 	}

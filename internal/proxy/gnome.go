@@ -18,10 +18,29 @@ import (
 // read (no gsettings command, or no GNOME proxy schema).
 var ErrNoDesktopSettings = errors.New("no desktop proxy settings")
 
+// GNOMEDesktop reports whether the desktop named by XDG_CURRENT_DESKTOP
+// (a colon-separated list) keeps its proxy settings in GNOME's schema:
+// GNOME and the desktops built on it (Unity, Cinnamon, Budgie, Pantheon),
+// as browsers decide.
+func GNOMEDesktop(current string) bool {
+	for d := range strings.SplitSeq(current, ":") {
+		switch strings.ToUpper(strings.TrimSpace(d)) {
+		case "GNOME", "UNITY", "X-CINNAMON", "CINNAMON", "BUDGIE", "BUDGIE-DESKTOP", "PANTHEON", "GNOME-CLASSIC", "GNOME-FLASHBACK":
+			return true
+		}
+	}
+	return false
+}
+
 // GSettingsOutput runs "gsettings list-recursively org.gnome.system.proxy"
-// and returns its output, or ErrNoDesktopSettings when gsettings is not
-// installed or fails. It gives up after two seconds.
-func GSettingsOutput(ctx context.Context) (string, error) {
+// and returns its output, or ErrNoDesktopSettings when the session is not
+// a GNOME desktop's (see GNOMEDesktop: outside one, gsettings would read
+// defaults and may create dconf's files), gsettings is not installed or
+// it fails. It gives up after two seconds.
+func GSettingsOutput(ctx context.Context, getenv Getenv) (string, error) {
+	if !GNOMEDesktop(getenv("XDG_CURRENT_DESKTOP")) {
+		return "", ErrNoDesktopSettings
+	}
 	path, err := exec.LookPath("gsettings")
 	if err != nil {
 		return "", ErrNoDesktopSettings

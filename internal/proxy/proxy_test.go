@@ -431,3 +431,15 @@ func TestDialFailures(t *testing.T) {
 		t.Error("a silent proxy did not time out")
 	}
 }
+
+func TestGNOMEDesktop(t *testing.T) {
+	for in, want := range map[string]bool{"GNOME": true, "ubuntu:GNOME": true, "X-Cinnamon": true, "KDE": false, "": false, "XFCE": false} {
+		if got := proxy.GNOMEDesktop(in); got != want {
+			t.Errorf("GNOMEDesktop(%q) = %v", in, got)
+		}
+	}
+	// Outside a GNOME desktop gsettings is not run.
+	if _, err := proxy.GSettingsOutput(context.Background(), func(string) string { return "KDE" }); !errors.Is(err, proxy.ErrNoDesktopSettings) {
+		t.Errorf("GSettingsOutput outside GNOME: %v", err)
+	}
+}
