@@ -65,6 +65,13 @@ type challengeAnswerer struct {
 	spaces         []credstore.ProtectionSpace
 }
 
+// seen returns the proxy spaces challenged so far.
+func (a *challengeAnswerer) seen() []credstore.ProtectionSpace {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]credstore.ProtectionSpace(nil), a.spaces...)
+}
+
 func (a *challengeAnswerer) TaskDidReceiveChallenge(s *urlsession.Session, t *urlsession.Task, c *urlsession.Challenge) (urlsession.AuthChallengeDisposition, *urlsession.Credential) {
 	if !c.ProtectionSpace.IsProxy() {
 		return urlsession.PerformDefaultHandling, nil
@@ -169,8 +176,8 @@ func TestSquid(t *testing.T) {
 		// A challenge answered by the delegate, once per session.
 		a := &challengeAnswerer{user: "squser", password: "sqpass"}
 		throughProxy(t, o, fmt.Sprintf("http://127.0.0.1:%d", port), a)
-		if len(a.spaces) != 1 || a.spaces[0].Realm != "squid-basic" || a.spaces[0].AuthenticationMethod != credstore.AuthMethodHTTPBasic || a.spaces[0].Port != port {
-			t.Errorf("challenges %v; want one Basic for the proxy", a.spaces)
+		if sp := a.seen(); len(sp) != 1 || sp[0].Realm != "squid-basic" || sp[0].AuthenticationMethod != credstore.AuthMethodHTTPBasic || sp[0].Port != port {
+			t.Errorf("challenges %v; want one Basic for the proxy", sp)
 		}
 	})
 	t.Run("digest", func(t *testing.T) {
@@ -181,8 +188,8 @@ func TestSquid(t *testing.T) {
 		port := startSquid(t, dir, fmt.Sprintf("auth_param digest program /usr/lib/squid/digest_file_auth %s/digest\nauth_param digest realm squid-digest", dir))
 		a := &challengeAnswerer{user: "sqdigest", password: "sqsecret"}
 		throughProxy(t, o, fmt.Sprintf("http://127.0.0.1:%d", port), a)
-		if len(a.spaces) == 0 || a.spaces[0].AuthenticationMethod != credstore.AuthMethodHTTPDigest || a.spaces[0].Realm != "squid-digest" {
-			t.Errorf("challenges %v; want Digest for the proxy", a.spaces)
+		if sp := a.seen(); len(sp) == 0 || sp[0].AuthenticationMethod != credstore.AuthMethodHTTPDigest || sp[0].Realm != "squid-digest" {
+			t.Errorf("challenges %v; want Digest for the proxy", sp)
 		}
 	})
 }
@@ -233,8 +240,8 @@ func TestTinyproxy(t *testing.T) {
 		port := start(t, "BasicAuth tpuser tppass")
 		a := &challengeAnswerer{user: "tpuser", password: "tppass"}
 		throughProxy(t, o, fmt.Sprintf("http://127.0.0.1:%d", port), a)
-		if len(a.spaces) != 1 || a.spaces[0].AuthenticationMethod != credstore.AuthMethodHTTPBasic {
-			t.Errorf("challenges %v; want one Basic for the proxy", a.spaces)
+		if sp := a.seen(); len(sp) != 1 || sp[0].AuthenticationMethod != credstore.AuthMethodHTTPBasic {
+			t.Errorf("challenges %v; want one Basic for the proxy", sp)
 		}
 	})
 }
