@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
@@ -118,6 +119,15 @@ func (d *Dialer) DialProxy(ctx context.Context, p Proxy) (net.Conn, error) {
 // SOCKS4 user id). Direct dials target. Errors are *Error values carrying
 // the URLError code; cancelling ctx ends the handshake at once.
 func (d *Dialer) Dial(ctx context.Context, p Proxy, target string, header http.Header) (net.Conn, error) {
+	return d.DialAnswering(ctx, p, target, header, nil)
+}
+
+// DialAnswering is Dial for an HTTP proxy whose authentication takes a
+// second leg on the same connection (NTLM): when the proxy answers CONNECT
+// with a 407 that keeps the connection open, answer is given that 407 and
+// returns the Proxy-Authorization of the next CONNECT on the connection
+// ("" to stop). answer may be nil; it is not used for SOCKS.
+func (d *Dialer) DialAnswering(ctx context.Context, p Proxy, target string, header http.Header, answer func(*http.Response) string) (net.Conn, error) {
 	if p.IsDirect() {
 		return d.forward(ctx, "tcp", target)
 	}
@@ -142,7 +152,7 @@ func (d *Dialer) Dial(ctx context.Context, p Proxy, target string, header http.H
 	var out net.Conn
 	switch p.Kind {
 	case HTTP, HTTPS:
-		out, err = connect(conn, p, target, header)
+		out, err = connect(conn, p, target, header, answer)
 	case SOCKS4, SOCKS4A:
 		out, err = d.socks4(ctx, conn, p, host, port)
 	case SOCKS5, SOCKS5H:
@@ -165,7 +175,8 @@ func (d *Dialer) Dial(ctx context.Context, p Proxy, target string, header http.H
 // handshakeErr describes an I/O error during a handshake: a connection
 // the proxy closed is lost, a timeout stays a timeout.
 func handshakeErr(p Proxy, stage string, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return newError(p, codeConnectionLost, "the proxy closed the connection during %s", stage)
 	}
 	return &Error{Proxy: p.String(), Err: fmt.Errorf("%s: %w", stage, err)}
@@ -179,8 +190,48 @@ type bufferedConn struct {
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-// connect opens a CONNECT tunnel to target on conn.
-func connect(conn net.Conn, p Proxy, target string, header http.Header) (net.Conn, error) {
+// connect opens a CONNECT tunnel to target on conn, answering one 407 on
+// the same connection when answer gives a value.
+func connect(conn net.Conn, p Proxy, target string, header http.Header, answer func(*http.Response) string) (net.Conn, error) {
+	lr := &io.LimitedReader{R: conn, N: maxHandshakeReplyBytes}
+	br := bufio.NewReader(lr)
+	for {
+		resp, err := connectOnce(conn, br, lr, p, target, header)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusProxyAuthRequired {
+			_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxHandshakeReplyBytes))
+			resp.Body.Close()
+			resp.Body = http.NoBody
+			if err == nil && !resp.Close && answer != nil {
+				if v := answer(resp); v != "" {
+					header = header.Clone()
+					if header == nil {
+						header = http.Header{}
+					}
+					header.Set("Proxy-Authorization", v)
+					answer = nil // one more leg at most
+					continue
+				}
+			}
+			return nil, &AuthRequiredError{Proxy: p, Response: resp}
+		}
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			resp.Body.Close()
+			return nil, newError(p, codeCannotConnect, "CONNECT %s refused: %s", target, resp.Status)
+		}
+		lr.N = 1<<63 - 1 // the tunnel: no limit
+		if n := br.Buffered(); n > 0 {
+			rest, _ := br.Peek(n)
+			return &bufferedConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(rest)), conn)}, nil
+		}
+		return conn, nil
+	}
+}
+
+// connectOnce sends one CONNECT and reads its answer's head.
+func connectOnce(conn net.Conn, br *bufio.Reader, lr *io.LimitedReader, p Proxy, target string, header http.Header) (*http.Response, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n", target, target)
 	for k, vs := range header {
@@ -195,8 +246,6 @@ func connect(conn net.Conn, p Proxy, target string, header http.Header) (net.Con
 	if _, err := conn.Write(b.Bytes()); err != nil {
 		return nil, handshakeErr(p, "CONNECT", err)
 	}
-	lr := &io.LimitedReader{R: conn, N: maxHandshakeReplyBytes}
-	br := bufio.NewReader(lr)
 	req := &http.Request{Method: http.MethodConnect}
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
@@ -207,26 +256,12 @@ func connect(conn net.Conn, p Proxy, target string, header http.Header) (net.Con
 			return nil, handshakeErr(p, "CONNECT", err)
 		}
 		var ne net.Error
-		if errors.As(err, &ne) {
+		if errors.As(err, &ne) || errors.Is(err, syscall.ECONNRESET) {
 			return nil, handshakeErr(p, "CONNECT", err)
 		}
 		return nil, newError(p, codeBadServerResponse, "malformed answer to CONNECT: %v", err)
 	}
-	if resp.StatusCode == http.StatusProxyAuthRequired {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, maxHandshakeReplyBytes))
-		resp.Body.Close()
-		resp.Body = http.NoBody
-		return nil, &AuthRequiredError{Proxy: p, Response: resp}
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		resp.Body.Close()
-		return nil, newError(p, codeCannotConnect, "CONNECT %s refused: %s", target, resp.Status)
-	}
-	if n := br.Buffered(); n > 0 {
-		rest, _ := br.Peek(n)
-		return &bufferedConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(rest)), conn)}, nil
-	}
-	return conn, nil
+	return resp, nil
 }
 
 func validHeader(s string) bool {
