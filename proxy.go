@@ -52,8 +52,11 @@ import (
 // credential storage's default credential for the proxy space; a
 // credential the proxy accepts is sent unasked on the session's later
 // requests through it and stored as its persistence says. A 407 nobody
-// answers is the task's response. Proxies are answered with Basic and
-// Digest; NTLM and Negotiate proxy challenges are not answered.
+// answers is the task's response. Proxies are answered with Basic, Digest
+// and NTLM; NTLM authenticates a connection, so its legs run on the
+// CONNECT of a tunnel, and plain http requests through a proxy that wants
+// NTLM go through a tunnel too. Negotiate challenges from proxies are not
+// answered.
 //
 // Failures through a proxy have URLError codes, as for an origin:
 //

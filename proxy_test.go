@@ -500,3 +500,37 @@ func TestProxyChallengeDispositions(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyNTLM: an NTLM proxy's legs run on the CONNECT of the tunnel,
+// for https and for plain http (tunnelled too); the credential then serves
+// the session's later connections without asking.
+func TestProxyNTLM(t *testing.T) {
+	t.Parallel()
+	bothProtocols(t, echoOrigin, func(t *testing.T, srv *server) {
+		hp := proxytest.NewHTTPProxy(t)
+		hp.User, hp.Password, hp.Scheme = `CORP\alice`, "Pa$$w0rd", "NTLM"
+		d := &ntlmSessionDelegate{pw: "Pa$$w0rd"}
+		s := newSession(t, proxied(t, srv, hp.URL()), d)
+		for range 2 {
+			body, resp, err := s.Data(t.Context(), get(t, named(srv)+"/x"))
+			if err != nil || resp.StatusCode != 200 || !strings.HasSuffix(string(body), `proxy-auth=""`) {
+				t.Fatalf("through an NTLM proxy: %v %q %v", resp, body, err)
+			}
+		}
+		if n := d.asked.Load(); n != 1 {
+			t.Errorf("asked %d times; want 1", n)
+		}
+		var lines []string
+		for _, r := range hp.Requests() {
+			lines = append(lines, fmt.Sprintf("%s %d", strings.Fields(r.Line)[0], r.Answer))
+		}
+		if want := []string{"407", "407", "200"}; len(lines) < 3 || !strings.HasSuffix(lines[1], want[1]) || !strings.HasSuffix(lines[2], want[2]) || !strings.HasPrefix(lines[2], "CONNECT") {
+			t.Errorf("proxy saw %q", lines)
+		}
+		d = &ntlmSessionDelegate{pw: "wrong"}
+		s = newSession(t, proxied(t, srv, hp.URL()), d)
+		if _, _, err := s.Data(t.Context(), get(t, named(srv)+"/x")); CodeOf(err) != ErrCancelled || d.asked.Load() != 2 {
+			t.Errorf("wrong password: %v after %d questions", err, d.asked.Load())
+		}
+	})
+}

@@ -41,18 +41,9 @@ type proxyTaskAuth struct {
 // else the one p accepted earlier in the session, else Basic with the
 // proxy URL's user name and password; "" when there is none.
 func (r *proxyRouter) authorization(ctx context.Context, p proxy.Proxy, method, uri string) string {
-	var a *proxyAnswer
-	if t := taskFrom(ctx); t != nil {
-		if x := t.extra.Load(); x != nil {
-			if s := x.proxy.sent.Load(); s != nil && s.key == p.Key() {
-				a = s
-			}
-		}
-	}
-	if a == nil {
-		r.mu.Lock()
-		a = r.known[p.Key()]
-		r.mu.Unlock()
+	a := r.answerFor(ctx, p)
+	if a != nil && a.challenge.Scheme == auth.SchemeNTLM {
+		return "" // the dial runs NTLM's legs (ntlmAnswer)
 	}
 	if a == nil {
 		if user, pw, ok := p.Credentials(); ok {
@@ -75,6 +66,52 @@ func (r *proxyRouter) authorization(ctx context.Context, p proxy.Proxy, method, 
 		return ""
 	}
 	return v
+}
+
+// answerFor returns the credential for p: the one the task chose, else
+// the one p accepted earlier in the session; nil when there is none.
+func (r *proxyRouter) answerFor(ctx context.Context, p proxy.Proxy) *proxyAnswer {
+	if t := taskFrom(ctx); t != nil {
+		if x := t.extra.Load(); x != nil {
+			if s := x.proxy.sent.Load(); s != nil && s.key == p.Key() {
+				return s
+			}
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.known[p.Key()]
+}
+
+// usesNTLM reports whether requests through p authenticate with NTLM,
+// which needs its legs on one connection: a CONNECT tunnel's.
+func (r *proxyRouter) usesNTLM(ctx context.Context, p proxy.Proxy) bool {
+	a := r.answerFor(ctx, p)
+	return a != nil && a.challenge.Scheme == auth.SchemeNTLM
+}
+
+// ntlmLegs returns the first leg's Proxy-Authorization (a NEGOTIATE
+// message) and the answer to the proxy's CHALLENGE, for a CONNECT through
+// p with NTLM; "" and nil when p is not answered with NTLM.
+func (r *proxyRouter) ntlmLegs(ctx context.Context, p proxy.Proxy) (string, func(*http.Response) string) {
+	a := r.answerFor(ctx, p)
+	if a == nil || a.challenge.Scheme != auth.SchemeNTLM {
+		return "", nil
+	}
+	first, err := auth.NTLMNegotiate()
+	if err != nil {
+		return "", nil
+	}
+	return first, func(resp *http.Response) string {
+		for _, c := range auth.ParseHeader(resp.Header, true) {
+			if c.Scheme == auth.SchemeNTLM && c.Token68 != "" {
+				if v, err := auth.NTLMAuthenticate(c, a.cred.User, a.cred.Password); err == nil {
+					return v
+				}
+			}
+		}
+		return ""
+	}
 }
 
 // sawChallenge notes that req's task got a 407 from p.
@@ -114,8 +151,9 @@ func proxySpace(p proxy.Proxy, c auth.Challenge) credstore.ProtectionSpace {
 
 // proxyAuthenticate answers a 407: it returns the request to send again
 // (the task's dials and forwarded requests then carry the credential), or
-// nil to deliver the 407 as the response. Proxies are answered with Basic
-// and Digest; the other schemes they offer are skipped.
+// nil to deliver the 407 as the response. Proxies are answered with Basic,
+// Digest and NTLM (whose legs the dial runs on the tunnel's connection);
+// Negotiate is skipped.
 func (h hooks) proxyAuthenticate(ctx context.Context, req *http.Request, resp *http.Response) (*http.Request, error) {
 	t := h.t
 	r := t.session.proxies
@@ -162,8 +200,10 @@ func (h hooks) proxyAuthenticate(ctx context.Context, req *http.Request, resp *h
 		failed = &r2
 	}
 	for _, c := range challenges {
-		if c.Scheme != auth.SchemeBasic && c.Scheme != auth.SchemeDigest {
-			continue
+		switch {
+		case c.Scheme == auth.SchemeNTLM && c.Token68 == "":
+		case c.Scheme != auth.SchemeBasic && c.Scheme != auth.SchemeDigest:
+			continue // Negotiate, or an NTLM message out of turn
 		}
 		space := proxySpace(p, c)
 		var proposed *Credential

@@ -179,12 +179,17 @@ func (r *proxyRouter) dial(ctx context.Context, network, addr string) (net.Conn,
 		return r.dialer.DialProxy(ctx, rt.p)
 	}
 	var h http.Header
+	var next func(*http.Response) string
 	if rt.p.Kind == proxy.HTTP || rt.p.Kind == proxy.HTTPS {
-		if v := r.authorization(ctx, rt.p, http.MethodConnect, addr); v != "" {
+		v := r.authorization(ctx, rt.p, http.MethodConnect, addr)
+		if v == "" {
+			v, next = r.ntlmLegs(ctx, rt.p)
+		}
+		if v != "" {
 			h = http.Header{"Proxy-Authorization": {v}}
 		}
 	}
-	return r.dialer.Dial(ctx, rt.p, addr, h)
+	return r.dialer.DialAnswering(ctx, rt.p, addr, h, next)
 }
 
 // roundTrip sends req on tr through its proxies, trying the next when one
@@ -198,7 +203,7 @@ func (r *proxyRouter) roundTrip(tr http.RoundTripper, req *http.Request) (*http.
 		return tr.RoundTrip(withoutProxyAuthorization(req))
 	}
 	for i, p := range list {
-		rt := &route{p: p, forward: forwarded(p, req)}
+		rt := &route{p: p, forward: forwarded(p, req) && !r.usesNTLM(req.Context(), p)}
 		r2 := req.WithContext(context.WithValue(req.Context(), routeKey{}, rt))
 		if rt.forward {
 			if v := r.authorization(req.Context(), p, req.Method, absoluteURI(req.URL)); v != "" {

@@ -15,7 +15,7 @@ import (
 type proxyOptions struct {
 	url      *string     // -x: nil when not given; "" turns proxies off
 	user     *string     // -U USER[:PASSWORD]
-	schemes  authSchemes // --proxy-basic, --proxy-digest; 0 means Basic
+	schemes  authSchemes // --proxy-basic, --proxy-digest, --proxy-ntlm; 0 means Basic
 	noproxy  *string     // --noproxy LIST
 	socks5h  string      // --socks5-hostname HOST[:PORT]
 	insecure bool        // --proxy-insecure
@@ -32,7 +32,7 @@ func (f optionalString) Set(v string) error {
 	return nil
 }
 
-// proxySchemeFlag is --proxy-basic or --proxy-digest.
+// proxySchemeFlag is --proxy-basic, --proxy-digest or --proxy-ntlm.
 type proxySchemeFlag struct {
 	p   *proxyOptions
 	bit authSchemes
@@ -64,6 +64,7 @@ func (p *proxyOptions) register(fs *flag.FlagSet) {
 	}
 	fs.Var(proxySchemeFlag{p, authBasic}, "proxy-basic", "")
 	fs.Var(proxySchemeFlag{p, authDigest}, "proxy-digest", "")
+	fs.Var(proxySchemeFlag{p, authNTLM}, "proxy-ntlm", "")
 	fs.Var(optionalString{&p.noproxy}, "noproxy", "")
 	fs.StringVar(&p.socks5h, "socks5-hostname", "", "")
 	fs.BoolVar(&p.insecure, "proxy-insecure", false, "")
@@ -135,8 +136,8 @@ func (p *proxyOptions) configure(cfg *urlsession.Configuration) error {
 func isSOCKS(u *url.URL) bool { return u != nil && strings.HasPrefix(u.Scheme, "socks") }
 
 // decide answers a proxy's challenge: -U's credential for the schemes
-// chosen (Basic unless --proxy-digest), once; otherwise the default
-// handling, which uses the proxy URL's user and password.
+// chosen (Basic unless --proxy-digest or --proxy-ntlm), once; otherwise
+// the default handling, which uses the proxy URL's user and password.
 func (p *proxyOptions) decide(c *urlsession.Challenge) (urlsession.AuthChallengeDisposition, *urlsession.Credential) {
 	user, pw, ok := p.proxyUser()
 	if !ok {

@@ -158,3 +158,20 @@ func TestProxyInsecureFlag(t *testing.T) {
 		t.Errorf("--proxy-insecure: %v", r)
 	}
 }
+
+func TestProxyNTLMFlag(t *testing.T) {
+	t.Parallel()
+	_, port := proxyOrigin(t)
+	target := "http://origin.test:" + port + "/x"
+	hp := proxytest.NewHTTPProxy(t)
+	hp.User, hp.Password, hp.Scheme = `CORP\alice`, "Pa$$w0rd", "NTLM"
+	r := cli(t, "", "-x", hp.Addr, "-U", `CORP\alice:Pa$$w0rd`, "--proxy-ntlm", target).want(t, 0)
+	if r.stdout != "origin.test:"+port+` proxy-auth=""` {
+		t.Errorf("--proxy-ntlm: %v", r)
+	}
+	// Without --proxy-ntlm the NTLM challenge is not answered: the 407.
+	r = cli(t, "", "-x", hp.Addr, "-U", `CORP\alice:Pa$$w0rd`, "-w", "%{http_code}", target).want(t, 0)
+	if !strings.HasSuffix(r.stdout, "407") {
+		t.Errorf("NTLM without --proxy-ntlm: %v", r)
+	}
+}

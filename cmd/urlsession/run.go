@@ -192,6 +192,9 @@ reads it: http_proxy (never HTTP_PROXY), https_proxy, all_proxy, no_proxy):
                            the first request, or Digest after its 407)
       --proxy-basic        answer the proxy with Basic (the default)
       --proxy-digest       answer the proxy with Digest only
+      --proxy-ntlm         answer the proxy with NTLM (NTLMv2; -U
+                           DOMAIN\user:password), on the CONNECT of a
+                           tunnel (plain http is tunnelled too)
       --noproxy LIST       reach the hosts of LIST directly (commas: "*",
                            domains and their subdomains, addresses, CIDR
                            ranges, HOST:PORT); replaces no_proxy
