@@ -4,6 +4,7 @@ package interop
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,10 +12,12 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/credstore"
@@ -244,4 +247,72 @@ func TestTinyproxy(t *testing.T) {
 			t.Errorf("challenges %v; want one Basic for the proxy", sp)
 		}
 	})
+}
+
+// TestSquidThroughput measures one large download through squid via
+// CONNECT (an https origin on loopback), the session against curl -x on
+// the same proxy and origin. It runs only with PROXY_BENCH_BYTES set (the
+// body size) and reports the wall times; see bench/README.md.
+func TestSquidThroughput(t *testing.T) {
+	size, _ := strconv.ParseInt(os.Getenv("PROXY_BENCH_BYTES"), 10, 64)
+	if size <= 0 {
+		t.Skip("PROXY_BENCH_BYTES is not set")
+	}
+	curl := need(t, "curl")
+	chunk := make([]byte, 1<<20)
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		for left := size; left > 0; left -= int64(len(chunk)) {
+			if _, err := w.Write(chunk[:min(left, int64(len(chunk)))]); err != nil {
+				return
+			}
+		}
+	}))
+	origin.EnableHTTP2 = false
+	origin.StartTLS()
+	t.Cleanup(origin.Close)
+	port := startSquid(t, proxyDir(t, "proxy"), "")
+	proxyURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	session := func() time.Duration {
+		cfg := urlsession.EphemeralConfiguration()
+		cfg.URLCache = nil
+		cfg.ProxyConfiguration, _ = urlsession.ProxyURL(proxyURL)
+		cfg.TLSClientConfig = origin.Client().Transport.(*http.Transport).TLSClientConfig
+		cfg.DisableHTTP2 = true
+		s, err := urlsession.New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.InvalidateAndCancel()
+		req, _ := http.NewRequest(http.MethodGet, origin.URL+"/big", nil)
+		start := time.Now()
+		body, resp, err := s.Bytes(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, body)
+		body.Close()
+		if err != nil || n != size || resp.StatusCode != 200 {
+			t.Fatalf("session: %d bytes, %v", n, err)
+		}
+		return time.Since(start)
+	}
+	viaCurl := func() time.Duration {
+		start := time.Now()
+		out, err := exec.Command(curl, "-sS", "-k", "--http1.1", "-x", proxyURL, "-o", "/dev/null", origin.URL+"/big").CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl: %v %s", err, out)
+		}
+		return time.Since(start)
+	}
+	var ours, theirs []time.Duration
+	for range 3 {
+		theirs = append(theirs, viaCurl())
+		ours = append(ours, session())
+	}
+	slices.Sort(ours)
+	slices.Sort(theirs)
+	t.Logf("%d bytes through squid (CONNECT): session %v, curl -x %v (medians of 3): ratio %.2f",
+		size, ours[1], theirs[1], float64(ours[1])/float64(theirs[1]))
 }
