@@ -203,7 +203,8 @@ type Configuration struct {
 	MaxCollectedBodySize int64
 
 	// DialContext, when set, opens the network connections of http and
-	// https requests (and of the CONNECT tunnels to a proxy), as
+	// https requests (to the proxy, when one is used: its address is then
+	// addr), as
 	// http.Transport.DialContext does: it may pin a host name to an address,
 	// force IPv4 or IPv6, or connect in memory. Nil means a net.Dialer with
 	// 30 second keep-alives.

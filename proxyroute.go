@@ -97,6 +97,9 @@ func (r *proxyRouter) routes(req *http.Request) ([]proxy.Proxy, error) {
 		if err != nil {
 			return nil, fail.New(int(ErrCannotConnectToHost), err)
 		}
+		if u == nil {
+			return nil, nil // direct, without a route to carry
+		}
 		if u != nil && u.Port() == "" && strings.EqualFold(u.Scheme, "http") {
 			c := *u
 			c.Host = net.JoinHostPort(u.Hostname(), "80") // net/http's default
