@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/elazarl/goproxy"
 
@@ -533,4 +534,44 @@ func TestProxyNTLM(t *testing.T) {
 			t.Errorf("wrong password: %v after %d questions", err, d.asked.Load())
 		}
 	})
+}
+
+// TestProxySilent: a proxy that accepts and never answers fails the task
+// with the request timeout, for CONNECT and for SOCKS, without a hang.
+func TestProxySilent(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	srv := &server{newLoopbackServer(t, echoOrigin), "h1"}
+	for _, scheme := range []string{"http", "socks5h"} {
+		cfg := proxied(t, srv, scheme+"://"+ln.Addr().String())
+		cfg.TimeoutIntervalForRequest = 300 * time.Millisecond
+		s := newSession(t, cfg, nil)
+		if _, _, err := s.Data(t.Context(), get(t, "https://example.com/x")); CodeOf(err) != ErrTimedOut {
+			t.Errorf("%s: %v; want -1001", scheme, err)
+		}
+	}
 }
