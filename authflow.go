@@ -1,6 +1,6 @@
 package urlsession
 
-// Answering HTTP authentication challenges (401): choosing the challenge,
+// Answering HTTP authentication challenges (401; 407 in proxyauth.go): choosing the challenge,
 // asking the delegates, default handling, counting failures, saving the
 // credentials that worked and sending them pre-emptively later.
 
@@ -267,8 +267,10 @@ func digestRequest(req *http.Request) auth.Request {
 // credentials, or nil to deliver the response.
 func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.Response) (*http.Request, error) {
 	t := h.t
+	if resp.StatusCode == http.StatusProxyAuthRequired && req.URL != nil {
+		return h.proxyAuthenticate(ctx, req, resp)
+	}
 	if resp.StatusCode != http.StatusUnauthorized || req.URL == nil {
-		// A proxy's 407 is delivered as the response.
 		return nil, nil
 	}
 	ta := &t.more().auth
@@ -442,6 +444,7 @@ func (t *Task) proposedCredential(u *url.URL, space credstore.ProtectionSpace) *
 // pre-emptively from now on.
 func (h hooks) Authenticated(req *http.Request, resp *http.Response) {
 	t := h.t
+	h.proxyAuthenticated()
 	x := t.extra.Load()
 	if x == nil || x.auth.sent == nil {
 		return
@@ -512,7 +515,7 @@ func (t *Task) startNTLM() {
 	}
 	tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = 1, 1
 	tr.IdleConnTimeout = 5 * time.Second // the connection is not used after the handshake
-	t.call.Transport = tr
+	t.call.Transport = proxiedTransport{t.session.proxies, tr}
 }
 
 // endNTLM goes back to the session's connections.

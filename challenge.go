@@ -133,20 +133,18 @@ func (c *Credential) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) 
 // opens, during the handshake and before any request is sent on the
 // connection, when a delegate of the task the connection is opened for
 // implements SessionChallengeDelegate or TaskChallengeDelegate; sessions
-// without such a delegate do the default evaluation alone. The challenge's
-// ProtectionSpace has the host and port connected to, Protocol "https" (for
-// ftps and ftpes URLs, the URL's scheme: one challenge per request, its
-// data connections presenting the same certificate) and
+// without such a delegate do the default evaluation alone; connections
+// through a proxy's tunnel or a SOCKS gateway are no exception. The
+// challenge's ProtectionSpace has the host and port connected to, Protocol
+// "https" (for ftps and ftpes URLs, the URL's scheme: one challenge per
+// request, its data connections presenting the same certificate) and
 // AuthenticationMethod credstore.AuthMethodServerTrust. The default
 // evaluation is what crypto/tls does with the Configuration's
 // TLSClientConfig: the chain verified against its RootCAs (the system
 // roots when nil) for the server name, unless InsecureSkipVerify, then its
 // VerifyPeerCertificate and VerifyConnection. Configuration.PinnedDomains
 // apply before the delegate is asked: a chain they refuse fails the
-// connection whatever the delegate would answer. Connections to an https
-// server through a proxy (Configuration.Proxy) are set up by net/http,
-// which gives no way to ask: they get the default evaluation and the pins,
-// without a challenge.
+// connection whatever the delegate would answer.
 type ServerTrust struct {
 	// Host is the server name the connection was made for.
 	Host string

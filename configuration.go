@@ -118,11 +118,22 @@ type Configuration struct {
 	TransportSecurity TransportSecurity
 
 	// Proxy returns the proxy to use for a request, as http.Transport.Proxy
-	// does; a nil URL means a direct connection. A nil Proxy means the
-	// system settings, which on Unix are the HTTP_PROXY, HTTPS_PROXY and
-	// NO_PROXY environment variables (http.ProxyFromEnvironment). Use
-	// NoProxy for direct connections regardless of the environment.
+	// does; a nil URL means a direct connection. The URL's scheme is any
+	// ProxyConfiguration accepts (http, https, socks4, socks4a, socks5,
+	// socks5h), and an http URL without a port means port 80. An error it
+	// returns fails the task with ErrCannotConnectToHost. When set, it
+	// takes precedence over ProxyConfiguration. Use NoProxy for direct
+	// connections regardless of the system settings.
 	Proxy func(*http.Request) (*url.URL, error)
+
+	// ProxyConfiguration describes the session's proxies: Apple's
+	// connectionProxyDictionary. Nil means the system settings
+	// (SystemProxyConfiguration: the environment as curl reads it, else
+	// GNOME's settings), read when the session first needs them; a
+	// non-nil zero value means direct connections. Ignored when Proxy is
+	// set. See ProxyConfiguration for the kinds of proxies, PAC scripts,
+	// exceptions, and how a proxy's 407 becomes a challenge.
+	ProxyConfiguration *ProxyConfiguration
 
 	// WaitsForConnectivity makes a task that finds no network (the network
 	// or host is unreachable, or the host name cannot be resolved) wait and
@@ -192,7 +203,8 @@ type Configuration struct {
 	MaxCollectedBodySize int64
 
 	// DialContext, when set, opens the network connections of http and
-	// https requests (and of the CONNECT tunnels to a proxy), as
+	// https requests (to the proxy, when one is used: its address is then
+	// addr), as
 	// http.Transport.DialContext does: it may pin a host name to an address,
 	// force IPv4 or IPv6, or connect in memory. Nil means a net.Dialer with
 	// 30 second keep-alives.
@@ -336,6 +348,7 @@ func (c *Configuration) Clone() *Configuration {
 		n.Protocols = append([]Protocol(nil), c.Protocols...)
 	}
 	n.TransportSecurity = c.TransportSecurity.clone()
+	n.ProxyConfiguration = c.ProxyConfiguration.Clone()
 	if c.PinnedDomains != nil {
 		n.PinnedDomains = make(map[string]PinnedDomain, len(c.PinnedDomains))
 		for d, p := range c.PinnedDomains {
@@ -348,7 +361,8 @@ func (c *Configuration) Clone() *Configuration {
 // Validate reports the first problem with c: a reserved header in
 // HTTPAdditionalHeaders, an unknown cookie accept policy, negative
 // timeouts, TLS versions out of order, a malformed App Transport Security
-// exception domain, or a malformed PinnedDomains entry.
+// exception domain, a malformed PinnedDomains entry, or a
+// ProxyConfiguration whose proxy URLs, exceptions or PAC URL cannot be read.
 // New calls it and reports the problem by returning the error.
 func (c *Configuration) Validate() error {
 	for name := range c.HTTPAdditionalHeaders {
@@ -371,6 +385,9 @@ func (c *Configuration) Validate() error {
 		return err
 	}
 	if err := checkResumableVersion(c.ResumableUploadVersion); err != nil {
+		return err
+	}
+	if err := c.ProxyConfiguration.validate(); err != nil {
 		return err
 	}
 	return validatePins(c.PinnedDomains)

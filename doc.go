@@ -73,6 +73,17 @@
 // challenge when a delegate implements a challenge method, and
 // Configuration.PinnedDomains pins keys as Apple's NSPinnedDomains does.
 //
+// # Proxies
+//
+// Configuration.ProxyConfiguration (Apple's connectionProxyDictionary)
+// sends requests through HTTP and HTTPS proxies (CONNECT tunnels for https,
+// so TLS and HTTP/2 stay end to end), SOCKS4, SOCKS4a and SOCKS5 gateways,
+// or the proxies a PAC script chooses, with exceptions; nil means the
+// system settings (SystemProxyConfiguration: the environment as curl reads
+// it, else GNOME's settings). A proxy's 407 raises a Challenge whose
+// ProtectionSpace is the proxy's, answered like a 401, and
+// Proxy-Authorization never reaches an origin.
+//
 // # Names
 //
 // Apple's names are kept where Go has no convention of its own, so a reader of

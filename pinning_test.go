@@ -11,9 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/urlsession-go/urlsession/credstore"
 )
 
 func TestSPKISHA256(t *testing.T) {
@@ -266,9 +269,9 @@ func connectProxy(t *testing.T) *url.URL {
 	return u
 }
 
-// TestTLSThroughProxy: through a proxy's tunnel net/http runs the
-// handshake itself: the pins and the ClientCertificate challenge apply; no
-// ServerTrust challenge is raised, so the default evaluation decides.
+// TestTLSThroughProxy: through a proxy's tunnel the session runs the
+// handshake as on a direct connection: the pins, the ServerTrust and the
+// ClientCertificate challenges all apply.
 func TestTLSThroughProxy(t *testing.T) {
 	t.Parallel()
 	p := pki()
@@ -290,6 +293,9 @@ func TestTLSThroughProxy(t *testing.T) {
 
 	mtls := newTLSServer(t, p.leaf, false, true)
 	d := newChallenger(func(c *Challenge) (AuthChallengeDisposition, *Credential) {
+		if c.ProtectionSpace.AuthenticationMethod == credstore.AuthMethodServerTrust {
+			return PerformDefaultHandling, nil
+		}
 		return UseCredential, NewCertificateCredential(p.client)
 	})
 	s = newSession(t, viaProxy(trustConfig()), sessionLevel{d})
@@ -297,15 +303,22 @@ func TestTLSThroughProxy(t *testing.T) {
 		t.Fatalf("client certificate: %q %v", body, err)
 	}
 	seen, _ := d.challenges()
-	want := "ClientCertificate 127.0.0.1:" + strconv.Itoa(mtls.port())
-	if len(seen) != 1 || strings.TrimPrefix(seen[0].ProtectionSpace.AuthenticationMethod, "NSURLAuthenticationMethod")+" "+seen[0].ProtectionSpace.Host+":"+strconv.Itoa(seen[0].ProtectionSpace.Port) != want {
-		t.Errorf("challenges %v, want one: %s", seen, want)
+	var got []string
+	for _, c := range seen {
+		got = append(got, strings.TrimPrefix(c.ProtectionSpace.AuthenticationMethod, "NSURLAuthenticationMethod")+" "+c.ProtectionSpace.Host+":"+strconv.Itoa(c.ProtectionSpace.Port))
+	}
+	port := strconv.Itoa(mtls.port())
+	if want := []string{"ServerTrust 127.0.0.1:" + port, "ClientCertificate 127.0.0.1:" + port}; !slices.Equal(got, want) {
+		t.Errorf("challenges %q, want %q", got, want)
 	}
 
 	untrusted := newTLSServer(t, p.self, false, false)
 	d = newChallenger(acceptTrust)
 	s = newSession(t, viaProxy(trustConfig()), sessionLevel{d})
-	if _, _, err := s.Data(context.Background(), get(t, untrusted.URL)); CodeOf(err) != ErrServerCertificateUntrusted {
-		t.Fatalf("untrusted through a proxy: %v, want -1202", err)
+	if _, _, err := s.Data(context.Background(), get(t, untrusted.URL)); err != nil {
+		t.Fatalf("untrusted server accepted by the delegate through a proxy: %v", err)
+	}
+	if seen, _ := d.challenges(); len(seen) != 1 || seen[0].ProtectionSpace.AuthenticationMethod != credstore.AuthMethodServerTrust {
+		t.Errorf("challenges %v, want one ServerTrust", seen)
 	}
 }

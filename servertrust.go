@@ -13,10 +13,10 @@ package urlsession
 // through ALPN as before and net/http still reports the connection state
 // to the request's httptrace (the metrics' TLS version and cipher suite).
 //
-// net/http runs the handshake itself only through a proxy: inside the
-// tunnel of an http proxy, and with an https proxy. There the transport's
-// TLSClientConfig applies the pins and asks the ClientCertificate challenge
-// (its callback gets the context), but no ServerTrust challenge is raised.
+// Through a proxy the session opens the tunnel itself (proxyroute.go), so
+// the handshake inside it is made here too. The transport's
+// TLSClientConfig keeps the pins and the ClientCertificate callback for
+// any handshake net/http would still run itself.
 
 import (
 	"bytes"

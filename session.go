@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,6 +54,7 @@ type Session struct {
 	active    atomic.Int32                // registered tasks not yet finished
 	auth      sessionAuth                 // credentials servers accepted
 	downloads downloadFiles               // the download tasks' directory
+	proxies   *proxyRouter                // the proxies of the session's connections
 
 	mu           sync.Mutex
 	tasks        map[*Task]struct{}
@@ -86,7 +86,8 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	}
 	s.queue.keep = func() bool { return s.active.Load() > 0 }
 	s.runners.keep = s.queue.keep
-	s.transport.Store(newTransport(cfg))
+	s.proxies = newProxyRouter(cfg, baseDial(cfg))
+	s.transport.Store(newTransport(cfg, s.proxies))
 	ua := cfg.UserAgent
 	if ua == "" {
 		ua = defaultUserAgent()
@@ -99,7 +100,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 			Cookies: cfg.HTTPCookieStorage, SendCookies: !cfg.DoNotSendCookies, AcceptPolicy: cfg.HTTPCookieAcceptPolicy.storePolicy(),
 		},
 		&pipeline.Cache{Cache: cfg.URLCache},
-		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Builtins: builtinProtocols(cfg), Transport: sessionTransport{s}, Proxy: proxyFunc(cfg)},
+		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Builtins: builtinProtocols(cfg), Transport: sessionTransport{s}, Proxy: s.proxies.usesProxy},
 	}
 	return s, nil
 }
@@ -131,30 +132,30 @@ func defaultUserAgent() string {
 	return name + " urlsession/" + Version
 }
 
-func proxyFunc(cfg *Configuration) func(*http.Request) (*url.URL, error) {
-	if cfg.Proxy != nil {
-		return cfg.Proxy
+// baseDial opens the session's TCP connections (to origins and proxies).
+func baseDial(cfg *Configuration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if cfg.DialContext != nil {
+		return cfg.DialContext
 	}
-	return http.ProxyFromEnvironment
+	return (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
 }
 
-func newTransport(cfg *Configuration) *http.Transport {
-	tr, _ := newTransportTLS(cfg)
+func newTransport(cfg *Configuration, proxies *proxyRouter) *http.Transport {
+	tr, _ := newTransportTLS(cfg, proxies)
 	return tr
 }
 
 // newTransportTLS returns a new transport for cfg and the dialer that
 // secures its connections, which stream tasks use too.
-func newTransportTLS(cfg *Configuration) (*http.Transport, *tlsDialer) {
-	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
+func newTransportTLS(cfg *Configuration, proxies *proxyRouter) (*http.Transport, *tlsDialer) {
 	maxConns := cfg.maxConnsPerHost()
 	idlePerHost := maxConns
 	if idlePerHost == 0 {
 		idlePerHost = 100
 	}
 	tr := &http.Transport{
-		Proxy:                  proxyFunc(cfg),
-		DialContext:            dialer.DialContext,
+		Proxy:                  transportProxy,
+		DialContext:            proxies.dial,
 		ForceAttemptHTTP2:      !cfg.DisableHTTP2,
 		MaxIdleConns:           100,
 		MaxIdleConnsPerHost:    idlePerHost,
@@ -163,9 +164,6 @@ func newTransportTLS(cfg *Configuration) (*http.Transport, *tlsDialer) {
 		ExpectContinueTimeout:  time.Second,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 1 << 20,
-	}
-	if cfg.DialContext != nil {
-		tr.DialContext = cfg.DialContext
 	}
 	if cfg.TLSClientConfig != nil || cfg.TLSMinimumSupportedProtocolVersion != 0 || cfg.TLSMaximumSupportedProtocolVersion != 0 {
 		tc := cfg.TLSClientConfig.Clone()
@@ -193,7 +191,7 @@ func newTransportTLS(cfg *Configuration) (*http.Transport, *tlsDialer) {
 type sessionTransport struct{ s *Session }
 
 func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := st.s.transport.Load().RoundTrip(markHTTP1Only(req))
+	resp, err := st.s.proxies.roundTrip(st.s.transport.Load(), markHTTP1Only(req))
 	return resp, refusedClientCertificate(req, err)
 }
 
@@ -485,6 +483,7 @@ func (s *Session) Reset(ctx context.Context) error {
 		c.RemoveAll()
 	}
 	s.auth.reset()
+	s.proxies.reset()
 	var err error
 	if c := s.cfg.URLCredentialStorage; c != nil {
 		err = c.RemoveAll()
@@ -517,7 +516,7 @@ func (s *Session) renewTransport(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	old := s.transport.Swap(newTransport(s.cfg))
+	old := s.transport.Swap(newTransport(s.cfg, s.proxies))
 	old.CloseIdleConnections()
 	return nil
 }

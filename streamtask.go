@@ -656,7 +656,7 @@ func (st *StreamTask) StartSecureConnection() {
 		if _, ok := conn.(*tls.Conn); ok {
 			return // already secure
 		}
-		_, d := newTransportTLS(st.session.cfg)
+		_, d := newTransportTLS(st.session.cfg, st.session.proxies)
 		ctx, cancel := context.WithTimeout(&st.ctx, st.requestTimeout())
 		tc, err := d.secure(ctx, conn, s.host, s.port, false)
 		cancel()

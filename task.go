@@ -321,6 +321,7 @@ type taskExtra struct {
 	sock     sockTask      // the stream or WebSocket task this Task belongs to; set at creation
 	upgrade  net.Conn      // the connection of an upgrade request (Task.mu; see becomeStream)
 	download *DownloadTask // the download task t belongs to; set before t is registered
+	proxy    proxyTaskAuth
 }
 
 // more returns the task's taskExtra, made on first use.

@@ -105,6 +105,7 @@ type authenticator struct {
 	// --location-trusted, as curl sends them.
 	restore http.Header
 
+	proxy    *proxyOptions    // -U and the proxy schemes
 	insecure bool             // -k: a server trust challenge is accepted
 	cert     *tls.Certificate // -E: the client certificate
 
@@ -198,8 +199,9 @@ func schemeOf(method string) authSchemes {
 //     Basic alone, whose credentials went with the request unless -H gave
 //     an Authorization of its own) gets none, so that the 401 is the
 //     response, as with curl;
-//   - anything else (a proxy, a host without credentials): the default
-//     handling, as without a credential option.
+//   - a proxy's challenge: -U's credential (see proxyOptions.decide);
+//   - anything else (a host without credentials): the default handling,
+//     as without a credential option.
 func (a *authenticator) decide(c *urlsession.Challenge) (urlsession.AuthChallengeDisposition, *urlsession.Credential) {
 	ps := c.ProtectionSpace
 	switch ps.AuthenticationMethod {
@@ -222,8 +224,11 @@ func (a *authenticator) decide(c *urlsession.Challenge) (urlsession.AuthChalleng
 		}
 		return urlsession.PerformDefaultHandling, nil
 	}
+	if ps.IsProxy() {
+		return a.proxy.decide(c)
+	}
 	scheme := schemeOf(ps.AuthenticationMethod)
-	if scheme == 0 || ps.IsProxy() {
+	if scheme == 0 {
 		return urlsession.PerformDefaultHandling, nil
 	}
 	if scheme == authNegotiate {
@@ -283,7 +288,7 @@ func (a *authenticator) redirect(cur, next *http.Request) {
 // It asks for the -u password when there is none.
 func (c *client) newAuthenticator(u *url.URL) (*authenticator, error) {
 	o := c.o
-	a := &authenticator{schemes: o.authSchemes, origin: u, trusted: o.locationTrusted, insecure: o.insecure}
+	a := &authenticator{schemes: o.authSchemes, origin: u, trusted: o.locationTrusted, insecure: o.insecure, proxy: &o.proxy}
 	if a.schemes == 0 {
 		a.schemes = authBasic
 	}

@@ -181,7 +181,7 @@ func TestCookieFile(t *testing.T) {
 }
 
 // TestCookieFileDomains checks domain matching with real host names: the
-// command runs in a process of its own whose HTTP_PROXY is a loopback
+// command runs in a process of its own whose http_proxy is a loopback
 // server that answers for every host.
 func TestCookieFileDomains(t *testing.T) {
 	t.Parallel()
@@ -199,7 +199,7 @@ func TestCookieFileDomains(t *testing.T) {
 		"Set-Cookie: sc=6; Domain=example.test",
 		"Set-Cookie: target=7",
 	}, "\n"))
-	env := []string{"HTTP_PROXY=" + proxy.URL, "NO_PROXY="}
+	env := []string{"http_proxy=" + proxy.URL, "NO_PROXY="}
 	home := t.TempDir()
 	r := cliProcess(t, home, env, "", "-b", file, "http://www.example.test/echo").want(t, 0)
 	if r.stdout != "domain=1; www=3; sc=6; target=7" {

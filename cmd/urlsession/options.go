@@ -62,6 +62,9 @@ type options struct {
 	netrcFile       string      // --netrc-file
 	netrcOptional   bool        // --netrc-optional
 
+	// Proxies.
+	proxy proxyOptions
+
 	// TLS.
 	cacert   string // --cacert
 	pinned   string // --pinnedpubkey
@@ -384,6 +387,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.wsProtocols, "ws-protocol", "", "")
 	boolean(&o.help, "h", "help")
 	boolean(&o.version, "", "version")
+	o.proxy.register(fs)
 	return fs
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -190,6 +189,32 @@ Authentication:
       --netrc-file FILE    as -n, reading FILE
       --netrc-optional     as -n, but a password in the URL wins
 
+Proxies (without -x, --socks5-hostname or --pac: the environment, as curl
+reads it: http_proxy (never HTTP_PROXY), https_proxy, all_proxy, no_proxy):
+  -x, --proxy URL          go through the proxy URL: http://, https:// (TLS
+                           to the proxy), socks4://, socks4a://, socks5://
+                           or socks5h:// (a4 and 5h: the proxy resolves
+                           the host); no scheme is http://, no port 1080
+                           (443 for https://); "" turns proxies off
+  -U, --proxy-user USER[:PASSWORD]
+                           authenticate to the proxy (SOCKS5 user and
+                           password; for an HTTP proxy Basic, sent with
+                           the first request, or Digest after its 407)
+      --proxy-basic        answer the proxy with Basic (the default)
+      --proxy-digest       answer the proxy with Digest only
+      --proxy-ntlm         answer the proxy with NTLM (NTLMv2; -U
+                           DOMAIN\user:password), on the CONNECT of a
+                           tunnel (plain http is tunnelled too)
+      --noproxy LIST       reach the hosts of LIST directly (commas: "*",
+                           domains and their subdomains, addresses, CIDR
+                           ranges, HOST:PORT); replaces no_proxy
+      --socks5-hostname HOST[:PORT]
+                           go through the SOCKS5 gateway HOST, which
+                           resolves the host (overrides -x)
+      --proxy-insecure     do not verify the https proxy's certificate
+      --pac URL            choose the proxies with the PAC file at URL
+                           (http, https or file), tried in order
+
 TLS:
   -k, --insecure           do not verify the server's TLS certificate
       --pinnedpubkey PINS  refuse a server whose public key is not pinned:
@@ -373,19 +398,10 @@ func (c *client) fetch(ctx context.Context) *failure {
 		if err != nil {
 			return &failure{status: exitPinnedKey, code: exitPinnedKey, msg: "--pinnedpubkey: " + err.Error()}
 		}
-		c.auth.pins = pins
-		if req != nil && req.URL != nil {
-			if proxy, _ := http.ProxyFromEnvironment(req); proxy != nil {
-				// Through a proxy the session raises no server trust
-				// challenge: it checks the URL's host against the pins
-				// itself (a mismatch is then status 60).
-				ids := make([]string, len(pins))
-				for i, p := range pins {
-					ids[i] = base64.StdEncoding.EncodeToString(p[:])
-				}
-				cfg.PinnedDomains = map[string]urlsession.PinnedDomain{req.URL.Hostname(): {LeafIdentities: ids}}
-			}
-		}
+		c.auth.pins = pins // checked in every ServerTrust challenge, through proxies too
+	}
+	if err := o.proxy.configure(cfg); err != nil {
+		return statusFailure(err)
 	}
 	cfg.DisableHTTP2 = o.http11
 	cfg.DialContext = dialFunc(o, netDialer)

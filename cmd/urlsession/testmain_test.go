@@ -20,8 +20,10 @@ const cliArgsEnv = "URLSESSION_CLI_TEST_ARGS"
 // homeEnv are the variables that locate the shared stores.
 var homeEnv = []string{"HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"}
 
-// proxyEnv are the variables http.ProxyFromEnvironment reads.
-var proxyEnv = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"}
+// proxyEnv are the variables that choose the system's proxies
+// (urlsession.SystemProxyConfiguration), and REQUEST_METHOD.
+var proxyEnv = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+	"NO_PROXY", "no_proxy", "XDG_CURRENT_DESKTOP", "REQUEST_METHOD"}
 
 // TestMain points the shared stores (opened once per process) at a
 // temporary directory before anything runs, so that no test touches the
@@ -38,6 +40,10 @@ func TestMain(m *testing.M) {
 	}
 	// The CLI's credentials stay out of the desktop's Secret Service.
 	os.Unsetenv("DBUS_SESSION_BUS_ADDRESS")
+	// The tests choose their proxies: none from the machine's settings.
+	for _, k := range proxyEnv {
+		os.Unsetenv(k)
+	}
 	home, err := os.MkdirTemp("", "urlsession-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
