@@ -47,6 +47,7 @@ type Session struct {
 	cfg       *Configuration
 	chain     pipeline.Chain
 	transport atomic.Pointer[http.Transport]
+	h3        h3State
 	queue     queue
 	runners   runners
 	watch     watch
@@ -86,6 +87,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	s.queue.keep = func() bool { return s.active.Load() > 0 }
 	s.runners.keep = s.queue.keep
 	s.transport.Store(newTransport(cfg))
+	s.h3.tr.Store(newH3Transport(cfg, &s.h3))
 	ua := cfg.UserAgent
 	if ua == "" {
 		ua = defaultUserAgent()
@@ -159,8 +161,21 @@ func newTransport(cfg *Configuration) *http.Transport {
 	if cfg.DialContext != nil {
 		tr.DialContext = cfg.DialContext
 	}
+	tr.TLSClientConfig = baseTLSConfig(cfg)
+	secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
+	if cfg.DisableHTTP2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return tr
+}
+
+// baseTLSConfig returns the TLS settings of cfg's https connections,
+// before the session's callbacks: TLSClientConfig, the TLS versions and
+// App Transport Security. It may be nil.
+func baseTLSConfig(cfg *Configuration) *tls.Config {
+	var tc *tls.Config
 	if cfg.TLSClientConfig != nil || cfg.TLSMinimumSupportedProtocolVersion != 0 || cfg.TLSMaximumSupportedProtocolVersion != 0 {
-		tc := cfg.TLSClientConfig.Clone()
+		tc = cfg.TLSClientConfig.Clone()
 		if tc == nil {
 			tc = new(tls.Config)
 		}
@@ -170,14 +185,8 @@ func newTransport(cfg *Configuration) *http.Transport {
 		if v := cfg.TLSMaximumSupportedProtocolVersion; v != 0 {
 			tc.MaxVersion = v
 		}
-		tr.TLSClientConfig = tc
 	}
-	tr.TLSClientConfig = cfg.TransportSecurity.tlsConfig(tr.TLSClientConfig)
-	secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
-	if cfg.DisableHTTP2 {
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	}
-	return tr
+	return cfg.TransportSecurity.tlsConfig(tc)
 }
 
 // sessionTransport sends requests on the session's current transport, which
@@ -185,7 +194,23 @@ func newTransport(cfg *Configuration) *http.Transport {
 type sessionTransport struct{ s *Session }
 
 func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	origin, addr, only, err := st.s.h3Route(req)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close() // as a RoundTripper would
+		}
+		return nil, err
+	}
+	if addr != "" {
+		if h3 := st.s.h3.tr.Load(); h3 != nil {
+			if resp, err, handled := h3.roundTrip(req, origin, addr, only); handled {
+				st.s.observeAltSvc(req, resp)
+				return resp, err
+			}
+		}
+	}
 	resp, err := st.s.transport.Load().RoundTrip(markHTTP1Only(req))
+	st.s.observeAltSvc(req, resp)
 	return resp, refusedClientCertificate(req, err)
 }
 
@@ -309,6 +334,9 @@ func (s *Session) invalidateLocked() {
 		s.delegate.Store(nil)
 		s.runners.close()
 		s.transport.Load().CloseIdleConnections()
+		if h3 := s.h3.tr.Load(); h3 != nil {
+			h3.close()
+		}
 		err := s.flushStores()
 		if id, ok := d.(InvalidationDelegate); ok {
 			id.DidBecomeInvalidWithError(s, err)
@@ -448,6 +476,7 @@ func (s *Session) Reset(ctx context.Context) error {
 		c.RemoveAll()
 	}
 	s.auth.reset()
+	s.h3.alt.reset()
 	var err error
 	if c := s.cfg.URLCredentialStorage; c != nil {
 		err = c.RemoveAll()
@@ -482,6 +511,9 @@ func (s *Session) renewTransport(ctx context.Context) error {
 	}
 	old := s.transport.Swap(newTransport(s.cfg))
 	old.CloseIdleConnections()
+	if h3 := s.h3.tr.Swap(newH3Transport(s.cfg, &s.h3)); h3 != nil {
+		h3.close()
+	}
 	return nil
 }
 
