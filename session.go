@@ -462,7 +462,8 @@ func (s *Session) AllTasks() []*Task {
 // Reset empties the session's stores (its URLCache, cookie storage and
 // credential storage: shared stores are emptied for every session using
 // them, as with Apple's reset), forgets the credentials the session sends
-// pre-emptively, and makes later tasks use new connections.
+// pre-emptively and the HTTP/3 alternatives servers advertised, and makes
+// later tasks use new connections.
 // Tasks already running are not affected. It returns when done; ctx bounds
 // the wait.
 func (s *Session) Reset(ctx context.Context) error {
