@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -252,6 +253,10 @@ func splitAltAuthority(a string) (host string, port int, ok bool) {
 type altSvcCache struct {
 	now func() time.Time // nil: time.Now
 
+	// any is set once an origin advertised an alternative: until then a
+	// request has nothing to look up.
+	any atomic.Bool
+
 	mu      sync.Mutex
 	origins map[string]altSvcEntry // origin ("host:port") → its alternative
 	broken  map[string]brokenAlt   // origin + " " + alternative address
@@ -323,6 +328,7 @@ func (c *altSvcCache) observe(origin, host string, fields []string) {
 			c.evictLocked(now)
 		}
 		c.origins[origin] = altSvcEntry{port: a.port, expires: now.Add(a.maxAge)}
+		c.any.Store(true)
 		return
 	}
 	// An advertisement of only other hosts' alternatives replaces the
@@ -348,6 +354,9 @@ func (c *altSvcCache) evictLocked(now time.Time) {
 		delete(c.origins, first)
 	}
 }
+
+// known reports whether an origin may have an alternative.
+func (c *altSvcCache) known() bool { return c.any.Load() }
 
 // lookup returns the port of origin's HTTP/3 alternative on its own host,
 // if it advertised one that has not expired.

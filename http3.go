@@ -211,8 +211,10 @@ func (s *Session) h3Route(req *http.Request) (origin, addr string, only bool, er
 	case req.Header.Get("Upgrade") != "":
 		return refuse("HTTP/3 has no Upgrade")
 	}
-	if u, perr := proxyFunc(s.cfg)(req); perr != nil || u != nil {
-		return refuse("the request goes through a proxy")
+	t := taskFrom(req.Context())
+	assumes := t != nil && t.opts.AssumesHTTP3Capable
+	if !only && !assumes && !s.h3.alt.known() {
+		return "", "", false, nil // the common case: nothing to look up
 	}
 	host := strings.ToLower(req.URL.Hostname())
 	port := req.URL.Port()
@@ -220,19 +222,23 @@ func (s *Session) h3Route(req *http.Request) (origin, addr string, only bool, er
 		port = "443"
 	}
 	origin = net.JoinHostPort(host, port)
+	addr = ""
 	if p, ok := s.h3.alt.lookup(origin); ok {
 		addr = net.JoinHostPort(host, strconv.Itoa(p))
-		if only || !s.h3.alt.isBroken(origin, addr) {
-			return origin, addr, only, nil
+		if !only && s.h3.alt.isBroken(origin, addr) {
+			addr = ""
 		}
 	}
-	if only {
-		return origin, origin, true, nil
+	if addr == "" && (only || assumes && !s.h3.alt.isBroken(origin, origin)) {
+		addr = origin
 	}
-	if t := taskFrom(req.Context()); t != nil && t.opts.AssumesHTTP3Capable && !s.h3.alt.isBroken(origin, origin) {
-		return origin, origin, false, nil
+	if addr == "" {
+		return "", "", false, nil
 	}
-	return "", "", false, nil
+	if u, perr := proxyFunc(s.cfg)(req); perr != nil || u != nil {
+		return refuse("the request goes through a proxy")
+	}
+	return origin, addr, only, nil
 }
 
 // roundTrip sends req over HTTP/3 to addr. With handled false, req was not
