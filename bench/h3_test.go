@@ -297,3 +297,29 @@ func TestH3Report(t *testing.T) {
 	ratio := pairedRatio(mbps[1], mbps[0])
 	p("\nsession HTTP/3 at >= 0.9 of quic-go's own client: %s (%.2f)\n", verdict(ratio >= 0.9), ratio)
 }
+
+// BenchmarkH3Get1K GETs 1 KiB over HTTP/3 with the session and with
+// quic-go's own client, 16 in flight (for profiles: one at a time).
+func BenchmarkH3Get1K(b *testing.B) {
+	srv, err := startH3Server()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.stop()
+	for _, name := range h3Clients {
+		b.Run(benchName(name), func(b *testing.B) {
+			c := newH3GetClient(name, srv.base+"/1k", srv.roots)
+			defer c.close()
+			if err := warmGets(c, 16); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			res, err := runGets(c, b.N, 16)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(res.rps(), "req/s")
+			b.ReportMetric(µs(res.cpu), "cpu-µs/op")
+		})
+	}
+}
