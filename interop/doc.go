@@ -2,7 +2,7 @@
 // session and the stores against real servers from the operating system's
 // packages: nginx; Apache httpd with mod_auth_basic, mod_auth_digest and
 // mod_auth_gssapi; an MIT Kerberos KDC of a private realm; GNOME Keyring's
-// Secret Service on a private D-Bus.
+// Secret Service on a private D-Bus; Caddy serving HTTP/3.
 // They build only with the interop tag:
 //
 //	go test -race -tags interop ./interop/
