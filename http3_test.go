@@ -647,3 +647,40 @@ func TestHTTP3InvalidateClosesConnections(t *testing.T) {
 		t.Fatal("the QUIC connection is still open")
 	}
 }
+
+// TestHTTP3ResetForgetsAlternatives: Reset forgets what servers advertised.
+func TestHTTP3ResetForgetsAlternatives(t *testing.T) {
+	srv := newH3Server(t, http.HandlerFunc(hello), false)
+	s, _ := newH3Session(t, srv.config(), nil, time.Minute, 20*time.Second)
+	fetch(t, s, get(t, srv.tcp.URL))
+	srv.setAltSvc("")
+	if _, _, p, err := fetch(t, s, get(t, srv.tcp.URL)); err != nil || p[0] != "h3" {
+		t.Fatalf("before Reset: %v %v, want h3", p, err)
+	}
+	if err := s.Reset(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Reset made a new transport, which reads the test's settings again.
+	if _, _, p, err := fetch(t, s, get(t, srv.tcp.URL)); err != nil || p[0] != "h2" {
+		t.Fatalf("after Reset: %v %v, want h2", p, err)
+	}
+}
+
+// TestHTTP3IdleTimeout: a server that stops answering over HTTP/3 times the
+// task out as over TCP.
+func TestHTTP3IdleTimeout(t *testing.T) {
+	srv := newH3Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}), true)
+	srv.setAltSvc("")
+	cfg := srv.config()
+	cfg.TimeoutIntervalForRequest = 300 * time.Millisecond
+	s, _ := newH3Session(t, cfg, nil, time.Minute, 20*time.Second)
+	_, _, _, err := fetch(t, s, WithOptions(get(t, srv.tcp.URL), RequestOptions{AssumesHTTP3Capable: true}))
+	if CodeOf(err) != ErrTimedOut {
+		t.Fatalf("got %v, want ErrTimedOut", err)
+	}
+	if got := srv.served(); len(got) != 1 || got[0] != "HTTP/3.0" {
+		t.Errorf("served %v, want the one request over HTTP/3", got)
+	}
+}
