@@ -421,6 +421,7 @@ func (h *h3Transport) get(ctx context.Context, origin, addr string) (c *h3Conn, 
 func (h *h3Transport) dial(ctx context.Context, c *h3Conn) {
 	defer c.cancel()
 	conn, udp, err := h.handshake(ctx, c)
+	c.trace.Store(nil) // the waiting request's metrics are done with
 	if err == nil {
 		c.conn = conn
 		c.cc = h.conns.NewClientConn(conn)
