@@ -124,7 +124,10 @@ type Configuration struct {
 	// TLSMaximumSupportedProtocolVersion below TLS 1.3. Its connections
 	// verify the server as TCP connections do: TLSClientConfig,
 	// PinnedDomains, TransportSecurity and the ServerTrust challenge.
-	// 0-RTT is not used.
+	// 0-RTT is not used. quic-go writes one line through the standard log
+	// package when the system caps UDP socket buffers below the 7 MiB it
+	// asks for (Linux's net.core.rmem_max and wmem_max); the environment
+	// variable QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=1 silences it.
 	DisableHTTP3 bool
 
 	// HTTP3Only makes every request go over HTTP/3, without Alt-Svc and
