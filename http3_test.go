@@ -77,6 +77,8 @@ func startH3Server(h http.Handler, samePort bool) (*h3Server, error) {
 	s.h3 = &http3.Server{
 		Handler:   wrapped,
 		TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: s.tcp.TLS.Certificates}),
+		// The server takes early data; the session sends none.
+		QUICConfig: &quic.Config{Allow0RTT: true},
 	}
 	go s.h3.Serve(udp)
 	alt := fmt.Sprintf(`h3=":%d"; ma=3600`, s.udpPort())
@@ -682,5 +684,40 @@ func TestHTTP3IdleTimeout(t *testing.T) {
 	}
 	if got := srv.served(); len(got) != 1 || got[0] != "HTTP/3.0" {
 		t.Errorf("served %v, want the one request over HTTP/3", got)
+	}
+}
+
+// TestHTTP3No0RTT: a new QUIC connection to a server that accepts 0-RTT
+// sends no early data: requests wait for the handshake (replayable early
+// data is not something a task's request may risk).
+func TestHTTP3No0RTT(t *testing.T) {
+	var mu sync.Mutex
+	var resumed, early []bool
+	srv := newH3Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		resumed = append(resumed, r.TLS != nil && r.TLS.DidResume)
+		early = append(early, r.TLS != nil && !r.TLS.HandshakeComplete)
+		mu.Unlock()
+		hello(w, r)
+	}), true)
+	srv.setAltSvc("")
+	s, hk := newH3Session(t, srv.config(), nil, time.Minute, 20*time.Second)
+	for i := range 2 {
+		if _, _, p, err := fetch(t, s, WithOptions(get(t, srv.tcp.URL), RequestOptions{AssumesHTTP3Capable: true})); err != nil || p[0] != "h3" {
+			t.Fatalf("request %d: %v %v", i, p, err)
+		}
+		if err := s.Flush(t.Context()); err != nil { // a new connection next
+			t.Fatal(err)
+		}
+	}
+	if hk.count() != 2 {
+		t.Errorf("%d dials, want 2", hk.count())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range early {
+		if early[i] || resumed[i] {
+			t.Errorf("request %d: early data %v, resumed %v", i, early[i], resumed[i])
+		}
 	}
 }
