@@ -147,8 +147,9 @@ type h3Conn struct {
 	cc   *http3.ClientConn
 	err  error
 
-	used  atomic.Bool                           // a request went on it
-	trace atomic.Pointer[httptrace.ClientTrace] // of the request waiting for the dial
+	used    atomic.Bool                           // a request went on it
+	aborted atomic.Bool                           // closeIdle cancelled the dial
+	trace   atomic.Pointer[httptrace.ClientTrace] // of the request waiting for the dial
 
 	mu        sync.Mutex
 	waiting   bool          // the request that started the dial waits for it
@@ -260,7 +261,7 @@ func (h *h3Transport) roundTrip(req *http.Request, origin, addr string, only boo
 		return nil, nil, false // slow: over TCP, the dial goes on
 	}
 	if c.err != nil {
-		if only || trustFailure(c.err) {
+		if only || trustFailure(c.err) && !c.aborted.Load() {
 			return nil, h3DialError(c.err), true
 		}
 		return nil, nil, false
@@ -579,6 +580,7 @@ func (h *h3Transport) closeIdle() {
 	}
 	h.mu.Unlock()
 	for _, c := range idle {
+		c.aborted.Store(true)
 		c.cancel()
 		select {
 		case <-c.ready:
