@@ -1,6 +1,7 @@
 package urlsession
 
 import (
+	"compress/gzip"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -830,5 +831,26 @@ func TestHTTP3HandshakeGoesOnAfterFallback(t *testing.T) {
 	}
 	if hk.count() != 1 {
 		t.Errorf("%d dials, want 1", hk.count())
+	}
+}
+
+// TestHTTP3DecodesBodies: content decoding is the pipeline's, the same
+// over HTTP/3.
+func TestHTTP3DecodesBodies(t *testing.T) {
+	srv := newH3Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			http.Error(w, "no gzip offered", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		fmt.Fprintf(zw, "decoded over %s", r.Proto)
+		zw.Close()
+	}), true)
+	srv.setAltSvc("")
+	s, _ := newH3Session(t, srv.config(), nil, time.Minute, 20*time.Second)
+	body, _, p, err := fetch(t, s, WithOptions(get(t, srv.tcp.URL), RequestOptions{AssumesHTTP3Capable: true}))
+	if err != nil || p[0] != "h3" || body != "decoded over HTTP/3.0" {
+		t.Fatalf("%q %v %v", body, p, err)
 	}
 }
