@@ -854,3 +854,33 @@ func TestHTTP3DecodesBodies(t *testing.T) {
 		t.Fatalf("%q %v %v", body, p, err)
 	}
 }
+
+// TestHTTP3Upload: a request body goes over HTTP/3 whole, and the metrics
+// count it.
+func TestHTTP3Upload(t *testing.T) {
+	srv := newH3Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "%d bytes over %s", len(b), r.Proto)
+	}), true)
+	srv.setAltSvc("")
+	s, _ := newH3Session(t, srv.config(), nil, time.Minute, 20*time.Second)
+	payload := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	var m *TaskMetrics
+	var body []byte
+	var err error
+	req := WithOptions(newReq(t, http.MethodPost, srv.tcp.URL, payload), RequestOptions{AssumesHTTP3Capable: true})
+	task := s.DataTaskWithCompletion(req, func(b []byte, _ *http.Response, e error) { body, err = b, e })
+	task.SetDelegate(metricsCatcher{&m})
+	task.Resume()
+	wait(t, task)
+	if err != nil || string(body) != fmt.Sprintf("%d bytes over HTTP/3.0", len(payload)) {
+		t.Fatalf("%q %v", body, err)
+	}
+	if tx := m.Transactions[0]; tx.NetworkProtocolName != "h3" || tx.RequestBodyBytesSent != int64(len(payload)) {
+		t.Errorf("%s, %d body bytes sent", tx.NetworkProtocolName, tx.RequestBodyBytesSent)
+	}
+}
