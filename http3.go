@@ -278,11 +278,12 @@ func (h *h3Transport) roundTrip(req *http.Request, origin, addr string, only boo
 	resp, err = c.cc.RoundTrip(req)
 	if err != nil {
 		h.release(c)
-		if ctx.Err() != nil || only || !replayable(req) {
+		if ctx.Err() != nil || only || !replayable(req) && !unsent(err) {
 			return nil, err, true
 		}
-		// Nothing the server could act on was lost: a request without a
-		// body, whose method is idempotent, goes over TCP instead.
+		// Nothing the server could act on was lost: the request was not
+		// sent (the connection had received a GOAWAY or was closing), or
+		// it has no body and an idempotent method. It goes over TCP.
 		return nil, nil, false
 	}
 	resp.Body = &h3Body{rc: resp.Body, release: func() { h.release(c) }}
@@ -300,6 +301,13 @@ func replayable(req *http.Request) bool {
 		return true
 	}
 	return false
+}
+
+// unsent reports whether err, from an HTTP/3 round trip, means that the
+// request was not sent at all: quic-go could not open its stream. quic-go
+// exposes no type for it (its errConnUnusable), hence the text.
+func unsent(err error) bool {
+	return strings.HasPrefix(err.Error(), "http3: conn unusable")
 }
 
 // trustFailure reports whether a failed handshake failed on the server's

@@ -884,3 +884,29 @@ func TestHTTP3Upload(t *testing.T) {
 		t.Errorf("%s, %d body bytes sent", tx.NetworkProtocolName, tx.RequestBodyBytesSent)
 	}
 }
+
+// TestHTTP3Unsent: unsent recognises quic-go's error for a request whose
+// stream could not be opened (so that a quic-go upgrade that changes its
+// text fails here), and not a request the server reset.
+func TestHTTP3Unsent(t *testing.T) {
+	srv := newH3Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic(http.ErrAbortHandler)
+	}), false)
+	tc := srv.config().TLSClientConfig.Clone()
+	tc.NextProtos = []string{http3.NextProtoH3}
+	conn, err := quic.DialAddr(t.Context(), fmt.Sprintf("127.0.0.1:%d", srv.udpPort()), tc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := (&http3.Transport{}).NewClientConn(conn)
+	url := fmt.Sprintf("https://127.0.0.1:%d/", srv.udpPort())
+	_, err = cc.RoundTrip(get(t, url))
+	if err == nil || unsent(err) {
+		t.Fatalf("a reset request: %v, unsent %v", err, err != nil && unsent(err))
+	}
+	conn.CloseWithError(0, "")
+	_, err = cc.RoundTrip(get(t, url))
+	if err == nil || !unsent(err) {
+		t.Fatalf("a request on a closed connection: %v, want it unsent", err)
+	}
+}
