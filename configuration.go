@@ -118,7 +118,8 @@ type Configuration struct {
 	// requests; a handshake that fails leaves the alternative unused for
 	// the origin for 5 minutes, doubling with each failure in a row. A
 	// request whose HTTP/3 exchange fails goes over TCP only when it has
-	// no body and an idempotent method. HTTP/3 is never used for a request
+	// no body and an idempotent method, or was not sent at all (the
+	// connection was going away). HTTP/3 is never used for a request
 	// through a proxy, a WebSocket upgrade, a configuration with a
 	// DialContext of its own (which opens TCP connections only), or a
 	// TLSMaximumSupportedProtocolVersion below TLS 1.3. Its connections
