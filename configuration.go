@@ -107,6 +107,37 @@ type Configuration struct {
 	// HTTP/1.1.
 	DisableHTTP2 bool
 
+	// DisableHTTP3 turns off HTTP/3. By default (false) an https request
+	// goes over HTTP/3, on QUIC over UDP, when its origin advertised an
+	// HTTP/3 alternative on its own host with an Alt-Svc response header
+	// (RFC 7838; the session remembers it for its max-age, 24 hours when
+	// none is given, until a "clear" or Reset) or when the request assumes
+	// HTTP/3 (RequestOptions.AssumesHTTP3Capable). A request that needs a
+	// new QUIC connection waits 300 ms for the server to answer, then goes
+	// over TCP (HTTP/2 or HTTP/1.1) while the handshake goes on for later
+	// requests; a handshake that fails leaves the alternative unused for
+	// the origin for 5 minutes, doubling with each failure in a row. A
+	// request whose HTTP/3 exchange fails goes over TCP only when it has
+	// no body and an idempotent method, or was not sent at all (the
+	// connection was going away). HTTP/3 is never used for a request
+	// through a proxy, a WebSocket upgrade, a configuration with a
+	// DialContext of its own (which opens TCP connections only), or a
+	// TLSMaximumSupportedProtocolVersion below TLS 1.3. Its connections
+	// verify the server as TCP connections do: TLSClientConfig,
+	// PinnedDomains, TransportSecurity and the ServerTrust challenge.
+	// 0-RTT is not used. quic-go writes one line through the standard log
+	// package when the system caps UDP socket buffers below the 7 MiB it
+	// asks for (Linux's net.core.rmem_max and wmem_max); the environment
+	// variable QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=1 silences it.
+	DisableHTTP3 bool
+
+	// HTTP3Only makes every request go over HTTP/3, without Alt-Svc and
+	// without falling back to TCP, as curl's --http3-only: a request that
+	// cannot (an http URL, a proxy, a failed QUIC handshake) fails with
+	// ErrCannotConnectToHost, or with the certificate error when the
+	// server is not trusted. DisableHTTP3 takes precedence.
+	HTTP3Only bool
+
 	// TransportSecurity is the session's App Transport Security policy
 	// (Apple's NSAppTransportSecurity). The zero value enforces ATS as
 	// Apple's systems do: an http:// or ws:// request to a public host name

@@ -3,7 +3,7 @@
 // machine, delegates called in Apple's documented order on a serial
 // per-session queue, completion handlers and context-first calls, redirects
 // under the delegate's control, timeouts, transparent content decoding and
-// full transaction metrics, over HTTP/1.1 and HTTP/2.
+// full transaction metrics, over HTTP/1.1, HTTP/2 and HTTP/3.
 //
 // # Quick start
 //
@@ -123,7 +123,9 @@
 // decoding of gzip, deflate and br) and a dispatch stage that picks the
 // protocol by scheme: the Configuration's Protocols first, then http and
 // https through a net/http Transport owned by the session, which speaks
-// HTTP/2 over TLS when the server offers it through ALPN.
+// HTTP/2 over TLS when the server offers it through ALPN, or over HTTP/3
+// (QUIC, through quic-go) when the server advertised it with Alt-Svc or the
+// request assumes it (see Configuration.DisableHTTP3).
 //
 // # Threading
 //

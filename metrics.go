@@ -57,7 +57,8 @@ type TransactionMetrics struct {
 	ResponseEnd           time.Time // the response's last byte arrived
 
 	// NetworkProtocolName is the ALPN-style protocol name: "http/1.1",
-	// "http/1.0" or "h2".
+	// "http/1.0", "h2" or "h3" (HTTP/3 over QUIC, whose RemoteAddr and
+	// LocalAddr are UDP addresses).
 	NetworkProtocolName string
 	RemoteAddr          net.Addr
 	LocalAddr           net.Addr

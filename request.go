@@ -36,6 +36,15 @@ type RequestOptions struct {
 	// with this request nor store the cookies its responses set (Apple's
 	// httpShouldHandleCookies = false).
 	DoNotHandleCookies bool
+
+	// AssumesHTTP3Capable makes the session try HTTP/3 for this https
+	// request without waiting for its origin to advertise it with Alt-Svc
+	// (Apple's assumesHTTP3Capable), on the URL's own port: the QUIC
+	// handshake races TCP as described at Configuration.DisableHTTP3, so a
+	// server without HTTP/3 costs a short delay once and is then reached
+	// over TCP. It applies to every request of the task, redirects
+	// included, and does nothing when the session does not use HTTP/3.
+	AssumesHTTP3Capable bool
 }
 
 // CachePolicy says how a request uses the cache. The values are Apple's

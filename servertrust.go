@@ -116,28 +116,10 @@ func (d *tlsDialer) dial(ctx context.Context, network, addr string) (net.Conn, e
 // upgrade (as net/http does) and a stream task leave out. conn is closed
 // when the handshake fails.
 func (d *tlsDialer) secure(ctx context.Context, conn net.Conn, host string, port int, alpn bool) (*tls.Conn, error) {
-	cfg := d.tr.TLSClientConfig.Clone() // with the NextProtos net/http set for HTTP/2
-	if cfg.ServerName == "" {
-		cfg.ServerName = host
-	}
+	// With the NextProtos net/http set for HTTP/2.
+	cfg, h := d.handshakeConfig(ctx, d.tr.TLSClientConfig, host, port)
 	if !alpn {
 		cfg.NextProtos = nil
-	}
-	h := &handshake{d: d, ctx: ctx, host: host, port: port, serverName: cfg.ServerName}
-	if t := taskFrom(ctx); t != nil && t.asksChallenges() {
-		h.task = t
-		// The default evaluation runs in evaluate, whose verdict the
-		// challenge carries.
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyPeerCertificate = nil
-		cfg.VerifyConnection = h.evaluate
-	} else if d.pins != nil {
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			return d.verifyPinned(host, cs)
-		}
-	}
-	if d.askCert {
-		cfg.GetClientCertificate = h.clientCertificate
 	}
 	trace := httptrace.ContextClientTrace(ctx)
 	if trace != nil && trace.TLSHandshakeStart != nil {
@@ -166,6 +148,34 @@ func (d *tlsDialer) secure(ctx context.Context, conn net.Conn, host string, port
 	}
 	// net/http reports TLSHandshakeDone with the connection's state.
 	return tc, nil
+}
+
+// handshakeConfig returns the TLS configuration of one handshake with
+// host, port (the server's address: for a ServerTrust challenge, its
+// protection space), made from a copy of start, with the session's
+// challenges and pins; and the handshake whose callbacks it has.
+func (d *tlsDialer) handshakeConfig(ctx context.Context, start *tls.Config, host string, port int) (*tls.Config, *handshake) {
+	cfg := start.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	h := &handshake{d: d, ctx: ctx, host: host, port: port, serverName: cfg.ServerName}
+	if t := taskFrom(ctx); t != nil && t.asksChallenges() {
+		h.task = t
+		// The default evaluation runs in evaluate, whose verdict the
+		// challenge carries.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyPeerCertificate = nil
+		cfg.VerifyConnection = h.evaluate
+	} else if d.pins != nil {
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return d.verifyPinned(host, cs)
+		}
+	}
+	if d.askCert {
+		cfg.GetClientCertificate = h.clientCertificate
+	}
+	return cfg, h
 }
 
 // refusedClientCertificate returns err, the failure of req, as a failure

@@ -46,6 +46,7 @@ type Session struct {
 	cfg       *Configuration
 	chain     pipeline.Chain
 	transport atomic.Pointer[http.Transport]
+	h3        h3State
 	queue     queue
 	runners   runners
 	watch     watch
@@ -88,6 +89,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	s.runners.keep = s.queue.keep
 	s.proxies = newProxyRouter(cfg, baseDial(cfg))
 	s.transport.Store(newTransport(cfg, s.proxies))
+	s.h3.tr.Store(newH3Transport(cfg, &s.h3))
 	ua := cfg.UserAgent
 	if ua == "" {
 		ua = defaultUserAgent()
@@ -165,8 +167,21 @@ func newTransportTLS(cfg *Configuration, proxies *proxyRouter) (*http.Transport,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
+	tr.TLSClientConfig = baseTLSConfig(cfg)
+	d := secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
+	if cfg.DisableHTTP2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return tr, d
+}
+
+// baseTLSConfig returns the TLS settings of cfg's https connections,
+// before the session's callbacks: TLSClientConfig, the TLS versions and
+// App Transport Security. It may be nil.
+func baseTLSConfig(cfg *Configuration) *tls.Config {
+	var tc *tls.Config
 	if cfg.TLSClientConfig != nil || cfg.TLSMinimumSupportedProtocolVersion != 0 || cfg.TLSMaximumSupportedProtocolVersion != 0 {
-		tc := cfg.TLSClientConfig.Clone()
+		tc = cfg.TLSClientConfig.Clone()
 		if tc == nil {
 			tc = new(tls.Config)
 		}
@@ -176,14 +191,8 @@ func newTransportTLS(cfg *Configuration, proxies *proxyRouter) (*http.Transport,
 		if v := cfg.TLSMaximumSupportedProtocolVersion; v != 0 {
 			tc.MaxVersion = v
 		}
-		tr.TLSClientConfig = tc
 	}
-	tr.TLSClientConfig = cfg.TransportSecurity.tlsConfig(tr.TLSClientConfig)
-	d := secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
-	if cfg.DisableHTTP2 {
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	}
-	return tr, d
+	return cfg.TransportSecurity.tlsConfig(tc)
 }
 
 // sessionTransport sends requests on the session's current transport, which
@@ -191,7 +200,23 @@ func newTransportTLS(cfg *Configuration, proxies *proxyRouter) (*http.Transport,
 type sessionTransport struct{ s *Session }
 
 func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	origin, addr, only, err := st.s.h3Route(req)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close() // as a RoundTripper would
+		}
+		return nil, err
+	}
+	if addr != "" {
+		if h3 := st.s.h3.tr.Load(); h3 != nil {
+			if resp, err, handled := h3.roundTrip(req, origin, addr, only); handled {
+				st.s.observeAltSvc(req, resp)
+				return resp, err
+			}
+		}
+	}
 	resp, err := st.s.proxies.roundTrip(st.s.transport.Load(), markHTTP1Only(req))
+	st.s.observeAltSvc(req, resp)
 	return resp, refusedClientCertificate(req, err)
 }
 
@@ -334,6 +359,9 @@ func (s *Session) invalidateLocked() {
 		s.delegate.Store(nil)
 		s.runners.close()
 		s.transport.Load().CloseIdleConnections()
+		if h3 := s.h3.tr.Load(); h3 != nil {
+			h3.close()
+		}
 		s.downloads.remove()
 		err := s.flushStores()
 		if id, ok := d.(InvalidationDelegate); ok {
@@ -469,7 +497,8 @@ func (s *Session) AllTasks() []*Task {
 // Reset empties the session's stores (its URLCache, cookie storage and
 // credential storage: shared stores are emptied for every session using
 // them, as with Apple's reset), forgets the credentials the session sends
-// pre-emptively, and makes later tasks use new connections.
+// pre-emptively and the HTTP/3 alternatives servers advertised, and makes
+// later tasks use new connections.
 // Tasks already running are not affected. It returns when done; ctx bounds
 // the wait.
 func (s *Session) Reset(ctx context.Context) error {
@@ -484,6 +513,7 @@ func (s *Session) Reset(ctx context.Context) error {
 	}
 	s.auth.reset()
 	s.proxies.reset()
+	s.h3.alt.reset()
 	var err error
 	if c := s.cfg.URLCredentialStorage; c != nil {
 		err = c.RemoveAll()
@@ -518,6 +548,9 @@ func (s *Session) renewTransport(ctx context.Context) error {
 	}
 	old := s.transport.Swap(newTransport(s.cfg, s.proxies))
 	old.CloseIdleConnections()
+	if h3 := s.h3.tr.Swap(newH3Transport(s.cfg, &s.h3)); h3 != nil {
+		h3.close()
+	}
 	return nil
 }
 

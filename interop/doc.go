@@ -4,7 +4,7 @@
 // mod_auth_gssapi; an MIT Kerberos KDC of a private realm; GNOME Keyring's
 // Secret Service on a private D-Bus; vsftpd (anonymous FTP, explicit FTPS,
 // passive, and a system account the test adds and removes, which needs
-// root).
+// root); Caddy serving HTTP/3.
 // They build only with the interop tag:
 //
 //	go test -race -tags interop ./interop/

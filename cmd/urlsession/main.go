@@ -116,6 +116,12 @@ func main() {
 	// stuck where cancelling cannot reach (opening a FIFO no one reads),
 	// kills the process as it would curl.
 	context.AfterFunc(ctx, stop)
+	// quic-go writes a line through the log package when the system caps
+	// UDP socket buffers below what it asks for (net.core.rmem_max); the
+	// command's standard error is for the transfer.
+	if _, set := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !set {
+		os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "1")
+	}
 	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -46,6 +46,7 @@ type options struct {
 	listOnly       bool // -l: names-only FTP listings (NLST)
 	ftpPasv        bool // --ftp-pasv: passive FTP, the only mode there is
 	sslReqd        bool // --ssl-reqd: FTP over TLS (AUTH TLS) or fail
+	http3          int  // http3Off, http3Try or http3Only
 	cache          bool
 	ephemeral      bool
 
@@ -361,8 +362,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.netrc, "n", "netrc")
 	fs.StringVar(&o.netrcFile, "netrc-file", "", "")
 	boolean(&o.netrcOptional, "", "netrc-optional")
-	fs.Var(httpVersionFlag{&o.http11, true}, "http1.1", "")
-	fs.Var(httpVersionFlag{&o.http11, false}, "http2", "")
+	fs.Var(httpVersionFlag{o, "1.1"}, "http1.1", "")
+	fs.Var(httpVersionFlag{o, "2"}, "http2", "")
+	fs.Var(httpVersionFlag{o, "3"}, "http3", "")
+	fs.Var(httpVersionFlag{o, "3only"}, "http3-only", "")
 	boolean(&o.listOnly, "l", "list-only")
 	o.ftpPasv = true
 	fs.BoolVar(&o.ftpPasv, "ftp-pasv", true, "")
@@ -600,14 +603,21 @@ func expandShort(fs *flag.FlagSet, args []string) []string {
 	return out
 }
 
-// httpVersionFlag is --http1.1 or --http2: the last one given wins, as
-// with curl. --http2 is the default (HTTP/2 over TLS where the server
-// offers it through ALPN, HTTP/1.1 otherwise); it undoes an earlier
-// --http1.1.
+// httpVersionFlag is --http1.1, --http2, --http3 or --http3-only: the
+// last one given wins, as with curl. --http2 is the default (HTTP/2 over
+// TLS where the server offers it through ALPN, HTTP/1.1 otherwise); it
+// undoes an earlier --http1.1 or --http3.
 type httpVersionFlag struct {
-	http11 *bool
-	only11 bool
+	o       *options
+	version string // "1.1", "2", "3" or "3only"
 }
+
+// The values of options.http3.
+const (
+	http3Off  = iota // HTTP/3 is not used, as curl without --http3
+	http3Try         // --http3: tried first, TCP when it cannot be used
+	http3Only        // --http3-only: no fallback
+)
 
 func (f httpVersionFlag) String() string   { return "" }
 func (f httpVersionFlag) IsBoolFlag() bool { return true }
@@ -618,7 +628,15 @@ func (f httpVersionFlag) Set(v string) error {
 		return err
 	}
 	if b {
-		*f.http11 = f.only11
+		f.o.http11 = f.version == "1.1"
+		switch f.version {
+		case "3":
+			f.o.http3 = http3Try
+		case "3only":
+			f.o.http3 = http3Only
+		default:
+			f.o.http3 = http3Off
+		}
 	}
 	return nil
 }

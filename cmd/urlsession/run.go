@@ -149,7 +149,17 @@ Transfer:
       --http1.1            use HTTP/1.1 only (no HTTP/2)
       --http2              HTTP/2 over TLS where the server offers it,
                            HTTP/1.1 otherwise (the default; undoes an
-                           earlier --http1.1)
+                           earlier --http1.1 or --http3)
+      --http3              try HTTP/3 (QUIC over UDP) first for https,
+                           on the URL's port and on alternatives the
+                           server advertises (Alt-Svc); HTTP/2 or
+                           HTTP/1.1 over TCP when the server does not
+                           answer within 300 ms or the QUIC handshake
+                           fails. Without it HTTP/3 is not used
+      --http3-only         HTTP/3 only, no fallback: a server that
+                           cannot be reached over QUIC is exit 7, an http
+                           URL or a proxy too; not with --resolve, -4, -6
+                           or --connect-timeout
   -l, --list-only          for an FTP URL, list names only (NLST, one per
                            line) rather than the full listing
       --ftp-pasv           use passive FTP (EPSV, then PASV): the default
@@ -404,6 +414,13 @@ func (c *client) fetch(ctx context.Context) *failure {
 		return statusFailure(err)
 	}
 	cfg.DisableHTTP2 = o.http11
+	cfg.DisableHTTP3 = o.http3 == http3Off
+	cfg.HTTP3Only = o.http3 == http3Only
+	if o.http3 == http3Try && req != nil {
+		opts, _ := urlsession.OptionsOf(req)
+		opts.AssumesHTTP3Capable = true
+		req = urlsession.WithOptions(req, opts)
+	}
 	cfg.DialContext = dialFunc(o, netDialer)
 	if o.atsDiagnostics {
 		return c.atsDiagnostics(ctx, cfg, req)

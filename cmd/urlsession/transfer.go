@@ -266,12 +266,14 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 }
 
 // statusLine returns the response's status line as curl prints it:
-// "HTTP/1.1 200 OK", "HTTP/2 200 OK".
+// "HTTP/1.1 200 OK", "HTTP/2 200 OK", "HTTP/3 200 OK".
 func statusLine(resp *http.Response) string {
 	proto := resp.Proto
 	switch {
 	case resp.ProtoMajor == 2:
 		proto = "HTTP/2"
+	case resp.ProtoMajor == 3:
+		proto = "HTTP/3"
 	case proto == "":
 		proto = fmt.Sprintf("HTTP/%d.%d", resp.ProtoMajor, resp.ProtoMinor)
 	}
@@ -313,8 +315,11 @@ func printVerbose(w io.Writer, m *urlsession.TaskMetrics) {
 		}
 		if req := tx.Request; req != nil {
 			wire := "HTTP/1.1"
-			if tx.NetworkProtocolName == "h2" {
+			switch tx.NetworkProtocolName {
+			case "h2":
 				wire = "HTTP/2"
+			case "h3":
+				wire = "HTTP/3"
 			}
 			target := "/"
 			host := req.Host

@@ -121,7 +121,8 @@ func (t *Transaction) clientTrace() *httptrace.ClientTrace {
 				if info.Conn != nil {
 					d.RemoteAddr = info.Conn.RemoteAddr()
 					d.LocalAddr = info.Conn.LocalAddr()
-					if tc, ok := info.Conn.(*tls.Conn); ok && info.Reused {
+					// A *tls.Conn, or a QUIC connection's stand-in.
+					if tc, ok := info.Conn.(interface{ ConnectionState() tls.ConnectionState }); ok && (info.Reused || d.TLSVersion == 0) {
 						cs := tc.ConnectionState()
 						d.TLSVersion, d.TLSCipherSuite = cs.Version, cs.CipherSuite
 					}
