@@ -778,8 +778,10 @@ func stalled(res http.Handler, at int64) *urlsessiontest.FaultHandler {
 
 func TestDownloadCancel(t *testing.T) {
 	content := testContent(4<<20, 15)
-	// A stall after 2 MiB: some DidWriteData reports a MiB or more before it.
-	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 2<<20+10), func(t *testing.T, srv *server) {
+	// A stall after 3 MiB: some DidWriteData reports a MiB or more before
+	// it. (The last report before a stall may lag what arrived by up to a
+	// MiB of reported progress plus the 128 KiB not yet written.)
+	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 3<<20+10), func(t *testing.T, srv *server) {
 		rec := newDLRecorder()
 		rec.onWrite = func(task *DownloadTask, total int64) {
 			if total >= 1<<20 {
@@ -804,13 +806,13 @@ func TestDownloadCancel(t *testing.T) {
 }
 
 func TestDownloadCancelByProducingResumeData(t *testing.T) {
-	content := testContent(3<<20, 16)
+	content := testContent(4<<20, 16)
 	res := urlsessiontest.NewResource(content)
 	var stall atomic.Bool
 	stall.Store(true)
 	fh := &urlsessiontest.FaultHandler{Next: res, Choose: func(int, *http.Request) urlsessiontest.Fault {
 		if stall.Load() {
-			return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: 2<<20 + 10}
+			return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: 3<<20 + 10}
 		}
 		return urlsessiontest.Fault{}
 	}}
@@ -1091,8 +1093,9 @@ func TestDownloadOnInvalidatedSession(t *testing.T) {
 }
 
 func TestDownloadContextCancelKeepsResumeData(t *testing.T) {
-	content := testContent(3<<20, 20)
-	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 2<<20+5), func(t *testing.T, srv *server) {
+	content := testContent(4<<20, 20)
+	// Stalled late enough that a DidWriteData reports a MiB first.
+	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 3<<20+5), func(t *testing.T, srv *server) {
 		s := newSession(t, srv.config(), nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		rec := newDLRecorder()
