@@ -843,8 +843,8 @@ func TestDownloadCancelByProducingResumeData(t *testing.T) {
 			t.Error("a second CancelByProducingResumeData returned other data")
 		}
 		d, _ := resume.Decode(data)
-		if d.Offset < 1<<20 || d.Offset > 2<<20+10 {
-			t.Errorf("resume data at %d, want all that was read, between %d and %d", d.Offset, 1<<20, 2<<20+10)
+		if d.Offset < 1<<20 || d.Offset > 3<<20+10 {
+			t.Errorf("resume data at %d, want all that was read, between %d and %d", d.Offset, 1<<20, 3<<20+10)
 		}
 		if b, _ := os.ReadFile(d.File); !bytes.Equal(b, content[:d.Offset]) {
 			t.Errorf("the partial file has %d bytes, not the content's first %d", len(b), d.Offset)
