@@ -11,7 +11,6 @@ package bench
 // trusting only that certificate. Big bodies are read with a 1 MiB buffer.
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,10 +20,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -80,46 +77,7 @@ func h3ServerMain() {
 
 // startH3Server starts the HTTP/2 and HTTP/3 server process.
 func startH3Server() (*tlsServerProc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), h3ServerEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &tlsServerProc{server: server{cmd: cmd, stdin: stdin}}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	var port int
-	var cert string
-	if _, serr := fmt.Sscanf(strings.TrimSpace(line), "PORT %d CERT %s", &port, &cert); err != nil || serr != nil {
-		s.stop()
-		return nil, fmt.Errorf("bench HTTP/3 server did not start: %q %v %v", line, err, serr)
-	}
-	der, err := base64.StdEncoding.DecodeString(cert)
-	if err != nil {
-		s.stop()
-		return nil, err
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		s.stop()
-		return nil, err
-	}
-	s.roots = x509.NewCertPool()
-	s.roots.AddCert(c)
-	s.base = fmt.Sprintf("https://127.0.0.1:%d", port)
-	return s, nil
+	return startCertServer(h3ServerEnv, "bench HTTP/3 server")
 }
 
 const (

@@ -93,12 +93,19 @@ func tlsKeepServerMain() {
 
 // startTLSKeepServer starts the keep-alive TLS server process.
 func startTLSKeepServer() (*tlsServerProc, error) {
+	return startCertServer(tlsKeepServerEnv, "bench TLS server")
+}
+
+// startCertServer starts the test binary as a server process with env set
+// to 1 and waits for its "PORT <n> CERT <base64 DER>" line: the server
+// trusted by its certificate alone, at https://127.0.0.1:<n>.
+func startCertServer(env, what string) (*tlsServerProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), tlsKeepServerEnv+"=1")
+	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -117,7 +124,7 @@ func startTLSKeepServer() (*tlsServerProc, error) {
 	var cert string
 	if _, serr := fmt.Sscanf(strings.TrimSpace(line), "PORT %d CERT %s", &port, &cert); err != nil || serr != nil {
 		s.stop()
-		return nil, fmt.Errorf("bench TLS server did not start: %q %v %v", line, err, serr)
+		return nil, fmt.Errorf("%s did not start: %q %v %v", what, line, err, serr)
 	}
 	der, err := base64.StdEncoding.DecodeString(cert)
 	if err != nil {

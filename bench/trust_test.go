@@ -19,7 +19,6 @@ package bench
 // Knobs: BENCH_ROUNDS (5), BENCH_TLS_N (connections per run, 1000).
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -34,9 +33,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,50 +110,7 @@ type tlsServerProc struct {
 }
 
 func startTLSServer() (*tlsServerProc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), tlsServerEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*tlsServerProc, error) {
-		stdin.Close()
-		cmd.Process.Kill() // our own child, by its pid
-		cmd.Wait()
-		return nil, err
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	var port int
-	var cert string
-	if _, serr := fmt.Sscanf(strings.TrimSpace(line), "PORT %d CERT %s", &port, &cert); err != nil || serr != nil {
-		return fail(fmt.Errorf("bench TLS server did not start: %q %v %v", line, err, serr))
-	}
-	der, err := base64.StdEncoding.DecodeString(cert)
-	if err != nil {
-		return fail(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return fail(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(c)
-	return &tlsServerProc{
-		server: server{cmd: cmd, stdin: stdin, base: fmt.Sprintf("https://127.0.0.1:%d", port)},
-		roots:  roots,
-	}, nil
+	return startCertServer(tlsServerEnv, "bench TLS server")
 }
 
 var (
