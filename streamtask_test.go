@@ -557,8 +557,12 @@ func TestDataTaskBecomeStream(t *testing.T) {
 	if st.Err() != nil {
 		t.Errorf("stream task: %v", st.Err())
 	}
+	// CloseWrite's callback comes once the writes queued before it are
+	// done, and may follow the end of the echo that its half-close let
+	// the server send: either order of the two half-closes is right.
 	want := []string{"create", "response 101", "create", "became", "metrics 1", "complete", "writeClosed", "readClosed", "metrics 0", "complete"}
-	if got := b.Events(); !sameEvents(got, want) {
+	alt := []string{"create", "response 101", "create", "became", "metrics 1", "complete", "readClosed", "writeClosed", "metrics 0", "complete"}
+	if got := b.Events(); !sameEvents(got, want) && !sameEvents(got, alt) {
 		t.Errorf("events %q, want %q", got, want)
 	}
 
