@@ -1,0 +1,296 @@
+package urlsession
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/internal/proxy/proxytest"
+)
+
+// streamChallenges is a stream task delegate that also answers
+// challenges.
+type streamChallenges struct {
+	*streamRecorder
+	*challengeLog
+}
+
+// streamProxied returns a configuration whose proxies are pc.
+func streamProxied(pc *ProxyConfiguration) *Configuration {
+	cfg := wsConfig()
+	cfg.Proxy = nil
+	cfg.ProxyConfiguration = pc
+	return cfg
+}
+
+// echoOnce writes msg, half-closes, reads the echo to its end and ends the
+// task.
+func echoOnce(t *testing.T, st *StreamTask, rec *streamRecorder, msg string) {
+	t.Helper()
+	if _, err := st.Write(t.Context(), []byte(msg)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	st.CloseWrite()
+	if got := readAll(t, st); got != msg {
+		t.Errorf("echo %q, want %q", got, msg)
+	}
+	st.CloseRead()
+	if err := rec.wait(t); err != nil {
+		t.Errorf("completed with %v", err)
+	}
+}
+
+func TestProxyStreamTaskConnectWithChallenge(t *testing.T) {
+	t.Parallel()
+	port := tcpServer(t, echo)
+	hp := proxytest.NewHTTPProxy(t)
+	hp.User, hp.Password, hp.Scheme = "puser", "ppass", "Basic"
+	pc, err := ProxyURL(hp.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _ := credstore.New(credstore.Options{})
+	cfg := streamProxied(pc)
+	cfg.URLCredentialStorage = store
+	log := &challengeLog{answer: func(c *Challenge) (AuthChallengeDisposition, *Credential) {
+		return UseCredential, NewCredential("puser", "ppass", credstore.ForSession)
+	}}
+	rec := newStreamRecorder()
+	s := newSession(t, cfg, streamChallenges{rec, log})
+	// "localhost" resolves only through the proxy here: the proxy maps
+	// every name to loopback.
+	st := s.StreamTask("localhost", port)
+	st.Resume()
+	echoOnce(t, st, rec, "through the tunnel")
+
+	ch := log.challenges()
+	if len(ch) != 1 {
+		t.Fatalf("%d challenges, want 1", len(ch))
+	}
+	ps := ch[0].ProtectionSpace
+	if ps.Host != "127.0.0.1" || ps.Port != hp.Port() || ps.ProxyType != credstore.ProxyHTTP || ps.Realm != "proxytest" ||
+		ps.AuthenticationMethod != credstore.AuthMethodHTTPBasic || ch[0].PreviousFailureCount != 0 ||
+		ch[0].FailureResponse == nil || ch[0].FailureResponse.StatusCode != 407 {
+		t.Errorf("challenge %+v", ch[0])
+	}
+	target := fmt.Sprintf("CONNECT localhost:%d", port)
+	var answers []int
+	for _, r := range hp.Requests() {
+		if r.Line != target {
+			t.Errorf("proxy saw %q", r.Line)
+		}
+		answers = append(answers, r.Answer)
+	}
+	if !slices.Equal(answers, []int{407, 200}) {
+		t.Errorf("proxy answered %v, want 407 then 200", answers)
+	}
+	if c, ok := store.DefaultCredential(ps); !ok || c.User != "puser" {
+		t.Errorf("the credential was not stored for the proxy space")
+	}
+
+	// The session sends the accepted credential unasked on its next
+	// tunnel.
+	rec = newStreamRecorder()
+	s2 := s
+	st = s2.StreamTask("localhost", port)
+	st.SetDelegate(rec)
+	st.Resume()
+	echoOnce(t, st, rec, "again")
+	if len(log.challenges()) != 1 {
+		t.Errorf("asked again for the second tunnel")
+	}
+	reqs := hp.Requests()
+	if last := reqs[len(reqs)-1]; last.Answer != 200 || last.ProxyAuthorization == "" || len(reqs) != 3 {
+		t.Errorf("second tunnel: %+v", reqs)
+	}
+}
+
+func TestProxyStreamTaskConnectRefusals(t *testing.T) {
+	t.Parallel()
+	hp := proxytest.NewHTTPProxy(t)
+	hp.User, hp.Password, hp.Scheme = "puser", "ppass", "Basic"
+	closed := proxytest.Refusing(t)
+	_, closedPort, _ := net.SplitHostPort(closed)
+	port := tcpServer(t, echo)
+	for _, c := range []struct {
+		name   string
+		proxy  string
+		answer func(*Challenge) (AuthChallengeDisposition, *Credential)
+		port   string
+		code   Code
+	}{
+		{"no credential", hp.URL(), nil, fmt.Sprint(port), ErrUserAuthenticationRequired},
+		{"wrong credential", hp.URL(), func(c *Challenge) (AuthChallengeDisposition, *Credential) {
+			return UseCredential, NewCredential("puser", "wrong", credstore.None)
+		}, fmt.Sprint(port), ErrUserAuthenticationRequired},
+		{"cancelled", hp.URL(), func(c *Challenge) (AuthChallengeDisposition, *Credential) {
+			return CancelAuthenticationChallenge, nil
+		}, fmt.Sprint(port), ErrCancelled},
+		{"origin refuses", "http://puser:ppass@" + hp.Addr, nil, closedPort, ErrCannotConnectToHost},
+		{"proxy refuses", "http://" + closed, nil, fmt.Sprint(port), ErrCannotConnectToHost},
+		{"garbage", "http://" + proxytest.Garbage(t, "SSH-2.0-OpenSSH\r\n\r\n"), nil, fmt.Sprint(port), ErrBadServerResponse},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pc, err := ProxyURL(c.proxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := newStreamRecorder()
+			var d any = rec
+			log := &challengeLog{answer: c.answer}
+			if c.answer != nil {
+				d = streamChallenges{rec, log}
+			}
+			s := newSession(t, streamProxied(pc), d)
+			var p int
+			fmt.Sscan(c.port, &p)
+			st := s.StreamTask("localhost", p)
+			st.Resume()
+			if _, err := st.Write(t.Context(), []byte("x")); CodeOf(err) != c.code {
+				t.Errorf("Write: %v, want code %d", err, c.code)
+			}
+			err = rec.wait(t)
+			if CodeOf(err) != c.code {
+				t.Errorf("completed with %v (%d), want code %d", err, CodeOf(err), c.code)
+			}
+			if err != nil && (strings.Contains(err.Error(), "ppass") || strings.Contains(err.Error(), "wrong")) {
+				t.Errorf("the error shows a password: %v", err)
+			}
+			if c.name == "wrong credential" {
+				ch := log.challenges()
+				if len(ch) < 2 || ch[1].PreviousFailureCount != 1 {
+					t.Errorf("challenges %+v", ch)
+				}
+			}
+		})
+	}
+}
+
+func TestProxyStreamTaskSOCKS(t *testing.T) {
+	t.Parallel()
+	port := tcpServer(t, echo)
+	sp := proxytest.NewSOCKS(t)
+	sp.User, sp.Password = "suser", "spass"
+
+	pc := &ProxyConfiguration{SOCKSProxy: mustParse(t, "socks5h://suser:spass@"+sp.Addr)}
+	rec := newStreamRecorder()
+	s := newSession(t, streamProxied(pc), rec)
+	st := s.StreamTask("localhost", port)
+	st.Resume()
+	echoOnce(t, st, rec, "through the gateway")
+	if got := sp.Targets(); !slices.Equal(got, []string{fmt.Sprintf("v5 name localhost:%d", port)}) {
+		t.Errorf("gateway targets %q", got)
+	}
+
+	for _, c := range []struct {
+		name, proxy string
+		port        int
+		code        Code
+	}{
+		{"wrong password", "socks5h://suser:wrong@" + sp.Addr, port, ErrUserAuthenticationRequired},
+		{"no password", "socks5h://" + sp.Addr, port, ErrUserAuthenticationRequired},
+		{"host refuses", "socks5h://suser:spass@" + sp.Addr, refusingPort(t), ErrCannotConnectToHost},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pc := &ProxyConfiguration{SOCKSProxy: mustParse(t, c.proxy)}
+			rec := newStreamRecorder()
+			s := newSession(t, streamProxied(pc), rec)
+			s.StreamTask("localhost", c.port).Resume()
+			err := rec.wait(t)
+			if CodeOf(err) != c.code {
+				t.Errorf("completed with %v (%d), want code %d", err, CodeOf(err), c.code)
+			}
+			if err != nil && strings.Contains(err.Error(), "spass") {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestProxyStreamTaskPACAndExceptions(t *testing.T) {
+	t.Parallel()
+	port := tcpServer(t, echo)
+	sp := proxytest.NewSOCKS(t)
+	refusing := proxytest.Refusing(t)
+	script := fmt.Sprintf(`function FindProxyForURL(url, host) {
+		if (url != "https://" + host + ":%d/") return "PROXY %s";
+		if (host == "localhost") return "PROXY %s; SOCKS %s; DIRECT";
+		return "DIRECT";
+	}`, port, refusing, refusing, sp.Addr)
+	rec := newStreamRecorder()
+	s := newSession(t, streamProxied(&ProxyConfiguration{PACScript: script}), rec)
+	st := s.StreamTask("localhost", port)
+	st.Resume()
+	echoOnce(t, st, rec, "fell over to SOCKS")
+	if got := sp.Targets(); len(got) != 1 {
+		t.Errorf("gateway targets %q", got)
+	}
+
+	// An exception goes directly.
+	hp := proxytest.NewHTTPProxy(t)
+	pc, err := ProxyURL(hp.URL(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = newStreamRecorder()
+	s = newSession(t, streamProxied(pc), rec)
+	st = s.StreamTask("127.0.0.1", port)
+	st.Resume()
+	echoOnce(t, st, rec, "direct")
+	if got := hp.Requests(); len(got) != 0 {
+		t.Errorf("the proxy saw %+v", got)
+	}
+}
+
+func TestProxyStreamTaskStartTLSThroughTunnel(t *testing.T) {
+	t.Parallel()
+	port := startTLSServer(t, pki().leaf)
+	hp := proxytest.NewHTTPProxy(t)
+	pc, err := ProxyURL(hp.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := streamProxied(pc)
+	cfg.TLSClientConfig = &tls.Config{RootCAs: pki().roots}
+	rec := newStreamRecorder()
+	s := newSession(t, cfg, rec)
+	st := s.StreamTask("localhost", port)
+	st.Resume()
+	ctx := context.Background()
+	if data, _, err := st.ReadData(ctx, 11, 11); string(data) != "220 ready\r\n" || err != nil {
+		t.Fatalf("greeting %q %v", data, err)
+	}
+	st.Write(ctx, []byte("STARTTLS\r\n"))
+	if data, _, err := st.ReadData(ctx, 14, 14); string(data) != "220 go ahead\r\n" || err != nil {
+		t.Fatalf("answer %q %v", data, err)
+	}
+	st.StartSecureConnection()
+	// The origin's certificate (for localhost) is verified end to end.
+	echoOnce(t, st, rec, "secret")
+	if got := hp.Requests(); len(got) != 1 || got[0].Line != fmt.Sprintf("CONNECT localhost:%d", port) {
+		t.Errorf("proxy saw %+v", got)
+	}
+}
+
+func mustParse(t testing.TB, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// refusingPort is a loopback port nothing listens on.
+func refusingPort(t testing.TB) int {
+	_, p, _ := net.SplitHostPort(proxytest.Refusing(t))
+	var n int
+	fmt.Sscan(p, &n)
+	return n
+}
