@@ -76,8 +76,8 @@ type StreamCaptureDelegate interface {
 // ErrCannotConnectToHost. Whatever the route, the task's bytes and
 // StartSecureConnection's TLS run end to end with the host, never with
 // the proxy. TCP connections are opened with the configuration's
-// DialContext, and the connection attempt (proxy handshakes and
-// challenges included) is bounded by TimeoutIntervalForRequest. Once
+// DialContext, and the connection attempt (proxy handshakes
+// included) is bounded by TimeoutIntervalForRequest. Once
 // connected, only the contexts of the calls and the resource timeout
 // bound the task. It completes, with DidCompleteWithError, when both
 // directions are closed (a nil error), after CaptureStreams (a nil
