@@ -1,10 +1,13 @@
 package urlsession
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -293,4 +296,113 @@ func refusingPort(t testing.TB) int {
 	var n int
 	fmt.Sscan(p, &n)
 	return n
+}
+
+// eagerTunnel is a CONNECT proxy that sends the origin's first bytes
+// (up to the first newline) in the same write as its 200 answer, as a
+// proxy may: the client reads them with the answer.
+func eagerTunnel(t testing.TB) string {
+	return "http://127.0.0.1:" + fmt.Sprint(tcpServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil || req.Method != http.MethodConnect {
+			return
+		}
+		_, port, _ := net.SplitHostPort(req.RequestURI)
+		up, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", port))
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		ur := bufio.NewReader(up)
+		first, err := ur.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"+first); err != nil {
+			return
+		}
+		done := make(chan struct{})
+		go func() {
+			io.Copy(up, br)
+			up.(*net.TCPConn).CloseWrite()
+			close(done)
+		}()
+		io.Copy(c, ur)
+		c.(*net.TCPConn).CloseWrite()
+		<-done
+	}))
+}
+
+// TestProxyStreamTaskEagerTunnel: bytes that came with the proxy's answer
+// are delivered first, and the tunnel still half-closes.
+func TestProxyStreamTaskEagerTunnel(t *testing.T) {
+	t.Parallel()
+	port := tcpServer(t, func(c net.Conn) {
+		io.WriteString(c, "hello\n")
+		echo(c)
+	})
+	pc, err := ProxyURL(eagerTunnel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newStreamRecorder()
+	s := newSession(t, streamProxied(pc), rec)
+	st := s.StreamTask("localhost", port)
+	st.Resume()
+	if data, _, err := st.ReadData(t.Context(), 6, 6); string(data) != "hello\n" || err != nil {
+		t.Fatalf("greeting %q %v", data, err)
+	}
+	echoOnce(t, st, rec, "half-closed through the tunnel")
+}
+
+// TestProxyStreamTaskStartTLSTrust: through a tunnel, the origin's
+// certificate raises the ServerTrust challenge and fails untrusted as on a
+// direct connection.
+func TestProxyStreamTaskStartTLSTrust(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		d    func(*streamRecorder) any
+		code Code
+	}{
+		{"challenge", func(r *streamRecorder) any { return streamTrustAll{r} }, 0},
+		{"untrusted", func(r *streamRecorder) any { return r }, ErrServerCertificateUntrusted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			port := startTLSServer(t, pki().self)
+			hp := proxytest.NewHTTPProxy(t)
+			pc, err := ProxyURL(hp.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := streamProxied(pc)
+			cfg.TLSClientConfig = &tls.Config{RootCAs: pki().roots}
+			rec := newStreamRecorder()
+			s := newSession(t, cfg, tc.d(rec))
+			st := s.StreamTask("127.0.0.1", port)
+			st.Resume()
+			ctx := t.Context()
+			if data, _, err := st.ReadData(ctx, 11, 11); string(data) != "220 ready\r\n" || err != nil {
+				t.Fatalf("greeting %q %v", data, err)
+			}
+			st.Write(ctx, []byte("STARTTLS\r\n"))
+			if data, _, err := st.ReadData(ctx, 14, 14); string(data) != "220 go ahead\r\n" || err != nil {
+				t.Fatalf("answer %q %v", data, err)
+			}
+			st.StartSecureConnection()
+			if tc.code == 0 {
+				echoOnce(t, st, rec, "trusted by the delegate")
+			} else {
+				st.Write(ctx, []byte("x"))
+				if err := rec.wait(t); CodeOf(err) != tc.code {
+					t.Errorf("completed with %v, want code %d", err, tc.code)
+				}
+			}
+			if got := hp.Requests(); len(got) != 1 || got[0].Answer != 200 {
+				t.Errorf("proxy saw %+v", got)
+			}
+		})
+	}
 }
