@@ -45,8 +45,8 @@ import (
 // requests, direct ones, SOCKS ones), whoever set it. A 407, to a
 // forwarded request or to CONNECT, raises a challenge whose
 // ProtectionSpace is the proxy's (Host and Port of the proxy, ProxyType
-// credstore.ProxyHTTP or credstore.ProxyHTTPS, the realm, and the Basic or
-// Digest method), asked of TaskChallengeDelegate like a server's 401, with
+// credstore.ProxyHTTP or credstore.ProxyHTTPS, the realm, and the Basic,
+// Digest, NTLM or Negotiate method), asked of TaskChallengeDelegate like a server's 401, with
 // PreviousFailureCount counting the proxy's refusals for the task. Default
 // handling proposes the proxy URL's user name and password, else the
 // credential storage's default credential for the proxy space; a

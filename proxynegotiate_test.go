@@ -97,6 +97,28 @@ func TestProxyNegotiate(t *testing.T) {
 		}
 	})
 
+	t.Run("websocket", func(t *testing.T) {
+		srv := echoServer(t, nil)
+		hp := proxytest.NewHTTPProxy(t)
+		hp.Keytab = k.Keytab
+		pc, err := ProxyURL(hp.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := streamProxied(pc)
+		cfg.TransportSecurity.AllowsArbitraryLoads = true
+		rec := newWSRecorder()
+		s := newSession(t, cfg, rec)
+		u := namedWS(t, srv.URL, "/")
+		task := s.WebSocketTask(u, nil)
+		task.Resume()
+		wsEchoOnce(t, task, rec, "kerberised upgrade")
+		line := "CONNECT " + u.Host
+		if got, want := proxyLines(hp), []string{line + "  407", line + " Negotiate 200"}; !slices.Equal(got, want) {
+			t.Errorf("proxy saw %q, want %q", got, want)
+		}
+	})
+
 	t.Run("no credential cache", func(t *testing.T) {
 		t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "none"))
 		srv := &server{newLoopbackServer(t, echoOrigin), "h1"}
