@@ -51,66 +51,79 @@ func echoOnce(t *testing.T, st *StreamTask, rec *streamRecorder, msg string) {
 
 func TestProxyStreamTaskConnectWithChallenge(t *testing.T) {
 	t.Parallel()
-	port := tcpServer(t, echo)
-	hp := proxytest.NewHTTPProxy(t)
-	hp.User, hp.Password, hp.Scheme = "puser", "ppass", "Basic"
-	pc, err := ProxyURL(hp.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, _ := credstore.New(credstore.Options{})
-	cfg := streamProxied(pc)
-	cfg.URLCredentialStorage = store
-	log := &challengeLog{answer: func(c *Challenge) (AuthChallengeDisposition, *Credential) {
-		return UseCredential, NewCredential("puser", "ppass", credstore.ForSession)
-	}}
-	rec := newStreamRecorder()
-	s := newSession(t, cfg, streamChallenges{rec, log})
-	// "localhost" resolves only through the proxy here: the proxy maps
-	// every name to loopback.
-	st := s.StreamTask("localhost", port)
-	st.Resume()
-	echoOnce(t, st, rec, "through the tunnel")
+	for _, c := range []struct {
+		scheme, user, realm, method string
+		first, again                []int // the proxy's answers
+	}{
+		{"Basic", "puser", "proxytest", credstore.AuthMethodHTTPBasic, []int{407, 200}, []int{200}},
+		{"Digest", "puser", "proxytest", credstore.AuthMethodHTTPDigest, []int{407, 200}, []int{200}},
+		{"NTLM", `CORP\alice`, "", credstore.AuthMethodNTLM, []int{407, 407, 200}, []int{407, 200}},
+	} {
+		t.Run(c.scheme, func(t *testing.T) {
+			t.Parallel()
+			port := tcpServer(t, echo)
+			hp := proxytest.NewHTTPProxy(t)
+			hp.User, hp.Password, hp.Scheme = c.user, "ppass", c.scheme
+			pc, err := ProxyURL(hp.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			store, _ := credstore.New(credstore.Options{})
+			cfg := streamProxied(pc)
+			cfg.URLCredentialStorage = store
+			log := &challengeLog{answer: func(*Challenge) (AuthChallengeDisposition, *Credential) {
+				return UseCredential, NewCredential(c.user, "ppass", credstore.ForSession)
+			}}
+			rec := newStreamRecorder()
+			s := newSession(t, cfg, streamChallenges{rec, log})
+			// "localhost" resolves only through the proxy here: the proxy
+			// maps every name to loopback.
+			st := s.StreamTask("localhost", port)
+			st.Resume()
+			echoOnce(t, st, rec, "through the tunnel")
 
-	ch := log.challenges()
-	if len(ch) != 1 {
-		t.Fatalf("%d challenges, want 1", len(ch))
-	}
-	ps := ch[0].ProtectionSpace
-	if ps.Host != "127.0.0.1" || ps.Port != hp.Port() || ps.ProxyType != credstore.ProxyHTTP || ps.Realm != "proxytest" ||
-		ps.AuthenticationMethod != credstore.AuthMethodHTTPBasic || ch[0].PreviousFailureCount != 0 ||
-		ch[0].FailureResponse == nil || ch[0].FailureResponse.StatusCode != 407 {
-		t.Errorf("challenge %+v", ch[0])
-	}
-	target := fmt.Sprintf("CONNECT localhost:%d", port)
-	var answers []int
-	for _, r := range hp.Requests() {
-		if r.Line != target {
-			t.Errorf("proxy saw %q", r.Line)
-		}
-		answers = append(answers, r.Answer)
-	}
-	if !slices.Equal(answers, []int{407, 200}) {
-		t.Errorf("proxy answered %v, want 407 then 200", answers)
-	}
-	if c, ok := store.DefaultCredential(ps); !ok || c.User != "puser" {
-		t.Errorf("the credential was not stored for the proxy space")
-	}
+			ch := log.challenges()
+			if len(ch) != 1 {
+				t.Fatalf("%d challenges, want 1", len(ch))
+			}
+			ps := ch[0].ProtectionSpace
+			if ps.Host != "127.0.0.1" || ps.Port != hp.Port() || ps.ProxyType != credstore.ProxyHTTP || ps.Realm != c.realm ||
+				ps.AuthenticationMethod != c.method || ch[0].PreviousFailureCount != 0 ||
+				ch[0].FailureResponse == nil || ch[0].FailureResponse.StatusCode != 407 {
+				t.Errorf("challenge %+v", ch[0])
+			}
+			target := fmt.Sprintf("CONNECT localhost:%d", port)
+			answers := func() []int {
+				var out []int
+				for _, r := range hp.Requests() {
+					if r.Line != target {
+						t.Errorf("proxy saw %q", r.Line)
+					}
+					out = append(out, r.Answer)
+				}
+				return out
+			}
+			if got := answers(); !slices.Equal(got, c.first) {
+				t.Errorf("proxy answered %v, want %v", got, c.first)
+			}
+			if cred, ok := store.DefaultCredential(ps); !ok || cred.User != c.user {
+				t.Errorf("the credential was not stored for the proxy space")
+			}
 
-	// The session sends the accepted credential unasked on its next
-	// tunnel.
-	rec = newStreamRecorder()
-	s2 := s
-	st = s2.StreamTask("localhost", port)
-	st.SetDelegate(rec)
-	st.Resume()
-	echoOnce(t, st, rec, "again")
-	if len(log.challenges()) != 1 {
-		t.Errorf("asked again for the second tunnel")
-	}
-	reqs := hp.Requests()
-	if last := reqs[len(reqs)-1]; last.Answer != 200 || last.ProxyAuthorization == "" || len(reqs) != 3 {
-		t.Errorf("second tunnel: %+v", reqs)
+			// The session sends the accepted credential unasked on its
+			// next tunnel.
+			rec = newStreamRecorder()
+			st = s.StreamTask("localhost", port)
+			st.SetDelegate(rec)
+			st.Resume()
+			echoOnce(t, st, rec, "again")
+			if len(log.challenges()) != 1 {
+				t.Errorf("asked again for the second tunnel")
+			}
+			if got, want := answers(), append(slices.Clone(c.first), c.again...); !slices.Equal(got, want) {
+				t.Errorf("proxy answered %v, want %v", got, want)
+			}
+		})
 	}
 }
 
