@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -417,5 +418,51 @@ func TestProxyStreamTaskStartTLSTrust(t *testing.T) {
 				t.Errorf("proxy saw %+v", got)
 			}
 		})
+	}
+}
+
+// TestProxyStreamTaskHTTPSProxy: through an https proxy the tunnel runs
+// over TLS to the proxy, verified against ProxyTLSConfig.
+func TestProxyStreamTaskHTTPSProxy(t *testing.T) {
+	t.Parallel()
+	front := httptest.NewUnstartedServer(nil)
+	front.StartTLS()
+	serverCfg, clientCfg := front.TLS, front.Client().Transport.(*http.Transport).TLSClientConfig
+	front.Close() // only its certificate is used
+	port := tcpServer(t, echo)
+	hp := proxytest.NewHTTPProxy(t)
+	hp.User, hp.Password = "tu", "tp"
+	addr := proxytest.TLSFront(t, serverCfg, hp.Addr)
+	for _, trusted := range []bool{true, false} {
+		pc, err := ProxyURL("https://tu:tp@" + addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if trusted {
+			pc.ProxyTLSConfig = clientCfg
+		}
+		rec := newStreamRecorder()
+		s := newSession(t, streamProxied(pc), rec)
+		st := s.StreamTask("localhost", port)
+		st.Resume()
+		if !trusted {
+			if err := rec.wait(t); CodeOf(err) != ErrServerCertificateUntrusted && CodeOf(err) != ErrServerCertificateHasUnknownRoot {
+				t.Errorf("untrusted https proxy: %v (%d)", err, CodeOf(err))
+			}
+			continue
+		}
+		if _, err := st.Write(t.Context(), []byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		if data, _, err := st.ReadData(t.Context(), 4, 4); string(data) != "ping" || err != nil {
+			t.Errorf("echo %q %v", data, err)
+		}
+		st.Cancel()
+		if err := rec.wait(t); CodeOf(err) != ErrCancelled {
+			t.Errorf("completed with %v", err)
+		}
+	}
+	if got := hp.Requests(); len(got) != 1 || got[0].Line != fmt.Sprintf("CONNECT localhost:%d", port) || got[0].Answer != 200 {
+		t.Errorf("proxy saw %+v", got)
 	}
 }
