@@ -75,11 +75,13 @@ type StreamCaptureDelegate interface {
 // ErrUserAuthenticationRequired, and a proxy's refusal of the tunnel with
 // ErrCannotConnectToHost. Whatever the route, the task's bytes and
 // StartSecureConnection's TLS run end to end with the host, never with
-// the proxy. TCP connections are opened with the configuration's
-// DialContext, and the connection attempt (proxy handshakes
-// included) is bounded by TimeoutIntervalForRequest. Once
-// connected, only the contexts of the calls and the resource timeout
-// bound the task. It completes, with DidCompleteWithError, when both
+// the proxy. Through an https proxy, CloseWrite ends the TLS session with
+// the proxy (a close_notify alert) in place of a TCP half-close; whether
+// the host then reads end-of-file depends on the proxy. TCP connections
+// are opened with the configuration's DialContext, and the connection
+// attempt (proxy handshakes included) is bounded by
+// TimeoutIntervalForRequest. Once connected, only the contexts of the
+// calls and the resource timeout bound the task. It completes, with DidCompleteWithError, when both
 // directions are closed (a nil error), after CaptureStreams (a nil
 // error), when Cancel is called (ErrCancelled), or when the connection
 // fails (ErrCannotConnectToHost, ErrNetworkConnectionLost, a TLS error,
