@@ -75,9 +75,10 @@ type StreamCaptureDelegate interface {
 // ErrUserAuthenticationRequired, and a proxy's refusal of the tunnel with
 // ErrCannotConnectToHost. Whatever the route, the task's bytes and
 // StartSecureConnection's TLS run end to end with the host, never with
-// the proxy. Through an https proxy, CloseWrite ends the TLS session with
-// the proxy (a close_notify alert) in place of a TCP half-close; whether
-// the host then reads end-of-file depends on the proxy. TCP connections
+// the proxy. Through an https proxy, CloseWrite before
+// StartSecureConnection ends the TLS session with the proxy (a
+// close_notify alert) in place of a TCP half-close; whether the host then
+// reads end-of-file depends on the proxy. TCP connections
 // are opened with the configuration's DialContext, and the connection
 // attempt (proxy handshakes included) is bounded by
 // TimeoutIntervalForRequest. Once connected, only the contexts of the
