@@ -45,18 +45,31 @@ import (
 // requests, direct ones, SOCKS ones), whoever set it. A 407, to a
 // forwarded request or to CONNECT, raises a challenge whose
 // ProtectionSpace is the proxy's (Host and Port of the proxy, ProxyType
-// credstore.ProxyHTTP or credstore.ProxyHTTPS, the realm, and the Basic or
-// Digest method), asked of TaskChallengeDelegate like a server's 401, with
+// credstore.ProxyHTTP or credstore.ProxyHTTPS, the realm, and the Basic,
+// Digest, NTLM or Negotiate method), asked of TaskChallengeDelegate like a server's 401, with
 // PreviousFailureCount counting the proxy's refusals for the task. Default
 // handling proposes the proxy URL's user name and password, else the
 // credential storage's default credential for the proxy space; a
 // credential the proxy accepts is sent unasked on the session's later
 // requests through it and stored as its persistence says. A 407 nobody
-// answers is the task's response. Proxies are answered with Basic, Digest
-// and NTLM; NTLM authenticates a connection, so its legs run on the
-// CONNECT of a tunnel, and plain http requests through a proxy that wants
-// NTLM go through a tunnel too. Negotiate challenges from proxies are not
-// answered.
+// answers is the task's response. Proxies are answered with Basic, Digest,
+// NTLM and Negotiate; NTLM authenticates a connection, so its legs run on
+// the CONNECT of a tunnel, and plain http requests through a proxy that
+// wants NTLM go through a tunnel too. Negotiate is answered as a server's
+// 401 Negotiate is: the session delegate is asked first (it is a
+// session-wide method), and default handling sends a Kerberos token for
+// the service HTTP/<proxy host> made from the user's credential cache
+// (KRB5CCNAME, with KRB5_CONFIG's krb5.conf); without a usable cache the
+// next scheme the proxy offered is tried. Once the proxy accepts it, each
+// later CONNECT and forwarded request through the proxy carries a new
+// token unasked; tokens are never put in the credential storage.
+//
+// Stream tasks (Session.StreamTask) and WebSocket tasks go through the
+// same proxies: a stream task's connection is chosen as for an https URL
+// of its host and port and WebSocket handshakes as for their http or
+// https URL, and both go through CONNECT tunnels (never a forwarded
+// request) when the proxy is an HTTP or HTTPS one, with their 407s
+// answered as above. See StreamTask and WebSocketTask.
 //
 // Failures through a proxy have URLError codes, as for an origin:
 //

@@ -39,7 +39,8 @@ type proxyTaskAuth struct {
 // authorization is the Proxy-Authorization value for a request (method
 // and request-target uri) through p: the credential the task chose for p,
 // else the one p accepted earlier in the session, else Basic with the
-// proxy URL's user name and password; "" when there is none.
+// proxy URL's user name and password; "" when there is none. Negotiate
+// makes a new Kerberos token for each request, from the credential cache.
 func (r *proxyRouter) authorization(ctx context.Context, p proxy.Proxy, method, uri string) string {
 	a := r.answerFor(ctx, p)
 	if a != nil && a.challenge.Scheme == auth.SchemeNTLM {
@@ -52,6 +53,13 @@ func (r *proxyRouter) authorization(ctx context.Context, p proxy.Proxy, method, 
 			}
 		}
 		return ""
+	}
+	if a.challenge.Scheme == auth.SchemeNegotiate {
+		v, err := proxyNegotiate(p)
+		if err != nil {
+			return ""
+		}
+		return v
 	}
 	if a.challenge.Scheme == auth.SchemeDigest {
 		space := auth.Space{Origin: p.Addr, Proxy: true, Realm: a.challenge.Realm}
@@ -149,11 +157,19 @@ func proxySpace(p proxy.Proxy, c auth.Challenge) credstore.ProtectionSpace {
 		AuthenticationMethod: c.Method()}.Normalize()
 }
 
+// proxyNegotiate is the Proxy-Authorization answering a Negotiate
+// challenge from p: a Kerberos token for the service HTTP/<proxy host>
+// from the user's credential cache (KRB5CCNAME) and krb5.conf
+// (KRB5_CONFIG), as for a server.
+func proxyNegotiate(p proxy.Proxy) (string, error) {
+	return auth.Negotiate(auth.Kerberos{}, p.Host())
+}
+
 // proxyAuthenticate answers a 407: it returns the request to send again
 // (the task's dials and forwarded requests then carry the credential), or
 // nil to deliver the 407 as the response. Proxies are answered with Basic,
-// Digest and NTLM (whose legs the dial runs on the tunnel's connection);
-// Negotiate is skipped.
+// Digest, NTLM (whose legs the dial runs on the tunnel's connection) and
+// Negotiate (Kerberos, from the credential cache, as a 401 is answered).
 func (h hooks) proxyAuthenticate(ctx context.Context, req *http.Request, resp *http.Response) (*http.Request, error) {
 	t := h.t
 	r := t.session.proxies
@@ -202,12 +218,16 @@ func (h hooks) proxyAuthenticate(ctx context.Context, req *http.Request, resp *h
 	for _, c := range challenges {
 		switch {
 		case c.Scheme == auth.SchemeNTLM && c.Token68 == "":
+		case c.Scheme == auth.SchemeNegotiate && c.Token68 == "":
 		case c.Scheme != auth.SchemeBasic && c.Scheme != auth.SchemeDigest:
-			continue // Negotiate, or an NTLM message out of turn
+			continue // an NTLM or Negotiate message out of turn
 		}
+		negotiate := c.Scheme == auth.SchemeNegotiate
 		space := proxySpace(p, c)
 		var proposed *Credential
 		switch {
+		case negotiate:
+			// Negotiate uses the user's Kerberos credential cache.
 		case count > 0 && prev != nil:
 			proposed = prev.cred
 		case count == 0:
@@ -228,6 +248,20 @@ func (h hooks) proxyAuthenticate(ctx context.Context, req *http.Request, resp *h
 				return nil, nil // default handling gives up after a failure
 			}
 			cred = proposed
+			if negotiate {
+				cred = &Credential{}
+			}
+		}
+		if negotiate {
+			if cred == nil {
+				return nil, nil // the 407 is the response
+			}
+			// Without a usable credential cache, the next scheme offered.
+			if _, err := proxyNegotiate(p); err != nil {
+				continue
+			}
+			pa.sent.Store(&proxyAnswer{key: p.Key(), space: space, cred: cred, challenge: c})
+			return req, nil
 		}
 		if cred == nil || (cred.User == "" && cred.Password == "") {
 			return nil, nil // the 407 is the response
@@ -286,6 +320,9 @@ func (h hooks) proxyAuthenticated() {
 		return
 	}
 	r.remember(a)
+	if a.challenge.Scheme == auth.SchemeNegotiate {
+		return // a Kerberos ticket is not a credential to store
+	}
 	if store := t.session.cfg.URLCredentialStorage; store != nil && a.cred.Persistence != credstore.None {
 		t.saveCredential(store, &sentCredential{space: a.space, cred: a.cred})
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/urlsession-go/urlsession/internal/auth"
 	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
 	"github.com/urlsession-go/urlsession/internal/proxy"
 )
 
@@ -269,4 +270,60 @@ type proxiedTransport struct {
 
 func (p proxiedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return p.r.roundTrip(p.tr, req)
+}
+
+// dialFor opens a stream task's connection to addr ("host:port") through
+// the session's proxies, chosen as for an https URL of that host and port:
+// a CONNECT tunnel through an HTTP or HTTPS proxy, a SOCKS connection, or
+// a direct one, trying the next entry of a list when a proxy cannot be
+// connected to. A 407 to CONNECT is answered through t's challenge flow
+// and the CONNECT sent again, at most pipeline.MaxChallenges times; one
+// left unanswered fails with ErrUserAuthenticationRequired.
+func (r *proxyRouter) dialFor(ctx context.Context, t *Task, addr string) (net.Conn, error) {
+	req := (&http.Request{
+		Method: http.MethodConnect,
+		URL:    &url.URL{Scheme: "https", Host: addr},
+		Host:   addr,
+		Header: http.Header{},
+	}).WithContext(ctx)
+	list, err := r.routes(req)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return r.dial(ctx, "tcp", addr)
+	}
+	h := hooks{t}
+	challenges := 0
+	for i := 0; i < len(list); i++ {
+		p := list[i]
+		conn, err := r.dial(context.WithValue(ctx, routeKey{}, &route{p: p}), "tcp", addr)
+		if err == nil {
+			h.proxyAuthenticated()
+			return conn, nil
+		}
+		if pe, ok := errors.AsType[*proxy.Error](err); ok && pe.Unreachable && ctx.Err() == nil {
+			r.markBad(p)
+			if i < len(list)-1 {
+				continue
+			}
+		}
+		ae, ok := errors.AsType[*proxy.AuthRequiredError](err)
+		if !ok {
+			return nil, err
+		}
+		var again *http.Request
+		if challenges < pipeline.MaxChallenges {
+			challenges++
+			t.more().proxy.last = p
+			if again, err = h.proxyAuthenticate(ctx, req, ae.Response); err != nil {
+				return nil, err
+			}
+		}
+		if again == nil {
+			return nil, fail.New(int(ErrUserAuthenticationRequired), ae)
+		}
+		i-- // the same proxy, with the credential chosen
+	}
+	return nil, fail.Newf(int(ErrCannotConnectToHost), "no proxy to try")
 }

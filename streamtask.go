@@ -62,11 +62,27 @@ type StreamCaptureDelegate interface {
 // CaptureStreams hands the connection to the delegate; each waits for the
 // reads and writes queued before it.
 //
-// The task connects directly to the host with the configuration's
-// DialContext (Configuration.Proxy does not apply to stream tasks), and
-// the connection attempt is bounded by TimeoutIntervalForRequest. Once
-// connected, only the contexts of the calls and the resource timeout
-// bound the task. It completes, with DidCompleteWithError, when both
+// The task connects through the session's proxies as Apple applies them
+// to stream tasks, chosen as for an https URL of the host and port
+// (Configuration.Proxy is asked with such a request; see
+// ProxyConfiguration): through an HTTP or HTTPS proxy, a CONNECT tunnel
+// to host:port; through a SOCKS gateway, a SOCKS connection; the entries
+// of a PAC answer in order, falling over to the next when a proxy cannot
+// be connected to; directly for an exception or DIRECT. A 407 to the
+// CONNECT raises the proxy's authentication challenge as for a data task
+// (see ProxyConfiguration), after which the CONNECT is sent again with the
+// credential chosen; a 407 left unanswered fails the task with
+// ErrUserAuthenticationRequired, and a proxy's refusal of the tunnel with
+// ErrCannotConnectToHost. Whatever the route, the task's bytes and
+// StartSecureConnection's TLS run end to end with the host, never with
+// the proxy. Through an https proxy, CloseWrite before
+// StartSecureConnection ends the TLS session with the proxy (a
+// close_notify alert) in place of a TCP half-close; whether the host then
+// reads end-of-file depends on the proxy. TCP connections
+// are opened with the configuration's DialContext, and the connection
+// attempt (proxy handshakes included) is bounded by
+// TimeoutIntervalForRequest. Once connected, only the contexts of the
+// calls and the resource timeout bound the task. It completes, with DidCompleteWithError, when both
 // directions are closed (a nil error), after CaptureStreams (a nil
 // error), when Cancel is called (ErrCancelled), or when the connection
 // fails (ErrCannotConnectToHost, ErrNetworkConnectionLost, a TLS error,
@@ -190,7 +206,7 @@ func (st *StreamTask) dial(ctx context.Context) (net.Conn, error) {
 		return nil, fail.Newf(int(ErrBadURL), "urlsession: a stream task needs a host and a port from 1 to 65535, not %q and %d", s.host, s.port)
 	}
 	addr := net.JoinHostPort(s.host, strconv.Itoa(s.port))
-	return st.session.transport.Load().DialContext(ctx, "tcp", addr)
+	return st.session.proxies.dialFor(ctx, st.Task, addr)
 }
 
 // stop ends the task with err (nil for a clean end); the first call wins.

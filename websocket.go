@@ -178,8 +178,19 @@ type WebSocketCloseDelegate interface {
 // cookies (and the response's Set-Cookie stored), App Transport Security
 // (ws is cleartext as http is), redirects, the authentication challenges
 // of a server's 401, the server-trust and client-certificate challenges of
-// wss, the configuration's dialer, TLS settings and proxy, and
+// wss, the configuration's dialer, TLS settings and proxies, and
 // DidFinishCollectingMetrics with the handshake's transaction.
+//
+// Proxies are chosen as for http (ws) and https (wss) URLs (see
+// ProxyConfiguration). Through an HTTP or HTTPS proxy, ws and wss alike go
+// through a CONNECT tunnel, as browsers send them, since the upgraded
+// connection must reach the server itself: the proxy never sees the
+// handshake, and a wss handshake's TLS runs end to end with the server.
+// Through a SOCKS gateway the connection is a SOCKS one. A 407 to the
+// CONNECT raises the proxy's authentication challenge, answered like a
+// server's 401, and the handshake is sent again; a 407 left unanswered
+// fails the task with ErrBadServerResponse, Response being the 407, as
+// any answer other than 101 does.
 // permessage-deflate (RFC 7692) is offered without context takeover. RFC
 // 8441 (WebSockets over HTTP/2) is not supported: wss negotiates
 // HTTP/1.1.

@@ -190,6 +190,24 @@ type bufferedConn struct {
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
+// CloseRead shuts down the read side when the connection can.
+func (c *bufferedConn) CloseRead() error {
+	if hc, ok := c.Conn.(interface{ CloseRead() error }); ok {
+		return hc.CloseRead()
+	}
+	return nil
+}
+
+// CloseWrite shuts down the write side when the connection can, so a
+// tunnel whose first bytes were read with the proxy's answer still
+// half-closes.
+func (c *bufferedConn) CloseWrite() error {
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return nil
+}
+
 // connect opens a CONNECT tunnel to target on conn, answering one 407 on
 // the same connection when answer gives a value.
 func connect(conn net.Conn, p Proxy, target string, header http.Header, answer func(*http.Response) string) (net.Conn, error) {

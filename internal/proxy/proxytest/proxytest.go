@@ -1,7 +1,7 @@
 // Package proxytest runs small proxies on loopback for tests: an HTTP
-// forward proxy with CONNECT and optional Basic or Digest authentication,
-// and a SOCKS4/4a/5 gateway with optional user name and password. Both
-// reach only loopback: every host name they are asked for resolves to
+// forward proxy with CONNECT and optional Basic, Digest, NTLM or Negotiate
+// authentication, and a SOCKS4/4a/5 gateway with optional user name and
+// password. Both reach only loopback: every host name they are asked for resolves to
 // 127.0.0.1, so tests can use names that only the proxy "knows".
 package proxytest
 
@@ -21,6 +21,10 @@ import (
 	"sync"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/jcmturner/gokrb5/v8/gssapi"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/spnego"
 
 	"github.com/urlsession-go/urlsession/internal/auth/authtest"
 )
@@ -47,6 +51,10 @@ type HTTPProxy struct {
 	// NTLM is accepted on CONNECT only, its three legs on one connection;
 	// User is then DOMAIN\user.
 	User, Password, Scheme string
+	// Keytab, when set, makes the proxy require Negotiate instead: a
+	// Kerberos token for a service whose key Keytab holds (see
+	// authtest.Kerberos), on every request.
+	Keytab *keytab.Keytab
 
 	ln net.Listener
 	mu sync.Mutex
@@ -107,10 +115,13 @@ func (p *HTTPProxy) serve() {
 const digestNonce = "f0e1d2c3b4a59687"
 
 func (p *HTTPProxy) authorized(req *http.Request, ntlm *[]byte) bool {
+	v := req.Header.Get("Proxy-Authorization")
+	if p.Keytab != nil {
+		return checkNegotiate(v, p.Keytab)
+	}
 	if p.User == "" {
 		return true
 	}
-	v := req.Header.Get("Proxy-Authorization")
 	if strings.EqualFold(p.Scheme, "NTLM") {
 		return p.checkNTLM(req, v, ntlm)
 	}
@@ -121,6 +132,9 @@ func (p *HTTPProxy) authorized(req *http.Request, ntlm *[]byte) bool {
 }
 
 func (p *HTTPProxy) challenge(ntlm []byte) string {
+	if p.Keytab != nil {
+		return "Negotiate"
+	}
 	if strings.EqualFold(p.Scheme, "NTLM") {
 		if ntlm != nil {
 			var srv authtest.NTLMServer
@@ -199,6 +213,25 @@ func (p *HTTPProxy) handle(c net.Conn) {
 		resp.Write(c)
 		resp.Body.Close()
 	}
+}
+
+// checkNegotiate verifies the SPNEGO token of a Negotiate
+// Proxy-Authorization value v with the service keys of kt.
+func checkNegotiate(v string, kt *keytab.Keytab) bool {
+	tok, ok := strings.CutPrefix(v, "Negotiate ")
+	if !ok {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(tok)
+	if err != nil {
+		return false
+	}
+	var st spnego.SPNEGOToken
+	if st.Unmarshal(b) != nil || !st.Init || len(st.NegTokenInit.MechTypes) == 0 {
+		return false
+	}
+	ok, _, status := spnego.SPNEGOService(kt).AcceptSecContext(&st)
+	return ok && status.Code == gssapi.StatusComplete
 }
 
 // forward sends req to the origin at addr on a connection of its own.
