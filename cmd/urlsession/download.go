@@ -290,13 +290,21 @@ type outcome struct {
 // allows, and prints -w for the last attempt.
 func (c *client) transferLoop(ctx context.Context, cfg *urlsession.Configuration, req *http.Request, body uploadBody) *failure {
 	o := c.o
-	sleep := c.sleep
+	sleep := c.hooks.sleep
 	if sleep == nil {
 		sleep = sleepContext
 	}
-	start := time.Now()
+	now := c.hooks.now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
 	for n := 0; ; n++ {
-		out := c.attempt(ctx, cfg, req, body, n, n < o.retry)
+		// A transient status is kept back from the output only when a
+		// retry will follow (unless its Retry-After asks for more time than
+		// --retry-max-time leaves).
+		retryable := n < o.retry && (o.retryMaxTime == 0 || now().Sub(start)+c.retryWait(n, 0, false) <= o.retryMaxTime)
+		out := c.attempt(ctx, cfg, req, body, n, retryable)
 		if out.f == nil || !out.retry || n >= o.retry || ctx.Err() != nil {
 			if c.writeOut != "" && out.x != nil {
 				out.x.writeOut(c.writeOut, out.task, out.f)
@@ -304,7 +312,7 @@ func (c *client) transferLoop(ctx context.Context, cfg *urlsession.Configuration
 			return out.f
 		}
 		wait := c.retryWait(n, out.after, out.hasAfter)
-		if o.retryMaxTime > 0 && time.Since(start)+wait > o.retryMaxTime {
+		if o.retryMaxTime > 0 && now().Sub(start)+wait > o.retryMaxTime {
 			if c.writeOut != "" && out.x != nil {
 				out.x.writeOut(c.writeOut, out.task, out.f)
 			}

@@ -342,6 +342,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // runContext is run with a context whose cancellation (an interrupt) cancels
 // the transfer.
 func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, stdin, stdout, stderr, hooks{})
+}
+
+// hooks let tests watch and steer a run without waiting real time.
+type hooks struct {
+	// sleep waits between retries; nil is sleepContext.
+	sleep func(ctx context.Context, d time.Duration) error
+	// wrote hears each DidWriteData of a download task: the bytes written
+	// so far. It runs on the session's delegate queue.
+	wrote func(total int64)
+	// now is the retry loop's clock; nil is time.Now.
+	now func() time.Time
+}
+
+// runWith is runContext with hooks.
+func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, h hooks) int {
 	o, err := parseArgs(args)
 	if err != nil {
 		(&failure{status: exitUsage, code: exitUsage, msg: err.Error()}).report(stderr)
@@ -355,7 +371,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintf(stdout, "urlsession %s (%s %s/%s)\n", urlsession.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	}
-	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr)}
+	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr), hooks: h}
 	f := c.fetch(ctx)
 	if f == nil {
 		return exitOK
@@ -374,9 +390,7 @@ type client struct {
 	stdout, stderr io.Writer
 	auth           *authenticator // set by request
 	remoteURL      *url.URL       // -O: the URL the file is named after
-
-	// sleep waits between retries; nil is sleepContext. Tests set it.
-	sleep func(ctx context.Context, d time.Duration) error
+	hooks          hooks
 
 	// askPassword asks for the -u password on the terminal; nil when
 	// standard input is not one.

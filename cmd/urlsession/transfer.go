@@ -245,6 +245,9 @@ func (x *transfer) DidWriteData(_ *urlsession.Session, t *urlsession.DownloadTas
 	x.startBar(expected)
 	x.bar.update(written)
 	x.shown = written
+	if x.c.hooks.wrote != nil {
+		x.c.hooks.wrote(written)
+	}
 }
 
 // DidFinishDownloadingTo writes the downloaded body through the output
@@ -295,11 +298,7 @@ func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.D
 		x.writeErr = err
 		return
 	}
-	if err := x.body.close(); err != nil {
-		x.writeErr = err
-		return
-	}
-	x.completed = true
+	x.completed = true // closed, and a failure to close reported, by finish
 }
 
 // DidReceiveData writes the next piece of the body to the output.
@@ -379,7 +378,7 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	case x.tooBig:
 		f = failureOf(&urlsession.Error{Code: urlsession.ErrDataLengthExceedsMaximum,
 			Err: fmt.Errorf("more than the %d bytes --max-filesize allows", x.o.maxFilesize)}, true)
-	case x.failed != "" && (x.o.fail || err == nil):
+	case x.failed != "" && (x.o.fail || err == nil || x.rangeFrom > 0):
 		f = &failure{status: exitHTTPError, code: exitHTTPError, msg: "the requested URL returned error: " + x.failed}
 	case err != nil && ctx.Err() != nil:
 		f = &failure{status: exitInterrupted} // interrupted: no message
