@@ -303,7 +303,7 @@ func (c *client) transferLoop(ctx context.Context, cfg *urlsession.Configuration
 		// A transient status is kept back from the output only when a
 		// retry will follow (unless its Retry-After asks for more time than
 		// --retry-max-time leaves).
-		retryable := n < o.retry && (o.retryMaxTime == 0 || now().Sub(start)+c.retryWait(n, 0, false) <= o.retryMaxTime)
+		retryable := n < o.retry && !body.stdin && (o.retryMaxTime == 0 || now().Sub(start)+c.retryWait(n, 0, false) <= o.retryMaxTime)
 		out := c.attempt(ctx, cfg, req, body, n, retryable)
 		if out.f == nil || !out.retry || n >= o.retry || ctx.Err() != nil {
 			if c.writeOut != "" && out.x != nil {
@@ -411,6 +411,7 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 	case x.retryStatus != 0:
 		out.retry = true
 		out.after, out.hasAfter = retryAfter(resp.Header, time.Now())
+	case body.stdin: // standard input cannot be sent twice
 	case ctx.Err() != nil || x.writeErr != nil || x.tooBig || x.tooMany || x.failed != "":
 	case transientError(task.Err()):
 		// Bytes that went where they cannot be taken back (standard

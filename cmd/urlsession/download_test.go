@@ -523,3 +523,19 @@ func TestInterruptKeepsResumeData(t *testing.T) {
 		t.Errorf("resumed with %q: want at least the MiB written", seen[1])
 	}
 }
+
+// TestDownloadProgressBar: a download task's bar follows DidWriteData.
+func TestDownloadProgressBar(t *testing.T) {
+	t.Parallel()
+	content := randomBytes(100_000)
+	s := httptest.NewServer(urlsessiontest.NewResource(content))
+	t.Cleanup(s.Close)
+	out := filepath.Join(t.TempDir(), "out")
+	r := cli(t, "", "-#", "--retry", "1", "-o", out, s.URL+"/file").want(t, 0)
+	if !strings.Contains(r.stderr, "100% [########################] (98/98 KiB, ") || !strings.HasSuffix(r.stderr, "\n") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	if got := readFile(t, out); got != string(content) {
+		t.Errorf("got %d bytes", len(got))
+	}
+}

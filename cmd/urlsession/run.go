@@ -322,7 +322,8 @@ standard output or a FIFO are not made.
 
 A progress bar shows on standard error when it is a terminal (or with -#),
 the body does not go to a terminal, -s is not given and the body is over
-1 MiB (any size with -#).
+1 MiB (any size with -#): percentage, bytes received and in all, rate,
+time elapsed and left (a download task's from its DidWriteData).
 
 On failure one line goes to standard error: "urlsession: (<code>) <message>",
 code being the URLError code, or the exit status when there is none.

@@ -197,7 +197,7 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 // known) if the run shows one.
 func (x *transfer) startBar(total int64) {
 	if x.bar == nil && !x.o.head && !x.o.silent && (x.o.progressBar || isTerminal(x.c.stderr)) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
-		x.bar = newProgress(x.c.stderr, total, time.Now)
+		x.bar = newProgress(x.c.stderr, total)
 		x.bar.always = x.o.progressBar
 	}
 }
