@@ -144,6 +144,11 @@ func (c *client) keepResumeData(data []byte) error {
 	if err != nil {
 		return err
 	}
+	if c.o.createDirs {
+		if err := os.MkdirAll(filepath.Dir(c.o.output), 0o750); err != nil {
+			return err
+		}
+	}
 	partial, err := filepath.Abs(c.o.output + partialSuffix)
 	if err != nil {
 		return err

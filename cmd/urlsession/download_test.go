@@ -502,7 +502,11 @@ func TestInterruptKeepsResumeData(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h := hooks{wrote: func(int64) { cancel() }}
+	h := hooks{wrote: func(n int64) {
+		if n >= 1<<20 {
+			cancel()
+		}
+	}}
 	cliHooked(t, ctx, h, "-C", "-", "-o", out, s.URL+"/file").want(t, exitInterrupted)
 	wantResumeFiles(t, out)
 
