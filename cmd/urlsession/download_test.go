@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -542,4 +543,30 @@ func TestDownloadProgressBar(t *testing.T) {
 	if got := readFile(t, out); got != string(content) {
 		t.Errorf("got %d bytes", len(got))
 	}
+}
+
+// TestRetryConnection: a connection lost before anything was written, or a
+// time-out, is retried, even to standard output.
+func TestRetryConnection(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int32
+	s := urlsessiontest.NewServer(func(c *urlsessiontest.Conn) {
+		switch conns.Add(1) {
+		case 1: // an empty reply
+		case 2:
+			c.Stall() // until -m gives up
+		default:
+			c.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		}
+	})
+	t.Cleanup(s.Close)
+	var w sleeps
+	r := cliHooked(t, context.Background(), w.hooks(), "-m", "0.5", "--retry", "3", s.URL+"/").want(t, 0)
+	if r.stdout != "ok" || conns.Load() != 3 {
+		t.Errorf("got %v after %d connections", r, conns.Load())
+	}
+	if !strings.Contains(r.stderr, "will retry in 1s, 3 retries left") || !strings.Contains(r.stderr, "will retry in 2s, 2 retries left") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	w.want(t, time.Second, 2*time.Second)
 }

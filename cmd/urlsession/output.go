@@ -18,8 +18,9 @@ import (
 // symbolic links, into FIFOs and devices, truncating an existing file in
 // place (same inode, same mode and owner) and creating a missing one with
 // mode 0666 less the umask. Nothing is ever renamed over the path and no
-// other name is created next to it, so neither a user's file nor a special
-// file can be replaced.
+// other name is created next to it (but for the resume data of -C - and
+// --retry, see download.go), so neither a user's file nor a special file
+// can be replaced.
 
 // openWrite opens name for writing as curl does; see above. Its error is
 // an *urlsession.Error with code ErrCannotCreateFile.
