@@ -349,6 +349,10 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 	x.retryable = retryable
 	x.rangeFrom = p.rangeFrom
 	x.download = p.download
+	if c.claimed != "" {
+		// An earlier attempt made this file (-J, --no-clobber): rewrite it.
+		x.body.name, x.body.mode = c.claimed, openTruncate
+	}
 	s, err := urlsession.New(cfg, x)
 	if err != nil {
 		return outcome{f: &failure{status: exitFailure, code: exitFailure, msg: err.Error()}}
@@ -404,6 +408,9 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 		}
 	}
 	f := x.finish(ctx, task)
+	if x.body.regular && x.body.mode != openTruncate && x.body.mode != openAppend {
+		c.claimed = x.body.name
+	}
 	out := outcome{f: f, x: x, task: task}
 	if dt != nil {
 		c.settleDownload(x, task, f)

@@ -342,7 +342,27 @@ func TestRemoteName(t *testing.T) {
 	if got := readFile(t, "plain.txt"); got != "body of /plain.txt" {
 		t.Errorf("plain.txt: %q", got)
 	}
-	noFiles(t, dir, "file.bin", "file.bin.1", "escape", "report.txt", "report.txt.1", "plain.txt")
+
+	// A retry rewrites the file its first attempt made.
+	var tries atomic.Int32
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Disposition", `attachment; filename="flaky.txt"`)
+		w.Header().Set("Content-Length", "10")
+		if tries.Add(1) == 1 {
+			w.Write([]byte("01234"))
+			http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		w.Write([]byte("0123456789"))
+	}))
+	t.Cleanup(flaky.Close)
+	var w sleeps
+	cliHooked(t, context.Background(), w.hooks(), "-s", "-OJ", "--retry", "2", flaky.URL+"/x").want(t, 0)
+	if got := readFile(t, "flaky.txt"); got != "0123456789" {
+		t.Errorf("flaky.txt: %q", got)
+	}
+	w.want(t, time.Second)
+	noFiles(t, dir, "file.bin", "file.bin.1", "escape", "report.txt", "report.txt.1", "plain.txt", "flaky.txt")
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape")); err == nil {
 		t.Error("a file was written outside the directory")
 	}

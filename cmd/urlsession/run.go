@@ -391,6 +391,7 @@ type client struct {
 	stdout, stderr io.Writer
 	auth           *authenticator // set by request
 	remoteURL      *url.URL       // -O: the URL the file is named after
+	claimed        string         // the file an attempt made with -J or --no-clobber
 	hooks          hooks
 
 	// askPassword asks for the -u password on the terminal; nil when

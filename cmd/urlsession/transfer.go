@@ -177,7 +177,7 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 			return urlsession.ResponseCancel
 		}
 	}
-	if x.o.remoteHead {
+	if x.o.remoteHead && x.c.claimed == "" {
 		// -J: the name the server gives, else the URL's; never an
 		// existing file's (unless --no-clobber picks another).
 		x.body.name = filename.Suggest(resp.Header.Get("Content-Disposition"), x.c.remoteURL)
