@@ -349,6 +349,7 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 	x.retryable = retryable
 	x.rangeFrom = p.rangeFrom
 	x.download = p.download
+	x.resumed = p.resumeData != nil
 	if c.claimed != "" {
 		// An earlier attempt made this file (-J, --no-clobber): rewrite it.
 		x.body.name, x.body.mode = c.claimed, openTruncate

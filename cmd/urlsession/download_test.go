@@ -590,3 +590,41 @@ func TestRetryConnection(t *testing.T) {
 	}
 	w.want(t, time.Second, 2*time.Second)
 }
+
+// TestContinueWholeAlready: resume data whose partial file turns out to be
+// the whole resource (a 416 giving its length) completes the file, -f or
+// not.
+func TestContinueWholeAlready(t *testing.T) {
+	t.Parallel()
+	var log rangeLog
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.add(r)
+		w.Header().Set("Etag", `"v1"`)
+		w.Header().Set("Accept-Ranges", "bytes")
+		if r.Header.Get("Range") != "" {
+			w.Header().Set("Content-Range", "bytes */10")
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		w.Header().Set("Content-Length", "11") // one more than there is
+		w.Write([]byte("0123456789"))
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	t.Cleanup(s.Close)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	r := cli(t, "", "-C", "-", "-o", out, s.URL+"/")
+	if r.code != 18 && r.code != 56 {
+		t.Fatalf("got %v", r)
+	}
+	wantResumeFiles(t, out)
+	cli(t, "", "-f", "-C", "-", "-o", out, s.URL+"/").want(t, 0)
+	if got := readFile(t, out); got != "0123456789" {
+		t.Errorf("got %q", got)
+	}
+	noFiles(t, dir, "out")
+	if seen := log.get(); len(seen) != 2 || seen[1] != `bytes=10- if "v1"` {
+		t.Errorf("requests: %q", seen)
+	}
+}

@@ -48,6 +48,7 @@ type transfer struct {
 	retryable     bool   // a transient status will be retried: do not write it
 	retryStatus   int    // the transient status that stopped the attempt
 	download      bool   // the task is a download task
+	resumed       bool   // the download task continues resume data
 	completed     bool   // the download task's file went through the output
 	rangeFrom     int64  // -C -: the bytes from here on were asked for
 	rangeComplete bool   // -C -: the file was already complete (a 416)
@@ -262,7 +263,9 @@ func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.D
 		x.retryStatus = resp.StatusCode
 		return
 	}
-	if (x.o.fail || x.o.failBody) && resp.StatusCode >= 400 {
+	// A 416 to a resumed task means the partial file was whole already.
+	whole := x.resumed && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable
+	if (x.o.fail || x.o.failBody) && resp.StatusCode >= 400 && !whole {
 		x.failed = resp.Status
 		if x.failed == "" {
 			x.failed = strconv.Itoa(resp.StatusCode)
