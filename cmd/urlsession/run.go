@@ -64,8 +64,8 @@ Output:
                            wait SECONDS between retries instead of backing
                            off (0: back off)
       --retry-max-time SECONDS
-                           start no retry that would end after SECONDS from
-                           the first attempt (0: no limit)
+                           make no retry that would start more than
+                           SECONDS after the first attempt (0: no limit)
   -D, --dump-header FILE   write the status line and headers of every
                            response, redirects included, to FILE, opened
                            as -o opens it; "-" is standard output
