@@ -453,6 +453,24 @@ func TestRetryStatus(t *testing.T) {
 		t.Errorf("%d requests, want 4", got)
 	}
 
+	// The same into a file, through a download task.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	mu.Lock()
+	count["/after"] = 0
+	mu.Unlock()
+	w = sleeps{}
+	cliHooked(t, context.Background(), w.hooks(), "-s", "--retry", "3", "-o", out, s.URL+"/after").want(t, 0)
+	w.want(t, 7*time.Second, 2*time.Second)
+	if got := readFile(t, out); got != "done" {
+		t.Errorf("file: %q", got)
+	}
+	os.Remove(out)
+	w = sleeps{}
+	cliHooked(t, context.Background(), w.hooks(), "-s", "-f", "--retry", "1", "-o", out, s.URL+"/down").want(t, 22)
+	w.want(t, time.Second)
+	noFiles(t, dir)
+
 	// A 404 is not transient.
 	w = sleeps{}
 	cliHooked(t, context.Background(), w.hooks(), "-s", "--retry", "3", s.URL+"/404").want(t, 0)

@@ -240,8 +240,26 @@ func (x *transfer) DidWriteData(_ *urlsession.Session, t *urlsession.DownloadTas
 		t.Cancel()
 		return
 	}
-	if resp := t.Response(); resp != nil && (x.o.fail && resp.StatusCode >= 400 || x.retryable && transientStatus(resp.StatusCode)) {
-		return // decided in DidFinishDownloadingTo: no bar for a body not kept
+	if resp := t.Response(); resp != nil && x.retryStatus == 0 && x.failed == "" {
+		// A body that will not be kept is not downloaded to the end.
+		switch {
+		case x.retryable && transientStatus(resp.StatusCode):
+			x.dumpHead(resp)
+			x.retryStatus = resp.StatusCode
+			t.Cancel()
+			return
+		case x.o.fail && resp.StatusCode >= 400:
+			x.dumpHead(resp)
+			x.failed = resp.Status
+			if x.failed == "" {
+				x.failed = strconv.Itoa(resp.StatusCode)
+			}
+			t.Cancel()
+			return
+		}
+	}
+	if x.retryStatus != 0 || x.failed != "" && x.o.fail {
+		return
 	}
 	x.startBar(expected)
 	x.bar.update(written)
@@ -256,7 +274,7 @@ func (x *transfer) DidWriteData(_ *urlsession.Session, t *urlsession.DownloadTas
 // transient status that will be retried).
 func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.DownloadTask, path string) {
 	resp := t.Response()
-	if resp == nil || !x.dumpHead(resp) || x.tooBig || x.tooMany {
+	if resp == nil || x.retryStatus != 0 || x.failed != "" && x.o.fail || !x.dumpHead(resp) || x.tooBig || x.tooMany {
 		return
 	}
 	if x.retryable && transientStatus(resp.StatusCode) {
