@@ -103,8 +103,13 @@ func (c *client) planAttempt(body uploadBody, req *http.Request, n int) plan {
 	case err != nil:
 	case !o.continueAt && n == 0:
 		// A fresh download: what an earlier run left is stale.
-		c.dropResumeData(data)
+		c.dropResumeData(nil)
 	default:
+		data, err = c.ownResumeData(data)
+		if err != nil {
+			c.dropResumeData(nil)
+			break
+		}
 		if u := req.URL; u.Scheme == "http" || u.Scheme == "https" {
 			// The URL given now: a signed URL may have been renewed. The
 			// validators still tell whether it is the same resource.
@@ -124,6 +129,27 @@ func (c *client) planAttempt(body uploadBody, req *http.Request, n int) plan {
 		}
 	}
 	return p
+}
+
+// ownResumeData returns resume data read from beside the output with its
+// partial file set to FILE.urlsession-partial, whatever path it names:
+// resume data from a file is never let to write anywhere else (and the
+// two files may have been moved together). The fingerprint the data
+// records still has to match that file's.
+func (c *client) ownResumeData(data []byte) ([]byte, error) {
+	d, err := resume.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	partial, err := filepath.Abs(c.o.output + partialSuffix)
+	if err != nil {
+		return nil, err
+	}
+	if d.File == partial {
+		return data, nil
+	}
+	d.File = partial
+	return resume.Encode(d)
 }
 
 // dropResumeData removes the resume data beside the output and, if data

@@ -646,3 +646,43 @@ func TestContinueWholeAlready(t *testing.T) {
 		t.Errorf("requests: %q", seen)
 	}
 }
+
+// TestContinueMovedResumeData: resume data only ever writes the partial
+// file beside the output: moved together with it, it still resumes; the
+// file it first named is not touched.
+func TestContinueMovedResumeData(t *testing.T) {
+	t.Parallel()
+	content := randomBytes(200_000)
+	var log rangeLog
+	s, _ := faultServer(t, urlsessiontest.NewResource(content), 1, 70_000, &log)
+	base := t.TempDir()
+	dir := filepath.Join(base, "a")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, "", "-C", "-", "-o", filepath.Join(dir, "out"), s.URL+"/file")
+	if r.code != 18 && r.code != 56 {
+		t.Fatalf("got %v", r)
+	}
+	moved := filepath.Join(base, "b")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	// Something else now lives where the partial file was.
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "out"+partialSuffix), "mine")
+	out := filepath.Join(moved, "out")
+	cli(t, "", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
+	if got := readFile(t, out); got != string(content) {
+		t.Fatalf("got %d bytes, not the resource", len(got))
+	}
+	if got := readFile(t, filepath.Join(dir, "out"+partialSuffix)); got != "mine" {
+		t.Errorf("the other file: %q", got)
+	}
+	noFiles(t, moved, "out")
+	if seen := log.get(); len(seen) != 2 || !strings.HasPrefix(seen[1], "bytes=") {
+		t.Errorf("requests: %q", seen)
+	}
+}
