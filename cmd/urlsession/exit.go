@@ -56,6 +56,7 @@ var exitTable = []exitRule{
 		urlsession.ErrFileDoesNotExist, urlsession.ErrFileIsDirectory, urlsession.ErrNoPermissionsToReadFile,
 		urlsession.ErrCannotOpenFile}},
 	{28, "operation timed out (-m, --connect-timeout, or 60 s without data)", []urlsession.Code{urlsession.ErrTimedOut}},
+	{33, "-C -: the server's answer cannot continue the file (a range other than the one asked for)", nil},
 	{35, "TLS handshake failed", []urlsession.Code{
 		urlsession.ErrSecureConnectionFailed, urlsession.ErrClientCertificateRejected,
 		urlsession.ErrClientCertificateRequired}},

@@ -372,11 +372,11 @@ func TestProgressBar(t *testing.T) {
 	s := capitals(t)
 	out := filepath.Join(t.TempDir(), "out")
 	r := cli(t, "", "-#", "-o", out, s.URL+"/bytes/3000").want(t, 0)
-	if !strings.Contains(r.stderr, "[########################] 100.0%  2.9 KiB / 2.9 KiB") || !strings.HasSuffix(r.stderr, "\n") {
+	if !strings.Contains(r.stderr, "100% [########################] (2.9/2.9 KiB, ") || !strings.HasSuffix(r.stderr, "\n") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
 	r = cli(t, "", "--progress-bar", s.URL+"/Nepal").want(t, 0)
-	if r.stdout != "Kathmandu" || !strings.Contains(r.stderr, "100.0%") {
+	if r.stdout != "Kathmandu" || !strings.Contains(r.stderr, "100% [") {
 		t.Errorf("got %v", r)
 	}
 	for _, args := range [][]string{{"-o", out}, {"-s", "-#", "-o", out}} {

@@ -28,6 +28,17 @@
 // leaves what arrived, as curl does; one that fails before the first byte
 // has not touched the file.
 //
+// -O names the file after the URL (-J after Content-Disposition) in the
+// current directory, never outside it. With -C - or --retry and an output
+// file, the body is downloaded with a download task and written through the
+// path once complete; an interrupted download leaves the file as it was and
+// keeps the task's partial file and resume data beside it
+// (FILE.urlsession-partial and FILE.urlsession-resume, mode 0600, the only
+// names the command makes next to a file), from which -C - continues with
+// DownloadTaskWithResumeData. Without resume data -C - asks for the rest of
+// the file with Range, as curl does. --retry retries transient failures
+// with backoff, honouring Retry-After.
+//
 // As with curl, there is no cookie engine unless asked for: -b "N1=V1; N2=V2"
 // (an argument with "=") only sends that Cookie header, while -b FILE reads
 // cookies from FILE and -c FILE writes every cookie to FILE after the
@@ -86,6 +97,7 @@
 //	 23  could not write the output
 //	 26  could not read a local file (-d @file, -F, -T, -w @file, .netrc)
 //	 28  operation timed out (-m, --connect-timeout, or 60 s without data)
+//	 33  -C -: the server's answer cannot continue the file (a range other than the one asked for)
 //	 35  TLS handshake failed
 //	 37  could not read the file of a file: URL (missing, a directory, no permission)
 //	 47  too many redirects (-L with --max-redirs, or the session's limit of 16)

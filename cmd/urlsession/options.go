@@ -84,8 +84,16 @@ type options struct {
 	writeOut    string
 	silent      bool
 	progressBar bool // -#
-	showError   bool
-	verbose     bool
+	remoteName  bool // -O: save under the URL's file name
+	remoteHead  bool // -J: with -O, the name from Content-Disposition
+	noClobber   bool // --no-clobber: never overwrite; FILE.1 ... instead
+	continueAt  bool // -C -: continue a partial -o/-O file
+
+	retry        int           // --retry: how many times to retry
+	retryDelay   time.Duration // --retry-delay: 0 for exponential backoff
+	retryMaxTime time.Duration // --retry-max-time: 0 for no limit
+	showError    bool
+	verbose      bool
 
 	help    bool
 	version bool
@@ -318,6 +326,13 @@ func newFlagSet(o *options) *flag.FlagSet {
 	o.maxRedirs = -1
 
 	str(&o.output, "o", "output")
+	boolean(&o.remoteName, "O", "remote-name")
+	boolean(&o.remoteHead, "J", "remote-header-name")
+	boolean(&o.noClobber, "", "no-clobber")
+	both("C", "continue-at", func(n string) { fs.Var(continueFlag{&o.continueAt}, n, "") })
+	fs.IntVar(&o.retry, "retry", 0, "")
+	fs.Var(secondsFlag{&o.retryDelay}, "retry-delay", "")
+	fs.Var(secondsFlag{&o.retryMaxTime}, "retry-max-time", "")
 	str(&o.dumpHeader, "D", "dump-header")
 	boolean(&o.createDirs, "", "create-dirs")
 	boolean(&o.include, "i", "include")
@@ -458,6 +473,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if !o.ftpPasv {
 		return nil, usageErrorf("option --no-ftp-pasv: active FTP (PORT) is not supported; FTP is always passive")
+	}
+	if err := o.checkDownload(); err != nil {
+		return nil, err
 	}
 	if o.fail && o.failBody {
 		return nil, usageErrorf("-f (--fail) and --fail-with-body cannot be combined")
@@ -637,6 +655,48 @@ func (f httpVersionFlag) Set(v string) error {
 		default:
 			f.o.http3 = http3Off
 		}
+	}
+	return nil
+}
+
+// continueFlag is -C: only "-", which continues from the size of the
+// output file (or from its resume data), is taken.
+type continueFlag struct{ on *bool }
+
+func (f continueFlag) String() string { return "" }
+
+func (f continueFlag) Set(v string) error {
+	if v != "-" {
+		return errors.New(`only "-" is supported: continue from where the output file ends`)
+	}
+	*f.on = true
+	return nil
+}
+
+// checkDownload checks the combinations of -O, -J, --no-clobber, -C and
+// --retry, as curl refuses them.
+func (o *options) checkDownload() error {
+	switch {
+	case o.retry < 0:
+		return usageErrorf("--retry must be 0 or more, got %d", o.retry)
+	case o.remoteName && o.output != "":
+		return usageErrorf("-O (--remote-name) and -o (--output) cannot be combined")
+	case o.remoteHead && !o.remoteName:
+		return usageErrorf("-J (--remote-header-name) needs -O (--remote-name)")
+	case o.continueAt && o.noClobber:
+		return usageErrorf("-C (--continue-at) and --no-clobber cannot be combined")
+	case o.continueAt && o.remoteHead:
+		return usageErrorf("-C (--continue-at) and -J (--remote-header-name) cannot be combined")
+	case o.continueAt && !o.remoteName && (o.output == "" || o.output == "-"):
+		return usageErrorf("-C - needs an output file: -o FILE or -O")
+	case o.continueAt && (o.include || o.head):
+		return usageErrorf("-C (--continue-at) cannot be combined with -i or -I")
+	case o.continueAt && o.rangeSpec != "":
+		return usageErrorf("-C (--continue-at) and -r (--range) cannot be combined")
+	case o.continueAt && (o.head || o.upload != "" || len(o.data) > 0 && !o.get || len(o.forms) > 0):
+		return usageErrorf("-C (--continue-at) continues a download: not with -I, -d, -F or -T")
+	case o.remoteName && (o.head || o.tcp != ""):
+		return usageErrorf("-O (--remote-name) needs a transfer with a body: not with -I or --tcp")
 	}
 	return nil
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/urlsession-go/urlsession"
 )
@@ -14,8 +18,9 @@ import (
 // symbolic links, into FIFOs and devices, truncating an existing file in
 // place (same inode, same mode and owner) and creating a missing one with
 // mode 0666 less the umask. Nothing is ever renamed over the path and no
-// other name is created next to it, so neither a user's file nor a special
-// file can be replaced.
+// other name is created next to it (but for the resume data of -C - and
+// --retry, see download.go), so neither a user's file nor a special file
+// can be replaced.
 
 // openWrite opens name for writing as curl does; see above. Its error is
 // an *urlsession.Error with code ErrCannotCreateFile.
@@ -27,6 +32,51 @@ func openWrite(name string) (*os.File, error) {
 	return f, nil
 }
 
+// openMode says how openOutput opens a file.
+type openMode int
+
+const (
+	openTruncate  openMode = iota // as curl: create or truncate in place
+	openAppend                    // -C -: create, or append to what is there
+	openExclusive                 // -J: create; an existing name is an error
+	openNoClobber                 // --no-clobber: create, else NAME.1 to NAME.100
+)
+
+// maxClobberSuffix is the last number --no-clobber tries, as curl.
+const maxClobberSuffix = 100
+
+// openOutput opens name for writing as mode says and returns the file and
+// the name it opened (another one only with openNoClobber). Whatever the
+// mode, it goes through the path as openWrite does, never replacing what is
+// there. Its error is an *urlsession.Error with code ErrCannotCreateFile.
+func openOutput(name string, mode openMode) (*os.File, string, error) {
+	switch mode {
+	case openAppend:
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
+		if err != nil {
+			return nil, "", &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
+		}
+		return f, name, nil
+	case openExclusive, openNoClobber:
+		try := name
+		for i := 0; ; i++ {
+			f, err := os.OpenFile(try, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+			if err == nil {
+				return f, try, nil
+			}
+			if !errors.Is(err, fs.ErrExist) || mode == openExclusive || i == maxClobberSuffix {
+				if errors.Is(err, fs.ErrExist) {
+					err = fmt.Errorf("refusing to overwrite %s: %w", try, err)
+				}
+				return nil, "", &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
+			}
+			try = name + "." + strconv.Itoa(i+1)
+		}
+	}
+	f, err := openWrite(name)
+	return f, name, err
+}
+
 // sink is one output of the command: standard output, or a file opened
 // with openWrite when the first bytes are written, so that a transfer that
 // fails before has not touched it. Writes to standard output are flushed
@@ -36,9 +86,13 @@ func openWrite(name string) (*os.File, error) {
 type sink struct {
 	name   string    // the file; "" or "-" for stdout
 	mkdirs bool      // --create-dirs: create the file's missing directories
+	mode   openMode  // how the file is opened
 	stdout io.Writer // standard output
 	file   *os.File  // the file once opened
-	w      *bufio.Writer
+	// regular: the file opened is a regular file, which a retry can
+	// rewrite from its start.
+	regular bool
+	w       *bufio.Writer
 }
 
 // toFile reports whether the sink is a file.
@@ -59,11 +113,14 @@ func (s *sink) open() error {
 			return &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
 		}
 	}
-	f, err := openWrite(s.name)
+	f, name, err := openOutput(s.name, s.mode)
 	if err != nil {
 		return err
 	}
-	s.file = f
+	s.name, s.file = name, f
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		s.regular = true
+	}
 	s.w = bufio.NewWriterSize(f, 64<<10)
 	return nil
 }

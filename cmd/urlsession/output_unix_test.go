@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,4 +176,47 @@ func TestDumpHeaderWritesThrough(t *testing.T) {
 		func(got string) bool {
 			return strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") && strings.HasSuffix(got, "\r\n\r\n")
 		})
+}
+
+// TestDownloadWritesThrough: with --retry the output is still written
+// through the path: into an existing file in place, a FIFO, the null
+// device.
+func TestDownloadWritesThrough(t *testing.T) {
+	t.Parallel()
+	content := randomBytes(200_000)
+	s := httptest.NewServer(urlsessiontest.NewResource(content))
+	t.Cleanup(s.Close)
+
+	t.Run("existing", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		name := filepath.Join(dir, "out")
+		if err := os.WriteFile(name, bytes.Repeat([]byte("x"), 300_000), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := os.Stat(name)
+		cli(t, "", "--retry", "2", "-o", name, s.URL+"/file").want(t, 0)
+		after, _ := os.Stat(name)
+		if !os.SameFile(before, after) || after.Mode().Perm() != 0o640 {
+			t.Errorf("the file was replaced: %v", after.Mode())
+		}
+		if got := readFile(t, name); got != string(content) {
+			t.Errorf("got %d bytes", len(got))
+		}
+		noFiles(t, dir, "out")
+	})
+	t.Run("fifo", func(t *testing.T) {
+		t.Parallel()
+		name, wait := fifoReader(t, t.TempDir())
+		cli(t, "", "--retry", "2", "-C", "-", "-o", name, s.URL+"/file").want(t, 0)
+		if got := wait(); !bytes.Equal(got, content) {
+			t.Errorf("the reader got %d bytes", len(got))
+		}
+	})
+	t.Run("devnull", func(t *testing.T) {
+		t.Parallel()
+		devNullIntact(t)
+		cli(t, "", "--retry", "2", "-C", "-", "-o", os.DevNull, s.URL+"/file").want(t, 0)
+		devNullIntact(t)
+	})
 }

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
 // progressThreshold is the body size from which the progress bar shows.
@@ -14,27 +15,28 @@ const progressThreshold = 1 << 20
 // progressInterval is the shortest time between two redraws.
 const progressInterval = 100 * time.Millisecond
 
-// progressWidth is the number of cells of the bar itself.
+// progressWidth is the number of cells of the bar itself when standard
+// error is not a terminal (on a terminal the bar takes the line's width).
 const progressWidth = 24
 
-// progress draws a one-line progress bar, redrawn in place with \r. Its
-// methods are called from one goroutine at a time.
+// progress is the progress bar on standard error, drawn by
+// github.com/schollz/progressbar: the bar, the percentage, the bytes so
+// far and in all, the rate and the time elapsed and left (the bytes and
+// rate alone, with a spinner, when the length is not known). It is redrawn
+// in place at most every progressInterval. Its methods are called from one
+// goroutine at a time (the session's delegate queue, then fetch).
 type progress struct {
 	w      io.Writer
 	always bool  // -#: whatever the size, and left complete at the end
 	total  int64 // -1 when unknown
-	now    func() time.Time
-	start  time.Time
-	last   time.Time
-	shown  int // length of the line on screen, 0 when none
+	bar    *progressbar.ProgressBar
 }
 
-func newProgress(w io.Writer, total int64, now func() time.Time) *progress {
-	return &progress{w: w, total: total, now: now, start: now()}
+func newProgress(w io.Writer, total int64) *progress {
+	return &progress{w: w, total: total}
 }
 
-// update redraws the bar for n bytes received, unless the body is small or
-// the last redraw was less than progressInterval ago.
+// update shows n bytes received, unless the body is small.
 func (p *progress) update(n int64) {
 	if p == nil {
 		return
@@ -42,65 +44,71 @@ func (p *progress) update(n int64) {
 	if !p.always && (p.total >= 0 && p.total <= progressThreshold || p.total < 0 && n <= progressThreshold) {
 		return
 	}
-	now := p.now()
-	if p.shown > 0 && now.Sub(p.last) < progressInterval {
-		return
-	}
-	p.draw(n, now)
+	p.set(n)
 }
 
-// draw draws the bar for n bytes at time now.
-func (p *progress) draw(n int64, now time.Time) {
-	p.last = now
-	line := p.line(n, now)
-	pad := ""
-	if len(line) < p.shown {
-		pad = strings.Repeat(" ", p.shown-len(line))
+// set moves the bar to n bytes, making it on first use.
+func (p *progress) set(n int64) {
+	if p.bar == nil {
+		max := p.total
+		if max <= 0 {
+			max = -1 // a spinner
+		}
+		opts := []progressbar.Option{
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionShowCount(),
+			progressbar.OptionUseIECUnits(true),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionThrottle(progressInterval),
+			progressbar.OptionSetSpinnerChangeInterval(0), // no goroutine: redrawn as bytes arrive
+			progressbar.OptionSetWidth(progressWidth),
+			progressbar.OptionSetTheme(progressbar.Theme{Saucer: "#", SaucerPadding: "-", BarStart: "[", BarEnd: "]"}),
+		}
+		if isTerminal(p.w) {
+			opts = append(opts, progressbar.OptionFullWidth())
+		}
+		p.bar = progressbar.NewOptions64(max, opts...)
 	}
-	fmt.Fprintf(p.w, "\r%s%s", line, pad)
-	p.shown = len(line)
+	if p.total > 0 && n > p.total {
+		// More than announced (a decoded body): grow rather than fail.
+		p.total = n
+		p.bar.ChangeMax64(n)
+	}
+	p.bar.Set64(n)
 }
 
-// line is the text of the bar for n bytes at time now.
-func (p *progress) line(n int64, now time.Time) string {
-	rate := "--"
-	if el := now.Sub(p.start).Seconds(); el > 0 {
-		rate = formatBytes(int64(float64(n)/el)) + "/s"
-	}
-	if p.total <= 0 {
-		return fmt.Sprintf("%s  %s", formatBytes(n), rate)
-	}
-	frac := min(float64(n)/float64(p.total), 1)
-	filled := int(frac * progressWidth)
-	bar := strings.Repeat("#", filled) + strings.Repeat("-", progressWidth-filled)
-	return fmt.Sprintf("[%s] %5.1f%%  %s / %s  %s", bar, frac*100, formatBytes(n), formatBytes(p.total), rate)
-}
-
-// done ends the bar after n bytes: with -# it is drawn complete and
-// left on its line, as curl leaves it; otherwise it is cleared.
+// done ends the bar after n bytes: with -# it is left on its line, full
+// when the body is complete, as curl leaves it; otherwise it is cleared.
 func (p *progress) done(n int64) {
 	if p == nil {
 		return
 	}
 	if !p.always {
 		p.clear()
+		if p.bar != nil {
+			p.bar.Exit()
+		}
 		return
 	}
-	if p.total < 0 {
-		p.total = n
+	p.set(n)
+	if p.total < 0 || n >= p.total {
+		p.bar.Finish()
+	} else {
+		p.bar.Exit()
 	}
-	p.draw(n, p.now())
 	io.WriteString(p.w, "\n")
-	p.shown = 0
 }
 
-// clear erases the bar if it is shown.
+// clear erases the bar if it is shown, as before the -v log; the next
+// update draws it again.
 func (p *progress) clear() {
-	if p == nil || p.shown == 0 {
+	if p == nil || p.bar == nil {
 		return
 	}
-	fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.shown))
-	p.shown = 0
+	p.bar.Clear()
 }
 
 // formatBytes formats n with a binary unit: "512 B", "1.5 KiB", "12.3 MiB".

@@ -16,6 +16,7 @@ import (
 
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/cookiestore"
+	"github.com/urlsession-go/urlsession/internal/filename"
 )
 
 const usageHead = `Usage: urlsession [flags] URL [flags]
@@ -32,6 +33,39 @@ Output:
                            existing file truncated in place (nothing is
                            renamed over it); a failed transfer leaves what
                            arrived; "-" is standard output
+  -O, --remote-name        write the body to a file of the current directory
+                           named after the URL's last path segment (else
+                           its host), made safe: never a path, never
+                           hidden; an existing file is overwritten, as
+                           with curl
+  -J, --remote-header-name with -O, take the name from the response's
+                           Content-Disposition (filename*, filename) when
+                           it gives one; an existing file is never
+                           overwritten (status 23)
+      --no-clobber         never overwrite a file with -o or -O: write to
+                           FILE.1, FILE.2, ... FILE.100 instead
+  -C, --continue-at -      continue the -o or -O file (only "-" is taken):
+                           from its resume data FILE.urlsession-resume when
+                           an earlier run left one (the rest is appended
+                           if the server's validators still match, the
+                           whole resource fetched again if it changed),
+                           else from the file's size with Range, as curl
+                           (a 206 from there is appended, a 200 rewrites
+                           the file, a 416 for a whole file is success);
+                           an interrupted download leaves its resume data
+                           and FILE.urlsession-partial beside FILE
+      --retry N            retry a transient failure (time-out, lost
+                           connection, HTTP 408, 429, 500, 502, 503, 504)
+                           up to N times, waiting 1 s, then 2 s, 4 s ... (at
+                           most 10 min) or what Retry-After asks; with an
+                           output file a download continues from what
+                           arrived where the server allows
+      --retry-delay SECONDS
+                           wait SECONDS between retries instead of backing
+                           off (0: back off)
+      --retry-max-time SECONDS
+                           make no retry that would start more than
+                           SECONDS after the first attempt (0: no limit)
   -D, --dump-header FILE   write the status line and headers of every
                            response, redirects included, to FILE, opened
                            as -o opens it; "-" is standard output
@@ -289,9 +323,17 @@ from every host are kept for the run and sent where they match. Without
 --cache nothing is cached. Whatever the run stored is on disk before the
 command exits.
 
+With -C - or --retry and an output file that is not a FIFO or device,
+the body is downloaded with a download task and written through the output
+path once complete (an interrupted run leaves the file as it was, and the
+download's resume data and partial file beside it, mode 0600: those two
+names are the command's own). Retries of a body already written to
+standard output or a FIFO are not made.
+
 A progress bar shows on standard error when it is a terminal (or with -#),
 the body does not go to a terminal, -s is not given and the body is over
-1 MiB (any size with -#).
+1 MiB (any size with -#): percentage, bytes received and in all, rate,
+time elapsed and left (a download task's from its DidWriteData).
 
 On failure one line goes to standard error: "urlsession: (<code>) <message>",
 code being the URLError code, or the exit status when there is none.
@@ -311,6 +353,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // runContext is run with a context whose cancellation (an interrupt) cancels
 // the transfer.
 func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, stdin, stdout, stderr, hooks{})
+}
+
+// hooks let tests watch and steer a run without waiting real time.
+type hooks struct {
+	// sleep waits between retries; nil is sleepContext.
+	sleep func(ctx context.Context, d time.Duration) error
+	// wrote hears each DidWriteData of a download task: the bytes written
+	// so far. It runs on the session's delegate queue.
+	wrote func(total int64)
+	// now is the retry loop's clock; nil is time.Now.
+	now func() time.Time
+}
+
+// runWith is runContext with hooks.
+func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, h hooks) int {
 	o, err := parseArgs(args)
 	if err != nil {
 		(&failure{status: exitUsage, code: exitUsage, msg: err.Error()}).report(stderr)
@@ -324,7 +382,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintf(stdout, "urlsession %s (%s %s/%s)\n", urlsession.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	}
-	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr)}
+	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr), hooks: h}
 	f := c.fetch(ctx)
 	if f == nil {
 		return exitOK
@@ -342,6 +400,9 @@ type client struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	auth           *authenticator // set by request
+	remoteURL      *url.URL       // -O: the URL the file is named after
+	claimed        string         // the file an attempt made with -J or --no-clobber
+	hooks          hooks
 
 	// askPassword asks for the -u password on the terminal; nil when
 	// standard input is not one.
@@ -432,30 +493,13 @@ func (c *client) fetch(ctx context.Context) *failure {
 	case isWebSocket(o.url):
 		return c.webSocket(ctx, cfg, req)
 	}
-	x := newTransfer(c)
-	s, err := urlsession.New(cfg, x)
-	if err != nil {
-		return &failure{status: exitFailure, code: exitFailure, msg: err.Error()}
+	if o.remoteName {
+		// -O: the URL's file name (-J may take the server's instead), in
+		// the current directory.
+		c.remoteURL = req.URL
+		o.output = filename.Suggest("", req.URL)
 	}
-
-	var task *urlsession.Task
-	switch {
-	case body.stdin:
-		req.Body, req.ContentLength = io.NopCloser(c.stdin), -1 // sent chunked, as curl -T -
-		task = s.UploadTaskWithStreamedRequest(req).Task
-	case body.file != "":
-		task = s.UploadTaskFromFile(req, body.file).Task
-	case body.data != nil:
-		task = s.UploadTask(req, body.data).Task
-	default:
-		task = s.DataTask(req).Task
-	}
-	start := time.Now()
-	task.Resume()
-	<-task.Done()
-	x.elapsed = time.Since(start)
-	c.invalidate(s, x, cfg)
-	return x.finish(ctx, task)
+	return c.transferLoop(ctx, cfg, req, body)
 }
 
 // statusFailure returns the failure of a usage error or of an error with

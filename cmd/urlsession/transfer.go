@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/internal/filename"
+	"github.com/urlsession-go/urlsession/internal/resume"
 )
 
 // transfer is the session delegate of one run: it decides about redirects
@@ -37,8 +40,19 @@ type transfer struct {
 	heads    sink // -D
 	writeErr error
 	received int64 // body bytes written
+	shown    int64 // a download task's bytes, as the bar last showed them
 	bar      *progress
 	metrics  *urlsession.TaskMetrics
+
+	// Retries and downloads (see download.go).
+	retryable     bool   // a transient status will be retried: do not write it
+	retryStatus   int    // the transient status that stopped the attempt
+	download      bool   // the task is a download task
+	resumed       bool   // the download task continues resume data
+	completed     bool   // the download task's file went through the output
+	rangeFrom     int64  // -C -: the bytes from here on were asked for
+	rangeComplete bool   // -C -: the file was already complete (a 416)
+	rangeErr      string // -C -: the answer cannot continue the file
 
 	invalidated chan struct{} // closed by DidBecomeInvalidWithError
 }
@@ -50,13 +64,16 @@ var (
 	_ urlsession.MetricsDelegate      = (*transfer)(nil)
 	_ urlsession.InvalidationDelegate = (*transfer)(nil)
 
+	_ urlsession.DownloadDelegate         = (*transfer)(nil)
+	_ urlsession.DownloadProgressDelegate = (*transfer)(nil)
+
 	_ urlsession.TaskChallengeDelegate = (*transfer)(nil)
 )
 
 func newTransfer(c *client) *transfer {
 	return &transfer{
 		c: c, o: c.o,
-		body:        sink{name: c.o.output, stdout: c.stdout, mkdirs: c.o.createDirs},
+		body:        sink{name: c.o.output, stdout: c.stdout, mkdirs: c.o.createDirs, mode: c.outputMode()},
 		heads:       sink{name: c.o.dumpHeader, stdout: c.stdout, mkdirs: c.o.createDirs},
 		invalidated: make(chan struct{}),
 	}
@@ -141,6 +158,13 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 	if !x.dumpHead(resp) {
 		return urlsession.ResponseCancel
 	}
+	if x.retryable && transientStatus(resp.StatusCode) {
+		x.retryStatus = resp.StatusCode
+		return urlsession.ResponseCancel
+	}
+	if x.rangeFrom > 0 && !x.continueRange(resp) {
+		return urlsession.ResponseCancel
+	}
 	if x.o.maxFilesize > 0 && resp.ContentLength > x.o.maxFilesize {
 		x.tooBig = true
 		return urlsession.ResponseCancel
@@ -154,6 +178,11 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 			return urlsession.ResponseCancel
 		}
 	}
+	if x.o.remoteHead && x.c.claimed == "" {
+		// -J: the name the server gives, else the URL's; never an
+		// existing file's (unless --no-clobber picks another).
+		x.body.name = filename.Suggest(resp.Header.Get("Content-Disposition"), x.c.remoteURL)
+	}
 	if x.o.include || x.o.head {
 		writeHead(&x.hopHeads, resp)
 		if _, err := x.body.Write(x.hopHeads.Bytes()); err != nil {
@@ -161,11 +190,136 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 			return urlsession.ResponseCancel
 		}
 	}
-	if !x.o.head && !x.o.silent && (x.o.progressBar || isTerminal(x.c.stderr)) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
-		x.bar = newProgress(x.c.stderr, resp.ContentLength, time.Now)
+	x.startBar(resp.ContentLength)
+	return urlsession.ResponseAllow
+}
+
+// startBar starts the progress bar for a body of total bytes (-1 when not
+// known) if the run shows one.
+func (x *transfer) startBar(total int64) {
+	if x.bar == nil && !x.o.head && !x.o.silent && (x.o.progressBar || isTerminal(x.c.stderr)) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
+		x.bar = newProgress(x.c.stderr, total)
 		x.bar.always = x.o.progressBar
 	}
-	return urlsession.ResponseAllow
+}
+
+// continueRange decides, for -C - without resume data, what the answer to
+// the request for the bytes from rangeFrom on does to the file, as curl
+// does: a 206 from there is appended, a 200 rewrites the file, a 416 for a
+// file already whole ends the run. It reports whether the body is wanted.
+func (x *transfer) continueRange(resp *http.Response) bool {
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+		// Not the resource: the file is left alone.
+		x.failed = resp.Status
+		if x.failed == "" {
+			x.failed = strconv.Itoa(resp.StatusCode)
+		}
+		return false
+	}
+	out := resume.Decide(x.rangeFrom, resp.StatusCode, resp.Header)
+	switch out.Action {
+	case resume.Append:
+		x.body.mode = openAppend
+	case resume.Restart:
+		x.body.mode = openTruncate
+	case resume.Complete:
+		x.rangeComplete = true
+		return false
+	default:
+		x.rangeErr = fmt.Sprintf("cannot continue the file at byte %d: %v", x.rangeFrom, out.Err)
+		return false
+	}
+	return true
+}
+
+// DidWriteData moves the progress bar of a download task and applies
+// --max-filesize and -f as early as the response allows.
+func (x *transfer) DidWriteData(_ *urlsession.Session, t *urlsession.DownloadTask, _, written, expected int64) {
+	if max := x.o.maxFilesize; max > 0 && (expected > max || written > max) {
+		x.tooBig = true
+		t.Cancel()
+		return
+	}
+	if resp := t.Response(); resp != nil && x.retryStatus == 0 && x.failed == "" {
+		// A body that will not be kept is not downloaded to the end.
+		switch {
+		case x.retryable && transientStatus(resp.StatusCode):
+			x.dumpHead(resp)
+			x.retryStatus = resp.StatusCode
+			t.Cancel()
+			return
+		case x.o.fail && resp.StatusCode >= 400:
+			x.dumpHead(resp)
+			x.failed = resp.Status
+			if x.failed == "" {
+				x.failed = strconv.Itoa(resp.StatusCode)
+			}
+			t.Cancel()
+			return
+		}
+	}
+	if x.retryStatus != 0 || x.failed != "" && x.o.fail {
+		return
+	}
+	x.startBar(expected)
+	x.bar.update(written)
+	x.shown = written
+	if x.c.hooks.wrote != nil {
+		x.c.hooks.wrote(written)
+	}
+}
+
+// DidFinishDownloadingTo writes the downloaded body through the output
+// path, as -o writes, unless the response is one not to keep (-f, a
+// transient status that will be retried).
+func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.DownloadTask, path string) {
+	resp := t.Response()
+	if resp == nil || x.retryStatus != 0 || x.failed != "" && x.o.fail || !x.dumpHead(resp) || x.tooBig || x.tooMany {
+		return
+	}
+	if x.retryable && transientStatus(resp.StatusCode) {
+		x.retryStatus = resp.StatusCode
+		return
+	}
+	// A 416 to a resumed task means the partial file was whole already.
+	whole := x.resumed && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable
+	if (x.o.fail || x.o.failBody) && resp.StatusCode >= 400 && !whole {
+		x.failed = resp.Status
+		if x.failed == "" {
+			x.failed = strconv.Itoa(resp.StatusCode)
+		}
+		if x.o.fail {
+			return
+		}
+	}
+	if x.o.include {
+		writeHead(&x.hopHeads, resp)
+		if _, err := x.body.Write(x.hopHeads.Bytes()); err != nil {
+			x.writeErr = err
+			return
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotOpenFile, Err: err}
+		return
+	}
+	defer f.Close()
+	if err := x.body.open(); err != nil {
+		x.writeErr = err
+		return
+	}
+	n, err := io.Copy(&x.body, f)
+	x.received = n
+	if err != nil {
+		var e *urlsession.Error
+		if !errors.As(err, &e) {
+			err = &urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}
+		}
+		x.writeErr = err
+		return
+	}
+	x.completed = true // closed, and a failure to close reported, by finish
 }
 
 // DidReceiveData writes the next piece of the body to the output.
@@ -218,13 +372,23 @@ func (x *transfer) closeOutputs(ok bool) error {
 // finish decides the outcome of the finished task, closes the outputs and
 // prints -w.
 func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
-	x.bar.done(x.received)
+	if x.download {
+		x.bar.done(x.shown)
+	} else {
+		x.bar.done(x.received)
+	}
 	err := task.Err()
 	var f *failure
 	switch {
 	case x.tooMany:
 		f = &failure{status: exitStatus(urlsession.ErrHTTPTooManyRedirects, true), code: int(urlsession.ErrHTTPTooManyRedirects),
 			msg: fmt.Sprintf("%s: maximum (%d) redirects followed", urlsession.ErrHTTPTooManyRedirects.String(), x.o.maxRedirs)}
+	case x.rangeComplete:
+		return nil // the file is whole: left as it is
+	case x.retryStatus != 0:
+		f = &failure{status: exitHTTPError, code: exitHTTPError, msg: "the requested URL returned error: " + strconv.Itoa(x.retryStatus)}
+	case x.rangeErr != "":
+		f = &failure{status: exitRangeError, code: exitRangeError, msg: x.rangeErr}
 	case x.c.auth != nil && x.c.auth.pinMismatch:
 		f = &failure{status: exitPinnedKey, code: exitPinnedKey, msg: "SSL: public key does not match pinned public key"}
 	case x.writeErr != nil:
@@ -235,7 +399,7 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	case x.tooBig:
 		f = failureOf(&urlsession.Error{Code: urlsession.ErrDataLengthExceedsMaximum,
 			Err: fmt.Errorf("more than the %d bytes --max-filesize allows", x.o.maxFilesize)}, true)
-	case x.failed != "" && (x.o.fail || err == nil):
+	case x.failed != "" && (x.o.fail || err == nil || x.rangeFrom > 0):
 		f = &failure{status: exitHTTPError, code: exitHTTPError, msg: "the requested URL returned error: " + x.failed}
 	case err != nil && ctx.Err() != nil:
 		f = &failure{status: exitInterrupted} // interrupted: no message
@@ -258,9 +422,6 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	complete := f == nil || x.o.failBody && x.failed != "" && err == nil
 	if cerr := x.closeOutputs(complete); cerr != nil && complete {
 		f = failureOf(cerr, true)
-	}
-	if x.c.writeOut != "" {
-		x.writeOut(x.c.writeOut, task, f)
 	}
 	return f
 }

@@ -201,7 +201,7 @@ var writeOutVars = map[string]writeOutVar{
 	}},
 	"filename_effective": {woString, func(w *writeOutInfo) any {
 		if w.x.body.toFile() {
-			return w.x.o.output
+			return w.x.body.name
 		}
 		return ""
 	}},

@@ -1,0 +1,483 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/internal/resume"
+)
+
+// Downloads: -O, -C - and --retry.
+//
+// A run with an output file and -C - or --retry downloads with a download
+// task, unless the file is a FIFO or a device (those get the bytes as they
+// arrive, through a data task). The task writes the body to a file of its
+// own; once it is complete and the response is the one wanted, its bytes
+// are written through the output path as -o always writes (a symlink is
+// followed, an existing file truncated in place). When such a download is
+// interrupted (the network fails, the time runs out, or SIGINT or SIGTERM
+// cancels it) and the server allows resuming (a strong validator, byte
+// ranges), the task's partial file is kept beside the output as
+// FILE.urlsession-partial and its resume data as FILE.urlsession-resume,
+// both mode 0600. The next run with -C - continues from them with
+// DownloadTaskWithResumeData, which checks that the partial file is
+// unchanged and asks the server for the rest with If-Range: the rest is
+// appended, or, if the resource changed, the whole of it is downloaded
+// again. Both files are removed once the output is complete. These two
+// names are the command's own: it replaces and removes them as it needs.
+//
+// Without resume data, -C - with a non-empty output file does what curl
+// does: it asks for the bytes from the file's size on (Range: bytes=N-) and
+// appends the answer only if it is a 206 whose Content-Range starts there;
+// a 200 rewrites the file from its start; a 416 that gives the file's size
+// as the whole length means the file is complete (exit 0, the file
+// untouched); any other range, or a status of 400 or more, leaves the file
+// alone (exit 33 or 22).
+
+const (
+	resumeSuffix  = ".urlsession-resume"
+	partialSuffix = ".urlsession-partial"
+)
+
+// exitRangeError is curl's "range error": -C - could not continue.
+const exitRangeError = 33
+
+// maxBackoff is the longest wait between two retries, as curl's.
+const maxBackoff = 10 * time.Minute
+
+// outputMode returns how the body's file is opened.
+func (c *client) outputMode() openMode {
+	switch {
+	case c.o.noClobber:
+		return openNoClobber
+	case c.o.remoteHead:
+		return openExclusive
+	}
+	return openTruncate
+}
+
+// downloadMode reports whether the run downloads with a download task:
+// with an output file that is not special, and -C - or --retry.
+func (c *client) downloadMode(body uploadBody) bool {
+	o := c.o
+	if o.output == "" || o.output == "-" || o.head || o.remoteHead || (!o.continueAt && o.retry == 0) {
+		return false
+	}
+	if body.stdin || body.file != "" || body.data != nil {
+		return false // an upload's response: the data task writes it
+	}
+	fi, err := os.Stat(o.output)
+	return err != nil || fi.Mode().IsRegular()
+}
+
+// plan is how one attempt starts.
+type plan struct {
+	download   bool   // with a download task
+	resumeData []byte // the download task continues this, or nil
+	rangeFrom  int64  // with a data task: ask for the bytes from here on (-C -)
+}
+
+// planAttempt decides how attempt n (from 0) starts.
+func (c *client) planAttempt(body uploadBody, req *http.Request, n int) plan {
+	o := c.o
+	if !c.downloadMode(body) {
+		if o.continueAt {
+			if fi, err := os.Stat(o.output); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+				return plan{rangeFrom: fi.Size()}
+			}
+		}
+		return plan{}
+	}
+	p := plan{download: true}
+	data, err := os.ReadFile(o.output + resumeSuffix)
+	switch {
+	case err != nil:
+	case !o.continueAt && n == 0:
+		// A fresh download: what an earlier run left is stale.
+		c.dropResumeData(nil)
+	default:
+		data, err = c.ownResumeData(data)
+		if err != nil {
+			c.dropResumeData(nil)
+			break
+		}
+		if u := req.URL; u.Scheme == "http" || u.Scheme == "https" {
+			// The URL given now: a signed URL may have been renewed. The
+			// validators still tell whether it is the same resource.
+			if d, rerr := urlsession.RetargetResumeData(data, u); rerr == nil {
+				data = d
+			}
+		}
+		if _, uerr := urlsession.ResumeDataURL(data); uerr == nil {
+			p.resumeData = data
+		} else {
+			c.dropResumeData(nil)
+		}
+	}
+	if p.resumeData == nil && o.continueAt {
+		if fi, err := os.Stat(o.output); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			return plan{rangeFrom: fi.Size()}
+		}
+	}
+	return p
+}
+
+// ownResumeData returns resume data read from beside the output with its
+// partial file set to FILE.urlsession-partial, whatever path it names:
+// resume data from a file is never let to write anywhere else (and the
+// two files may have been moved together). The fingerprint the data
+// records still has to match that file's.
+func (c *client) ownResumeData(data []byte) ([]byte, error) {
+	d, err := resume.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	partial, err := filepath.Abs(c.o.output + partialSuffix)
+	if err != nil {
+		return nil, err
+	}
+	if d.File == partial {
+		return data, nil
+	}
+	d.File = partial
+	return resume.Encode(d)
+}
+
+// dropResumeData removes the resume data beside the output and, if data
+// still describes it, its partial file.
+func (c *client) dropResumeData(data []byte) {
+	if data != nil {
+		urlsession.RemoveResumeData(data)
+	}
+	os.Remove(c.o.output + resumeSuffix)
+	os.Remove(c.o.output + partialSuffix)
+}
+
+// keepResumeData moves the partial file of data beside the output and
+// writes the resume data, pointing at it, beside the output too. It
+// reports failure to keep them.
+func (c *client) keepResumeData(data []byte) error {
+	d, err := resume.Decode(data)
+	if err != nil {
+		return err
+	}
+	if c.o.createDirs {
+		if err := os.MkdirAll(filepath.Dir(c.o.output), 0o750); err != nil {
+			return err
+		}
+	}
+	partial, err := filepath.Abs(c.o.output + partialSuffix)
+	if err != nil {
+		return err
+	}
+	if d.File != partial {
+		if err := movePartial(d.File, partial); err != nil {
+			os.Remove(d.File)
+			return err
+		}
+		f, err := os.Open(partial)
+		if err != nil {
+			return err
+		}
+		fp, err := resume.FingerprintOf(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		d.File = partial
+		d.SetFingerprint(fp)
+		if data, err = resume.Encode(d); err != nil {
+			return err
+		}
+	}
+	name := c.o.output + resumeSuffix
+	os.Remove(name) // the command's own name: never written through
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+	}
+	return err
+}
+
+// movePartial moves the file from to the name to (the command's own),
+// linking it there, else copying it when they are on different file
+// systems.
+func movePartial(from, to string) error {
+	os.Remove(to)
+	if err := os.Link(from, to); err == nil {
+		return os.Remove(from)
+	}
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(to)
+		return err
+	}
+	return os.Remove(from)
+}
+
+// transientStatus reports whether an HTTP status is worth retrying, as
+// curl's --retry judges: 408, 429, 500, 502, 503 and 504.
+func transientStatus(code int) bool {
+	switch code {
+	case 408, 429, 500, 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+// transientError reports whether a task error is worth retrying: a time
+// out or a lost connection (a body cut short, an empty reply).
+func transientError(err error) bool {
+	switch urlsession.CodeOf(err) {
+	case urlsession.ErrTimedOut, urlsession.ErrNetworkConnectionLost:
+		return true
+	}
+	return false
+}
+
+// retryAfter returns the wait a Retry-After header asks for (seconds or
+// an HTTP date), and whether there was a usable one.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		return time.Duration(min(n, int64(maxBackoff/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), maxBackoff), true
+	}
+	return 0, false
+}
+
+// retryWait returns the wait before retry n (from 0): --retry-delay, else
+// exponential backoff from one second; a Retry-After wins over either.
+func (c *client) retryWait(n int, after time.Duration, hasAfter bool) time.Duration {
+	if hasAfter {
+		return after
+	}
+	if c.o.retryDelay > 0 {
+		return c.o.retryDelay
+	}
+	if n >= 10 {
+		return maxBackoff
+	}
+	return min(time.Second<<n, maxBackoff)
+}
+
+// sleepContext waits for d or the end of ctx.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// outcome is what one attempt ended with.
+type outcome struct {
+	f     *failure
+	x     *transfer
+	task  *urlsession.Task
+	retry bool // a transient failure that a retry may cure
+	after time.Duration
+	// hasAfter: the response said how long to wait (Retry-After).
+	hasAfter bool
+}
+
+// transferLoop runs the transfer, retrying transient failures as --retry
+// allows, and prints -w for the last attempt.
+func (c *client) transferLoop(ctx context.Context, cfg *urlsession.Configuration, req *http.Request, body uploadBody) *failure {
+	o := c.o
+	sleep := c.hooks.sleep
+	if sleep == nil {
+		sleep = sleepContext
+	}
+	now := c.hooks.now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	for n := 0; ; n++ {
+		// A transient status is kept back from the output only when a
+		// retry will follow (unless its Retry-After asks for more time than
+		// --retry-max-time leaves).
+		retryable := n < o.retry && !body.stdin && (o.retryMaxTime == 0 || now().Sub(start)+c.retryWait(n, 0, false) <= o.retryMaxTime)
+		out := c.attempt(ctx, cfg, req, body, n, retryable)
+		if out.f == nil || !out.retry || n >= o.retry || ctx.Err() != nil {
+			if c.writeOut != "" && out.x != nil {
+				out.x.writeOut(c.writeOut, out.task, out.f)
+			}
+			return out.f
+		}
+		wait := c.retryWait(n, out.after, out.hasAfter)
+		if o.retryMaxTime > 0 && now().Sub(start)+wait > o.retryMaxTime {
+			if c.writeOut != "" && out.x != nil {
+				out.x.writeOut(c.writeOut, out.task, out.f)
+			}
+			return out.f
+		}
+		if !o.silent {
+			left := o.retry - n
+			fmt.Fprintf(c.stderr, "urlsession: WARNING: transient problem: %s; will retry in %s, %d %s left\n",
+				out.f.msg, wait, left, plural(left, "retry", "retries"))
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return &failure{status: exitInterrupted}
+		}
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// attempt runs the transfer once. retryable says whether a transient
+// failure will be retried: a transient status is then not written out.
+func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req *http.Request, body uploadBody, n int, retryable bool) outcome {
+	p := c.planAttempt(body, req, n)
+	x := newTransfer(c)
+	x.retryable = retryable
+	x.rangeFrom = p.rangeFrom
+	x.download = p.download
+	x.resumed = p.resumeData != nil
+	if c.claimed != "" {
+		// An earlier attempt made this file (-J, --no-clobber): rewrite it.
+		x.body.name, x.body.mode = c.claimed, openTruncate
+	}
+	s, err := urlsession.New(cfg, x)
+	if err != nil {
+		return outcome{f: &failure{status: exitFailure, code: exitFailure, msg: err.Error()}}
+	}
+	r := req
+	if p.rangeFrom > 0 {
+		r = req.Clone(req.Context())
+		r.Header.Set("Range", resume.RangeHeader(p.rangeFrom))
+		// The file holds the bytes as sent: ask for them without a coding.
+		r.Header.Set("Accept-Encoding", "identity")
+	}
+
+	var task *urlsession.Task
+	var dt *urlsession.DownloadTask
+	switch {
+	case p.download && p.resumeData != nil:
+		dt = s.DownloadTaskWithResumeData(p.resumeData)
+	case p.download:
+		// The run's context ends the task through CancelByProducingResumeData
+		// below, not as a plain cancellation that would discard the file.
+		dt = s.DownloadTask(r.WithContext(context.WithoutCancel(ctx)))
+	case body.stdin:
+		r.Body, r.ContentLength = io.NopCloser(c.stdin), -1 // sent chunked, as curl -T -
+		task = s.UploadTaskWithStreamedRequest(r).Task
+	case body.file != "":
+		task = s.UploadTaskFromFile(r, body.file).Task
+	case body.data != nil:
+		task = s.UploadTask(r, body.data).Task
+	default:
+		task = s.DataTask(r).Task
+	}
+	if dt != nil {
+		task = dt.Task
+		stop := context.AfterFunc(ctx, func() { dt.CancelByProducingResumeData(context.Background()) })
+		defer stop()
+	}
+	start := time.Now()
+	task.Resume()
+	<-task.Done()
+	x.elapsed = time.Since(start)
+	c.invalidate(s, x, cfg)
+	if p.resumeData != nil && ctx.Err() == nil && task.Response() == nil {
+		switch urlsession.CodeOf(task.Err()) {
+		case urlsession.ErrCannotOpenFile, urlsession.ErrUnsupportedURL:
+			// The partial file changed, or the resume data is damaged:
+			// start again cleanly rather than splice.
+			if !c.o.silent {
+				fmt.Fprintf(c.stderr, "urlsession: WARNING: cannot continue from %s (%v); starting again\n",
+					c.o.output+resumeSuffix, task.Err())
+			}
+			c.dropResumeData(p.resumeData)
+			return c.attempt(ctx, cfg, req, body, n, retryable)
+		}
+	}
+	f := x.finish(ctx, task)
+	if x.body.regular && x.body.mode != openTruncate && x.body.mode != openAppend {
+		c.claimed = x.body.name
+	}
+	out := outcome{f: f, x: x, task: task}
+	if dt != nil {
+		c.settleDownload(x, task, f)
+	}
+	if f == nil {
+		return out
+	}
+	resp := task.Response()
+	switch {
+	case x.retryStatus != 0:
+		out.retry = true
+		out.after, out.hasAfter = retryAfter(resp.Header, time.Now())
+	case body.stdin: // standard input cannot be sent twice
+	case ctx.Err() != nil || x.writeErr != nil || x.tooBig || x.tooMany || x.failed != "":
+	case transientError(task.Err()):
+		// Bytes that went where they cannot be taken back (standard
+		// output, a FIFO) are not sent twice.
+		out.retry = x.download || x.rangeFrom > 0 || x.received == 0 || x.body.regular
+	}
+	return out
+}
+
+// settleDownload keeps the resume data of a failed download task beside
+// the output, or removes what is left of it once the output is complete.
+func (c *client) settleDownload(x *transfer, task *urlsession.Task, f *failure) {
+	if f == nil || x.completed {
+		c.dropResumeData(nil)
+		return
+	}
+	data := urlsession.ErrorResumeData(task.Err())
+	if data == nil {
+		if _, err := os.Stat(c.o.output + partialSuffix); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(c.o.output + resumeSuffix) // it described the partial file that is gone
+		}
+		return
+	}
+	if err := c.keepResumeData(data); err != nil {
+		urlsession.RemoveResumeData(data)
+		if !c.o.silent {
+			fmt.Fprintf(c.stderr, "urlsession: WARNING: cannot keep the resume data beside %s: %v\n", c.o.output, err)
+		}
+	}
+}
