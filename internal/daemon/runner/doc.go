@@ -12,7 +12,10 @@
 // into a temporary file beside it first when the two are on different
 // file systems), and the directory synced: the file appears there whole
 // or not at all. A response the daemon retries (429, 503) is not handed
-// over.
+// over. A download completed by a resumption (after a checkpoint, a stop
+// or a failure) reports status 200, not the 206 of its last request,
+// unless the job's own request asked for a range: the file holds the
+// whole resource.
 //
 // Partial files of resume data live in Options.PartialDir, one per job
 // (<job>.partial): the runner moves a partial file there (keeping its

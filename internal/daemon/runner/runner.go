@@ -271,6 +271,11 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 		case !placed:
 			return server.Result{Err: &server.TransferError{Code: int(urlsession.ErrCannotMoveFile), Message: "the download was not handed over"}}, finished, nil
 		}
+		if status == http.StatusPartialContent && job.Request.Header.Get("Range") == "" {
+			// The rest of the body answered a resumption: the file
+			// holds the whole resource, as a 200 would have sent it.
+			status = http.StatusOK
+		}
 		return server.Result{StatusCode: status, File: job.File, BytesDone: d.bytes()}, finished, nil
 	}
 	if data != nil && staleResumeData(err) {
