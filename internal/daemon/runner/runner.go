@@ -221,6 +221,12 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			return r.downloadEnded(job, dt, d, data)
 		case <-ctx.Done():
 			rd := r.stop(dt, job)
+			<-dt.Done()
+			if dt.Err() == nil {
+				// It completed before the stop took effect: the
+				// completion wins (the file is in place).
+				return r.downloadEnded(job, dt, d, data)
+			}
 			if rd == nil {
 				rd = data
 			}

@@ -38,6 +38,9 @@ func (r *Runner) upload(ctx context.Context, job api.Job, rep *reporter) server.
 			rd, err := ut.CancelByProducingResumeData(sctx)
 			cancel()
 			<-ut.Done()
+			if ut.Err() == nil {
+				break // it completed before the stop took effect
+			}
 			if err != nil || rd == nil {
 				rd = data
 			}
