@@ -21,6 +21,7 @@ import (
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
 	"github.com/urlsession-go/urlsession/internal/daemon/server"
 	"github.com/urlsession-go/urlsession/internal/resume"
+	"github.com/urlsession-go/urlsession/urlsessiontest"
 )
 
 var modTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -519,5 +520,54 @@ func TestRetryAfter(t *testing.T) {
 		if got := RetryAfter(tc.in, now); got != tc.want {
 			t.Errorf("RetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestUploadResume: a resumable upload whose connection keeps breaking
+// fails with resume data; the next run continues it on the server and
+// completes.
+func TestUploadResume(t *testing.T) {
+	body := randomBytes(1<<20 + 3)
+	var broken sync.Mutex
+	breaking := true
+	rs := &urlsessiontest.ResumableUploads{Interrupt: func(offset int64) (int64, int) {
+		broken.Lock()
+		defer broken.Unlock()
+		if !breaking {
+			return -1, 0
+		}
+		if offset == 0 {
+			return 256 << 10, 0 // reset once 256 KiB are stored
+		}
+		return 0, 0 // and at once on every append
+	}}
+	srv := httptest.NewServer(rs)
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(file, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, nil)
+	job := api.Job{ID: "up", Session: "s", Kind: api.Upload, File: file,
+		Request: api.Request{Method: http.MethodPost, URL: srv.URL + "/up"}}
+	res := r.Run(context.Background(), job, func(server.Progress) {})
+	var te *server.TransferError
+	if !errors.As(res.Err, &te) || te.Permanent {
+		t.Fatalf("Run = %+v (%v), want a transient failure", res, res.Err)
+	}
+	if res.ResumeData == nil {
+		t.Fatalf("the upload failed without resume data (%v)", res.Err)
+	}
+	broken.Lock()
+	breaking = false
+	broken.Unlock()
+	job.ResumeData = res.ResumeData
+	res = r.Run(context.Background(), job, func(server.Progress) {})
+	if res.Err != nil || res.StatusCode != 201 {
+		t.Fatalf("resumed Run = %+v (%v), want status 201", res, res.Err)
+	}
+	ups := rs.Uploads()
+	if len(ups) != 1 || !ups[0].Complete || !bytes.Equal(ups[0].Data, body) {
+		t.Fatalf("server holds %d uploads; want one complete with the file", len(ups))
 	}
 }
