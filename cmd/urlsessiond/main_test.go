@@ -233,7 +233,7 @@ func TestDaemon(t *testing.T) {
 	defer srv.Close()
 	defer o.open()
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := d.start(ctx)
 
