@@ -57,7 +57,8 @@
 // code. Permanent (the job fails at once): a bad or unsupported URL, too
 // many redirects, a redirect to nowhere, authentication that was refused
 // or is required, ATS refusals, certificate rejections, a missing or
-// unreadable or changed upload file. Every other failure (the network,
+// unreadable or changed upload file, a download destination whose
+// directory is missing or not writable (-3005). Every other failure (the network,
 // timeouts, a bad server response, a full disk) is transient and retried
 // by the daemon. A 429 Too Many Requests or 503 Service Unavailable
 // response is transient too, with the server's Retry-After (seconds or an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -273,7 +274,11 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 		placed, perr := d.result()
 		switch {
 		case perr != nil:
-			return server.Result{Err: &server.TransferError{Code: int(urlsession.ErrCannotMoveFile), Message: "moving the download into place: " + perr.Error()}, StatusCode: 0}, finished, nil
+			// A destination that is missing or not ours will not
+			// become usable by downloading again; a full disk may.
+			permanent := errors.Is(perr, fs.ErrNotExist) || errors.Is(perr, fs.ErrPermission)
+			return server.Result{Err: &server.TransferError{Code: int(urlsession.ErrCannotMoveFile),
+				Message: "moving the download into place: " + perr.Error(), Permanent: permanent}}, finished, nil
 		case !placed:
 			return server.Result{Err: &server.TransferError{Code: int(urlsession.ErrCannotMoveFile), Message: "the download was not handed over"}}, finished, nil
 		}

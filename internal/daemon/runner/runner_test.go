@@ -460,6 +460,18 @@ func TestDownloadErrors(t *testing.T) {
 	}
 }
 
+func TestDownloadDestinationMissing(t *testing.T) {
+	o := newOrigin(t, 100<<10)
+	r := newRunner(t, nil)
+	job := downloadJob(t, o.srv.URL+"/f")
+	job.File = filepath.Join(t.TempDir(), "no such directory", "out")
+	res := r.Run(context.Background(), job, func(server.Progress) {})
+	var te *server.TransferError
+	if !errors.As(res.Err, &te) || te.Code != int(urlsession.ErrCannotMoveFile) || !te.Permanent {
+		t.Fatalf("Run = %+v (%v), want a permanent -3005", res, res.Err)
+	}
+}
+
 func TestUpload(t *testing.T) {
 	body := randomBytes(1<<20 + 5)
 	var got []byte
