@@ -1,0 +1,199 @@
+// Command urlsessiond is the per-user background-transfer daemon of
+// urlsession: it keeps the uploads and downloads of background sessions
+// going while their programs are not running, survives crashes, and
+// replays missed events when a program comes back.
+//
+// Programs start it on demand (package client finds it on PATH, beside
+// their own executable, or at $URLSESSIOND); it can also run as a systemd
+// user service (dist/systemd/urlsessiond.service). It listens on
+// $XDG_RUNTIME_DIR/urlsession/urlsessiond.sock and exits after
+// -idle-timeout with no work.
+//
+// Usage:
+//
+//	urlsessiond [flags]
+//
+// Flags:
+//
+//	-store PATH            job database ($XDG_DATA_HOME/urlsession/daemon/jobs.sqlite)
+//	-idle-timeout D        exit after this long idle (5m; 0 or negative: never)
+//	-max-concurrent N      transfers at once (6)
+//	-log PATH              log to this file (appended, 0600) instead of standard error
+//	-log-level LEVEL       debug, info, warn or error (info)
+//	-checkpoint-bytes N    bytes between download checkpoints (8 MiB; negative: none)
+//	-checkpoint-interval D least time between download checkpoints (5s)
+//	-progress-interval D   least time between stored progress events (1s)
+//
+// Beside the store it keeps downloads/ (finished downloads until handed
+// over), partial/ (partial files of resume data) and tmp/ (the transfer
+// session's temporary files, so that they share a file system with the
+// others: a finished download is renamed, not copied). All are 0700.
+//
+// Exit status: 0 after an idle exit or SIGTERM/SIGINT, 3 when another
+// daemon of the user is running, 1 on any other error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/daemon/runner"
+	"github.com/urlsession-go/urlsession/internal/daemon/server"
+	"github.com/urlsession-go/urlsession/internal/daemon/store"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// staleTemp is the age after which a temporary entry left in tmp/ by a
+// daemon that was killed is removed at start.
+const staleTemp = 24 * time.Hour
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("urlsessiond", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	storePath := fs.String("store", "", "job database `path` (default $XDG_DATA_HOME/urlsession/daemon/jobs.sqlite)")
+	idle := fs.Duration("idle-timeout", 5*time.Minute, "exit after this long with no work (0 or negative: never)")
+	maxConc := fs.Int("max-concurrent", 6, "transfers run at once")
+	logPath := fs.String("log", "", "log to this `file` (appended) instead of standard error")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	cpBytes := fs.Int64("checkpoint-bytes", runner.DefaultCheckpointBytes, "bytes between download checkpoints (negative: none)")
+	cpInterval := fs.Duration("checkpoint-interval", runner.DefaultCheckpointInterval, "least time between download checkpoints")
+	progress := fs.Duration("progress-interval", time.Second, "least time between stored progress events")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "urlsessiond: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToLower(*level))); err != nil {
+		fmt.Fprintf(stderr, "urlsessiond: -log-level: %v\n", err)
+		return 2
+	}
+	out := stderr
+	if *logPath != "" {
+		f, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintf(stderr, "urlsessiond: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		out = f
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: lvl}))
+
+	if *storePath == "" {
+		p, err := store.DefaultPath()
+		if err != nil {
+			log.Error("no store path", "err", err)
+			return 1
+		}
+		*storePath = p
+	}
+	base := filepath.Dir(*storePath)
+	tmp := filepath.Join(base, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		log.Error("temporary directory", "err", err)
+		return 1
+	}
+	os.Chmod(base, 0o700)
+	os.Chmod(tmp, 0o700)
+	removeStale(tmp, time.Now().Add(-staleTemp), log)
+	// The transfer session puts its files in os.TempDir: keep them in
+	// the daemon's own directory, on the file system of the downloads.
+	os.Setenv("TMPDIR", tmp)
+
+	idleTimeout := *idle
+	if idleTimeout <= 0 {
+		idleTimeout = -1
+	}
+	rn, err := runner.New(runner.Options{
+		PartialDir:         filepath.Join(base, "partial"),
+		CheckpointBytes:    *cpBytes,
+		CheckpointInterval: *cpInterval,
+		Logger:             log,
+	})
+	if err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err = server.Run(ctx, server.Config{
+		Runner:           rn,
+		Logger:           log,
+		MaxConcurrent:    *maxConc,
+		IdleTimeout:      idleTimeout,
+		ProgressInterval: *progress,
+	}, *storePath)
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if cerr := rn.Close(cctx); cerr != nil {
+		log.Warn("closing the transfer session", "err", cerr)
+	}
+	cancel()
+	switch {
+	case errors.Is(err, server.ErrRunning):
+		log.Info("another daemon is running", "err", err)
+		return 3
+	case err != nil:
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// removeStale removes what killed daemons left in dir: entries last
+// changed before cutoff (a live transfer's session directory changes
+// while its download runs and moves to the partial directory at each
+// checkpoint).
+func removeStale(dir string, cutoff time.Time, log *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := filepath.Join(dir, e.Name())
+		if !olderThan(name, cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(name); err == nil {
+			log.Info("removed a stale temporary file", "name", e.Name())
+		}
+	}
+}
+
+// olderThan reports whether name and, for a directory, every entry in it
+// were last changed before cutoff.
+func olderThan(name string, cutoff time.Time) bool {
+	info, err := os.Lstat(name)
+	if err != nil || !info.ModTime().Before(cutoff) {
+		return false
+	}
+	if !info.IsDir() {
+		return true
+	}
+	entries, err := os.ReadDir(name)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		i, err := e.Info()
+		if err != nil || !i.ModTime().Before(cutoff) {
+			return false
+		}
+	}
+	return true
+}

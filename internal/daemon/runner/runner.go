@@ -1,0 +1,495 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/internal/daemon/api"
+	"github.com/urlsession-go/urlsession/internal/daemon/server"
+	"github.com/urlsession-go/urlsession/internal/resume"
+)
+
+// Defaults of Options.
+const (
+	DefaultCheckpointBytes    = 8 << 20
+	DefaultCheckpointInterval = 5 * time.Second
+)
+
+// stopWait bounds how long a stopping transfer may take to hand back its
+// resume data.
+const stopWait = 10 * time.Second
+
+// Options set up a Runner. Zero values take the documented defaults.
+type Options struct {
+	// Configuration is the session's configuration; nil means
+	// urlsession.DefaultConfiguration(). It is copied.
+	Configuration *urlsession.Configuration
+	// PartialDir holds the partial files of resume data (required); it
+	// is created 0700.
+	PartialDir string
+	// CheckpointBytes and CheckpointInterval space the checkpoints of a
+	// running download (see the package documentation): at least
+	// CheckpointBytes (default 8 MiB) and CheckpointInterval (default 5
+	// s) apart. A negative CheckpointBytes turns checkpoints off.
+	CheckpointBytes    int64
+	CheckpointInterval time.Duration
+	// Logger receives the runner's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Runner runs the daemon's transfers with one Session. It is safe for
+// concurrent use; Close ends it.
+type Runner struct {
+	s    *urlsession.Session
+	opts Options
+	log  *slog.Logger
+}
+
+var _ server.Runner = (*Runner)(nil)
+
+// New makes the runner's directory and session.
+func New(opts Options) (*Runner, error) {
+	if opts.PartialDir == "" {
+		return nil, errors.New("runner: Options needs a PartialDir")
+	}
+	if err := mkdirPrivate(opts.PartialDir); err != nil {
+		return nil, fmt.Errorf("runner: partial directory: %w", err)
+	}
+	if opts.CheckpointBytes == 0 {
+		opts.CheckpointBytes = DefaultCheckpointBytes
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = DefaultCheckpointInterval
+	}
+	cfg := opts.Configuration
+	if cfg == nil {
+		cfg = urlsession.DefaultConfiguration()
+	} else {
+		cfg = cfg.Clone()
+	}
+	s, err := urlsession.New(cfg, nil)
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{s: s, opts: opts, log: log}, nil
+}
+
+// Close invalidates the session once its tasks have ended (the daemon
+// stops them before Serve returns) and waits, until ctx is done, for its
+// stores to be on disk.
+func (r *Runner) Close(ctx context.Context) error {
+	r.s.FinishTasksAndInvalidate()
+	select {
+	case <-r.s.Invalidated():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run implements server.Runner.
+func (r *Runner) Run(ctx context.Context, job api.Job, progress func(server.Progress)) server.Result {
+	rep := &reporter{f: progress}
+	defer rep.close()
+	if job.Kind == api.Upload {
+		return r.upload(ctx, job, rep)
+	}
+	return r.download(ctx, job, rep)
+}
+
+// reporter passes progress on until Run returns; callbacks still queued
+// on the session's delegate queue then report nothing.
+type reporter struct {
+	mu     sync.Mutex
+	f      func(server.Progress)
+	closed bool
+}
+
+func (p *reporter) report(pr server.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.f(pr)
+	}
+}
+
+func (p *reporter) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
+
+// request builds a job's HTTP request. Its context is not the run's: the
+// run's end stops the task by CancelByProducingResumeData.
+func request(job api.Job) (*http.Request, error) {
+	req, err := http.NewRequest(job.Request.Method, job.Request.URL, nil)
+	if err != nil {
+		return nil, &server.TransferError{Code: int(urlsession.ErrBadURL), Message: "the URL does not parse: " + api.RedactedURL(job.Request.URL), Permanent: true}
+	}
+	for k, vs := range job.Request.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	return req, nil
+}
+
+// partialPath is the job's partial file in PartialDir.
+func (r *Runner) partialPath(job api.Job) string {
+	return filepath.Join(r.opts.PartialDir, job.ID+".partial")
+}
+
+// outcome is how one task of a run ended.
+type outcome int
+
+const (
+	finished   outcome = iota // the task completed (res is final)
+	stopped                   // ctx ended (res holds the resume data)
+	checkpoint                // stopped into resume data, to continue at once
+	stale                     // the resume data was unusable: start over
+)
+
+// download runs a download job: one task, and one more per checkpoint.
+func (r *Runner) download(ctx context.Context, job api.Job, rep *reporter) server.Result {
+	data := job.ResumeData
+	if data != nil {
+		data = r.adopt(job, data)
+	}
+	for {
+		res, how, next := r.downloadTask(ctx, job, data, rep)
+		switch how {
+		case checkpoint:
+			data = next
+			continue
+		case stale:
+			r.log.Info("resume data no longer matches its partial file: starting over", "job", job.ID)
+			os.Remove(r.partialPath(job))
+			data = nil
+			continue
+		}
+		return res
+	}
+}
+
+// downloadTask runs one download task from data (or from the job's
+// request when data is nil).
+func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep *reporter) (server.Result, outcome, []byte) {
+	var dt *urlsession.DownloadTask
+	var base int64
+	if data != nil {
+		dt = r.s.DownloadTaskWithResumeData(data)
+		if d, err := resume.Decode(data); err == nil {
+			base = d.Offset
+		}
+	} else {
+		req, err := request(job)
+		if err != nil {
+			return server.Result{Err: err}, finished, nil
+		}
+		dt = r.s.DownloadTask(req)
+	}
+	d := &downloadDelegate{job: job, rep: rep, done: base}
+	if err := dt.SetDelegate(d); err != nil {
+		dt.Cancel()
+		return server.Result{Err: err, ResumeData: data}, finished, nil
+	}
+	dt.Resume()
+
+	var tick <-chan time.Time
+	if r.opts.CheckpointBytes > 0 {
+		t := time.NewTicker(r.opts.CheckpointInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	lastCheckpoint := base
+	for {
+		select {
+		case <-dt.Done():
+			return r.downloadEnded(job, dt, d, data)
+		case <-ctx.Done():
+			rd := r.stop(dt, job)
+			<-dt.Done()
+			if dt.Err() == nil {
+				// It completed before the stop took effect: the
+				// completion wins (the file is in place).
+				return r.downloadEnded(job, dt, d, data)
+			}
+			if rd == nil {
+				rd = data
+			}
+			return server.Result{ResumeData: rd, BytesDone: offsetOf(rd)}, stopped, nil
+		case <-tick:
+			done := d.bytes()
+			if done-lastCheckpoint < r.opts.CheckpointBytes || !resumable(job, dt.Response()) {
+				continue
+			}
+			rd := r.stop(dt, job)
+			if rd == nil {
+				// The task ended on its own meanwhile, or could not
+				// be stopped into resume data after all.
+				<-dt.Done()
+				return r.downloadEnded(job, dt, d, data)
+			}
+			rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), ResumeData: rd})
+			return server.Result{}, checkpoint, rd
+		}
+	}
+}
+
+// stop stops a download task into resume data whose partial file is in
+// PartialDir, or returns nil.
+func (r *Runner) stop(dt *urlsession.DownloadTask, job api.Job) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
+	defer cancel()
+	rd, err := dt.CancelByProducingResumeData(ctx)
+	if err != nil || rd == nil {
+		return nil
+	}
+	return r.adopt(job, rd)
+}
+
+// downloadEnded makes the result of a completed download task.
+func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *downloadDelegate, data []byte) (server.Result, outcome, []byte) {
+	err := dt.Err()
+	resp := dt.Response()
+	if err == nil {
+		status := resp.StatusCode
+		if te := retryStatus(resp); te != nil {
+			return server.Result{Err: te, StatusCode: status}, finished, nil
+		}
+		placed, perr := d.result()
+		switch {
+		case perr != nil:
+			// A destination that is missing or not ours will not
+			// become usable by downloading again; a full disk may.
+			permanent := errors.Is(perr, fs.ErrNotExist) || errors.Is(perr, fs.ErrPermission)
+			return server.Result{Err: &server.TransferError{Code: int(urlsession.ErrCannotMoveFile),
+				Message: "moving the download into place: " + perr.Error(), Permanent: permanent}}, finished, nil
+		case !placed:
+			return server.Result{Err: &server.TransferError{Code: int(urlsession.ErrCannotMoveFile), Message: "the download was not handed over"}}, finished, nil
+		}
+		if status == http.StatusPartialContent && job.Request.Header.Get("Range") == "" {
+			// The rest of the body answered a resumption: the file
+			// holds the whole resource, as a 200 would have sent it.
+			status = http.StatusOK
+		}
+		return server.Result{StatusCode: status, File: job.File, BytesDone: d.bytes()}, finished, nil
+	}
+	if data != nil && staleResumeData(err) {
+		return server.Result{}, stale, nil
+	}
+	rd := urlsession.ErrorResumeData(err)
+	if rd != nil {
+		rd = r.adopt(job, rd)
+	} else if resp == nil {
+		rd = data // nothing arrived: the partial file is as it was
+	}
+	return server.Result{Err: transferError(err), ResumeData: rd, BytesDone: max(offsetOf(rd), 0)}, finished, nil
+}
+
+// downloadDelegate is a download task's delegate.
+type downloadDelegate struct {
+	job api.Job
+	rep *reporter
+
+	mu       sync.Mutex
+	done     int64
+	total    int64
+	placed   bool
+	placeErr error
+}
+
+var (
+	_ urlsession.DownloadDelegate         = (*downloadDelegate)(nil)
+	_ urlsession.DownloadProgressDelegate = (*downloadDelegate)(nil)
+)
+
+func (d *downloadDelegate) DidWriteData(_ *urlsession.Session, _ *urlsession.DownloadTask, _, total, expected int64) {
+	d.mu.Lock()
+	d.done, d.total = total, expected
+	d.mu.Unlock()
+	d.rep.report(server.Progress{BytesDone: total, BytesExpected: expected})
+}
+
+func (d *downloadDelegate) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.DownloadTask, path string) {
+	if retryStatus(t.Response()) != nil {
+		return // retried, not handed over; the session removes the file
+	}
+	err := place(path, d.job.File)
+	d.mu.Lock()
+	d.placed, d.placeErr = err == nil, err
+	d.mu.Unlock()
+}
+
+func (d *downloadDelegate) bytes() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.done
+}
+
+func (d *downloadDelegate) expected() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.total == 0 {
+		return -1
+	}
+	return d.total
+}
+
+func (d *downloadDelegate) result() (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.placed, d.placeErr
+}
+
+// resumable reports whether a download's response lets the task stop into
+// resume data, as urlsession's CancelByProducingResumeData decides: a GET
+// without a range of the job's own, a strong validator, byte ranges, no
+// content coding.
+func resumable(job api.Job, resp *http.Response) bool {
+	if resp == nil || resp.Request == nil || resp.Request.Method != http.MethodGet || resp.Uncompressed {
+		return false
+	}
+	if job.Request.Header.Get("Range") != "" || !resume.ValidatorsOf(resp.Header).Valid() {
+		return false
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return resume.AcceptsRanges(resp.Header)
+	case http.StatusPartialContent:
+		return true
+	}
+	return false
+}
+
+// offsetOf returns the offset resume data continues from, or 0.
+func offsetOf(data []byte) int64 {
+	if data == nil {
+		return 0
+	}
+	d, err := resume.Decode(data)
+	if err != nil {
+		return 0
+	}
+	return d.Offset
+}
+
+// staleResumeData reports whether a task made from resume data failed
+// because the data or its partial file is unusable.
+func staleResumeData(err error) bool {
+	var e *urlsession.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch {
+	case errors.Is(err, urlsession.ErrInvalidResumeData), errors.Is(err, urlsession.ErrInvalidUploadResumeData):
+		return true
+	case e.Code == urlsession.ErrCannotOpenFile:
+		return true
+	case errors.Is(err, urlsession.ErrUploadGone):
+		return true
+	}
+	return false
+}
+
+// retryStatus returns the transient error of a response the daemon
+// retries: 429 Too Many Requests and 503 Service Unavailable, with the
+// server's Retry-After.
+func retryStatus(resp *http.Response) *server.TransferError {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return nil
+	}
+	return &server.TransferError{
+		Code:       int(urlsession.ErrBadServerResponse),
+		Message:    fmt.Sprintf("the server answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)),
+		RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+}
+
+// RetryAfter parses a Retry-After value: delay-seconds or an HTTP date
+// (RFC 9110 section 10.2.3). It returns 0 for an empty, malformed or past
+// value.
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		var n int64
+		for _, c := range v {
+			if c < '0' || c > '9' {
+				return 0
+			}
+			n = n*10 + int64(c-'0')
+			if n > 1<<31 {
+				n = 1 << 31 // bounded by the daemon's MaxRetryAfter anyway
+				break
+			}
+		}
+		return time.Duration(n) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil || !t.After(now) {
+		return 0
+	}
+	return t.Sub(now)
+}
+
+// permanent are the failures that retrying cannot mend.
+var permanent = map[urlsession.Code]bool{
+	urlsession.ErrBadURL:                                       true,
+	urlsession.ErrUnsupportedURL:                               true,
+	urlsession.ErrHTTPTooManyRedirects:                         true,
+	urlsession.ErrRedirectToNonExistentLocation:                true,
+	urlsession.ErrUserCancelledAuthentication:                  true,
+	urlsession.ErrUserAuthenticationRequired:                   true,
+	urlsession.ErrAppTransportSecurityRequiresSecureConnection: true,
+	urlsession.ErrFileDoesNotExist:                             true,
+	urlsession.ErrFileIsDirectory:                              true,
+	urlsession.ErrNoPermissionsToReadFile:                      true,
+	urlsession.ErrDataLengthExceedsMaximum:                     true,
+	urlsession.ErrFileOutsideSafeArea:                          true,
+	urlsession.ErrServerCertificateHasBadDate:                  true,
+	urlsession.ErrServerCertificateUntrusted:                   true,
+	urlsession.ErrServerCertificateHasUnknownRoot:              true,
+	urlsession.ErrServerCertificateNotYetValid:                 true,
+	urlsession.ErrClientCertificateRejected:                    true,
+	urlsession.ErrClientCertificateRequired:                    true,
+}
+
+// transferError maps a task's error to the daemon's: its code, a message
+// without the URL's credentials or query, and whether it is permanent.
+func transferError(err error) *server.TransferError {
+	var e *urlsession.Error
+	if !errors.As(err, &e) {
+		return &server.TransferError{Code: int(urlsession.ErrUnknown), Message: "transfer failed"}
+	}
+	msg := e.Code.String()
+	if e.URL != "" {
+		msg += ": " + api.RedactedURL(e.URL)
+	}
+	if e.Err != nil {
+		if c := e.Err.Error(); !strings.Contains(c, "://") && c != e.Code.String() {
+			msg += ": " + c
+		}
+	}
+	return &server.TransferError{
+		Code:      int(e.Code),
+		Message:   msg,
+		Permanent: permanent[e.Code] || errors.Is(err, urlsession.ErrUploadFileChanged),
+	}
+}

@@ -1,0 +1,90 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/internal/daemon/api"
+	"github.com/urlsession-go/urlsession/internal/daemon/server"
+)
+
+// upload runs an upload job: from its resume data when it has some, else
+// from its file; unusable resume data starts the upload over.
+func (r *Runner) upload(ctx context.Context, job api.Job, rep *reporter) server.Result {
+	data := job.ResumeData
+	for {
+		var ut *urlsession.UploadTask
+		if data != nil {
+			ut = r.s.UploadTaskWithResumeData(data)
+		} else {
+			req, err := request(job)
+			if err != nil {
+				return server.Result{Err: err}
+			}
+			ut = r.s.UploadTaskFromFile(req, job.File)
+		}
+		d := &uploadDelegate{rep: rep}
+		if err := ut.SetDelegate(d); err != nil {
+			ut.Cancel()
+			return server.Result{Err: err, ResumeData: data}
+		}
+		ut.Resume()
+		select {
+		case <-ut.Done():
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), stopWait)
+			rd, err := ut.CancelByProducingResumeData(sctx)
+			cancel()
+			<-ut.Done()
+			if ut.Err() == nil {
+				break // it completed before the stop took effect
+			}
+			if err != nil || rd == nil {
+				rd = data
+			}
+			return server.Result{ResumeData: rd, BytesDone: d.bytes()}
+		}
+		err := ut.Err()
+		resp := ut.Response()
+		if err == nil {
+			if te := retryStatus(resp); te != nil {
+				return server.Result{Err: te, StatusCode: resp.StatusCode}
+			}
+			return server.Result{StatusCode: resp.StatusCode, BytesDone: d.bytes()}
+		}
+		if data != nil && staleResumeData(err) {
+			r.log.Info("upload resume data unusable: starting over", "job", job.ID)
+			data = nil
+			continue
+		}
+		var rd []byte
+		if e, ok := errors.AsType[*urlsession.Error](err); ok {
+			rd = e.UploadTaskResumeData
+		}
+		return server.Result{Err: transferError(err), ResumeData: rd, BytesDone: d.bytes()}
+	}
+}
+
+// uploadDelegate is an upload task's delegate.
+type uploadDelegate struct {
+	rep  *reporter
+	mu   sync.Mutex
+	sent int64
+}
+
+var _ urlsession.SendProgressDelegate = (*uploadDelegate)(nil)
+
+func (d *uploadDelegate) DidSendBodyData(_ *urlsession.Session, _ *urlsession.Task, _, total, expected int64) {
+	d.mu.Lock()
+	d.sent = total
+	d.mu.Unlock()
+	d.rep.report(server.Progress{BytesDone: total, BytesExpected: expected})
+}
+
+func (d *uploadDelegate) bytes() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sent
+}
