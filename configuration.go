@@ -219,6 +219,21 @@ type Configuration struct {
 	// fields. Other values fail Validate.
 	ResumableUploadVersion int
 
+	// MaximumBytesPerSecond limits how fast the session's download tasks,
+	// all together, read response bodies, in bytes per second; a task may
+	// have a lower limit of its own (DownloadTask.SetMaximumBytesPerSecond).
+	// The limit is shared fairly among the tasks reading, and never lets
+	// more than a quarter second's worth through at once. Zero means no
+	// limit; a negative value fails Validate.
+	MaximumBytesPerSecond int64
+
+	// IgnoreServerDigests turns off the check of download tasks' bodies
+	// against the Content-Digest and Repr-Digest fields (RFC 9530) that
+	// servers send. By default a body that does not match fails its task
+	// with ErrDigestMismatch (see DownloadTask). A digest the caller
+	// expects is checked either way.
+	IgnoreServerDigests bool
+
 	ephemeral bool
 }
 
@@ -377,6 +392,9 @@ func (c *Configuration) Validate() error {
 	}
 	if c.TimeoutIntervalForRequest < 0 || c.TimeoutIntervalForResource < 0 {
 		return fmt.Errorf("urlsession: timeouts must not be negative")
+	}
+	if c.MaximumBytesPerSecond < 0 {
+		return fmt.Errorf("urlsession: MaximumBytesPerSecond must not be negative")
 	}
 	if lo, hi := c.TLSMinimumSupportedProtocolVersion, c.TLSMaximumSupportedProtocolVersion; lo != 0 && hi != 0 && lo > hi {
 		return fmt.Errorf("urlsession: TLS minimum version %#x is above the maximum %#x", lo, hi)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urlsession-go/urlsession/internal/fail"
 	"github.com/urlsession-go/urlsession/internal/resume"
+	"github.com/urlsession-go/urlsession/internal/segment"
 )
 
 // DownloadTask loads a resource into a file: Apple's URLSessionDownloadTask.
@@ -136,6 +137,7 @@ type download struct {
 	resumable  bool   // the response allows resuming (see resumableResponse)
 	resumeData []byte // what settle produced
 	result     string // the path handed over: the caller's file for Download
+	x          downloadExtras
 }
 
 // ErrorResumeData is a convenience for DownloadTaskResumeData: it returns
@@ -403,6 +405,9 @@ func (dt *DownloadTask) check() error {
 	if dl.fromErr != nil {
 		return dl.fromErr
 	}
+	if err := dt.checkExtras(); err != nil {
+		return err
+	}
 	if dl.handler == nil && !dt.deliver.keep {
 		if _, ok := delegateFor[DownloadDelegate](dt.Task); !ok {
 			return &Error{Code: ErrUnknown, Err: ErrNoDownloadDelegate}
@@ -461,6 +466,7 @@ type downloadFiles struct {
 	mu      sync.Mutex
 	dir     string
 	removed bool
+	limit   *segment.Limiter // the session's bandwidth limit, or nil (see limiter)
 	// wrap, when set (by tests), wraps each file's writer.
 	wrap func(io.Writer) io.Writer
 }
@@ -578,6 +584,9 @@ func (dt *DownloadTask) receive(ctx context.Context, resp *http.Response) {
 	}
 	dl.mu.Unlock()
 	if err == nil {
+		err = dt.verifyFile()
+	}
+	if err == nil {
 		err = dt.handOver()
 	}
 	t.finish(ctx, nil, resp, err)
@@ -604,6 +613,7 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			dl.total = o.Total
 			dl.resumable = false
 			dl.mu.Unlock()
+			dt.completeDigests()
 			dt.resumedAt(progress, from.Offset, o.Total)
 			return nil
 		case resume.Append:
@@ -641,6 +651,8 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 	f := dl.file
 	dl.mu.Unlock()
 	w := t.session.downloads.writer(f)
+	verifier := dt.digestPlan(resp, offset, dl.from != nil)
+	body := dt.limitedBody(ctx, resp.Body)
 
 	bp := downloadBuffers.Get().(*[]byte)
 	defer downloadBuffers.Put(bp)
@@ -694,8 +706,11 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 				return err
 			}
 		}
-		m, err := resp.Body.Read(buf[n:])
+		m, err := body.Read(buf[n:])
 		if m > 0 {
+			if verifier != nil {
+				verifier.Write(buf[n : n+m])
+			}
 			n += m
 			t.received.Add(int64(m))
 			t.touch() // a task that became a download is not the pipeline's
@@ -716,7 +731,7 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 				dl.total = written
 			}
 			dl.mu.Unlock()
-			return nil
+			return dt.checkDigests(verifier)
 		}
 		if err != nil {
 			if werr := flush(); werr != nil {

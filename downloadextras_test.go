@@ -1,0 +1,393 @@
+package urlsession
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/resume"
+	"github.com/urlsession-go/urlsession/urlsessiontest"
+)
+
+// sfDigest returns the RFC 9530 field value of sha-256 over b.
+func sfDigest(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha-256=:" + base64.StdEncoding.EncodeToString(s[:]) + ":"
+}
+
+// withFields serves next with the given header fields added.
+func withFields(next http.Handler, fields map[string]string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range fields {
+			w.Header().Set(k, v)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkNoFileLeft fails t if the session's directory still holds a file.
+func checkNoFileLeft(t *testing.T, s *Session) {
+	t.Helper()
+	if names := sessionFiles(s); len(names) != 0 {
+		t.Errorf("files left in the session's directory: %q", names)
+	}
+}
+
+func TestDownloadServerDigests(t *testing.T) {
+	content := testContent(300<<10, 31)
+	other := testContent(10, 32)
+	for _, tc := range []struct {
+		name   string
+		fields map[string]string
+		ok     bool
+	}{
+		{"content-digest", map[string]string{"Content-Digest": sfDigest(content)}, true},
+		{"repr-digest", map[string]string{"Repr-Digest": sfDigest(content)}, true},
+		{"both", map[string]string{"Content-Digest": sfDigest(content), "Repr-Digest": sfDigest(content)}, true},
+		{"unknown-algorithm", map[string]string{"Content-Digest": "md5=:AAAAAAAAAAAAAAAAAAAAAA==:"}, true},
+		{"malformed", map[string]string{"Content-Digest": "sha-256=not a digest"}, true},
+		{"content-digest-wrong", map[string]string{"Content-Digest": sfDigest(other)}, false},
+		{"repr-digest-wrong", map[string]string{"Repr-Digest": sfDigest(other)}, false},
+		{"one-of-two-wrong", map[string]string{"Content-Digest": sfDigest(content), "Repr-Digest": sfDigest(other)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := withFields(urlsessiontest.NewResource(content), tc.fields)
+			bothProtocols(t, h, func(t *testing.T, srv *server) {
+				s := newSession(t, srv.config(), nil)
+				path, _, err := s.Download(context.Background(), get(t, srv.URL))
+				if tc.ok {
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer os.Remove(path)
+					if b, _ := os.ReadFile(path); !bytes.Equal(b, content) {
+						t.Errorf("the file has %d bytes", len(b))
+					}
+					return
+				}
+				if !errors.Is(err, ErrDigestMismatch) || path != "" {
+					t.Fatalf("Download = %q, %v; want ErrDigestMismatch", path, err)
+				}
+				if ErrorResumeData(err) != nil {
+					t.Error("a mismatch carries resume data")
+				}
+				checkNoFileLeft(t, s)
+			})
+		})
+	}
+}
+
+func TestDownloadDigestMismatchDelegate(t *testing.T) {
+	content := testContent(200<<10, 33)
+	h := withFields(urlsessiontest.NewResource(content), map[string]string{"Content-Digest": sfDigest(content[1:])})
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		rec := newDLRecorder()
+		s := newSession(t, srv.config(), rec)
+		task := s.DownloadTask(get(t, srv.URL))
+		task.Resume()
+		wait(t, task)
+		if err := task.Err(); !errors.Is(err, ErrDigestMismatch) || ErrorResumeData(err) != nil {
+			t.Errorf("err = %v, want ErrDigestMismatch without resume data", err)
+		}
+		for _, e := range rec.Events() {
+			if e == "finish" {
+				t.Error("DidFinishDownloadingTo was called for a file that does not match its digest")
+			}
+		}
+		checkNoFileLeft(t, s)
+		invalidate(t, s)
+	})
+}
+
+func TestDownloadIgnoreServerDigests(t *testing.T) {
+	content := testContent(50000, 34)
+	h := withFields(urlsessiontest.NewResource(content), map[string]string{"Repr-Digest": sfDigest(nil)})
+	srv := newLoopbackServer(t, h)
+	cfg := (&server{srv, "h1"}).config()
+	cfg.IgnoreServerDigests = true
+	s := newSession(t, cfg, nil)
+	path, _, err := s.Download(context.Background(), get(t, srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	// The caller's digest is checked all the same.
+	_, _, err = s.Download(context.Background(), get(t, srv.URL), WithExpectedDigest("sha256:"+hex.EncodeToString(make([]byte, 32))))
+	if !errors.Is(err, ErrDigestMismatch) {
+		t.Errorf("err = %v, want ErrDigestMismatch", err)
+	}
+}
+
+func TestDownloadExpectedDigest(t *testing.T) {
+	content := testContent(400<<10, 35)
+	s256 := sha256.Sum256(content)
+	s512 := sha512.Sum512(content)
+	bothProtocols(t, urlsessiontest.NewResource(content), func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		for _, d := range []string{
+			"sha256:" + hex.EncodeToString(s256[:]),
+			"SHA-512=" + hex.EncodeToString(s512[:]),
+			"sha256-" + base64.StdEncoding.EncodeToString(s256[:]),
+		} {
+			path, _, err := s.Download(context.Background(), get(t, srv.URL), WithExpectedDigest(d))
+			if err != nil {
+				t.Fatalf("%s: %v", d, err)
+			}
+			os.Remove(path)
+		}
+		bad := s256
+		bad[0]++
+		path, _, err := s.Download(context.Background(), get(t, srv.URL), WithExpectedDigest("sha256:"+hex.EncodeToString(bad[:])))
+		if !errors.Is(err, ErrDigestMismatch) || path != "" || ErrorResumeData(err) != nil {
+			t.Errorf("Download = %q, %v; want ErrDigestMismatch without resume data", path, err)
+		}
+		checkNoFileLeft(t, s)
+	})
+}
+
+func TestDownloadInvalidExpectedDigest(t *testing.T) {
+	var requests atomic.Int32
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1) }))
+	s := newSession(t, (&server{srv, "h1"}).config(), nil)
+	for _, d := range []string{"md5:00", "sha256:xyz", "sha256:" + hex.EncodeToString(make([]byte, 31))} {
+		_, _, err := s.Download(context.Background(), get(t, srv.URL), WithExpectedDigest(d))
+		if !errors.Is(err, ErrUnknown) || !errors.Is(err, ErrInvalidDigest) {
+			t.Errorf("%q: err = %v, want ErrUnknown with ErrInvalidDigest", d, err)
+		}
+	}
+	task := s.DownloadTaskWithCompletion(get(t, srv.URL), func(string, *http.Response, error) {})
+	if err := task.SetExpectedDigest("sha1:00"); !errors.Is(err, ErrInvalidDigest) {
+		t.Errorf("SetExpectedDigest = %v, want ErrInvalidDigest", err)
+	}
+	task.Resume()
+	wait(t, task)
+	if !errors.Is(task.Err(), ErrInvalidDigest) {
+		t.Errorf("task error %v, want ErrInvalidDigest", task.Err())
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests sent with an invalid digest", n)
+	}
+}
+
+// A resumed download's Repr-Digest and the caller's digest cover the
+// whole file, the part from before the interruption included.
+func TestDownloadResumedDigests(t *testing.T) {
+	content := testContent(1<<20, 36)
+	res := urlsessiontest.NewResource(content)
+	const at = 300 << 10
+	for _, tc := range []struct {
+		name     string
+		repr     []byte // the Repr-Digest is over this
+		expected []byte // the caller's digest is over this, if not nil
+		ok       bool
+	}{
+		{"repr", content, nil, true},
+		{"repr-wrong", content[:at], nil, false},
+		{"expected", content, content, true},
+		{"expected-wrong", content, content[at:], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := withFields(res, map[string]string{"Repr-Digest": sfDigest(tc.repr)})
+			bothProtocols(t, interrupted(h, func(n int) int64 {
+				if n%2 == 0 {
+					return at
+				}
+				return 0
+			}), func(t *testing.T, srv *server) {
+				s := newSession(t, srv.config(), nil)
+				data := firstCut(t, s, srv.URL, at)
+				var opts []TaskOption
+				if tc.expected != nil {
+					s := sha256.Sum256(tc.expected)
+					opts = append(opts, WithExpectedDigest("sha256:"+hex.EncodeToString(s[:])))
+				}
+				d, _ := resume.Decode(data)
+				path, resp, err := s.DownloadWithResumeData(context.Background(), data, opts...)
+				if tc.ok {
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer os.Remove(path)
+					if b, _ := os.ReadFile(path); resp.StatusCode != 206 || sum(b) != sum(content) {
+						t.Errorf("status %d, %d bytes", resp.StatusCode, len(b))
+					}
+					return
+				}
+				if !errors.Is(err, ErrDigestMismatch) || ErrorResumeData(err) != nil {
+					t.Errorf("err = %v, want ErrDigestMismatch without resume data", err)
+				}
+				if _, err := os.Stat(d.File); err == nil {
+					t.Error("the partial file is still there after the mismatch")
+				}
+				checkNoFileLeft(t, s)
+			})
+		})
+	}
+}
+
+// Server digests cover the body before content decoding: a decoded body is
+// not checked against them; the caller's digest covers the decoded file.
+func TestDownloadDigestContentCoding(t *testing.T) {
+	content := bytes.Repeat([]byte("digest "), 40000)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(content)
+	zw.Close()
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Digest", sfDigest(gz.Bytes()))
+		w.Header().Set("Repr-Digest", sfDigest(gz.Bytes()))
+		w.Write(gz.Bytes())
+	}))
+	s := newSession(t, (&server{srv, "h1"}).config(), nil)
+	sum := sha256.Sum256(content)
+	path, _, err := s.Download(context.Background(), get(t, srv.URL), WithExpectedDigest("sha256:"+hex.EncodeToString(sum[:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(path)
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, content) {
+		t.Errorf("the file has %d bytes", len(b))
+	}
+}
+
+// elapsedDownload downloads u with opts and returns how long it took.
+func elapsedDownload(t *testing.T, s *Session, u string, want []byte, opts ...TaskOption) time.Duration {
+	t.Helper()
+	start := time.Now()
+	path, _, err := s.Download(context.Background(), get(t, u), opts...)
+	took := time.Since(start)
+	if err != nil {
+		t.Error(err)
+		return took
+	}
+	defer os.Remove(path)
+	if b, _ := os.ReadFile(path); sum(b) != sum(want) {
+		t.Errorf("the file has %d bytes", len(b))
+	}
+	return took
+}
+
+// The rate tests check lower bounds only: a loaded machine can make a
+// download slower, never faster, than its limit allows. With a bucket of a
+// quarter second's worth, n bytes at rate r take at least n/r - 1/4 s.
+
+func TestDownloadTaskRateLimit(t *testing.T) {
+	content := testContent(192<<10, 37)
+	bothProtocols(t, urlsessiontest.NewResource(content), func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		const rate = 256 << 10 // 192 KiB take at least 0.75 - 0.25 s
+		if took := elapsedDownload(t, s, srv.URL, content, WithMaximumBytesPerSecond(rate)); took < 500*time.Millisecond {
+			t.Errorf("192 KiB at 256 KiB/s took %v, under 0.5 s", took)
+		}
+	})
+}
+
+func TestDownloadSessionRateLimit(t *testing.T) {
+	content := testContent(96<<10, 38)
+	bothProtocols(t, urlsessiontest.NewResource(content), func(t *testing.T, srv *server) {
+		cfg := srv.config()
+		cfg.MaximumBytesPerSecond = 256 << 10
+		s := newSession(t, cfg, nil)
+		// Two downloads share the session's rate: 192 KiB in all.
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { elapsedDownload(t, s, srv.URL, content) })
+		}
+		wg.Wait()
+		if took := time.Since(start); took < 500*time.Millisecond {
+			t.Errorf("2 × 96 KiB at 256 KiB/s for the session took %v, under 0.5 s", took)
+		}
+		// A task's own limit holds within the session's.
+		if took := elapsedDownload(t, s, srv.URL, content, WithMaximumBytesPerSecond(64<<10)); took < 1250*time.Millisecond {
+			t.Errorf("96 KiB at 64 KiB/s took %v, under 1.25 s", took)
+		}
+	})
+}
+
+func TestDownloadRateLimitCancel(t *testing.T) {
+	content := testContent(1<<20, 39)
+	srv := newLoopbackServer(t, urlsessiontest.NewResource(content))
+	s := newSession(t, (&server{srv, "h1"}).config(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := newDLRecorder()
+	rec.onWrite = func(*DownloadTask, int64) { cancel() }
+	// 1 byte a second: only the cancellation ends it.
+	_, _, err := s.Download(ctx, get(t, srv.URL), WithMaximumBytesPerSecond(1), WithDelegate(rec))
+	if !errors.Is(err, ErrCancelled) {
+		t.Errorf("err = %v, want ErrCancelled", err)
+	}
+	if data := ErrorResumeData(err); data != nil {
+		RemoveResumeData(data)
+	}
+}
+
+func TestConfigurationRateValidate(t *testing.T) {
+	cfg := baseConfiguration()
+	cfg.MaximumBytesPerSecond = -1
+	if err := cfg.Validate(); err == nil {
+		t.Error("a negative MaximumBytesPerSecond passed Validate")
+	}
+}
+
+func TestSuggestedFilename(t *testing.T) {
+	u, _ := url.Parse("https://example.com/files/report%202026.pdf?x=1")
+	for _, tc := range []struct {
+		disposition string
+		u           *url.URL
+		want        string
+	}{
+		{"", u, "report 2026.pdf"},
+		{`attachment; filename="a.txt"; filename*=UTF-8''na%C3%AFve.txt`, u, "naïve.txt"},
+		{`attachment; filename="../../etc/passwd"`, u, "passwd"},
+		{`attachment; filename=".profile"`, u, "profile"},
+		{"", nil, "Unknown"},
+	} {
+		resp := &http.Response{Header: http.Header{}}
+		if tc.disposition != "" {
+			resp.Header.Set("Content-Disposition", tc.disposition)
+		}
+		if tc.u != nil {
+			resp.Request = &http.Request{URL: tc.u}
+		}
+		if got := SuggestedFilename(resp); got != tc.want {
+			t.Errorf("SuggestedFilename(%q, %v) = %q, want %q", tc.disposition, tc.u, got, tc.want)
+		}
+	}
+	if got := SuggestedFilename(nil); got != "Unknown" {
+		t.Errorf("SuggestedFilename(nil) = %q", got)
+	}
+}
+
+func TestDownloadTaskSuggestedFilename(t *testing.T) {
+	h := withFields(urlsessiontest.NewResource([]byte("data")), map[string]string{
+		"Content-Disposition": `attachment; filename="data set.csv"`,
+	})
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		var got string
+		task := s.DownloadTaskWithCompletion(get(t, srv.URL+"/x.bin"), func(string, *http.Response, error) {})
+		if name := task.SuggestedFilename(); name != "Unknown" {
+			t.Errorf("before the response: %q", name)
+		}
+		task.Resume()
+		wait(t, task)
+		got = task.SuggestedFilename()
+		if got != "data set.csv" {
+			t.Errorf("SuggestedFilename = %q", got)
+		}
+	})
+}
