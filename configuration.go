@@ -234,6 +234,22 @@ type Configuration struct {
 	// expects is checked either way.
 	IgnoreServerDigests bool
 
+	// DownloadSegments, when above 1, makes download tasks fetch a body in
+	// up to that many byte ranges over as many connections, written at
+	// their offsets in the one file, as aria2 and curl --parallel do: when
+	// the first response is a 200 of a GET (without a Range of the
+	// caller's) with a known length of at least 256 KiB, Accept-Ranges:
+	// bytes, a strong validator and no content coding. The first range is
+	// the rest of that response; the others are requests of their own
+	// through the session (cookies, credentials and redirects apply), with
+	// If-Range, so that a resource changed meanwhile is never spliced: a
+	// server that answers a range with a 200 gets the download continued
+	// as one stream of that response. DidWriteData reports the ranges'
+	// sum. A task can override it (DownloadTask.SetSegments). Zero or 1
+	// means one stream; values over MaxDownloadSegments or below zero fail
+	// Validate.
+	DownloadSegments int
+
 	ephemeral bool
 }
 
@@ -392,6 +408,9 @@ func (c *Configuration) Validate() error {
 	}
 	if c.TimeoutIntervalForRequest < 0 || c.TimeoutIntervalForResource < 0 {
 		return fmt.Errorf("urlsession: timeouts must not be negative")
+	}
+	if c.DownloadSegments < 0 || c.DownloadSegments > MaxDownloadSegments {
+		return fmt.Errorf("urlsession: DownloadSegments %d is not between 0 and %d", c.DownloadSegments, MaxDownloadSegments)
 	}
 	if c.MaximumBytesPerSecond < 0 {
 		return fmt.Errorf("urlsession: MaximumBytesPerSecond must not be negative")

@@ -651,7 +651,11 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 	f := dl.file
 	dl.mu.Unlock()
 	w := t.session.downloads.writer(f)
-	verifier := dt.digestPlan(resp, offset, dl.from != nil)
+	segments := dt.segmentsFor(resp, resumable, total)
+	verifier := dt.digestPlan(resp, offset, dl.from != nil, segments > 1)
+	if segments > 1 {
+		return dt.receiveSegments(ctx, resp, f, segments, total, progress)
+	}
 	body := dt.limitedBody(ctx, resp.Body)
 
 	bp := downloadBuffers.Get().(*[]byte)

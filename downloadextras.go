@@ -8,10 +8,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
 	"github.com/urlsession-go/urlsession/internal/filename"
 	"github.com/urlsession-go/urlsession/internal/integrity"
+	"github.com/urlsession-go/urlsession/internal/pipeline"
+	"github.com/urlsession-go/urlsession/internal/resume"
 	"github.com/urlsession-go/urlsession/internal/segment"
 )
 
@@ -30,6 +34,7 @@ type downloadExtras struct {
 	expected    *integrity.Digest // the caller's digest, or nil
 	expectedErr error             // why the digest given is unusable
 	rate        int64             // the task's own limit in bytes per second; <= 0: none
+	segments    int               // the task's own segment count; 0: the configuration's
 	whole       []integrity.Digest
 }
 
@@ -135,6 +140,16 @@ func (dt *DownloadTask) checkExtras() error {
 // limitedBody returns the body to read through the task's and the
 // session's bandwidth limits, or body itself when there are none.
 func (dt *DownloadTask) limitedBody(ctx context.Context, body io.Reader) io.Reader {
+	l := dt.limiter()
+	if l == nil {
+		return body
+	}
+	return segment.NewReader(ctx, body, l)
+}
+
+// limiter returns the task's limiter (under the session's), or nil when
+// neither has a limit.
+func (dt *DownloadTask) limiter() *segment.Limiter {
 	dt.dl.mu.Lock()
 	rate := dt.dl.x.rate
 	dt.dl.mu.Unlock()
@@ -142,10 +157,7 @@ func (dt *DownloadTask) limitedBody(ctx context.Context, body io.Reader) io.Read
 	if rate > 0 {
 		l = segment.NewLimiter(rate, l)
 	}
-	if l == nil {
-		return body
-	}
-	return segment.NewReader(ctx, body, l)
+	return l
 }
 
 // limiter returns the session's download limiter, made on first use, or
@@ -174,7 +186,10 @@ func (df *downloadFiles) limiter(rate int64) *segment.Limiter {
 // on a 206 only when the body completes a resumed download, against the
 // whole file. The caller's digest covers the file as saved. A server
 // field that cannot be read is ignored, as one absent.
-func (dt *DownloadTask) digestPlan(resp *http.Response, offset int64, resumed bool) *integrity.Verifier {
+//
+// A segmented download (segmented) reads the body in parts: every digest
+// is then checked against the whole file.
+func (dt *DownloadTask) digestPlan(resp *http.Response, offset int64, resumed, segmented bool) *integrity.Verifier {
 	dl := &dt.dl
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
@@ -198,6 +213,9 @@ func (dt *DownloadTask) digestPlan(resp *http.Response, offset int64, resumed bo
 		} else {
 			whole = append(whole, *e)
 		}
+	}
+	if segmented {
+		whole, stream = append(whole, stream...), nil
 	}
 	dl.x.whole = whole
 	if len(stream) == 0 {
@@ -260,4 +278,244 @@ func (dt *DownloadTask) digestError(err error) error {
 	dt.dl.resumable = false
 	dt.dl.mu.Unlock()
 	return fail.New(int(ErrDigestMismatch), err)
+}
+
+// MaxDownloadSegments is the most segments a download is fetched in (see
+// Configuration.DownloadSegments).
+const MaxDownloadSegments = 32
+
+// minSegmentSplit is the smallest part a segment is split into: a body
+// shorter than two of them is fetched as one stream.
+const minSegmentSplit = 128 << 10
+
+// SetSegments makes the task fetch its body in up to n byte ranges over
+// as many connections, overriding Configuration.DownloadSegments (see
+// there for when a download is segmented). n is capped at
+// MaxDownloadSegments; 1 turns segmenting off for the task, and 0 or
+// less leaves it to the configuration. Call it before Resume.
+func (dt *DownloadTask) SetSegments(n int) {
+	dt.dl.mu.Lock()
+	dt.dl.x.segments = min(max(n, 0), MaxDownloadSegments)
+	dt.dl.mu.Unlock()
+}
+
+// WithSegments is the TaskOption of DownloadTask.SetSegments, for
+// Download and DownloadWithResumeData. Other tasks ignore it.
+func WithSegments(n int) TaskOption {
+	return func(t *Task) {
+		if dt := t.downloadTask(); dt != nil {
+			dt.SetSegments(n)
+		}
+	}
+}
+
+// segmentsFor returns the number of segments to fetch resp's body in: 1
+// unless segments were asked for and resp is a 200 to a fresh download
+// that allows resuming (see resumableResponse) with a known length worth
+// cutting.
+func (dt *DownloadTask) segmentsFor(resp *http.Response, resumable bool, total int64) int {
+	dt.dl.mu.Lock()
+	n := dt.dl.x.segments
+	fresh := dt.dl.from == nil
+	dt.dl.mu.Unlock()
+	if n == 0 {
+		n = min(dt.session.cfg.DownloadSegments, MaxDownloadSegments)
+	}
+	if n <= 1 || !fresh || !resumable || resp.StatusCode != http.StatusOK || total < 2*minSegmentSplit {
+		return 1
+	}
+	return n
+}
+
+// receiveSegments downloads resp's body, a 200 of total bytes, in n
+// ranges over n connections, writing each at its offset in f: the first
+// range is the rest of resp's body, the others are fetched through the
+// session's pipeline (cookies, credentials, redirects) with If-Range, so
+// that a resource that changed meanwhile is never spliced: the server
+// then answers 200 and the download goes on as one stream of the new
+// response (as it does with a server that ignores ranges).
+//
+// On failure the file's first bytes, up to the first gap, are kept for
+// resume data.
+func (dt *DownloadTask) receiveSegments(ctx context.Context, resp *http.Response, f *os.File, n int, total int64, progress bool) error {
+	t, dl := dt.Task, &dt.dl
+	dl.mu.Lock()
+	validators := dl.validators
+	dl.mu.Unlock()
+	st, err := segment.Plan(total, 1, 1)
+	if err != nil {
+		return fail.New(int(ErrBadServerResponse), err)
+	}
+	// The 200 carries the whole body: to the Executor, the 206 of the
+	// range of it all.
+	first := new(http.Response)
+	*first = *resp
+	first.StatusCode = http.StatusPartialContent
+	first.Header = resp.Header.Clone()
+	first.Header.Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", total-1, total))
+
+	rep := &segmentProgress{dt: dt, progress: progress, total: total}
+	ex, err := segment.NewExecutor(segment.Config{
+		Fetch:       dt.fetchRange(validators),
+		Dst:         &segmentFile{t: t, ctx: ctx, f: f},
+		Initial:     first,
+		Connections: n,
+		Limiter:     dt.limiter(),
+		Progress:    rep.written,
+		MinSplit:    minSegmentSplit,
+		BufferSize:  writeThreshold,
+	}, st)
+	if err != nil {
+		return fail.New(int(ErrBadServerResponse), err)
+	}
+	err = ex.Run(ctx)
+	st = ex.State()
+	prefix := int64(0) // the bytes in the file from the first on, with no gap
+	for _, g := range st.Segments {
+		prefix = g.Start + g.Done
+		if g.Done < g.End-g.Start {
+			break
+		}
+	}
+	dl.mu.Lock()
+	dl.written = prefix
+	dl.mu.Unlock()
+	rep.flush()
+	if err != nil {
+		return segmentError(err)
+	}
+	return nil
+}
+
+// segmentError gives an error of the Executor its code.
+func segmentError(err error) error {
+	var cre *segment.ContentRangeError
+	var se *segment.StatusError
+	var we *segmentWriteError
+	switch {
+	case errors.As(err, &we):
+		return fail.New(int(ErrCannotWriteToFile), we.err)
+	case errors.As(err, &cre), errors.As(err, &se), errors.Is(err, segment.ErrLengthChanged):
+		return fail.New(int(ErrBadServerResponse), err)
+	}
+	return err
+}
+
+// fetchRange returns the Executor's Fetch: a GET of the task's URL for a
+// range, through the session's pipeline, with If-Range.
+func (dt *DownloadTask) fetchRange(v resume.Validators) func(context.Context, segment.Range) (*http.Response, error) {
+	t := dt.Task
+	return func(ctx context.Context, r segment.Range) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, dt.orig.URL.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		if h := resume.KeptHeader(dt.orig.Header); h != nil {
+			req.Header = h
+		}
+		req.Header.Set("Range", r.Header())
+		req.Header.Set("If-Range", v.IfRange())
+		req.Header.Set("Accept-Encoding", "identity")
+		call := &pipeline.Call{
+			Hooks:           rangeHooks{t},
+			CachePolicy:     int(ReloadIgnoringLocalCacheData),
+			HandleCookies:   !t.opts.DoNotHandleCookies,
+			MainDocumentURL: t.opts.MainDocumentURL,
+		}
+		resp, err := t.session.chain.Do(ctx, call, req)
+		if err == nil && resp.Uncompressed {
+			resp.Body.Close()
+			return nil, fail.Newf(int(ErrBadServerResponse), "the server sent a range with a content coding")
+		}
+		return resp, err
+	}
+}
+
+// rangeHooks are the pipeline hooks of a segment's requests: redirects are
+// followed (the task's delegate approved the first request's), and data
+// arriving keeps the task from its idle timeout.
+type rangeHooks struct{ t *Task }
+
+func (rangeHooks) WillRedirect(_ context.Context, _ *http.Response, next *http.Request) (*http.Request, error) {
+	return next, nil
+}
+func (rangeHooks) NewBodyStream(context.Context) (io.ReadCloser, error) { return nil, nil }
+func (rangeHooks) BodySent(n, total, expected int64)                    {}
+func (rangeHooks) WaitingForConnectivity()                              {}
+func (h rangeHooks) Received(int64)                                     { h.t.touch() }
+
+// segmentFile is the Executor's destination: the task's file, written
+// while the task is not suspended.
+type segmentFile struct {
+	t   *Task
+	ctx context.Context
+	f   *os.File
+}
+
+// segmentWriteError marks an error of the file, not of the network.
+type segmentWriteError struct{ err error }
+
+func (e *segmentWriteError) Error() string { return e.err.Error() }
+func (e *segmentWriteError) Unwrap() error { return e.err }
+
+func (sf *segmentFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := sf.t.waitRunning(sf.ctx); err != nil {
+		return 0, err
+	}
+	n, err := sf.f.WriteAt(p, off)
+	if err != nil {
+		return n, &segmentWriteError{err}
+	}
+	return n, nil
+}
+
+// segmentProgress turns the Executor's totals into DidWriteData calls at
+// the rate of a single stream's.
+type segmentProgress struct {
+	dt       *DownloadTask
+	progress bool
+	total    int64
+
+	mu       sync.Mutex // the Executor serialises its calls; flush comes after
+	last     int64      // the total last reported
+	cur      int64
+	lastTime time.Time
+}
+
+func (sp *segmentProgress) written(n int64) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	t := sp.dt.Task
+	if d := n - sp.cur; d > 0 {
+		t.received.Add(d)
+	}
+	t.touch()
+	sp.cur = n
+	if n != sp.last && (n < sp.last || n-sp.last >= downloadBufferSize || time.Since(sp.lastTime) >= progressInterval) {
+		sp.reportLocked()
+	}
+}
+
+func (sp *segmentProgress) flush() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.cur != sp.last {
+		sp.reportLocked()
+	}
+}
+
+func (sp *segmentProgress) reportLocked() {
+	dt, t := sp.dt, sp.dt.Task
+	d, tw, te := sp.cur-sp.last, sp.cur, sp.total
+	sp.last, sp.lastTime = sp.cur, time.Now()
+	if !sp.progress || d <= 0 {
+		return // after a fall-back to one stream, the count starts again
+	}
+	if pd, ok := delegateFor[DownloadProgressDelegate](t); ok {
+		dt.callback(func() {
+			if t.State() != TaskCanceling {
+				pd.DidWriteData(t.session, dt, d, tw, te)
+			}
+		})
+	}
 }

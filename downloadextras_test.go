@@ -391,3 +391,174 @@ func TestDownloadTaskSuggestedFilename(t *testing.T) {
 		}
 	})
 }
+
+// rangeSplit serves requests without Range from whole and those with one
+// from ranges, counting the latter.
+type rangeSplit struct {
+	whole, ranges http.Handler
+	n             atomic.Int32
+	inFlight      atomic.Int32
+	most          atomic.Int32 // the most range requests served at once
+}
+
+func (h *rangeSplit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Range") == "" {
+		h.whole.ServeHTTP(w, r)
+		return
+	}
+	h.n.Add(1)
+	in := h.inFlight.Add(1)
+	defer h.inFlight.Add(-1)
+	for m := h.most.Load(); in > m && !h.most.CompareAndSwap(m, in); m = h.most.Load() {
+	}
+	if r.Header.Get("If-Range") == "" {
+		http.Error(w, "a range request without If-Range", http.StatusBadRequest)
+		return
+	}
+	h.ranges.ServeHTTP(w, r)
+}
+
+func TestDownloadSegmented(t *testing.T) {
+	content := testContent(4<<20+17, 40)
+	res := urlsessiontest.NewResource(content)
+	h := &rangeSplit{whole: withFields(res, map[string]string{"Repr-Digest": sfDigest(content)}), ranges: res}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		cfg := srv.config()
+		cfg.DownloadSegments = 4
+		rec := newDLRecorder()
+		s := newSession(t, cfg, rec)
+		before := h.n.Load()
+		task := s.DownloadTask(get(t, srv.URL))
+		task.Resume()
+		wait(t, task)
+		if err := task.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		got, written, last, expected := rec.content, rec.written, rec.lastTotal, rec.expected
+		rec.mu.Unlock()
+		if sum(got) != sum(content) {
+			t.Errorf("the file has %d bytes, not the content", len(got))
+		}
+		if n, most := h.n.Load()-before, h.most.Load(); n < 1 || most > 4 {
+			t.Errorf("%d range requests, at most %d at once; want some, at most 4", n, most)
+		}
+		if written != int64(len(content)) || last != written || expected != written {
+			t.Errorf("DidWriteData: %d written, last total %d of %d; want %d", written, last, expected, len(content))
+		}
+		if task.CountOfBytesReceived() < int64(len(content)) {
+			t.Errorf("CountOfBytesReceived = %d", task.CountOfBytesReceived())
+		}
+		invalidate(t, s)
+	})
+}
+
+func TestDownloadSegmentedDigestMismatch(t *testing.T) {
+	content := testContent(2<<20, 41)
+	res := urlsessiontest.NewResource(content)
+	h := &rangeSplit{whole: withFields(res, map[string]string{"Content-Digest": sfDigest(content[1:])}), ranges: res}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		path, _, err := s.Download(context.Background(), get(t, srv.URL), WithSegments(3))
+		if !errors.Is(err, ErrDigestMismatch) || path != "" || ErrorResumeData(err) != nil {
+			t.Errorf("Download = %q, %v; want ErrDigestMismatch without resume data", path, err)
+		}
+		checkNoFileLeft(t, s)
+	})
+}
+
+// A server that answers a range with the whole body gets the download
+// continued as one stream.
+func TestDownloadSegmentedServerIgnoresRange(t *testing.T) {
+	content := testContent(2<<20+5, 42)
+	ignoring := urlsessiontest.NewResource(content)
+	ignoring.NoRanges = true
+	h := &rangeSplit{whole: urlsessiontest.NewResource(content), ranges: ignoring}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		path, resp, err := s.Download(context.Background(), get(t, srv.URL), WithSegments(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(path)
+		if b, _ := os.ReadFile(path); sum(b) != sum(content) || resp.StatusCode != 200 {
+			t.Errorf("status %d, %d bytes, not the content", resp.StatusCode, len(b))
+		}
+	})
+}
+
+// A resource replaced between the first response and the ranges (of the
+// same length) is downloaded whole again, never spliced.
+func TestDownloadSegmentedResourceReplaced(t *testing.T) {
+	old := testContent(2<<20, 43)
+	updated := testContent(2<<20, 44)
+	h := &rangeSplit{whole: urlsessiontest.NewResource(old), ranges: urlsessiontest.NewResource(updated)}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		path, _, err := s.Download(context.Background(), get(t, srv.URL), WithSegments(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(path)
+		if b, _ := os.ReadFile(path); sum(b) != sum(updated) {
+			t.Errorf("the file (%d bytes) is not the new content", len(b))
+		}
+	})
+}
+
+// A segment that fails ends the download with resume data for the bytes
+// from the first on, which a later task completes.
+func TestDownloadSegmentedFailureResumes(t *testing.T) {
+	content := testContent(2<<20, 45)
+	res := urlsessiontest.NewResource(content)
+	h := &rangeSplit{whole: stalled(res, 1<<20), ranges: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	})}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		_, _, err := s.Download(context.Background(), get(t, srv.URL), WithSegments(2))
+		if !errors.Is(err, ErrBadServerResponse) {
+			t.Fatalf("err = %v, want ErrBadServerResponse", err)
+		}
+		data := ErrorResumeData(err)
+		if data == nil {
+			t.Fatal("no resume data")
+		}
+		d, _ := resume.Decode(data)
+		if b, _ := os.ReadFile(d.File); !bytes.Equal(b, content[:d.Offset]) {
+			t.Fatalf("the partial file: %d bytes at offset %d, not the content's first", len(b), d.Offset)
+		}
+		srv2 := newLoopbackServer(t, res)
+		data, err = RetargetResumeData(data, mustParse(t, srv2.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, _, err := s.DownloadWithResumeData(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(path)
+		if b, _ := os.ReadFile(path); sum(b) != sum(content) {
+			t.Errorf("the resumed file has %d bytes, not the content", len(b))
+		}
+	})
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestConfigurationSegmentsValidate(t *testing.T) {
+	for _, n := range []int{-1, MaxDownloadSegments + 1} {
+		cfg := baseConfiguration()
+		cfg.DownloadSegments = n
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("DownloadSegments %d passed Validate", n)
+		}
+	}
+}
