@@ -45,6 +45,15 @@ import (
 //
 // Any response is downloaded, whatever its status: a 404's body goes to the
 // file like a 200's, and the response tells the status.
+//
+// Beyond Apple's API: the body is checked against the server's
+// Content-Digest and Repr-Digest and against a digest the caller expects
+// (SetExpectedDigest), a mismatch failing the task with ErrDigestMismatch
+// and the file never handed over; reads can be limited in rate per task
+// (SetMaximumBytesPerSecond) and per session
+// (Configuration.MaximumBytesPerSecond); the body can be fetched in
+// segments over several connections (SetSegments,
+// Configuration.DownloadSegments); and SuggestedFilename names the file.
 type DownloadTask struct {
 	*Task
 	dl download
