@@ -245,7 +245,11 @@ type Configuration struct {
 	// If-Range, so that a resource changed meanwhile is never spliced: a
 	// server that answers a range with a 200 gets the download continued
 	// as one stream of that response. DidWriteData reports the ranges'
-	// sum. A task can override it (DownloadTask.SetSegments). Zero or 1
+	// sum. A range that fails on the network is retried on its own; resume
+	// data of a download that failed with gaps in its file records every
+	// range, and a task resuming from it fetches each missing range again
+	// over its own connection. A task can override it
+	// (DownloadTask.SetSegments). Zero or 1
 	// means one stream; values over MaxDownloadSegments or below zero fail
 	// Validate.
 	DownloadSegments int

@@ -195,6 +195,12 @@ func (s *Session) DownloadTaskWithCompletion(req *http.Request, handler Download
 //     ErrBadServerResponse, the partial file untouched and the same
 //     resume data in the error.
 //
+// Resume data of a segmented download with gaps in its file (see
+// Configuration.DownloadSegments) asks for the first missing range; a 206
+// for it is written at its offset and the other missing ranges are
+// fetched over connections of their own, as the download began; any other
+// response is handled as above.
+//
 // Data that is not resume data, is damaged or comes from a later version
 // of the format fails the task with ErrUnsupportedURL and cause
 // ErrInvalidResumeData; a partial file that is missing or changed, with
@@ -443,7 +449,7 @@ func (dt *DownloadTask) rangeRequest(req *http.Request) (*http.Request, error) {
 	dl.file = f
 	dl.mu.Unlock()
 	r2 := req.Clone(req.Context())
-	r2.Header.Set("Range", resume.RangeHeader(dl.from.Offset))
+	r2.Header.Set("Range", dt.resumeRange())
 	r2.Header.Set("If-Range", dl.validators.IfRange())
 	// Ranges count the bytes of the representation as sent: ask for it
 	// without a content coding, as the partial file holds it.
@@ -610,6 +616,9 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 	total := max(resp.ContentLength, TransferSizeUnknown)
 	validators := resume.ValidatorsOf(resp.Header)
 	if from := dl.from; from != nil {
+		if from.Segments != nil && resp.StatusCode == http.StatusPartialContent {
+			return dt.resumeSegments(ctx, resp, progress)
+		}
 		o := resume.Decide(from.Offset, resp.StatusCode, resp.Header)
 		if o.Action == resume.Append && resp.Uncompressed {
 			o = resume.Outcome{Action: resume.Fail, Err: errors.New("the server sent the range with a content coding")}
@@ -918,7 +927,7 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fp.Size != dl.written {
+	if fp.Size != dl.written && dl.x.segState == nil {
 		// A write cut short may have left more than was counted.
 		if err := os.Truncate(path, dl.written); err != nil {
 			os.Remove(path)
@@ -946,6 +955,9 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 		d.Header = resume.KeptHeader(dt.orig.Header)
 	}
 	d.SetFingerprint(fp)
+	if st := dl.x.segState; st != nil {
+		d.Segments, d.Offset = st, st.Written()
+	}
 	data, err := resume.Encode(d)
 	if err != nil {
 		os.Remove(path)

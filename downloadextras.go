@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
@@ -36,6 +37,7 @@ type downloadExtras struct {
 	rate        int64             // the task's own limit in bytes per second; <= 0: none
 	segments    int               // the task's own segment count; 0: the configuration's
 	whole       []integrity.Digest
+	segState    *segment.State // a segmented download's progress when its file has gaps, for resume data
 }
 
 // SetExpectedDigest makes the task check its file against digest, given
@@ -195,7 +197,10 @@ func (dt *DownloadTask) digestPlan(resp *http.Response, offset int64, resumed, s
 	defer dl.mu.Unlock()
 	var stream, whole []integrity.Digest
 	if !dt.session.cfg.IgnoreServerDigests && !resp.Uncompressed {
-		if ds, err := integrity.ParseField(integrity.ContentDigest, resp.Header.Values("Content-Digest")); err == nil {
+		// A segmented download reads only the start of a 206: its
+		// Content-Digest, of that part alone, cannot be checked.
+		partial := segmented && resp.StatusCode == http.StatusPartialContent
+		if ds, err := integrity.ParseField(integrity.ContentDigest, resp.Header.Values("Content-Digest")); err == nil && !partial {
 			stream = append(stream, ds...)
 		}
 		ds, err := integrity.ParseField(integrity.ReprDigest, resp.Header.Values("Repr-Digest"))
@@ -334,14 +339,10 @@ func (dt *DownloadTask) segmentsFor(resp *http.Response, resumable bool, total i
 // that a resource that changed meanwhile is never spliced: the server
 // then answers 200 and the download goes on as one stream of the new
 // response (as it does with a server that ignores ranges).
-//
-// On failure the file's first bytes, up to the first gap, are kept for
-// resume data.
 func (dt *DownloadTask) receiveSegments(ctx context.Context, resp *http.Response, f *os.File, n int, total int64, progress bool) error {
-	t, dl := dt.Task, &dt.dl
-	dl.mu.Lock()
-	validators := dl.validators
-	dl.mu.Unlock()
+	dt.dl.mu.Lock()
+	validators := dt.dl.validators
+	dt.dl.mu.Unlock()
 	st, err := segment.Plan(total, 1, 1)
 	if err != nil {
 		return fail.New(int(ErrBadServerResponse), err)
@@ -353,19 +354,99 @@ func (dt *DownloadTask) receiveSegments(ctx context.Context, resp *http.Response
 	first.StatusCode = http.StatusPartialContent
 	first.Header = resp.Header.Clone()
 	first.Header.Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", total-1, total))
+	return dt.runSegments(ctx, st, first, nil, f, n, progress, validators)
+}
 
-	rep := &segmentProgress{dt: dt, progress: progress, total: total}
+// resumeRange returns the Range of a resumed task's request: for a
+// segmented download, the first range still missing.
+func (dt *DownloadTask) resumeRange() string {
+	from := dt.dl.from
+	if from.Segments != nil {
+		for _, g := range from.Segments.Segments {
+			if r := g.Remaining(); r.Len() > 0 {
+				return r.Header()
+			}
+		}
+	}
+	return resume.RangeHeader(from.Offset)
+}
+
+// resumeSegments continues a segmented download from its resume data:
+// resp, a 206, is the first missing range (resumeRange), and the other
+// missing ranges are fetched as receiveSegments fetches them.
+func (dt *DownloadTask) resumeSegments(ctx context.Context, resp *http.Response, progress bool) error {
+	dl := &dt.dl
+	from := dl.from
+	if resp.Uncompressed {
+		return fail.Newf(int(ErrBadServerResponse), "the server sent the range with a content coding")
+	}
+	st := from.Segments.Clone()
+	validators := resume.Validators{ETag: from.ETag, Modified: from.Modified}
+	dl.mu.Lock()
+	dl.total = st.Total
+	dl.validators = validators
+	dl.resumable = true
+	f := dl.file
+	dl.mu.Unlock()
+	dt.digestPlan(resp, from.Offset, true, true)
+	dt.resumedAt(progress, from.Offset, st.Total)
+	n := 0
+	for _, g := range st.Segments {
+		if g.Remaining().Len() > 0 {
+			n++
+		}
+	}
+	return dt.runSegments(ctx, st, nil, resp, f, n, progress, validators)
+}
+
+// runSegments runs an Executor over st writing to f. initial is its
+// Config.Initial; pre, if not nil, is the response to the first request
+// for the first missing range, which the Executor's first Fetch of that
+// range gets. On failure the file's first bytes, up to the first gap, are
+// what a single stream would resume from; if more of it is written, the
+// segments' state goes into the resume data.
+func (dt *DownloadTask) runSegments(ctx context.Context, st segment.State, initial, pre *http.Response, f *os.File, n int, progress bool, validators resume.Validators) error {
+	t, dl := dt.Task, &dt.dl
+	fetch := dt.fetchRange(validators)
+	var prefetched atomic.Pointer[http.Response]
+	if pre != nil {
+		prefetched.Store(pre)
+		defer func() {
+			if p := prefetched.Swap(nil); p != nil {
+				p.Body.Close()
+			}
+		}()
+		var asked segment.Range
+		for _, g := range st.Segments {
+			if asked = g.Remaining(); asked.Len() > 0 {
+				break
+			}
+		}
+		base := fetch
+		fetch = func(ctx context.Context, r segment.Range) (*http.Response, error) {
+			if r == asked {
+				if p := prefetched.Swap(nil); p != nil {
+					return p, nil
+				}
+			}
+			return base(ctx, r)
+		}
+	}
+	rep := &segmentProgress{dt: dt, progress: progress, total: st.Total, cur: st.Written(), last: st.Written(), lastTime: time.Now()}
 	ex, err := segment.NewExecutor(segment.Config{
-		Fetch:       dt.fetchRange(validators),
+		Fetch:       fetch,
 		Dst:         &segmentFile{t: t, ctx: ctx, f: f},
-		Initial:     first,
-		Connections: n,
+		Initial:     initial,
+		Connections: max(n, 1),
 		Limiter:     dt.limiter(),
 		Progress:    rep.written,
 		MinSplit:    minSegmentSplit,
 		BufferSize:  writeThreshold,
 	}, st)
 	if err != nil {
+		if initial != nil {
+			initial.Body.Close()
+		}
 		return fail.New(int(ErrBadServerResponse), err)
 	}
 	err = ex.Run(ctx)
@@ -379,6 +460,10 @@ func (dt *DownloadTask) receiveSegments(ctx context.Context, resp *http.Response
 	}
 	dl.mu.Lock()
 	dl.written = prefix
+	dl.x.segState = nil
+	if err != nil && prefix < st.Written() {
+		dl.x.segState = &st
+	}
 	dl.mu.Unlock()
 	rep.flush()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -561,4 +562,70 @@ func TestConfigurationSegmentsValidate(t *testing.T) {
 			t.Errorf("DownloadSegments %d passed Validate", n)
 		}
 	}
+}
+
+// A segmented download cut off with gaps in its file gives resume data
+// with the segments (format version 2), from which every missing range is
+// fetched.
+func TestDownloadSegmentedResumeData(t *testing.T) {
+	content := testContent(2<<20, 46)
+	res := urlsessiontest.NewResource(content)
+	// The first response stalls; the first range completes, the next is
+	// refused, which ends the task.
+	var ranges atomic.Int32
+	h := &rangeSplit{whole: stalled(res, 512<<10), ranges: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ranges.Add(1)%2 == 0 {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		res.ServeHTTP(w, r)
+	})}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+		ranges.Store(0)
+		_, _, err := s.Download(context.Background(), get(t, srv.URL), WithSegments(2))
+		if !errors.Is(err, ErrBadServerResponse) {
+			t.Fatalf("err = %v, want ErrBadServerResponse", err)
+		}
+		data := ErrorResumeData(err)
+		if data == nil {
+			t.Fatal("no resume data")
+		}
+		d, err := resume.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data[4] != 2 || d.Segments == nil || d.Offset <= 512<<10 {
+			t.Fatalf("resume data version %d, segments %v, offset %d; want version 2 with segments past the gap", data[4], d.Segments, d.Offset)
+		}
+		b, _ := os.ReadFile(d.File)
+		for _, g := range d.Segments.Segments {
+			if end := g.Start + g.Done; int64(len(b)) < end || !bytes.Equal(b[g.Start:end], content[g.Start:end]) {
+				t.Errorf("segment %+v: the file does not hold its bytes", g)
+			}
+		}
+		srv2 := newLoopbackServer(t, res)
+		if data, err = RetargetResumeData(data, mustParse(t, srv2.URL)); err != nil {
+			t.Fatal(err)
+		}
+		rec := newDLRecorder()
+		path, resp, err := s.DownloadWithResumeData(context.Background(), data, WithDelegate(rec))
+		rec.settled(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(path)
+		if b, _ := os.ReadFile(path); sum(b) != sum(content) || resp.StatusCode != 206 {
+			t.Errorf("status %d, the resumed file has %d bytes, not the content", resp.StatusCode, len(b))
+		}
+		if ev := rec.Events(); len(ev) == 0 || ev[0] != "resume "+strconv.FormatInt(d.Offset, 10)+" "+strconv.Itoa(len(content)) {
+			t.Errorf("events %q, want DidResumeAtOffset(%d, %d) first", ev, d.Offset, len(content))
+		}
+		rec.mu.Lock()
+		last := rec.lastTotal
+		rec.mu.Unlock()
+		if last != int64(len(content)) {
+			t.Errorf("the last DidWriteData total is %d, want %d", last, len(content))
+		}
+	})
 }
