@@ -641,3 +641,44 @@ func TestDownloadSegmentedRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// CancelByProducingResumeData on a segmented download gives resume data
+// that a later task completes, whatever each range had written.
+func TestDownloadSegmentedCancelByProducingResumeData(t *testing.T) {
+	content := testContent(2<<20, 48)
+	res := urlsessiontest.NewResource(content)
+	arrived := make(chan struct{}, 16)
+	stallRanges := stalled(res, 256<<10)
+	h := &rangeSplit{whole: stalled(res, 512<<10), ranges: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		stallRanges.ServeHTTP(w, r)
+	})}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		rec := newDLRecorder()
+		s := newSession(t, srv.config(), rec)
+		task := s.DownloadTask(get(t, srv.URL))
+		task.SetSegments(2)
+		task.Resume()
+		<-arrived
+		data, err := task.CancelByProducingResumeData(context.Background())
+		if err != nil || data == nil {
+			t.Fatalf("CancelByProducingResumeData = %v, %v; want resume data", data != nil, err)
+		}
+		wait(t, task)
+		srv2 := newLoopbackServer(t, res)
+		if data, err = RetargetResumeData(data, mustParse(t, srv2.URL)); err != nil {
+			t.Fatal(err)
+		}
+		path, _, err := s.DownloadWithResumeData(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(path)
+		if b, _ := os.ReadFile(path); sum(b) != sum(content) {
+			t.Errorf("the resumed file has %d bytes, not the content", len(b))
+		}
+		for len(arrived) > 0 {
+			<-arrived
+		}
+	})
+}
