@@ -250,6 +250,41 @@ type Configuration struct {
 	// fields. Other values fail Validate.
 	ResumableUploadVersion int
 
+	// MaximumBytesPerSecond limits how fast the session's download tasks,
+	// all together, read response bodies, in bytes per second; a task may
+	// have a lower limit of its own (DownloadTask.SetMaximumBytesPerSecond).
+	// The limit is shared fairly among the tasks reading, and never lets
+	// more than a quarter second's worth through at once. Zero means no
+	// limit; a negative value fails Validate.
+	MaximumBytesPerSecond int64
+
+	// IgnoreServerDigests turns off the check of download tasks' bodies
+	// against the Content-Digest and Repr-Digest fields (RFC 9530) that
+	// servers send. By default a body that does not match fails its task
+	// with ErrDigestMismatch (see DownloadTask). A digest the caller
+	// expects is checked either way.
+	IgnoreServerDigests bool
+
+	// DownloadSegments, when above 1, makes download tasks fetch a body in
+	// up to that many byte ranges over as many connections, written at
+	// their offsets in the one file, as aria2 and curl --parallel do: when
+	// the first response is a 200 of a GET (without a Range of the
+	// caller's) with a known length of at least 256 KiB, Accept-Ranges:
+	// bytes, a strong validator and no content coding. The first range is
+	// the rest of that response; the others are requests of their own
+	// through the session (cookies, credentials and redirects apply), with
+	// If-Range, so that a resource changed meanwhile is never spliced: a
+	// server that answers a range with a 200 gets the download continued
+	// as one stream of that response. DidWriteData reports the ranges'
+	// sum. A range that fails on the network is retried on its own; resume
+	// data of a download that failed with gaps in its file records every
+	// range, and a task resuming from it fetches each missing range again
+	// over its own connection. A task can override it
+	// (DownloadTask.SetSegments). Zero or 1
+	// means one stream; values over MaxDownloadSegments or below zero fail
+	// Validate.
+	DownloadSegments int
+
 	ephemeral bool
 }
 
@@ -408,6 +443,12 @@ func (c *Configuration) Validate() error {
 	}
 	if c.TimeoutIntervalForRequest < 0 || c.TimeoutIntervalForResource < 0 {
 		return fmt.Errorf("urlsession: timeouts must not be negative")
+	}
+	if c.DownloadSegments < 0 || c.DownloadSegments > MaxDownloadSegments {
+		return fmt.Errorf("urlsession: DownloadSegments %d is not between 0 and %d", c.DownloadSegments, MaxDownloadSegments)
+	}
+	if c.MaximumBytesPerSecond < 0 {
+		return fmt.Errorf("urlsession: MaximumBytesPerSecond must not be negative")
 	}
 	if lo, hi := c.TLSMinimumSupportedProtocolVersion, c.TLSMaximumSupportedProtocolVersion; lo != 0 && hi != 0 && lo > hi {
 		return fmt.Errorf("urlsession: TLS minimum version %#x is above the maximum %#x", lo, hi)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urlsession-go/urlsession/internal/fail"
 	"github.com/urlsession-go/urlsession/internal/resume"
+	"github.com/urlsession-go/urlsession/internal/segment"
 )
 
 // DownloadTask loads a resource into a file: Apple's URLSessionDownloadTask.
@@ -44,6 +45,15 @@ import (
 //
 // Any response is downloaded, whatever its status: a 404's body goes to the
 // file like a 200's, and the response tells the status.
+//
+// Beyond Apple's API: the body is checked against the server's
+// Content-Digest and Repr-Digest and against a digest the caller expects
+// (SetExpectedDigest), a mismatch failing the task with ErrDigestMismatch
+// and the file never handed over; reads can be limited in rate per task
+// (SetMaximumBytesPerSecond) and per session
+// (Configuration.MaximumBytesPerSecond); the body can be fetched in
+// segments over several connections (SetSegments,
+// Configuration.DownloadSegments); and SuggestedFilename names the file.
 type DownloadTask struct {
 	*Task
 	dl download
@@ -136,6 +146,7 @@ type download struct {
 	resumable  bool   // the response allows resuming (see resumableResponse)
 	resumeData []byte // what settle produced
 	result     string // the path handed over: the caller's file for Download
+	x          downloadExtras
 }
 
 // ErrorResumeData is a convenience for DownloadTaskResumeData: it returns
@@ -183,6 +194,12 @@ func (s *Session) DownloadTaskWithCompletion(req *http.Request, handler Download
 //   - a 206 for another range, or another 416, fails the task with
 //     ErrBadServerResponse, the partial file untouched and the same
 //     resume data in the error.
+//
+// Resume data of a segmented download with gaps in its file (see
+// Configuration.DownloadSegments) asks for the first missing range; a 206
+// for it is written at its offset and the other missing ranges are
+// fetched over connections of their own, as the download began; any other
+// response is handled as above.
 //
 // Data that is not resume data, is damaged or comes from a later version
 // of the format fails the task with ErrUnsupportedURL and cause
@@ -403,6 +420,9 @@ func (dt *DownloadTask) check() error {
 	if dl.fromErr != nil {
 		return dl.fromErr
 	}
+	if err := dt.checkExtras(); err != nil {
+		return err
+	}
 	if dl.handler == nil && !dt.deliver.keep {
 		if _, ok := delegateFor[DownloadDelegate](dt.Task); !ok {
 			return &Error{Code: ErrUnknown, Err: ErrNoDownloadDelegate}
@@ -429,7 +449,7 @@ func (dt *DownloadTask) rangeRequest(req *http.Request) (*http.Request, error) {
 	dl.file = f
 	dl.mu.Unlock()
 	r2 := req.Clone(req.Context())
-	r2.Header.Set("Range", resume.RangeHeader(dl.from.Offset))
+	r2.Header.Set("Range", dt.resumeRange())
 	r2.Header.Set("If-Range", dl.validators.IfRange())
 	// Ranges count the bytes of the representation as sent: ask for it
 	// without a content coding, as the partial file holds it.
@@ -461,6 +481,7 @@ type downloadFiles struct {
 	mu      sync.Mutex
 	dir     string
 	removed bool
+	limit   *segment.Limiter // the session's bandwidth limit, or nil (see limiter)
 	// wrap, when set (by tests), wraps each file's writer.
 	wrap func(io.Writer) io.Writer
 }
@@ -578,6 +599,9 @@ func (dt *DownloadTask) receive(ctx context.Context, resp *http.Response) {
 	}
 	dl.mu.Unlock()
 	if err == nil {
+		err = dt.verifyFile()
+	}
+	if err == nil {
 		err = dt.handOver()
 	}
 	t.finish(ctx, nil, resp, err)
@@ -592,6 +616,9 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 	total := max(resp.ContentLength, TransferSizeUnknown)
 	validators := resume.ValidatorsOf(resp.Header)
 	if from := dl.from; from != nil {
+		if from.Segments != nil && resp.StatusCode == http.StatusPartialContent {
+			return dt.resumeSegments(ctx, resp, progress)
+		}
 		o := resume.Decide(from.Offset, resp.StatusCode, resp.Header)
 		if o.Action == resume.Append && resp.Uncompressed {
 			o = resume.Outcome{Action: resume.Fail, Err: errors.New("the server sent the range with a content coding")}
@@ -604,6 +631,7 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			dl.total = o.Total
 			dl.resumable = false
 			dl.mu.Unlock()
+			dt.completeDigests()
 			dt.resumedAt(progress, from.Offset, o.Total)
 			return nil
 		case resume.Append:
@@ -641,6 +669,12 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 	f := dl.file
 	dl.mu.Unlock()
 	w := t.session.downloads.writer(f)
+	segments := dt.segmentsFor(resp, resumable, total)
+	verifier := dt.digestPlan(resp, offset, dl.from != nil, segments > 1)
+	if segments > 1 {
+		return dt.receiveSegments(ctx, resp, f, segments, total, progress)
+	}
+	body := dt.limitedBody(ctx, resp.Body)
 
 	bp := downloadBuffers.Get().(*[]byte)
 	defer downloadBuffers.Put(bp)
@@ -694,8 +728,11 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 				return err
 			}
 		}
-		m, err := resp.Body.Read(buf[n:])
+		m, err := body.Read(buf[n:])
 		if m > 0 {
+			if verifier != nil {
+				verifier.Write(buf[n : n+m])
+			}
 			n += m
 			t.received.Add(int64(m))
 			t.touch() // a task that became a download is not the pipeline's
@@ -716,7 +753,7 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 				dl.total = written
 			}
 			dl.mu.Unlock()
-			return nil
+			return dt.checkDigests(verifier)
 		}
 		if err != nil {
 			if werr := flush(); werr != nil {
@@ -890,7 +927,7 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fp.Size != dl.written {
+	if fp.Size != dl.written && dl.x.segState == nil {
 		// A write cut short may have left more than was counted.
 		if err := os.Truncate(path, dl.written); err != nil {
 			os.Remove(path)
@@ -918,6 +955,9 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 		d.Header = resume.KeptHeader(dt.orig.Header)
 	}
 	d.SetFingerprint(fp)
+	if st := dl.x.segState; st != nil {
+		d.Segments, d.Offset = st, st.Written()
+	}
 	data, err := resume.Encode(d)
 	if err != nil {
 		os.Remove(path)

@@ -66,6 +66,20 @@ const (
 	ErrDownloadDecodingFailedToComplete             Code = -3007
 )
 
+// Codes of this package's own, for failures Apple's URLError has no code
+// for. They lie from -10000 down, outside the range of Apple's codes.
+const (
+	// ErrDigestMismatch is the code of a download whose bytes do not match
+	// a digest: the server's Content-Digest or Repr-Digest (RFC 9530), or
+	// the one the caller expected (DownloadTask.SetExpectedDigest). The
+	// file is not handed over and no resume data is kept: its bytes are
+	// not the resource's. Apple's ErrCannotDecodeContentData (-1016) is
+	// about content codings, and a program that retries or reports it
+	// would be misled, hence a code of its own. The cause names the
+	// algorithm, the digest's source and both values.
+	ErrDigestMismatch Code = -10001
+)
+
 var codeText = map[Code]string{
 	ErrUnknown:                       "unknown error",
 	ErrCancelled:                     "cancelled",
@@ -111,6 +125,7 @@ var codeText = map[Code]string{
 	ErrCannotMoveFile:                   "cannot move the file",
 	ErrDownloadDecodingFailedMidStream:  "download decoding failed mid-stream",
 	ErrDownloadDecodingFailedToComplete: "download decoding failed to complete",
+	ErrDigestMismatch:                   "the downloaded data does not match its digest",
 }
 
 // Error returns the code's short description and number, such as

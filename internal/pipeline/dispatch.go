@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
@@ -227,10 +228,14 @@ func Upgraded(body io.ReadCloser) io.ReadWriteCloser {
 	return rwc
 }
 
+// recvBody may be closed while a Read is in progress on another goroutine,
+// as net/http's bodies may: its count is kept under mu.
 type recvBody struct {
 	rc    io.ReadCloser
 	hooks Hooks
 	tx    *Transaction
+
+	mu    sync.Mutex
 	n     int64
 	ended bool
 }
@@ -238,16 +243,18 @@ type recvBody struct {
 func (b *recvBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
-		b.n += int64(n)
 		b.hooks.Received(int64(n))
 	}
+	b.mu.Lock()
+	b.n += int64(n)
 	if err != nil && !b.ended {
-		b.end()
+		b.endLocked()
 	}
+	b.mu.Unlock()
 	return n, err
 }
 
-func (b *recvBody) end() {
+func (b *recvBody) endLocked() {
 	b.ended = true
 	total := b.n
 	b.tx.update(func(t *TransactionData) {
@@ -257,8 +264,10 @@ func (b *recvBody) end() {
 }
 
 func (b *recvBody) Close() error {
+	b.mu.Lock()
 	if !b.ended {
-		b.end()
+		b.endLocked()
 	}
+	b.mu.Unlock()
 	return b.rc.Close()
 }

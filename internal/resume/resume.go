@@ -7,7 +7,7 @@
 //
 //	offset  size  field
 //	0       4     magic "USRD"
-//	4       1     format version, 1
+//	4       1     format version, 1 or 2
 //	5       4     payload length n, big-endian
 //	9       n     payload: a JSON object (below), UTF-8
 //	9+n     4     CRC-32C (Castagnoli) of bytes 0 to 9+n, big-endian
@@ -28,7 +28,23 @@
 //	mtime     int     the partial file's modification time, Unix nanoseconds
 //	tail      string  hex SHA-256 of the file's last min(size, 64 KiB) bytes
 //
-// At least one of etag and modified is set. The checksum catches
+// At least one of etag and modified is set.
+//
+// Version 2 adds one member, for a download fetched in segments whose
+// partial file has gaps:
+//
+//	segments  object  the segments' progress, as package segment's State
+//	                  encodes it: {"total":N,"segments":[{"start":S,
+//	                  "end":E,"done":D},...]}
+//
+// Its total equals total, offset is the sum of the segments' done (the
+// bytes in the file), and size, the file's size, is at most total (the
+// file may end before its last segment's bytes). Encode writes version 1
+// when there are no segments, so that resume data without them stays
+// readable by readers of version 1; Decode reads both, and refuses
+// segments in version 1.
+//
+// The checksum catches
 // corruption, truncation and concatenation; it is not a signature: resume
 // data is as trusted as any path a program hands the session.
 package resume
@@ -44,10 +60,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/urlsession-go/urlsession/internal/segment"
 )
 
-// Version is the format version Encode writes.
-const Version = 1
+// Version is the latest format version, which Encode writes for resume
+// data with segments (and version 1 without).
+const Version = 2
 
 // magic opens every resume data.
 const magic = "USRD"
@@ -80,6 +99,9 @@ type Data struct {
 	Size     int64       `json:"size"`
 	MTime    int64       `json:"mtime"`
 	Tail     string      `json:"tail"`
+	// Segments is the progress of a download fetched in segments whose
+	// file has gaps (version 2), or nil.
+	Segments *segment.State `json:"segments,omitempty"`
 }
 
 // Encode returns d in the resume data format. It fails if d is not valid.
@@ -96,7 +118,11 @@ func Encode(d *Data) ([]byte, error) {
 	}
 	b := make([]byte, 0, headerLen+len(payload)+4)
 	b = append(b, magic...)
-	b = append(b, Version)
+	if d.Segments != nil {
+		b = append(b, 2)
+	} else {
+		b = append(b, 1)
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
 	b = append(b, payload...)
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
@@ -134,6 +160,9 @@ func Decode(b []byte) (*Data, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: data after the payload", ErrInvalid)
+	}
+	if b[4] < 2 && d.Segments != nil {
+		return nil, fmt.Errorf("%w: segments in version %d", ErrInvalid, b[4])
 	}
 	if err := d.validate(); err != nil {
 		return nil, err
@@ -174,7 +203,15 @@ func (d *Data) validate() error {
 			return bad("the modification date is not an HTTP date")
 		}
 	}
-	if d.Offset < 0 || d.Size != d.Offset {
+	if st := d.Segments; st != nil {
+		if err := st.Validate(); err != nil {
+			return bad("%v", err)
+		}
+		if st.Total != d.Total || st.Written() != d.Offset || d.Size < 0 || d.Size > d.Total {
+			return bad("the segments (%d of %d bytes) do not match the offset %d, total %d and file size %d",
+				st.Written(), st.Total, d.Offset, d.Total, d.Size)
+		}
+	} else if d.Offset < 0 || d.Size != d.Offset {
 		return bad("the offset %d does not match the file size %d", d.Offset, d.Size)
 	}
 	if d.Total < -1 || (d.Total >= 0 && d.Total < d.Offset) {

@@ -186,6 +186,8 @@ func TestOpenPartial(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	good, _ := Encode(sample())
 	f.Add(good)
+	seg, _ := Encode(segmented())
+	f.Add(seg)
 	f.Add([]byte("USRD"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -222,6 +224,8 @@ func envelope(payload []byte) []byte {
 func FuzzDecodePayload(f *testing.F) {
 	good, _ := Encode(sample())
 	f.Add(good[headerLen : len(good)-4])
+	seg, _ := Encode(segmented())
+	f.Add(seg[headerLen : len(seg)-4])
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"url":"http://a/","etag":"\"x\"","file":"/p","tail":""}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
