@@ -539,15 +539,6 @@ func TestDownloadSegmentedFailureResumes(t *testing.T) {
 	})
 }
 
-func mustParse(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 func TestConfigurationSegmentsValidate(t *testing.T) {
 	for _, n := range []int{-1, MaxDownloadSegments + 1} {
 		cfg := baseConfiguration()
