@@ -13,11 +13,13 @@ import (
 	"github.com/urlsession-go/urlsession"
 )
 
-// closer is a delegate that hears how a WebSocket ended.
-type closer struct{}
+// closer is a delegate that hears how a WebSocket opened and ended. Its
+// callbacks run on the session's delegate queue, not the goroutine that
+// sends and receives, so the protocol goes through a channel.
+type closer struct{ opened chan string }
 
-func (closer) DidOpenWithProtocol(_ *urlsession.Session, _ *urlsession.WebSocketTask, protocol string) {
-	fmt.Println("open, protocol", protocol)
+func (c closer) DidOpenWithProtocol(_ *urlsession.Session, _ *urlsession.WebSocketTask, protocol string) {
+	c.opened <- protocol
 }
 
 func (closer) DidCloseWith(_ *urlsession.Session, _ *urlsession.WebSocketTask, code urlsession.CloseCode, reason []byte) {
@@ -48,11 +50,13 @@ func ExampleSession_WebSocketTask() {
 	}))
 	defer srv.Close()
 
-	s, _ := urlsession.New(urlsession.DefaultConfiguration(), closer{})
+	d := closer{opened: make(chan string, 1)}
+	s, _ := urlsession.New(urlsession.DefaultConfiguration(), d)
 	defer s.FinishTasksAndInvalidate()
 	u, _ := url.Parse("ws" + strings.TrimPrefix(srv.URL, "http") + "/chat")
 	task := s.WebSocketTask(u, []string{"shout"})
 	task.Resume()
+	fmt.Println("open, protocol", <-d.opened)
 
 	ctx := context.Background()
 	for _, text := range []string{"hello", "world"} {
