@@ -66,10 +66,11 @@ func (c *client) outputMode() openMode {
 }
 
 // downloadMode reports whether the run downloads with a download task:
-// with an output file that is not special, and -C - or --retry.
+// with an output file that is not special, and -C -, --retry, --segments,
+// --checksum or --limit-rate.
 func (c *client) downloadMode(body uploadBody) bool {
 	o := c.o
-	if o.output == "" || o.output == "-" || o.head || o.remoteHead || (!o.continueAt && o.retry == 0) {
+	if o.output == "" || o.output == "-" || o.head || o.remoteHead || (!o.continueAt && o.retry == 0 && !o.downloadOnly()) {
 		return false
 	}
 	if body.stdin || body.file != "" || body.data != nil {
@@ -321,6 +322,14 @@ type outcome struct {
 // allows, and prints -w for the last attempt.
 func (c *client) transferLoop(ctx context.Context, cfg *urlsession.Configuration, req *http.Request, body uploadBody) *failure {
 	o := c.o
+	if o.downloadOnly() && !c.downloadMode(body) {
+		// A FIFO or a device: what these options ask for needs a file.
+		return statusFailure(usageErrorf("--segments, --checksum and --limit-rate need a regular output file"))
+	}
+	cfg.MaximumBytesPerSecond = o.limitRate
+	if o.segments > 1 {
+		cfg.DownloadSegments = o.segments
+	}
 	sleep := c.hooks.sleep
 	if sleep == nil {
 		sleep = sleepContext
@@ -401,6 +410,15 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 		// The run's context ends the task through CancelByProducingResumeData
 		// below, not as a plain cancellation that would discard the file.
 		dt = s.DownloadTask(r.WithContext(context.WithoutCancel(ctx)))
+	}
+	if dt != nil && c.o.checksum != "" {
+		if err := dt.SetExpectedDigest(c.o.checksum); err != nil {
+			dt.Cancel()
+			return outcome{f: statusFailure(usageErrorf("--checksum: %v", err))}
+		}
+	}
+	switch {
+	case dt != nil:
 	case body.stdin:
 		r.Body, r.ContentLength = io.NopCloser(c.stdin), -1 // sent chunked, as curl -T -
 		task = s.UploadTaskWithStreamedRequest(r).Task
@@ -480,4 +498,11 @@ func (c *client) settleDownload(x *transfer, task *urlsession.Task, f *failure) 
 			fmt.Fprintf(c.stderr, "urlsession: WARNING: cannot keep the resume data beside %s: %v\n", c.o.output, err)
 		}
 	}
+}
+
+// downloadOnly reports whether an option that only a download task
+// carries out was given: --segments (more than one), --checksum or
+// --limit-rate.
+func (o *options) downloadOnly() bool {
+	return o.segments > 1 || o.checksum != "" || o.limitRate > 0
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -685,4 +686,54 @@ func TestContinueMovedResumeData(t *testing.T) {
 	if seen := log.get(); len(seen) != 2 || !strings.HasPrefix(seen[1], "bytes=") {
 		t.Errorf("requests: %q", seen)
 	}
+}
+
+// TestDownloadOnlyFlags: --segments, --checksum and --limit-rate go
+// through a download task: a segmented download arrives whole, a checksum
+// that matches keeps the file and one that does not leaves nothing (exit
+// 32), and the flags need an output file.
+func TestDownloadOnlyFlags(t *testing.T) {
+	t.Parallel()
+	content := randomBytes(3 << 20)
+	sum := sha256.Sum256(content)
+	var ranges atomic.Int32
+	res := urlsessiontest.NewResource(content)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			ranges.Add(1)
+		}
+		res.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+
+	out := filepath.Join(dir, "segmented")
+	cli(t, "", "-sS", "--segments", "4", "--checksum", "sha256:"+hex.EncodeToString(sum[:]), "-o", out, srv.URL+"/file").want(t, 0)
+	if got := readFile(t, out); got != string(content) {
+		t.Fatalf("segmented: %d bytes, not the content", len(got))
+	}
+	if ranges.Load() == 0 {
+		t.Error("--segments 4 sent no range request")
+	}
+
+	limited := filepath.Join(dir, "limited")
+	cli(t, "", "-sS", "--limit-rate", "100M", "-o", limited, srv.URL+"/file").want(t, 0)
+	if got := readFile(t, limited); got != string(content) {
+		t.Fatalf("--limit-rate: %d bytes, not the content", len(got))
+	}
+
+	bad := filepath.Join(dir, "bad")
+	wrong := sha256.Sum256([]byte("something else"))
+	r := cli(t, "", "-sS", "--checksum", "sha256:"+hex.EncodeToString(wrong[:]), "-o", bad, srv.URL+"/file").want(t, 32)
+	if !strings.Contains(r.stderr, "-10001") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	if _, err := os.Stat(bad); err == nil && readFile(t, bad) == string(content) {
+		t.Error("a file that failed its checksum was kept")
+	}
+
+	cli(t, "", "--checksum", "md5:00", "-o", filepath.Join(dir, "x"), srv.URL+"/file").want(t, 2)
+	cli(t, "", "--segments", "4", srv.URL+"/file").want(t, 2)
+	cli(t, "", "--segments", "99", "-o", filepath.Join(dir, "y"), srv.URL+"/file").want(t, 2)
+	cli(t, "", "--limit-rate", "1M", "-o", "/dev/null", srv.URL+"/file").want(t, 2)
 }

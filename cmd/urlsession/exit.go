@@ -56,6 +56,8 @@ var exitTable = []exitRule{
 		urlsession.ErrFileDoesNotExist, urlsession.ErrFileIsDirectory, urlsession.ErrNoPermissionsToReadFile,
 		urlsession.ErrCannotOpenFile}},
 	{28, "operation timed out (-m, --connect-timeout, or 60 s without data)", []urlsession.Code{urlsession.ErrTimedOut}},
+	{32, "the downloaded file does not match its digest (--checksum, or the server's Content-Digest or Repr-Digest)", []urlsession.Code{
+		urlsession.ErrDigestMismatch}},
 	{33, "-C -: the server's answer cannot continue the file (a range other than the one asked for)", nil},
 	{35, "TLS handshake failed", []urlsession.Code{
 		urlsession.ErrSecureConnectionFailed, urlsession.ErrClientCertificateRejected,

@@ -97,6 +97,7 @@
 //	 23  could not write the output
 //	 26  could not read a local file (-d @file, -F, -T, -w @file, .netrc)
 //	 28  operation timed out (-m, --connect-timeout, or 60 s without data)
+//	 32  the downloaded file does not match its digest (--checksum, or the server's Content-Digest or Repr-Digest)
 //	 33  -C -: the server's answer cannot continue the file (a range other than the one asked for)
 //	 35  TLS handshake failed
 //	 37  could not read the file of a file: URL (missing, a directory, no permission)

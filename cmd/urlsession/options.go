@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/internal/integrity"
 	"io"
 	"math"
 	"slices"
@@ -92,6 +94,9 @@ type options struct {
 	retry        int           // --retry: how many times to retry
 	retryDelay   time.Duration // --retry-delay: 0 for exponential backoff
 	retryMaxTime time.Duration // --retry-max-time: 0 for no limit
+	limitRate    int64         // --limit-rate: bytes per second, 0 for no limit
+	segments     int           // --segments: ranges fetched at once
+	checksum     string        // --checksum: the file's expected digest
 	showError    bool
 	verbose      bool
 
@@ -333,6 +338,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.retry, "retry", 0, "")
 	fs.Var(secondsFlag{&o.retryDelay}, "retry-delay", "")
 	fs.Var(secondsFlag{&o.retryMaxTime}, "retry-max-time", "")
+	fs.Var(sizeFlag{&o.limitRate}, "limit-rate", "")
+	fs.IntVar(&o.segments, "segments", 0, "")
+	fs.StringVar(&o.checksum, "checksum", "", "")
 	str(&o.dumpHeader, "D", "dump-header")
 	boolean(&o.createDirs, "", "create-dirs")
 	boolean(&o.include, "i", "include")
@@ -679,6 +687,12 @@ func (o *options) checkDownload() error {
 	switch {
 	case o.retry < 0:
 		return usageErrorf("--retry must be 0 or more, got %d", o.retry)
+	case o.segments < 0 || o.segments > maxSegments:
+		return usageErrorf("--segments must be from 1 to %d, got %d", maxSegments, o.segments)
+	case (o.segments > 1 || o.checksum != "" || o.limitRate > 0) && !o.remoteName && (o.output == "" || o.output == "-"):
+		return usageErrorf("--segments, --checksum and --limit-rate need an output file: -o FILE or -O")
+	case (o.segments > 1 || o.checksum != "" || o.limitRate > 0) && (o.head || o.upload != "" || len(o.data) > 0 && !o.get || len(o.forms) > 0):
+		return usageErrorf("--segments, --checksum and --limit-rate apply to downloads: not with -I, -d, -F or -T")
 	case o.remoteName && o.output != "":
 		return usageErrorf("-O (--remote-name) and -o (--output) cannot be combined")
 	case o.remoteHead && !o.remoteName:
@@ -698,5 +712,13 @@ func (o *options) checkDownload() error {
 	case o.remoteName && (o.head || o.tcp != ""):
 		return usageErrorf("-O (--remote-name) needs a transfer with a body: not with -I or --tcp")
 	}
+	if o.checksum != "" {
+		if _, err := integrity.ParseExpected(o.checksum); err != nil {
+			return usageErrorf("--checksum: %v", err)
+		}
+	}
 	return nil
 }
+
+// maxSegments is the most --segments takes: the library's limit.
+const maxSegments = urlsession.MaxDownloadSegments

@@ -66,6 +66,16 @@ Output:
       --retry-max-time SECONDS
                            make no retry that would start more than
                            SECONDS after the first attempt (0: no limit)
+      --limit-rate RATE    download at most RATE bytes per second (such
+                           as 500k or 2M), never in bursts of more than a
+                           quarter second's worth; needs -o or -O
+      --segments N         fetch the file in N ranges over N connections
+                           at once, as aria2c -x N -s N does, when the
+                           server offers ranges and a validator (1 to 32);
+                           needs -o or -O
+      --checksum ALG:HEX   the file's expected digest (sha256:HEX or
+                           sha512:HEX, hex or base64); a file that does not
+                           match is not kept (exit 32); needs -o or -O
   -D, --dump-header FILE   write the status line and headers of every
                            response, redirects included, to FILE, opened
                            as -o opens it; "-" is standard output
