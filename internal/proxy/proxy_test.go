@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -273,7 +271,7 @@ func TestDialConnectTLSProxy(t *testing.T) {
 	srv.StartTLS()
 	serverCfg, clientCfg := srv.TLS, srv.Client().Transport.(*http.Transport).TLSClientConfig
 	srv.Close() // only its certificate is used
-	tlsLn := tlsRelay(t, serverCfg, hp.Addr)
+	tlsLn := proxytest.TLSFront(t, serverCfg, hp.Addr)
 	p, _ := proxy.Parse("https://" + tlsLn)
 	d := proxy.Dialer{TLSConfig: clientCfg}
 	conn, err := d.Dial(context.Background(), p, o.Listener.Addr().String(), nil)
@@ -288,39 +286,6 @@ func TestDialConnectTLSProxy(t *testing.T) {
 	if _, err := d2.Dial(context.Background(), p, o.Listener.Addr().String(), nil); err == nil {
 		t.Error("untrusted proxy certificate accepted")
 	}
-}
-
-// tlsRelay accepts TLS connections on loopback and relays them to target.
-func tlsRelay(t *testing.T, cfg *tls.Config, target string) string {
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				up, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				go func() { io.Copy(up, c); up.Close(); c.Close() }()
-				io.Copy(c, up)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String()
 }
 
 func TestDialSOCKS(t *testing.T) {
