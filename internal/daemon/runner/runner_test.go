@@ -549,7 +549,9 @@ func TestUploadResume(t *testing.T) {
 			return -1, 0
 		}
 		if offset == 0 {
-			return 256 << 10, 0 // reset once 256 KiB are stored
+			// A 503 once 256 KiB are stored: unlike a reset, it cannot
+			// overtake the 104 that names the resumption URL.
+			return 256 << 10, http.StatusServiceUnavailable
 		}
 		return 0, 0 // and at once on every append
 	}}
