@@ -17,7 +17,7 @@ func builtinProtocols(cfg *Configuration) []pipeline.Protocol {
 }
 
 // ftpProtocol is the FTP protocol of a session: its connections are dialled
-// with Configuration.DialContext, and those of ftps and ftpes URLs use the
+// with Configuration.DialContext, each within ConnectTimeout, and those of ftps and ftpes URLs use the
 // session's TLS configuration (TLSClientConfig, the TLS version bounds),
 // held to App Transport Security's TLS rules and to PinnedDomains. When a
 // delegate of the task answers challenges, a request's TLS connections
@@ -58,5 +58,9 @@ func ftpProtocol(cfg *Configuration) builtin.FTP {
 			return nil
 		}
 	}
-	return builtin.FTP{TLSConfig: tc, DialContext: cfg.DialContext, Verify: verify}
+	dial := cfg.DialContext
+	if cfg.ConnectTimeout > 0 {
+		dial = baseDial(cfg)
+	}
+	return builtin.FTP{TLSConfig: tc, DialContext: dial, Verify: verify}
 }

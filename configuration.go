@@ -121,8 +121,9 @@ type Configuration struct {
 	// no body and an idempotent method, or was not sent at all (the
 	// connection was going away). HTTP/3 is never used for a request
 	// through a proxy, a WebSocket upgrade, a configuration with a
-	// DialContext of its own (which opens TCP connections only), or a
-	// TLSMaximumSupportedProtocolVersion below TLS 1.3. Its connections
+	// DialContext of its own (which opens TCP connections only) and no
+	// DialUDPContext, or a TLSMaximumSupportedProtocolVersion below TLS
+	// 1.3. Its connections
 	// verify the server as TCP connections do: TLSClientConfig,
 	// PinnedDomains, TransportSecurity and the ServerTrust challenge.
 	// 0-RTT is not used. quic-go writes one line through the standard log
@@ -135,7 +136,8 @@ type Configuration struct {
 	// without falling back to TCP, as curl's --http3-only: a request that
 	// cannot (an http URL, a proxy, a failed QUIC handshake) fails with
 	// ErrCannotConnectToHost, or with the certificate error when the
-	// server is not trusted. DisableHTTP3 takes precedence.
+	// server is not trusted (ErrTimedOut when ConnectTimeout passed).
+	// DisableHTTP3 takes precedence.
 	HTTP3Only bool
 
 	// TransportSecurity is the session's App Transport Security policy
@@ -240,6 +242,37 @@ type Configuration struct {
 	// force IPv4 or IPv6, or connect in memory. Nil means a net.Dialer with
 	// 30 second keep-alives.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// DialUDPContext, when set, prepares the UDP side of each HTTP/3
+	// connection, as DialContext opens TCP connections: it is called with
+	// network "udp" and addr, the "host:port" of the server's HTTP/3
+	// endpoint (its host a name or an IP address), and returns the socket
+	// the connection sends and receives its datagrams on and the server's
+	// address on that socket. It may resolve the host as it likes, pin it
+	// to an address or keep to one IP version. The connection owns the
+	// socket from then on and closes it, also when the QUIC handshake
+	// fails. An error from DialUDPContext ends the HTTP/3 attempt as a
+	// failed handshake does: the request goes over TCP, or with HTTP3Only
+	// fails with that error. ctx carries the handshake's time limit (and
+	// ConnectTimeout); it is not the request's context.
+	// Nil means the host resolved with net.DefaultResolver (an IPv4
+	// address preferred) and a socket from net.ListenUDP. A configuration
+	// with a DialContext of its own uses HTTP/3 only when DialUDPContext
+	// is set too.
+	DialUDPContext func(ctx context.Context, network, addr string) (net.PacketConn, net.Addr, error)
+
+	// ConnectTimeout bounds the start of each new connection, up to the
+	// server's first answer: over TCP (http, https, ftp, and the
+	// connection to a proxy), name resolution and the connect of each
+	// DialContext call; over HTTP/3, name resolution (or
+	// DialUDPContext) and the QUIC handshake's wait for the server's
+	// packets (the handshake fails when none arrives for this long). The
+	// TLS handshake that follows a TCP connect is not bounded by it. A
+	// connection that is not up in time fails the request with
+	// ErrTimedOut, unless HTTP/3 was only being tried, when the request
+	// goes over TCP. Zero means no bound of its own: the request's
+	// timeouts, the TCP stack's, and 10 seconds for a QUIC handshake.
+	ConnectTimeout time.Duration
 
 	// ResumableUploadVersion is the interop version of "Resumable Uploads
 	// for HTTP" (draft-ietf-httpbis-resumable-upload) that upload tasks
@@ -441,7 +474,7 @@ func (c *Configuration) Validate() error {
 	default:
 		return fmt.Errorf("urlsession: HTTPCookieAcceptPolicy %d is not a cookie accept policy", int(c.HTTPCookieAcceptPolicy))
 	}
-	if c.TimeoutIntervalForRequest < 0 || c.TimeoutIntervalForResource < 0 {
+	if c.TimeoutIntervalForRequest < 0 || c.TimeoutIntervalForResource < 0 || c.ConnectTimeout < 0 {
 		return fmt.Errorf("urlsession: timeouts must not be negative")
 	}
 	if c.DownloadSegments < 0 || c.DownloadSegments > MaxDownloadSegments {

@@ -82,6 +82,11 @@ type h3Transport struct {
 	hsTime time.Duration // bounds a handshake
 	hook   func(event, addr string, err error)
 
+	// dialUDP is Configuration.DialUDPContext, nil for the session's own
+	// resolution and socket; connectTimeout is ConnectTimeout.
+	dialUDP        func(ctx context.Context, network, addr string) (net.PacketConn, net.Addr, error)
+	connectTimeout time.Duration
+
 	mu     sync.Mutex
 	pool   map[string]*h3Conn // by address dialled ("host:port")
 	closed bool
@@ -89,10 +94,10 @@ type h3Transport struct {
 
 // newH3Transport returns the HTTP/3 transport of a session with cfg, or
 // nil when cfg does not use HTTP/3: DisableHTTP3, a DialContext of its own
-// (which only opens TCP connections), or a maximum TLS version below 1.3
-// (QUIC needs TLS 1.3).
+// (which only opens TCP connections) without a DialUDPContext, or a
+// maximum TLS version below 1.3 (QUIC needs TLS 1.3).
 func newH3Transport(cfg *Configuration, st *h3State) *h3Transport {
-	if cfg.DisableHTTP3 || cfg.DialContext != nil {
+	if cfg.DisableHTTP3 || cfg.DialContext != nil && cfg.DialUDPContext == nil {
 		return nil
 	}
 	base := baseTLSConfig(cfg)
@@ -114,19 +119,27 @@ func newH3Transport(cfg *Configuration, st *h3State) *h3Transport {
 	if st.handshakeTimeout > 0 {
 		hsTime = st.handshakeTimeout
 	}
+	idle := hsTime / 2
+	if cfg.ConnectTimeout > 0 {
+		// quic-go ends a handshake when no packet arrived for this long:
+		// the server's first answer, as a TCP connect waits for its.
+		idle = min(idle, cfg.ConnectTimeout)
+	}
 	return &h3Transport{
 		dialer: d,
 		start:  start,
 		quic: &quic.Config{
-			HandshakeIdleTimeout: hsTime / 2,
+			HandshakeIdleTimeout: idle,
 			MaxIdleTimeout:       h3IdleTimeout,
 			MaxIncomingStreams:   -1, // the server opens no request streams
 		},
-		conns:  &http3.Transport{DisableCompression: true, MaxResponseHeaderBytes: 1 << 20},
-		alt:    &st.alt,
-		delay:  delay,
-		hsTime: hsTime,
-		hook:   st.hook,
+		conns:          &http3.Transport{DisableCompression: true, MaxResponseHeaderBytes: 1 << 20},
+		alt:            &st.alt,
+		delay:          delay,
+		hsTime:         hsTime,
+		hook:           st.hook,
+		dialUDP:        cfg.DialUDPContext,
+		connectTimeout: cfg.ConnectTimeout,
 	}
 }
 
@@ -262,7 +275,7 @@ func (h *h3Transport) roundTrip(req *http.Request, origin, addr string, only boo
 	}
 	if c.err != nil {
 		if only || trustFailure(c.err) && !c.aborted.Load() {
-			return nil, h3DialError(c.err), true
+			return nil, h.dialError(c.err), true
 		}
 		return nil, nil, false
 	}
@@ -324,11 +337,15 @@ func trustFailure(err error) bool {
 	return false
 }
 
-// h3DialError is the error of a request that could not be sent over
-// HTTP/3: a failure to connect, unless it is one of trust.
-func h3DialError(err error) error {
+// dialError is the error of a request that could not be sent over
+// HTTP/3: a failure to connect, unless it is one of trust, or a timeout
+// when the configuration has a ConnectTimeout.
+func (h *h3Transport) dialError(err error) error {
 	if trustFailure(err) {
 		return err
+	}
+	if h.connectTimeout > 0 && isTimeout(err) {
+		return fail.New(int(ErrTimedOut), fmt.Errorf("urlsession: no HTTP/3 connection within %v: %w", h.connectTimeout, err))
 	}
 	if c := classify(err, "").Code; c == ErrCannotFindHost || c == ErrDNSLookupFailed {
 		return err
@@ -471,18 +488,38 @@ func (h *h3Transport) dial(ctx context.Context, c *h3Conn) {
 	}
 }
 
-// handshake resolves c's address and runs the QUIC handshake, reporting
-// each step to the trace of the request that waits for it.
-func (h *h3Transport) handshake(ctx context.Context, c *h3Conn) (*quic.Conn, net.PacketConn, error) {
-	host, portText, err := net.SplitHostPort(c.addr)
-	if err != nil {
-		return nil, nil, err
+// isTimeout reports whether err is a timeout: a context's deadline, or a
+// net.Error that says so (quic-go's handshake timeouts among them).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// socket returns the UDP socket of a new connection to addr (host and
+// port apart) and the server's address on it: DialUDPContext's, or a
+// socket of the session's own to an address of host, IPv4 preferred. The
+// step is bounded by ConnectTimeout.
+func (h *h3Transport) socket(ctx context.Context, addr, host, portText string, tr func() *httptrace.ClientTrace) (net.PacketConn, net.Addr, error) {
+	if h.connectTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.connectTimeout)
+		defer cancel()
+	}
+	if h.dialUDP != nil {
+		pc, raddr, err := h.dialUDP(ctx, "udp", addr)
+		if err == nil && (pc == nil || raddr == nil) {
+			if pc != nil {
+				pc.Close()
+			}
+			err = errors.New("urlsession: DialUDPContext returned no socket or no address")
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return pc, raddr, nil
 	}
 	port, _ := strconv.Atoi(portText)
-	_, originPort, _ := net.SplitHostPort(c.origin)
-	op, _ := strconv.Atoi(originPort)
-	tr := func() *httptrace.ClientTrace { return c.trace.Load() }
-
+	var err error
 	ips := []net.IPAddr{}
 	if ip := net.ParseIP(host); ip != nil {
 		ips = append(ips, net.IPAddr{IP: ip})
@@ -514,6 +551,24 @@ func (h *h3Transport) handshake(ctx context.Context, c *h3Conn) (*quic.Conn, net
 		network = "udp6"
 	}
 	udp, err := net.ListenUDP(network, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return udp, raddr, nil
+}
+
+// handshake resolves c's address and runs the QUIC handshake, reporting
+// each step to the trace of the request that waits for it.
+func (h *h3Transport) handshake(ctx context.Context, c *h3Conn) (*quic.Conn, net.PacketConn, error) {
+	host, portText, err := net.SplitHostPort(c.addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, originPort, _ := net.SplitHostPort(c.origin)
+	op, _ := strconv.Atoi(originPort)
+	tr := func() *httptrace.ClientTrace { return c.trace.Load() }
+
+	udp, raddr, err := h.socket(ctx, c.addr, host, portText, tr)
 	if err != nil {
 		return nil, nil, err
 	}

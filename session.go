@@ -134,12 +134,22 @@ func defaultUserAgent() string {
 	return name + " urlsession/" + Version
 }
 
-// baseDial opens the session's TCP connections (to origins and proxies).
+// baseDial opens the session's TCP connections (to origins and proxies),
+// each within ConnectTimeout.
 func baseDial(cfg *Configuration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if cfg.DialContext != nil {
-		return cfg.DialContext
+	dial := cfg.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
 	}
-	return (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
+	limit := cfg.ConnectTimeout
+	if limit <= 0 {
+		return dial
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		return dial(ctx, network, addr)
+	}
 }
 
 func newTransport(cfg *Configuration, proxies *proxyRouter) *http.Transport {
