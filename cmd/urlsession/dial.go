@@ -66,14 +66,13 @@ func parseResolve(s string) (e resolveEntry, ignore bool, err error) {
 	return e, false, nil
 }
 
-// dialFunc returns the session's DialContext for --resolve, -4, -6 and
-// --connect-timeout, dialing with base; nil (the session's own dialer)
-// when none is given. Each connection attempt, name resolution included,
-// gets --connect-timeout (the TLS handshake is not bounded by it). A host
-// with no address of the family -4 or -6 asks for fails as a name that
-// does not resolve, as with curl.
+// dialFunc returns the session's DialContext for --resolve, -4 and -6,
+// dialing with base; nil (the session's own dialer) when none is given. A
+// host with no address of the family -4 or -6 asks for fails as a name
+// that does not resolve, as with curl. (--connect-timeout is the
+// configuration's ConnectTimeout, which bounds each call.)
 func dialFunc(o *options, base dialer) dialer {
-	if len(o.resolve) == 0 && !o.ipv4 && !o.ipv6 && o.connectTimeout == 0 {
+	if !o.dialsOwn() {
 		return nil
 	}
 	family := func(network string) string {
@@ -87,13 +86,8 @@ func dialFunc(o *options, base dialer) dialer {
 		}
 		return network
 	}
-	fits := func(ip netip.Addr) bool { return !(o.ipv4 && ip.Is6() || o.ipv6 && ip.Is4()) }
+	fits := o.fits
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if o.connectTimeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, o.connectTimeout)
-			defer cancel()
-		}
 		network = family(network)
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -125,6 +119,74 @@ func dialFunc(o *options, base dialer) dialer {
 			return nil, notFound
 		}
 		return nil, errors.Join(errs...)
+	}
+}
+
+// dialsOwn reports whether the command chooses the addresses it connects
+// to: --resolve, -4 or -6.
+func (o *options) dialsOwn() bool { return len(o.resolve) != 0 || o.ipv4 || o.ipv6 }
+
+// fits reports whether ip is of the IP version -4 or -6 asks for.
+func (o *options) fits(ip netip.Addr) bool { return !(o.ipv4 && ip.Is6() || o.ipv6 && ip.Is4()) }
+
+// udpDialer is the signature of Configuration.DialUDPContext.
+type udpDialer = func(ctx context.Context, network, addr string) (net.PacketConn, net.Addr, error)
+
+// udpDialFunc returns the session's DialUDPContext for --resolve, -4 and
+// -6, so that they apply to HTTP/3 as to TCP; nil when none is given. An
+// HTTP/3 connection goes to the first address of its host and port that
+// --resolve gives, or else the resolver finds (IPv4 first, as the session
+// does), of the IP version asked for: UDP has no connect to try the next
+// one with.
+func udpDialFunc(o *options) udpDialer {
+	if !o.dialsOwn() {
+		return nil
+	}
+	return func(ctx context.Context, network, addr string) (net.PacketConn, net.Addr, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		portNum, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bad port in %q", addr)
+		}
+		var addrs []netip.Addr
+		if ip, err := netip.ParseAddr(host); err == nil {
+			addrs = []netip.Addr{ip.Unmap()}
+		} else if pinned, ok := o.resolved(host, port); ok {
+			addrs = pinned
+		} else {
+			found, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, ip := range found {
+				if ip.Unmap().Is4() {
+					addrs = append(addrs, ip.Unmap())
+				}
+			}
+			for _, ip := range found {
+				if !ip.Unmap().Is4() {
+					addrs = append(addrs, ip.Unmap())
+				}
+			}
+		}
+		for _, ip := range addrs {
+			if !o.fits(ip) {
+				continue
+			}
+			udp := "udp4"
+			if ip.Is6() {
+				udp = "udp6"
+			}
+			pc, err := net.ListenUDP(udp, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			return pc, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(portNum))), nil
+		}
+		return nil, nil, &net.DNSError{Err: "no address of the IP version asked for", Name: host, IsNotFound: true}
 	}
 }
 

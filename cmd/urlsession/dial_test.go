@@ -57,31 +57,69 @@ func TestIPVersion(t *testing.T) {
 	cli(t, "", "--ipv6", v4.URL+"/Nepal").want(t, 6)
 }
 
-// TestConnectTimeout: --connect-timeout bounds each connection attempt.
+// TestConnectTimeout: --connect-timeout is the configuration's
+// ConnectTimeout, which bounds TCP and HTTP/3 connections alike (see
+// TestHTTP3DialFlags); alone it sets no dial function of the command's,
+// which would keep HTTP/3 from being used.
 func TestConnectTimeout(t *testing.T) {
 	t.Parallel()
-	o, err := parseArgs([]string{"--connect-timeout", "0.05", "http://x/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var deadline time.Time
 	hanging := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		deadline, _ = ctx.Deadline()
 		<-ctx.Done()
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
 	}
-	start := time.Now()
-	_, err = dialFunc(o, hanging)(context.Background(), "tcp", "x:80")
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
-		t.Errorf("got %v, want a timeout", err)
+	for _, args := range [][]string{{"http://x/"}, {"--connect-timeout", "0.05", "http://x/"}} {
+		o, err := parseArgs(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dialFunc(o, hanging) != nil || udpDialFunc(o) != nil {
+			t.Errorf("%q: a dial function without --resolve, -4 or -6", args)
+		}
 	}
-	if deadline.IsZero() || deadline.Sub(start) > time.Second {
-		t.Errorf("deadline %v after the start", deadline.Sub(start))
-	}
-	// Without the flags that need it, the session dials as it would.
-	if o, _ := parseArgs([]string{"http://x/"}); dialFunc(o, hanging) != nil {
-		t.Error("a dial function without --connect-timeout, --resolve, -4 or -6")
+	o, _ := parseArgs([]string{"--connect-timeout", "0.05", "http://x/"})
+	if o.connectTimeout != 50*time.Millisecond {
+		t.Errorf("--connect-timeout 0.05: %v", o.connectTimeout)
 	}
 	cli(t, "", "--connect-timeout", "soon", "http://127.0.0.1:1/").want(t, 2)
+}
+
+// TestUDPDialFunc: the addresses --resolve, -4 and -6 give HTTP/3
+// connections.
+func TestUDPDialFunc(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		addr string
+		want string // "" for a name that does not resolve
+	}{
+		{[]string{"--resolve", "h3.test:443:127.0.0.2,127.0.0.1"}, "h3.test:443", "127.0.0.2:443"},
+		{[]string{"--resolve", "*:443:127.0.0.3"}, "H3.test:443", "127.0.0.3:443"},
+		{[]string{"-4", "--resolve", "h3.test:443:[::1],127.0.0.1"}, "h3.test:443", "127.0.0.1:443"},
+		{[]string{"-6", "--resolve", "h3.test:443:127.0.0.1,[::1]"}, "h3.test:443", "[::1]:443"},
+		{[]string{"-6", "--resolve", "h3.test:443:127.0.0.1"}, "h3.test:443", ""},
+		{[]string{"-6"}, "127.0.0.1:443", ""},
+		{[]string{"-4"}, "127.0.0.1:8443", "127.0.0.1:8443"},
+		{[]string{"-4"}, "localhost:443", "127.0.0.1:443"},
+	} {
+		o, err := parseArgs(append(c.args, "https://x/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, raddr, err := udpDialFunc(o)(context.Background(), "udp", c.addr)
+		if c.want == "" {
+			var dns *net.DNSError
+			if !errors.As(err, &dns) || !dns.IsNotFound {
+				t.Errorf("%q %s: got %v %v, want a name that does not resolve", c.args, c.addr, raddr, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q %s: %v", c.args, c.addr, err)
+			continue
+		}
+		if raddr.String() != c.want {
+			t.Errorf("%q %s: to %s, want %s", c.args, c.addr, raddr, c.want)
+		}
+		pc.Close()
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quic-go/quic-go/http3"
 
@@ -87,5 +89,60 @@ func TestHTTP3FlagFallback(t *testing.T) {
 	if !strings.Contains(r.stderr, "HTTP/3") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
-	cli(t, "", "-k", "--http3-only", "--connect-timeout", "5", s.URL+"/Nepal").want(t, 7)
+}
+
+// TestHTTP3DialFlags: --resolve, -4, -6 and --connect-timeout apply to
+// HTTP/3 connections.
+func TestHTTP3DialFlags(t *testing.T) {
+	t.Parallel()
+	s := capitalsH3(t)
+	port := strconv.Itoa(s.Listener.Addr().(*net.TCPAddr).Port)
+	url := "https://h3.test:" + port + "/Nepal"
+	for _, args := range [][]string{
+		{"--resolve", "h3.test:" + port + ":127.0.0.1"},
+		{"--resolve", "*:" + port + ":127.0.0.1", "--connect-timeout", "20"},
+		{"-4", "--resolve", "h3.test:" + port + ":[::1],127.0.0.1"},
+	} {
+		args := append(append([]string{"-k", "-v", "--http3-only"}, args...), url)
+		r := cli(t, "", args...).want(t, 0)
+		if r.stdout != "Kathmandu" || !strings.Contains(r.stderr, "* protocol h3, ") {
+			t.Errorf("%q: %v", args, r)
+		}
+	}
+	// No address of the version asked for: status 6, as over TCP.
+	cli(t, "", "-k", "--http3-only", "-6", "--resolve", "h3.test:"+port+":127.0.0.1", url).want(t, 6)
+	cli(t, "", "-k", "--http3-only", "-6", strings.Replace(url, "h3.test", "127.0.0.1", 1)).want(t, 6)
+	// Nothing on the UDP port: --http3 falls back to TCP, to the address
+	// --resolve gives.
+	tcp := capitalsTLS(t)
+	tport := strconv.Itoa(tcp.Listener.Addr().(*net.TCPAddr).Port)
+	r := cli(t, "", "-k", "-v", "--http3", "--resolve", "h3.test:"+tport+":127.0.0.1", "https://h3.test:"+tport+"/Nepal").want(t, 0)
+	if r.stdout != "Kathmandu" || !strings.Contains(r.stderr, "* protocol h2, ") {
+		t.Errorf("--http3 fallback with --resolve: %v", r)
+	}
+}
+
+// TestHTTP3ConnectTimeoutFlag: with --http3-only, a server that never
+// answers over UDP is status 28 once --connect-timeout has passed.
+func TestHTTP3ConnectTimeoutFlag(t *testing.T) {
+	t.Parallel()
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { udp.Close() })
+	go func() { // a black hole: reads and drops
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := udp.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	url := "https://127.0.0.1:" + strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port) + "/"
+	start := time.Now()
+	cli(t, "", "-k", "--http3-only", "--connect-timeout", "0.3", url).want(t, 28)
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("status 28 after %v, want it after about 0.3 s (the handshake's own limit is 5 s)", d)
+	}
 }

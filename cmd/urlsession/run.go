@@ -168,7 +168,9 @@ Transfer:
                            the idle limit, which is otherwise 60 s)
       --connect-timeout SECONDS
                            limit each connection attempt, name resolution
-                           included (not the TLS handshake); status 28
+                           included (not the TLS handshake; over HTTP/3,
+                           the wait for the server's first packets);
+                           status 28
       --max-filesize BYTES fail (status 63) on a body over BYTES (k, M, G
                            suffixes allowed): at once when its length is
                            known, else when it passes BYTES (what came
@@ -176,7 +178,8 @@ Transfer:
       --resolve HOST:PORT:ADDR[,ADDR]...
                            connect to ADDR (tried in order; IPv6 in []) for
                            HOST:PORT, leaving the Host header and TLS name
-                           alone; HOST "*" is any host; repeatable
+                           alone; HOST "*" is any host; repeatable; HTTP/3
+                           takes the first ADDR of the IP version allowed
   -4, --ipv4               connect over IPv4 only
   -6, --ipv6               connect over IPv6 only (a host without an
                            address of the version asked for is status 6)
@@ -202,8 +205,7 @@ Transfer:
                            fails. Without it HTTP/3 is not used
       --http3-only         HTTP/3 only, no fallback: a server that
                            cannot be reached over QUIC is exit 7, an http
-                           URL or a proxy too; not with --resolve, -4, -6
-                           or --connect-timeout
+                           URL or a proxy too
   -l, --list-only          for an FTP URL, list names only (NLST, one per
                            line) rather than the full listing
       --ftp-pasv           use passive FTP (EPSV, then PASV): the default
@@ -493,6 +495,8 @@ func (c *client) fetch(ctx context.Context) *failure {
 		req = urlsession.WithOptions(req, opts)
 	}
 	cfg.DialContext = dialFunc(o, netDialer)
+	cfg.DialUDPContext = udpDialFunc(o)
+	cfg.ConnectTimeout = o.connectTimeout
 	if o.atsDiagnostics {
 		return c.atsDiagnostics(ctx, cfg, req)
 	}
