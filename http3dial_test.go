@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -179,39 +181,33 @@ func TestHTTP3ConnectTimeout(t *testing.T) {
 	}
 }
 
-// TestConnectTimeoutTCP: ConnectTimeout bounds each DialContext call.
+// TestConnectTimeoutTCP: ConnectTimeout bounds each DialContext call, of
+// http and of ftp requests.
 func TestConnectTimeoutTCP(t *testing.T) {
-	var mu sync.Mutex
-	var left []time.Duration // the time left to each dial
-	cfg := baseConfiguration()
-	cfg.Proxy = NoProxy
-	cfg.ConnectTimeout = 100 * time.Millisecond
-	cfg.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		dl, ok := ctx.Deadline()
-		mu.Lock()
-		if ok {
-			left = append(left, time.Until(dl))
-		} else {
-			left = append(left, -1)
-		}
-		mu.Unlock()
-		<-ctx.Done()
-		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
-	}
-	s := newSession(t, cfg, nil)
-	_, _, _, err := fetch(t, s, get(t, "http://127.0.0.1:1/"))
-	if CodeOf(err) != ErrTimedOut {
-		t.Fatalf("got %v, want ErrTimedOut", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(left) == 0 {
-		t.Fatal("no dial")
-	}
-	for _, l := range left {
-		if l < 0 || l > cfg.ConnectTimeout {
-			t.Errorf("a dial had %v left, want at most ConnectTimeout (%v)", l, cfg.ConnectTimeout)
-		}
+	for _, url := range []string{"http://127.0.0.1:1/", "ftp://127.0.0.1:1/f"} {
+		synctest.Test(t, func(t *testing.T) {
+			var dials atomic.Int32
+			cfg := baseConfiguration()
+			cfg.Proxy = NoProxy
+			cfg.ConnectTimeout = 3 * time.Second
+			cfg.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials.Add(1)
+				<-ctx.Done()
+				return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+			}
+			s := newSession(t, cfg, nil)
+			start := time.Now()
+			task := s.DataTask(get(t, url))
+			task.Resume()
+			<-task.Done()
+			err, took := task.Err(), time.Since(start)
+			if CodeOf(err) != ErrTimedOut || took != 3*time.Second {
+				t.Errorf("%s: got %v after %v, want ErrTimedOut after 3s", url, err, took)
+			}
+			if n := dials.Load(); n != 1 {
+				t.Errorf("%s: %d dials, want 1", url, n)
+			}
+		})
 	}
 
 	bad := baseConfiguration()
