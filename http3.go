@@ -219,7 +219,7 @@ func (s *Session) h3Route(req *http.Request) (origin, addr string, only bool, er
 	}
 	switch {
 	case tr == nil:
-		return refuse("the configuration cannot use it (a DialContext of its own, or TLS below 1.3)")
+		return refuse("the configuration cannot use it (a DialContext of its own without a DialUDPContext, or TLS below 1.3)")
 	case req.URL == nil || !strings.EqualFold(req.URL.Scheme, "https"):
 		return refuse("HTTP/3 needs an https URL")
 	case req.Header.Get("Upgrade") != "":
