@@ -145,8 +145,12 @@ type download struct {
 	validators resume.Validators
 	resumable  bool   // the response allows resuming (see resumableResponse)
 	resumeData []byte // what settle produced
-	result     string // the path handed over: the caller's file for Download
-	x          downloadExtras
+	// kept: the answer to the resumed request was not the resource (see
+	// resume.Keep): from's partial file was left as it was, and from
+	// still describes it.
+	kept   bool
+	result string // the path handed over: the caller's file for Download
+	x      downloadExtras
 }
 
 // ErrorResumeData is a convenience for DownloadTaskResumeData: it returns
@@ -184,10 +188,21 @@ func (s *Session) DownloadTaskWithCompletion(req *http.Request, handler Download
 //
 //   - a 206 with the rest, from the asked offset on, is appended; the
 //     delegate gets DidResumeAtOffset(offset, total);
-//   - a 200 (the resource changed, or the server ignores ranges) or any
-//     other status restarts the file from byte 0 with that response's
-//     body; the delegate gets DidResumeAtOffset(0, length): two versions
-//     are never spliced;
+//   - a 200 (the resource changed, or the server ignores ranges)
+//     restarts the file from byte 0 with that response's body; the
+//     delegate gets DidResumeAtOffset(0, length): two versions are never
+//     spliced;
+//   - any other status (a 404, 500 or 503, a redirect that was not
+//     followed) is not the resource: as for any download, its body is
+//     downloaded and handed over (DidFinishDownloadingTo, the completion
+//     handler, or Download's path) and the task completes without an
+//     error, its response telling the status; the delegate gets
+//     DidResumeAtOffset(0, length) for that file. The partial file is not
+//     touched: the resume data the task was made from stays valid, and
+//     the same data resumes the download later (after a 503's
+//     Retry-After, say) or RemoveResumeData discards it. Should the task
+//     fail or be cancelled while reading that body, its error carries
+//     resume data for the partial file all the same;
 //   - a 416 whose Content-Range gives the partial file's length as the
 //     whole length means the file is already complete: the task finishes
 //     with it (and the 416 as its response);
@@ -204,9 +219,10 @@ func (s *Session) DownloadTaskWithCompletion(req *http.Request, handler Download
 // Data that is not resume data, is damaged or comes from a later version
 // of the format fails the task with ErrUnsupportedURL and cause
 // ErrInvalidResumeData; a partial file that is missing or changed, with
-// ErrCannotOpenFile (see ErrPartialFileChanged). Resume data is used once:
-// the task owns the partial file, which it removes when cancelled or
-// finished, or hands on in new resume data.
+// ErrCannotOpenFile (see ErrPartialFileChanged). Resume data is used once
+// (but for a response that is not the resource, above): the task owns the
+// partial file, which it removes when cancelled or finished, or hands on
+// in new resume data.
 func (s *Session) DownloadTaskWithResumeData(data []byte) *DownloadTask {
 	d, req, err := resumeRequest(data)
 	return s.newDownload(req, d, err, delivery{}, nil)
@@ -641,6 +657,18 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			if _, err := dl.file.Seek(offset, io.SeekStart); err != nil {
 				return fail.New(int(ErrCannotWriteToFile), err)
 			}
+		case resume.Keep:
+			// Not the resource: its body goes to a file of its own, the
+			// partial file stays as it is, and from still describes it.
+			f, err := t.session.downloads.create()
+			if err != nil {
+				return err
+			}
+			dl.mu.Lock()
+			partial := dl.file
+			dl.file, dl.path, dl.written, dl.kept = f, f.Name(), 0, true
+			dl.mu.Unlock()
+			partial.Close()
 		case resume.Restart:
 			dl.mu.Lock()
 			dl.written = 0
@@ -878,6 +906,26 @@ func (dt *DownloadTask) settle(err error) error {
 	}
 	path := dl.path
 	dl.path = ""
+	if dl.kept {
+		// The partial file was left alone: the resume data the task was
+		// made from still holds, whatever the end of this response.
+		if path != "" {
+			if dl.file != nil {
+				dl.file.Close()
+				dl.file = nil
+			}
+			os.Remove(path)
+			dt.session.downloads.tidy()
+		}
+		data, rerr := resume.Encode(dl.from)
+		if rerr != nil {
+			return err
+		}
+		dl.resumeData = data
+		e := *classify(err, "")
+		e.DownloadTaskResumeData = data
+		return &e
+	}
 	if path == "" {
 		return err
 	}

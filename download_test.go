@@ -1259,3 +1259,151 @@ func TestDownloadNilRequest(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestDownloadResumeErrorStatusKeepsPartial: a resumed download answered
+// with a status that is not the resource (503, 404, 500) hands that body
+// over as a file and completes without an error, as Apple's download
+// tasks do, while the partial file stays untouched and the resume data
+// the task was made from still resumes it.
+func TestDownloadResumeErrorStatusKeepsPartial(t *testing.T) {
+	content := testContent(300<<10, 11)
+	res := urlsessiontest.NewResource(content)
+	var status atomic.Int32 // the status resumed requests get, 0 for the resource
+	var cutBody atomic.Bool // the error body is cut short
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			if code := int(status.Load()); code != 0 {
+				body := strings.Repeat(http.StatusText(code)+"\n", 2000)
+				w.Header().Set("Retry-After", "1")
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				w.WriteHeader(code)
+				if cutBody.Load() {
+					io.WriteString(w, body[:len(body)/2])
+					panic(http.ErrAbortHandler)
+				}
+				io.WriteString(w, body)
+				return
+			}
+		}
+		res.ServeHTTP(w, r)
+	})
+	var cutNext atomic.Bool // cut the next response after 100 KiB
+	bothProtocols(t, interrupted(h, func(int) int64 {
+		if cutNext.CompareAndSwap(true, false) {
+			return 100 << 10
+		}
+		return 0
+	}), func(t *testing.T, srv *server) {
+		status.Store(0)
+		cutBody.Store(false)
+		cutNext.Store(true)
+		s := newSession(t, srv.config(), nil)
+		data := firstCut(t, s, srv.URL, 100<<10)
+		d, _ := resume.Decode(data)
+		partial := d.File
+		wantPartial := func(when string) {
+			t.Helper()
+			b, err := os.ReadFile(partial)
+			if err != nil || !bytes.Equal(b, content[:100<<10]) {
+				t.Fatalf("%s: the partial file is %d bytes (%v), want the first %d bytes unchanged", when, len(b), err, 100<<10)
+			}
+		}
+
+		// A delegate-driven task: DidFinishDownloadingTo gets the 503's
+		// body, then completion without an error.
+		status.Store(503)
+		rec := newDLRecorder()
+		dt := s.DownloadTaskWithResumeData(data)
+		dt.SetDelegate(rec)
+		dt.Resume()
+		rec.settled(t)
+		want503 := strings.Repeat("Service Unavailable\n", 2000)
+		if got := string(rec.content); got != want503 {
+			t.Errorf("DidFinishDownloadingTo got %d bytes, want the 503's %d", len(got), len(want503))
+		}
+		if rec.err != nil {
+			t.Errorf("completed with %v, want no error", rec.err)
+		}
+		if resp := dt.Response(); resp == nil || resp.StatusCode != 503 {
+			t.Errorf("response %v, want the 503", resp)
+		}
+		ev := rec.Events()
+		if want := []string{fmt.Sprintf("resume 0 %d", len(want503)), "write", "finish", "metrics", "complete"}; !slicesEqual(ev, want) {
+			t.Errorf("events %q, want %q", ev, want)
+		}
+		if rec.path == partial {
+			t.Error("the 503's body was handed over in the partial file")
+		}
+		wantPartial("after the 503")
+
+		// A completion handler gets the 404's body; the data still holds.
+		status.Store(404)
+		got := make(chan string, 1)
+		s.DownloadTaskWithResumeDataAndCompletion(data, func(path string, resp *http.Response, err error) {
+			b, _ := os.ReadFile(path)
+			got <- fmt.Sprintf("%d %d %v", resp.StatusCode, len(b), err)
+		}).Resume()
+		if g, want := <-got, fmt.Sprintf("404 %d <nil>", len(strings.Repeat("Not Found\n", 2000))); g != want {
+			t.Errorf("handler got %q, want %q", g, want)
+		}
+		wantPartial("after the 404")
+
+		// Download: the 500's body is the caller's file.
+		status.Store(500)
+		path, resp, err := s.DownloadWithResumeData(context.Background(), data)
+		if err != nil || resp.StatusCode != 500 {
+			t.Fatalf("status %v, err %v; want the 500 without an error", resp, err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != strings.Repeat("Internal Server Error\n", 2000) {
+			t.Errorf("the 500's file holds %d bytes", len(b))
+		}
+		os.Remove(path)
+		wantPartial("after the 500")
+
+		// The error body cut short: the error carries resume data for the
+		// same partial file.
+		status.Store(503)
+		cutBody.Store(true)
+		_, _, err = s.DownloadWithResumeData(context.Background(), data)
+		again := ErrorResumeData(err)
+		if err == nil || again == nil {
+			t.Fatalf("cut 503: err %v, resume data %d bytes; want a failure with resume data", err, len(again))
+		}
+		if d2, derr := resume.Decode(again); derr != nil || d2.File != partial || d2.Offset != 100<<10 {
+			t.Errorf("resume data after the cut 503: %+v, %v", d2, derr)
+		}
+		wantPartial("after the cut 503")
+		if files := sessionFiles(s); len(files) != 0 {
+			t.Errorf("files left in the session's directory: %q", files)
+		}
+
+		// Once the server is back, the same data resumes with a 206.
+		status.Store(0)
+		rec = newDLRecorder()
+		path, resp, err = s.DownloadWithResumeData(context.Background(), data, WithDelegate(rec))
+		rec.settled(t)
+		if err != nil || resp.StatusCode != 206 {
+			t.Fatalf("status %v, err %v; want the rest in a 206", resp, err)
+		}
+		defer os.Remove(path)
+		if b, _ := os.ReadFile(path); sum(b) != sum(content) {
+			t.Errorf("the resumed file (%d bytes) differs from the content", len(b))
+		}
+		if want := fmt.Sprintf("resume %d %d", 100<<10, len(content)); rec.Events()[0] != want {
+			t.Errorf("events %q, want %q first", rec.Events(), want)
+		}
+		invalidate(t, s)
+	})
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
