@@ -111,18 +111,26 @@ func faultServer(t *testing.T, res http.Handler, resets int, at int64, log *rang
 	return s, fh
 }
 
-// wantResumeFiles checks that the resume data and partial file of out are
-// there, mode 0600, and that out itself is as it was (absent here).
-func wantResumeFiles(t *testing.T, out string) {
+// wantResumeFiles checks that the resume data of out is there, mode 0600,
+// that no other file of the command's is, and that out holds the first
+// bytes of content.
+func wantResumeFiles(t *testing.T, out string, content []byte) {
 	t.Helper()
-	for _, name := range []string{out + resumeSuffix, out + partialSuffix} {
-		fi, err := os.Stat(name)
-		if err != nil {
-			t.Fatalf("no %s: %v", filepath.Base(name), err)
+	fi, err := os.Stat(out + resumeSuffix)
+	if err != nil {
+		t.Fatalf("no %s: %v", filepath.Base(out+resumeSuffix), err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v", filepath.Base(out+resumeSuffix), fi.Mode())
+	}
+	for _, name := range []string{out + partialSuffix, out + resumeSuffix + ".tmp"} {
+		if _, err := os.Lstat(name); err == nil {
+			t.Errorf("%s is there", filepath.Base(name))
 		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %v", filepath.Base(name), fi.Mode())
-		}
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || len(got) == 0 || !bytes.HasPrefix(content, got) {
+		t.Fatalf("the output holds %d bytes (%v), want a beginning of the %d bytes", len(got), err, len(content))
 	}
 }
 
@@ -143,10 +151,7 @@ func TestContinueResumesUntilComplete(t *testing.T) {
 		if r.code != 18 && r.code != 56 {
 			t.Fatalf("run %d: %v", i, r)
 		}
-		wantResumeFiles(t, out)
-		if _, err := os.Stat(out); err == nil {
-			t.Fatalf("run %d: the output exists before the download is complete", i)
-		}
+		wantResumeFiles(t, out, content)
 	}
 	cli(t, "", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
 	if got := readFile(t, out); sha256.Sum256([]byte(got)) != sha256.Sum256(content) {
@@ -172,7 +177,8 @@ func TestContinueResumesUntilComplete(t *testing.T) {
 // since restarts the download, never splicing two versions.
 func TestContinueChangedResource(t *testing.T) {
 	t.Parallel()
-	res := urlsessiontest.NewResource(randomBytes(200_000))
+	first := randomBytes(200_000)
+	res := urlsessiontest.NewResource(first)
 	s, _ := faultServer(t, res, 1, 50_000, nil)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
@@ -180,7 +186,7 @@ func TestContinueChangedResource(t *testing.T) {
 	if r.code != 18 && r.code != 56 {
 		t.Fatalf("got %v", r)
 	}
-	wantResumeFiles(t, out)
+	wantResumeFiles(t, out, first)
 	fresh := bytes.Repeat([]byte("new version "), 20_000)
 	res.Replace(fresh)
 	cli(t, "", "-sS", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
@@ -199,8 +205,8 @@ func TestContinueDamagedResumeData(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	cli(t, "", "-C", "-", "-o", out, s.URL+"/file")
-	wantResumeFiles(t, out)
-	f, err := os.OpenFile(out+partialSuffix, os.O_WRONLY|os.O_APPEND, 0)
+	wantResumeFiles(t, out, content)
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +554,7 @@ func TestInterruptKeepsResumeData(t *testing.T) {
 		}
 	}}
 	cliHooked(t, ctx, h, "-C", "-", "-o", out, s.URL+"/file").want(t, exitInterrupted)
-	wantResumeFiles(t, out)
+	wantResumeFiles(t, out, content)
 
 	cli(t, "", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
 	if got := readFile(t, target); got != string(content) {
@@ -637,7 +643,7 @@ func TestContinueWholeAlready(t *testing.T) {
 	if r.code != 18 && r.code != 56 {
 		t.Fatalf("got %v", r)
 	}
-	wantResumeFiles(t, out)
+	wantResumeFiles(t, out, []byte("0123456789"))
 	cli(t, "", "-f", "-C", "-", "-o", out, s.URL+"/").want(t, 0)
 	if got := readFile(t, out); got != "0123456789" {
 		t.Errorf("got %q", got)
