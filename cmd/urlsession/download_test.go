@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -742,4 +743,92 @@ func TestDownloadOnlyFlags(t *testing.T) {
 	cli(t, "", "--segments", "4", srv.URL+"/file").want(t, 2)
 	cli(t, "", "--segments", "99", "-o", filepath.Join(dir, "y"), srv.URL+"/file").want(t, 2)
 	cli(t, "", "--limit-rate", "1M", "-o", "/dev/null", srv.URL+"/file").want(t, 2)
+}
+
+// TestContinueAfterErrorStatus: an answer to -C - that is not the
+// resource (a 503) leaves the output and its resume data as they were,
+// exit 22; --retry waits and continues from them rather than starting
+// again; and the same holds for a download task's partial file
+// (--limit-rate). Over HTTP/1.1 and HTTP/2.
+func TestContinueAfterErrorStatus(t *testing.T) {
+	t.Parallel()
+	content := randomBytes(300_000)
+	res := urlsessiontest.NewResource(content)
+	var log rangeLog
+	var busy atomic.Int32 // ranged requests still to answer with a 503
+	var cutNext atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.add(r)
+		if r.Header.Get("Range") != "" && busy.Add(-1) >= 0 {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "busy, come back later\n")
+			return
+		}
+		res.ServeHTTP(w, r)
+	})
+	fh := &urlsessiontest.FaultHandler{Next: h, Choose: func(int, *http.Request) urlsessiontest.Fault {
+		if cutNext.CompareAndSwap(true, false) {
+			return urlsessiontest.Fault{Kind: urlsessiontest.Reset, At: 60_000}
+		}
+		return urlsessiontest.Fault{}
+	}}
+	for _, proto := range []string{"h1", "h2"} {
+		t.Run(proto, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(fh)
+			if proto == "h2" {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			u := srv.URL + "/file"
+			for _, mode := range [][]string{nil, {"--limit-rate", "100M"}} {
+				log = rangeLog{}
+				dir := t.TempDir()
+				out := filepath.Join(dir, "out")
+				args := func(more ...string) []string {
+					return append(append(append([]string{"-k", "-s", "-C", "-", "-o", out}, mode...), more...), u)
+				}
+				cutNext.Store(true)
+				if r := cli(t, "", args()...); r.code != 18 && r.code != 56 {
+					t.Fatalf("%v: first run: %v", mode, r)
+				}
+				keep := out + resumeSuffix
+				if mode != nil {
+					keep = out + partialSuffix
+				}
+				resumeBefore := readFile(t, out+resumeSuffix)
+				keptBefore := readFile(t, keep)
+
+				// -C - answered with a 503: exit 22, nothing touched.
+				busy.Store(1)
+				cli(t, "", args()...).want(t, 22)
+				if readFile(t, out+resumeSuffix) != resumeBefore || readFile(t, keep) != keptBefore {
+					t.Fatalf("%v: the 503 changed the resume data or the partial file", mode)
+				}
+				if mode != nil {
+					if _, err := os.Stat(out); err == nil {
+						t.Fatalf("%v: the 503's body went to the output", mode)
+					}
+				}
+
+				// --retry: the 503 is waited out and the download continues.
+				busy.Store(1)
+				var w sleeps
+				cliHooked(t, context.Background(), w.hooks(), args("--retry", "2")...).want(t, 0)
+				w.want(t, 3*time.Second)
+				if got := readFile(t, out); sha256.Sum256([]byte(got)) != sha256.Sum256(content) {
+					t.Fatalf("%v: the output (%d bytes) differs from the resource", mode, len(got))
+				}
+				noFiles(t, dir, "out")
+				seen := log.get()
+				want := fmt.Sprintf("bytes=60000- if %s", res.ETag())
+				if len(seen) != 4 || seen[0] != "" || seen[1] != want || seen[2] != want || seen[3] != want {
+					t.Errorf("%v: requests %q; want the first, then %q three times", mode, seen, want)
+				}
+			}
+		})
+	}
 }

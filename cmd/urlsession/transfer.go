@@ -361,6 +361,16 @@ func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.D
 		x.retryStatus = resp.StatusCode
 		return
 	}
+	if x.resumed && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent &&
+		resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+		// Not the resource (a 503, a 404): the task left the partial file
+		// and its resume data as they were; the output is not touched.
+		x.failed = resp.Status
+		if x.failed == "" {
+			x.failed = strconv.Itoa(resp.StatusCode)
+		}
+		return
+	}
 	// A 416 to a resumed task means the partial file was whole already.
 	whole := x.resumed && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable
 	if (x.o.fail || x.o.failBody) && resp.StatusCode >= 400 && !whole {
