@@ -27,11 +27,10 @@ import (
 // directory of the session's own (mode 0700, under os.TempDir, removed with
 // its last file and when the session is invalidated); it is never held
 // whole in memory. What has been received is written to the file once 128
-// KiB have gathered, at least every 100 ms while data arrives, and
-// whenever the task is suspended, so a process killed while downloading
-// loses less than a MiB. (Data that arrived just before the network
-// stalls waits in memory until more arrives or the task ends; a
-// cancellation or failure writes it before making resume data.)
+// KiB have gathered, at least every 100 ms while data arrives, within
+// about 200 ms when the network stalls, and whenever the task is
+// suspended, so a process killed while downloading loses less than a MiB;
+// a cancellation or failure writes it all before making resume data.
 //
 // A download task goes through the whole pipeline as a data task does:
 // redirects, authentication, cookies, the URL cache, metrics, timeouts,
@@ -79,8 +78,10 @@ type DownloadProgressDelegate interface {
 	// totalBytesWritten in all (for a resumed task, counting the bytes it
 	// resumed from) of totalBytesExpectedToWrite, or TransferSizeUnknown
 	// (-1) when the length is not known. Calls come at the rate a progress
-	// display wants, not once per network read: after each MiB written or
-	// 100 ms, and always once after the last bytes, before
+	// display wants, whatever the link's speed: at most once per 100 ms
+	// while data arrives, once within about 200 ms when the stream stalls
+	// (so that the count shown is what is in the file), never twice for
+	// the same count, and always once after the last bytes, before
 	// DidFinishDownloadingTo.
 	DidWriteData(s *Session, t *DownloadTask, bytesWritten, totalBytesWritten, totalBytesExpectedToWrite int64)
 }
@@ -707,11 +708,17 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 	bp := downloadBuffers.Get().(*[]byte)
 	defer downloadBuffers.Put(bp)
 	buf := *bp
+	// The loop reads into buf[n:] and writes buf[:n] out; while a read
+	// waits, a ticker writes out and reports what came before it, so that
+	// a stalled stream shows its true count. mu guards what they share.
+	var mu sync.Mutex
 	n := 0               // bytes in buf
 	var unreported int64 // written, not yet told DidWriteData
 	lastReport := time.Now()
 	written := offset
-	flush := func() error {
+	reading := false // the loop waits in a read of buf[n:]
+	var tickErr error
+	flushLocked := func() error {
 		if n == 0 {
 			return nil
 		}
@@ -730,8 +737,10 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 		}
 		return nil
 	}
-	report := func(force bool) {
-		if !progress || unreported == 0 || (!force && unreported < downloadBufferSize && time.Since(lastReport) < progressInterval) {
+	// reportLocked calls DidWriteData at most once per progressInterval
+	// (unless forced), and only when the count changed.
+	reportLocked := func(force bool) {
+		if !progress || unreported == 0 || (!force && time.Since(lastReport) < progressInterval) {
 			return
 		}
 		d := unreported
@@ -746,17 +755,57 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			})
 		}
 	}
+	stopTicker := make(chan struct{})
+	var ticker sync.WaitGroup
+	ticker.Go(func() {
+		tick := time.NewTicker(progressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopTicker:
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			if reading && tickErr == nil && time.Since(lastReport) >= progressInterval {
+				tickErr = flushLocked()
+				reportLocked(true)
+			}
+			mu.Unlock()
+		}
+	})
+	defer func() {
+		close(stopTicker)
+		ticker.Wait()
+	}()
 	for {
 		if t.paused.Load() {
-			if err := flush(); err != nil {
+			mu.Lock()
+			err := flushLocked()
+			reportLocked(true)
+			mu.Unlock()
+			if err != nil {
 				return err
 			}
-			report(true)
 			if err := t.waitRunning(ctx); err != nil {
 				return err
 			}
 		}
-		m, err := body.Read(buf[n:])
+		mu.Lock()
+		start := n
+		reading = true
+		mu.Unlock()
+		m, err := body.Read(buf[start:])
+		mu.Lock()
+		reading = false
+		if tickErr != nil {
+			mu.Unlock()
+			return tickErr
+		}
+		if n != start {
+			// The ticker wrote buf[:start] out meanwhile: n is 0.
+			copy(buf[n:], buf[start:start+m])
+		}
 		if m > 0 {
 			if verifier != nil {
 				verifier.Write(buf[n : n+m])
@@ -765,17 +814,22 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			t.received.Add(int64(m))
 			t.touch() // a task that became a download is not the pipeline's
 			if n >= writeThreshold || time.Since(lastReport) >= progressInterval {
-				if werr := flush(); werr != nil {
+				if werr := flushLocked(); werr != nil {
+					mu.Unlock()
 					return werr
 				}
-				report(false)
+				reportLocked(false)
 			}
 		}
 		if err == io.EOF {
-			if werr := flush(); werr != nil {
+			werr := flushLocked()
+			if werr == nil {
+				reportLocked(true)
+			}
+			mu.Unlock()
+			if werr != nil {
 				return werr
 			}
-			report(true)
 			dl.mu.Lock()
 			if dl.total < 0 {
 				dl.total = written
@@ -784,13 +838,18 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			return dt.checkDigests(verifier)
 		}
 		if err != nil {
-			if werr := flush(); werr != nil {
+			werr := flushLocked()
+			if werr == nil {
+				reportLocked(true)
+			}
+			mu.Unlock()
+			if werr != nil {
 				// The file holds what was written: resume from there.
 				return werr
 			}
-			report(true)
 			return err
 		}
+		mu.Unlock()
 	}
 }
 

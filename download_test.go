@@ -208,7 +208,7 @@ func TestDownloadDelegateOrder(t *testing.T) {
 		if rec.written != int64(len(content)) || rec.lastTotal != int64(len(content)) || rec.expected != int64(len(content)) {
 			t.Errorf("DidWriteData: %d written, last total %d of %d; want %d", rec.written, rec.lastTotal, rec.expected, len(content))
 		}
-		// Coalesced: one call per MiB or per 100 ms, not one per read.
+		// Coalesced: at most one call per 100 ms, not one per read.
 		if limit := 4 + int(took/progressInterval); rec.writes > limit {
 			t.Errorf("%d DidWriteData calls for 3 MiB in %v, over %d", rec.writes, took, limit)
 		}
@@ -779,8 +779,7 @@ func stalled(res http.Handler, at int64) *urlsessiontest.FaultHandler {
 func TestDownloadCancel(t *testing.T) {
 	content := testContent(4<<20, 15)
 	// A stall after 3 MiB: some DidWriteData reports a MiB or more before
-	// it. (The last report before a stall may lag what arrived by up to a
-	// MiB of reported progress plus the 128 KiB not yet written.)
+	// it, at the latest once the stall is seen.
 	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 3<<20+10), func(t *testing.T, srv *server) {
 		rec := newDLRecorder()
 		rec.onWrite = func(task *DownloadTask, total int64) {
@@ -1406,4 +1405,57 @@ func slicesEqual(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestDownloadProgressWhileStalled: when the stream stalls, what arrived
+// before is written to the file and reported, byte for byte, without
+// waiting for more; a count is never reported twice.
+func TestDownloadProgressWhileStalled(t *testing.T) {
+	content := testContent(2<<20, 21)
+	const at = 300<<10 + 7 // not a multiple of any buffer's size
+	bothProtocols(t, stalled(urlsessiontest.NewResource(content), at), func(t *testing.T, srv *server) {
+		rec := newDLRecorder()
+		reached := make(chan struct{})
+		var once sync.Once
+		var totals []int64
+		rec.onWrite = func(task *DownloadTask, total int64) {
+			totals = append(totals, total) // on the serial delegate queue
+			if total == at {
+				once.Do(func() { close(reached) })
+			}
+		}
+		s := newSession(t, srv.config(), rec)
+		task := s.DownloadTask(get(t, srv.URL))
+		task.Resume()
+		select {
+		case <-reached:
+		case <-task.Done():
+			t.Fatalf("the task ended (%v) before reporting the %d bytes that came before the stall", task.Err(), at)
+		case <-time.After(10 * time.Second):
+			task.Cancel() // lets the stalled handler end
+			wait(t, task)
+			t.Fatalf("no DidWriteData for the %d bytes that came before the stall", at)
+		}
+		// The bytes reported are in the file.
+		task.dl.mu.Lock()
+		path, written := task.dl.path, task.dl.written
+		task.dl.mu.Unlock()
+		if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, content[:at]) || written != at {
+			t.Errorf("the file holds %d bytes (%v), %d counted; want the first %d", len(b), err, written, at)
+		}
+		task.Cancel()
+		wait(t, task)
+		rec.settled(t)
+		for i := 1; i < len(totals); i++ {
+			if totals[i] <= totals[i-1] {
+				t.Errorf("DidWriteData totals %v do not grow", totals)
+			}
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if rec.written != at {
+			t.Errorf("DidWriteData reported %d bytes in all, want %d", rec.written, at)
+		}
+		invalidate(t, s)
+	})
 }
