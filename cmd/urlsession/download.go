@@ -124,7 +124,8 @@ type plan struct {
 func (c *client) planAttempt(body uploadBody, req *http.Request, n int) plan {
 	o := c.o
 	if !c.downloadMode(body) {
-		if c.keepsResumeData(body) && (o.continueAt || n > 0) {
+		// -C -, or a retry after an attempt of this run kept resume data.
+		if c.keepsResumeData(body) && (o.continueAt || n > 0 && c.kept) {
 			if p, ok := c.continueOutput(); ok {
 				return p
 			}
@@ -279,6 +280,7 @@ func (c *client) settleOutput(x *transfer, f *failure) {
 	if err == nil {
 		err = c.writeResumeFile(data)
 	}
+	c.kept = err == nil
 	if err != nil {
 		c.dropResumeData(nil)
 		if !c.o.silent {
