@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,12 +47,20 @@ func (w pacedWriter) Write(p []byte) (int, error) {
 }
 
 // pacedServer serves res slowly (about 8 MB/s) over HTTP/1.1, or HTTP/2
-// with TLS, logging the ranges asked for.
-func pacedServer(t *testing.T, res http.Handler, h2 bool, log *rangeLog) *httptest.Server {
-	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// with TLS, logging the ranges asked for. While stall holds n > 0, each
+// response stops after n bytes of its body until the client goes away, so
+// that a signal lands mid-transfer however loaded the machine is.
+func pacedServer(t *testing.T, res http.Handler, h2 bool, log *rangeLog, stall *atomic.Int64) *httptest.Server {
+	paced := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.add(r)
 		res.ServeHTTP(pacedWriter{w, 16 << 10, 2 * time.Millisecond}, r)
-	}))
+	})
+	s := httptest.NewUnstartedServer(&urlsessiontest.FaultHandler{Next: paced, Choose: func(int, *http.Request) urlsessiontest.Fault {
+		if n := stall.Load(); n > 0 {
+			return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: n}
+		}
+		return urlsessiontest.Fault{}
+	}})
 	if h2 {
 		s.EnableHTTP2 = true
 		s.StartTLS()
@@ -126,11 +135,15 @@ func TestSignalLeavesResumableOutput(t *testing.T) {
 	}{{"SIGINT-h1", os.Interrupt, false}, {"SIGTERM-h2", syscall.SIGTERM, true}} {
 		t.Run(c.name, func(t *testing.T) {
 			var log rangeLog
-			s := pacedServer(t, res, c.h2, &log)
+			var stall atomic.Int64
+			const at = 1<<20 + 5
+			stall.Store(at)
+			s := pacedServer(t, res, c.h2, &log, &stall)
 			dir, tmp := t.TempDir(), t.TempDir()
 			out := filepath.Join(dir, "out")
 			cmd, errOut, exited := startCLI(t, tmp, "-k", "-s", "-o", out, s.URL+"/file")
-			if !waitSize(t, out, 512<<10, exited) {
+			// The output is buffered 64 KiB at a time.
+			if !waitSize(t, out, at-64<<10, exited) {
 				t.Fatalf("the command ended before the signal: %s", errOut)
 			}
 			if err := cmd.Process.Signal(c.sig); err != nil {
@@ -141,9 +154,10 @@ func TestSignalLeavesResumableOutput(t *testing.T) {
 			}
 			wantResumeFiles(t, out, content)
 			part, _ := os.ReadFile(out)
-			if len(part) == len(content) {
-				t.Fatal("the download completed before the signal")
+			if len(part) != at {
+				t.Fatalf("the output holds %d bytes, want the %d that came before the stall", len(part), at)
 			}
+			stall.Store(0)
 			d, err := resume.Decode([]byte(readFile(t, out+resumeSuffix)))
 			if err != nil {
 				t.Fatal(err)
@@ -185,7 +199,8 @@ func TestKilledAndContinued(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "h1", true: "h2"}[h2], func(t *testing.T) {
 			var log rangeLog
-			s := pacedServer(t, res, h2, &log)
+			var stall atomic.Int64
+			s := pacedServer(t, res, h2, &log, &stall)
 			dir, tmp := t.TempDir(), t.TempDir()
 			out := filepath.Join(dir, "out")
 			seed := time.Now().UnixNano()
@@ -196,12 +211,22 @@ func TestKilledAndContinued(t *testing.T) {
 				if run > 100 {
 					t.Fatal("no end after 100 runs")
 				}
-				cmd, errOut, exited := startCLI(t, tmp, "-k", "-s", "-C", "-", "-o", out, s.URL+"/file")
 				var size int64
 				if fi, err := os.Stat(out); err == nil {
 					size = fi.Size()
 				}
-				if kills < 12 && waitSize(t, out, size+64<<10+rnd.Int64N(256<<10), exited) {
+				// This run's response stalls at a random offset, 160 to 480
+				// KiB on; the kill comes once the output has grown to
+				// within its 64 KiB buffer of it, or up to 64 KiB earlier
+				// while the body still flows. The last run gets the rest.
+				at := 160<<10 + rnd.Int64N(320<<10)
+				if kills < 12 {
+					stall.Store(at)
+				} else {
+					stall.Store(0)
+				}
+				cmd, errOut, exited := startCLI(t, tmp, "-k", "-s", "-C", "-", "-o", out, s.URL+"/file")
+				if kills < 12 && waitSize(t, out, size+at-rnd.Int64N(64<<10)-64<<10, exited) {
 					cmd.Process.Signal(syscall.SIGKILL)
 					if code := exitCode(<-exited); code != -int(syscall.SIGKILL) && code != 0 {
 						t.Fatalf("run %d: exit %d; stderr %q", run, code, errOut)
