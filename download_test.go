@@ -1459,3 +1459,51 @@ func TestDownloadProgressWhileStalled(t *testing.T) {
 		invalidate(t, s)
 	})
 }
+
+// TestDownloadSegmentsProgressWhileStalled: when every segment of a
+// segmented download stalls, the bytes written before are reported
+// without waiting for more. (Each connection writes what it received
+// every writeThreshold bytes: the stalls come at such a point, so all
+// that was received is written.)
+func TestDownloadSegmentsProgressWhileStalled(t *testing.T) {
+	content := testContent(1<<20, 22)
+	const first, rest = 2 * writeThreshold, writeThreshold // where the GET and each range stall
+	fh := &urlsessiontest.FaultHandler{Next: urlsessiontest.NewResource(content), Choose: func(_ int, r *http.Request) urlsessiontest.Fault {
+		if r.Header.Get("Range") == "" {
+			return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: first}
+		}
+		return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: rest}
+	}}
+	bothProtocols(t, fh, func(t *testing.T, srv *server) {
+		rec := newDLRecorder()
+		reached := make(chan struct{})
+		var once sync.Once
+		rec.onWrite = func(task *DownloadTask, total int64) {
+			if total == first+rest {
+				once.Do(func() { close(reached) })
+			}
+		}
+		s := newSession(t, srv.config(), rec)
+		task := s.DownloadTask(get(t, srv.URL))
+		task.SetSegments(2)
+		task.Resume()
+		select {
+		case <-reached:
+		case <-task.Done():
+			t.Fatalf("the task ended (%v) before reporting the %d bytes that came before the stalls", task.Err(), first+rest)
+		case <-time.After(10 * time.Second):
+			task.Cancel() // lets the stalled handlers end
+			wait(t, task)
+			t.Fatalf("no DidWriteData for the %d bytes that came before the stalls", first+rest)
+		}
+		task.Cancel()
+		wait(t, task)
+		rec.settled(t)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if rec.written != first+rest || rec.expected != int64(len(content)) {
+			t.Errorf("DidWriteData reported %d bytes of %d, want %d of %d", rec.written, rec.expected, first+rest, len(content))
+		}
+		invalidate(t, s)
+	})
+}
