@@ -298,6 +298,10 @@ func (s *Session) awaitDownload(ctx context.Context, dt *DownloadTask, opts []Ta
 // os.TempDir until a task resumes from the data, or RemoveResumeData
 // removes it.
 //
+// A task made from resume data whose response was not the resource (see
+// DownloadTaskWithResumeData) returns resume data for the partial file it
+// left untouched, equivalent to the data it was made from.
+//
 // The task completes with ErrCancelled, its error carrying the same data.
 // CancelByProducingResumeData waits for the task to stop writing; ctx
 // bounds the wait (the task is cancelled all the same). On a task that
