@@ -27,11 +27,10 @@ import (
 // directory of the session's own (mode 0700, under os.TempDir, removed with
 // its last file and when the session is invalidated); it is never held
 // whole in memory. What has been received is written to the file once 128
-// KiB have gathered, at least every 100 ms while data arrives, and
-// whenever the task is suspended, so a process killed while downloading
-// loses less than a MiB. (Data that arrived just before the network
-// stalls waits in memory until more arrives or the task ends; a
-// cancellation or failure writes it before making resume data.)
+// KiB have gathered, at least every 100 ms while data arrives, within
+// about 200 ms when the network stalls, and whenever the task is
+// suspended, so a process killed while downloading loses less than a MiB;
+// a cancellation or failure writes it all before making resume data.
 //
 // A download task goes through the whole pipeline as a data task does:
 // redirects, authentication, cookies, the URL cache, metrics, timeouts,
@@ -79,8 +78,10 @@ type DownloadProgressDelegate interface {
 	// totalBytesWritten in all (for a resumed task, counting the bytes it
 	// resumed from) of totalBytesExpectedToWrite, or TransferSizeUnknown
 	// (-1) when the length is not known. Calls come at the rate a progress
-	// display wants, not once per network read: after each MiB written or
-	// 100 ms, and always once after the last bytes, before
+	// display wants, whatever the link's speed: at most once per 100 ms
+	// while data arrives, once within about 200 ms when the stream stalls
+	// (so that the count shown is what is in the file), never twice for
+	// the same count, and always once after the last bytes, before
 	// DidFinishDownloadingTo.
 	DidWriteData(s *Session, t *DownloadTask, bytesWritten, totalBytesWritten, totalBytesExpectedToWrite int64)
 }
@@ -145,8 +146,12 @@ type download struct {
 	validators resume.Validators
 	resumable  bool   // the response allows resuming (see resumableResponse)
 	resumeData []byte // what settle produced
-	result     string // the path handed over: the caller's file for Download
-	x          downloadExtras
+	// kept: the answer to the resumed request was not the resource (see
+	// resume.Keep): from's partial file was left as it was, and from
+	// still describes it.
+	kept   bool
+	result string // the path handed over: the caller's file for Download
+	x      downloadExtras
 }
 
 // ErrorResumeData is a convenience for DownloadTaskResumeData: it returns
@@ -184,10 +189,21 @@ func (s *Session) DownloadTaskWithCompletion(req *http.Request, handler Download
 //
 //   - a 206 with the rest, from the asked offset on, is appended; the
 //     delegate gets DidResumeAtOffset(offset, total);
-//   - a 200 (the resource changed, or the server ignores ranges) or any
-//     other status restarts the file from byte 0 with that response's
-//     body; the delegate gets DidResumeAtOffset(0, length): two versions
-//     are never spliced;
+//   - a 200 (the resource changed, or the server ignores ranges)
+//     restarts the file from byte 0 with that response's body; the
+//     delegate gets DidResumeAtOffset(0, length): two versions are never
+//     spliced;
+//   - any other status (a 404, 500 or 503, a redirect that was not
+//     followed) is not the resource: as for any download, its body is
+//     downloaded and handed over (DidFinishDownloadingTo, the completion
+//     handler, or Download's path) and the task completes without an
+//     error, its response telling the status; the delegate gets
+//     DidResumeAtOffset(0, length) for that file. The partial file is not
+//     touched: the resume data the task was made from stays valid, and
+//     the same data resumes the download later (after a 503's
+//     Retry-After, say) or RemoveResumeData discards it. Should the task
+//     fail or be cancelled while reading that body, its error carries
+//     resume data for the partial file all the same;
 //   - a 416 whose Content-Range gives the partial file's length as the
 //     whole length means the file is already complete: the task finishes
 //     with it (and the 416 as its response);
@@ -204,9 +220,10 @@ func (s *Session) DownloadTaskWithCompletion(req *http.Request, handler Download
 // Data that is not resume data, is damaged or comes from a later version
 // of the format fails the task with ErrUnsupportedURL and cause
 // ErrInvalidResumeData; a partial file that is missing or changed, with
-// ErrCannotOpenFile (see ErrPartialFileChanged). Resume data is used once:
-// the task owns the partial file, which it removes when cancelled or
-// finished, or hands on in new resume data.
+// ErrCannotOpenFile (see ErrPartialFileChanged). Resume data is used once
+// (but for a response that is not the resource, above): the task owns the
+// partial file, which it removes when cancelled or finished, or hands on
+// in new resume data.
 func (s *Session) DownloadTaskWithResumeData(data []byte) *DownloadTask {
 	d, req, err := resumeRequest(data)
 	return s.newDownload(req, d, err, delivery{}, nil)
@@ -280,6 +297,10 @@ func (s *Session) awaitDownload(ctx context.Context, dt *DownloadTask, opts []Ta
 // invalidating the session does not remove it: it lives beside it in
 // os.TempDir until a task resumes from the data, or RemoveResumeData
 // removes it.
+//
+// A task made from resume data whose response was not the resource (see
+// DownloadTaskWithResumeData) returns resume data for the partial file it
+// left untouched, equivalent to the data it was made from.
 //
 // The task completes with ErrCancelled, its error carrying the same data.
 // CancelByProducingResumeData waits for the task to stop writing; ctx
@@ -641,6 +662,18 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			if _, err := dl.file.Seek(offset, io.SeekStart); err != nil {
 				return fail.New(int(ErrCannotWriteToFile), err)
 			}
+		case resume.Keep:
+			// Not the resource: its body goes to a file of its own, the
+			// partial file stays as it is, and from still describes it.
+			f, err := t.session.downloads.create()
+			if err != nil {
+				return err
+			}
+			dl.mu.Lock()
+			partial := dl.file
+			dl.file, dl.path, dl.written, dl.kept = f, f.Name(), 0, true
+			dl.mu.Unlock()
+			partial.Close()
 		case resume.Restart:
 			dl.mu.Lock()
 			dl.written = 0
@@ -679,11 +712,17 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 	bp := downloadBuffers.Get().(*[]byte)
 	defer downloadBuffers.Put(bp)
 	buf := *bp
+	// The loop reads into buf[n:] and writes buf[:n] out; while a read
+	// waits, a ticker writes out and reports what came before it, so that
+	// a stalled stream shows its true count. mu guards what they share.
+	var mu sync.Mutex
 	n := 0               // bytes in buf
 	var unreported int64 // written, not yet told DidWriteData
 	lastReport := time.Now()
 	written := offset
-	flush := func() error {
+	reading := false // the loop waits in a read of buf[n:]
+	var tickErr error
+	flushLocked := func() error {
 		if n == 0 {
 			return nil
 		}
@@ -702,8 +741,10 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 		}
 		return nil
 	}
-	report := func(force bool) {
-		if !progress || unreported == 0 || (!force && unreported < downloadBufferSize && time.Since(lastReport) < progressInterval) {
+	// reportLocked calls DidWriteData at most once per progressInterval
+	// (unless forced), and only when the count changed.
+	reportLocked := func(force bool) {
+		if !progress || unreported == 0 || (!force && time.Since(lastReport) < progressInterval) {
 			return
 		}
 		d := unreported
@@ -718,17 +759,57 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			})
 		}
 	}
+	stopTicker := make(chan struct{})
+	var ticker sync.WaitGroup
+	ticker.Go(func() {
+		tick := time.NewTicker(progressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopTicker:
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			if reading && tickErr == nil && time.Since(lastReport) >= progressInterval {
+				tickErr = flushLocked()
+				reportLocked(true)
+			}
+			mu.Unlock()
+		}
+	})
+	defer func() {
+		close(stopTicker)
+		ticker.Wait()
+	}()
 	for {
 		if t.paused.Load() {
-			if err := flush(); err != nil {
+			mu.Lock()
+			err := flushLocked()
+			reportLocked(true)
+			mu.Unlock()
+			if err != nil {
 				return err
 			}
-			report(true)
 			if err := t.waitRunning(ctx); err != nil {
 				return err
 			}
 		}
-		m, err := body.Read(buf[n:])
+		mu.Lock()
+		start := n
+		reading = true
+		mu.Unlock()
+		m, err := body.Read(buf[start:])
+		mu.Lock()
+		reading = false
+		if tickErr != nil {
+			mu.Unlock()
+			return tickErr
+		}
+		if n != start {
+			// The ticker wrote buf[:start] out meanwhile: n is 0.
+			copy(buf[n:], buf[start:start+m])
+		}
 		if m > 0 {
 			if verifier != nil {
 				verifier.Write(buf[n : n+m])
@@ -737,17 +818,22 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			t.received.Add(int64(m))
 			t.touch() // a task that became a download is not the pipeline's
 			if n >= writeThreshold || time.Since(lastReport) >= progressInterval {
-				if werr := flush(); werr != nil {
+				if werr := flushLocked(); werr != nil {
+					mu.Unlock()
 					return werr
 				}
-				report(false)
+				reportLocked(false)
 			}
 		}
 		if err == io.EOF {
-			if werr := flush(); werr != nil {
+			werr := flushLocked()
+			if werr == nil {
+				reportLocked(true)
+			}
+			mu.Unlock()
+			if werr != nil {
 				return werr
 			}
-			report(true)
 			dl.mu.Lock()
 			if dl.total < 0 {
 				dl.total = written
@@ -756,13 +842,18 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 			return dt.checkDigests(verifier)
 		}
 		if err != nil {
-			if werr := flush(); werr != nil {
+			werr := flushLocked()
+			if werr == nil {
+				reportLocked(true)
+			}
+			mu.Unlock()
+			if werr != nil {
 				// The file holds what was written: resume from there.
 				return werr
 			}
-			report(true)
 			return err
 		}
+		mu.Unlock()
 	}
 }
 
@@ -878,6 +969,26 @@ func (dt *DownloadTask) settle(err error) error {
 	}
 	path := dl.path
 	dl.path = ""
+	if dl.kept {
+		// The partial file was left alone: the resume data the task was
+		// made from still holds, whatever the end of this response.
+		if path != "" {
+			if dl.file != nil {
+				dl.file.Close()
+				dl.file = nil
+			}
+			os.Remove(path)
+			dt.session.downloads.tidy()
+		}
+		data, rerr := resume.Encode(dl.from)
+		if rerr != nil {
+			return err
+		}
+		dl.resumeData = data
+		e := *classify(err, "")
+		e.DownloadTaskResumeData = data
+		return &e
+	}
 	if path == "" {
 		return err
 	}

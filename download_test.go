@@ -208,7 +208,7 @@ func TestDownloadDelegateOrder(t *testing.T) {
 		if rec.written != int64(len(content)) || rec.lastTotal != int64(len(content)) || rec.expected != int64(len(content)) {
 			t.Errorf("DidWriteData: %d written, last total %d of %d; want %d", rec.written, rec.lastTotal, rec.expected, len(content))
 		}
-		// Coalesced: one call per MiB or per 100 ms, not one per read.
+		// Coalesced: at most one call per 100 ms, not one per read.
 		if limit := 4 + int(took/progressInterval); rec.writes > limit {
 			t.Errorf("%d DidWriteData calls for 3 MiB in %v, over %d", rec.writes, took, limit)
 		}
@@ -779,8 +779,7 @@ func stalled(res http.Handler, at int64) *urlsessiontest.FaultHandler {
 func TestDownloadCancel(t *testing.T) {
 	content := testContent(4<<20, 15)
 	// A stall after 3 MiB: some DidWriteData reports a MiB or more before
-	// it. (The last report before a stall may lag what arrived by up to a
-	// MiB of reported progress plus the 128 KiB not yet written.)
+	// it, at the latest once the stall is seen.
 	bothProtocols(t, stalled(urlsessiontest.NewResource(content), 3<<20+10), func(t *testing.T, srv *server) {
 		rec := newDLRecorder()
 		rec.onWrite = func(task *DownloadTask, total int64) {
@@ -1258,4 +1257,253 @@ func TestDownloadNilRequest(t *testing.T) {
 	if _, err := task.CancelByProducingResumeData(context.Background()); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestDownloadResumeErrorStatusKeepsPartial: a resumed download answered
+// with a status that is not the resource (503, 404, 500) hands that body
+// over as a file and completes without an error, as Apple's download
+// tasks do, while the partial file stays untouched and the resume data
+// the task was made from still resumes it.
+func TestDownloadResumeErrorStatusKeepsPartial(t *testing.T) {
+	content := testContent(300<<10, 11)
+	res := urlsessiontest.NewResource(content)
+	var status atomic.Int32 // the status resumed requests get, 0 for the resource
+	var cutBody atomic.Bool // the error body is cut short
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			if code := int(status.Load()); code != 0 {
+				body := strings.Repeat(http.StatusText(code)+"\n", 2000)
+				w.Header().Set("Retry-After", "1")
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				w.WriteHeader(code)
+				if cutBody.Load() {
+					io.WriteString(w, body[:len(body)/2])
+					panic(http.ErrAbortHandler)
+				}
+				io.WriteString(w, body)
+				return
+			}
+		}
+		res.ServeHTTP(w, r)
+	})
+	var cutNext atomic.Bool // cut the next response after 100 KiB
+	bothProtocols(t, interrupted(h, func(int) int64 {
+		if cutNext.CompareAndSwap(true, false) {
+			return 100 << 10
+		}
+		return 0
+	}), func(t *testing.T, srv *server) {
+		status.Store(0)
+		cutBody.Store(false)
+		cutNext.Store(true)
+		s := newSession(t, srv.config(), nil)
+		data := firstCut(t, s, srv.URL, 100<<10)
+		d, _ := resume.Decode(data)
+		partial := d.File
+		wantPartial := func(when string) {
+			t.Helper()
+			b, err := os.ReadFile(partial)
+			if err != nil || !bytes.Equal(b, content[:100<<10]) {
+				t.Fatalf("%s: the partial file is %d bytes (%v), want the first %d bytes unchanged", when, len(b), err, 100<<10)
+			}
+		}
+
+		// A delegate-driven task: DidFinishDownloadingTo gets the 503's
+		// body, then completion without an error.
+		status.Store(503)
+		rec := newDLRecorder()
+		dt := s.DownloadTaskWithResumeData(data)
+		dt.SetDelegate(rec)
+		dt.Resume()
+		rec.settled(t)
+		want503 := strings.Repeat("Service Unavailable\n", 2000)
+		if got := string(rec.content); got != want503 {
+			t.Errorf("DidFinishDownloadingTo got %d bytes, want the 503's %d", len(got), len(want503))
+		}
+		if rec.err != nil {
+			t.Errorf("completed with %v, want no error", rec.err)
+		}
+		if resp := dt.Response(); resp == nil || resp.StatusCode != 503 {
+			t.Errorf("response %v, want the 503", resp)
+		}
+		ev := rec.Events()
+		if want := []string{fmt.Sprintf("resume 0 %d", len(want503)), "write", "finish", "metrics", "complete"}; !slicesEqual(ev, want) {
+			t.Errorf("events %q, want %q", ev, want)
+		}
+		if rec.path == partial {
+			t.Error("the 503's body was handed over in the partial file")
+		}
+		wantPartial("after the 503")
+
+		// A completion handler gets the 404's body; the data still holds.
+		status.Store(404)
+		got := make(chan string, 1)
+		s.DownloadTaskWithResumeDataAndCompletion(data, func(path string, resp *http.Response, err error) {
+			b, _ := os.ReadFile(path)
+			got <- fmt.Sprintf("%d %d %v", resp.StatusCode, len(b), err)
+		}).Resume()
+		if g, want := <-got, fmt.Sprintf("404 %d <nil>", len(strings.Repeat("Not Found\n", 2000))); g != want {
+			t.Errorf("handler got %q, want %q", g, want)
+		}
+		wantPartial("after the 404")
+
+		// Download: the 500's body is the caller's file.
+		status.Store(500)
+		path, resp, err := s.DownloadWithResumeData(context.Background(), data)
+		if err != nil || resp.StatusCode != 500 {
+			t.Fatalf("status %v, err %v; want the 500 without an error", resp, err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != strings.Repeat("Internal Server Error\n", 2000) {
+			t.Errorf("the 500's file holds %d bytes", len(b))
+		}
+		os.Remove(path)
+		wantPartial("after the 500")
+
+		// The error body cut short: the error carries resume data for the
+		// same partial file.
+		status.Store(503)
+		cutBody.Store(true)
+		_, _, err = s.DownloadWithResumeData(context.Background(), data)
+		again := ErrorResumeData(err)
+		if err == nil || again == nil {
+			t.Fatalf("cut 503: err %v, resume data %d bytes; want a failure with resume data", err, len(again))
+		}
+		if d2, derr := resume.Decode(again); derr != nil || d2.File != partial || d2.Offset != 100<<10 {
+			t.Errorf("resume data after the cut 503: %+v, %v", d2, derr)
+		}
+		wantPartial("after the cut 503")
+		if files := sessionFiles(s); len(files) != 0 {
+			t.Errorf("files left in the session's directory: %q", files)
+		}
+
+		// Once the server is back, the same data resumes with a 206.
+		status.Store(0)
+		rec = newDLRecorder()
+		path, resp, err = s.DownloadWithResumeData(context.Background(), data, WithDelegate(rec))
+		rec.settled(t)
+		if err != nil || resp.StatusCode != 206 {
+			t.Fatalf("status %v, err %v; want the rest in a 206", resp, err)
+		}
+		defer os.Remove(path)
+		if b, _ := os.ReadFile(path); sum(b) != sum(content) {
+			t.Errorf("the resumed file (%d bytes) differs from the content", len(b))
+		}
+		if want := fmt.Sprintf("resume %d %d", 100<<10, len(content)); rec.Events()[0] != want {
+			t.Errorf("events %q, want %q first", rec.Events(), want)
+		}
+		invalidate(t, s)
+	})
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestDownloadProgressWhileStalled: when the stream stalls, what arrived
+// before is written to the file and reported, byte for byte, without
+// waiting for more; a count is never reported twice.
+func TestDownloadProgressWhileStalled(t *testing.T) {
+	content := testContent(2<<20, 21)
+	const at = 300<<10 + 7 // not a multiple of any buffer's size
+	bothProtocols(t, stalled(urlsessiontest.NewResource(content), at), func(t *testing.T, srv *server) {
+		rec := newDLRecorder()
+		reached := make(chan struct{})
+		var once sync.Once
+		var totals []int64
+		rec.onWrite = func(task *DownloadTask, total int64) {
+			totals = append(totals, total) // on the serial delegate queue
+			if total == at {
+				once.Do(func() { close(reached) })
+			}
+		}
+		s := newSession(t, srv.config(), rec)
+		task := s.DownloadTask(get(t, srv.URL))
+		task.Resume()
+		select {
+		case <-reached:
+		case <-task.Done():
+			t.Fatalf("the task ended (%v) before reporting the %d bytes that came before the stall", task.Err(), at)
+		case <-time.After(10 * time.Second):
+			task.Cancel() // lets the stalled handler end
+			wait(t, task)
+			t.Fatalf("no DidWriteData for the %d bytes that came before the stall", at)
+		}
+		// The bytes reported are in the file.
+		task.dl.mu.Lock()
+		path, written := task.dl.path, task.dl.written
+		task.dl.mu.Unlock()
+		if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, content[:at]) || written != at {
+			t.Errorf("the file holds %d bytes (%v), %d counted; want the first %d", len(b), err, written, at)
+		}
+		task.Cancel()
+		wait(t, task)
+		rec.settled(t)
+		for i := 1; i < len(totals); i++ {
+			if totals[i] <= totals[i-1] {
+				t.Errorf("DidWriteData totals %v do not grow", totals)
+			}
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if rec.written != at {
+			t.Errorf("DidWriteData reported %d bytes in all, want %d", rec.written, at)
+		}
+		invalidate(t, s)
+	})
+}
+
+// TestDownloadSegmentsProgressWhileStalled: when every segment of a
+// segmented download stalls, the bytes written before are reported
+// without waiting for more. (Each connection writes what it received
+// every writeThreshold bytes: the stalls come at such a point, so all
+// that was received is written.)
+func TestDownloadSegmentsProgressWhileStalled(t *testing.T) {
+	content := testContent(1<<20, 22)
+	const first, rest = 2 * writeThreshold, writeThreshold // where the GET and each range stall
+	fh := &urlsessiontest.FaultHandler{Next: urlsessiontest.NewResource(content), Choose: func(_ int, r *http.Request) urlsessiontest.Fault {
+		if r.Header.Get("Range") == "" {
+			return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: first}
+		}
+		return urlsessiontest.Fault{Kind: urlsessiontest.Stall, At: rest}
+	}}
+	bothProtocols(t, fh, func(t *testing.T, srv *server) {
+		rec := newDLRecorder()
+		reached := make(chan struct{})
+		var once sync.Once
+		rec.onWrite = func(task *DownloadTask, total int64) {
+			if total == first+rest {
+				once.Do(func() { close(reached) })
+			}
+		}
+		s := newSession(t, srv.config(), rec)
+		task := s.DownloadTask(get(t, srv.URL))
+		task.SetSegments(2)
+		task.Resume()
+		select {
+		case <-reached:
+		case <-task.Done():
+			t.Fatalf("the task ended (%v) before reporting the %d bytes that came before the stalls", task.Err(), first+rest)
+		case <-time.After(10 * time.Second):
+			task.Cancel() // lets the stalled handlers end
+			wait(t, task)
+			t.Fatalf("no DidWriteData for the %d bytes that came before the stalls", first+rest)
+		}
+		task.Cancel()
+		wait(t, task)
+		rec.settled(t)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if rec.written != first+rest || rec.expected != int64(len(content)) {
+			t.Errorf("DidWriteData reported %d bytes of %d, want %d of %d", rec.written, rec.expected, first+rest, len(content))
+		}
+		invalidate(t, s)
+	})
 }

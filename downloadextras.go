@@ -449,7 +449,9 @@ func (dt *DownloadTask) runSegments(ctx context.Context, st segment.State, initi
 		}
 		return fail.New(int(ErrBadServerResponse), err)
 	}
+	stopTicker := rep.tick()
 	err = ex.Run(ctx)
+	stopTicker()
 	st = ex.State()
 	prefix := int64(0) // the bytes in the file from the first on, with no gap
 	for _, g := range st.Segments {
@@ -576,8 +578,36 @@ func (sp *segmentProgress) written(n int64) {
 	}
 	t.touch()
 	sp.cur = n
-	if n != sp.last && (n < sp.last || n-sp.last >= downloadBufferSize || time.Since(sp.lastTime) >= progressInterval) {
+	if n != sp.last && (n < sp.last || time.Since(sp.lastTime) >= progressInterval) {
 		sp.reportLocked()
+	}
+}
+
+// tick reports, every progressInterval, a count that changed since the
+// last report, so that stalled segments show their true count; the
+// returned func stops it and waits for its goroutine to end.
+func (sp *segmentProgress) tick() (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(progressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			sp.mu.Lock()
+			if sp.cur != sp.last && time.Since(sp.lastTime) >= progressInterval {
+				sp.reportLocked()
+			}
+			sp.mu.Unlock()
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 

@@ -2,8 +2,9 @@ package bench
 
 // TestSegmentReport compares segmented downloads on loopback against a
 // server that limits each connection to 20 MiB/s (as nginx's limit_rate
-// does), serving a 200 MiB body: internal/segment's Executor with 8
-// connections, the same with 1, and aria2c -x 8 -s 8 when it is on PATH.
+// does), serving a 200 MiB body: a download task (Session.Download with
+// WithSegments) with 8 segments, the same with 1, and aria2c -x 8 -s 8
+// when it is on PATH.
 // It runs only with BENCH_REPORT=1:
 //
 //	BENCH_REPORT=1 go test ./bench -run '^TestSegmentReport$' -v -timeout 30m
@@ -11,8 +12,9 @@ package bench
 // Knobs: BENCH_SEG_BYTES (body size, 200 MiB), BENCH_SEG_RATE (bytes per
 // second per connection, 20 MiB), BENCH_SEG_ROUNDS (rounds, 3). The server
 // runs in the test process (it only paces 8 connections, a few percent of a
-// core); each client runs in a process of its own, the Executor in the test
-// binary re-executed to run TestSegmentClient, so its peak RSS is its own.
+// core); each client runs in a process of its own, the download task in the
+// test binary re-executed to run TestSegmentClient, so its peak RSS is its
+// own.
 // Every download goes to a file in a temporary directory and is checked
 // with SHA-256.
 
@@ -34,6 +36,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/internal/segment"
 )
 
@@ -126,58 +129,30 @@ func fileSum(t *testing.T, path string) [32]byte {
 	return s
 }
 
-// executorDownload fetches url into path with n connections as a download
-// task would: a GET with "Range: bytes=0-" whose 206 gives the length and
-// becomes the first segment's stream, then the Executor for the rest.
-func executorDownload(ctx context.Context, client *http.Client, url, path string, n int) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+// taskDownload fetches url into path as a user of the library would: one
+// Session.Download with WithSegments(n) (n connections, each fetching a
+// range written at its offset in the one file), the file then renamed to
+// path.
+func taskDownload(ctx context.Context, url, path string, n int) error {
+	s := newSession(unlimited, nil) // room for n connections to the host
+	defer s.FinishTasksAndInvalidate()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Range", "bytes=0-")
-	first, err := client.Do(req)
+	tmp, resp, err := s.Download(ctx, req, urlsession.WithSegments(n))
 	if err != nil {
 		return err
 	}
-	cr, err := segment.ParseContentRange(first.Header.Get("Content-Range"))
-	total := cr.Total
-	if err != nil || total <= 0 || cr.Range != (segment.Range{Start: 0, End: total}) || first.StatusCode != http.StatusPartialContent {
-		first.Body.Close()
-		return fmt.Errorf("no ranges: status %d, Content-Range %q", first.StatusCode, first.Header.Get("Content-Range"))
+	if resp.StatusCode != http.StatusOK {
+		os.Remove(tmp)
+		return fmt.Errorf("status %d", resp.StatusCode)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		first.Body.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	defer f.Close()
-	st, err := segment.Plan(total, n, 1<<20)
-	if err != nil {
-		first.Body.Close()
-		return err
-	}
-	e, err := segment.NewExecutor(segment.Config{
-		Fetch: func(ctx context.Context, r segment.Range) (*http.Response, error) {
-			req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Range", r.Header())
-			req.Header.Set("If-Range", `"bench"`)
-			return client.Do(req)
-		},
-		Initial:    first,
-		Dst:        f,
-		BufferSize: 1 << 20,
-	}, st)
-	if err != nil {
-		first.Body.Close()
-		return err
-	}
-	if err := e.Run(ctx); err != nil {
-		return err
-	}
-	return f.Close()
+	return nil
 }
 
 func TestSegmentReport(t *testing.T) {
@@ -202,8 +177,8 @@ func TestSegmentReport(t *testing.T) {
 		}
 	}
 	clients := []client{
-		{"segment.Executor, 8 connections", child(8)},
-		{"segment.Executor, 1 connection", child(1)},
+		{"DownloadTask, 8 segments", child(8)},
+		{"DownloadTask, 1 stream", child(1)},
 	}
 	if aria2 != "" {
 		clients = append(clients, client{"aria2c -x 8 -s 8", func(p string) (int64, error) {
@@ -268,7 +243,7 @@ func TestSegmentReport(t *testing.T) {
 		for r := range ratios {
 			ratios[r] = secs[0][r] / secs[last][r]
 		}
-		fmt.Fprintf(&b, "\nExecutor (8) / aria2c: %.2f (median of the per-round ratios; rounds: %.2f)\n", med(ratios), ratios)
+		fmt.Fprintf(&b, "\nDownloadTask (8 segments) / aria2c: %.2f (median of the per-round ratios; rounds: %.2f)\n", med(ratios), ratios)
 	}
 	t.Log(b.String())
 }
@@ -280,7 +255,7 @@ const (
 	segClientN   = "BENCH_SEG_CLIENT_N"
 )
 
-// runSegmentClient runs executorDownload with n connections in a child
+// runSegmentClient runs taskDownload with n segments in a child
 // process and returns its peak RSS in KiB.
 func runSegmentClient(url, path string, n int) (int64, error) {
 	exe, err := os.Executable()
@@ -307,9 +282,7 @@ func TestSegmentClient(t *testing.T) {
 		t.Skip("run by TestSegmentReport")
 	}
 	n, _ := strconv.Atoi(os.Getenv(segClientN))
-	transport := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16}
-	defer transport.CloseIdleConnections()
-	if err := executorDownload(context.Background(), &http.Client{Transport: transport}, url, path, max(n, 1)); err != nil {
+	if err := taskDownload(context.Background(), url, path, max(n, 1)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,13 +5,16 @@ package interop
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,5 +172,86 @@ func TestNginxDownloadResume(t *testing.T) {
 	}
 	if errors.Is(err, urlsession.ErrCancelled) {
 		t.Errorf("gzip download: %v", err)
+	}
+}
+
+// TestNginxSegmentsLimitRate downloads a file in 8 segments from nginx
+// limiting each request to limitedRate (limit_rate): the file arrives
+// whole (SHA-256), over at least 8 requests, in a fraction of the time one
+// connection needs at that rate, which only segments running side by side
+// can do. Over HTTP/1.1 and HTTP/2.
+func TestNginxSegmentsLimitRate(t *testing.T) {
+	n := startNginx(t)
+	want := sha256.Sum256(pattern(limitedSize))
+	single := time.Duration(limitedSize) * time.Second / limitedRate // one connection: 4 s
+	for _, base := range []struct{ name, url string }{{"h1", n.plain}, {"h2", n.secure}} {
+		t.Run(base.name, func(t *testing.T) {
+			cfg := urlsession.DefaultConfiguration()
+			cfg.Proxy = urlsession.NoProxy
+			cfg.URLCache = nil
+			cfg.HTTPMaximumConnectionsPerHost = 8
+			cfg.TLSClientConfig = &tls.Config{RootCAs: n.roots}
+			rec := &metricsRecorder{ch: make(chan *urlsession.TaskMetrics, 1)}
+			s, err := urlsession.New(cfg, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.InvalidateAndCancel()
+			b, _ := os.ReadFile(filepath.Join(n.dir, "limited.log"))
+			before := strings.Count(string(b), "/limited/seg.bin")
+			// The limit holds for one request: 2 MiB take half a second.
+			rreq, _ := http.NewRequest(http.MethodGet, base.url+"/limited/seg.bin", nil)
+			rreq.Header.Set("Range", "bytes=0-2097151")
+			rstart := time.Now()
+			body, rresp, err := s.Data(context.Background(), rreq)
+			if err != nil || rresp.StatusCode != 206 || len(body) != 2<<20 {
+				t.Fatalf("a 2 MiB range: %v, %d bytes", err, len(body))
+			}
+			if d, min := time.Since(rstart), time.Duration(2<<20)*time.Second/limitedRate*4/5; d < min {
+				t.Fatalf("a 2 MiB range took %v, under the %v limit_rate allows: the limit does not hold", d, min)
+			}
+			rec.next(t)
+			before++ // the range's own line
+			req, _ := http.NewRequest(http.MethodGet, base.url+"/limited/seg.bin", nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			start := time.Now()
+			path, resp, err := s.Download(ctx, req, urlsession.WithSegments(8))
+			took := time.Since(start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(path)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha256.New()
+			size, _ := io.Copy(h, f)
+			f.Close()
+			if got := [32]byte(h.Sum(nil)); got != want || resp.StatusCode != 200 {
+				t.Fatalf("status %d, %d bytes, SHA-256 %x; want 200, %d bytes, %x", resp.StatusCode, size, got, limitedSize, want)
+			}
+			rec.next(t)
+			// nginx logs each request once it is done: wait for the 8.
+			logged := func() int {
+				b, _ := os.ReadFile(filepath.Join(n.dir, "limited.log"))
+				return strings.Count(string(b), "/limited/seg.bin")
+			}
+			for deadline := time.Now().Add(10 * time.Second); logged() < before+8 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond) // polls for nginx's log lines
+			}
+			requests := logged() - before
+			if requests < 8 {
+				t.Errorf("nginx logged %d requests, want at least 8 (one per segment)", requests)
+			}
+			// 8 segments side by side take an eighth of the single
+			// connection's time, plus their starts: well under half of it.
+			t.Logf("%d MiB at %d MiB/s per request: %v with 8 segments (one connection: %v), %d requests",
+				limitedSize>>20, limitedRate>>20, took.Round(time.Millisecond), single, requests)
+			if took > single/2 {
+				t.Errorf("8 segments took %v, not well under the %v of one connection: they did not run in parallel", took, single)
+			}
+		})
 	}
 }

@@ -27,11 +27,19 @@ import (
 	"github.com/urlsession-go/urlsession"
 )
 
+// The files under /limited/ are sent at limitedRate bytes per second per
+// request (nginx's limit_rate); seg.bin there has limitedSize bytes.
+const (
+	limitedRate = 4 << 20
+	limitedSize = 16 << 20
+)
+
 // nginx is a running nginx with a plain and a TLS (HTTP/2) listener.
 type nginx struct {
 	plain, secure string // base URLs
 	roots         *x509.CertPool
 	docroot       string
+	dir           string // the configuration, logs and docroot
 }
 
 func need(t *testing.T, bin string) string {
@@ -65,6 +73,7 @@ func startNginx(t *testing.T) *nginx {
 	os.Chmod(dir, 0o755) // workers may run as nobody
 	docroot := filepath.Join(dir, "www")
 	os.MkdirAll(filepath.Join(docroot, "private"), 0o755)
+	os.MkdirAll(filepath.Join(docroot, "limited"), 0o755)
 	certFile, keyFile, roots := writeCert(t, dir)
 
 	plainPort, securePort := freePort(t), freePort(t)
@@ -86,14 +95,16 @@ http {
     location = /see-other { return 303 /hello.txt; }
     location = /loop { return 302 /loop; }
     location /private/ { auth_basic "test"; auth_basic_user_file %[1]s/htpasswd; }
+    location /limited/ { limit_rate %[7]d; access_log %[1]s/limited.log; }
   }
 }
-`, dir, plainPort, securePort, certFile, keyFile, docroot)
+`, dir, plainPort, securePort, certFile, keyFile, docroot, limitedRate)
 	write(t, filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
 	write(t, filepath.Join(dir, "htpasswd"), []byte("user:{PLAIN}pass\n"), 0o644)
 	write(t, filepath.Join(docroot, "hello.txt"), []byte("hello from nginx\n"), 0o644)
 	write(t, filepath.Join(docroot, "big.txt"), bytes.Repeat([]byte("all work and no play makes jack a dull boy\n"), 50000), 0o644)
 	write(t, filepath.Join(docroot, "blob.bin"), pattern(3<<20), 0o644)
+	write(t, filepath.Join(docroot, "limited", "seg.bin"), pattern(limitedSize), 0o644)
 
 	startDaemon(t, "nginx", exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf")), securePort, filepath.Join(dir, "error.log"))
 	n := &nginx{
@@ -101,6 +112,7 @@ http {
 		secure:  fmt.Sprintf("https://127.0.0.1:%d", securePort),
 		roots:   roots,
 		docroot: docroot,
+		dir:     dir,
 	}
 	return n
 }

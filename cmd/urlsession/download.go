@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -18,30 +21,47 @@ import (
 
 // Downloads: -O, -C - and --retry.
 //
-// A run with an output file and -C - or --retry downloads with a download
-// task, unless the file is a FIFO or a device (those get the bytes as they
-// arrive, through a data task). The task writes the body to a file of its
-// own; once it is complete and the response is the one wanted, its bytes
-// are written through the output path as -o always writes (a symlink is
-// followed, an existing file truncated in place). When such a download is
-// interrupted (the network fails, the time runs out, or SIGINT or SIGTERM
-// cancels it) and the server allows resuming (a strong validator, byte
-// ranges), the task's partial file is kept beside the output as
-// FILE.urlsession-partial and its resume data as FILE.urlsession-resume,
-// both mode 0600. The next run with -C - continues from them with
-// DownloadTaskWithResumeData, which checks that the partial file is
-// unchanged and asks the server for the rest with If-Range: the rest is
-// appended, or, if the resource changed, the whole of it is downloaded
-// again. Both files are removed once the output is complete. These two
-// names are the command's own: it replaces and removes them as it needs.
+// The body goes through the output path as it arrives, as curl writes it
+// (a symlink is followed, an existing file truncated in place). When the
+// response can be resumed (a GET answered with a 200 that has a strong
+// validator and Accept-Ranges: bytes, or with a 206 continuing the file,
+// and no content coding), the command keeps resume data beside the output
+// as FILE.urlsession-resume (mode 0600) while the body is written: first a
+// record of the URL and the validators, and, when the run ends without the
+// whole body (the network fails, the time runs out, SIGINT or SIGTERM),
+// the same record with the size and fingerprint of what FILE then holds.
+// The file is removed once FILE is complete. Its name is the command's
+// own: it replaces and removes it as it needs.
+//
+// -C - continues FILE from it: the bytes from FILE's size on are asked for
+// with Range and If-Range (the strong entity tag, else the strong
+// Last-Modified date), so that a resource that changed since comes back
+// whole and FILE is rewritten from its start rather than spliced. The
+// record is checked first: when FILE is no longer what the interrupted run
+// left (its size, time or last bytes differ), the download starts again
+// from byte 0 with a warning. A run killed outright (SIGKILL, a crash)
+// leaves only the first record; -C - then continues from FILE's size as
+// curl would, still with If-Range. --retry continues the same way after a
+// transient failure.
 //
 // Without resume data, -C - with a non-empty output file does what curl
 // does: it asks for the bytes from the file's size on (Range: bytes=N-) and
 // appends the answer only if it is a 206 whose Content-Range starts there;
 // a 200 rewrites the file from its start; a 416 that gives the file's size
 // as the whole length means the file is complete (exit 0, the file
-// untouched); any other range, or a status of 400 or more, leaves the file
-// alone (exit 33 or 22).
+// untouched); any other range, or a status of 300 or more, leaves the file
+// alone (exit 33 or 22), and with it the resume data.
+//
+// --segments, --checksum and --limit-rate download with a download task
+// instead, which writes the body to a file of its own; once it is complete
+// (and verified) and the response is the one wanted, its bytes are written
+// through the output path. When such a download is interrupted and the
+// server allows resuming, the task's partial file is kept beside the output
+// as FILE.urlsession-partial and its resume data as FILE.urlsession-resume,
+// both mode 0600, and the next run with -C - continues from them with
+// DownloadTaskWithResumeData. A resumed download answered with a status
+// that is not the resource (a 503, a 404) leaves both as they are and
+// FILE untouched.
 
 const (
 	resumeSuffix  = ".urlsession-resume"
@@ -66,11 +86,11 @@ func (c *client) outputMode() openMode {
 }
 
 // downloadMode reports whether the run downloads with a download task:
-// with an output file that is not special, and -C -, --retry, --segments,
-// --checksum or --limit-rate.
+// with an output file that is not special, and --segments, --checksum or
+// --limit-rate.
 func (c *client) downloadMode(body uploadBody) bool {
 	o := c.o
-	if o.output == "" || o.output == "-" || o.head || o.remoteHead || (!o.continueAt && o.retry == 0 && !o.downloadOnly()) {
+	if o.output == "" || o.output == "-" || o.head || o.remoteHead || !o.downloadOnly() {
 		return false
 	}
 	if body.stdin || body.file != "" || body.data != nil {
@@ -80,17 +100,36 @@ func (c *client) downloadMode(body uploadBody) bool {
 	return err != nil || fi.Mode().IsRegular()
 }
 
+// keepsResumeData reports whether a run that writes the body through the
+// output path keeps resume data beside it (see the top of the file).
+func (c *client) keepsResumeData(body uploadBody) bool {
+	o := c.o
+	if o.output == "" || o.output == "-" || o.head || o.remoteHead || o.noClobber {
+		return false
+	}
+	return !body.stdin && body.file == "" && body.data == nil
+}
+
 // plan is how one attempt starts.
 type plan struct {
 	download   bool   // with a download task
 	resumeData []byte // the download task continues this, or nil
 	rangeFrom  int64  // with a data task: ask for the bytes from here on (-C -)
+	// from is the resume data beside the output that rangeFrom continues,
+	// or nil; its validator goes in If-Range.
+	from *resume.Data
 }
 
 // planAttempt decides how attempt n (from 0) starts.
 func (c *client) planAttempt(body uploadBody, req *http.Request, n int) plan {
 	o := c.o
 	if !c.downloadMode(body) {
+		// -C -, or a retry after an attempt of this run kept resume data.
+		if c.keepsResumeData(body) && (o.continueAt || n > 0 && c.kept) {
+			if p, ok := c.continueOutput(); ok {
+				return p
+			}
+		}
 		if o.continueAt {
 			if fi, err := os.Stat(o.output); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
 				return plan{rangeFrom: fi.Size()}
@@ -132,6 +171,124 @@ func (c *client) planAttempt(body uploadBody, req *http.Request, n int) plan {
 	return p
 }
 
+// continueOutput plans the continuation of the output from the resume
+// data beside it, if there is usable resume data for it. Resume data that
+// is damaged, or is a download task's (FILE.urlsession-partial), is
+// removed and the caller falls back on curl's -C -; resume data whose
+// file changed since is removed and the download starts again.
+func (c *client) continueOutput() (plan, bool) {
+	name := c.o.output + resumeSuffix
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return plan{}, false
+	}
+	// The record describes the output beside it, wherever the two were
+	// moved together: the file it names is never written.
+	d, err := resume.Decode(b)
+	if err != nil || d.Segments != nil || strings.HasSuffix(d.File, partialSuffix) {
+		c.dropResumeData(nil)
+		return plan{}, false
+	}
+	// Through the output path, as it is written: a symlink is followed.
+	f, err := os.Open(c.o.output)
+	if err != nil {
+		c.dropResumeData(nil)
+		return plan{}, false
+	}
+	fp, err := resume.FingerprintOf(f)
+	f.Close()
+	switch {
+	case err != nil:
+		c.dropResumeData(nil)
+		return plan{}, false
+	case fp == d.Fingerprint():
+		// What the interrupted run left.
+	case d.Size == 0 && d.MTime == 0:
+		// The record of a run that did not end (killed): the file's
+		// length is all there is to go on, as with curl's -C -.
+	default:
+		if !c.o.silent {
+			fmt.Fprintf(c.stderr, "urlsession: WARNING: cannot continue %s: %v; starting again\n", c.o.output, resume.ErrChanged)
+		}
+		c.dropResumeData(nil)
+		return plan{}, true
+	}
+	if fp.Size == 0 || d.Total >= 0 && fp.Size > d.Total {
+		c.dropResumeData(nil)
+		return plan{}, true
+	}
+	d.Offset, d.Size = fp.Size, fp.Size
+	return plan{rangeFrom: fp.Size, from: d}, true
+}
+
+// emptyTail is the fingerprint's tail of an empty file: the mark of the
+// record kept while the body is written (see liveResumeData).
+var emptyTail = func() string { s := sha256.Sum256(nil); return hex.EncodeToString(s[:]) }()
+
+// writeResumeFile writes data as the resume data beside the output,
+// through a temporary name renamed over it, so that a process killed
+// meanwhile leaves either the old record or the new one.
+func (c *client) writeResumeFile(data []byte) error {
+	name := c.o.output + resumeSuffix
+	tmp := name + ".tmp"
+	os.Remove(tmp) // the command's own names: never written through
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// settleOutput keeps, refreshes or removes the resume data beside the
+// output once an attempt that wrote the body through it ended (see the
+// top of the file).
+func (c *client) settleOutput(x *transfer, f *failure) {
+	d := x.resumeOut
+	switch {
+	case f == nil:
+		// The output is complete, or was rewritten with another answer.
+		c.dropResumeData(nil)
+		return
+	case d == nil || !x.bodyStarted && x.rangeFrom == 0:
+		// Nothing of a resumable body reached the file: what is beside
+		// it still holds, or was removed when the body began.
+		return
+	}
+	out, err := os.Open(c.o.output)
+	if err != nil {
+		c.dropResumeData(nil)
+		return
+	}
+	fp, err := resume.FingerprintOf(out)
+	out.Close()
+	if err != nil || fp.Size == 0 || d.Total >= 0 && fp.Size > d.Total {
+		c.dropResumeData(nil)
+		return
+	}
+	d.SetFingerprint(fp)
+	data, err := resume.Encode(d)
+	if err == nil {
+		err = c.writeResumeFile(data)
+	}
+	c.kept = err == nil
+	if err != nil {
+		c.dropResumeData(nil)
+		if !c.o.silent {
+			fmt.Fprintf(c.stderr, "urlsession: WARNING: cannot keep the resume data beside %s: %v\n", c.o.output, err)
+		}
+	}
+}
+
 // ownResumeData returns resume data read from beside the output with its
 // partial file set to FILE.urlsession-partial, whatever path it names:
 // resume data from a file is never let to write anywhere else (and the
@@ -160,6 +317,7 @@ func (c *client) dropResumeData(data []byte) {
 		urlsession.RemoveResumeData(data)
 	}
 	os.Remove(c.o.output + resumeSuffix)
+	os.Remove(c.o.output + resumeSuffix + ".tmp")
 	os.Remove(c.o.output + partialSuffix)
 }
 
@@ -383,6 +541,8 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 	x := newTransfer(c)
 	x.retryable = retryable
 	x.rangeFrom = p.rangeFrom
+	x.from = p.from
+	x.keepResume = !p.download && c.keepsResumeData(body)
 	x.download = p.download
 	x.resumed = p.resumeData != nil
 	if c.claimed != "" {
@@ -397,6 +557,9 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 	if p.rangeFrom > 0 {
 		r = req.Clone(req.Context())
 		r.Header.Set("Range", resume.RangeHeader(p.rangeFrom))
+		if p.from != nil {
+			r.Header.Set("If-Range", resume.Validators{ETag: p.from.ETag, Modified: p.from.Modified}.IfRange())
+		}
 		// The file holds the bytes as sent: ask for them without a coding.
 		r.Header.Set("Accept-Encoding", "identity")
 	}
@@ -459,6 +622,8 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 	out := outcome{f: f, x: x, task: task}
 	if dt != nil {
 		c.settleDownload(x, task, f)
+	} else if x.keepResume {
+		c.settleOutput(x, f)
 	}
 	if f == nil {
 		return out

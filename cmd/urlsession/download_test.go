@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -111,18 +112,26 @@ func faultServer(t *testing.T, res http.Handler, resets int, at int64, log *rang
 	return s, fh
 }
 
-// wantResumeFiles checks that the resume data and partial file of out are
-// there, mode 0600, and that out itself is as it was (absent here).
-func wantResumeFiles(t *testing.T, out string) {
+// wantResumeFiles checks that the resume data of out is there, mode 0600,
+// that no other file of the command's is, and that out holds the first
+// bytes of content.
+func wantResumeFiles(t *testing.T, out string, content []byte) {
 	t.Helper()
-	for _, name := range []string{out + resumeSuffix, out + partialSuffix} {
-		fi, err := os.Stat(name)
-		if err != nil {
-			t.Fatalf("no %s: %v", filepath.Base(name), err)
+	fi, err := os.Stat(out + resumeSuffix)
+	if err != nil {
+		t.Fatalf("no %s: %v", filepath.Base(out+resumeSuffix), err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v", filepath.Base(out+resumeSuffix), fi.Mode())
+	}
+	for _, name := range []string{out + partialSuffix, out + resumeSuffix + ".tmp"} {
+		if _, err := os.Lstat(name); err == nil {
+			t.Errorf("%s is there", filepath.Base(name))
 		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %v", filepath.Base(name), fi.Mode())
-		}
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || len(got) == 0 || !bytes.HasPrefix(content, got) {
+		t.Fatalf("the output holds %d bytes (%v), want a beginning of the %d bytes", len(got), err, len(content))
 	}
 }
 
@@ -143,10 +152,7 @@ func TestContinueResumesUntilComplete(t *testing.T) {
 		if r.code != 18 && r.code != 56 {
 			t.Fatalf("run %d: %v", i, r)
 		}
-		wantResumeFiles(t, out)
-		if _, err := os.Stat(out); err == nil {
-			t.Fatalf("run %d: the output exists before the download is complete", i)
-		}
+		wantResumeFiles(t, out, content)
 	}
 	cli(t, "", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
 	if got := readFile(t, out); sha256.Sum256([]byte(got)) != sha256.Sum256(content) {
@@ -172,7 +178,8 @@ func TestContinueResumesUntilComplete(t *testing.T) {
 // since restarts the download, never splicing two versions.
 func TestContinueChangedResource(t *testing.T) {
 	t.Parallel()
-	res := urlsessiontest.NewResource(randomBytes(200_000))
+	first := randomBytes(200_000)
+	res := urlsessiontest.NewResource(first)
 	s, _ := faultServer(t, res, 1, 50_000, nil)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
@@ -180,7 +187,7 @@ func TestContinueChangedResource(t *testing.T) {
 	if r.code != 18 && r.code != 56 {
 		t.Fatalf("got %v", r)
 	}
-	wantResumeFiles(t, out)
+	wantResumeFiles(t, out, first)
 	fresh := bytes.Repeat([]byte("new version "), 20_000)
 	res.Replace(fresh)
 	cli(t, "", "-sS", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
@@ -199,8 +206,8 @@ func TestContinueDamagedResumeData(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	cli(t, "", "-C", "-", "-o", out, s.URL+"/file")
-	wantResumeFiles(t, out)
-	f, err := os.OpenFile(out+partialSuffix, os.O_WRONLY|os.O_APPEND, 0)
+	wantResumeFiles(t, out, content)
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +555,7 @@ func TestInterruptKeepsResumeData(t *testing.T) {
 		}
 	}}
 	cliHooked(t, ctx, h, "-C", "-", "-o", out, s.URL+"/file").want(t, exitInterrupted)
-	wantResumeFiles(t, out)
+	wantResumeFiles(t, out, content)
 
 	cli(t, "", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
 	if got := readFile(t, target); got != string(content) {
@@ -637,7 +644,7 @@ func TestContinueWholeAlready(t *testing.T) {
 	if r.code != 18 && r.code != 56 {
 		t.Fatalf("got %v", r)
 	}
-	wantResumeFiles(t, out)
+	wantResumeFiles(t, out, []byte("0123456789"))
 	cli(t, "", "-f", "-C", "-", "-o", out, s.URL+"/").want(t, 0)
 	if got := readFile(t, out); got != "0123456789" {
 		t.Errorf("got %q", got)
@@ -736,4 +743,92 @@ func TestDownloadOnlyFlags(t *testing.T) {
 	cli(t, "", "--segments", "4", srv.URL+"/file").want(t, 2)
 	cli(t, "", "--segments", "99", "-o", filepath.Join(dir, "y"), srv.URL+"/file").want(t, 2)
 	cli(t, "", "--limit-rate", "1M", "-o", "/dev/null", srv.URL+"/file").want(t, 2)
+}
+
+// TestContinueAfterErrorStatus: an answer to -C - that is not the
+// resource (a 503) leaves the output and its resume data as they were,
+// exit 22; --retry waits and continues from them rather than starting
+// again; and the same holds for a download task's partial file
+// (--limit-rate). Over HTTP/1.1 and HTTP/2.
+func TestContinueAfterErrorStatus(t *testing.T) {
+	t.Parallel()
+	content := randomBytes(300_000)
+	res := urlsessiontest.NewResource(content)
+	var log rangeLog
+	var busy atomic.Int32 // ranged requests still to answer with a 503
+	var cutNext atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.add(r)
+		if r.Header.Get("Range") != "" && busy.Add(-1) >= 0 {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "busy, come back later\n")
+			return
+		}
+		res.ServeHTTP(w, r)
+	})
+	fh := &urlsessiontest.FaultHandler{Next: h, Choose: func(int, *http.Request) urlsessiontest.Fault {
+		if cutNext.CompareAndSwap(true, false) {
+			return urlsessiontest.Fault{Kind: urlsessiontest.Reset, At: 60_000}
+		}
+		return urlsessiontest.Fault{}
+	}}
+	for _, proto := range []string{"h1", "h2"} {
+		t.Run(proto, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(fh)
+			if proto == "h2" {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			u := srv.URL + "/file"
+			for _, mode := range [][]string{nil, {"--limit-rate", "100M"}} {
+				log = rangeLog{}
+				dir := t.TempDir()
+				out := filepath.Join(dir, "out")
+				args := func(more ...string) []string {
+					return append(append(append([]string{"-k", "-s", "-C", "-", "-o", out}, mode...), more...), u)
+				}
+				cutNext.Store(true)
+				if r := cli(t, "", args()...); r.code != 18 && r.code != 56 {
+					t.Fatalf("%v: first run: %v", mode, r)
+				}
+				keep := out + resumeSuffix
+				if mode != nil {
+					keep = out + partialSuffix
+				}
+				resumeBefore := readFile(t, out+resumeSuffix)
+				keptBefore := readFile(t, keep)
+
+				// -C - answered with a 503: exit 22, nothing touched.
+				busy.Store(1)
+				cli(t, "", args()...).want(t, 22)
+				if readFile(t, out+resumeSuffix) != resumeBefore || readFile(t, keep) != keptBefore {
+					t.Fatalf("%v: the 503 changed the resume data or the partial file", mode)
+				}
+				if mode != nil {
+					if _, err := os.Stat(out); err == nil {
+						t.Fatalf("%v: the 503's body went to the output", mode)
+					}
+				}
+
+				// --retry: the 503 is waited out and the download continues.
+				busy.Store(1)
+				var w sleeps
+				cliHooked(t, context.Background(), w.hooks(), args("--retry", "2")...).want(t, 0)
+				w.want(t, 3*time.Second)
+				if got := readFile(t, out); sha256.Sum256([]byte(got)) != sha256.Sum256(content) {
+					t.Fatalf("%v: the output (%d bytes) differs from the resource", mode, len(got))
+				}
+				noFiles(t, dir, "out")
+				seen := log.get()
+				want := fmt.Sprintf("bytes=60000- if %s", res.ETag())
+				if len(seen) != 4 || seen[0] != "" || seen[1] != want || seen[2] != want || seen[3] != want {
+					t.Errorf("%v: requests %q; want the first, then %q three times", mode, seen, want)
+				}
+			}
+		})
+	}
 }

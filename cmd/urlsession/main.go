@@ -124,6 +124,12 @@ import (
 )
 
 func main() {
+	os.Exit(runMain(os.Args[1:]))
+}
+
+// runMain runs the command with args as main does, SIGINT and SIGTERM
+// cancelling the transfer, and returns its exit status.
+func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first interrupt cancels the transfer; a second one, for a run
 	// stuck where cancelling cannot reach (opening a FIFO no one reads),
@@ -135,7 +141,7 @@ func main() {
 	if _, set := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !set {
 		os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "1")
 	}
-	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := runContext(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(code)
+	return code
 }

@@ -414,6 +414,7 @@ type client struct {
 	auth           *authenticator // set by request
 	remoteURL      *url.URL       // -O: the URL the file is named after
 	claimed        string         // the file an attempt made with -J or --no-clobber
+	kept           bool           // an attempt kept resume data beside the output
 	hooks          hooks
 
 	// askPassword asks for the -u password on the terminal; nil when

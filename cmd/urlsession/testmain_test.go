@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(99)
 		}
-		os.Exit(run(a, os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(runMain(a))
 	}
 	// The CLI's credentials stay out of the desktop's Secret Service.
 	os.Unsetenv("DBUS_SESSION_BUS_ADDRESS")
@@ -73,6 +73,26 @@ func homeVars(home string) map[string]string {
 // of its own has shared stores of its own, opened afresh.
 func cliProcess(t *testing.T, home string, env []string, stdin string, args ...string) result {
 	t.Helper()
+	cmd := cliCommand(t, home, env, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errOut.String()}
+}
+
+// cliCommand returns the command cliProcess runs, not started, for a test
+// that starts it and signals it.
+func cliCommand(t *testing.T, home string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
 	a, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
@@ -96,19 +116,7 @@ func cliProcess(t *testing.T, home string, env []string, stdin string, args ...s
 	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Env = append(cmd.Env, cliArgsEnv+"="+string(a))
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errOut.String()}
+	return cmd
 }
 
 // filesUnder returns the regular files under dir, relative to it, and

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,12 @@ type transfer struct {
 	rangeFrom     int64  // -C -: the bytes from here on were asked for
 	rangeComplete bool   // -C -: the file was already complete (a 416)
 	rangeErr      string // -C -: the answer cannot continue the file
+
+	// Resume data beside the output (see download.go).
+	keepResume  bool         // the body goes through the output path, which keeps resume data
+	from        *resume.Data // -C -: the resume data rangeFrom continues, or nil
+	resumeOut   *resume.Data // the record of a resumable body, or nil
+	bodyStarted bool         // the first bytes of the body went to the output
 
 	invalidated chan struct{} // closed by DidBecomeInvalidWithError
 }
@@ -191,7 +198,80 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 		}
 	}
 	x.startBar(resp.ContentLength)
+	x.resumeOut = x.resumeRecord(t.Task, resp)
 	return urlsession.ResponseAllow
+}
+
+// resumeRecord returns the resume data to keep beside the output while
+// resp's body is written through it, or nil when it cannot be resumed:
+// only a GET's body without a content coding, a 200 with a strong
+// validator from a server that takes ranges, or a 206 continuing the file.
+func (x *transfer) resumeRecord(t *urlsession.Task, resp *http.Response) *resume.Data {
+	req := t.OriginalRequest()
+	if !x.keepResume || x.failed != "" || x.o.include || req == nil || req.Method != http.MethodGet || resp.Uncompressed ||
+		x.body.name != x.o.output || x.body.mode != openTruncate && x.body.mode != openAppend {
+		return nil
+	}
+	if fi, err := os.Stat(x.o.output); err == nil && !fi.Mode().IsRegular() {
+		return nil // a FIFO or a device: nothing to resume, nothing beside it
+	}
+	file, err := filepath.Abs(x.o.output)
+	if err != nil {
+		return nil
+	}
+	d := &resume.Data{URL: req.URL.String(), Header: resume.KeptHeader(req.Header), File: file, Total: -1, Tail: emptyTail}
+	v := resume.ValidatorsOf(resp.Header)
+	switch {
+	case resp.StatusCode == http.StatusOK && resume.AcceptsRanges(resp.Header):
+		d.Total = max(resp.ContentLength, -1)
+	case resp.StatusCode == http.StatusPartialContent && x.body.mode == openAppend:
+		if x.from != nil {
+			v = resume.Validators{ETag: x.from.ETag, Modified: x.from.Modified}
+		}
+		if cr, err := resume.ParseContentRange(resp.Header.Get("Content-Range")); err == nil {
+			d.Total = cr.Complete
+		}
+	default:
+		return nil
+	}
+	if !v.Valid() {
+		return nil
+	}
+	d.ETag, d.Modified = v.ETag, v.Modified
+	if d.Header != nil {
+		d.Header.Del("Accept-Encoding") // set for the range: the session's own
+	}
+	if _, err := resume.Encode(d); err != nil {
+		return nil
+	}
+	return d
+}
+
+// startBody runs before the first bytes of the body go to the output:
+// resume data an earlier run left no longer holds once the file is
+// rewritten; the record of this body takes its place (see download.go).
+func (x *transfer) startBody() {
+	if x.bodyStarted || !x.keepResume {
+		return
+	}
+	x.bodyStarted = true
+	if !x.body.regular {
+		x.resumeOut = nil
+		return
+	}
+	if x.resumeOut == nil {
+		// The file changes: what was kept beside it no longer holds.
+		x.c.dropResumeData(nil)
+		return
+	}
+	data, err := resume.Encode(x.resumeOut)
+	if err == nil {
+		err = x.c.writeResumeFile(data)
+	}
+	if err != nil {
+		x.c.dropResumeData(nil)
+		x.resumeOut = nil
+	}
 }
 
 // startBar starts the progress bar for a body of total bytes (-1 when not
@@ -281,6 +361,16 @@ func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.D
 		x.retryStatus = resp.StatusCode
 		return
 	}
+	if x.resumed && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent &&
+		resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+		// Not the resource (a 503, a 404): the task left the partial file
+		// and its resume data as they were; the output is not touched.
+		x.failed = resp.Status
+		if x.failed == "" {
+			x.failed = strconv.Itoa(resp.StatusCode)
+		}
+		return
+	}
 	// A 416 to a resumed task means the partial file was whole already.
 	whole := x.resumed && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable
 	if (x.o.fail || x.o.failBody) && resp.StatusCode >= 400 && !whole {
@@ -334,6 +424,12 @@ func (x *transfer) DidReceiveData(_ *urlsession.Session, t *urlsession.DataTask,
 		t.Cancel()
 		return
 	}
+	if err := x.body.open(); err != nil {
+		x.writeErr = err
+		t.Cancel()
+		return
+	}
+	x.startBody()
 	if _, err := x.body.Write(data); err != nil {
 		x.writeErr = err
 		t.Cancel()
@@ -341,6 +437,9 @@ func (x *transfer) DidReceiveData(_ *urlsession.Session, t *urlsession.DataTask,
 	}
 	x.received += int64(len(data))
 	x.bar.update(x.received)
+	if x.c.hooks.wrote != nil {
+		x.c.hooks.wrote(x.received)
+	}
 }
 
 // DidFinishCollectingMetrics keeps the metrics and prints them with -v.

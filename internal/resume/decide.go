@@ -143,13 +143,19 @@ type Action int
 const (
 	// Append: the response continues the partial file at Offset.
 	Append Action = iota + 1
-	// Restart: the response is the whole resource (or another response):
-	// the partial file is truncated and the body written from byte 0.
+	// Restart: the response is the whole resource (a 200: the validator
+	// no longer matches, or the server ignores ranges): the partial file
+	// is truncated and the body written from byte 0.
 	Restart
 	// Complete: the partial file is already the whole resource.
 	Complete
 	// Fail: the response contradicts the request; Outcome.Err says how.
 	Fail
+	// Keep: the response is not the resource (an error status such as a
+	// 404 or 503, a redirect not followed, any status but 200, 206 and
+	// 416): its body is not the partial file's, which is left as it is
+	// for a later resume.
+	Keep
 )
 
 // Outcome is the decision about a response to a range request.
@@ -170,8 +176,9 @@ type Outcome struct {
 //     wrong offset);
 //   - 416 whose Content-Range says the complete length is offset:
 //     Complete; any other 416: Fail;
-//   - anything else (200 because the validator no longer matches or the
-//     server ignores ranges, an error status): Restart.
+//   - 200 (the validator no longer matches, or the server ignores
+//     ranges): Restart;
+//   - any other status (404, 500, 503, a 3xx...): Keep.
 func Decide(offset int64, status int, h http.Header) Outcome {
 	switch status {
 	case http.StatusPartialContent:
@@ -196,6 +203,8 @@ func Decide(offset int64, status int, h http.Header) Outcome {
 			return Outcome{Action: Complete, Total: offset}
 		}
 		return Outcome{Action: Fail, Total: -1, Err: fmt.Errorf("the server could not satisfy the range from %d on (Content-Range %q)", offset, h.Get("Content-Range"))}
+	case http.StatusOK:
+		return Outcome{Action: Restart, Total: -1}
 	}
-	return Outcome{Action: Restart, Total: -1}
+	return Outcome{Action: Keep, Total: -1}
 }

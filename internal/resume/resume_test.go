@@ -112,7 +112,12 @@ func TestDecide(t *testing.T) {
 		{"416 other length", 100, 416, h("Content-Range", "bytes */90"), Fail, -1},
 		{"416 no range", 100, 416, h(), Fail, -1},
 		{"200", 10, 200, h(), Restart, -1},
-		{"503", 10, 503, h(), Restart, -1},
+		{"503", 10, 503, h("Retry-After", "5"), Keep, -1},
+		{"404", 10, 404, h(), Keep, -1},
+		{"500", 10, 500, h(), Keep, -1},
+		{"304", 10, 304, h(), Keep, -1},
+		{"204", 10, 204, h(), Keep, -1},
+		{"302 not followed", 10, 302, h("Location", "/x"), Keep, -1},
 	}
 	for _, tt := range tests {
 		got := Decide(tt.offset, tt.status, tt.h)
