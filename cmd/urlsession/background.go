@@ -150,6 +150,7 @@ func backgroundDestination(name string, createDirs bool) (string, error) {
 const jobsUsage = `Usage: urlsession jobs [--session SESSION] [--json]
        urlsession jobs watch [--session SESSION] [--json]
        urlsession jobs pause|resume|cancel [--json] ID...
+       urlsession jobs clear --session SESSION
 
 Show and steer the background transfers of the user's urlsessiond daemon:
 the downloads of "urlsession --background" and of programs' background
@@ -169,6 +170,13 @@ sessions.
   jobs resume ID...        queue paused or waiting jobs at once
   jobs cancel ID...        end jobs (error -999); a cancelled download
                            never appears at its -o FILE
+  jobs clear --session SESSION
+                           forget the session's completed, failed and
+                           cancelled jobs: acknowledge its events, as a
+                           program of that session does once it has
+                           handled them. For the sessions of
+                           --background, which no program receives; a
+                           session attached to a program is refused
       --session SESSION    only the jobs of this session identifier
       --json               print JSON: the list as an array of jobs (as
                            the daemon's API shows them, without resume
@@ -179,7 +187,10 @@ sessions.
                            acted on
   -h, --help               print this help
 
-pause, resume and cancel start the daemon when none answers (it keeps the
+Completed, failed and cancelled jobs stay listed until the program of
+their session has received their events, or until "jobs clear".
+
+pause, resume, cancel and clear start the daemon when none answers (it keeps the
 jobs of earlier runs in its store); watch needs a running one. Pause and
 cancel of a running job take effect once the transfer has stopped, a
 moment later: watch the job to see it.
@@ -189,7 +200,8 @@ Exit status:
     1  the daemon refused (a job already completed, failed or cancelled)
        or failed
     2  usage error
-    4  no job with that ID (the other IDs given are still acted on)
+    4  no job with that ID (the other IDs given are still acted on; the
+       highest status wins), or no such session (clear)
     7  no daemon answers (watch), or none could be started (pause,
-       resume, cancel)
+       resume, cancel, clear)
 `

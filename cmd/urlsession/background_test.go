@@ -319,6 +319,19 @@ func TestBackgroundDownload(t *testing.T) {
 	if _, err := os.Stat(j.File); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the daemon's own file %s is still there (%v)", j.File, err)
 	}
+
+	if r := e.cli("jobs", "--session", "cli"); r.code != 0 || !strings.Contains(r.stdout, " completed ") {
+		t.Errorf("jobs after completion: %v, want the job completed", r)
+	}
+	if r := e.cli("jobs", "clear", "--session", "cli"); r.code != 0 {
+		t.Errorf("jobs clear: %v", r)
+	}
+	if r := e.cli("jobs", "--json"); r.code != 0 || r.stdout != "[]\n" {
+		t.Errorf("jobs --json after clear: %v, want []", r)
+	}
+	if r := e.cli("jobs", "clear", "--session", "nosuch"); r.code != exitNoJob || !strings.Contains(r.stderr, `no session "nosuch"`) {
+		t.Errorf("jobs clear of an unknown session: %v, want status 4", r)
+	}
 }
 
 func TestBackgroundPauseResumeCancel(t *testing.T) {
@@ -469,6 +482,8 @@ func TestBackgroundRefusals(t *testing.T) {
 		{[]string{"jobs", "--bogus"}, 2, "option --bogus: is unknown"},
 		{[]string{"jobs", "watch", "x"}, 2, "takes no argument"},
 		{[]string{"jobs", "cancel", "--session", "s", "x"}, 2, "not --session"},
+		{[]string{"jobs", "clear"}, 2, "takes --session"},
+		{[]string{"jobs", "clear", "--session", "s", "x"}, 2, "takes --session"},
 	} {
 		var stdout, stderr bytes.Buffer
 		status := run(tc.args, strings.NewReader(""), &stdout, &stderr)

@@ -113,6 +113,11 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			reportFailure(exitUsage, fmt.Sprintf("jobs %s takes no argument, got %q", verb, positional[0]))
 			return exitUsage
 		}
+	case "clear":
+		if len(positional) > 0 || session == "" {
+			reportFailure(exitUsage, "jobs clear takes --session SESSION and no job ID")
+			return exitUsage
+		}
 	case "pause", "resume", "cancel":
 		if len(positional) == 0 {
 			reportFailure(exitUsage, fmt.Sprintf("jobs %s needs the ID of a job (the first column of urlsession jobs)", verb))
@@ -123,7 +128,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	default:
-		reportFailure(exitUsage, fmt.Sprintf("jobs: unknown command %q (want watch, pause, resume or cancel)", verb))
+		reportFailure(exitUsage, fmt.Sprintf("jobs: unknown command %q (want watch, pause, resume, cancel or clear)", verb))
 		return exitUsage
 	}
 
@@ -185,6 +190,9 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return failStatus
 	}
 	defer cl.Close()
+	if verb == "clear" {
+		return clearSession(dctx, cl, session, reportFailure, failStatus)
+	}
 	act := map[string]func(context.Context, string) (api.Job, error){
 		"pause": cl.Pause, "resume": cl.Resume, "cancel": cl.Cancel,
 	}[verb]
@@ -206,6 +214,29 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		b, _ := json.MarshalIndent(done, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
+	}
+	return failStatus
+}
+
+// clearSession acknowledges every event of a session no process is
+// attached to, which makes the daemon forget its completed, failed and
+// cancelled jobs.
+func clearSession(ctx context.Context, cl *daemonclient.Client, session string, reportFailure func(int, string), failStatus int) int {
+	sess, err := cl.Session(ctx, session)
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		reportFailure(exitNoJob, fmt.Sprintf("no session %q", session))
+		return exitNoJob
+	case err != nil:
+		reportFailure(exitFailure, err.Error())
+		return exitFailure
+	case sess.Attached:
+		reportFailure(exitFailure, fmt.Sprintf("session %q is attached to a running program, which receives its events", session))
+		return exitFailure
+	}
+	if _, err := cl.Ack(ctx, session, sess.LastSeq); err != nil {
+		reportFailure(exitFailure, err.Error())
+		return exitFailure
 	}
 	return failStatus
 }
