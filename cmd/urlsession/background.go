@@ -65,6 +65,20 @@ func flagName(name string) string {
 	return "--" + name
 }
 
+var errURLCredentials = usageErrorf("option --background: credentials in the URL are not handed to the daemon, which would keep them in its job database")
+
+// checkBackgroundURL refuses a URL with user information before anything
+// asks for its password.
+func checkBackgroundURL(raw string) error {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return errURLCredentials
+	}
+	return nil
+}
+
 // backgroundJob builds the daemon's job for --background: the request as
 // an ordinary run would send it and the absolute destination.
 func (c *client) backgroundJob(req *http.Request) (api.NewJob, error) {
@@ -72,12 +86,8 @@ func (c *client) backgroundJob(req *http.Request) (api.NewJob, error) {
 	if req.Host != "" && req.Host != req.URL.Host {
 		return api.NewJob{}, usageErrorf(`option -H: "Host:" is not available with --background`)
 	}
-	raw := o.url
-	if !strings.Contains(raw, "://") {
-		raw = "http://" + raw
-	}
-	if u, err := url.Parse(raw); req.URL.User != nil || err == nil && u.User != nil {
-		return api.NewJob{}, usageErrorf("option --background: credentials in the URL are not handed to the daemon, which would keep them in its job database")
+	if req.URL.User != nil {
+		return api.NewJob{}, errURLCredentials
 	}
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return api.NewJob{}, &urlsession.Error{Code: urlsession.ErrUnsupportedURL, URL: api.RedactedURL(req.URL.String()),

@@ -471,6 +471,7 @@ func TestBackgroundRefusals(t *testing.T) {
 		{[]string{"--background", "s", "-C", "-", "-o", "f", "http://127.0.0.1:1/"}, 2, "option -C: not with --background"},
 		{[]string{"--background", "s", "-u", "a:hunter2", "-o", "f", "http://127.0.0.1:1/"}, 2, "credentials"},
 		{[]string{"--background", "s", "-o", "f", "http://a:hunter2@127.0.0.1:1/"}, 2, "credentials in the URL"},
+		{[]string{"--background", "s", "-o", "f", "a@127.0.0.1:1/"}, 2, "credentials in the URL"},
 		{[]string{"--background", "s", "-H", "Host: x", "-o", "f", "http://127.0.0.1:1/"}, 2, `"Host:"`},
 		{[]string{"--background", "s", "-o", "f", "ftp://127.0.0.1:1/"}, 1, "only http and https"},
 		{[]string{"--background", "s", "-o", dir, "http://127.0.0.1:1/"}, 23, "is a directory"},

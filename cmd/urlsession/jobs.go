@@ -28,6 +28,9 @@ const daemonWait = 15 * time.Second
 
 // background hands the download to the daemon and prints the job's ID.
 func (c *client) background(ctx context.Context) *failure {
+	if f := statusFailure(checkBackgroundURL(c.o.url)); f != nil {
+		return f
+	}
 	req, _, err := c.request(ctx)
 	if f := statusFailure(err); f != nil {
 		return f
