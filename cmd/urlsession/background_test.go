@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -533,5 +535,31 @@ func TestJobRow(t *testing.T) {
 		Header: http.Header{"Authorization": {"Bearer t"}, "X": {"y"}}}})
 	if j.ResumeData != nil || j.Request.URL != "https://u:xxxxx@h/" || j.Request.Header.Get("Authorization") != "(redacted)" || j.Request.Header.Get("X") != "y" {
 		t.Errorf("publicJob = %+v", j)
+	}
+}
+
+// TestBackgroundDigestMismatch: a body that does not match the server's
+// Repr-Digest never appears at FILE.
+func TestBackgroundDigestMismatch(t *testing.T) {
+	e := newBgEnv(t)
+	body := bytes.Repeat([]byte("x"), 100<<10)
+	other := sha256.Sum256([]byte("not the body"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(other[:])+":")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	dest := filepath.Join(t.TempDir(), "out.bin")
+	r := e.cli("--background", "d", "-o", dest, srv.URL+"/f")
+	if r.code != 0 {
+		t.Fatalf("--background: %v", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	j := awaitState(t, e.client(), id, api.Waiting)
+	if j.ErrorCode != int(urlsession.ErrDigestMismatch) {
+		t.Errorf("job waiting with code %d (%s), want %d", j.ErrorCode, j.ErrorMessage, urlsession.ErrDigestMismatch)
+	}
+	if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a body that fails its digest appeared at %s (%v)", dest, err)
 	}
 }
