@@ -24,6 +24,13 @@ const (
 	exitCACertFile  = 77
 	exitEmptyReply  = 52
 	exitInterrupted = 130
+
+	// exitNoDaemon: no urlsessiond answers and none could be started
+	// (--background, urlsession jobs); curl's "failed to connect".
+	exitNoDaemon = 7
+	// exitNoJob: urlsession jobs pause|resume|cancel named a job the
+	// daemon does not have.
+	exitNoJob = 4
 )
 
 // exitRule maps URLError codes to a curl-compatible exit status.
@@ -43,7 +50,7 @@ var exitTable = []exitRule{
 	{3, "malformed URL (also a redirect to a malformed location)", []urlsession.Code{
 		urlsession.ErrBadURL, urlsession.ErrRedirectToNonExistentLocation}},
 	{6, "could not resolve host", []urlsession.Code{urlsession.ErrCannotFindHost, urlsession.ErrDNSLookupFailed}},
-	{7, "failed to connect to host", []urlsession.Code{
+	{7, "failed to connect to host (with --background: no daemon answers and none could be started)", []urlsession.Code{
 		urlsession.ErrCannotConnectToHost, urlsession.ErrNotConnectedToInternet}},
 	{8, "weird server reply (malformed response)", []urlsession.Code{
 		urlsession.ErrBadServerResponse, urlsession.ErrCannotParseResponse}},

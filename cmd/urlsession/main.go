@@ -74,6 +74,14 @@
 // give a client certificate (PEM), and --pinnedpubkey pins the server's
 // public key on every TLS connection.
 //
+// With --background SESSION -o FILE, the download is handed to the user's
+// urlsessiond daemon (started when none answers: $URLSESSIOND, else
+// urlsessiond on PATH, else beside this executable) and the command prints
+// the job's ID and exits; the daemon moves the body to FILE only once it
+// is complete. "urlsession jobs" lists the daemon's jobs, "urlsession jobs
+// watch" follows them and "urlsession jobs pause|resume|cancel ID..." acts
+// on them, with exit statuses of their own (see "urlsession jobs -h").
+//
 // On failure urlsession prints one line to standard error,
 //
 //	urlsession: (<code>) <message>
@@ -90,7 +98,7 @@
 //	  2  usage error (unknown flag, bad value, no URL)
 //	  3  malformed URL (also a redirect to a malformed location)
 //	  6  could not resolve host
-//	  7  failed to connect to host
+//	  7  failed to connect to host (with --background: no daemon answers and none could be started)
 //	  8  weird server reply (malformed response)
 //	 18  partial file: the body ended before its announced length
 //	 22  HTTP status 400 or above with -f or --fail-with-body

@@ -100,6 +100,13 @@ type options struct {
 	showError    bool
 	verbose      bool
 
+	// --background: the session identifier the daemon runs the
+	// download in; "" for an ordinary run.
+	background string
+	// given holds the names of the flags on the command line, as
+	// registered (without dashes).
+	given map[string]bool
+
 	help    bool
 	version bool
 }
@@ -411,6 +418,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.tcp, "tcp", "", "")
 	boolean(&o.starttls, "", "starttls")
 	fs.StringVar(&o.wsProtocols, "ws-protocol", "", "")
+	fs.StringVar(&o.background, "background", "", "")
 	boolean(&o.help, "h", "help")
 	boolean(&o.version, "", "version")
 	o.proxy.register(fs)
@@ -441,6 +449,13 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.help || o.version {
 		return o, nil
+	}
+	o.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
+	if o.given["background"] {
+		if err := o.checkBackground(); err != nil {
+			return nil, err
+		}
 	}
 	urls = append(o.urls, urls...)
 	switch {

@@ -326,6 +326,24 @@ message and each message received is printed on a line of its own; at the
 end of standard input the client closes with 1000 (normal closure). -H,
 -b, -u, -A, -k, --cacert and --ats apply to the handshake.
 
+Background downloads (urlsessiond; see "urlsession jobs -h"):
+      --background SESSION hand the download to the user's urlsessiond
+                           daemon under the session identifier SESSION,
+                           print the job's ID and exit at once; the
+                           download goes on after the command exits (and
+                           after a logout or reboot, when the daemon next
+                           runs) and appears at the -o FILE only once
+                           complete, replacing a file there (a symlink is
+                           followed); until then FILE is left alone.
+                           Needs -o FILE; takes -H, -A, -e, -X, -r, -L (the
+                           daemon always follows redirects), --create-dirs,
+                           -s and -S; refuses every other option, -u and -n
+                           included (credentials are not handed over). The
+                           daemon is started when none answers
+                           ($URLSESSIOND, else urlsessiond on PATH, else
+                           beside this program); it retries failures and
+                           continues interrupted downloads
+
   -h, --help               print this help
       --version            print the version
 
@@ -346,6 +364,11 @@ A progress bar shows on standard error when it is a terminal (or with -#),
 the body does not go to a terminal, -s is not given and the body is over
 1 MiB (any size with -#): percentage, bytes received and in all, rate,
 time elapsed and left (a download task's from its DidWriteData).
+
+"urlsession jobs" lists the daemon's jobs (ID, session, URL, state, bytes,
+rate, time left); "urlsession jobs watch" follows them live; "urlsession
+jobs pause|resume|cancel ID..." acts on them: "urlsession jobs -h" tells
+more. To fetch a host named "jobs", write http://jobs.
 
 On failure one line goes to standard error: "urlsession: (<code>) <message>",
 code being the URLError code, or the exit status when there is none.
@@ -381,6 +404,9 @@ type hooks struct {
 
 // runWith is runContext with hooks.
 func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, h hooks) int {
+	if len(args) > 0 && args[0] == "jobs" {
+		return runJobs(ctx, args[1:], stdout, stderr)
+	}
 	o, err := parseArgs(args)
 	if err != nil {
 		(&failure{status: exitUsage, code: exitUsage, msg: err.Error()}).report(stderr)
@@ -395,7 +421,12 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitOK
 	}
 	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr), hooks: h}
-	f := c.fetch(ctx)
+	var f *failure
+	if o.background != "" {
+		f = c.background(ctx)
+	} else {
+		f = c.fetch(ctx)
+	}
 	if f == nil {
 		return exitOK
 	}

@@ -17,6 +17,14 @@ import (
 // JSON-encoded arguments it holds instead of the tests (see cliProcess).
 const cliArgsEnv = "URLSESSION_CLI_TEST_ARGS"
 
+// daemonEnv, when set, makes the test binary run as urlsessiond (see
+// testDaemon); the script that the tests name in $URLSESSIOND sets it.
+const daemonEnv = "URLSESSION_CLI_TEST_DAEMON"
+
+// testDaemon runs the daemon in a re-executed test binary; nil where
+// there is none.
+var testDaemon func() int
+
 // homeEnv are the variables that locate the shared stores.
 var homeEnv = []string{"HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"}
 
@@ -30,6 +38,9 @@ var proxyEnv = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"
 // real home directory, and runs the command itself in the child processes
 // cliProcess starts.
 func TestMain(m *testing.M) {
+	if os.Getenv(daemonEnv) != "" && testDaemon != nil {
+		os.Exit(testDaemon())
+	}
 	if args, ok := os.LookupEnv(cliArgsEnv); ok {
 		var a []string
 		if err := json.Unmarshal([]byte(args), &a); err != nil {

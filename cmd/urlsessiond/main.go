@@ -24,6 +24,10 @@
 //	-checkpoint-interval D least time between download checkpoints (5s)
 //	-progress-interval D   least time between stored progress events (1s)
 //
+// The log is slog's text format; on standard error under systemd (where
+// JOURNAL_STREAM names it) the lines go to the journal without time
+// stamps of their own.
+//
 // Beside the store it keeps downloads/ (finished downloads until handed
 // over), partial/ (partial files of resume data) and tmp/ (the transfer
 // session's temporary files, so that they share a file system with the
@@ -93,7 +97,7 @@ func run(args []string, stderr io.Writer) int {
 		defer f.Close()
 		out = f
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: lvl}))
+	log := slog.New(logHandler(out, lvl, *logPath == "" && journalStderr()))
 
 	if *storePath == "" {
 		p, err := store.DefaultPath()
@@ -153,6 +157,35 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// logHandler returns the daemon's log handler: text lines, without the
+// time when they go to the journal, which stamps each line itself.
+func logHandler(out io.Writer, lvl slog.Level, journal bool) slog.Handler {
+	opts := &slog.HandlerOptions{Level: lvl}
+	if journal {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	return slog.NewTextHandler(out, opts)
+}
+
+// journalStderr reports whether standard error is the systemd journal:
+// JOURNAL_STREAM names its device and inode.
+func journalStderr() bool {
+	v := os.Getenv("JOURNAL_STREAM")
+	if v == "" {
+		return false
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(os.Stderr.Fd()), &st); err != nil {
+		return false
+	}
+	return v == fmt.Sprintf("%d:%d", st.Dev, st.Ino)
 }
 
 // removeStale removes what killed daemons left in dir: entries last

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -317,4 +318,22 @@ func fmtSscanf(r string, n *int64) (int, error) {
 	}
 	*n = v
 	return 1, nil
+}
+
+func TestLogHandler(t *testing.T) {
+	for _, journal := range []bool{false, true} {
+		var b strings.Builder
+		slog.New(logHandler(&b, slog.LevelInfo, journal)).Info("job created", "job", "3f9a")
+		line := b.String()
+		if !strings.Contains(line, `level=INFO msg="job created" job=3f9a`) {
+			t.Errorf("journal %v: %q lacks the record", journal, line)
+		}
+		if got := strings.HasPrefix(line, "time="); got == journal {
+			t.Errorf("journal %v: %q: time stamp %v, want %v", journal, line, got, !journal)
+		}
+	}
+	t.Setenv("JOURNAL_STREAM", "0:0")
+	if journalStderr() {
+		t.Error("JOURNAL_STREAM naming another file counts as the journal")
+	}
 }

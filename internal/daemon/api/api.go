@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 )
@@ -122,7 +123,10 @@ type Job struct {
 	// File is where a download's body goes while it runs (the daemon's
 	// own file, handed over in a finish-downloading event) or the file an
 	// upload's body is read from.
-	File          string    `json:"file"`
+	File string `json:"file"`
+	// Destination, when set, is where a download's file ends: once the
+	// body is complete in File the daemon moves it there (see NewJob).
+	Destination   string    `json:"destination,omitempty"`
 	State         State     `json:"state"`
 	BytesDone     int64     `json:"bytes_done"`
 	BytesExpected int64     `json:"bytes_expected"` // -1 when unknown
@@ -158,7 +162,16 @@ type NewJob struct {
 	// File: for an upload, the absolute path of the body; for a download,
 	// empty (the daemon picks a file) or an absolute path the daemon
 	// writes to.
-	File          string    `json:"file,omitempty"`
+	File string `json:"file,omitempty"`
+	// Destination is, for a download, an absolute path where the daemon
+	// puts the file once it is complete: renamed from File (or, on
+	// another file system, copied to a temporary file in Destination's
+	// directory and renamed), replacing what is there, so that
+	// Destination never holds a partial body. The finish-downloading
+	// event then names Destination, where the file stays. A move that
+	// fails fails the job with -3005 (cannot move file) and leaves the
+	// body in File. Empty: the file stays in File for the process.
+	Destination   string    `json:"destination,omitempty"`
 	BytesExpected int64     `json:"bytes_expected,omitempty"`
 	EarliestBegin time.Time `json:"earliest_begin,omitzero"`
 	Discretionary bool      `json:"discretionary,omitempty"`
@@ -202,6 +215,20 @@ func (n *NewJob) Validate() error {
 	if n.File != "" {
 		if err := validatePath(n.File); err != nil {
 			return fmt.Errorf("file: %w", err)
+		}
+	}
+	if n.Destination != "" {
+		if n.Kind != Download {
+			return fmt.Errorf("destination: only a download has one")
+		}
+		if err := validatePath(n.Destination); err != nil {
+			return fmt.Errorf("destination: %w", err)
+		}
+		if strings.HasSuffix(n.Destination, "/") || path.Clean(n.Destination) != n.Destination {
+			return fmt.Errorf("destination: path %q is not a clean file path", n.Destination)
+		}
+		if n.Destination == n.File {
+			return fmt.Errorf("destination: the same path as file")
 		}
 	}
 	if n.BytesExpected < 0 {

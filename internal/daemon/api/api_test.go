@@ -10,12 +10,12 @@ import (
 )
 
 func TestDecodeNewJob(t *testing.T) {
-	good := `{"session":"s","kind":"download","request":{"method":"GET","url":"https://example.com/f","header":{"Authorization":["Bearer x"]}},"resume_data":"AAEC"}`
+	good := `{"session":"s","kind":"download","request":{"method":"GET","url":"https://example.com/f","header":{"Authorization":["Bearer x"]}},"resume_data":"AAEC","destination":"/home/u/f.iso"}`
 	n, err := DecodeNewJob(strings.NewReader(good))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Session != "s" || !bytes.Equal(n.ResumeData, []byte{0, 1, 2}) {
+	if n.Session != "s" || !bytes.Equal(n.ResumeData, []byte{0, 1, 2}) || n.Destination != "/home/u/f.iso" {
 		t.Fatalf("got %+v", n)
 	}
 	bad := []struct{ name, body, want string }{
@@ -35,6 +35,11 @@ func TestDecodeNewJob(t *testing.T) {
 		{"relative file", `{"session":"s","kind":"upload","file":"x","request":{"url":"https://h/"}}`, "not absolute"},
 		{"priority", `{"session":"s","kind":"download","priority":1000,"request":{"url":"https://h/"}}`, "priority"},
 		{"base64", `{"session":"s","kind":"download","resume_data":"!!","request":{"url":"https://h/"}}`, "invalid JSON"},
+		{"relative destination", `{"session":"s","kind":"download","destination":"out","request":{"url":"https://h/"}}`, "not absolute"},
+		{"unclean destination", `{"session":"s","kind":"download","destination":"/a/../b","request":{"url":"https://h/"}}`, "not a clean file path"},
+		{"directory destination", `{"session":"s","kind":"download","destination":"/a/","request":{"url":"https://h/"}}`, "not a clean file path"},
+		{"upload destination", `{"session":"s","kind":"upload","file":"/f","destination":"/a","request":{"url":"https://h/"}}`, "only a download"},
+		{"destination is file", `{"session":"s","kind":"download","file":"/a","destination":"/a","request":{"url":"https://h/"}}`, "same path"},
 	}
 	for _, c := range bad {
 		_, err := DecodeNewJob(strings.NewReader(c.body))

@@ -47,6 +47,24 @@
 // stopped into its resume data (watch the job or poll it). Resume queues a
 // paused or waiting job at once; it runs when the scheduler has room.
 //
+// # Destinations
+//
+// A download's body goes to File, the daemon's own file unless NewJob
+// names one. A NewJob with a Destination (an absolute, clean path; a
+// download only) asks the daemon to put the complete file there itself:
+// when the body is complete in File, it is renamed to Destination (on
+// another file system: copied to a temporary file in Destination's
+// directory, synced, then renamed), replacing whatever is at that path,
+// and the directory is synced. Destination therefore never holds a
+// partial body, and is left alone until the download completes. The
+// finish-downloading event names Destination, where the file stays; the
+// process does not move it. When the move fails (the directory is gone or
+// not writable, Destination is a directory) the job fails with error code
+// -3005 (cannot move file), at once and without retrying, and the body
+// stays complete in File (the job's "file"), from where it can be moved
+// by hand. The file is the daemon's (mode 0600) whether or not something
+// was at Destination before.
+//
 // # Streams
 //
 // Attach and watch answer with server-sent events (text/event-stream).
@@ -90,6 +108,7 @@
 //	S=$XDG_RUNTIME_DIR/urlsession/urlsessiond.sock
 //	curl --unix-socket $S http://localhost/v1/jobs
 //	curl --unix-socket $S -d '{"session":"app","kind":"download","request":{"method":"GET","url":"https://example.com/big.iso"}}' http://localhost/v1/jobs
+//	curl --unix-socket $S -d '{"session":"cli","kind":"download","destination":"/home/u/big.iso","request":{"url":"https://example.com/big.iso"}}' http://localhost/v1/jobs
 //	curl --unix-socket $S -X POST http://localhost/v1/jobs/3f9a0c1d2e4b/pause
 //	curl --unix-socket $S 'http://localhost/v1/sessions/app/events?after=0'
 //	curl --unix-socket $S -d '{"through":12}' http://localhost/v1/sessions/app/ack

@@ -11,7 +11,11 @@
 // is complete the file is synced and renamed to the job's File (copied
 // into a temporary file beside it first when the two are on different
 // file systems), and the directory synced: the file appears there whole
-// or not at all. A response the daemon retries (429, 503) is not handed
+// or not at all. A job with a Destination is then moved there the same
+// way (renamed, or copied to a temporary file in Destination's directory
+// and renamed), and its result names Destination; a move that fails is a
+// permanent -3005 (cannot move file) that leaves the complete body in
+// File. A response the daemon retries (429, 503) is not handed
 // over. A download completed by a resumption (after a checkpoint, a stop
 // or a failure) reports status 200, not the 206 of its last request,
 // unless the job's own request asked for a range: the file holds the

@@ -287,7 +287,20 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 			// holds the whole resource, as a 200 would have sent it.
 			status = http.StatusOK
 		}
-		return server.Result{StatusCode: status, File: job.File, BytesDone: d.bytes()}, finished, nil
+		file := job.File
+		if job.Destination != "" {
+			if err := place(job.File, job.Destination); err != nil {
+				// Downloading again would end the same way: fail now,
+				// keeping the complete body where it is.
+				return server.Result{StatusCode: status, BytesDone: d.bytes(), Err: &server.TransferError{
+					Code:      int(urlsession.ErrCannotMoveFile),
+					Message:   "moving the download to its destination: " + err.Error() + "; the complete file is kept at " + job.File,
+					Permanent: true,
+				}}, finished, nil
+			}
+			file = job.Destination
+		}
+		return server.Result{StatusCode: status, File: file, BytesDone: d.bytes()}, finished, nil
 	}
 	if data != nil && staleResumeData(err) {
 		return server.Result{}, stale, nil

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -583,5 +584,110 @@ func TestUploadResume(t *testing.T) {
 	ups := rs.Uploads()
 	if len(ups) != 1 || !ups[0].Complete || !bytes.Equal(ups[0].Data, body) {
 		t.Fatalf("server holds %d uploads; want one complete with the file", len(ups))
+	}
+}
+
+func TestDownloadDestination(t *testing.T) {
+	o := newOrigin(t, 1<<20+3)
+	r := newRunner(t, nil)
+	job := downloadJob(t, o.srv.URL+"/f")
+	dir := t.TempDir()
+	job.Destination = filepath.Join(dir, "out.bin")
+	// An existing file is replaced, at completion only.
+	if err := os.WriteFile(job.Destination, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if got, err := os.ReadFile(job.Destination); err != nil || string(got) != "old" {
+			t.Errorf("destination while the body is sent: %q, %v; want the old file", got, err)
+		}
+		return false
+	})
+	res := r.Run(context.Background(), job, func(server.Progress) {})
+	if res.Err != nil || res.StatusCode != 200 || res.File != job.Destination {
+		t.Fatalf("Run = %+v, want status 200, file %s", res, job.Destination)
+	}
+	checkFile(t, job.Destination, o.body)
+	if _, err := os.Stat(job.File); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the job's own file is still there: %v", err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 1 {
+		t.Errorf("destination directory holds %v, want only out.bin", files)
+	}
+}
+
+// TestDownloadDestinationOtherFileSystem moves the file across file
+// systems: from the temporary directory to /dev/shm.
+func TestDownloadDestinationOtherFileSystem(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "runner-test-")
+	if err != nil {
+		t.Skip("no /dev/shm:", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	o := newOrigin(t, 300<<10)
+	r := newRunner(t, nil)
+	job := downloadJob(t, o.srv.URL+"/f")
+	if sameDevice(t, filepath.Dir(job.File), shm) {
+		t.Skip("/dev/shm is on the file system of the temporary directory")
+	}
+	job.Destination = filepath.Join(shm, "out.bin")
+	res := r.Run(context.Background(), job, func(server.Progress) {})
+	if res.Err != nil || res.StatusCode != 200 || res.File != job.Destination {
+		t.Fatalf("Run = %+v, want status 200, file %s", res, job.Destination)
+	}
+	checkFile(t, job.Destination, o.body)
+	if files, _ := filepath.Glob(filepath.Join(shm, "*")); len(files) != 1 {
+		t.Errorf("%s holds %v, want only out.bin (no temporary file left)", shm, files)
+	}
+	if _, err := os.Stat(job.File); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the job's own file is still there: %v", err)
+	}
+}
+
+func sameDevice(t *testing.T, a, b string) bool {
+	t.Helper()
+	ia, err := os.Stat(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib, err := os.Stat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ia.Sys().(*syscall.Stat_t).Dev == ib.Sys().(*syscall.Stat_t).Dev
+}
+
+func TestDownloadDestinationCannotMove(t *testing.T) {
+	o := newOrigin(t, 200<<10)
+	r := newRunner(t, nil)
+	for _, tc := range []struct {
+		name string
+		dest func(dir string) string
+	}{
+		{"missing directory", func(dir string) string { return filepath.Join(dir, "gone", "out") }},
+		{"a directory", func(dir string) string {
+			d := filepath.Join(dir, "out")
+			if err := os.MkdirAll(filepath.Join(d, "x"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			job := downloadJob(t, o.srv.URL+"/f")
+			job.Destination = tc.dest(t.TempDir())
+			res := r.Run(context.Background(), job, func(server.Progress) {})
+			var te *server.TransferError
+			if !errors.As(res.Err, &te) || te.Code != int(urlsession.ErrCannotMoveFile) || !te.Permanent {
+				t.Fatalf("Run = %+v (%v), want a permanent -3005", res, res.Err)
+			}
+			if !strings.Contains(te.Message, job.File) {
+				t.Errorf("message %q does not say where the file is kept", te.Message)
+			}
+			checkFile(t, job.File, o.body)
+			if res.StatusCode != 200 {
+				t.Errorf("status %d, want 200", res.StatusCode)
+			}
+		})
 	}
 }

@@ -551,3 +551,32 @@ func TestCompletionWinsOverStop(t *testing.T) {
 		}
 	})
 }
+
+func TestDestinationKeptAndHandedOver(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, dir, nil)
+		j := r.create(api.NewJob{Destination: "/home/u/big.iso"})
+		if j.Destination != "/home/u/big.iso" || j.File == "" || j.File == j.Destination {
+			t.Fatalf("created %+v, want the destination beside a file of the daemon's", j)
+		}
+		synctest.Wait()
+		if run := r.runner.next(); run == nil || run.job.Destination != j.Destination {
+			t.Fatalf("the runner got %+v, want the destination", run)
+		}
+		r.close()
+		r2 := newRig(t, dir, nil)
+		defer r2.close()
+		synctest.Wait()
+		again := r2.runner.next()
+		if again == nil || again.job.Destination != j.Destination || again.job.File != j.File {
+			t.Fatalf("after a restart the runner got %+v, want destination %s and file %s", again, j.Destination, j.File)
+		}
+		again.result <- Result{File: j.Destination, StatusCode: 200}
+		synctest.Wait()
+		evs := r2.events("s")
+		if len(evs) != 2 || evs[0].Kind != api.FinishDownloading || evs[0].File != j.Destination || evs[1].Kind != api.Complete {
+			t.Fatalf("events %+v, want finish-downloading naming %s, then complete", evs, j.Destination)
+		}
+	})
+}

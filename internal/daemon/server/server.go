@@ -384,7 +384,7 @@ func (s *Server) CreateJob(ctx context.Context, n *api.NewJob) (api.Job, error) 
 	}
 	j := api.Job{
 		ID: newID(), Session: n.Session, Kind: n.Kind, Request: n.Request,
-		File: n.File, State: api.Queued, BytesExpected: -1,
+		File: n.File, Destination: n.Destination, State: api.Queued, BytesExpected: -1,
 		EarliestBegin: n.EarliestBegin, Discretionary: n.Discretionary,
 		Priority: n.Priority, ResumeData: n.ResumeData,
 		Created: now.UTC(), Deadline: now.Add(timeout).UTC(),
