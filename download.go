@@ -162,6 +162,9 @@ func ErrorResumeData(err error) []byte {
 // hands it to the delegate's DidFinishDownloadingTo (see DownloadTask and
 // DownloadDelegate). req's context, if cancelled, cancels the task.
 func (s *Session) DownloadTask(req *http.Request) *DownloadTask {
+	if s.bg != nil {
+		return s.newBackgroundDownload(req, nil, nil)
+	}
 	return s.newDownload(req, nil, nil, delivery{}, nil)
 }
 
@@ -209,6 +212,9 @@ func (s *Session) DownloadTaskWithCompletion(req *http.Request, handler Download
 // finished, or hands on in new resume data.
 func (s *Session) DownloadTaskWithResumeData(data []byte) *DownloadTask {
 	d, req, err := resumeRequest(data)
+	if s.bg != nil {
+		return s.newBackgroundDownload(req, data, err)
+	}
 	return s.newDownload(req, d, err, delivery{}, nil)
 }
 
@@ -286,6 +292,9 @@ func (s *Session) awaitDownload(ctx context.Context, dt *DownloadTask, opts []Ta
 // bounds the wait (the task is cancelled all the same). On a task that
 // already completed it returns the resume data of its error, if any.
 func (dt *DownloadTask) CancelByProducingResumeData(ctx context.Context) ([]byte, error) {
+	if bt := dt.bgTask(); bt != nil {
+		return dt.bgCancelByProducingResumeData(ctx, bt)
+	}
 	dt.dl.mu.Lock()
 	dt.dl.produce = true
 	dt.dl.mu.Unlock()

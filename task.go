@@ -301,6 +301,10 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 // is canceling or completed does nothing: a cancelled task cannot be
 // resumed.
 func (t *Task) Resume() {
+	if bt := t.bgTask(); bt != nil {
+		t.bgResume(bt)
+		return
+	}
 	ctx, start := t.resume()
 	if start {
 		t.ownGoroutine = true
@@ -322,6 +326,8 @@ type taskExtra struct {
 	upgrade  net.Conn      // the connection of an upgrade request (Task.mu; see becomeStream)
 	download *DownloadTask // the download task t belongs to; set before t is registered
 	proxy    proxyTaskAuth
+	bg       *bgTask    // a background session's task: its daemon job (background.go)
+	hints    *taskHints // the scheduling hints of background sessions
 }
 
 // more returns the task's taskExtra, made on first use.
@@ -409,6 +415,10 @@ func (t *Task) resume() (ctx context.Context, start bool) {
 // timeouts stop. A connection already open stays open. Suspend on a
 // canceling or completed task does nothing.
 func (t *Task) Suspend() {
+	if bt := t.bgTask(); bt != nil {
+		t.bgSuspend(bt)
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != TaskSuspended && t.state != TaskRunning {
@@ -427,7 +437,13 @@ func (t *Task) Suspend() {
 // ErrCancelled, unless it already completed. A cancelled task cannot be
 // resumed. Cancel returns at once; the completion arrives on the delegate
 // queue.
-func (t *Task) Cancel() { t.cancelWith(errCancelled) }
+func (t *Task) Cancel() {
+	if bt := t.bgTask(); bt != nil {
+		t.bgCancel(bt)
+		return
+	}
+	t.cancelWith(errCancelled)
+}
 
 func (t *Task) cancelWith(cause error) {
 	t.mu.Lock()
