@@ -76,6 +76,7 @@ import (
 // delivers their DidCompleteWithError, then invalidates the session.
 func BackgroundConfiguration(identifier string) *Configuration {
 	c := baseConfiguration()
+	c.background = true
 	c.identifier = identifier
 	c.SessionSendsLaunchEvents = true
 	return c
@@ -369,8 +370,9 @@ func (b *background) adopt(j api.Job) *Task {
 	h := t.hintsLocked()
 	h.earliest = j.EarliestBegin
 	t.mu.Unlock()
+	// DidWriteData and DidSendBodyData report from 0: the first one of a
+	// reattached task covers every byte moved so far.
 	b.progress(t, j.BytesDone, j.BytesExpected, j.StatusCode)
-	bt.reported = j.BytesDone
 	b.mu.Lock()
 	b.jobs[j.ID] = t
 	b.mu.Unlock()

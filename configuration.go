@@ -318,6 +318,7 @@ type Configuration struct {
 	SharedContainerIdentifier string
 
 	ephemeral  bool
+	background bool   // made by BackgroundConfiguration
 	identifier string // of a background configuration
 }
 

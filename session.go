@@ -81,7 +81,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	if err := checkDelegate(delegate); err != nil {
 		return nil, err
 	}
-	if cfg.identifier != "" {
+	if cfg.background {
 		if err := checkBackground(cfg, delegate); err != nil {
 			return nil, err
 		}
@@ -110,7 +110,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 		&pipeline.Cache{Cache: cfg.URLCache},
 		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Builtins: builtinProtocols(cfg), Transport: sessionTransport{s}, Proxy: s.proxies.usesProxy},
 	}
-	if cfg.identifier != "" {
+	if cfg.background {
 		if err := s.attachBackground(); err != nil {
 			return nil, err
 		}
