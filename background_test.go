@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -822,5 +823,108 @@ func TestBackgroundRefusals(t *testing.T) {
 	}
 	if n := len(rec.recorded()); n != 4 { // finished, and three completions
 		t.Errorf("callbacks %q", rec.recorded())
+	}
+}
+
+func TestBackgroundJobCarriesHints(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	cfg := urlsession.BackgroundConfiguration("hints")
+	cfg.IsDiscretionary = true
+	cfg.SharedContainerIdentifier = "group.example"
+	cfg.HTTPAdditionalHeaders = http.Header{"X-App": {"1"}}
+	rec := newRecorder(nil, "")
+	s, err := urlsession.New(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:1/file/h.bin", nil)
+	dt := s.DownloadTask(req)
+	begin := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	dt.SetEarliestBeginDate(begin)
+	dt.SetCountOfBytesClientExpectsToReceive(12345)
+	dt.SetPriority(urlsession.LowPriority)
+	if got := dt.EarliestBeginDate(); !got.Equal(begin) {
+		t.Errorf("EarliestBeginDate %v, want %v", got, begin)
+	}
+	if got := dt.CountOfBytesClientExpectsToReceive(); got != 12345 {
+		t.Errorf("CountOfBytesClientExpectsToReceive %d", got)
+	}
+	dt.Resume()
+	jobs := d.waitJobs(t, "hints", func(jobs []api.Job) bool { return len(jobs) == 1 })
+	j := jobs[0]
+	container := filepath.Join(os.Getenv("XDG_DATA_HOME"), "urlsession", "containers", "group.example")
+	if j.State != api.Queued || !j.EarliestBegin.Equal(begin) || !j.Discretionary || j.BytesExpected != 12345 ||
+		j.Priority != -50 || filepath.Dir(j.File) != container || j.Request.Header.Get("X-App") != "1" {
+		t.Errorf("job %+v: want queued until %v, discretionary, 12345 bytes expected, priority -50, file in %s, X-App", j, begin, container)
+	}
+	if got := dt.CountOfBytesExpectedToReceive(); got != 12345 {
+		t.Errorf("CountOfBytesExpectedToReceive %d, want the job's 12345", got)
+	}
+	s.InvalidateAndCancel()
+	waitClosed(t, rec.gone, "DidBecomeInvalidWithError")
+	if err := dt.Err(); !errors.Is(err, urlsession.ErrCancelled) {
+		t.Errorf("cancelled task: %v", err)
+	}
+}
+
+func TestBackgroundCancelByProducingResumeData(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	const name = "r.bin"
+	body := bgBody(name, bgSize)
+	release := make(chan struct{})
+	var ranged atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"r"`)
+		if r.Header.Get("Range") != "" {
+			ranged.Store(true)
+			http.ServeContent(w, r, name, time.Unix(1e9, 0), bytes.NewReader(body))
+			return
+		}
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		// Two pieces more than 100 ms apart, so that the download
+		// reports progress (at most every 100 ms) before it stalls.
+		w.Write(body[:100<<10])
+		w.(http.Flusher).Flush()
+		time.Sleep(150 * time.Millisecond)
+		w.Write(body[100<<10 : 200<<10])
+		w.(http.Flusher).Flush()
+		select { // the rest never comes: the task is cancelled
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	s, rec := newBackground(t, "produce")
+	req, _ := http.NewRequest("GET", srv.URL+"/file/"+name, nil)
+	dt := s.DownloadTask(req)
+	dt.Resume()
+	d.waitJobs(t, "produce", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].BytesDone > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	data, err := dt.CancelByProducingResumeData(ctx)
+	if err != nil || data == nil {
+		t.Fatalf("CancelByProducingResumeData: %v, %d bytes of resume data", err, len(data))
+	}
+	waitClosed(t, dt.Done(), "completion of the cancelled task")
+	if err := dt.Err(); !errors.Is(err, urlsession.ErrCancelled) || !bytes.Equal(urlsession.ErrorResumeData(err), data) {
+		t.Errorf("cancelled task: %v; want ErrCancelled with the same resume data", err)
+	}
+	again := s.DownloadTaskWithResumeData(data)
+	again.Resume()
+	waitClosed(t, again.Done(), "completion of the resumed task")
+	if err := again.Err(); err != nil {
+		t.Fatalf("resumed task: %v", err)
+	}
+	if !ranged.Load() {
+		t.Error("the resumed download did not ask for the rest with a range")
+	}
+	got := rec.recorded()
+	if want := fmt.Sprintf("finish %s %d %s", name, bgSize, sha(body)); !slices.Contains(got, want) {
+		t.Errorf("callbacks %q lack %q", got, want)
+	}
+	if !slices.Contains(got, "complete r.bin -999 0 resume=true") {
+		t.Errorf("callbacks %q lack the cancellation with resume data", got)
 	}
 }
