@@ -291,6 +291,9 @@ func (s *Session) awaitDownload(ctx context.Context, dt *DownloadTask, opts []Ta
 // CancelByProducingResumeData waits for the task to stop writing; ctx
 // bounds the wait (the task is cancelled all the same). On a task that
 // already completed it returns the resume data of its error, if any.
+// In a background session the daemon's job is cancelled and its resume
+// data returned; its partial file stays in the daemon's directory until a
+// task of the session resumes from the data.
 func (dt *DownloadTask) CancelByProducingResumeData(ctx context.Context) ([]byte, error) {
 	if bt := dt.bgTask(); bt != nil {
 		return dt.bgCancelByProducingResumeData(ctx, bt)

@@ -299,7 +299,10 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 // Resume starts a suspended task, or undoes one Suspend. Suspend and Resume
 // nest: a task suspended twice runs after two Resumes. Resume on a task that
 // is canceling or completed does nothing: a cancelled task cannot be
-// resumed.
+// resumed. In a background session (see BackgroundConfiguration) the
+// first Resume hands the task to the daemon as a job, which exists when
+// Resume returns; later ones resume the paused job; Suspend and Resume do
+// not nest there.
 func (t *Task) Resume() {
 	if bt := t.bgTask(); bt != nil {
 		t.bgResume(bt)
@@ -413,7 +416,8 @@ func (t *Task) resume() (ctx context.Context, start bool) {
 // sending the request body, holds a redirect before the next hop, delivers
 // no callback (data already received waits for Resume, in order), and its
 // timeouts stop. A connection already open stays open. Suspend on a
-// canceling or completed task does nothing.
+// canceling or completed task does nothing. In a background session it
+// pauses the daemon's job, which stops into its resume data.
 func (t *Task) Suspend() {
 	if bt := t.bgTask(); bt != nil {
 		t.bgSuspend(bt)
@@ -436,7 +440,7 @@ func (t *Task) Suspend() {
 // Cancel cancels the task, in any state: it completes once, with
 // ErrCancelled, unless it already completed. A cancelled task cannot be
 // resumed. Cancel returns at once; the completion arrives on the delegate
-// queue.
+// queue (in a background session, once the daemon has stopped the job).
 func (t *Task) Cancel() {
 	if bt := t.bgTask(); bt != nil {
 		t.bgCancel(bt)
