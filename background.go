@@ -247,6 +247,7 @@ type background struct {
 	dir string // the shared container's directory, or ""
 
 	ackWake chan struct{} // capacity 1: handled moved
+	quit    chan struct{} // closed when the session detaches
 	readEnd chan struct{} // closed when the reader ends
 	ackEnd  chan struct{} // closed when the acker ends
 
@@ -258,6 +259,8 @@ type background struct {
 	closing  bool  // the session detaches: no more events are queued
 	ackDone  bool  // the acker ended
 	ackError error // the last acknowledgement's failure
+
+	replayed bool // DidFinishEventsForBackgroundSession was delivered (delegate queue only)
 }
 
 // bgTask is a background task's link to its daemon job.
@@ -289,7 +292,7 @@ const daemonTimeout = 30 * time.Second
 func (s *Session) attachBackground() error {
 	cfg := s.cfg
 	b := &background{s: s, id: cfg.identifier, jobs: map[string]*Task{},
-		ackWake: make(chan struct{}, 1), readEnd: make(chan struct{}), ackEnd: make(chan struct{})}
+		ackWake: make(chan struct{}, 1), quit: make(chan struct{}), readEnd: make(chan struct{}), ackEnd: make(chan struct{})}
 	b.cond.L = &b.mu
 	if id := cfg.SharedContainerIdentifier; id != "" {
 		base, err := dataDir()
@@ -319,7 +322,7 @@ func (s *Session) attachBackground() error {
 		}
 		return fmt.Errorf("urlsession: background session %q: attaching: %w", b.id, err)
 	}
-	b.at = at
+	b.at = at // before the reader and the acker start
 	jobs, err := cl.Jobs(ctx, b.id)
 	if err != nil {
 		at.Close()
@@ -532,13 +535,26 @@ func (b *background) finish(t *Task, e *Error, resumeData []byte) {
 }
 
 // read delivers the attach stream's events on the delegate queue, in
-// order, until the attachment ends.
+// order, until the session detaches. When the stream breaks (the daemon
+// stopped or crashed) it attaches again, starting a daemon if none
+// answers, and goes on after the last event it queued.
 func (b *background) read() {
 	defer close(b.readEnd)
+	b.mu.Lock()
+	at := b.at
+	b.mu.Unlock()
+	var last int64
 	for {
-		e, err := b.at.Next()
+		e, err := at.Next()
 		if err != nil {
-			return
+			at.Close()
+			if at = b.reattach(last); at == nil {
+				return
+			}
+			continue
+		}
+		if e.Kind != api.EventsReplayed {
+			last = e.Seq
 		}
 		s := b.s
 		s.mu.Lock()
@@ -552,6 +568,42 @@ func (b *background) read() {
 	}
 }
 
+// reattach attaches the session again after its stream broke, trying
+// until it succeeds or the session detaches (nil).
+func (b *background) reattach(after int64) *client.Attachment {
+	cfg := b.s.cfg
+	delay := 50 * time.Millisecond
+	for {
+		select {
+		case <-b.quit:
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+		cl, err := client.Start(ctx, client.StartOptions{Socket: b.cl.Socket()})
+		cancel()
+		if err != nil {
+			continue
+		}
+		cl.Close() // b.cl reaches the same socket
+		at, err := b.cl.Attach(context.Background(), b.id, api.Attach{After: after,
+			LaunchCommand: cfg.LaunchCommand, SendsLaunchEvents: cfg.SessionSendsLaunchEvents && len(cfg.LaunchCommand) > 0})
+		if err != nil {
+			continue // a conflict too: the daemon may not have seen the old stream end yet
+		}
+		b.mu.Lock()
+		if b.closing {
+			b.mu.Unlock()
+			at.Close()
+			return nil
+		}
+		b.at = at
+		b.mu.Unlock()
+		return at
+	}
+}
+
 func (b *background) closingNow() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -562,6 +614,10 @@ func (b *background) closingNow() bool {
 // handled.
 func (b *background) deliver(e api.Event) {
 	if e.Kind == api.EventsReplayed {
+		if b.replayed {
+			return // a stream after a reattachment
+		}
+		b.replayed = true
 		b.flush(e.Seq)
 		if d, ok := b.s.currentDelegate().(BackgroundEventsDelegate); ok {
 			d.DidFinishEventsForBackgroundSession(b.s)
@@ -719,7 +775,11 @@ func (b *background) detachLocked() {
 		default:
 		}
 		<-b.ackEnd // every handled event is acknowledged, or the daemon is gone
-		b.at.Close()
+		close(b.quit)
+		b.mu.Lock()
+		at := b.at
+		b.mu.Unlock()
+		at.Close()
 		<-b.readEnd
 		b.cl.Close()
 	})

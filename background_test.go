@@ -33,8 +33,11 @@ import (
 // socket, in a temporary XDG_RUNTIME_DIR and HOME that child processes
 // inherit.
 type bgDaemon struct {
-	srv *server.Server
-	dir string
+	srv  *server.Server
+	dir  string
+	st   *store.Store
+	rn   *runner.Runner
+	done chan error
 }
 
 // startBackgroundDaemon points this process's environment (and so the
@@ -63,7 +66,22 @@ func startBackgroundDaemon(t testing.TB) *bgDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Store: st, Runner: rn, IdleTimeout: -1, Socket: api.SocketPath(),
+	d := &bgDaemon{dir: dir, st: st, rn: rn}
+	d.serve(t)
+	t.Cleanup(func() {
+		d.stop(t)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		rn.Close(ctx)
+		st.Close()
+	})
+	return d
+}
+
+// serve starts a daemon on the store and socket.
+func (d *bgDaemon) serve(t testing.TB) {
+	t.Helper()
+	srv, err := server.New(server.Config{Store: d.st, Runner: d.rn, IdleTimeout: -1, Socket: api.SocketPath(),
 		ProgressInterval: time.Millisecond, Launch: func(string, []string) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -72,19 +90,20 @@ func startBackgroundDaemon(t testing.TB) *bgDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Error(err)
-		}
-		rn.Close(ctx)
-		st.Close()
-	})
-	return &bgDaemon{srv: srv, dir: dir}
+	d.srv = srv
+	d.done = make(chan error, 1)
+	go func() { d.done <- srv.Serve(ln) }()
+}
+
+// stop shuts the daemon down, as SIGTERM does: transfers stop into
+// their resume data.
+func (d *bgDaemon) stop(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d.srv.Shutdown(ctx)
+	if err := <-d.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		t.Error(err)
+	}
 }
 
 // waitJobs waits (a minute at most) until the session's jobs satisfy ok.
@@ -926,5 +945,27 @@ func TestBackgroundCancelByProducingResumeData(t *testing.T) {
 	}
 	if !slices.Contains(got, "complete r.bin -999 0 resume=true") {
 		t.Errorf("callbacks %q lack the cancellation with resume data", got)
+	}
+}
+
+func TestBackgroundReattachesAfterDaemonRestart(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	s, rec := newBackground(t, "restart")
+	req, _ := http.NewRequest("GET", o.URL+"/file/z.bin", nil)
+	dt := s.DownloadTask(req)
+	dt.Resume()
+	d.waitJobs(t, "restart", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	d.stop(t) // the attach stream ends; the job is stored as queued
+	d.serve(t)
+	o.open()
+	waitClosed(t, dt.Done(), "completion after the daemon restarted")
+	want := []string{"finished", fmt.Sprintf("finish z.bin %d %s", bgSize, sha(bgBody("z.bin", bgSize))), "complete z.bin 0 200 resume=false"}
+	got := slices.DeleteFunc(rec.recorded(), func(l string) bool { return strings.HasPrefix(l, "progress ") })
+	if !slices.Equal(got, want) {
+		t.Errorf("callbacks %q, want %q (besides progress)", got, want)
+	}
+	if err := dt.Err(); err != nil {
+		t.Errorf("task: %v", err)
 	}
 }
