@@ -318,7 +318,7 @@ func (s *Session) attachBackground() error {
 		cl.Close()
 		if errors.Is(err, api.ErrConflict) {
 			return &Error{Code: ErrBackgroundSessionInUseByAnotherProcess,
-				Err: fmt.Errorf("urlsession: background session %q is in use by another process: one process per identifier", b.id)}
+				Err: fmt.Errorf("background session %q is in use by another process: one process per identifier", b.id)}
 		}
 		return fmt.Errorf("urlsession: background session %q: attaching: %w", b.id, err)
 	}
@@ -882,6 +882,11 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return api.NewJob{}, &Error{Code: ErrUnsupportedURL,
 			Err: fmt.Errorf("urlsession: background sessions load only http and https URLs, not %q", req.URL.Scheme)}
+	}
+	if bt.kind == api.Download {
+		if _, ok := delegateFor[DownloadDelegate](t); !ok {
+			return api.NewJob{}, &Error{Code: ErrUnknown, Err: ErrNoDownloadDelegate}
+		}
 	}
 	if bt.kind == api.Download && req.Body != nil && req.Body != http.NoBody {
 		return api.NewJob{}, &Error{Code: ErrUnknown,

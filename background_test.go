@@ -843,7 +843,27 @@ func TestBackgroundRefusals(t *testing.T) {
 	if n := len(rec.recorded()); n != 4 { // finished, and three completions
 		t.Errorf("callbacks %q", rec.recorded())
 	}
+
+	// A download needs someone to hand the file to.
+	done := make(chan struct{})
+	other, err := urlsession.New(urlsession.BackgroundConfiguration("refusals-2"), eventsOnly(done))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.FinishTasksAndInvalidate(); <-other.Invalidated() }()
+	waitClosed(t, done, "DidFinishEventsForBackgroundSession")
+	orphan := other.DownloadTask(req(u))
+	orphan.Resume()
+	waitClosed(t, orphan.Done(), "completion of a download without DidFinishDownloadingTo")
+	if err := orphan.Err(); !errors.Is(err, urlsession.ErrNoDownloadDelegate) {
+		t.Errorf("download without DidFinishDownloadingTo: %v, want ErrNoDownloadDelegate", err)
+	}
 }
+
+// eventsOnly is a delegate with DidFinishEventsForBackgroundSession alone.
+type eventsOnly chan struct{}
+
+func (e eventsOnly) DidFinishEventsForBackgroundSession(*urlsession.Session) { close(e) }
 
 func TestBackgroundJobCarriesHints(t *testing.T) {
 	d := startBackgroundDaemon(t)
