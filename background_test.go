@@ -38,6 +38,9 @@ type bgDaemon struct {
 	st   *store.Store
 	rn   *runner.Runner
 	done chan error
+	// launched receives "<session> <argv...>" for each launch command
+	// the daemon runs (it runs none).
+	launched chan string
 }
 
 // startBackgroundDaemon points this process's environment (and so the
@@ -66,7 +69,7 @@ func startBackgroundDaemon(t testing.TB) *bgDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &bgDaemon{dir: dir, st: st, rn: rn}
+	d := &bgDaemon{dir: dir, st: st, rn: rn, launched: make(chan string, 16)}
 	d.serve(t)
 	t.Cleanup(func() {
 		d.stop(t)
@@ -82,7 +85,13 @@ func startBackgroundDaemon(t testing.TB) *bgDaemon {
 func (d *bgDaemon) serve(t testing.TB) {
 	t.Helper()
 	srv, err := server.New(server.Config{Store: d.st, Runner: d.rn, IdleTimeout: -1, Socket: api.SocketPath(),
-		ProgressInterval: time.Millisecond, Launch: func(string, []string) error { return nil }})
+		ProgressInterval: time.Millisecond, Launch: func(id string, argv []string) error {
+			select {
+			case d.launched <- id + " " + strings.Join(argv, " "):
+			default:
+			}
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -987,5 +996,42 @@ func TestBackgroundReattachesAfterDaemonRestart(t *testing.T) {
 	}
 	if err := dt.Err(); err != nil {
 		t.Errorf("task: %v", err)
+	}
+}
+
+func TestBackgroundLaunchEvents(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	cfg := urlsession.BackgroundConfiguration("launch")
+	if !cfg.SessionSendsLaunchEvents {
+		t.Error("BackgroundConfiguration: SessionSendsLaunchEvents is false, Apple's default is true")
+	}
+	cfg.LaunchCommand = []string{"/usr/bin/app", "--sync"}
+	rec := newRecorder(nil, "")
+	s, err := urlsession.New(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+	req, _ := http.NewRequest("GET", o.URL+"/file/l.bin", nil)
+	s.DownloadTask(req).Resume()
+	d.waitJobs(t, "launch", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	s.FinishTasksAndInvalidate()
+	<-s.Invalidated()
+	d.waitDetached(t, "launch")
+	o.open()
+	select {
+	case got := <-d.launched:
+		if got != "launch /usr/bin/app --sync" {
+			t.Errorf("launched %q", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the daemon launched nothing in a minute")
+	}
+
+	relative := urlsession.BackgroundConfiguration("launch")
+	relative.LaunchCommand = []string{"app"}
+	if _, err := urlsession.New(relative, rec); err == nil || !strings.Contains(err.Error(), "LaunchCommand") {
+		t.Errorf("New with a relative LaunchCommand: %v", err)
 	}
 }
