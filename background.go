@@ -256,6 +256,7 @@ type background struct {
 	jobs     map[string]*Task
 	handled  int64 // events up to here have had their callbacks
 	acked    int64 // events up to here are acknowledged to the daemon
+	creating int   // Resumes creating a job
 	closing  bool  // the session detaches: no more events are queued
 	ackDone  bool  // the acker ended
 	ackError error // the last acknowledgement's failure
@@ -625,9 +626,7 @@ func (b *background) deliver(e api.Event) {
 		return
 	}
 	defer b.handle(e.Seq)
-	b.mu.Lock()
-	t := b.jobs[e.Job]
-	b.mu.Unlock()
+	t := b.task(e.Job)
 	if t == nil {
 		if e.Kind == api.FinishDownloading && e.File != "" {
 			os.Remove(e.File) // nobody to hand it to
@@ -673,6 +672,35 @@ func (b *background) deliver(e api.Event) {
 		}
 		b.finish(t, err, e.ResumeData)
 	}
+}
+
+// task returns the task of a job: one this process made or found at
+// attach time, else (a job another client gave the session) a task
+// made for it now; nil when the job is unknown to the daemon too.
+func (b *background) task(job string) *Task {
+	b.mu.Lock()
+	for b.creating > 0 && b.jobs[job] == nil {
+		b.cond.Wait() // the job may be one a Resume is creating
+	}
+	t := b.jobs[job]
+	b.mu.Unlock()
+	if t != nil {
+		return t
+	}
+	s := b.s
+	s.mu.Lock()
+	ending := s.invalidating || s.invalid
+	s.mu.Unlock()
+	if ending {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+	defer cancel()
+	j, err := b.cl.Job(ctx, job)
+	if err != nil || j.Session != b.id {
+		return nil
+	}
+	return b.adopt(j)
 }
 
 // reportProgress calls DidWriteData or DidSendBodyData when done moved.
@@ -856,13 +884,22 @@ func (t *Task) bgResume(bt *bgTask) {
 	n, err := t.newJob(bt)
 	if err == nil {
 		var j api.Job
+		b.mu.Lock()
+		b.creating++ // its events wait for it in task
+		b.mu.Unlock()
 		j, err = b.cl.CreateJob(ctx, n)
 		if err == nil {
+			b.progress(t, j.BytesDone, j.BytesExpected, 0) // before any event of the job
+		}
+		b.mu.Lock()
+		b.creating--
+		if err == nil {
 			bt.job = j.ID
-			b.mu.Lock()
 			b.jobs[j.ID] = t
-			b.mu.Unlock()
-			b.progress(t, j.BytesDone, j.BytesExpected, 0)
+		}
+		b.cond.Broadcast()
+		b.mu.Unlock()
+		if err == nil {
 			return
 		}
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
+	"github.com/urlsession-go/urlsession/internal/daemon/client"
 	"github.com/urlsession-go/urlsession/internal/daemon/runner"
 	"github.com/urlsession-go/urlsession/internal/daemon/server"
 	"github.com/urlsession-go/urlsession/internal/daemon/store"
@@ -1033,5 +1034,33 @@ func TestBackgroundLaunchEvents(t *testing.T) {
 	relative.LaunchCommand = []string{"app"}
 	if _, err := urlsession.New(relative, rec); err == nil || !strings.Contains(err.Error(), "LaunchCommand") {
 		t.Errorf("New with a relative LaunchCommand: %v", err)
+	}
+}
+
+func TestBackgroundAdoptsJobsOfOtherClients(t *testing.T) {
+	startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, false)
+	s, rec := newBackground(t, "adopt")
+	cl, err := client.Dial(context.Background(), api.SocketPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.CreateJob(context.Background(), api.NewJob{Session: "adopt", Kind: api.Download,
+		Request: api.Request{Method: "GET", URL: o.URL + "/file/o.bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !slices.Contains(rec.recorded(), "complete o.bin 0 200 resume=false") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no completion of the other client's job in a minute: %q", rec.recorded())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if want := fmt.Sprintf("finish o.bin %d %s", bgSize, sha(bgBody("o.bin", bgSize))); !slices.Contains(rec.recorded(), want) {
+		t.Errorf("callbacks %q lack %q", rec.recorded(), want)
+	}
+	if n := len(s.AllTasks()); n != 0 {
+		t.Errorf("%d tasks left", n)
 	}
 }
