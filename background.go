@@ -70,6 +70,12 @@ import (
 // tasks take EarliestBeginDate, CountOfBytesClientExpectsToSend and
 // CountOfBytesClientExpectsToReceive and their priority.
 //
+// When the daemon stops or crashes while the session is attached, the
+// session attaches again, starting a daemon when none answers, and goes
+// on after the last event it received. A job another client gives the
+// session through the daemon's socket API becomes a task of the session
+// when its first event arrives.
+//
 // FinishTasksAndInvalidate detaches the process and leaves the
 // transfers running in the daemon, to be picked up by the next session
 // with the identifier; InvalidateAndCancel cancels them in the daemon,
