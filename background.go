@@ -652,10 +652,7 @@ func (b *background) deliver(e api.Event) {
 				d.DidFinishDownloadingTo(b.s, dt, e.File)
 			}
 		}
-		if err := os.Remove(e.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			// Left for the daemon's own clean-up; nothing to tell.
-			_ = err
-		}
+		os.Remove(e.File) // unless the delegate moved it; gone already is fine
 	case api.Complete:
 		b.progress(t, e.BytesDone, e.BytesExpected, e.StatusCode)
 		var err *Error
