@@ -318,7 +318,41 @@ type Configuration struct {
 	// Validate.
 	DownloadSegments int
 
-	ephemeral bool
+	// IsDiscretionary lets the daemon run a background session's
+	// transfers when conditions are good (on external power, where the
+	// system tells), as Apple's isDiscretionary does. The zero value,
+	// false, runs them as soon as the daemon has room. Other sessions
+	// ignore it.
+	IsDiscretionary bool
+
+	// SessionSendsLaunchEvents makes the daemon run LaunchCommand when a
+	// background session's events wait and no process is attached to it
+	// (Apple's sessionSendsLaunchEvents, whose relaunch of the app this is
+	// the Linux form of). BackgroundConfiguration sets it, as Apple's
+	// default is true; without a LaunchCommand nothing is run. Other
+	// sessions ignore it.
+	SessionSendsLaunchEvents bool
+
+	// LaunchCommand is the program and arguments the daemon runs for
+	// SessionSendsLaunchEvents, with URLSESSION_IDENTIFIER set to the
+	// session's identifier in its environment; the program must be an
+	// absolute path. The daemon runs it detached, at most once a minute at
+	// first, the delay doubling per launch. Nil means no command. Other
+	// sessions ignore it.
+	LaunchCommand []string
+
+	// SharedContainerIdentifier names a directory that several programs
+	// of the user share (Apple's app group container), under
+	// $XDG_DATA_HOME/urlsession/containers/: a background session's
+	// downloads are written there instead of the daemon's own directory,
+	// and DidFinishDownloadingTo hands over a file in it. It must be a
+	// single path element of letters, digits, '.', '-' and '_'. Empty
+	// means none. Other sessions ignore it.
+	SharedContainerIdentifier string
+
+	ephemeral  bool
+	background bool   // made by BackgroundConfiguration
+	identifier string // of a background configuration
 }
 
 // CookieAcceptPolicy says which response cookies a session stores: Apple's
@@ -448,6 +482,9 @@ func (c *Configuration) Clone() *Configuration {
 	}
 	n.TransportSecurity = c.TransportSecurity.clone()
 	n.ProxyConfiguration = c.ProxyConfiguration.Clone()
+	if c.LaunchCommand != nil {
+		n.LaunchCommand = append([]string(nil), c.LaunchCommand...)
+	}
 	if c.PinnedDomains != nil {
 		n.PinnedDomains = make(map[string]PinnedDomain, len(c.PinnedDomains))
 		for d, p := range c.PinnedDomains {

@@ -94,6 +94,9 @@ func (s *Session) UploadTaskWithCompletion(req *http.Request, body []byte, handl
 // resend; a missing file fails the task with ErrFileDoesNotExist, a
 // directory with ErrFileIsDirectory.
 func (s *Session) UploadTaskFromFile(req *http.Request, name string) *UploadTask {
+	if s.bg != nil {
+		return s.newBackgroundUpload(req, name)
+	}
 	return s.newUpload(req, bodySource{kind: bodyFromFile, file: name}, delivery{})
 }
 

@@ -84,6 +84,7 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[BecomeDownloadDelegate](),
 	reflect.TypeFor[InformationalResponseDelegate](),
 	reflect.TypeFor[BodyStreamFromOffsetDelegate](),
+	reflect.TypeFor[BackgroundEventsDelegate](),
 }
 
 // callback is one delegate callback.

@@ -92,6 +92,7 @@
 //	URLSession                              Session, New, Shared
 //	URLSessionConfiguration .default        DefaultConfiguration
 //	URLSessionConfiguration .ephemeral      EphemeralConfiguration
+//	URLSessionConfiguration .background     BackgroundConfiguration (see its doc)
 //	URLSessionTask / DataTask / UploadTask  Task, DataTask, UploadTask
 //	resume() suspend() cancel()             Resume, Suspend, Cancel
 //	dataTask(with:completionHandler:)       DataTaskWithCompletion

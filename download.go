@@ -167,6 +167,9 @@ func ErrorResumeData(err error) []byte {
 // hands it to the delegate's DidFinishDownloadingTo (see DownloadTask and
 // DownloadDelegate). req's context, if cancelled, cancels the task.
 func (s *Session) DownloadTask(req *http.Request) *DownloadTask {
+	if s.bg != nil {
+		return s.newBackgroundDownload(req, nil, nil)
+	}
 	return s.newDownload(req, nil, nil, delivery{}, nil)
 }
 
@@ -226,6 +229,9 @@ func (s *Session) DownloadTaskWithCompletion(req *http.Request, handler Download
 // in new resume data.
 func (s *Session) DownloadTaskWithResumeData(data []byte) *DownloadTask {
 	d, req, err := resumeRequest(data)
+	if s.bg != nil {
+		return s.newBackgroundDownload(req, data, err)
+	}
 	return s.newDownload(req, d, err, delivery{}, nil)
 }
 
@@ -306,7 +312,13 @@ func (s *Session) awaitDownload(ctx context.Context, dt *DownloadTask, opts []Ta
 // CancelByProducingResumeData waits for the task to stop writing; ctx
 // bounds the wait (the task is cancelled all the same). On a task that
 // already completed it returns the resume data of its error, if any.
+// In a background session the daemon's job is cancelled and its resume
+// data returned; its partial file stays in the daemon's directory until a
+// task of the session resumes from the data.
 func (dt *DownloadTask) CancelByProducingResumeData(ctx context.Context) ([]byte, error) {
+	if bt := dt.bgTask(); bt != nil {
+		return dt.bgCancelByProducingResumeData(ctx, bt)
+	}
 	dt.dl.mu.Lock()
 	dt.dl.produce = true
 	dt.dl.mu.Unlock()

@@ -64,6 +64,10 @@ const (
 	ErrCannotMoveFile                               Code = -3005
 	ErrDownloadDecodingFailedMidStream              Code = -3006
 	ErrDownloadDecodingFailedToComplete             Code = -3007
+
+	// The background session codes (see BackgroundConfiguration).
+	ErrBackgroundSessionInUseByAnotherProcess Code = -996
+	ErrBackgroundSessionWasDisconnected       Code = -997
 )
 
 // Codes of this package's own, for failures Apple's URLError has no code
@@ -126,6 +130,9 @@ var codeText = map[Code]string{
 	ErrDownloadDecodingFailedMidStream:  "download decoding failed mid-stream",
 	ErrDownloadDecodingFailedToComplete: "download decoding failed to complete",
 	ErrDigestMismatch:                   "the downloaded data does not match its digest",
+
+	ErrBackgroundSessionInUseByAnotherProcess: "the background session is in use by another process",
+	ErrBackgroundSessionWasDisconnected:       "the background session was disconnected",
 }
 
 // Error returns the code's short description and number, such as

@@ -56,6 +56,7 @@ type Session struct {
 	auth      sessionAuth                 // credentials servers accepted
 	downloads downloadFiles               // the download tasks' directory
 	proxies   *proxyRouter                // the proxies of the session's connections
+	bg        *background                 // a background session's side, or nil
 
 	mu           sync.Mutex
 	tasks        map[*Task]struct{}
@@ -80,6 +81,11 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	if err := checkDelegate(delegate); err != nil {
 		return nil, err
 	}
+	if cfg.background {
+		if err := checkBackground(cfg, delegate); err != nil {
+			return nil, err
+		}
+	}
 	cfg.HTTPAdditionalHeaders = pipeline.CanonicalHeader(cfg.HTTPAdditionalHeaders)
 	s := &Session{cfg: cfg, tasks: make(map[*Task]struct{}), invalidated: make(chan struct{})}
 	if delegate != nil {
@@ -103,6 +109,11 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 		},
 		&pipeline.Cache{Cache: cfg.URLCache},
 		&pipeline.Dispatch{Protocols: protocols(cfg.Protocols), Builtins: builtinProtocols(cfg), Transport: sessionTransport{s}, Proxy: s.proxies.usesProxy},
+	}
+	if cfg.background {
+		if err := s.attachBackground(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -290,6 +301,14 @@ func (s *Session) newTaskOf(req *http.Request, body bodySource, d delivery, sock
 // newTaskWith is newTask with init, if not nil, called on the new task
 // before it is registered or completed.
 func (s *Session) newTaskWith(req *http.Request, body bodySource, d delivery, init func(*Task)) *Task {
+	return s.makeTask(req, body, d, init, true)
+}
+
+// makeTask is newTaskWith; announce says whether the delegate hears of the
+// task (not for the tasks a background session finds at the daemon). A
+// background session refuses, as an invalidated session does, every task
+// its own factories did not make (see bgRefusal).
+func (s *Session) makeTask(req *http.Request, body bodySource, d delivery, init func(*Task), announce bool) *Task {
 	t := &Task{
 		session: s,
 		orig:    req,
@@ -313,19 +332,30 @@ func (s *Session) newTaskWith(req *http.Request, body bodySource, d delivery, in
 	if init != nil {
 		init(t)
 	}
+	var refused error
+	if s.bg != nil && t.bgTask() == nil {
+		refused = bgRefusal(t)
+	}
 	s.mu.Lock()
 	s.nextID++
 	t.id = s.nextID
-	if s.invalidating || s.invalid {
+	if refused == nil && (s.invalidating || s.invalid) {
+		refused = &Error{Code: ErrCancelled, Err: ErrSessionInvalidated}
+	}
+	if refused != nil {
 		s.mu.Unlock()
 		t.started = true
 		t.orphan = true
 		t.state = TaskCanceling
-		t.complete(nil, nil, &Error{Code: ErrCancelled, Err: ErrSessionInvalidated}, false)
+		t.complete(nil, nil, refused, false)
 		return t
 	}
 	s.tasks[t] = struct{}{}
 	s.active.Add(1)
+	if !announce {
+		s.mu.Unlock()
+		return t
+	}
 	if cd, ok := s.currentDelegate().(TaskCreationDelegate); ok {
 		s.queue.add(func() { cd.DidCreateTask(s, t) })
 	}
@@ -428,6 +458,10 @@ func (s *Session) FinishTasksAndInvalidate() {
 	if s.shared {
 		return
 	}
+	if s.bg != nil {
+		s.bgFinishAndInvalidate()
+		return
+	}
 	s.mu.Lock()
 	if s.invalidating {
 		s.mu.Unlock()
@@ -446,6 +480,10 @@ func (s *Session) FinishTasksAndInvalidate() {
 // returns at once. It does nothing on the shared session.
 func (s *Session) InvalidateAndCancel() {
 	if s.shared {
+		return
+	}
+	if s.bg != nil {
+		s.bgInvalidateAndCancel()
 		return
 	}
 	s.mu.Lock()

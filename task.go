@@ -299,8 +299,15 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 // Resume starts a suspended task, or undoes one Suspend. Suspend and Resume
 // nest: a task suspended twice runs after two Resumes. Resume on a task that
 // is canceling or completed does nothing: a cancelled task cannot be
-// resumed.
+// resumed. In a background session (see BackgroundConfiguration) the
+// first Resume hands the task to the daemon as a job, which exists when
+// Resume returns; later ones resume the paused job; Suspend and Resume do
+// not nest there.
 func (t *Task) Resume() {
+	if bt := t.bgTask(); bt != nil {
+		t.bgResume(bt)
+		return
+	}
 	ctx, start := t.resume()
 	if start {
 		t.ownGoroutine = true
@@ -322,6 +329,8 @@ type taskExtra struct {
 	upgrade  net.Conn      // the connection of an upgrade request (Task.mu; see becomeStream)
 	download *DownloadTask // the download task t belongs to; set before t is registered
 	proxy    proxyTaskAuth
+	bg       *bgTask    // a background session's task: its daemon job (background.go)
+	hints    *taskHints // the scheduling hints of background sessions
 }
 
 // more returns the task's taskExtra, made on first use.
@@ -407,8 +416,13 @@ func (t *Task) resume() (ctx context.Context, start bool) {
 // sending the request body, holds a redirect before the next hop, delivers
 // no callback (data already received waits for Resume, in order), and its
 // timeouts stop. A connection already open stays open. Suspend on a
-// canceling or completed task does nothing.
+// canceling or completed task does nothing. In a background session it
+// pauses the daemon's job, which stops into its resume data.
 func (t *Task) Suspend() {
+	if bt := t.bgTask(); bt != nil {
+		t.bgSuspend(bt)
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != TaskSuspended && t.state != TaskRunning {
@@ -426,8 +440,14 @@ func (t *Task) Suspend() {
 // Cancel cancels the task, in any state: it completes once, with
 // ErrCancelled, unless it already completed. A cancelled task cannot be
 // resumed. Cancel returns at once; the completion arrives on the delegate
-// queue.
-func (t *Task) Cancel() { t.cancelWith(errCancelled) }
+// queue (in a background session, once the daemon has stopped the job).
+func (t *Task) Cancel() {
+	if bt := t.bgTask(); bt != nil {
+		t.bgCancel(bt)
+		return
+	}
+	t.cancelWith(errCancelled)
+}
 
 func (t *Task) cancelWith(cause error) {
 	t.mu.Lock()

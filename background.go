@@ -1,0 +1,1086 @@
+package urlsession
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/daemon/api"
+	"github.com/urlsession-go/urlsession/internal/daemon/client"
+)
+
+// BackgroundConfiguration returns the configuration of a background
+// session with the given identifier: Apple's
+// URLSessionConfiguration.background(withIdentifier:). A session made from
+// it hands its transfers to urlsessiond, the per-user daemon, which keeps
+// them going while the program is not running and keeps their events
+// until a process creates a session with the same identifier again.
+//
+// New with a background configuration connects to the daemon (starting
+// it when none answers: the executable named by $URLSESSIOND, else
+// urlsessiond on PATH, else urlsessiond beside the running program; its
+// socket is $XDG_RUNTIME_DIR/urlsession/urlsessiond.sock) and attaches the
+// process to the identifier. Only one process may be attached to an
+// identifier at a time: New in a second process fails with an *Error of
+// code ErrBackgroundSessionInUseByAnotherProcess, as on Apple's systems,
+// until the first one invalidates its session or exits.
+//
+// When the daemon holds work for the identifier, the new session
+// reattaches to it: Tasks and AllTasks list the daemon's transfers as
+// tasks (without DidCreateTask), and the events the session missed are
+// delivered in order on its delegate queue: DidWriteData or
+// DidSendBodyData (the latest progress of each task only),
+// DidFinishDownloadingTo with a file of the daemon's that the delegate must
+// move before returning (it is removed afterwards), and
+// DidCompleteWithError, whose *Error carries DownloadTaskResumeData where
+// the transfer can continue. Then the session delegate's
+// DidFinishEventsForBackgroundSession is called once. An event counts as
+// delivered only when its callback has returned: a process that dies
+// inside DidFinishDownloadingTo gets the same event, and the same file,
+// from the next session with the identifier.
+//
+// A background session requires a delegate (New fails without one) and
+// takes only download tasks (DownloadTask, DownloadTaskWithResumeData)
+// and upload tasks from a file (UploadTaskFromFile), over http and https.
+// What Apple's background sessions refuse is refused: data, stream and
+// WebSocket tasks, uploads from memory or from a stream, completion
+// handlers and the context-first calls (Data, Upload, UploadFile, Download,
+// Bytes, Client) give a task already completed, or an error, with code
+// ErrUnknown and a cause matching ErrNotInBackground; an URL of another
+// scheme, code ErrUnsupportedURL. New refuses custom Protocols. Redirects
+// are always followed, without WillPerformHTTPRedirection. The daemon runs
+// the transfers with its own session, whose stores (cookies, cache,
+// credentials) are the user's defaults: the configuration's stores,
+// proxies, TLS settings and timeouts other than TimeoutIntervalForResource
+// are not used. HTTPAdditionalHeaders are sent with each request that
+// does not set them.
+//
+// The properties of Apple's background configurations are
+// IsDiscretionary, SessionSendsLaunchEvents (set here, as Apple's default
+// is true, and used with LaunchCommand) and SharedContainerIdentifier;
+// tasks take EarliestBeginDate, CountOfBytesClientExpectsToSend and
+// CountOfBytesClientExpectsToReceive and their priority.
+//
+// When the daemon stops or crashes while the session is attached, the
+// session attaches again, starting a daemon when none answers, and goes
+// on after the last event it received. A job another client gives the
+// session through the daemon's socket API becomes a task of the session
+// when its first event arrives.
+//
+// FinishTasksAndInvalidate detaches the process and leaves the
+// transfers running in the daemon, to be picked up by the next session
+// with the identifier; InvalidateAndCancel cancels them in the daemon,
+// delivers their DidCompleteWithError, then invalidates the session.
+func BackgroundConfiguration(identifier string) *Configuration {
+	c := baseConfiguration()
+	c.background = true
+	c.identifier = identifier
+	c.SessionSendsLaunchEvents = true
+	return c
+}
+
+// Identifier returns the identifier of a background configuration, and ""
+// for the others.
+func (c *Configuration) Identifier() string { return c.identifier }
+
+// ErrNotInBackground is the cause (see Error.Err), wrapped with what was
+// asked, of the error of a task or call that background sessions do not
+// support: data, stream and WebSocket tasks, uploads that are not from a
+// file, completion handlers and the context-first calls.
+var ErrNotInBackground = errors.New("urlsession: not supported in a background session")
+
+// BackgroundEventsDelegate hears that a background session has delivered
+// the events that waited for it.
+type BackgroundEventsDelegate interface {
+	// DidFinishEventsForBackgroundSession is called once per background
+	// session, after the callbacks of every event that waited in the
+	// daemon when the session was created (none, when nothing waited) have
+	// returned and been acknowledged to the daemon: Apple's
+	// urlSessionDidFinishEvents(forBackgroundURLSession:). A program
+	// started to handle a session's events may exit after it.
+	DidFinishEventsForBackgroundSession(s *Session)
+}
+
+// taskHints are Apple's scheduling hints of a task; only background
+// sessions use them.
+type taskHints struct {
+	earliest             time.Time
+	expectSend, expectRx int64
+}
+
+// EarliestBeginDate returns the date set with SetEarliestBeginDate, or the
+// zero time.
+func (t *Task) EarliestBeginDate() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h := t.more().hints; h != nil {
+		return h.earliest
+	}
+	return time.Time{}
+}
+
+// SetEarliestBeginDate sets the earliest time a background session's
+// task starts its transfer (Apple's earliestBeginDate). It takes effect
+// when set before the first Resume; other sessions ignore it.
+func (t *Task) SetEarliestBeginDate(d time.Time) {
+	t.mu.Lock()
+	t.hintsLocked().earliest = d
+	t.mu.Unlock()
+}
+
+// CountOfBytesClientExpectsToSend returns the hint set with
+// SetCountOfBytesClientExpectsToSend, TransferSizeUnknown (-1) when none
+// was.
+func (t *Task) CountOfBytesClientExpectsToSend() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h := t.more().hints; h != nil {
+		return h.expectSend
+	}
+	return TransferSizeUnknown
+}
+
+// SetCountOfBytesClientExpectsToSend sets how many bytes the task is
+// expected to send, headers included (Apple's
+// countOfBytesClientExpectsToSend): a scheduling hint that a background
+// session passes to the daemon at the first Resume. Other sessions ignore
+// it.
+func (t *Task) SetCountOfBytesClientExpectsToSend(n int64) {
+	t.mu.Lock()
+	t.hintsLocked().expectSend = n
+	t.mu.Unlock()
+}
+
+// CountOfBytesClientExpectsToReceive returns the hint set with
+// SetCountOfBytesClientExpectsToReceive, TransferSizeUnknown (-1) when
+// none was.
+func (t *Task) CountOfBytesClientExpectsToReceive() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h := t.more().hints; h != nil {
+		return h.expectRx
+	}
+	return TransferSizeUnknown
+}
+
+// SetCountOfBytesClientExpectsToReceive sets how many bytes the task is
+// expected to receive (Apple's countOfBytesClientExpectsToReceive): a
+// background download passes it to the daemon as the expected size until
+// the response tells. Other sessions ignore it.
+func (t *Task) SetCountOfBytesClientExpectsToReceive(n int64) {
+	t.mu.Lock()
+	t.hintsLocked().expectRx = n
+	t.mu.Unlock()
+}
+
+func (t *Task) hintsLocked() *taskHints {
+	x := t.more()
+	if x.hints == nil {
+		x.hints = &taskHints{expectSend: TransferSizeUnknown, expectRx: TransferSizeUnknown}
+	}
+	return x.hints
+}
+
+// checkBackground checks what New needs of a background configuration.
+func checkBackground(cfg *Configuration, delegate any) error {
+	if err := api.ValidateIdentifier(cfg.identifier); err != nil {
+		return fmt.Errorf("urlsession: background session identifier: %w", err)
+	}
+	if delegate == nil {
+		return fmt.Errorf("urlsession: a background session requires a delegate: its events may arrive in a later process")
+	}
+	if len(cfg.Protocols) > 0 {
+		return fmt.Errorf("urlsession: background sessions do not take custom Protocols: the daemon loads only http and https")
+	}
+	if len(cfg.LaunchCommand) > 0 {
+		a := api.Attach{LaunchCommand: cfg.LaunchCommand}
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("urlsession: LaunchCommand: %w", err)
+		}
+	}
+	if id := cfg.SharedContainerIdentifier; id != "" {
+		if id == "." || id == ".." || len(id) > 255 {
+			return fmt.Errorf("urlsession: SharedContainerIdentifier %q is not a directory name", id)
+		}
+		for _, c := range id {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+				return fmt.Errorf("urlsession: SharedContainerIdentifier %q: only letters, digits, '.', '-' and '_'", id)
+			}
+		}
+	}
+	return nil
+}
+
+// bgRefusal returns the error of a task a background session does not
+// take.
+func bgRefusal(t *Task) error {
+	what := "data tasks (use a download task, or an upload task from a file)"
+	x := t.extra.Load()
+	switch {
+	case t.deliver.keep || t.deliver.result != nil:
+		what = "the context-first calls Data, Upload, UploadFile, Download and Bytes (the program may exit before they end; use a task and the delegate)"
+	case x != nil && x.sock != nil:
+		what = "stream and WebSocket tasks"
+	case t.deliver.handler != nil || (x != nil && x.download != nil && x.download.dl.handler != nil):
+		what = "completion handlers (the program may exit before the transfer ends; use the delegate)"
+	case x != nil && x.download != nil:
+		what = "this download task"
+	case t.body.kind == bodyFromBytes:
+		what = "uploads from memory (write the body to a file and use UploadTaskFromFile)"
+	case t.body.kind == bodyStreamed:
+		what = "uploads from a stream (write the body to a file and use UploadTaskFromFile)"
+	case t.body.kind == bodyFromFile:
+		what = "uploads from resume data"
+	}
+	return &Error{Code: ErrUnknown, Err: fmt.Errorf("%w: %s", ErrNotInBackground, what)}
+}
+
+// background is a background session's link to the daemon.
+type background struct {
+	s   *Session
+	id  string
+	cl  *client.Client
+	at  *client.Attachment
+	dir string // the shared container's directory, or ""
+
+	ackWake chan struct{} // capacity 1: handled moved
+	quit    chan struct{} // closed when the session detaches
+	readEnd chan struct{} // closed when the reader ends
+	ackEnd  chan struct{} // closed when the acker ends
+
+	mu       sync.Mutex
+	cond     sync.Cond // on mu: acked moved, or the acker ended
+	jobs     map[string]*Task
+	handled  int64 // events up to here have had their callbacks
+	acked    int64 // events up to here are acknowledged to the daemon
+	creating int   // Resumes creating a job
+	closing  bool  // the session detaches: no more events are queued
+	ackDone  bool  // the acker ended
+	ackError error // the last acknowledgement's failure
+
+	replayed bool // DidFinishEventsForBackgroundSession was delivered (delegate queue only)
+}
+
+// bgTask is a background task's link to its daemon job.
+type bgTask struct {
+	kind   api.Kind
+	file   string // an upload's body
+	resume []byte // resume data to continue from
+
+	mu       sync.Mutex // held across the daemon calls of Resume, Suspend and Cancel
+	job      string     // the job's ID once created
+	reported int64      // the bytes DidWriteData or DidSendBodyData reported
+	ended    chan struct{}
+	endData  []byte // the resume data of the task's completion
+}
+
+// bgTask returns the background job state of t, or nil.
+func (t *Task) bgTask() *bgTask {
+	if x := t.extra.Load(); x != nil {
+		return x.bg
+	}
+	return nil
+}
+
+// daemonTimeout bounds each call to the daemon but the attachment.
+const daemonTimeout = 30 * time.Second
+
+// attachBackground connects a new background session to the daemon,
+// attaches it, lists its jobs as tasks and starts delivering its events.
+func (s *Session) attachBackground() error {
+	cfg := s.cfg
+	b := &background{s: s, id: cfg.identifier, jobs: map[string]*Task{},
+		ackWake: make(chan struct{}, 1), quit: make(chan struct{}), readEnd: make(chan struct{}), ackEnd: make(chan struct{})}
+	b.cond.L = &b.mu
+	if id := cfg.SharedContainerIdentifier; id != "" {
+		base, err := dataDir()
+		if err != nil {
+			return fmt.Errorf("urlsession: shared container: %w", err)
+		}
+		b.dir = filepath.Join(base, "urlsession", "containers", id)
+		if err := os.MkdirAll(b.dir, 0o700); err != nil {
+			return fmt.Errorf("urlsession: shared container: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+	defer cancel()
+	cl, err := client.Start(ctx, client.StartOptions{})
+	if err != nil {
+		return fmt.Errorf("urlsession: background session %q: no daemon: %w", b.id, err)
+	}
+	b.cl = cl
+	at, err := cl.Attach(context.Background(), b.id, api.Attach{
+		LaunchCommand: cfg.LaunchCommand, SendsLaunchEvents: cfg.SessionSendsLaunchEvents && len(cfg.LaunchCommand) > 0,
+	})
+	if err != nil {
+		cl.Close()
+		if errors.Is(err, api.ErrConflict) {
+			return &Error{Code: ErrBackgroundSessionInUseByAnotherProcess,
+				Err: fmt.Errorf("background session %q is in use by another process: one process per identifier", b.id)}
+		}
+		return fmt.Errorf("urlsession: background session %q: attaching: %w", b.id, err)
+	}
+	b.at = at // before the reader and the acker start
+	jobs, err := cl.Jobs(ctx, b.id)
+	if err != nil {
+		at.Close()
+		cl.Close()
+		return fmt.Errorf("urlsession: background session %q: listing its transfers: %w", b.id, err)
+	}
+	s.bg = b
+	for _, j := range jobs {
+		b.adopt(j)
+	}
+	go b.read()
+	go b.ack()
+	return nil
+}
+
+// adopt makes a task for a job of the daemon.
+func (b *background) adopt(j api.Job) *Task {
+	req, err := http.NewRequest(j.Request.Method, j.Request.URL, nil)
+	if err != nil {
+		return nil // the daemon validated it; an URL that no longer parses has no task
+	}
+	for k, vs := range j.Request.Header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	bt := &bgTask{kind: j.Kind, file: j.File, job: j.ID, ended: make(chan struct{})}
+	init := func(t *Task) { t.more().bg = bt }
+	var t *Task
+	if j.Kind == api.Download {
+		dt := b.s.bgDownload(req, bt, false)
+		t = dt.Task
+	} else {
+		t = b.s.makeTask(req, bodySource{kind: bodyFromFile, file: j.File}, delivery{}, init, false)
+		t.upload = &UploadTask{DataTask: t.data}
+	}
+	t.mu.Lock()
+	t.started = true
+	t.suspendCount = 0
+	switch j.State {
+	case api.Paused:
+		t.state = TaskSuspended
+	case api.Cancelled:
+		t.state = TaskCanceling
+	default:
+		t.state = TaskRunning
+	}
+	t.paused.Store(t.state == TaskSuspended)
+	t.priority = fromJobPriority(j.Priority)
+	h := t.hintsLocked()
+	h.earliest = j.EarliestBegin
+	t.mu.Unlock()
+	// DidWriteData and DidSendBodyData report from 0: the first one of a
+	// reattached task covers every byte moved so far.
+	b.progress(t, j.BytesDone, j.BytesExpected, j.StatusCode)
+	b.mu.Lock()
+	b.jobs[j.ID] = t
+	b.mu.Unlock()
+	return t
+}
+
+// progress records a job's byte counts and status in its task.
+func (b *background) progress(t *Task, done, expected int64, status int) {
+	if t.bgTask().kind == api.Upload {
+		t.sent.Store(done)
+		t.expectedSend.Store(expected)
+	} else {
+		t.received.Store(done)
+		t.expectedRecv.Store(expected)
+	}
+	if status != 0 {
+		t.mu.Lock()
+		if t.response == nil {
+			t.response = &http.Response{
+				Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), StatusCode: status,
+				Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{}, Body: http.NoBody, ContentLength: -1, Request: t.orig,
+			}
+			if t.bgTask().kind == api.Download {
+				t.response.ContentLength = expected
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+func fromJobPriority(p int) float32 {
+	return min(max(float32(p)/200+0.5, 0), 1)
+}
+
+func toJobPriority(p float32) int {
+	return min(max(int(math.Round(float64(p-0.5)*200)), api.MinPriority), api.MaxPriority)
+}
+
+// bgDownload makes a background download task; announce says whether the
+// delegate hears of it.
+func (s *Session) bgDownload(req *http.Request, bt *bgTask, announce bool) *DownloadTask {
+	dt := &DownloadTask{}
+	dt.dl.settled = make(chan struct{})
+	dt.dl.total = TransferSizeUnknown
+	s.makeTask(req, bodySource{kind: bodyFromRequest}, delivery{}, func(t *Task) {
+		dt.Task = t
+		x := t.more()
+		x.download = dt
+		x.bg = bt
+	}, announce)
+	return dt
+}
+
+// newBackgroundDownload is DownloadTask and DownloadTaskWithResumeData of
+// a background session.
+func (s *Session) newBackgroundDownload(req *http.Request, resumeData []byte, resumeErr error) *DownloadTask {
+	bt := &bgTask{kind: api.Download, resume: resumeData, ended: make(chan struct{})}
+	dt := s.bgDownload(req, bt, true)
+	if resumeErr != nil {
+		dt.mu.Lock()
+		announced := dt.state == TaskSuspended
+		if announced {
+			dt.state = TaskCanceling
+			dt.started = true
+		}
+		dt.mu.Unlock()
+		if announced {
+			s.bg.failLocal(dt.Task, resumeErr)
+		}
+	}
+	return dt
+}
+
+// newBackgroundUpload is UploadTaskFromFile of a background session.
+func (s *Session) newBackgroundUpload(req *http.Request, name string) *UploadTask {
+	bt := &bgTask{kind: api.Upload, file: name, ended: make(chan struct{})}
+	t := s.makeTask(req, bodySource{kind: bodyFromFile, file: name}, delivery{}, func(t *Task) { t.more().bg = bt }, true)
+	u := &UploadTask{DataTask: t.data}
+	t.upload = u
+	return u
+}
+
+// bgError turns an error of a task that never reached the daemon into
+// its *Error.
+func bgError(t *Task, err error) *Error {
+	u := ""
+	if t.orig != nil && t.orig.URL != nil {
+		u = t.orig.URL.Redacted()
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		c := *e
+		if c.URL == "" {
+			c.URL = u
+		}
+		return &c
+	}
+	code := ErrUnknown
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Code == api.CodeBadRequest {
+		code = ErrBadURL
+	}
+	return &Error{Code: code, URL: u, Err: err}
+}
+
+// failLocal completes a task that has no job (or whose job could not be
+// made) with err, on the delegate queue.
+func (b *background) failLocal(t *Task, err error) {
+	e := bgError(t, err)
+	b.s.queue.add(func() { b.finish(t, e, nil) })
+}
+
+// finish completes a task with err (nil for success) and calls
+// DidCompleteWithError; it runs on the delegate queue.
+func (b *background) finish(t *Task, e *Error, resumeData []byte) {
+	t.mu.Lock()
+	if t.state == TaskCompleted {
+		t.mu.Unlock()
+		return
+	}
+	t.state = TaskCompleted
+	t.paused.Store(false)
+	if e != nil {
+		t.err = e
+	}
+	t.mu.Unlock()
+	bt := t.bgTask()
+	bt.mu.Lock()
+	bt.endData = resumeData
+	job := bt.job
+	bt.mu.Unlock()
+	close(bt.ended)
+	var errOut error
+	if e != nil {
+		errOut = e
+	}
+	if d, ok := delegateFor[CompletionDelegate](t); ok {
+		d.DidCompleteWithError(b.s, t, errOut)
+	}
+	close(t.done)
+	s := b.s
+	b.mu.Lock()
+	if job != "" {
+		delete(b.jobs, job)
+	}
+	b.mu.Unlock()
+	s.mu.Lock()
+	if _, ok := s.tasks[t]; ok {
+		delete(s.tasks, t)
+		s.active.Add(-1)
+	}
+	if s.invalidating && !s.invalid && len(s.tasks) == 0 {
+		b.detachLocked()
+	}
+	s.mu.Unlock()
+	s.queue.kick()
+}
+
+// read delivers the attach stream's events on the delegate queue, in
+// order, until the session detaches. When the stream breaks (the daemon
+// stopped or crashed) it attaches again, starting a daemon if none
+// answers, and goes on after the last event it queued.
+func (b *background) read() {
+	defer close(b.readEnd)
+	b.mu.Lock()
+	at := b.at
+	b.mu.Unlock()
+	var last int64
+	for {
+		e, err := at.Next()
+		if err != nil {
+			at.Close()
+			if at = b.reattach(last); at == nil {
+				return
+			}
+			continue
+		}
+		if e.Kind != api.EventsReplayed {
+			last = e.Seq
+		}
+		s := b.s
+		s.mu.Lock()
+		if b.closingNow() {
+			s.mu.Unlock()
+			return
+		}
+		s.queue.push(func() { b.deliver(e) })
+		s.mu.Unlock()
+		s.queue.kick()
+	}
+}
+
+// reattach attaches the session again after its stream broke, trying
+// until it succeeds or the session detaches (nil).
+func (b *background) reattach(after int64) *client.Attachment {
+	cfg := b.s.cfg
+	delay := 50 * time.Millisecond
+	for {
+		select {
+		case <-b.quit:
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+		cl, err := client.Start(ctx, client.StartOptions{Socket: b.cl.Socket()})
+		cancel()
+		if err != nil {
+			continue
+		}
+		cl.Close() // b.cl reaches the same socket
+		at, err := b.cl.Attach(context.Background(), b.id, api.Attach{After: after,
+			LaunchCommand: cfg.LaunchCommand, SendsLaunchEvents: cfg.SessionSendsLaunchEvents && len(cfg.LaunchCommand) > 0})
+		if err != nil {
+			continue // a conflict too: the daemon may not have seen the old stream end yet
+		}
+		b.mu.Lock()
+		if b.closing {
+			b.mu.Unlock()
+			at.Close()
+			return nil
+		}
+		b.at = at
+		b.mu.Unlock()
+		return at
+	}
+}
+
+func (b *background) closingNow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closing
+}
+
+// deliver runs an event's callback on the delegate queue, then marks it
+// handled.
+func (b *background) deliver(e api.Event) {
+	if e.Kind == api.EventsReplayed {
+		if b.replayed {
+			return // a stream after a reattachment
+		}
+		b.replayed = true
+		b.flush(e.Seq)
+		if d, ok := b.s.currentDelegate().(BackgroundEventsDelegate); ok {
+			d.DidFinishEventsForBackgroundSession(b.s)
+		}
+		return
+	}
+	defer b.handle(e.Seq)
+	t := b.task(e.Job)
+	if t == nil {
+		if e.Kind == api.FinishDownloading && e.File != "" {
+			os.Remove(e.File) // nobody to hand it to
+		}
+		return
+	}
+	bt := t.bgTask()
+	switch e.Kind {
+	case api.WriteProgress, api.SendProgress:
+		b.progress(t, e.BytesDone, e.BytesExpected, 0)
+		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected)
+	case api.FinishDownloading:
+		b.progress(t, e.BytesDone, e.BytesExpected, e.StatusCode)
+		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected)
+		if dt := t.downloadTask(); dt != nil {
+			if d, ok := delegateFor[DownloadDelegate](t); ok {
+				d.DidFinishDownloadingTo(b.s, dt, e.File)
+			}
+		}
+		os.Remove(e.File) // unless the delegate moved it; gone already is fine
+	case api.Complete:
+		b.progress(t, e.BytesDone, e.BytesExpected, e.StatusCode)
+		var err *Error
+		if e.ErrorCode != 0 {
+			u := ""
+			if t.orig != nil && t.orig.URL != nil {
+				u = t.orig.URL.Redacted()
+			}
+			err = &Error{Code: Code(e.ErrorCode), URL: u}
+			if e.ErrorMessage != "" {
+				err.Err = errors.New(e.ErrorMessage)
+			}
+			if len(e.ResumeData) > 0 {
+				if bt.kind == api.Download {
+					err.DownloadTaskResumeData = e.ResumeData
+				} else {
+					err.UploadTaskResumeData = e.ResumeData
+				}
+			}
+		}
+		b.finish(t, err, e.ResumeData)
+	}
+}
+
+// task returns the task of a job: one this process made or found at
+// attach time, else (a job another client gave the session) a task
+// made for it now; nil when the job is unknown to the daemon too.
+func (b *background) task(job string) *Task {
+	b.mu.Lock()
+	for b.creating > 0 && b.jobs[job] == nil {
+		b.cond.Wait() // the job may be one a Resume is creating
+	}
+	t := b.jobs[job]
+	b.mu.Unlock()
+	if t != nil {
+		return t
+	}
+	s := b.s
+	s.mu.Lock()
+	ending := s.invalidating || s.invalid
+	s.mu.Unlock()
+	if ending {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+	defer cancel()
+	j, err := b.cl.Job(ctx, job)
+	if err != nil || j.Session != b.id {
+		return nil
+	}
+	return b.adopt(j)
+}
+
+// reportProgress calls DidWriteData or DidSendBodyData when done moved.
+func (b *background) reportProgress(t *Task, bt *bgTask, done, expected int64) {
+	bt.mu.Lock()
+	delta := done - bt.reported
+	if delta <= 0 {
+		bt.mu.Unlock()
+		return
+	}
+	bt.reported = done
+	bt.mu.Unlock()
+	if bt.kind == api.Upload {
+		if d, ok := delegateFor[SendProgressDelegate](t); ok {
+			d.DidSendBodyData(b.s, t, delta, done, expected)
+		}
+		return
+	}
+	if d, ok := delegateFor[DownloadProgressDelegate](t); ok {
+		d.DidWriteData(b.s, t.downloadTask(), delta, done, expected)
+	}
+}
+
+// handle marks the events up to seq handled, for the acker.
+func (b *background) handle(seq int64) {
+	b.mu.Lock()
+	if seq > b.handled {
+		b.handled = seq
+	}
+	b.mu.Unlock()
+	select {
+	case b.ackWake <- struct{}{}:
+	default:
+	}
+}
+
+// ack acknowledges handled events to the daemon, as many at a time as
+// were handled meanwhile, until the session detaches.
+func (b *background) ack() {
+	defer func() {
+		b.mu.Lock()
+		b.ackDone = true
+		b.cond.Broadcast()
+		b.mu.Unlock()
+		close(b.ackEnd)
+	}()
+	for {
+		b.mu.Lock()
+		through, acked, closing := b.handled, b.acked, b.closing
+		b.mu.Unlock()
+		if through > acked {
+			ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+			_, err := b.cl.Ack(ctx, b.id, through)
+			cancel()
+			b.mu.Lock()
+			b.ackError = err
+			if err == nil {
+				b.acked = through
+			}
+			b.cond.Broadcast()
+			b.mu.Unlock()
+			if err != nil {
+				if closing {
+					return
+				}
+				select { // the daemon may be restarting: try again later
+				case <-b.ackWake:
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		if closing {
+			return
+		}
+		<-b.ackWake
+	}
+}
+
+// flush waits until the events up to seq are acknowledged, or the acker
+// gave up.
+func (b *background) flush(seq int64) {
+	b.handle(0) // wake the acker
+	b.mu.Lock()
+	for b.acked < seq && !b.ackDone && (b.ackError == nil || b.handled < seq) {
+		b.cond.Wait()
+	}
+	b.mu.Unlock()
+}
+
+// detachLocked schedules the end of the attachment and the session's
+// invalidation after the callbacks already queued; s.mu is held.
+func (b *background) detachLocked() {
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
+	b.s.queue.push(func() {
+		select {
+		case b.ackWake <- struct{}{}:
+		default:
+		}
+		<-b.ackEnd // every handled event is acknowledged, or the daemon is gone
+		close(b.quit)
+		b.mu.Lock()
+		at := b.at
+		b.mu.Unlock()
+		at.Close()
+		<-b.readEnd
+		b.cl.Close()
+	})
+	b.s.invalidateLocked()
+}
+
+// bgFinishAndInvalidate is FinishTasksAndInvalidate of a background
+// session: the process detaches and the daemon's transfers run on.
+func (s *Session) bgFinishAndInvalidate() {
+	s.mu.Lock()
+	if s.invalidating {
+		s.mu.Unlock()
+		return
+	}
+	s.invalidating = true
+	for t := range s.tasks {
+		delete(s.tasks, t)
+		s.active.Add(-1)
+	}
+	s.bg.detachLocked()
+	s.mu.Unlock()
+	s.queue.kick()
+}
+
+// bgInvalidateAndCancel is InvalidateAndCancel of a background session:
+// the daemon's transfers are cancelled, their completions delivered, then
+// the session is invalidated.
+func (s *Session) bgInvalidateAndCancel() {
+	s.mu.Lock()
+	if s.invalidating {
+		s.mu.Unlock()
+		return
+	}
+	s.invalidating = true
+	tasks := s.taskListLocked()
+	if len(tasks) == 0 {
+		s.bg.detachLocked()
+	}
+	s.mu.Unlock()
+	s.queue.kick()
+	for _, t := range tasks {
+		t.Cancel()
+	}
+}
+
+// bgResume is Resume of a background task: the first one creates the
+// daemon's job, later ones resume it.
+func (t *Task) bgResume(bt *bgTask) {
+	b := t.session.bg
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	t.mu.Lock()
+	if t.state != TaskSuspended {
+		t.mu.Unlock()
+		return
+	}
+	first := !t.started
+	t.started = true
+	t.state = TaskRunning
+	t.paused.Store(false)
+	t.suspendCount = 0
+	if first {
+		t.startTime = time.Now()
+	}
+	t.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+	defer cancel()
+	if !first {
+		if bt.job != "" {
+			b.cl.Resume(ctx, bt.job) // a job that ended meanwhile tells through its events
+		}
+		return
+	}
+	n, err := t.newJob(bt)
+	if err == nil {
+		var j api.Job
+		b.mu.Lock()
+		b.creating++ // its events wait for it in task
+		b.mu.Unlock()
+		j, err = b.cl.CreateJob(ctx, n)
+		if err == nil {
+			b.progress(t, j.BytesDone, j.BytesExpected, 0) // before any event of the job
+		}
+		b.mu.Lock()
+		b.creating--
+		if err == nil {
+			bt.job = j.ID
+			b.jobs[j.ID] = t
+		}
+		b.cond.Broadcast()
+		b.mu.Unlock()
+		if err == nil {
+			return
+		}
+	}
+	t.mu.Lock()
+	t.state = TaskCanceling
+	t.mu.Unlock()
+	b.failLocal(t, err)
+}
+
+// newJob returns the daemon job of a background task.
+func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
+	s := t.session
+	req := t.orig
+	if req == nil || req.URL == nil {
+		return api.NewJob{}, &Error{Code: ErrBadURL, Err: errors.New("urlsession: the task has no URL")}
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return api.NewJob{}, &Error{Code: ErrUnsupportedURL,
+			Err: fmt.Errorf("urlsession: background sessions load only http and https URLs, not %q", req.URL.Scheme)}
+	}
+	if bt.kind == api.Download {
+		if _, ok := delegateFor[DownloadDelegate](t); !ok {
+			return api.NewJob{}, &Error{Code: ErrUnknown, Err: ErrNoDownloadDelegate}
+		}
+	}
+	if bt.kind == api.Download && req.Body != nil && req.Body != http.NoBody {
+		return api.NewJob{}, &Error{Code: ErrUnknown,
+			Err: fmt.Errorf("%w: download requests with a body (use an upload task from a file)", ErrNotInBackground)}
+	}
+	h := req.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	for k, vs := range s.cfg.HTTPAdditionalHeaders {
+		if _, ok := h[k]; !ok {
+			h[k] = append([]string(nil), vs...)
+		}
+	}
+	if len(h) == 0 {
+		h = nil
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	t.mu.Lock()
+	prio := t.priority
+	var hints taskHints
+	if x := t.more(); x.hints != nil {
+		hints = *x.hints
+	}
+	t.mu.Unlock()
+	n := api.NewJob{
+		Session:         s.bg.id,
+		Kind:            bt.kind,
+		Request:         api.Request{Method: method, URL: req.URL.String(), Header: h},
+		EarliestBegin:   hints.earliest,
+		Discretionary:   s.cfg.IsDiscretionary,
+		Priority:        toJobPriority(prio),
+		ResumeData:      bt.resume,
+		ResourceTimeout: s.cfg.resourceTimeout().Seconds(),
+	}
+	if n.ResourceTimeout > 10*365*24*3600 {
+		n.ResourceTimeout = 0
+	}
+	switch bt.kind {
+	case api.Upload:
+		abs, err := filepath.Abs(bt.file)
+		if err != nil {
+			return api.NewJob{}, &Error{Code: ErrFileDoesNotExist, Err: err}
+		}
+		info, err := os.Stat(abs)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return api.NewJob{}, &Error{Code: ErrFileDoesNotExist, Err: err}
+		case err != nil:
+			return api.NewJob{}, &Error{Code: ErrNoPermissionsToReadFile, Err: err}
+		case info.IsDir():
+			return api.NewJob{}, &Error{Code: ErrFileIsDirectory, Err: fmt.Errorf("urlsession: %s is a directory", abs)}
+		}
+		n.File = abs
+		if hints.expectSend > 0 {
+			n.BytesExpected = hints.expectSend
+		}
+	case api.Download:
+		if hints.expectRx > 0 {
+			n.BytesExpected = hints.expectRx
+		}
+		if s.bg.dir != "" {
+			var r [8]byte
+			rand.Read(r[:])
+			n.File = filepath.Join(s.bg.dir, hex.EncodeToString(r[:])+".download")
+		}
+	}
+	if err := n.Validate(); err != nil {
+		return api.NewJob{}, &Error{Code: ErrBadURL, Err: fmt.Errorf("urlsession: %w", err)}
+	}
+	return n, nil
+}
+
+// bgSuspend is Suspend of a background task: its job is paused.
+func (t *Task) bgSuspend(bt *bgTask) {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	t.mu.Lock()
+	if t.state != TaskRunning {
+		t.mu.Unlock()
+		return
+	}
+	t.state = TaskSuspended
+	t.paused.Store(true)
+	t.mu.Unlock()
+	if bt.job != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+		t.session.bg.cl.Pause(ctx, bt.job)
+		cancel()
+	}
+}
+
+// bgCancel is Cancel of a background task: its job is cancelled, and the
+// task completes with the daemon's complete event; a task without a job
+// completes at once.
+func (t *Task) bgCancel(bt *bgTask) {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	t.mu.Lock()
+	switch t.state {
+	case TaskCanceling, TaskCompleted:
+		t.mu.Unlock()
+		return
+	}
+	t.state = TaskCanceling
+	t.paused.Store(false)
+	t.started = true
+	t.mu.Unlock()
+	if bt.job == "" {
+		t.session.bg.failLocal(t, &Error{Code: ErrCancelled, Err: errCancelled})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+	defer cancel()
+	t.session.bg.cl.Cancel(ctx, bt.job) // a job that ended already completes through its events
+}
+
+// bgCancelByProducingResumeData is CancelByProducingResumeData of a
+// background download: it cancels the job and waits for the resume data
+// of its completion (delivered to DidCompleteWithError as well).
+func (dt *DownloadTask) bgCancelByProducingResumeData(ctx context.Context, bt *bgTask) ([]byte, error) {
+	dt.bgCancel(bt)
+	b := dt.session.bg
+	bt.mu.Lock()
+	job := bt.job
+	bt.mu.Unlock()
+	delay := 10 * time.Millisecond
+	for {
+		select {
+		case <-bt.ended:
+			bt.mu.Lock()
+			defer bt.mu.Unlock()
+			return bt.endData, nil
+		default:
+		}
+		if job != "" {
+			// The completion may wait behind a busy delegate queue: ask
+			// the daemon too.
+			jctx, cancel := context.WithTimeout(ctx, daemonTimeout)
+			j, err := b.cl.Job(jctx, job)
+			cancel()
+			if err == nil && j.State.Final() {
+				return j.ResumeData, nil
+			}
+		}
+		select {
+		case <-bt.ended:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}

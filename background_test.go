@@ -1,0 +1,1066 @@
+package urlsession_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/internal/daemon/api"
+	"github.com/urlsession-go/urlsession/internal/daemon/client"
+	"github.com/urlsession-go/urlsession/internal/daemon/runner"
+	"github.com/urlsession-go/urlsession/internal/daemon/server"
+	"github.com/urlsession-go/urlsession/internal/daemon/store"
+)
+
+// bgDaemon is a urlsessiond served in the test process on its real Unix
+// socket, in a temporary XDG_RUNTIME_DIR and HOME that child processes
+// inherit.
+type bgDaemon struct {
+	srv  *server.Server
+	dir  string
+	st   *store.Store
+	rn   *runner.Runner
+	done chan error
+	// launched receives "<session> <argv...>" for each launch command
+	// the daemon runs (it runs none).
+	launched chan string
+}
+
+// startBackgroundDaemon points this process's environment (and so the
+// children's) at a new runtime directory and home, and serves a daemon
+// there until the test ends. $URLSESSIOND names no executable, so a
+// session that found no daemon would fail rather than start another.
+func startBackgroundDaemon(t testing.TB) *bgDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
+	t.Setenv("HOME", filepath.Join(dir, "home"))
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "home", "data"))
+	t.Setenv("URLSESSIOND", filepath.Join(dir, "no-such-urlsessiond"))
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.PrepareRuntimeDir(api.RuntimeDir()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "daemon", "jobs.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn, err := runner.New(runner.Options{PartialDir: filepath.Join(dir, "daemon", "partial"),
+		Configuration: urlsession.EphemeralConfiguration()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &bgDaemon{dir: dir, st: st, rn: rn, launched: make(chan string, 16)}
+	d.serve(t)
+	t.Cleanup(func() {
+		d.stop(t)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		rn.Close(ctx)
+		st.Close()
+	})
+	return d
+}
+
+// serve starts a daemon on the store and socket.
+func (d *bgDaemon) serve(t testing.TB) {
+	t.Helper()
+	srv, err := server.New(server.Config{Store: d.st, Runner: d.rn, IdleTimeout: -1, Socket: api.SocketPath(),
+		ProgressInterval: time.Millisecond, Launch: func(id string, argv []string) error {
+			select {
+			case d.launched <- id + " " + strings.Join(argv, " "):
+			default:
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := server.Listen(api.SocketPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.srv = srv
+	d.done = make(chan error, 1)
+	go func() { d.done <- srv.Serve(ln) }()
+}
+
+// stop shuts the daemon down, as SIGTERM does: transfers stop into
+// their resume data.
+func (d *bgDaemon) stop(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d.srv.Shutdown(ctx)
+	if err := <-d.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		t.Error(err)
+	}
+}
+
+// waitJobs waits (a minute at most) until the session's jobs satisfy ok.
+func (d *bgDaemon) waitJobs(t testing.TB, session string, ok func([]api.Job) bool) []api.Job {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		jobs := d.srv.Jobs(session)
+		if ok(jobs) {
+			return jobs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon's jobs of %q did not get there in a minute: %+v", session, jobs)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the daemon's state, not synchronising on time
+	}
+}
+
+// waitDetached waits (a minute at most) until no process is attached to
+// session.
+func (d *bgDaemon) waitDetached(t testing.TB, session string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for d.srv.Attached(session) {
+		if time.Now().After(deadline) {
+			t.Fatalf("session %q still attached after a minute", session)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func allFinal(n int) func([]api.Job) bool {
+	return func(jobs []api.Job) bool {
+		if len(jobs) != n {
+			return false
+		}
+		for _, j := range jobs {
+			if !j.State.Final() {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// bgBody is the deterministic body of /file/<name>.
+func bgBody(name string, size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i*7) ^ name[i%len(name)]
+	}
+	return b
+}
+
+const bgSize = 300 << 10
+
+// bgOrigin serves downloads at /file/<name> (with a strong ETag and byte
+// ranges) and takes uploads at /upload/<name>, recording their SHA-256;
+// while gate is open it holds every request.
+type bgOrigin struct {
+	*httptest.Server
+	gate     chan struct{}
+	gateOnce sync.Once
+	mu       sync.Mutex
+	uploads  map[string]string
+}
+
+func newBackgroundOrigin(t testing.TB, gated bool) *bgOrigin {
+	o := &bgOrigin{gate: make(chan struct{}), uploads: map[string]string{}}
+	if !gated {
+		o.open()
+	}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-o.gate:
+		case <-r.Context().Done():
+			return
+		}
+		name := filepath.Base(r.URL.Path)
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/file/"):
+			w.Header().Set("ETag", `"`+name+`"`)
+			http.ServeContent(w, r, name, time.Unix(1e9, 0), bytes.NewReader(bgBody(name, bgSize)))
+		case strings.HasPrefix(r.URL.Path, "/upload/"):
+			h := sha256.New()
+			if _, err := io.Copy(h, r.Body); err != nil {
+				return
+			}
+			o.mu.Lock()
+			o.uploads[name] = hex.EncodeToString(h.Sum(nil))
+			o.mu.Unlock()
+			w.WriteHeader(http.StatusCreated)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(func() { o.open(); o.Close() })
+	return o
+}
+
+func (o *bgOrigin) open() { o.gateOnce.Do(func() { close(o.gate) }) }
+
+func sha(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// bgRecorder is a background session's delegate that writes every
+// callback as a line ("ev ...") to w, moving finished downloads into dir.
+type bgRecorder struct {
+	w   io.Writer
+	dir string
+	// inside, when set, is called inside DidFinishDownloadingTo.
+	inside func(path string)
+	mu     sync.Mutex
+	lines  []string
+	done   chan struct{} // closed by DidFinishEventsForBackgroundSession
+	gone   chan struct{} // closed by DidBecomeInvalidWithError
+}
+
+var (
+	_ urlsession.BackgroundEventsDelegate = (*bgRecorder)(nil)
+	_ urlsession.DownloadDelegate         = (*bgRecorder)(nil)
+	_ urlsession.DownloadProgressDelegate = (*bgRecorder)(nil)
+	_ urlsession.SendProgressDelegate     = (*bgRecorder)(nil)
+	_ urlsession.CompletionDelegate       = (*bgRecorder)(nil)
+	_ urlsession.InvalidationDelegate     = (*bgRecorder)(nil)
+)
+
+func newRecorder(w io.Writer, dir string) *bgRecorder {
+	return &bgRecorder{w: w, dir: dir, done: make(chan struct{}), gone: make(chan struct{})}
+}
+
+func (r *bgRecorder) log(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	r.lines = append(r.lines, line)
+	r.mu.Unlock()
+	if r.w != nil {
+		fmt.Fprintln(r.w, "ev "+line)
+	}
+}
+
+func (r *bgRecorder) recorded() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.lines)
+}
+
+func taskName(t *urlsession.Task) string { return filepath.Base(t.OriginalRequest().URL.Path) }
+
+func (r *bgRecorder) DidWriteData(s *urlsession.Session, t *urlsession.DownloadTask, n, total, expected int64) {
+	r.log("progress %s %d %d %d", taskName(t.Task), n, total, expected)
+}
+
+func (r *bgRecorder) DidSendBodyData(s *urlsession.Session, t *urlsession.Task, n, total, expected int64) {
+	r.log("sent %s %d %d %d", taskName(t), n, total, expected)
+}
+
+func (r *bgRecorder) DidFinishDownloadingTo(s *urlsession.Session, t *urlsession.DownloadTask, path string) {
+	if r.inside != nil {
+		r.inside(path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		r.log("finish %s unreadable: %v", taskName(t.Task), err)
+		return
+	}
+	if r.dir != "" {
+		if err := os.Rename(path, filepath.Join(r.dir, taskName(t.Task))); err != nil {
+			r.log("finish %s cannot move: %v", taskName(t.Task), err)
+			return
+		}
+	}
+	r.log("finish %s %d %s", taskName(t.Task), len(data), sha(data))
+}
+
+func (r *bgRecorder) DidCompleteWithError(s *urlsession.Session, t *urlsession.Task, err error) {
+	status := 0
+	if resp := t.Response(); resp != nil {
+		status = resp.StatusCode
+	}
+	r.log("complete %s %d %d resume=%t", taskName(t), urlsession.CodeOf(err), status, urlsession.ErrorResumeData(err) != nil)
+}
+
+func (r *bgRecorder) DidFinishEventsForBackgroundSession(s *urlsession.Session) {
+	r.log("finished")
+	close(r.done)
+}
+
+func (r *bgRecorder) DidBecomeInvalidWithError(s *urlsession.Session, err error) {
+	r.log("invalid %v", err)
+	close(r.gone)
+}
+
+// bgChildEnv selects the helper mode of TestBackgroundChild.
+const bgChildEnv = "URLSESSION_BG_CHILD"
+
+// TestBackgroundChild is the program the background tests run as child
+// processes; it does nothing unless $URLSESSION_BG_CHILD names a mode:
+//
+//	start   create the tasks named by $BG_DOWNLOADS and $BG_UPLOADS
+//	        (space-separated URLs; uploads as URL=FILE), resume them, exit
+//	attach  reattach, record every event, list the tasks after
+//	        DidFinishEventsForBackgroundSession, then invalidate and exit
+//	kill    reattach and block inside DidFinishDownloadingTo
+//	hold    attach, say so, and stay until standard input closes
+func TestBackgroundChild(t *testing.T) {
+	mode := os.Getenv(bgChildEnv)
+	if mode == "" {
+		t.Skip("a helper process of the background tests")
+	}
+	os.Exit(bgChild(mode))
+}
+
+func bgChild(mode string) int {
+	id := os.Getenv("BG_ID")
+	out := os.Stdout
+	rec := newRecorder(out, os.Getenv("BG_DEST"))
+	if mode == "start" || mode == "hold" {
+		rec.w = nil // what these say is checked elsewhere
+	}
+	if mode == "kill" {
+		rec.inside = func(path string) {
+			fmt.Fprintln(out, "inside "+path)
+			select {} // until killed
+		}
+	}
+	s, err := urlsession.New(urlsession.BackgroundConfiguration(id), rec)
+	if err != nil {
+		fmt.Fprintln(out, "error", urlsession.CodeOf(err), err)
+		return 0
+	}
+	switch mode {
+	case "start":
+		for _, u := range strings.Fields(os.Getenv("BG_DOWNLOADS")) {
+			req, _ := http.NewRequest("GET", u, nil)
+			s.DownloadTask(req).Resume()
+		}
+		for _, spec := range strings.Fields(os.Getenv("BG_UPLOADS")) {
+			u, file, _ := strings.Cut(spec, "=")
+			req, _ := http.NewRequest("PUT", u, nil)
+			s.UploadTaskFromFile(req, file).Resume()
+		}
+		fmt.Fprintln(out, "started", len(s.AllTasks()))
+		return 0 // without invalidating: the transfers go on
+	case "hold":
+		fmt.Fprintln(out, "attached")
+		io.Copy(io.Discard, os.Stdin)
+		s.FinishTasksAndInvalidate()
+		<-s.Invalidated()
+		return 0
+	}
+	select {
+	case <-rec.done:
+	case <-time.After(2 * time.Minute):
+		fmt.Fprintln(out, "timeout waiting for DidFinishEventsForBackgroundSession")
+		return 1
+	}
+	fmt.Fprintln(out, "tasks", len(s.AllTasks()))
+	s.FinishTasksAndInvalidate()
+	<-s.Invalidated()
+	return 0
+}
+
+// runChild runs TestBackgroundChild in mode with env added and returns
+// its lines of output, stopping at stop (when not empty) with the process
+// still running.
+func runChild(t *testing.T, mode string, env ...string) []string {
+	t.Helper()
+	cmd := bgChildCmd(mode, env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child %s: %v\n%s", mode, err, out)
+	}
+	return childLines(out)
+}
+
+func bgChildCmd(mode string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBackgroundChild$", "-test.count=1", "-test.shuffle=off")
+	cmd.Env = append(os.Environ(), bgChildEnv+"="+mode, "URLSESSION_EPHEMERAL_CHILD=background")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// childLines keeps the child's own lines, not the testing package's.
+func childLines(out []byte) []string {
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		for _, p := range []string{"ev ", "started", "tasks", "error", "inside", "attached", "timeout"} {
+			if strings.HasPrefix(l, p) {
+				lines = append(lines, l)
+				break
+			}
+		}
+	}
+	return lines
+}
+
+// checkReplay checks a reattached process's events: per task, progress
+// that only grows, then (downloads) one finish with the right bytes, then
+// one complete with the status; every task once; and last "finished".
+func checkReplay(t *testing.T, lines []string, downloads, uploads map[string]string) {
+	t.Helper()
+	if len(lines) < 3 || lines[len(lines)-1] != "ev invalid <nil>" {
+		t.Fatalf("the process did not end with DidBecomeInvalidWithError:\n%s", strings.Join(lines, "\n"))
+	}
+	lines = lines[:len(lines)-1]
+	if len(lines) < 2 || lines[len(lines)-2] != "ev finished" || lines[len(lines)-1] != "tasks 0" {
+		t.Fatalf("the replay does not end with DidFinishEventsForBackgroundSession and no task left:\n%s", strings.Join(lines, "\n"))
+	}
+	finished := map[string]int{}
+	completed := map[string]int{}
+	last := map[string]int64{}
+	for _, l := range lines[:len(lines)-2] {
+		f := strings.Fields(strings.TrimPrefix(l, "ev "))
+		name := f[1]
+		if completed[name] > 0 {
+			t.Errorf("%q after %s completed", l, name)
+		}
+		switch f[0] {
+		case "progress", "sent":
+			total, _ := strconv.ParseInt(f[3], 10, 64)
+			n, _ := strconv.ParseInt(f[2], 10, 64)
+			if n <= 0 || total <= last[name] || total-n != last[name] {
+				t.Errorf("%q: progress from %d", l, last[name])
+			}
+			last[name] = total
+		case "finish":
+			want, ok := downloads[name]
+			if !ok || len(f) != 4 || f[2] != strconv.Itoa(bgSize) || f[3] != want {
+				t.Errorf("%q: want %d bytes with SHA-256 %s", l, bgSize, want)
+			}
+			if last[name] != bgSize {
+				t.Errorf("%s finished after DidWriteData reported %d bytes", name, last[name])
+			}
+			finished[name]++
+		case "complete":
+			status := "200"
+			if _, up := uploads[name]; up {
+				status = "201"
+			} else if finished[name] != 1 {
+				t.Errorf("%s completed after %d DidFinishDownloadingTo", name, finished[name])
+			}
+			if f[2] != "0" || f[3] != status {
+				t.Errorf("%q: want code 0 and status %s", l, status)
+			}
+			completed[name]++
+		default:
+			t.Errorf("unexpected %q", l)
+		}
+	}
+	for name := range downloads {
+		if completed[name] != 1 {
+			t.Errorf("download %s completed %d times", name, completed[name])
+		}
+	}
+	for name := range uploads {
+		if completed[name] != 1 {
+			t.Errorf("upload %s completed %d times", name, completed[name])
+		}
+	}
+}
+
+func TestBackgroundReattachReplaysEvents(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	dest := t.TempDir()
+	downloads := map[string]string{}
+	var urls []string
+	for _, n := range []string{"a.bin", "b.bin", "c.bin"} {
+		downloads[n] = sha(bgBody(n, bgSize))
+		urls = append(urls, o.URL+"/file/"+n)
+	}
+	uploads := map[string]string{}
+	var specs []string
+	for i, n := range []string{"u1", "u2"} {
+		body := bgBody(n, 100<<10+i)
+		file := filepath.Join(t.TempDir(), n)
+		if err := os.WriteFile(file, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		uploads[n] = sha(body)
+		specs = append(specs, o.URL+"/upload/"+n+"="+file)
+	}
+	env := []string{"BG_ID=reattach", "BG_DEST=" + dest,
+		"BG_DOWNLOADS=" + strings.Join(urls, " "), "BG_UPLOADS=" + strings.Join(specs, " ")}
+
+	if got := runChild(t, "start", env...); !slices.Equal(got, []string{"started 5"}) {
+		t.Fatalf("start: %q", got)
+	}
+	d.waitDetached(t, "reattach")
+	if jobs := d.srv.Jobs("reattach"); len(jobs) != 5 {
+		t.Fatalf("the daemon holds %d jobs, want 5", len(jobs))
+	}
+	o.open() // the app is gone: let the transfers run
+	d.waitJobs(t, "reattach", allFinal(5))
+
+	lines := runChild(t, "attach", env...)
+	checkReplay(t, lines, downloads, uploads)
+	for n, want := range downloads {
+		data, err := os.ReadFile(filepath.Join(dest, n))
+		if err != nil || sha(data) != want {
+			t.Errorf("moved download %s: %v, SHA-256 %s, want %s", n, err, sha(data), want)
+		}
+	}
+	o.mu.Lock()
+	for n, want := range uploads {
+		if o.uploads[n] != want {
+			t.Errorf("upload %s arrived with SHA-256 %q, want %s", n, o.uploads[n], want)
+		}
+	}
+	o.mu.Unlock()
+	if jobs := d.srv.Jobs("reattach"); len(jobs) != 0 {
+		t.Errorf("the daemon still holds %d jobs after their events were delivered", len(jobs))
+	}
+
+	// Every event was delivered once: the next process gets none.
+	if got := runChild(t, "attach", env...); !slices.Equal(got, []string{"ev finished", "tasks 0", "ev invalid <nil>"}) {
+		t.Errorf("second reattach: %q, want only DidFinishEventsForBackgroundSession", got)
+	}
+}
+
+func TestBackgroundKilledInsideDidFinishDownloading(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	dest := t.TempDir()
+	env := []string{"BG_ID=killed", "BG_DEST=" + dest, "BG_DOWNLOADS=" + o.URL + "/file/k.bin"}
+	if got := runChild(t, "start", env...); !slices.Equal(got, []string{"started 1"}) {
+		t.Fatalf("start: %q", got)
+	}
+	d.waitDetached(t, "killed")
+	o.open()
+	d.waitJobs(t, "killed", allFinal(1))
+
+	cmd := bgChildCmd("kill", env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var inside string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "inside "); ok {
+			inside = p
+			break
+		}
+	}
+	cmd.Process.Kill()
+	go io.Copy(io.Discard, stdout)
+	cmd.Wait()
+	if inside == "" {
+		t.Fatal("the child never got DidFinishDownloadingTo")
+	}
+	if _, err := os.Stat(inside); err != nil {
+		t.Fatalf("the file handed over before the kill is gone: %v", err)
+	}
+	d.waitDetached(t, "killed")
+
+	lines := runChild(t, "attach", env...)
+	checkReplay(t, lines, map[string]string{"k.bin": sha(bgBody("k.bin", bgSize))}, nil)
+	if _, err := os.Stat(inside); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the daemon's file %s is still there after the delegate moved it: %v", inside, err)
+	}
+}
+
+func TestBackgroundSecondProcessRefused(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	cmd := bgChildCmd("hold", "BG_ID=busy")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	sc := bufio.NewScanner(stdout)
+	attached := false
+	for sc.Scan() {
+		if sc.Text() == "attached" {
+			attached = true
+			break
+		}
+	}
+	if !attached {
+		t.Fatal("the first process did not attach")
+	}
+	rec := newRecorder(nil, "")
+	s, err := urlsession.New(urlsession.BackgroundConfiguration("busy"), rec)
+	if s != nil || !errors.Is(err, urlsession.ErrBackgroundSessionInUseByAnotherProcess) {
+		t.Fatalf("New while another process is attached: %v, %v; want ErrBackgroundSessionInUseByAnotherProcess", s, err)
+	}
+	if !strings.Contains(err.Error(), `"busy" is in use by another process`) {
+		t.Errorf("error %q does not say what happened", err)
+	}
+
+	// Once the first process has gone, the identifier is free.
+	stdin.Close()
+	go io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	d.waitDetached(t, "busy")
+	s, err = urlsession.New(urlsession.BackgroundConfiguration("busy"), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rec.done
+	s.FinishTasksAndInvalidate()
+	<-s.Invalidated()
+}
+
+// newBackground makes a background session in this process, invalidated
+// when the test ends.
+func newBackground(t *testing.T, id string) (*urlsession.Session, *bgRecorder) {
+	t.Helper()
+	rec := newRecorder(nil, t.TempDir())
+	s, err := urlsession.New(urlsession.BackgroundConfiguration(id), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.FinishTasksAndInvalidate()
+		<-s.Invalidated()
+	})
+	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+	return s, rec
+}
+
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+		t.Fatalf("no %s in a minute", what)
+	}
+}
+
+func TestBackgroundInvalidateAndCancel(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	s, rec := newBackground(t, "cancel")
+	req, _ := http.NewRequest("GET", o.URL+"/file/x.bin", nil)
+	dt := s.DownloadTask(req)
+	if got := dt.State(); got != urlsession.TaskSuspended {
+		t.Fatalf("new task %v, want suspended", got)
+	}
+	if jobs := d.srv.Jobs("cancel"); len(jobs) != 0 {
+		t.Fatalf("a job before Resume: %+v", jobs)
+	}
+	dt.Resume()
+	d.waitJobs(t, "cancel", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	if got := dt.State(); got != urlsession.TaskRunning {
+		t.Errorf("resumed task %v, want running", got)
+	}
+	s.InvalidateAndCancel()
+	waitClosed(t, rec.gone, "DidBecomeInvalidWithError")
+	want := []string{"finished", "complete x.bin -999 0 resume=false", "invalid <nil>"}
+	if got := rec.recorded(); !slices.Equal(got, want) {
+		t.Errorf("callbacks %q, want %q", got, want)
+	}
+	if err := dt.Err(); !errors.Is(err, urlsession.ErrCancelled) || dt.State() != urlsession.TaskCompleted {
+		t.Errorf("task %v with %v, want completed with ErrCancelled", dt.State(), err)
+	}
+	d.waitDetached(t, "cancel")
+	if jobs := d.srv.Jobs("cancel"); len(jobs) != 0 {
+		t.Errorf("the daemon keeps %+v", jobs)
+	}
+}
+
+func TestBackgroundFinishTasksAndInvalidateLeavesThemRunning(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	rec := newRecorder(nil, t.TempDir())
+	s, err := urlsession.New(urlsession.BackgroundConfiguration("detach"), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+	req, _ := http.NewRequest("GET", o.URL+"/file/y.bin", nil)
+	dt := s.DownloadTask(req)
+	dt.SetPriority(urlsession.HighPriority)
+	dt.Resume()
+	d.waitJobs(t, "detach", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	s.FinishTasksAndInvalidate()
+	waitClosed(t, rec.gone, "DidBecomeInvalidWithError")
+	if got, want := rec.recorded(), []string{"finished", "invalid <nil>"}; !slices.Equal(got, want) {
+		t.Errorf("callbacks %q, want %q", got, want)
+	}
+	d.waitDetached(t, "detach")
+	o.open()
+	jobs := d.waitJobs(t, "detach", allFinal(1))
+	if jobs[0].State != api.Completed || jobs[0].Priority != 50 {
+		t.Errorf("job %+v, want completed with priority 50", jobs[0])
+	}
+
+	s2, rec2 := newBackground(t, "detach")
+	want := sha(bgBody("y.bin", bgSize))
+	got := rec2.recorded()
+	if n := len(got); n < 3 || got[n-3] != fmt.Sprintf("finish y.bin %d %s", bgSize, want) ||
+		got[n-2] != "complete y.bin 0 200 resume=false" || got[n-1] != "finished" {
+		t.Errorf("reattached callbacks %q", got)
+	}
+	if n := len(s2.AllTasks()); n != 0 {
+		t.Errorf("%d tasks after the replay", n)
+	}
+}
+
+func TestBackgroundTasksListsTheDaemonsJobs(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	rec := newRecorder(nil, "")
+	s, err := urlsession.New(urlsession.BackgroundConfiguration("list"), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+	req, _ := http.NewRequest("GET", o.URL+"/file/p.bin", nil)
+	dt := s.DownloadTask(req)
+	dt.Resume()
+	dt.Suspend()
+	if got := dt.State(); got != urlsession.TaskSuspended {
+		t.Errorf("suspended task %v", got)
+	}
+	d.waitJobs(t, "list", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Paused })
+	s.FinishTasksAndInvalidate()
+	waitClosed(t, rec.gone, "DidBecomeInvalidWithError")
+	d.waitDetached(t, "list")
+
+	s2, _ := newBackground(t, "list")
+	set := s2.Tasks()
+	if len(set.Download) != 1 || len(set.Data)+len(set.Upload) != 0 {
+		t.Fatalf("Tasks %+v, want one download", set)
+	}
+	t2 := set.Download[0]
+	if t2.State() != urlsession.TaskSuspended || t2.OriginalRequest().URL.String() != req.URL.String() {
+		t.Errorf("reattached task %v for %v", t2.State(), t2.OriginalRequest().URL)
+	}
+	t2.Resume()
+	d.waitJobs(t, "list", func(jobs []api.Job) bool {
+		return len(jobs) == 1 && (jobs[0].State == api.Running || jobs[0].State == api.Queued)
+	})
+	o.open()
+	waitClosed(t, t2.Done(), "completion of the reattached task")
+	if err := t2.Err(); err != nil || t2.Response() == nil || t2.Response().StatusCode != 200 || t2.CountOfBytesReceived() != bgSize {
+		t.Errorf("reattached task ended with %v, response %v, %d bytes", err, t2.Response(), t2.CountOfBytesReceived())
+	}
+}
+
+func TestBackgroundRefusals(t *testing.T) {
+	startBackgroundDaemon(t)
+	cfg := urlsession.BackgroundConfiguration("refusals")
+	if _, err := urlsession.New(cfg, nil); err == nil || !strings.Contains(err.Error(), "requires a delegate") {
+		t.Errorf("New without a delegate: %v", err)
+	}
+	for _, id := range []string{"", "bad\nid", strings.Repeat("x", 257)} {
+		if _, err := urlsession.New(urlsession.BackgroundConfiguration(id), newRecorder(nil, "")); err == nil {
+			t.Errorf("New with identifier %q succeeded", id)
+		}
+	}
+	withProto := urlsession.BackgroundConfiguration("refusals")
+	withProto.Protocols = []urlsession.Protocol{nil}
+	if _, err := urlsession.New(withProto, newRecorder(nil, "")); err == nil || !strings.Contains(err.Error(), "Protocols") {
+		t.Errorf("New with custom protocols: %v", err)
+	}
+	badContainer := urlsession.BackgroundConfiguration("refusals")
+	badContainer.SharedContainerIdentifier = "../x"
+	if _, err := urlsession.New(badContainer, newRecorder(nil, "")); err == nil {
+		t.Error("New with SharedContainerIdentifier ../x succeeded")
+	}
+
+	s, rec := newBackground(t, "refusals")
+	req := func(u string) *http.Request {
+		r, err := http.NewRequest("GET", u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	u := "http://127.0.0.1:1/file"
+	noHandler := func([]byte, *http.Response, error) {}
+	refused := map[string]*urlsession.Task{
+		"DataTask":                       s.DataTask(req(u)).Task,
+		"DataTaskWithCompletion":         s.DataTaskWithCompletion(req(u), noHandler).Task,
+		"UploadTask":                     s.UploadTask(req(u), []byte("x")).Task,
+		"UploadTaskWithStreamedRequest":  s.UploadTaskWithStreamedRequest(req(u)).Task,
+		"UploadTaskFromFileWithComplete": s.UploadTaskFromFileWithCompletion(req(u), "/etc/hostname", noHandler).Task,
+		"DownloadTaskWithCompletion":     s.DownloadTaskWithCompletion(req(u), func(string, *http.Response, error) {}).Task,
+		"StreamTask":                     s.StreamTask("127.0.0.1", 1).Task,
+		"UploadTaskWithResumeData":       s.UploadTaskWithResumeData([]byte("x")).Task,
+	}
+	for name, task := range refused {
+		err := task.Err()
+		if task.State() != urlsession.TaskCompleted || !errors.Is(err, urlsession.ErrNotInBackground) || urlsession.CodeOf(err) != urlsession.ErrUnknown {
+			t.Errorf("%s: %v with %v, want completed with ErrNotInBackground", name, task.State(), err)
+		}
+	}
+	ctx := context.Background()
+	if _, _, err := s.Data(ctx, req(u)); !errors.Is(err, urlsession.ErrNotInBackground) {
+		t.Errorf("Data: %v", err)
+	}
+	if _, _, err := s.Download(ctx, req(u)); !errors.Is(err, urlsession.ErrNotInBackground) {
+		t.Errorf("Download: %v", err)
+	}
+	if _, _, err := s.Bytes(ctx, req(u)); !errors.Is(err, urlsession.ErrNotInBackground) {
+		t.Errorf("Bytes: %v", err)
+	}
+	if _, err := s.Client().Get(u); !errors.Is(err, urlsession.ErrNotInBackground) {
+		t.Errorf("Client().Get: %v", err)
+	}
+
+	// Refused when resumed, through DidCompleteWithError: other schemes
+	// and missing files.
+	ftp := s.DownloadTask(req("ftp://127.0.0.1/file"))
+	missing := s.UploadTaskFromFile(req(u), filepath.Join(t.TempDir(), "missing"))
+	dir := s.UploadTaskFromFile(req(u), t.TempDir())
+	for _, task := range []*urlsession.Task{ftp.Task, missing.Task, dir.Task} {
+		task.Resume()
+		waitClosed(t, task.Done(), "completion of a refused task")
+	}
+	for task, code := range map[*urlsession.Task]urlsession.Code{ftp.Task: urlsession.ErrUnsupportedURL,
+		missing.Task: urlsession.ErrFileDoesNotExist, dir.Task: urlsession.ErrFileIsDirectory} {
+		if got := urlsession.CodeOf(task.Err()); got != code {
+			t.Errorf("%s: %v, want code %d", task.OriginalRequest().URL, task.Err(), code)
+		}
+	}
+	if n := len(rec.recorded()); n != 4 { // finished, and three completions
+		t.Errorf("callbacks %q", rec.recorded())
+	}
+
+	// A download needs someone to hand the file to.
+	done := make(chan struct{})
+	other, err := urlsession.New(urlsession.BackgroundConfiguration("refusals-2"), eventsOnly(done))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.FinishTasksAndInvalidate(); <-other.Invalidated() }()
+	waitClosed(t, done, "DidFinishEventsForBackgroundSession")
+	orphan := other.DownloadTask(req(u))
+	orphan.Resume()
+	waitClosed(t, orphan.Done(), "completion of a download without DidFinishDownloadingTo")
+	if err := orphan.Err(); !errors.Is(err, urlsession.ErrNoDownloadDelegate) {
+		t.Errorf("download without DidFinishDownloadingTo: %v, want ErrNoDownloadDelegate", err)
+	}
+}
+
+// eventsOnly is a delegate with DidFinishEventsForBackgroundSession alone.
+type eventsOnly chan struct{}
+
+func (e eventsOnly) DidFinishEventsForBackgroundSession(*urlsession.Session) { close(e) }
+
+func TestBackgroundJobCarriesHints(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	cfg := urlsession.BackgroundConfiguration("hints")
+	cfg.IsDiscretionary = true
+	cfg.SharedContainerIdentifier = "group.example"
+	cfg.HTTPAdditionalHeaders = http.Header{"X-App": {"1"}}
+	rec := newRecorder(nil, "")
+	s, err := urlsession.New(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:1/file/h.bin", nil)
+	dt := s.DownloadTask(req)
+	begin := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	dt.SetEarliestBeginDate(begin)
+	dt.SetCountOfBytesClientExpectsToReceive(12345)
+	dt.SetPriority(urlsession.LowPriority)
+	if got := dt.EarliestBeginDate(); !got.Equal(begin) {
+		t.Errorf("EarliestBeginDate %v, want %v", got, begin)
+	}
+	if got := dt.CountOfBytesClientExpectsToReceive(); got != 12345 {
+		t.Errorf("CountOfBytesClientExpectsToReceive %d", got)
+	}
+	dt.Resume()
+	jobs := d.waitJobs(t, "hints", func(jobs []api.Job) bool { return len(jobs) == 1 })
+	j := jobs[0]
+	container := filepath.Join(os.Getenv("XDG_DATA_HOME"), "urlsession", "containers", "group.example")
+	if j.State != api.Queued || !j.EarliestBegin.Equal(begin) || !j.Discretionary || j.BytesExpected != 12345 ||
+		j.Priority != -50 || filepath.Dir(j.File) != container || j.Request.Header.Get("X-App") != "1" {
+		t.Errorf("job %+v: want queued until %v, discretionary, 12345 bytes expected, priority -50, file in %s, X-App", j, begin, container)
+	}
+	if got := dt.CountOfBytesExpectedToReceive(); got != 12345 {
+		t.Errorf("CountOfBytesExpectedToReceive %d, want the job's 12345", got)
+	}
+	s.InvalidateAndCancel()
+	waitClosed(t, rec.gone, "DidBecomeInvalidWithError")
+	if err := dt.Err(); !errors.Is(err, urlsession.ErrCancelled) {
+		t.Errorf("cancelled task: %v", err)
+	}
+}
+
+func TestBackgroundCancelByProducingResumeData(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	const name = "r.bin"
+	body := bgBody(name, bgSize)
+	release := make(chan struct{})
+	var ranged atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"r"`)
+		if r.Header.Get("Range") != "" {
+			ranged.Store(true)
+			http.ServeContent(w, r, name, time.Unix(1e9, 0), bytes.NewReader(body))
+			return
+		}
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		// Two pieces more than 100 ms apart, so that the download
+		// reports progress (at most every 100 ms) before it stalls.
+		w.Write(body[:100<<10])
+		w.(http.Flusher).Flush()
+		time.Sleep(150 * time.Millisecond)
+		w.Write(body[100<<10 : 200<<10])
+		w.(http.Flusher).Flush()
+		select { // the rest never comes: the task is cancelled
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	s, rec := newBackground(t, "produce")
+	req, _ := http.NewRequest("GET", srv.URL+"/file/"+name, nil)
+	dt := s.DownloadTask(req)
+	dt.Resume()
+	d.waitJobs(t, "produce", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].BytesDone > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	data, err := dt.CancelByProducingResumeData(ctx)
+	if err != nil || data == nil {
+		t.Fatalf("CancelByProducingResumeData: %v, %d bytes of resume data", err, len(data))
+	}
+	waitClosed(t, dt.Done(), "completion of the cancelled task")
+	if err := dt.Err(); !errors.Is(err, urlsession.ErrCancelled) || !bytes.Equal(urlsession.ErrorResumeData(err), data) {
+		t.Errorf("cancelled task: %v; want ErrCancelled with the same resume data", err)
+	}
+	again := s.DownloadTaskWithResumeData(data)
+	again.Resume()
+	waitClosed(t, again.Done(), "completion of the resumed task")
+	if err := again.Err(); err != nil {
+		t.Fatalf("resumed task: %v", err)
+	}
+	if !ranged.Load() {
+		t.Error("the resumed download did not ask for the rest with a range")
+	}
+	got := rec.recorded()
+	if want := fmt.Sprintf("finish %s %d %s", name, bgSize, sha(body)); !slices.Contains(got, want) {
+		t.Errorf("callbacks %q lack %q", got, want)
+	}
+	if !slices.Contains(got, "complete r.bin -999 0 resume=true") {
+		t.Errorf("callbacks %q lack the cancellation with resume data", got)
+	}
+}
+
+func TestBackgroundReattachesAfterDaemonRestart(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	s, rec := newBackground(t, "restart")
+	req, _ := http.NewRequest("GET", o.URL+"/file/z.bin", nil)
+	dt := s.DownloadTask(req)
+	dt.Resume()
+	d.waitJobs(t, "restart", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	d.stop(t) // the attach stream ends; the job is stored as queued
+	d.serve(t)
+	o.open()
+	waitClosed(t, dt.Done(), "completion after the daemon restarted")
+	want := []string{"finished", fmt.Sprintf("finish z.bin %d %s", bgSize, sha(bgBody("z.bin", bgSize))), "complete z.bin 0 200 resume=false"}
+	got := slices.DeleteFunc(rec.recorded(), func(l string) bool { return strings.HasPrefix(l, "progress ") })
+	if !slices.Equal(got, want) {
+		t.Errorf("callbacks %q, want %q (besides progress)", got, want)
+	}
+	if err := dt.Err(); err != nil {
+		t.Errorf("task: %v", err)
+	}
+}
+
+func TestBackgroundLaunchEvents(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	cfg := urlsession.BackgroundConfiguration("launch")
+	if !cfg.SessionSendsLaunchEvents {
+		t.Error("BackgroundConfiguration: SessionSendsLaunchEvents is false, Apple's default is true")
+	}
+	cfg.LaunchCommand = []string{"/usr/bin/app", "--sync"}
+	rec := newRecorder(nil, "")
+	s, err := urlsession.New(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+	req, _ := http.NewRequest("GET", o.URL+"/file/l.bin", nil)
+	s.DownloadTask(req).Resume()
+	d.waitJobs(t, "launch", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	s.FinishTasksAndInvalidate()
+	<-s.Invalidated()
+	d.waitDetached(t, "launch")
+	o.open()
+	select {
+	case got := <-d.launched:
+		if got != "launch /usr/bin/app --sync" {
+			t.Errorf("launched %q", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the daemon launched nothing in a minute")
+	}
+
+	relative := urlsession.BackgroundConfiguration("launch")
+	relative.LaunchCommand = []string{"app"}
+	if _, err := urlsession.New(relative, rec); err == nil || !strings.Contains(err.Error(), "LaunchCommand") {
+		t.Errorf("New with a relative LaunchCommand: %v", err)
+	}
+}
+
+func TestBackgroundAdoptsJobsOfOtherClients(t *testing.T) {
+	startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, false)
+	s, rec := newBackground(t, "adopt")
+	cl, err := client.Dial(context.Background(), api.SocketPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.CreateJob(context.Background(), api.NewJob{Session: "adopt", Kind: api.Download,
+		Request: api.Request{Method: "GET", URL: o.URL + "/file/o.bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !slices.Contains(rec.recorded(), "complete o.bin 0 200 resume=false") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no completion of the other client's job in a minute: %q", rec.recorded())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if want := fmt.Sprintf("finish o.bin %d %s", bgSize, sha(bgBody("o.bin", bgSize))); !slices.Contains(rec.recorded(), want) {
+		t.Errorf("callbacks %q lack %q", rec.recorded(), want)
+	}
+	if n := len(s.AllTasks()); n != 0 {
+		t.Errorf("%d tasks left", n)
+	}
+}
