@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -20,10 +21,15 @@ type wsServer struct {
 	got       []string
 	closeCode websocket.StatusCode
 	header    http.Header
+	// ended is closed once a handler has recorded why its connection
+	// ended: the server answers a close frame before its Read returns, so
+	// the client may be gone before closeCode is set.
+	ended     chan struct{}
+	endedOnce sync.Once
 }
 
 func newWSServer(t *testing.T) *wsServer {
-	s := &wsServer{closeCode: -1}
+	s := &wsServer{closeCode: -1, ended: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/nows" {
 			http.NotFound(w, r)
@@ -43,6 +49,7 @@ func newWSServer(t *testing.T) *wsServer {
 				s.mu.Lock()
 				s.closeCode = websocket.CloseStatus(err)
 				s.mu.Unlock()
+				s.endedOnce.Do(func() { close(s.ended) })
 				return
 			}
 			s.mu.Lock()
@@ -117,6 +124,11 @@ func TestWebSocketEndOfInputCloses(t *testing.T) {
 	r := cli(t, "one\n", s.wsURL("/")).want(t, 0)
 	if r.stdout != "" && r.stdout != "ONE\n" {
 		t.Errorf("stdout %q", r.stdout)
+	}
+	select {
+	case <-s.ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server never saw the connection end")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
