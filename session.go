@@ -200,6 +200,9 @@ func baseTLSConfig(cfg *Configuration) *tls.Config {
 type sessionTransport struct{ s *Session }
 
 func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if isConnect(req) {
+		return st.s.proxies.roundTrip(connectTransport{st.s.transport.Load()}, req) // connect.go
+	}
 	origin, addr, only, err := st.s.h3Route(req)
 	if err != nil {
 		if req.Body != nil {
