@@ -1,7 +1,7 @@
 package urlsession
 
-// CONNECT requests of data tasks: sent on a connection of their own over
-// HTTP/1.1, so that a 2xx answer leaves the connection to the task (a
+// CONNECT requests of data tasks: sent on a connection of their own (over
+// HTTP/2 when an https server chooses it, see connecth2.go), so that a 2xx answer leaves the connection to the task (a
 // body that reads and writes the tunnel), which ResponseBecomeStream turns
 // into a stream task. net/http's Transport keeps the connection of a
 // CONNECT and closes it when the tunnel's read side ends, which would take
@@ -28,7 +28,10 @@ func isConnect(req *http.Request) bool { return req != nil && req.Method == http
 // connectTransport sends CONNECT requests, one connection each, with the
 // dialers of tr: its DialContext (the session's proxies) and, for https
 // URLs, its DialTLSContext (the session's TLS, offering HTTP/1.1 only).
-type connectTransport struct{ tr *http.Transport }
+type connectTransport struct {
+	tr *http.Transport
+	h2 bool // offer HTTP/2 to https servers
+}
 
 // connectAuthority returns the host and port a CONNECT request asks for:
 // its Host, else its URL's host, which must name a port.
@@ -61,7 +64,11 @@ func (c connectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var conn net.Conn
 	var err error
 	if strings.EqualFold(req.URL.Scheme, "https") {
-		conn, err = c.tr.DialTLSContext(context.WithValue(ctx, http1OnlyKey{}, true), "tcp", addr)
+		dctx := context.WithValue(ctx, http1OnlyKey{}, true)
+		if c.h2 {
+			dctx = context.WithValue(ctx, alpnKey{}, []string{"h2", "http/1.1"})
+		}
+		conn, err = c.tr.DialTLSContext(dctx, "tcp", addr)
 	} else {
 		conn, err = c.tr.DialContext(ctx, "tcp", addr)
 	}
@@ -73,6 +80,9 @@ func (c connectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if trace != nil && trace.GotConn != nil {
 		trace.GotConn(httptrace.GotConnInfo{Conn: conn})
+	}
+	if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+		return c.roundTripH2(ctx, tc, req) // connecth2.go
 	}
 	resp, br, err := c.exchange(ctx, conn, req, trace)
 	if err != nil {

@@ -3,15 +3,19 @@ package urlsession
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
+	"testing/iotest"
+	"testing/synctest"
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/proxy/proxytest"
@@ -258,4 +262,152 @@ func TestDataTaskConnectServerNeverAnswers(t *testing.T) {
 	if CodeOf(err) != ErrTimedOut {
 		t.Errorf("CONNECT without an answer: %v", err)
 	}
+}
+
+// h2ConnectServer answers CONNECT over HTTP/2 (and HTTP/1.1, for a client
+// that does not offer h2): a 200, "hello " and an echo of the request body
+// to its end, or a 403 for "refused:1".
+func h2ConnectServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		if r.Host == "refused:1" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if r.ProtoMajor == 1 {
+			// A tunnel, not a chunked body: the connection itself.
+			c, brw, err := rc.Hijack()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			brw.WriteString("HTTP/1.1 200 OK\r\nX-Proto: HTTP/1.1\r\n\r\nhello ")
+			brw.Flush()
+			io.Copy(c, brw)
+			c.(interface{ CloseWrite() error }).CloseWrite()
+			return
+		}
+		w.Header().Set("X-Proto", r.Proto)
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "hello ")
+		rc.Flush()
+		buf := make([]byte, 1<<10)
+		for {
+			n, err := r.Body.Read(buf)
+			if n > 0 {
+				w.Write(buf[:n])
+				rc.Flush()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestDataTaskConnectOverHTTP2(t *testing.T) {
+	t.Parallel()
+	srv := h2ConnectServer(t)
+	for _, h2 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			cfg := wsConfig()
+			cfg.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+			cfg.DisableHTTP2 = !h2
+			b := &becomer{streamRecorder: newStreamRecorder(), became: make(chan *StreamTask, 1)}
+			s := newSession(t, cfg, b)
+			task := s.DataTask(connectRequest(t, srv.URL, "echo.test:7"))
+			task.Resume()
+			var st *StreamTask
+			select {
+			case st = <-b.became:
+			case <-task.Done():
+				t.Fatalf("the data task completed with %v", task.Err())
+			}
+			wait(t, task)
+			want := map[bool]string{true: "HTTP/2.0", false: "HTTP/1.1"}[h2]
+			if resp := task.Response(); resp == nil || resp.Proto != want || resp.Header.Get("X-Proto") != want {
+				t.Fatalf("the CONNECT's response %v, want %s", resp, want)
+			}
+			tunnelEcho(t, st)
+		})
+	}
+
+	// A refusal over HTTP/2 is an ordinary response.
+	cfg := wsConfig()
+	cfg.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	s := newSession(t, cfg, nil)
+	body, resp, err := s.Data(t.Context(), connectRequest(t, srv.URL, "refused:1"))
+	if err != nil || resp.StatusCode != http.StatusForbidden || resp.Proto != "HTTP/2.0" || string(body) != "forbidden\n" {
+		t.Errorf("refused CONNECT: %v %q %v", resp, body, err)
+	}
+}
+
+func TestTunnelWriterDeadlines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newTunnelWriter()
+		// Nobody reads: the deadline ends the write.
+		w.dl.set(time.Now().Add(time.Second))
+		start := time.Now()
+		n, err := w.Write([]byte("stuck"))
+		if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) != time.Second {
+			t.Fatalf("Write past its deadline: %d %v after %v", n, err, time.Since(start))
+		}
+		// A passed deadline fails at once, until cleared.
+		if _, err := w.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Write after the deadline: %v", err)
+		}
+		w.dl.set(time.Time{})
+		got := make(chan string)
+		go func() {
+			b, _ := io.ReadAll(iotest.OneByteReader(w))
+			got <- string(b)
+		}()
+		if n, err := w.Write([]byte("through")); n != 7 || err != nil {
+			t.Fatalf("Write: %d %v", n, err)
+		}
+		w.Close()
+		if s := <-got; s != "through" {
+			t.Errorf("read %q", s)
+		}
+		if _, err := w.Write([]byte("late")); err == nil {
+			t.Error("Write after Close succeeded")
+		}
+	})
+}
+
+func TestH2TunnelReadDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pr, pw := io.Pipe()
+		tun := newH2Tunnel(nil, pr, newTunnelWriter(), func() {})
+		defer tun.Close()
+		tun.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 8)
+		if _, err := tun.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read past its deadline: %v", err)
+		}
+		tun.SetReadDeadline(time.Time{})
+		go func() { pw.Write([]byte("0123456789")); pw.Close() }()
+		var all []byte
+		for {
+			n, err := tun.Read(buf)
+			all = append(all, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if string(all) != "0123456789" {
+			t.Errorf("read %q", all)
+		}
+	})
 }

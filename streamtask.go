@@ -802,6 +802,9 @@ func (t *Task) becomeStream(ctx context.Context, resp *http.Response) bool {
 	}
 	u := resp.Request.URL
 	t.mu.Unlock()
+	if nc, ok := rwc.(net.Conn); ok {
+		conn = nc // a tunnel of its own (HTTP/2)
+	}
 	if rwc == nil || conn == nil {
 		return false
 	}
@@ -814,7 +817,11 @@ func (t *Task) becomeStream(ctx context.Context, resp *http.Response) bool {
 			host, port = h, p // the tunnel's end
 		}
 	}
-	st := t.session.newStreamTask(host, port, &upgradedConn{rwc: rwc, c: conn})
+	var preset net.Conn = &upgradedConn{rwc: rwc, c: conn}
+	if nc, ok := rwc.(net.Conn); ok {
+		preset = nc
+	}
+	st := t.session.newStreamTask(host, port, preset)
 	st.Resume()
 	t.session.queue.add(func() { d.DidBecomeStreamTask(t.session, t.data, st) })
 	resp.Body = http.NoBody // the stream task's now
