@@ -95,12 +95,14 @@ func (c connectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode/100 == 2 {
 		// ReadResponse's body is dropped unread: closing it would consume
 		// tunnel bytes as the answer's content.
-		resp.Body = &tunnelBody{br: br, conn: conn}
+		tb := &tunnelBody{br: br, conn: conn}
+		tb.stop = context.AfterFunc(ctx, func() { conn.Close() })
+		resp.Body = tb
 		resp.ContentLength = -1
 		resp.Close = true
 		return resp, nil
 	}
-	resp.Body = &connBody{ReadCloser: resp.Body, conn: conn}
+	resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: context.AfterFunc(ctx, func() { conn.Close() })}
 	return resp, nil
 }
 
@@ -164,25 +166,38 @@ func canonicalAddr(req *http.Request) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
+// detacher is a CONNECT tunnel's body, which the end of the request's
+// context closes until detach is called (by becomeStream, which hands the
+// tunnel to a stream task that outlives the data task).
+type detacher interface{ detach() }
+
 // tunnelBody is the body of a 2xx answer to CONNECT: the tunnel, read
 // (first what came with the answer) and written.
 type tunnelBody struct {
 	br   *bufio.Reader
 	conn net.Conn
+	stop func() bool // stops closing conn when the request's context ends
 }
 
 func (b *tunnelBody) Read(p []byte) (int, error)  { return b.br.Read(p) }
 func (b *tunnelBody) Write(p []byte) (int, error) { return b.conn.Write(p) }
-func (b *tunnelBody) Close() error                { return b.conn.Close() }
+func (b *tunnelBody) detach()                     { b.stop() }
+
+func (b *tunnelBody) Close() error {
+	b.stop()
+	return b.conn.Close()
+}
 
 // connBody is the body of any other answer to CONNECT; closing it closes
-// the connection.
+// the connection, as the end of the request's context does.
 type connBody struct {
 	io.ReadCloser
 	conn net.Conn
+	stop func() bool
 }
 
 func (b *connBody) Close() error {
+	b.stop()
 	b.ReadCloser.Close()
 	return b.conn.Close()
 }

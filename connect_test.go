@@ -411,3 +411,28 @@ func TestH2TunnelReadDeadline(t *testing.T) {
 		}
 	})
 }
+
+func TestDataTaskConnectCancelWhileReadingTheTunnel(t *testing.T) {
+	t.Parallel()
+	cs := newConnectServer(t)
+	h2 := h2ConnectServer(t)
+	for _, base := range []string{"http://" + cs.addr, h2.URL} {
+		t.Run(base[:5], func(t *testing.T) {
+			cfg := wsConfig()
+			cfg.TLSClientConfig = h2.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+			s := newSession(t, cfg, nil)
+			// The tunnel never ends: the body is read until the task is
+			// cancelled.
+			ctx, cancel := context.WithCancel(t.Context())
+			task := s.DataTaskWithCompletion(connectRequest(t, base, "echo.test:7"), func([]byte, *http.Response, error) {})
+			stop := context.AfterFunc(ctx, task.Cancel)
+			defer stop()
+			task.Resume()
+			time.AfterFunc(50*time.Millisecond, cancel)
+			wait(t, task)
+			if CodeOf(task.Err()) != ErrCancelled {
+				t.Errorf("completed with %v, want ErrCancelled", task.Err())
+			}
+		})
+	}
+}

@@ -52,24 +52,29 @@ func (c connectTransport) roundTripH2(ctx context.Context, tc *tls.Conn, req *ht
 		}
 		return nil, err
 	}
+	end := func() { cancel(); cc.Close() }
 	if resp.StatusCode/100 != 2 {
 		w.Close()
-		resp.Body = &h2Body{ReadCloser: resp.Body, end: func() { cancel(); cc.Close() }}
+		resp.Body = &h2Body{ReadCloser: resp.Body, end: end, stop: context.AfterFunc(ctx, end)}
 		return resp, nil
 	}
-	resp.Body = newH2Tunnel(tc, resp.Body, w, func() { cancel(); cc.Close() })
+	tun := newH2Tunnel(tc, resp.Body, w, end)
+	tun.stop = context.AfterFunc(ctx, func() { tun.Close() })
+	resp.Body = tun
 	resp.ContentLength = -1
 	return resp, nil
 }
 
 // h2Body is the body of a refusal over HTTP/2; closing it closes the
-// connection.
+// connection, as the end of the request's context does.
 type h2Body struct {
 	io.ReadCloser
-	end func()
+	end  func()
+	stop func() bool
 }
 
 func (b *h2Body) Close() error {
+	b.stop()
 	err := b.ReadCloser.Close()
 	b.end()
 	return err
@@ -93,6 +98,14 @@ type h2Tunnel struct {
 
 	mu   sync.Mutex // serializes Read
 	left []byte
+
+	stop func() bool // stops closing the tunnel when the request's context ends
+}
+
+func (t *h2Tunnel) detach() {
+	if t.stop != nil {
+		t.stop()
+	}
 }
 
 func newH2Tunnel(tc *tls.Conn, body io.ReadCloser, w *tunnelWriter, end func()) *h2Tunnel {
@@ -160,6 +173,7 @@ func (t *h2Tunnel) CloseWrite() error { return t.w.Close() }
 func (t *h2Tunnel) CloseRead() error { return nil }
 
 func (t *h2Tunnel) Close() error {
+	t.detach()
 	t.once.Do(func() {
 		close(t.gone)
 		t.w.abort()

@@ -794,6 +794,9 @@ func (t *Task) becomeStream(ctx context.Context, resp *http.Response) bool {
 		return false
 	}
 	rwc := pipeline.Upgraded(resp.Body)
+	if d, ok := rwc.(detacher); ok {
+		d.detach() // the stream task outlives the data task's context
+	}
 	t.mu.Lock()
 	var conn net.Conn
 	if x := t.extra.Load(); x != nil {
