@@ -20,11 +20,12 @@ type wsGuard struct {
 	io.ReadWriteCloser
 	max *atomic.Int64 // the maximum message size
 
-	head    [14]byte // the header being read
-	nhead   int
-	skip    uint64 // payload bytes left of the current frame
-	message uint64 // announced bytes of the data message in progress
-	err     error  // the violation, returned from the next Read on
+	head     [14]byte // the header being read
+	nhead    int
+	skip     uint64 // payload bytes left of the current frame
+	message  uint64 // announced bytes of the data message in progress
+	deflated bool   // that message is compressed
+	err      error  // the violation, returned from the next Read on
 }
 
 // errServerFrameMasked is a masked frame from the server.
@@ -119,12 +120,14 @@ func (g *wsGuard) check() error {
 	}
 	if opcode != 0 {
 		g.message = 0 // a new message
+		// RFC 7692: only a message's first frame carries RSV1.
+		g.deflated = h[0]&0x40 != 0
 	}
 	if g.message += length; g.message < length {
 		g.message = ^uint64(0)
 	}
 	limit := uint64(g.max.Load())
-	if h[0]&0x40 != 0 {
+	if g.deflated {
 		// Compressed: deflate's stored blocks may make the payload a
 		// little larger than the message.
 		limit += limit/8 + 1024

@@ -56,6 +56,7 @@ func TestWSGuard(t *testing.T) {
 		{"fragments over the limit", cat([]byte{0x01, 100}, bytes.Repeat([]byte{'a'}, 100), ping, []byte{0x80, 101}), 200, 2 + 100 + len(ping), "big"},
 		{"a new message starts the count again", cat([]byte{0x81, 100}, bytes.Repeat([]byte{'a'}, 100), []byte{0x81, 101}, bytes.Repeat([]byte{'a'}, 101)), 101, 2 + 100 + 2 + 101, ""},
 		{"compressed, a little over", cat([]byte{0xc2, 126, 1, 44}, bytes.Repeat([]byte{'c'}, 300)), 290, 304, ""},
+		{"compressed in fragments, a little over", cat([]byte{0x42, 100}, bytes.Repeat([]byte{'c'}, 100), []byte{0x80, 126, 0, 200}, bytes.Repeat([]byte{'c'}, 200)), 290, 306, ""},
 		{"compressed, far over", cat([]byte{0xc2, 126, 0x10, 0}), 1024, 0, "big"},
 		{"reserved opcodes are the library's", cat([]byte{0xf7, 0x7f}, []byte("garbage garbage")), 10, 17, ""},
 		{"control frames are the library's", cat([]byte{0x89, 126, 1, 0}, bytes.Repeat([]byte{'p'}, 256)), 10, 260, ""},
