@@ -85,21 +85,13 @@ func TestSquidConnectBecomesStream(t *testing.T) {
 	if _, err := st.Write(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
+	// The echo is read before the half-close: squid ends both directions
+	// of a tunnel when one ends, dropping what was still on its way.
+	got, _, err := st.ReadData(ctx, len(msg), len(msg))
+	if err != nil || string(got) != string(msg) {
+		t.Errorf("echo %q %v", got, err)
+	}
 	st.CloseWrite()
-	var got []byte
-	for {
-		data, eof, err := st.ReadData(ctx, 1, 1<<16)
-		if err != nil {
-			t.Fatalf("ReadData: %v", err)
-		}
-		got = append(got, data...)
-		if eof {
-			break
-		}
-	}
-	if string(got) != string(msg) {
-		t.Errorf("echo %q", got)
-	}
 	st.CloseRead()
 	<-st.Done()
 	if st.Err() != nil {
