@@ -159,11 +159,23 @@ const (
 	// ResponseAllow continues loading the body.
 	ResponseAllow ResponseDisposition = 1
 	// ResponseBecomeStream turns the connection of a 101 (Switching
-	// Protocols) response into a StreamTask, handed to the
-	// StreamConversionDelegate's DidBecomeStreamTask; the data task then
-	// completes with a nil error. For any other response, or without a
-	// StreamConversionDelegate, it cancels the task as ResponseCancel
-	// does.
+	// Protocols) response, or of a 2xx answer to a CONNECT request (the
+	// tunnel), into a StreamTask, handed to the StreamConversionDelegate's
+	// DidBecomeStreamTask; the data task then completes with a nil error.
+	// For any other response, or without a StreamConversionDelegate, it
+	// cancels the task as ResponseCancel does.
+	//
+	// A data task's CONNECT request is sent to the server its http or
+	// https URL names and asks for a tunnel to its Host, "host:port" (a
+	// missing port fails the task with ErrBadURL). It goes on a
+	// connection of its own, without a body (a body given is not sent),
+	// through the session's proxies as an https request is (a tunnel
+	// through an HTTP proxy, or SOCKS); over HTTP/1.1, or over HTTP/2 when
+	// an https server chooses it in ALPN (unless DisableHTTP2). Over
+	// HTTP/2 the tunnel is one stream: the stream task's CloseWrite ends
+	// it (END_STREAM), and its CloseRead sends nothing. A non-2xx answer is a
+	// response like any other; a 2xx answer's body, when the task reads
+	// it, is whatever comes through the tunnel until the far end closes.
 	ResponseBecomeStream ResponseDisposition = 3
 	// ResponseBecomeDownload turns the data task into a download task:
 	// the delegate gets DidBecomeDownloadTask with the new DownloadTask,

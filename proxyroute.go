@@ -157,10 +157,11 @@ func (r *proxyRouter) usesProxy(req *http.Request) (*url.URL, error) {
 
 // forwarded reports whether req is sent to the HTTP proxy p in absolute
 // form rather than through a tunnel: plain http requests, except protocol
-// upgrades (WebSocket), which go through CONNECT as curl sends them.
+// upgrades (WebSocket), which go through CONNECT as curl sends them, and
+// CONNECT requests, whose tunnel must start at the server they name.
 func forwarded(p proxy.Proxy, req *http.Request) bool {
 	return (p.Kind == proxy.HTTP || p.Kind == proxy.HTTPS) && req.URL != nil &&
-		strings.EqualFold(req.URL.Scheme, "http") && req.Header.Get("Upgrade") == ""
+		strings.EqualFold(req.URL.Scheme, "http") && req.Header.Get("Upgrade") == "" && !isConnect(req)
 }
 
 // transportProxy is the transport's Proxy: the HTTP proxy an http request

@@ -121,6 +121,9 @@ func (d *tlsDialer) secure(ctx context.Context, conn net.Conn, host string, port
 	if !alpn {
 		cfg.NextProtos = nil
 	}
+	if protos, ok := ctx.Value(alpnKey{}).([]string); ok {
+		cfg.NextProtos = protos
+	}
 	trace := httptrace.ContextClientTrace(ctx)
 	if trace != nil && trace.TLSHandshakeStart != nil {
 		trace.TLSHandshakeStart()
@@ -407,6 +410,10 @@ func (t *Task) asksChallenges() bool {
 // (a WebSocket upgrade), for dial to leave HTTP/2 out of ALPN as net/http
 // would.
 type http1OnlyKey struct{}
+
+// alpnKey marks the context of a dial whose TLS handshake offers the
+// application protocols it holds (a []string), whatever the transport set.
+type alpnKey struct{}
 
 // markHTTP1Only returns req with its context so marked when it is an https
 // WebSocket upgrade, net/http's test; req itself otherwise.

@@ -221,6 +221,9 @@ func baseTLSConfig(cfg *Configuration) *tls.Config {
 type sessionTransport struct{ s *Session }
 
 func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if isConnect(req) {
+		return st.s.proxies.roundTrip(connectTransport{st.s.transport.Load(), !st.s.cfg.DisableHTTP2}, req) // connect.go
+	}
 	origin, addr, only, err := st.s.h3Route(req)
 	if err != nil {
 		if req.Body != nil {

@@ -753,18 +753,21 @@ func (st *StreamTask) CaptureStreams() {
 // StreamConversionDelegate receives the stream task a data task became.
 type StreamConversionDelegate interface {
 	// DidBecomeStreamTask is called when the ResponseDelegate answered a
-	// 101 (Switching Protocols) response with ResponseBecomeStream:
-	// Apple's dataTask:didBecome streamTask:. streamTask has the
-	// response's connection (the upgraded protocol's first bytes
-	// included) and is already resumed; dataTask completes right after,
-	// with a nil error.
+	// 101 (Switching Protocols) response, or a 2xx answer to a CONNECT
+	// request, with ResponseBecomeStream: Apple's dataTask:didBecome
+	// streamTask:. streamTask has the response's connection (the
+	// upgraded protocol's or the tunnel's first bytes included) and is
+	// already resumed; its Host and Port are those of the URL for a 101,
+	// and those the CONNECT asked for (the request's Host) for a tunnel.
+	// dataTask completes right after, with a nil error.
 	DidBecomeStreamTask(s *Session, dataTask *DataTask, streamTask *StreamTask)
 }
 
 // watchUpgrade returns ctx with a trace that keeps the connection of req
-// when req asks for a protocol upgrade, for becomeStream; ctx otherwise.
+// when req asks for a protocol upgrade or is a CONNECT, for becomeStream;
+// ctx otherwise.
 func (t *Task) watchUpgrade(ctx context.Context, req *http.Request) context.Context {
-	if req.Header.Get("Upgrade") == "" {
+	if req.Header.Get("Upgrade") == "" && !isConnect(req) {
 		return ctx
 	}
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
@@ -774,12 +777,16 @@ func (t *Task) watchUpgrade(ctx context.Context, req *http.Request) context.Cont
 	}})
 }
 
-// becomeStream hands the connection of resp, a 101 response, to a new
-// stream task and completes the data task; it reports false, changing
-// nothing, when resp has no connection to hand over or no delegate takes
-// the stream task.
+// becomeStream hands the connection of resp, a 101 response or a 2xx
+// answer to CONNECT, to a new stream task and completes the data task; it
+// reports false, changing nothing, when resp has no connection to hand
+// over or no delegate takes the stream task.
 func (t *Task) becomeStream(ctx context.Context, resp *http.Response) bool {
-	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Request == nil || resp.Request.URL == nil {
+	if resp.Request == nil || resp.Request.URL == nil {
+		return false
+	}
+	tunnel := isConnect(resp.Request) && resp.StatusCode/100 == 2
+	if resp.StatusCode != http.StatusSwitchingProtocols && !tunnel {
 		return false
 	}
 	d, ok := delegateFor[StreamConversionDelegate](t)
@@ -787,6 +794,9 @@ func (t *Task) becomeStream(ctx context.Context, resp *http.Response) bool {
 		return false
 	}
 	rwc := pipeline.Upgraded(resp.Body)
+	if d, ok := rwc.(detacher); ok {
+		d.detach() // the stream task outlives the data task's context
+	}
 	t.mu.Lock()
 	var conn net.Conn
 	if x := t.extra.Load(); x != nil {
@@ -795,14 +805,26 @@ func (t *Task) becomeStream(ctx context.Context, resp *http.Response) bool {
 	}
 	u := resp.Request.URL
 	t.mu.Unlock()
+	if nc, ok := rwc.(net.Conn); ok {
+		conn = nc // a tunnel of its own (HTTP/2)
+	}
 	if rwc == nil || conn == nil {
 		return false
 	}
-	port := urlPort(u)
+	host, port := u.Hostname(), urlPort(u)
 	if u.Port() == "" && !strings.EqualFold(u.Scheme, "https") {
 		port = 80
 	}
-	st := t.session.newStreamTask(u.Hostname(), port, &upgradedConn{rwc: rwc, c: conn})
+	if tunnel {
+		if h, p, err := connectAuthority(resp.Request); err == nil {
+			host, port = h, p // the tunnel's end
+		}
+	}
+	var preset net.Conn = &upgradedConn{rwc: rwc, c: conn}
+	if nc, ok := rwc.(net.Conn); ok {
+		preset = nc
+	}
+	st := t.session.newStreamTask(host, port, preset)
 	st.Resume()
 	t.session.queue.add(func() { d.DidBecomeStreamTask(t.session, t.data, st) })
 	resp.Body = http.NoBody // the stream task's now

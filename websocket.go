@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unicode/utf8"
 
@@ -206,9 +207,12 @@ type WebSocketCloseDelegate interface {
 //     CloseCode CloseAbnormalClosure;
 //   - a message over MaximumMessageSize: ErrDataLengthExceedsMaximum (its
 //     cause matches syscall.EMSGSIZE, the POSIX error Apple reports),
-//     close code CloseMessageTooBig sent;
-//   - a frame that breaks the protocol, a close frame with an invalid
-//     code: ErrBadServerResponse, close code CloseProtocolError sent;
+//     close code CloseMessageTooBig sent, as soon as the frame lengths
+//     announce it, without waiting for the bytes;
+//   - a frame that breaks the protocol (a masked frame, reserved bits or
+//     opcodes, a fragmented control frame, a continuation without a
+//     start), a close frame with an invalid code or a reason over 123
+//     bytes: ErrBadServerResponse, close code CloseProtocolError sent;
 //   - a text message that is not UTF-8: ErrBadServerResponse, close code
 //     CloseInvalidFramePayloadData sent;
 //   - a handshake the server refuses or answers wrongly:
@@ -232,7 +236,7 @@ type wsState struct {
 
 	mu          sync.Mutex
 	conn        *websocket.Conn
-	maxSize     int64
+	maxSize     atomic.Int64 // read without mu by wsGuard
 	protocol    string
 	closeCode   CloseCode
 	closeReason []byte
@@ -280,8 +284,8 @@ func (s *Session) newWebSocketTask(req *http.Request, protocols []string) *WebSo
 		opened:    make(chan struct{}),
 		ended:     make(chan struct{}),
 		msgs:      make(chan WebSocketMessage, 1),
-		maxSize:   DefaultMaximumMessageSize,
 	}}
+	w.ws.maxSize.Store(DefaultMaximumMessageSize)
 	if req != nil {
 		w.ws.header = req.Header.Clone()
 		for _, k := range []string{"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version",
@@ -305,9 +309,7 @@ func (w *WebSocketTask) addTo(set *TaskSet) { set.WebSocket = append(set.WebSock
 // MaximumMessageSize returns the largest message Receive accepts, in
 // bytes: DefaultMaximumMessageSize (1 MiB) unless set.
 func (w *WebSocketTask) MaximumMessageSize() int {
-	w.ws.mu.Lock()
-	defer w.ws.mu.Unlock()
-	return int(w.ws.maxSize)
+	return int(w.ws.maxSize.Load())
 }
 
 // SetMaximumMessageSize sets the largest message the task accepts, in
@@ -317,7 +319,7 @@ func (w *WebSocketTask) MaximumMessageSize() int {
 func (w *WebSocketTask) SetMaximumMessageSize(n int) {
 	n = max(n, 1)
 	w.ws.mu.Lock()
-	w.ws.maxSize = int64(n)
+	w.ws.maxSize.Store(int64(n))
 	c := w.ws.conn
 	w.ws.mu.Unlock()
 	if c != nil {
@@ -608,7 +610,7 @@ func (w *WebSocketTask) runSock(ctx context.Context) {
 	ws.mu.Lock()
 	ws.conn = c
 	ws.protocol = c.Subprotocol()
-	c.SetReadLimit(ws.maxSize)
+	c.SetReadLimit(ws.maxSize.Load())
 	ws.mu.Unlock()
 	close(ws.opened)
 	if d, ok := delegateFor[WebSocketOpenDelegate](t); ok {
@@ -629,6 +631,9 @@ func (w *WebSocketTask) runSock(ctx context.Context) {
 			return
 		}
 		if err != nil {
+			if w.guardStopped(ctx, c, resp, err) {
+				return
+			}
 			w.readEnded(ctx, resp, err)
 			return
 		}
@@ -674,6 +679,27 @@ func (w *WebSocketTask) readEnded(ctx context.Context, resp *http.Response, err 
 	default:
 		w.finish(ctx, resp, fail.New(int(ErrBadServerResponse), err), false, CloseProtocolError, nil)
 	}
+}
+
+// guardStopped ends the task after a violation wsGuard caught, closing
+// the connection with the close code it calls for; it reports false for
+// any other error.
+func (w *WebSocketTask) guardStopped(ctx context.Context, c *websocket.Conn, resp *http.Response, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if errors.Is(err, errServerFrameMasked) {
+		c.Close(websocket.StatusProtocolError, "masked frame")
+		w.finish(ctx, resp, fail.New(int(ErrBadServerResponse), errServerFrameMasked), false, CloseProtocolError, nil)
+		return true
+	}
+	if big, ok := errors.AsType[*wsAnnouncedTooBig](err); ok {
+		c.Close(websocket.StatusMessageTooBig, "message too big")
+		w.finish(ctx, resp, fail.New(int(ErrDataLengthExceedsMaximum), fmt.Errorf("%w: %w", big, syscall.EMSGSIZE)),
+			false, CloseMessageTooBig, nil)
+		return true
+	}
+	return false
 }
 
 // lostConnection reports whether a read error means the connection ended
@@ -788,7 +814,7 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc := pipeline.Upgraded(resp.Body); rwc != nil {
 			r2 := *resp
-			r2.Body = rwc
+			r2.Body = &wsGuard{ReadWriteCloser: rwc, max: &rt.w.ws.maxSize}
 			return &r2, nil
 		}
 	}

@@ -374,6 +374,24 @@ func TestWebSocketMisbehavingServers(t *testing.T) {
 			c.Write(frame(0x1, []byte{0xff, 0xfe}))
 			br.ReadByte()
 		}, ErrBadServerResponse, CloseInvalidFramePayloadData},
+		{"masked frame", "", func(c net.Conn, br *bufio.Reader) {
+			c.Write([]byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2})
+			br.ReadByte()
+		}, ErrBadServerResponse, CloseProtocolError},
+		{"2^40 bytes announced", "", func(c net.Conn, br *bufio.Reader) {
+			c.Write([]byte{0x82, 127, 0, 0, 1, 0, 0, 0, 0, 0, 'x'})
+			br.ReadByte()
+		}, ErrDataLengthExceedsMaximum, CloseMessageTooBig},
+		{"fragments announcing too much", "", func(c net.Conn, br *bufio.Reader) {
+			c.Write([]byte{0x02, 126, 0x80, 0x00}) // 32 KiB, not final
+			c.Write(make([]byte, 1<<15))
+			for range 32 {
+				c.Write([]byte{0x00, 126, 0x80, 0x00})
+				c.Write(make([]byte, 1<<15))
+			}
+			c.Write([]byte{0x80, 127, 0, 0, 0, 0, 0, 0x10, 0, 0}) // 1 MiB more, never sent
+			br.ReadByte()
+		}, ErrDataLengthExceedsMaximum, CloseMessageTooBig},
 		{"abrupt close", "", func(c net.Conn, br *bufio.Reader) {}, ErrNetworkConnectionLost, CloseAbnormalClosure},
 		{"cut frame", "", func(c net.Conn, br *bufio.Reader) {
 			c.Write([]byte{0x82, 0x7e, 0x10, 0x00, 'a', 'b'}) // 4096 bytes announced

@@ -4,7 +4,11 @@
 // mod_auth_gssapi; an MIT Kerberos KDC of a private realm; GNOME Keyring's
 // Secret Service on a private D-Bus; vsftpd (anonymous FTP, explicit FTPS,
 // passive, and a system account the test adds and removes, which needs
-// root); Caddy serving HTTP/3.
+// root); Caddy serving HTTP/3; a WebSocket server on Node.js and the npm
+// package ws (wsserver/server.js, with the Autobahn testsuite's cases
+// that run offline: echo, fragments, size limits, subprotocols,
+// permessage-deflate, ping/pong, close codes, and misbehaving frames on
+// raw sockets), which .ci/run installs under $TMPDIR.
 // They build only with the interop tag:
 //
 //	go test -race -tags interop ./interop/
