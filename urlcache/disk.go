@@ -492,10 +492,21 @@ func (d *diskStore) clearHot() {
 // does not decode, or whose body is missing or fails its checks, is removed.
 func (d *diskStore) get(key string, req *http.Request, cred *credTag) (*entry, []byte, int) {
 	for waited := false; ; waited = true {
+		// The count of the process's stores is read before the maps: a
+		// store after it makes a miss remembered now count for nothing.
+		puts := d.puts.Load()
 		d.mu.Lock()
-		h, ok := d.hot[key]
+		h, hot := d.hot[key]
+		m, missed := d.misses[key]
+		if !hot && missed && m.puts == puts && time.Since(m.at) < missMemoTTL {
+			// A key the index did not have a moment ago, with no store of
+			// this process having stored anything since, is a miss
+			// without asking it.
+			d.mu.Unlock()
+			return nil, nil, 0
+		}
 		d.mu.Unlock()
-		if ok && h.e.selects(req, cred) {
+		if hot && h.e.selects(req, cred) {
 			body, err := readBody(d.bodyPath(h.file), h.e)
 			if err == nil {
 				d.touch(key)
@@ -507,12 +518,8 @@ func (d *diskStore) get(key string, req *http.Request, cred *credTag) (*entry, [
 			d.removeCorrupt(key, h.file, d.bodyPath(h.file), err)
 		}
 
-		// A key the index did not have a moment ago, with no store of this
-		// process having stored anything since, is a miss without asking it.
-		puts := d.puts.Load()
 		d.mu.Lock()
-		m, ok := d.misses[key]
-		if ok && m.puts == puts && time.Since(m.at) < missMemoTTL {
+		if m, ok := d.misses[key]; ok && m.puts == puts && time.Since(m.at) < missMemoTTL {
 			d.mu.Unlock()
 			return nil, nil, 0
 		}
