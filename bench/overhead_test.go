@@ -77,6 +77,43 @@ func BenchmarkOverhead(b *testing.B) {
 			}
 		})
 	})
+	// Data with 64 in flight, as in the Get1K par64 runs, without stores
+	// and with DefaultConfiguration's shared stores: per request a cache
+	// lookup (a miss: nothing is cacheable), a cookie lookup and the
+	// storing decision.
+	for _, stores := range []bool{false, true} {
+		name := "Data_par64"
+		if stores {
+			name = "Data_default_stores_par64"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := urlsession.DefaultConfiguration()
+			if !stores {
+				cfg.URLCache, cfg.HTTPCookieStorage, cfg.URLCredentialStorage = nil, nil, nil
+			}
+			cfg.Protocols = []urlsession.Protocol{p}
+			cfg.Proxy = urlsession.NoProxy
+			cfg.HTTPMaximumConnectionsPerHost = -1
+			s, err := urlsession.New(cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(s.FinishTasksAndInvalidate)
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			cpu0 := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+					body, resp, err := s.Data(ctx, req)
+					if err := checkSmall(resp, body, err); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
 	b.Run("DataTask_delegate", func(b *testing.B) {
 		s := newS()
 		b.ReportAllocs()

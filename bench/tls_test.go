@@ -683,3 +683,40 @@ func BenchmarkTLSBig(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTLSGet1K: 1 KiB GETs over TLS 1.3 and HTTP/2 from the in-process
+// keep-alive server process, one at a time (seq) and 64 in flight (par64),
+// per client (for profiles: one sub-benchmark at a time).
+func BenchmarkTLSGet1K(b *testing.B) {
+	srv, err := startTLSKeepServer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.stop()
+	url := srv.base + "/1k"
+	for _, conc := range []int{1, 64} {
+		mode := "seq"
+		if conc > 1 {
+			mode = fmt.Sprintf("par%d", conc)
+		}
+		for _, name := range tlsGetClients {
+			b.Run(mode+"/"+benchName(name), func(b *testing.B) {
+				c := newTLSGetClient(name, url, srv.roots)
+				defer c.close()
+				if err := warmGets(c, conc); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				r, err := runGets(c, b.N, conc)
+				b.StopTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(r.rps(), "req/s")
+				b.ReportMetric(µs(r.cpu), "cpu-µs/op")
+				b.ReportMetric(float64(r.mutexW), "mutex-wait-ns/op")
+			})
+		}
+	}
+}

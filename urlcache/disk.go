@@ -105,12 +105,13 @@ type diskStore struct {
 	puts *atomic.Int64 // entries the stores of this process stored in the directory
 
 	mu       sync.Mutex
-	misses   map[string]miss     // keys recently missing from the index
-	hot      map[string]hotEntry // index rows recently read or written here
-	touches  map[string]int64    // recency updates not yet written
-	stamp    int64               // the last recency stamp handed out
-	unsynced map[string]bool     // body files written since the last flush
-	syncAll  bool                // too many to list: sync them all at flush
+	misses   map[string]miss          // keys recently missing from the index
+	asking   map[string]chan struct{} // keys being looked up in the index; closed when done
+	hot      map[string]hotEntry      // index rows recently read or written here
+	touches  map[string]int64         // recency updates not yet written
+	stamp    int64                    // the last recency stamp handed out
+	unsynced map[string]bool          // body files written since the last flush
+	syncAll  bool                     // too many to list: sync them all at flush
 }
 
 // openDisk opens the disk store in dir, creating it if needed. An index
@@ -215,6 +216,7 @@ func tryOpenDisk(dir string, now func() time.Time) (*diskStore, error) {
 		now:      now,
 		puts:     changes.For(abs),
 		misses:   map[string]miss{},
+		asking:   map[string]chan struct{}{},
 		hot:      map[string]hotEntry{},
 		touches:  map[string]int64{},
 		unsynced: map[string]bool{},
@@ -489,31 +491,70 @@ func (d *diskStore) clearHot() {
 // and credentials (cred), with its body and the size of its header block; nil on a miss. A row that
 // does not decode, or whose body is missing or fails its checks, is removed.
 func (d *diskStore) get(key string, req *http.Request, cred *credTag) (*entry, []byte, int) {
-	d.mu.Lock()
-	h, ok := d.hot[key]
-	d.mu.Unlock()
-	if ok && h.e.selects(req, cred) {
-		body, err := readBody(d.bodyPath(h.file), h.e)
-		if err == nil {
-			d.touch(key)
-			return h.e, body, h.metaLen
+	for waited := false; ; waited = true {
+		// The count of the process's stores is read before the maps: a
+		// store after it makes a miss remembered now count for nothing.
+		puts := d.puts.Load()
+		d.mu.Lock()
+		h, hot := d.hot[key]
+		m, missed := d.misses[key]
+		if !hot && missed && m.puts == puts && time.Since(m.at) < missMemoTTL {
+			// A key the index did not have a moment ago, with no store of
+			// this process having stored anything since, is a miss
+			// without asking it.
+			d.mu.Unlock()
+			return nil, nil, 0
 		}
-		d.dropHot(key)
-		// Only if the row still names the file: another process may
-		// have replaced the entry, removing the file, which is no damage.
-		d.removeCorrupt(key, h.file, d.bodyPath(h.file), err)
-	}
+		d.mu.Unlock()
+		if hot && h.e.selects(req, cred) {
+			body, err := readBody(d.bodyPath(h.file), h.e)
+			if err == nil {
+				d.touch(key)
+				return h.e, body, h.metaLen
+			}
+			d.dropHot(key)
+			// Only if the row still names the file: another process may
+			// have replaced the entry, removing the file, which is no damage.
+			d.removeCorrupt(key, h.file, d.bodyPath(h.file), err)
+		}
 
-	// A key the index did not have a moment ago, with no store of this
-	// process having stored anything since, is a miss without asking it.
-	puts := d.puts.Load()
-	d.mu.Lock()
-	m, ok := d.misses[key]
-	d.mu.Unlock()
-	if ok && m.puts == puts && time.Since(m.at) < missMemoTTL {
-		return nil, nil, 0
+		d.mu.Lock()
+		if m, ok := d.misses[key]; ok && m.puts == puts && time.Since(m.at) < missMemoTTL {
+			d.mu.Unlock()
+			return nil, nil, 0
+		}
+		// While a lookup of the same key asks the index, wait for its
+		// answer (a remembered miss or a hot row) instead of asking too:
+		// when a remembered miss expires under many concurrent requests
+		// for the URL, one query runs instead of one per request, each
+		// of which took a connection of its own (opened and closed again
+		// beyond the pool's two idle ones).
+		wait := d.asking[key]
+		if wait != nil && !waited {
+			d.mu.Unlock()
+			<-wait
+			continue
+		}
+		var done chan struct{}
+		if wait == nil {
+			done = make(chan struct{})
+			d.asking[key] = done
+		}
+		d.mu.Unlock()
+		e, body, metaLen := d.query(key, puts, req, cred)
+		if done != nil {
+			d.mu.Lock()
+			delete(d.asking, key)
+			d.mu.Unlock()
+			close(done)
+		}
+		return e, body, metaLen
 	}
+}
 
+// query asks the index for key's row (see get); puts is the count of the
+// process's stores read before, which a miss is remembered with.
+func (d *diskStore) query(key string, puts int64, req *http.Request, cred *credTag) (*entry, []byte, int) {
 	var file string
 	var e *entry
 	var metaLen int

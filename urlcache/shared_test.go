@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -175,4 +176,67 @@ func TestRememberedMisses(t *testing.T) {
 	storeAndFind(a, "https://miss.test/same", 0)
 	storeAndFind(b, "https://miss.test/sibling", 0)
 	storeAndFind(other, "https://miss.test/other-process", missMemoTTL+time.Second)
+}
+
+// TestConcurrentMissesShareOneQuery: many lookups of one uncached URL at
+// once all miss, leave no lookup registered as running, and find the entry
+// once another process (a cache on the same files under another name)
+// stored it and the remembered miss expired.
+func TestConcurrentMissesShareOneQuery(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "cache")
+	alias := filepath.Join(root, "alias")
+	open := func(d string) *Cache {
+		c, err := New(Options{DiskCapacity: 1 << 30, Directory: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a := open(dir)
+	if err := os.Symlink(dir, alias); err != nil {
+		t.Skip(err)
+	}
+	other := open(alias)
+	const url = "https://miss.test/concurrent"
+	lookAll := func() (found int) {
+		var wg sync.WaitGroup
+		var n atomic.Int32
+		for range 64 {
+			req := get(t, url)
+			wg.Go(func() {
+				if a.CachedResponse(req) != nil {
+					n.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		return int(n.Load())
+	}
+	if n := lookAll(); n != 0 {
+		t.Fatalf("%d lookups found %s before it was stored", n, url)
+	}
+	a.disk.mu.Lock()
+	running := len(a.disk.asking)
+	a.disk.mu.Unlock()
+	if running != 0 {
+		t.Fatalf("%d lookups still registered as running", running)
+	}
+	_, cr := cachePair(t, url, 100, Allowed, 'x')
+	if err := other.StoreCachedResponse(cr, get(t, url)); err != nil {
+		t.Fatal(err)
+	}
+	other.Flush()
+	deadline := time.Now().Add(missMemoTTL + time.Second)
+	for {
+		n := lookAll()
+		if n == 64 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 64 concurrent lookups found %s %v after another process stored it", n, url, missMemoTTL+time.Second)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -160,6 +160,7 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 		stored = uc.CachedResponse(whole)
 	}
 	var action urlcache.Action
+	var decided time.Time // when the default policy decided; zero otherwise
 	switch policy {
 	case ReloadIgnoringLocalCacheData, ReloadIgnoringLocalAndRemoteCacheData:
 		action = urlcache.Fetch
@@ -179,12 +180,13 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 			action = urlcache.Validate
 		}
 	default:
-		t := now()
-		action = urlcache.Decide(whole, stored, t)
-		if (action == urlcache.Validate || action == urlcache.Fetch) && !head && urlcache.StaleWhileRevalidate(whole, stored, t) &&
+		decided = now()
+		action = urlcache.Decide(whole, stored, decided)
+		if (action == urlcache.Validate || action == urlcache.Fetch) && !head && urlcache.StaleWhileRevalidate(whole, stored, decided) &&
 			(byteRange == "" || rangeable(stored)) {
 			c.revalidateInBackground(ctx, next, whole, stored)
 			action = urlcache.Use
+			decided = time.Time{}
 		}
 	}
 
@@ -223,7 +225,12 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 		return next.Do(ctx, req) // 206 responses are not stored
 	}
 
-	sent := now()
+	// The request goes out now: the time the policy decided at (a few
+	// instructions ago) is its send time, a clock reading fewer per GET.
+	sent := decided
+	if sent.IsZero() {
+		sent = now()
+	}
 	if action == urlcache.Validate {
 		if cond := urlcache.ConditionalRequest(req, stored); cond != nil {
 			resp, err := next.Do(ctx, cond)
@@ -613,15 +620,16 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 		}
 		return resp, nil
 	}
-	limit := c.entryLimit()
-	if resp.ContentLength > limit {
-		return resp, nil
-	}
 	if !reusable(resp) && call.CachePolicy != ReturnCacheDataElseLoad && call.CachePolicy != ReturnCacheDataDontLoad {
 		// Neither fresh for any time nor validatable: HTTP caching could
 		// never use it, so storing it would only cost a disk write per
 		// response. Requests that ask for cached data whatever its age
-		// still store it.
+		// still store it. (Checked before the size limit, which takes
+		// the cache's lock twice.)
+		return resp, nil
+	}
+	limit := c.entryLimit()
+	if resp.ContentLength > limit {
 		return resp, nil
 	}
 	h := resp.Header.Clone()
