@@ -31,7 +31,46 @@ const (
 	dlRaw     = "raw net/http, 1 MiB buffer, to a file"
 	dlSession = "session Download"
 	dlCurl    = "curl -s -o FILE"
+	dlCLI     = "urlsession -s -o FILE (the CLI)"
 )
+
+// externalDLClient runs a command that downloads to a file. Its peak RSS
+// is its own VmHWM sampled while it runs: the maxrss that wait4 reports
+// counts the forking (Go) process's memory.
+func externalDLClient(name string, check func() error, argv ...string) *dlClient {
+	return &dlClient{name: name, close: func() {}, download: func() (int64, error) {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		var peak atomic.Int64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+			for {
+				if v := vmHWM(status); v > peak.Load() {
+					peak.Store(v)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}()
+		err := cmd.Wait()
+		close(stop)
+		<-sampled
+		if err != nil {
+			return 0, fmt.Errorf("%s: %v: %s", name, err, out.String())
+		}
+		return peak.Load(), check()
+	}}
+}
 
 // dlClient downloads the big body to a file once and returns the client's
 // peak resident memory in bytes during the download.
@@ -129,40 +168,20 @@ func newDLClient(name, url string, size int64, dir string) (*dlClient, error) {
 		if err != nil {
 			return nil, errSkip
 		}
-		return &dlClient{name: name, close: func() {}, download: func() (int64, error) {
-			cmd := exec.Command(curl, "-s", "-S", "--fail", "--noproxy", "*", "-o", target, url)
-			var out strings.Builder
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				return 0, err
-			}
-			// curl's maxrss from wait4 counts the forking (Go) process's
-			// memory; its own VmHWM, sampled while it runs, does not.
-			var peak atomic.Int64
-			stop := make(chan struct{})
-			sampled := make(chan struct{})
-			go func() {
-				defer close(sampled)
-				status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-				for {
-					if v := vmHWM(status); v > peak.Load() {
-						peak.Store(v)
-					}
-					select {
-					case <-stop:
-						return
-					case <-time.After(5 * time.Millisecond):
-					}
-				}
-			}()
-			err := cmd.Wait()
-			close(stop)
-			<-sampled
-			if err != nil {
-				return 0, fmt.Errorf("curl: %v: %s", err, out.String())
-			}
-			return peak.Load(), check()
-		}}, nil
+		return externalDLClient(name, check, curl, "-s", "-S", "--fail", "--noproxy", "*", "-o", target, url), nil
+	case dlCLI:
+		dir, err := os.MkdirTemp("", "bench-cli-")
+		if err != nil {
+			return nil, err
+		}
+		cli, err := buildCLI(dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		c := externalDLClient(name, check, cli, "-s", "-S", "--fail", "--noproxy", "*", "-o", target, url)
+		c.close = func() { os.RemoveAll(dir) }
+		return c, nil
 	}
 	panic("unknown client " + name)
 }
@@ -177,12 +196,12 @@ func reportDownload(t *testing.T, p printer, rounds int) {
 	}
 	defer os.RemoveAll(dir)
 	p("\n### Downloading a %d MiB body to a file (in %s)\n\n", size>>20, os.TempDir())
-	p("Peak RSS: for the Go clients the test process's VmHWM (reset before each run, so it includes the process's own baseline); for curl its VmHWM sampled every 5 ms.\n\n")
+	p("Peak RSS: for the Go clients the test process's VmHWM (reset before each run, so it includes the process's own baseline); for curl and the CLI their own VmHWM sampled every 5 ms.\n\n")
 	p("| client | median wall s | min–max s | MB/s | wall vs curl | paired vs curl | wall vs raw | client CPU s/GiB | CPU vs raw | peak RSS MiB | ≤ 0.8 of curl? | RSS ≤ 32 MiB? |\n")
 	p("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	var clients []*dlClient
 	var skipped []string
-	for _, name := range []string{dlRaw, dlSession, dlCurl} {
+	for _, name := range []string{dlRaw, dlSession, dlCLI, dlCurl} {
 		c, err := newDLClient(name, url, size, dir)
 		if errors.Is(err, errSkip) {
 			skipped = append(skipped, name)
@@ -223,12 +242,12 @@ func reportDownload(t *testing.T, p printer, rounds int) {
 		if curl >= 0 {
 			vsCurl = fmt.Sprintf("%.2f", w/median(wall[curl]))
 			paired = fmt.Sprintf("%.2f", pairedRatio(wall[i], wall[curl]))
-			if c.name == dlSession {
+			if c.name == dlSession || c.name == dlCLI {
 				target = verdict(pairedRatio(wall[i], wall[curl]) <= 0.8)
 			}
 		}
 		rssTarget := "—"
-		if c.name == dlSession {
+		if c.name == dlSession || c.name == dlCLI {
 			rssTarget = verdict(median(rss[i]) <= 32)
 		}
 		p("| %s | %.2f | %.2f–%.2f | %.0f | %s | %s | %.2f | %.3f | %.2f | %.1f | %s | %s |\n", c.name, w, slices.Min(wall[i]), slices.Max(wall[i]),
