@@ -12,12 +12,10 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -121,20 +119,7 @@ func newFileClient(name, path string, size int64, cli string) (*bigClient, error
 			return checkBig(n, size, err)
 		}}, nil
 	case fileBytes:
-		s := newSess()
-		return &bigClient{name: name, close: s.FinishTasksAndInvalidate, download: func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return err
-			}
-			stream, _, err := s.Bytes(ctx, req)
-			if err != nil {
-				return err
-			}
-			n, err := io.Copy(io.Discard, stream)
-			stream.Close()
-			return checkBig(n, size, err)
-		}}, nil
+		return bytesClient(name, newSess(), url, size), nil
 	case fileDelegate:
 		s := newSess()
 		return &bigClient{name: name, close: s.FinishTasksAndInvalidate, download: func(ctx context.Context) error {
@@ -207,19 +192,8 @@ func reportFile(t *testing.T, p printer, rounds int) {
 	if len(clients) == 0 || clients[0].name != fileCat {
 		t.Fatal("cat is needed as the reference")
 	}
-	mbs := make([][]float64, len(clients))
-	cpu := make([][]float64, len(clients))
-	for r := range rounds {
-		for _, i := range rotate(len(clients), r) {
-			runtime.GC()
-			v, err := timeBig(clients[i], size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mbs[i] = append(mbs[i], v.mbps)
-			cpu[i] = append(cpu[i], v.cpuPerGiB)
-		}
-	}
+	runs := timeRounds(t, clients, size, rounds)
+	mbs, cpu := runField(runs, mbpsOf), runField(runs, cpuOfRun)
 	for i, c := range clients {
 		c.close()
 		target := "—"

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -182,19 +181,8 @@ func reportFTP(t *testing.T, p printer, rounds int) {
 			}
 			clients = append(clients, c)
 		}
-		mbs := make([][]float64, len(clients))
-		cpu := make([][]float64, len(clients))
-		for r := range rounds {
-			for _, i := range rotate(len(clients), r) {
-				runtime.GC()
-				v, err := timeBig(clients[i], size)
-				if err != nil {
-					t.Fatal(err)
-				}
-				mbs[i] = append(mbs[i], v.mbps)
-				cpu[i] = append(cpu[i], v.cpuPerGiB)
-			}
-		}
+		runs := timeRounds(t, clients, size, rounds)
+		mbs, cpu := runField(runs, mbpsOf), runField(runs, cpuOfRun)
 		peer := len(clients) - 1
 		if peer < 0 || clients[peer].name != bigCurl {
 			peer = -1

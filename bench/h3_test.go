@@ -232,19 +232,8 @@ func TestH3Report(t *testing.T) {
 	for i, name := range h3Clients {
 		clients[i] = newH3BigClient(name, url, size, srv.roots)
 	}
-	mbps := make([][]float64, len(clients))
-	cpu := make([][]float64, len(clients))
-	for r := range rounds {
-		for _, i := range rotate(len(clients), r) {
-			runtime.GC()
-			res, err := timeBig(clients[i], size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mbps[i] = append(mbps[i], res.mbps)
-			cpu[i] = append(cpu[i], res.cpuPerGiB)
-		}
-	}
+	runs := timeRounds(t, clients, size, rounds)
+	mbps, cpu := runField(runs, mbpsOf), runField(runs, cpuOfRun)
 	p("\n### A %d MiB body, 1 MiB reads\n\n", size>>20)
 	p("| client | MB/s | min–max | vs quic-go | client CPU s/GiB | CPU vs quic-go |\n|---|---:|---|---:|---:|---:|\n")
 	for i, c := range clients {

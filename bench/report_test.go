@@ -275,21 +275,9 @@ func reportBig(t *testing.T, p printer, rounds int) {
 		}
 		clients = append(clients, c)
 	}
-	mbs := make([][]float64, len(clients))
-	cpu := make([][]float64, len(clients))
-	gs := make([][]float64, len(clients))
-	for r := range rounds {
-		for _, i := range rotate(len(clients), r) {
-			runtime.GC()
-			v, err := timeBig(clients[i], size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mbs[i] = append(mbs[i], v.mbps)
-			cpu[i] = append(cpu[i], v.cpuPerGiB)
-			gs[i] = append(gs[i], float64(v.gCreated))
-		}
-	}
+	runs := timeRounds(t, clients, size, rounds)
+	mbs, cpu := runField(runs, mbpsOf), runField(runs, cpuOfRun)
+	gs := runField(runs, func(r bigRun) float64 { return float64(r.gCreated) })
 	raw, rawCPU := median(mbs[0]), median(cpu[0])
 	for i, c := range clients {
 		c.close()

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -355,20 +356,7 @@ func newBigClient(name, url string, size int64) (*bigClient, error) {
 			return checkBig(d.n, size, d.err)
 		}}, nil
 	case bigSessionBytes:
-		s := newSession(limit6, nil)
-		return &bigClient{name: name, close: s.FinishTasksAndInvalidate, download: func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return err
-			}
-			stream, _, err := s.Bytes(ctx, req)
-			if err != nil {
-				return err
-			}
-			n, err := io.Copy(io.Discard, stream)
-			stream.Close()
-			return checkBig(n, size, err)
-		}}, nil
+		return bytesClient(name, newSession(limit6, nil), url, size), nil
 	case bigCurl:
 		curl, err := exec.LookPath("curl")
 		if err != nil {
@@ -446,6 +434,55 @@ type bigRun struct {
 // timeBig downloads once. The CPU time is this process's, plus that of the
 // children waited for meanwhile (curl); the server process is not waited
 // for, so it is not counted.
+// bytesClient reads url's body of size bytes through s.Bytes and
+// io.Copy into io.Discard.
+func bytesClient(name string, s *urlsession.Session, url string, size int64) *bigClient {
+	return &bigClient{name: name, close: s.FinishTasksAndInvalidate, download: func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		stream, _, err := s.Bytes(ctx, req)
+		if err != nil {
+			return err
+		}
+		n, err := io.Copy(io.Discard, stream)
+		stream.Close()
+		return checkBig(n, size, err)
+	}}
+}
+
+// timeRounds times each client once a round, in rotating order, and
+// returns every client's runs in the order of clients.
+func timeRounds(t *testing.T, clients []*bigClient, size int64, rounds int) [][]bigRun {
+	runs := make([][]bigRun, len(clients))
+	for r := range rounds {
+		for _, i := range rotate(len(clients), r) {
+			runtime.GC()
+			v, err := timeBig(clients[i], size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs[i] = append(runs[i], v)
+		}
+	}
+	return runs
+}
+
+// runField picks one figure out of each client's runs.
+func runField(runs [][]bigRun, f func(bigRun) float64) [][]float64 {
+	out := make([][]float64, len(runs))
+	for i, rs := range runs {
+		for _, r := range rs {
+			out[i] = append(out[i], f(r))
+		}
+	}
+	return out
+}
+
+func mbpsOf(r bigRun) float64   { return r.mbps }
+func cpuOfRun(r bigRun) float64 { return r.cpuPerGiB }
+
 func timeBig(c *bigClient, size int64) (bigRun, error) {
 	cpu0 := cpuTime()
 	g0 := goroutinesCreated()
