@@ -516,6 +516,22 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	})
 }
 
+// DeleteJobs deletes the jobs ids in one transaction: all of them or,
+// on an error, none. Ids of jobs that do not exist are skipped.
+func (s *Store) DeleteJobs(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id); err != nil {
+				return classify(err)
+			}
+		}
+		return nil
+	})
+}
+
 // Events returns up to limit events of a session with a sequence number
 // above after, in order, and whether more follow.
 func (s *Store) Events(ctx context.Context, session string, after int64, limit int) ([]api.Event, bool, error) {

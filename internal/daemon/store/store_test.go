@@ -66,6 +66,21 @@ func TestJobsRoundTrip(t *testing.T) {
 	if _, err := s.Job(ctx, "a"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleted job: got %v", err)
 	}
+	for _, id := range []string{"c", "d"} {
+		if _, err := s.PutJob(ctx, job(id, "s2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteJobs(ctx, []string{"b", "c", "nope"}); err != nil {
+		t.Fatal(err)
+	}
+	left, err := s.Jobs(ctx, "")
+	if err != nil || len(left) != 1 || left[0].ID != "d" {
+		t.Fatalf("after DeleteJobs: got %v %v, want d", left, err)
+	}
+	if err := s.DeleteJobs(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestEventsSequenceCoalesceAck(t *testing.T) {
