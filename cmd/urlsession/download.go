@@ -259,6 +259,11 @@ func (c *client) settleOutput(x *transfer, f *failure) {
 		// The output is complete, or was rewritten with another answer.
 		c.dropResumeData(nil)
 		return
+	case x.digestFailed:
+		// The output holds a body that is not the one described: it is
+		// not a start to continue from.
+		c.dropResumeData(nil)
+		return
 	case d == nil || !x.bodyStarted && x.rangeFrom == 0:
 		// Nothing of a resumable body reached the file: what is beside
 		// it still holds, or was removed when the body began.

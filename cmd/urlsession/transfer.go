@@ -17,6 +17,7 @@ import (
 
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/internal/filename"
+	"github.com/urlsession-go/urlsession/internal/integrity"
 	"github.com/urlsession-go/urlsession/internal/resume"
 )
 
@@ -60,6 +61,11 @@ type transfer struct {
 	from        *resume.Data // -C -: the resume data rangeFrom continues, or nil
 	resumeOut   *resume.Data // the record of a resumable body, or nil
 	bodyStarted bool         // the first bytes of the body went to the output
+
+	// verify checks the body written through the output against the
+	// server's Content-Digest or Repr-Digest, or is nil (see digestsOf).
+	verify       *integrity.Verifier
+	digestFailed bool // the body written through the output failed verify
 
 	invalidated chan struct{} // closed by DidBecomeInvalidWithError
 }
@@ -199,7 +205,34 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 	}
 	x.startBar(resp.ContentLength)
 	x.resumeOut = x.resumeRecord(t.Task, resp)
+	x.verify = digestsOf(resp)
 	return urlsession.ResponseAllow
+}
+
+// digestsOf returns a verifier of the digests resp's body can be checked
+// against as it streams through the output, or nil: Content-Digest (of
+// this response's content) on a 2xx, and Repr-Digest on a 200, where the
+// content is the whole representation. A body the session decoded from a
+// content coding is not the content those digests cover, so it is not
+// checked; neither is a field the command cannot read or whose algorithms
+// it does not know, as the library's download tasks do.
+func digestsOf(resp *http.Response) *integrity.Verifier {
+	if resp.Uncompressed || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil
+	}
+	var want []integrity.Digest
+	if ds, err := integrity.ParseField(integrity.ContentDigest, resp.Header.Values("Content-Digest")); err == nil {
+		want = append(want, ds...)
+	}
+	if resp.StatusCode == http.StatusOK {
+		if ds, err := integrity.ParseField(integrity.ReprDigest, resp.Header.Values("Repr-Digest")); err == nil {
+			want = append(want, ds...)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	return integrity.NewVerifier(want...)
 }
 
 // resumeRecord returns the resume data to keep beside the output while
@@ -435,6 +468,9 @@ func (x *transfer) DidReceiveData(_ *urlsession.Session, t *urlsession.DataTask,
 		t.Cancel()
 		return
 	}
+	if x.verify != nil {
+		x.verify.Write(data)
+	}
 	x.received += int64(len(data))
 	x.bar.update(x.received)
 	if x.c.hooks.wrote != nil {
@@ -515,6 +551,13 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 			case urlsession.ErrUserAuthenticationRequired:
 				f.status = exitLoginDenied
 			}
+		}
+	case x.verify != nil && !x.download && !x.o.head:
+		// The whole body went through the output: it must be the one
+		// the server's digests describe.
+		if derr := x.verify.Check(); derr != nil {
+			f = failureOf(&urlsession.Error{Code: urlsession.ErrDigestMismatch, Err: derr}, true)
+			x.digestFailed = true
 		}
 	}
 	// --fail-with-body keeps the body of a failed status, as a success.
