@@ -4,10 +4,26 @@
 // replays missed events when a program comes back.
 //
 // Programs start it on demand (package client finds it on PATH, beside
-// their own executable, or at $URLSESSIOND); it can also run as a systemd
-// user service (dist/systemd/urlsessiond.service). It listens on
+// their own executable, or at $URLSESSIOND) as a detached process; or
+// systemd starts it by socket activation on the first connection, with
+// the user units dist/systemd/urlsessiond.socket and
+// urlsessiond.service. It listens on
 // $XDG_RUNTIME_DIR/urlsession/urlsessiond.sock and exits after
 // -idle-timeout with no work.
+//
+// # Socket activation
+//
+// When LISTEN_FDS=1 and LISTEN_PID is its own process ID (the
+// sd_listen_fds protocol), the daemon serves on file descriptor 3, which
+// must be a listening Unix stream socket, instead of making its own
+// socket; at its idle exit it leaves the socket file to systemd, which
+// starts the daemon again on the next connection. LISTEN_FDS and
+// LISTEN_PID inherited from another process (LISTEN_PID names another
+// process) are ignored and removed from the environment. A descriptor 3
+// that is missing or not a listening Unix stream socket, more than one
+// descriptor, or malformed variables make the daemon exit with status 1
+// and a message saying which. The peer uid check, the single-instance
+// lock and the store are the same either way.
 //
 // Usage:
 //
@@ -116,6 +132,12 @@ func run(args []string, stderr io.Writer) int {
 	// the daemon's own directory, on the file system of the downloads.
 	os.Setenv("TMPDIR", tmp)
 
+	activated, err := server.Activated()
+	if err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+
 	idleTimeout := *idle
 	if idleTimeout <= 0 {
 		idleTimeout = -1
@@ -138,6 +160,7 @@ func run(args []string, stderr io.Writer) int {
 		MaxConcurrent:    *maxConc,
 		IdleTimeout:      idleTimeout,
 		ProgressInterval: *progress,
+		Listener:         activated,
 	}, *storePath)
 	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	if cerr := rn.Close(cctx); cerr != nil {
