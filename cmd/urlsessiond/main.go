@@ -36,8 +36,8 @@
 //	-max-concurrent N      transfers at once (6)
 //	-log PATH              log to this file (appended, 0600) instead of standard error
 //	-log-level LEVEL       debug, info, warn or error (info)
-//	-checkpoint-bytes N    bytes between download checkpoints (8 MiB; negative: none)
-//	-checkpoint-interval D least time between download checkpoints (5s)
+//	-checkpoint-bytes N    bytes between download checkpoints (1 MiB; negative: none)
+//	-checkpoint-interval D least time between checkpoints that restart a download (5s)
 //	-progress-interval D   least time between stored progress events (1s)
 //
 // Beside the store it keeps downloads/ (finished downloads until handed
@@ -85,7 +85,7 @@ func run(args []string, stderr io.Writer) int {
 	logPath := fs.String("log", "", "log to this `file` (appended) instead of standard error")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	cpBytes := fs.Int64("checkpoint-bytes", runner.DefaultCheckpointBytes, "bytes between download checkpoints (negative: none)")
-	cpInterval := fs.Duration("checkpoint-interval", runner.DefaultCheckpointInterval, "least time between download checkpoints")
+	cpInterval := fs.Duration("checkpoint-interval", runner.DefaultCheckpointInterval, "least time between checkpoints that stop a download and continue it with a range request")
 	progress := fs.Duration("progress-interval", time.Second, "least time between stored progress events")
 	if err := fs.Parse(args); err != nil {
 		return 2
