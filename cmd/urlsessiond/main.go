@@ -39,6 +39,7 @@
 //	-checkpoint-bytes N    bytes between download checkpoints (1 MiB; negative: none)
 //	-checkpoint-interval D least time between checkpoints that restart a download (5s)
 //	-progress-interval D   least time between stored progress events (1s)
+//	-receive-buffer N      receive buffer of transfer connections, bytes (0: the kernel's autotuning)
 //
 // Beside the store it keeps downloads/ (finished downloads until handed
 // over), partial/ (partial files of resume data) and tmp/ (the transfer
@@ -87,6 +88,7 @@ func run(args []string, stderr io.Writer) int {
 	cpBytes := fs.Int64("checkpoint-bytes", runner.DefaultCheckpointBytes, "bytes between download checkpoints (negative: none)")
 	cpInterval := fs.Duration("checkpoint-interval", runner.DefaultCheckpointInterval, "least time between checkpoints that stop a download and continue it with a range request")
 	progress := fs.Duration("progress-interval", time.Second, "least time between stored progress events")
+	rcvbuf := fs.Int("receive-buffer", 0, "receive buffer of transfer connections in `bytes`, which bounds what a kill loses in flight (0: the kernel's autotuning)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -146,6 +148,7 @@ func run(args []string, stderr io.Writer) int {
 		PartialDir:         filepath.Join(base, "partial"),
 		CheckpointBytes:    *cpBytes,
 		CheckpointInterval: *cpInterval,
+		ReceiveBuffer:      *rcvbuf,
 		Logger:             log,
 	})
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/urlsession-go/urlsession/internal/daemon/server"
@@ -180,4 +182,39 @@ func TestOrphanCheckpointsRemoved(t *testing.T) {
 	if _, err := os.Stat(dir + "/b.checkpoint"); !os.IsNotExist(err) {
 		t.Errorf("an orphan checkpoint was kept: %v", err)
 	}
+}
+
+// TestReceiveBuffer: Options.ReceiveBuffer sets SO_RCVBUF on the
+// session's connections (Linux reports twice the value set), and
+// downloads go through them whole.
+func TestReceiveBuffer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	c, err := receiveBufferDialer(96<<10).DialContext(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, _ := c.(*net.TCPConn).SyscallConn()
+	var got int
+	rc.Control(func(fd uintptr) { got, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF) })
+	if err != nil || got != 2*96<<10 {
+		t.Errorf("SO_RCVBUF %d (%v), want %d", got, err, 2*96<<10)
+	}
+
+	o := newOrigin(t, 3<<20+5)
+	r := newRunner(t, func(o *Options) { o.ReceiveBuffer = 64 << 10; o.CheckpointBytes = 0 })
+	job := downloadJob(t, o.srv.URL+"/f")
+	if res := r.Run(context.Background(), job, func(server.Progress) {}); res.Err != nil || res.StatusCode != 200 {
+		t.Fatalf("Run = %+v", res)
+	}
+	checkFile(t, job.File, o.body)
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -49,6 +51,15 @@ type Options struct {
 	// negative CheckpointBytes turns checkpoints off.
 	CheckpointBytes    int64
 	CheckpointInterval time.Duration
+	// ReceiveBuffer, when positive, sets the receive buffer (SO_RCVBUF)
+	// of the session's TCP connections, which turns off the kernel's
+	// autotuning of it (Linux lets it grow to net.ipv4.tcp_rmem's
+	// maximum, often several MiB): what sits in that buffer when the
+	// daemon is killed is fetched again. A small buffer bounds that, at
+	// the cost of throughput on paths whose bandwidth-delay product is
+	// larger. Zero leaves the kernel's default. It applies only when the
+	// Configuration has no DialContext of its own.
+	ReceiveBuffer int
 	// Logger receives the runner's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -83,6 +94,9 @@ func New(opts Options) (*Runner, error) {
 		cfg = urlsession.DefaultConfiguration()
 	} else {
 		cfg = cfg.Clone()
+	}
+	if opts.ReceiveBuffer > 0 && cfg.DialContext == nil {
+		cfg.DialContext = receiveBufferDialer(opts.ReceiveBuffer).DialContext
 	}
 	s, err := urlsession.New(cfg, nil)
 	if err != nil {
@@ -571,5 +585,28 @@ func transferError(err error) *server.TransferError {
 		Code:      int(e.Code),
 		Message:   msg,
 		Permanent: permanent[e.Code] || errors.Is(err, urlsession.ErrUploadFileChanged),
+	}
+}
+
+// receiveBufferDialer returns a dialer whose TCP connections have a
+// receive buffer of n bytes (set before connecting, so that the window
+// scale fits it).
+func receiveBufferDialer(n int) *net.Dialer {
+	return &net.Dialer{
+		Timeout:   30 * time.Second,
+		KeepAlive: 30 * time.Second,
+		Control: func(network, _ string, c syscall.RawConn) error {
+			if !strings.HasPrefix(network, "tcp") {
+				return nil
+			}
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
 	}
 }
