@@ -28,8 +28,9 @@ func (r *Runner) checkpointPath(job api.Job) string {
 // the job's partial file, without stopping it. It keeps the partial file
 // open (for reading) between checkpoints of one task.
 type liveCheckpoint struct {
-	f   *os.File
-	buf []byte
+	f      *os.File
+	buf    []byte
+	kicked int64 // the file's bytes before kicked were handed to startWriteback
 }
 
 // make returns from's resume data advanced to the partial file's current
@@ -70,7 +71,12 @@ func (lc *liveCheckpoint) make(from *resume.Data, least int64) ([]byte, int64, e
 		return nil, 0, fmt.Errorf("the partial file holds %d bytes, more than the %d of the whole", n, d.Total)
 	}
 	rd, err := resume.Encode(&d)
-	return rd, n, err
+	if err != nil {
+		return nil, 0, err
+	}
+	startWriteback(lc.f, lc.kicked, n-lc.kicked)
+	lc.kicked = n
+	return rd, n, nil
 }
 
 func (lc *liveCheckpoint) close() {
