@@ -20,6 +20,12 @@ package bench
 //     of the final file.
 //
 // Benchmark 2 of the daemon's issue (replaying 1,000 events) is not here.
+//
+// Knobs: BENCH_DAEMON_BYTES (1 GiB), BENCH_DAEMON_KILLS (20),
+// BENCH_DAEMON_WAIT_S (the waiting window, 30), BENCH_DAEMON_RCVBUF (the
+// second kill run's -receive-buffer, 256 KiB), BENCH_DAEMON_PARTS (a
+// comma-separated subset of 1,3,4), BENCH_DAEMON_ARGS (more arguments
+// for every daemon, e.g. "-checkpoint-bytes -1").
 
 import (
 	"bytes"
@@ -175,8 +181,9 @@ func newDaemonHome(t *testing.T, bin string) *daemonHome {
 	}
 	env = append(env, "XDG_RUNTIME_DIR="+dir+"/run", "XDG_DATA_HOME="+dir+"/data", "HOME="+dir+"/home",
 		"XDG_CACHE_HOME="+dir+"/cache", "XDG_CONFIG_HOME="+dir+"/config")
-	return &daemonHome{dir: dir, bin: bin, env: env, sock: dir + "/run/urlsession/urlsessiond.sock",
-		args: []string{"-idle-timeout", "0", "-log", dir + "/daemon.log"}}
+	args := []string{"-idle-timeout", "0", "-log", dir + "/daemon.log"}
+	args = append(args, strings.Fields(os.Getenv("BENCH_DAEMON_ARGS"))...)
+	return &daemonHome{dir: dir, bin: bin, env: env, sock: dir + "/run/urlsession/urlsessiond.sock", args: args}
 }
 
 // start starts the daemon (or finds it running) and returns a client and
@@ -276,9 +283,20 @@ func reportDaemon(t *testing.T, p printer, rounds int) {
 	p("\n### urlsessiond (issue 13 benchmarks 1, 3 and 4)\n")
 	bin, dir := buildDaemon(t)
 	defer os.RemoveAll(dir)
-	reportDaemonWaiting(t, p, bin)
-	reportDaemonThroughput(t, p, rounds, bin)
-	reportDaemonKills(t, p, bin)
+	parts := os.Getenv("BENCH_DAEMON_PARTS")
+	part := func(n string) bool { return parts == "" || slices.Contains(strings.Split(parts, ","), n) }
+	if args := os.Getenv("BENCH_DAEMON_ARGS"); args != "" {
+		p("\nDaemon arguments added: `%s`\n", args)
+	}
+	if part("1") {
+		reportDaemonWaiting(t, p, bin)
+	}
+	if part("3") {
+		reportDaemonThroughput(t, p, rounds, bin)
+	}
+	if part("4") {
+		reportDaemonKills(t, p, bin)
+	}
 }
 
 // reportDaemonWaiting: benchmark 1.

@@ -261,6 +261,22 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 	}
 	lc := &liveCheckpoint{}
 	defer lc.close()
+	// Live checkpoints reach the daemon from a goroutine of their own,
+	// the latest replacing one not yet taken: the daemon's store may
+	// take a while to commit, and checkpoints must go on meanwhile. The
+	// goroutine ends when downloadTask returns.
+	reports := make(chan server.Progress, 1)
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		for p := range reports {
+			rep.report(p)
+		}
+	}()
+	defer func() {
+		close(reports)
+		<-reported
+	}()
 	appending := func() bool {
 		resp := dt.Response()
 		return from != nil && d.resumedOffset() == base && resp != nil && resp.StatusCode == http.StatusPartialContent
@@ -276,7 +292,11 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 		}
 		lastCheckpoint = n
 		r.writeCheckpoint(job, rd)
-		rep.report(server.Progress{BytesDone: max(n, d.bytes()), BytesExpected: d.expected(), ResumeData: rd})
+		select {
+		case <-reports: // superseded
+		default:
+		}
+		reports <- server.Progress{BytesDone: max(n, d.bytes()), BytesExpected: d.expected(), ResumeData: rd}
 	}
 	for {
 		select {
