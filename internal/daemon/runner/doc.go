@@ -47,8 +47,10 @@
 // What a kill -9 of the daemon loses: the session writes what it
 // receives to the partial file at least every 128 KiB and 100 ms, and
 // the file's bytes are in the kernel's page cache, which outlives the
-// process; the next daemon continues from the last checkpoint, at most
-// about CheckpointBytes behind the file, after cutting the partial file
+// process; the next daemon continues from the last checkpoint, normally
+// at most about CheckpointBytes behind the file (a checkpoint is made
+// when the runner's goroutine gets to run, which a busy machine can
+// delay), after cutting the partial file
 // back to the checkpoint's length (truncated, once the 64 KiB before that
 // length still hash as recorded; otherwise the download starts over). A
 // power loss or kernel crash is another matter: neither the partial file
