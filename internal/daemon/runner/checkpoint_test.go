@@ -17,10 +17,10 @@ import (
 // TestDownloadLiveCheckpoints: at the default spacing a download is
 // stopped once, to move its file into the partial directory, and from
 // then on checkpointed every MiB or so without being stopped again: two
-// requests in all. Every checkpoint describes a prefix of the body, and
+// requests in all, and checkpoints at least a MiB apart. Every checkpoint describes a prefix of the body, and
 // the checkpoint file holds the last one until the download completes.
 func TestDownloadLiveCheckpoints(t *testing.T) {
-	const size = 12 << 20
+	const size = 32 << 20
 	o := newOrigin(t, size)
 	r := newRunner(t, func(o *Options) { o.CheckpointBytes = 0 }) // the default: 1 MiB
 	job := downloadJob(t, o.srv.URL+"/f")
@@ -67,10 +67,12 @@ func TestDownloadLiveCheckpoints(t *testing.T) {
 	if got := o.rangesSeen(); len(got) != 2 || got[0] != "" || got[1] == "" {
 		t.Errorf("requests with ranges %q, want the whole body once and one range after the first checkpoint", got)
 	}
-	// How far apart they come depends on the machine's load; that they
-	// come without stopping the task is what the two requests show.
-	if len(offsets) < 4 {
-		t.Fatalf("%d checkpoints over %d bytes (%v), want one about every MiB", len(offsets), size, offsets)
+	// How many reach the daemon depends on the machine's load (a report
+	// not yet taken is replaced by the next one); that they come without
+	// stopping the task is what the two requests show. The first is the
+	// stop's, the last a live one's.
+	if len(offsets) < 2 {
+		t.Fatalf("%d checkpoints over %d bytes (%v), want the stop's and live ones after it", len(offsets), size, offsets)
 	}
 	prev := int64(0)
 	for _, off := range offsets {
