@@ -8,7 +8,7 @@ package bench
 //	BENCH_REPORT=1 go test ./bench -run '^TestReport$' -v -timeout 30m
 //
 // Other knobs: BENCH_SECTIONS (comma-separated subset of
-// get,big,inflight,auth,tls,ftp,file,download),
+// get,big,inflight,auth,tls,ftp,file,download,daemon),
 // BENCH_GET_N (GETs per sequential run, 10000), BENCH_GET_PAR_N (GETs per
 // 64-in-flight run, 30000), BENCH_BIG_BYTES (1 GiB), BENCH_INFLIGHT_N
 // (10000), BENCH_HOLD_MS (1000), BENCH_FTP_BYTES (the ftp section's file,
@@ -123,6 +123,9 @@ func TestReport(t *testing.T) {
 	}
 	if want("file") {
 		reportFile(t, p, rounds)
+	}
+	if want("daemon") {
+		reportDaemon(t, p, rounds)
 	}
 	if name := os.Getenv("BENCH_REPORT_OUT"); name != "" {
 		defer func() {

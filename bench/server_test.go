@@ -156,6 +156,9 @@ func benchMux() *http.ServeMux {
 		w.Header()["Content-Length"] = []string{"16"}
 		w.Write(small[:16])
 	})
+	// /blob?n=BYTES: a seekable body with a strong ETag and byte ranges
+	// (see daemon_test.go).
+	mux.Handle("/blob", serveBlob(nil))
 	authRoutes(mux, small)
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d %d", arrived.Load(), inflight.Load())

@@ -4,10 +4,26 @@
 // replays missed events when a program comes back.
 //
 // Programs start it on demand (package client finds it on PATH, beside
-// their own executable, or at $URLSESSIOND); it can also run as a systemd
-// user service (dist/systemd/urlsessiond.service). It listens on
+// their own executable, or at $URLSESSIOND) as a detached process; or
+// systemd starts it by socket activation on the first connection, with
+// the user units dist/systemd/urlsessiond.socket and
+// urlsessiond.service. It listens on
 // $XDG_RUNTIME_DIR/urlsession/urlsessiond.sock and exits after
 // -idle-timeout with no work.
+//
+// # Socket activation
+//
+// When LISTEN_FDS=1 and LISTEN_PID is its own process ID (the
+// sd_listen_fds protocol), the daemon serves on file descriptor 3, which
+// must be a listening Unix stream socket, instead of making its own
+// socket; at its idle exit it leaves the socket file to systemd, which
+// starts the daemon again on the next connection. LISTEN_FDS and
+// LISTEN_PID inherited from another process (LISTEN_PID names another
+// process) are ignored and removed from the environment. A descriptor 3
+// that is missing or not a listening Unix stream socket, more than one
+// descriptor, or malformed variables make the daemon exit with status 1
+// and a message saying which. The peer uid check, the single-instance
+// lock and the store are the same either way.
 //
 // Usage:
 //
@@ -20,9 +36,10 @@
 //	-max-concurrent N      transfers at once (6)
 //	-log PATH              log to this file (appended, 0600) instead of standard error
 //	-log-level LEVEL       debug, info, warn or error (info)
-//	-checkpoint-bytes N    bytes between download checkpoints (8 MiB; negative: none)
-//	-checkpoint-interval D least time between download checkpoints (5s)
+//	-checkpoint-bytes N    bytes between download checkpoints (1 MiB; negative: none)
+//	-checkpoint-interval D least time between checkpoints that restart a download (5s)
 //	-progress-interval D   least time between stored progress events (1s)
+//	-receive-buffer N      receive buffer of transfer connections, bytes (0: the kernel's autotuning)
 //
 // The log is slog's text format; on standard error under systemd (where
 // JOURNAL_STREAM names it) the lines go to the journal without time
@@ -73,8 +90,9 @@ func run(args []string, stderr io.Writer) int {
 	logPath := fs.String("log", "", "log to this `file` (appended) instead of standard error")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	cpBytes := fs.Int64("checkpoint-bytes", runner.DefaultCheckpointBytes, "bytes between download checkpoints (negative: none)")
-	cpInterval := fs.Duration("checkpoint-interval", runner.DefaultCheckpointInterval, "least time between download checkpoints")
+	cpInterval := fs.Duration("checkpoint-interval", runner.DefaultCheckpointInterval, "least time between checkpoints that stop a download and continue it with a range request")
 	progress := fs.Duration("progress-interval", time.Second, "least time between stored progress events")
+	rcvbuf := fs.Int("receive-buffer", 0, "receive buffer of transfer connections in `bytes`, which bounds what a kill loses in flight (0: the kernel's autotuning)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -120,6 +138,12 @@ func run(args []string, stderr io.Writer) int {
 	// the daemon's own directory, on the file system of the downloads.
 	os.Setenv("TMPDIR", tmp)
 
+	activated, err := server.Activated()
+	if err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+
 	idleTimeout := *idle
 	if idleTimeout <= 0 {
 		idleTimeout = -1
@@ -128,6 +152,7 @@ func run(args []string, stderr io.Writer) int {
 		PartialDir:         filepath.Join(base, "partial"),
 		CheckpointBytes:    *cpBytes,
 		CheckpointInterval: *cpInterval,
+		ReceiveBuffer:      *rcvbuf,
 		Logger:             log,
 	})
 	if err != nil {
@@ -142,6 +167,7 @@ func run(args []string, stderr io.Writer) int {
 		MaxConcurrent:    *maxConc,
 		IdleTimeout:      idleTimeout,
 		ProgressInterval: *progress,
+		Listener:         activated,
 	}, *storePath)
 	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	if cerr := rn.Close(cctx); cerr != nil {

@@ -30,19 +30,46 @@
 // # Checkpoints and kill -9
 //
 // A download task gives resume data only by stopping. While a resumable
-// download runs, the runner therefore stops it into resume data and
-// continues it with a range request at most once per
-// Options.CheckpointInterval (5 s), and only after
-// Options.CheckpointBytes (8 MiB) more arrived; the resume data goes to
-// the daemon as a Progress checkpoint, which stores it with the job. A
-// daemon killed with SIGKILL loses what arrived since the last
-// checkpoint: the next daemon continues from that checkpoint. The
-// partial file then holds more bytes than the checkpoint recorded; the
-// runner truncates it back to the recorded length once the bytes at the
-// recorded end still match the checkpoint's fingerprint, and starts the
-// download over otherwise. A download that cannot be resumed (no strong
+// download runs, the runner therefore stops it into resume data once,
+// as soon as Options.CheckpointBytes (1 MiB) arrived, and continues it
+// with a range request from a task made from that data, which appends
+// to the job's own partial file in PartialDir. From then on it
+// checkpoints without stopping: each time the partial file holds
+// CheckpointBytes more (looked at on every DidWriteData and every
+// millisecond), it makes resume data for the file's current length (the
+// first resume data with the new size, the SHA-256 of the 64 KiB before
+// it, and the time) and writes it to the job's checkpoint file,
+// <job>.checkpoint beside the partial file, in one unsynced write. The
+// same data goes to the daemon as a Progress checkpoint, which stores it
+// with the job at most once per progress interval (a durable SQLite
+// commit each). A task that cannot append (a 200 to its range request:
+// the resource changed) is stopped into resume data again, at most once
+// per Options.CheckpointInterval (5 s). A run starts from the checkpoint
+// file's data instead of the stored data when it continues the same
+// download (same partial file, URL and validators) further on.
+//
+// What a kill -9 of the daemon loses: the session writes what it
+// receives to the partial file at least every 128 KiB and 100 ms, and
+// the file's bytes are in the kernel's page cache, which outlives the
+// process; the next daemon continues from the last checkpoint, normally
+// at most about CheckpointBytes behind the file (a checkpoint is made
+// when the runner's goroutine gets to run, which a busy machine can
+// delay), after cutting the partial file
+// back to the checkpoint's length (truncated, once the 64 KiB before that
+// length still hash as recorded; otherwise the download starts over). A
+// power loss or kernel crash is another matter: neither the partial file
+// nor the checkpoint file is synced while the download runs, so both may
+// come back shorter, older or (on file systems that do not order data
+// before sizes) with zeros. A checkpoint file that fails its checksum is
+// ignored for the stored resume data (synced at each commit); a partial
+// file shorter than its resume data, or whose bytes before the recorded
+// length differ, makes the download start over. Only a completed download
+// is synced (see Downloads). A download that cannot be resumed (no strong
 // validator, no byte ranges, a content coding) is never checkpointed and
 // starts over after a kill.
+//
+// Checkpoint files whose partial file is gone are removed when the
+// runner starts.
 //
 // Resume data that no longer matches its partial file (or is not
 // resume data) starts the transfer over from the job's request, within

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -21,9 +23,13 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultCheckpointBytes    = 8 << 20
+	DefaultCheckpointBytes    = 1 << 20
 	DefaultCheckpointInterval = 5 * time.Second
 )
+
+// livePoll is how often a download appending to its partial file is
+// looked at for a checkpoint between two DidWriteData.
+const livePoll = time.Millisecond
 
 // stopWait bounds how long a stopping transfer may take to hand back its
 // resume data.
@@ -37,12 +43,23 @@ type Options struct {
 	// PartialDir holds the partial files of resume data (required); it
 	// is created 0700.
 	PartialDir string
-	// CheckpointBytes and CheckpointInterval space the checkpoints of a
-	// running download (see the package documentation): at least
-	// CheckpointBytes (default 8 MiB) and CheckpointInterval (default 5
-	// s) apart. A negative CheckpointBytes turns checkpoints off.
+	// CheckpointBytes spaces the checkpoints of a running download (see
+	// the package documentation): one each time CheckpointBytes (default
+	// 1 MiB) more are in the partial file. CheckpointInterval (default 5
+	// s) is the least time between two checkpoints that stop the task
+	// and continue it with a range request (after the first of a run). A
+	// negative CheckpointBytes turns checkpoints off.
 	CheckpointBytes    int64
 	CheckpointInterval time.Duration
+	// ReceiveBuffer, when positive, sets the receive buffer (SO_RCVBUF)
+	// of the session's TCP connections, which turns off the kernel's
+	// autotuning of it (Linux lets it grow to net.ipv4.tcp_rmem's
+	// maximum, often several MiB): what sits in that buffer when the
+	// daemon is killed is fetched again. A small buffer bounds that, at
+	// the cost of throughput on paths whose bandwidth-delay product is
+	// larger. Zero leaves the kernel's default. It applies only when the
+	// Configuration has no DialContext of its own.
+	ReceiveBuffer int
 	// Logger receives the runner's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -65,6 +82,7 @@ func New(opts Options) (*Runner, error) {
 	if err := mkdirPrivate(opts.PartialDir); err != nil {
 		return nil, fmt.Errorf("runner: partial directory: %w", err)
 	}
+	removeOrphanCheckpoints(opts.PartialDir)
 	if opts.CheckpointBytes == 0 {
 		opts.CheckpointBytes = DefaultCheckpointBytes
 	}
@@ -76,6 +94,9 @@ func New(opts Options) (*Runner, error) {
 		cfg = urlsession.DefaultConfiguration()
 	} else {
 		cfg = cfg.Clone()
+	}
+	if opts.ReceiveBuffer > 0 && cfg.DialContext == nil {
+		cfg.DialContext = receiveBufferDialer(opts.ReceiveBuffer).DialContext
 	}
 	s, err := urlsession.New(cfg, nil)
 	if err != nil {
@@ -163,14 +184,16 @@ const (
 	stale                     // the resume data was unusable: start over
 )
 
-// download runs a download job: one task, and one more per checkpoint.
+// download runs a download job: one task, and one more per checkpoint
+// that stopped the task.
 func (r *Runner) download(ctx context.Context, job api.Job, rep *reporter) server.Result {
-	data := job.ResumeData
+	data := r.latest(job, job.ResumeData)
 	if data != nil {
 		data = r.adopt(job, data)
 	}
+	var lastStop time.Time // of the last checkpoint that stopped the task
 	for {
-		res, how, next := r.downloadTask(ctx, job, data, rep)
+		res, how, next := r.downloadTask(ctx, job, data, rep, &lastStop)
 		switch how {
 		case checkpoint:
 			data = next
@@ -178,22 +201,33 @@ func (r *Runner) download(ctx context.Context, job api.Job, rep *reporter) serve
 		case stale:
 			r.log.Info("resume data no longer matches its partial file: starting over", "job", job.ID)
 			os.Remove(r.partialPath(job))
+			os.Remove(r.checkpointPath(job))
 			data = nil
 			continue
+		}
+		if res.ResumeData != nil {
+			r.writeCheckpoint(job, res.ResumeData)
+		} else {
+			os.Remove(r.checkpointPath(job))
 		}
 		return res
 	}
 }
 
 // downloadTask runs one download task from data (or from the job's
-// request when data is nil).
-func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep *reporter) (server.Result, outcome, []byte) {
+// request when data is nil). lastStop is when a checkpoint last stopped a
+// task of the run (zero: none did yet).
+func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep *reporter, lastStop *time.Time) (server.Result, outcome, []byte) {
 	var dt *urlsession.DownloadTask
 	var base int64
+	var from *resume.Data // the decoded data, when it continues the job's own partial file
 	if data != nil {
 		dt = r.s.DownloadTaskWithResumeData(data)
 		if d, err := resume.Decode(data); err == nil {
 			base = d.Offset
+			if d.File == r.partialPath(job) && d.Segments == nil && d.Offset > 0 {
+				from = d
+			}
 		}
 	} else {
 		req, err := request(job)
@@ -202,20 +236,68 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 		}
 		dt = r.s.DownloadTask(req)
 	}
-	d := &downloadDelegate{job: job, rep: rep, done: base}
+	d := &downloadDelegate{job: job, rep: rep, done: base, resumedAt: -1, wrote: make(chan struct{}, 1)}
 	if err := dt.SetDelegate(d); err != nil {
 		dt.Cancel()
 		return server.Result{Err: err, ResumeData: data}, finished, nil
 	}
 	dt.Resume()
 
-	var tick <-chan time.Time
+	var wrote <-chan struct{}
 	if r.opts.CheckpointBytes > 0 {
-		t := time.NewTicker(r.opts.CheckpointInterval)
-		defer t.Stop()
-		tick = t.C
+		wrote = d.wrote
 	}
 	lastCheckpoint := base
+	// Once the task appends to the job's partial file (it continues
+	// resume data with a 206), checkpoints record the file's length
+	// without stopping the task: at each DidWriteData and every
+	// livePoll, whichever sees CheckpointBytes more in the file first
+	// (the delegate queue may lag behind the file).
+	var poll <-chan time.Time
+	if r.opts.CheckpointBytes > 0 && from != nil {
+		t := time.NewTicker(livePoll)
+		defer t.Stop()
+		poll = t.C
+	}
+	lc := &liveCheckpoint{}
+	defer lc.close()
+	// Live checkpoints reach the daemon from a goroutine of their own,
+	// the latest replacing one not yet taken: the daemon's store may
+	// take a while to commit, and checkpoints must go on meanwhile. The
+	// goroutine ends when downloadTask returns.
+	reports := make(chan server.Progress, 1)
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		for p := range reports {
+			rep.report(p)
+		}
+	}()
+	defer func() {
+		close(reports)
+		<-reported
+	}()
+	appending := func() bool {
+		resp := dt.Response()
+		return from != nil && d.resumedOffset() == base && resp != nil && resp.StatusCode == http.StatusPartialContent
+	}
+	live := func() {
+		rd, n, err := lc.make(from, lastCheckpoint+r.opts.CheckpointBytes)
+		if err != nil {
+			r.log.Debug("no checkpoint", "job", job.ID, "err", err)
+			return
+		}
+		if rd == nil {
+			return
+		}
+		lastCheckpoint = n
+		r.writeCheckpoint(job, rd)
+		select {
+		case <-reports: // superseded
+		default:
+		}
+		reports <- server.Progress{BytesDone: max(n, d.bytes()), BytesExpected: d.expected(), ResumeData: rd}
+	}
 	for {
 		select {
 		case <-dt.Done():
@@ -232,11 +314,22 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 				rd = data
 			}
 			return server.Result{ResumeData: rd, BytesDone: offsetOf(rd)}, stopped, nil
-		case <-tick:
-			done := d.bytes()
-			if done-lastCheckpoint < r.opts.CheckpointBytes || !resumable(job, dt.Response()) {
+		case <-poll:
+			if appending() {
+				live()
+			}
+		case <-wrote:
+			if appending() {
+				live()
 				continue
 			}
+			if d.bytes()-lastCheckpoint < r.opts.CheckpointBytes {
+				continue
+			}
+			if !resumable(job, dt.Response()) || (!lastStop.IsZero() && time.Since(*lastStop) < r.opts.CheckpointInterval) {
+				continue
+			}
+			*lastStop = time.Now()
 			rd := r.stop(dt, job)
 			if rd == nil {
 				// The task ended on its own meanwhile, or could not
@@ -244,6 +337,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 				<-dt.Done()
 				return r.downloadEnded(job, dt, d, data)
 			}
+			r.writeCheckpoint(job, rd)
 			rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), ResumeData: rd})
 			return server.Result{}, checkpoint, rd
 		}
@@ -319,16 +413,20 @@ type downloadDelegate struct {
 	job api.Job
 	rep *reporter
 
-	mu       sync.Mutex
-	done     int64
-	total    int64
-	placed   bool
-	placeErr error
+	wrote chan struct{} // signalled after each DidWriteData
+
+	mu        sync.Mutex
+	done      int64
+	total     int64
+	resumedAt int64 // DidResumeAtOffset's offset, -1 before it
+	placed    bool
+	placeErr  error
 }
 
 var (
 	_ urlsession.DownloadDelegate         = (*downloadDelegate)(nil)
 	_ urlsession.DownloadProgressDelegate = (*downloadDelegate)(nil)
+	_ urlsession.DownloadResumeDelegate   = (*downloadDelegate)(nil)
 )
 
 func (d *downloadDelegate) DidWriteData(_ *urlsession.Session, _ *urlsession.DownloadTask, _, total, expected int64) {
@@ -336,6 +434,22 @@ func (d *downloadDelegate) DidWriteData(_ *urlsession.Session, _ *urlsession.Dow
 	d.done, d.total = total, expected
 	d.mu.Unlock()
 	d.rep.report(server.Progress{BytesDone: total, BytesExpected: expected})
+	select {
+	case d.wrote <- struct{}{}:
+	default:
+	}
+}
+
+func (d *downloadDelegate) DidResumeAtOffset(_ *urlsession.Session, _ *urlsession.DownloadTask, offset, expected int64) {
+	d.mu.Lock()
+	d.resumedAt, d.done, d.total = offset, offset, expected
+	d.mu.Unlock()
+}
+
+func (d *downloadDelegate) resumedOffset() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.resumedAt
 }
 
 func (d *downloadDelegate) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.DownloadTask, path string) {
@@ -504,5 +618,28 @@ func transferError(err error) *server.TransferError {
 		Code:      int(e.Code),
 		Message:   msg,
 		Permanent: permanent[e.Code] || errors.Is(err, urlsession.ErrUploadFileChanged),
+	}
+}
+
+// receiveBufferDialer returns a dialer whose TCP connections have a
+// receive buffer of n bytes (set before connecting, so that the window
+// scale fits it).
+func receiveBufferDialer(n int) *net.Dialer {
+	return &net.Dialer{
+		Timeout:   30 * time.Second,
+		KeepAlive: 30 * time.Second,
+		Control: func(network, _ string, c syscall.RawConn) error {
+			if !strings.HasPrefix(network, "tcp") {
+				return nil
+			}
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
 	}
 }

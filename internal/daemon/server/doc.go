@@ -14,6 +14,13 @@
 // whose SO_PEERCRED uid is the daemon's own (CheckPeer); others are closed
 // at once and logged.
 //
+// Under systemd socket activation, Activated returns the listening socket
+// systemd passed (the sd_listen_fds protocol; see Activated for what it
+// accepts and refuses) and Run serves on it (Config.Listener) instead of
+// calling Listen: the runtime directory, the lock and the peer check are
+// the same, and the socket file is left in place when Serve ends, so
+// that systemd starts the daemon again at the next connection.
+//
 // # Scheduling
 //
 // At most Config.MaxConcurrent transfers run (default 6); due jobs start

@@ -17,10 +17,16 @@ import (
 // single-instance lock (an error wrapping ErrRunning when another daemon
 // of the user holds it), opens the store at storePath (store.DefaultPath
 // when empty) unless cfg.Store is set, listens on api.SocketPath() and
-// serves until ctx is done or the daemon is idle. Discretionary jobs wait
+// serves until ctx is done or the daemon is idle. With cfg.Listener set
+// (socket activation) it serves on that socket instead and leaves its
+// file in place when it ends, so that the next connection starts the
+// daemon again. Discretionary jobs wait
 // for DefaultConditions unless cfg.Conditions is set. It returns nil after an
 // idle exit or ctx's end.
 func Run(ctx context.Context, cfg Config, storePath string) error {
+	if cfg.Listener != nil {
+		defer cfg.Listener.Close() // on every path; Serve closes it too
+	}
 	dir := api.RuntimeDir()
 	if err := PrepareRuntimeDir(dir); err != nil {
 		return err
@@ -50,16 +56,22 @@ func Run(ctx context.Context, cfg Config, storePath string) error {
 		cfg.Conditions = DefaultConditions
 	}
 	sock := filepath.Join(dir, api.SocketName)
+	ln := cfg.Listener
+	if ln != nil {
+		ln.SetUnlinkOnClose(false)
+		sock = ln.Addr().String()
+	}
 	cfg.Socket = sock
 	srv, err := New(cfg)
 	if err != nil {
 		return err
 	}
-	ln, err := Listen(sock)
-	if err != nil {
-		return err
+	if ln == nil {
+		if ln, err = Listen(sock); err != nil {
+			return err
+		}
 	}
-	srv.log.Info("listening", "socket", sock, "store", cfg.Store.Path())
+	srv.log.Info("listening", "socket", sock, "store", cfg.Store.Path(), "activated", cfg.Listener != nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -78,6 +78,10 @@ type Config struct {
 	MaxJobs int
 	// Socket is the socket path reported by GET /v1/info.
 	Socket string
+	// Listener, for Run, is a listening socket to serve on instead of
+	// making one at api.SocketPath(): the one socket activation passed
+	// (see Activated). Run closes it but never removes its file.
+	Listener *net.UnixListener
 }
 
 // Server is the daemon: the HTTP API, the scheduler and the launcher.
