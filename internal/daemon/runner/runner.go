@@ -363,7 +363,10 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 	if err == nil {
 		status := resp.StatusCode
 		if te := retryStatus(resp); te != nil {
-			return server.Result{Err: te, StatusCode: status}, finished, nil
+			// A resumed download answered 429 or 503 leaves its partial
+			// file as it was: the resume data it started from still
+			// continues it when the retry comes.
+			return server.Result{Err: te, StatusCode: status, ResumeData: data, BytesDone: offsetOf(data)}, finished, nil
 		}
 		placed, perr := d.result()
 		switch {

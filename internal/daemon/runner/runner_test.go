@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -289,6 +290,71 @@ func TestDownloadStop(t *testing.T) {
 	checkFile(t, job.File, o.body)
 	if got := o.rangesSeen(); len(got) != 2 || (offsetOf(job.ResumeData) > 0 && got[1] != "bytes="+strconv.FormatInt(offsetOf(job.ResumeData), 10)+"-") {
 		t.Errorf("ranges asked %q, want the second from the resume data's offset", got)
+	}
+}
+
+// TestDownloadResumedBusy: a resumed download answered 503 keeps its
+// resume data, so the retry continues the partial file instead of
+// starting again from byte 0.
+func TestDownloadResumedBusy(t *testing.T) {
+	o := newOrigin(t, 4<<20)
+	half := len(o.body) / 2
+	release := make(chan struct{})
+	o.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		o.partialBody(w, half)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return true
+	})
+	defer close(release)
+	// busy makes the next request a 503, whatever it asks for.
+	var busy atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if busy.CompareAndSwap(true, false) {
+			if r.Header.Get("Range") == "" {
+				t.Errorf("the resumed request asked for the whole body")
+			}
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		o.serve(w, r)
+	}))
+	defer srv.Close()
+	r := newRunner(t, nil)
+	job := downloadJob(t, srv.URL+"/f")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := r.Run(ctx, job, func(p server.Progress) {
+		if p.BytesDone >= 1<<20 {
+			cancel()
+		}
+	})
+	if res.ResumeData == nil {
+		t.Fatalf("stopped Run = %+v, want resume data", res)
+	}
+	offset := offsetOf(res.ResumeData)
+	o.setHook(nil)
+	busy.Store(true)
+	job.ResumeData = res.ResumeData
+	res = r.Run(context.Background(), job, func(server.Progress) {})
+	var te *server.TransferError
+	if !errors.As(res.Err, &te) || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("Run answered 503 = %+v (%v), want a transient error", res, res.Err)
+	}
+	if res.ResumeData == nil || offsetOf(res.ResumeData) != offset || res.BytesDone != offset {
+		t.Fatalf("after the 503: resume data at %d (%d done), want the %d bytes kept", offsetOf(res.ResumeData), res.BytesDone, offset)
+	}
+	job.ResumeData = res.ResumeData
+	res = r.Run(context.Background(), job, func(server.Progress) {})
+	if res.Err != nil || res.StatusCode != 200 {
+		t.Fatalf("retried Run = %+v, want it complete", res)
+	}
+	checkFile(t, job.File, o.body)
+	if got := o.rangesSeen(); got[len(got)-1] != "bytes="+strconv.FormatInt(offset, 10)+"-" {
+		t.Errorf("ranges asked %q, want the last from byte %d", got, offset)
 	}
 }
 
