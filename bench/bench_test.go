@@ -25,16 +25,7 @@ func BenchmarkGet1K(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/%s/%s", l, mode, benchName(name)), func(b *testing.B) {
 					c := newGetClient(name, l, url)
 					defer c.close()
-					if err := warmGets(c, conc); err != nil {
-						b.Fatal(err)
-					}
-					b.ReportAllocs()
-					b.ResetTimer()
-					r, err := runGets(c, b.N, conc)
-					b.StopTimer()
-					if err != nil {
-						b.Fatal(err)
-					}
+					r := benchGets(b, c, conc)
 					b.ReportMetric(r.rps(), "req/s")
 					b.ReportMetric(µs(r.pct(50)), "p50-µs")
 					b.ReportMetric(µs(r.pct(99)), "p99-µs")

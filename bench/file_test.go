@@ -12,7 +12,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,19 +120,7 @@ func newFileClient(name, path string, size int64, cli string) (*bigClient, error
 	case fileBytes:
 		return bytesClient(name, newSess(), url, size), nil
 	case fileDelegate:
-		s := newSess()
-		return &bigClient{name: name, close: s.FinishTasksAndInvalidate, download: func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return err
-			}
-			t := s.DataTask(req)
-			d := &discardDelegate{}
-			t.SetDelegate(d)
-			t.Resume()
-			<-t.Done()
-			return checkBig(d.n, size, d.err)
-		}}, nil
+		return delegateClient(name, newSess(), url, size), nil
 	case fileCLI:
 		if cli == "" {
 			return nil, errSkip

@@ -703,16 +703,7 @@ func BenchmarkTLSGet1K(b *testing.B) {
 			b.Run(mode+"/"+benchName(name), func(b *testing.B) {
 				c := newTLSGetClient(name, url, srv.roots)
 				defer c.close()
-				if err := warmGets(c, conc); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				r, err := runGets(c, b.N, conc)
-				b.StopTimer()
-				if err != nil {
-					b.Fatal(err)
-				}
+				r := benchGets(b, c, conc)
 				b.ReportMetric(r.rps(), "req/s")
 				b.ReportMetric(µs(r.cpu), "cpu-µs/op")
 				b.ReportMetric(float64(r.mutexW), "mutex-wait-ns/op")

@@ -203,16 +203,7 @@ func BenchmarkNewTLSConn(b *testing.B) {
 			b.Run(mode+"/"+benchName(name), func(b *testing.B) {
 				c := newTLSClient(name, srv)
 				defer c.close()
-				if err := warmGets(c, conc); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				r, err := runGets(c, b.N, conc)
-				b.StopTimer()
-				if err != nil {
-					b.Fatal(err)
-				}
+				r := benchGets(b, c, conc)
 				b.ReportMetric(r.rps(), "conn/s")
 				b.ReportMetric(µs(r.pct(50)), "p50-µs")
 				b.ReportMetric(µs(r.cpu), "cpu-µs/op")

@@ -342,19 +342,7 @@ func newBigClient(name, url string, size int64) (*bigClient, error) {
 			return checkBig(n, size, err)
 		}}, nil
 	case bigSessionDelegate:
-		s := newSession(limit6, nil)
-		return &bigClient{name: name, close: s.FinishTasksAndInvalidate, download: func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return err
-			}
-			t := s.DataTask(req)
-			d := &discardDelegate{}
-			t.SetDelegate(d)
-			t.Resume()
-			<-t.Done()
-			return checkBig(d.n, size, d.err)
-		}}, nil
+		return delegateClient(name, newSession(limit6, nil), url, size), nil
 	case bigSessionBytes:
 		return bytesClient(name, newSession(limit6, nil), url, size), nil
 	case bigCurl:
@@ -450,6 +438,40 @@ func bytesClient(name string, s *urlsession.Session, url string, size int64) *bi
 		stream.Close()
 		return checkBig(n, size, err)
 	}}
+}
+
+// delegateClient reads url's body of size bytes through a data task
+// whose delegate counts and discards each piece.
+func delegateClient(name string, s *urlsession.Session, url string, size int64) *bigClient {
+	return &bigClient{name: name, close: s.FinishTasksAndInvalidate, download: func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		t := s.DataTask(req)
+		d := &discardDelegate{}
+		t.SetDelegate(d)
+		t.Resume()
+		<-t.Done()
+		return checkBig(d.n, size, d.err)
+	}}
+}
+
+// benchGets warms c up and times b.N GETs with conc in flight, reporting
+// allocations; the caller reports the figures it wants from the result.
+func benchGets(b *testing.B, c *getClient, conc int) getResult {
+	b.Helper()
+	if err := warmGets(c, conc); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	r, err := runGets(c, b.N, conc)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
 }
 
 // timeRounds times each client once a round, in rotating order, and
