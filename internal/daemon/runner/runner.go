@@ -329,6 +329,12 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			if !resumable(job, dt.Response()) || (!lastStop.IsZero() && time.Since(*lastStop) < r.opts.CheckpointInterval) {
 				continue
 			}
+			if resp := dt.Response(); data != nil && resp != nil && resp.StatusCode == http.StatusOK {
+				// The server answered the range this task asked for
+				// with the whole body: it would do the same to the
+				// next one, and stopping would start over forever.
+				continue
+			}
 			*lastStop = time.Now()
 			rd := r.stop(dt, job)
 			if rd == nil {

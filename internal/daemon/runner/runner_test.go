@@ -293,6 +293,42 @@ func TestDownloadStop(t *testing.T) {
 	}
 }
 
+// TestDownloadRangesIgnored: a server that offers byte ranges but answers
+// every range request with the whole body is stopped for a checkpoint
+// once; the task that continues runs to the end instead of being stopped
+// and started over again and again.
+func TestDownloadRangesIgnored(t *testing.T) {
+	body := randomBytes(6 << 20)
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		for off := 0; off < len(body); off += 64 << 10 {
+			if _, err := w.Write(body[off : off+64<<10]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond) // slow enough for progress reports, which come every 100 ms, to find checkpoints due
+		}
+	}))
+	defer srv.Close()
+	r := newRunner(t, func(o *Options) {
+		o.CheckpointBytes = 1 << 20
+		o.CheckpointInterval = time.Millisecond
+	})
+	job := downloadJob(t, srv.URL+"/f")
+	res := r.Run(context.Background(), job, func(server.Progress) {})
+	if res.Err != nil || res.StatusCode != 200 {
+		t.Fatalf("Run = %+v (%v), want it complete", res, res.Err)
+	}
+	checkFile(t, job.File, body)
+	if n := requests.Load(); n > 2 {
+		t.Errorf("%d requests, want at most 2: one stop for a checkpoint, then to the end", n)
+	}
+}
+
 // TestDownloadResumedBusy: a resumed download answered 503 keeps its
 // resume data, so the retry continues the partial file instead of
 // starting again from byte 0.
