@@ -250,13 +250,14 @@ func TestDownloadResetMidBody(t *testing.T) {
 	}
 }
 
-// TestDownloadStop: the context's end stops the transfer into resume
-// data, from which the next run completes.
-func TestDownloadStop(t *testing.T) {
-	// Progress comes after each MiB written: stall after more than one.
-	o := newOrigin(t, 4<<20)
-	half := len(o.body) / 2
+// stalledOrigin returns an origin of 4 MiB whose responses without a
+// Range header send the first half of the body and stall there until the
+// test ends or the client leaves; setHook(nil) lets it serve all.
+func stalledOrigin(t *testing.T) (o *origin, half int) {
+	o = newOrigin(t, 4<<20)
+	half = len(o.body) / 2
 	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
 	o.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		o.partialBody(w, half)
 		select {
@@ -265,16 +266,29 @@ func TestDownloadStop(t *testing.T) {
 		}
 		return true
 	})
-	defer close(release)
-	r := newRunner(t, nil)
-	job := downloadJob(t, o.srv.URL+"/f")
+	return o, half
+}
+
+// stopAfterMiB runs job until a MiB has been reported, then stops it, and
+// returns the Run's result.
+func stopAfterMiB(r *Runner, job api.Job) server.Result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	res := r.Run(ctx, job, func(p server.Progress) {
+	return r.Run(ctx, job, func(p server.Progress) {
 		if p.BytesDone >= 1<<20 {
 			cancel()
 		}
 	})
+}
+
+// TestDownloadStop: the context's end stops the transfer into resume
+// data, from which the next run completes.
+func TestDownloadStop(t *testing.T) {
+	// Progress comes after each MiB written: stall after more than one.
+	o, half := stalledOrigin(t)
+	r := newRunner(t, nil)
+	job := downloadJob(t, o.srv.URL+"/f")
+	res := stopAfterMiB(r, job)
 	if res.StatusCode != 0 || res.ResumeData == nil {
 		t.Fatalf("stopped Run = %+v, want resume data and no status", res)
 	}
@@ -333,18 +347,7 @@ func TestDownloadRangesIgnored(t *testing.T) {
 // resume data, so the retry continues the partial file instead of
 // starting again from byte 0.
 func TestDownloadResumedBusy(t *testing.T) {
-	o := newOrigin(t, 4<<20)
-	half := len(o.body) / 2
-	release := make(chan struct{})
-	o.setHook(func(w http.ResponseWriter, r *http.Request) bool {
-		o.partialBody(w, half)
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		return true
-	})
-	defer close(release)
+	o, _ := stalledOrigin(t)
 	// busy makes the next request a 503, whatever it asks for.
 	var busy atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -361,13 +364,7 @@ func TestDownloadResumedBusy(t *testing.T) {
 	defer srv.Close()
 	r := newRunner(t, nil)
 	job := downloadJob(t, srv.URL+"/f")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	res := r.Run(ctx, job, func(p server.Progress) {
-		if p.BytesDone >= 1<<20 {
-			cancel()
-		}
-	})
+	res := stopAfterMiB(r, job)
 	if res.ResumeData == nil {
 		t.Fatalf("stopped Run = %+v, want resume data", res)
 	}
