@@ -42,14 +42,7 @@ func TestServerDigestsWrittenThrough(t *testing.T) {
 	serve("/unknown-algorithm", "Repr-Digest", "md7=:AAAA:")
 	for _, proto := range []string{"h1", "h2"} {
 		t.Run(proto, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(mux)
-			if proto == "h2" {
-				srv.EnableHTTP2 = true
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			defer srv.Close()
+			srv := protoServer(t, proto, mux)
 			for _, c := range []struct {
 				path string
 				want int
@@ -74,4 +67,19 @@ func TestServerDigestsWrittenThrough(t *testing.T) {
 			}
 		})
 	}
+}
+
+// protoServer starts a test server for h: over HTTP/1.1 without TLS for
+// "h1", over TLS with HTTP/2 for "h2". It is closed when the test ends.
+func protoServer(t *testing.T, proto string, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	if proto == "h2" {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv
 }

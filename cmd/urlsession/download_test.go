@@ -775,14 +775,7 @@ func TestContinueAfterErrorStatus(t *testing.T) {
 	}}
 	for _, proto := range []string{"h1", "h2"} {
 		t.Run(proto, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(fh)
-			if proto == "h2" {
-				srv.EnableHTTP2 = true
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			defer srv.Close()
+			srv := protoServer(t, proto, fh)
 			u := srv.URL + "/file"
 			for _, mode := range [][]string{nil, {"--limit-rate", "100M"}} {
 				log = rangeLog{}
