@@ -78,8 +78,23 @@ import (
 //
 // FinishTasksAndInvalidate detaches the process and leaves the
 // transfers running in the daemon, to be picked up by the next session
-// with the identifier; InvalidateAndCancel cancels them in the daemon,
-// delivers their DidCompleteWithError, then invalidates the session.
+// with the identifier. The task values of this process then get no more
+// callbacks: once the events already queued have been delivered, each
+// task not completed yet ends here, before DidBecomeInvalidWithError and
+// without DidCompleteWithError: its State becomes TaskCompleted, its Done
+// channel closes and Err returns an *Error of code
+// ErrBackgroundSessionWasDisconnected (-997; ErrCancelled with cause
+// ErrSessionInvalidated for a task never resumed, which the daemon never
+// had). The transfer's own completion is delivered to the next session.
+// InvalidateAndCancel cancels them in the daemon, delivers their
+// DidCompleteWithError, then invalidates the session.
+//
+// Cancel of a task whose daemon cannot be reached (it was killed, or is
+// stopping) does not wait for it: the task completes at once with
+// ErrCancelled, and the job is cancelled in the daemon at the next
+// contact (when the session attaches again, or when it is invalidated,
+// starting a daemon if none answers); the job's later events get no
+// callback. A process that exits without either leaves the job to run.
 func BackgroundConfiguration(identifier string) *Configuration {
 	c := baseConfiguration()
 	c.background = true
@@ -267,6 +282,10 @@ type background struct {
 	ackDone  bool  // the acker ended
 	ackError error // the last acknowledgement's failure
 
+	left    []*Task             // the tasks FinishTasksAndInvalidate leaves to the daemon
+	cancels map[string]struct{} // jobs cancelled while the daemon was unreachable, to cancel there
+	dropped map[string]struct{} // jobs whose task completed here: their events have no callback
+
 	replayed bool // DidFinishEventsForBackgroundSession was delivered (delegate queue only)
 }
 
@@ -299,6 +318,7 @@ const daemonTimeout = 30 * time.Second
 func (s *Session) attachBackground() error {
 	cfg := s.cfg
 	b := &background{s: s, id: cfg.identifier, jobs: map[string]*Task{},
+		cancels: map[string]struct{}{}, dropped: map[string]struct{}{},
 		ackWake: make(chan struct{}, 1), quit: make(chan struct{}), readEnd: make(chan struct{}), ackEnd: make(chan struct{})}
 	b.cond.L = &b.mu
 	if id := cfg.SharedContainerIdentifier; id != "" {
@@ -607,8 +627,42 @@ func (b *background) reattach(after int64) *client.Attachment {
 		}
 		b.at = at
 		b.mu.Unlock()
+		b.sendCancels(b.cl)
 		return at
 	}
+}
+
+// sendCancels cancels in the daemon the jobs whose Cancel could not reach
+// it; a job the daemon no longer runs needs nothing more. The ones it
+// cannot reach stay for the next contact.
+func (b *background) sendCancels(cl *client.Client) {
+	b.mu.Lock()
+	jobs := make([]string, 0, len(b.cancels))
+	for j := range b.cancels {
+		jobs = append(jobs, j)
+	}
+	b.mu.Unlock()
+	for _, j := range jobs {
+		ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+		_, err := cl.Cancel(ctx, j)
+		cancel()
+		if unreachable(err) {
+			continue
+		}
+		b.mu.Lock()
+		delete(b.cancels, j)
+		b.mu.Unlock()
+	}
+}
+
+// unreachable reports whether a call's error means the daemon did not
+// take it: no answer, or an answer that it is stopping.
+func unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ae *api.Error
+	return !errors.As(err, &ae) || ae.Code == api.CodeShutdown
 }
 
 func (b *background) closingNow() bool {
@@ -636,6 +690,11 @@ func (b *background) deliver(e api.Event) {
 	if t == nil {
 		if e.Kind == api.FinishDownloading && e.File != "" {
 			os.Remove(e.File) // nobody to hand it to
+		}
+		if e.Kind == api.Complete {
+			b.mu.Lock()
+			delete(b.dropped, e.Job)
+			b.mu.Unlock()
 		}
 		return
 	}
@@ -686,9 +745,13 @@ func (b *background) task(job string) *Task {
 		b.cond.Wait() // the job may be one a Resume is creating
 	}
 	t := b.jobs[job]
+	_, dropped := b.dropped[job]
 	b.mu.Unlock()
 	if t != nil {
 		return t
+	}
+	if dropped {
+		return nil
 	}
 	s := b.s
 	s.mu.Lock()
@@ -812,9 +875,71 @@ func (b *background) detachLocked() {
 		b.mu.Unlock()
 		at.Close()
 		<-b.readEnd
+		b.flushCancels()
 		b.cl.Close()
+		b.mu.Lock()
+		left := b.left
+		b.left = nil
+		b.mu.Unlock()
+		for _, t := range left {
+			b.release(t)
+		}
 	})
 	b.s.invalidateLocked()
+}
+
+// flushCancels makes a last try, starting a daemon when none answers, at
+// the cancellations the daemon has not taken yet.
+func (b *background) flushCancels() {
+	b.mu.Lock()
+	n := len(b.cancels)
+	b.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+	cl, err := client.Start(ctx, client.StartOptions{Socket: b.cl.Socket()})
+	cancel()
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	b.sendCancels(cl)
+}
+
+// errDetached is the cause of the error of a task that a detaching
+// session left running in the daemon.
+var errDetached = errors.New("urlsession: the background session detached (FinishTasksAndInvalidate): the transfer goes on in the daemon and its events go to the next session with the identifier")
+
+// release ends, in this process, a task that FinishTasksAndInvalidate
+// left: one with a job completes with ErrBackgroundSessionWasDisconnected,
+// one never resumed (no job) with ErrCancelled, without
+// DidCompleteWithError; its Done channel closes. It runs on the delegate
+// queue.
+func (b *background) release(t *Task) {
+	bt := t.bgTask()
+	bt.mu.Lock()
+	job := bt.job
+	bt.mu.Unlock()
+	u := ""
+	if t.orig != nil && t.orig.URL != nil {
+		u = t.orig.URL.Redacted()
+	}
+	e := &Error{Code: ErrBackgroundSessionWasDisconnected, URL: u, Err: errDetached}
+	if job == "" {
+		e = &Error{Code: ErrCancelled, URL: u, Err: ErrSessionInvalidated}
+	}
+	t.mu.Lock()
+	if t.state == TaskCompleted {
+		t.mu.Unlock()
+		return
+	}
+	t.state = TaskCompleted
+	t.paused.Store(false)
+	t.err = e
+	t.mu.Unlock()
+	close(bt.ended)
+	close(t.done)
 }
 
 // bgFinishAndInvalidate is FinishTasksAndInvalidate of a background
@@ -826,10 +951,15 @@ func (s *Session) bgFinishAndInvalidate() {
 		return
 	}
 	s.invalidating = true
+	left := make([]*Task, 0, len(s.tasks))
 	for t := range s.tasks {
+		left = append(left, t)
 		delete(s.tasks, t)
 		s.active.Add(-1)
 	}
+	s.bg.mu.Lock()
+	s.bg.left = left
+	s.bg.mu.Unlock()
 	s.bg.detachLocked()
 	s.mu.Unlock()
 	s.queue.kick()
@@ -1042,9 +1172,27 @@ func (t *Task) bgCancel(bt *bgTask) {
 		t.session.bg.failLocal(t, &Error{Code: ErrCancelled, Err: errCancelled})
 		return
 	}
+	b := t.session.bg
 	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
 	defer cancel()
-	t.session.bg.cl.Cancel(ctx, bt.job) // a job that ended already completes through its events
+	_, err := b.cl.Cancel(ctx, bt.job)
+	switch {
+	case err == nil, errors.Is(err, api.ErrConflict):
+		return // the job's complete event completes the task
+	case unreachable(err):
+		// The daemon is gone (or stopping): the task completes now, and
+		// the job is cancelled at the next contact, its events dropped.
+		b.mu.Lock()
+		b.cancels[bt.job] = struct{}{}
+		b.dropped[bt.job] = struct{}{}
+		b.mu.Unlock()
+	default:
+		// The daemon no longer knows the job: no event will come.
+		b.mu.Lock()
+		b.dropped[bt.job] = struct{}{}
+		b.mu.Unlock()
+	}
+	b.failLocal(t, &Error{Code: ErrCancelled, Err: errCancelled})
 }
 
 // bgCancelByProducingResumeData is CancelByProducingResumeData of a

@@ -708,11 +708,31 @@ func TestBackgroundFinishTasksAndInvalidateLeavesThemRunning(t *testing.T) {
 	dt.SetPriority(urlsession.HighPriority)
 	dt.Resume()
 	d.waitJobs(t, "detach", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	idleReq, _ := http.NewRequest("GET", o.URL+"/file/never.bin", nil)
+	idle := s.DownloadTask(idleReq) // never resumed: the daemon never has it
 	s.FinishTasksAndInvalidate()
 	waitClosed(t, rec.gone, "DidBecomeInvalidWithError")
 	if got, want := rec.recorded(), []string{"finished", "invalid <nil>"}; !slices.Equal(got, want) {
 		t.Errorf("callbacks %q, want %q", got, want)
 	}
+	// The tasks left to the daemon ended here before the invalidation.
+	for _, c := range []struct {
+		task *urlsession.DownloadTask
+		code urlsession.Code
+	}{{dt, urlsession.ErrBackgroundSessionWasDisconnected}, {idle, urlsession.ErrCancelled}} {
+		select {
+		case <-c.task.Done():
+		default:
+			t.Fatalf("%s: Done still open after DidBecomeInvalidWithError", taskName(c.task.Task))
+		}
+		if c.task.State() != urlsession.TaskCompleted || urlsession.CodeOf(c.task.Err()) != c.code {
+			t.Errorf("%s: %v with %v, want completed with code %d", taskName(c.task.Task), c.task.State(), c.task.Err(), c.code)
+		}
+	}
+	if !errors.Is(idle.Err(), urlsession.ErrSessionInvalidated) {
+		t.Errorf("never resumed task: %v, want ErrSessionInvalidated", idle.Err())
+	}
+	dt.Cancel() // no effect: the job is the next session's
 	d.waitDetached(t, "detach")
 	o.open()
 	jobs := d.waitJobs(t, "detach", allFinal(1))
@@ -1059,5 +1079,34 @@ func TestBackgroundAdoptsJobsOfOtherClients(t *testing.T) {
 	}
 	if n := len(s.AllTasks()); n != 0 {
 		t.Errorf("%d tasks left", n)
+	}
+}
+
+func TestBackgroundCancelWhileDaemonUnreachable(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	s, rec := newBackground(t, "unreachable")
+	req, _ := http.NewRequest("GET", o.URL+"/file/u.bin", nil)
+	dt := s.DownloadTask(req)
+	dt.Resume()
+	d.waitJobs(t, "unreachable", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	d.stop(t) // the daemon is gone: nothing answers on its socket
+	dt.Cancel()
+	waitClosed(t, dt.Done(), "completion of a task cancelled while the daemon was unreachable")
+	if err := dt.Err(); !errors.Is(err, urlsession.ErrCancelled) || dt.State() != urlsession.TaskCompleted {
+		t.Errorf("task %v with %v, want completed with ErrCancelled", dt.State(), err)
+	}
+	// The daemon comes back with the job queued; the session attaches
+	// again and cancels it there. Its events get no callback and are
+	// acknowledged, so that the daemon forgets the job.
+	d.serve(t)
+	d.waitJobs(t, "unreachable", func(jobs []api.Job) bool { return len(jobs) == 0 })
+	want := []string{"finished", "complete u.bin -999 0 resume=false"}
+	got := slices.DeleteFunc(rec.recorded(), func(l string) bool { return strings.HasPrefix(l, "progress ") })
+	if !slices.Equal(got, want) {
+		t.Errorf("callbacks %q, want %q (besides progress)", got, want)
+	}
+	if n := len(s.AllTasks()); n != 0 {
+		t.Errorf("%d tasks after the cancellation", n)
 	}
 }

@@ -293,7 +293,9 @@ func (t *Task) Progress() float64 {
 
 // Done returns a channel that is closed once the task completed and its
 // completion callback (DidCompleteWithError or the completion handler) has
-// returned.
+// returned. In a background session it is also closed, without a
+// callback, for a task the session left to the daemon when
+// FinishTasksAndInvalidate detached it (see BackgroundConfiguration).
 func (t *Task) Done() <-chan struct{} { return t.done }
 
 // Resume starts a suspended task, or undoes one Suspend. Suspend and Resume
@@ -440,7 +442,8 @@ func (t *Task) Suspend() {
 // Cancel cancels the task, in any state: it completes once, with
 // ErrCancelled, unless it already completed. A cancelled task cannot be
 // resumed. Cancel returns at once; the completion arrives on the delegate
-// queue (in a background session, once the daemon has stopped the job).
+// queue (in a background session, once the daemon has stopped the job, or
+// at once when the daemon cannot be reached: see BackgroundConfiguration).
 func (t *Task) Cancel() {
 	if bt := t.bgTask(); bt != nil {
 		t.bgCancel(bt)
