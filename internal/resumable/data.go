@@ -72,7 +72,11 @@ type State struct {
 	FileModTime int64  `json:"mtime,omitempty"`
 	Fingerprint []byte `json:"fingerprint,omitempty"`
 	// BodyOffset is where Body starts in the upload: the offset the server
-	// confirmed last. Bytes before it are not kept.
+	// confirmed last. Bytes before it are not kept. With a File it is
+	// where the upload's bytes start in the file (0 but for a file made
+	// from the Body of resume data, whose first BodyOffset bytes are not
+	// the upload's): the upload continues from the server's offset, which
+	// may not be before it, and cannot start over.
 	BodyOffset int64 `json:"body_offset,omitempty"`
 	// Body is the rest of an upload from memory (not in the JSON: it
 	// follows it).
@@ -188,7 +192,7 @@ func (s *State) check() error {
 			return bad("file facts without a file")
 		}
 	} else {
-		if len(s.Body) != 0 || s.BodyOffset != 0 {
+		if len(s.Body) != 0 {
 			return bad("a body kept for a file upload")
 		}
 		if len(s.Fingerprint) != sha256.Size {
@@ -265,5 +269,32 @@ func (s *State) CheckFile(f *os.File) error {
 	if size != s.Size || mt != s.FileModTime || !bytes.Equal(fp, s.Fingerprint) {
 		return ErrFileChanged
 	}
+	return nil
+}
+
+// MoveBodyToFile makes s, the state of an upload from memory, describe
+// the same upload from the file f (opened for writing, empty), whose
+// absolute path is name: the kept Body is written at BodyOffset (the
+// bytes before it, which the server already holds, stay a hole of zeros
+// that is never sent), the file is made Size bytes long and synced, and
+// s takes its path, modification time and fingerprint in place of Body.
+func (s *State) MoveBodyToFile(f *os.File, name string) error {
+	if s.File != "" {
+		return errors.New("resumable: the upload is already from a file")
+	}
+	if _, err := f.WriteAt(s.Body, s.BodyOffset); err != nil {
+		return err
+	}
+	if err := f.Truncate(s.Size); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	size, mt, fp, err := FileFacts(f)
+	if err != nil {
+		return err
+	}
+	s.File, s.FileModTime, s.Fingerprint, s.Size, s.Body = name, mt, fp, size, nil
 	return nil
 }

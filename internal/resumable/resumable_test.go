@@ -237,6 +237,40 @@ func TestFileFacts(t *testing.T) {
 	}
 }
 
+func TestMoveBodyToFile(t *testing.T) {
+	s := sampleState()
+	name := filepath.Join(t.TempDir(), "body")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := s.MoveBodyToFile(f, name); err != nil {
+		t.Fatal(err)
+	}
+	data, err := s.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(data)
+	if err != nil {
+		t.Fatalf("the file's state does not decode: %v", err)
+	}
+	if got.File != name || got.BodyOffset != 4 || got.Size != 10 || got.Body != nil {
+		t.Errorf("state %+v, want the file from offset 4", got)
+	}
+	if err := got.CheckFile(f); err != nil {
+		t.Errorf("the file does not match its state: %v", err)
+	}
+	content, err := os.ReadFile(name)
+	if err != nil || string(content[4:]) != "456789" || len(content) != 10 {
+		t.Errorf("file %q, %v", content, err)
+	}
+	if err := got.MoveBodyToFile(f, name); err == nil {
+		t.Error("moved the body of a file upload")
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	data, _ := sampleState().Encode()
 	f.Add(data)
