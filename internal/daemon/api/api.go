@@ -126,7 +126,9 @@ type Job struct {
 	File string `json:"file"`
 	// Destination, when set, is where a download's file ends: once the
 	// body is complete in File the daemon moves it there (see NewJob).
-	Destination   string    `json:"destination,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	// OwnsFile says that an upload's File is the daemon's (see NewJob).
+	OwnsFile      bool      `json:"owns_file,omitempty"`
 	State         State     `json:"state"`
 	BytesDone     int64     `json:"bytes_done"`
 	BytesExpected int64     `json:"bytes_expected"` // -1 when unknown
@@ -171,7 +173,12 @@ type NewJob struct {
 	// event then names Destination, where the file stays. A move that
 	// fails fails the job with -3005 (cannot move file) and leaves the
 	// body in File. Empty: the file stays in File for the process.
-	Destination   string    `json:"destination,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	// OwnsFile, for an upload, hands File to the daemon: a file written
+	// for the job (the body kept in resume data of an upload from memory),
+	// which the daemon removes when it forgets the job, unless the job
+	// ended with resume data, which names File.
+	OwnsFile      bool      `json:"owns_file,omitempty"`
 	BytesExpected int64     `json:"bytes_expected,omitempty"`
 	EarliestBegin time.Time `json:"earliest_begin,omitzero"`
 	Discretionary bool      `json:"discretionary,omitempty"`
@@ -216,6 +223,9 @@ func (n *NewJob) Validate() error {
 		if err := validatePath(n.File); err != nil {
 			return fmt.Errorf("file: %w", err)
 		}
+	}
+	if n.OwnsFile && n.Kind != Upload {
+		return fmt.Errorf("owns_file: only an upload's file can be the daemon's")
 	}
 	if n.Destination != "" {
 		if n.Kind != Download {

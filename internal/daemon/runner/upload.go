@@ -8,10 +8,14 @@ import (
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
 	"github.com/urlsession-go/urlsession/internal/daemon/server"
+	uploadstate "github.com/urlsession-go/urlsession/internal/resumable"
 )
 
 // upload runs an upload job: from its resume data when it has some, else
-// from its file; unusable resume data starts the upload over.
+// from its file; unusable resume data starts the upload over, unless the
+// file holds only the end of the body (a file the daemon owns, written
+// from the body that resume data of an upload from memory kept), which
+// cannot: the job then fails.
 func (r *Runner) upload(ctx context.Context, job api.Job, rep *reporter) server.Result {
 	data := job.ResumeData
 	for {
@@ -54,7 +58,7 @@ func (r *Runner) upload(ctx context.Context, job api.Job, rep *reporter) server.
 			}
 			return server.Result{StatusCode: resp.StatusCode, BytesDone: d.bytes()}
 		}
-		if data != nil && staleResumeData(err) {
+		if data != nil && staleResumeData(err) && canStartOver(job, data) {
 			r.log.Info("upload resume data unusable: starting over", "job", job.ID)
 			data = nil
 			continue
@@ -87,4 +91,15 @@ func (d *uploadDelegate) bytes() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.sent
+}
+
+// canStartOver reports whether an upload job can be sent again from the
+// start of its file: not when the file is the daemon's or its resume data
+// says the file's first bytes are not the upload's.
+func canStartOver(job api.Job, data []byte) bool {
+	if job.OwnsFile {
+		return false
+	}
+	st, err := uploadstate.Decode(data)
+	return err != nil || st.BodyOffset == 0
 }

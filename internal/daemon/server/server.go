@@ -226,6 +226,7 @@ func New(cfg Config) (*Server, error) {
 			if err := s.st.DeleteJob(ctx, id); err != nil {
 				return nil, fmt.Errorf("server: %w", err)
 			}
+			removeOwnFile(js.job)
 			delete(s.jobs, id)
 		}
 	}
@@ -388,7 +389,7 @@ func (s *Server) CreateJob(ctx context.Context, n *api.NewJob) (api.Job, error) 
 	}
 	j := api.Job{
 		ID: newID(), Session: n.Session, Kind: n.Kind, Request: n.Request,
-		File: n.File, Destination: n.Destination, State: api.Queued, BytesExpected: -1,
+		File: n.File, Destination: n.Destination, OwnsFile: n.OwnsFile, State: api.Queued, BytesExpected: -1,
 		EarliestBegin: n.EarliestBegin, Discretionary: n.Discretionary,
 		Priority: n.Priority, ResumeData: n.ResumeData,
 		Created: now.UTC(), Deadline: now.Add(timeout).UTC(),
@@ -619,6 +620,14 @@ func (s *Server) endLocked(ctx context.Context, js *jobState, state api.State, c
 	return s.saveLocked(ctx, js, evs...)
 }
 
+// removeOwnFile removes the file of a forgotten upload job that owns it
+// (see api.NewJob.OwnsFile), unless the job's resume data names it.
+func removeOwnFile(j api.Job) {
+	if j.OwnsFile && j.Kind == api.Upload && len(j.ResumeData) == 0 && j.File != "" {
+		os.Remove(j.File)
+	}
+}
+
 // Attached reports whether a process is attached to session.
 func (s *Server) Attached(session string) bool {
 	s.mu.Lock()
@@ -650,6 +659,7 @@ func (s *Server) Ack(ctx context.Context, session string, through int64) error {
 		return err
 	}
 	for _, id := range done {
+		removeOwnFile(s.jobs[id].job)
 		delete(s.jobs, id)
 	}
 	sess, err := s.st.Session(ctx, session)
