@@ -16,6 +16,7 @@ import (
 
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
 	"github.com/urlsession-go/urlsession/internal/daemon/client"
+	"github.com/urlsession-go/urlsession/internal/resumable"
 )
 
 // BackgroundConfiguration returns the configuration of a background
@@ -41,8 +42,8 @@ import (
 // DidSendBodyData (the latest progress of each task only),
 // DidFinishDownloadingTo with a file of the daemon's that the delegate must
 // move before returning (it is removed afterwards), and
-// DidCompleteWithError, whose *Error carries DownloadTaskResumeData where
-// the transfer can continue. Then the session delegate's
+// DidCompleteWithError, whose *Error carries DownloadTaskResumeData or
+// UploadTaskResumeData where the transfer can continue. Then the session delegate's
 // DidFinishEventsForBackgroundSession is called once. An event counts as
 // delivered only when its callback has returned: a process that dies
 // inside DidFinishDownloadingTo gets the same event, and the same file,
@@ -50,7 +51,11 @@ import (
 //
 // A background session requires a delegate (New fails without one) and
 // takes only download tasks (DownloadTask, DownloadTaskWithResumeData)
-// and upload tasks from a file (UploadTaskFromFile), over http and https.
+// and upload tasks from a file (UploadTaskFromFile) or from resume data
+// (UploadTaskWithResumeData, whose kept body becomes a file of the
+// daemon's: see there), over http and https. CancelByProducingResumeData
+// of either kind returns the resume data of the daemon's job, which a
+// background or an ordinary session can continue.
 // What Apple's background sessions refuse is refused: data, stream and
 // WebSocket tasks, uploads from memory or from a stream, completion
 // handlers and the context-first calls (Data, Upload, UploadFile, Download,
@@ -253,8 +258,6 @@ func bgRefusal(t *Task) error {
 		what = "uploads from memory (write the body to a file and use UploadTaskFromFile)"
 	case t.body.kind == bodyStreamed:
 		what = "uploads from a stream (write the body to a file and use UploadTaskFromFile)"
-	case t.body.kind == bodyFromFile:
-		what = "uploads from resume data"
 	}
 	return &Error{Code: ErrUnknown, Err: fmt.Errorf("%w: %s", ErrNotInBackground, what)}
 }
@@ -294,6 +297,8 @@ type bgTask struct {
 	kind   api.Kind
 	file   string // an upload's body
 	resume []byte // resume data to continue from
+	owned  bool   // file is the daemon's (see api.NewJob.OwnsFile)
+	wrote  bool   // file was written by this task's Resume (removed if no job takes it)
 
 	mu       sync.Mutex // held across the daemon calls of Resume, Suspend and Cancel
 	job      string     // the job's ID once created
@@ -484,6 +489,91 @@ func (s *Session) newBackgroundUpload(req *http.Request, name string) *UploadTas
 	u := &UploadTask{DataTask: t.data}
 	t.upload = u
 	return u
+}
+
+// newBackgroundUploadWithResumeData is UploadTaskWithResumeData of a
+// background session; data that does not decode completes the task at
+// once.
+func (s *Session) newBackgroundUploadWithResumeData(data []byte) *UploadTask {
+	st, err := resumable.Decode(data)
+	var req *http.Request
+	if err == nil {
+		if req, err = http.NewRequest(st.Method, st.URL, nil); err == nil && st.Header != nil {
+			req.Header = st.Header
+		}
+	}
+	bt := &bgTask{kind: api.Upload, resume: data, ended: make(chan struct{})}
+	if err == nil {
+		bt.file = st.File // "" for an upload from memory: written at Resume
+	}
+	t := s.makeTask(req, bodySource{kind: bodyFromFile, file: bt.file}, delivery{}, func(t *Task) { t.more().bg = bt }, true)
+	u := &UploadTask{DataTask: t.data}
+	t.upload = u
+	if err != nil {
+		t.mu.Lock()
+		announced := t.state == TaskSuspended
+		if announced {
+			t.state = TaskCanceling
+			t.started = true
+		}
+		t.mu.Unlock()
+		if announced {
+			s.bg.failLocal(t, &Error{Code: ErrUnknown, Err: fmt.Errorf("%w: %w", ErrInvalidUploadResumeData, err)})
+		}
+	}
+	return u
+}
+
+// uploadsDir is where background uploads from resume data of uploads
+// from memory get their files.
+func uploadsDir() (string, error) {
+	base, err := dataDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "urlsession", "uploads"), nil
+}
+
+// resumeFile gives a background upload from resume data its file: the
+// one the data names (the daemon's when it is in uploadsDir), or, for an
+// upload from memory, a new file of the daemon's holding the body the
+// data kept, which the data then names instead. It runs under bt.mu.
+func (bt *bgTask) resumeFile() error {
+	st, err := resumable.Decode(bt.resume)
+	if err != nil {
+		return &Error{Code: ErrUnknown, Err: fmt.Errorf("%w: %w", ErrInvalidUploadResumeData, err)}
+	}
+	dir, derr := uploadsDir()
+	if st.File != "" {
+		bt.file = st.File
+		bt.owned = derr == nil && filepath.Dir(st.File) == dir
+		return nil
+	}
+	if derr != nil {
+		return &Error{Code: ErrCannotCreateFile, Err: fmt.Errorf("urlsession: no directory for the upload's body: %w", derr)}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return &Error{Code: ErrCannotCreateFile, Err: fmt.Errorf("urlsession: the upload's body: %w", err)}
+	}
+	f, err := os.CreateTemp(dir, "*.upload") // mode 0600
+	if err != nil {
+		return &Error{Code: ErrCannotCreateFile, Err: fmt.Errorf("urlsession: the upload's body: %w", err)}
+	}
+	name := f.Name()
+	err = st.MoveBodyToFile(f, name)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	var data []byte
+	if err == nil {
+		data, err = st.Encode()
+	}
+	if err != nil {
+		os.Remove(name)
+		return &Error{Code: ErrCannotWriteToFile, Err: fmt.Errorf("urlsession: the upload's body: %w", err)}
+	}
+	bt.file, bt.resume, bt.owned, bt.wrote = name, data, true, true
+	return nil
 }
 
 // bgError turns an error of a task that never reached the daemon into
@@ -1036,6 +1126,9 @@ func (t *Task) bgResume(bt *bgTask) {
 			return
 		}
 	}
+	if bt.wrote {
+		os.Remove(bt.file) // no job took it
+	}
 	t.mu.Lock()
 	t.state = TaskCanceling
 	t.mu.Unlock()
@@ -1100,6 +1193,12 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 	}
 	switch bt.kind {
 	case api.Upload:
+		if bt.resume != nil {
+			if err := bt.resumeFile(); err != nil {
+				return api.NewJob{}, err
+			}
+			n.ResumeData = bt.resume
+		}
 		abs, err := filepath.Abs(bt.file)
 		if err != nil {
 			return api.NewJob{}, &Error{Code: ErrFileDoesNotExist, Err: err}
@@ -1114,6 +1213,7 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 			return api.NewJob{}, &Error{Code: ErrFileIsDirectory, Err: fmt.Errorf("urlsession: %s is a directory", abs)}
 		}
 		n.File = abs
+		n.OwnsFile = bt.owned
 		if hints.expectSend > 0 {
 			n.BytesExpected = hints.expectSend
 		}
@@ -1196,11 +1296,12 @@ func (t *Task) bgCancel(bt *bgTask) {
 }
 
 // bgCancelByProducingResumeData is CancelByProducingResumeData of a
-// background download: it cancels the job and waits for the resume data
-// of its completion (delivered to DidCompleteWithError as well).
-func (dt *DownloadTask) bgCancelByProducingResumeData(ctx context.Context, bt *bgTask) ([]byte, error) {
-	dt.bgCancel(bt)
-	b := dt.session.bg
+// background download or upload: it cancels the job and waits for the
+// resume data of its completion (delivered to DidCompleteWithError as
+// well).
+func (t *Task) bgCancelByProducingResumeData(ctx context.Context, bt *bgTask) ([]byte, error) {
+	t.bgCancel(bt)
+	b := t.session.bg
 	bt.mu.Lock()
 	job := bt.job
 	bt.mu.Unlock()

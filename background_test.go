@@ -263,7 +263,12 @@ func (r *bgRecorder) recorded() []string {
 	return slices.Clone(r.lines)
 }
 
-func taskName(t *urlsession.Task) string { return filepath.Base(t.OriginalRequest().URL.Path) }
+func taskName(t *urlsession.Task) string {
+	if t.OriginalRequest() == nil {
+		return "?" // made from resume data that does not decode
+	}
+	return filepath.Base(t.OriginalRequest().URL.Path)
+}
 
 func (r *bgRecorder) DidWriteData(s *urlsession.Session, t *urlsession.DownloadTask, n, total, expected int64) {
 	r.log("progress %s %d %d %d", taskName(t.Task), n, total, expected)
@@ -296,7 +301,11 @@ func (r *bgRecorder) DidCompleteWithError(s *urlsession.Session, t *urlsession.T
 	if resp := t.Response(); resp != nil {
 		status = resp.StatusCode
 	}
-	r.log("complete %s %d %d resume=%t", taskName(t), urlsession.CodeOf(err), status, urlsession.ErrorResumeData(err) != nil)
+	resume := false
+	if e, ok := errors.AsType[*urlsession.Error](err); ok {
+		resume = e.DownloadTaskResumeData != nil || e.UploadTaskResumeData != nil
+	}
+	r.log("complete %s %d %d resume=%t", taskName(t), urlsession.CodeOf(err), status, resume)
 }
 
 func (r *bgRecorder) DidFinishEventsForBackgroundSession(s *urlsession.Session) {
@@ -833,13 +842,18 @@ func TestBackgroundRefusals(t *testing.T) {
 		"UploadTaskFromFileWithComplete": s.UploadTaskFromFileWithCompletion(req(u), "/etc/hostname", noHandler).Task,
 		"DownloadTaskWithCompletion":     s.DownloadTaskWithCompletion(req(u), func(string, *http.Response, error) {}).Task,
 		"StreamTask":                     s.StreamTask("127.0.0.1", 1).Task,
-		"UploadTaskWithResumeData":       s.UploadTaskWithResumeData([]byte("x")).Task,
+		"UploadTaskWithResumeDataWithCo": s.UploadTaskWithResumeDataWithCompletion([]byte("x"), noHandler).Task,
 	}
 	for name, task := range refused {
 		err := task.Err()
 		if task.State() != urlsession.TaskCompleted || !errors.Is(err, urlsession.ErrNotInBackground) || urlsession.CodeOf(err) != urlsession.ErrUnknown {
 			t.Errorf("%s: %v with %v, want completed with ErrNotInBackground", name, task.State(), err)
 		}
+	}
+	garbage := s.UploadTaskWithResumeData([]byte("x"))
+	waitClosed(t, garbage.Done(), "completion of an upload from bad resume data")
+	if err := garbage.Err(); !errors.Is(err, urlsession.ErrInvalidUploadResumeData) || urlsession.CodeOf(err) != urlsession.ErrUnknown {
+		t.Errorf("upload from bad resume data: %v, want ErrInvalidUploadResumeData", err)
 	}
 	ctx := context.Background()
 	if _, _, err := s.Data(ctx, req(u)); !errors.Is(err, urlsession.ErrNotInBackground) {
@@ -870,7 +884,7 @@ func TestBackgroundRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want code %d", task.OriginalRequest().URL, task.Err(), code)
 		}
 	}
-	if n := len(rec.recorded()); n != 4 { // finished, and three completions
+	if n := len(rec.recorded()); n != 5 { // finished, and four completions
 		t.Errorf("callbacks %q", rec.recorded())
 	}
 

@@ -769,7 +769,15 @@ func (ru *resumableUpload) reached(pos int64) {
 // data is used; the data is returned all the same if ctx ends first. It
 // returns an error only when the data cannot be made: the file of an
 // upload from a file cannot be read.
+//
+// In a background session it cancels the daemon's job and returns the
+// resume data of the job's completion (nil when the daemon could not
+// make any), which DidCompleteWithError's error carries too; it waits for
+// that completion until ctx ends (then returning ctx's error).
 func (u *UploadTask) CancelByProducingResumeData(ctx context.Context) ([]byte, error) {
+	if bt := u.bgTask(); bt != nil {
+		return u.bgCancelByProducingResumeData(ctx, bt)
+	}
 	ru := u.resumable
 	if ru == nil || u.State() == TaskCompleted {
 		u.Cancel()
@@ -828,6 +836,7 @@ func (ru *resumableUpload) resumeData() ([]byte, error) {
 			abs = a
 		}
 		s.File, s.FileModTime, s.Fingerprint = abs, ru.modTime, ru.print
+		s.BodyOffset = ru.bodyBase // the file's bytes before it are not the upload's
 	} else {
 		confirmed = max(confirmed, ru.bodyBase)
 		s.BodyOffset = confirmed
@@ -864,6 +873,18 @@ func resumeHeader(h http.Header) http.Header {
 // with ErrInvalidUploadResumeData; an upload from a file whose file changed
 // completes with ErrUploadFileChanged.
 //
+// In a background session (see BackgroundConfiguration) the task becomes
+// a daemon job at its first Resume, and the daemon continues the upload
+// the same way. A background upload is read from a file, as on Apple's
+// systems, where the daemon reads background uploads only from files:
+// the body that resume data of an upload from memory keeps is written, at
+// that Resume, to a new file (mode 0600, in
+// $XDG_DATA_HOME/urlsession/uploads) that the daemon owns from then on.
+// It removes the file when it forgets the job, unless the job ended with
+// resume data, which names the file (in a later session, that data
+// hands it to the new job). A task from data that does not decode
+// completes at once, with ErrInvalidUploadResumeData.
+//
 // The request it sends keeps the original's method, URL and header fields
 // except its credentials and cookies: the session's credential storage, its
 // cookie storage and the challenge delegate supply those again.
@@ -878,6 +899,9 @@ func (s *Session) UploadTaskWithResumeDataWithCompletion(data []byte, handler Co
 }
 
 func (s *Session) uploadFromResumeData(data []byte, d delivery) *UploadTask {
+	if s.bg != nil && d.handler == nil {
+		return s.newBackgroundUploadWithResumeData(data)
+	}
 	st, derr := resumable.Decode(data)
 	var req *http.Request
 	body := bodySource{kind: bodyFromBytes}
