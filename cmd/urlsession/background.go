@@ -175,7 +175,9 @@ sessions.
   jobs watch               follow the jobs until interrupted (Ctrl-C,
                            exit 0): on a terminal the table is redrawn at
                            each change, otherwise each change is one line
-                           (progress at most once a second per job)
+                           (progress at most once a second per job); on a
+                           terminal q, Ctrl-D or the terminal closing end
+                           it too (exit 0)
   jobs pause ID...         stop jobs into their resume data until resumed
   jobs resume ID...        queue paused or waiting jobs at once
   jobs cancel ID...        end jobs (error -999); a cancelled download

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -62,7 +63,7 @@ func (c *client) background(ctx context.Context) *failure {
 
 // runJobs runs "urlsession jobs ..." (args after "jobs") and returns the
 // exit status.
-func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runJobs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("urlsession jobs", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -180,7 +181,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return failStatus
 		}
 		defer cl.Close()
-		return watchJobs(ctx, cl, session, asJSON, stdout, reportFailure, failStatus)
+		return watchJobs(ctx, cl, session, asJSON, stdin, stdout, reportFailure, failStatus)
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, daemonWait)
@@ -252,8 +253,17 @@ func noDaemon(err error) bool {
 // watchJobs prints the daemon's watch stream until ctx ends (exit 0) or
 // the stream does (exit 1). On a terminal the table is redrawn on each
 // change; otherwise each change is one line (one JSON object with
-// --json).
-func watchJobs(ctx context.Context, cl *daemonclient.Client, session string, asJSON bool, stdout io.Writer, reportFailure func(int, string), failStatus int) int {
+// --json). When standard input is a terminal too, the watch also ends
+// (exit 0) on q, Q or Ctrl-D, or when the input ends (the terminal
+// closed): see watchKeys.
+func watchJobs(ctx context.Context, cl *daemonclient.Client, session string, asJSON bool, stdin io.Reader, stdout io.Writer, reportFailure func(int, string), failStatus int) int {
+	term := !asJSON && isTerminal(stdout)
+	if term {
+		var quit context.CancelFunc
+		ctx, quit = context.WithCancel(ctx)
+		defer quit()
+		defer watchKeys(stdin, quit)()
+	}
 	w, err := cl.Watch(ctx, session)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -263,7 +273,6 @@ func watchJobs(ctx context.Context, cl *daemonclient.Client, session string, asJ
 		return exitFailure
 	}
 	defer w.Close()
-	term := !asJSON && isTerminal(stdout)
 	seen := map[string]api.Job{}
 	enc := json.NewEncoder(stdout)
 	for {
@@ -356,4 +365,39 @@ func publicJob(j api.Job) api.Job {
 		j.Request.Header = h
 	}
 	return j
+}
+
+// watchKeys, when stdin is a terminal, reads it for the keys that end a
+// watch: q, Q and Ctrl-D, or the end of the input, each of which calls
+// quit. The terminal is switched to non-canonical mode without echo, so
+// that a key counts without Enter and does not show, keeping its signal
+// keys (Ctrl-C still interrupts); the returned function puts the
+// terminal back as it was. Where the mode cannot be switched, a key
+// counts once Enter is pressed.
+func watchKeys(stdin io.Reader, quit func()) (restore func()) {
+	f, ok := stdin.(*os.File)
+	if !ok || !isTerminal(f) {
+		return func() {}
+	}
+	restore, err := cbreak(int(f.Fd()))
+	if err != nil {
+		restore = func() {}
+	}
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := f.Read(buf)
+			for _, c := range buf[:n] {
+				if c == 'q' || c == 'Q' || c == 0x04 {
+					quit()
+					return
+				}
+			}
+			if err != nil {
+				quit()
+				return
+			}
+		}
+	}()
+	return restore
 }

@@ -16,7 +16,7 @@ func (c *client) background(context.Context) *failure {
 	return &failure{status: exitFailure, code: exitFailure, msg: errNoBackground}
 }
 
-func runJobs(_ context.Context, _ []string, _, stderr io.Writer) int {
+func runJobs(_ context.Context, _ []string, _ io.Reader, _, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "urlsession: (%d) %s\n", exitFailure, errNoBackground)
 	return exitFailure
 }

@@ -405,7 +405,7 @@ type hooks struct {
 // runWith is runContext with hooks.
 func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, h hooks) int {
 	if len(args) > 0 && args[0] == "jobs" {
-		return runJobs(ctx, args[1:], stdout, stderr)
+		return runJobs(ctx, args[1:], stdin, stdout, stderr)
 	}
 	o, err := parseArgs(args)
 	if err != nil {
