@@ -40,6 +40,7 @@ func TestDecodeNewJob(t *testing.T) {
 		{"directory destination", `{"session":"s","kind":"download","destination":"/a/","request":{"url":"https://h/"}}`, "not a clean file path"},
 		{"upload destination", `{"session":"s","kind":"upload","file":"/f","destination":"/a","request":{"url":"https://h/"}}`, "only a download"},
 		{"destination is file", `{"session":"s","kind":"download","file":"/a","destination":"/a","request":{"url":"https://h/"}}`, "same path"},
+		{"download owning a file", `{"session":"s","kind":"download","owns_file":true,"request":{"url":"https://h/"}}`, "only an upload's"},
 	}
 	for _, c := range bad {
 		_, err := DecodeNewJob(strings.NewReader(c.body))
