@@ -3,6 +3,7 @@ package urlsession
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,7 +101,10 @@ import (
 // ErrCancelled, and the job is cancelled in the daemon at the next
 // contact (when the session attaches again, or when it is invalidated,
 // starting a daemon if none answers); the job's later events get no
-// callback. A process that exits without either leaves the job to run.
+// callback. Until then the cancellation is also kept in a file under
+// $XDG_DATA_HOME/urlsession/cancels/, so that when the process exits
+// first, the next session with the identifier cancels the job as it
+// attaches; that job is not one of its tasks and has no callback there.
 func BackgroundConfiguration(identifier string) *Configuration {
 	c := baseConfiguration()
 	c.background = true
@@ -355,6 +360,10 @@ func (s *Session) attachBackground() error {
 		return fmt.Errorf("urlsession: background session %q: attaching: %w", b.id, err)
 	}
 	b.at = at // before the reader and the acker start
+	// Cancellations an earlier process could not deliver go first: their
+	// jobs are not this session's tasks, and their events have no callback.
+	b.loadCancels()
+	b.sendCancels(cl)
 	jobs, err := cl.Jobs(ctx, b.id)
 	if err != nil {
 		at.Close()
@@ -363,7 +372,9 @@ func (s *Session) attachBackground() error {
 	}
 	s.bg = b
 	for _, j := range jobs {
-		b.adopt(j)
+		if _, dropped := b.dropped[j.ID]; !dropped {
+			b.adopt(j)
+		}
 	}
 	go b.read()
 	go b.ack()
@@ -741,7 +752,68 @@ func (b *background) sendCancels(cl *client.Client) {
 		}
 		b.mu.Lock()
 		delete(b.cancels, j)
+		b.saveCancelsLocked()
 		b.mu.Unlock()
+	}
+}
+
+// cancelsFile is where the jobs whose Cancel could not reach the daemon
+// are kept for a later process with the session's identifier:
+// $XDG_DATA_HOME/urlsession/cancels/<hash of the identifier>.
+func (b *background) cancelsFile() (string, error) {
+	base, err := dataDir()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256([]byte(b.id))
+	return filepath.Join(base, "urlsession", "cancels", hex.EncodeToString(h[:16])), nil
+}
+
+// saveCancelsLocked writes the undelivered cancellations to cancelsFile,
+// or removes it when there are none; b.mu is held. A failure to write
+// leaves them to this process only.
+func (b *background) saveCancelsLocked() {
+	name, err := b.cancelsFile()
+	if err != nil {
+		return
+	}
+	if len(b.cancels) == 0 {
+		os.Remove(name)
+		return
+	}
+	var buf []byte
+	for j := range b.cancels {
+		buf = append(append(buf, j...), '\n')
+	}
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return
+	}
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, buf, 0o600); err != nil {
+		os.Remove(tmp)
+		return
+	}
+	os.Rename(tmp, name)
+}
+
+// loadCancels takes the cancellations an earlier process with the
+// identifier could not deliver.
+func (b *background) loadCancels() {
+	name, err := b.cancelsFile()
+	if err != nil {
+		return
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, j := range strings.Fields(string(data)) {
+		if len(j) <= 64 && strings.Trim(j, "0123456789abcdef") == "" { // the form of a job ID
+			b.cancels[j] = struct{}{}
+			b.dropped[j] = struct{}{}
+		}
 	}
 }
 
@@ -1285,6 +1357,7 @@ func (t *Task) bgCancel(bt *bgTask) {
 		b.mu.Lock()
 		b.cancels[bt.job] = struct{}{}
 		b.dropped[bt.job] = struct{}{}
+		b.saveCancelsLocked()
 		b.mu.Unlock()
 	default:
 		// The daemon no longer knows the job: no event will come.

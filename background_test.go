@@ -106,8 +106,12 @@ func (d *bgDaemon) serve(t testing.TB) {
 }
 
 // stop shuts the daemon down, as SIGTERM does: transfers stop into
-// their resume data.
+// their resume data. A daemon already stopped stays so.
 func (d *bgDaemon) stop(t testing.TB) {
+	if d.srv == nil {
+		return
+	}
+	defer func() { d.srv = nil }()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d.srv.Shutdown(ctx)
@@ -330,6 +334,8 @@ const bgChildEnv = "URLSESSION_BG_CHILD"
 //	        DidFinishEventsForBackgroundSession, then invalidate and exit
 //	kill    reattach and block inside DidFinishDownloadingTo
 //	hold    attach, say so, and stay until standard input closes
+//	cancel  start the download $BG_DOWNLOADS, say so, cancel it once a
+//	        line arrives on standard input, and exit still attached
 func TestBackgroundChild(t *testing.T) {
 	mode := os.Getenv(bgChildEnv)
 	if mode == "" {
@@ -369,6 +375,16 @@ func bgChild(mode string) int {
 		}
 		fmt.Fprintln(out, "started", len(s.AllTasks()))
 		return 0 // without invalidating: the transfers go on
+	case "cancel":
+		req, _ := http.NewRequest("GET", os.Getenv("BG_DOWNLOADS"), nil)
+		dt := s.DownloadTask(req)
+		dt.Resume()
+		fmt.Fprintln(out, "started", len(s.AllTasks()))
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		dt.Cancel()
+		<-dt.Done()
+		fmt.Fprintf(out, "cancelled %d\n", urlsession.CodeOf(dt.Err()))
+		return 0 // without invalidating
 	case "hold":
 		fmt.Fprintln(out, "attached")
 		io.Copy(io.Discard, os.Stdin)
@@ -413,7 +429,7 @@ func bgChildCmd(mode string, env ...string) *exec.Cmd {
 func childLines(out []byte) []string {
 	var lines []string
 	for _, l := range strings.Split(string(out), "\n") {
-		for _, p := range []string{"ev ", "started", "tasks", "error", "inside", "attached", "timeout"} {
+		for _, p := range []string{"ev ", "started", "tasks", "error", "inside", "attached", "timeout", "cancelled"} {
 			if strings.HasPrefix(l, p) {
 				lines = append(lines, l)
 				break
@@ -1122,5 +1138,59 @@ func TestBackgroundCancelWhileDaemonUnreachable(t *testing.T) {
 	}
 	if n := len(s.AllTasks()); n != 0 {
 		t.Errorf("%d tasks after the cancellation", n)
+	}
+}
+
+// A cancellation that could not reach the daemon outlives the process: the
+// next session with the identifier cancels the job, which is not one of
+// its tasks and gets no callback.
+func TestBackgroundUndeliveredCancelOutlivesTheProcess(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, true)
+	cmd := bgChildCmd("cancel", "BG_ID=orphan", "BG_DOWNLOADS="+o.URL+"/file/c.bin")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stdout)
+	var lines []string
+	for !slices.Contains(lines, "started 1") && sc.Scan() {
+		lines = append(lines, childLines([]byte(sc.Text()))...)
+	}
+	if !slices.Equal(lines, []string{"ev finished", "started 1"}) {
+		t.Fatalf("child: %q", lines)
+	}
+	d.waitJobs(t, "orphan", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Running })
+	d.stop(t)
+	io.WriteString(stdin, "cancel\n")
+	rest, _ := io.ReadAll(stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	got := slices.DeleteFunc(childLines(rest), func(l string) bool { return strings.HasPrefix(l, "ev progress ") })
+	if want := []string{"ev complete c.bin -999 0 resume=false", "cancelled -999"}; !slices.Equal(got, want) {
+		t.Fatalf("child: %q, want %q", got, want)
+	}
+
+	d.serve(t) // the job is queued again
+	s, rec := newBackground(t, "orphan")
+	d.waitJobs(t, "orphan", func(jobs []api.Job) bool { return len(jobs) == 0 })
+	if got := rec.recorded(); !slices.Equal(got, []string{"finished"}) {
+		t.Errorf("the next session's callbacks %q, want only finished", got)
+	}
+	if n := len(s.AllTasks()); n != 0 {
+		t.Errorf("the next session has %d tasks", n)
+	}
+	left, _ := os.ReadDir(filepath.Join(os.Getenv("XDG_DATA_HOME"), "urlsession", "cancels"))
+	if len(left) != 0 {
+		t.Errorf("cancellations still kept: %v", left)
 	}
 }
