@@ -65,6 +65,12 @@
 // by hand. The file is the daemon's (mode 0600) whether or not something
 // was at Destination before.
 //
+// An upload's body is read from File, the client's file. With owns_file
+// the client hands the file to the daemon: a file written for the job
+// (the body that resume data of an upload from memory kept), which the
+// daemon removes when it forgets the job, unless the job ended with
+// resume data, which names the file.
+//
 // # Streams
 //
 // Attach and watch answer with server-sent events (text/event-stream).
