@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -145,14 +146,22 @@ func TestBackgroundUploadCancelByProducingResumeData(t *testing.T) {
 	}
 }
 
-// Resume data of an upload from memory (made in a foreground session)
-// continues in a background session: its body goes to a 0600 file of the
-// daemon's, removed once the daemon forgets the job.
+// Resume data of an upload from memory (made in a foreground session, in
+// each interop version) continues in a background session: its body goes
+// to a 0600 file of the daemon's, removed once the daemon forgets the job.
 func TestBackgroundUploadFromMemoryResumeData(t *testing.T) {
+	for _, v := range []int{3, 5, 6} {
+		t.Run(fmt.Sprintf("version %d", v), func(t *testing.T) { backgroundUploadFromMemory(t, v) })
+	}
+}
+
+func backgroundUploadFromMemory(t *testing.T, version int) {
 	d := startBackgroundDaemon(t)
 	h := newHeldUploads(t, 2, 3)
 	body := bgBody("upload", 256<<10)
-	fg, err := urlsession.New(urlsession.EphemeralConfiguration(), nil)
+	cfg := urlsession.EphemeralConfiguration()
+	cfg.ResumableUploadVersion = version
+	fg, err := urlsession.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +176,7 @@ func TestBackgroundUploadFromMemoryResumeData(t *testing.T) {
 	if err != nil || data == nil {
 		t.Fatalf("CancelByProducingResumeData: %v, %d bytes", err, len(data))
 	}
-	if st, err := resumable.Decode(data); err != nil || st.File != "" || st.BodyOffset != 64<<10 {
+	if st, err := resumable.Decode(data); err != nil || st.File != "" || st.BodyOffset != 64<<10 || st.Version != version {
 		t.Fatalf("foreground resume data %+v, %v: want the body from 64 KiB", st, err)
 	}
 	h.open(0)
