@@ -496,9 +496,14 @@ func (w *WebSocketTask) Send(ctx context.Context, m WebSocketMessage) error {
 	// The library closes the connection when the context of a write ends;
 	// the task's end closes it anyway, so it gets none, and ctx ending
 	// ends the task with a code of its own.
-	stop := context.AfterFunc(ctx, func() { w.cancelWith(opCancelled(ctx)) })
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { w.cancelWith(opCancelled(ctx)) })
+	}
 	err = c.Write(context.Background(), typ, m.Data)
-	stop()
+	if stop != nil {
+		stop()
+	}
 	if err != nil {
 		return w.opError(err)
 	}
