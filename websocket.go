@@ -433,12 +433,16 @@ func (ws *wsState) wake() {
 func (w *WebSocketTask) wait(ctx context.Context) (*websocket.Conn, error) {
 	select {
 	case <-w.ws.opened:
-	case <-w.ws.ended:
-		return nil, w.ws.notConnected(w.Task)
-	case <-w.Done(): // cancelled before it started
-		return nil, w.ws.notConnected(w.Task)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		select {
+		case <-w.ws.opened:
+		case <-w.ws.ended:
+			return nil, w.ws.notConnected(w.Task)
+		case <-w.Done(): // cancelled before it started
+			return nil, w.ws.notConnected(w.Task)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	select {
 	case <-w.ws.ended:
@@ -557,7 +561,7 @@ func (ws *wsState) url(t *Task) string {
 func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 	ws := w.ws
 	select {
-	case <-ws.opened:
+	case <-ws.opened: // messages read before the end are still returned
 	default:
 		if _, err := w.wait(ctx); err != nil {
 			return WebSocketMessage{}, err

@@ -236,3 +236,27 @@ func TestWSGuardCloseFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketReadAheadAfterEnd: a message read ahead before the task
+// ended is still returned, then the task's end.
+func TestWebSocketReadAheadAfterEnd(t *testing.T) {
+	srv := echoServer(t, nil)
+	s := newSession(t, wsConfig(), nil)
+	task := s.WebSocketTask(wsURL(t, srv.URL, "/echo"), nil)
+	task.Resume()
+	bg := context.Background()
+	if err := task.Send(bg, TextMessage("kept")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, task.ws, "the message read ahead", func() bool { return task.ws.hasAhead })
+	if err := task.CancelWith(CloseNormalClosure, nil); err != nil {
+		t.Fatal(err)
+	}
+	<-task.Done()
+	if m, err := task.Receive(bg); err != nil || m.Text() != "kept" {
+		t.Errorf("Receive after the end = %q %v, want the message read before", m.Data, err)
+	}
+	if _, err := task.Receive(bg); CodeOf(err) != ErrNetworkConnectionLost {
+		t.Errorf("second Receive after the end: %v", err)
+	}
+}
