@@ -814,8 +814,14 @@ func (w *WebSocketTask) serveReads(ctx context.Context, c *websocket.Conn, resp 
 		read := false
 		ws.mu.Lock()
 		switch {
+		case ws.reading && fired && ws.activity == seen:
+			// A Receive has been reading for a while: it kicks when done.
+			ws.parked = true
 		case ws.reading:
-			ws.parked = true // a Receive reads; it kicks when done
+			// Receive calls read for themselves: look again in a while
+			// (a kick when each is done would be a wake-up per message).
+			seen = ws.activity
+			idle.Reset(wsIdleRead)
 		case ws.closing || len(ws.queue) > 0: // messages discarded, or for the queue
 			read = true
 		case ws.hasAhead:
