@@ -248,14 +248,14 @@ type wsState struct {
 	// The read side, one reader at a time (see Receive): a Receive that
 	// reads for itself, or the task's goroutine, which reads for the
 	// Receive calls that wait and while no Receive is in progress.
-	reading  bool        // a reader holds the read side
-	self     bool        // that reader is a Receive reading for itself
-	queue    []*wsWaiter // Receive calls waiting for the task's goroutine, in call order
-	ahead    WebSocketMessage
-	hasAhead bool   // the task's goroutine read ahead (at most one message)
+	reading  bool                         // a reader holds the read side
+	self     bool                         // that reader is a Receive reading for itself
+	queue    []*wsWaiter                  // Receive calls waiting for the task's goroutine, in call order
+	ahead    [wsMaxAhead]WebSocketMessage // read by the task's goroutine before any Receive asked
+	nAhead   int
 	pings    int    // SendPing calls waiting for their pong
 	activity uint64 // counts the reads of Receive calls that read for themselves
-	keepOn   bool   // the last message went to a Receive that cannot read for itself: read the next at once
+	keepOn   bool   // the last message the task's goroutine read for a Receive went to one that cannot read for itself: read on
 	parked   bool   // the task's goroutine waits for a kick, its idle timer not rearmed
 	kick     chan struct{}
 	readErr  chan error // a Receive's read ended the connection: for the task's goroutine
@@ -266,6 +266,13 @@ type wsWaiter struct {
 	ch     chan WebSocketMessage // gets the message; buffered
 	inline bool                  // the Receive could have read for itself
 }
+
+// wsMaxAhead is how many messages the task reads before Receive asks for
+// them, at most.
+const wsMaxAhead = 2
+
+// wsWaiters keeps the wsWaiter values of Receive calls that returned.
+var wsWaiters = sync.Pool{New: func() any { return &wsWaiter{ch: make(chan WebSocketMessage, 1)} }}
 
 // wsIdleRead is how long the connection may go without a Receive before
 // the task's goroutine reads on its own, to answer pings and see a close.
@@ -554,10 +561,12 @@ func (ws *wsState) url(t *Task) string {
 //
 // A Receive whose ctx cannot be cancelled (ctx.Done() is nil, as for
 // context.Background), made while no other is in progress, reads the
-// message on its caller's goroutine. Otherwise the task reads for it. When
-// no Receive is in progress for 10 ms, the task reads on its own, one
-// message ahead at most, so that pings are answered, pongs seen and a
-// close from the server reported (DidCloseWith) while nothing receives.
+// message on its caller's goroutine. Otherwise the task reads for it, and
+// goes on reading while such Receive calls follow. When no Receive is in
+// progress for 10 ms, the task reads on its own, so that pings are
+// answered, pongs seen and a close from the server reported (DidCloseWith)
+// while nothing receives. The task reads two messages ahead of Receive at
+// most; then it waits for a Receive.
 func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 	ws := w.ws
 	select {
@@ -568,9 +577,11 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 		}
 	}
 	ws.mu.Lock()
-	if ws.hasAhead {
-		m := ws.ahead
-		ws.ahead, ws.hasAhead = WebSocketMessage{}, false
+	if ws.nAhead > 0 {
+		m := ws.ahead[0]
+		copy(ws.ahead[:], ws.ahead[1:])
+		ws.nAhead--
+		ws.ahead[ws.nAhead] = WebSocketMessage{}
 		parked := ws.parked
 		ws.mu.Unlock()
 		if parked {
@@ -609,7 +620,8 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 		}
 		return m, nil
 	}
-	wt := &wsWaiter{ch: make(chan WebSocketMessage, 1), inline: inline}
+	wt := wsWaiters.Get().(*wsWaiter)
+	wt.inline = inline
 	ws.queue = append(ws.queue, wt)
 	if !ws.reading {
 		ws.wake()
@@ -617,6 +629,7 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 	ws.mu.Unlock()
 	select {
 	case m := <-wt.ch:
+		wsWaiters.Put(wt)
 		return m, nil
 	case <-ws.ended:
 	case <-w.Done():
@@ -633,9 +646,11 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 	ws.mu.Unlock()
 	select {
 	case m := <-wt.ch:
+		wsWaiters.Put(wt)
 		return m, nil
 	default:
 	}
+	wsWaiters.Put(wt) // out of the queue, nothing sent to it
 	if err := ctx.Err(); err != nil {
 		return WebSocketMessage{}, err
 	}
@@ -688,8 +703,8 @@ var errTextNotUTF8 = errors.New("urlsession: the server sent a text message that
 // SendPing sends a ping and returns when its pong arrived: Apple's
 // sendPing(pongReceiveHandler:). It returns ctx's error if ctx ends first
 // and an *Error when the task ended. The pong is read by a Receive in
-// progress or by the task, which reads ahead of Receive by one message
-// only: a ping waits while a message nobody receives is pending.
+// progress or by the task, which reads ahead of Receive by two messages
+// at most: a ping waits while two messages nobody receives are pending.
 func (w *WebSocketTask) SendPing(ctx context.Context) error {
 	c, err := w.wait(ctx)
 	if err != nil {
@@ -824,8 +839,8 @@ func (w *WebSocketTask) serveReads(ctx context.Context, c *websocket.Conn, resp 
 			idle.Reset(wsIdleRead)
 		case ws.closing || len(ws.queue) > 0: // messages discarded, or for the queue
 			read = true
-		case ws.hasAhead:
-			ws.parked = true // until a Receive takes it
+		case ws.nAhead == wsMaxAhead:
+			ws.parked = true // until a Receive takes one
 		case ws.pings > 0 || ws.keepOn || fired && ws.activity == seen:
 			read = true
 		default:
@@ -858,7 +873,6 @@ func (w *WebSocketTask) serveReads(ctx context.Context, c *websocket.Conn, resp 
 		}
 		ws.mu.Lock()
 		ws.reading = false
-		ws.keepOn = false
 		switch {
 		case ws.closing: // discarded
 		case len(ws.queue) > 0:
@@ -867,7 +881,8 @@ func (w *WebSocketTask) serveReads(ctx context.Context, c *websocket.Conn, resp 
 			wt.ch <- m
 			ws.keepOn = !wt.inline
 		default:
-			ws.ahead, ws.hasAhead = m, true
+			ws.ahead[ws.nAhead] = m
+			ws.nAhead++
 		}
 		ws.mu.Unlock()
 	}

@@ -133,12 +133,22 @@ func TestWebSocketReceiveForms(t *testing.T) {
 
 	// A message that arrives while nothing receives is read ahead.
 	send("ahead")
-	waitFor(t, ws, "the message read ahead", func() bool { return ws.hasAhead })
+	waitFor(t, ws, "the message read ahead", func() bool { return ws.nAhead > 0 })
 	expect(bg, "ahead")
 
-	// A ping does not make the task read past a message read ahead.
+	// No more than wsMaxAhead messages are read ahead.
+	for _, m := range []string{"a1", "a2", "a3"} {
+		send(m)
+	}
+	waitFor(t, ws, "the task waiting with two messages read", func() bool { return ws.nAhead == wsMaxAhead && ws.parked && !ws.reading })
+	for _, m := range []string{"a1", "a2", "a3"} {
+		expect(bg, m)
+	}
+
+	// A ping makes the task read on past a message read ahead, keeping
+	// the order.
 	send("kept")
-	waitFor(t, ws, "the message read ahead", func() bool { return ws.hasAhead })
+	waitFor(t, ws, "the message read ahead", func() bool { return ws.nAhead > 0 })
 	pctx, pcancel := context.WithTimeout(bg, 50*time.Millisecond)
 	pinged := make(chan error, 1)
 	go func() { pinged <- task.SendPing(pctx) }()
@@ -248,7 +258,7 @@ func TestWebSocketReadAheadAfterEnd(t *testing.T) {
 	if err := task.Send(bg, TextMessage("kept")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, task.ws, "the message read ahead", func() bool { return task.ws.hasAhead })
+	waitFor(t, task.ws, "the message read ahead", func() bool { return task.ws.nAhead > 0 })
 	if err := task.CancelWith(CloseNormalClosure, nil); err != nil {
 		t.Fatal(err)
 	}
