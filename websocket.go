@@ -253,10 +253,11 @@ type wsState struct {
 	queue    []*wsWaiter                  // Receive calls waiting for the task's goroutine, in call order
 	ahead    [wsMaxAhead]WebSocketMessage // read by the task's goroutine before any Receive asked
 	nAhead   int
-	pings    int    // SendPing calls waiting for their pong
-	activity uint64 // counts the reads of Receive calls that read for themselves
-	keepOn   bool   // the last message the task's goroutine read for a Receive went to one that cannot read for itself: read on
-	parked   bool   // the task's goroutine waits for a kick, its idle timer not rearmed
+	pings    int                      // SendPing calls waiting for their pong
+	activity uint64                   // counts the reads of Receive calls that read for themselves
+	keepOn   bool                     // the last message the task's goroutine read for a Receive went to one that cannot read for itself: read on
+	parked   bool                     // the task's goroutine waits for a kick, its idle timer not rearmed
+	spare    atomic.Pointer[wsWaiter] // the wsWaiter of a Receive that returned, for the next
 	kick     chan struct{}
 	readErr  chan error // a Receive's read ended the connection: for the task's goroutine
 }
@@ -270,9 +271,6 @@ type wsWaiter struct {
 // wsMaxAhead is how many messages the task reads before Receive asks for
 // them, at most.
 const wsMaxAhead = 2
-
-// wsWaiters keeps the wsWaiter values of Receive calls that returned.
-var wsWaiters = sync.Pool{New: func() any { return &wsWaiter{ch: make(chan WebSocketMessage, 1)} }}
 
 // wsIdleRead is how long the connection may go without a Receive before
 // the task's goroutine reads on its own, to answer pings and see a close.
@@ -609,6 +607,7 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 		}
 		ws.reading, ws.self = false, false
 		ws.activity++
+		ws.keepOn = false // Receive calls read for themselves again
 		closing := ws.closing
 		if ws.parked || len(ws.queue) > 0 || ws.pings > 0 || closing {
 			ws.parked = false
@@ -620,7 +619,10 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 		}
 		return m, nil
 	}
-	wt := wsWaiters.Get().(*wsWaiter)
+	wt := ws.spare.Swap(nil)
+	if wt == nil {
+		wt = &wsWaiter{ch: make(chan WebSocketMessage, 1)}
+	}
 	wt.inline = inline
 	ws.queue = append(ws.queue, wt)
 	if !ws.reading {
@@ -629,7 +631,7 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 	ws.mu.Unlock()
 	select {
 	case m := <-wt.ch:
-		wsWaiters.Put(wt)
+		ws.spare.CompareAndSwap(nil, wt)
 		return m, nil
 	case <-ws.ended:
 	case <-w.Done():
@@ -639,18 +641,20 @@ func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
 	ws.mu.Lock()
 	for k, q := range ws.queue {
 		if q == wt {
-			ws.queue = append(ws.queue[:k:k], ws.queue[k+1:]...)
+			n := k + copy(ws.queue[k:], ws.queue[k+1:])
+			ws.queue[n] = nil
+			ws.queue = ws.queue[:n]
 			break
 		}
 	}
 	ws.mu.Unlock()
 	select {
 	case m := <-wt.ch:
-		wsWaiters.Put(wt)
+		ws.spare.CompareAndSwap(nil, wt)
 		return m, nil
 	default:
 	}
-	wsWaiters.Put(wt) // out of the queue, nothing sent to it
+	ws.spare.CompareAndSwap(nil, wt) // out of the queue, nothing sent to it
 	if err := ctx.Err(); err != nil {
 		return WebSocketMessage{}, err
 	}
@@ -877,7 +881,9 @@ func (w *WebSocketTask) serveReads(ctx context.Context, c *websocket.Conn, resp 
 		case ws.closing: // discarded
 		case len(ws.queue) > 0:
 			wt := ws.queue[0]
-			ws.queue = ws.queue[1:]
+			n := copy(ws.queue, ws.queue[1:])
+			ws.queue[n] = nil
+			ws.queue = ws.queue[:n]
 			wt.ch <- m
 			ws.keepOn = !wt.inline
 		default:
