@@ -255,11 +255,11 @@ type wsState struct {
 	nAhead   int
 	pings    int                      // SendPing calls waiting for their pong
 	activity uint64                   // counts the reads of Receive calls that read for themselves
-	keepOn   bool                     // the last message the task's goroutine read for a Receive went to one that cannot read for itself: read on
+	keepOn   bool                     // the last Receive the task's goroutine read for could not read for itself: read on
 	parked   bool                     // the task's goroutine waits for a kick, its idle timer not rearmed
 	spare    atomic.Pointer[wsWaiter] // the wsWaiter of a Receive that returned, for the next
-	kick     chan struct{}
-	readErr  chan error // a Receive's read ended the connection: for the task's goroutine
+	kick     chan struct{}            // wakes the task's goroutine to look at the read side again
+	readErr  chan error               // a Receive's read ended the connection: for the task's goroutine
 }
 
 // wsWaiter is a Receive waiting for the task's goroutine to read for it.
