@@ -2,6 +2,7 @@ package urlsession
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -232,17 +234,47 @@ type wsState struct {
 
 	opened chan struct{} // closed once conn is set
 	ended  chan struct{} // closed once the task's end is known (endErr)
-	msgs   chan WebSocketMessage
 
 	mu          sync.Mutex
 	conn        *websocket.Conn
+	guard       *wsGuard
 	maxSize     atomic.Int64 // read without mu by wsGuard
 	protocol    string
 	closeCode   CloseCode
 	closeReason []byte
 	closing     bool   // CancelWith sent a close frame
 	endErr      *Error // nil for a clean close
+
+	// The read side, one reader at a time (see Receive): a Receive that
+	// reads for itself, or the task's goroutine, which reads for the
+	// Receive calls that wait and while no Receive is in progress.
+	reading  bool                         // a reader holds the read side
+	self     bool                         // that reader is a Receive reading for itself
+	queue    []*wsWaiter                  // Receive calls waiting for the task's goroutine, in call order
+	ahead    [wsMaxAhead]WebSocketMessage // read by the task's goroutine before any Receive asked
+	nAhead   int
+	pings    int                      // SendPing calls waiting for their pong
+	activity uint64                   // counts the reads of Receive calls that read for themselves
+	keepOn   bool                     // the last Receive the task's goroutine read for could not read for itself: read on
+	parked   bool                     // the task's goroutine waits for a kick, its idle timer not rearmed
+	spare    atomic.Pointer[wsWaiter] // the wsWaiter of a Receive that returned, for the next
+	kick     chan struct{}            // wakes the task's goroutine to look at the read side again
+	readErr  chan error               // a Receive's read ended the connection: for the task's goroutine
 }
+
+// wsWaiter is a Receive waiting for the task's goroutine to read for it.
+type wsWaiter struct {
+	ch     chan WebSocketMessage // gets the message; buffered
+	inline bool                  // the Receive could have read for itself
+}
+
+// wsMaxAhead is how many messages the task reads before Receive asks for
+// them, at most.
+const wsMaxAhead = 2
+
+// wsIdleRead is how long the connection may go without a Receive before
+// the task's goroutine reads on its own, to answer pings and see a close.
+const wsIdleRead = 10 * time.Millisecond
 
 // WebSocketTask returns a suspended task that opens a WebSocket to u, a
 // ws or wss URL (http and https are taken as ws and wss), offering the
@@ -283,7 +315,8 @@ func (s *Session) newWebSocketTask(req *http.Request, protocols []string) *WebSo
 		protocols: protocols,
 		opened:    make(chan struct{}),
 		ended:     make(chan struct{}),
-		msgs:      make(chan WebSocketMessage, 1),
+		kick:      make(chan struct{}, 1),
+		readErr:   make(chan error, 1),
 	}}
 	w.ws.maxSize.Store(DefaultMaximumMessageSize)
 	if req != nil {
@@ -382,8 +415,22 @@ func (w *WebSocketTask) CancelWith(code CloseCode, reason []byte) error {
 		w.Cancel()
 		return nil
 	}
-	go c.Close(websocket.StatusCode(code), string(reason)) // ends when the server answers, or after its own timeout
+	// The task's goroutine reads until the server's answer (or the
+	// library's close handshake reads it, see readEnded).
+	ws.wake()
+	go func() {
+		c.Close(websocket.StatusCode(code), string(reason)) // ends when the server answers, or after its own timeout
+		ws.wake()
+	}()
 	return nil
+}
+
+// wake kicks the task's goroutine to look at the read side again.
+func (ws *wsState) wake() {
+	select {
+	case ws.kick <- struct{}{}:
+	default:
+	}
 }
 
 // wait returns the open connection, waiting for the handshake; an error
@@ -391,12 +438,16 @@ func (w *WebSocketTask) CancelWith(code CloseCode, reason []byte) error {
 func (w *WebSocketTask) wait(ctx context.Context) (*websocket.Conn, error) {
 	select {
 	case <-w.ws.opened:
-	case <-w.ws.ended:
-		return nil, w.ws.notConnected(w.Task)
-	case <-w.Done(): // cancelled before it started
-		return nil, w.ws.notConnected(w.Task)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		select {
+		case <-w.ws.opened:
+		case <-w.ws.ended:
+			return nil, w.ws.notConnected(w.Task)
+		case <-w.Done(): // cancelled before it started
+			return nil, w.ws.notConnected(w.Task)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	select {
 	case <-w.ws.ended:
@@ -454,9 +505,14 @@ func (w *WebSocketTask) Send(ctx context.Context, m WebSocketMessage) error {
 	// The library closes the connection when the context of a write ends;
 	// the task's end closes it anyway, so it gets none, and ctx ending
 	// ends the task with a code of its own.
-	stop := context.AfterFunc(ctx, func() { w.cancelWith(opCancelled(ctx)) })
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { w.cancelWith(opCancelled(ctx)) })
+	}
 	err = c.Write(context.Background(), typ, m.Data)
-	stop()
+	if stop != nil {
+		stop()
+	}
 	if err != nil {
 		return w.opError(err)
 	}
@@ -495,40 +551,179 @@ func (ws *wsState) url(t *Task) string {
 
 // Receive returns the next message, waiting for it (and for the handshake
 // if need be). Messages are returned in the order they arrived, each to
-// one Receive. It returns ctx's error when ctx ends first (the connection
-// is not affected), and an *Error once the task ended and every message
+// one Receive, and concurrent Receive calls are served in the order they
+// were made. It returns ctx's error when ctx ends first (the connection is
+// not affected), and an *Error once the task ended and every message
 // received before has been returned (see WebSocketTask for the errors).
-// The task reads one message ahead of Receive: control frames (pings,
-// pongs, close) are seen only while Receive is called or a message can be
-// read ahead.
+// Messages that arrive after CancelWith are discarded.
+//
+// A Receive whose ctx cannot be cancelled (ctx.Done() is nil, as for
+// context.Background), made while no other is in progress, reads the
+// message on its caller's goroutine. Otherwise the task reads for it, and
+// goes on reading while such Receive calls follow. When no Receive is in
+// progress for 10 ms, the task reads on its own, so that pings are
+// answered, pongs seen and a close from the server reported (DidCloseWith)
+// while nothing receives. The task reads two messages ahead of Receive at
+// most; then it waits for a Receive.
 func (w *WebSocketTask) Receive(ctx context.Context) (WebSocketMessage, error) {
+	ws := w.ws
 	select {
-	case m := <-w.ws.msgs:
-		return m, nil
-	case <-w.ws.ended:
-	case <-w.Done(): // cancelled before it started
-	case <-ctx.Done():
-		return WebSocketMessage{}, ctx.Err()
+	case <-ws.opened: // messages read before the end are still returned
+	default:
+		if _, err := w.wait(ctx); err != nil {
+			return WebSocketMessage{}, err
+		}
 	}
+	ws.mu.Lock()
+	if ws.nAhead > 0 {
+		m := ws.ahead[0]
+		copy(ws.ahead[:], ws.ahead[1:])
+		ws.nAhead--
+		ws.ahead[ws.nAhead] = WebSocketMessage{}
+		parked := ws.parked
+		ws.mu.Unlock()
+		if parked {
+			ws.wake() // the task's goroutine may read again
+		}
+		return m, nil
+	}
+	if ws.isEnded() || ws.closing {
+		ws.mu.Unlock()
+		return w.receiveEnd(ctx)
+	}
+	inline := ctx.Done() == nil
+	if inline && !ws.reading && len(ws.queue) == 0 {
+		ws.reading, ws.self = true, true
+		c := ws.conn
+		ws.mu.Unlock()
+		m, err := w.readOne(c)
+		ws.mu.Lock()
+		if err != nil {
+			// The read side stays taken: the task's goroutine ends the
+			// task.
+			ws.mu.Unlock()
+			ws.readErr <- err
+			return w.receiveEnd(ctx)
+		}
+		ws.reading, ws.self = false, false
+		ws.activity++
+		ws.keepOn = false // Receive calls read for themselves again
+		closing := ws.closing
+		if ws.parked || len(ws.queue) > 0 || ws.pings > 0 || closing {
+			ws.parked = false
+			ws.wake()
+		}
+		ws.mu.Unlock()
+		if closing {
+			return w.receiveEnd(ctx) // discarded
+		}
+		return m, nil
+	}
+	wt := ws.spare.Swap(nil)
+	if wt == nil {
+		wt = &wsWaiter{ch: make(chan WebSocketMessage, 1)}
+	}
+	wt.inline = inline
+	ws.queue = append(ws.queue, wt)
+	if !ws.reading {
+		ws.wake()
+	}
+	ws.mu.Unlock()
 	select {
-	case m := <-w.ws.msgs: // received before the end
+	case m := <-wt.ch:
+		ws.spare.CompareAndSwap(nil, wt)
+		return m, nil
+	case <-ws.ended:
+	case <-w.Done():
+	case <-ctx.Done():
+	}
+	// Leave the queue, unless the message came meanwhile.
+	ws.mu.Lock()
+	for k, q := range ws.queue {
+		if q == wt {
+			n := k + copy(ws.queue[k:], ws.queue[k+1:])
+			ws.queue[n] = nil
+			ws.queue = ws.queue[:n]
+			break
+		}
+	}
+	ws.mu.Unlock()
+	select {
+	case m := <-wt.ch:
+		ws.spare.CompareAndSwap(nil, wt)
 		return m, nil
 	default:
+	}
+	ws.spare.CompareAndSwap(nil, wt) // out of the queue, nothing sent to it
+	if err := ctx.Err(); err != nil {
+		return WebSocketMessage{}, err
+	}
+	return WebSocketMessage{}, ws.notConnected(w.Task)
+}
+
+// isEnded reports whether the task's end is known.
+func (ws *wsState) isEnded() bool {
+	select {
+	case <-ws.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+// receiveEnd is the outcome of a Receive that no message will come to:
+// the task's error once it ended, or ctx's if ctx ends first.
+func (w *WebSocketTask) receiveEnd(ctx context.Context) (WebSocketMessage, error) {
+	select {
+	case <-w.ws.ended:
+	case <-w.Done():
+	case <-ctx.Done():
+		return WebSocketMessage{}, ctx.Err()
 	}
 	return WebSocketMessage{}, w.ws.notConnected(w.Task)
 }
 
+// readOne reads the next message; an error ends the task (see
+// readFailed).
+func (w *WebSocketTask) readOne(c *websocket.Conn) (WebSocketMessage, error) {
+	typ, data, err := c.Read(context.Background())
+	if err != nil {
+		return WebSocketMessage{}, err
+	}
+	if typ == websocket.MessageText && !utf8.Valid(data) {
+		return WebSocketMessage{}, errTextNotUTF8
+	}
+	w.received.Add(int64(len(data)))
+	m := WebSocketMessage{Type: WebSocketBinary, Data: data}
+	if typ == websocket.MessageText {
+		m.Type = WebSocketText
+	}
+	return m, nil
+}
+
+// errTextNotUTF8 is a text message that is not UTF-8.
+var errTextNotUTF8 = errors.New("urlsession: the server sent a text message that is not UTF-8")
+
 // SendPing sends a ping and returns when its pong arrived: Apple's
 // sendPing(pongReceiveHandler:). It returns ctx's error if ctx ends first
-// and an *Error when the task ended. The pong is read by the task's
-// reader, which reads ahead of Receive by one message only: a ping waits
-// while a message nobody receives is pending.
+// and an *Error when the task ended. The pong is read by a Receive in
+// progress or by the task, which reads ahead of Receive by two messages
+// at most: a ping waits while two messages nobody receives are pending.
 func (w *WebSocketTask) SendPing(ctx context.Context) error {
 	c, err := w.wait(ctx)
 	if err != nil {
 		return err
 	}
-	if err := c.Ping(ctx); err != nil {
+	ws := w.ws
+	ws.mu.Lock()
+	ws.pings++
+	ws.mu.Unlock()
+	ws.wake()
+	err = c.Ping(ctx)
+	ws.mu.Lock()
+	ws.pings--
+	ws.mu.Unlock()
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -622,33 +817,94 @@ func (w *WebSocketTask) runSock(ctx context.Context) {
 	// library would watch for each message.
 	stopClose := context.AfterFunc(ctx, func() { go c.CloseNow() })
 	defer stopClose()
+	w.serveReads(ctx, c, resp)
+}
+
+// serveReads reads for the Receive calls that cannot read for themselves,
+// for pings, for CancelWith's close handshake, and on its own once no
+// Receive was in progress for wsIdleRead, until the task ends.
+func (w *WebSocketTask) serveReads(ctx context.Context, c *websocket.Conn, resp *http.Response) {
+	ws := w.ws
+	idle := time.NewTimer(wsIdleRead)
+	defer idle.Stop()
+	var seen uint64 // ws.activity when idle was armed
+	fired := false
 	for {
-		typ, data, err := c.Read(context.Background())
-		if err == nil && typ == websocket.MessageText && !utf8.Valid(data) {
-			c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
-			w.finish(ctx, resp, fail.Newf(int(ErrBadServerResponse), "urlsession: the server sent a text message that is not UTF-8"),
-				false, CloseInvalidFramePayloadData, nil)
-			return
+		read := false
+		ws.mu.Lock()
+		switch {
+		case ws.reading && fired && ws.activity == seen:
+			// A Receive has been reading for a while: it kicks when done.
+			ws.parked = true
+		case ws.reading:
+			// Receive calls read for themselves: look again in a while
+			// (a kick when each is done would be a wake-up per message).
+			seen = ws.activity
+			idle.Reset(wsIdleRead)
+		case ws.closing || len(ws.queue) > 0: // messages discarded, or for the queue
+			read = true
+		case ws.nAhead == wsMaxAhead:
+			ws.parked = true // until a Receive takes one
+		case ws.pings > 0 || ws.keepOn || fired && ws.activity == seen:
+			read = true
+		default:
+			seen = ws.activity
+			idle.Reset(wsIdleRead)
 		}
-		if err != nil {
-			if w.guardStopped(ctx, c, resp, err) {
+		if read {
+			ws.reading, ws.parked = true, false
+		}
+		ws.mu.Unlock()
+		fired = false
+		if !read {
+			select {
+			case <-ws.kick:
+			case <-idle.C:
+				fired = true
+			case err := <-ws.readErr:
+				w.readFailed(ctx, c, resp, err)
+				return
+			case <-ctx.Done():
+				w.finish(ctx, resp, context.Cause(ctx), false, 0, nil)
 				return
 			}
-			w.readEnded(ctx, resp, err)
+			continue
+		}
+		m, err := w.readOne(c)
+		if err != nil {
+			w.readFailed(ctx, c, resp, err)
 			return
 		}
-		t.received.Add(int64(len(data)))
-		m := WebSocketMessage{Type: WebSocketBinary, Data: data}
-		if typ == websocket.MessageText {
-			m.Type = WebSocketText
+		ws.mu.Lock()
+		ws.reading = false
+		switch {
+		case ws.closing: // discarded
+		case len(ws.queue) > 0:
+			wt := ws.queue[0]
+			n := copy(ws.queue, ws.queue[1:])
+			ws.queue[n] = nil
+			ws.queue = ws.queue[:n]
+			wt.ch <- m
+			ws.keepOn = !wt.inline
+		default:
+			ws.ahead[ws.nAhead] = m
+			ws.nAhead++
 		}
-		select {
-		case ws.msgs <- m:
-		case <-ctx.Done():
-			w.finish(ctx, resp, context.Cause(ctx), false, 0, nil)
-			return
-		}
+		ws.mu.Unlock()
 	}
+}
+
+// readFailed ends the task after a read's error err.
+func (w *WebSocketTask) readFailed(ctx context.Context, c *websocket.Conn, resp *http.Response, err error) {
+	if errors.Is(err, errTextNotUTF8) && ctx.Err() == nil {
+		c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
+		w.finish(ctx, resp, fail.New(int(ErrBadServerResponse), err), false, CloseInvalidFramePayloadData, nil)
+		return
+	}
+	if w.guardStopped(ctx, c, resp, err) {
+		return
+	}
+	w.readEnded(ctx, resp, err)
 }
 
 // readEnded ends the task after the reader's error err.
@@ -668,7 +924,12 @@ func (w *WebSocketTask) readEnded(ctx context.Context, resp *http.Response, err 
 		}
 		w.finish(ctx, resp, nil, true, CloseCode(ce.Code), reason)
 	case closing:
-		// CancelWith's close handshake ended without the server's answer.
+		// CancelWith's close handshake read the server's answer itself, or
+		// ended without it.
+		if code, reason, ok := ws.heardClose(); ok {
+			w.finish(ctx, resp, nil, true, code, reason)
+			return
+		}
 		w.finish(ctx, resp, nil, false, 0, nil)
 	case errors.Is(err, websocket.ErrMessageTooBig):
 		w.finish(ctx, resp, fail.New(int(ErrDataLengthExceedsMaximum),
@@ -700,6 +961,33 @@ func (w *WebSocketTask) guardStopped(ctx context.Context, c *websocket.Conn, res
 		return true
 	}
 	return false
+}
+
+// heardClose returns the code and reason of the close frame the server
+// sent, when one passed the guard and is valid.
+func (ws *wsState) heardClose() (CloseCode, []byte, bool) {
+	ws.mu.Lock()
+	g := ws.guard
+	ws.mu.Unlock()
+	if g == nil {
+		return 0, nil, false
+	}
+	p, ok := g.closeFrame()
+	switch {
+	case !ok || len(p) == 1:
+		return 0, nil, false
+	case len(p) == 0:
+		return CloseNoStatusReceived, nil, true
+	}
+	code := CloseCode(binary.BigEndian.Uint16(p))
+	if !code.sendable() {
+		return 0, nil, false
+	}
+	var reason []byte
+	if len(p) > 2 {
+		reason = p[2:]
+	}
+	return code, reason, true
 }
 
 // lostConnection reports whether a read error means the connection ended
@@ -814,7 +1102,12 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc := pipeline.Upgraded(resp.Body); rwc != nil {
 			r2 := *resp
-			r2.Body = &wsGuard{ReadWriteCloser: rwc, max: &rt.w.ws.maxSize}
+			g := &wsGuard{ReadWriteCloser: rwc, max: &rt.w.ws.maxSize}
+			ws := rt.w.ws
+			ws.mu.Lock()
+			ws.guard = g
+			ws.mu.Unlock()
+			r2.Body = g
 			return &r2, nil
 		}
 	}

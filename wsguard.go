@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 )
 
@@ -15,7 +16,8 @@ import (
 // the maximum message size, which the library would wait for (up to 2^63
 // bytes) before counting. It reads only frame headers, skipping payloads
 // by their length. Bytes before the offending frame are delivered; the
-// reads after it fail with the violation.
+// reads after it fail with the violation. It also keeps the payload of the
+// first close frame it sees (see closeFrame).
 type wsGuard struct {
 	io.ReadWriteCloser
 	max *atomic.Int64 // the maximum message size
@@ -26,6 +28,37 @@ type wsGuard struct {
 	message  uint64 // announced bytes of the data message in progress
 	deflated bool   // that message is compressed
 	err      error  // the violation, returned from the next Read on
+
+	capturing bool // the current frame is the first close frame
+	close     []byte
+
+	mu        sync.Mutex // guards closeSeen and closeBody
+	closeSeen bool
+	closeBody []byte // the first close frame's payload
+}
+
+// closeFrame returns the payload of the first close frame read so far,
+// whoever read it (a reader of the task's or the WebSocket library's close
+// handshake).
+func (g *wsGuard) closeFrame() ([]byte, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closeBody, g.closeSeen
+}
+
+// capture adds b, payload bytes of the current frame, to the close frame
+// being captured; done reports that the frame's payload is complete.
+func (g *wsGuard) capture(b []byte, done bool) {
+	if !g.capturing {
+		return
+	}
+	g.close = append(g.close, b...)
+	if done {
+		g.capturing = false
+		g.mu.Lock()
+		g.closeSeen, g.closeBody = true, g.close
+		g.mu.Unlock()
+	}
 }
 
 // errServerFrameMasked is a masked frame from the server.
@@ -60,6 +93,7 @@ func (g *wsGuard) scan(b []byte) int {
 				step = g.skip
 			}
 			g.skip -= step
+			g.capture(b[i:i+int(step)], g.skip == 0)
 			i += int(step)
 			continue
 		}
@@ -115,6 +149,11 @@ func (g *wsGuard) check() error {
 	}
 	g.skip = length
 	opcode := h[0] & 0x0f
+	if opcode == 0x8 && length <= 125 && !g.capturing && g.close == nil {
+		g.capturing = true
+		g.close = make([]byte, 0, length)
+		g.capture(nil, length == 0)
+	}
 	if opcode > 0x2 || h[0]&0x30 != 0 {
 		return nil // a control frame, a reserved opcode or bit: the library's
 	}
