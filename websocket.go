@@ -260,6 +260,35 @@ type wsState struct {
 	spare    atomic.Pointer[wsWaiter] // the wsWaiter of a Receive that returned, for the next
 	kick     chan struct{}            // wakes the task's goroutine to look at the read side again
 	readErr  chan error               // a Receive's read ended the connection: for the task's goroutine
+
+	// The completion forms run on goroutines of their own, each after the
+	// one called before it of its kind (see turn): the last of each chain,
+	// closed when that call has finished and queued its handler.
+	sendTail, recvTail chan struct{}
+}
+
+// turn puts a call of a completion form at the end of tail's chain. The
+// call's goroutine does wait() before it starts and done() once its
+// handler is queued, so that the calls of a kind run, and their handlers
+// are queued, in the order they were made, as Apple serves them.
+func (ws *wsState) turn(tail *chan struct{}) (wait func(), done func()) {
+	next := make(chan struct{})
+	ws.mu.Lock()
+	prev := *tail
+	*tail = next
+	ws.mu.Unlock()
+	return func() {
+			if prev != nil {
+				<-prev
+			}
+		}, func() {
+			ws.mu.Lock()
+			if *tail == next {
+				*tail = nil // nothing waits: let the chain start afresh
+			}
+			ws.mu.Unlock()
+			close(next)
+		}
 }
 
 // wsWaiter is a Receive waiting for the task's goroutine to read for it.
@@ -734,21 +763,30 @@ func (w *WebSocketTask) SendPing(ctx context.Context) error {
 
 // SendWithCompletion sends m as Send does, without a context, and calls
 // handler with the outcome on the session's delegate queue: Apple's
-// send(_:completionHandler:).
+// send(_:completionHandler:). Messages given to SendWithCompletion go out
+// in the order of the calls, and their handlers run in that order.
 func (w *WebSocketTask) SendWithCompletion(m WebSocketMessage, handler func(err error)) {
+	wait, done := w.ws.turn(&w.ws.sendTail)
 	go func() {
+		wait()
 		err := w.Send(context.Background(), m)
 		w.session.queue.add(func() { handler(err) })
+		done()
 	}()
 }
 
 // ReceiveWithCompletion waits for the next message as Receive does and
 // calls handler with it on the session's delegate queue: Apple's
-// receive(completionHandler:).
+// receive(completionHandler:). Calls made one after another get the
+// messages in the order of the calls, and their handlers run in that
+// order.
 func (w *WebSocketTask) ReceiveWithCompletion(handler func(m WebSocketMessage, err error)) {
+	wait, done := w.ws.turn(&w.ws.recvTail)
 	go func() {
+		wait()
 		m, err := w.Receive(context.Background())
 		w.session.queue.add(func() { handler(m, err) })
+		done()
 	}()
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -1022,6 +1023,46 @@ func TestWebSocketNilURLAndRequest(t *testing.T) {
 		}
 		if err := task.Send(context.Background(), WebSocketMessage{Type: 7}); err == nil {
 			t.Error("Send of a message of type 7 succeeded")
+		}
+	}
+}
+
+// Completion-form calls made back to back are served in call order: the
+// messages go out in order, come back in order to the receives in the
+// order they were made, and the handlers run in that order.
+func TestWebSocketCompletionFormsKeepCallOrder(t *testing.T) {
+	srv := echoServer(t, nil)
+	s := newSession(t, wsConfig(), nil)
+	task := s.WebSocketTask(wsURL(t, srv.URL, "/echo"), nil)
+	task.Resume()
+	defer task.Cancel()
+	const n = 200
+	sent := make(chan int, n)
+	got := make(chan string, n)
+	for i := range n {
+		task.SendWithCompletion(TextMessage(strconv.Itoa(i)), func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			sent <- i
+		})
+	}
+	for i := range n {
+		task.ReceiveWithCompletion(func(m WebSocketMessage, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			got <- fmt.Sprint(i, "=", m.Text())
+		})
+	}
+	for i := range n {
+		if k := <-sent; k != i {
+			t.Fatalf("send handler %d ran in place %d", k, i)
+		}
+	}
+	for i := range n {
+		if g, want := <-got, fmt.Sprint(i, "=", i); g != want {
+			t.Fatalf("receive %d: got %q, want %q", i, g, want)
 		}
 	}
 }
