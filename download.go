@@ -699,7 +699,7 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 		}
 		dt.resumedAt(progress, offset, total)
 	} else {
-		f, err := t.session.downloads.create()
+		f, err := dt.createPartial()
 		if err != nil {
 			return err
 		}
