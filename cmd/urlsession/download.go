@@ -86,18 +86,55 @@ func (c *client) outputMode() openMode {
 }
 
 // downloadMode reports whether the run downloads with a download task:
-// with an output file that is not special, and --segments, --checksum or
-// --limit-rate.
+// with an output file that is not there yet (see stagedOutput), or with
+// --segments, --checksum or --limit-rate and an output file that is not
+// special.
 func (c *client) downloadMode(body uploadBody) bool {
 	o := c.o
-	if o.output == "" || o.output == "-" || o.head || o.remoteHead || !o.downloadOnly() {
+	if o.output == "" || o.output == "-" || o.head || o.remoteHead {
 		return false
 	}
 	if body.stdin || body.file != "" || body.data != nil {
 		return false // an upload's response: the data task writes it
 	}
+	if c.stagedOutput(body) {
+		return true
+	}
+	if !o.downloadOnly() {
+		return false
+	}
 	fi, err := os.Stat(o.output)
 	return err != nil || fi.Mode().IsRegular()
+}
+
+// stagedOutput reports whether the body is downloaded to
+// FILE.urlsession-partial and given the output's name once complete and
+// verified: when nothing is at the output path, not even a dangling
+// symbolic link, and the body alone goes to the file (no -i, -J or
+// --no-clobber, no upload).
+func (c *client) stagedOutput(body uploadBody) bool {
+	o := c.o
+	if o.output == "" || o.output == "-" || o.head || o.remoteHead || o.noClobber || o.include {
+		return false
+	}
+	if body.stdin || body.file != "" || body.data != nil {
+		return false
+	}
+	_, err := os.Lstat(o.output)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// checkPartial fails when FILE.urlsession-partial is there and is not a
+// regular file (a symbolic link, a directory, a FIFO): it is not one the
+// command made, and the command neither writes through it nor removes it.
+func (c *client) checkPartial() *failure {
+	name := c.o.output + partialSuffix
+	fi, err := os.Lstat(name)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	return failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile,
+		Err: fmt.Errorf("%s is not a regular file: refusing to write through it or remove it", name)}, false)
 }
 
 // keepsResumeData reports whether a run that writes the body through the
@@ -298,7 +335,8 @@ func (c *client) settleOutput(x *transfer, f *failure) {
 // partial file set to FILE.urlsession-partial, whatever path it names:
 // resume data from a file is never let to write anywhere else (and the
 // two files may have been moved together). The fingerprint the data
-// records still has to match that file's.
+// records still has to match that file's, but for the record of a run
+// that was killed, which takes the partial file's as it is.
 func (c *client) ownResumeData(data []byte) ([]byte, error) {
 	d, err := resume.Decode(data)
 	if err != nil {
@@ -307,6 +345,33 @@ func (c *client) ownResumeData(data []byte) ([]byte, error) {
 	partial, err := filepath.Abs(c.o.output + partialSuffix)
 	if err != nil {
 		return nil, err
+	}
+	if d.MTime == 0 && d.Size == 0 && d.Segments == nil {
+		// The record written while the body arrived (see recordLive): the
+		// run was killed. The partial file holds the body's first bytes,
+		// as many as were written: continue from its length.
+		fi, err := os.Lstat(partial)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s is not a regular file", partial)
+		}
+		f, err := os.Open(partial)
+		if err != nil {
+			return nil, err
+		}
+		fp, err := resume.FingerprintOf(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if fp.Size == 0 || d.Total >= 0 && fp.Size > d.Total {
+			return nil, fmt.Errorf("%s holds %d bytes of %d", partial, fp.Size, d.Total)
+		}
+		d.File = partial
+		d.SetFingerprint(fp)
+		return resume.Encode(d)
 	}
 	if d.File == partial {
 		return data, nil
@@ -363,20 +428,7 @@ func (c *client) keepResumeData(data []byte) error {
 			return err
 		}
 	}
-	name := c.o.output + resumeSuffix
-	os.Remove(name) // the command's own name: never written through
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-	}
-	return err
+	return c.writeResumeFile(data)
 }
 
 // movePartial moves the file from to the name to (the command's own),
@@ -405,6 +457,37 @@ func movePartial(from, to string) error {
 		return err
 	}
 	return os.Remove(from)
+}
+
+// makeDirs makes dir and its missing parents, mode 0750 as curl's
+// --create-dirs, and returns those it made, deepest first.
+func makeDirs(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		up := filepath.Dir(d)
+		if up == d {
+			break
+		}
+		d = up
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	return missing, os.MkdirAll(dir, 0o750)
+}
+
+// removeEmptyDirs removes the directories makeDirs made that are still
+// empty, deepest first.
+func removeEmptyDirs(dirs []string) {
+	for _, d := range dirs {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 // transientStatus reports whether an HTTP status is worth retrying, as
@@ -485,6 +568,7 @@ type outcome struct {
 // allows, and prints -w for the last attempt.
 func (c *client) transferLoop(ctx context.Context, cfg *urlsession.Configuration, req *http.Request, body uploadBody) *failure {
 	o := c.o
+	umask() // read once, before the session's goroutines make files
 	if o.downloadOnly() && !c.downloadMode(body) {
 		// A FIFO or a device: what these options ask for needs a file.
 		return statusFailure(usageErrorf("--segments, --checksum and --limit-rate need a regular output file"))
@@ -542,14 +626,48 @@ func plural(n int, one, many string) string {
 // attempt runs the transfer once. retryable says whether a transient
 // failure will be retried: a transient status is then not written out.
 func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req *http.Request, body uploadBody, n int, retryable bool) outcome {
+	staged := c.stagedOutput(body)
+	if c.downloadMode(body) {
+		// Before anything beside the output is read or removed.
+		if f := c.checkPartial(); f != nil {
+			return outcome{f: f}
+		}
+	}
 	p := c.planAttempt(body, req, n)
+	partial := ""
+	if p.download {
+		if c.o.createDirs {
+			made, err := makeDirs(filepath.Dir(c.o.output))
+			if err != nil {
+				return outcome{f: failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}, false)}
+			}
+			// A transfer that leaves nothing in them leaves no directories,
+			// as when they are made for the first bytes of the body.
+			defer removeEmptyDirs(made)
+		}
+		var err error
+		if partial, err = filepath.Abs(c.o.output + partialSuffix); err != nil {
+			return outcome{f: failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}, false)}
+		}
+		if p.resumeData == nil {
+			// A fresh download: a partial file an earlier run left (the
+			// command's own name, a regular file) goes.
+			if err := os.Remove(partial); err == nil && c.o.continueAt && !c.o.silent {
+				fmt.Fprintf(c.stderr, "urlsession: WARNING: no resume data for %s; starting again\n", c.o.output+partialSuffix)
+			}
+		}
+	}
 	x := newTransfer(c)
+	x.staged = staged && p.download
 	x.retryable = retryable
 	x.rangeFrom = p.rangeFrom
 	x.from = p.from
 	x.keepResume = !p.download && c.keepsResumeData(body)
 	x.download = p.download
 	x.resumed = p.resumeData != nil
+	if x.resumed {
+		x.resumedFrom, _ = resume.Decode(p.resumeData)
+	}
 	if c.claimed != "" {
 		// An earlier attempt made this file (-J, --no-clobber): rewrite it.
 		x.body.name, x.body.mode = c.claimed, openTruncate
@@ -578,6 +696,10 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 		// The run's context ends the task through CancelByProducingResumeData
 		// below, not as a plain cancellation that would discard the file.
 		dt = s.DownloadTask(r.WithContext(context.WithoutCancel(ctx)))
+		if err := dt.SetPartialFile(partial); err != nil {
+			dt.Cancel()
+			return outcome{f: failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}, false)}
+		}
 	}
 	if dt != nil && c.o.checksum != "" {
 		if err := dt.SetExpectedDigest(c.o.checksum); err != nil {
