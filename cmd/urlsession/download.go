@@ -19,10 +19,54 @@ import (
 	"github.com/urlsession-go/urlsession/internal/resume"
 )
 
-// Downloads: -O, -C - and --retry.
+// Downloads: -o and -O files, -C - and --retry.
 //
-// The body goes through the output path as it arrives, as curl writes it
-// (a symlink is followed, an existing file truncated in place). When the
+// An output that is not there, not even as a dangling symbolic link, is
+// made only once the body is complete and verified. The body goes
+// through a download task into FILE.urlsession-partial, beside FILE (the
+// task's partial file, see urlsession.DownloadTask.SetPartialFile: made
+// exclusively, mode 0600; nothing goes to TMPDIR), with the resume data
+// in FILE.urlsession-resume (mode 0600); this holds for every mode: plain,
+// --segments, --checksum, --limit-rate, --retry. Once the body is
+// complete and its digests check (--checksum, and the server's
+// Content-Digest and Repr-Digest), the partial file gets the mode a new
+// file of curl's gets (0666 less the umask) and FILE's name: linked to it
+// (which fails rather than replace a file that came there meanwhile; it
+// then gets the bytes written through) and unlinked, or renamed where the
+// file system has no hard links; the resume data goes. A body that fails
+// its checksum leaves nothing. With -i, -J or --no-clobber the output is
+// written as below.
+//
+// The resume data is written as soon as the first bytes of a body that
+// can be continued are in the partial file (a GET's 200 without a content
+// coding, with a strong validator and Accept-Ranges: bytes, or a 206
+// continuing resume data): a record of the URL, the validators and the
+// length, without the partial file's size. A run killed outright
+// (SIGKILL, a crash) leaves only the two files, and -C - continues from
+// the partial file's length (a kill may come before the record is
+// written: the next run then starts again). A clean end without the whole
+// body (the network fails, the time runs out, SIGINT or SIGTERM) replaces
+// the record with the task's resume data, which records the partial
+// file's size and fingerprint. -C - (or the next attempt of --retry)
+// continues with urlsession.DownloadTaskWithResumeData: Range and
+// If-Range, the rest appended to the partial file, or, when the resource
+// changed, the whole body again from byte 0, never spliced; a partial
+// file that no longer matches its resume data is started again, with a
+// warning. A download fetched in segments writes them at their offsets: a
+// killed one leaves a partial file with gaps and no record, and starts
+// again. Without -C -, a run starts afresh and removes what an earlier
+// one left. An answer to -C - that is not the resource (a 503, a 404)
+// leaves both files as they are and FILE not made.
+//
+// FILE.urlsession-partial is the command's name: it is removed, replaced
+// and written when it is a regular file; anything else there (a symbolic
+// link, a directory, a FIFO) is not the command's and the run fails
+// (status 23) without touching it.
+//
+// An output that is there (a regular file, a symbolic link, even a
+// dangling one, a FIFO, a device) is written through, never replaced, as
+// curl writes it: the body goes through the output path as it arrives (a
+// symlink is followed, an existing file truncated in place). When the
 // response can be resumed (a GET answered with a 200 that has a strong
 // validator and Accept-Ranges: bytes, or with a 206 continuing the file,
 // and no content coding), the command keeps resume data beside the output
@@ -33,16 +77,15 @@ import (
 // The file is removed once FILE is complete. Its name is the command's
 // own: it replaces and removes it as it needs.
 //
-// -C - continues FILE from it: the bytes from FILE's size on are asked for
-// with Range and If-Range (the strong entity tag, else the strong
-// Last-Modified date), so that a resource that changed since comes back
-// whole and FILE is rewritten from its start rather than spliced. The
+// -C - continues such a FILE from it: the bytes from FILE's size on are
+// asked for with Range and If-Range (the strong entity tag, else the
+// strong Last-Modified date), so that a resource that changed since comes
+// back whole and FILE is rewritten from its start rather than spliced. The
 // record is checked first: when FILE is no longer what the interrupted run
 // left (its size, time or last bytes differ), the download starts again
-// from byte 0 with a warning. A run killed outright (SIGKILL, a crash)
-// leaves only the first record; -C - then continues from FILE's size as
-// curl would, still with If-Range. --retry continues the same way after a
-// transient failure.
+// from byte 0 with a warning. A run killed outright leaves only the first
+// record; -C - then continues from FILE's size as curl would, still with
+// If-Range. --retry continues the same way after a transient failure.
 //
 // Without resume data, -C - with a non-empty output file does what curl
 // does: it asks for the bytes from the file's size on (Range: bytes=N-) and
@@ -52,16 +95,12 @@ import (
 // untouched); any other range, or a status of 300 or more, leaves the file
 // alone (exit 33 or 22), and with it the resume data.
 //
-// --segments, --checksum and --limit-rate download with a download task
-// instead, which writes the body to a file of its own; once it is complete
+// --segments, --checksum and --limit-rate onto an output that is there (a
+// regular file) download with a download task too, into
+// FILE.urlsession-partial beside it as above; once the body is complete
 // (and verified) and the response is the one wanted, its bytes are written
-// through the output path. When such a download is interrupted and the
-// server allows resuming, the task's partial file is kept beside the output
-// as FILE.urlsession-partial and its resume data as FILE.urlsession-resume,
-// both mode 0600, and the next run with -C - continues from them with
-// DownloadTaskWithResumeData. A resumed download answered with a status
-// that is not the resource (a 503, a 404) leaves both as they are and
-// FILE untouched.
+// through the output path. Interrupted, they leave the partial file and
+// its resume data as above, and -C - continues from them.
 
 const (
 	resumeSuffix  = ".urlsession-resume"
