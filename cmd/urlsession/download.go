@@ -59,9 +59,10 @@ import (
 // leaves both files as they are and FILE not made.
 //
 // FILE.urlsession-partial is the command's name: it is removed, replaced
-// and written when it is a regular file; anything else there (a symbolic
-// link, a directory, a FIFO) is not the command's and the run fails
-// (status 23) without touching it.
+// and written when it is a regular file with no other hard link; anything
+// else there (a symbolic link, a directory, a FIFO, a hard link to another
+// file) is not the command's and the run fails (status 23) without
+// touching it.
 //
 // An output that is there (a regular file, a symbolic link, even a
 // dangling one, a FIFO, a device) is written through, never replaced, as
@@ -164,16 +165,23 @@ func (c *client) stagedOutput(body uploadBody) bool {
 }
 
 // checkPartial fails when FILE.urlsession-partial is there and is not a
-// regular file (a symbolic link, a directory, a FIFO): it is not one the
-// command made, and the command neither writes through it nor removes it.
+// regular file of its own (a symbolic link, a directory, a FIFO, a file
+// with other hard links): it is not one the command made, and the command
+// neither writes through it nor removes it.
 func (c *client) checkPartial() *failure {
 	name := c.o.output + partialSuffix
 	fi, err := os.Lstat(name)
-	if err != nil || fi.Mode().IsRegular() {
+	switch {
+	case err != nil:
+		return nil
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("%s is not a regular file: refusing to write through it or remove it", name)
+	case sharedFile(fi):
+		err = fmt.Errorf("%s has other hard links: refusing to write through it or remove it", name)
+	default:
 		return nil
 	}
-	return failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile,
-		Err: fmt.Errorf("%s is not a regular file: refusing to write through it or remove it", name)}, false)
+	return failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}, false)
 }
 
 // keepsResumeData reports whether a run that writes the body through the

@@ -358,8 +358,8 @@ func TestDownloadTaskWritesThrough(t *testing.T) {
 }
 
 // TestForeignPartialFile: a FILE.urlsession-partial that is not a regular
-// file (a symbolic link to a victim, a dangling one, a directory) is not
-// the command's: the run fails (exit 23, saying so) without writing
+// file of its own (a symbolic link to a victim, a dangling one, a
+// directory, a hard link to the victim) is not the command's: the run fails (exit 23, saying so) without writing
 // through it or removing it, whatever the mode.
 func TestForeignPartialFile(t *testing.T) {
 	t.Parallel()
@@ -377,6 +377,7 @@ func TestForeignPartialFile(t *testing.T) {
 				func(p string) error { return os.Symlink(victim, p) },
 				func(p string) error { return os.Symlink(filepath.Join(dir, "nowhere"), p) },
 				func(p string) error { return os.Mkdir(p, 0o700) },
+				func(p string) error { return os.Link(victim, p) },
 			} {
 				partial := out + partialSuffix
 				if err := setup(partial); err != nil {
@@ -384,7 +385,7 @@ func TestForeignPartialFile(t *testing.T) {
 				}
 				before, _ := os.Lstat(partial)
 				r := cli(t, "", append(append([]string{"-sS", "-o", out}, args...), s.URL+"/file")...).want(t, 23)
-				if !strings.Contains(r.stderr, "refusing to write through it") {
+				if !strings.Contains(r.stderr, "refusing to write through it or remove it") {
 					t.Errorf("stderr: %q", r.stderr)
 				}
 				if after, err := os.Lstat(partial); err != nil || !os.SameFile(before, after) {

@@ -16,3 +16,10 @@ var umask = sync.OnceValue(func() os.FileMode {
 	syscall.Umask(m)
 	return os.FileMode(m)
 })
+
+// sharedFile reports whether the file fi describes has other names (hard
+// links) than the one it was looked up by.
+func sharedFile(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && uint64(st.Nlink) > 1
+}
