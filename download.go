@@ -26,8 +26,9 @@ import (
 // The body is written, as it arrives, to a temporary file (mode 0600) in a
 // directory of the session's own (mode 0700, under os.TempDir, removed with
 // its last file and when the session is invalidated); it is never held
-// whole in memory. What has been received is written to the file once 128
-// KiB have gathered, at least every 100 ms while data arrives, within
+// whole in memory. What has been received is written to the file as the
+// first bytes arrive, then once 128 KiB have gathered, at least every 100
+// ms while data arrives, within
 // about 200 ms when the network stalls, and whenever the task is
 // suspended, so a process killed while downloading loses less than a MiB;
 // a cancellation or failure writes it all before making resume data.
@@ -78,8 +79,10 @@ type DownloadProgressDelegate interface {
 	// totalBytesWritten in all (for a resumed task, counting the bytes it
 	// resumed from) of totalBytesExpectedToWrite, or TransferSizeUnknown
 	// (-1) when the length is not known. Calls come at the rate a progress
-	// display wants, whatever the link's speed: at most once per 100 ms
-	// while data arrives, once within about 200 ms when the stream stalls
+	// display wants, whatever the link's speed: the first as soon as the
+	// first bytes of a stream are in the file (so that a caller can note
+	// that the download began), then at most once per 100 ms while data
+	// arrives, once within about 200 ms when the stream stalls
 	// (so that the count shown is what is in the file), never twice for
 	// the same count, and always once after the last bytes, before
 	// DidFinishDownloadingTo.
@@ -699,7 +702,7 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 		}
 		dt.resumedAt(progress, offset, total)
 	} else {
-		f, err := t.session.downloads.create()
+		f, err := dt.createPartial()
 		if err != nil {
 			return err
 		}
@@ -728,9 +731,9 @@ func (dt *DownloadTask) receiveBody(ctx context.Context, resp *http.Response) er
 	// waits, a ticker writes out and reports what came before it, so that
 	// a stalled stream shows its true count. mu guards what they share.
 	var mu sync.Mutex
-	n := 0               // bytes in buf
-	var unreported int64 // written, not yet told DidWriteData
-	lastReport := time.Now()
+	n := 0                   // bytes in buf
+	var unreported int64     // written, not yet told DidWriteData
+	var lastReport time.Time // zero: the first bytes go to the file, and are reported, at once
 	written := offset
 	reading := false // the loop waits in a read of buf[n:]
 	var tickErr error

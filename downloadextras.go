@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,83 @@ type downloadExtras struct {
 	segments    int               // the task's own segment count; 0: the configuration's
 	whole       []integrity.Digest
 	segState    *segment.State // a segmented download's progress when its file has gaps, for resume data
+	partial     string         // the file the body goes to, "" for one in the session's directory
+}
+
+// ErrPartialFileNotSettable is the error of SetPartialFile on a task that
+// cannot take a file of the caller's: one made from resume data (whose
+// partial file is the data's), one of a background session (whose files
+// are the daemon's), or one already resumed.
+var ErrPartialFileNotSettable = errors.New("urlsession: the task's partial file cannot be chosen")
+
+// SetPartialFile makes the task write the body to a new file at path
+// instead of a temporary file in the session's directory, so that the
+// partial file of an interrupted download is where the caller wants it
+// (beside its final name, say) even when the process is killed. path is
+// made absolute against the current directory. When the response
+// arrives the task creates the file exclusively, with mode 0600: if
+// anything is at path already (a file, a directory, a symbolic link,
+// even a dangling one), it is not opened or touched and the task fails
+// with ErrCannotCreateFile.
+//
+// The file at path is then the task's file in every respect: the path
+// DidFinishDownloadingTo and a completion handler get (removed when they
+// return unless they moved it), the partial file that resume data names
+// (it stays at path, which DownloadTaskWithResumeData continues), and a
+// file removed when the task is cancelled or fails without resume data.
+// Only the body of a response that is not the resource, to a task made
+// from resume data (see DownloadTaskWithResumeData), still goes to the
+// session's directory. Download and DownloadWithResumeData, whose tasks
+// the caller does not see, are not affected.
+//
+// It returns an error wrapping ErrPartialFileNotSettable for a task made
+// from resume data, a task of a background session or a task already
+// resumed, and an error for an empty path or one that cannot be made
+// absolute; the task is then unchanged. An empty path is an error, not a
+// reset. Call it before Resume.
+func (dt *DownloadTask) SetPartialFile(path string) error {
+	if path == "" {
+		return errors.New("urlsession: SetPartialFile: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("urlsession: SetPartialFile: %w", err)
+	}
+	if dt.bgTask() != nil {
+		return fmt.Errorf("%w: a background session's task", ErrPartialFileNotSettable)
+	}
+	t := dt.Task
+	t.mu.Lock()
+	resumed := t.started || t.state != TaskSuspended
+	t.mu.Unlock()
+	if resumed {
+		return fmt.Errorf("%w: the task was resumed", ErrPartialFileNotSettable)
+	}
+	dl := &dt.dl
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if dl.from != nil || dl.fromErr != nil {
+		return fmt.Errorf("%w: the task continues resume data", ErrPartialFileNotSettable)
+	}
+	dl.x.partial = abs
+	return nil
+}
+
+// createPartial creates the file the body of a fresh download goes to:
+// the caller's (SetPartialFile), else one in the session's directory.
+func (dt *DownloadTask) createPartial() (*os.File, error) {
+	dt.dl.mu.Lock()
+	path := dt.dl.x.partial
+	dt.dl.mu.Unlock()
+	if path == "" {
+		return dt.session.downloads.create()
+	}
+	// O_EXCL: nothing at path is followed, truncated or replaced.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fail.New(int(ErrCannotCreateFile), err)
+	}
+	return f, nil
 }
 
 // SetExpectedDigest makes the task check its file against digest, given

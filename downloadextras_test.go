@@ -9,9 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -671,5 +673,158 @@ func TestDownloadSegmentedCancelByProducingResumeData(t *testing.T) {
 		for len(arrived) > 0 {
 			<-arrived
 		}
+	})
+}
+
+// TestDownloadPartialFile: SetPartialFile puts the body in the caller's
+// file, created exclusively with mode 0600: it is the path handed over,
+// the one resume data names and continues, and nothing goes to the
+// session's directory; whatever is at the path already is never touched.
+func TestDownloadPartialFile(t *testing.T) {
+	content := testContent(600<<10, 61)
+	res := urlsessiontest.NewResource(content)
+	var cut atomic.Int64
+	h := &urlsessiontest.FaultHandler{Next: res, Choose: func(int, *http.Request) urlsessiontest.Fault {
+		if at := cut.Swap(0); at > 0 {
+			return urlsessiontest.Fault{Kind: urlsessiontest.Reset, At: at}
+		}
+		return urlsessiontest.Fault{}
+	}}
+	bothProtocols(t, h, func(t *testing.T, srv *server) {
+		dir := t.TempDir()
+		partial := filepath.Join(dir, "file.partial")
+		final := filepath.Join(dir, "file")
+		rec := newDLRecorder()
+		rec.keep = final
+		s := newSession(t, srv.config(), rec)
+
+		// Cut short: the partial file stays at the path, named by the
+		// resume data.
+		cut.Store(200 << 10)
+		task := s.DownloadTask(get(t, srv.URL))
+		if err := task.SetPartialFile(partial); err != nil {
+			t.Fatal(err)
+		}
+		task.Resume()
+		wait(t, task)
+		data := ErrorResumeData(task.Err())
+		if data == nil {
+			t.Fatalf("no resume data: %v", task.Err())
+		}
+		d, err := resume.Decode(data)
+		if err != nil || d.File != partial {
+			t.Fatalf("resume data names %q (%v), want %q", d.File, err, partial)
+		}
+		if fi, err := os.Lstat(partial); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != d.Offset {
+			t.Fatalf("the partial file: %v, %v; want mode 0600 and %d bytes", fi, err, d.Offset)
+		}
+
+		// Continued: appended in place, then handed over from there.
+		rt := s.DownloadTaskWithResumeData(data)
+		rt.Resume()
+		wait(t, rt)
+		if rt.Err() != nil {
+			t.Fatal(rt.Err())
+		}
+		rec.mu.Lock()
+		path, got := rec.path, rec.content
+		rec.mu.Unlock()
+		if path != partial || sum(got) != sum(content) {
+			t.Errorf("handed over %q with %d bytes; want %q with the content", path, len(got), partial)
+		}
+		if b, err := os.ReadFile(final); err != nil || sum(b) != sum(content) {
+			t.Errorf("the moved file: %d bytes, %v", len(b), err)
+		}
+		if _, err := os.Lstat(partial); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the partial file is still there: %v", err)
+		}
+		if d := s.downloads.dir; d != "" {
+			t.Errorf("the session made its directory %s", d)
+		}
+		if err := rt.SetPartialFile(partial); !errors.Is(err, ErrPartialFileNotSettable) {
+			t.Errorf("SetPartialFile after Resume: %v", err)
+		}
+
+		// Whatever is at the path is left alone: a file, a symbolic link
+		// to another file, a dangling link.
+		victim := filepath.Join(dir, "victim")
+		if err := os.WriteFile(victim, []byte("mine"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, setup := range []func(string) error{
+			func(p string) error { return os.WriteFile(p, []byte("mine"), 0o644) },
+			func(p string) error { return os.Symlink(victim, p) },
+			func(p string) error { return os.Symlink(filepath.Join(dir, "nowhere"), p) },
+		} {
+			os.Remove(partial)
+			if err := setup(partial); err != nil {
+				t.Fatal(err)
+			}
+			task := s.DownloadTask(get(t, srv.URL))
+			if err := task.SetPartialFile(partial); err != nil {
+				t.Fatal(err)
+			}
+			task.Resume()
+			wait(t, task)
+			if !errors.Is(task.Err(), ErrCannotCreateFile) {
+				t.Errorf("err = %v, want ErrCannotCreateFile", task.Err())
+			}
+			if _, err := os.Lstat(partial); err != nil {
+				t.Errorf("what was at the path is gone: %v", err)
+			}
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "mine" {
+			t.Errorf("the victim holds %q", b)
+		}
+		if _, err := os.Lstat(filepath.Join(dir, "nowhere")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the dangling link's target was made: %v", err)
+		}
+		os.Remove(partial)
+
+		// Segmented, and not moved by the delegate: removed after it.
+		rec.keep = ""
+		seg := s.DownloadTask(get(t, srv.URL))
+		seg.SetSegments(4)
+		if err := seg.SetPartialFile(partial); err != nil {
+			t.Fatal(err)
+		}
+		seg.Resume()
+		wait(t, seg)
+		rec.mu.Lock()
+		path, got = rec.path, rec.content
+		rec.mu.Unlock()
+		if seg.Err() != nil || path != partial || sum(got) != sum(content) {
+			t.Errorf("segmented: %v, handed over %q with %d bytes", seg.Err(), path, len(got))
+		}
+		if _, err := os.Lstat(partial); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the file is still there after DidFinishDownloadingTo: %v", err)
+		}
+
+		// A plain Cancel removes the file.
+		stall := s.DownloadTask(get(t, srv.URL))
+		stall.SetPartialFile(partial)
+		rec.mu.Lock()
+		rec.onWrite = func(t *DownloadTask, _ int64) { t.Cancel() }
+		rec.mu.Unlock()
+		stall.Resume()
+		wait(t, stall)
+		rec.mu.Lock()
+		rec.onWrite = nil
+		rec.mu.Unlock()
+		if _, err := os.Lstat(partial); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the file is still there after Cancel: %v", err)
+		}
+		empty := s.DownloadTask(get(t, srv.URL))
+		if err := empty.SetPartialFile(""); err == nil {
+			t.Error("SetPartialFile accepted an empty path")
+		}
+		empty.Cancel()
+		// (Its partial file is gone by now: cancelling it removes nothing.)
+		unused := s.DownloadTaskWithResumeData(data)
+		if err := unused.SetPartialFile(partial); !errors.Is(err, ErrPartialFileNotSettable) {
+			t.Errorf("SetPartialFile on a task made from resume data: %v", err)
+		}
+		unused.Cancel()
+		invalidate(t, s)
 	})
 }

@@ -19,10 +19,55 @@ import (
 	"github.com/urlsession-go/urlsession/internal/resume"
 )
 
-// Downloads: -O, -C - and --retry.
+// Downloads: -o and -O files, -C - and --retry.
 //
-// The body goes through the output path as it arrives, as curl writes it
-// (a symlink is followed, an existing file truncated in place). When the
+// An output that is not there, not even as a dangling symbolic link, is
+// made only once the body is complete and verified. The body goes
+// through a download task into FILE.urlsession-partial, beside FILE (the
+// task's partial file, see urlsession.DownloadTask.SetPartialFile: made
+// exclusively, mode 0600; nothing goes to TMPDIR), with the resume data
+// in FILE.urlsession-resume (mode 0600); this holds for every mode: plain,
+// --segments, --checksum, --limit-rate, --retry. Once the body is
+// complete and its digests check (--checksum, and the server's
+// Content-Digest and Repr-Digest), the partial file gets the mode a new
+// file of curl's gets (0666 less the umask) and FILE's name: linked to it
+// (which fails rather than replace a file that came there meanwhile; it
+// then gets the bytes written through) and unlinked, or renamed where the
+// file system has no hard links; the resume data goes. A body that fails
+// its checksum leaves nothing. With -i, -J or --no-clobber the output is
+// written as below.
+//
+// The resume data is written as soon as the first bytes of a body that
+// can be continued are in the partial file (a GET's 200 without a content
+// coding, with a strong validator and Accept-Ranges: bytes, or a 206
+// continuing resume data): a record of the URL, the validators and the
+// length, without the partial file's size. A run killed outright
+// (SIGKILL, a crash) leaves only the two files, and -C - continues from
+// the partial file's length (a kill may come before the record is
+// written: the next run then starts again). A clean end without the whole
+// body (the network fails, the time runs out, SIGINT or SIGTERM) replaces
+// the record with the task's resume data, which records the partial
+// file's size and fingerprint. -C - (or the next attempt of --retry)
+// continues with urlsession.DownloadTaskWithResumeData: Range and
+// If-Range, the rest appended to the partial file, or, when the resource
+// changed, the whole body again from byte 0, never spliced; a partial
+// file that no longer matches its resume data is started again, with a
+// warning. A download fetched in segments writes them at their offsets: a
+// killed one leaves a partial file with gaps and no record, and starts
+// again. Without -C -, a run starts afresh and removes what an earlier
+// one left. An answer to -C - that is not the resource (a 503, a 404)
+// leaves both files as they are and FILE not made.
+//
+// FILE.urlsession-partial is the command's name: it is removed, replaced
+// and written when it is a regular file with no other hard link; anything
+// else there (a symbolic link, a directory, a FIFO, a hard link to another
+// file) is not the command's and the run fails (status 23) without
+// touching it.
+//
+// An output that is there (a regular file, a symbolic link, even a
+// dangling one, a FIFO, a device) is written through, never replaced, as
+// curl writes it: the body goes through the output path as it arrives (a
+// symlink is followed, an existing file truncated in place). When the
 // response can be resumed (a GET answered with a 200 that has a strong
 // validator and Accept-Ranges: bytes, or with a 206 continuing the file,
 // and no content coding), the command keeps resume data beside the output
@@ -33,16 +78,15 @@ import (
 // The file is removed once FILE is complete. Its name is the command's
 // own: it replaces and removes it as it needs.
 //
-// -C - continues FILE from it: the bytes from FILE's size on are asked for
-// with Range and If-Range (the strong entity tag, else the strong
-// Last-Modified date), so that a resource that changed since comes back
-// whole and FILE is rewritten from its start rather than spliced. The
+// -C - continues such a FILE from it: the bytes from FILE's size on are
+// asked for with Range and If-Range (the strong entity tag, else the
+// strong Last-Modified date), so that a resource that changed since comes
+// back whole and FILE is rewritten from its start rather than spliced. The
 // record is checked first: when FILE is no longer what the interrupted run
 // left (its size, time or last bytes differ), the download starts again
-// from byte 0 with a warning. A run killed outright (SIGKILL, a crash)
-// leaves only the first record; -C - then continues from FILE's size as
-// curl would, still with If-Range. --retry continues the same way after a
-// transient failure.
+// from byte 0 with a warning. A run killed outright leaves only the first
+// record; -C - then continues from FILE's size as curl would, still with
+// If-Range. --retry continues the same way after a transient failure.
 //
 // Without resume data, -C - with a non-empty output file does what curl
 // does: it asks for the bytes from the file's size on (Range: bytes=N-) and
@@ -52,16 +96,12 @@ import (
 // untouched); any other range, or a status of 300 or more, leaves the file
 // alone (exit 33 or 22), and with it the resume data.
 //
-// --segments, --checksum and --limit-rate download with a download task
-// instead, which writes the body to a file of its own; once it is complete
+// --segments, --checksum and --limit-rate onto an output that is there (a
+// regular file) download with a download task too, into
+// FILE.urlsession-partial beside it as above; once the body is complete
 // (and verified) and the response is the one wanted, its bytes are written
-// through the output path. When such a download is interrupted and the
-// server allows resuming, the task's partial file is kept beside the output
-// as FILE.urlsession-partial and its resume data as FILE.urlsession-resume,
-// both mode 0600, and the next run with -C - continues from them with
-// DownloadTaskWithResumeData. A resumed download answered with a status
-// that is not the resource (a 503, a 404) leaves both as they are and
-// FILE untouched.
+// through the output path. Interrupted, they leave the partial file and
+// its resume data as above, and -C - continues from them.
 
 const (
 	resumeSuffix  = ".urlsession-resume"
@@ -86,18 +126,62 @@ func (c *client) outputMode() openMode {
 }
 
 // downloadMode reports whether the run downloads with a download task:
-// with an output file that is not special, and --segments, --checksum or
-// --limit-rate.
+// with an output file that is not there yet (see stagedOutput), or with
+// --segments, --checksum or --limit-rate and an output file that is not
+// special.
 func (c *client) downloadMode(body uploadBody) bool {
 	o := c.o
-	if o.output == "" || o.output == "-" || o.head || o.remoteHead || !o.downloadOnly() {
+	if o.output == "" || o.output == "-" || o.head || o.remoteHead {
 		return false
 	}
 	if body.stdin || body.file != "" || body.data != nil {
 		return false // an upload's response: the data task writes it
 	}
+	if c.stagedOutput(body) {
+		return true
+	}
+	if !o.downloadOnly() {
+		return false
+	}
 	fi, err := os.Stat(o.output)
 	return err != nil || fi.Mode().IsRegular()
+}
+
+// stagedOutput reports whether the body is downloaded to
+// FILE.urlsession-partial and given the output's name once complete and
+// verified: when nothing is at the output path, not even a dangling
+// symbolic link, and the body alone goes to the file (no -i, -J or
+// --no-clobber, no upload).
+func (c *client) stagedOutput(body uploadBody) bool {
+	o := c.o
+	if o.output == "" || o.output == "-" || o.head || o.remoteHead || o.noClobber || o.include {
+		return false
+	}
+	if body.stdin || body.file != "" || body.data != nil {
+		return false
+	}
+	_, err := os.Lstat(o.output)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// checkPartial fails when FILE.urlsession-partial is there and is not a
+// regular file of its own (a symbolic link, a directory, a FIFO, a file
+// with other hard links): it is not one the command made, and the command
+// neither writes through it nor removes it.
+func (c *client) checkPartial() *failure {
+	name := c.o.output + partialSuffix
+	fi, err := os.Lstat(name)
+	switch {
+	case err != nil:
+		return nil
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("%s is not a regular file: refusing to write through it or remove it", name)
+	case sharedFile(fi):
+		err = fmt.Errorf("%s has other hard links: refusing to write through it or remove it", name)
+	default:
+		return nil
+	}
+	return failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}, false)
 }
 
 // keepsResumeData reports whether a run that writes the body through the
@@ -298,7 +382,8 @@ func (c *client) settleOutput(x *transfer, f *failure) {
 // partial file set to FILE.urlsession-partial, whatever path it names:
 // resume data from a file is never let to write anywhere else (and the
 // two files may have been moved together). The fingerprint the data
-// records still has to match that file's.
+// records still has to match that file's, but for the record of a run
+// that was killed, which takes the partial file's as it is.
 func (c *client) ownResumeData(data []byte) ([]byte, error) {
 	d, err := resume.Decode(data)
 	if err != nil {
@@ -307,6 +392,33 @@ func (c *client) ownResumeData(data []byte) ([]byte, error) {
 	partial, err := filepath.Abs(c.o.output + partialSuffix)
 	if err != nil {
 		return nil, err
+	}
+	if d.MTime == 0 && d.Size == 0 && d.Segments == nil {
+		// The record written while the body arrived (see recordLive): the
+		// run was killed. The partial file holds the body's first bytes,
+		// as many as were written: continue from its length.
+		fi, err := os.Lstat(partial)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s is not a regular file", partial)
+		}
+		f, err := os.Open(partial)
+		if err != nil {
+			return nil, err
+		}
+		fp, err := resume.FingerprintOf(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if fp.Size == 0 || d.Total >= 0 && fp.Size > d.Total {
+			return nil, fmt.Errorf("%s holds %d bytes of %d", partial, fp.Size, d.Total)
+		}
+		d.File = partial
+		d.SetFingerprint(fp)
+		return resume.Encode(d)
 	}
 	if d.File == partial {
 		return data, nil
@@ -363,20 +475,7 @@ func (c *client) keepResumeData(data []byte) error {
 			return err
 		}
 	}
-	name := c.o.output + resumeSuffix
-	os.Remove(name) // the command's own name: never written through
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-	}
-	return err
+	return c.writeResumeFile(data)
 }
 
 // movePartial moves the file from to the name to (the command's own),
@@ -405,6 +504,37 @@ func movePartial(from, to string) error {
 		return err
 	}
 	return os.Remove(from)
+}
+
+// makeDirs makes dir and its missing parents, mode 0750 as curl's
+// --create-dirs, and returns those it made, deepest first.
+func makeDirs(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		up := filepath.Dir(d)
+		if up == d {
+			break
+		}
+		d = up
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	return missing, os.MkdirAll(dir, 0o750)
+}
+
+// removeEmptyDirs removes the directories makeDirs made that are still
+// empty, deepest first.
+func removeEmptyDirs(dirs []string) {
+	for _, d := range dirs {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 // transientStatus reports whether an HTTP status is worth retrying, as
@@ -485,6 +615,7 @@ type outcome struct {
 // allows, and prints -w for the last attempt.
 func (c *client) transferLoop(ctx context.Context, cfg *urlsession.Configuration, req *http.Request, body uploadBody) *failure {
 	o := c.o
+	umask() // read once, before the session's goroutines make files
 	if o.downloadOnly() && !c.downloadMode(body) {
 		// A FIFO or a device: what these options ask for needs a file.
 		return statusFailure(usageErrorf("--segments, --checksum and --limit-rate need a regular output file"))
@@ -542,14 +673,48 @@ func plural(n int, one, many string) string {
 // attempt runs the transfer once. retryable says whether a transient
 // failure will be retried: a transient status is then not written out.
 func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req *http.Request, body uploadBody, n int, retryable bool) outcome {
+	staged := c.stagedOutput(body)
+	if c.downloadMode(body) {
+		// Before anything beside the output is read or removed.
+		if f := c.checkPartial(); f != nil {
+			return outcome{f: f}
+		}
+	}
 	p := c.planAttempt(body, req, n)
+	partial := ""
+	if p.download {
+		if c.o.createDirs {
+			made, err := makeDirs(filepath.Dir(c.o.output))
+			if err != nil {
+				return outcome{f: failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}, false)}
+			}
+			// A transfer that leaves nothing in them leaves no directories,
+			// as when they are made for the first bytes of the body.
+			defer removeEmptyDirs(made)
+		}
+		var err error
+		if partial, err = filepath.Abs(c.o.output + partialSuffix); err != nil {
+			return outcome{f: failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}, false)}
+		}
+		if p.resumeData == nil {
+			// A fresh download: a partial file an earlier run left (the
+			// command's own name, a regular file) goes.
+			if err := os.Remove(partial); err == nil && c.o.continueAt && !c.o.silent {
+				fmt.Fprintf(c.stderr, "urlsession: WARNING: no resume data for %s; starting again\n", c.o.output+partialSuffix)
+			}
+		}
+	}
 	x := newTransfer(c)
+	x.staged = staged && p.download
 	x.retryable = retryable
 	x.rangeFrom = p.rangeFrom
 	x.from = p.from
 	x.keepResume = !p.download && c.keepsResumeData(body)
 	x.download = p.download
 	x.resumed = p.resumeData != nil
+	if x.resumed {
+		x.resumedFrom, _ = resume.Decode(p.resumeData)
+	}
 	if c.claimed != "" {
 		// An earlier attempt made this file (-J, --no-clobber): rewrite it.
 		x.body.name, x.body.mode = c.claimed, openTruncate
@@ -578,6 +743,10 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 		// The run's context ends the task through CancelByProducingResumeData
 		// below, not as a plain cancellation that would discard the file.
 		dt = s.DownloadTask(r.WithContext(context.WithoutCancel(ctx)))
+		if err := dt.SetPartialFile(partial); err != nil {
+			dt.Cancel()
+			return outcome{f: failureOf(&urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}, false)}
+		}
 	}
 	if dt != nil && c.o.checksum != "" {
 		if err := dt.SetExpectedDigest(c.o.checksum); err != nil {

@@ -135,6 +135,31 @@ func wantResumeFiles(t *testing.T, out string, content []byte) {
 	}
 }
 
+// wantPartialFiles checks what an interrupted download to an output that
+// was not there leaves: no output, FILE.urlsession-partial holding the
+// first bytes of content and FILE.urlsession-resume, both mode 0600.
+func wantPartialFiles(t *testing.T, out string, content []byte) {
+	t.Helper()
+	for _, name := range []string{out + resumeSuffix, out + partialSuffix} {
+		fi, err := os.Lstat(name)
+		if err != nil {
+			t.Fatalf("no %s: %v", filepath.Base(name), err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v", filepath.Base(name), fi.Mode())
+		}
+	}
+	for _, name := range []string{out, out + resumeSuffix + ".tmp"} {
+		if _, err := os.Lstat(name); err == nil {
+			t.Errorf("%s is there", filepath.Base(name))
+		}
+	}
+	got, err := os.ReadFile(out + partialSuffix)
+	if err != nil || len(got) == 0 || !bytes.HasPrefix(content, got) {
+		t.Fatalf("the partial file holds %d bytes (%v), want a beginning of the %d bytes", len(got), err, len(content))
+	}
+}
+
 // TestContinueResumesUntilComplete: a download cut at one offset after
 // another is continued by -C - from its resume data, each run sending
 // Range and If-Range, until the file is byte-identical to the resource.
@@ -152,7 +177,7 @@ func TestContinueResumesUntilComplete(t *testing.T) {
 		if r.code != 18 && r.code != 56 {
 			t.Fatalf("run %d: %v", i, r)
 		}
-		wantResumeFiles(t, out, content)
+		wantPartialFiles(t, out, content)
 	}
 	cli(t, "", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
 	if got := readFile(t, out); sha256.Sum256([]byte(got)) != sha256.Sum256(content) {
@@ -187,7 +212,7 @@ func TestContinueChangedResource(t *testing.T) {
 	if r.code != 18 && r.code != 56 {
 		t.Fatalf("got %v", r)
 	}
-	wantResumeFiles(t, out, first)
+	wantPartialFiles(t, out, first)
 	fresh := bytes.Repeat([]byte("new version "), 20_000)
 	res.Replace(fresh)
 	cli(t, "", "-sS", "-C", "-", "-o", out, s.URL+"/file").want(t, 0)
@@ -206,8 +231,8 @@ func TestContinueDamagedResumeData(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	cli(t, "", "-C", "-", "-o", out, s.URL+"/file")
-	wantResumeFiles(t, out, content)
-	f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND, 0)
+	wantPartialFiles(t, out, content)
+	f, err := os.OpenFile(out+partialSuffix, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +669,7 @@ func TestContinueWholeAlready(t *testing.T) {
 	if r.code != 18 && r.code != 56 {
 		t.Fatalf("got %v", r)
 	}
-	wantResumeFiles(t, out, []byte("0123456789"))
+	wantPartialFiles(t, out, []byte("0123456789"))
 	cli(t, "", "-f", "-C", "-", "-o", out, s.URL+"/").want(t, 0)
 	if got := readFile(t, out); got != "0123456789" {
 		t.Errorf("got %q", got)
@@ -788,10 +813,7 @@ func TestContinueAfterErrorStatus(t *testing.T) {
 				if r := cli(t, "", args()...); r.code != 18 && r.code != 56 {
 					t.Fatalf("%v: first run: %v", mode, r)
 				}
-				keep := out + resumeSuffix
-				if mode != nil {
-					keep = out + partialSuffix
-				}
+				keep := out + partialSuffix
 				resumeBefore := readFile(t, out+resumeSuffix)
 				keptBefore := readFile(t, keep)
 
@@ -801,10 +823,8 @@ func TestContinueAfterErrorStatus(t *testing.T) {
 				if readFile(t, out+resumeSuffix) != resumeBefore || readFile(t, keep) != keptBefore {
 					t.Fatalf("%v: the 503 changed the resume data or the partial file", mode)
 				}
-				if mode != nil {
-					if _, err := os.Stat(out); err == nil {
-						t.Fatalf("%v: the 503's body went to the output", mode)
-					}
+				if _, err := os.Stat(out); err == nil {
+					t.Fatalf("%v: the 503's body went to the output", mode)
 				}
 
 				// --retry: the 503 is waited out and the download continues.

@@ -188,7 +188,12 @@ func TestOutputFileFailure(t *testing.T) {
 	if !strings.HasPrefix(r.stderr, "urlsession: (-1005) ") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
-	// What arrived stays, as curl leaves it.
+	// The output appears only once complete: what arrived, which cannot
+	// be continued (no validator), is not kept.
+	noFiles(t, dir)
+	// Into a file that was there, what arrived stays, as curl leaves it.
+	writeFile(t, out, "")
+	cli(t, "", "-o", out, short.URL+"/").want(t, 18)
 	if got := readFile(t, out); got != "short" {
 		t.Errorf("partial file: %q", got)
 	}

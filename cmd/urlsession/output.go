@@ -19,8 +19,10 @@ import (
 // place (same inode, same mode and owner) and creating a missing one with
 // mode 0666 less the umask. Nothing is ever renamed over the path and no
 // other name is created next to it (but for the resume data of -C - and
-// --retry, see download.go), so neither a user's file nor a special file
-// can be replaced.
+// --retry), so neither a user's file nor a special file can be replaced.
+// The one exception is -o or -O naming a file that is not there: the body
+// is then downloaded beside it and given its name once complete (see
+// download.go), which never replaces anything either.
 
 // openWrite opens name for writing as curl does; see above. Its error is
 // an *urlsession.Error with code ErrCannotCreateFile.

@@ -28,11 +28,17 @@ off (--no-location); "--" ends the flags. A URL without a scheme gets
 http://.
 
 Output:
-  -o, --output FILE        write the body to FILE, opened as curl opens it:
-                           through a symlink, into a FIFO or device, an
-                           existing file truncated in place (nothing is
-                           renamed over it); a failed transfer leaves what
-                           arrived; "-" is standard output
+  -o, --output FILE        write the body to FILE; "-" is standard output.
+                           A FILE that is not there appears only once the
+                           body is complete and verified: it is downloaded
+                           to FILE.urlsession-partial beside it, with its
+                           resume data in FILE.urlsession-resume, both
+                           left for -C - if the run is interrupted or
+                           killed. A FILE that is there is opened as curl
+                           opens it: through a symlink, into a FIFO or
+                           device, an existing file truncated in place
+                           (nothing is renamed over it); a failed transfer
+                           leaves what arrived
   -O, --remote-name        write the body to a file of the current directory
                            named after the URL's last path segment (else
                            its host), made safe: never a path, never
@@ -52,8 +58,9 @@ Output:
                            else from the file's size with Range, as curl
                            (a 206 from there is appended, a 200 rewrites
                            the file, a 416 for a whole file is success);
-                           an interrupted download leaves its resume data
-                           and FILE.urlsession-partial beside FILE
+                           a new FILE continues from the
+                           FILE.urlsession-partial and resume data an
+                           interrupted or killed run left
       --retry N            retry a transient failure (time-out, lost
                            connection, HTTP 408, 429, 500, 502, 503, 504)
                            up to N times, waiting 1 s, then 2 s, 4 s ... (at

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -100,4 +101,41 @@ func TestFTPSSLReqd(t *testing.T) {
 		t.Errorf("commands %q", cmds)
 	}
 	cli(t, "", "--ssl-reqd", srv.URL("/f")).want(t, 60) // not trusted without --cacert
+}
+
+// TestOtherSchemesToNewFile: data:, file: and ftp:// URLs download to an
+// -o file that is not there as http does (beside it, then renamed), with
+// the same exit statuses, and a failure leaves no file.
+func TestOtherSchemesToNewFile(t *testing.T) {
+	t.Parallel()
+	srv := &ftptest.Server{Files: map[string][]byte{"/pub/a.txt": []byte("hello ftp")}, Mod: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	src := filepath.Join(t.TempDir(), "f.txt")
+	writeFile(t, src, "file body")
+	for _, c := range []struct {
+		url, want string
+		code      int
+	}{
+		{"data:text/plain;base64,aGVsbG8=", "hello", 0},
+		{(&url.URL{Scheme: "file", Path: src}).String(), "file body", 0},
+		{srv.URL("/pub/a.txt"), "hello ftp", 0},
+		{(&url.URL{Scheme: "file", Path: src + ".none"}).String(), "", exitFileURL},
+		{srv.URL("/pub/none"), "", exitFTPNotFound},
+	} {
+		out := filepath.Join(dir, "out")
+		cli(t, "", "-s", "-o", out, c.url).want(t, c.code)
+		if c.code != 0 {
+			noFiles(t, dir)
+			continue
+		}
+		if got := readFile(t, out); got != c.want {
+			t.Errorf("%s: %q", c.url, got)
+		}
+		noFiles(t, dir, "out")
+		os.Remove(out)
+	}
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -121,18 +122,25 @@ func exitCode(err error) int {
 }
 
 // TestSignalLeavesResumableOutput: SIGINT or SIGTERM during a plain -o
-// leaves the output's partial content with resume data beside it that
-// records its size and fingerprint; -C - then continues with Range and
-// If-Range to a byte-identical file and removes the resume data.
+// leaves resume data beside the output that records the size and
+// fingerprint of what arrived: in FILE.urlsession-partial when the output
+// was not there (the output itself does not appear), in the output when
+// it was; -C - then continues with Range and If-Range to a byte-identical
+// file and removes the rest.
 func TestSignalLeavesResumableOutput(t *testing.T) {
 	t.Parallel()
 	content := randomBytes(3 << 20)
 	res := urlsessiontest.NewResource(content)
 	for _, c := range []struct {
-		name string
-		sig  os.Signal
-		h2   bool
-	}{{"SIGINT-h1", os.Interrupt, false}, {"SIGTERM-h2", syscall.SIGTERM, true}} {
+		name     string
+		sig      os.Signal
+		h2       bool
+		existing bool // the output is there (empty) before the run
+	}{
+		{"SIGINT-h1", os.Interrupt, false, false},
+		{"SIGTERM-h2", syscall.SIGTERM, true, false},
+		{"SIGINT-h1-existing", os.Interrupt, false, true},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			var log rangeLog
 			var stall atomic.Int64
@@ -141,9 +149,19 @@ func TestSignalLeavesResumableOutput(t *testing.T) {
 			s := pacedServer(t, res, c.h2, &log, &stall)
 			dir, tmp := t.TempDir(), t.TempDir()
 			out := filepath.Join(dir, "out")
+			holder := out + partialSuffix
+			if c.existing {
+				writeFile(t, out, "")
+				holder = out
+			}
 			cmd, errOut, exited := startCLI(t, tmp, "-k", "-s", "-o", out, s.URL+"/file")
-			// The output is buffered 64 KiB at a time.
-			if !waitSize(t, out, at-64<<10, exited) {
+			// The output is buffered 64 KiB at a time; the partial file is
+			// written out when the stream stalls.
+			least := int64(at)
+			if c.existing {
+				least = at - 64<<10
+			}
+			if !waitSize(t, holder, least, exited) {
 				t.Fatalf("the command ended before the signal: %s", errOut)
 			}
 			if err := cmd.Process.Signal(c.sig); err != nil {
@@ -152,10 +170,14 @@ func TestSignalLeavesResumableOutput(t *testing.T) {
 			if code := exitCode(<-exited); code != exitInterrupted {
 				t.Fatalf("exit %d, want %d; stderr %q", code, exitInterrupted, errOut)
 			}
-			wantResumeFiles(t, out, content)
-			part, _ := os.ReadFile(out)
+			if c.existing {
+				wantResumeFiles(t, out, content)
+			} else {
+				wantPartialFiles(t, out, content)
+			}
+			part, _ := os.ReadFile(holder)
 			if len(part) != at {
-				t.Fatalf("the output holds %d bytes, want the %d that came before the stall", len(part), at)
+				t.Fatalf("%s holds %d bytes, want the %d that came before the stall", filepath.Base(holder), len(part), at)
 			}
 			stall.Store(0)
 			d, err := resume.Decode([]byte(readFile(t, out+resumeSuffix)))
@@ -188,10 +210,11 @@ func TestSignalLeavesResumableOutput(t *testing.T) {
 	}
 }
 
-// TestKilledAndContinued: a download killed with SIGKILL at random points
-// and continued with -C - each time ends byte-identical to the resource,
-// each run asking for the rest with If-Range, and leaves no file but the
-// output, in its directory or in TMPDIR.
+// TestKilledAndContinued: a download written through an output that was
+// there, killed with SIGKILL at random points and continued with -C -
+// each time, ends byte-identical to the resource, each run asking for the
+// rest with If-Range, and leaves no file but the output, in its directory
+// or in TMPDIR.
 func TestKilledAndContinued(t *testing.T) {
 	t.Parallel()
 	content := randomBytes(6 << 20)
@@ -203,6 +226,7 @@ func TestKilledAndContinued(t *testing.T) {
 			s := pacedServer(t, res, h2, &log, &stall)
 			dir, tmp := t.TempDir(), t.TempDir()
 			out := filepath.Join(dir, "out")
+			writeFile(t, out, "")
 			seed := time.Now().UnixNano()
 			t.Logf("seed %d", seed)
 			rnd := rand.New(rand.NewPCG(uint64(seed), 7))
@@ -265,4 +289,127 @@ func TestKilledAndContinued(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKilledNewOutputContinued: a download to an output that is not there,
+// plain, in segments, with a checksum and with a rate limit, killed with
+// SIGKILL at random points and continued with -C - each time: while it
+// runs the output does not exist and FILE.urlsession-partial does; each
+// kill leaves nothing but that and FILE.urlsession-resume beside the
+// output and nothing in TMPDIR; the end is byte-identical to the
+// resource. A single stream continues with If-Range from what the partial
+// file holds; a segmented one, whose partial file has gaps, starts again.
+// The plain download's resource changes after its last kill: the next run
+// fetches the new version whole rather than splicing.
+func TestKilledNewOutputContinued(t *testing.T) {
+	t.Parallel()
+	content := randomBytes(3 << 20)
+	sum := sha256.Sum256(content)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"plain", nil},
+		{"segments", []string{"--segments", "4"}},
+		{"checksum", []string{"--checksum", "sha256:" + hex.EncodeToString(sum[:])}},
+		{"limit-rate", []string{"--limit-rate", "20M"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			res := urlsessiontest.NewResource(content)
+			want := content
+			var log rangeLog
+			var stall atomic.Int64
+			s := pacedServer(t, res, false, &log, &stall)
+			dir, tmp := t.TempDir(), t.TempDir()
+			out := filepath.Join(dir, "out")
+			partial := out + partialSuffix
+			seed := time.Now().UnixNano()
+			t.Logf("seed %d", seed)
+			rnd := rand.New(rand.NewPCG(uint64(seed), 11))
+			segmented := c.name == "segments"
+			const kills = 4
+			killed := 0
+			for run := 0; ; run++ {
+				if run > 30 {
+					t.Fatal("no end after 30 runs")
+				}
+				var size int64
+				if _, err := os.Stat(out + resumeSuffix); err == nil && !segmented {
+					if fi, err := os.Stat(partial); err == nil {
+						size = fi.Size()
+					}
+				}
+				at := 160<<10 + rnd.Int64N(320<<10)
+				if killed < kills {
+					stall.Store(at)
+				} else {
+					stall.Store(0)
+				}
+				cmd, errOut, exited := startCLI(t, tmp, append(append([]string{"-s", "-C", "-", "-o", out}, c.args...), s.URL+"/file")...)
+				least := size + at - rnd.Int64N(128<<10)
+				if segmented {
+					least = 1 + rnd.Int64N(64<<10)
+				}
+				if killed < kills && waitSize(t, partial, least, exited) {
+					if _, err := os.Lstat(out); err == nil {
+						t.Fatalf("run %d: the output is there before the download is complete", run)
+					}
+					cmd.Process.Signal(syscall.SIGKILL)
+					if code := exitCode(<-exited); code != -int(syscall.SIGKILL) {
+						t.Fatalf("run %d: exit %d; stderr %q", run, code, errOut)
+					}
+					killed++
+					noFiles(t, dir, "out"+partialSuffix, "out"+resumeSuffix)
+					if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+						t.Fatalf("after kill %d, left in TMPDIR: %v", killed, ents)
+					}
+					if part, _ := os.ReadFile(partial); !segmented && !bytes.HasPrefix(content, part) {
+						t.Fatalf("after kill %d the partial file (%d bytes) is not a beginning of the resource", killed, len(part))
+					}
+					if killed == kills && c.name == "plain" {
+						want = randomBytes(2<<20 + 7)[1<<20:]
+						res.Replace(want)
+					}
+					continue
+				}
+				if code := exitCode(<-exited); code != 0 {
+					t.Fatalf("run %d: exit %d; stderr %q", run, code, errOut)
+				}
+				break
+			}
+			if got := readFile(t, out); sha256.Sum256([]byte(got)) != sha256.Sum256(want) {
+				t.Fatalf("the output (%d bytes) differs from the resource", len(got))
+			}
+			if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o666&^testUmask() {
+				t.Errorf("the output has mode %v, want %v", fi.Mode().Perm(), 0o666&^testUmask())
+			}
+			noFiles(t, dir, "out")
+			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+				t.Errorf("left in TMPDIR: %v", ents)
+			}
+			if segmented {
+				return
+			}
+			seen := log.get()
+			resumed := 0
+			for _, v := range seen[1:] {
+				if strings.HasPrefix(v, "bytes=") && strings.Contains(v, " if ") {
+					resumed++
+				}
+			}
+			// A kill may land before the record of the body is written:
+			// that run's successor starts again.
+			if seen[0] != "" || resumed < kills-2 {
+				t.Errorf("requests %q: want the first whole and at least %d continued with If-Range", seen, kills-2)
+			}
+		})
+	}
+}
+
+// testUmask returns the process's umask, which the command inherits.
+func testUmask() os.FileMode {
+	m := syscall.Umask(0)
+	syscall.Umask(m)
+	return os.FileMode(m)
 }

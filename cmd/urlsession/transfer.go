@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -55,6 +56,11 @@ type transfer struct {
 	rangeFrom     int64  // -C -: the bytes from here on were asked for
 	rangeComplete bool   // -C -: the file was already complete (a 416)
 	rangeErr      string // -C -: the answer cannot continue the file
+	staged        bool   // the download task's file becomes the output (see stagedOutput)
+	placed        bool   // it did: the output is complete
+	recorded      bool   // recordLive ran
+	// resumedFrom is the resume data the download task continues, or nil.
+	resumedFrom *resume.Data
 
 	// Resume data beside the output (see download.go).
 	keepResume  bool         // the body goes through the output path, which keeps resume data
@@ -374,6 +380,9 @@ func (x *transfer) DidWriteData(_ *urlsession.Session, t *urlsession.DownloadTas
 	if x.retryStatus != 0 || x.failed != "" && x.o.fail {
 		return
 	}
+	if resp := t.Response(); resp != nil && !x.recorded {
+		x.recordLive(t, resp)
+	}
 	x.startBar(expected)
 	x.bar.update(written)
 	x.shown = written
@@ -422,6 +431,18 @@ func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.D
 			return
 		}
 	}
+	if x.staged {
+		placed, err := x.place(path)
+		if err != nil {
+			x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: err}
+			return
+		}
+		if placed {
+			return
+		}
+		// Something came to the output path meanwhile: it gets the bytes
+		// written through, as any output there before the run.
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotOpenFile, Err: err}
@@ -443,6 +464,123 @@ func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.D
 		return
 	}
 	x.completed = true // closed, and a failure to close reported, by finish
+}
+
+// place gives the complete, verified download at path (the output's
+// FILE.urlsession-partial) the output's name, with the mode a new file of
+// curl's gets (0666 less the umask): linked there, which fails rather
+// than replace anything that came to that name meanwhile, then unlinked
+// from its own name; renamed where the file system has no hard links,
+// after checking that the name is still free. It reports false, with the
+// file left at path, when the output path is taken.
+func (x *transfer) place(path string) (bool, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return false, err
+	}
+	if err := os.Chmod(path, 0o666&^umask()); err != nil {
+		return false, err
+	}
+	switch err := os.Link(path, x.o.output); {
+	case err == nil:
+		os.Remove(path)
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	default:
+		if _, lerr := os.Lstat(x.o.output); !errors.Is(lerr, fs.ErrNotExist) {
+			return false, nil
+		}
+		if err := os.Rename(path, x.o.output); err != nil {
+			return false, err
+		}
+	}
+	x.received = fi.Size()
+	x.completed, x.placed = true, true
+	return true, nil
+}
+
+// recordLive runs once the first bytes of a download task's body are in
+// FILE.urlsession-partial: it writes, as FILE.urlsession-resume, the
+// record of a body that can be continued from however much of it the
+// partial file holds, so that a run killed outright (SIGKILL, a crash)
+// leaves something -C - continues (see ownResumeData). That is a GET's
+// 200 without a content coding, with a strong validator, from a server
+// that takes ranges, or a 206 continuing resume data, read as one stream:
+// a body fetched in segments is written at their offsets, and what a
+// killed run leaves of it has gaps, so it gets no record (nor does one
+// continued from segmented resume data) and starts again. A restart (a
+// 200 to resume data) that cannot be continued removes the stale record;
+// an answer that is not the resource (a 503) leaves it.
+func (x *transfer) recordLive(t *urlsession.DownloadTask, resp *http.Response) {
+	x.recorded = true
+	if !x.download || x.o.output == "" {
+		return
+	}
+	name := x.o.output + resumeSuffix
+	d := x.liveRecord(t, resp)
+	if d == nil {
+		if resp.StatusCode == http.StatusOK && x.resumed {
+			os.Remove(name)
+		}
+		return
+	}
+	data, err := resume.Encode(d)
+	if err == nil {
+		// In place, with no other name beside the output: a record that a
+		// kill cuts short fails its checksum and the next run starts again,
+		// as it would from the record it replaces, which no longer matches
+		// a partial file that grows.
+		os.Remove(name) // the command's own name: never written through
+		var f *os.File
+		if f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			_, err = f.Write(data)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	if err != nil {
+		os.Remove(name)
+	}
+}
+
+// liveRecord returns the record recordLive writes, or nil.
+func (x *transfer) liveRecord(t *urlsession.DownloadTask, resp *http.Response) *resume.Data {
+	req := t.OriginalRequest()
+	if req == nil || req.URL == nil || req.Method != http.MethodGet || resp.Uncompressed {
+		return nil
+	}
+	file, err := filepath.Abs(x.o.output + partialSuffix)
+	if err != nil {
+		return nil
+	}
+	d := &resume.Data{URL: req.URL.String(), Header: resume.KeptHeader(req.Header), File: file, Total: -1, Tail: emptyTail}
+	v := resume.ValidatorsOf(resp.Header)
+	switch from := x.resumedFrom; {
+	case resp.StatusCode == http.StatusOK && resume.AcceptsRanges(resp.Header):
+		if x.o.segments > 1 && !x.resumed {
+			return nil
+		}
+		d.Total = max(resp.ContentLength, -1)
+	case resp.StatusCode == http.StatusPartialContent && from != nil && from.Segments == nil:
+		v = resume.Validators{ETag: from.ETag, Modified: from.Modified}
+		d.URL, d.Header = from.URL, from.Header
+		cr, err := resume.ParseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil {
+			return nil
+		}
+		d.Total = cr.Complete
+	default:
+		return nil
+	}
+	if !v.Valid() {
+		return nil
+	}
+	d.ETag, d.Modified = v.ETag, v.Modified
+	if _, err := resume.Encode(d); err != nil {
+		return nil
+	}
+	return d
 }
 
 // DidReceiveData writes the next piece of the body to the output.
@@ -492,7 +630,7 @@ func (x *transfer) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsessi
 // with curl; after a failure each keeps what was written.
 func (x *transfer) closeOutputs(ok bool) error {
 	var err error
-	if ok {
+	if ok && !x.placed {
 		err = x.body.open()
 	}
 	if cerr := x.body.close(); err == nil {
