@@ -57,6 +57,7 @@ import (
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
 	"github.com/urlsession-go/urlsession/internal/daemon/client"
+	"github.com/urlsession-go/urlsession/internal/resume"
 )
 
 // blob is a seekable body of size bytes in which the 8-byte word at
@@ -535,6 +536,20 @@ func bytesAcked(c net.Conn) int64 {
 	return n
 }
 
+// readCheckpointFile returns the offset and time of the resume data in a
+// daemon's checkpoint file (a 4-byte length, then the data), or -1.
+func readCheckpointFile(path string) (int64, time.Time) {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 4 || int(binary.BigEndian.Uint32(b)) > len(b)-4 {
+		return -1, time.Time{}
+	}
+	d, err := resume.Decode(b[4 : 4+binary.BigEndian.Uint32(b)])
+	if err != nil {
+		return -1, time.Time{}
+	}
+	return d.Offset, time.Unix(0, d.MTime)
+}
+
 // reportDaemonKills: benchmark 4, with the daemon's default receive
 // buffer (the kernel's autotuning) and with -receive-buffer.
 func reportDaemonKills(t *testing.T, p printer, bin string) {
@@ -544,9 +559,10 @@ func reportDaemonKills(t *testing.T, p printer, bin string) {
 	p("Kill points at random (seeded) offsets of the download, reached by the server's current response, each followed by a restart through client.Start; checkpoints every MiB (the default), progress stored every second. ")
 	p("Per kill, three measures of what was fetched again: *server* — bytes the server wrote beyond the body's size, divided by the kills (the issue's figure; it counts what still sat in the server's send buffer and the daemon's receive buffer); ")
 	p("*delivered* — per interrupted response, the bytes the daemon's kernel had acknowledged (TCP_INFO tcpi_bytes_acked at the server's last successful write, response headers included) beyond the offset the next request asked from, without the server's send buffer; ")
-	p("*file* — the partial file's length when the daemon died minus the offset the next daemon asked from: what checkpointing lost. Medians and maxima over the kills.\n\n")
-	p("| daemon | kills | requests | server: again per kill | delivered: median / max | file: median / max | wall s | SHA-256 identical | ≤ 1 MiB per kill (server)? |\n")
-	p("|---|---:|---:|---:|---|---|---:|---|---|\n")
+	p("*file* — the partial file's length when the daemon died minus the offset the next daemon asked from: what checkpointing lost. ")
+	p("Beside them, the checkpoint file at the kill: the partial file's bytes beyond its offset (*checkpoint lag*) and how long before the kill it was made (*age*). Medians and maxima over the kills.\n\n")
+	p("| daemon | kills | requests | server: again per kill | delivered: mean / median / max | file: median / max | checkpoint lag: median / max | age ms: median / max | wall s | SHA-256 identical | ≤ 1 MiB per kill (delivered, max)? |\n")
+	p("|---|---:|---:|---:|---|---|---|---|---:|---|---|\n")
 	reportDaemonKillRun(t, p, bin, size, kills, "defaults", nil)
 	rb := envInt("BENCH_DAEMON_RCVBUF", 256<<10)
 	reportDaemonKillRun(t, p, bin, size, kills, fmt.Sprintf("-receive-buffer %d", rb), []string{"-receive-buffer", strconv.Itoa(rb)})
@@ -594,8 +610,9 @@ func reportDaemonKillRun(t *testing.T, p printer, bin string, size int64, kills 
 	}
 	c.Close()
 	partial := filepath.Join(h.dir, "data", "urlsession", "daemon", "partial", j.ID+".partial")
-	var fileLost []float64  // per kill: bytes in the partial file that the next request asked again
-	reach := func() int64 { // how far the current request has gone
+	var fileLost []float64     // per kill: bytes in the partial file that the next request asked again
+	var cpLag, cpAge []float64 // per kill: the partial file's bytes beyond its checkpoint file's offset, and that checkpoint's age
+	reach := func() int64 {    // how far the current request has gone
 		mu.Lock()
 		defer mu.Unlock()
 		if len(reqs) == 0 {
@@ -614,10 +631,16 @@ func reportDaemonKillRun(t *testing.T, p printer, bin string, size int64, kills 
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
+		killed := time.Now()
 		waitGone(pid)
 		fileLen := int64(-1)
 		if info, err := os.Stat(partial); err == nil {
 			fileLen = info.Size()
+		}
+		cpOff, cpTime := readCheckpointFile(strings.TrimSuffix(partial, ".partial") + ".checkpoint")
+		if fileLen >= 0 && cpOff >= 0 {
+			cpLag = append(cpLag, float64(fileLen-cpOff))
+			cpAge = append(cpAge, float64(killed.Sub(cpTime))/float64(time.Millisecond))
 		}
 		c, pid = h.start(t)
 		c.Close()
@@ -634,6 +657,7 @@ func reportDaemonKillRun(t *testing.T, p printer, bin string, size int64, kills 
 				if fileLen >= 0 {
 					fileLost = append(fileLost, float64(max(fileLen-next.from, 0)))
 				}
+				t.Logf("kill at %d: partial file %d, checkpoint file %d (%.0f ms old), next request from %d", cut, fileLen, cpOff, float64(killed.Sub(cpTime))/float64(time.Millisecond), next.from)
 				break
 			}
 			time.Sleep(time.Millisecond)
@@ -666,10 +690,19 @@ func reportDaemonKillRun(t *testing.T, p printer, bin string, size int64, kills 
 	if len(fileLost) == 0 {
 		fileLost = []float64{0}
 	}
+	if len(cpLag) == 0 {
+		cpLag, cpAge = []float64{0}, []float64{0}
+	}
 	mib := func(x float64) string { return fmt.Sprintf("%.2f MiB", x/(1<<20)) }
-	p("| %s | %d | %d | %s | %s / %s | %s / %s | %.1f | %s | %s |\n", name, kills, nreq, mib(per),
-		mib(median(deliveredAgain)), mib(slices.Max(append(deliveredAgain, 0))),
-		mib(median(fileLost)), mib(slices.Max(fileLost)), elapsed.Seconds(), verdict(shaOK == nil), verdict(per <= 1<<20))
+	maxDelivered := slices.Max(append(deliveredAgain, 0))
+	mean := 0.0
+	for _, x := range deliveredAgain {
+		mean += x / float64(len(deliveredAgain))
+	}
+	p("| %s | %d | %d | %s | %s / %s / %s | %s / %s | %s / %s | %.0f / %.0f | %.1f | %s | %s |\n", name, kills, nreq, mib(per),
+		mib(mean), mib(median(deliveredAgain)), mib(maxDelivered),
+		mib(median(fileLost)), mib(slices.Max(fileLost)), mib(median(cpLag)), mib(slices.Max(cpLag)),
+		median(cpAge), slices.Max(cpAge), elapsed.Seconds(), verdict(shaOK == nil), verdict(maxDelivered <= 1<<20))
 	if shaOK != nil {
 		t.Error(shaOK)
 	}
