@@ -25,12 +25,14 @@ func (r *Runner) checkpointPath(job api.Job) string {
 }
 
 // liveCheckpoint makes resume data for a task that keeps appending to
-// the job's partial file, without stopping it. It keeps the partial file
-// open (for reading) between checkpoints of one task.
+// the job's partial file, without stopping it, and records it in the
+// job's checkpoint file. It keeps both files open between checkpoints of
+// one task, and has the partial file written back to disk as it grows.
 type liveCheckpoint struct {
-	f      *os.File
-	buf    []byte
-	kicked int64 // the file's bytes before kicked were handed to startWriteback
+	f   *os.File // the partial file, read for its length and tail
+	cp  *os.File // the checkpoint file
+	buf []byte
+	wb  *writeback
 }
 
 // make returns from's resume data advanced to the partial file's current
@@ -47,6 +49,7 @@ func (lc *liveCheckpoint) make(from *resume.Data, least int64) ([]byte, int64, e
 			return nil, 0, err
 		}
 		lc.f = f
+		lc.wb = startWriteback(from.File)
 	}
 	info, err := lc.f.Stat()
 	if err != nil {
@@ -74,16 +77,34 @@ func (lc *liveCheckpoint) make(from *resume.Data, least int64) ([]byte, int64, e
 	if err != nil {
 		return nil, 0, err
 	}
-	startWriteback(lc.f, lc.kicked, n-lc.kicked)
-	lc.kicked = n
+	lc.wb.to(n)
 	return rd, n, nil
 }
 
-func (lc *liveCheckpoint) close() {
-	if lc.f != nil {
-		lc.f.Close()
-		lc.f = nil
+// record writes rd to the job's checkpoint file (see writeCheckpoint).
+func (lc *liveCheckpoint) record(r *Runner, job api.Job, rd []byte) {
+	if lc.cp == nil {
+		f, err := r.openCheckpoint(job)
+		if err != nil {
+			r.log.Warn("writing a checkpoint", "job", job.ID, "err", err)
+			return
+		}
+		lc.cp = f
 	}
+	if err := putCheckpoint(lc.cp, rd); err != nil {
+		r.log.Warn("writing a checkpoint", "job", job.ID, "err", err)
+	}
+}
+
+func (lc *liveCheckpoint) close() {
+	lc.wb.stop()
+	lc.wb = nil
+	for _, f := range []*os.File{lc.f, lc.cp} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	lc.f, lc.cp = nil, nil
 }
 
 // writeCheckpoint records rd as the job's latest resume data in its
@@ -92,18 +113,29 @@ func (lc *liveCheckpoint) close() {
 // not synced: it survives the daemon's death, not necessarily a power
 // loss (a damaged file fails its checksum and is ignored).
 func (r *Runner) writeCheckpoint(job api.Job, rd []byte) {
-	f, err := os.OpenFile(r.checkpointPath(job), os.O_WRONLY|os.O_CREATE, 0o600)
+	f, err := r.openCheckpoint(job)
 	if err != nil {
 		r.log.Warn("writing a checkpoint", "job", job.ID, "err", err)
 		return
 	}
 	defer f.Close()
+	if err := putCheckpoint(f, rd); err != nil {
+		r.log.Warn("writing a checkpoint", "job", job.ID, "err", err)
+	}
+}
+
+// openCheckpoint opens the job's checkpoint file for writing.
+func (r *Runner) openCheckpoint(job api.Job) (*os.File, error) {
+	return os.OpenFile(r.checkpointPath(job), os.O_WRONLY|os.O_CREATE, 0o600)
+}
+
+// putCheckpoint writes rd to a checkpoint file as writeCheckpoint says.
+func putCheckpoint(f *os.File, rd []byte) error {
 	b := make([]byte, 4+len(rd))
 	binary.BigEndian.PutUint32(b, uint32(len(rd)))
 	copy(b[4:], rd)
-	if _, err := f.WriteAt(b, 0); err != nil {
-		r.log.Warn("writing a checkpoint", "job", job.ID, "err", err)
-	}
+	_, err := f.WriteAt(b, 0)
+	return err
 }
 
 // readCheckpoint returns the resume data in the job's checkpoint file, or

@@ -44,7 +44,11 @@
 // with the job at most once per progress interval (a durable SQLite
 // commit each). A task that cannot append (a 200 to its range request:
 // the resource changed) is stopped into resume data again, at most once
-// per Options.CheckpointInterval (5 s). A run starts from the checkpoint
+// per Options.CheckpointInterval (5 s). While the task appends, the
+// kernel is asked to write the partial file's bytes to disk as they
+// arrive (sync_file_range on Linux, from a goroutine of its own, so that
+// no checkpoint waits for the disk), which leaves little for the sync at
+// completion. A run starts from the checkpoint
 // file's data instead of the stored data when it continues the same
 // download (same partial file, URL and validators) further on.
 //

@@ -252,12 +252,19 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 	// resume data with a 206), checkpoints record the file's length
 	// without stopping the task: at each DidWriteData and every
 	// livePoll, whichever sees CheckpointBytes more in the file first
-	// (the delegate queue may lag behind the file).
+	// (the delegate queue lags behind the file, and calls DidWriteData
+	// only every 100 ms). Before that, the same look decides when to
+	// stop the task into resume data. The task's count of bytes
+	// received (never less than what it wrote) saves looking at the file
+	// while too little has arrived.
 	var poll <-chan time.Time
-	if r.opts.CheckpointBytes > 0 && from != nil {
+	if r.opts.CheckpointBytes > 0 {
 		t := time.NewTicker(livePoll)
 		defer t.Stop()
 		poll = t.C
+	}
+	due := func() bool {
+		return base+dt.CountOfBytesReceived() >= lastCheckpoint+r.opts.CheckpointBytes
 	}
 	lc := &liveCheckpoint{}
 	defer lc.close()
@@ -291,7 +298,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			return
 		}
 		lastCheckpoint = n
-		r.writeCheckpoint(job, rd)
+		lc.record(r, job, rd)
 		select {
 		case <-reports: // superseded
 		default:
@@ -315,38 +322,44 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			}
 			return server.Result{ResumeData: rd, BytesDone: offsetOf(rd)}, stopped, nil
 		case <-poll:
-			if appending() {
-				live()
-			}
 		case <-wrote:
-			if appending() {
-				live()
-				continue
-			}
-			if d.bytes()-lastCheckpoint < r.opts.CheckpointBytes {
-				continue
-			}
-			if !resumable(job, dt.Response()) || (!lastStop.IsZero() && time.Since(*lastStop) < r.opts.CheckpointInterval) {
-				continue
-			}
-			if resp := dt.Response(); data != nil && resp != nil && resp.StatusCode == http.StatusOK {
-				// The server answered the range this task asked for
-				// with the whole body: it would do the same to the
-				// next one, and stopping would start over forever.
-				continue
-			}
-			*lastStop = time.Now()
-			rd := r.stop(dt, job)
-			if rd == nil {
-				// The task ended on its own meanwhile, or could not
-				// be stopped into resume data after all.
-				<-dt.Done()
-				return r.downloadEnded(job, dt, d, data)
-			}
-			r.writeCheckpoint(job, rd)
-			rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), ResumeData: rd})
-			return server.Result{}, checkpoint, rd
 		}
+		if !due() || (from != nil && d.resumedOffset() < 0) {
+			// Too little arrived, or whether the task appends to the
+			// partial file is not known yet (DidResumeAtOffset is on
+			// its way).
+			continue
+		}
+		if appending() {
+			live()
+			continue
+		}
+		resp := dt.Response()
+		if resp == nil {
+			continue
+		}
+		if !resumable(job, resp) || (data != nil && resp.StatusCode == http.StatusOK) {
+			// Never stopped into resume data (the second: the server
+			// answered the range this task asked for with the whole
+			// body; it would do the same to the next one, and
+			// stopping would start over forever): no more looks.
+			poll, wrote = nil, nil
+			continue
+		}
+		if !lastStop.IsZero() && time.Since(*lastStop) < r.opts.CheckpointInterval {
+			continue
+		}
+		*lastStop = time.Now()
+		rd := r.stop(dt, job)
+		if rd == nil {
+			// The task ended on its own meanwhile, or could not be
+			// stopped into resume data after all.
+			<-dt.Done()
+			return r.downloadEnded(job, dt, d, data)
+		}
+		r.writeCheckpoint(job, rd)
+		rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), ResumeData: rd})
+		return server.Result{}, checkpoint, rd
 	}
 }
 
