@@ -187,7 +187,10 @@ const (
 // download runs a download job: one task, and one more per checkpoint
 // that stopped the task.
 func (r *Runner) download(ctx context.Context, job api.Job, rep *reporter) server.Result {
-	data := r.latest(job, job.ResumeData)
+	data, sameBoot := r.latest(job, job.ResumeData)
+	if sameBoot {
+		data = r.extend(job, data)
+	}
 	if data != nil {
 		data = r.adopt(job, data)
 	}
@@ -206,7 +209,7 @@ func (r *Runner) download(ctx context.Context, job api.Job, rep *reporter) serve
 			continue
 		}
 		if res.ResumeData != nil {
-			r.writeCheckpoint(job, res.ResumeData)
+			r.writeCheckpoint(job, res.ResumeData, "")
 		} else {
 			os.Remove(r.checkpointPath(job))
 		}
@@ -357,7 +360,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			<-dt.Done()
 			return r.downloadEnded(job, dt, d, data)
 		}
-		r.writeCheckpoint(job, rd)
+		r.writeCheckpoint(job, rd, bootID())
 		rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), ResumeData: rd})
 		return server.Result{}, checkpoint, rd
 	}
