@@ -401,6 +401,10 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 		case !placed:
 			return server.Result{Err: &server.TransferError{Code: int(urlsession.ErrCannotMoveFile), Message: "the download was not handed over"}}, finished, nil
 		}
+		d.mu.Lock()
+		took := d.placeTook
+		d.mu.Unlock()
+		r.log.Debug("download synced and in place", "job", job.ID, "bytes", d.bytes(), "took", took)
 		if status == http.StatusPartialContent && job.Request.Header.Get("Range") == "" {
 			// The rest of the body answered a resumption: the file
 			// holds the whole resource, as a 200 would have sent it.
@@ -446,6 +450,7 @@ type downloadDelegate struct {
 	resumedAt int64 // DidResumeAtOffset's offset, -1 before it
 	placed    bool
 	placeErr  error
+	placeTook time.Duration // syncing and renaming the complete file
 }
 
 var (
@@ -481,9 +486,11 @@ func (d *downloadDelegate) DidFinishDownloadingTo(_ *urlsession.Session, t *urls
 	if retryStatus(t.Response()) != nil {
 		return // retried, not handed over; the session removes the file
 	}
+	start := time.Now()
 	err := place(path, d.job.File)
+	took := time.Since(start)
 	d.mu.Lock()
-	d.placed, d.placeErr = err == nil, err
+	d.placed, d.placeErr, d.placeTook = err == nil, err, took
 	d.mu.Unlock()
 }
 
