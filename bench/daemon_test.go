@@ -356,6 +356,7 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 	srv := sharedServer(t)
 	url := srv.base + "/blob?n=" + strconv.FormatInt(size, 10)
 	h := newDaemonHome(t, bin)
+	h.args = append(h.args, "-log-level", "debug") // for the time its sync takes
 	// The in-process session gets the daemon's configuration, in the
 	// same home.
 	for _, kv := range h.env {
@@ -374,6 +375,7 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 	ctx := context.Background()
 	want := blobSHA256(size)
 	out := filepath.Join(h.dir, "out")
+	var localSync, daemonSync []float64 // seconds the final sync took, per round
 
 	daemonRun := func(check bool) (float64, float64, error) {
 		cpu0, _ := procCPU(pid)
@@ -395,6 +397,9 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 		if err := checkDownload(out, size, want, check); err != nil {
 			return 0, 0, err
 		}
+		if took, ok := lastPlaceTime(filepath.Join(h.dir, "daemon.log")); ok {
+			daemonSync = append(daemonSync, took.Seconds())
+		}
 		evs, err := c.Events(ctx, "bench", 0, 500)
 		if err == nil && len(evs.Events) > 0 {
 			_, err = c.Ack(ctx, "bench", evs.Events[len(evs.Events)-1].Seq)
@@ -411,7 +416,9 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 				// What the daemon does before handing a file over.
 				var f *os.File
 				if f, err = os.Open(path); err == nil {
+					s0 := time.Now()
 					err = f.Sync()
+					localSync = append(localSync, time.Since(s0).Seconds())
 					f.Close()
 				}
 			}
@@ -459,6 +466,37 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 		p("| %s | %.0f | %.0f–%.0f | %.3f | %.3f | %.2f | %s |\n", names[i], mbs(median(wall[i])), mbs(slices.Max(wall[i])), mbs(slices.Min(wall[i])),
 			ratio, 1/pairedRatio(wall[i], wall[1]), median(cpu[i]), target)
 	}
+	share := func(sync, wall []float64) string {
+		if len(sync) != len(wall) || len(sync) == 0 {
+			return "not measured"
+		}
+		return fmt.Sprintf("median %.0f ms (%.0f–%.0f), %.0f%% of the client's time", 1000*median(sync), 1000*slices.Min(sync), 1000*slices.Max(sync), 100*pairedRatio(sync, wall))
+	}
+	p("\nThe final sync: in-process fsync %s; the daemon's sync and rename of the finished file (its log) %s.\n",
+		share(localSync, wall[1]), share(daemonSync, wall[2]))
+}
+
+// lastPlaceTime returns how long the daemon's last completed download
+// took to be synced and put in place, from its debug log.
+func lastPlaceTime(log string) (time.Duration, bool) {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return 0, false
+	}
+	var took time.Duration
+	found := false
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if !strings.Contains(line, `msg="download synced and in place"`) {
+			continue
+		}
+		if _, v, ok := strings.Cut(line, " took="); ok {
+			v, _, _ = strings.Cut(v, " ")
+			if d, err := time.ParseDuration(v); err == nil {
+				took, found = d, true
+			}
+		}
+	}
+	return took, found
 }
 
 // checkDownload checks a downloaded file's size and, when full is set,
