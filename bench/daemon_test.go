@@ -16,8 +16,10 @@ package bench
 //     loopback server process, in paired rounds.
 //  4. kill -9 of the daemon BENCH_DAEMON_KILLS (20) times at random
 //     points of a 1 GiB download, each followed by a restart: the bytes
-//     the server sent beyond the body's size, per kill, and the SHA-256
-//     of the final file.
+//     the server sent beyond the body's size, per kill; per kill, the
+//     bytes the daemon's kernel had acknowledged beyond where the next
+//     daemon resumed, the partial file's bytes beyond it, and the
+//     checkpoint file's lag and age; and the SHA-256 of the final file.
 //
 // Benchmark 2 of the daemon's issue (replaying 1,000 events) is not here.
 //
