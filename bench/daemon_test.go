@@ -16,8 +16,10 @@ package bench
 //     loopback server process, in paired rounds.
 //  4. kill -9 of the daemon BENCH_DAEMON_KILLS (20) times at random
 //     points of a 1 GiB download, each followed by a restart: the bytes
-//     the server sent beyond the body's size, per kill, and the SHA-256
-//     of the final file.
+//     the server sent beyond the body's size, per kill; per kill, the
+//     bytes the daemon's kernel had acknowledged beyond where the next
+//     daemon resumed, the partial file's bytes beyond it, and the
+//     checkpoint file's lag and age; and the SHA-256 of the final file.
 //
 // Benchmark 2 of the daemon's issue (replaying 1,000 events) is not here.
 //
@@ -57,6 +59,7 @@ import (
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
 	"github.com/urlsession-go/urlsession/internal/daemon/client"
+	"github.com/urlsession-go/urlsession/internal/resume"
 )
 
 // blob is a seekable body of size bytes in which the 8-byte word at
@@ -355,6 +358,7 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 	srv := sharedServer(t)
 	url := srv.base + "/blob?n=" + strconv.FormatInt(size, 10)
 	h := newDaemonHome(t, bin)
+	h.args = append(h.args, "-log-level", "debug") // for the time its sync takes
 	// The in-process session gets the daemon's configuration, in the
 	// same home.
 	for _, kv := range h.env {
@@ -373,6 +377,7 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 	ctx := context.Background()
 	want := blobSHA256(size)
 	out := filepath.Join(h.dir, "out")
+	var localSync, daemonSync []float64 // seconds the final sync took, per round
 
 	daemonRun := func(check bool) (float64, float64, error) {
 		cpu0, _ := procCPU(pid)
@@ -394,6 +399,9 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 		if err := checkDownload(out, size, want, check); err != nil {
 			return 0, 0, err
 		}
+		if took, ok := lastPlaceTime(filepath.Join(h.dir, "daemon.log")); ok {
+			daemonSync = append(daemonSync, took.Seconds())
+		}
 		evs, err := c.Events(ctx, "bench", 0, 500)
 		if err == nil && len(evs.Events) > 0 {
 			_, err = c.Ack(ctx, "bench", evs.Events[len(evs.Events)-1].Seq)
@@ -410,7 +418,9 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 				// What the daemon does before handing a file over.
 				var f *os.File
 				if f, err = os.Open(path); err == nil {
+					s0 := time.Now()
 					err = f.Sync()
+					localSync = append(localSync, time.Since(s0).Seconds())
 					f.Close()
 				}
 			}
@@ -458,6 +468,37 @@ func reportDaemonThroughput(t *testing.T, p printer, rounds int, bin string) {
 		p("| %s | %.0f | %.0f–%.0f | %.3f | %.3f | %.2f | %s |\n", names[i], mbs(median(wall[i])), mbs(slices.Max(wall[i])), mbs(slices.Min(wall[i])),
 			ratio, 1/pairedRatio(wall[i], wall[1]), median(cpu[i]), target)
 	}
+	share := func(sync, wall []float64) string {
+		if len(sync) != len(wall) || len(sync) == 0 {
+			return "not measured"
+		}
+		return fmt.Sprintf("median %.0f ms (%.0f–%.0f), %.0f%% of the client's time", 1000*median(sync), 1000*slices.Min(sync), 1000*slices.Max(sync), 100*pairedRatio(sync, wall))
+	}
+	p("\nThe final sync: in-process fsync %s; the daemon's sync and rename of the finished file (its log) %s.\n",
+		share(localSync, wall[1]), share(daemonSync, wall[2]))
+}
+
+// lastPlaceTime returns how long the daemon's last completed download
+// took to be synced and put in place, from its debug log.
+func lastPlaceTime(log string) (time.Duration, bool) {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return 0, false
+	}
+	var took time.Duration
+	found := false
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if !strings.Contains(line, `msg="download synced and in place"`) {
+			continue
+		}
+		if _, v, ok := strings.Cut(line, " took="); ok {
+			v, _, _ = strings.Cut(v, " ")
+			if d, err := time.ParseDuration(v); err == nil {
+				took, found = d, true
+			}
+		}
+	}
+	return took, found
 }
 
 // checkDownload checks a downloaded file's size and, when full is set,
@@ -535,6 +576,20 @@ func bytesAcked(c net.Conn) int64 {
 	return n
 }
 
+// readCheckpointFile returns the offset and time of the resume data in a
+// daemon's checkpoint file (a 4-byte length, then the data), or -1.
+func readCheckpointFile(path string) (int64, time.Time) {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 4 || int(binary.BigEndian.Uint32(b)) > len(b)-4 {
+		return -1, time.Time{}
+	}
+	d, err := resume.Decode(b[4 : 4+binary.BigEndian.Uint32(b)])
+	if err != nil {
+		return -1, time.Time{}
+	}
+	return d.Offset, time.Unix(0, d.MTime)
+}
+
 // reportDaemonKills: benchmark 4, with the daemon's default receive
 // buffer (the kernel's autotuning) and with -receive-buffer.
 func reportDaemonKills(t *testing.T, p printer, bin string) {
@@ -544,9 +599,10 @@ func reportDaemonKills(t *testing.T, p printer, bin string) {
 	p("Kill points at random (seeded) offsets of the download, reached by the server's current response, each followed by a restart through client.Start; checkpoints every MiB (the default), progress stored every second. ")
 	p("Per kill, three measures of what was fetched again: *server* — bytes the server wrote beyond the body's size, divided by the kills (the issue's figure; it counts what still sat in the server's send buffer and the daemon's receive buffer); ")
 	p("*delivered* — per interrupted response, the bytes the daemon's kernel had acknowledged (TCP_INFO tcpi_bytes_acked at the server's last successful write, response headers included) beyond the offset the next request asked from, without the server's send buffer; ")
-	p("*file* — the partial file's length when the daemon died minus the offset the next daemon asked from: what checkpointing lost. Medians and maxima over the kills.\n\n")
-	p("| daemon | kills | requests | server: again per kill | delivered: median / max | file: median / max | wall s | SHA-256 identical | ≤ 1 MiB per kill (server)? |\n")
-	p("|---|---:|---:|---:|---|---|---:|---|---|\n")
+	p("*file* — the partial file's length when the daemon died minus the offset the next daemon asked from: what checkpointing lost. ")
+	p("Beside them, the checkpoint file at the kill: the partial file's bytes beyond its offset (*checkpoint lag*) and how long before the kill it was made (*age*). Medians and maxima over the kills.\n\n")
+	p("| daemon | kills | requests | server: again per kill | delivered: mean / median / max | file: median / max | checkpoint lag: median / max | age ms: median / max | wall s | SHA-256 identical | ≤ 1 MiB per kill (delivered, max)? |\n")
+	p("|---|---:|---:|---:|---|---|---|---|---:|---|---|\n")
 	reportDaemonKillRun(t, p, bin, size, kills, "defaults", nil)
 	rb := envInt("BENCH_DAEMON_RCVBUF", 256<<10)
 	reportDaemonKillRun(t, p, bin, size, kills, fmt.Sprintf("-receive-buffer %d", rb), []string{"-receive-buffer", strconv.Itoa(rb)})
@@ -594,8 +650,9 @@ func reportDaemonKillRun(t *testing.T, p printer, bin string, size int64, kills 
 	}
 	c.Close()
 	partial := filepath.Join(h.dir, "data", "urlsession", "daemon", "partial", j.ID+".partial")
-	var fileLost []float64  // per kill: bytes in the partial file that the next request asked again
-	reach := func() int64 { // how far the current request has gone
+	var fileLost []float64     // per kill: bytes in the partial file that the next request asked again
+	var cpLag, cpAge []float64 // per kill: the partial file's bytes beyond its checkpoint file's offset, and that checkpoint's age
+	reach := func() int64 {    // how far the current request has gone
 		mu.Lock()
 		defer mu.Unlock()
 		if len(reqs) == 0 {
@@ -614,10 +671,16 @@ func reportDaemonKillRun(t *testing.T, p printer, bin string, size int64, kills 
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
+		killed := time.Now()
 		waitGone(pid)
 		fileLen := int64(-1)
 		if info, err := os.Stat(partial); err == nil {
 			fileLen = info.Size()
+		}
+		cpOff, cpTime := readCheckpointFile(strings.TrimSuffix(partial, ".partial") + ".checkpoint")
+		if fileLen >= 0 && cpOff >= 0 {
+			cpLag = append(cpLag, float64(fileLen-cpOff))
+			cpAge = append(cpAge, float64(killed.Sub(cpTime))/float64(time.Millisecond))
 		}
 		c, pid = h.start(t)
 		c.Close()
@@ -634,6 +697,7 @@ func reportDaemonKillRun(t *testing.T, p printer, bin string, size int64, kills 
 				if fileLen >= 0 {
 					fileLost = append(fileLost, float64(max(fileLen-next.from, 0)))
 				}
+				t.Logf("kill at %d: partial file %d, checkpoint file %d (%.0f ms old), next request from %d", cut, fileLen, cpOff, float64(killed.Sub(cpTime))/float64(time.Millisecond), next.from)
 				break
 			}
 			time.Sleep(time.Millisecond)
@@ -666,10 +730,19 @@ func reportDaemonKillRun(t *testing.T, p printer, bin string, size int64, kills 
 	if len(fileLost) == 0 {
 		fileLost = []float64{0}
 	}
+	if len(cpLag) == 0 {
+		cpLag, cpAge = []float64{0}, []float64{0}
+	}
 	mib := func(x float64) string { return fmt.Sprintf("%.2f MiB", x/(1<<20)) }
-	p("| %s | %d | %d | %s | %s / %s | %s / %s | %.1f | %s | %s |\n", name, kills, nreq, mib(per),
-		mib(median(deliveredAgain)), mib(slices.Max(append(deliveredAgain, 0))),
-		mib(median(fileLost)), mib(slices.Max(fileLost)), elapsed.Seconds(), verdict(shaOK == nil), verdict(per <= 1<<20))
+	maxDelivered := slices.Max(append(deliveredAgain, 0))
+	mean := 0.0
+	for _, x := range deliveredAgain {
+		mean += x / float64(len(deliveredAgain))
+	}
+	p("| %s | %d | %d | %s | %s / %s / %s | %s / %s | %s / %s | %.0f / %.0f | %.1f | %s | %s |\n", name, kills, nreq, mib(per),
+		mib(mean), mib(median(deliveredAgain)), mib(maxDelivered),
+		mib(median(fileLost)), mib(slices.Max(fileLost)), mib(median(cpLag)), mib(slices.Max(cpLag)),
+		median(cpAge), slices.Max(cpAge), elapsed.Seconds(), verdict(shaOK == nil), verdict(maxDelivered <= 1<<20))
 	if shaOK != nil {
 		t.Error(shaOK)
 	}

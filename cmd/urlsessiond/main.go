@@ -50,6 +50,10 @@
 // session's temporary files, so that they share a file system with the
 // others: a finished download is renamed, not copied). All are 0700.
 //
+// For profiling, URLSESSIOND_CPUPROFILE=FILE in the environment makes
+// the daemon write a CPU profile (runtime/pprof) of its whole run to FILE
+// when it exits normally (not after a kill).
+//
 // Exit status: 0 after an idle exit or SIGTERM/SIGINT, 3 when another
 // daemon of the user is running, 1 on any other error.
 package main
@@ -64,6 +68,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -116,6 +121,14 @@ func run(args []string, stderr io.Writer) int {
 		out = f
 	}
 	log := slog.New(logHandler(out, lvl, *logPath == "" && journalStderr()))
+	if path := os.Getenv(cpuProfileEnv); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			log.Error("CPU profile", "err", err)
+			return 1
+		}
+		defer stop()
+	}
 
 	if *storePath == "" {
 		p, err := store.DefaultPath()
@@ -183,6 +196,25 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// cpuProfileEnv names the file of a CPU profile of the daemon's run.
+const cpuProfileEnv = "URLSESSIOND_CPUPROFILE"
+
+// startCPUProfile starts writing a CPU profile to path; stop ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // logHandler returns the daemon's log handler: text lines, without the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -263,8 +264,9 @@ func TestDaemon(t *testing.T) {
 	cpFile := filepath.Join(dir, "data", "urlsession", "daemon", "partial", j.ID+".checkpoint")
 	var cpOffset int64
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		if b, err := os.ReadFile(cpFile); err == nil && len(b) > 4 {
-			if rd, err := resume.Decode(b[4:]); err == nil && rd.Offset >= o.gateAt-slack {
+		// The file holds a 4-byte length, the resume data, and more.
+		if b, err := os.ReadFile(cpFile); err == nil && len(b) > 4 && int(binary.BigEndian.Uint32(b)) <= len(b)-4 {
+			if rd, err := resume.Decode(b[4 : 4+binary.BigEndian.Uint32(b)]); err == nil && rd.Offset >= o.gateAt-slack {
 				cpOffset = rd.Offset
 				break
 			}

@@ -19,7 +19,10 @@ import (
 // BenchmarkDownload downloads 64 MiB from loopback with checkpoints off
 // and at the default (one stop, then a checkpoint every MiB without
 // stopping), to show what checkpoints cost: MB/s and the process's CPU
-// seconds per GiB (getrusage; the server runs in the same process).
+// seconds per GiB (getrusage; the server runs in the same process). The
+// session cases are the same download by a Session of the same
+// configuration without the runner, its file then synced or not, as a
+// program would download it in-process.
 func BenchmarkDownload(b *testing.B) {
 	const size = 64 << 20
 	body := randomBytes(size)
@@ -28,6 +31,40 @@ func BenchmarkDownload(b *testing.B) {
 		http.ServeContent(w, r, "f", modTime, bytes.NewReader(body))
 	}))
 	defer srv.Close()
+	for _, sync := range []bool{false, true} {
+		name := "session"
+		if sync {
+			name += "+sync"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, err := urlsession.New(urlsession.EphemeralConfiguration(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.FinishTasksAndInvalidate()
+			b.SetBytes(size)
+			cpu0 := cpuTime()
+			for b.Loop() {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+"/f", nil)
+				path, resp, err := s.Download(context.Background(), req)
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatalf("Download = %v, %v", resp, err)
+				}
+				if sync {
+					f, err := os.Open(path)
+					if err == nil {
+						err = f.Sync()
+						f.Close()
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				os.Remove(path)
+			}
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N)*float64(1<<30)/size, "cpu-s/GiB")
+		})
+	}
 	for _, bc := range []struct {
 		name  string
 		bytes int64

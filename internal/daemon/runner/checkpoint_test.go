@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -64,7 +65,7 @@ func TestDownloadLiveCheckpoints(t *testing.T) {
 			bad = append(bad, "the checkpoint's tail is not the body's")
 		}
 		offsets = append(offsets, d.Offset)
-		cp, _, err := r.readCheckpoint(job)
+		cp, _, _, err := r.readCheckpoint(job)
 		if err != nil || cp.Offset < d.Offset {
 			bad = append(bad, "the checkpoint file lags behind the reported checkpoint")
 		}
@@ -155,13 +156,13 @@ func TestLatestCheckpoint(t *testing.T) {
 			os.Remove(r.checkpointPath(job))
 			switch {
 			case tc.checkpoint != nil:
-				r.writeCheckpoint(job, tc.checkpoint)
+				r.writeCheckpoint(job, tc.checkpoint, "")
 			case tc.raw != nil:
 				if err := os.WriteFile(r.checkpointPath(job), tc.raw, 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
-			got := r.latest(job, tc.stored)
+			got, _ := r.latest(job, tc.stored)
 			off := int64(-1)
 			if got != nil {
 				d, err := resume.Decode(got)
@@ -176,10 +177,31 @@ func TestLatestCheckpoint(t *testing.T) {
 		})
 	}
 	// A shorter record written over a longer one is read by its length.
-	r.writeCheckpoint(job, enc(at(base, 99<<20+12345)))
-	r.writeCheckpoint(job, enc(at(base, 5)))
-	if d, _, err := r.readCheckpoint(job); err != nil || d.Offset != 5 {
-		t.Errorf("after a shorter record: %+v %v", d, err)
+	r.writeCheckpoint(job, enc(at(base, 99<<20+12345)), "boot")
+	r.writeCheckpoint(job, enc(at(base, 5)), "")
+	if d, _, boot, err := r.readCheckpoint(job); err != nil || d.Offset != 5 || boot != "" {
+		t.Errorf("after a shorter record: %+v %q %v", d, boot, err)
+	}
+	// The boot ID after the data: read back, and dropped (the data
+	// kept) when its checksum fails.
+	r.writeCheckpoint(job, enc(at(base, 7)), "b1")
+	if d, _, boot, err := r.readCheckpoint(job); err != nil || d.Offset != 7 || boot != "b1" {
+		t.Errorf("with a boot ID: %+v %q %v", d, boot, err)
+	}
+	b, err := os.ReadFile(r.checkpointPath(job))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[4+len(enc(at(base, 7)))+1] ^= 1 // in the boot ID
+	os.WriteFile(r.checkpointPath(job), b, 0o600)
+	if d, _, boot, err := r.readCheckpoint(job); err != nil || d.Offset != 7 || boot != "" {
+		t.Errorf("with a damaged boot ID: %+v %q %v", d, boot, err)
+	}
+	for _, boot := range []string{bootID(), "another"} {
+		r.writeCheckpoint(job, enc(at(base, 7)), boot)
+		if _, same := r.latest(job, nil); same != (boot != "" && boot == bootID()) {
+			t.Errorf("checkpoint of boot %q: latest says same boot %v", boot, same)
+		}
 	}
 }
 
@@ -234,4 +256,85 @@ func TestReceiveBuffer(t *testing.T) {
 		t.Fatalf("Run = %+v", res)
 	}
 	checkFile(t, job.File, o.body)
+}
+
+// TestDownloadContinuesPastCheckpoint: a run whose checkpoint file was
+// written during the running boot continues from the end of the partial
+// file that a killed daemon left longer than the checkpoint, when the
+// bytes before the checkpoint's length are still the recorded ones; from
+// the checkpoint (cutting the file back) when the checkpoint is of
+// another boot or has none, or the file already holds the whole body;
+// from the start when the bytes differ.
+func TestDownloadContinuesPastCheckpoint(t *testing.T) {
+	if bootID() == "" {
+		t.Skip("no boot ID on this system")
+	}
+	const size = 3 << 20
+	const at, past = 1 << 20, 1<<20 + 300<<10
+	o := newOrigin(t, size)
+	r := newRunner(t, nil)
+	for _, tc := range []struct {
+		name      string
+		boot      string
+		fileLen   int
+		damage    bool   // the bytes before the checkpoint's length differ
+		wantRange string // of the first request
+	}{
+		{"same boot", bootID(), past, false, "bytes=" + strconv.Itoa(past) + "-"},
+		{"no boot", "", past, false, "bytes=" + strconv.Itoa(at) + "-"},
+		{"another boot", "00000000-0000-0000-0000-000000000000", past, false, "bytes=" + strconv.Itoa(at) + "-"},
+		{"whole body", bootID(), size, false, "bytes=" + strconv.Itoa(at) + "-"},
+		{"bytes differ", bootID(), past, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			job := downloadJob(t, o.srv.URL+"/f")
+			own := r.partialPath(job)
+			if err := os.WriteFile(own, o.body[:at], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(own)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fp, err := resume.FingerprintOf(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := resume.Data{URL: o.srv.URL + "/f", ETag: `"v1"`, Total: size, File: own}
+			d.SetFingerprint(fp)
+			cp, err := resume.Encode(&d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.writeCheckpoint(job, cp, tc.boot)
+			// What the killed task appended after the checkpoint.
+			f, err = os.OpenFile(own, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(o.body[at:tc.fileLen])
+			f.Close()
+			if tc.damage {
+				f, err := os.OpenFile(own, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.WriteAt([]byte{^o.body[at-1]}, at-1); err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
+
+			before := len(o.rangesSeen())
+			res := r.Run(context.Background(), job, func(server.Progress) {})
+			if res.Err != nil || res.StatusCode != 200 {
+				t.Fatalf("Run = %+v, want status 200", res)
+			}
+			checkFile(t, job.File, o.body)
+			if got := o.rangesSeen()[before:]; len(got) == 0 || got[0] != tc.wantRange {
+				t.Errorf("ranges asked %q, want the first to be %q", got, tc.wantRange)
+			}
+		})
+	}
 }

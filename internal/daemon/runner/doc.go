@@ -44,20 +44,32 @@
 // with the job at most once per progress interval (a durable SQLite
 // commit each). A task that cannot append (a 200 to its range request:
 // the resource changed) is stopped into resume data again, at most once
-// per Options.CheckpointInterval (5 s). A run starts from the checkpoint
+// per Options.CheckpointInterval (5 s). While the task appends, the
+// kernel is asked to write the partial file's bytes to disk as they
+// arrive (sync_file_range on Linux, from a goroutine of its own, so that
+// no checkpoint waits for the disk), which leaves little for the sync at
+// completion. A run starts from the checkpoint
 // file's data instead of the stored data when it continues the same
 // download (same partial file, URL and validators) further on.
 //
 // What a kill -9 of the daemon loses: the session writes what it
 // receives to the partial file at least every 128 KiB and 100 ms, and
 // the file's bytes are in the kernel's page cache, which outlives the
-// process; the next daemon continues from the last checkpoint, normally
-// at most about CheckpointBytes behind the file (a checkpoint is made
-// when the runner's goroutine gets to run, which a busy machine can
-// delay), after cutting the partial file
-// back to the checkpoint's length (truncated, once the 64 KiB before that
-// length still hash as recorded; otherwise the download starts over). A
-// power loss or kernel crash is another matter: neither the partial file
+// process. A checkpoint file written while the task appended records the
+// kernel's boot ID (Linux); when the next daemon finds it written in the
+// running boot, and the partial file's 64 KiB before the checkpoint's
+// length still hash as recorded, it continues from the end of the
+// partial file, not from the checkpoint: what the killed daemon had
+// written is not fetched again, however far its last checkpoint lagged
+// (a checkpoint is made when the runner's goroutine gets to run, which a
+// busy machine delays by tens of milliseconds). Otherwise (another boot,
+// no boot ID, or a file that holds the whole body) it continues from the
+// last checkpoint, after cutting the partial file back to the
+// checkpoint's length (truncated, once the 64 KiB before that length
+// still hash as recorded; otherwise the download starts over). What the
+// daemon's socket had received and not yet handed to the session is
+// fetched again; Options.ReceiveBuffer bounds it. A power loss or kernel
+// crash is another matter (and a new boot): neither the partial file
 // nor the checkpoint file is synced while the download runs, so both may
 // come back shorter, older or (on file systems that do not order data
 // before sizes) with zeros. A checkpoint file that fails its checksum is

@@ -157,6 +157,20 @@ func repair(d *resume.Data) error {
 	if fp.Size < d.Size {
 		return errors.New("the partial file is shorter than its resume data")
 	}
+	if err := checkTail(f, d); err != nil {
+		return err
+	}
+	if err := f.Truncate(d.Size); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return os.Chtimes(d.File, time.Time{}, time.Unix(0, d.MTime))
+}
+
+// checkTail checks that the bytes of f before d.Size end as d records.
+func checkTail(f *os.File, d *resume.Data) error {
 	n := min(d.Size, resume.TailSize)
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(f, d.Size-n, n)); err != nil {
@@ -166,11 +180,5 @@ func repair(d *resume.Data) error {
 	if err != nil || !bytes.Equal(h.Sum(nil), want) {
 		return errors.New("the partial file's bytes differ from its resume data")
 	}
-	if err := f.Truncate(d.Size); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	return os.Chtimes(d.File, time.Time{}, time.Unix(0, d.MTime))
+	return nil
 }

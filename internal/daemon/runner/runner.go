@@ -187,7 +187,10 @@ const (
 // download runs a download job: one task, and one more per checkpoint
 // that stopped the task.
 func (r *Runner) download(ctx context.Context, job api.Job, rep *reporter) server.Result {
-	data := r.latest(job, job.ResumeData)
+	data, sameBoot := r.latest(job, job.ResumeData)
+	if sameBoot {
+		data = r.extend(job, data)
+	}
 	if data != nil {
 		data = r.adopt(job, data)
 	}
@@ -206,7 +209,7 @@ func (r *Runner) download(ctx context.Context, job api.Job, rep *reporter) serve
 			continue
 		}
 		if res.ResumeData != nil {
-			r.writeCheckpoint(job, res.ResumeData)
+			r.writeCheckpoint(job, res.ResumeData, "")
 		} else {
 			os.Remove(r.checkpointPath(job))
 		}
@@ -252,12 +255,19 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 	// resume data with a 206), checkpoints record the file's length
 	// without stopping the task: at each DidWriteData and every
 	// livePoll, whichever sees CheckpointBytes more in the file first
-	// (the delegate queue may lag behind the file).
+	// (the delegate queue lags behind the file, and calls DidWriteData
+	// only every 100 ms). Before that, the same look decides when to
+	// stop the task into resume data. The task's count of bytes
+	// received (never less than what it wrote) saves looking at the file
+	// while too little has arrived.
 	var poll <-chan time.Time
-	if r.opts.CheckpointBytes > 0 && from != nil {
+	if r.opts.CheckpointBytes > 0 {
 		t := time.NewTicker(livePoll)
 		defer t.Stop()
 		poll = t.C
+	}
+	due := func() bool {
+		return base+dt.CountOfBytesReceived() >= lastCheckpoint+r.opts.CheckpointBytes
 	}
 	lc := &liveCheckpoint{}
 	defer lc.close()
@@ -291,7 +301,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			return
 		}
 		lastCheckpoint = n
-		r.writeCheckpoint(job, rd)
+		lc.record(r, job, rd)
 		select {
 		case <-reports: // superseded
 		default:
@@ -315,38 +325,44 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			}
 			return server.Result{ResumeData: rd, BytesDone: offsetOf(rd)}, stopped, nil
 		case <-poll:
-			if appending() {
-				live()
-			}
 		case <-wrote:
-			if appending() {
-				live()
-				continue
-			}
-			if d.bytes()-lastCheckpoint < r.opts.CheckpointBytes {
-				continue
-			}
-			if !resumable(job, dt.Response()) || (!lastStop.IsZero() && time.Since(*lastStop) < r.opts.CheckpointInterval) {
-				continue
-			}
-			if resp := dt.Response(); data != nil && resp != nil && resp.StatusCode == http.StatusOK {
-				// The server answered the range this task asked for
-				// with the whole body: it would do the same to the
-				// next one, and stopping would start over forever.
-				continue
-			}
-			*lastStop = time.Now()
-			rd := r.stop(dt, job)
-			if rd == nil {
-				// The task ended on its own meanwhile, or could not
-				// be stopped into resume data after all.
-				<-dt.Done()
-				return r.downloadEnded(job, dt, d, data)
-			}
-			r.writeCheckpoint(job, rd)
-			rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), ResumeData: rd})
-			return server.Result{}, checkpoint, rd
 		}
+		if !due() || (from != nil && d.resumedOffset() < 0) {
+			// Too little arrived, or whether the task appends to the
+			// partial file is not known yet (DidResumeAtOffset is on
+			// its way).
+			continue
+		}
+		if appending() {
+			live()
+			continue
+		}
+		resp := dt.Response()
+		if resp == nil {
+			continue
+		}
+		if !resumable(job, resp) || (data != nil && resp.StatusCode == http.StatusOK) {
+			// Never stopped into resume data (the second: the server
+			// answered the range this task asked for with the whole
+			// body; it would do the same to the next one, and
+			// stopping would start over forever): no more looks.
+			poll, wrote = nil, nil
+			continue
+		}
+		if !lastStop.IsZero() && time.Since(*lastStop) < r.opts.CheckpointInterval {
+			continue
+		}
+		*lastStop = time.Now()
+		rd := r.stop(dt, job)
+		if rd == nil {
+			// The task ended on its own meanwhile, or could not be
+			// stopped into resume data after all.
+			<-dt.Done()
+			return r.downloadEnded(job, dt, d, data)
+		}
+		r.writeCheckpoint(job, rd, bootID())
+		rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), ResumeData: rd})
+		return server.Result{}, checkpoint, rd
 	}
 }
 
@@ -385,6 +401,10 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 		case !placed:
 			return server.Result{Err: &server.TransferError{Code: int(urlsession.ErrCannotMoveFile), Message: "the download was not handed over"}}, finished, nil
 		}
+		d.mu.Lock()
+		took := d.placeTook
+		d.mu.Unlock()
+		r.log.Debug("download synced and in place", "job", job.ID, "bytes", d.bytes(), "took", took)
 		if status == http.StatusPartialContent && job.Request.Header.Get("Range") == "" {
 			// The rest of the body answered a resumption: the file
 			// holds the whole resource, as a 200 would have sent it.
@@ -430,6 +450,7 @@ type downloadDelegate struct {
 	resumedAt int64 // DidResumeAtOffset's offset, -1 before it
 	placed    bool
 	placeErr  error
+	placeTook time.Duration // syncing and renaming the complete file
 }
 
 var (
@@ -465,9 +486,11 @@ func (d *downloadDelegate) DidFinishDownloadingTo(_ *urlsession.Session, t *urls
 	if retryStatus(t.Response()) != nil {
 		return // retried, not handed over; the session removes the file
 	}
+	start := time.Now()
 	err := place(path, d.job.File)
+	took := time.Since(start)
 	d.mu.Lock()
-	d.placed, d.placeErr = err == nil, err
+	d.placed, d.placeErr, d.placeTook = err == nil, err, took
 	d.mu.Unlock()
 }
 
