@@ -479,16 +479,7 @@ func (s *Session) newBackgroundDownload(req *http.Request, resumeData []byte, re
 	bt := &bgTask{kind: api.Download, resume: resumeData, ended: make(chan struct{})}
 	dt := s.bgDownload(req, bt, true)
 	if resumeErr != nil {
-		dt.mu.Lock()
-		announced := dt.state == TaskSuspended
-		if announced {
-			dt.state = TaskCanceling
-			dt.started = true
-		}
-		dt.mu.Unlock()
-		if announced {
-			s.bg.failLocal(dt.Task, resumeErr)
-		}
+		s.bg.failSuspended(dt.Task, resumeErr)
 	}
 	return dt
 }
@@ -521,16 +512,7 @@ func (s *Session) newBackgroundUploadWithResumeData(data []byte) *UploadTask {
 	u := &UploadTask{DataTask: t.data}
 	t.upload = u
 	if err != nil {
-		t.mu.Lock()
-		announced := t.state == TaskSuspended
-		if announced {
-			t.state = TaskCanceling
-			t.started = true
-		}
-		t.mu.Unlock()
-		if announced {
-			s.bg.failLocal(t, &Error{Code: ErrUnknown, Err: fmt.Errorf("%w: %w", ErrInvalidUploadResumeData, err)})
-		}
+		s.bg.failSuspended(t, &Error{Code: ErrUnknown, Err: fmt.Errorf("%w: %w", ErrInvalidUploadResumeData, err)})
 	}
 	return u
 }
@@ -607,6 +589,22 @@ func bgError(t *Task, err error) *Error {
 		code = ErrBadURL
 	}
 	return &Error{Code: code, URL: u, Err: err}
+}
+
+// failSuspended completes with err, as failLocal does, a task just made
+// and not yet resumed (a task already taken further is left alone): the
+// background factories' way of refusing what cannot become a job.
+func (b *background) failSuspended(t *Task, err error) {
+	t.mu.Lock()
+	announced := t.state == TaskSuspended
+	if announced {
+		t.state = TaskCanceling
+		t.started = true
+	}
+	t.mu.Unlock()
+	if announced {
+		b.failLocal(t, err)
+	}
 }
 
 // failLocal completes a task that has no job (or whose job could not be

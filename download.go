@@ -1044,12 +1044,7 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 		}
 		path = moved
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	fp, err := resume.FingerprintOf(f)
-	f.Close()
+	fp, err := resume.FingerprintFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -1059,12 +1054,7 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 			os.Remove(path)
 			return nil, err
 		}
-		if f, err = os.Open(path); err != nil {
-			return nil, err
-		}
-		fp, err = resume.FingerprintOf(f)
-		f.Close()
-		if err != nil {
+		if fp, err = resume.FingerprintFile(path); err != nil {
 			return nil, err
 		}
 	}

@@ -404,12 +404,7 @@ func (c *client) ownResumeData(data []byte) ([]byte, error) {
 		if !fi.Mode().IsRegular() {
 			return nil, fmt.Errorf("%s is not a regular file", partial)
 		}
-		f, err := os.Open(partial)
-		if err != nil {
-			return nil, err
-		}
-		fp, err := resume.FingerprintOf(f)
-		f.Close()
+		fp, err := resume.FingerprintFile(partial)
 		if err != nil {
 			return nil, err
 		}
@@ -460,12 +455,7 @@ func (c *client) keepResumeData(data []byte) error {
 			os.Remove(d.File)
 			return err
 		}
-		f, err := os.Open(partial)
-		if err != nil {
-			return err
-		}
-		fp, err := resume.FingerprintOf(f)
-		f.Close()
+		fp, err := resume.FingerprintFile(partial)
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,17 @@ type Fingerprint struct {
 	Tail  string // hex SHA-256 of the last min(Size, TailSize) bytes
 }
 
+// FingerprintFile returns the fingerprint of the file at path, which it
+// opens for reading and closes again.
+func FingerprintFile(path string) (Fingerprint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Fingerprint{}, err
+	}
+	defer f.Close()
+	return FingerprintOf(f)
+}
+
 // FingerprintOf returns the fingerprint of the open file f.
 func FingerprintOf(f *os.File) (Fingerprint, error) {
 	fi, err := f.Stat()
