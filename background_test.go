@@ -376,6 +376,14 @@ func bgChild(mode string) int {
 		fmt.Fprintln(out, "started", len(s.AllTasks()))
 		return 0 // without invalidating: the transfers go on
 	case "cancel":
+		// The attach's DidFinishEventsForBackgroundSession comes first,
+		// so that the test reads the lines in one order.
+		select {
+		case <-rec.done:
+		case <-time.After(2 * time.Minute):
+			fmt.Fprintln(out, "timeout waiting for DidFinishEventsForBackgroundSession")
+			return 1
+		}
 		req, _ := http.NewRequest("GET", os.Getenv("BG_DOWNLOADS"), nil)
 		dt := s.DownloadTask(req)
 		dt.Resume()
