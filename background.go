@@ -617,17 +617,9 @@ func (b *background) failLocal(t *Task, err error) {
 // finish completes a task with err (nil for success) and calls
 // DidCompleteWithError; it runs on the delegate queue.
 func (b *background) finish(t *Task, e *Error, resumeData []byte) {
-	t.mu.Lock()
-	if t.state == TaskCompleted {
-		t.mu.Unlock()
+	if !markCompleted(t, e) {
 		return
 	}
-	t.state = TaskCompleted
-	t.paused.Store(false)
-	if e != nil {
-		t.err = e
-	}
-	t.mu.Unlock()
 	bt := t.bgTask()
 	bt.mu.Lock()
 	bt.endData = resumeData
@@ -1089,17 +1081,28 @@ func (b *background) release(t *Task) {
 	if job == "" {
 		e = &Error{Code: ErrCancelled, URL: u, Err: ErrSessionInvalidated}
 	}
-	t.mu.Lock()
-	if t.state == TaskCompleted {
-		t.mu.Unlock()
+	if !markCompleted(t, e) {
 		return
+	}
+	close(bt.ended)
+	close(t.done)
+}
+
+// markCompleted makes t completed, with e as its error unless e is nil,
+// and reports whether it was not completed already (only then may the
+// caller close its channels).
+func markCompleted(t *Task, e *Error) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state == TaskCompleted {
+		return false
 	}
 	t.state = TaskCompleted
 	t.paused.Store(false)
-	t.err = e
-	t.mu.Unlock()
-	close(bt.ended)
-	close(t.done)
+	if e != nil {
+		t.err = e
+	}
+	return true
 }
 
 // bgFinishAndInvalidate is FinishTasksAndInvalidate of a background
