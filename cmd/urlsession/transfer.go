@@ -242,34 +242,46 @@ func digestsOf(resp *http.Response) *integrity.Verifier {
 }
 
 // resumeRecord returns the resume data to keep beside the output while
-// resp's body is written through it, or nil when it cannot be resumed:
-// only a GET's body without a content coding, a 200 with a strong
-// validator from a server that takes ranges, or a 206 continuing the file.
+// resp's body is written through it, or nil when it cannot be resumed
+// (see streamRecord; a 206 only when it continues the file).
 func (x *transfer) resumeRecord(t *urlsession.Task, resp *http.Response) *resume.Data {
-	req := t.OriginalRequest()
-	if !x.keepResume || x.failed != "" || x.o.include || req == nil || req.Method != http.MethodGet || resp.Uncompressed ||
+	if !x.keepResume || x.failed != "" || x.o.include ||
 		x.body.name != x.o.output || x.body.mode != openTruncate && x.body.mode != openAppend {
 		return nil
 	}
 	if fi, err := os.Stat(x.o.output); err == nil && !fi.Mode().IsRegular() {
 		return nil // a FIFO or a device: nothing to resume, nothing beside it
 	}
-	file, err := filepath.Abs(x.o.output)
+	return streamRecord(t.OriginalRequest(), resp, x.o.output, x.body.mode == openAppend, x.from)
+}
+
+// streamRecord returns resume data for resp's body written as one stream
+// to file, or nil when it cannot be resumed: only a GET's body without a
+// content coding, a 200 with a strong validator from a server that takes
+// ranges, or, when continuing, a 206 (with the validators of from, the
+// resume data it continues, when there is one).
+func streamRecord(req *http.Request, resp *http.Response, file string, continuing bool, from *resume.Data) *resume.Data {
+	if req == nil || req.URL == nil || req.Method != http.MethodGet || resp.Uncompressed {
+		return nil
+	}
+	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil
 	}
-	d := &resume.Data{URL: req.URL.String(), Header: resume.KeptHeader(req.Header), File: file, Total: -1, Tail: emptyTail}
+	d := &resume.Data{URL: req.URL.String(), Header: resume.KeptHeader(req.Header), File: abs, Total: -1, Tail: emptyTail}
 	v := resume.ValidatorsOf(resp.Header)
 	switch {
 	case resp.StatusCode == http.StatusOK && resume.AcceptsRanges(resp.Header):
 		d.Total = max(resp.ContentLength, -1)
-	case resp.StatusCode == http.StatusPartialContent && x.body.mode == openAppend:
-		if x.from != nil {
-			v = resume.Validators{ETag: x.from.ETag, Modified: x.from.Modified}
+	case resp.StatusCode == http.StatusPartialContent && continuing:
+		if from != nil {
+			v = resume.Validators{ETag: from.ETag, Modified: from.Modified}
 		}
-		if cr, err := resume.ParseContentRange(resp.Header.Get("Content-Range")); err == nil {
-			d.Total = cr.Complete
+		cr, err := resume.ParseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil {
+			return nil
 		}
+		d.Total = cr.Complete
 	default:
 		return nil
 	}
@@ -544,41 +556,17 @@ func (x *transfer) recordLive(t *urlsession.DownloadTask, resp *http.Response) {
 	}
 }
 
-// liveRecord returns the record recordLive writes, or nil.
+// liveRecord returns the record recordLive writes, or nil: streamRecord's
+// for the partial file, but for a body fetched in segments; a 206
+// continues resume data of one stream, whose URL and header it keeps.
 func (x *transfer) liveRecord(t *urlsession.DownloadTask, resp *http.Response) *resume.Data {
-	req := t.OriginalRequest()
-	if req == nil || req.URL == nil || req.Method != http.MethodGet || resp.Uncompressed {
+	from := x.resumedFrom
+	if resp.StatusCode == http.StatusOK && x.o.segments > 1 && !x.resumed {
 		return nil
 	}
-	file, err := filepath.Abs(x.o.output + partialSuffix)
-	if err != nil {
-		return nil
-	}
-	d := &resume.Data{URL: req.URL.String(), Header: resume.KeptHeader(req.Header), File: file, Total: -1, Tail: emptyTail}
-	v := resume.ValidatorsOf(resp.Header)
-	switch from := x.resumedFrom; {
-	case resp.StatusCode == http.StatusOK && resume.AcceptsRanges(resp.Header):
-		if x.o.segments > 1 && !x.resumed {
-			return nil
-		}
-		d.Total = max(resp.ContentLength, -1)
-	case resp.StatusCode == http.StatusPartialContent && from != nil && from.Segments == nil:
-		v = resume.Validators{ETag: from.ETag, Modified: from.Modified}
+	d := streamRecord(t.OriginalRequest(), resp, x.o.output+partialSuffix, from != nil && from.Segments == nil, from)
+	if d != nil && resp.StatusCode == http.StatusPartialContent {
 		d.URL, d.Header = from.URL, from.Header
-		cr, err := resume.ParseContentRange(resp.Header.Get("Content-Range"))
-		if err != nil {
-			return nil
-		}
-		d.Total = cr.Complete
-	default:
-		return nil
-	}
-	if !v.Valid() {
-		return nil
-	}
-	d.ETag, d.Modified = v.ETag, v.Modified
-	if _, err := resume.Encode(d); err != nil {
-		return nil
 	}
 	return d
 }
