@@ -1338,13 +1338,17 @@ func TestDownloadResumeErrorStatusKeepsPartial(t *testing.T) {
 		// A completion handler gets the 404's body; the data still holds.
 		status.Store(404)
 		got := make(chan string, 1)
-		s.DownloadTaskWithResumeDataAndCompletion(data, func(path string, resp *http.Response, err error) {
+		dt404 := s.DownloadTaskWithResumeDataAndCompletion(data, func(path string, resp *http.Response, err error) {
 			b, _ := os.ReadFile(path)
 			got <- fmt.Sprintf("%d %d %v", resp.StatusCode, len(b), err)
-		}).Resume()
+		})
+		dt404.Resume()
 		if g, want := <-got, fmt.Sprintf("404 %d <nil>", len(strings.Repeat("Not Found\n", 2000))); g != want {
 			t.Errorf("handler got %q, want %q", g, want)
 		}
+		// The handler's file is removed once it returned, before Done
+		// closes: the check of the session's directory below counts on it.
+		<-dt404.Done()
 		wantPartial("after the 404")
 
 		// Download: the 500's body is the caller's file.
