@@ -44,6 +44,19 @@
 // readable by readers of version 1; Decode reads both, and refuses
 // segments in version 1.
 //
+// Version 3 adds one more member, for a checkpoint: resume data made while
+// the download was still writing its partial file (see Data.Checkpoint), which
+// may therefore hold more than the data counts:
+//
+//	checkpoint  bool  true
+//
+// size and mtime are then 0 (not known), and tail hashes what the data
+// counts rather than the file's end: without segments, the last
+// min(offset, 64 KiB) bytes before offset; with segments, for each segment
+// in order whose done is positive, its last min(done, 4 KiB) written
+// bytes (those before start+done), all in one SHA-256. Encode writes
+// version 3 only for a checkpoint.
+//
 // The checksum catches
 // corruption, truncation and concatenation; it is not a signature: resume
 // data is as trusted as any path a program hands the session.
@@ -64,9 +77,10 @@ import (
 	"github.com/urlsession-go/urlsession/internal/segment"
 )
 
-// Version is the latest format version, which Encode writes for resume
-// data with segments (and version 1 without).
-const Version = 2
+// Version is the latest format version, which Encode writes for a
+// checkpoint (version 2 for other resume data with segments, and version 1
+// without).
+const Version = 3
 
 // magic opens every resume data.
 const magic = "USRD"
@@ -102,6 +116,11 @@ type Data struct {
 	// Segments is the progress of a download fetched in segments whose
 	// file has gaps (version 2), or nil.
 	Segments *segment.State `json:"segments,omitempty"`
+	// Checkpoint marks resume data made while the partial file was still
+	// written (version 3): the file may hold more than Offset (or the
+	// segments' Done) counts, Size and MTime are 0, and Tail hashes what
+	// is counted (see CheckpointTail).
+	Checkpoint bool `json:"checkpoint,omitempty"`
 }
 
 // Encode returns d in the resume data format. It fails if d is not valid.
@@ -118,9 +137,12 @@ func Encode(d *Data) ([]byte, error) {
 	}
 	b := make([]byte, 0, headerLen+len(payload)+4)
 	b = append(b, magic...)
-	if d.Segments != nil {
+	switch {
+	case d.Checkpoint:
+		b = append(b, 3)
+	case d.Segments != nil:
 		b = append(b, 2)
-	} else {
+	default:
 		b = append(b, 1)
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
@@ -164,6 +186,9 @@ func Decode(b []byte) (*Data, error) {
 	if b[4] < 2 && d.Segments != nil {
 		return nil, fmt.Errorf("%w: segments in version %d", ErrInvalid, b[4])
 	}
+	if b[4] < 3 && d.Checkpoint {
+		return nil, fmt.Errorf("%w: a checkpoint in version %d", ErrInvalid, b[4])
+	}
 	if err := d.validate(); err != nil {
 		return nil, err
 	}
@@ -203,6 +228,9 @@ func (d *Data) validate() error {
 			return bad("the modification date is not an HTTP date")
 		}
 	}
+	if d.Checkpoint && (d.Size != 0 || d.MTime != 0) {
+		return bad("a checkpoint records a file size %d and time %d", d.Size, d.MTime)
+	}
 	if st := d.Segments; st != nil {
 		if err := st.Validate(); err != nil {
 			return bad("%v", err)
@@ -211,7 +239,7 @@ func (d *Data) validate() error {
 			return bad("the segments (%d of %d bytes) do not match the offset %d, total %d and file size %d",
 				st.Written(), st.Total, d.Offset, d.Total, d.Size)
 		}
-	} else if d.Offset < 0 || d.Size != d.Offset {
+	} else if d.Offset < 0 || d.Size != d.Offset && !d.Checkpoint {
 		return bad("the offset %d does not match the file size %d", d.Offset, d.Size)
 	}
 	if d.Total < -1 || (d.Total >= 0 && d.Total < d.Offset) {

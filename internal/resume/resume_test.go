@@ -193,6 +193,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(good)
 	seg, _ := Encode(segmented())
 	f.Add(seg)
+	cp, _ := Encode(checkpointed(segmented()))
+	f.Add(cp)
 	f.Add([]byte("USRD"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -231,6 +233,8 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Add(good[headerLen : len(good)-4])
 	seg, _ := Encode(segmented())
 	f.Add(seg[headerLen : len(seg)-4])
+	cp, _ := Encode(checkpointed(sample()))
+	f.Add(cp[headerLen : len(cp)-4])
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"url":"http://a/","etag":"\"x\"","file":"/p","tail":""}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {

@@ -53,8 +53,11 @@ func TestSegmentsVersion(t *testing.T) {
 	if _, err := Decode(reversion(b, 1)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("segments in version 1: %v, want ErrInvalid", err)
 	}
-	if _, err := Decode(reversion(b, 3)); !errors.Is(err, ErrVersion) {
-		t.Errorf("version 3: %v, want ErrVersion", err)
+	if _, err := Decode(reversion(b, 3)); err != nil {
+		t.Errorf("segments in version 3: %v", err)
+	}
+	if _, err := Decode(reversion(b, Version+1)); !errors.Is(err, ErrVersion) {
+		t.Errorf("version %d: %v, want ErrVersion", Version+1, err)
 	}
 }
 

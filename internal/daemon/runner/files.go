@@ -140,8 +140,12 @@ func (r *Runner) adopt(job api.Job, data []byte) []byte {
 // repair makes the partial file of d match d again after a crash
 // appended to it: when the file is at least d.Size long and the bytes
 // before d.Size end as d records, it is truncated to d.Size and given
-// d's modification time.
+// d's modification time. A checkpoint (d.Checkpoint) needs no repair:
+// the session checks and cuts its file back itself.
 func repair(d *resume.Data) error {
+	if d.Checkpoint {
+		return nil
+	}
 	f, err := os.OpenFile(d.File, os.O_RDWR, 0)
 	if err != nil {
 		return err
