@@ -604,7 +604,9 @@ func (dt *DownloadTask) callback(f func()) {
 // resumableResponse reports whether a response lets the download resume,
 // and records its validators.
 func (dt *DownloadTask) resumableResponse(resp *http.Response, validators resume.Validators) bool {
+	dt.dl.mu.Lock()
 	dt.dl.validators = validators
+	dt.dl.mu.Unlock()
 	req := resp.Request
 	if req == nil || req.Method != http.MethodGet || resp.Uncompressed || !validators.Valid() {
 		return false

@@ -38,8 +38,78 @@ type downloadExtras struct {
 	rate        int64             // the task's own limit in bytes per second; <= 0: none
 	segments    int               // the task's own segment count; 0: the configuration's
 	whole       []integrity.Digest
-	segState    *segment.State // a segmented download's progress when its file has gaps, for resume data
-	partial     string         // the file the body goes to, "" for one in the session's directory
+	segState    *segment.State    // a segmented download's progress when its file has gaps, for resume data
+	partial     string            // the file the body goes to, "" for one in the session's directory
+	exec        *segment.Executor // the running segmented download, for Checkpoint; nil when none
+}
+
+// ErrNoCheckpoint is the error of Checkpoint on a task that is not
+// writing a body it could resume: one not yet receiving it, one whose
+// response does not allow resuming (see CancelByProducingResumeData),
+// one completed, or a background session's (whose daemon keeps its own
+// checkpoints).
+var ErrNoCheckpoint = errors.New("urlsession: the download cannot be checkpointed")
+
+// Checkpoint returns resume data for the download as it stands, without
+// stopping it: data from which DownloadTaskWithResumeData continues the
+// download if this process ends before the task does (killed, say, or
+// lost with the machine). It counts only bytes already in the partial
+// file (for a download in segments, each segment's), and the task goes
+// on writing after them; a task made from the checkpoint checks that the
+// file still holds those bytes (it must hold them and their last bytes
+// must hash as recorded, else the task fails with ErrPartialFileChanged),
+// cuts a one-stream file back to them and fetches the rest, with If-Range
+// as for any resume data. What was written after the checkpoint is
+// fetched again: take one as often as that matters (each costs a read and
+// hash of up to 64 KiB of the file, and 4 KiB per segment).
+//
+// A checkpoint names the partial file where the task writes it: use it
+// with a file that outlives the process, one given to SetPartialFile,
+// since the session's own directory is removed with the session. Once
+// the task completes, its checkpoints are stale: its error's resume data
+// (ErrorResumeData) describes the file as it was left, or the file was
+// handed over. Checkpoint may be called from any goroutine; it fails with
+// ErrNoCheckpoint when the download cannot be resumed now.
+func (dt *DownloadTask) Checkpoint() ([]byte, error) {
+	if dt.bgTask() != nil {
+		return nil, ErrNoCheckpoint
+	}
+	dl := &dt.dl
+	dl.mu.Lock()
+	f, ex := dl.file, dl.x.exec
+	ok := f != nil && dl.path != "" && dl.resumable && !dl.kept && !dl.done && dl.validators.Valid()
+	d := &resume.Data{
+		ETag:       dl.validators.ETag,
+		Modified:   dl.validators.Modified,
+		Offset:     dl.written,
+		Total:      dl.total,
+		File:       dl.path,
+		Checkpoint: true,
+	}
+	if dl.from != nil {
+		d.URL, d.Header = dl.from.URL, dl.from.Header
+	} else {
+		d.URL = dt.orig.URL.String()
+		d.Header = resume.KeptHeader(dt.orig.Header)
+	}
+	dl.mu.Unlock()
+	if !ok {
+		return nil, ErrNoCheckpoint
+	}
+	if ex != nil {
+		st := ex.State()
+		d.Segments, d.Offset = &st, st.Written()
+	}
+	tail, err := resume.CheckpointTail(f, d)
+	if err != nil {
+		return nil, fmt.Errorf("urlsession: checkpoint: %w", err)
+	}
+	d.Tail = tail
+	data, err := resume.Encode(d)
+	if err != nil {
+		return nil, fmt.Errorf("urlsession: checkpoint: %w", err)
+	}
+	return data, nil
 }
 
 // ErrPartialFileNotSettable is the error of SetPartialFile on a task that
@@ -527,6 +597,9 @@ func (dt *DownloadTask) runSegments(ctx context.Context, st segment.State, initi
 		}
 		return fail.New(int(ErrBadServerResponse), err)
 	}
+	dl.mu.Lock()
+	dl.x.exec = ex
+	dl.mu.Unlock()
 	stopTicker := rep.tick()
 	err = ex.Run(ctx)
 	stopTicker()
@@ -539,6 +612,7 @@ func (dt *DownloadTask) runSegments(ctx context.Context, st segment.State, initi
 		}
 	}
 	dl.mu.Lock()
+	dl.x.exec = nil
 	dl.written = prefix
 	dl.x.segState = nil
 	if err != nil && prefix < st.Written() {
