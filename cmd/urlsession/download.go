@@ -52,9 +52,13 @@ import (
 // If-Range, the rest appended to the partial file, or, when the resource
 // changed, the whole body again from byte 0, never spliced; a partial
 // file that no longer matches its resume data is started again, with a
-// warning. A download fetched in segments writes them at their offsets: a
-// killed one leaves a partial file with gaps and no record, and starts
-// again. Without -C -, a run starts afresh and removes what an earlier
+// warning. A download fetched in segments writes them at their offsets,
+// so its partial file has gaps: while it runs, the record is the task's
+// checkpoint (urlsession.DownloadTask.Checkpoint), rewritten each time
+// the progress moves (at most ten times a second), and -C - continues a
+// killed one from it, each segment from its last recorded byte, once the
+// partial file still holds those bytes (else it starts again, with a
+// warning). Without -C -, a run starts afresh and removes what an earlier
 // one left. An answer to -C - that is not the resource (a 503, a 404)
 // leaves both files as they are and FILE not made.
 //
@@ -383,7 +387,8 @@ func (c *client) settleOutput(x *transfer, f *failure) {
 // resume data from a file is never let to write anywhere else (and the
 // two files may have been moved together). The fingerprint the data
 // records still has to match that file's, but for the record of a run
-// that was killed, which takes the partial file's as it is.
+// that was killed, which takes the partial file's as it is (a
+// checkpoint's, of a body fetched in segments, is checked by the task).
 func (c *client) ownResumeData(data []byte) ([]byte, error) {
 	d, err := resume.Decode(data)
 	if err != nil {
@@ -393,7 +398,7 @@ func (c *client) ownResumeData(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.MTime == 0 && d.Size == 0 && d.Segments == nil {
+	if d.MTime == 0 && d.Size == 0 && d.Segments == nil && !d.Checkpoint {
 		// The record written while the body arrived (see recordLive): the
 		// run was killed. The partial file holds the body's first bytes,
 		// as many as were written: continue from its length.

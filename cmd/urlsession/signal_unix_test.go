@@ -74,12 +74,13 @@ func pacedServer(t *testing.T, res http.Handler, h2 bool, log *rangeLog, stall *
 
 // waitSize waits until the file at name holds at least n bytes, or the
 // process ends (reported by exited).
-func waitSize(t *testing.T, name string, n int64, exited <-chan error) bool {
+func waitSize(t *testing.T, name string, n int64, exited chan error) bool {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-exited:
+		case err := <-exited:
+			exited <- err // for the caller
 			return false
 		default:
 		}
@@ -92,9 +93,33 @@ func waitSize(t *testing.T, name string, n int64, exited <-chan error) bool {
 	return false
 }
 
+// waitCheckpoint waits until the resume record at name is a checkpoint
+// counting at least n bytes, and returns what it counts; false when the
+// process ends first.
+func waitCheckpoint(t *testing.T, name string, n int64, exited chan error) (int64, bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err // for the caller
+			return 0, false
+		default:
+		}
+		if b, err := os.ReadFile(name); err == nil {
+			if d, err := resume.Decode(b); err == nil && d.Checkpoint && d.Offset >= n {
+				return d.Offset, true
+			}
+		}
+		time.Sleep(time.Millisecond) // polls for the event, not a timing
+	}
+	t.Fatalf("%s did not become a checkpoint of %d bytes", name, n)
+	return 0, false
+}
+
 // startCLI starts the command in a process of its own, with TMPDIR set
 // to tmp, and returns it with a channel that gets its end.
-func startCLI(t *testing.T, tmp string, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan error) {
+func startCLI(t *testing.T, tmp string, args ...string) (*exec.Cmd, *bytes.Buffer, chan error) {
 	t.Helper()
 	cmd := cliCommand(t, t.TempDir(), []string{"TMPDIR=" + tmp}, args...)
 	var errOut bytes.Buffer
@@ -298,7 +323,8 @@ func TestKilledAndContinued(t *testing.T) {
 // kill leaves nothing but that and FILE.urlsession-resume beside the
 // output and nothing in TMPDIR; the end is byte-identical to the
 // resource. A single stream continues with If-Range from what the partial
-// file holds; a segmented one, whose partial file has gaps, starts again.
+// file holds; a segmented one, whose partial file has gaps, from its last
+// checkpoint, each run after a kill asking for ranges with If-Range.
 // The plain download's resource changes after its last kill: the next run
 // fetches the new version whole rather than splicing.
 func TestKilledNewOutputContinued(t *testing.T) {
@@ -330,6 +356,8 @@ func TestKilledNewOutputContinued(t *testing.T) {
 			segmented := c.name == "segments"
 			const kills = 4
 			killed := 0
+			var checkpointed int64  // segments: the bytes the last checkpoint counts
+			var firstRequests []int // segments: where each run after a kill starts in the log
 			for run := 0; ; run++ {
 				if run > 30 {
 					t.Fatal("no end after 30 runs")
@@ -341,17 +369,36 @@ func TestKilledNewOutputContinued(t *testing.T) {
 					}
 				}
 				at := 160<<10 + rnd.Int64N(320<<10)
+				if segmented {
+					// Per response, four at once: a segment writes its
+					// bytes 128 KiB at a time, so each run writes 128 KiB
+					// of each.
+					at = 128<<10 + rnd.Int64N(128<<10)
+				}
 				if killed < kills {
 					stall.Store(at)
 				} else {
 					stall.Store(0)
 				}
+				before := len(log.get())
+				if segmented && killed > 0 {
+					firstRequests = append(firstRequests, before)
+				}
 				cmd, errOut, exited := startCLI(t, tmp, append(append([]string{"-s", "-C", "-", "-o", out}, c.args...), s.URL+"/file")...)
 				least := size + at - rnd.Int64N(128<<10)
+				reached := false
 				if segmented {
-					least = 1 + rnd.Int64N(64<<10)
+					// Each response stalls at its at-th byte, so each
+					// run brings at least that much: the kill comes
+					// once a checkpoint counts part of it.
+					least = checkpointed + 1 + rnd.Int64N(128<<10)
+					if killed < kills {
+						checkpointed, reached = waitCheckpoint(t, out+resumeSuffix, least, exited)
+					}
+				} else {
+					reached = killed < kills && waitSize(t, partial, least, exited)
 				}
-				if killed < kills && waitSize(t, partial, least, exited) {
+				if killed < kills && reached {
 					if _, err := os.Lstat(out); err == nil {
 						t.Fatalf("run %d: the output is there before the download is complete", run)
 					}
@@ -388,10 +435,20 @@ func TestKilledNewOutputContinued(t *testing.T) {
 			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 				t.Errorf("left in TMPDIR: %v", ents)
 			}
+			seen := log.get()
 			if segmented {
+				// Each run after a kill continues from the checkpoint:
+				// its first request asks for a range, with If-Range.
+				for _, i := range firstRequests {
+					if v := seen[i]; !strings.HasPrefix(v, "bytes=") || !strings.HasSuffix(v, " if "+res.ETag()) {
+						t.Errorf("a run after a kill began with %q, want a range with If-Range (requests %q)", v, seen)
+					}
+				}
+				if len(firstRequests) != kills {
+					t.Errorf("%d runs after a kill, want %d", len(firstRequests), kills)
+				}
 				return
 			}
-			seen := log.get()
 			resumed := 0
 			for _, v := range seen[1:] {
 				if strings.HasPrefix(v, "bytes=") && strings.Contains(v, " if ") {

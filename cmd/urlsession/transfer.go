@@ -59,6 +59,8 @@ type transfer struct {
 	staged        bool   // the download task's file becomes the output (see stagedOutput)
 	placed        bool   // it did: the output is complete
 	recorded      bool   // recordLive ran
+	checkpoints   bool   // the body is fetched in segments: record checkpoints (see checkpoint)
+	checkpointed  int64  // the bytes written when the last checkpoint was recorded
 	// resumedFrom is the resume data the download task continues, or nil.
 	resumedFrom *resume.Data
 
@@ -395,6 +397,9 @@ func (x *transfer) DidWriteData(_ *urlsession.Session, t *urlsession.DownloadTas
 	if resp := t.Response(); resp != nil && !x.recorded {
 		x.recordLive(t, resp)
 	}
+	if x.checkpoints {
+		x.checkpoint(t, written)
+	}
 	x.startBar(expected)
 	x.bar.update(written)
 	x.shown = written
@@ -519,8 +524,8 @@ func (x *transfer) place(path string) (bool, error) {
 // 200 without a content coding, with a strong validator, from a server
 // that takes ranges, or a 206 continuing resume data, read as one stream:
 // a body fetched in segments is written at their offsets, and what a
-// killed run leaves of it has gaps, so it gets no record (nor does one
-// continued from segmented resume data) and starts again. A restart (a
+// killed run leaves of it has gaps, so it gets checkpoints instead (see
+// checkpoint), as does one continued from segmented resume data. A restart (a
 // 200 to resume data) that cannot be continued removes the stale record;
 // an answer that is not the resource (a 503) leaves it.
 func (x *transfer) recordLive(t *urlsession.DownloadTask, resp *http.Response) {
@@ -534,26 +539,58 @@ func (x *transfer) recordLive(t *urlsession.DownloadTask, resp *http.Response) {
 		if resp.StatusCode == http.StatusOK && x.resumed {
 			os.Remove(name)
 		}
+		x.checkpoints = x.o.segments > 1
 		return
 	}
 	data, err := resume.Encode(d)
 	if err == nil {
-		// In place, with no other name beside the output: a record that a
-		// kill cuts short fails its checksum and the next run starts again,
-		// as it would from the record it replaces, which no longer matches
-		// a partial file that grows.
-		os.Remove(name) // the command's own name: never written through
-		var f *os.File
-		if f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
-			_, err = f.Write(data)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
+		err = writeRecord(name, data)
 	}
 	if err != nil {
 		os.Remove(name)
 	}
+}
+
+// writeRecord writes data as the resume record name, in place, with no
+// other name beside the output: a record that a kill cuts short fails its
+// checksum and the next run starts again, as it would from the record it
+// replaces, which no longer matches a partial file that grows.
+func writeRecord(name string, data []byte) error {
+	os.Remove(name) // the command's own name: never written through
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// checkpoint records, as FILE.urlsession-resume, the task's checkpoint
+// (urlsession.DownloadTask.Checkpoint) of a body fetched in segments, whose
+// partial file has gaps: what a run killed outright leaves is continued
+// from it, each segment from its last recorded byte. It runs at each
+// DidWriteData that brought bytes (at most ten times a second), so that a
+// kill loses about a tenth of a second of the download. A task whose
+// body cannot be resumed stops the checkpoints.
+func (x *transfer) checkpoint(t *urlsession.DownloadTask, written int64) {
+	if written == x.checkpointed {
+		return
+	}
+	data, err := t.Checkpoint()
+	if err != nil {
+		if errors.Is(err, urlsession.ErrNoCheckpoint) {
+			x.checkpoints = false
+		}
+		return
+	}
+	if err := writeRecord(x.o.output+resumeSuffix, data); err != nil {
+		os.Remove(x.o.output + resumeSuffix)
+		return
+	}
+	x.checkpointed = written
 }
 
 // liveRecord returns the record recordLive writes, or nil: streamRecord's
