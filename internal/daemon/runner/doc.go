@@ -68,7 +68,17 @@
 // checkpoint's length (truncated, once the 64 KiB before that length
 // still hash as recorded; otherwise the download starts over). What the
 // daemon's socket had received and not yet handed to the session is
-// fetched again; Options.ReceiveBuffer bounds it. A power loss or kernel
+// fetched again. The receive buffer bounds it: by default (Linux) each
+// connection's buffer is sized to its path once the connection is up,
+// its smoothed round-trip time (TCP_INFO, from the handshake) times 10
+// Gbit/s and at least 256 KiB, so that a loopback or LAN connection
+// holds at most about twice that (the kernel doubles SO_RCVBUF for its
+// bookkeeping) and still keeps a window as large as its bandwidth-delay
+// product; a connection whose product exceeds net.ipv4.tcp_rmem's
+// maximum or net.core.rmem_max (a WAN path: tens of ms at 10 Gbit/s)
+// keeps the kernel's autotuning, and with it what the kernel lets the
+// buffer grow to. Options.ReceiveBuffer sets a fixed buffer instead, or
+// keeps autotuning on every path (negative). A power loss or kernel
 // crash is another matter (and a new boot): neither the partial file
 // nor the checkpoint file is synced while the download runs, so both may
 // come back shorter, older or (on file systems that do not order data

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -51,14 +49,29 @@ type Options struct {
 	// negative CheckpointBytes turns checkpoints off.
 	CheckpointBytes    int64
 	CheckpointInterval time.Duration
-	// ReceiveBuffer, when positive, sets the receive buffer (SO_RCVBUF)
-	// of the session's TCP connections, which turns off the kernel's
-	// autotuning of it (Linux lets it grow to net.ipv4.tcp_rmem's
-	// maximum, often several MiB): what sits in that buffer when the
-	// daemon is killed is fetched again. A small buffer bounds that, at
-	// the cost of throughput on paths whose bandwidth-delay product is
-	// larger. Zero leaves the kernel's default. It applies only when the
-	// Configuration has no DialContext of its own.
+	// ReceiveBuffer sets the receive buffer (SO_RCVBUF) of the session's
+	// TCP connections. What sits in that buffer when the daemon is killed
+	// is fetched again, and the kernel's autotuning lets it grow to
+	// net.ipv4.tcp_rmem's maximum (often several MiB) wherever the
+	// daemon's writes fall behind the network, loopback included.
+	//
+	// Zero (the default) sizes it to the path, on Linux: once a
+	// connection is up, its buffer is set to the handshake's smoothed
+	// round-trip time (TCP_INFO) times 10 Gbit/s, at least 256 KiB, which
+	// keeps the window at the bandwidth-delay product of a 10 Gbit/s path
+	// and bounds what a kill loses on loopback and LAN paths to well
+	// under a MiB; a path whose product exceeds net.ipv4.tcp_rmem's
+	// maximum or net.core.rmem_max (beyond which SO_RCVBUF is capped)
+	// keeps autotuning. Elsewhere zero leaves the kernel's own sizing.
+	// Positive sets that many bytes on every connection, before it
+	// connects: this turns autotuning off and caps throughput at about
+	// ReceiveBuffer per round trip. Negative leaves the kernel's
+	// autotuning on every path.
+	//
+	// It applies only when the Configuration has no DialContext of its
+	// own. The runner's DialContext comes with a DialUDPContext (the
+	// session's own way of opening HTTP/3 sockets) unless the
+	// Configuration has one, so that HTTP/3 is used as before.
 	ReceiveBuffer int
 	// Logger receives the runner's log; nil discards it.
 	Logger *slog.Logger
@@ -95,8 +108,13 @@ func New(opts Options) (*Runner, error) {
 	} else {
 		cfg = cfg.Clone()
 	}
-	if opts.ReceiveBuffer > 0 && cfg.DialContext == nil {
-		cfg.DialContext = receiveBufferDialer(opts.ReceiveBuffer).DialContext
+	if cfg.DialContext == nil {
+		if dial := dialFunc(opts.ReceiveBuffer); dial != nil {
+			cfg.DialContext = dial
+			if cfg.DialUDPContext == nil {
+				cfg.DialUDPContext = dialUDP
+			}
+		}
 	}
 	s, err := urlsession.New(cfg, nil)
 	if err != nil {
@@ -650,28 +668,5 @@ func transferError(err error) *server.TransferError {
 		Code:      int(e.Code),
 		Message:   msg,
 		Permanent: permanent[e.Code] || errors.Is(err, urlsession.ErrUploadFileChanged),
-	}
-}
-
-// receiveBufferDialer returns a dialer whose TCP connections have a
-// receive buffer of n bytes (set before connecting, so that the window
-// scale fits it).
-func receiveBufferDialer(n int) *net.Dialer {
-	return &net.Dialer{
-		Timeout:   30 * time.Second,
-		KeepAlive: 30 * time.Second,
-		Control: func(network, _ string, c syscall.RawConn) error {
-			if !strings.HasPrefix(network, "tcp") {
-				return nil
-			}
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		},
 	}
 }
