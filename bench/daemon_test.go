@@ -25,7 +25,8 @@ package bench
 //
 // Knobs: BENCH_DAEMON_BYTES (1 GiB), BENCH_DAEMON_KILLS (20),
 // BENCH_DAEMON_WAIT_S (the waiting window, 30), BENCH_DAEMON_RCVBUF (the
-// second kill run's -receive-buffer, 256 KiB), BENCH_DAEMON_PARTS (a
+// second kill run's -receive-buffer, -1: the kernel's autotuning, against
+// the default's buffer sized to the path), BENCH_DAEMON_PARTS (a
 // comma-separated subset of 1,3,4), BENCH_DAEMON_ARGS (more arguments
 // for every daemon, e.g. "-checkpoint-bytes -1").
 
@@ -591,7 +592,8 @@ func readCheckpointFile(path string) (int64, time.Time) {
 }
 
 // reportDaemonKills: benchmark 4, with the daemon's default receive
-// buffer (the kernel's autotuning) and with -receive-buffer.
+// buffer (sized to the path: bounded on loopback) and with
+// -receive-buffer BENCH_DAEMON_RCVBUF (-1: the kernel's autotuning).
 func reportDaemonKills(t *testing.T, p printer, bin string) {
 	size := int64(envInt("BENCH_DAEMON_BYTES", 1<<30))
 	kills := envInt("BENCH_DAEMON_KILLS", 20)
@@ -604,7 +606,7 @@ func reportDaemonKills(t *testing.T, p printer, bin string) {
 	p("| daemon | kills | requests | server: again per kill | delivered: mean / median / max | file: median / max | checkpoint lag: median / max | age ms: median / max | wall s | SHA-256 identical | ≤ 1 MiB per kill (delivered, max)? |\n")
 	p("|---|---:|---:|---:|---|---|---|---|---:|---|---|\n")
 	reportDaemonKillRun(t, p, bin, size, kills, "defaults", nil)
-	rb := envInt("BENCH_DAEMON_RCVBUF", 256<<10)
+	rb := envInt("BENCH_DAEMON_RCVBUF", -1)
 	reportDaemonKillRun(t, p, bin, size, kills, fmt.Sprintf("-receive-buffer %d", rb), []string{"-receive-buffer", strconv.Itoa(rb)})
 }
 
