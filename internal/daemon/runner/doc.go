@@ -21,6 +21,14 @@
 // unless the job's own request asked for a range: the file holds the
 // whole resource.
 //
+// Options.NoSyncDownloads drops the syncs (and the early write-back of
+// partial files, see below): a completed file is renamed into place
+// unsynced and reported complete at once. It is still whole or absent
+// while the system runs, and a kill of the daemon loses nothing, but a
+// power loss or kernel crash may damage a file already reported
+// complete. It is for disks slower than the network, where the sync is
+// what a download waits for.
+//
 // Partial files of resume data live in Options.PartialDir, one per job
 // (<job>.partial): the runner moves a partial file there (keeping its
 // modification time, which resume data records) whenever it receives
@@ -44,8 +52,9 @@
 // with the job at most once per progress interval (a durable SQLite
 // commit each). A task that cannot append (a 200 to its range request:
 // the resource changed) is stopped into resume data again, at most once
-// per Options.CheckpointInterval (5 s). While the task appends, the
-// kernel is asked to write the partial file's bytes to disk as they
+// per Options.CheckpointInterval (5 s). While the task appends (and
+// completed downloads are synced), the kernel is asked to write the
+// partial file's bytes to disk as they
 // arrive (sync_file_range on Linux, from a goroutine of its own, so that
 // no checkpoint waits for the disk), which leaves little for the sync at
 // completion. A run starts from the checkpoint
@@ -86,9 +95,9 @@
 // ignored for the stored resume data (synced at each commit); a partial
 // file shorter than its resume data, or whose bytes before the recorded
 // length differ, makes the download start over. Only a completed download
-// is synced (see Downloads). A download that cannot be resumed (no strong
-// validator, no byte ranges, a content coding) is never checkpointed and
-// starts over after a kill.
+// is synced (see Downloads), unless Options.NoSyncDownloads. A download
+// that cannot be resumed (no strong validator, no byte ranges, a content
+// coding) is never checkpointed and starts over after a kill.
 //
 // Checkpoint files whose partial file is gone are removed when the
 // runner starts.
