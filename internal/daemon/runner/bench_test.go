@@ -18,7 +18,9 @@ import (
 
 // BenchmarkDownload downloads 64 MiB from loopback with checkpoints off
 // and at the default (one stop, then a checkpoint every MiB without
-// stopping), to show what checkpoints cost: MB/s and the process's CPU
+// stopping), and at the default without syncing the completed file
+// (NoSyncDownloads), to show what checkpoints and the sync cost: MB/s
+// and the process's CPU
 // seconds per GiB (getrusage; the server runs in the same process). The
 // session cases are the same download by a Session of the same
 // configuration without the runner, its file then synced or not, as a
@@ -66,17 +68,20 @@ func BenchmarkDownload(b *testing.B) {
 		})
 	}
 	for _, bc := range []struct {
-		name  string
-		bytes int64
-		every time.Duration
+		name   string
+		bytes  int64
+		every  time.Duration
+		nosync bool
 	}{
-		{"off", -1, 0},
-		{"default", 0, 0},
+		{"off", -1, 0, false},
+		{"default", 0, 0, false},
+		{"default+nosync", 0, 0, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			dir := b.TempDir()
 			r, err := New(Options{Configuration: urlsession.EphemeralConfiguration(),
-				PartialDir: filepath.Join(dir, "partial"), CheckpointBytes: bc.bytes, CheckpointInterval: bc.every})
+				PartialDir: filepath.Join(dir, "partial"), CheckpointBytes: bc.bytes, CheckpointInterval: bc.every,
+				NoSyncDownloads: bc.nosync})
 			if err != nil {
 				b.Fatal(err)
 			}
