@@ -19,12 +19,13 @@ import (
 // BenchmarkDownload downloads 64 MiB from loopback with checkpoints off
 // and at the default (one stop, then a checkpoint every MiB without
 // stopping), and at the default without syncing the completed file
-// (NoSyncDownloads), to show what checkpoints and the sync cost: MB/s
-// and the process's CPU
-// seconds per GiB (getrusage; the server runs in the same process). The
-// session cases are the same download by a Session of the same
-// configuration without the runner, its file then synced or not, as a
-// program would download it in-process.
+// (NoSyncDownloads), also with the kernel's autotuned receive buffer
+// instead of the one sized to the path (ReceiveBuffer -1), to show what
+// checkpoints, the sync and the bounded buffer cost: MB/s and the
+// process's CPU seconds per GiB (getrusage; the server runs in the same
+// process). The session cases are the same download by a Session of
+// the same configuration without the runner, its file then synced or
+// not, as a program would download it in-process.
 func BenchmarkDownload(b *testing.B) {
 	const size = 64 << 20
 	body := randomBytes(size)
@@ -72,16 +73,18 @@ func BenchmarkDownload(b *testing.B) {
 		bytes  int64
 		every  time.Duration
 		nosync bool
+		rcvbuf int
 	}{
-		{"off", -1, 0, false},
-		{"default", 0, 0, false},
-		{"default+nosync", 0, 0, true},
+		{"off", -1, 0, false, 0},
+		{"default", 0, 0, false, 0},
+		{"default+nosync", 0, 0, true, 0},
+		{"default+nosync+autotuning", 0, 0, true, -1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			dir := b.TempDir()
 			r, err := New(Options{Configuration: urlsession.EphemeralConfiguration(),
 				PartialDir: filepath.Join(dir, "partial"), CheckpointBytes: bc.bytes, CheckpointInterval: bc.every,
-				NoSyncDownloads: bc.nosync})
+				NoSyncDownloads: bc.nosync, ReceiveBuffer: bc.rcvbuf})
 			if err != nil {
 				b.Fatal(err)
 			}
