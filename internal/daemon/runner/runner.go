@@ -87,7 +87,10 @@ type Options struct {
 	// system runs (a kill of the daemon loses nothing), but a power loss
 	// or kernel crash soon after may leave a file reported complete short,
 	// empty or with zeros, and nothing notices. It is for users whose
-	// disks are slower than their network and who accept that.
+	// disks are slower than their network and who accept that. (On
+	// ext4, a rename that replaces an existing file starts writing the
+	// new one to disk, auto_da_alloc: a download that replaces a file
+	// still pays part of what the sync costs.)
 	NoSyncDownloads bool
 	// Logger receives the runner's log; nil discards it.
 	Logger *slog.Logger
