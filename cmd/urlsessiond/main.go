@@ -39,7 +39,18 @@
 //	-checkpoint-bytes N    bytes between download checkpoints (1 MiB; negative: none)
 //	-checkpoint-interval D least time between checkpoints that restart a download (5s)
 //	-progress-interval D   least time between stored progress events (1s)
-//	-receive-buffer N      receive buffer of transfer connections, bytes (0: the kernel's autotuning)
+//	-receive-buffer N      receive buffer of transfer connections, bytes (0: sized to each path;
+//	                       negative: the kernel's autotuning)
+//	-sync-downloads        sync each completed download before reporting it (true; see below)
+//
+// A completed download is synced (file and directory) before its job is
+// reported complete, so that the file survives a power loss. Where the
+// network outruns the disk that sync bounds a download's time;
+// -sync-downloads=false drops it (and the early write-back of partial
+// files): the job completes once the file is renamed into place, and a
+// power loss or kernel crash soon after may leave a file reported
+// complete short or damaged. A kill of the daemon loses nothing either
+// way.
 //
 // The log is slog's text format; on standard error under systemd (where
 // JOURNAL_STREAM names it) the lines go to the journal without time
@@ -97,7 +108,8 @@ func run(args []string, stderr io.Writer) int {
 	cpBytes := fs.Int64("checkpoint-bytes", runner.DefaultCheckpointBytes, "bytes between download checkpoints (negative: none)")
 	cpInterval := fs.Duration("checkpoint-interval", runner.DefaultCheckpointInterval, "least time between checkpoints that stop a download and continue it with a range request")
 	progress := fs.Duration("progress-interval", time.Second, "least time between stored progress events")
-	rcvbuf := fs.Int("receive-buffer", 0, "receive buffer of transfer connections in `bytes`, which bounds what a kill loses in flight (0: the kernel's autotuning)")
+	rcvbuf := fs.Int("receive-buffer", 0, "receive buffer of transfer connections in `bytes`, which bounds what a kill loses in flight and caps throughput at about this much per round trip (0: sized to each connection's round-trip time on Linux, bounded on loopback and LANs, the kernel's autotuning on long paths; negative: the kernel's autotuning everywhere)")
+	syncDownloads := fs.Bool("sync-downloads", true, "sync each completed download before reporting it complete; false is faster where the disk is slower than the network, but a power loss may then damage a file already reported complete")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -166,6 +178,7 @@ func run(args []string, stderr io.Writer) int {
 		CheckpointBytes:    *cpBytes,
 		CheckpointInterval: *cpInterval,
 		ReceiveBuffer:      *rcvbuf,
+		NoSyncDownloads:    !*syncDownloads,
 		Logger:             log,
 	})
 	if err != nil {

@@ -18,11 +18,14 @@ import (
 
 // BenchmarkDownload downloads 64 MiB from loopback with checkpoints off
 // and at the default (one stop, then a checkpoint every MiB without
-// stopping), to show what checkpoints cost: MB/s and the process's CPU
-// seconds per GiB (getrusage; the server runs in the same process). The
-// session cases are the same download by a Session of the same
-// configuration without the runner, its file then synced or not, as a
-// program would download it in-process.
+// stopping), and at the default without syncing the completed file
+// (NoSyncDownloads), also with the kernel's autotuned receive buffer
+// instead of the one sized to the path (ReceiveBuffer -1), to show what
+// checkpoints, the sync and the bounded buffer cost: MB/s and the
+// process's CPU seconds per GiB (getrusage; the server runs in the same
+// process). The session cases are the same download by a Session of
+// the same configuration without the runner, its file then synced or
+// not, as a program would download it in-process.
 func BenchmarkDownload(b *testing.B) {
 	const size = 64 << 20
 	body := randomBytes(size)
@@ -66,17 +69,22 @@ func BenchmarkDownload(b *testing.B) {
 		})
 	}
 	for _, bc := range []struct {
-		name  string
-		bytes int64
-		every time.Duration
+		name   string
+		bytes  int64
+		every  time.Duration
+		nosync bool
+		rcvbuf int
 	}{
-		{"off", -1, 0},
-		{"default", 0, 0},
+		{"off", -1, 0, false, 0},
+		{"default", 0, 0, false, 0},
+		{"default+nosync", 0, 0, true, 0},
+		{"default+nosync+autotuning", 0, 0, true, -1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			dir := b.TempDir()
 			r, err := New(Options{Configuration: urlsession.EphemeralConfiguration(),
-				PartialDir: filepath.Join(dir, "partial"), CheckpointBytes: bc.bytes, CheckpointInterval: bc.every})
+				PartialDir: filepath.Join(dir, "partial"), CheckpointBytes: bc.bytes, CheckpointInterval: bc.every,
+				NoSyncDownloads: bc.nosync, ReceiveBuffer: bc.rcvbuf})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -29,8 +29,11 @@ func (r *Runner) checkpointPath(job api.Job) string {
 // liveCheckpoint makes resume data for a task that keeps appending to
 // the job's partial file, without stopping it, and records it in the
 // job's checkpoint file. It keeps both files open between checkpoints of
-// one task, and has the partial file written back to disk as it grows.
+// one task, and, when syncing (completed downloads are synced), has the
+// partial file written back to disk as it grows.
 type liveCheckpoint struct {
+	syncing bool
+
 	f   *os.File // the partial file, read for its length and tail
 	cp  *os.File // the checkpoint file
 	buf []byte
@@ -51,7 +54,9 @@ func (lc *liveCheckpoint) make(from *resume.Data, least int64) ([]byte, int64, e
 			return nil, 0, err
 		}
 		lc.f = f
-		lc.wb = startWriteback(from.File)
+		if lc.syncing {
+			lc.wb = startWriteback(from.File)
+		}
 	}
 	info, err := lc.f.Stat()
 	if err != nil {

@@ -223,8 +223,8 @@ func TestOrphanCheckpointsRemoved(t *testing.T) {
 	}
 }
 
-// TestReceiveBuffer: Options.ReceiveBuffer sets SO_RCVBUF on the
-// session's connections (Linux reports twice the value set), and
+// TestReceiveBuffer: a positive Options.ReceiveBuffer sets SO_RCVBUF on
+// the session's connections (Linux reports twice the value set), and
 // downloads go through them whole.
 func TestReceiveBuffer(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -237,7 +237,7 @@ func TestReceiveBuffer(t *testing.T) {
 			c.Close()
 		}
 	}()
-	c, err := receiveBufferDialer(96<<10).DialContext(context.Background(), "tcp", ln.Addr().String())
+	c, err := fixedBufferDialer(96<<10).DialContext(context.Background(), "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,14 @@
 // unless the job's own request asked for a range: the file holds the
 // whole resource.
 //
+// Options.NoSyncDownloads drops the syncs (and the early write-back of
+// partial files, see below): a completed file is renamed into place
+// unsynced and reported complete at once. It is still whole or absent
+// while the system runs, and a kill of the daemon loses nothing, but a
+// power loss or kernel crash may damage a file already reported
+// complete. It is for disks slower than the network, where the sync is
+// what a download waits for.
+//
 // Partial files of resume data live in Options.PartialDir, one per job
 // (<job>.partial): the runner moves a partial file there (keeping its
 // modification time, which resume data records) whenever it receives
@@ -44,8 +52,9 @@
 // with the job at most once per progress interval (a durable SQLite
 // commit each). A task that cannot append (a 200 to its range request:
 // the resource changed) is stopped into resume data again, at most once
-// per Options.CheckpointInterval (5 s). While the task appends, the
-// kernel is asked to write the partial file's bytes to disk as they
+// per Options.CheckpointInterval (5 s). While the task appends (and
+// completed downloads are synced), the kernel is asked to write the
+// partial file's bytes to disk as they
 // arrive (sync_file_range on Linux, from a goroutine of its own, so that
 // no checkpoint waits for the disk), which leaves little for the sync at
 // completion. A run starts from the checkpoint
@@ -68,7 +77,17 @@
 // checkpoint's length (truncated, once the 64 KiB before that length
 // still hash as recorded; otherwise the download starts over). What the
 // daemon's socket had received and not yet handed to the session is
-// fetched again; Options.ReceiveBuffer bounds it. A power loss or kernel
+// fetched again. The receive buffer bounds it: by default (Linux) each
+// connection's buffer is sized to its path once the connection is up,
+// its smoothed round-trip time (TCP_INFO, from the handshake) times 10
+// Gbit/s and at least 256 KiB, so that a loopback or LAN connection
+// holds at most about twice that (the kernel doubles SO_RCVBUF for its
+// bookkeeping) and still keeps a window as large as its bandwidth-delay
+// product; a connection whose product exceeds net.ipv4.tcp_rmem's
+// maximum or net.core.rmem_max (a WAN path: tens of ms at 10 Gbit/s)
+// keeps the kernel's autotuning, and with it what the kernel lets the
+// buffer grow to. Options.ReceiveBuffer sets a fixed buffer instead, or
+// keeps autotuning on every path (negative). A power loss or kernel
 // crash is another matter (and a new boot): neither the partial file
 // nor the checkpoint file is synced while the download runs, so both may
 // come back shorter, older or (on file systems that do not order data
@@ -76,9 +95,9 @@
 // ignored for the stored resume data (synced at each commit); a partial
 // file shorter than its resume data, or whose bytes before the recorded
 // length differ, makes the download start over. Only a completed download
-// is synced (see Downloads). A download that cannot be resumed (no strong
-// validator, no byte ranges, a content coding) is never checkpointed and
-// starts over after a kill.
+// is synced (see Downloads), unless Options.NoSyncDownloads. A download
+// that cannot be resumed (no strong validator, no byte ranges, a content
+// coding) is never checkpointed and starts over after a kill.
 //
 // Checkpoint files whose partial file is gone are removed when the
 // runner starts.

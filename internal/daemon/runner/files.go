@@ -24,35 +24,42 @@ func mkdirPrivate(dir string) error {
 }
 
 // place moves the complete file at src to dst so that dst appears whole
-// or not at all, and durably: the file is synced, renamed (or, across
-// file systems, copied to a temporary file beside dst, synced and
-// renamed), and dst's directory synced.
-func place(src, dst string) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	f.Close()
-	if err != nil {
-		return err
+// or not at all, and durably when fsync is not nil: the file is synced
+// with fsync, renamed (or, across file systems, copied to a temporary
+// file beside dst, synced and renamed), and dst's directory synced. With
+// a nil fsync nothing is synced: dst appears whole or not at all while
+// the system runs, but a power loss may leave it short or damaged.
+func place(src, dst string, fsync func(*os.File) error) error {
+	if fsync != nil {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		err = fsync(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(src, dst); err != nil {
 		if !errors.Is(err, syscall.EXDEV) {
 			return err
 		}
-		if err := copyInto(src, dst, false); err != nil {
+		if err := copyInto(src, dst, false, fsync); err != nil {
 			return err
 		}
 		os.Remove(src)
 	}
-	return syncDir(filepath.Dir(dst))
+	if fsync == nil {
+		return nil
+	}
+	return syncDir(filepath.Dir(dst), fsync)
 }
 
 // copyInto copies src to a temporary file in dst's directory (mode
-// 0600), syncs it, gives it src's modification time when keepTime is set,
-// and renames it to dst.
-func copyInto(src, dst string, keepTime bool) error {
+// 0600), syncs it with fsync unless that is nil, gives it src's
+// modification time when keepTime is set, and renames it to dst.
+func copyInto(src, dst string, keepTime bool, fsync func(*os.File) error) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -68,8 +75,8 @@ func copyInto(src, dst string, keepTime bool) error {
 	}
 	name := tmp.Name()
 	_, err = io.Copy(tmp, in)
-	if err == nil {
-		err = tmp.Sync()
+	if err == nil && fsync != nil {
+		err = fsync(tmp)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -86,14 +93,14 @@ func copyInto(src, dst string, keepTime bool) error {
 	return err
 }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
+// syncDir makes a rename in dir durable, syncing it with fsync.
+func syncDir(dir string, fsync func(*os.File) error) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+	if err := fsync(d); err != nil && !errors.Is(err, syscall.EINVAL) {
 		return err
 	}
 	return nil
@@ -117,13 +124,13 @@ func (r *Runner) adopt(job api.Job, data []byte) []byte {
 	own := r.partialPath(job)
 	if d.File != own {
 		if err := os.Rename(d.File, own); err != nil {
-			if !errors.Is(err, syscall.EXDEV) || copyInto(d.File, own, true) != nil {
+			if !errors.Is(err, syscall.EXDEV) || copyInto(d.File, own, true, (*os.File).Sync) != nil {
 				r.log.Warn("could not move a partial file into the partial directory", "job", job.ID, "err", err)
 				return data
 			}
 			os.Remove(d.File)
 		}
-		syncDir(r.opts.PartialDir)
+		syncDir(r.opts.PartialDir, (*os.File).Sync)
 		d.File = own
 		out, err := resume.Encode(d)
 		if err != nil {

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -51,15 +49,49 @@ type Options struct {
 	// negative CheckpointBytes turns checkpoints off.
 	CheckpointBytes    int64
 	CheckpointInterval time.Duration
-	// ReceiveBuffer, when positive, sets the receive buffer (SO_RCVBUF)
-	// of the session's TCP connections, which turns off the kernel's
-	// autotuning of it (Linux lets it grow to net.ipv4.tcp_rmem's
-	// maximum, often several MiB): what sits in that buffer when the
-	// daemon is killed is fetched again. A small buffer bounds that, at
-	// the cost of throughput on paths whose bandwidth-delay product is
-	// larger. Zero leaves the kernel's default. It applies only when the
-	// Configuration has no DialContext of its own.
+	// ReceiveBuffer sets the receive buffer (SO_RCVBUF) of the session's
+	// TCP connections. What sits in that buffer when the daemon is killed
+	// is fetched again, and the kernel's autotuning lets it grow to
+	// net.ipv4.tcp_rmem's maximum (often several MiB) wherever the
+	// daemon's writes fall behind the network, loopback included.
+	//
+	// Zero (the default) sizes it to the path, on Linux: once a
+	// connection is up, its buffer is set to the handshake's smoothed
+	// round-trip time (TCP_INFO) times 10 Gbit/s, at least 256 KiB, which
+	// keeps the window at the bandwidth-delay product of a 10 Gbit/s path
+	// and bounds what a kill loses on loopback and LAN paths to well
+	// under a MiB; a path whose product exceeds net.ipv4.tcp_rmem's
+	// maximum or net.core.rmem_max (beyond which SO_RCVBUF is capped)
+	// keeps autotuning. Elsewhere zero leaves the kernel's own sizing.
+	// Positive sets that many bytes on every connection, before it
+	// connects: this turns autotuning off and caps throughput at about
+	// ReceiveBuffer per round trip. Negative leaves the kernel's
+	// autotuning on every path.
+	//
+	// It applies only when the Configuration has no DialContext of its
+	// own. The runner's DialContext comes with a DialUDPContext (the
+	// session's own way of opening HTTP/3 sockets) unless the
+	// Configuration has one, so that HTTP/3 is used as before.
 	ReceiveBuffer int
+	// NoSyncDownloads turns off the sync of completed downloads. By
+	// default a completed download's file is synced, renamed into place
+	// and its directory synced before the job is reported complete, so
+	// that the file the finish-downloading event names survives a power
+	// loss or a crash of the system, and while the download runs the
+	// kernel is asked to write its partial file to disk as it grows (see
+	// the package documentation), which leaves less for that sync. Where
+	// the network is faster than the disk, that sync is what bounds a
+	// download's time. With NoSyncDownloads the file is renamed into
+	// place unsynced, nothing is written back early, and the job is
+	// complete as soon as the rename is: the file is whole while the
+	// system runs (a kill of the daemon loses nothing), but a power loss
+	// or kernel crash soon after may leave a file reported complete short,
+	// empty or with zeros, and nothing notices. It is for users whose
+	// disks are slower than their network and who accept that. (On
+	// ext4, a rename that replaces an existing file starts writing the
+	// new one to disk, auto_da_alloc: a download that replaces a file
+	// still pays part of what the sync costs.)
+	NoSyncDownloads bool
 	// Logger receives the runner's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -70,6 +102,9 @@ type Runner struct {
 	s    *urlsession.Session
 	opts Options
 	log  *slog.Logger
+	// fsync syncs a completed download's file and directory (unless
+	// Options.NoSyncDownloads): (*os.File).Sync, or a test's.
+	fsync func(*os.File) error
 }
 
 var _ server.Runner = (*Runner)(nil)
@@ -95,8 +130,13 @@ func New(opts Options) (*Runner, error) {
 	} else {
 		cfg = cfg.Clone()
 	}
-	if opts.ReceiveBuffer > 0 && cfg.DialContext == nil {
-		cfg.DialContext = receiveBufferDialer(opts.ReceiveBuffer).DialContext
+	if cfg.DialContext == nil {
+		if dial := dialFunc(opts.ReceiveBuffer); dial != nil {
+			cfg.DialContext = dial
+			if cfg.DialUDPContext == nil {
+				cfg.DialUDPContext = dialUDP
+			}
+		}
 	}
 	s, err := urlsession.New(cfg, nil)
 	if err != nil {
@@ -106,7 +146,16 @@ func New(opts Options) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{s: s, opts: opts, log: log}, nil
+	return &Runner{s: s, opts: opts, log: log, fsync: (*os.File).Sync}, nil
+}
+
+// syncer returns what syncs completed downloads, nil when they are not
+// synced.
+func (r *Runner) syncer() func(*os.File) error {
+	if r.opts.NoSyncDownloads {
+		return nil
+	}
+	return r.fsync
 }
 
 // Close invalidates the session once its tasks have ended (the daemon
@@ -239,7 +288,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 		}
 		dt = r.s.DownloadTask(req)
 	}
-	d := &downloadDelegate{job: job, rep: rep, done: base, resumedAt: -1, wrote: make(chan struct{}, 1)}
+	d := &downloadDelegate{job: job, rep: rep, fsync: r.syncer(), done: base, resumedAt: -1, wrote: make(chan struct{}, 1)}
 	if err := dt.SetDelegate(d); err != nil {
 		dt.Cancel()
 		return server.Result{Err: err, ResumeData: data}, finished, nil
@@ -269,7 +318,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 	due := func() bool {
 		return base+dt.CountOfBytesReceived() >= lastCheckpoint+r.opts.CheckpointBytes
 	}
-	lc := &liveCheckpoint{}
+	lc := &liveCheckpoint{syncing: !r.opts.NoSyncDownloads}
 	defer lc.close()
 	// Live checkpoints reach the daemon from a goroutine of their own,
 	// the latest replacing one not yet taken: the daemon's store may
@@ -404,7 +453,11 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 		d.mu.Lock()
 		took := d.placeTook
 		d.mu.Unlock()
-		r.log.Debug("download synced and in place", "job", job.ID, "bytes", d.bytes(), "took", took)
+		msg := "download synced and in place"
+		if r.opts.NoSyncDownloads {
+			msg = "download in place, not synced"
+		}
+		r.log.Debug(msg, "job", job.ID, "bytes", d.bytes(), "took", took)
 		if status == http.StatusPartialContent && job.Request.Header.Get("Range") == "" {
 			// The rest of the body answered a resumption: the file
 			// holds the whole resource, as a 200 would have sent it.
@@ -412,7 +465,7 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 		}
 		file := job.File
 		if job.Destination != "" {
-			if err := place(job.File, job.Destination); err != nil {
+			if err := place(job.File, job.Destination, r.syncer()); err != nil {
 				// Downloading again would end the same way: fail now,
 				// keeping the complete body where it is.
 				return server.Result{StatusCode: status, BytesDone: d.bytes(), Err: &server.TransferError{
@@ -439,8 +492,9 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 
 // downloadDelegate is a download task's delegate.
 type downloadDelegate struct {
-	job api.Job
-	rep *reporter
+	job   api.Job
+	rep   *reporter
+	fsync func(*os.File) error // Runner.syncer's
 
 	wrote chan struct{} // signalled after each DidWriteData
 
@@ -450,7 +504,7 @@ type downloadDelegate struct {
 	resumedAt int64 // DidResumeAtOffset's offset, -1 before it
 	placed    bool
 	placeErr  error
-	placeTook time.Duration // syncing and renaming the complete file
+	placeTook time.Duration // syncing (unless off) and renaming the complete file
 }
 
 var (
@@ -487,7 +541,7 @@ func (d *downloadDelegate) DidFinishDownloadingTo(_ *urlsession.Session, t *urls
 		return // retried, not handed over; the session removes the file
 	}
 	start := time.Now()
-	err := place(path, d.job.File)
+	err := place(path, d.job.File, d.fsync)
 	took := time.Since(start)
 	d.mu.Lock()
 	d.placed, d.placeErr, d.placeTook = err == nil, err, took
@@ -650,28 +704,5 @@ func transferError(err error) *server.TransferError {
 		Code:      int(e.Code),
 		Message:   msg,
 		Permanent: permanent[e.Code] || errors.Is(err, urlsession.ErrUploadFileChanged),
-	}
-}
-
-// receiveBufferDialer returns a dialer whose TCP connections have a
-// receive buffer of n bytes (set before connecting, so that the window
-// scale fits it).
-func receiveBufferDialer(n int) *net.Dialer {
-	return &net.Dialer{
-		Timeout:   30 * time.Second,
-		KeepAlive: 30 * time.Second,
-		Control: func(network, _ string, c syscall.RawConn) error {
-			if !strings.HasPrefix(network, "tcp") {
-				return nil
-			}
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		},
 	}
 }
