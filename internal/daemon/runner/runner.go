@@ -29,6 +29,14 @@ const (
 // looked at for a checkpoint between two DidWriteData.
 const livePoll = time.Millisecond
 
+// liveGap is the least time between two checkpoints of a download that
+// appends to its partial file: on a fast link 1 MiB arrives in under a
+// millisecond, and a checkpoint each time would cost a quarter of the
+// throughput. A kill -9 loses nothing to it (the next daemon of the boot
+// continues from the partial file's end); after a reboot the download
+// continues from at most liveGap's worth of bytes earlier.
+const liveGap = 10 * time.Millisecond
+
 // stopWait bounds how long a stopping transfer may take to hand back its
 // resume data.
 const stopWait = 10 * time.Second
@@ -43,7 +51,8 @@ type Options struct {
 	PartialDir string
 	// CheckpointBytes spaces the checkpoints of a running download (see
 	// the package documentation): one each time CheckpointBytes (default
-	// 1 MiB) more are in the partial file. CheckpointInterval (default 5
+	// 1 MiB) more are in the partial file, at most one per 10 ms while the
+	// task appends to it. CheckpointInterval (default 5
 	// s) is the least time between two checkpoints that stop the task
 	// and continue it with a range request (after the first of a run). A
 	// negative CheckpointBytes turns checkpoints off.
@@ -318,6 +327,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 	due := func() bool {
 		return base+dt.CountOfBytesReceived() >= lastCheckpoint+r.opts.CheckpointBytes
 	}
+	var lastLive time.Time // when live last ran
 	lc := &liveCheckpoint{syncing: !r.opts.NoSyncDownloads}
 	defer lc.close()
 	// Live checkpoints reach the daemon from a goroutine of their own,
@@ -383,7 +393,10 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			continue
 		}
 		if appending() {
-			live()
+			if now := time.Now(); now.Sub(lastLive) >= liveGap {
+				lastLive = now
+				live()
+			}
 			continue
 		}
 		resp := dt.Response()
