@@ -1060,6 +1060,24 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 			return nil, err
 		}
 	}
+	d := dt.resumeDataBaseLocked(path)
+	d.SetFingerprint(fp)
+	if st := dl.x.segState; st != nil {
+		d.Segments, d.Offset = st, st.Written()
+	}
+	data, err := resume.Encode(d)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return data, nil
+}
+
+// resumeDataBaseLocked returns the task's resume data for the partial
+// file at path but for what describes the file's contents: the request
+// (the one it continues, if any), the validators and the total length.
+func (dt *DownloadTask) resumeDataBaseLocked(path string) *resume.Data {
+	dl := &dt.dl
 	d := &resume.Data{
 		ETag:     dl.validators.ETag,
 		Modified: dl.validators.Modified,
@@ -1072,16 +1090,7 @@ func (dt *DownloadTask) resumeDataLocked(path string) ([]byte, error) {
 		d.URL = dt.orig.URL.String()
 		d.Header = resume.KeptHeader(dt.orig.Header)
 	}
-	d.SetFingerprint(fp)
-	if st := dl.x.segState; st != nil {
-		d.Segments, d.Offset = st, st.Written()
-	}
-	data, err := resume.Encode(d)
-	if err != nil {
-		os.Remove(path)
-		return nil, err
-	}
-	return data, nil
+	return d
 }
 
 // BecomeDownloadDelegate hears that a data task became a download task.

@@ -78,20 +78,8 @@ func (dt *DownloadTask) Checkpoint() ([]byte, error) {
 	dl.mu.Lock()
 	f, ex := dl.file, dl.x.exec
 	ok := f != nil && dl.path != "" && dl.resumable && !dl.kept && !dl.done && dl.validators.Valid()
-	d := &resume.Data{
-		ETag:       dl.validators.ETag,
-		Modified:   dl.validators.Modified,
-		Offset:     dl.written,
-		Total:      dl.total,
-		File:       dl.path,
-		Checkpoint: true,
-	}
-	if dl.from != nil {
-		d.URL, d.Header = dl.from.URL, dl.from.Header
-	} else {
-		d.URL = dt.orig.URL.String()
-		d.Header = resume.KeptHeader(dt.orig.Header)
-	}
+	d := dt.resumeDataBaseLocked(dl.path)
+	d.Offset, d.Checkpoint = dl.written, true
 	dl.mu.Unlock()
 	if !ok {
 		return nil, ErrNoCheckpoint

@@ -319,15 +319,7 @@ var emptyTail = func() string { s := sha256.Sum256(nil); return hex.EncodeToStri
 func (c *client) writeResumeFile(data []byte) error {
 	name := c.o.output + resumeSuffix
 	tmp := name + ".tmp"
-	os.Remove(tmp) // the command's own names: never written through
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err := writeRecord(tmp, data)
 	if err == nil {
 		err = os.Rename(tmp, name)
 	}
