@@ -49,7 +49,7 @@ func requestKey(req *http.Request) (string, bool) {
 // VaryFields returns the field names a response's Vary header lists,
 // canonicalised, and whether it lists "*".
 func VaryFields(h http.Header) (names []string, star bool) {
-	for _, line := range h.Values("Vary") {
+	for _, line := range h["Vary"] { // h.Values, the name being canonical
 		for name := range strings.SplitSeq(line, ",") {
 			name = strings.TrimSpace(name)
 			switch name {
