@@ -77,6 +77,37 @@ func BenchmarkOverhead(b *testing.B) {
 			}
 		})
 	})
+	// Data one task after another, as in the sequential Get1K runs,
+	// without stores and with DefaultConfiguration's shared stores.
+	for _, stores := range []bool{false, true} {
+		name := "Data_seq"
+		if stores {
+			name = "Data_default_stores_seq"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := urlsession.DefaultConfiguration()
+			if !stores {
+				cfg.URLCache, cfg.HTTPCookieStorage, cfg.URLCredentialStorage = nil, nil, nil
+			}
+			cfg.Protocols = []urlsession.Protocol{p}
+			cfg.Proxy = urlsession.NoProxy
+			s, err := urlsession.New(cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(s.FinishTasksAndInvalidate)
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				body, resp, err := s.Data(ctx, req)
+				if err := checkSmall(resp, body, err); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
 	// Data with 64 in flight, as in the Get1K par64 runs, without stores
 	// and with DefaultConfiguration's shared stores: per request a cache
 	// lookup (a miss: nothing is cacheable), a cookie lookup and the

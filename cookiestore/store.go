@@ -503,7 +503,7 @@ func (s *Store) SetCookiesFromResponseWithPolicy(h http.Header, u, mainDocumentU
 }
 
 func (s *Store) setFromResponse(h http.Header, u, mainDocumentURL *url.URL, policy *AcceptPolicy) {
-	lines := h.Values("Set-Cookie")
+	lines := h["Set-Cookie"] // h.Values, the name being canonical
 	if len(lines) == 0 {
 		return
 	}

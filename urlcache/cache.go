@@ -101,7 +101,7 @@ type Cache struct {
 	recMu     sync.Mutex
 	recovered []error // of *RecoveryError, at most maxRecovered
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // the read lock is enough to look a key up in mem
 	mem     *memStore
 	disk    *diskStore // nil without a disk store
 	diskCap int64
@@ -201,25 +201,38 @@ func (c *Cache) CachedResponse(req *http.Request) *CachedResponse {
 	if !ok {
 		return nil
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	cred := credentialTag(key, req)
+	// Most lookups are misses in memory: the read lock tells, so that
+	// concurrent lookups do not queue for the cache. Only a key the
+	// memory store has takes the lock, to mark the entry used.
+	c.mu.RLock()
+	closed, disk := c.closed, c.disk
+	_, inMem := c.mem.byKey[key]
+	c.mu.RUnlock()
+	if closed {
 		return nil
 	}
-	cred := credentialTag(key, req)
-	if me := c.mem.get(key); me != nil {
-		// The memory store has the newest entry this Cache stored or
-		// read for the URL (the disk store may still have an older one
-		// while a background write is pending): it alone decides.
-		var cr *CachedResponse
-		if me.e.selects(req, &cred) {
-			cr = me.e.cachedResponse(me.body)
+	if inMem {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil
 		}
+		if me := c.mem.get(key); me != nil {
+			// The memory store has the newest entry this Cache stored
+			// or read for the URL (the disk store may still have an
+			// older one while a background write is pending): it alone
+			// decides.
+			var cr *CachedResponse
+			if me.e.selects(req, &cred) {
+				cr = me.e.cachedResponse(me.body)
+			}
+			c.mu.Unlock()
+			return cr
+		}
+		disk = c.disk
 		c.mu.Unlock()
-		return cr
 	}
-	disk := c.disk
-	c.mu.Unlock()
 	if disk == nil {
 		return nil
 	}

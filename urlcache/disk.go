@@ -104,7 +104,7 @@ type diskStore struct {
 
 	puts *atomic.Int64 // entries the stores of this process stored in the directory
 
-	mu       sync.Mutex
+	mu       sync.RWMutex             // the read lock is enough to read misses and hot
 	misses   map[string]miss          // keys recently missing from the index
 	asking   map[string]chan struct{} // keys being looked up in the index; closed when done
 	hot      map[string]hotEntry      // index rows recently read or written here
@@ -495,17 +495,16 @@ func (d *diskStore) get(key string, req *http.Request, cred *credTag) (*entry, [
 		// The count of the process's stores is read before the maps: a
 		// store after it makes a miss remembered now count for nothing.
 		puts := d.puts.Load()
-		d.mu.Lock()
+		d.mu.RLock()
 		h, hot := d.hot[key]
 		m, missed := d.misses[key]
+		d.mu.RUnlock()
 		if !hot && missed && m.puts == puts && time.Since(m.at) < missMemoTTL {
 			// A key the index did not have a moment ago, with no store of
 			// this process having stored anything since, is a miss
 			// without asking it.
-			d.mu.Unlock()
 			return nil, nil, 0
 		}
-		d.mu.Unlock()
 		if hot && h.e.selects(req, cred) {
 			body, err := readBody(d.bodyPath(h.file), h.e)
 			if err == nil {

@@ -3,6 +3,7 @@ package urlcache
 import (
 	"bytes"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -150,6 +151,23 @@ func FuzzSingleRange(f *testing.F) {
 		case 0, 416:
 		default:
 			t.Fatalf("status %d", status)
+		}
+	})
+}
+
+func FuzzPlainKey(f *testing.F) {
+	for _, s := range keyURLs {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := url.Parse(s)
+		if err != nil {
+			return
+		}
+		if k, ok := plainKey(u); ok {
+			if want := copyKey(u); k != want {
+				t.Fatalf("%q: plainKey %q, copyKey %q", s, k, want)
+			}
 		}
 	})
 }

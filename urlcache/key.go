@@ -18,6 +18,15 @@ func Key(u *url.URL) (string, bool) {
 	if u == nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Path == "") {
 		return "", false
 	}
+	if k, ok := plainKey(u); ok {
+		return k, true
+	}
+	return copyKey(u), true
+}
+
+// copyKey is Key for any URL with a scheme: a copy of it changed as Key
+// describes, as url.URL.String writes it.
+func copyKey(u *url.URL) string {
 	k := *u
 	k.Scheme = strings.ToLower(u.Scheme)
 	k.User = nil
@@ -34,7 +43,62 @@ func Key(u *url.URL) (string, bool) {
 		k.Path, k.RawPath = "/", ""
 	}
 	k.ForceQuery = false
-	return k.String(), true
+	return k.String()
+}
+
+// plainKey is Key for the usual http or https URL, which Key changes only
+// by dropping its fragment: scheme and host in lower case, a host of
+// letters, digits, dots and hyphens with no port or another than the
+// scheme's default, no user information, and a path of characters
+// url.URL.String writes as they are, starting with "/". It returns the
+// string copyKey would, without copying the URL; ok is false for any
+// other URL.
+func plainKey(u *url.URL) (key string, ok bool) {
+	var defaultPort string
+	switch u.Scheme {
+	case "http":
+		defaultPort = "80"
+	case "https":
+		defaultPort = "443"
+	default:
+		return "", false
+	}
+	if u.Opaque != "" || u.User != nil || u.Host == "" || u.RawPath != "" || u.Path == "" || u.Path[0] != '/' {
+		return "", false
+	}
+	host := u.Host
+	colon := -1
+	for i := 0; i < len(host); i++ {
+		switch c := host[i]; {
+		case '0' <= c && c <= '9':
+		case colon < 0 && ('a' <= c && c <= 'z' || c == '.' || c == '-'):
+		case colon < 0 && c == ':':
+			colon = i
+		default:
+			return "", false
+		}
+	}
+	if colon >= 0 {
+		if port := host[colon+1:]; port == "" || port == defaultPort {
+			return "", false
+		}
+	}
+	for i := 0; i < len(u.Path); i++ {
+		if !plainPathByte(u.Path[i]) {
+			return "", false
+		}
+	}
+	if u.RawQuery == "" {
+		return u.Scheme + "://" + host + u.Path, true
+	}
+	return u.Scheme + "://" + host + u.Path + "?" + u.RawQuery, true
+}
+
+// plainPathByte reports whether url.URL.EscapedPath leaves c as it is in
+// a path: an unreserved character or "/".
+func plainPathByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~' || c == '/'
 }
 
 // requestKey returns the key of the entry a request may read: GET and HEAD
@@ -49,7 +113,7 @@ func requestKey(req *http.Request) (string, bool) {
 // VaryFields returns the field names a response's Vary header lists,
 // canonicalised, and whether it lists "*".
 func VaryFields(h http.Header) (names []string, star bool) {
-	for _, line := range h.Values("Vary") {
+	for _, line := range h["Vary"] { // h.Values, the name being canonical
 		for name := range strings.SplitSeq(line, ",") {
 			name = strings.TrimSpace(name)
 			switch name {

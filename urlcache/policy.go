@@ -48,9 +48,11 @@ const maxDelta = 1 << 31
 // no-cache" sets NoCache (RFC 9111 section 5.4).
 func ParseCacheControl(h http.Header) CacheControl {
 	cc := CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
-	lines := h.Values("Cache-Control")
+	// The names are canonical: indexing the map is Values without
+	// canonicalising the name on every call.
+	lines := h["Cache-Control"]
 	if len(lines) == 0 {
-		for _, p := range h.Values("Pragma") {
+		for _, p := range h["Pragma"] {
 			for tok := range strings.SplitSeq(p, ",") {
 				if strings.EqualFold(strings.TrimSpace(tok), "no-cache") {
 					cc.NoCache = true

@@ -492,3 +492,34 @@ func TestKey(t *testing.T) {
 		t.Error("a relative URL has a key")
 	}
 }
+
+// keyURLs are URLs Key's two ways of building a key must agree on.
+var keyURLs = []string{
+	"http://127.0.0.1:8080/1k", "https://example.com/a/b?c=d&e", "https://example.com/a?", "http://example.com",
+	"http://example.com:80/", "https://example.com:443/x", "https://example.com:80/x", "http://example.com:/x",
+	"https://Example.com/a", "HTTPS://example.com/a", "https://example.com/a%20b", "https://example.com/a%2Fb",
+	"https://example.com/caf%C3%A9", "https://example.com/a;b=c,d", "https://example.com/a:b@c", "https://example.com/a!b*(c)",
+	"https://example.com/a/./b/../c", "https://example.com//a", "https://u@example.com/a", "https://example.com/a#f",
+	"https://example.com/a?b#c", "https://example.com/a?b%20c", "http://[::1]:8080/a", "http://[fe80::1%25en0]/a",
+	"https://xn--caf-dma.example/a", "https://ex_ample.com/a", "https://example.com./a", "https://a.b-c.d:65535/~x_y.z",
+	"http://example.com?x", "https://example.com/*", "ws://example.com/a", "https://example.com:8443/%7Ex",
+}
+
+func TestPlainKeyIsCopyKey(t *testing.T) {
+	plain := 0
+	for _, s := range keyURLs {
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, ok := plainKey(u); ok {
+			plain++
+			if want := copyKey(u); k != want {
+				t.Errorf("%s: plainKey %q, copyKey %q", s, k, want)
+			}
+		}
+	}
+	if plain < 10 {
+		t.Errorf("only %d of the URLs take the plain way", plain)
+	}
+}

@@ -112,7 +112,7 @@ const maxEntryFraction = 20
 // Do implements Stage.
 func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next) (*http.Response, error) {
 	uc := c.Cache
-	if uc == nil || req.URL == nil || !isHTTP(req.URL.Scheme) || req.Header.Get("Upgrade") != "" {
+	if uc == nil || req.URL == nil || !isHTTP(req.URL.Scheme) || first(req.Header, "Upgrade") != "" {
 		// A protocol upgrade (a WebSocket handshake) is neither served
 		// from nor stored in the cache.
 		return next.Do(ctx, req)
@@ -260,7 +260,9 @@ func (c *Cache) Do(ctx context.Context, call *Call, req *http.Request, next Next
 	if err != nil {
 		return nil, err
 	}
-	return c.store(ctx, call, req, resp, stored, sent, now())
+	// The response time is read by store once it knows the response is
+	// to be stored: most are not, and a clock reading is saved.
+	return c.store(ctx, call, req, resp, stored, sent, time.Time{})
 }
 
 // staleOnError returns the stored response to answer req with when asking
@@ -410,6 +412,15 @@ func (c *Cache) now() time.Time {
 		return c.Now()
 	}
 	return time.Now()
+}
+
+// first is h.Get(name) for a canonical name, without canonicalising it
+// again.
+func first(h http.Header, name string) string {
+	if vs := h[name]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
 }
 
 func isHTTP(scheme string) bool {
@@ -609,7 +620,9 @@ func (c *Cache) headUpdate(head *http.Request, stored *urlcache.CachedResponse, 
 }
 
 // store passes a network response on, storing it while its body streams
-// when it is storable and the task's delegate agrees.
+// when it is storable and the task's delegate agrees. A zero received
+// means the response has just arrived: store reads the clock for its
+// response time when it stores it.
 func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *http.Response, stored *urlcache.CachedResponse, sent, received time.Time) (*http.Response, error) {
 	uc := c.Cache
 	if !urlcache.Storable(req, resp) {
@@ -627,6 +640,9 @@ func (c *Cache) store(ctx context.Context, call *Call, req *http.Request, resp *
 		// still store it. (Checked before the size limit, which takes
 		// the cache's lock twice.)
 		return resp, nil
+	}
+	if received.IsZero() {
+		received = c.now()
 	}
 	limit := c.entryLimit()
 	if resp.ContentLength > limit {
@@ -822,7 +838,7 @@ func (b *askBody) Close() error { return b.rc.Close() }
 // stale-while-revalidate or stale-if-error window.
 func reusable(resp *http.Response) bool {
 	h := resp.Header
-	if h.Get("ETag") != "" || h.Get("Last-Modified") != "" {
+	if first(h, "Etag") != "" || first(h, "Last-Modified") != "" {
 		return true
 	}
 	if vs := h["Expires"]; len(vs) == 1 {
