@@ -518,8 +518,31 @@ func (h *h3Transport) socket(ctx context.Context, addr, host, portText string, t
 		}
 		return pc, raddr, nil
 	}
-	port, _ := strconv.Atoi(portText)
-	var err error
+	return udpSocket(ctx, host, portText, tr)
+}
+
+// DialUDP prepares the UDP side of an HTTP/3 connection to addr
+// ("host:port") as a session does when its Configuration has no
+// DialUDPContext: the host resolved with net.DefaultResolver, an IPv4
+// address preferred, and an unconnected socket from net.ListenUDP. It
+// returns the socket and the server's address. network is ignored (it is
+// "udp"). Give it as Configuration.DialUDPContext beside a DialContext of
+// your own to keep HTTP/3 with the session's own UDP dialing.
+func DialUDP(ctx context.Context, network, addr string) (net.PacketConn, net.Addr, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return udpSocket(ctx, host, portText, func() *httptrace.ClientTrace { return nil })
+}
+
+// udpSocket resolves host (reporting to tr's trace) and opens the UDP
+// socket of an HTTP/3 connection to it (see DialUDP).
+func udpSocket(ctx context.Context, host, portText string, tr func() *httptrace.ClientTrace) (net.PacketConn, net.Addr, error) {
+	port, err := net.LookupPort("udp", portText)
+	if err != nil {
+		return nil, nil, err
+	}
 	ips := []net.IPAddr{}
 	if ip := net.ParseIP(host); ip != nil {
 		ips = append(ips, net.IPAddr{IP: ip})

@@ -216,3 +216,26 @@ func TestConnectTimeoutTCP(t *testing.T) {
 		t.Error("Validate accepts a negative ConnectTimeout")
 	}
 }
+
+// TestDialUDP: DialUDP resolves the host, prefers
+// IPv4, and returns an unconnected socket of that family.
+func TestDialUDP(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:4433", "localhost:4433"} {
+		pc, raddr, err := DialUDP(context.Background(), "udp", addr)
+		if err != nil {
+			t.Fatalf("DialUDP(%q): %v", addr, err)
+		}
+		local := pc.LocalAddr().(*net.UDPAddr)
+		pc.Close()
+		u, ok := raddr.(*net.UDPAddr)
+		if !ok || u.Port != 4433 || (addr == "127.0.0.1:4433" && !u.IP.Equal(net.IPv4(127, 0, 0, 1))) {
+			t.Fatalf("DialUDP(%q) = %v", addr, raddr)
+		}
+		if (u.IP.To4() != nil) != (local.IP.To4() != nil) {
+			t.Errorf("DialUDP(%q): address %v, local socket %v: not of one family", addr, u, local)
+		}
+	}
+	if _, _, err := DialUDP(context.Background(), "udp", "no-port"); err == nil {
+		t.Error("dialUDP without a port did not fail")
+	}
+}

@@ -1,8 +1,6 @@
 package runner
 
 import (
-	"context"
-	"net"
 	"testing"
 	"time"
 )
@@ -33,28 +31,5 @@ func TestPathReceiveBuffer(t *testing.T) {
 		if got := pathReceiveBuffer(c.rtt, c.limit); got != c.want {
 			t.Errorf("pathReceiveBuffer(%v, %d) = %d, want %d", c.rtt, c.limit, got, c.want)
 		}
-	}
-}
-
-// TestDialUDP: the runner's DialUDPContext resolves the host, prefers
-// IPv4, and returns an unconnected socket of that family.
-func TestDialUDP(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1:4433", "localhost:4433"} {
-		pc, raddr, err := dialUDP(context.Background(), "udp", addr)
-		if err != nil {
-			t.Fatalf("dialUDP(%q): %v", addr, err)
-		}
-		local := pc.LocalAddr().(*net.UDPAddr)
-		pc.Close()
-		u, ok := raddr.(*net.UDPAddr)
-		if !ok || u.Port != 4433 || (addr == "127.0.0.1:4433" && !u.IP.Equal(net.IPv4(127, 0, 0, 1))) {
-			t.Fatalf("dialUDP(%q) = %v", addr, raddr)
-		}
-		if (u.IP.To4() != nil) != (local.IP.To4() != nil) {
-			t.Errorf("dialUDP(%q): address %v, local socket %v: not of one family", addr, u, local)
-		}
-	}
-	if _, _, err := dialUDP(context.Background(), "udp", "no-port"); err == nil {
-		t.Error("dialUDP without a port did not fail")
 	}
 }

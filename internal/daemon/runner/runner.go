@@ -78,8 +78,8 @@ type Options struct {
 	// autotuning on every path.
 	//
 	// It applies only when the Configuration has no DialContext of its
-	// own. The runner's DialContext comes with a DialUDPContext (the
-	// session's own way of opening HTTP/3 sockets) unless the
+	// own. The runner's DialContext comes with urlsession.DialUDP as the
+	// DialUDPContext (the session's own way of opening HTTP/3 sockets) unless the
 	// Configuration has one, so that HTTP/3 is used as before.
 	ReceiveBuffer int
 	// NoSyncDownloads turns off the sync of completed downloads. By
@@ -143,7 +143,7 @@ func New(opts Options) (*Runner, error) {
 		if dial := dialFunc(opts.ReceiveBuffer); dial != nil {
 			cfg.DialContext = dial
 			if cfg.DialUDPContext == nil {
-				cfg.DialUDPContext = dialUDP
+				cfg.DialUDPContext = urlsession.DialUDP
 			}
 		}
 	}
