@@ -72,9 +72,10 @@ func pacedServer(t *testing.T, res http.Handler, h2 bool, log *rangeLog, stall *
 	return s
 }
 
-// waitSize waits until the file at name holds at least n bytes, or the
-// process ends (reported by exited).
-func waitSize(t *testing.T, name string, n int64, exited chan error) bool {
+// waitUntil polls ok until it holds (true) or the process ends (false,
+// its exit left in exited for the caller); it fails the test after 30 s,
+// saying what did not come.
+func waitUntil(t *testing.T, what string, ok func() bool, exited chan error) bool {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -84,13 +85,23 @@ func waitSize(t *testing.T, name string, n int64, exited chan error) bool {
 			return false
 		default:
 		}
-		if fi, err := os.Stat(name); err == nil && fi.Size() >= n {
+		if ok() {
 			return true
 		}
 		time.Sleep(time.Millisecond) // polls for the event, not a timing
 	}
-	t.Fatalf("%s did not reach %d bytes", name, n)
+	t.Fatalf("%s did not come", what)
 	return false
+}
+
+// waitSize waits until the file at name holds at least n bytes, or the
+// process ends (reported by exited).
+func waitSize(t *testing.T, name string, n int64, exited chan error) bool {
+	t.Helper()
+	return waitUntil(t, fmt.Sprintf("%s of %d bytes", name, n), func() bool {
+		fi, err := os.Stat(name)
+		return err == nil && fi.Size() >= n
+	}, exited)
 }
 
 // waitCheckpoint waits until the resume record at name is a checkpoint
@@ -98,23 +109,20 @@ func waitSize(t *testing.T, name string, n int64, exited chan error) bool {
 // process ends first.
 func waitCheckpoint(t *testing.T, name string, n int64, exited chan error) (int64, bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			exited <- err // for the caller
-			return 0, false
-		default:
+	var got int64
+	ok := waitUntil(t, fmt.Sprintf("a checkpoint of %d bytes in %s", n, name), func() bool {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return false
 		}
-		if b, err := os.ReadFile(name); err == nil {
-			if d, err := resume.Decode(b); err == nil && d.Checkpoint && d.Offset >= n {
-				return d.Offset, true
-			}
+		d, err := resume.Decode(b)
+		if err != nil || !d.Checkpoint || d.Offset < n {
+			return false
 		}
-		time.Sleep(time.Millisecond) // polls for the event, not a timing
-	}
-	t.Fatalf("%s did not become a checkpoint of %d bytes", name, n)
-	return 0, false
+		got = d.Offset
+		return true
+	}, exited)
+	return got, ok
 }
 
 // startCLI starts the command in a process of its own, with TMPDIR set
