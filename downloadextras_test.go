@@ -489,7 +489,10 @@ func TestDownloadSegmentedServerIgnoresRange(t *testing.T) {
 func TestDownloadSegmentedResourceReplaced(t *testing.T) {
 	old := testContent(2<<20, 43)
 	updated := testContent(2<<20, 44)
-	h := &rangeSplit{whole: urlsessiontest.NewResource(old), ranges: urlsessiontest.NewResource(updated)}
+	// The first response stalls at 256 KiB, so it cannot finish with the
+	// old content before the ranges are asked for (a fast machine could
+	// otherwise send it all first, which is a correct download of it).
+	h := &rangeSplit{whole: stalled(urlsessiontest.NewResource(old), 256<<10), ranges: urlsessiontest.NewResource(updated)}
 	bothProtocols(t, h, func(t *testing.T, srv *server) {
 		s := newSession(t, srv.config(), nil)
 		path, _, err := s.Download(context.Background(), get(t, srv.URL), WithSegments(4))
