@@ -276,9 +276,16 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 		if limit >= 0 && resp.ContentLength > limit {
 			return nil, errTooLong(limit)
 		}
-		// Room for the announced length and the read that sees EOF; grown
-		// geometrically beyond that, as io.ReadAll does.
-		buf = make([]byte, 0, int(min(max(resp.ContentLength, 0), 64<<20))+512)
+		// Room for the announced length; grown geometrically beyond that,
+		// as io.ReadAll does. With no length, room for a first read.
+		switch {
+		case resp.ContentLength == 0:
+			buf = []byte{} // empty, not nil, and no allocation
+		case resp.ContentLength > 0:
+			buf = make([]byte, 0, int(min(resp.ContentLength, 64<<20)))
+		default:
+			buf = make([]byte, 0, 512)
+		}
 	}
 	var dd DataDelegate
 	if t.deliver.handler == nil {
@@ -292,13 +299,21 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 		}
 		var p []byte
 		var pooled *[]byte
-		if dd == nil && collect {
+		inBuf := false // p is buf's own free space
+		switch {
+		case dd == nil && collect && len(buf) == cap(buf) && int64(len(buf)) == resp.ContentLength:
+			// All that was announced is here: the read that sees the end
+			// goes to a pooled piece, and buf grows only if more comes.
+			pooled = pool.Get().(*[]byte)
+			p = *pooled
+		case dd == nil && collect:
 			if cap(buf)-len(buf) < 512 {
 				buf = slices.Grow(buf, min(max(cap(buf), 512), chunkSize))
 			}
 			p = buf[len(buf):cap(buf)]
 			p = p[:min(len(p), chunkSize)]
-		} else {
+			inBuf = true
+		default:
 			pooled = pool.Get().(*[]byte)
 			p = *pooled
 		}
@@ -319,8 +334,10 @@ func (t *Task) readBody(ctx context.Context, resp *http.Response) ([]byte, error
 			// network, once that many bytes arrived.
 			last := err == io.EOF || (resp.ProtoMajor == 1 && resp.ContentLength >= 0 && got >= resp.ContentLength)
 			switch {
+			case inBuf:
+				buf = buf[:len(buf)+n]
 			case dd == nil && collect:
-				buf = buf[:len(buf)+n] // p is buf's own free space
+				buf = append(buf, p[:n]...) // more than was announced
 			case dd != nil:
 				if collect {
 					buf = append(buf, p[:n]...)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -421,6 +422,49 @@ func TestCustomProtocol(t *testing.T) {
 	_, _, err = newSession(t, nil, nil).Data(context.Background(), get(t, "echo:hello"))
 	if !errors.Is(err, ErrUnsupportedURL) {
 		t.Fatalf("without the protocol: %v, want unsupported URL", err)
+	}
+}
+
+// lengthProtocol answers len: URLs with the opaque part as the body and
+// the Content-Length given in the query (none when absent): a protocol may
+// announce less than it sends, or nothing.
+type lengthProtocol struct{}
+
+func (lengthProtocol) CanHandle(r *http.Request) bool { return r.URL.Scheme == "len" }
+func (lengthProtocol) RoundTrip(r *http.Request) (*http.Response, error) {
+	n := int64(-1)
+	if v := r.URL.Query().Get("n"); v != "" {
+		n, _ = strconv.ParseInt(v, 10, 64)
+	}
+	body := strings.Repeat(r.URL.Opaque, 300) // 300 or more bytes
+	return &http.Response{StatusCode: 200, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: n, Request: r}, nil
+}
+
+// A collected body is whole whatever length was announced: the exact
+// length, less, none, or zero with bytes after all.
+func TestCollectedBodyAnnouncedLength(t *testing.T) {
+	cfg := DefaultConfiguration()
+	cfg.Protocols = []Protocol{lengthProtocol{}, echoProtocol{}}
+	s := newSession(t, cfg, nil)
+	for _, c := range []struct {
+		opaque string
+		n      string
+	}{{"ab", "600"}, {"ab", "10"}, {"abc", ""}, {"a", "0"}, {"abcd", "1"}} {
+		want := strings.Repeat(c.opaque, 300)
+		u := "len:" + c.opaque
+		if c.n != "" {
+			u += "?n=" + c.n
+		}
+		body, _, err := s.Data(context.Background(), get(t, u))
+		if err != nil || string(body) != want {
+			t.Errorf("%s: %d bytes, %v; want %d bytes", u, len(body), err, len(want))
+		}
+	}
+	// A body announced and sent empty is empty, not nil.
+	body, _, err := s.Data(context.Background(), get(t, "echo:"))
+	if err != nil || body == nil || len(body) != 0 {
+		t.Errorf("an empty body: %q (nil %v), %v; want empty, not nil", body, body == nil, err)
 	}
 }
 
