@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command urlsessiond is the per-user background-transfer daemon of
 // urlsession: it keeps the uploads and downloads of background sessions
 // going while their programs are not running, survives crashes, and

@@ -7,8 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
@@ -30,7 +30,7 @@ var ErrNoDaemon = errors.New("urlsessiond not found")
 // else urlsessiond beside the running executable.
 func FindDaemon() (string, error) {
 	if p := os.Getenv(DaemonEnv); p != "" {
-		if !strings.Contains(p, "/") {
+		if !strings.ContainsAny(p, "/"+string(filepath.Separator)) {
 			found, err := exec.LookPath(p)
 			if err != nil {
 				return "", fmt.Errorf("%w: $%s=%s: %v", ErrNoDaemon, DaemonEnv, p, err)
@@ -46,7 +46,11 @@ func FindDaemon() (string, error) {
 		return p, nil
 	}
 	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), DaemonName)
+		name := DaemonName
+		if runtime.GOOS == "windows" {
+			name += ".exe"
+		}
+		p := filepath.Join(filepath.Dir(exe), name)
 		if executable(p) == nil {
 			return p, nil
 		}
@@ -54,12 +58,15 @@ func FindDaemon() (string, error) {
 	return "", fmt.Errorf("%w: not on PATH nor beside this program; set $%s", ErrNoDaemon, DaemonEnv)
 }
 
+// executable reports why the file at p cannot be run, or nil: as
+// exec.LookPath judges a path (mode bits on Unix, the extension on
+// Windows).
 func executable(p string) error {
 	info, err := os.Stat(p)
 	if err != nil {
 		return err
 	}
-	if info.IsDir() || info.Mode().Perm()&0o111 == 0 {
+	if _, lerr := exec.LookPath(p); info.IsDir() || lerr != nil {
 		return fmt.Errorf("%s is not an executable file", p)
 	}
 	return nil
@@ -96,7 +103,7 @@ func Start(ctx context.Context, opts StartOptions) (*Client, error) {
 	}
 	cmd := exec.Command(opts.Daemon, opts.Args...)
 	cmd.Env = opts.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detached() // start_unix.go, start_windows.go
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", opts.Daemon, err)
 	}

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package runner is urlsessiond's transfer engine: a server.Runner that
 // runs every job with one ordinary urlsession.Session, so that the
 // configuration's cookies, cache, credential storage (without interactive

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package server is urlsessiond's machinery: the HTTP+JSON API of package
 // api on a Unix socket, the scheduler that runs the stored jobs through a
 // Runner, and the launcher of sessions' commands.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package server
 
 import (
@@ -7,12 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-
-	"golang.org/x/sys/unix"
 )
 
-// Peer is the process at the other end of a connection, from
-// SO_PEERCRED.
+// Peer is the process at the other end of a connection, from the
+// socket's peer credentials (SO_PEERCRED on Linux, LOCAL_PEERCRED and
+// LOCAL_PEERPID on macOS).
 type Peer struct {
 	PID int
 	UID int
@@ -22,8 +23,8 @@ type Peer struct {
 // another user or one whose credentials cannot be read.
 var ErrPeer = errors.New("peer refused")
 
-// CheckPeer reads the credentials of c's peer with SO_PEERCRED and
-// accepts only a process running as uid.
+// CheckPeer reads the credentials of c's peer and accepts only a process
+// running as uid.
 func CheckPeer(c net.Conn, uid int) (Peer, error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
@@ -34,18 +35,17 @@ func CheckPeer(c net.Conn, uid int) (Peer, error) {
 		return Peer{}, fmt.Errorf("%w: %v", ErrPeer, err)
 	}
 	var (
-		cred *unix.Ucred
+		p    Peer
 		gerr error
 	)
 	if err := raw.Control(func(fd uintptr) {
-		cred, gerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		p.PID, p.UID, gerr = peerCred(int(fd)) // peercred_*.go
 	}); err != nil {
 		return Peer{}, fmt.Errorf("%w: %v", ErrPeer, err)
 	}
 	if gerr != nil {
-		return Peer{}, fmt.Errorf("%w: SO_PEERCRED: %v", ErrPeer, gerr)
+		return Peer{}, fmt.Errorf("%w: peer credentials: %v", ErrPeer, gerr)
 	}
-	p := Peer{PID: int(cred.Pid), UID: int(cred.Uid)}
 	if p.UID != uid {
 		return p, fmt.Errorf("%w: uid %d (pid %d) is not the daemon's uid %d", ErrPeer, p.UID, p.PID, uid)
 	}
