@@ -270,9 +270,9 @@ func (f Freshness) Fresh() bool { return f.Age < f.Lifetime }
 // Date (an Expires that is not one valid HTTP-date on one line, see
 // ParseHTTPDate, means already expired, section 5.3), else a
 // heuristic of 10% of the time between Last-Modified and Date, capped at
-// MaxHeuristicLifetime, for heuristically cacheable statuses when u has no
-// query. A missing or invalid Date counts as responseTime. The result is
-// never negative.
+// MaxHeuristicLifetime, for heuristically cacheable statuses and responses
+// that say public (section 5.2.2.9), when u has no query. A missing or
+// invalid Date counts as responseTime. The result is never negative.
 func Lifetime(resp *http.Response, u *url.URL, responseTime time.Time) (lifetime time.Duration, heuristic bool) {
 	cc := ParseCacheControl(resp.Header)
 	if cc.MaxAge >= 0 {
@@ -289,7 +289,9 @@ func Lifetime(resp *http.Response, u *url.URL, responseTime time.Time) (lifetime
 		}
 		return exp.Sub(date), false
 	}
-	if !heuristicStatus[resp.StatusCode] || (u != nil && (u.RawQuery != "" || u.ForceQuery)) {
+	// RFC 9111 section 5.2.2.9: a response that says public and has no
+	// explicit freshness is heuristically cacheable, whatever its status.
+	if !(heuristicStatus[resp.StatusCode] || cc.Public) || (u != nil && (u.RawQuery != "" || u.ForceQuery)) {
 		return 0, false
 	}
 	lm, ok := parseDate(resp.Header, "Last-Modified")
