@@ -158,6 +158,36 @@ func TestStorageRoundtrip(t *testing.T) {
 	}
 }
 
+func TestStoreDropsUnstoredFields(t *testing.T) {
+	// RFC 9111 section 3.1: neither connection-specific fields nor the
+	// proxy's authentication fields are stored.
+	c, _ := newCache(t, lots, lots)
+	req, cr := cachePair(t, "https://h.test/", 10, Allowed, 1)
+	for _, l := range []string{"Connection: X-A", "X-A: 1", "Keep-Alive: timeout=5", "Proxy-Authenticate: Basic realm=p",
+		"Proxy-Authentication-Info: nextnonce=n", "Proxy-Authorization: Basic eDp5", "WWW-Authenticate: Basic realm=o"} {
+		k, v, _ := strings.Cut(l, ": ")
+		cr.Response.Header.Add(k, v)
+	}
+	mustStore(t, c, cr, req)
+	for _, fromDisk := range []bool{false, true} {
+		if fromDisk {
+			c.SetMemoryCapacity(0)
+		}
+		got := c.CachedResponse(req)
+		if got == nil {
+			t.Fatalf("miss (from disk %v)", fromDisk)
+		}
+		for _, k := range []string{"Connection", "X-A", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authentication-Info", "Proxy-Authorization"} {
+			if v, ok := got.Response.Header[k]; ok {
+				t.Errorf("from disk %v: %s stored: %q", fromDisk, k, v)
+			}
+		}
+		if got.Response.Header.Get("WWW-Authenticate") != "Basic realm=o" {
+			t.Errorf("from disk %v: the origin's WWW-Authenticate was not stored", fromDisk)
+		}
+	}
+}
+
 func TestStoragePolicy(t *testing.T) {
 	for _, tc := range []struct {
 		policy    StoragePolicy

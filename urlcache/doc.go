@@ -113,5 +113,8 @@
 // Connection-specific fields (Connection and the fields it names,
 // Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade) are never
 // stored: entries are made without them, and [MergeNotModified] neither
-// takes them from a 304 nor keeps them (see [RemoveHopByHopFields]).
+// takes them from a 304 nor keeps them (see [RemoveHopByHopFields]). Nor
+// are the fields of the proxy a response came through (Proxy-Authenticate,
+// Proxy-Authentication-Info, Proxy-Authorization; RFC 9111 section 3.1),
+// since entries are not keyed by proxy.
 package urlcache

@@ -589,8 +589,8 @@ var notUpdated = map[string]bool{
 // stored field of that name, except connection-specific fields (those
 // listed above and the ones the 304's Connection names) and the fields the
 // stored body depends on (Content-Length, Content-Encoding, Content-Range);
-// stored 1xx warnings and stored hop-by-hop fields (see
-// RemoveHopByHopFields) are dropped. The status, body, user info and policy
+// stored 1xx warnings, stored hop-by-hop fields (see RemoveHopByHopFields)
+// and stored proxy authentication fields are dropped. The status, body, user info and policy
 // are cr's; the caller sets RequestTime and ResponseTime to the 304's.
 func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedResponse {
 	out := *cr
@@ -599,7 +599,7 @@ func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedRespons
 	if h == nil {
 		h = http.Header{}
 	}
-	RemoveHopByHopFields(h)
+	removeUnstoredFields(h)
 	if ws := h["Warning"]; len(ws) > 0 {
 		var keep []string
 		for _, w := range ws {
@@ -652,6 +652,21 @@ func RemoveHopByHopFields(h http.Header) {
 		}
 	}
 	for _, k := range hopByHop {
+		delete(h, k)
+	}
+}
+
+// proxyFields lists the fields specific to the proxy a response came
+// through, which a cache that does not key its entries by proxy must not
+// store (RFC 9111 section 3.1), canonicalised.
+var proxyFields = [...]string{"Proxy-Authenticate", "Proxy-Authentication-Info", "Proxy-Authorization"}
+
+// removeUnstoredFields deletes from h every field a cache never stores:
+// the connection-specific ones (see RemoveHopByHopFields) and the proxy's
+// authentication fields.
+func removeUnstoredFields(h http.Header) {
+	RemoveHopByHopFields(h)
+	for _, k := range proxyFields {
 		delete(h, k)
 	}
 }

@@ -387,6 +387,18 @@ func TestMergeNotModifiedDropsStoredHopByHopFields(t *testing.T) {
 	}
 }
 
+func TestMergeNotModifiedDropsProxyFields(t *testing.T) {
+	// RFC 9111 section 3.1: the fields of the proxy a response came
+	// through are not stored, from a 304 or from an older entry.
+	cr := stored(resp(200, "ETag: a", "Proxy-Authenticate: Basic realm=old", "X-Kept: 2"), 0)
+	got := MergeNotModified(cr, resp(304, "Proxy-Authenticate: Basic realm=p", "Proxy-Authentication-Info: nextnonce=n",
+		"Proxy-Authorization: Basic eDp5", "X-New: 4"))
+	want := hdr("ETag: a", "X-Kept: 2", "X-New: 4")
+	if !reflect.DeepEqual(got.Response.Header, want) {
+		t.Errorf("merged headers:\n got %v\nwant %v", got.Response.Header, want)
+	}
+}
+
 func TestRemoveHopByHopFields(t *testing.T) {
 	h := hdr("Connection: close, X-A", "Connection: x-b", "X-A: 1", "X-B: 2", "X-C: 3", "Keep-Alive: timeout=5",
 		"Proxy-Connection: keep-alive", "TE: trailers", "Transfer-Encoding: chunked", "Upgrade: h2c")
