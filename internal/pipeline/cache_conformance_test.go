@@ -182,6 +182,9 @@ func TestCacheConformanceFreshness(t *testing.T) {
 		// Neither explicit freshness nor a validator: nothing to reuse.
 		storedThen("no freshness, no validator", nil, pause, fetched),
 		storedThen("max-age", []string{"Cache-Control: max-age=3600"}, pause, cached),
+		storedThen("max-age once stale", []string{"Cache-Control: max-age=2"}, pause, fetched),
+		// The apparent age counts (section 4.2.3).
+		storedThen("max-age with an old Date", []string{"Cache-Control: max-age=3600", "Date: {-7200}"}, pause, fetched),
 		// A quoted-string value is accepted (section 5.2).
 		storedThen("max-age quoted", []string{`Cache-Control: max-age="3600"`}, pause, cached),
 		storedThen("max-age single-quoted is invalid", []string{"Cache-Control: max-age='3600'"}, pause, fetched),
@@ -198,9 +201,11 @@ func TestCacheConformanceFreshness(t *testing.T) {
 		storedThen("negative max-age", []string{"Cache-Control: max-age=-100"}, pause, fetched),
 		storedThen("max-age with leading zeros", []string{"Cache-Control: max-age=003600"}, pause, cached),
 		// Section 1.2.2: a delta-seconds too large saturates at 2^31.
+		storedThen("max-age 2^31-1", []string{"Cache-Control: max-age=2147483647"}, pause, cached),
 		storedThen("max-age 2^31", []string{"Cache-Control: max-age=2147483648"}, pause, cached),
+		storedThen("max-age 2^31+1", []string{"Cache-Control: max-age=2147483649"}, pause, cached),
 		storedThen("max-age past 2^31", []string{"Cache-Control: max-age=99999999999"}, pause, cached),
-		storedThen("Age above max-age", []string{"Cache-Control: max-age=10", "Age: 15"}, 0, fetched),
+		storedThen("Age above max-age", []string{"Cache-Control: max-age=3600", "Age: 7200"}, pause, fetched),
 		// max-age takes precedence over Expires (section 5.3).
 		storedThen("max-age with a past Expires", []string{"Cache-Control: max-age=3600", "Expires: {-10000}"}, pause, cached),
 		storedThen("max-age with an invalid Expires", []string{"Cache-Control: max-age=3600", "Expires: 0"}, pause, cached),
@@ -291,6 +296,18 @@ func TestCacheConformanceStatusCodes(t *testing.T) {
 			}},
 		)
 	}
+	// must-understand (section 5.2.2.3): no-store is overridden only for
+	// a status code whose caching rules the cache knows.
+	scs = append(scs,
+		scenario{"599 no-store must-understand", []step{
+			{status: 599, resp: []string{"Cache-Control: max-age=3600, no-store, must-understand"}},
+			{status: 599, want: fetched},
+		}},
+		scenario{"200 no-store must-understand", []step{
+			{resp: []string{"Cache-Control: max-age=3600, no-store, must-understand"}},
+			{want: cached},
+		}},
+	)
 	runScenarios(t, scs)
 }
 
@@ -388,6 +405,7 @@ func TestCacheConformanceVary(t *testing.T) {
 		{"match", []step{{req: []string{"Foo: 1"}, resp: vary("Foo")}, {req: []string{"Foo: 1"}, want: cached}}},
 		{"no match", []step{{req: []string{"Foo: 1"}, resp: vary("Foo")}, {req: []string{"Foo: 2"}, want: miss}}},
 		{"field omitted", []step{{req: []string{"Foo: 1"}, resp: vary("Foo")}, {want: miss}}},
+		{"field omitted from the stored request", []step{{resp: vary("Foo")}, {req: []string{"Foo: 1"}, want: miss}}},
 		{"other fields are not keys", []step{{req: []string{"Foo: 1", "Other: 2"}, resp: vary("Foo")}, {req: []string{"Foo: 1", "Other: 3"}, want: cached}}},
 		{"two fields match", []step{{req: []string{"Foo: 1", "Bar: abc"}, resp: vary("Foo, Bar")}, {req: []string{"Foo: 1", "Bar: abc"}, want: cached}}},
 		{"two fields, no match", []step{{req: []string{"Foo: 1", "Bar: abc"}, resp: vary("Foo, Bar")}, {req: []string{"Foo: 2", "Bar: abc"}, want: miss}}},
@@ -565,9 +583,11 @@ func TestCacheConformanceStale(t *testing.T) {
 // except the connection's and the proxy's (RFC 9111 section 3.1).
 func TestCacheConformanceStoredFields(t *testing.T) {
 	t.Parallel()
-	keep := []string{"Test-Header: v", "X-Test-Header: v", "Content-Type: text/plain", "X-Frame-Options: deny",
-		"X-XSS-Protection: 1", "Clear-Site-Data: cookies", "Public-Key-Pins: v", "Set-Cookie2: a=b",
-		"Strict-Transport-Security2: v", "WWW-Authenticate: Basic realm=x"}
+	keep := []string{"Test-Header: v", "X-Test-Header: v", "Content-Foo: v", "X-Content-Foo: v", "Content-Type: text/plain",
+		"Content-Location: /foo", "Content-MD5: rL0Y20zC+Fzt72VPzMSk2A==", "Content-Security-Policy: default-src 'self'",
+		"Content-Range: bytes */10", "Content-Encoding: x-unknown", `ETag: "abcdef"`, "Expires: Fri, 01 Jan 2038 01:01:01 GMT",
+		"X-Frame-Options: deny", "X-XSS-Protection: 1", "Clear-Site-Data: cookies", "Public-Key-Pins: v", "Set-Cookie2: a=b",
+		"Strict-Transport-Security: max-age=1", "Strict-Transport-Security2: v", "WWW-Authenticate: Basic realm=x"}
 	runScenarios(t, []scenario{
 		{"other fields are kept", []step{
 			{resp: append([]string{"Cache-Control: max-age=3600"}, keep...)},
@@ -650,10 +670,14 @@ func TestCacheConformanceRanges(t *testing.T) {
 		t.Run(tc.rng, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			e.run(step{resp: []string{"Cache-Control: max-age=3600"}, body: tc.body})
+			e.run(step{resp: []string{"Cache-Control: max-age=3600", "A: 1"}, body: tc.body})
 			resp, body := e.get("/", "Range: "+tc.rng)
 			if resp.StatusCode != http.StatusPartialContent || body != tc.want {
 				t.Errorf("%d %q, want 206 %q", resp.StatusCode, body, tc.want)
+			}
+			// The stored fields are kept (section 3.4).
+			if got := resp.Header.Get("A"); got != "1" {
+				t.Errorf("A = %q, want the stored 1", got)
 			}
 			e.wantCount(1)
 		})
