@@ -26,7 +26,9 @@
 // whatever its variant or credentials. When the response names request
 // fields in Vary, the request's values of those fields are stored with it,
 // and a lookup matches only when its own values are the same ("Vary: *"
-// never matches). An entry in the memory store alone decides a lookup of its
+// never matches): compared as lists, whatever their line breaks and the
+// whitespace around their elements, and for Accept-Language,
+// Accept-Encoding and Accept-Charset whatever their letter case. An entry in the memory store alone decides a lookup of its
 // URL there.
 //
 // # Credentials
