@@ -687,3 +687,25 @@ func TestCacheConformanceRanges(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheConformanceSharedCacheFields: what binds only shared caches and
+// CDNs leaves a private cache as Cache-Control alone would: s-maxage and
+// proxy-revalidate (RFC 9111 sections 5.2.2.8 and 5.2.2.10), and the
+// CDN-Cache-Control and Surrogate-Control fields, which target other
+// caches (RFC 9213 section 2).
+func TestCacheConformanceSharedCacheFields(t *testing.T) {
+	t.Parallel()
+	const pause = 3 * time.Second
+	runScenarios(t, []scenario{
+		storedThen("s-maxage alone gives no freshness", []string{"Cache-Control: s-maxage=3600"}, pause, fetched),
+		storedThen("proxy-revalidate while fresh", []string{"Cache-Control: max-age=3600, proxy-revalidate"}, pause, cached),
+		storedThen("CDN-Cache-Control max-age", []string{"CDN-Cache-Control: max-age=3600"}, pause, fetched),
+		storedThen("CDN-Cache-Control does not lengthen max-age", []string{"Cache-Control: max-age=1", "CDN-Cache-Control: max-age=3600"}, pause, fetched),
+		storedThen("CDN-Cache-Control does not shorten max-age", []string{"Cache-Control: max-age=3600", "CDN-Cache-Control: max-age=1"}, pause, cached),
+		storedThen("CDN-Cache-Control no-store", []string{"Cache-Control: max-age=3600", "CDN-Cache-Control: no-store"}, pause, cached),
+		storedThen("CDN-Cache-Control over no-store", []string{"Cache-Control: no-store", "CDN-Cache-Control: max-age=10000"}, pause, fetched),
+		storedThen("CDN-Cache-Control private", []string{"Cache-Control: max-age=3600", "CDN-Cache-Control: private"}, pause, cached),
+		storedThen("Surrogate-Control max-age", []string{"Surrogate-Control: max-age=3600"}, pause, fetched),
+		storedThen("Surrogate-Control no-store", []string{"Cache-Control: max-age=3600", "Surrogate-Control: no-store"}, pause, cached),
+	})
+}
