@@ -3,11 +3,13 @@ package pipeline
 // The behaviours of a private (browser-like) cache that the public
 // cache-tests suite (cache-tests.fyi) checks, one scenario per behaviour,
 // grouped as the suite groups them, each with the section of RFC 9111 (or
-// RFC 9110, RFC 5861) it comes from. Scenarios the suite marks as for
-// shared caches only (s-maxage freshness, Authorization without public)
-// or that a cache answers for its clients' own preconditions (which this
-// cache passes on to the server) are not here; see the package and
-// urlcache documentation for the deviations the project chose.
+// RFC 9110, RFC 5861) it comes from. What the suite checks of shared
+// caches and CDNs only (s-maxage freshness, CDN-Cache-Control) is here
+// only to show that a private cache leaves it alone; what a cache answers
+// for its clients' own preconditions (which this cache passes on to the
+// server) is not here. See the package and urlcache documentation for the
+// deviations the project chose (one stored response per URL, no stored
+// Set-Cookie, no partial content stored, only GET responses stored).
 
 import (
 	"io"
