@@ -158,6 +158,36 @@ func TestStorageRoundtrip(t *testing.T) {
 	}
 }
 
+func TestStoreDropsUnstoredFields(t *testing.T) {
+	// RFC 9111 section 3.1: neither connection-specific fields nor the
+	// proxy's authentication fields are stored.
+	c, _ := newCache(t, lots, lots)
+	req, cr := cachePair(t, "https://h.test/", 10, Allowed, 1)
+	for _, l := range []string{"Connection: X-A", "X-A: 1", "Keep-Alive: timeout=5", "Proxy-Authenticate: Basic realm=p",
+		"Proxy-Authentication-Info: nextnonce=n", "Proxy-Authorization: Basic eDp5", "WWW-Authenticate: Basic realm=o"} {
+		k, v, _ := strings.Cut(l, ": ")
+		cr.Response.Header.Add(k, v)
+	}
+	mustStore(t, c, cr, req)
+	for _, fromDisk := range []bool{false, true} {
+		if fromDisk {
+			c.SetMemoryCapacity(0)
+		}
+		got := c.CachedResponse(req)
+		if got == nil {
+			t.Fatalf("miss (from disk %v)", fromDisk)
+		}
+		for _, k := range []string{"Connection", "X-A", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authentication-Info", "Proxy-Authorization"} {
+			if v, ok := got.Response.Header[k]; ok {
+				t.Errorf("from disk %v: %s stored: %q", fromDisk, k, v)
+			}
+		}
+		if got.Response.Header.Get("WWW-Authenticate") != "Basic realm=o" {
+			t.Errorf("from disk %v: the origin's WWW-Authenticate was not stored", fromDisk)
+		}
+	}
+}
+
 func TestStoragePolicy(t *testing.T) {
 	for _, tc := range []struct {
 		policy    StoragePolicy
@@ -491,6 +521,10 @@ func TestVary(t *testing.T) {
 		}{
 			{"same", http.Header{"Accept-Language": {"fr-CA, fr-FR", "en-US"}, "Accept-Encoding": {"gzip"}}, true},
 			{"same, one line", http.Header{"Accept-Language": {"fr-CA,fr-FR,en-US"}, "Accept-Encoding": {"gzip"}}, true},
+			// Language ranges and content codings are case-insensitive
+			// (RFC 9111 section 4.1 lets a cache normalise them).
+			{"same, other case", http.Header{"Accept-Language": {"FR-ca , fr-fr", " en-us"}, "Accept-Encoding": {"GZIP"}}, true},
+			{"other order", http.Header{"Accept-Language": {"en-US, fr-CA, fr-FR"}, "Accept-Encoding": {"gzip"}}, false},
 			{"changed", http.Header{"Accept-Language": {"en-US"}, "Accept-Encoding": {"gzip"}}, false},
 			{"fewer values", http.Header{"Accept-Language": {"fr-CA", "en-US"}, "Accept-Encoding": {"gzip"}}, false},
 			{"removed", http.Header{"Accept-Encoding": {"gzip"}}, false},
@@ -507,6 +541,16 @@ func TestVary(t *testing.T) {
 		mustStore(t, c, cr2, req2)
 		if c.CachedResponse(req2) != nil {
 			t.Errorf("disk=%v: Vary: * matched", disk)
+		}
+		// Other fields keep their case.
+		req4, cr4 := cachePair(t, "https://h.test/case", 10, Allowed, 0)
+		cr4.Response.Header.Set("Vary", "Foo")
+		req4.Header.Set("Foo", "a")
+		mustStore(t, c, cr4, req4)
+		r4 := get(t, "https://h.test/case")
+		r4.Header.Set("Foo", "A")
+		if c.CachedResponse(r4) != nil {
+			t.Errorf("disk=%v: Foo: A matched Foo: a", disk)
 		}
 		// Absent then absent matches.
 		req3, cr3 := cachePair(t, "https://h.test/foo", 10, Allowed, 0)

@@ -26,7 +26,9 @@
 // whatever its variant or credentials. When the response names request
 // fields in Vary, the request's values of those fields are stored with it,
 // and a lookup matches only when its own values are the same ("Vary: *"
-// never matches). An entry in the memory store alone decides a lookup of its
+// never matches): compared as lists, whatever their line breaks and the
+// whitespace around their elements, and for Accept-Language,
+// Accept-Encoding and Accept-Charset whatever their letter case. An entry in the memory store alone decides a lookup of its
 // URL there.
 //
 // # Credentials
@@ -113,5 +115,8 @@
 // Connection-specific fields (Connection and the fields it names,
 // Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade) are never
 // stored: entries are made without them, and [MergeNotModified] neither
-// takes them from a 304 nor keeps them (see [RemoveHopByHopFields]).
+// takes them from a 304 nor keeps them (see [RemoveHopByHopFields]). Nor
+// are the fields of the proxy a response came through (Proxy-Authenticate,
+// Proxy-Authentication-Info, Proxy-Authorization; RFC 9111 section 3.1),
+// since entries are not keyed by proxy.
 package urlcache

@@ -305,7 +305,7 @@ func newEntry(key string, cr *CachedResponse, req *http.Request, stored time.Tim
 	if e.Header == nil {
 		e.Header = http.Header{}
 	}
-	RemoveHopByHopFields(e.Header)
+	removeUnstoredFields(e.Header)
 	tag := credentialTag(key, req)
 	e.Cred = tag.stored()
 	if e.Proto == "" {

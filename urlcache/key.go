@@ -147,12 +147,14 @@ func varyFields(respHeader, reqHeader http.Header) []field {
 
 // fieldValue returns a request field's value normalised for Vary matching
 // (RFC 9111 section 4.1): its lines combined, list elements trimmed of
-// whitespace and joined by ",".
+// whitespace and joined by ",", and in lower case for the fields whose
+// values are case-insensitive (see caseInsensitiveField).
 func fieldValue(h http.Header, name string) string {
 	vs := h.Values(name)
 	if len(vs) == 0 {
 		return ""
 	}
+	fold := caseInsensitiveField(name)
 	var b strings.Builder
 	first := true
 	for _, v := range vs {
@@ -161,10 +163,26 @@ func fieldValue(h http.Header, name string) string {
 				b.WriteByte(',')
 			}
 			first = false
-			b.WriteString(strings.TrimSpace(elem))
+			elem = strings.TrimSpace(elem)
+			if fold {
+				elem = strings.ToLower(elem)
+			}
+			b.WriteString(elem)
 		}
 	}
 	return b.String()
+}
+
+// caseInsensitiveField reports whether the canonical field name is one of
+// the content negotiation fields whose values mean the same in any letter
+// case: language ranges (RFC 4647 section 2), content codings (RFC 9110
+// section 8.4.1) and charsets (section 8.3.2), with their weights.
+func caseInsensitiveField(name string) bool {
+	switch name {
+	case "Accept-Language", "Accept-Encoding", "Accept-Charset":
+		return true
+	}
+	return false
 }
 
 // varyMatches reports whether req selects a response stored with the

@@ -270,9 +270,9 @@ func (f Freshness) Fresh() bool { return f.Age < f.Lifetime }
 // Date (an Expires that is not one valid HTTP-date on one line, see
 // ParseHTTPDate, means already expired, section 5.3), else a
 // heuristic of 10% of the time between Last-Modified and Date, capped at
-// MaxHeuristicLifetime, for heuristically cacheable statuses when u has no
-// query. A missing or invalid Date counts as responseTime. The result is
-// never negative.
+// MaxHeuristicLifetime, for heuristically cacheable statuses and responses
+// that say public (section 5.2.2.9), when u has no query. A missing or
+// invalid Date counts as responseTime. The result is never negative.
 func Lifetime(resp *http.Response, u *url.URL, responseTime time.Time) (lifetime time.Duration, heuristic bool) {
 	cc := ParseCacheControl(resp.Header)
 	if cc.MaxAge >= 0 {
@@ -289,7 +289,9 @@ func Lifetime(resp *http.Response, u *url.URL, responseTime time.Time) (lifetime
 		}
 		return exp.Sub(date), false
 	}
-	if !heuristicStatus[resp.StatusCode] || (u != nil && (u.RawQuery != "" || u.ForceQuery)) {
+	// RFC 9111 section 5.2.2.9: a response that says public and has no
+	// explicit freshness is heuristically cacheable, whatever its status.
+	if !(heuristicStatus[resp.StatusCode] || cc.Public) || (u != nil && (u.RawQuery != "" || u.ForceQuery)) {
 		return 0, false
 	}
 	lm, ok := parseDate(resp.Header, "Last-Modified")
@@ -587,8 +589,8 @@ var notUpdated = map[string]bool{
 // stored field of that name, except connection-specific fields (those
 // listed above and the ones the 304's Connection names) and the fields the
 // stored body depends on (Content-Length, Content-Encoding, Content-Range);
-// stored 1xx warnings and stored hop-by-hop fields (see
-// RemoveHopByHopFields) are dropped. The status, body, user info and policy
+// stored 1xx warnings, stored hop-by-hop fields (see RemoveHopByHopFields)
+// and stored proxy authentication fields are dropped. The status, body, user info and policy
 // are cr's; the caller sets RequestTime and ResponseTime to the 304's.
 func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedResponse {
 	out := *cr
@@ -597,7 +599,7 @@ func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedRespons
 	if h == nil {
 		h = http.Header{}
 	}
-	RemoveHopByHopFields(h)
+	removeUnstoredFields(h)
 	if ws := h["Warning"]; len(ws) > 0 {
 		var keep []string
 		for _, w := range ws {
@@ -650,6 +652,21 @@ func RemoveHopByHopFields(h http.Header) {
 		}
 	}
 	for _, k := range hopByHop {
+		delete(h, k)
+	}
+}
+
+// proxyFields lists the fields specific to the proxy a response came
+// through, which a cache that does not key its entries by proxy must not
+// store (RFC 9111 section 3.1), canonicalised.
+var proxyFields = [...]string{"Proxy-Authenticate", "Proxy-Authentication-Info", "Proxy-Authorization"}
+
+// removeUnstoredFields deletes from h every field a cache never stores:
+// the connection-specific ones (see RemoveHopByHopFields) and the proxy's
+// authentication fields.
+func removeUnstoredFields(h http.Header) {
+	RemoveHopByHopFields(h)
+	for _, k := range proxyFields {
 		delete(h, k)
 	}
 }

@@ -103,6 +103,12 @@ func TestLifetime(t *testing.T) {
 		{"explicit with a query", "https://h.test/?q=1", resp(200, "Cache-Control: max-age=9"), 9 * time.Second, false},
 		{"no heuristic for 302", "", resp(302, "Last-Modified: "+date(-100*time.Second), "Date: "+date(0)), 0, false},
 		{"no heuristic for 500", "", resp(500, "Last-Modified: "+date(-100*time.Second), "Date: "+date(0)), 0, false},
+		// RFC 9111 section 5.2.2.9: public makes any status heuristically
+		// cacheable.
+		{"heuristic for a public 599", "", resp(599, "Cache-Control: public", "Last-Modified: "+date(-100*time.Second), "Date: "+date(0)), 10 * time.Second, true},
+		{"heuristic for a public 500", "", resp(500, "Cache-Control: public", "Last-Modified: "+date(-100*time.Second), "Date: "+date(0)), 10 * time.Second, true},
+		{"no heuristic for a private 599", "", resp(599, "Cache-Control: private", "Last-Modified: "+date(-100*time.Second), "Date: "+date(0)), 0, false},
+		{"public with max-age is explicit", "", resp(599, "Cache-Control: public, max-age=5", "Last-Modified: "+date(-100*time.Second), "Date: "+date(0)), 5 * time.Second, false},
 		{"Last-Modified in the future", "", resp(200, "Last-Modified: "+date(time.Hour), "Date: "+date(0)), 0, false},
 		{"nothing", "", resp(200, "Date: "+date(0)), 0, false},
 	} {
@@ -375,6 +381,18 @@ func TestMergeNotModifiedDropsStoredHopByHopFields(t *testing.T) {
 	cr := stored(resp(200, "ETag: a", "Connection: X-Conn", "X-Conn: 1", "Keep-Alive: timeout=5", "Proxy-Connection: keep-alive",
 		"Te: trailers", "Upgrade: h2c", "X-Kept: 2"), 0)
 	got := MergeNotModified(cr, resp(304, "Connection: X-Other", "X-Other: 3", "Upgrade: websocket", "X-New: 4"))
+	want := hdr("ETag: a", "X-Kept: 2", "X-New: 4")
+	if !reflect.DeepEqual(got.Response.Header, want) {
+		t.Errorf("merged headers:\n got %v\nwant %v", got.Response.Header, want)
+	}
+}
+
+func TestMergeNotModifiedDropsProxyFields(t *testing.T) {
+	// RFC 9111 section 3.1: the fields of the proxy a response came
+	// through are not stored, from a 304 or from an older entry.
+	cr := stored(resp(200, "ETag: a", "Proxy-Authenticate: Basic realm=old", "X-Kept: 2"), 0)
+	got := MergeNotModified(cr, resp(304, "Proxy-Authenticate: Basic realm=p", "Proxy-Authentication-Info: nextnonce=n",
+		"Proxy-Authorization: Basic eDp5", "X-New: 4"))
 	want := hdr("ETag: a", "X-Kept: 2", "X-New: 4")
 	if !reflect.DeepEqual(got.Response.Header, want) {
 		t.Errorf("merged headers:\n got %v\nwant %v", got.Response.Header, want)
