@@ -28,8 +28,8 @@
 // and a lookup matches only when its own values are the same ("Vary: *"
 // never matches): compared as lists, whatever their line breaks and the
 // whitespace around their elements, and for Accept-Language,
-// Accept-Encoding and Accept-Charset whatever their letter case. An entry in the memory store alone decides a lookup of its
-// URL there.
+// Accept-Encoding and Accept-Charset whatever their letter case. An entry
+// in the memory store alone decides a lookup of its URL there.
 //
 // # Credentials
 //

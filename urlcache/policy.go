@@ -590,8 +590,9 @@ var notUpdated = map[string]bool{
 // listed above and the ones the 304's Connection names) and the fields the
 // stored body depends on (Content-Length, Content-Encoding, Content-Range);
 // stored 1xx warnings, stored hop-by-hop fields (see RemoveHopByHopFields)
-// and stored proxy authentication fields are dropped. The status, body, user info and policy
-// are cr's; the caller sets RequestTime and ResponseTime to the 304's.
+// and stored proxy authentication fields are dropped. The status, body,
+// user info and policy are cr's; the caller sets RequestTime and
+// ResponseTime to the 304's.
 func MergeNotModified(cr *CachedResponse, resp304 *http.Response) *CachedResponse {
 	out := *cr
 	resp := *cr.Response
