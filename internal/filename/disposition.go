@@ -14,8 +14,10 @@ import (
 //
 //	filename*=UTF-8''%e2%82%ac%20rates
 //
-// is preferred over filename, as RFC 6266 section 4.3 asks; its charset must be UTF-8 or ISO-8859-1 (case-insensitive), and a
-// filename* that cannot be decoded is ignored in favour of filename. A
+// is preferred over filename, as RFC 6266 section 4.3 asks; its charset
+// must be UTF-8 or ISO-8859-1 (case-insensitive), and a filename* that
+// cannot be decoded, or that is given as a quoted-string (which an
+// ext-value never is), is ignored in favour of filename. A
 // filename given as a token or quoted-string is taken as UTF-8 when its bytes
 // are valid UTF-8 and as ISO-8859-1 otherwise. The disposition type
 // (attachment, inline or another token) does not matter.
@@ -30,6 +32,7 @@ func FromContentDisposition(v string) (name string, ok bool) {
 		return "", false
 	}
 	params := map[string]string{}
+	quotedExt := false // filename* was given as a quoted-string
 	for {
 		p.skipSpace()
 		if p.done() {
@@ -64,8 +67,11 @@ func FromContentDisposition(v string) (name string, ok bool) {
 			return "", false
 		}
 		params[key] = val
+		if key == "filename*" && p.s[p.i-1] == '"' {
+			quotedExt = true
+		}
 	}
-	if ext, has := params["filename*"]; has {
+	if ext, has := params["filename*"]; has && !quotedExt {
 		if dec, good := decodeExtValue(ext); good && dec != "" {
 			return dec, true
 		}

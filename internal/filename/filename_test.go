@@ -34,6 +34,15 @@ func TestFromContentDisposition(t *testing.T) {
 		{`attachment; filename="plain.txt"; filename*=UTF-8''%zz`, "plain.txt", true},
 		{`attachment; filename="plain.txt"; filename*=UTF-8''%e`, "plain.txt", true},
 		{`attachment; filename*=UTF-8''%ff`, "", false},
+		// An ext-value is never a quoted-string (RFC 8187 section 3.2.1).
+		{`attachment; filename*="UTF-8''foo-%c3%a4.html"`, "", false},
+		{`attachment; filename="foo-ae.html"; filename*="UTF-8''foo-%c3%a4.html"`, "foo-ae.html", true},
+		// Not decoded: percent signs in filename, RFC 2047 words, and
+		// RFC 2231 continuations (which RFC 6266 does not take up).
+		{`attachment; filename="foo-%41.html"`, "foo-%41.html", true},
+		{`attachment; filename="=?ISO-8859-1?Q?foo-=E4.html?="`, "=?ISO-8859-1?Q?foo-=E4.html?=", true},
+		{`attachment; filename*0="foo."; filename*1="html"`, "", false},
+		{`attachment; filename*=UTF-8''A-%2541.html`, "A-%41.html", true},
 		// Raw bytes in a quoted-string: UTF-8 when valid, else ISO-8859-1.
 		{"attachment; filename=\"caf\xc3\xa9.txt\"", "café.txt", true},
 		{"attachment; filename=\"caf\xe9.txt\"", "café.txt", true},
