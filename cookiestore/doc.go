@@ -65,7 +65,8 @@
 //   - Expires and Max-Age are clamped to 400 days ahead. Max-Age must be
 //     digits with an optional leading "-"; 0 or less deletes.
 //   - An empty Domain attribute is ignored (it does not cancel an earlier
-//     one); a non-ASCII Domain rejects the cookie.
+//     one); a non-ASCII Domain rejects the cookie, and so does a non-ASCII
+//     Path (a URL path is ASCII: such a cookie could never be sent).
 //   - Cookie prefixes __Secure- and __Host- are checked case-insensitively;
 //     SameSite=None requires Secure; a non-secure origin can neither set a
 //     Secure cookie nor shadow one ("leave secure cookies alone").

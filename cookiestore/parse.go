@@ -26,8 +26,8 @@ const (
 // of them, so callers test with errors.Is.
 var (
 	// ErrMalformed: empty name and value, a control character, a name or
-	// value that cannot be carried in a Cookie header, or name plus value
-	// above MaxNameValueSize.
+	// value that cannot be carried in a Cookie header, name plus value
+	// above MaxNameValueSize, or a Path attribute that is not ASCII.
 	ErrMalformed = errors.New("cookiestore: malformed cookie")
 	// ErrURL: the request URL has no host or a scheme other than http,
 	// https, ws or wss.
@@ -153,7 +153,8 @@ type attrs struct {
 //     domain-match the host and must not be a public suffix unless it
 //     equals the host, which then makes a host-only cookie; IP hosts only
 //     ever get host-only cookies;
-//   - a Path not starting with "/" is replaced by the default path;
+//   - a Path not starting with "/" is replaced by the default path; a
+//     Path with bytes outside ASCII rejects the cookie;
 //   - Secure and SameSite=None cookies need a secure scheme (https, wss);
 //     __Secure- and __Host- prefixes (case-insensitive) are enforced.
 //
@@ -294,10 +295,8 @@ func newCookie(name, value string, a *attrs, u *url.URL, now time.Time) (*Cookie
 
 	// Domain.
 	d := a.domain
-	for i := 0; i < len(d); i++ {
-		if d[i] >= 0x80 {
-			return nil, fmt.Errorf("%w: non-ASCII Domain %q", ErrDomain, d)
-		}
+	if !isASCII(d) {
+		return nil, fmt.Errorf("%w: non-ASCII Domain %q", ErrDomain, d)
 	}
 	switch {
 	case d == "":
@@ -318,7 +317,14 @@ func newCookie(name, value string, a *attrs, u *url.URL, now time.Time) (*Cookie
 		c.Domain = d
 	}
 
-	// Path.
+	// Path. A cookie path is a URL path, which is ASCII: a request path is
+	// compared as sent (percent-encoded), so a Path with other bytes could
+	// never match and is refused outright rather than stored unreachable
+	// or replaced by the default path, as the web-platform-tests check.
+	// Only the winning Path attribute counts.
+	if a.hasPath && !isASCII(a.path) {
+		return nil, fmt.Errorf("%w: non-ASCII Path %q", ErrMalformed, a.path)
+	}
 	if a.hasPath && strings.HasPrefix(a.path, "/") {
 		c.Path = a.path
 	} else {
@@ -523,6 +529,16 @@ func trimWSP(s string) string {
 		j--
 	}
 	return s[i:j]
+}
+
+// isASCII reports whether s has only bytes below 0x80.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // hasPrefixFold reports whether s starts with prefix, ASCII

@@ -400,6 +400,28 @@ func TestWPTPaths(t *testing.T) {
 	})
 }
 
+// TestWPTNonASCIIPath: a cookie path is a URL path, which is ASCII; a
+// winning Path attribute with a byte outside ASCII rejects the cookie,
+// rather than storing a cookie that no request can reach or falling back
+// to the default path. A losing one does not matter.
+func TestWPTNonASCIIPath(t *testing.T) {
+	const page = "http://www.example.com/docs/guide/page.html"
+	run(t, []exchange{
+		{"non-ASCII value is fine", page, []string{"c=\xe4\xb8\xad; Path=/docs"}, "", "c=\xe4\xb8\xad"},
+		{"losing non-ASCII Path", page, []string{"c=1; Path=/docs/zz\xe4\xb8\xad; Path=/docs"}, "", "c=1"},
+		{"winning non-ASCII Path", page, []string{"c=1; Path=/docs; Path=/docs/zz\xe4\xb8\xad"}, "http://www.example.com/docs/zz%E4%B8%AD/x", ""},
+		{"non-ASCII appended to a matching Path", page, []string{"c=1; Path=/docs\xe4\xb8\xad"}, "", ""},
+		{"no fallback to the default path", page, []string{"c=1; Path=/x/\xb8"}, "", ""},
+	})
+	s := newStore(t, Options{})
+	for _, l := range []string{"c=1; Path=/docs/\xb8", "d=1; Path=/docs/\xe4\xb8\xad"} {
+		s.SetCookiesFromResponse(header(l), mustURL(t, page), nil)
+	}
+	if n := len(s.AllCookies()); n != 0 {
+		t.Errorf("%d cookies stored with a non-ASCII path; want none", n)
+	}
+}
+
 // TestWPTPrefixes: __Secure- and __Host- (5.7 steps 19-20), matched
 // case-insensitively.
 func TestWPTPrefixes(t *testing.T) {
