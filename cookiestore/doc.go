@@ -67,9 +67,11 @@
 //   - An empty Domain attribute is ignored (it does not cancel an earlier
 //     one); a non-ASCII Domain rejects the cookie, and so does a non-ASCII
 //     Path (a URL path is ASCII: such a cookie could never be sent).
-//   - Cookie prefixes __Secure- and __Host- are checked case-insensitively;
-//     SameSite=None requires Secure; a non-secure origin can neither set a
-//     Secure cookie nor shadow one ("leave secure cookies alone").
+//   - Cookie prefixes __Secure- and __Host- are checked case-insensitively,
+//     and __Host- needs an explicit "Path=/" (a default path of "/" is not
+//     enough, as in browsers); SameSite=None requires Secure; a non-secure
+//     origin can neither set a Secure cookie nor shadow one ("leave secure
+//     cookies alone").
 //   - A host-only cookie and a domain cookie with the same name, domain
 //     and path are distinct cookies, as in browsers.
 //

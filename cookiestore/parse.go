@@ -156,7 +156,8 @@ type attrs struct {
 //   - a Path not starting with "/" is replaced by the default path; a
 //     Path with bytes outside ASCII rejects the cookie;
 //   - Secure and SameSite=None cookies need a secure scheme (https, wss);
-//     __Secure- and __Host- prefixes (case-insensitive) are enforced.
+//     __Secure- and __Host- prefixes (case-insensitive) are enforced, and
+//     __Host- needs a last Path attribute of exactly "/".
 //
 // The error, when not nil, wraps ErrMalformed, ErrURL, ErrDomain,
 // ErrInsecure or ErrPrefix and says why the line was rejected.
@@ -335,7 +336,7 @@ func newCookie(name, value string, a *attrs, u *url.URL, now time.Time) (*Cookie
 	if c.Secure && !secureOrigin {
 		return nil, fmt.Errorf("%w: Secure cookie from %s", ErrInsecure, u.Scheme)
 	}
-	if err := checkCookie(c, a.hasPath); err != nil {
+	if err := checkCookie(c, a.hasPath && a.path == "/"); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -343,16 +344,19 @@ func newCookie(name, value string, a *attrs, u *url.URL, now time.Time) (*Cookie
 
 // checkCookie applies the rules every cookie must meet, whatever API it
 // came through: SameSite=None needs Secure, the name prefixes, and the
-// nameless-cookie prefix rule. hasPath reports a Path attribute (required
-// by __Host-).
-func checkCookie(c *Cookie, hasPath bool) error {
+// nameless-cookie prefix rule. rootPath reports that the path was given
+// as "/" explicitly, which __Host- requires: rfc6265bis 5.7 step 20 asks
+// for a Path attribute and a path of "/", and the web-platform-tests
+// (cookies/prefix) refuse a Path attribute that is empty, valueless or
+// relative even where the default path is "/", as browsers do.
+func checkCookie(c *Cookie, rootPath bool) error {
 	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
 		return fmt.Errorf("%w: SameSite=None without Secure", ErrInsecure)
 	}
 	if hasPrefixFold(c.Name, "__Secure-") && !c.Secure {
 		return fmt.Errorf("%w: %s without Secure", ErrPrefix, c.Name)
 	}
-	if hasPrefixFold(c.Name, "__Host-") && (!c.Secure || !c.HostOnly || !hasPath || c.Path != "/") {
+	if hasPrefixFold(c.Name, "__Host-") && (!c.Secure || !c.HostOnly || !rootPath || c.Path != "/") {
 		return fmt.Errorf("%w: %s needs Secure, no Domain and Path=/", ErrPrefix, c.Name)
 	}
 	if c.Name == "" && (hasPrefixFold(c.Value, "__Secure-") || hasPrefixFold(c.Value, "__Host-")) {

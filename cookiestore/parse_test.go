@@ -140,6 +140,7 @@ func TestParseSetCookie(t *testing.T) {
 		{sfrom, "__Host-a=b; Secure; Path=/", `"__Host-a"="b" d=www.example.com p=/ session [hostonly,secure]`},
 		{sfrom, "__host-a=b; Secure; Path=/", `"__host-a"="b" d=www.example.com p=/ session [hostonly,secure]`},
 		{sfrom, "__Host-a=b; Secure", "error:prefix"},                                 // no Path attribute
+		{"https://www.example.com/", "__Host-a=b; Secure; Path=", "error:prefix"},     // default path "/" is not enough
 		{sfrom, "__Host-a=b; Secure; Path=/dir", "error:prefix"},                      // Path not /
 		{sfrom, "__Host-a=b; Path=/", "error:prefix"},                                 // not Secure
 		{sfrom, "__Host-a=b; Secure; Path=/; Domain=www.example.com", "error:prefix"}, // Domain

@@ -449,6 +449,15 @@ func TestWPTPrefixes(t *testing.T) {
 		{"__Host- with HttpOnly", https, []string{"__Host-c=1; Secure; Path=/; HttpOnly"}, root, "__Host-c=1"},
 		{"nameless cookie posing as __Host-", https, []string{"__Host-c=1; Secure; Path=/", "=__Host-c=2; Secure; Path=/"}, root, "__Host-c=1"},
 		{"nameless cookie posing as __Secure-", https, []string{"__Secure-c; Secure; Path=/"}, root, ""},
+		// The prefix needs a Path attribute of "/"; a default path of "/"
+		// is not enough (5.7 step 20; the web-platform-tests require an
+		// explicit attribute).
+		{"__Host- without Path at the root", root, []string{"__Host-c=1; Secure"}, root, ""},
+		{"__Host- with an empty Path at the root", root, []string{"__Host-c=1; Secure; Path="}, root, ""},
+		{"__Host- with a valueless Path at the root", root, []string{"__Host-c=1; Secure; Path"}, root, ""},
+		{"__Host- with a relative Path at the root", root, []string{"__Host-c=1; Secure; Path=x"}, root, ""},
+		{"__Host- whose last Path is empty", root, []string{"__Host-c=1; Secure; Path=/; Path="}, root, ""},
+		{"__Host- whose last Path is /", root, []string{"__Host-c=1; Secure; Path=; Path=/"}, root, "__Host-c=1"},
 	})
 }
 
