@@ -96,7 +96,8 @@
 //     URL; a nil main document URL accepts.
 //   - Limits: at most 180 cookies per registrable domain and 3300 in all
 //     by default (Chromium's numbers); over a limit, expired cookies go
-//     first, then the least recently accessed.
+//     first, then the least recently accessed, and over a domain's limit
+//     non-secure cookies before Secure ones (rfc6265bis 5.7).
 //
 // # Concurrency
 //

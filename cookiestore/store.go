@@ -68,7 +68,8 @@ type Options struct {
 	MaxCookies int
 	// MaxCookiesPerDomain bounds the cookies per registrable domain
 	// (eTLD+1, the unit browsers count by); 0 (or negative) means
-	// DefaultMaxCookiesPerDomain.
+	// DefaultMaxCookiesPerDomain. Over it, expired cookies go first, then
+	// non-secure ones, then Secure ones, least recently accessed first.
 	MaxCookiesPerDomain int
 	// AcceptPolicy is the initial policy; the zero value is Always.
 	AcceptPolicy AcceptPolicy
@@ -796,7 +797,11 @@ func removeEntry(list []*entry, e *entry) []*entry {
 
 // enforceLimitsLocked evicts cookies after just was stored: first in its
 // registrable domain, then in the whole store, expired cookies first and
-// then the least recently accessed (oldest insertion on ties).
+// then the least recently accessed (oldest insertion on ties). Within a
+// registrable domain, cookies without Secure go before Secure ones
+// (rfc6265bis 5.7, the eviction priority after "remove excess cookies"),
+// so that a non-secure origin cannot push a site's Secure cookies out by
+// setting many cookies of its own.
 func (s *Store) enforceLimitsLocked(just *entry, now int64) {
 	if set := s.bySite[just.site]; len(set) > s.maxPerSite {
 		for e := range set {
@@ -807,7 +812,7 @@ func (s *Store) enforceLimitsLocked(just *entry, now int64) {
 		for len(set) > s.maxPerSite {
 			var victim *entry
 			for e := range set {
-				if victim == nil || lruLess(e, victim) {
+				if victim == nil || evictBefore(e, victim) {
 					victim = e
 				}
 			}
@@ -827,6 +832,15 @@ func (s *Store) enforceLimitsLocked(just *entry, now int64) {
 			s.removeLocked(victim, true)
 		}
 	}
+}
+
+// evictBefore orders the cookies of one registrable domain for eviction:
+// non-secure before secure, then lruLess.
+func evictBefore(a, b *entry) bool {
+	if a.secure != b.secure {
+		return !a.secure
+	}
+	return lruLess(a, b)
 }
 
 func lruLess(a, b *entry) bool {

@@ -3,6 +3,7 @@ package cookiestore
 import (
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -470,6 +471,43 @@ func TestWPTSecure(t *testing.T) {
 		{"Secure from https, read over http", "https://www.example.com/", []string{"s=1; Secure; Path=/", "i=1; Path=/"}, "http://www.example.com/", "i=1"},
 		{"Secure from https, read over https", "https://www.example.com/", []string{"s=1; Secure; Path=/", "i=1; Path=/"}, "", "s=1; i=1"},
 	})
+}
+
+// TestWPTEvictionSparesSecureCookies: when a site has more cookies than its
+// limit, non-secure cookies go before secure ones, least recently
+// accessed first (5.7, "remove excess cookies"), so a non-secure origin
+// can push out non-secure cookies but not a secure one.
+func TestWPTEvictionSparesSecureCookies(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Options{Now: clk.Now, MaxCookiesPerDomain: 5})
+	https := mustURL(t, "https://www.example.com/")
+	http_ := mustURL(t, "http://www.example.com/")
+	s.SetCookiesFromResponse(header("marker=secure; Secure"), https, nil)
+	clk.Advance(time.Second)
+	s.SetCookiesFromResponse(header("plain=1"), http_, nil)
+	for i := range 20 {
+		clk.Advance(time.Second)
+		s.SetCookiesFromResponse(header("filler"+string(rune('a'+i))+"=1"), http_, nil)
+	}
+	got := names(s.AllCookies())
+	if !slices.Contains(got, "marker") {
+		t.Errorf("non-secure cookies pushed the secure cookie out: %v", got)
+	}
+	if slices.Contains(got, "plain") {
+		t.Errorf("the oldest non-secure cookie was not pushed out: %v", got)
+	}
+	if len(got) != 5 {
+		t.Errorf("%d cookies; want 5", len(got))
+	}
+	// Secure cookies are evicted too, once only secure cookies are left.
+	s2 := newStore(t, Options{Now: clk.Now, MaxCookiesPerDomain: 2})
+	for _, n := range []string{"a", "b", "c"} {
+		clk.Advance(time.Second)
+		s2.SetCookiesFromResponse(header(n+"=1; Secure"), https, nil)
+	}
+	if got := sortedNames(s2.AllCookies()); !slices.Equal(got, []string{"b", "c"}) {
+		t.Errorf("only secure cookies: %v; want [b c]", got)
+	}
 }
 
 // TestWPTOrdering: longer paths first, then earlier creation times
