@@ -211,6 +211,92 @@ func TestWPTValues(t *testing.T) {
 	})
 }
 
+// TestWPTNames: how names are cut out of the line (5.6 steps 1-5): at the
+// first "=", whitespace trimmed, nothing decoded; a pair without "=" or
+// with an empty name is a nameless cookie, and nameless cookies replace
+// each other like any cookie with the same (empty) name.
+func TestWPTNames(t *testing.T) {
+	const u = "http://www.example.com/"
+	run(t, []exchange{
+		{"empty value", u, []string{"c=; Path=/"}, "", "c="},
+		{"nameless value with =", u, []string{"=c=2"}, "", "c=2"},
+		{"nameless value with several =", u, []string{"===c=2"}, "", "==c=2"},
+		{"nameless value after =", u, []string{"=c"}, "", "c"},
+		{"trailing whitespace in the name", u, []string{"c =3"}, "", "c=3"},
+		{"leading whitespace in the name", u, []string{" c=4"}, "", "c=4"},
+		{"a quote in the name", u, []string{`"c=5"=x`, `"c=5`}, "", `"c=5`},
+		{"attributes after a nameless cookie", u, []string{"c; a=b"}, "", "c"},
+		{"name that looks like Version", u, []string{"Version=1; c=7"}, "", "Version=1"},
+		{"space inside the name", u, []string{"c d=8"}, "", "c d=8"},
+		{"nameless cookie cut at ;", u, []string{`"c;d"=9`}, "", `"c`},
+		{"nameless cookie with a backslash cut at ;", u, []string{`"c\"10;d"=x`}, "", `"c\"10`},
+		{"the latest nameless cookie wins", u, []string{"=c=11", "c11"}, "", "c11"},
+		{"the latest nameless cookie wins (2)", u, []string{"c11", "c11a"}, "", "c11a"},
+		{"the latest nameless cookie wins (3)", u, []string{"c11", "c11a", "=c11b"}, "", "c11b"},
+		{"nameless and named", u, []string{"c11", "c11a", "=c11b", "c=11c"}, "", "c11b; c=11c"},
+		{"same name: last value", u, []string{"c=1", "c=2"}, "", "c=2"},
+		{"creation order, not name order", u, []string{"z=1", "a=1"}, "", "z=1; a=1"},
+		{"comma-separated pairs are one cookie", u, []string{"z=1, a=1"}, "", "z=1, a=1"},
+		{"nameless cookie between named ones", u, []string{"a=1", "=n", "b=1"}, "", "a=1; n; b=1"},
+		{"nameless cookie replaced", u, []string{"n1", "n2"}, "", "n2"},
+		{"neither name nor value", u, []string{"="}, "", ""},
+		{"empty line", u, []string{""}, "", ""},
+		{"percent escapes in the name are not decoded", u, []string{"%74%65=20"}, "", "%74%65=20"},
+	})
+	var ex []exchange
+	for _, n := range []string{"a", "1", "$", "!a", "@a", "#a", "$a", "%a", "^a", "&a", "*a", "(a", ")a", "-a", "_a", "+", `"a`, `"a=b"`} {
+		ex = append(ex, exchange{"name " + n, u, []string{n + "=v"}, "", n + "=v"})
+	}
+	run(t, ex)
+}
+
+// TestWPTControlCharacters: a control character other than HTAB anywhere
+// in the line, name, value or attributes, rejects the whole line (5.7
+// step 3 and the set-cookie-string algorithm of 5.6); HTAB is whitespace
+// around names, values and attribute values and kept inside them.
+func TestWPTControlCharacters(t *testing.T) {
+	const u = "http://www.example.com/dir/page"
+	for c := byte(0); c < 0x20 || c == 0x7f; c++ {
+		ch := string(rune(c))
+		lines := []string{
+			"na" + ch + "me=v",
+			"name=va" + ch + "lue",
+			"name=v; Domain=www.exa" + ch + "mple.com; Domain=example.com",
+			"name=v; Domain=example.com" + ch,
+			"name=v; Path=/te" + ch + "st; Path=/dir",
+			"name=v; Path=/dir" + ch,
+			"name=v; Max-Age=10" + ch + "00; Max-Age=1000",
+			"name=v; Max-Age=1000" + ch,
+			"name=v; Expires=Fri, 01 Jan 20" + ch + "38 00:00:00 GMT; Expires=Fri, 01 Jan 2038 00:00:00 GMT",
+			"name=v; Sec" + ch + "ure",
+			"name=v; Http" + ch + "Only",
+		}
+		for _, l := range lines {
+			s := newStore(t, Options{Now: newClock().Now})
+			s.SetCookiesFromResponse(header(l), mustURL(t, u), nil)
+			got := s.CookieHeader(mustURL(t, u))
+			switch {
+			case c != '\t' && got != "":
+				t.Errorf("%q: stored as %q; want the line rejected", l, got)
+			case c == '\t' && got == "":
+				t.Errorf("%q: rejected; HTAB is allowed", l)
+			}
+		}
+		if c == 0x7f {
+			break
+		}
+		if c == 0x1f {
+			c = 0x7e
+		}
+	}
+	run(t, []exchange{
+		{"HTAB inside the name", u, []string{"na\tme=v"}, "", "na\tme=v"},
+		{"HTAB inside the value", u, []string{"name=va\tlue"}, "", "name=va\tlue"},
+		{"HTAB after an attribute value", u, []string{"name=v; Path=/dir\t"}, "http://www.example.com/dir/x", "name=v"},
+		{"HTAB inside Secure makes it unknown", u, []string{"name=v; Sec\ture"}, "", "name=v"},
+	})
+}
+
 // TestWPTOverwriteValue: a cookie with the same name, domain, host-only
 // flag and path replaces the stored one (5.7 step 22), whatever else is
 // equal, in separate responses or in one.
@@ -379,6 +465,10 @@ func TestWPTPaths(t *testing.T) {
 	)
 	run(t, []exchange{
 		{"Path=/", page, []string{"c=1; Path=/"}, "", "c=1"},
+		{"valueless Path: default path", page, []string{"c=1; Path"}, "http://www.example.com/docs/guide", "c=1"},
+		{"empty Path: default path", page, []string{"c=1; Path="}, "http://www.example.com/docs/", ""},
+		{"the last Path wins, even if it does not match", page, []string{"c=1; Path=/; Path=/qux"}, "", ""},
+		{"Path with spaces around", page, []string{"c=1; Path =  /qux ; x"}, "http://www.example.com/qux/y", "c=1"},
 		{"relative Path: default path", page, []string{"c=1; Path=page.html"}, "", "c=1"},
 		{"relative Path is not kept", page, []string{"c=1; Path=docs"}, "http://www.example.com/docs/other", ""},
 		{"Path of a parent", page, []string{"c=1; Path=/docs"}, "", "c=1"},
