@@ -84,6 +84,11 @@
 //     section included, as browsers use it: from foo.github.io a cookie
 //     cannot be set for Domain=github.io. An unlisted single label such as
 //     "localhost" counts as a public suffix, so its cookies are host-only.
+//   - Host names are canonicalised as RFC 6265 5.1.2 asks: lower case,
+//     internationalised names converted to punycode (IDNA's lookup
+//     profile, the form net/http sends), so "bücher.example" and
+//     "xn--bcher-kva.example" are one host and cookies read back carry
+//     the punycode form.
 //   - IP address hosts only get host-only cookies, and only an identical
 //     Domain attribute is accepted from them; an IP address is never the
 //     Domain of a cookie from a host name.

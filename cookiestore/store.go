@@ -560,7 +560,8 @@ func (p AcceptPolicy) Allows(u, mainDocumentURL *url.URL) bool {
 
 // DeleteCookie removes the cookie with c's name, domain and path, domain
 // in Apple's form (".example.com" for a domain cookie, "example.com" for a
-// host-only one; case-insensitive), path "" meaning "/". Other attributes
+// host-only one; case-insensitive; an internationalised name in Unicode or
+// punycode), path "" meaning "/". Other attributes
 // are ignored; deleting a missing cookie does nothing.
 func (s *Store) DeleteCookie(c *http.Cookie) {
 	if c == nil {
@@ -573,6 +574,17 @@ func (s *Store) DeleteCookie(c *http.Cookie) {
 		p = "/"
 	}
 	k := key{name: c.Name, domain: strings.ToLower(strings.TrimSpace(c.Domain)), path: p}
+	if s.entries[k] == nil && !isASCII(k.domain) {
+		// An internationalised domain given in Unicode: the store keeps
+		// it in punycode.
+		dot, bare := "", k.domain
+		if strings.HasPrefix(bare, ".") {
+			dot, bare = ".", bare[1:]
+		}
+		if cd, ok := canonicalizeHost(bare); ok {
+			k.domain = dot + cd
+		}
+	}
 	if e := s.entries[k]; e != nil {
 		s.removeLocked(e, true)
 	} else if s.db != nil {

@@ -668,16 +668,46 @@ func TestWPTPartitioned(t *testing.T) {
 	})
 }
 
-// TestWPTIDNDomain: a Domain attribute in punycode matches a host in
-// punycode; a Domain attribute with bytes outside ASCII rejects the cookie
-// (5.7 step 8), a documented difference from browsers, which convert
-// UTF-8 Domain attributes to punycode.
+// TestWPTIDNDomain: hosts are canonicalised to punycode (5.1.2), so a
+// host written in Unicode and its punycode form are one host, and a
+// Domain attribute in punycode matches either; a Domain attribute with
+// bytes outside ASCII rejects the cookie (5.7 step 8), a documented
+// difference from browsers, which convert UTF-8 Domain attributes.
 func TestWPTIDNDomain(t *testing.T) {
-	const host = "https://xn--lve-6lad.example.com/"
+	const (
+		host    = "https://xn--lve-6lad.example.com/"
+		unicode = "https://\u00e9l\u00e8ve.example.com/"
+	)
 	run(t, []exchange{
 		{"punycode Domain", host, []string{"a=b; Domain=xn--lve-6lad.example.com"}, "", "a=b"},
 		{"wrong punycode Domain", host, []string{"a=b; Domain=xn--lve-6la7i.example.com"}, "", ""},
 		{"UTF-8 Domain", host, []string{"a=b; Domain=\xc3\xa9l\xc3\xa8ve.example.com"}, "", ""},
 		{"invalid UTF-8 Domain", host, []string{"a=b; Domain=\xc3\xa9l\xc3\xa8ve\xff.example.com"}, "", ""},
+		{"Unicode host, punycode request", unicode, []string{"a=b"}, host, "a=b"},
+		{"punycode host, Unicode request", host, []string{"a=b"}, unicode, "a=b"},
+		{"Unicode host, punycode Domain", unicode, []string{"a=b; Domain=xn--lve-6lad.example.com"}, "https://sub.xn--lve-6lad.example.com/", "a=b"},
+		{"capital Unicode host", "https://\u00c9L\u00c8VE.example.com/", []string{"a=b"}, host, "a=b"},
+		{"Unicode host, parent Domain", unicode, []string{"a=b; Domain=example.com"}, "https://other.example.com/", "a=b"},
 	})
+	s := newStore(t, Options{})
+	s.SetCookiesFromResponse(header("a=b"), mustURL(t, unicode), nil)
+	if cs := s.AllCookies(); len(cs) != 1 || cs[0].Domain != "xn--lve-6lad.example.com" {
+		t.Errorf("cookie from a Unicode host stored as %v; want domain xn--lve-6lad.example.com", cs)
+	}
+	if err := s.SetCookie(&http.Cookie{Name: "c", Value: "1", Domain: ".b\u00fccher.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CookieHeader(mustURL(t, "https://www.xn--bcher-kva.example/")); got != "c=1" {
+		t.Errorf("SetCookie with a Unicode Domain: %q", got)
+	}
+	s.DeleteCookie(&http.Cookie{Name: "c", Domain: ".B\u00fccher.example"})
+	if got := s.CookieHeader(mustURL(t, "https://www.xn--bcher-kva.example/")); got != "" {
+		t.Errorf("DeleteCookie with a Unicode Domain left %q", got)
+	}
+	// A host IDNA refuses gets no cookies, without a panic.
+	bad := mustURL(t, "https://a\u00a0b.example/")
+	s.SetCookiesFromResponse(header("x=1"), bad, nil)
+	if got := s.CookieHeader(bad); got != "" {
+		t.Errorf("host refused by IDNA: %q", got)
+	}
 }
