@@ -96,6 +96,10 @@
 //   - SameSite and HttpOnly are parsed, stored and reported, not enforced:
 //     an HTTP client has no browsing context to decide same-site requests,
 //     and every API here is an HTTP API.
+//   - The Partitioned attribute (CHIPS) is not part of rfc6265bis and is
+//     ignored: the store has no partitions, there being no top-level site,
+//     so such a cookie is kept and sent like any other, as by a browser
+//     with partitioning off.
 //   - OnlyFromMainDocumentDomain accepts a cookie when the request host
 //     domain-matches the registrable domain (eTLD+1) of the main document
 //     URL; a nil main document URL accepts.

@@ -483,6 +483,8 @@ func TestWPTPaths(t *testing.T) {
 		{"default path does not reach the parent", page, []string{"c=1"}, "http://www.example.com/docs/", ""},
 		{"default path of a single segment is /", "http://www.example.com/page", []string{"c=1"}, "http://www.example.com/else/x", "c=1"},
 		{"the last Path wins", page, []string{"c=1; Path=/nomatch; Path=/docs"}, "", "c=1"},
+		{"default path ignores the query", "http://www.example.com/docs/page?x=/a/b", []string{"c=1"}, "http://www.example.com/docs", "c=1"},
+		{"request query is not part of the path", page, []string{"c=1; Path=/docs/guide/page.html"}, "http://www.example.com/docs/guide/page.html?q=1", "c=1"},
 		// Percent escapes are compared as written.
 		{"literal space does not match %20", page, []string{"c=1; Path=/docs/a b"}, "http://www.example.com/docs/a%20b/x", ""},
 		{"%20 matches %20", page, []string{"c=1; Path=/docs/a%20b"}, "http://www.example.com/docs/a%20b/x", "c=1"},
@@ -654,6 +656,33 @@ func TestWPTSameSiteNotEnforced(t *testing.T) {
 	s.SetCookiesFromResponse(header("bad=1; SameSite=None"), u, nil)
 	if strings.Contains(s.CookieHeader(u), "bad") {
 		t.Error("SameSite=None without Secure was stored")
+	}
+}
+
+// TestWPTHTTPOnlyAndAPIs: every API of the store is an HTTP API (the
+// package documentation's decision, as with Apple's HTTPCookieStorage), so
+// the rfc6265bis rules that keep non-HTTP APIs away from http-only
+// cookies (5.7 steps 13 and 22) do not apply: SetCookie may set and
+// replace an HttpOnly cookie, and HttpOnly cookies are sent.
+func TestWPTHTTPOnlyAndAPIs(t *testing.T) {
+	s := newStore(t, Options{})
+	u := mustURL(t, "https://www.example.com/")
+	s.SetCookiesFromResponse(header("h=1; Path=/; HttpOnly"), u, nil)
+	if got := s.CookieHeader(u); got != "h=1" {
+		t.Fatalf("HttpOnly cookie: %q", got)
+	}
+	if err := s.SetCookie(&http.Cookie{Name: "h", Value: "2", Domain: "www.example.com", Path: "/"}); err != nil {
+		t.Fatal(err)
+	}
+	cs := s.AllCookies()
+	if len(cs) != 1 || cs[0].Value != "2" || cs[0].HttpOnly {
+		t.Errorf("after SetCookie over an HttpOnly cookie: %v", cs)
+	}
+	if err := s.SetCookie(&http.Cookie{Name: "j", Value: "1", Domain: "www.example.com", HttpOnly: true}); err != nil {
+		t.Errorf("SetCookie of an HttpOnly cookie: %v", err)
+	}
+	if got := s.CookieHeader(u); got != "h=2; j=1" {
+		t.Errorf("Cookie header %q", got)
 	}
 }
 
