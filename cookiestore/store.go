@@ -418,7 +418,11 @@ func creationOrder(a, b *entry) int {
 // with this package's parser; otherwise its fields are read as Set-Cookie
 // attributes: a Domain (leading dot or not) makes a domain cookie,
 // MaxAge > 0 / < 0 and Expires give the expiry. Rejected cookies are
-// dropped silently.
+// dropped silently. Note that net/http's client hands a jar only the
+// cookies its own parser accepts: nameless cookies, names that are not
+// tokens and values with bytes outside ASCII never reach SetCookies. To
+// store every Set-Cookie line as rfc6265bis does, as a session does, use
+// SetCookiesFromResponse.
 func (s *Store) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	now := s.begin()
 	defer s.end()
