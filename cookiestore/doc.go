@@ -57,8 +57,8 @@
 //   - A Set-Cookie line without "=" is a nameless cookie ("Set-Cookie: foo"
 //     stores a cookie with an empty name and value "foo", sent back as
 //     "Cookie: foo"); a line with neither name nor value is ignored, and a
-//     nameless cookie whose value starts with __Secure- or __Host- is
-//     rejected. RFC 6265 5.2 step 2 ignored such lines.
+//     nameless cookie whose value starts with a cookie prefix (__Secure-,
+//     __Host-, __Http-) is rejected. RFC 6265 5.2 step 2 ignored such lines.
 //   - A line with a control character other than HTAB is ignored; name
 //     plus value over 4096 bytes rejects the cookie; an attribute value
 //     over 1024 bytes is ignored.
@@ -69,9 +69,11 @@
 //     Path (a URL path is ASCII: such a cookie could never be sent).
 //   - Cookie prefixes __Secure- and __Host- are checked case-insensitively,
 //     and __Host- needs an explicit "Path=/" (a default path of "/" is not
-//     enough, as in browsers); SameSite=None requires Secure; a non-secure
-//     origin can neither set a Secure cookie nor shadow one ("leave secure
-//     cookies alone").
+//     enough, as in browsers); __Http- and __Host-Http- cookies also need
+//     Secure and HttpOnly (the web-platform-tests check these newer
+//     prefixes); SameSite=None requires Secure; a non-secure origin can
+//     neither set a Secure cookie nor shadow one ("leave secure cookies
+//     alone").
 //   - A host-only cookie and a domain cookie with the same name, domain
 //     and path are distinct cookies, as in browsers.
 //

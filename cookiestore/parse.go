@@ -38,9 +38,9 @@ var (
 	// ErrInsecure: a Secure cookie (or SameSite=None, which requires
 	// Secure) from an origin that is not secure.
 	ErrInsecure = errors.New("cookiestore: secure cookie requirements not met")
-	// ErrPrefix: a __Secure- or __Host- cookie that does not meet its
-	// prefix's requirements, or a nameless cookie whose value looks like
-	// one of those prefixes.
+	// ErrPrefix: a __Secure-, __Host-, __Http- or __Host-Http- cookie that
+	// does not meet its prefix's requirements, or a nameless cookie whose
+	// value looks like one of those prefixes.
 	ErrPrefix = errors.New("cookiestore: cookie prefix requirements not met")
 	// ErrOverwriteSecure: a cookie from an insecure origin that would
 	// shadow a stored Secure cookie ("leave secure cookies alone").
@@ -157,7 +157,8 @@ type attrs struct {
 //     Path with bytes outside ASCII rejects the cookie;
 //   - Secure and SameSite=None cookies need a secure scheme (https, wss);
 //     __Secure- and __Host- prefixes (case-insensitive) are enforced, and
-//     __Host- needs a last Path attribute of exactly "/".
+//     __Host- needs a last Path attribute of exactly "/"; __Http- and
+//     __Host-Http- also need Secure and HttpOnly.
 //
 // The error, when not nil, wraps ErrMalformed, ErrURL, ErrDomain,
 // ErrInsecure or ErrPrefix and says why the line was rejected.
@@ -359,7 +360,13 @@ func checkCookie(c *Cookie, rootPath bool) error {
 	if hasPrefixFold(c.Name, "__Host-") && (!c.Secure || !c.HostOnly || !rootPath || c.Path != "/") {
 		return fmt.Errorf("%w: %s needs Secure, no Domain and Path=/", ErrPrefix, c.Name)
 	}
-	if c.Name == "" && (hasPrefixFold(c.Value, "__Secure-") || hasPrefixFold(c.Value, "__Host-")) {
+	// __Http- and __Host-Http- (a __Host- cookie, checked above) also need
+	// Secure and HttpOnly: the prefixes the web-platform-tests
+	// (cookies/prefix) check beside the two of rfc6265bis.
+	if (hasPrefixFold(c.Name, "__Http-") || hasPrefixFold(c.Name, "__Host-Http-")) && (!c.Secure || !c.HTTPOnly) {
+		return fmt.Errorf("%w: %s needs Secure and HttpOnly", ErrPrefix, c.Name)
+	}
+	if c.Name == "" && (hasPrefixFold(c.Value, "__Secure-") || hasPrefixFold(c.Value, "__Host-") || hasPrefixFold(c.Value, "__Http-")) {
 		return fmt.Errorf("%w: nameless cookie with a prefixed value", ErrPrefix)
 	}
 	return nil

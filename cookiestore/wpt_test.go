@@ -542,6 +542,20 @@ func TestWPTPrefixes(t *testing.T) {
 		{"__Host- with HttpOnly", https, []string{"__Host-c=1; Secure; Path=/; HttpOnly"}, root, "__Host-c=1"},
 		{"nameless cookie posing as __Host-", https, []string{"__Host-c=1; Secure; Path=/", "=__Host-c=2; Secure; Path=/"}, root, "__Host-c=1"},
 		{"nameless cookie posing as __Secure-", https, []string{"__Secure-c; Secure; Path=/"}, root, ""},
+		// __Http- and __Host-Http- need Secure and HttpOnly as well.
+		{"__Http- with Secure and HttpOnly", https, []string{"__Http-c=1; Secure; Path=/; HttpOnly"}, root, "__Http-c=1"},
+		{"__Http- with another Path", https, []string{"__Http-c=1; Secure; Path=/a; HttpOnly"}, "https://www.example.com/a/x", "__Http-c=1"},
+		{"__Http- with a Domain", https, []string{"__Http-c=1; Secure; HttpOnly; Domain=example.com"}, "https://other.example.com/a/", "__Http-c=1"},
+		{"__Http- without HttpOnly", https, []string{"__Http-c=1; Secure; Path=/"}, root, ""},
+		{"__Http- without Secure", https, []string{"__Http-c=1; Path=/; HttpOnly"}, root, ""},
+		{"__http- without HttpOnly", https, []string{"__http-c=1; Secure; Path=/"}, root, ""},
+		{"__Host-Http- with everything", https, []string{"__Host-Http-c=1; Secure; Path=/; HttpOnly"}, root, "__Host-Http-c=1"},
+		{"__Host-Http- without HttpOnly", https, []string{"__Host-Http-c=1; Secure; Path=/"}, root, ""},
+		{"__Host-Http- with another Path", https, []string{"__Host-Http-c=1; Secure; Path=/a/; HttpOnly"}, "https://www.example.com/a/x", ""},
+		{"__Host-Http- without Secure", https, []string{"__Host-Http-c=1; Path=/; HttpOnly"}, root, ""},
+		{"__Host-Http- with a Domain", https, []string{"__Host-Http-c=1; Secure; Path=/; HttpOnly; Domain=www.example.com"}, root, ""},
+		{"__HostHttp- is no prefix", https, []string{"__HostHttp-c=1; Secure; Path=/"}, root, "__HostHttp-c=1"},
+		{"nameless cookie posing as __Http-", https, []string{"=__Http-c=1; Secure; HttpOnly"}, root, ""},
 		// The prefix needs a Path attribute of "/"; a default path of "/"
 		// is not enough (5.7 step 20; the web-platform-tests require an
 		// explicit attribute).
