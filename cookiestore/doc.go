@@ -57,18 +57,23 @@
 //   - A Set-Cookie line without "=" is a nameless cookie ("Set-Cookie: foo"
 //     stores a cookie with an empty name and value "foo", sent back as
 //     "Cookie: foo"); a line with neither name nor value is ignored, and a
-//     nameless cookie whose value starts with __Secure- or __Host- is
-//     rejected. RFC 6265 5.2 step 2 ignored such lines.
+//     nameless cookie whose value starts with a cookie prefix (__Secure-,
+//     __Host-, __Http-) is rejected. RFC 6265 5.2 step 2 ignored such lines.
 //   - A line with a control character other than HTAB is ignored; name
 //     plus value over 4096 bytes rejects the cookie; an attribute value
 //     over 1024 bytes is ignored.
 //   - Expires and Max-Age are clamped to 400 days ahead. Max-Age must be
 //     digits with an optional leading "-"; 0 or less deletes.
 //   - An empty Domain attribute is ignored (it does not cancel an earlier
-//     one); a non-ASCII Domain rejects the cookie.
-//   - Cookie prefixes __Secure- and __Host- are checked case-insensitively;
-//     SameSite=None requires Secure; a non-secure origin can neither set a
-//     Secure cookie nor shadow one ("leave secure cookies alone").
+//     one); a non-ASCII Domain rejects the cookie, and so does a non-ASCII
+//     Path (a URL path is ASCII: such a cookie could never be sent).
+//   - Cookie prefixes __Secure- and __Host- are checked case-insensitively,
+//     and __Host- needs an explicit "Path=/" (a default path of "/" is not
+//     enough, as in browsers); __Http- and __Host-Http- cookies also need
+//     Secure and HttpOnly (the web-platform-tests check these newer
+//     prefixes); SameSite=None requires Secure; a non-secure origin can
+//     neither set a Secure cookie nor shadow one ("leave secure cookies
+//     alone").
 //   - A host-only cookie and a domain cookie with the same name, domain
 //     and path are distinct cookies, as in browsers.
 //
@@ -81,6 +86,11 @@
 //     section included, as browsers use it: from foo.github.io a cookie
 //     cannot be set for Domain=github.io. An unlisted single label such as
 //     "localhost" counts as a public suffix, so its cookies are host-only.
+//   - Host names are canonicalised as RFC 6265 5.1.2 asks: lower case,
+//     internationalised names converted to punycode (IDNA's lookup
+//     profile, the form net/http sends), so "bücher.example" and
+//     "xn--bcher-kva.example" are one host and cookies read back carry
+//     the punycode form.
 //   - IP address hosts only get host-only cookies, and only an identical
 //     Domain attribute is accepted from them; an IP address is never the
 //     Domain of a cookie from a host name.
@@ -88,12 +98,17 @@
 //   - SameSite and HttpOnly are parsed, stored and reported, not enforced:
 //     an HTTP client has no browsing context to decide same-site requests,
 //     and every API here is an HTTP API.
+//   - The Partitioned attribute (CHIPS) is not part of rfc6265bis and is
+//     ignored: the store has no partitions, there being no top-level site,
+//     so such a cookie is kept and sent like any other, as by a browser
+//     with partitioning off.
 //   - OnlyFromMainDocumentDomain accepts a cookie when the request host
 //     domain-matches the registrable domain (eTLD+1) of the main document
 //     URL; a nil main document URL accepts.
 //   - Limits: at most 180 cookies per registrable domain and 3300 in all
 //     by default (Chromium's numbers); over a limit, expired cookies go
-//     first, then the least recently accessed.
+//     first, then the least recently accessed, and over a domain's limit
+//     non-secure cookies before Secure ones (rfc6265bis 5.7).
 //
 // # Concurrency
 //

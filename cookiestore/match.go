@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -86,7 +87,8 @@ func isIP(host string) bool {
 }
 
 // canonicalHost returns the canonical form of u's host (RFC 6265 5.1.2):
-// lower case, without port or IPv6 brackets. It reports false when u has no usable host.
+// lower case, without port or IPv6 brackets, internationalised labels as
+// A-labels (punycode). It reports false when u has no usable host.
 func canonicalHost(u *url.URL) (string, bool) {
 	if u == nil {
 		return "", false
@@ -94,28 +96,28 @@ func canonicalHost(u *url.URL) (string, bool) {
 	return canonicalizeHost(u.Hostname())
 }
 
-// canonicalizeHost is canonicalHost for a bare host name.
+// canonicalizeHost is canonicalHost for a bare host name. A name with
+// bytes outside ASCII is converted with IDNA's lookup profile, as
+// net/http converts it for the Host header, so that "bücher.example" and
+// "xn--bcher-kva.example" are one host; a name IDNA refuses is no usable
+// host.
 func canonicalizeHost(h string) (string, bool) {
 	if h == "" {
 		return "", false
 	}
-	lower, ascii := true, true
+	lower := true
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		if c >= 0x80 {
-			ascii = false
-			break
+			a, err := idna.Lookup.ToASCII(h)
+			if err != nil || a == "" {
+				return "", false
+			}
+			return strings.ToLower(a), true
 		}
 		if c >= 'A' && c <= 'Z' {
 			lower = false
 		}
-	}
-	if !ascii {
-		// Internationalised names are compared in their Unicode lower-case
-		// form; golang.org/x/net/idna would need golang.org/x/text, which
-		// this module does not require. Such hosts only ever match
-		// themselves: Domain attributes must be ASCII.
-		return strings.ToLower(h), true
 	}
 	if !lower {
 		h = strings.ToLower(h)

@@ -26,8 +26,8 @@ const (
 // of them, so callers test with errors.Is.
 var (
 	// ErrMalformed: empty name and value, a control character, a name or
-	// value that cannot be carried in a Cookie header, or name plus value
-	// above MaxNameValueSize.
+	// value that cannot be carried in a Cookie header, name plus value
+	// above MaxNameValueSize, or a Path attribute that is not ASCII.
 	ErrMalformed = errors.New("cookiestore: malformed cookie")
 	// ErrURL: the request URL has no host or a scheme other than http,
 	// https, ws or wss.
@@ -38,9 +38,9 @@ var (
 	// ErrInsecure: a Secure cookie (or SameSite=None, which requires
 	// Secure) from an origin that is not secure.
 	ErrInsecure = errors.New("cookiestore: secure cookie requirements not met")
-	// ErrPrefix: a __Secure- or __Host- cookie that does not meet its
-	// prefix's requirements, or a nameless cookie whose value looks like
-	// one of those prefixes.
+	// ErrPrefix: a __Secure-, __Host-, __Http- or __Host-Http- cookie that
+	// does not meet its prefix's requirements, or a nameless cookie whose
+	// value looks like one of those prefixes.
 	ErrPrefix = errors.New("cookiestore: cookie prefix requirements not met")
 	// ErrOverwriteSecure: a cookie from an insecure origin that would
 	// shadow a stored Secure cookie ("leave secure cookies alone").
@@ -153,9 +153,12 @@ type attrs struct {
 //     domain-match the host and must not be a public suffix unless it
 //     equals the host, which then makes a host-only cookie; IP hosts only
 //     ever get host-only cookies;
-//   - a Path not starting with "/" is replaced by the default path;
+//   - a Path not starting with "/" is replaced by the default path; a
+//     Path with bytes outside ASCII rejects the cookie;
 //   - Secure and SameSite=None cookies need a secure scheme (https, wss);
-//     __Secure- and __Host- prefixes (case-insensitive) are enforced.
+//     __Secure- and __Host- prefixes (case-insensitive) are enforced, and
+//     __Host- needs a last Path attribute of exactly "/"; __Http- and
+//     __Host-Http- also need Secure and HttpOnly.
 //
 // The error, when not nil, wraps ErrMalformed, ErrURL, ErrDomain,
 // ErrInsecure or ErrPrefix and says why the line was rejected.
@@ -294,10 +297,8 @@ func newCookie(name, value string, a *attrs, u *url.URL, now time.Time) (*Cookie
 
 	// Domain.
 	d := a.domain
-	for i := 0; i < len(d); i++ {
-		if d[i] >= 0x80 {
-			return nil, fmt.Errorf("%w: non-ASCII Domain %q", ErrDomain, d)
-		}
+	if !isASCII(d) {
+		return nil, fmt.Errorf("%w: non-ASCII Domain %q", ErrDomain, d)
 	}
 	switch {
 	case d == "":
@@ -318,7 +319,14 @@ func newCookie(name, value string, a *attrs, u *url.URL, now time.Time) (*Cookie
 		c.Domain = d
 	}
 
-	// Path.
+	// Path. A cookie path is a URL path, which is ASCII: a request path is
+	// compared as sent (percent-encoded), so a Path with other bytes could
+	// never match and is refused outright rather than stored unreachable
+	// or replaced by the default path, as the web-platform-tests check.
+	// Only the winning Path attribute counts.
+	if a.hasPath && !isASCII(a.path) {
+		return nil, fmt.Errorf("%w: non-ASCII Path %q", ErrMalformed, a.path)
+	}
 	if a.hasPath && strings.HasPrefix(a.path, "/") {
 		c.Path = a.path
 	} else {
@@ -329,7 +337,7 @@ func newCookie(name, value string, a *attrs, u *url.URL, now time.Time) (*Cookie
 	if c.Secure && !secureOrigin {
 		return nil, fmt.Errorf("%w: Secure cookie from %s", ErrInsecure, u.Scheme)
 	}
-	if err := checkCookie(c, a.hasPath); err != nil {
+	if err := checkCookie(c, a.hasPath && a.path == "/"); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -337,19 +345,28 @@ func newCookie(name, value string, a *attrs, u *url.URL, now time.Time) (*Cookie
 
 // checkCookie applies the rules every cookie must meet, whatever API it
 // came through: SameSite=None needs Secure, the name prefixes, and the
-// nameless-cookie prefix rule. hasPath reports a Path attribute (required
-// by __Host-).
-func checkCookie(c *Cookie, hasPath bool) error {
+// nameless-cookie prefix rule. rootPath reports that the path was given
+// as "/" explicitly, which __Host- requires: rfc6265bis 5.7 step 20 asks
+// for a Path attribute and a path of "/", and the web-platform-tests
+// (cookies/prefix) refuse a Path attribute that is empty, valueless or
+// relative even where the default path is "/", as browsers do.
+func checkCookie(c *Cookie, rootPath bool) error {
 	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
 		return fmt.Errorf("%w: SameSite=None without Secure", ErrInsecure)
 	}
 	if hasPrefixFold(c.Name, "__Secure-") && !c.Secure {
 		return fmt.Errorf("%w: %s without Secure", ErrPrefix, c.Name)
 	}
-	if hasPrefixFold(c.Name, "__Host-") && (!c.Secure || !c.HostOnly || !hasPath || c.Path != "/") {
+	if hasPrefixFold(c.Name, "__Host-") && (!c.Secure || !c.HostOnly || !rootPath || c.Path != "/") {
 		return fmt.Errorf("%w: %s needs Secure, no Domain and Path=/", ErrPrefix, c.Name)
 	}
-	if c.Name == "" && (hasPrefixFold(c.Value, "__Secure-") || hasPrefixFold(c.Value, "__Host-")) {
+	// __Http- and __Host-Http- (a __Host- cookie, checked above) also need
+	// Secure and HttpOnly: the prefixes the web-platform-tests
+	// (cookies/prefix) check beside the two of rfc6265bis.
+	if (hasPrefixFold(c.Name, "__Http-") || hasPrefixFold(c.Name, "__Host-Http-")) && (!c.Secure || !c.HTTPOnly) {
+		return fmt.Errorf("%w: %s needs Secure and HttpOnly", ErrPrefix, c.Name)
+	}
+	if c.Name == "" && (hasPrefixFold(c.Value, "__Secure-") || hasPrefixFold(c.Value, "__Host-") || hasPrefixFold(c.Value, "__Http-")) {
 		return fmt.Errorf("%w: nameless cookie with a prefixed value", ErrPrefix)
 	}
 	return nil
@@ -523,6 +540,16 @@ func trimWSP(s string) string {
 		j--
 	}
 	return s[i:j]
+}
+
+// isASCII reports whether s has only bytes below 0x80.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // hasPrefixFold reports whether s starts with prefix, ASCII

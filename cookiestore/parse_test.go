@@ -78,6 +78,8 @@ func TestParseSetCookie(t *testing.T) {
 		{from, "a=b; PATH=/x; pAtH=/y", `"a"="b" d=www.example.com p=/y session [hostonly]`},
 		{from, "a=b; path=/x; path=relative", `"a"="b" d=www.example.com p=/dir session [hostonly]`},
 		{from, "a=b; path=", `"a"="b" d=www.example.com p=/dir session [hostonly]`},
+		{from, "a=b; path=/\xc3\xa9", "error:malformed"}, // a URL path is ASCII
+		{from, "a=b; path=/\xc3\xa9; path=/x", `"a"="b" d=www.example.com p=/x session [hostonly]`},
 		{from, "a=b; DOMAIN=example.com", `"a"="b" d=example.com p=/dir session []`},
 		{from, "a=b; domain=.example.com", `"a"="b" d=example.com p=/dir session []`},
 		{from, "a=b; domain=.", `"a"="b" d=www.example.com p=/dir session [hostonly]`},
@@ -138,6 +140,7 @@ func TestParseSetCookie(t *testing.T) {
 		{sfrom, "__Host-a=b; Secure; Path=/", `"__Host-a"="b" d=www.example.com p=/ session [hostonly,secure]`},
 		{sfrom, "__host-a=b; Secure; Path=/", `"__host-a"="b" d=www.example.com p=/ session [hostonly,secure]`},
 		{sfrom, "__Host-a=b; Secure", "error:prefix"},                                 // no Path attribute
+		{"https://www.example.com/", "__Host-a=b; Secure; Path=", "error:prefix"},     // default path "/" is not enough
 		{sfrom, "__Host-a=b; Secure; Path=/dir", "error:prefix"},                      // Path not /
 		{sfrom, "__Host-a=b; Path=/", "error:prefix"},                                 // not Secure
 		{sfrom, "__Host-a=b; Secure; Path=/; Domain=www.example.com", "error:prefix"}, // Domain

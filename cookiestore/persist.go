@@ -415,7 +415,7 @@ func rowEntry(name, domain, path, value string, expires, created, access, secure
 	}
 	hostOnly := !strings.HasPrefix(domain, ".")
 	bare := strings.TrimPrefix(domain, ".")
-	if cd, ok := canonicalizeHost(bare); !ok || cd != bare || strings.HasPrefix(bare, ".") {
+	if !rowDomainOK(bare) {
 		return nil, "domain is not a canonical host name"
 	}
 	if !hostOnly && (isIP(bare) || isPublicSuffix(bare)) {
@@ -427,6 +427,22 @@ func rowEntry(name, domain, path, value string, expires, created, access, secure
 		hostOnly: hostOnly, secure: secure != 0, httpOnly: httpOnly != 0, sameSite: normSameSite(http.SameSite(sameSite)),
 		expires: expires, created: created, lastAccess: access,
 	}, ""
+}
+
+// rowDomainOK reports whether a row's domain (without its leading dot) is
+// a canonical host name. Files written before hosts were converted to
+// punycode may hold internationalised names in lower-case Unicode; such
+// rows still load as they are, though requests (whose hosts are compared
+// in punycode) no longer reach them, and they expire in time.
+func rowDomainOK(bare string) bool {
+	if bare == "" || strings.HasPrefix(bare, ".") {
+		return false
+	}
+	if !isASCII(bare) {
+		return strings.ToLower(bare) == bare && validDomainName(bare)
+	}
+	cd, ok := canonicalizeHost(bare)
+	return ok && cd == bare
 }
 
 // write runs fn in an IMMEDIATE transaction stamped with the next

@@ -631,3 +631,44 @@ func TestRecoveredNilWhenNothingDiscarded(t *testing.T) {
 		t.Errorf("healthy file: %v", err)
 	}
 }
+
+// TestPersistUnicodeDomainRows: files from before hosts were canonicalised
+// to punycode may hold internationalised domains in lower-case Unicode.
+// Such rows load as they are, without a damage report; new cookies for
+// the same host are stored under its punycode form.
+func TestPersistUnicodeDomainRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	s := newStore(t, Options{Path: path})
+	s.SetCookiesFromResponse(header("new=1; Max-Age=60"), mustURL(t, "https://b\u00fccher.example/"), nil)
+	s.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour).UnixMicro()
+	for _, row := range [][]any{
+		{"old", "b\u00fccher.example", "/", "v", future},
+		{"olddom", ".b\u00fccher.example", "/", "v", future},
+		{"upper", "B\u00dcCHER.example", "/", "v", future},
+	} {
+		if _, err := raw.Exec(`INSERT INTO cookies (name, domain, path, value, expires, created, last_access) VALUES (?, ?, ?, ?, ?, 1, 1)`, row...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	s2 := newStore(t, Options{Path: path})
+	got := map[string]string{}
+	for _, c := range s2.AllCookies() {
+		got[c.Name] = c.Domain
+	}
+	want := map[string]string{"new": "xn--bcher-kva.example", "old": "b\u00fccher.example", "olddom": ".b\u00fccher.example"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("loaded %v; want %v", got, want)
+	}
+	if errs := recoveries(s2.Recovered()); len(errs) != 1 || !strings.Contains(errs[0].What, `"upper"`) {
+		t.Errorf("reported %v; want only the row that is not lower case", errs)
+	}
+	if h := s2.CookieHeader(mustURL(t, "https://b\u00fccher.example/")); h != "new=1" {
+		t.Errorf("Cookie header %q; want new=1", h)
+	}
+}

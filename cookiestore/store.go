@@ -68,7 +68,8 @@ type Options struct {
 	MaxCookies int
 	// MaxCookiesPerDomain bounds the cookies per registrable domain
 	// (eTLD+1, the unit browsers count by); 0 (or negative) means
-	// DefaultMaxCookiesPerDomain.
+	// DefaultMaxCookiesPerDomain. Over it, expired cookies go first, then
+	// non-secure ones, then Secure ones, least recently accessed first.
 	MaxCookiesPerDomain int
 	// AcceptPolicy is the initial policy; the zero value is Always.
 	AcceptPolicy AcceptPolicy
@@ -417,7 +418,11 @@ func creationOrder(a, b *entry) int {
 // with this package's parser; otherwise its fields are read as Set-Cookie
 // attributes: a Domain (leading dot or not) makes a domain cookie,
 // MaxAge > 0 / < 0 and Expires give the expiry. Rejected cookies are
-// dropped silently.
+// dropped silently. Note that net/http's client hands a jar only the
+// cookies its own parser accepts: nameless cookies, names that are not
+// tokens and values with bytes outside ASCII never reach SetCookies. To
+// store every Set-Cookie line as rfc6265bis does, as a session does, use
+// SetCookiesFromResponse.
 func (s *Store) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	now := s.begin()
 	defer s.end()
@@ -559,7 +564,8 @@ func (p AcceptPolicy) Allows(u, mainDocumentURL *url.URL) bool {
 
 // DeleteCookie removes the cookie with c's name, domain and path, domain
 // in Apple's form (".example.com" for a domain cookie, "example.com" for a
-// host-only one; case-insensitive), path "" meaning "/". Other attributes
+// host-only one; case-insensitive; an internationalised name in Unicode or
+// punycode), path "" meaning "/". Other attributes
 // are ignored; deleting a missing cookie does nothing.
 func (s *Store) DeleteCookie(c *http.Cookie) {
 	if c == nil {
@@ -572,6 +578,17 @@ func (s *Store) DeleteCookie(c *http.Cookie) {
 		p = "/"
 	}
 	k := key{name: c.Name, domain: strings.ToLower(strings.TrimSpace(c.Domain)), path: p}
+	if s.entries[k] == nil && !isASCII(k.domain) {
+		// An internationalised domain given in Unicode: the store keeps
+		// it in punycode.
+		dot, bare := "", k.domain
+		if strings.HasPrefix(bare, ".") {
+			dot, bare = ".", bare[1:]
+		}
+		if cd, ok := canonicalizeHost(bare); ok {
+			k.domain = dot + cd
+		}
+	}
 	if e := s.entries[k]; e != nil {
 		s.removeLocked(e, true)
 	} else if s.db != nil {
@@ -796,7 +813,11 @@ func removeEntry(list []*entry, e *entry) []*entry {
 
 // enforceLimitsLocked evicts cookies after just was stored: first in its
 // registrable domain, then in the whole store, expired cookies first and
-// then the least recently accessed (oldest insertion on ties).
+// then the least recently accessed (oldest insertion on ties). Within a
+// registrable domain, cookies without Secure go before Secure ones
+// (rfc6265bis 5.7, the eviction priority after "remove excess cookies"),
+// so that a non-secure origin cannot push a site's Secure cookies out by
+// setting many cookies of its own.
 func (s *Store) enforceLimitsLocked(just *entry, now int64) {
 	if set := s.bySite[just.site]; len(set) > s.maxPerSite {
 		for e := range set {
@@ -807,7 +828,7 @@ func (s *Store) enforceLimitsLocked(just *entry, now int64) {
 		for len(set) > s.maxPerSite {
 			var victim *entry
 			for e := range set {
-				if victim == nil || lruLess(e, victim) {
+				if victim == nil || evictBefore(e, victim) {
 					victim = e
 				}
 			}
@@ -827,6 +848,15 @@ func (s *Store) enforceLimitsLocked(just *entry, now int64) {
 			s.removeLocked(victim, true)
 		}
 	}
+}
+
+// evictBefore orders the cookies of one registrable domain for eviction:
+// non-secure before secure, then lruLess.
+func evictBefore(a, b *entry) bool {
+	if a.secure != b.secure {
+		return !a.secure
+	}
+	return lruLess(a, b)
 }
 
 func lruLess(a, b *entry) bool {

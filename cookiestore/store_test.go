@@ -438,6 +438,7 @@ func TestSetCookieErrors(t *testing.T) {
 		{&http.Cookie{Name: "a", Value: strings.Repeat("v", 4096), Domain: "x.com"}, ErrMalformed},
 		{&http.Cookie{Name: "__Secure-a", Value: "1", Domain: "x.com"}, ErrPrefix},
 		{&http.Cookie{Name: "__Host-a", Value: "1", Domain: ".x.com", Secure: true}, ErrPrefix},
+		{&http.Cookie{Name: "__Http-a", Value: "1", Domain: "x.com", Secure: true}, ErrPrefix},
 		{&http.Cookie{Name: "a", Value: "1", Domain: "x.com", SameSite: http.SameSiteNoneMode}, ErrInsecure},
 		{nil, ErrMalformed},
 		{&http.Cookie{Name: "__Host-a", Value: "1", Domain: "x.com", Secure: true}, nil},
