@@ -57,7 +57,11 @@ import (
 // (UploadTaskWithResumeData, whose kept body becomes a file of the
 // daemon's: see there), over http and https. CancelByProducingResumeData
 // of either kind returns the resume data of the daemon's job, which a
-// background or an ordinary session can continue.
+// background or an ordinary session can continue. The progress callbacks
+// of a task made from resume data count from what the server or the
+// partial file already held, as in an ordinary session (DidWriteData's
+// and DidSendBodyData's first total is that plus the first bytes moved);
+// DidResumeAtOffset is not called for background downloads.
 // What Apple's background sessions refuse is refused: data, stream and
 // WebSocket tasks, uploads from memory or from a stream, completion
 // handlers and the context-first calls (Data, Upload, UploadFile, Download,
@@ -302,8 +306,13 @@ type bgTask struct {
 	kind   api.Kind
 	file   string // an upload's body
 	resume []byte // resume data to continue from
-	owned  bool   // file is the daemon's (see api.NewJob.OwnsFile)
-	wrote  bool   // file was written by this task's Resume (removed if no job takes it)
+	// continues says the task was made from resume data in this session:
+	// its progress callbacks count from where the transfer continued (the
+	// events' BytesResumed), as a task in process counts from its resume
+	// offset. A task found at the daemon reports from 0 instead.
+	continues bool
+	owned     bool // file is the daemon's (see api.NewJob.OwnsFile)
+	wrote     bool // file was written by this task's Resume (removed if no job takes it)
 
 	mu       sync.Mutex // held across the daemon calls of Resume, Suspend and Cancel
 	job      string     // the job's ID once created
@@ -476,7 +485,7 @@ func (s *Session) bgDownload(req *http.Request, bt *bgTask, announce bool) *Down
 // newBackgroundDownload is DownloadTask and DownloadTaskWithResumeData of
 // a background session.
 func (s *Session) newBackgroundDownload(req *http.Request, resumeData []byte, resumeErr error) *DownloadTask {
-	bt := &bgTask{kind: api.Download, resume: resumeData, ended: make(chan struct{})}
+	bt := &bgTask{kind: api.Download, resume: resumeData, continues: resumeData != nil, ended: make(chan struct{})}
 	dt := s.bgDownload(req, bt, true)
 	if resumeErr != nil {
 		s.bg.failSuspended(dt.Task, resumeErr)
@@ -504,7 +513,7 @@ func (s *Session) newBackgroundUploadWithResumeData(data []byte) *UploadTask {
 			req.Header = st.Header
 		}
 	}
-	bt := &bgTask{kind: api.Upload, resume: data, ended: make(chan struct{})}
+	bt := &bgTask{kind: api.Upload, resume: data, continues: true, ended: make(chan struct{})}
 	if err == nil {
 		bt.file = st.File // "" for an upload from memory: written at Resume
 	}
@@ -854,10 +863,10 @@ func (b *background) deliver(e api.Event) {
 	switch e.Kind {
 	case api.WriteProgress, api.SendProgress:
 		b.progress(t, e.BytesDone, e.BytesExpected, 0)
-		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected)
+		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected, e.BytesResumed)
 	case api.FinishDownloading:
 		b.progress(t, e.BytesDone, e.BytesExpected, e.StatusCode)
-		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected)
+		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected, e.BytesResumed)
 		if dt := t.downloadTask(); dt != nil {
 			if d, ok := delegateFor[DownloadDelegate](t); ok {
 				d.DidFinishDownloadingTo(b.s, dt, e.File)
@@ -922,8 +931,13 @@ func (b *background) task(job string) *Task {
 }
 
 // reportProgress calls DidWriteData or DidSendBodyData when done moved.
-func (b *background) reportProgress(t *Task, bt *bgTask, done, expected int64) {
+// For a task made from resume data the first count is resumed (what the
+// server or the partial file held already), not 0.
+func (b *background) reportProgress(t *Task, bt *bgTask, done, expected, resumed int64) {
 	bt.mu.Lock()
+	if bt.continues && resumed > bt.reported {
+		bt.reported = resumed
+	}
 	delta := done - bt.reported
 	if delta <= 0 {
 		bt.mu.Unlock()

@@ -28,6 +28,7 @@ import (
 	"github.com/urlsession-go/urlsession/internal/daemon/runner"
 	"github.com/urlsession-go/urlsession/internal/daemon/server"
 	"github.com/urlsession-go/urlsession/internal/daemon/store"
+	"github.com/urlsession-go/urlsession/internal/resume"
 )
 
 // bgDaemon is a urlsessiond served in the test process on its real Unix
@@ -1015,12 +1016,20 @@ func TestBackgroundCancelByProducingResumeData(t *testing.T) {
 	if err := dt.Err(); !errors.Is(err, urlsession.ErrCancelled) || !bytes.Equal(urlsession.ErrorResumeData(err), data) {
 		t.Errorf("cancelled task: %v; want ErrCancelled with the same resume data", err)
 	}
+	before := len(rec.recorded())
 	again := s.DownloadTaskWithResumeData(data)
 	again.Resume()
 	waitClosed(t, again.Done(), "completion of the resumed task")
 	if err := again.Err(); err != nil {
 		t.Fatalf("resumed task: %v", err)
 	}
+	// DidWriteData of the task from resume data counts from the bytes
+	// the partial file held, as in process.
+	rd, err := resume.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCountsFrom(t, rec.recorded()[before:], "progress", rd.Offset, bgSize)
 	if !ranged.Load() {
 		t.Error("the resumed download did not ask for the rest with a range")
 	}

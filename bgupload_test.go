@@ -210,4 +210,34 @@ func backgroundUploadFromMemory(t *testing.T, version int) {
 	if got := bt.CountOfBytesSent(); got != int64(len(body)) {
 		t.Errorf("CountOfBytesSent %d, want %d", got, len(body))
 	}
+	// DidSendBodyData counts from the 64 KiB the server held, as a task in
+	// process made from the same data does: the bytes it reports add up
+	// to the rest of the body.
+	checkCountsFrom(t, rec.recorded(), "sent", 64<<10, int64(len(body)))
+}
+
+// checkCountsFrom checks the progress callbacks among lines (verb
+// "sent" for DidSendBodyData, "progress" for DidWriteData): each total
+// grows from base by the bytes reported, the last one is end.
+func checkCountsFrom(t *testing.T, lines []string, verb string, base, end int64) {
+	t.Helper()
+	prev, calls := base, 0
+	for _, l := range lines {
+		var name string
+		var n, total, expected int64
+		if _, err := fmt.Sscanf(l, verb+" %s %d %d %d", &name, &n, &total, &expected); err != nil {
+			continue
+		}
+		calls++
+		if n <= 0 || total != prev+n {
+			t.Errorf("%s (%d, %d) after a total of %d: the bytes reported do not add up", verb, n, total, prev)
+		}
+		prev = total
+	}
+	if calls == 0 {
+		t.Fatalf("no %s callback", verb)
+	}
+	if prev != end {
+		t.Errorf("the last %s total is %d, want %d", verb, prev, end)
+	}
 }

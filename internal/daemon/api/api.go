@@ -128,11 +128,16 @@ type Job struct {
 	// body is complete in File the daemon moves it there (see NewJob).
 	Destination string `json:"destination,omitempty"`
 	// OwnsFile says that an upload's File is the daemon's (see NewJob).
-	OwnsFile      bool      `json:"owns_file,omitempty"`
-	State         State     `json:"state"`
-	BytesDone     int64     `json:"bytes_done"`
-	BytesExpected int64     `json:"bytes_expected"` // -1 when unknown
-	Rate          float64   `json:"rate"`           // bytes per second, recent
+	OwnsFile      bool  `json:"owns_file,omitempty"`
+	State         State `json:"state"`
+	BytesDone     int64 `json:"bytes_done"`
+	BytesExpected int64 `json:"bytes_expected"` // -1 when unknown
+	// BytesResumed is, for a job created from resume data, where its
+	// first run began: the bytes the server (an upload) or the partial
+	// file (a download) already held. -1 until that run reports; 0 for a
+	// job created without resume data.
+	BytesResumed  int64     `json:"bytes_resumed,omitempty"`
+	Rate          float64   `json:"rate"` // bytes per second, recent
 	EarliestBegin time.Time `json:"earliest_begin,omitzero"`
 	Discretionary bool      `json:"discretionary,omitempty"`
 	Priority      int       `json:"priority"`
@@ -444,11 +449,15 @@ type Event struct {
 	Time          time.Time `json:"time"`
 	BytesDone     int64     `json:"bytes_done,omitempty"`
 	BytesExpected int64     `json:"bytes_expected,omitempty"`
-	File          string    `json:"file,omitempty"`
-	StatusCode    int       `json:"status_code,omitempty"`
-	ErrorCode     int       `json:"error_code,omitempty"`
-	ErrorMessage  string    `json:"error_message,omitempty"`
-	ResumeData    []byte    `json:"resume_data,omitempty"`
+	// BytesResumed, in progress and finish-downloading events, is the
+	// job's BytesResumed (0 while unknown): progress callbacks of a task
+	// made from resume data count from there.
+	BytesResumed int64  `json:"bytes_resumed,omitempty"`
+	File         string `json:"file,omitempty"`
+	StatusCode   int    `json:"status_code,omitempty"`
+	ErrorCode    int    `json:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+	ResumeData   []byte `json:"resume_data,omitempty"`
 }
 
 // Events is the body of GET /v1/sessions/{id}/events.

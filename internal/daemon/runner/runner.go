@@ -367,7 +367,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 		case <-reports: // superseded
 		default:
 		}
-		reports <- server.Progress{BytesDone: max(n, d.bytes()), BytesExpected: d.expected(), ResumeData: rd}
+		reports <- server.Progress{BytesDone: max(n, d.bytes()), BytesExpected: d.expected(), Resumed: max(d.resumedOffset(), 0), ResumeData: rd}
 	}
 	for {
 		select {
@@ -425,7 +425,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 			return r.downloadEnded(job, dt, d, data)
 		}
 		r.writeCheckpoint(job, rd, bootID())
-		rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), ResumeData: rd})
+		rep.report(server.Progress{BytesDone: offsetOf(rd), BytesExpected: d.expected(), Resumed: max(d.resumedOffset(), 0), ResumeData: rd})
 		return server.Result{}, checkpoint, rd
 	}
 }
@@ -531,8 +531,9 @@ var (
 func (d *downloadDelegate) DidWriteData(_ *urlsession.Session, _ *urlsession.DownloadTask, _, total, expected int64) {
 	d.mu.Lock()
 	d.done, d.total = total, expected
+	resumed := max(d.resumedAt, 0)
 	d.mu.Unlock()
-	d.rep.report(server.Progress{BytesDone: total, BytesExpected: expected})
+	d.rep.report(server.Progress{BytesDone: total, BytesExpected: expected, Resumed: resumed})
 	select {
 	case d.wrote <- struct{}{}:
 	default:

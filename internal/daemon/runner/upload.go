@@ -75,18 +75,26 @@ func (r *Runner) upload(ctx context.Context, job api.Job, rep *reporter) server.
 
 // uploadDelegate is an upload task's delegate.
 type uploadDelegate struct {
-	rep  *reporter
-	mu   sync.Mutex
-	sent int64
+	rep     *reporter
+	mu      sync.Mutex
+	sent    int64
+	started bool
+	resumed int64 // the bytes the server held when the upload continued
 }
 
 var _ urlsession.SendProgressDelegate = (*uploadDelegate)(nil)
 
-func (d *uploadDelegate) DidSendBodyData(_ *urlsession.Session, _ *urlsession.Task, _, total, expected int64) {
+func (d *uploadDelegate) DidSendBodyData(_ *urlsession.Session, _ *urlsession.Task, n, total, expected int64) {
 	d.mu.Lock()
+	if !d.started {
+		// An upload from resume data counts from what the server held:
+		// the first report's total less what it sent.
+		d.started, d.resumed = true, max(total-n, 0)
+	}
 	d.sent = total
+	resumed := d.resumed
 	d.mu.Unlock()
-	d.rep.report(server.Progress{BytesDone: total, BytesExpected: expected})
+	d.rep.report(server.Progress{BytesDone: total, BytesExpected: expected, Resumed: resumed})
 }
 
 func (d *uploadDelegate) bytes() int64 {

@@ -30,6 +30,11 @@ type Runner interface {
 type Progress struct {
 	BytesDone     int64
 	BytesExpected int64 // -1 when unknown
+	// Resumed is where this run of the transfer began: the bytes the
+	// server or the partial file already held when it continued from
+	// resume data (0 for a run from the start). The first report of a
+	// job made from resume data sets the job's BytesResumed.
+	Resumed int64
 	// ResumeData, when set, is a checkpoint: the daemon stores it with
 	// the job, so that a daemon killed now continues from it.
 	ResumeData []byte

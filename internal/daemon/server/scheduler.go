@@ -153,6 +153,9 @@ func (s *Server) progress(js *jobState, p Progress) {
 	j := &js.job
 	j.BytesDone = p.BytesDone
 	j.BytesExpected = p.BytesExpected
+	if j.BytesResumed < 0 {
+		j.BytesResumed = p.Resumed
+	}
 	if p.ResumeData != nil {
 		js.checkpoint = slices.Clone(p.ResumeData)
 	}
@@ -177,7 +180,7 @@ func (s *Server) progress(js *jobState, p Progress) {
 		kind = api.SendProgress
 	}
 	_ = s.saveLocked(context.Background(), js, api.Event{Job: j.ID, Kind: kind, Time: now.UTC(),
-		BytesDone: j.BytesDone, BytesExpected: j.BytesExpected})
+		BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: max(j.BytesResumed, 0)})
 }
 
 // finish records how a transfer ended.

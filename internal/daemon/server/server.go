@@ -399,6 +399,9 @@ func (s *Server) CreateJob(ctx context.Context, n *api.NewJob) (api.Job, error) 
 	if n.BytesExpected > 0 {
 		j.BytesExpected = n.BytesExpected
 	}
+	if len(n.ResumeData) > 0 {
+		j.BytesResumed = -1 // known at the first run's first report
+	}
 	if n.Paused {
 		j.State = api.Paused
 	}
@@ -614,7 +617,7 @@ func (s *Server) endLocked(ctx context.Context, js *jobState, state api.State, c
 	var evs []api.Event
 	if state == api.Completed && j.Kind == api.Download {
 		evs = append(evs, api.Event{Job: j.ID, Kind: api.FinishDownloading, Time: now, File: file,
-			BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, StatusCode: status})
+			BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: max(j.BytesResumed, 0), StatusCode: status})
 	}
 	evs = append(evs, api.Event{Job: j.ID, Kind: api.Complete, Time: now, ErrorCode: code, ErrorMessage: msg,
 		ResumeData: resume, StatusCode: status, BytesDone: j.BytesDone, BytesExpected: j.BytesExpected})
