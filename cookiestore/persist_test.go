@@ -233,12 +233,8 @@ func TestPersistSkipsBadRows(t *testing.T) {
 	s.SetCookiesFromResponse(header("good=1; Max-Age=60"), u, nil)
 	s.Close()
 
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	future := time.Now().Add(time.Hour).UnixMicro()
-	for _, row := range [][]any{
+	raw := insertRows(t, path, [][]any{
 		{"badpath", "example.com", "nopath", "v", future},
 		{"baddomain", "Example.COM", "/", "v", future},
 		{"suffix", ".com", "/", "v", future},
@@ -247,11 +243,7 @@ func TestPersistSkipsBadRows(t *testing.T) {
 		{"noexpiry", "example.com", "/", "v", 0},
 		{"", "example.com", "/", "", future},
 		{"ok2", "example.com", "/", "v", future},
-	} {
-		if _, err := raw.Exec(`INSERT INTO cookies (name, domain, path, value, expires, created, last_access) VALUES (?, ?, ?, ?, ?, 1, 1)`, row...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	if _, err := raw.Exec(`INSERT INTO cookies VALUES ('types', 'example.com', '/', 'v', 'not a number', 1, 1, 0, 0, 0, 0)`); err != nil {
 		t.Fatal(err)
 	}
@@ -641,21 +633,12 @@ func TestPersistUnicodeDomainRows(t *testing.T) {
 	s := newStore(t, Options{Path: path})
 	s.SetCookiesFromResponse(header("new=1; Max-Age=60"), mustURL(t, "https://b\u00fccher.example/"), nil)
 	s.Close()
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	future := time.Now().Add(time.Hour).UnixMicro()
-	for _, row := range [][]any{
+	insertRows(t, path, [][]any{
 		{"old", "b\u00fccher.example", "/", "v", future},
 		{"olddom", ".b\u00fccher.example", "/", "v", future},
 		{"upper", "B\u00dcCHER.example", "/", "v", future},
-	} {
-		if _, err := raw.Exec(`INSERT INTO cookies (name, domain, path, value, expires, created, last_access) VALUES (?, ?, ?, ?, ?, 1, 1)`, row...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw.Close()
+	}).Close()
 	s2 := newStore(t, Options{Path: path})
 	got := map[string]string{}
 	for _, c := range s2.AllCookies() {
@@ -671,4 +654,22 @@ func TestPersistUnicodeDomainRows(t *testing.T) {
 	if h := s2.CookieHeader(mustURL(t, "https://b\u00fccher.example/")); h != "new=1" {
 		t.Errorf("Cookie header %q; want new=1", h)
 	}
+}
+
+// insertRows writes rows (name, domain, path, value, expires) into the
+// cookies table of the file at path behind the store's back and returns
+// the open database.
+func insertRows(t *testing.T, path string, rows [][]any) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if _, err := raw.Exec(`INSERT INTO cookies (name, domain, path, value, expires, created, last_access) VALUES (?, ?, ?, ?, ?, 1, 1)`, row...); err != nil {
+			raw.Close()
+			t.Fatal(err)
+		}
+	}
+	return raw
 }
