@@ -875,6 +875,11 @@ func (b *background) deliver(e api.Event) {
 		os.Remove(e.File) // unless the delegate moved it; gone already is fine
 	case api.Complete:
 		b.progress(t, e.BytesDone, e.BytesExpected, e.StatusCode)
+		if bt.kind == api.Upload && e.ErrorCode == 0 {
+			// The last progress event may have been coalesced away: every
+			// byte sent is reported before the completion.
+			b.reportProgress(t, bt, e.BytesDone, e.BytesExpected, e.BytesResumed)
+		}
 		var err *Error
 		if e.ErrorCode != 0 {
 			u := ""

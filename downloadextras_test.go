@@ -415,10 +415,42 @@ func (h *rangeSplit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ranges.ServeHTTP(w, r)
 }
 
+// rangeGate is closed by the first range request after the response
+// that made it, or after 5 s.
+type rangeGate struct {
+	open chan struct{}
+	once sync.Once
+}
+
+func newRangeGate() *rangeGate {
+	g := &rangeGate{open: make(chan struct{})}
+	time.AfterFunc(5*time.Second, g.release) // a guard: no test waits on it
+	return g
+}
+
+func (g *rangeGate) release() { g.once.Do(func() { close(g.open) }) }
+
 func TestDownloadSegmented(t *testing.T) {
 	content := testContent(4<<20+17, 40)
 	res := urlsessiontest.NewResource(content)
-	h := &rangeSplit{whole: withFields(res, map[string]string{"Repr-Digest": sfDigest(content)}), ranges: res}
+	// The first response pauses after 1 MiB until a range request comes
+	// (or, should none come, for 5 s): a fast machine could otherwise send
+	// it all before the segments start, which would be a correct download
+	// without ranges.
+	var gate atomic.Pointer[rangeGate]
+	whole := &urlsessiontest.FaultHandler{Next: withFields(res, map[string]string{"Repr-Digest": sfDigest(content)}),
+		Choose: func(int, *http.Request) urlsessiontest.Fault {
+			g := newRangeGate()
+			gate.Store(g)
+			return urlsessiontest.Fault{Kind: urlsessiontest.Pause, At: 1 << 20, Resume: g.open}
+		}}
+	ranges := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g := gate.Load(); g != nil {
+			g.release()
+		}
+		res.ServeHTTP(w, r)
+	})
+	h := &rangeSplit{whole: whole, ranges: ranges}
 	bothProtocols(t, h, func(t *testing.T, srv *server) {
 		cfg := srv.config()
 		cfg.DownloadSegments = 4

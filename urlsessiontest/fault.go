@@ -30,6 +30,12 @@ const (
 	// Content-Length removed: a short body the client cannot tell from a
 	// whole one by its framing (only validators or digests can).
 	Truncate
+	// Pause sends At bytes of the body, flushes them, then waits until
+	// the Fault's Resume channel is closed and sends the rest; a client
+	// that goes away meanwhile ends the response. It makes an order of
+	// events certain, such as another request arriving before a body
+	// ends.
+	Pause
 )
 
 // Fault is what a FaultHandler does to one response.
@@ -37,10 +43,12 @@ type Fault struct {
 	Kind FaultKind
 	// At is the number of body bytes sent before the fault strikes.
 	At int64
+	// Resume, for Pause, lets the rest of the body go once it is closed.
+	Resume <-chan struct{}
 }
 
 // FaultHandler wraps a handler and injects faults into its responses: a
-// reset, a stall or a truncation at a chosen byte of the body, as Choose
+// reset, a stall, a pause or a truncation at a chosen byte of the body, as Choose
 // decides for each request. Serve it with net/http/httptest (HTTP/1.1 and
 // HTTP/2 both work), or use NewFaultProxy to put it in front of another
 // server. A FaultHandler is safe for concurrent use.
@@ -104,18 +112,30 @@ func (fw *faultWriter) Write(p []byte) (int, error) {
 		return 0, http.ErrHandlerTimeout // any error: the handler stops writing
 	}
 	room := fw.fault.At - fw.written
-	if int64(len(p)) <= room {
+	if fw.fault.Kind == Pass || int64(len(p)) <= room {
 		n, err := fw.ResponseWriter.Write(p)
 		fw.written += int64(n)
 		return n, err
 	}
 	n, err := fw.ResponseWriter.Write(p[:max(room, 0)])
 	fw.written += int64(n)
-	fw.struck = true
 	if err != nil {
 		return n, err
 	}
 	http.NewResponseController(fw.ResponseWriter).Flush()
+	if fw.fault.Kind == Pause {
+		select {
+		case <-fw.fault.Resume:
+		case <-fw.r.Context().Done():
+			fw.struck = true
+			return n, http.ErrHandlerTimeout
+		}
+		fw.fault = Fault{Kind: Pass} // the rest goes through
+		m, err := fw.ResponseWriter.Write(p[n:])
+		fw.written += int64(m)
+		return n + m, err
+	}
+	fw.struck = true
 	if fw.fault.Kind == Stall {
 		<-fw.r.Context().Done()
 	}

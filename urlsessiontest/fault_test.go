@@ -98,6 +98,44 @@ func TestFaultStall(t *testing.T) {
 	}
 }
 
+// A Pause holds the body after At bytes until Resume is closed, then
+// sends the rest; the whole body arrives, over HTTP/1.1 and HTTP/2.
+func TestFaultPause(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789"), 10000)
+	for _, h2 := range []bool{false, true} {
+		resume := make(chan struct{})
+		fh := &FaultHandler{Next: NewResource(content), Choose: func(int, *http.Request) Fault {
+			return Fault{Kind: Pause, At: 4000, Resume: resume}
+		}}
+		srv, c := faultServer(t, fh, h2)
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 4000)
+		if _, err := io.ReadFull(resp.Body, head); err != nil || !bytes.Equal(head, content[:4000]) {
+			t.Fatalf("h2=%v: the bytes before the pause: %v", h2, err)
+		}
+		// Nothing more comes until Resume is closed; the read that waits
+		// gets the rest after it.
+		got := make(chan []byte, 1)
+		go func() {
+			rest, _ := io.ReadAll(resp.Body)
+			got <- rest
+		}()
+		select {
+		case rest := <-got:
+			t.Fatalf("h2=%v: %d bytes came before the pause ended", h2, len(rest))
+		case <-time.After(20 * time.Millisecond):
+		}
+		close(resume)
+		if rest := <-got; !bytes.Equal(rest, content[4000:]) {
+			t.Errorf("h2=%v: %d bytes after the pause, want %d", h2, len(rest), len(content)-4000)
+		}
+		resp.Body.Close()
+	}
+}
+
 func TestResource(t *testing.T) {
 	res := NewResource([]byte("hello, world"))
 	srv, c := faultServer(t, res, false)

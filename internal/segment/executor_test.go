@@ -956,10 +956,65 @@ func getWhole(t *testing.T, client *http.Client, url string) *http.Response {
 	return resp
 }
 
+// pausedFirst serves o, holding the first response after 1 MiB until a
+// second request arrives (or for 5 s at most), so that a split always
+// comes before the first response could end on its own.
+type pausedFirst struct {
+	o      *origin
+	second chan struct{}
+	once   sync.Once
+	n      atomic.Int64
+}
+
+func newPausedFirst(o *origin) *pausedFirst {
+	p := &pausedFirst{o: o, second: make(chan struct{})}
+	time.AfterFunc(5*time.Second, p.release) // a guard: no test waits on it
+	return p
+}
+
+func (p *pausedFirst) release() { p.once.Do(func() { close(p.second) }) }
+
+func (p *pausedFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.n.Add(1) > 1 {
+		p.release()
+		p.o.ServeHTTP(w, r)
+		return
+	}
+	p.o.ServeHTTP(&pauseWriter{ResponseWriter: w, left: 1 << 20, wait: p.second, done: r.Context().Done()}, r)
+}
+
+// pauseWriter passes left bytes of a body, flushes them, then waits for
+// wait (or done) before passing the rest.
+type pauseWriter struct {
+	http.ResponseWriter
+	left       int64
+	wait, done <-chan struct{}
+}
+
+func (w *pauseWriter) Write(b []byte) (int, error) {
+	if w.left < 0 || int64(len(b)) <= w.left {
+		w.left -= int64(len(b))
+		return w.ResponseWriter.Write(b)
+	}
+	n, err := w.ResponseWriter.Write(b[:w.left])
+	w.left = -1
+	if err != nil {
+		return n, err
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+	select {
+	case <-w.wait:
+	case <-w.done:
+		return n, http.ErrHandlerTimeout
+	}
+	m, err := w.ResponseWriter.Write(b[n:])
+	return n + m, err
+}
+
 func TestInitialResponseIsSplit(t *testing.T) {
 	data := body(4 << 20)
 	o := &origin{data: data}
-	srv := httptest.NewServer(o)
+	srv := httptest.NewServer(newPausedFirst(o))
 	defer srv.Close()
 	first := getWhole(t, srv.Client(), srv.URL)
 	if first.StatusCode != http.StatusPartialContent {

@@ -449,7 +449,7 @@ type Event struct {
 	Time          time.Time `json:"time"`
 	BytesDone     int64     `json:"bytes_done,omitempty"`
 	BytesExpected int64     `json:"bytes_expected,omitempty"`
-	// BytesResumed, in progress and finish-downloading events, is the
+	// BytesResumed, in progress, finish-downloading and complete events, is the
 	// job's BytesResumed (0 while unknown): progress callbacks of a task
 	// made from resume data count from there.
 	BytesResumed int64  `json:"bytes_resumed,omitempty"`

@@ -620,7 +620,8 @@ func (s *Server) endLocked(ctx context.Context, js *jobState, state api.State, c
 			BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: max(j.BytesResumed, 0), StatusCode: status})
 	}
 	evs = append(evs, api.Event{Job: j.ID, Kind: api.Complete, Time: now, ErrorCode: code, ErrorMessage: msg,
-		ResumeData: resume, StatusCode: status, BytesDone: j.BytesDone, BytesExpected: j.BytesExpected})
+		ResumeData: resume, StatusCode: status, BytesDone: j.BytesDone, BytesExpected: j.BytesExpected,
+		BytesResumed: max(j.BytesResumed, 0)})
 	s.log.Info("job ended", "job", j.ID, "state", state, "code", code, "message", msg)
 	return s.saveLocked(ctx, js, evs...)
 }
