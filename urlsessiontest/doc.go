@@ -10,7 +10,8 @@
 // through a [Conn].
 //
 // [FaultHandler] wraps any handler and injects faults into its responses: a
-// reset, a stall or a clean truncation at a chosen byte of the body;
+// reset, a stall, a pause until the test lets it go on, or a clean
+// truncation at a chosen byte of the body;
 // [NewFaultProxy] puts one in front of another server. [Resource] serves a
 // resource that can be replaced between requests, with ranges and strong
 // validators, as a static file server does: together they test downloads
