@@ -215,8 +215,10 @@ type WebSocketCloseDelegate interface {
 //     opcodes, a fragmented control frame, a continuation without a
 //     start), a close frame with an invalid code or a reason over 123
 //     bytes: ErrBadServerResponse, close code CloseProtocolError sent;
-//   - a text message that is not UTF-8: ErrBadServerResponse, close code
-//     CloseInvalidFramePayloadData sent;
+//   - a text message that is not UTF-8, or a close frame whose reason is
+//     not: ErrBadServerResponse, close code CloseInvalidFramePayloadData
+//     sent; an uncompressed message fails as soon as bytes arrive that
+//     no continuation could make UTF-8, without waiting for its end;
 //   - a handshake the server refuses or answers wrongly:
 //     ErrBadServerResponse, CloseCode CloseInvalid.
 //
@@ -934,9 +936,15 @@ func (w *WebSocketTask) serveReads(ctx context.Context, c *websocket.Conn, resp 
 
 // readFailed ends the task after a read's error err.
 func (w *WebSocketTask) readFailed(ctx context.Context, c *websocket.Conn, resp *http.Response, err error) {
-	if errors.Is(err, errTextNotUTF8) && ctx.Err() == nil {
+	// RFC 6455 8.1: text that is not UTF-8, in a message or a close
+	// frame's reason, fails the connection; 7.4.1 gives it code 1007.
+	if (errors.Is(err, errTextNotUTF8) || errors.Is(err, errCloseReasonNotUTF8)) && ctx.Err() == nil {
 		c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
-		w.finish(ctx, resp, fail.New(int(ErrBadServerResponse), err), false, CloseInvalidFramePayloadData, nil)
+		cause := errTextNotUTF8
+		if errors.Is(err, errCloseReasonNotUTF8) {
+			cause = errCloseReasonNotUTF8
+		}
+		w.finish(ctx, resp, fail.New(int(ErrBadServerResponse), cause), false, CloseInvalidFramePayloadData, nil)
 		return
 	}
 	if w.guardStopped(ctx, c, resp, err) {
