@@ -194,7 +194,9 @@ type WebSocketCloseDelegate interface {
 // server's 401, and the handshake is sent again; a 407 left unanswered
 // fails the task with ErrBadServerResponse, Response being the 407, as
 // any answer other than 101 does.
-// permessage-deflate (RFC 7692) is offered without context takeover. RFC
+// permessage-deflate (RFC 7692) is offered without context takeover; a
+// server that accepts it without server_no_context_takeover fails the
+// handshake with ErrBadServerResponse. RFC
 // 8441 (WebSockets over HTTP/2) is not supported: wss negotiates
 // HTTP/1.1.
 //
@@ -1146,6 +1148,11 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.mu.Unlock()
 	rt.resp = resp
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if err := checkDeflateAnswer(resp.Header); err != nil {
+			resp.Body.Close()
+			rt.err = err
+			return nil, err
+		}
 		if rwc := pipeline.Upgraded(resp.Body); rwc != nil {
 			r2 := *resp
 			g := &wsGuard{ReadWriteCloser: rwc, max: &rt.w.ws.maxSize}
@@ -1158,4 +1165,65 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, nil
+}
+
+// checkDeflateAnswer checks the server's Sec-WebSocket-Extensions answer
+// to the task's offer of permessage-deflate with client_no_context_takeover
+// and server_no_context_takeover, before the WebSocket library does, so
+// that a wrong answer fails the handshake at once, the connection closed.
+// The task requested no other extension (RFC 6455 4.1 and 9.1), and RFC
+// 7692 section 5 lists the answers a client must refuse: parameters
+// unknown, repeated, or with an invalid value, and client_max_window_bits,
+// not offered (7.1.2.2). An answer without server_no_context_takeover is
+// refused too: RFC 7692 7.1.1.1 has a server that accepts the offer
+// include it, and a server that compressed each message with the history
+// of the ones before would have the second message fail.
+func checkDeflateAnswer(h http.Header) error {
+	bad := func(why string) error {
+		return fail.New(int(ErrBadServerResponse), errors.New("urlsession: the server answered the WebSocket extension offer wrongly: "+why))
+	}
+	var exts []string
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		for ext := range strings.SplitSeq(v, ",") {
+			if ext = strings.TrimSpace(ext); ext != "" {
+				exts = append(exts, ext)
+			}
+		}
+	}
+	if len(exts) == 0 {
+		return nil
+	}
+	if len(exts) > 1 {
+		return bad("more than one extension")
+	}
+	params := strings.Split(exts[0], ";")
+	if name := strings.TrimSpace(params[0]); name != "permessage-deflate" {
+		return bad(fmt.Sprintf("%q was not offered", name))
+	}
+	seen := map[string]bool{}
+	for _, p := range params[1:] {
+		name, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
+		name = strings.TrimSpace(name) // the library, as RFC 7692 spells them: lower case
+		if seen[name] {
+			return bad("a repeated " + name)
+		}
+		seen[name] = true
+		switch name {
+		case "server_no_context_takeover", "client_no_context_takeover":
+			if hasVal {
+				return bad(name + " with a value")
+			}
+		case "server_max_window_bits":
+			val = strings.Trim(strings.TrimSpace(val), `"`)
+			if len(val) > 2 || val == "" || val[0] == '0' || !(val >= "8" && len(val) == 1 || len(val) == 2 && val >= "10" && val <= "15") {
+				return bad("server_max_window_bits=" + val)
+			}
+		default:
+			return bad(fmt.Sprintf("the parameter %q", p))
+		}
+	}
+	if !seen["server_no_context_takeover"] {
+		return bad("permessage-deflate without server_no_context_takeover, which the offer asked for")
+	}
+	return nil
 }

@@ -3,11 +3,15 @@ package urlsession
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -46,6 +50,9 @@ type abCase struct {
 	fail  Code      // the task's error code; 0 for a clean end
 	want  CloseCode // the task's CloseCode; 0 means the client's close code
 	max   int       // the maximum message size, if not the default
+	// ext is the server's Sec-WebSocket-Extensions answer, such as a
+	// permessage-deflate one (RFC 7692); "" for none.
+	ext string
 }
 
 // abFrame returns a server frame (unmasked, RFC 6455 5.2) of any length;
@@ -80,6 +87,7 @@ func abFirst(s string) []byte   { return abFrame(false, 0, 0x1, []byte(s)) }
 func abCont(s string) []byte    { return abFrame(false, 0, 0x0, []byte(s)) }
 func abLast(s string) []byte    { return abFrame(true, 0, 0x0, []byte(s)) }
 func abSend(f ...[]byte) abWire { return abWire{chunks: f} }
+func abCont2(b []byte) []byte   { return abFrame(false, 0, 0x0, b) }
 
 // abSplit is frames written in pieces of n bytes.
 func abSplit(n int, f ...[]byte) abWire {
@@ -138,6 +146,7 @@ func abReadClient(br *bufio.Reader, events chan<- abEvent) {
 	defer close(events)
 	var msg []byte
 	var msgOp byte
+	var deflated bool
 	for {
 		var h [2]byte
 		if _, err := io.ReadFull(br, h[:]); err != nil {
@@ -181,7 +190,7 @@ func abReadClient(br *bufio.Reader, events chan<- abEvent) {
 		fin, op := h[0]&0x80 != 0, h[0]&0x0f
 		switch op {
 		case 0x1, 0x2:
-			msg, msgOp = p, op
+			msg, msgOp, deflated = p, op, h[0]&0x40 != 0
 		case 0x0:
 			msg = append(msg, p...)
 		default:
@@ -189,10 +198,78 @@ func abReadClient(br *bufio.Reader, events chan<- abEvent) {
 			continue
 		}
 		if fin {
+			if deflated {
+				var err error
+				if msg, err = abInflate(msg); err != nil {
+					events <- abEvent{err: err}
+					return
+				}
+			}
 			events <- abEvent{op: msgOp, data: msg}
 			msg = nil
 		}
 	}
+}
+
+// abInflate decompresses a permessage-deflate message (RFC 7692 7.2.2):
+// the payload, the empty stored block its sender removed, and a final
+// empty block to end the stream.
+func abInflate(p []byte) ([]byte, error) {
+	p = append(p, 0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff)
+	return io.ReadAll(flate.NewReader(bytes.NewReader(p)))
+}
+
+// abDeflater compresses messages as a permessage-deflate server does
+// (RFC 7692 7.2.1): one DEFLATE stream for all messages (context
+// takeover) or one per message.
+type abDeflater struct {
+	takeover bool
+	buf      bytes.Buffer
+	w        *flate.Writer
+}
+
+// message returns m compressed, without the empty block's 4 bytes.
+func (d *abDeflater) message(m []byte) []byte {
+	if d.w == nil || !d.takeover {
+		d.buf.Reset()
+		d.w, _ = flate.NewWriter(&d.buf, flate.BestSpeed)
+	}
+	start := d.buf.Len()
+	d.w.Write(m)
+	d.w.Flush()
+	out := bytes.Clone(d.buf.Bytes()[start:])
+	return out[:len(out)-4]
+}
+
+// abWSServer is rawWSServer with ext in the handshake's answer.
+func abWSServer(t testing.TB, ext string, script func(c net.Conn, br *bufio.Reader)) string {
+	if ext == "" {
+		return rawWSServer(t, "", script)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: %s\r\n\r\n",
+			base64.StdEncoding.EncodeToString(h[:]), ext)
+		script(c, br)
+	}()
+	return "ws://" + ln.Addr().String() + "/"
 }
 
 // abServe runs tc on the server's side of c.
@@ -451,6 +528,42 @@ func abCases() []abCase {
 	add(abCase{id: "9.1.4 over the maximum", wire: []abWire{abSend(abText(mib + "*"))}, codes: []int{1009}, fail: ErrDataLengthExceedsMaximum})
 	add(abCase{id: "9.1.4 raised maximum", max: 2<<20 + 1, wire: []abWire{abSend(abText(mib + mib + "*"))}, echo: []WebSocketMessage{txt(mib + mib + "*")}})
 
+	// 12 and 13, smaller: permessage-deflate (RFC 7692) messages of
+	// several sizes, whole and fragmented (only the first frame has RSV1,
+	// 6.1), for answers a server may give the client's offer of
+	// client_no_context_takeover and server_no_context_takeover (7.1.1,
+	// 7.1.2.1: a smaller server window needs nothing of the client).
+	for i, ext := range []string{
+		"permessage-deflate; server_no_context_takeover",
+		"permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+		"permessage-deflate; server_no_context_takeover; server_max_window_bits=15",
+		"permessage-deflate;server_no_context_takeover;client_no_context_takeover;server_max_window_bits=9",
+		`permessage-deflate; server_no_context_takeover; server_max_window_bits="10"`,
+	} {
+		for j, size := range []int{16, 64, 256, 1024, 4096, 65536, 131072} {
+			d := &abDeflater{}
+			var wire []abWire
+			var echo []WebSocketMessage
+			for k := range 5 {
+				m := []byte(strings.Repeat(fmt.Sprintf("message %d of %d bytes; ", k, size), size/20+1)[:size])
+				op, mm := byte(0x1), txt(string(m))
+				if (j+k)%2 == 1 {
+					m[0] = 0xfe
+					op, mm = 0x2, BinaryMessage(m)
+				}
+				z := d.message(m)
+				if k == 4 && len(z) > 3 { // fragmented: RSV1 on the first frame only
+					third := len(z) / 3
+					wire = append(wire, abSend(abFrame(false, 4, op, z[:third]), abCont2(z[third:2*third]), abFrame(true, 0, 0, z[2*third:])))
+				} else {
+					wire = append(wire, abSend(abFrame(true, 4, op, z)))
+				}
+				echo = append(echo, mm)
+			}
+			add(abCase{id: fmt.Sprintf("13.%d.%d", i+1, j+1), ext: ext, wire: wire, echo: echo})
+		}
+	}
+
 	// 10.1.1: a message of 65536 bytes in fragments of 1300.
 	var f1300 [][]byte
 	for i := 0; i < len(s64k); i += 1300 {
@@ -473,7 +586,7 @@ func TestWebSocketAutobahnCases(t *testing.T) {
 		t.Run(tc.id, func(t *testing.T) {
 			t.Parallel()
 			results := make(chan abResult, 1)
-			raw := rawWSServer(t, "", func(c net.Conn, br *bufio.Reader) {
+			raw := abWSServer(t, tc.ext, func(c net.Conn, br *bufio.Reader) {
 				results <- abServe(tc, c, br)
 			})
 			rec := newWSRecorder()
@@ -537,6 +650,52 @@ func TestWebSocketAutobahnCases(t *testing.T) {
 			}
 			if task.CloseCode() != want {
 				t.Errorf("CloseCode %v, want %v", task.CloseCode(), want)
+			}
+		})
+	}
+}
+
+// TestWebSocketDeflateAnswers: a server that accepts the permessage-deflate
+// offer without the server_no_context_takeover it asks for (RFC 7692
+// 7.1.1.1), or with a parameter the offer did not allow (section 5, such
+// as client_max_window_bits, 7.1.2.2), fails the handshake rather than a
+// later message.
+func TestWebSocketDeflateAnswers(t *testing.T) {
+	for _, ext := range []string{
+		"permessage-deflate",
+		"permessage-deflate; client_no_context_takeover",
+		"permessage-deflate; server_max_window_bits=15",
+		"permessage-deflate; server_no_context_takeover; client_max_window_bits=8",
+		"x-webkit-deflate-frame",
+		"permessage-deflate; server_no_context_takeover, permessage-deflate; server_no_context_takeover",
+		"permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+		"permessage-deflate; server_no_context_takeover; server_max_window_bits=16",
+		"permessage-deflate; server_no_context_takeover; server_max_window_bits=7",
+		"permessage-deflate; server_no_context_takeover; server_max_window_bits",
+		"permessage-deflate; server_no_context_takeover=1",
+		"permessage-deflate; server_no_context_takeover; mystery",
+		"permessage-deflate; Server_No_Context_Takeover",
+	} {
+		t.Run(ext, func(t *testing.T) {
+			t.Parallel()
+			raw := abWSServer(t, ext, func(c net.Conn, br *bufio.Reader) {
+				d := &abDeflater{takeover: true}
+				c.Write(abFrame(true, 4, 0x1, d.message([]byte("hello hello"))))
+				c.Write(abFrame(true, 4, 0x1, d.message([]byte("hello hello"))))
+				br.ReadByte()
+			})
+			rec := newWSRecorder()
+			s := newSession(t, wsConfig(), rec)
+			u, _ := url.Parse(raw)
+			task := s.WebSocketTask(u, nil)
+			task.Resume()
+			_, rerr := task.Receive(context.Background())
+			err := rec.wait(t)
+			if CodeOf(err) != ErrBadServerResponse || CodeOf(rerr) != ErrBadServerResponse {
+				t.Errorf("completed with %v, Receive %v; want ErrBadServerResponse", err, rerr)
+			}
+			if task.CloseCode() != CloseInvalid {
+				t.Errorf("CloseCode %v, want invalid (no connection)", task.CloseCode())
 			}
 		})
 	}
