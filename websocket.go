@@ -2,6 +2,8 @@ package urlsession
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1148,7 +1151,7 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.mu.Unlock()
 	rt.resp = resp
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		if err := checkDeflateAnswer(resp.Header); err != nil {
+		if err := checkUpgradeAnswer(req, resp, rt.w.ws.protocols); err != nil {
 			resp.Body.Close()
 			rt.err = err
 			return nil, err
@@ -1165,6 +1168,45 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, nil
+}
+
+// checkUpgradeAnswer checks a 101 answer to the WebSocket handshake req
+// as the WebSocket library would (RFC 6455 4.1: the Upgrade and
+// Connection headers, Sec-WebSocket-Accept, a subprotocol among those
+// offered, the extensions, see checkDeflateAnswer), so that a wrong one
+// fails the handshake at once with the connection closed, rather than
+// after the library's three-second wait for bytes to quote from it.
+func checkUpgradeAnswer(req *http.Request, resp *http.Response, protocols []string) error {
+	bad := func(format string, a ...any) error {
+		return fail.New(int(ErrBadServerResponse), fmt.Errorf("urlsession: a wrong WebSocket handshake answer: "+format, a...))
+	}
+	if !headerHasToken(resp.Header, "Connection", "upgrade") {
+		return bad("Connection %q", resp.Header.Get("Connection"))
+	}
+	if !headerHasToken(resp.Header, "Upgrade", "websocket") {
+		return bad("Upgrade %q", resp.Header.Get("Upgrade"))
+	}
+	sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != base64.StdEncoding.EncodeToString(sum[:]) {
+		return bad("Sec-WebSocket-Accept %q", got)
+	}
+	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "" && !slices.ContainsFunc(protocols, func(o string) bool { return strings.EqualFold(o, p) }) {
+		return bad("the subprotocol %q was not offered", p)
+	}
+	return checkDeflateAnswer(resp.Header)
+}
+
+// headerHasToken reports whether a comma-separated header of h has token,
+// in any case.
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkDeflateAnswer checks the server's Sec-WebSocket-Extensions answer

@@ -700,3 +700,61 @@ func TestWebSocketDeflateAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketWrongUpgradeAnswer: a 101 answer the client must refuse
+// (RFC 6455 4.1) fails the handshake at once and closes the connection,
+// though the server keeps it open.
+func TestWebSocketWrongUpgradeAnswer(t *testing.T) {
+	for _, tc := range []struct{ name, head string }{
+		{"wrong accept", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: wrong\r\n"},
+		{"no Upgrade", "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"},
+		{"Connection without upgrade", "Upgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: %s\r\n"},
+		{"a subprotocol not offered", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: mqtt\r\n"},
+		{"an extension not offered", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: x-mystery\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			closed := make(chan error, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					closed <- err
+					return
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second)) // a failure guard
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					closed <- err
+					return
+				}
+				h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+				head := tc.head
+				if strings.Contains(head, "%s") {
+					head = fmt.Sprintf(head, base64.StdEncoding.EncodeToString(h[:]))
+				}
+				fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\n%s\r\n", head)
+				_, err = br.ReadByte() // the connection stays open until the client closes it
+				closed <- err
+			}()
+			rec := newWSRecorder()
+			s := newSession(t, wsConfig(), rec)
+			task := s.WebSocketTask(&url.URL{Scheme: "ws", Host: ln.Addr().String(), Path: "/"}, []string{"chat"})
+			task.Resume()
+			err = rec.wait(t)
+			if CodeOf(err) != ErrBadServerResponse || !strings.Contains(err.Error(), "urlsession: a wrong WebSocket handshake answer") &&
+				!strings.Contains(err.Error(), "answered the WebSocket extension offer wrongly") {
+				t.Errorf("completed with %v, want ErrBadServerResponse from the answer's check", err)
+			}
+			if err := <-closed; err != io.EOF {
+				t.Errorf("the server's read ended with %v, want EOF (the client closed)", err)
+			}
+		})
+	}
+}
