@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -722,11 +721,33 @@ func (w *WebSocketTask) receiveEnd(ctx context.Context) (WebSocketMessage, error
 // readOne reads the next message; an error ends the task (see
 // readFailed).
 func (w *WebSocketTask) readOne(c *websocket.Conn) (WebSocketMessage, error) {
-	typ, data, err := c.Read(context.Background())
+	typ, r, err := c.Reader(context.Background())
 	if err != nil {
 		return WebSocketMessage{}, err
 	}
-	if typ == websocket.MessageText && !utf8.Valid(data) {
+	// Text is checked as it comes, so that a compressed message fails at
+	// its first bytes that cannot be UTF-8 (wsGuard does so for the
+	// others, before the library reads them).
+	text := typ == websocket.MessageText
+	var v utf8Check
+	data := make([]byte, 0, 512)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)] // room to read into
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		if text && !v.write(data[len(data):len(data)+n]) {
+			return WebSocketMessage{}, errTextNotUTF8
+		}
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return WebSocketMessage{}, err
+		}
+	}
+	if text && !v.done() {
 		return WebSocketMessage{}, errTextNotUTF8
 	}
 	w.received.Add(int64(len(data)))

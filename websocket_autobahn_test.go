@@ -564,6 +564,18 @@ func abCases() []abCase {
 		}
 	}
 
+	// Compressed text is checked for UTF-8 as it is decompressed: a
+	// message whose first fragment cannot be UTF-8 fails at once.
+	pmd := "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
+	var part bytes.Buffer
+	zw, _ := flate.NewWriter(&part, flate.BestSpeed)
+	zw.Write([]byte(kosme + "\xf4\x90\x80\x80"))
+	zw.Flush() // the first fragment: the stream so far, its empty block included
+	add(abCase{id: "6.4.1 compressed", ext: pmd, wire: []abWire{abSend(abFrame(false, 4, 0x1, part.Bytes()))}, codes: []int{1007}, fail: ErrBadServerResponse})
+	d := &abDeflater{}
+	add(abCase{id: "6.3.1 compressed", ext: pmd, wire: []abWire{abSend(abFrame(true, 4, 0x1, d.message([]byte(bad))))}, codes: []int{1007}, fail: ErrBadServerResponse})
+	add(abCase{id: "6.invalid cut compressed", ext: pmd, wire: []abWire{abSend(abFrame(true, 4, 0x1, d.message([]byte(kosme+"\xe1\xbd"))))}, codes: []int{1007}, fail: ErrBadServerResponse})
+
 	// 10.1.1: a message of 65536 bytes in fragments of 1300.
 	var f1300 [][]byte
 	for i := 0; i < len(s64k); i += 1300 {
