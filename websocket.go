@@ -198,7 +198,8 @@ type WebSocketCloseDelegate interface {
 // any answer other than 101 does.
 // permessage-deflate (RFC 7692) is offered without context takeover; a
 // server that accepts it without server_no_context_takeover fails the
-// handshake with ErrBadServerResponse. RFC
+// handshake with ErrBadServerResponse, as does any answer RFC 6455 4.1
+// or RFC 7692 section 5 has a client refuse, the connection closed. RFC
 // 8441 (WebSockets over HTTP/2) is not supported: wss negotiates
 // HTTP/1.1.
 //
@@ -221,8 +222,9 @@ type WebSocketCloseDelegate interface {
 //     bytes: ErrBadServerResponse, close code CloseProtocolError sent;
 //   - a text message that is not UTF-8, or a close frame whose reason is
 //     not: ErrBadServerResponse, close code CloseInvalidFramePayloadData
-//     sent; an uncompressed message fails as soon as bytes arrive that
-//     no continuation could make UTF-8, without waiting for its end;
+//     sent; a message fails as soon as bytes arrive (decompressed, if
+//     compressed) that no continuation could make UTF-8, without
+//     waiting for its end;
 //   - a handshake the server refuses or answers wrongly:
 //     ErrBadServerResponse, CloseCode CloseInvalid.
 //
