@@ -268,6 +268,7 @@ type wsState struct {
 	spare    atomic.Pointer[wsWaiter] // the wsWaiter of a Receive that returned, for the next
 	kick     chan struct{}            // wakes the task's goroutine to look at the read side again
 	readErr  chan error               // a Receive's read ended the connection: for the task's goroutine
+	text     utf8Reader               // the reader's check of a text message (see readOne)
 
 	// The completion forms run on goroutines of their own, each after the
 	// one called before it of its kind (see turn): the last of each chain,
@@ -729,28 +730,22 @@ func (w *WebSocketTask) readOne(c *websocket.Conn) (WebSocketMessage, error) {
 	}
 	// Text is checked as it comes, so that a compressed message fails at
 	// its first bytes that cannot be UTF-8 (wsGuard does so for the
-	// others, before the library reads them).
-	text := typ == websocket.MessageText
-	var v utf8Check
-	data := make([]byte, 0, 512)
-	for {
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)] // room to read into
+	// others, before the library reads them). One reader at a time uses
+	// ws.text.
+	var data []byte
+	if typ == websocket.MessageText {
+		tr := &w.ws.text
+		*tr = utf8Reader{r: r}
+		data, err = io.ReadAll(tr)
+		if err == nil && !tr.v.done() {
+			err = errTextNotUTF8
 		}
-		n, err := r.Read(data[len(data):cap(data)])
-		if text && !v.write(data[len(data):len(data)+n]) {
-			return WebSocketMessage{}, errTextNotUTF8
-		}
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return WebSocketMessage{}, err
-		}
+		tr.r = nil
+	} else {
+		data, err = io.ReadAll(r)
 	}
-	if text && !v.done() {
-		return WebSocketMessage{}, errTextNotUTF8
+	if err != nil {
+		return WebSocketMessage{}, err
 	}
 	w.received.Add(int64(len(data)))
 	m := WebSocketMessage{Type: WebSocketBinary, Data: data}
@@ -758,6 +753,21 @@ func (w *WebSocketTask) readOne(c *websocket.Conn) (WebSocketMessage, error) {
 		m.Type = WebSocketText
 	}
 	return m, nil
+}
+
+// utf8Reader reads r, failing with errTextNotUTF8 once what it read
+// cannot be the start of UTF-8 text.
+type utf8Reader struct {
+	r io.Reader
+	v utf8Check
+}
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if !u.v.write(p[:n]) {
+		return 0, errTextNotUTF8
+	}
+	return n, err
 }
 
 // errTextNotUTF8 is a text message that is not UTF-8.
