@@ -2,6 +2,8 @@ package urlsession
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,12 +12,12 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -194,7 +196,10 @@ type WebSocketCloseDelegate interface {
 // server's 401, and the handshake is sent again; a 407 left unanswered
 // fails the task with ErrBadServerResponse, Response being the 407, as
 // any answer other than 101 does.
-// permessage-deflate (RFC 7692) is offered without context takeover. RFC
+// permessage-deflate (RFC 7692) is offered without context takeover; a
+// server that accepts it without server_no_context_takeover fails the
+// handshake with ErrBadServerResponse, as does any answer RFC 6455 4.1
+// or RFC 7692 section 5 has a client refuse, the connection closed. RFC
 // 8441 (WebSockets over HTTP/2) is not supported: wss negotiates
 // HTTP/1.1.
 //
@@ -215,8 +220,11 @@ type WebSocketCloseDelegate interface {
 //     opcodes, a fragmented control frame, a continuation without a
 //     start), a close frame with an invalid code or a reason over 123
 //     bytes: ErrBadServerResponse, close code CloseProtocolError sent;
-//   - a text message that is not UTF-8: ErrBadServerResponse, close code
-//     CloseInvalidFramePayloadData sent;
+//   - a text message that is not UTF-8, or a close frame whose reason is
+//     not: ErrBadServerResponse, close code CloseInvalidFramePayloadData
+//     sent; a message fails as soon as bytes arrive (decompressed, if
+//     compressed) that no continuation could make UTF-8, without
+//     waiting for its end;
 //   - a handshake the server refuses or answers wrongly:
 //     ErrBadServerResponse, CloseCode CloseInvalid.
 //
@@ -260,6 +268,7 @@ type wsState struct {
 	spare    atomic.Pointer[wsWaiter] // the wsWaiter of a Receive that returned, for the next
 	kick     chan struct{}            // wakes the task's goroutine to look at the read side again
 	readErr  chan error               // a Receive's read ended the connection: for the task's goroutine
+	text     utf8Reader               // the reader's check of a text message (see readOne)
 
 	// The completion forms run on goroutines of their own, each after the
 	// one called before it of its kind (see turn): the last of each chain,
@@ -715,12 +724,28 @@ func (w *WebSocketTask) receiveEnd(ctx context.Context) (WebSocketMessage, error
 // readOne reads the next message; an error ends the task (see
 // readFailed).
 func (w *WebSocketTask) readOne(c *websocket.Conn) (WebSocketMessage, error) {
-	typ, data, err := c.Read(context.Background())
+	typ, r, err := c.Reader(context.Background())
 	if err != nil {
 		return WebSocketMessage{}, err
 	}
-	if typ == websocket.MessageText && !utf8.Valid(data) {
-		return WebSocketMessage{}, errTextNotUTF8
+	// Text is checked as it comes, so that a compressed message fails at
+	// its first bytes that cannot be UTF-8 (wsGuard does so for the
+	// others, before the library reads them). One reader at a time uses
+	// ws.text.
+	var data []byte
+	if typ == websocket.MessageText {
+		tr := &w.ws.text
+		*tr = utf8Reader{r: r}
+		data, err = io.ReadAll(tr)
+		if err == nil && !tr.v.done() {
+			err = errTextNotUTF8
+		}
+		tr.r = nil
+	} else {
+		data, err = io.ReadAll(r)
+	}
+	if err != nil {
+		return WebSocketMessage{}, err
 	}
 	w.received.Add(int64(len(data)))
 	m := WebSocketMessage{Type: WebSocketBinary, Data: data}
@@ -728,6 +753,21 @@ func (w *WebSocketTask) readOne(c *websocket.Conn) (WebSocketMessage, error) {
 		m.Type = WebSocketText
 	}
 	return m, nil
+}
+
+// utf8Reader reads r, failing with errTextNotUTF8 once what it read
+// cannot be the start of UTF-8 text.
+type utf8Reader struct {
+	r io.Reader
+	v utf8Check
+}
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if !u.v.write(p[:n]) {
+		return 0, errTextNotUTF8
+	}
+	return n, err
 }
 
 // errTextNotUTF8 is a text message that is not UTF-8.
@@ -934,9 +974,15 @@ func (w *WebSocketTask) serveReads(ctx context.Context, c *websocket.Conn, resp 
 
 // readFailed ends the task after a read's error err.
 func (w *WebSocketTask) readFailed(ctx context.Context, c *websocket.Conn, resp *http.Response, err error) {
-	if errors.Is(err, errTextNotUTF8) && ctx.Err() == nil {
+	// RFC 6455 8.1: text that is not UTF-8, in a message or a close
+	// frame's reason, fails the connection; 7.4.1 gives it code 1007.
+	if (errors.Is(err, errTextNotUTF8) || errors.Is(err, errCloseReasonNotUTF8)) && ctx.Err() == nil {
 		c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
-		w.finish(ctx, resp, fail.New(int(ErrBadServerResponse), err), false, CloseInvalidFramePayloadData, nil)
+		cause := errTextNotUTF8
+		if errors.Is(err, errCloseReasonNotUTF8) {
+			cause = errCloseReasonNotUTF8
+		}
+		w.finish(ctx, resp, fail.New(int(ErrBadServerResponse), cause), false, CloseInvalidFramePayloadData, nil)
 		return
 	}
 	if w.guardStopped(ctx, c, resp, err) {
@@ -1138,6 +1184,11 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.mu.Unlock()
 	rt.resp = resp
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if err := checkUpgradeAnswer(req, resp, rt.w.ws.protocols); err != nil {
+			resp.Body.Close()
+			rt.err = err
+			return nil, err
+		}
 		if rwc := pipeline.Upgraded(resp.Body); rwc != nil {
 			r2 := *resp
 			g := &wsGuard{ReadWriteCloser: rwc, max: &rt.w.ws.maxSize}
@@ -1150,4 +1201,104 @@ func (rt *wsRoundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, nil
+}
+
+// checkUpgradeAnswer checks a 101 answer to the WebSocket handshake req
+// as the WebSocket library would (RFC 6455 4.1: the Upgrade and
+// Connection headers, Sec-WebSocket-Accept, a subprotocol among those
+// offered, the extensions, see checkDeflateAnswer), so that a wrong one
+// fails the handshake at once with the connection closed, rather than
+// after the library's three-second wait for bytes to quote from it.
+func checkUpgradeAnswer(req *http.Request, resp *http.Response, protocols []string) error {
+	bad := func(format string, a ...any) error {
+		return fail.New(int(ErrBadServerResponse), fmt.Errorf("urlsession: a wrong WebSocket handshake answer: "+format, a...))
+	}
+	if !headerHasToken(resp.Header, "Connection", "upgrade") {
+		return bad("Connection %q", resp.Header.Get("Connection"))
+	}
+	if !headerHasToken(resp.Header, "Upgrade", "websocket") {
+		return bad("Upgrade %q", resp.Header.Get("Upgrade"))
+	}
+	sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != base64.StdEncoding.EncodeToString(sum[:]) {
+		return bad("Sec-WebSocket-Accept %q", got)
+	}
+	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "" && !slices.ContainsFunc(protocols, func(o string) bool { return strings.EqualFold(o, p) }) {
+		return bad("the subprotocol %q was not offered", p)
+	}
+	return checkDeflateAnswer(resp.Header)
+}
+
+// headerHasToken reports whether a comma-separated header of h has token,
+// in any case.
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkDeflateAnswer checks the server's Sec-WebSocket-Extensions answer
+// to the task's offer of permessage-deflate with client_no_context_takeover
+// and server_no_context_takeover, before the WebSocket library does, so
+// that a wrong answer fails the handshake at once, the connection closed.
+// The task requested no other extension (RFC 6455 4.1 and 9.1), and RFC
+// 7692 section 5 lists the answers a client must refuse: parameters
+// unknown, repeated, or with an invalid value, and client_max_window_bits,
+// not offered (7.1.2.2). An answer without server_no_context_takeover is
+// refused too: RFC 7692 7.1.1.1 has a server that accepts the offer
+// include it, and a server that compressed each message with the history
+// of the ones before would have the second message fail.
+func checkDeflateAnswer(h http.Header) error {
+	bad := func(why string) error {
+		return fail.New(int(ErrBadServerResponse), errors.New("urlsession: the server answered the WebSocket extension offer wrongly: "+why))
+	}
+	var exts []string
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		for ext := range strings.SplitSeq(v, ",") {
+			if ext = strings.TrimSpace(ext); ext != "" {
+				exts = append(exts, ext)
+			}
+		}
+	}
+	if len(exts) == 0 {
+		return nil
+	}
+	if len(exts) > 1 {
+		return bad("more than one extension")
+	}
+	params := strings.Split(exts[0], ";")
+	if name := strings.TrimSpace(params[0]); name != "permessage-deflate" {
+		return bad(fmt.Sprintf("%q was not offered", name))
+	}
+	seen := map[string]bool{}
+	for _, p := range params[1:] {
+		name, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
+		name = strings.TrimSpace(name) // the library, as RFC 7692 spells them: lower case
+		if seen[name] {
+			return bad("a repeated " + name)
+		}
+		seen[name] = true
+		switch name {
+		case "server_no_context_takeover", "client_no_context_takeover":
+			if hasVal {
+				return bad(name + " with a value")
+			}
+		case "server_max_window_bits":
+			val = strings.Trim(strings.TrimSpace(val), `"`)
+			if len(val) > 2 || val == "" || val[0] == '0' || !(val >= "8" && len(val) == 1 || len(val) == 2 && val >= "10" && val <= "15") {
+				return bad("server_max_window_bits=" + val)
+			}
+		default:
+			return bad(fmt.Sprintf("the parameter %q", p))
+		}
+	}
+	if !seen["server_no_context_takeover"] {
+		return bad("permessage-deflate without server_no_context_takeover, which the offer asked for")
+	}
+	return nil
 }

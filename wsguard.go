@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // wsGuard watches the frames a WebSocket server sends, as they pass to
@@ -18,6 +19,13 @@ import (
 // by their length. Bytes before the offending frame are delivered; the
 // reads after it fail with the violation. It also keeps the payload of the
 // first close frame it sees (see closeFrame).
+//
+// It checks the UTF-8 of uncompressed text messages as their bytes
+// arrive, so that a message that cannot be UTF-8 fails the connection at
+// once (RFC 6455 8.1), not when its last fragment comes, which may be
+// never; and the reason of a close frame (RFC 6455 5.5.1), before the
+// library answers that close. The bytes before the offending payload
+// bytes are delivered.
 type wsGuard struct {
 	io.ReadWriteCloser
 	max *atomic.Int64 // the maximum message size
@@ -27,7 +35,11 @@ type wsGuard struct {
 	skip     uint64 // payload bytes left of the current frame
 	message  uint64 // announced bytes of the data message in progress
 	deflated bool   // that message is compressed
-	err      error  // the violation, returned from the next Read on
+	text     bool   // that message is uncompressed text: its UTF-8 is checked
+	fin      bool   // the current data frame is its message's last
+	checking bool   // the current frame's payload is checked as text
+	utf8     utf8Check
+	err      error // the violation, returned from the next Read on
 
 	capturing bool // the current frame is the first close frame
 	close     []byte
@@ -61,6 +73,9 @@ func (g *wsGuard) capture(b []byte, done bool) {
 	}
 }
 
+// errCloseReasonNotUTF8 is a close frame whose reason is not UTF-8.
+var errCloseReasonNotUTF8 = errors.New("urlsession: the server sent a WebSocket close reason that is not UTF-8")
+
 // errServerFrameMasked is a masked frame from the server.
 var errServerFrameMasked = errors.New("urlsession: the server sent a masked WebSocket frame")
 
@@ -93,7 +108,22 @@ func (g *wsGuard) scan(b []byte) int {
 				step = g.skip
 			}
 			g.skip -= step
-			g.capture(b[i:i+int(step)], g.skip == 0)
+			chunk := b[i : i+int(step)]
+			if g.capturing {
+				g.capture(chunk, g.skip == 0)
+				if !g.capturing && len(g.close) > 2 && !utf8.Valid(g.close[2:]) {
+					g.err = errCloseReasonNotUTF8
+					return i
+				}
+			} else if g.checking {
+				if !g.utf8.write(chunk) || g.skip == 0 && g.fin && !g.utf8.done() {
+					g.err = errTextNotUTF8
+					return i
+				}
+				if g.skip == 0 && g.fin {
+					g.text, g.checking = false, false // the message is complete
+				}
+			}
 			i += int(step)
 			continue
 		}
@@ -149,10 +179,27 @@ func (g *wsGuard) check() error {
 	}
 	g.skip = length
 	opcode := h[0] & 0x0f
+	g.checking = false
 	if opcode == 0x8 && length <= 125 && !g.capturing && g.close == nil {
 		g.capturing = true
 		g.close = make([]byte, 0, length)
 		g.capture(nil, length == 0)
+	}
+	if opcode <= 0x2 && h[0]&0x30 == 0 {
+		// A data frame; a control frame in the middle of a message leaves
+		// its state alone.
+		if opcode != 0 {
+			g.text = opcode == 0x1 && h[0]&0x40 == 0
+			g.utf8 = utf8Check{}
+		}
+		g.fin = h[0]&0x80 != 0
+		g.checking = g.text
+		if g.text && length == 0 && g.fin {
+			if !g.utf8.done() {
+				return errTextNotUTF8
+			}
+			g.text, g.checking = false, false
+		}
 	}
 	if opcode > 0x2 || h[0]&0x30 != 0 {
 		return nil // a control frame, a reserved opcode or bit: the library's
@@ -176,3 +223,50 @@ func (g *wsGuard) check() error {
 	}
 	return nil
 }
+
+// utf8Check checks that a byte stream given in pieces is UTF-8, failing at
+// the first byte that cannot begin or continue a valid sequence.
+type utf8Check struct {
+	pend [utf8.UTFMax]byte // an incomplete sequence at the end of the last piece
+	n    int
+}
+
+// write checks the next piece; it reports false once the stream cannot be
+// UTF-8 whatever follows.
+func (v *utf8Check) write(b []byte) bool {
+	for v.n > 0 && len(b) > 0 {
+		v.pend[v.n] = b[0]
+		v.n++
+		b = b[1:]
+		if utf8.FullRune(v.pend[:v.n]) { // complete, or known to be invalid
+			if r, size := utf8.DecodeRune(v.pend[:v.n]); r == utf8.RuneError && size <= 1 {
+				return false
+			}
+			v.n = 0
+		}
+	}
+	if v.n > 0 {
+		return true // b went into the pending sequence
+	}
+	// Keep an incomplete sequence at the end for the next piece.
+	// utf8.FullRune reports an invalid prefix as full, so only a prefix
+	// that may still become valid is kept.
+	tail := len(b)
+	for k := len(b) - 1; k >= 0 && k >= len(b)-(utf8.UTFMax-1); k-- {
+		if !utf8.RuneStart(b[k]) {
+			continue
+		}
+		if !utf8.FullRune(b[k:]) {
+			tail = k
+		}
+		break
+	}
+	if !utf8.Valid(b[:tail]) {
+		return false
+	}
+	v.n = copy(v.pend[:], b[tail:])
+	return true
+}
+
+// done reports whether the stream checked so far ends at a sequence's end.
+func (v *utf8Check) done() bool { return v.n == 0 }
