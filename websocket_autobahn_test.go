@@ -696,13 +696,7 @@ func TestWebSocketDeflateAnswers(t *testing.T) {
 				c.Write(abFrame(true, 4, 0x1, d.message([]byte("hello hello"))))
 				br.ReadByte()
 			})
-			rec := newWSRecorder()
-			s := newSession(t, wsConfig(), rec)
-			u, _ := url.Parse(raw)
-			task := s.WebSocketTask(u, nil)
-			task.Resume()
-			_, rerr := task.Receive(context.Background())
-			err := rec.wait(t)
+			task, rerr, err := wsFirstReceive(t, raw)
 			if CodeOf(err) != ErrBadServerResponse || CodeOf(rerr) != ErrBadServerResponse {
 				t.Errorf("completed with %v, Receive %v; want ErrBadServerResponse", err, rerr)
 			}

@@ -404,13 +404,7 @@ func TestWebSocketMisbehavingServers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			raw := rawWSServer(t, tc.refuse, tc.script)
-			rec := newWSRecorder()
-			s := newSession(t, wsConfig(), rec)
-			u, _ := url.Parse(raw)
-			task := s.WebSocketTask(u, nil)
-			task.Resume()
-			_, rerr := task.Receive(context.Background())
-			err := rec.wait(t)
+			task, rerr, err := wsFirstReceive(t, raw)
 			if CodeOf(err) != tc.code {
 				t.Errorf("completed with %v, want code %d", err, tc.code)
 			}
@@ -1065,4 +1059,18 @@ func TestWebSocketCompletionFormsKeepCallOrder(t *testing.T) {
 			t.Fatalf("receive %d: got %q, want %q", i, g, want)
 		}
 	}
+}
+
+// wsFirstReceive resumes a WebSocket task on raw with a new session,
+// makes one Receive and waits for the task to complete: the task,
+// Receive's error and the completion's.
+func wsFirstReceive(t *testing.T, raw string) (task *WebSocketTask, receiveErr, completeErr error) {
+	t.Helper()
+	rec := newWSRecorder()
+	s := newSession(t, wsConfig(), rec)
+	u, _ := url.Parse(raw)
+	task = s.WebSocketTask(u, nil)
+	task.Resume()
+	_, receiveErr = task.Receive(context.Background())
+	return task, receiveErr, rec.wait(t)
 }
