@@ -60,8 +60,9 @@ import (
 // background or an ordinary session can continue. The progress callbacks
 // of a task made from resume data count from what the server or the
 // partial file already held, as in an ordinary session (DidWriteData's
-// and DidSendBodyData's first total is that plus the first bytes moved);
-// DidResumeAtOffset is not called for background downloads.
+// and DidSendBodyData's first total is that plus the first bytes moved),
+// and a download's DidResumeAtOffset comes once before its first
+// DidWriteData.
 // What Apple's background sessions refuse is refused: data, stream and
 // WebSocket tasks, uploads from memory or from a stream, completion
 // handlers and the context-first calls (Data, Upload, UploadFile, Download,
@@ -311,6 +312,7 @@ type bgTask struct {
 	// events' BytesResumed), as a task in process counts from its resume
 	// offset. A task found at the daemon reports from 0 instead.
 	continues bool
+	resumed   bool // DidResumeAtOffset was delivered (a download that continues)
 	owned     bool // file is the daemon's (see api.NewJob.OwnsFile)
 	wrote     bool // file was written by this task's Resume (removed if no job takes it)
 
@@ -943,13 +945,25 @@ func (b *background) reportProgress(t *Task, bt *bgTask, done, expected, resumed
 	if bt.continues && resumed > bt.reported {
 		bt.reported = resumed
 	}
+	announce := bt.continues && bt.kind == api.Download && !bt.resumed && resumed >= 0
+	if announce {
+		bt.resumed = true
+	}
 	delta := done - bt.reported
+	if delta > 0 {
+		bt.reported = done
+	}
+	bt.mu.Unlock()
+	if announce {
+		// As in process: once, before the first DidWriteData, where
+		// writing continued (0 when the resource came whole again).
+		if d, ok := delegateFor[DownloadResumeDelegate](t); ok {
+			d.DidResumeAtOffset(b.s, t.downloadTask(), resumed, expected)
+		}
+	}
 	if delta <= 0 {
-		bt.mu.Unlock()
 		return
 	}
-	bt.reported = done
-	bt.mu.Unlock()
 	if bt.kind == api.Upload {
 		if d, ok := delegateFor[SendProgressDelegate](t); ok {
 			d.DidSendBodyData(b.s, t, delta, done, expected)

@@ -279,6 +279,10 @@ func (r *bgRecorder) DidWriteData(s *urlsession.Session, t *urlsession.DownloadT
 	r.log("progress %s %d %d %d", taskName(t.Task), n, total, expected)
 }
 
+func (r *bgRecorder) DidResumeAtOffset(s *urlsession.Session, t *urlsession.DownloadTask, offset, expected int64) {
+	r.log("resumed %s %d %d", taskName(t.Task), offset, expected)
+}
+
 func (r *bgRecorder) DidSendBodyData(s *urlsession.Session, t *urlsession.Task, n, total, expected int64) {
 	r.log("sent %s %d %d %d", taskName(t), n, total, expected)
 }
@@ -1029,7 +1033,21 @@ func TestBackgroundCancelByProducingResumeData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCountsFrom(t, rec.recorded()[before:], "progress", rd.Offset, bgSize)
+	after := rec.recorded()[before:]
+	checkCountsFrom(t, after, "progress", rd.Offset, bgSize)
+	// DidResumeAtOffset, once, before the first DidWriteData.
+	var resumed []string
+	for _, l := range after {
+		if strings.HasPrefix(l, "resumed ") {
+			resumed = append(resumed, l)
+		} else if strings.HasPrefix(l, "progress ") && len(resumed) == 0 {
+			t.Errorf("DidWriteData came before DidResumeAtOffset: %q", after)
+			break
+		}
+	}
+	if want := fmt.Sprintf("resumed %s %d %d", name, rd.Offset, bgSize); !slices.Equal(resumed, []string{want}) {
+		t.Errorf("DidResumeAtOffset calls %q, want [%q]", resumed, want)
+	}
 	if !ranged.Load() {
 		t.Error("the resumed download did not ask for the rest with a range")
 	}

@@ -449,9 +449,10 @@ type Event struct {
 	Time          time.Time `json:"time"`
 	BytesDone     int64     `json:"bytes_done,omitempty"`
 	BytesExpected int64     `json:"bytes_expected,omitempty"`
-	// BytesResumed, in progress, finish-downloading and complete events, is the
-	// job's BytesResumed (0 while unknown): progress callbacks of a task
-	// made from resume data count from there.
+	// BytesResumed, in progress, finish-downloading and complete events,
+	// is the job's BytesResumed (-1 while unknown): progress callbacks of
+	// a task made from resume data count from there, and a download's
+	// DidResumeAtOffset reports it.
 	BytesResumed int64  `json:"bytes_resumed,omitempty"`
 	File         string `json:"file,omitempty"`
 	StatusCode   int    `json:"status_code,omitempty"`

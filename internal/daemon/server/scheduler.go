@@ -180,7 +180,7 @@ func (s *Server) progress(js *jobState, p Progress) {
 		kind = api.SendProgress
 	}
 	_ = s.saveLocked(context.Background(), js, api.Event{Job: j.ID, Kind: kind, Time: now.UTC(),
-		BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: max(j.BytesResumed, 0)})
+		BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: j.BytesResumed})
 }
 
 // finish records how a transfer ended.

@@ -617,11 +617,11 @@ func (s *Server) endLocked(ctx context.Context, js *jobState, state api.State, c
 	var evs []api.Event
 	if state == api.Completed && j.Kind == api.Download {
 		evs = append(evs, api.Event{Job: j.ID, Kind: api.FinishDownloading, Time: now, File: file,
-			BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: max(j.BytesResumed, 0), StatusCode: status})
+			BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: j.BytesResumed, StatusCode: status})
 	}
 	evs = append(evs, api.Event{Job: j.ID, Kind: api.Complete, Time: now, ErrorCode: code, ErrorMessage: msg,
 		ResumeData: resume, StatusCode: status, BytesDone: j.BytesDone, BytesExpected: j.BytesExpected,
-		BytesResumed: max(j.BytesResumed, 0)})
+		BytesResumed: j.BytesResumed})
 	s.log.Info("job ended", "job", j.ID, "state", state, "code", code, "message", msg)
 	return s.saveLocked(ctx, js, evs...)
 }
