@@ -644,7 +644,7 @@ func (b *background) finish(t *Task, e *Error, resumeData []byte) {
 	if d, ok := delegateFor[CompletionDelegate](t); ok {
 		d.DidCompleteWithError(b.s, t, errOut)
 	}
-	close(t.done)
+	t.closeDone()
 	s := b.s
 	b.mu.Lock()
 	if job != "" {
@@ -1118,7 +1118,7 @@ func (b *background) release(t *Task) {
 		return
 	}
 	close(bt.ended)
-	close(t.done)
+	t.closeDone()
 }
 
 // markCompleted makes t completed, with e as its error unless e is nil,

@@ -1142,7 +1142,7 @@ func (t *Task) becomeDownload(resp *http.Response) {
 	t.paused.Store(false)
 	t.stopTimersLocked()
 	t.mu.Unlock()
-	s.taskFinished(t, func() { close(t.done) }, false)
+	s.taskFinished(t, t.closeDone, false)
 
 	if err := dt.check(); err != nil {
 		resp.Body.Close()

@@ -322,7 +322,6 @@ func (s *Session) makeTask(req *http.Request, body bodySource, d delivery, init 
 		state:        TaskSuspended,
 		suspendCount: 1,
 		priority:     DefaultPriority,
-		done:         make(chan struct{}),
 	}
 	t.expectedRecv.Store(TransferSizeUnknown)
 	var explicit bool

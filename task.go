@@ -117,9 +117,9 @@ type Task struct {
 	ownGoroutine bool // run on a goroutine Resume started (set before it starts)
 	// Flags of the goroutine that runs the task, kept together with the
 	// others so that a Task stays within its allocation size class.
-	ran      bool // call is in use: run began
-	resolved bool // dels is valid
-	done     chan struct{}
+	ran      bool                          // call is in use: run began
+	resolved bool                          // dels is valid
+	done     atomic.Pointer[chan struct{}] // Done's channel, made when first asked for (see closeDone)
 }
 
 // delivery says where a task's results go.
@@ -296,7 +296,32 @@ func (t *Task) Progress() float64 {
 // returned. In a background session it is also closed, without a
 // callback, for a task the session left to the daemon when
 // FinishTasksAndInvalidate detached it (see BackgroundConfiguration).
-func (t *Task) Done() <-chan struct{} { return t.done }
+func (t *Task) Done() <-chan struct{} {
+	if p := t.done.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{})
+	if t.done.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *t.done.Load()
+}
+
+// closedDone is the channel Done returns for a task that completed before
+// anyone asked for it.
+var closedDone = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
+
+// closeDone closes Done's channel, once, when the task is done: most tasks
+// are never asked for it, and make none.
+func (t *Task) closeDone() {
+	if !t.done.CompareAndSwap(nil, closedDone) {
+		close(*t.done.Load())
+	}
+}
 
 // Resume starts a suspended task, or undoes one Suspend. Suspend and Resume
 // nest: a task suspended twice runs after two Resumes. Resume on a task that

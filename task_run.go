@@ -497,7 +497,7 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 			if h := t.deliver.handler; h != nil {
 				h(body, resp, errOut)
 			}
-			close(t.done)
+			t.closeDone()
 		})
 		return
 	}
@@ -510,7 +510,7 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 	if t.deliver.handler == nil && !dels.any {
 		// Nobody to call back: no need for the queue.
 		t.session.taskFinished(t, nil, false)
-		close(t.done)
+		t.closeDone()
 		return
 	}
 	t.session.taskFinished(t, func() {
@@ -522,7 +522,7 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 		} else if d := dels.completion; d != nil {
 			d.DidCompleteWithError(t.session, t, errOut)
 		}
-		close(t.done)
+		t.closeDone()
 	}, here)
 }
 

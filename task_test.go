@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -522,6 +523,79 @@ func TestProgressAndCounters(t *testing.T) {
 		}
 		if !bytes.Equal([]byte(rec.Body()), urlsessiontest.PatternBytes(300000)) {
 			t.Error("body differs")
+		}
+	})
+}
+
+// TestDoneChannel checks Done, whose channel is made only when asked for:
+// asked before completion it is open until the completion callback has
+// returned, then closed; asked after, it is closed at once; every call
+// returns the same channel.
+func TestDoneChannel(t *testing.T) {
+	bothProtocols(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}), func(t *testing.T, srv *server) {
+		s := newSession(t, srv.config(), nil)
+
+		// Asked for before the task starts.
+		returned := make(chan struct{})
+		var task *DataTask
+		task = s.DataTaskWithCompletion(get(t, srv.URL), func(body []byte, resp *http.Response, err error) {
+			select {
+			case <-task.Done():
+				t.Error("Done was closed before the completion handler returned")
+			default:
+			}
+			close(returned)
+		})
+		d := task.Done()
+		if d2 := task.Done(); d2 != d {
+			t.Error("Done returned two different channels")
+		}
+		task.Resume()
+		wait(t, task)
+		select {
+		case <-returned:
+		default:
+			t.Error("Done was closed before the completion handler returned")
+		}
+		if task.Done() != d {
+			t.Error("Done returned another channel once the task completed")
+		}
+
+		// Asked for only after completion.
+		late := s.DataTask(get(t, srv.URL))
+		late.Resume()
+		for late.done.Load() == nil { // set only by completion: nobody asked
+			runtime.Gosched()
+		}
+		select {
+		case <-late.Done():
+		default:
+			t.Error("Done asked for after completion is not closed")
+		}
+		if late.Done() != late.Done() {
+			t.Error("Done returned two different channels after completion")
+		}
+
+		// Asked for while the task completes, from many goroutines.
+		var wg sync.WaitGroup
+		racing := s.DataTask(get(t, srv.URL))
+		racing.Resume()
+		chans := make([]<-chan struct{}, 8)
+		for i := range chans {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				chans[i] = racing.Done()
+				<-chans[i]
+			}()
+		}
+		wg.Wait()
+		for _, c := range chans[1:] {
+			if c != chans[0] {
+				t.Fatal("concurrent Done calls returned different channels")
+			}
 		}
 	})
 }
