@@ -707,6 +707,8 @@ func BenchmarkTLSGet1K(b *testing.B) {
 				b.ReportMetric(r.rps(), "req/s")
 				b.ReportMetric(µs(r.cpu), "cpu-µs/op")
 				b.ReportMetric(float64(r.mutexW), "mutex-wait-ns/op")
+				b.ReportMetric(r.gPerReq, "goroutines/op")
+				b.ReportMetric(r.csw, "ctxsw/op")
 			})
 		}
 	}
