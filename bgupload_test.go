@@ -1,3 +1,5 @@
+//go:build unix
+
 package urlsession_test
 
 import (

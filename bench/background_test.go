@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // TestBackgroundReport measures a background session's reattachment: the

@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // testing.B benchmarks. They run only with -bench; for the side-by-side

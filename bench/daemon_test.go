@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // The daemon section of TestReport (BENCH_SECTIONS=daemon): urlsessiond,
@@ -54,8 +56,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
@@ -562,26 +562,6 @@ func (a ackWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// bytesAcked returns the bytes the peer of a TCP connection acknowledged
-// (tcpi_bytes_acked: the response's header and body), or -1.
-func bytesAcked(c net.Conn) int64 {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return -1
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return -1
-	}
-	n := int64(-1)
-	rc.Control(func(fd uintptr) {
-		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-			n = int64(info.Bytes_acked)
-		}
-	})
-	return n
 }
 
 // readCheckpointFile returns the offset and time of the resume data in a

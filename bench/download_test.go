@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // The download section of TestReport: a big body written to a file by a

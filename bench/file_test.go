@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // The file section of TestReport: reading a BENCH_FILE_BYTES file (1 GiB by

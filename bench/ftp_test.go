@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // The ftp section of TestReport: one download of BENCH_FTP_BYTES (256 MiB by

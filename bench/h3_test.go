@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // HTTP/3 against HTTP/2 (BENCH_REPORT=1, TestH3Report).

@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // TestReport runs every comparison several times (median of BENCH_ROUNDS,

@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // TestSegmentReport compares segmented downloads on loopback against a

@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // The loopback server runs in a separate process: the test binary re-executed
@@ -68,7 +70,7 @@ func raiseNoFile() uint64 {
 			syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 		}
 	}
-	return lim.Cur
+	return uint64(lim.Cur) // int64 on some systems
 }
 
 const (

@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // WebSocket and stream tasks against the same servers driven directly:

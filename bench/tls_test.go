@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // HTTPS and HTTP/2: the TLS section of the report (BENCH_SECTIONS=tls).

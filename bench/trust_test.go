@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // New TLS connections per second: every GET opens a connection of its own

@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // BenchmarkResumableUpload: one upload of BENCH_UPLOAD_BYTES (256 MiB by

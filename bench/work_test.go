@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 // The workloads, each written once and used by both the testing.B

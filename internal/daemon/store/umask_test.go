@@ -1,5 +1,0 @@
-package store
-
-import "syscall"
-
-func umask(m int) int { return syscall.Umask(m) }
