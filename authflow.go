@@ -313,12 +313,7 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 		ta.failures[sent.key]++
 		t.session.auth.forget(req.URL, sent)
 	}
-	failed := resp
-	if resp.Body != nil {
-		r2 := *resp
-		r2.Body = http.NoBody
-		failed = &r2
-	}
+	failed := withoutBody(resp)
 	for _, c := range challenges {
 		negotiate, ntlm := c.Scheme == auth.SchemeNegotiate, c.Scheme == auth.SchemeNTLM
 		if !c.Supported() || (ntlm && c.Token68 != "") {
@@ -336,23 +331,14 @@ func (h hooks) Authenticate(ctx context.Context, req *http.Request, resp *http.R
 			proposed = t.proposedCredential(req.URL, space)
 		}
 		ch := &Challenge{ProtectionSpace: space, ProposedCredential: proposed, PreviousFailureCount: count, FailureResponse: failed}
-		disp, cred, err := t.decideChallenge(ctx, ch)
-		if err != nil {
+		cred, step, err := t.decide(ctx, ch, negotiate, "authentication")
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		switch disp {
-		case CancelAuthenticationChallenge:
-			return nil, fail.Newf(int(ErrCancelled), "the authentication challenge was cancelled")
-		case RejectProtectionSpace:
+		case step == nextChallenge:
 			continue
-		case PerformDefaultHandling:
-			if count > 0 {
-				return nil, nil // default handling gives up after a failure
-			}
-			cred = proposed
-			if negotiate {
-				cred = &Credential{}
-			}
+		case step == giveUp:
+			return nil, nil
 		}
 		if negotiate {
 			if cred == nil {

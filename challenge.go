@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/internal/fail"
 )
 
 // AuthChallengeDisposition is what a delegate decides about an
@@ -249,6 +250,59 @@ type TaskChallengeDelegate interface {
 type challengeAnswer struct {
 	disp AuthChallengeDisposition
 	cred *Credential
+}
+
+// challengeStep is what an authentication challenge's disposition leaves
+// the task to do.
+type challengeStep int
+
+const (
+	answerChallenge challengeStep = iota // answer with the credential decided
+	nextChallenge                        // try the next challenge offered
+	giveUp                               // answer none: the 401 or 407 is the response
+)
+
+// decide asks the delegates about ch (decideChallenge) and applies the
+// disposition as Apple does: CancelAuthenticationChallenge fails the task
+// with ErrCancelled ("the <what> challenge was cancelled"),
+// RejectProtectionSpace moves to the next challenge, and
+// PerformDefaultHandling answers with the proposed credential (for
+// Negotiate, which uses the Kerberos credential cache, an empty one), but
+// gives up after a failure. UseCredential answers with the credential
+// given, nil included.
+func (t *Task) decide(ctx context.Context, ch *Challenge, negotiate bool, what string) (*Credential, challengeStep, error) {
+	// As built, before the delegate sees (and may change) ch.
+	proposed, count := ch.ProposedCredential, ch.PreviousFailureCount
+	disp, cred, err := t.decideChallenge(ctx, ch)
+	if err != nil {
+		return nil, giveUp, err
+	}
+	switch disp {
+	case CancelAuthenticationChallenge:
+		return nil, giveUp, fail.Newf(int(ErrCancelled), "the %s challenge was cancelled", what)
+	case RejectProtectionSpace:
+		return nil, nextChallenge, nil
+	case PerformDefaultHandling:
+		if count > 0 {
+			return nil, giveUp, nil // default handling gives up after a failure
+		}
+		cred = proposed
+		if negotiate {
+			cred = &Credential{}
+		}
+	}
+	return cred, answerChallenge, nil
+}
+
+// withoutBody returns resp as a challenge's FailureResponse shows it: a
+// copy without its body (which the task reads or discards itself).
+func withoutBody(resp *http.Response) *http.Response {
+	if resp.Body == nil {
+		return resp
+	}
+	r2 := *resp
+	r2.Body = http.NoBody
+	return &r2
 }
 
 // decideChallenge asks the delegates about c in Apple's order and returns

@@ -209,12 +209,7 @@ func (h hooks) proxyAuthenticate(ctx context.Context, req *http.Request, resp *h
 			}
 		}
 	}
-	failed := resp
-	if resp.Body != nil {
-		r2 := *resp
-		r2.Body = http.NoBody
-		failed = &r2
-	}
+	failed := withoutBody(resp)
 	for _, c := range challenges {
 		switch {
 		case c.Scheme == auth.SchemeNTLM && c.Token68 == "":
@@ -234,23 +229,14 @@ func (h hooks) proxyAuthenticate(ctx context.Context, req *http.Request, resp *h
 			proposed = t.proposedProxyCredential(p, space)
 		}
 		ch := &Challenge{ProtectionSpace: space, ProposedCredential: proposed, PreviousFailureCount: count, FailureResponse: failed}
-		disp, cred, err := t.decideChallenge(ctx, ch)
-		if err != nil {
+		cred, step, err := t.decide(ctx, ch, negotiate, "proxy authentication")
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		switch disp {
-		case CancelAuthenticationChallenge:
-			return nil, fail.Newf(int(ErrCancelled), "the proxy authentication challenge was cancelled")
-		case RejectProtectionSpace:
+		case step == nextChallenge:
 			continue
-		case PerformDefaultHandling:
-			if count > 0 {
-				return nil, nil // default handling gives up after a failure
-			}
-			cred = proposed
-			if negotiate {
-				cred = &Credential{}
-			}
+		case step == giveUp:
+			return nil, nil
 		}
 		if negotiate {
 			if cred == nil {
