@@ -128,27 +128,11 @@ func (File) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.Set("Accept-Ranges", "bytes")
 
 	resp := localResponse(req, h)
-	start, length := int64(0), size
-	if fileRangeApplies(req.Header, mod) {
-		switch a, n, ok := fileParseRange(req.Header.Get("Range"), size); {
-		case ok && n < 0: // unsatisfiable
-			f.Close()
-			resp.Status = "416 Requested Range Not Satisfiable"
-			resp.StatusCode = http.StatusRequestedRangeNotSatisfiable
-			h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-			h.Set("Content-Length", "0")
-			resp.ContentLength = 0
-			resp.Body = http.NoBody
-			return resp, nil
-		case ok:
-			start, length = a, n
-			resp.Status = "206 Partial Content"
-			resp.StatusCode = http.StatusPartialContent
-			h.Set("Content-Range", "bytes "+strconv.FormatInt(a, 10)+"-"+
-				strconv.FormatInt(a+n-1, 10)+"/"+strconv.FormatInt(size, 10))
-		}
+	start, length, ok := answerRange(req, resp, size, mod)
+	if !ok {
+		f.Close()
+		return resp, nil
 	}
-	h.Set("Content-Length", strconv.FormatInt(length, 10))
 	resp.ContentLength = length
 	if head {
 		f.Close()
@@ -183,6 +167,36 @@ func fileOpenError(err error) error {
 		return fail.New(fileErrNoPermissionsToReadFile, err)
 	}
 	return fail.New(fileErrCannotOpenFile, err)
+}
+
+// answerRange applies req's Range header, where it applies (see
+// fileRangeApplies), to resp, the response for a resource of size bytes
+// last modified at mod, and returns the part of the resource to send: a
+// satisfiable range makes resp a 206 with its Content-Range, an
+// unsatisfiable one an empty 416 (ok false: nothing is to be sent). It
+// sets Content-Length to the length sent.
+func answerRange(req *http.Request, resp *http.Response, size int64, mod time.Time) (start, length int64, ok bool) {
+	start, length = 0, size
+	if fileRangeApplies(req.Header, mod) {
+		switch a, n, found := fileParseRange(req.Header.Get("Range"), size); {
+		case found && n < 0:
+			resp.Status = "416 Requested Range Not Satisfiable"
+			resp.StatusCode = http.StatusRequestedRangeNotSatisfiable
+			resp.Header.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+			resp.Header.Set("Content-Length", "0")
+			resp.ContentLength = 0
+			resp.Body = http.NoBody
+			return 0, 0, false
+		case found:
+			start, length = a, n
+			resp.Status = "206 Partial Content"
+			resp.StatusCode = http.StatusPartialContent
+			resp.Header.Set("Content-Range", "bytes "+strconv.FormatInt(a, 10)+"-"+
+				strconv.FormatInt(a+n-1, 10)+"/"+strconv.FormatInt(size, 10))
+		}
+	}
+	resp.Header.Set("Content-Length", strconv.FormatInt(length, 10))
+	return start, length, true
 }
 
 // fileRangeApplies reports whether h asks for a range and any If-Range

@@ -335,26 +335,11 @@ func (p FTP) RoundTrip(req *http.Request) (resp *http.Response, err error) {
 	start, length := int64(0), size
 	if size >= 0 {
 		h.Set("Accept-Ranges", "bytes")
-		if fileRangeApplies(req.Header, mod) {
-			switch a, n, ok := fileParseRange(req.Header.Get("Range"), size); {
-			case ok && n < 0:
-				c.Quit()
-				r.Status = "416 Requested Range Not Satisfiable"
-				r.StatusCode = http.StatusRequestedRangeNotSatisfiable
-				h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-				h.Set("Content-Length", "0")
-				r.ContentLength = 0
-				r.Body = http.NoBody
-				return r, nil
-			case ok:
-				start, length = a, n
-				r.Status = "206 Partial Content"
-				r.StatusCode = http.StatusPartialContent
-				h.Set("Content-Range", "bytes "+strconv.FormatInt(a, 10)+"-"+
-					strconv.FormatInt(a+n-1, 10)+"/"+strconv.FormatInt(size, 10))
-			}
+		var ok bool
+		if start, length, ok = answerRange(req, r, size, mod); !ok {
+			c.Quit()
+			return r, nil
 		}
-		h.Set("Content-Length", strconv.FormatInt(length, 10))
 	}
 	r.ContentLength = length
 	if req.Method == http.MethodHead {
