@@ -26,7 +26,8 @@
 // the path and no other file is made next to it, so that a user's file, a
 // link or /dev/null is never replaced. A transfer that fails part way
 // leaves what arrived, as curl does; one that fails before the first byte
-// has not touched the file.
+// has not touched the file, and neither has a 304 Not Modified (unless -i
+// puts the head in it).
 //
 // -O names the file after the URL (-J after Content-Disposition) in the
 // current directory, never outside it. With -C - or --retry and an output

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -174,6 +176,59 @@ func TestOutputFile(t *testing.T) {
 	got, _ = os.ReadFile(out)
 	if !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(string(got), "\r\n\r\nLondon") {
 		t.Errorf("file: %q", got)
+	}
+}
+
+// TestNotModifiedOutput checks that a 304 makes no output file and leaves
+// one that is there as it was, as with curl: a conditional request must
+// not truncate the copy it asked about. -i still writes the head into it,
+// and -D gets the head.
+func TestNotModifiedOutput(t *testing.T) {
+	t.Parallel()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.Header().Set("ETag", `"v1"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		io.WriteString(w, "body v1")
+	}))
+	t.Cleanup(s.Close)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	cond := []string{"-H", `If-None-Match: "v1"`}
+
+	// Nothing there: nothing made, nothing left beside it.
+	r := cli(t, "", append(cond, "-w", "%{http_code}", "-o", out, s.URL+"/f")...).want(t, 0)
+	if r.stdout != "304" {
+		t.Errorf("got %v", r)
+	}
+	noFiles(t, dir)
+
+	// A file there keeps its content, written through or downloaded.
+	writeFile(t, out, "my copy")
+	cli(t, "", append(cond, "-o", out, s.URL+"/f")...).want(t, 0)
+	cli(t, "", append(cond, "--limit-rate", "1M", "-o", out, s.URL+"/f")...).want(t, 0)
+	if got := readFile(t, out); got != "my copy" {
+		t.Errorf("the file was changed by a 304: %q", got)
+	}
+	noFiles(t, dir, "out")
+
+	// -i writes the head into the file; -D gets it too.
+	heads := filepath.Join(dir, "heads")
+	cli(t, "", append(cond, "-i", "-D", heads, "-o", out, s.URL+"/f")...).want(t, 0)
+	if got := readFile(t, out); !strings.HasPrefix(got, "HTTP/1.1 304 Not Modified\r\n") {
+		t.Errorf("-i: %q", got)
+	}
+	if got := readFile(t, heads); !strings.HasPrefix(got, "HTTP/1.1 304 Not Modified\r\n") {
+		t.Errorf("-D: %q", got)
+	}
+
+	// Without the condition, the body arrives as usual.
+	cli(t, "", "-o", out, s.URL+"/f").want(t, 0)
+	if got := readFile(t, out); got != "body v1" {
+		t.Errorf("got %q", got)
 	}
 }
 

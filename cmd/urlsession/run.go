@@ -38,7 +38,9 @@ Output:
                            opens it: through a symlink, into a FIFO or
                            device, an existing file truncated in place
                            (nothing is renamed over it); a failed transfer
-                           leaves what arrived
+                           leaves what arrived. A 304 Not Modified writes
+                           no file and leaves FILE as it was (but -i
+                           writes the head into it)
   -O, --remote-name        write the body to a file of the current directory
                            named after the URL's last path segment (else
                            its host), made safe: never a path, never

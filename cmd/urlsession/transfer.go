@@ -39,13 +39,17 @@ type transfer struct {
 	hopHeads bytes.Buffer // -i: the heads of the responses, written with the last
 	failed   string       // -f, --fail-with-body: the status that failed the transfer
 
-	body     sink // the body (and with -i the heads): -o or standard output
-	heads    sink // -D
-	writeErr error
-	received int64 // body bytes written
-	shown    int64 // a download task's bytes, as the bar last showed them
-	bar      *progress
-	metrics  *urlsession.TaskMetrics
+	body  sink // the body (and with -i the heads): -o or standard output
+	heads sink // -D
+	// notModified: the response is a 304, which makes no output file and
+	// leaves one that is there untouched, as with curl (unless -i writes
+	// the head into it).
+	notModified bool
+	writeErr    error
+	received    int64 // body bytes written
+	shown       int64 // a download task's bytes, as the bar last showed them
+	bar         *progress
+	metrics     *urlsession.TaskMetrics
 
 	// Retries and downloads (see download.go).
 	retryable     bool   // a transient status will be retried: do not write it
@@ -211,6 +215,7 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 			return urlsession.ResponseCancel
 		}
 	}
+	x.notModified = resp.StatusCode == http.StatusNotModified
 	x.startBar(resp.ContentLength)
 	x.resumeOut = x.resumeRecord(t.Task, resp)
 	x.verify = digestsOf(resp)
@@ -448,6 +453,10 @@ func (x *transfer) DidFinishDownloadingTo(_ *urlsession.Session, t *urlsession.D
 			return
 		}
 	}
+	if resp.StatusCode == http.StatusNotModified {
+		x.notModified = true
+		return // no body: nothing to place or write through
+	}
 	if x.staged {
 		placed, err := x.place(path)
 		if err != nil {
@@ -652,10 +661,11 @@ func (x *transfer) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsessi
 
 // closeOutputs closes the outputs. After a successful transfer the body's
 // is opened first, so that an empty body still makes an empty file, as
-// with curl; after a failure each keeps what was written.
+// with curl (but a 304 makes none); after a failure each keeps what was
+// written.
 func (x *transfer) closeOutputs(ok bool) error {
 	var err error
-	if ok && !x.placed {
+	if ok && !x.placed && !x.notModified {
 		err = x.body.open()
 	}
 	if cerr := x.body.close(); err == nil {
