@@ -26,6 +26,7 @@ type options struct {
 	userAgent *string // nil: not given
 	referer   string  // -e, with or without ";auto"
 	rangeSpec string  // -r
+	timeCond  string  // -z: a date or a file, "-" in front for "not modified since"
 	data      []dataArg
 	get       bool      // -G: the data goes in the query
 	forms     []formArg // -F and --form-string, in order
@@ -90,6 +91,7 @@ type options struct {
 	remoteHead  bool // -J: with -O, the name from Content-Disposition
 	noClobber   bool // --no-clobber: never overwrite; FILE.1 ... instead
 	continueAt  bool // -C -: continue a partial -o/-O file
+	remoteTime  bool // -R: give the output file the remote Last-Modified time
 
 	retry        int           // --retry: how many times to retry
 	retryDelay   time.Duration // --retry-delay: 0 for exponential backoff
@@ -404,6 +406,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.fail, "f", "fail")
 	boolean(&o.failBody, "", "fail-with-body")
 	str(&o.rangeSpec, "r", "range")
+	str(&o.timeCond, "z", "time-cond")
+	boolean(&o.remoteTime, "R", "remote-time")
 	str(&o.referer, "e", "referer")
 	fs.Var(stringList{&o.urls}, "url", "")
 	str(&o.upload, "T", "upload-file")

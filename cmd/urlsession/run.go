@@ -88,6 +88,8 @@ Output:
   -D, --dump-header FILE   write the status line and headers of every
                            response, redirects included, to FILE, opened
                            as -o opens it; "-" is standard output
+  -R, --remote-time        give the -o or -O file the modification time
+                           of the response's Last-Modified
       --create-dirs        create the missing directories of the -o and -D
                            files (mode 0750)
   -i, --include            print the status line and headers before the body
@@ -132,6 +134,14 @@ Request:
                            sets each redirect's Referer to the URL it left
   -r, --range RANGE        ask for part of the body: Range: bytes=RANGE
                            (such as 0-499, 500-, -100 or 0-1,5-9)
+  -z, --time-cond TIME     ask for the body only if it changed since TIME
+                           (If-Modified-Since; "-TIME": only if it did not,
+                           If-Unmodified-Since). TIME is a date (HTTP's
+                           forms, 2006-01-02, 2006-01-02 15:04:05,
+                           20060102, RFC 3339; UTC unless it gives a zone)
+                           or else a file, whose modification time is
+                           taken; anything else is warned about and sends
+                           no condition. A 304 leaves the -o file as it is
 
 Request body (one of -d, -F and -T; none with -I):
   -d, --data DATA          send DATA (POST unless -X); repeated data flags
@@ -790,6 +800,15 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	}
 	if o.rangeSpec != "" && !given("Range") {
 		h.Set("Range", "bytes="+o.rangeSpec)
+	}
+	if o.timeCond != "" {
+		name, when, err := timeCondition(o.timeCond)
+		switch {
+		case err != nil && !o.silent:
+			fmt.Fprintf(c.stderr, "urlsession: WARNING: -z: %v; no time condition\n", err)
+		case err == nil && !given(name):
+			h.Set(name, when.UTC().Format(http.TimeFormat))
+		}
 	}
 	if ref, _ := strings.CutSuffix(o.referer, ";auto"); ref != "" && !given("Referer") {
 		h.Set("Referer", ref)

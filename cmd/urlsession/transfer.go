@@ -738,7 +738,36 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	if cerr := x.closeOutputs(complete); cerr != nil && complete {
 		f = failureOf(cerr, true)
 	}
+	if f == nil && x.o.remoteTime {
+		x.setRemoteTime(task.Response())
+	}
 	return f
+}
+
+// setRemoteTime gives the output file, for -R, the modification (and
+// access) time of resp's Last-Modified, as curl does. Nothing changes when
+// the body went to standard output or a FIFO or device, when no file was
+// written (a 304), or when the response has no Last-Modified; a time that
+// cannot be set is warned about.
+func (x *transfer) setRemoteTime(resp *http.Response) {
+	name := ""
+	switch {
+	case x.notModified || resp == nil:
+		return
+	case x.placed:
+		name = x.o.output
+	case x.body.toFile() && x.body.regular:
+		name = x.body.name
+	default:
+		return
+	}
+	t, err := http.ParseTime(resp.Header.Get("Last-Modified"))
+	if err != nil {
+		return
+	}
+	if err := os.Chtimes(name, t, t); err != nil && !x.o.silent {
+		fmt.Fprintf(x.c.stderr, "urlsession: WARNING: -R: cannot set the time of %s: %v\n", name, err)
+	}
 }
 
 // statusLine returns the response's status line as curl prints it:
