@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -795,8 +796,13 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 		out.retry = true
 		out.after, out.hasAfter = retryAfter(resp.Header, time.Now())
 	case body.stdin: // standard input cannot be sent twice
-	case ctx.Err() != nil || x.writeErr != nil || x.tooBig || x.tooMany || x.failed != "":
-	case transientError(task.Err()):
+	case ctx.Err() != nil || x.writeErr != nil || x.tooBig || x.tooMany:
+	case x.failed != "":
+		// An HTTP error (with -f): retried only with --retry-all-errors,
+		// when nothing of it was written.
+		out.retry = c.o.retryAll && (x.received == 0 || x.body.regular)
+	case transientError(task.Err()) || c.o.retryAll ||
+		c.o.retryRefused && errors.Is(task.Err(), syscall.ECONNREFUSED):
 		// Bytes that went where they cannot be taken back (standard
 		// output, a FIFO) are not sent twice.
 		out.retry = x.download || x.rangeFrom > 0 || x.received == 0 || x.body.regular

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,8 +44,9 @@ type options struct {
 	resolve        []resolveEntry
 	ipv4, ipv6     bool
 	insecure       bool
-	ats            bool // --ats: enforce App Transport Security
-	atsDiagnostics bool // --ats-diagnostics: report what ATS says of the URL
+	tlsMin, tlsMax uint16 // --tlsv1.N, --tls-max: 0 for the session's default
+	ats            bool   // --ats: enforce App Transport Security
+	atsDiagnostics bool   // --ats-diagnostics: report what ATS says of the URL
 	http11         bool
 	listOnly       bool // -l: names-only FTP listings (NLST)
 	ftpPasv        bool // --ftp-pasv: passive FTP, the only mode there is
@@ -96,6 +98,8 @@ type options struct {
 	retry        int           // --retry: how many times to retry
 	retryDelay   time.Duration // --retry-delay: 0 for exponential backoff
 	retryMaxTime time.Duration // --retry-max-time: 0 for no limit
+	retryRefused bool          // --retry-connrefused: a refused connection is transient too
+	retryAll     bool          // --retry-all-errors: every failure is retried
 	limitRate    int64         // --limit-rate: bytes per second, 0 for no limit
 	segments     int           // --segments: ranges fetched at once
 	checksum     string        // --checksum: the file's expected digest
@@ -304,6 +308,46 @@ func (u userAgentFlag) Set(v string) error {
 	return nil
 }
 
+// tlsMinFlag is --tlsv1.N: the oldest TLS version to use (the last one
+// given wins).
+type tlsMinFlag struct {
+	p       *uint16
+	version uint16
+}
+
+func (f tlsMinFlag) String() string   { return "" }
+func (f tlsMinFlag) IsBoolFlag() bool { return true }
+func (f tlsMinFlag) Set(v string) error {
+	if on, err := strconv.ParseBool(v); err != nil || !on {
+		return errors.New("takes no value")
+	}
+	*f.p = f.version
+	return nil
+}
+
+// tlsMaxFlag is --tls-max VERSION: the newest TLS version to use, 1.0 to
+// 1.3, or "default".
+type tlsMaxFlag struct{ p *uint16 }
+
+func (f tlsMaxFlag) String() string { return "" }
+func (f tlsMaxFlag) Set(v string) error {
+	switch v {
+	case "default":
+		*f.p = 0
+	case "1.0":
+		*f.p = tls.VersionTLS10
+	case "1.1":
+		*f.p = tls.VersionTLS11
+	case "1.2":
+		*f.p = tls.VersionTLS12
+	case "1.3":
+		*f.p = tls.VersionTLS13
+	default:
+		return fmt.Errorf("unknown TLS version %q (1.0, 1.1, 1.2, 1.3 or default)", v)
+	}
+	return nil
+}
+
 // usageError is a command line that cannot be run: exit status 2.
 type usageError struct{ msg string }
 
@@ -347,6 +391,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.retry, "retry", 0, "")
 	fs.Var(secondsFlag{&o.retryDelay}, "retry-delay", "")
 	fs.Var(secondsFlag{&o.retryMaxTime}, "retry-max-time", "")
+	boolean(&o.retryRefused, "", "retry-connrefused")
+	boolean(&o.retryAll, "", "retry-all-errors")
 	fs.Var(sizeFlag{&o.limitRate}, "limit-rate", "")
 	fs.IntVar(&o.segments, "segments", 0, "")
 	fs.StringVar(&o.checksum, "checksum", "", "")
@@ -377,6 +423,12 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.location, "L", "location")
 	fs.Var(locationTrustedFlag{o}, "location-trusted", "")
 	boolean(&o.insecure, "k", "insecure")
+	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS10}, "tlsv1", "")
+	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS10}, "tlsv1.0", "")
+	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS11}, "tlsv1.1", "")
+	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS12}, "tlsv1.2", "")
+	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS13}, "tlsv1.3", "")
+	fs.Var(tlsMaxFlag{&o.tlsMax}, "tls-max", "")
 	boolean(&o.ats, "", "ats")
 	boolean(&o.atsDiagnostics, "", "ats-diagnostics")
 	fs.StringVar(&o.cacert, "cacert", "", "")

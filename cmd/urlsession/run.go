@@ -75,6 +75,10 @@ Output:
       --retry-max-time SECONDS
                            make no retry that would start more than
                            SECONDS after the first attempt (0: no limit)
+      --retry-connrefused  with --retry, retry a refused connection too
+      --retry-all-errors   with --retry, retry every failure, HTTP errors
+                           of -f included (never a body already written
+                           to standard output or a FIFO)
       --limit-rate RATE    download at most RATE bytes per second (such
                            as 500k or 2M), never in bursts of more than a
                            quarter second's worth; needs -o or -O
@@ -292,6 +296,13 @@ reads it: http_proxy (never HTTP_PROXY), https_proxy, all_proxy, no_proxy):
 
 TLS:
   -k, --insecure           do not verify the server's TLS certificate
+      --tlsv1.0            use TLS 1.0 or a newer version
+      --tlsv1              the same as --tlsv1.0
+      --tlsv1.1            use TLS 1.1 or a newer version
+      --tlsv1.2            use TLS 1.2 or a newer version
+      --tlsv1.3            use TLS 1.3 (of these, the last given wins)
+      --tls-max VERSION    use TLS VERSION (1.0, 1.1, 1.2, 1.3) or an
+                           older one; "default" lifts the limit
       --pinnedpubkey PINS  refuse a server whose public key is not pinned:
                            PINS is sha256//BASE64[;sha256//BASE64...] or a
                            file holding the key (PEM or DER); every TLS
@@ -526,6 +537,8 @@ func (c *client) fetch(ctx context.Context) *failure {
 	if tc != nil {
 		cfg.TLSClientConfig = tc
 	}
+	cfg.TLSMinimumSupportedProtocolVersion = o.tlsMin
+	cfg.TLSMaximumSupportedProtocolVersion = o.tlsMax
 	c.auth.cert = cert
 	if o.pinned != "" {
 		pins, err := parsePins(o.pinned)
