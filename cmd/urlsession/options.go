@@ -62,6 +62,7 @@ type options struct {
 
 	// Authentication.
 	user            *string     // -u, nil: not given
+	bearer          string      // --oauth2-bearer: the token sent as Authorization: Bearer
 	authSchemes     authSchemes // --basic, --digest, --anyauth, ...; 0 means Basic
 	locationTrusted bool        // --location-trusted
 	netrc           bool        // -n
@@ -308,6 +309,24 @@ func (u userAgentFlag) Set(v string) error {
 	return nil
 }
 
+// validBearer reports whether tok is an RFC 6750 b64token (letters,
+// digits, "-._~+/", then any "="): nothing that could break the header.
+func validBearer(tok string) bool {
+	body := strings.TrimRight(tok, "=")
+	if body == "" {
+		return false
+	}
+	for _, c := range []byte(body) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~+/", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // tlsMinFlag is --tlsv1.N: the oldest TLS version to use (the last one
 // given wins).
 type tlsMinFlag struct {
@@ -438,6 +457,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.certType, "cert-type", "", "")
 	fs.StringVar(&o.key, "key", "", "")
 	both("u", "user", func(n string) { fs.Var(userFlag{&o.user}, n, "") })
+	fs.StringVar(&o.bearer, "oauth2-bearer", "", "")
 	fs.Var(authFlag{o, authBasic, "--basic"}, "basic", "")
 	fs.Var(authFlag{o, authDigest, "--digest"}, "digest", "")
 	fs.Var(authFlag{o, authNTLM, "--ntlm"}, "ntlm", "")
@@ -541,6 +561,9 @@ func parseArgs(args []string) (*options, error) {
 		if strings.ContainsAny(c, "\r\n\x00") {
 			return nil, usageErrorf("bad -b argument %q: line breaks are not allowed", c)
 		}
+	}
+	if o.bearer != "" && !validBearer(o.bearer) {
+		return nil, usageErrorf("bad --oauth2-bearer token: want the characters of RFC 6750's b64token")
 	}
 	for _, v := range []struct{ flag, value string }{{"-r", o.rangeSpec}, {"-e", o.referer}} {
 		if strings.ContainsAny(v.value, "\r\n\x00") {

@@ -241,6 +241,11 @@ Transfer:
                            and writes the body decoded
 
 Authentication:
+      --oauth2-bearer TOKEN
+                           send Authorization: Bearer TOKEN (RFC 6750) to
+                           the server of the URL, as -H would (not to
+                           another origin a redirect leads to, unless
+                           --location-trusted); -H Authorization wins
   -u, --user USER[:PASSWORD]
                            send USER and PASSWORD to the server of the URL
                            (they win over the URL's own user info and
@@ -795,6 +800,11 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		h.Add(key, value)
 	}
 	given := func(key string) bool { return removed[key] || len(h[key]) > 0 }
+	if o.bearer != "" && !given("Authorization") {
+		// Sent as -H Authorization would be: to the URL's origin only,
+		// unless --location-trusted.
+		h.Set("Authorization", "Bearer "+o.bearer)
+	}
 	if v := o.cookieString(); v != "" && !given("Cookie") {
 		h.Set("Cookie", v) // -H Cookie wins, as with curl
 	}
