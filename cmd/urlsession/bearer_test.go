@@ -62,3 +62,22 @@ func TestOAuth2Bearer(t *testing.T) {
 		t.Errorf("a refused token was sent: %q", got)
 	}
 }
+
+// TestNoProgressMeter: --no-progress-meter hides the bar that -# asks for
+// but not the error message; -N is accepted and changes nothing.
+func TestNoProgressMeter(t *testing.T) {
+	t.Parallel()
+	s := capitals(t)
+	r := cli(t, "", "-#", s.URL+"/Nepal").want(t, 0)
+	if r.stderr == "" {
+		t.Fatalf("-# drew no bar: %v", r)
+	}
+	r = cli(t, "", "-#", "--no-progress-meter", "-N", s.URL+"/Nepal").want(t, 0)
+	if r.stdout != "Kathmandu" || r.stderr != "" {
+		t.Errorf("got %v", r)
+	}
+	r = cli(t, "", "--no-progress-meter", closedPort(t)).want(t, 7)
+	if !strings.HasPrefix(r.stderr, "urlsession: ") {
+		t.Errorf("no error message: %v", r)
+	}
+}

@@ -90,6 +90,7 @@ type options struct {
 	writeOut    string
 	silent      bool
 	progressBar bool // -#
+	noMeter     bool // --no-progress-meter: no bar, messages as usual
 	remoteName  bool // -O: save under the URL's file name
 	remoteHead  bool // -J: with -O, the name from Content-Disposition
 	noClobber   bool // --no-clobber: never overwrite; FILE.1 ... instead
@@ -430,6 +431,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.get, "G", "get")
 	boolean(&o.silent, "s", "silent")
 	boolean(&o.progressBar, "#", "progress-bar")
+	boolean(&o.noMeter, "", "no-progress-meter")
+	boolean(&ignored, "N", "no-buffer") // standard output is never held back
 	boolean(&o.showError, "S", "show-error")
 	boolean(&o.verbose, "v", "verbose")
 	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })

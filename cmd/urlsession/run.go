@@ -119,6 +119,10 @@ Output:
                            an unknown variable is warned about
   -s, --silent             no progress bar, no error message, no warning
   -S, --show-error         with -s, still print the error message
+      --no-progress-meter  no progress bar (nor -#), but the error messages
+                           and warnings -s would hide
+  -N, --no-buffer          accepted, as curl's: standard output is written
+                           as the body arrives, never held back
   -#, --progress-bar       show the progress bar for a body of any size,
                            even when standard error is not a terminal, and
                            leave it complete on its line at the end

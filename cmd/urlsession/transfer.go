@@ -335,7 +335,7 @@ func (x *transfer) startBody() {
 // startBar starts the progress bar for a body of total bytes (-1 when not
 // known) if the run shows one.
 func (x *transfer) startBar(total int64) {
-	if x.bar == nil && !x.o.head && !x.o.silent && (x.o.progressBar || isTerminal(x.c.stderr)) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
+	if x.bar == nil && !x.o.head && !x.o.silent && !x.o.noMeter && (x.o.progressBar || isTerminal(x.c.stderr)) && (x.body.toFile() || !isTerminal(x.c.stdout)) {
 		x.bar = newProgress(x.c.stderr, total)
 		x.bar.always = x.o.progressBar
 	}
