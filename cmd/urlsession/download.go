@@ -693,6 +693,11 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 		}
 	}
 	x := newTransfer(c)
+	defer func() {
+		if x.heads.opened {
+			c.headsWritten = true
+		}
+	}()
 	x.staged = staged && p.download
 	x.retryable = retryable
 	x.rangeFrom = p.rangeFrom

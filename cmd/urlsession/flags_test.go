@@ -79,7 +79,11 @@ func TestURLFlag(t *testing.T) {
 	if r.stdout != "Kathmandu" {
 		t.Errorf("got %v", r)
 	}
-	cli(t, "", "--url", s.URL+"/Nepal", s.URL+"/Peru").want(t, 2)
+	// --url and a URL: two URLs, --url's first, as curl.
+	r = cli(t, "", s.URL+"/Peru", "--url", s.URL+"/Nepal").want(t, 0)
+	if r.stdout != "KathmanduLima" {
+		t.Errorf("got %v", r)
+	}
 }
 
 func TestFailWithBody(t *testing.T) {

@@ -775,7 +775,7 @@ func TestUsage(t *testing.T) {
 		{},
 		{"--bogus", "http://127.0.0.1:1/"},
 		{"-sZ", "http://127.0.0.1:1/"},
-		{"http://127.0.0.1:1/a", "http://127.0.0.1:1/b"},
+		{"-T", "-", "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"},
 		{"--max-redirs", "x", "http://127.0.0.1:1/"},
 		{"-X", "BAD METHOD", "http://127.0.0.1:1/"},
 		{"-o"},
@@ -864,8 +864,11 @@ func TestExpandShort(t *testing.T) {
 		}
 	}
 	o, err := parseArgs([]string{"-sSfo", "out", "u", "-m", "1.5", "--", "-weird"})
-	if err == nil || !strings.Contains(err.Error(), "only one URL") {
+	if err != nil || !slices.Equal(o.all, []string{"u", "-weird"}) || o.url != "u" || o.output != "out" {
 		t.Errorf("got %+v, %v", o, err)
+	}
+	if f, _ := o.outputFor(1); f != "" || o.forURL(1).url != "-weird" {
+		t.Errorf("the second URL's output: %q", f)
 	}
 	o, err = parseArgs([]string{"-sSfo", "out", "-m", "1.5", "--", "-weird"})
 	if err != nil || o.url != "-weird" || o.output != "out" || !o.silent || !o.showError || !o.fail || o.maxTime != 1500*time.Millisecond {

@@ -19,6 +19,13 @@ import (
 type options struct {
 	url  string
 	urls []string // --url
+	// all are the URLs of a run that fetches several, one after another
+	// (nil for one): url is then the first, and forURL gives each one's
+	// options.
+	all           []string
+	outputs       []outputSpec // -o and -O in the order given: the outputs of the URLs in turn
+	remoteNameAll bool         // --remote-name-all: -O for each URL without an output of its own
+	failEarly     bool         // --fail-early: stop at the first URL that fails
 
 	// The request.
 	method    string
@@ -328,6 +335,81 @@ func validBearer(tok string) bool {
 	return true
 }
 
+// outputSpec is one -o FILE or -O: the output of one URL.
+type outputSpec struct {
+	file   string // -o FILE
+	remote bool   // -O
+}
+
+// outputFlag is -o: with one URL the last one given is its output; with
+// several, each -o (or -O) is the output of the next URL, as with curl.
+type outputFlag struct{ o *options }
+
+func (f outputFlag) String() string { return "" }
+func (f outputFlag) Set(v string) error {
+	f.o.output = v
+	f.o.outputs = append(f.o.outputs, outputSpec{file: v})
+	return nil
+}
+
+// remoteNameFlag is -O, which outputFlag explains.
+type remoteNameFlag struct{ o *options }
+
+func (f remoteNameFlag) String() string   { return "" }
+func (f remoteNameFlag) IsBoolFlag() bool { return true }
+func (f remoteNameFlag) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	f.o.remoteName = on
+	if on {
+		f.o.outputs = append(f.o.outputs, outputSpec{remote: true})
+	}
+	return nil
+}
+
+// outputFor returns the output of the i'th URL of several: its -o or -O
+// in turn, else -O with --remote-name-all, else standard output.
+func (o *options) outputFor(i int) (file string, remote bool) {
+	if i < len(o.outputs) {
+		return o.outputs[i].file, o.outputs[i].remote
+	}
+	return "", o.remoteNameAll
+}
+
+// forURL returns the options of the i'th URL of several: these, with
+// that URL and its output.
+func (o *options) forURL(i int) *options {
+	c := *o
+	c.url = o.all[i]
+	c.output, c.remoteName = o.outputFor(i)
+	return &c
+}
+
+// readsStdin reports whether an option reads standard input: -T -, -d @-
+// and its kin, -F with @- or <-, -b - and -w @-.
+func (o *options) readsStdin() bool {
+	if o.upload == "-" || o.writeOut == "@-" || slices.Contains(o.cookies, "-") {
+		return true
+	}
+	for _, d := range o.data {
+		switch {
+		case d.kind == dataRaw:
+		case d.value == "@-":
+			return true
+		case d.kind == dataURLEncode && strings.HasSuffix(d.value, "@-") && !strings.Contains(d.value, "="):
+			return true
+		}
+	}
+	for _, a := range o.forms {
+		if p, _, err := parseFormArg(a); err == nil && (p.upload || p.fromFile) && p.content == "-" {
+			return true
+		}
+	}
+	return false
+}
+
 // tlsMinFlag is --tlsv1.N: the oldest TLS version to use (the last one
 // given wins).
 type tlsMinFlag struct {
@@ -403,8 +485,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	var ignored bool
 	o.maxRedirs = -1
 
-	str(&o.output, "o", "output")
-	boolean(&o.remoteName, "O", "remote-name")
+	both("o", "output", func(n string) { fs.Var(outputFlag{o}, n, "") })
+	both("O", "remote-name", func(n string) { fs.Var(remoteNameFlag{o}, n, "") })
+	boolean(&o.remoteNameAll, "", "remote-name-all")
+	boolean(&o.failEarly, "", "fail-early")
 	boolean(&o.remoteHead, "J", "remote-header-name")
 	boolean(&o.noClobber, "", "no-clobber")
 	both("C", "continue-at", func(n string) { fs.Var(continueFlag{&o.continueAt}, n, "") })
@@ -554,8 +638,29 @@ func parseArgs(args []string) (*options, error) {
 		return nil, usageErrorf("no URL specified")
 	case 1:
 		o.url = urls[0]
+		if o.remoteNameAll && !o.given["output"] && !o.given["o"] {
+			o.remoteName = true
+		}
 	default:
-		return nil, usageErrorf("only one URL may be given, got %d", len(urls))
+		switch {
+		case o.background != "":
+			return nil, usageErrorf("--background takes one URL, got %d", len(urls))
+		case o.readsStdin():
+			return nil, usageErrorf("standard input can be read for one URL only, got %d URLs", len(urls))
+		}
+		for _, u := range urls {
+			if isWebSocket(u) {
+				return nil, usageErrorf("a WebSocket URL (%s) must be the only URL", u)
+			}
+		}
+		o.all = urls
+		o.url = urls[0]
+		o.output, o.remoteName = o.outputFor(0)
+		for i := 1; i < len(urls); i++ {
+			if err := o.forURL(i).checkDownload(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if o.maxRedirs < -1 {
 		return nil, usageErrorf("--max-redirs must be -1 (the session's limit) or more, got %d", o.maxRedirs)

@@ -94,6 +94,7 @@ type sink struct {
 	// regular: the file opened is a regular file, which a retry can
 	// rewrite from its start.
 	regular bool
+	opened  bool // the sink was opened (and may be closed again since)
 	w       *bufio.Writer
 }
 
@@ -105,6 +106,7 @@ func (s *sink) open() error {
 	if s.w != nil {
 		return nil
 	}
+	s.opened = true
 	if !s.toFile() {
 		s.w = bufio.NewWriterSize(s.stdout, 64<<10)
 		return nil

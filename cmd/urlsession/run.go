@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -19,16 +20,20 @@ import (
 	"github.com/urlsession-go/urlsession/internal/filename"
 )
 
-const usageHead = `Usage: urlsession [flags] URL [flags]
+const usageHead = `Usage: urlsession [flags] URL... [flags]
 
 Fetch URL with a urlsession.Session and write the body to standard output.
 Flags keep curl's meanings and may come before or after the URL; short
 flags combine (-sSf, -sLo file, -ofile); --no-NAME turns a boolean long flag
 off (--no-location); "--" ends the flags. A URL without a scheme gets
-http://.
+http://. Several URLs are fetched one after another with the same flags,
+cookies passing from one to the next; the exit status is the last one's.
 
 Output:
   -o, --output FILE        write the body to FILE; "-" is standard output.
+                           With several URLs, each -o (or -O) is the
+                           output of the next URL, as with curl; a URL
+                           left without one writes to standard output.
                            A FILE that is not there appears only once the
                            body is complete and verified: it is downloaded
                            to FILE.urlsession-partial beside it, with its
@@ -46,6 +51,8 @@ Output:
                            its host), made safe: never a path, never
                            hidden; an existing file is overwritten, as
                            with curl
+      --remote-name-all    -O for every URL that has no -o or -O of its own
+      --fail-early         with several URLs, stop at the first that fails
   -J, --remote-header-name with -O, take the name from the response's
                            Content-Disposition (filename*, filename) when
                            it gives one; an existing file is never
@@ -460,19 +467,68 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitOK
 	}
 	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr), hooks: h}
+	if len(o.all) > 1 {
+		return c.fetchAll(ctx)
+	}
 	var f *failure
 	if o.background != "" {
 		f = c.background(ctx)
 	} else {
 		f = c.fetch(ctx)
 	}
+	return c.exit(f)
+}
+
+// exit reports f (unless -s) and returns the exit status of the run.
+func (c *client) exit(f *failure) int {
 	if f == nil {
 		return exitOK
 	}
-	if f.msg != "" && (!o.silent || o.showError) {
-		f.report(stderr)
+	if f.msg != "" && (!c.o.silent || c.o.showError) {
+		f.report(c.stderr)
 	}
 	return f.status
+}
+
+// fetchAll fetches several URLs one after another, as curl does: each with
+// its own output (see outputFor), its own -w and its own error message,
+// the cookies of one sent with the next (-b, -c), the -c file written
+// once at the end. The exit status is the last URL's; --fail-early stops
+// at the first failure.
+func (c *client) fetchAll(ctx context.Context) int {
+	o := c.o
+	run := &runState{}
+	ask := c.askPassword
+	if ask != nil {
+		// The -u password is asked for once, for every URL.
+		var once sync.Once
+		var password string
+		var err error
+		ask = func(prompt string) (string, error) {
+			once.Do(func() { password, err = c.askPassword(prompt) })
+			return password, err
+		}
+	}
+	code := exitOK
+	for i := range o.all {
+		ci := &client{o: o.forURL(i), stdin: c.stdin, stdout: c.stdout, stderr: c.stderr,
+			askPassword: ask, hooks: c.hooks, run: run}
+		code = ci.exit(ci.fetch(ctx))
+		run.heads = run.heads || ci.headsWritten
+		if ctx.Err() != nil || code != exitOK && o.failEarly {
+			break
+		}
+	}
+	if run.cookies != nil && o.cookieJar != "" {
+		c.saveCookies(run.cookies)
+	}
+	return code
+}
+
+// runState is what the URLs of one run share.
+type runState struct {
+	cookies *cookiestore.Store // the cookie storage, made for the first URL
+	heads   bool               // an earlier URL wrote to -D: the next ones append
 }
 
 // client runs one transfer.
@@ -484,6 +540,8 @@ type client struct {
 	auth           *authenticator // set by request
 	remoteURL      *url.URL       // -O: the URL the file is named after
 	claimed        string         // the file an attempt made with -J or --no-clobber
+	run            *runState      // shared with the other URLs of the run; nil for one
+	headsWritten   bool           // an attempt wrote to -D
 	kept           bool           // an attempt kept resume data beside the output
 	hooks          hooks
 
@@ -523,9 +581,17 @@ func (c *client) fetch(ctx context.Context) *failure {
 		if req != nil {
 			target = req.URL
 		}
-		cfg.HTTPCookieStorage = c.cookieStore(target)
+		switch {
+		case c.run != nil && c.run.cookies != nil:
+			cfg.HTTPCookieStorage = c.run.cookies // an earlier URL's
+		default:
+			cfg.HTTPCookieStorage = c.cookieStore(target)
+			if c.run != nil {
+				c.run.cookies = cfg.HTTPCookieStorage
+			}
+		}
 		cfg.HTTPCookieAcceptPolicy = urlsession.CookieAcceptAlways // curl keeps cookies from any host
-		if o.cookieJar != "" {
+		if o.cookieJar != "" && c.run == nil {
 			// Deferred first, so it runs last: after the session is done
 			// and after -w, whatever the outcome (as curl).
 			defer c.saveCookies(cfg.HTTPCookieStorage)

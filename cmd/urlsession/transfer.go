@@ -96,10 +96,14 @@ var (
 )
 
 func newTransfer(c *client) *transfer {
+	headsMode := openTruncate
+	if c.run != nil && c.run.heads {
+		headsMode = openAppend // after an earlier URL's heads, as with curl
+	}
 	return &transfer{
 		c: c, o: c.o,
 		body:        sink{name: c.o.output, stdout: c.stdout, mkdirs: c.o.createDirs, mode: c.outputMode()},
-		heads:       sink{name: c.o.dumpHeader, stdout: c.stdout, mkdirs: c.o.createDirs},
+		heads:       sink{name: c.o.dumpHeader, stdout: c.stdout, mkdirs: c.o.createDirs, mode: headsMode},
 		invalidated: make(chan struct{}),
 	}
 }

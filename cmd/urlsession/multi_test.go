@@ -1,0 +1,106 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestSeveralURLs: several URLs are fetched one after another, as with
+// curl: each -o or -O is the output of the next URL, the others go to
+// standard output, -w follows each, cookies set by one go with the next,
+// the -c file is written once, and the exit status is the last URL's
+// (--fail-early: the first failure's).
+func TestSeveralURLs(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch r.URL.Path {
+		case "/set":
+			http.SetCookie(w, &http.Cookie{Name: "k", Value: "v"})
+			w.Write([]byte("set;"))
+		case "/echo":
+			w.Write([]byte("cookie=" + r.Header.Get("Cookie") + ";"))
+		default:
+			w.Write([]byte(strings.TrimPrefix(r.URL.Path, "/") + ";"))
+		}
+	}))
+	t.Cleanup(s.Close)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+
+	r := cli(t, "", "-w", "[%{http_code}]", s.URL+"/one", s.URL+"/two").want(t, 0)
+	if r.stdout != "one;[200]two;[200]" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	r = cli(t, "", "-o", a, s.URL+"/one", "-o", b, s.URL+"/two", s.URL+"/three").want(t, 0)
+	if readFile(t, a) != "one;" || readFile(t, b) != "two;" || r.stdout != "three;" {
+		t.Errorf("a %q, b %q, stdout %q", readFile(t, a), readFile(t, b), r.stdout)
+	}
+
+	// -D gathers the heads of every URL.
+	heads := filepath.Join(dir, "heads")
+	writeFile(t, heads, "stale")
+	cli(t, "", "-D", heads, s.URL+"/one", s.URL+"/two").want(t, 0)
+	if got := readFile(t, heads); strings.Count(got, "HTTP/1.1 200 OK") != 2 || strings.Contains(got, "stale") {
+		t.Errorf("-D: %q", got)
+	}
+
+	// Cookies go from one URL to the next; the jar is written once.
+	jar := filepath.Join(dir, "jar")
+	r = cli(t, "", "-c", jar, s.URL+"/set", s.URL+"/echo").want(t, 0)
+	if r.stdout != "set;cookie=k=v;" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	if data, err := os.ReadFile(jar); err != nil || !strings.Contains(string(data), "\tk\tv") {
+		t.Errorf("jar: %q, %v", data, err)
+	}
+
+	// The last URL's status; each failure reported.
+	closed := closedPort(t)
+	r = cli(t, "", closed, s.URL+"/ok").want(t, 0)
+	if r.stdout != "ok;" || !strings.HasPrefix(r.stderr, "urlsession: (-1004)") {
+		t.Errorf("got %v", r)
+	}
+	cli(t, "", s.URL+"/ok", closed).want(t, 7)
+	hits.Store(0)
+	cli(t, "", "--fail-early", closed, s.URL+"/ok").want(t, 7)
+	if hits.Load() != 0 {
+		t.Errorf("--fail-early went on after the failure")
+	}
+
+	// What cannot serve several URLs.
+	cli(t, "", "-T", "-", s.URL+"/x", s.URL+"/y").want(t, 2)
+	cli(t, "", "-d", "@-", s.URL+"/x", s.URL+"/y").want(t, 2)
+	cli(t, "", s.URL+"/x", "ws://127.0.0.1:1/").want(t, 2)
+	cli(t, "", "-C", "-", "-o", a, s.URL+"/x", s.URL+"/y").want(t, 2) // -C - and a URL to standard output
+}
+
+// TestRemoteNameAll: -O and --remote-name-all with several URLs, into the
+// current directory.
+func TestRemoteNameAll(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.URL.Path))
+	}))
+	t.Cleanup(s.Close)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	r := cli(t, "", "-O", s.URL+"/first.txt", "-o", "named", s.URL+"/second.txt", s.URL+"/third.txt").want(t, 0)
+	if readFile(t, "first.txt") != "/first.txt" || readFile(t, "named") != "/second.txt" || r.stdout != "/third.txt" {
+		t.Errorf("got %v", r)
+	}
+	cli(t, "", "--remote-name-all", s.URL+"/x.bin", s.URL+"/y.bin").want(t, 0)
+	if readFile(t, "x.bin") != "/x.bin" || readFile(t, "y.bin") != "/y.bin" {
+		t.Error("--remote-name-all did not name each file after its URL")
+	}
+	// With one URL too.
+	cli(t, "", "--remote-name-all", s.URL+"/z.bin").want(t, 0)
+	if readFile(t, "z.bin") != "/z.bin" {
+		t.Error("--remote-name-all with one URL")
+	}
+}
