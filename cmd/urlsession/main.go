@@ -4,10 +4,11 @@
 //
 // Usage:
 //
-//	urlsession [flags] URL [flags]
+//	urlsession [flags] URL... [flags]
 //
 // It fetches URL with a session and writes the response body to standard
-// output, streaming it as it arrives. Where curl has a flag, the command
+// output, streaming it as it arrives; several URLs are fetched one after
+// another, each -o or -O naming the output of the next, as with curl. Where curl has a flag, the command
 // gives it curl's meaning and default; flags may come before or after the
 // URL, short ones may be combined (-sSf, -sLo file) and --no-NAME turns a
 // boolean long flag off. Run "urlsession --help" for the list of flags; the
