@@ -2,6 +2,7 @@ package urlsession
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -227,6 +230,40 @@ func TestRedirectNotFollowed(t *testing.T) {
 					}
 				})
 			}
+		}
+	})
+}
+
+// TestRedirectToLocalFileRefused: a server cannot send a task to a local
+// file: the redirect fails the task with ErrUnsupportedURL, the file is
+// not read, and the delegate is not asked.
+func TestRedirectToLocalFileRefused(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("local secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := (&url.URL{Scheme: "file", Path: secret}).String()
+	bothProtocols(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target, http.StatusFound)
+	}), func(t *testing.T, srv *server) {
+		rec := newRecorder()
+		task := rdRun(t, srv.config(), rec, get(t, srv.URL+"/"))
+		if code := CodeOf(task.Err()); code != ErrUnsupportedURL {
+			t.Fatalf("err = %v, want ErrUnsupportedURL", task.Err())
+		}
+		if strings.Contains(rec.Body(), "local secret") {
+			t.Fatal("the local file was read")
+		}
+		for _, e := range rec.Events() {
+			if strings.HasPrefix(e, "redirect") {
+				t.Errorf("the delegate was asked: %v", rec.Events())
+			}
+		}
+		// Without a delegate, as a context-first call.
+		s := newSession(t, srv.config(), nil)
+		body, _, err := s.Data(context.Background(), get(t, srv.URL+"/"))
+		if CodeOf(err) != ErrUnsupportedURL || strings.Contains(string(body), "local secret") {
+			t.Errorf("Data: %q, %v", body, err)
 		}
 	})
 }

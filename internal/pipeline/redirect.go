@@ -16,6 +16,10 @@ import (
 // 306 and every other status are not followed, nor is a redirect with no
 // Location. A Location that does not parse is an error with code -1010.
 //
+// A Location with the file scheme is refused with code -1002 (unsupported
+// URL) unless req is a file URL itself: a response from the network never
+// leads to a local file.
+//
 // needBody reports that next must carry the body of req again; next.Body is
 // nil then and the caller supplies a fresh one. Headers that carry
 // credentials (Authorization, Cookie, Proxy-Authorization and the
@@ -44,6 +48,9 @@ func RedirectRequest(req *http.Request, resp *http.Response) (next *http.Request
 	u, err := req.URL.Parse(loc)
 	if err != nil {
 		return nil, false, fail.Newf(-1010, "the redirect location %q is not a valid URL: %v", loc, err)
+	}
+	if strings.EqualFold(u.Scheme, "file") && !strings.EqualFold(req.URL.Scheme, "file") {
+		return nil, false, fail.Newf(-1002, "the redirect to %s is not followed: a response from the network cannot lead to a local file", u.Redacted())
 	}
 	if u.Fragment == "" && req.URL.Fragment != "" {
 		u.Fragment, u.RawFragment = req.URL.Fragment, req.URL.RawFragment

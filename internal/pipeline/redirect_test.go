@@ -104,6 +104,26 @@ func TestRedirectRequestBadLocation(t *testing.T) {
 	}
 }
 
+func TestRedirectToFileRefused(t *testing.T) {
+	for _, from := range []string{"http://h.test/", "https://h.test/", "ftp://h.test/x"} {
+		for _, loc := range []string{"file:///etc/passwd", "FILE:///etc/passwd", "file://localhost/etc/passwd"} {
+			req, _ := http.NewRequest("GET", from, nil)
+			resp := &http.Response{StatusCode: 302, Header: http.Header{"Location": {loc}}}
+			next, _, err := RedirectRequest(req, resp)
+			var fe *fail.Error
+			if next != nil || !errors.As(err, &fe) || fe.Code != -1002 {
+				t.Errorf("%s to %s: %v, %v; want refused with -1002", from, loc, next, err)
+			}
+		}
+	}
+	// Other schemes are the session's to load or refuse.
+	req, _ := http.NewRequest("GET", "http://h.test/", nil)
+	resp := &http.Response{StatusCode: 302, Header: http.Header{"Location": {"https://h.test/filed"}}}
+	if next, _, err := RedirectRequest(req, resp); err != nil || next == nil {
+		t.Errorf("https: %v, %v", next, err)
+	}
+}
+
 func TestRedirectDropsCredentialsAcrossOrigins(t *testing.T) {
 	for _, tc := range []struct {
 		location string
