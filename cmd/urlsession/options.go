@@ -51,9 +51,12 @@ type options struct {
 	resolve        []resolveEntry
 	ipv4, ipv6     bool
 	insecure       bool
-	tlsMin, tlsMax uint16 // --tlsv1.N, --tls-max: 0 for the session's default
-	ats            bool   // --ats: enforce App Transport Security
-	atsDiagnostics bool   // --ats-diagnostics: report what ATS says of the URL
+	protos         protoSet // --proto: nil for every protocol
+	protosRedir    protoSet // --proto-redir: nil for defaultRedirProtocols
+	protoUnknown   []string // protocols --proto or --proto-redir did not know
+	tlsMin, tlsMax uint16   // --tlsv1.N, --tls-max: 0 for the session's default
+	ats            bool     // --ats: enforce App Transport Security
+	atsDiagnostics bool     // --ats-diagnostics: report what ATS says of the URL
 	http11         bool
 	listOnly       bool // -l: names-only FTP listings (NLST)
 	ftpPasv        bool // --ftp-pasv: passive FTP, the only mode there is
@@ -529,6 +532,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.location, "L", "location")
 	fs.Var(locationTrustedFlag{o}, "location-trusted", "")
 	boolean(&o.insecure, "k", "insecure")
+	fs.Var(protoFlag{&o.protos, knownProtocols, &o.protoUnknown}, "proto", "")
+	fs.Var(protoFlag{&o.protosRedir, defaultRedirProtocols, &o.protoUnknown}, "proto-redir", "")
 	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS10}, "tlsv1", "")
 	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS10}, "tlsv1.0", "")
 	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS11}, "tlsv1.1", "")

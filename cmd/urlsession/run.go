@@ -195,6 +195,15 @@ Transfer:
   -L, --location           follow redirects (without it a 3xx is the
                            response); POST becomes GET on 301, 302 and 303
                            unless -X names the method
+      --proto PROTOCOLS    the protocols the URL and its redirects may use:
+                           a comma-separated list of http, https, ftp,
+                           ftps, ftpes, file, data, ws, wss or all, each
+                           added (+ or nothing), removed (-) or made the
+                           only one (=), as curl; another is status 1
+      --proto-redir PROTOCOLS
+                           the protocols a redirect may lead to, written as
+                           for --proto (by default http, https and FTP: a
+                           redirect to data: is status 1; to file: never)
       --max-redirs N       with -L, fail (status 47) on a redirect after
                            following N; the session never follows more
                            than 16
@@ -467,6 +476,11 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitOK
 	}
 	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr), hooks: h}
+	for _, p := range o.protoUnknown {
+		if !o.silent {
+			fmt.Fprintf(stderr, "urlsession: WARNING: unrecognized protocol %q in --proto or --proto-redir\n", p)
+		}
+	}
 	if len(o.all) > 1 {
 		return c.fetchAll(ctx)
 	}
@@ -561,6 +575,11 @@ type uploadBody struct {
 // fetch runs the transfer and returns nil on success.
 func (c *client) fetch(ctx context.Context) *failure {
 	o := c.o
+	if o.tcp == "" {
+		if s := urlScheme(o.url); !o.protos.allows(s) {
+			return protoDenied(s, "--proto")
+		}
+	}
 	req, body, err := c.request(ctx)
 	if f := statusFailure(err); f != nil {
 		return f

@@ -45,11 +45,14 @@ type transfer struct {
 	// leaves one that is there untouched, as with curl (unless -i writes
 	// the head into it).
 	notModified bool
-	writeErr    error
-	received    int64 // body bytes written
-	shown       int64 // a download task's bytes, as the bar last showed them
-	bar         *progress
-	metrics     *urlsession.TaskMetrics
+	// deniedScheme: a redirect led to a protocol --proto-redir (or
+	// --proto) leaves out.
+	deniedScheme string
+	writeErr     error
+	received     int64 // body bytes written
+	shown        int64 // a download task's bytes, as the bar last showed them
+	bar          *progress
+	metrics      *urlsession.TaskMetrics
 
 	// Retries and downloads (see download.go).
 	retryable     bool   // a transient status will be retried: do not write it
@@ -122,6 +125,11 @@ func (x *transfer) DidBecomeInvalidWithError(*urlsession.Session, error) {
 func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsession.Task, resp *http.Response, next *http.Request) *http.Request {
 	if !x.o.location {
 		return nil // resp is the final response
+	}
+	if next.URL != nil && !x.o.redirectAllowed(next.URL.Scheme) {
+		x.deniedScheme = next.URL.Scheme
+		t.Cancel()
+		return nil
 	}
 	if x.o.maxRedirs >= 0 && x.hops >= x.o.maxRedirs {
 		x.tooMany = true
@@ -692,6 +700,8 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	err := task.Err()
 	var f *failure
 	switch {
+	case x.deniedScheme != "":
+		f = protoDenied(x.deniedScheme, "--proto-redir")
 	case x.tooMany:
 		f = &failure{status: exitStatus(urlsession.ErrHTTPTooManyRedirects, true), code: int(urlsession.ErrHTTPTooManyRedirects),
 			msg: fmt.Sprintf("%s: maximum (%d) redirects followed", urlsession.ErrHTTPTooManyRedirects.String(), x.o.maxRedirs)}
