@@ -72,6 +72,14 @@ func parseResolve(s string) (e resolveEntry, ignore bool, err error) {
 // that does not resolve, as with curl. (--connect-timeout is the
 // configuration's ConnectTimeout, which bounds each call.)
 func dialFunc(o *options, base dialer) dialer {
+	if o.unixSocket != "" {
+		// Every connection goes to the socket, whatever the URL's host.
+		path := o.unixSocket
+		return func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}
+	}
 	if !o.dialsOwn() {
 		return nil
 	}

@@ -50,6 +50,7 @@ type options struct {
 	connectTimeout time.Duration // 0: none but the request's
 	resolve        []resolveEntry
 	ipv4, ipv6     bool
+	unixSocket     string // --unix-socket, --abstract-unix-socket ("@" in front): every connection goes there
 	insecure       bool
 	protos         protoSet // --proto: nil for every protocol
 	protosRedir    protoSet // --proto-redir: nil for defaultRedirProtocols
@@ -413,6 +414,19 @@ func (o *options) readsStdin() bool {
 	return false
 }
 
+// abstractSocketFlag is --abstract-unix-socket NAME: the socket NAME of
+// Linux's abstract namespace, which Go spells with "@" in front.
+type abstractSocketFlag struct{ p *string }
+
+func (f abstractSocketFlag) String() string { return "" }
+func (f abstractSocketFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("needs a name")
+	}
+	*f.p = "@" + v
+	return nil
+}
+
 // tlsMinFlag is --tlsv1.N: the oldest TLS version to use (the last one
 // given wins).
 type tlsMinFlag struct {
@@ -527,6 +541,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(secondsFlag{&o.connectTimeout}, "connect-timeout", "")
 	fs.Var(sizeFlag{&o.maxFilesize}, "max-filesize", "")
 	fs.Var(resolveFlag{&o.resolve}, "resolve", "")
+	fs.StringVar(&o.unixSocket, "unix-socket", "", "")
+	fs.Var(abstractSocketFlag{&o.unixSocket}, "abstract-unix-socket", "")
 	boolean(&o.ipv4, "4", "ipv4")
 	boolean(&o.ipv6, "6", "ipv6")
 	boolean(&o.location, "L", "location")
@@ -674,6 +690,9 @@ func parseArgs(args []string) (*options, error) {
 		if strings.ContainsAny(c, "\r\n\x00") {
 			return nil, usageErrorf("bad -b argument %q: line breaks are not allowed", c)
 		}
+	}
+	if o.unixSocket != "" && o.http3 != http3Off {
+		return nil, usageErrorf("--unix-socket and --abstract-unix-socket cannot be combined with --http3 or --http3-only")
 	}
 	if o.bearer != "" && !validBearer(o.bearer) {
 		return nil, usageErrorf("bad --oauth2-bearer token: want the characters of RFC 6750's b64token")

@@ -226,6 +226,12 @@ Transfer:
   -4, --ipv4               connect over IPv4 only
   -6, --ipv6               connect over IPv6 only (a host without an
                            address of the version asked for is status 6)
+      --unix-socket PATH   connect to the Unix domain socket PATH, whatever
+                           the URL's host (a Docker daemon's API, say);
+                           no proxy, no HTTP/3
+      --abstract-unix-socket NAME
+                           as --unix-socket, with the socket NAME of
+                           Linux's abstract namespace
       --ats-diagnostics    load the URL under App Transport Security and
                            report whether it passes and, if not, the least
                            exception its host needs (Info.plist keys), as
@@ -654,6 +660,11 @@ func (c *client) fetch(ctx context.Context) *failure {
 	}
 	cfg.DialContext = dialFunc(o, netDialer)
 	cfg.DialUDPContext = udpDialFunc(o)
+	if o.unixSocket != "" {
+		// The socket is the server: no proxy, and no HTTP/3 (UDP).
+		cfg.Proxy = urlsession.NoProxy
+		cfg.DisableHTTP3 = true
+	}
 	cfg.ConnectTimeout = o.connectTimeout
 	if o.atsDiagnostics {
 		return c.atsDiagnostics(ctx, cfg, req)
