@@ -104,3 +104,28 @@ func TestRemoteNameAll(t *testing.T) {
 		t.Error("--remote-name-all with one URL")
 	}
 }
+
+// TestOutputDir: --output-dir holds the relative -o and -O files (made
+// with --create-dirs), not an absolute -o or standard output; -g and -q
+// are accepted.
+func TestOutputDir(t *testing.T) {
+	t.Parallel()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.URL.Path))
+	}))
+	t.Cleanup(s.Close)
+	dir := t.TempDir()
+	abs := filepath.Join(t.TempDir(), "abs")
+	r := cli(t, "", "-q", "-g", "--output-dir", dir, "-o", "rel", s.URL+"/one", "-O", s.URL+"/two.txt",
+		"-o", abs, s.URL+"/three", "-o", "-", s.URL+"/four").want(t, 0)
+	if readFile(t, filepath.Join(dir, "rel")) != "/one" || readFile(t, filepath.Join(dir, "two.txt")) != "/two.txt" ||
+		readFile(t, abs) != "/three" || r.stdout != "/four" {
+		t.Errorf("got %v", r)
+	}
+	missing := filepath.Join(dir, "new", "sub")
+	cli(t, "", "--output-dir", missing, "-o", "f", s.URL+"/x").want(t, 23)
+	cli(t, "", "--output-dir", missing, "--create-dirs", "-o", "f", s.URL+"/x").want(t, 0)
+	if readFile(t, filepath.Join(missing, "f")) != "/x" {
+		t.Error("--create-dirs did not make the --output-dir")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/urlsession-go/urlsession/internal/integrity"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ type options struct {
 	all           []string
 	outputs       []outputSpec // -o and -O in the order given: the outputs of the URLs in turn
 	remoteNameAll bool         // --remote-name-all: -O for each URL without an output of its own
+	outputDir     string       // --output-dir: the directory of relative -o and -O files
 	failEarly     bool         // --fail-early: stop at the first URL that fails
 
 	// The request.
@@ -427,6 +429,15 @@ func (f abstractSocketFlag) Set(v string) error {
 	return nil
 }
 
+// inOutputDir returns name inside --output-dir when it is relative (and
+// not "-", standard output); otherwise name.
+func (o *options) inOutputDir(name string) string {
+	if o.outputDir == "" || name == "" || name == "-" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(o.outputDir, name)
+}
+
 // tlsMinFlag is --tlsv1.N: the oldest TLS version to use (the last one
 // given wins).
 type tlsMinFlag struct {
@@ -505,6 +516,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	both("o", "output", func(n string) { fs.Var(outputFlag{o}, n, "") })
 	both("O", "remote-name", func(n string) { fs.Var(remoteNameFlag{o}, n, "") })
 	boolean(&o.remoteNameAll, "", "remote-name-all")
+	fs.StringVar(&o.outputDir, "output-dir", "", "")
+	boolean(&ignored, "g", "globoff") // URLs are never globbed
+	boolean(&ignored, "q", "disable") // no .curlrc is read
 	boolean(&o.failEarly, "", "fail-early")
 	boolean(&o.remoteHead, "J", "remote-header-name")
 	boolean(&o.noClobber, "", "no-clobber")

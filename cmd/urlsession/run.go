@@ -52,6 +52,8 @@ Output:
                            hidden; an existing file is overwritten, as
                            with curl
       --remote-name-all    -O for every URL that has no -o or -O of its own
+      --output-dir DIR     put the -o and -O files in DIR (not an absolute
+                           -o FILE); --create-dirs makes DIR if need be
       --fail-early         with several URLs, stop at the first that fails
   -J, --remote-header-name with -O, take the name from the response's
                            Content-Disposition (filename*, filename) when
@@ -126,6 +128,8 @@ Output:
                            an unknown variable is warned about
   -s, --silent             no progress bar, no error message, no warning
   -S, --show-error         with -s, still print the error message
+  -g, --globoff            accepted, as curl's: URLs are never globbed
+  -q, --disable            accepted, as curl's: no .curlrc is read
       --no-progress-meter  no progress bar (nor -#), but the error messages
                            and warnings -s would hide
   -N, --no-buffer          accepted, as curl's: standard output is written
@@ -682,6 +686,7 @@ func (c *client) fetch(ctx context.Context) *failure {
 		c.remoteURL = req.URL
 		o.output = filename.Suggest("", req.URL)
 	}
+	o.output = o.inOutputDir(o.output)
 	return c.transferLoop(ctx, cfg, req, body)
 }
 

@@ -218,7 +218,7 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 	if x.o.remoteHead && x.c.claimed == "" {
 		// -J: the name the server gives, else the URL's; never an
 		// existing file's (unless --no-clobber picks another).
-		x.body.name = filename.Suggest(resp.Header.Get("Content-Disposition"), x.c.remoteURL)
+		x.body.name = x.o.inOutputDir(filename.Suggest(resp.Header.Get("Content-Disposition"), x.c.remoteURL))
 	}
 	if x.o.include || x.o.head {
 		writeHead(&x.hopHeads, resp)
