@@ -37,6 +37,8 @@ type options struct {
 	referer   string  // -e, with or without ";auto"
 	rangeSpec string  // -r
 	timeCond  string  // -z: a date or a file, "-" in front for "not modified since"
+	etagComp  string  // --etag-compare: the file whose ETag goes in If-None-Match
+	etagSave  string  // --etag-save: the file the response's ETag is written to
 	data      []dataArg
 	get       bool      // -G: the data goes in the query
 	forms     []formArg // -F and --form-string, in order
@@ -601,6 +603,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.failBody, "", "fail-with-body")
 	str(&o.rangeSpec, "r", "range")
 	str(&o.timeCond, "z", "time-cond")
+	fs.StringVar(&o.etagComp, "etag-compare", "", "")
+	fs.StringVar(&o.etagSave, "etag-save", "", "")
 	boolean(&o.remoteTime, "R", "remote-time")
 	str(&o.referer, "e", "referer")
 	fs.Var(stringList{&o.urls}, "url", "")

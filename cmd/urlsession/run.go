@@ -153,6 +153,10 @@ Request:
                            sets each redirect's Referer to the URL it left
   -r, --range RANGE        ask for part of the body: Range: bytes=RANGE
                            (such as 0-499, 500-, -100 or 0-1,5-9)
+      --etag-compare FILE  send If-None-Match with the entity tag FILE
+                           holds (none when FILE is not there or empty)
+      --etag-save FILE     write the 2xx response's ETag to FILE (empty
+                           without one; a 304 leaves FILE as it is)
   -z, --time-cond TIME     ask for the body only if it changed since TIME
                            (If-Modified-Since; "-TIME": only if it did not,
                            If-Unmodified-Since). TIME is a date (HTTP's
@@ -928,6 +932,18 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	}
 	if o.rangeSpec != "" && !given("Range") {
 		h.Set("Range", "bytes="+o.rangeSpec)
+	}
+	if o.etagComp != "" && !given("If-None-Match") {
+		// A file that is not there, or holds no tag, sends none.
+		if data, err := os.ReadFile(o.etagComp); err == nil {
+			if tag, _, _ := strings.Cut(string(data), "\n"); strings.TrimSpace(tag) != "" {
+				tag = strings.TrimSpace(tag)
+				if !validETag(tag) {
+					return nil, body, usageErrorf("--etag-compare: %s does not hold an entity tag", o.etagComp)
+				}
+				h.Set("If-None-Match", tag)
+			}
+		}
 	}
 	if o.timeCond != "" {
 		name, when, err := timeCondition(o.timeCond)

@@ -69,3 +69,34 @@ func parseDate(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// validETag reports whether tag is an entity tag (RFC 9110 section 8.8.3):
+// an opaque quoted string, weak ("W/") or not, of visible characters.
+func validETag(tag string) bool {
+	tag = strings.TrimPrefix(tag, "W/")
+	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return false
+	}
+	for _, c := range []byte(tag[1 : len(tag)-1]) {
+		if c == '"' || c < 0x21 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// writeETag writes tag and a newline to name, as curl's --etag-save does
+// (an empty file for no tag), through the path as -o writes.
+func writeETag(name, tag string) error {
+	f, _, err := openOutput(name, openTruncate)
+	if err != nil {
+		return err
+	}
+	if tag != "" {
+		_, err = f.WriteString(tag + "\n")
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

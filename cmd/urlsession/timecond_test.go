@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,4 +138,63 @@ func TestTimeCondAndRemoteTime(t *testing.T) {
 	if want := []string{"|", at + "|", at + "|", "|Wed, 01 Jan 2025 00:00:00 GMT", "|"}; !slices.Equal(asked, want) {
 		t.Errorf("conditions sent: %q", asked)
 	}
+}
+
+// TestETagSaveCompare: --etag-save keeps the response's ETag and
+// --etag-compare sends it back as If-None-Match, so that the file is
+// fetched again only when it changed, as with curl.
+func TestETagSaveCompare(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	tag, body := `"v1"`, "version 1"
+	var inm []string
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		inm = append(inm, r.Header.Get("If-None-Match"))
+		if tag != "" {
+			w.Header().Set("ETag", tag)
+		}
+		if tag != "" && r.Header.Get("If-None-Match") == tag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(s.Close)
+	dir := t.TempDir()
+	out, etag := filepath.Join(dir, "out"), filepath.Join(dir, "etag")
+	run := func() result {
+		return cli(t, "", "-w", "%{http_code}", "--etag-compare", etag, "--etag-save", etag, "-o", out, s.URL+"/").want(t, 0)
+	}
+	if r := run(); r.stdout != "200" || readFile(t, out) != "version 1" || readFile(t, etag) != "\"v1\"\n" {
+		t.Fatalf("first: %v, etag %q", r, readFile(t, etag))
+	}
+	if r := run(); r.stdout != "304" || readFile(t, out) != "version 1" || readFile(t, etag) != "\"v1\"\n" {
+		t.Errorf("second: %v", r)
+	}
+	mu.Lock()
+	tag, body = `W/"v2"`, "version 2"
+	mu.Unlock()
+	if r := run(); r.stdout != "200" || readFile(t, out) != "version 2" || readFile(t, etag) != "W/\"v2\"\n" {
+		t.Errorf("changed: %v, etag %q", r, readFile(t, etag))
+	}
+	// A response without a tag empties the file: nothing stale is sent.
+	mu.Lock()
+	tag = ""
+	mu.Unlock()
+	run()
+	if got := readFile(t, etag); got != "" {
+		t.Errorf("etag file %q after a response without ETag", got)
+	}
+	run()
+	mu.Lock()
+	want := []string{"", `"v1"`, `"v1"`, `W/"v2"`, ""}
+	if !slices.Equal(inm, want) {
+		t.Errorf("If-None-Match sent: %q, want %q", inm, want)
+	}
+	mu.Unlock()
+	// A file holding something else is refused.
+	writeFile(t, etag, "not a tag\n")
+	cli(t, "", "--etag-compare", etag, s.URL+"/").want(t, 2)
 }

@@ -755,6 +755,19 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	if f == nil && x.o.remoteTime {
 		x.setRemoteTime(task.Response())
 	}
+	if f == nil && x.o.etagSave != "" {
+		if resp := task.Response(); resp != nil && resp.StatusCode/100 == 2 {
+			// The 2xx answer's tag, or none: a stale one would be
+			// compared next time. A 304 leaves the file as it is.
+			tag := resp.Header.Get("ETag")
+			if !validETag(tag) {
+				tag = ""
+			}
+			if err := writeETag(x.o.etagSave, tag); err != nil {
+				f = failureOf(&urlsession.Error{Code: urlsession.ErrCannotWriteToFile, Err: err}, true)
+			}
+		}
+	}
 	return f
 }
 
