@@ -101,6 +101,8 @@ func dialFunc(o *options, base dialer) dialer {
 		if err != nil {
 			return base(ctx, network, addr)
 		}
+		host, port = o.connectTarget(host, port)
+		addr = net.JoinHostPort(host, port)
 		notFound := &net.DNSError{Err: "no address of the IP version asked for", Name: host, IsNotFound: true}
 		if ip, err := netip.ParseAddr(host); err == nil && !fits(ip.Unmap()) {
 			return nil, notFound
@@ -132,7 +134,73 @@ func dialFunc(o *options, base dialer) dialer {
 
 // dialsOwn reports whether the command chooses the addresses it connects
 // to: --resolve, -4 or -6.
-func (o *options) dialsOwn() bool { return len(o.resolve) != 0 || o.ipv4 || o.ipv6 }
+func (o *options) dialsOwn() bool {
+	return len(o.resolve) != 0 || len(o.connectTo) != 0 || o.ipv4 || o.ipv6
+}
+
+// connectToEntry is one --connect-to argument: a connection to host:port
+// goes to toHost:toPort instead. An empty host or port matches any; an
+// empty toHost or toPort keeps the original.
+type connectToEntry struct {
+	host, port, toHost, toPort string
+}
+
+// parseConnectTo parses curl's --connect-to argument,
+// HOST1:PORT1:HOST2:PORT2, IPv6 addresses in brackets.
+func parseConnectTo(s string) (connectToEntry, error) {
+	bad := func(why string) (connectToEntry, error) {
+		return connectToEntry{}, fmt.Errorf("%s (want HOST1:PORT1:HOST2:PORT2)", why)
+	}
+	var parts [4]string
+	rest := s
+	for i := range parts {
+		if strings.HasPrefix(rest, "[") {
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return bad("an unclosed [")
+			}
+			parts[i], rest = rest[1:end], rest[end+1:]
+		} else {
+			j := strings.IndexByte(rest, ':')
+			if j < 0 {
+				j = len(rest)
+			}
+			parts[i], rest = rest[:j], rest[j:]
+		}
+		if i < 3 {
+			if !strings.HasPrefix(rest, ":") {
+				return bad("too few fields")
+			}
+			rest = rest[1:]
+		}
+	}
+	if rest != "" {
+		return bad("too many fields")
+	}
+	for _, p := range []string{parts[1], parts[3]} {
+		if n, err := strconv.ParseUint(p, 10, 16); p != "" && (err != nil || n == 0) {
+			return bad("bad port " + strconv.Quote(p))
+		}
+	}
+	return connectToEntry{host: strings.ToLower(parts[0]), port: parts[1], toHost: parts[2], toPort: parts[3]}, nil
+}
+
+// connectTarget returns where a connection to host:port goes: the first
+// --connect-to entry that matches, else host:port itself.
+func (o *options) connectTarget(host, port string) (string, string) {
+	for _, e := range o.connectTo {
+		if (e.host == "" || e.host == strings.ToLower(host)) && (e.port == "" || e.port == port) {
+			if e.toHost != "" {
+				host = e.toHost
+			}
+			if e.toPort != "" {
+				port = e.toPort
+			}
+			break
+		}
+	}
+	return host, port
+}
 
 // fits reports whether ip is of the IP version -4 or -6 asks for.
 func (o *options) fits(ip netip.Addr) bool { return !(o.ipv4 && ip.Is6() || o.ipv6 && ip.Is4()) }
@@ -155,6 +223,7 @@ func udpDialFunc(o *options) udpDialer {
 		if err != nil {
 			return nil, nil, err
 		}
+		host, port = o.connectTarget(host, port)
 		portNum, err := strconv.ParseUint(port, 10, 16)
 		if err != nil {
 			return nil, nil, fmt.Errorf("bad port in %q", addr)

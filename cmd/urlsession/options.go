@@ -53,6 +53,7 @@ type options struct {
 	maxFilesize    int64         // 0: no limit
 	connectTimeout time.Duration // 0: none but the request's
 	resolve        []resolveEntry
+	connectTo      []connectToEntry // --connect-to, in order: the first that matches wins
 	ipv4, ipv6     bool
 	unixSocket     string // --unix-socket, --abstract-unix-socket ("@" in front): every connection goes there
 	insecure       bool
@@ -418,6 +419,19 @@ func (o *options) readsStdin() bool {
 	return false
 }
 
+// connectToFlag is --connect-to, repeatable.
+type connectToFlag struct{ list *[]connectToEntry }
+
+func (f connectToFlag) String() string { return "" }
+func (f connectToFlag) Set(v string) error {
+	e, err := parseConnectTo(v)
+	if err != nil {
+		return err
+	}
+	*f.list = append(*f.list, e)
+	return nil
+}
+
 // abstractSocketFlag is --abstract-unix-socket NAME: the socket NAME of
 // Linux's abstract namespace, which Go spells with "@" in front.
 type abstractSocketFlag struct{ p *string }
@@ -557,6 +571,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(secondsFlag{&o.connectTimeout}, "connect-timeout", "")
 	fs.Var(sizeFlag{&o.maxFilesize}, "max-filesize", "")
 	fs.Var(resolveFlag{&o.resolve}, "resolve", "")
+	fs.Var(connectToFlag{&o.connectTo}, "connect-to", "")
 	fs.StringVar(&o.unixSocket, "unix-socket", "", "")
 	fs.Var(abstractSocketFlag{&o.unixSocket}, "abstract-unix-socket", "")
 	boolean(&o.ipv4, "4", "ipv4")

@@ -231,6 +231,12 @@ Transfer:
                            HOST:PORT, leaving the Host header and TLS name
                            alone; HOST "*" is any host; repeatable; HTTP/3
                            takes the first ADDR of the IP version allowed
+      --connect-to HOST1:PORT1:HOST2:PORT2
+                           connect to HOST2:PORT2 for HOST1:PORT1, leaving
+                           the Host header and TLS name alone; an empty
+                           HOST1 or PORT1 matches any, an empty HOST2 or
+                           PORT2 keeps the original; the first entry that
+                           matches wins; before --resolve
   -4, --ipv4               connect over IPv4 only
   -6, --ipv6               connect over IPv6 only (a host without an
                            address of the version asked for is status 6)
