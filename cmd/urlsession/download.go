@@ -697,6 +697,9 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 		if x.heads.opened {
 			c.headsWritten = true
 		}
+		if x.body.opened && x.body.toFile() {
+			c.wroteOutput = x.body.name
+		}
 	}()
 	x.staged = staged && p.download
 	x.retryable = retryable

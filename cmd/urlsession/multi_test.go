@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/urlsession-go/urlsession/urlsessiontest"
 )
 
 // TestSeveralURLs: several URLs are fetched one after another, as with
@@ -127,5 +129,74 @@ func TestOutputDir(t *testing.T) {
 	cli(t, "", "--output-dir", missing, "--create-dirs", "-o", "f", s.URL+"/x").want(t, 0)
 	if readFile(t, filepath.Join(missing, "f")) != "/x" {
 		t.Error("--create-dirs did not make the --output-dir")
+	}
+}
+
+// TestSkipExistingRemoveOnError: --skip-existing fetches nothing for an
+// output file that is there; --remove-on-error removes the output a failed
+// run wrote (and the partial file and resume data beside it), never a file
+// it did not touch; --show-headers is -i.
+func TestSkipExistingRemoveOnError(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte("fresh"))
+	}))
+	t.Cleanup(s.Close)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	writeFile(t, out, "mine")
+	cli(t, "", "--skip-existing", "-o", out, s.URL+"/").want(t, 0)
+	if hits.Load() != 0 || readFile(t, out) != "mine" {
+		t.Errorf("--skip-existing fetched: %d, %q", hits.Load(), readFile(t, out))
+	}
+	os.Remove(out)
+	cli(t, "", "--skip-existing", "-o", out, s.URL+"/").want(t, 0)
+	if readFile(t, out) != "fresh" {
+		t.Errorf("--skip-existing without a file: %q", readFile(t, out))
+	}
+
+	// The connection ends 5 bytes into a 100-byte body, with validators,
+	// so that a new file's partial data would be kept for -C -.
+	short := urlsessiontest.NewServer(urlsessiontest.LyingContentLength(100, "short"))
+	t.Cleanup(short.Close)
+	writeFile(t, out, "")
+	cli(t, "", "--remove-on-error", "-o", out, short.URL+"/").want(t, 18)
+	if _, err := os.Lstat(out); err == nil {
+		t.Error("--remove-on-error left the file it wrote")
+	}
+	noFiles(t, dir)
+	// A new file's partial data and resume data go too.
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Etag", `"v1"`)
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Length", "11") // one more than there is
+		w.Write([]byte("0123456789"))
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	t.Cleanup(cut.Close)
+	r := cli(t, "", "-o", out, cut.URL+"/")
+	if r.code != 18 && r.code != 56 {
+		t.Fatalf("got %v", r)
+	}
+	wantPartialFiles(t, out, []byte("0123456789")) // kept for -C - without the flag
+	r = cli(t, "", "--remove-on-error", "-o", out, cut.URL+"/")
+	if r.code != 18 && r.code != 56 {
+		t.Fatalf("got %v", r)
+	}
+	noFiles(t, dir)
+
+	// A file the failed run did not touch stays.
+	writeFile(t, out, "mine")
+	cli(t, "", "--remove-on-error", "-o", out, closedPort(t)).want(t, 7)
+	if readFile(t, out) != "mine" {
+		t.Error("--remove-on-error removed a file the run did not write")
+	}
+
+	r = cli(t, "", "--show-headers", s.URL+"/").want(t, 0)
+	if !strings.HasPrefix(r.stdout, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(r.stdout, "fresh") {
+		t.Errorf("--show-headers: %q", r.stdout)
 	}
 }

@@ -110,8 +110,13 @@ type options struct {
 	remoteName  bool // -O: save under the URL's file name
 	remoteHead  bool // -J: with -O, the name from Content-Disposition
 	noClobber   bool // --no-clobber: never overwrite; FILE.1 ... instead
-	continueAt  bool // -C -: continue a partial -o/-O file
-	remoteTime  bool // -R: give the output file the remote Last-Modified time
+	// --skip-existing: no transfer when the output file is there.
+	skipExisting bool
+	// --remove-on-error: a failed run removes the output it wrote and
+	// what it left beside it.
+	removeOnError bool
+	continueAt    bool // -C -: continue a partial -o/-O file
+	remoteTime    bool // -R: give the output file the remote Last-Modified time
 
 	retry        int           // --retry: how many times to retry
 	retryDelay   time.Duration // --retry-delay: 0 for exponential backoff
@@ -550,6 +555,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	str(&o.dumpHeader, "D", "dump-header")
 	boolean(&o.createDirs, "", "create-dirs")
 	boolean(&o.include, "i", "include")
+	boolean(&o.include, "", "show-headers") // curl 8.10's name for -i
+	boolean(&o.skipExisting, "", "skip-existing")
+	boolean(&o.removeOnError, "", "remove-on-error")
 	boolean(&o.head, "I", "head")
 	str(&o.method, "X", "request")
 	both("H", "header", func(n string) { fs.Var(stringList{&o.headers}, n, "") })

@@ -59,6 +59,10 @@ Output:
                            Content-Disposition (filename*, filename) when
                            it gives one; an existing file is never
                            overwritten (status 23)
+      --skip-existing      fetch nothing when the -o or -O file is there
+      --remove-on-error    on failure, remove the -o or -O file the run
+                           wrote to (a regular file) and the partial file
+                           and resume data beside it
       --no-clobber         never overwrite a file with -o or -O: write to
                            FILE.1, FILE.2, ... FILE.100 instead
   -C, --continue-at -      continue the -o or -O file (only "-" is taken):
@@ -106,6 +110,7 @@ Output:
       --create-dirs        create the missing directories of the -o and -D
                            files (mode 0750)
   -i, --include            print the status line and headers before the body
+      --show-headers       the same as -i
   -f, --fail               on HTTP status 400 or more, write no body and
                            exit 22
       --fail-with-body     on HTTP status 400 or more, write the body, then
@@ -576,6 +581,7 @@ type client struct {
 	claimed        string         // the file an attempt made with -J or --no-clobber
 	run            *runState      // shared with the other URLs of the run; nil for one
 	headsWritten   bool           // an attempt wrote to -D
+	wroteOutput    string         // the output file an attempt opened, if any
 	kept           bool           // an attempt kept resume data beside the output
 	hooks          hooks
 
@@ -697,7 +703,37 @@ func (c *client) fetch(ctx context.Context) *failure {
 		o.output = filename.Suggest("", req.URL)
 	}
 	o.output = o.inOutputDir(o.output)
-	return c.transferLoop(ctx, cfg, req, body)
+	if o.skipExisting && o.output != "" && o.output != "-" {
+		if _, err := os.Lstat(o.output); err == nil {
+			if o.verbose {
+				fmt.Fprintf(c.stderr, "* %s is there: skipped (--skip-existing)\n", o.output)
+			}
+			return nil
+		}
+	}
+	f := c.transferLoop(ctx, cfg, req, body)
+	if f != nil && o.removeOnError {
+		c.removeOutput()
+	}
+	return f
+}
+
+// removeOutput removes, for --remove-on-error, the output file the run
+// wrote to (a regular file only: not standard output, a FIFO or a device)
+// and the partial file and resume data it left beside the output.
+func (c *client) removeOutput() {
+	if c.wroteOutput != "" {
+		if fi, err := os.Lstat(c.wroteOutput); err == nil && fi.Mode().IsRegular() {
+			os.Remove(c.wroteOutput)
+		}
+	}
+	if out := c.o.output; out != "" && out != "-" {
+		for _, suffix := range []string{partialSuffix, resumeSuffix} {
+			if fi, err := os.Lstat(out + suffix); err == nil && fi.Mode().IsRegular() {
+				os.Remove(out + suffix)
+			}
+		}
+	}
 }
 
 // statusFailure returns the failure of a usage error or of an error with
