@@ -644,6 +644,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.starttls, "", "starttls")
 	fs.StringVar(&o.wsProtocols, "ws-protocol", "", "")
 	fs.StringVar(&o.background, "background", "", "")
+	both("K", "config", func(n string) { fs.String(n, "", "") }) // read by expandConfig
 	boolean(&o.help, "h", "help")
 	boolean(&o.version, "", "version")
 	o.proxy.register(fs)
@@ -652,10 +653,16 @@ func newFlagSet(o *options) *flag.FlagSet {
 
 // parseArgs parses the command line. Flags may come before and after the
 // URL; "--" ends the flags.
-func parseArgs(args []string) (*options, error) {
+func parseArgs(args []string) (*options, error) { return parseArgsFrom(args, nil) }
+
+// parseArgsFrom is parseArgs with standard input, which -K - reads.
+func parseArgsFrom(args []string, stdin io.Reader) (*options, error) {
 	o := new(options)
 	fs := newFlagSet(o)
-	args = expandShort(fs, args)
+	args, err := expandConfig(fs, expandShort(fs, args), stdin, 0)
+	if err != nil {
+		return nil, err
+	}
 	var urls []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {

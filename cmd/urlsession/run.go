@@ -133,6 +133,10 @@ Output:
                            an unknown variable is warned about
   -s, --silent             no progress bar, no error message, no warning
   -S, --show-error         with -s, still print the error message
+  -K, --config FILE        read options from FILE where -K stands, one per
+                           line as curl writes them (url = "...", header:
+                           "N: V", silent; # comments); "-" is standard
+                           input, so that secrets stay off the command line
   -g, --globoff            accepted, as curl's: URLs are never globbed
   -q, --disable            accepted, as curl's: no .curlrc is read
       --no-progress-meter  no progress bar (nor -#), but the error messages
@@ -487,7 +491,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(args) > 0 && args[0] == "jobs" {
 		return runJobs(ctx, args[1:], stdin, stdout, stderr)
 	}
-	o, err := parseArgs(args)
+	o, err := parseArgsFrom(args, stdin)
 	if err != nil {
 		(&failure{status: exitUsage, code: exitUsage, msg: err.Error()}).report(stderr)
 		return exitUsage
