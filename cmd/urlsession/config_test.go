@@ -69,3 +69,26 @@ func TestConfigFile(t *testing.T) {
 	writeFile(t, cfg, "no-such-option\n")
 	cli(t, "", "-K", cfg, s.URL+"/").want(t, 2)
 }
+
+// TestURLQuery: --url-query adds to the URL's query what --data-urlencode
+// would send, or with "+" the piece as it is, after the URL's own and -G's.
+func TestURLQuery(t *testing.T) {
+	t.Parallel()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Method + " " + r.URL.RawQuery))
+	}))
+	t.Cleanup(s.Close)
+	file := filepath.Join(t.TempDir(), "q")
+	writeFile(t, file, "from file")
+	r := cli(t, "", "--url-query", "name=a b&c", "--url-query", "+raw=1&2", "--url-query", "=only",
+		"--url-query", "f@"+file, "-G", "-d", "g=1", s.URL+"/?z=0").want(t, 0)
+	if r.stdout != "GET z=0&g=1&name=a%20b%26c&raw=1&2&only&f=from%20file" {
+		t.Errorf("got %q", r.stdout)
+	}
+	// With -d and no -G, the data stays the body.
+	r = cli(t, "", "--url-query", "q=1", "-d", "body", s.URL+"/").want(t, 0)
+	if r.stdout != "POST q=1" {
+		t.Errorf("got %q", r.stdout)
+	}
+	cli(t, "", "--url-query", "@-", s.URL+"/a", s.URL+"/b").want(t, 2)
+}

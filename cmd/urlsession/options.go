@@ -41,6 +41,7 @@ type options struct {
 	etagSave  string  // --etag-save: the file the response's ETag is written to
 	data      []dataArg
 	get       bool      // -G: the data goes in the query
+	urlQuery  []string  // --url-query: pieces added to the URL's query
 	forms     []formArg // -F and --form-string, in order
 	upload    string    // -T: a file, "-" for standard input
 	cookies   []string  // -b arguments in order: "N=V; ..." strings and files
@@ -421,6 +422,11 @@ func (o *options) readsStdin() bool {
 			return true
 		}
 	}
+	for _, q := range o.urlQuery {
+		if q == "@-" || strings.HasSuffix(q, "@-") && !strings.HasPrefix(q, "+") && !strings.Contains(q, "=") {
+			return true
+		}
+	}
 	return false
 }
 
@@ -568,6 +574,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(dataFlag{&o.data, dataURLEncode}, "data-urlencode", "")
 	fs.Var(dataFlag{&o.data, dataJSON}, "json", "")
 	boolean(&o.get, "G", "get")
+	fs.Var(stringList{&o.urlQuery}, "url-query", "")
 	boolean(&o.silent, "s", "silent")
 	boolean(&o.progressBar, "#", "progress-bar")
 	boolean(&o.noMeter, "", "no-progress-meter")

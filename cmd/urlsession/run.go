@@ -195,6 +195,9 @@ Request body (one of -d, -F and -T; none with -I):
   -G, --get                put the data flags' data in the URL's query
                            (after "&" if it has one) and send GET (HEAD
                            with -I)
+      --url-query DATA     add DATA to the URL's query (after "&"), encoded
+                           as --data-urlencode encodes it, or as it is with
+                           "+" in front; repeatable; the method unchanged
   -F, --form NAME=CONTENT  send a multipart/form-data POST, one part per
                            -F: NAME=text, NAME=@FILE (a file upload, typed
                            by its extension), NAME=<FILE (the file's
@@ -908,6 +911,23 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 		}
 		u.RawQuery += string(data)
 		data = nil
+	}
+	for _, q := range o.urlQuery {
+		// --url-query: --data-urlencode's forms, or "+" and the piece as
+		// it is, after what the query holds.
+		piece := []byte(strings.TrimPrefix(q, "+"))
+		if !strings.HasPrefix(q, "+") {
+			if piece, err = c.dataBytes(dataArg{q, dataURLEncode}); err != nil {
+				return nil, body, err
+			}
+		}
+		if len(piece) == 0 {
+			continue
+		}
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += string(piece)
 	}
 	method := o.method
 	switch {
