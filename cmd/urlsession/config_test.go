@@ -92,3 +92,18 @@ func TestURLQuery(t *testing.T) {
 	}
 	cli(t, "", "--url-query", "@-", s.URL+"/a", s.URL+"/b").want(t, 2)
 }
+
+// TestStderrFile: --stderr sends the messages to a file, or with "-" to
+// standard output.
+func TestStderrFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "messages")
+	r := cli(t, "", "--stderr", file, closedPort(t)).want(t, 7)
+	if r.stderr != "" || !strings.HasPrefix(readFile(t, file), "urlsession: (-1004) ") {
+		t.Errorf("got %v, file %q", r, readFile(t, file))
+	}
+	r = cli(t, "", "--stderr", "-", closedPort(t)).want(t, 7)
+	if r.stderr != "" || !strings.HasPrefix(r.stdout, "urlsession: (-1004) ") {
+		t.Errorf("got %v", r)
+	}
+}

@@ -128,6 +128,7 @@ type options struct {
 	segments     int           // --segments: ranges fetched at once
 	checksum     string        // --checksum: the file's expected digest
 	showError    bool
+	stderrFile   string // --stderr: where messages go instead; "-" for standard output
 	verbose      bool
 
 	// --background: the session identifier the daemon runs the
@@ -580,6 +581,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.noMeter, "", "no-progress-meter")
 	boolean(&ignored, "N", "no-buffer") // standard output is never held back
 	boolean(&o.showError, "S", "show-error")
+	fs.StringVar(&o.stderrFile, "stderr", "", "")
 	boolean(&o.verbose, "v", "verbose")
 	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })
 	fs.IntVar(&o.maxRedirs, "max-redirs", -1, "")

@@ -133,6 +133,8 @@ Output:
                            an unknown variable is warned about
   -s, --silent             no progress bar, no error message, no warning
   -S, --show-error         with -s, still print the error message
+      --stderr FILE        write the messages, -v's output and the progress
+                           bar to FILE ("-": standard output)
   -K, --config FILE        read options from FILE where -K stands, one per
                            line as curl writes them (url = "...", header:
                            "N: V", silent; # comments); "-" is standard
@@ -507,7 +509,20 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stdout, "urlsession %s (%s %s/%s)\n", urlsession.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	}
-	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: terminalPassword(stdin, stderr), hooks: h}
+	ask := terminalPassword(stdin, stderr) // the prompt stays on the terminal
+	switch o.stderrFile {
+	case "":
+	case "-":
+		stderr = stdout
+	default:
+		if f, _, err := openOutput(o.stderrFile, openTruncate); err != nil {
+			fmt.Fprintf(stderr, "urlsession: WARNING: --stderr %s: %v; messages stay on standard error\n", o.stderrFile, err)
+		} else {
+			defer f.Close()
+			stderr = f
+		}
+	}
+	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: ask, hooks: h}
 	for _, p := range o.protoUnknown {
 		if !o.silent {
 			fmt.Fprintf(stderr, "urlsession: WARNING: unrecognized protocol %q in --proto or --proto-redir\n", p)
