@@ -127,7 +127,10 @@ Output:
                            %{redirect_url} %{num_redirects} %{content_type}
                            %{remote_ip} %{remote_port} %{local_ip}
                            %{local_port} %{filename_effective} %{exitcode}
-                           %{errormsg}; %{json} (all of them),
+                           %{errormsg} %{scheme} %{num_connects}
+                           %{num_headers} %{size_request}
+                           %{speed_download} %{speed_upload};
+                           %{json} (all of them),
                            %{header_json}, %header{NAME}; %{stderr} and
                            %{stdout} switch the stream; %% and \n \r \t \\;
                            an unknown variable is warned about

@@ -47,6 +47,28 @@ type writeOutInfo struct {
 	errMsg string // the failure's message, "" on success
 }
 
+// total is %{time_total}: the transfer's whole time.
+func (w *writeOutInfo) total() time.Duration {
+	_, _, _, _, start, _ := w.phases()
+	return max(w.x.elapsed, start)
+}
+
+// sizeUpload is %{size_upload}: the final request's body bytes sent.
+func (w *writeOutInfo) sizeUpload() int64 {
+	if tx := w.last(); tx != nil {
+		return tx.RequestBodyBytesSent
+	}
+	return 0
+}
+
+// perSecond returns n bytes over the transfer's whole time, per second.
+func (w *writeOutInfo) perSecond(n int64) int64 {
+	if t := w.total(); t > 0 {
+		return int64(float64(n) / t.Seconds())
+	}
+	return 0
+}
+
 // last returns the transaction of the final request, nil if none.
 func (w *writeOutInfo) last() *urlsession.TransactionMetrics {
 	if m := w.x.metrics; m != nil && len(m.Transactions) > 0 {
@@ -105,12 +127,7 @@ var writeOutVars = map[string]writeOutVar{
 	"http_code":     {woCode, func(w *writeOutInfo) any { return statusCode(w.task.Response()) }},
 	"response_code": {woCode, func(w *writeOutInfo) any { return statusCode(w.task.Response()) }},
 	"size_download": {woInt, func(w *writeOutInfo) any { return w.x.received }},
-	"size_upload": {woInt, func(w *writeOutInfo) any {
-		if tx := w.last(); tx != nil {
-			return tx.RequestBodyBytesSent
-		}
-		return int64(0)
-	}},
+	"size_upload":   {woInt, func(w *writeOutInfo) any { return w.sizeUpload() }},
 	"size_header": {woInt, func(w *writeOutInfo) any {
 		var n int64
 		if m := w.x.metrics; m != nil {
@@ -120,10 +137,7 @@ var writeOutVars = map[string]writeOutVar{
 		}
 		return n
 	}},
-	"time_total": {woTime, func(w *writeOutInfo) any {
-		_, _, _, _, start, _ := w.phases()
-		return max(w.x.elapsed, start)
-	}},
+	"time_total":         {woTime, func(w *writeOutInfo) any { return w.total() }},
 	"time_namelookup":    {woTime, func(w *writeOutInfo) any { d, _, _, _, _, _ := w.phases(); return d }},
 	"time_connect":       {woTime, func(w *writeOutInfo) any { _, d, _, _, _, _ := w.phases(); return d }},
 	"time_appconnect":    {woTime, func(w *writeOutInfo) any { _, _, d, _, _, _ := w.phases(); return d }},
@@ -202,6 +216,44 @@ var writeOutVars = map[string]writeOutVar{
 	"filename_effective": {woString, func(w *writeOutInfo) any {
 		if w.x.body.toFile() {
 			return w.x.body.name
+		}
+		return ""
+	}},
+	"speed_download": {woInt, func(w *writeOutInfo) any { return w.perSecond(w.x.received) }},
+	"speed_upload":   {woInt, func(w *writeOutInfo) any { return w.perSecond(w.sizeUpload()) }},
+	"size_request": {woInt, func(w *writeOutInfo) any {
+		var n int64
+		if m := w.x.metrics; m != nil {
+			for _, tx := range m.Transactions {
+				n += tx.RequestHeaderBytesSent
+			}
+		}
+		return n
+	}},
+	"num_connects": {woInt, func(w *writeOutInfo) any {
+		var n int64
+		if m := w.x.metrics; m != nil {
+			for _, tx := range m.Transactions {
+				if tx.ResourceFetchType == urlsession.FetchTypeNetworkLoad && !tx.ReusedConnection {
+					n++
+				}
+			}
+		}
+		return n
+	}},
+	"num_headers": {woInt, func(w *writeOutInfo) any {
+		var n int64
+		if resp := w.task.Response(); resp != nil {
+			for _, vs := range resp.Header {
+				n += int64(len(vs))
+			}
+		}
+		return n
+	}},
+	"scheme": {woString, func(w *writeOutInfo) any {
+		// As curl 7.x writes it: upper case.
+		if req := w.task.CurrentRequest(); req != nil && req.URL != nil {
+			return strings.ToUpper(req.URL.Scheme)
 		}
 		return ""
 	}},

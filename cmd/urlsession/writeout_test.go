@@ -20,7 +20,8 @@ func TestWriteOutVariables(t *testing.T) {
 	vars := []string{
 		"http_code", "response_code", "size_download", "size_upload", "size_header", "num_redirects",
 		"url_effective", "url", "remote_ip", "remote_port", "http_version", "content_type", "method",
-		"exitcode", "errormsg", "filename_effective", "redirect_url",
+		"exitcode", "errormsg", "filename_effective", "redirect_url", "scheme", "num_connects", "num_headers",
+		"size_request", "speed_download", "speed_upload",
 	}
 	var format strings.Builder
 	for _, v := range vars {
@@ -38,6 +39,7 @@ func TestWriteOutVariables(t *testing.T) {
 		"num_redirects": "1", "url_effective": s.URL + "/jsonBody", "url": s.URL + "/307?location=/jsonBody",
 		"remote_ip": host, "remote_port": port, "http_version": "1.1", "content_type": "application/json",
 		"method": "POST", "exitcode": "0", "errormsg": "", "filename_effective": out, "redirect_url": "",
+		"scheme": "HTTP", "num_connects": "1",
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %q", k, got[k], want)
@@ -45,6 +47,19 @@ func TestWriteOutVariables(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(got["size_header"]); n < 100 {
 		t.Errorf("size_header = %q", got["size_header"])
+	}
+	// Two requests' heads (the 307, then the redirect's), more than one
+	// header in the answer, and rates that are whole bytes per second.
+	if n, _ := strconv.Atoi(got["size_request"]); n < 100 {
+		t.Errorf("size_request = %q", got["size_request"])
+	}
+	if n, _ := strconv.Atoi(got["num_headers"]); n < 2 {
+		t.Errorf("num_headers = %q", got["num_headers"])
+	}
+	for _, k := range []string{"speed_download", "speed_upload"} {
+		if n, err := strconv.ParseInt(got[k], 10, 64); err != nil || n <= 0 {
+			t.Errorf("%s = %q", k, got[k])
+		}
 	}
 	if r.stderr != "" {
 		t.Errorf("stderr: %q", r.stderr)
