@@ -100,6 +100,16 @@ func TestRemoteNameAll(t *testing.T) {
 	if readFile(t, "x.bin") != "/x.bin" || readFile(t, "y.bin") != "/y.bin" {
 		t.Error("--remote-name-all did not name each file after its URL")
 	}
+	// -J names the -O files; the other URLs go to standard output.
+	s2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Disposition", `attachment; filename="served.txt"`)
+		w.Write([]byte("j" + r.URL.Path))
+	}))
+	t.Cleanup(s2.Close)
+	r = cli(t, "", "-OJ", s2.URL+"/a", s2.URL+"/b").want(t, 0)
+	if readFile(t, "served.txt") != "j/a" || r.stdout != "j/b" {
+		t.Errorf("-OJ with two URLs: %v", r)
+	}
 	// With one URL too.
 	cli(t, "", "--remote-name-all", s.URL+"/z.bin").want(t, 0)
 	if readFile(t, "z.bin") != "/z.bin" {

@@ -26,6 +26,7 @@ type options struct {
 	all           []string
 	outputs       []outputSpec // -o and -O in the order given: the outputs of the URLs in turn
 	remoteNameAll bool         // --remote-name-all: -O for each URL without an output of its own
+	remoteHeadAll bool         // -J as given, for the -O URLs of several
 	outputDir     string       // --output-dir: the directory of relative -o and -O files
 	failEarly     bool         // --fail-early: stop at the first URL that fails
 
@@ -400,6 +401,7 @@ func (o *options) forURL(i int) *options {
 	c := *o
 	c.url = o.all[i]
 	c.output, c.remoteName = o.outputFor(i)
+	c.remoteHead = o.remoteHeadAll && c.remoteName // -J names -O files only
 	return &c
 }
 
@@ -733,7 +735,9 @@ func parseArgsFrom(args []string, stdin io.Reader) (*options, error) {
 		}
 		o.all = urls
 		o.url = urls[0]
+		o.remoteHeadAll = o.remoteHead
 		o.output, o.remoteName = o.outputFor(0)
+		o.remoteHead = o.remoteHead && o.remoteName
 		for i := 1; i < len(urls); i++ {
 			if err := o.forURL(i).checkDownload(); err != nil {
 				return nil, err
