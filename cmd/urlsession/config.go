@@ -101,8 +101,11 @@ func parseConfig(fs *flag.FlagSet, text string) ([]string, error) {
 		if !strings.HasPrefix(opt, "-") {
 			opt = "--" + opt
 		}
-		f := fs.Lookup(strings.TrimLeft(opt, "-"))
-		if f == nil {
+		name := strings.TrimLeft(opt, "-")
+		f := fs.Lookup(name)
+		if short := len(name) == 1; f == nil || short != (opt == "-"+name) {
+			// A single letter goes with one dash, a long name with two
+			// (or none): "o" and "--o" are not -o.
 			return nil, fmt.Errorf("line %d: unknown option %q", n+1, opt)
 		}
 		rest = strings.TrimLeft(rest, " \t")

@@ -27,7 +27,7 @@ user-agent unquoted value ignored-after-space
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("got %q, %v\nwant %q", got, err, want)
 	}
-	for _, bad := range []string{"bogus-option x", `header "unclosed`, "silent yes"} {
+	for _, bad := range []string{"bogus-option x", `header "unclosed`, "silent yes", "K -", "o out", "--o out", "-header x"} {
 		if _, err := parseConfig(fs, bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
