@@ -59,6 +59,7 @@ type options struct {
 	ipv4, ipv6     bool
 	unixSocket     string // --unix-socket, --abstract-unix-socket ("@" in front): every connection goes there
 	insecure       bool
+	hstsFile       string   // --hsts: the HSTS cache file
 	protos         protoSet // --proto: nil for every protocol
 	protosRedir    protoSet // --proto-redir: nil for defaultRedirProtocols
 	protoUnknown   []string // protocols --proto or --proto-redir did not know
@@ -598,6 +599,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.location, "L", "location")
 	fs.Var(locationTrustedFlag{o}, "location-trusted", "")
 	boolean(&o.insecure, "k", "insecure")
+	fs.StringVar(&o.hstsFile, "hsts", "", "")
 	fs.Var(protoFlag{&o.protos, knownProtocols, &o.protoUnknown}, "proto", "")
 	fs.Var(protoFlag{&o.protosRedir, defaultRedirProtocols, &o.protoUnknown}, "proto-redir", "")
 	fs.Var(tlsMinFlag{&o.tlsMin, tls.VersionTLS10}, "tlsv1", "")

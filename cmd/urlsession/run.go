@@ -358,6 +358,11 @@ reads it: http_proxy (never HTTP_PROXY), https_proxy, all_proxy, no_proxy):
 
 TLS:
   -k, --insecure           do not verify the server's TLS certificate
+      --hsts FILE          keep HTTP Strict Transport Security in FILE
+                           (curl's format): the hosts an https response
+                           names in Strict-Transport-Security, and with
+                           includeSubDomains their subdomains, are then
+                           reached over https only, redirects included
       --tlsv1.0            use TLS 1.0 or a newer version
       --tlsv1              the same as --tlsv1.0
       --tlsv1.1            use TLS 1.1 or a newer version
@@ -526,6 +531,24 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 	}
 	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: ask, hooks: h}
+	if o.hstsFile != "" {
+		cache, err := readHSTS(o.hstsFile)
+		if err != nil {
+			if !o.silent {
+				fmt.Fprintf(stderr, "urlsession: WARNING: --hsts %s: %v; starting with an empty cache\n", o.hstsFile, err)
+			}
+			cache = &hstsCache{entries: map[string]hstsEntry{}}
+		}
+		c.hsts = cache
+		defer func() {
+			if !cache.changed {
+				return
+			}
+			if err := cache.write(o.hstsFile, time.Now()); err != nil && !o.silent {
+				fmt.Fprintf(stderr, "urlsession: WARNING: failed to save the HSTS cache in %s: %v\n", o.hstsFile, err)
+			}
+		}()
+	}
 	for _, p := range o.protoUnknown {
 		if !o.silent {
 			fmt.Fprintf(stderr, "urlsession: WARNING: unrecognized protocol %q in --proto or --proto-redir\n", p)
@@ -576,7 +599,7 @@ func (c *client) fetchAll(ctx context.Context) int {
 	code := exitOK
 	for i := range o.all {
 		ci := &client{o: o.forURL(i), stdin: c.stdin, stdout: c.stdout, stderr: c.stderr,
-			askPassword: ask, hooks: c.hooks, run: run}
+			askPassword: ask, hooks: c.hooks, run: run, hsts: c.hsts}
 		code = ci.exit(ci.fetch(ctx))
 		run.heads = run.heads || ci.headsWritten
 		if ctx.Err() != nil || code != exitOK && o.failEarly {
@@ -606,6 +629,7 @@ type client struct {
 	claimed        string         // the file an attempt made with -J or --no-clobber
 	run            *runState      // shared with the other URLs of the run; nil for one
 	headsWritten   bool           // an attempt wrote to -D
+	hsts           *hstsCache     // --hsts; nil without
 	wroteOutput    string         // the output file an attempt opened, if any
 	kept           bool           // an attempt kept resume data beside the output
 	hooks          hooks
@@ -900,6 +924,9 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
+	}
+	if c.hsts.upgrade(u, time.Now()) && o.verbose {
+		fmt.Fprintf(c.stderr, "* switched from HTTP to HTTPS for %s (HSTS)\n", u.Hostname())
 	}
 	if isFTP(u) {
 		if o.sslReqd && strings.EqualFold(u.Scheme, "ftp") {
