@@ -61,6 +61,17 @@ func (w *writeOutInfo) sizeUpload() int64 {
 	return 0
 }
 
+// sum adds f over the run's transactions (every hop's).
+func (w *writeOutInfo) sum(f func(tx *urlsession.TransactionMetrics) int64) int64 {
+	var n int64
+	if m := w.x.metrics; m != nil {
+		for i := range m.Transactions {
+			n += f(&m.Transactions[i])
+		}
+	}
+	return n
+}
+
 // perSecond returns n bytes over the transfer's whole time, per second.
 func (w *writeOutInfo) perSecond(n int64) int64 {
 	if t := w.total(); t > 0 {
@@ -129,13 +140,7 @@ var writeOutVars = map[string]writeOutVar{
 	"size_download": {woInt, func(w *writeOutInfo) any { return w.x.received }},
 	"size_upload":   {woInt, func(w *writeOutInfo) any { return w.sizeUpload() }},
 	"size_header": {woInt, func(w *writeOutInfo) any {
-		var n int64
-		if m := w.x.metrics; m != nil {
-			for _, tx := range m.Transactions {
-				n += tx.ResponseHeaderBytesReceived
-			}
-		}
-		return n
+		return w.sum(func(tx *urlsession.TransactionMetrics) int64 { return tx.ResponseHeaderBytesReceived })
 	}},
 	"time_total":         {woTime, func(w *writeOutInfo) any { return w.total() }},
 	"time_namelookup":    {woTime, func(w *writeOutInfo) any { d, _, _, _, _, _ := w.phases(); return d }},
@@ -222,24 +227,15 @@ var writeOutVars = map[string]writeOutVar{
 	"speed_download": {woInt, func(w *writeOutInfo) any { return w.perSecond(w.x.received) }},
 	"speed_upload":   {woInt, func(w *writeOutInfo) any { return w.perSecond(w.sizeUpload()) }},
 	"size_request": {woInt, func(w *writeOutInfo) any {
-		var n int64
-		if m := w.x.metrics; m != nil {
-			for _, tx := range m.Transactions {
-				n += tx.RequestHeaderBytesSent
-			}
-		}
-		return n
+		return w.sum(func(tx *urlsession.TransactionMetrics) int64 { return tx.RequestHeaderBytesSent })
 	}},
 	"num_connects": {woInt, func(w *writeOutInfo) any {
-		var n int64
-		if m := w.x.metrics; m != nil {
-			for _, tx := range m.Transactions {
-				if tx.ResourceFetchType == urlsession.FetchTypeNetworkLoad && !tx.ReusedConnection {
-					n++
-				}
+		return w.sum(func(tx *urlsession.TransactionMetrics) int64 {
+			if tx.ResourceFetchType == urlsession.FetchTypeNetworkLoad && !tx.ReusedConnection {
+				return 1
 			}
-		}
-		return n
+			return 0
+		})
 	}},
 	"num_headers": {woInt, func(w *writeOutInfo) any {
 		var n int64
