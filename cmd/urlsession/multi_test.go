@@ -210,3 +210,13 @@ func TestSkipExistingRemoveOnError(t *testing.T) {
 		t.Errorf("--show-headers: %q", r.stdout)
 	}
 }
+
+func TestURLEncodeReadsStdin(t *testing.T) {
+	for v, want := range map[string]bool{
+		"@-": true, "name@-": true, "=@-": false, "a=b@-": false, "@file": false, "content": false, "name@-x": false,
+	} {
+		if got := urlencodeReadsStdin(v); got != want {
+			t.Errorf("%q: got %v, want %v", v, got, want)
+		}
+	}
+}

@@ -413,12 +413,16 @@ func (o *options) readsStdin() bool {
 		return true
 	}
 	for _, d := range o.data {
-		switch {
-		case d.kind == dataRaw:
-		case d.value == "@-":
-			return true
-		case d.kind == dataURLEncode && strings.HasSuffix(d.value, "@-") && !strings.Contains(d.value, "="):
-			return true
+		switch d.kind {
+		case dataRaw:
+		case dataURLEncode:
+			if urlencodeReadsStdin(d.value) {
+				return true
+			}
+		default:
+			if d.value == "@-" {
+				return true
+			}
 		}
 	}
 	for _, a := range o.forms {
@@ -427,11 +431,19 @@ func (o *options) readsStdin() bool {
 		}
 	}
 	for _, q := range o.urlQuery {
-		if q == "@-" || strings.HasSuffix(q, "@-") && !strings.HasPrefix(q, "+") && !strings.Contains(q, "=") {
+		if !strings.HasPrefix(q, "+") && urlencodeReadsStdin(q) {
 			return true
 		}
 	}
 	return false
+}
+
+// urlencodeReadsStdin reports whether a --data-urlencode (or --url-query)
+// argument reads standard input: @- or NAME@-, the first "=" or "@"
+// deciding, as dataBytes reads it.
+func urlencodeReadsStdin(v string) bool {
+	i := strings.IndexAny(v, "=@")
+	return i >= 0 && v[i] == '@' && v[i+1:] == "-"
 }
 
 // connectToFlag is --connect-to, repeatable.
@@ -856,10 +868,7 @@ func flagError(err error, args []string) string {
 // values of flags that take one are left alone, as is everything after
 // "--".
 func expandShort(fs *flag.FlagSet, args []string) []string {
-	isBool := func(f *flag.Flag) bool {
-		b, ok := f.Value.(interface{ IsBoolFlag() bool })
-		return ok && b.IsBoolFlag()
-	}
+	isBool := isBoolFlag
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
