@@ -23,25 +23,22 @@ func expandConfig(fs *flag.FlagSet, args []string, stdin io.Reader, depth int) (
 		if a == "--" {
 			return append(out, args[i:]...), nil
 		}
-		name, isConfig := "", false
+		var name string
 		switch {
 		case a == "-K" || a == "--config":
 			if i+1 >= len(args) {
 				return nil, usageErrorf("option %s: needs a file", a)
 			}
 			i++
-			name, isConfig = args[i], true
+			name = args[i]
 		case strings.HasPrefix(a, "--config="):
-			name, isConfig = strings.TrimPrefix(a, "--config="), true
+			name = strings.TrimPrefix(a, "--config=")
 		default:
 			out = append(out, a)
 			if f := fs.Lookup(strings.TrimLeft(a, "-")); f != nil && strings.HasPrefix(a, "-") && !isBoolFlag(f) && !strings.Contains(a, "=") && i+1 < len(args) {
 				i++
 				out = append(out, args[i]) // a value, even one that reads -K
 			}
-			continue
-		}
-		if !isConfig {
 			continue
 		}
 		if depth >= maxConfigDepth {

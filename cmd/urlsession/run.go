@@ -951,10 +951,7 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	}
 	if o.get && len(o.data) > 0 {
 		// -G: the data is the query, after the URL's own.
-		if u.RawQuery != "" {
-			u.RawQuery += "&"
-		}
-		u.RawQuery += string(data)
+		appendQuery(u, string(data))
 		data = nil
 	}
 	for _, q := range o.urlQuery {
@@ -966,13 +963,9 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 				return nil, body, err
 			}
 		}
-		if len(piece) == 0 {
-			continue
+		if len(piece) > 0 {
+			appendQuery(u, string(piece))
 		}
-		if u.RawQuery != "" {
-			u.RawQuery += "&"
-		}
-		u.RawQuery += string(piece)
 	}
 	method := o.method
 	switch {
@@ -1047,11 +1040,12 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if o.etagComp != "" && !given("If-None-Match") {
 		// A file that is not there, or holds no tag, sends none.
 		if data, err := os.ReadFile(o.etagComp); err == nil {
-			if tag, _, _ := strings.Cut(string(data), "\n"); strings.TrimSpace(tag) != "" {
-				tag = strings.TrimSpace(tag)
-				if !validETag(tag) {
-					return nil, body, usageErrorf("--etag-compare: %s does not hold an entity tag", o.etagComp)
-				}
+			line, _, _ := strings.Cut(string(data), "\n")
+			switch tag := strings.TrimSpace(line); {
+			case tag == "":
+			case !validETag(tag):
+				return nil, body, usageErrorf("--etag-compare: %s does not hold an entity tag", o.etagComp)
+			default:
 				h.Set("If-None-Match", tag)
 			}
 		}
@@ -1195,6 +1189,14 @@ func (c *client) dataBytes(d dataArg) ([]byte, error) {
 		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r"), nil), []byte("\n"), nil)
 	}
 	return b, nil
+}
+
+// appendQuery adds piece to u's query, after "&" if it holds something.
+func appendQuery(u *url.URL, piece string) {
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += piece
 }
 
 // readInput reads the file name, or standard input for "-". Its error is
