@@ -94,15 +94,7 @@ func (c *hstsCache) write(name string, now time.Time) error {
 		}
 		fmt.Fprintf(&b, "%s \"%s\"\n", h, exp)
 	}
-	f, _, err := openOutput(name, openTruncate)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(b.String())
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return writeWhole(name, b.String())
 }
 
 // known reports whether host is to be reached over https only at now: a

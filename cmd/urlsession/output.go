@@ -47,6 +47,20 @@ const (
 // maxClobberSuffix is the last number --no-clobber tries, as curl.
 const maxClobberSuffix = 100
 
+// writeWhole writes text as the whole of the file name, opened as -o opens
+// it (through a symbolic link, an existing file truncated in place).
+func writeWhole(name, text string) error {
+	f, _, err := openOutput(name, openTruncate)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // openOutput opens name for writing as mode says and returns the file and
 // the name it opened (another one only with openNoClobber). Whatever the
 // mode, it goes through the path as openWrite does, never replacing what is

@@ -86,17 +86,10 @@ func validETag(tag string) bool {
 }
 
 // writeETag writes tag and a newline to name, as curl's --etag-save does
-// (an empty file for no tag), through the path as -o writes.
+// (an empty file for no tag).
 func writeETag(name, tag string) error {
-	f, _, err := openOutput(name, openTruncate)
-	if err != nil {
-		return err
-	}
 	if tag != "" {
-		_, err = f.WriteString(tag + "\n")
+		tag += "\n"
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return writeWhole(name, tag)
 }
