@@ -130,7 +130,9 @@ type TaskOption func(*Task)
 func WithDelegate(d any) TaskOption { return func(t *Task) { t.delegate = d } }
 
 // WithTaskDescription sets the task's description.
-func WithTaskDescription(desc string) TaskOption { return func(t *Task) { t.description = desc } }
+func WithTaskDescription(desc string) TaskOption {
+	return func(t *Task) { t.more().description = desc }
+}
 
 // WithPriority sets the task's priority.
 func WithPriority(p float32) TaskOption { return func(t *Task) { t.priority = min(max(p, 0), 1) } }
@@ -178,9 +180,9 @@ func (s *Session) await(ctx context.Context, req *http.Request, body bodySource,
 		t.run(ctx) // on the caller's goroutine: it would wait anyway
 	}
 	t.mu.Lock()
-	r := t.res
+	r, err := t.res, t.errLocked()
 	t.mu.Unlock()
-	return r.body, r.resp, r.err
+	return r.body, r.resp, err
 }
 
 // Bytes starts loading req and returns as soon as the final response's

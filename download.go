@@ -284,10 +284,10 @@ func (s *Session) awaitDownload(ctx context.Context, dt *DownloadTask, opts []Ta
 		t.run(ctx)
 	}
 	t.mu.Lock()
-	r := t.res
+	r, err := t.res, t.errLocked()
 	t.mu.Unlock()
-	if r.err != nil {
-		return "", r.resp, r.err
+	if err != nil {
+		return "", r.resp, err
 	}
 	dt.dl.mu.Lock()
 	path = dt.dl.result

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -91,35 +92,33 @@ type Task struct {
 
 	mu           sync.Mutex
 	state        TaskState
-	suspendCount int
-	started      bool
+	suspendCount int32
+	priority     float32
 	resumeCh     chan struct{} // closed while running
 	ctx          taskContext   // set up when the task starts
-	timing       bool          // the timeouts run: the task is running
 	timer        *time.Timer   // the idle and resource timeouts, or nil
-	lazy         bool          // timing without a timer yet (see watchInterval)
 	resLeft      time.Duration // resource time left, while not running
-	resDeadline  time.Time     // when the resource timeout passes, while running
-	runningSince time.Time
+	resDeadline  int64         // monoNow when the resource timeout passes, while running
 	startTime    time.Time
-	description  string
-	priority     float32
 	delegate     any
 	current      *http.Request
 	response     *http.Response
-	err          error
-	waitedNet    bool
-	res          taskResult // the outcome, with delivery.keep
+	err          *Error
+	res          keptResult // the outcome, with delivery.keep
 	// base is the context of a context-first call, which the task runs
 	// under instead of the request's; it is set before the task starts.
-	base         context.Context
-	orphan       bool // created on an invalidated session
-	ownGoroutine bool // run on a goroutine Resume started (set before it starts)
-	// Flags of the goroutine that runs the task, kept together with the
-	// others so that a Task stays within its allocation size class.
-	ran      bool                          // call is in use: run began
-	resolved bool                          // dels is valid
-	done     atomic.Pointer[chan struct{}] // Done's channel, made when first asked for (see closeDone)
+	base context.Context
+	// The flags, kept together so that a Task stays within its allocation
+	// size class (see TestTaskSizeClass).
+	started      bool
+	timing       bool // the timeouts run: the task is running
+	lazy         bool // timing without a timer yet (see watchInterval)
+	waitedNet    bool
+	orphan       bool                          // created on an invalidated session
+	ownGoroutine bool                          // run on a goroutine Resume started (set before it starts)
+	ran          bool                          // call is in use: run began (the running goroutine's)
+	resolved     bool                          // dels is valid (the running goroutine's)
+	done         atomic.Pointer[chan struct{}] // Done's channel, made when first asked for (see closeDone)
 }
 
 // delivery says where a task's results go.
@@ -139,6 +138,13 @@ type taskResult struct {
 	body []byte
 	resp *http.Response
 	err  error
+}
+
+// keptResult is the outcome a task keeps for a context-first caller
+// (delivery.keep); its error is the task's.
+type keptResult struct {
+	body []byte
+	resp *http.Response
 }
 
 func (d *delivery) buffered() bool { return d.handler != nil || d.keep }
@@ -177,14 +183,17 @@ func (t *Task) State() TaskState {
 func (t *Task) TaskDescription() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.description
+	if x := t.extra.Load(); x != nil {
+		return x.description
+	}
+	return ""
 }
 
 // SetTaskDescription sets a free-form description of the task for the
 // caller's use.
 func (t *Task) SetTaskDescription(s string) {
 	t.mu.Lock()
-	t.description = s
+	t.more().description = s
 	t.mu.Unlock()
 }
 
@@ -251,6 +260,11 @@ func (t *Task) Response() *http.Response {
 func (t *Task) Err() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.errLocked()
+}
+
+// errLocked is Err for a caller holding t.mu.
+func (t *Task) errLocked() error {
 	if t.err == nil {
 		return nil
 	}
@@ -358,6 +372,8 @@ type taskExtra struct {
 	proxy    proxyTaskAuth
 	bg       *bgTask    // a background session's task: its daemon job (background.go)
 	hints    *taskHints // the scheduling hints of background sessions
+	// description is the task's description (Task.mu).
+	description string
 }
 
 // more returns the task's taskExtra, made on first use.
@@ -424,17 +440,17 @@ func (t *Task) resume() (ctx context.Context, start bool) {
 	t.state = TaskRunning
 	t.paused.Store(false)
 	now := time.Now()
-	t.runningSince = now
-	t.lastActivity.Store(monoSince(now))
+	mono := monoSince(now)
+	t.lastActivity.Store(mono)
 	if !t.started {
 		t.started = true
 		t.startTime = now
 		t.resLeft = t.session.cfg.resourceTimeout()
 		t.ctx.init(t.baseContext())
-		t.startTimersLocked()
+		t.startTimersLocked(mono)
 		return &t.ctx, true
 	}
-	t.startTimersLocked()
+	t.startTimersLocked(mono)
 	close(t.resumeCh)
 	return nil, false
 }
@@ -527,9 +543,11 @@ func (t *Task) requestTimeout() time.Duration {
 // resource deadline. When both are far away, the session's watch arms it
 // only if the task is still running an interval later.
 
-func (t *Task) startTimersLocked() {
+// startTimersLocked starts the timeouts of a task running since now (on
+// monoNow's scale).
+func (t *Task) startTimersLocked(now int64) {
 	t.timing = true
-	t.resDeadline = t.runningSince.Add(t.resLeft)
+	t.resDeadline = addMono(now, t.resLeft)
 	first := min(t.requestTimeout(), t.resLeft)
 	if first <= lazyTimeoutMin {
 		t.timer = time.AfterFunc(first, t.onTimer)
@@ -552,7 +570,7 @@ func (t *Task) stopTimersLocked() {
 		t.lazy = false
 		t.session.watch.waiting.Add(-1)
 	}
-	t.resLeft = max(time.Until(t.resDeadline), 0)
+	t.resLeft = max(time.Duration(t.resDeadline-monoNow()), 0)
 }
 
 // onTimer fails the task when a deadline passed and rearms the timer
@@ -572,7 +590,7 @@ func (t *Task) onTimer() {
 	if t.timer == nil || t.state != TaskRunning {
 		return
 	}
-	switch left := t.resDeadline.Sub(now); {
+	switch left := time.Duration(t.resDeadline - monoSince(now)); {
 	case left <= 0:
 		t.ctx.cancel(context.Canceled, errResource)
 	case since >= idle:
@@ -604,6 +622,15 @@ func monoNow() int64 { return int64(time.Since(monoEpoch)) }
 
 // monoSince returns t on monoNow's scale.
 func monoSince(t time.Time) int64 { return int64(t.Sub(monoEpoch)) }
+
+// addMono returns the time d after mono on monoNow's scale, the latest
+// representable when that is beyond it.
+func addMono(mono int64, d time.Duration) int64 {
+	if d > 0 && mono > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return mono + int64(d)
+}
 
 // waitRunning blocks while the task is suspended. It returns the context's
 // cause if the task is cancelled or times out meanwhile.

@@ -485,7 +485,7 @@ func (t *Task) complete(body []byte, resp *http.Response, err error, here bool) 
 	}
 	if t.deliver.keep {
 		t.mu.Lock()
-		t.res = taskResult{body, resp, errOut}
+		t.res = keptResult{body, resp}
 		t.mu.Unlock()
 	}
 	if t.deliver.result != nil {

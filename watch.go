@@ -68,12 +68,16 @@ func (s *Session) onWatch() {
 func (t *Task) armIfDue(now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.lazy || now.Sub(t.runningSince) < watchInterval {
+	// The task has been running since its resource deadline less the
+	// resource time it had left when it started running (or longer, when
+	// the deadline was beyond monoNow's scale: then it is armed early).
+	mono := monoSince(now)
+	if !t.lazy || time.Duration(mono-t.resDeadline)+t.resLeft < watchInterval {
 		return
 	}
 	t.lazy = false
 	t.session.watch.waiting.Add(-1)
-	idleLeft := t.requestTimeout() - time.Duration(monoSince(now)-t.lastActivity.Load())
-	first := min(idleLeft, t.resDeadline.Sub(now))
+	idleLeft := t.requestTimeout() - time.Duration(mono-t.lastActivity.Load())
+	first := min(idleLeft, time.Duration(t.resDeadline-mono))
 	t.timer = time.AfterFunc(max(first, 0), t.onTimer)
 }

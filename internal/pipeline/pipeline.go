@@ -91,15 +91,15 @@ type Call struct {
 	// Metrics records a Transaction, with connection timings from
 	// httptrace, for each request sent; without it none is recorded.
 	Metrics bool
+	// HandleCookies lets Bridge send stored cookies and store response
+	// cookies (Apple's httpShouldHandleCookies).
+	HandleCookies bool
 	// CachePolicy is the request's cache policy, as Apple's
 	// URLRequest.CachePolicy raw values (see the Cache stage): 0
 	// useProtocolCachePolicy, 1 reloadIgnoringLocalCacheData, 2
 	// returnCacheDataElseLoad, 3 returnCacheDataDontLoad, 4
 	// reloadIgnoringLocalAndRemoteCacheData, 5 reloadRevalidatingCacheData.
 	CachePolicy int
-	// HandleCookies lets Bridge send stored cookies and store response
-	// cookies (Apple's httpShouldHandleCookies).
-	HandleCookies bool
 	// MainDocumentURL is the main document for the cookie accept policy;
 	// nil means each request's own URL.
 	MainDocumentURL *url.URL
