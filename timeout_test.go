@@ -3,6 +3,7 @@ package urlsession
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -180,6 +181,42 @@ func TestResourceTimeout(t *testing.T) {
 	})
 }
 
+// The resource timeout counts the time a task runs, not the time it is
+// suspended: 5 s before a minute's suspension and 15 s after it.
+func TestResourceTimeoutCountsRunningTime(t *testing.T) {
+	inBubble(t, trickle(time.Second, 1000), func(t *testing.T, cfg *Configuration) {
+		cfg.TimeoutIntervalForRequest = 5 * time.Second
+		cfg.TimeoutIntervalForResource = 20 * time.Second
+		s := newSession(t, cfg, nil)
+		start := time.Now()
+		task := s.DataTask(get(t, "http://example.test/"))
+		task.Resume()
+		time.Sleep(5 * time.Second)
+		task.Suspend()
+		time.Sleep(time.Minute)
+		task.Resume()
+		<-task.Done()
+		if err, took := task.Err(), time.Since(start); !errors.Is(err, ErrTimedOut) || took != 80*time.Second {
+			t.Fatalf("err = %v after %v, want timed out after 80s", err, took)
+		}
+	})
+}
+
+// A resource timeout too long to add to the clock is no timeout: the task
+// runs to its end. (The bubble's clock starts before monoEpoch, so the sum
+// does not overflow here; TestAddMono covers that.)
+func TestResourceTimeoutBeyondTheClock(t *testing.T) {
+	inBubble(t, trickle(5*time.Second, 6), func(t *testing.T, cfg *Configuration) {
+		cfg.TimeoutIntervalForRequest = 8 * time.Second
+		cfg.TimeoutIntervalForResource = math.MaxInt64
+		s := newSession(t, cfg, nil)
+		err, took := runTask(t, s, get(t, "http://example.test/"))
+		if err != nil || took != 30*time.Second {
+			t.Fatalf("err = %v after %v, want success after 30s", err, took)
+		}
+	})
+}
+
 func TestSuspendedTaskIsNotTimedOut(t *testing.T) {
 	inBubble(t, slowHandler(30*time.Second), func(t *testing.T, cfg *Configuration) {
 		cfg.TimeoutIntervalForRequest = 10 * time.Second
@@ -318,4 +355,23 @@ func TestTaskGoroutinesEnd(t *testing.T) {
 			t.Errorf("%d task goroutines still wait %v after every task completed", n, runnerLinger)
 		}
 	})
+}
+
+func TestAddMono(t *testing.T) {
+	for _, c := range []struct {
+		mono int64
+		d    time.Duration
+		want int64
+	}{
+		{100, 5, 105},
+		{100, -5, 95},
+		{-100, math.MaxInt64, math.MaxInt64 - 100},
+		{1, math.MaxInt64, math.MaxInt64},
+		{int64(time.Hour), math.MaxInt64 - time.Duration(time.Minute), math.MaxInt64},
+		{math.MaxInt64 - 10, 10, math.MaxInt64},
+	} {
+		if got := addMono(c.mono, c.d); got != c.want {
+			t.Errorf("addMono(%d, %d) = %d, want %d", c.mono, c.d, got, c.want)
+		}
+	}
 }
