@@ -424,6 +424,9 @@ func (b *background) adopt(j api.Job) *Task {
 	}
 	t.paused.Store(t.state == TaskSuspended)
 	t.priority = fromJobPriority(j.Priority)
+	if j.Description != "" {
+		t.more().description = j.Description
+	}
 	h := t.hintsLocked()
 	h.earliest = j.EarliestBegin
 	t.mu.Unlock()
@@ -1280,10 +1283,16 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 	t.mu.Lock()
 	prio := t.priority
 	var hints taskHints
-	if x := t.more(); x.hints != nil {
+	x := t.more()
+	if x.hints != nil {
 		hints = *x.hints
 	}
+	desc := x.description
 	t.mu.Unlock()
+	if len(desc) > api.MaxDescription {
+		return api.NewJob{}, &Error{Code: ErrUnknown,
+			Err: fmt.Errorf("urlsession: the task description has %d bytes; a background task keeps %d at most", len(desc), api.MaxDescription)}
+	}
 	n := api.NewJob{
 		Session:         s.bg.id,
 		Kind:            bt.kind,
@@ -1291,6 +1300,7 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 		EarliestBegin:   hints.earliest,
 		Discretionary:   s.cfg.IsDiscretionary,
 		Priority:        toJobPriority(prio),
+		Description:     desc,
 		ResumeData:      bt.resume,
 		ResourceTimeout: s.cfg.resourceTimeout().Seconds(),
 	}

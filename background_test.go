@@ -803,12 +803,20 @@ func TestBackgroundTasksListsTheDaemonsJobs(t *testing.T) {
 	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
 	req, _ := http.NewRequest("GET", o.URL+"/file/p.bin", nil)
 	dt := s.DownloadTask(req)
+	dt.SetTaskDescription("episode 42 ☂")
 	dt.Resume()
+	dt.SetTaskDescription("changed after Resume: this task's only")
 	dt.Suspend()
 	if got := dt.State(); got != urlsession.TaskSuspended {
 		t.Errorf("suspended task %v", got)
 	}
-	d.waitJobs(t, "list", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Paused })
+	jobs := d.waitJobs(t, "list", func(jobs []api.Job) bool { return len(jobs) == 1 && jobs[0].State == api.Paused })
+	if got := jobs[0].Description; got != "episode 42 ☂" {
+		t.Errorf("job description %q", got)
+	}
+	if got := dt.TaskDescription(); got != "changed after Resume: this task's only" {
+		t.Errorf("TaskDescription %q", got)
+	}
 	s.FinishTasksAndInvalidate()
 	waitClosed(t, rec.gone, "DidBecomeInvalidWithError")
 	d.waitDetached(t, "list")
@@ -821,6 +829,9 @@ func TestBackgroundTasksListsTheDaemonsJobs(t *testing.T) {
 	t2 := set.Download[0]
 	if t2.State() != urlsession.TaskSuspended || t2.OriginalRequest().URL.String() != req.URL.String() {
 		t.Errorf("reattached task %v for %v", t2.State(), t2.OriginalRequest().URL)
+	}
+	if got := t2.TaskDescription(); got != "episode 42 ☂" {
+		t.Errorf("reattached task's description %q, want the one it was resumed with", got)
 	}
 	t2.Resume()
 	d.waitJobs(t, "list", func(jobs []api.Job) bool {
@@ -905,17 +916,22 @@ func TestBackgroundRefusals(t *testing.T) {
 	ftp := s.DownloadTask(req("ftp://127.0.0.1/file"))
 	missing := s.UploadTaskFromFile(req(u), filepath.Join(t.TempDir(), "missing"))
 	dir := s.UploadTaskFromFile(req(u), t.TempDir())
-	for _, task := range []*urlsession.Task{ftp.Task, missing.Task, dir.Task} {
+	long := s.DownloadTask(req(u + "/long"))
+	long.SetTaskDescription(strings.Repeat("d", 64<<10+1))
+	for _, task := range []*urlsession.Task{ftp.Task, missing.Task, dir.Task, long.Task} {
 		task.Resume()
 		waitClosed(t, task.Done(), "completion of a refused task")
 	}
 	for task, code := range map[*urlsession.Task]urlsession.Code{ftp.Task: urlsession.ErrUnsupportedURL,
-		missing.Task: urlsession.ErrFileDoesNotExist, dir.Task: urlsession.ErrFileIsDirectory} {
+		missing.Task: urlsession.ErrFileDoesNotExist, dir.Task: urlsession.ErrFileIsDirectory, long.Task: urlsession.ErrUnknown} {
 		if got := urlsession.CodeOf(task.Err()); got != code {
 			t.Errorf("%s: %v, want code %d", task.OriginalRequest().URL, task.Err(), code)
 		}
 	}
-	if n := len(rec.recorded()); n != 5 { // finished, and four completions
+	if err := long.Err(); err == nil || !strings.Contains(err.Error(), "description") {
+		t.Errorf("a description over 64 KiB: %v, want an error that says so", err)
+	}
+	if n := len(rec.recorded()); n != 6 { // finished, and five completions
 		t.Errorf("callbacks %q", rec.recorded())
 	}
 

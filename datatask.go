@@ -129,7 +129,8 @@ type TaskOption func(*Task)
 // call with an *Error of code ErrUnknown whose cause is a *DelegateError.
 func WithDelegate(d any) TaskOption { return func(t *Task) { t.delegate = d } }
 
-// WithTaskDescription sets the task's description.
+// WithTaskDescription sets the task's description (see
+// Task.SetTaskDescription).
 func WithTaskDescription(desc string) TaskOption {
 	return func(t *Task) { t.more().description = desc }
 }

@@ -179,7 +179,10 @@ func (t *Task) State() TaskState {
 	return t.state
 }
 
-// TaskDescription returns the description set with SetTaskDescription.
+// TaskDescription returns the description set with SetTaskDescription (or
+// WithTaskDescription). A background session's task made when the session
+// reattaches to the daemon has the description its task had when first
+// resumed.
 func (t *Task) TaskDescription() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -190,7 +193,12 @@ func (t *Task) TaskDescription() string {
 }
 
 // SetTaskDescription sets a free-form description of the task for the
-// caller's use.
+// caller's use, Apple's taskDescription. In a background session the
+// daemon keeps the description a task has when it is first resumed (64 KiB
+// at most: a longer one fails the task), so that the task made for the
+// same transfer after the program restarts has it too: an app's way to
+// recognise its transfers. A description set after the first Resume stays
+// with this Task only.
 func (t *Task) SetTaskDescription(s string) {
 	t.mu.Lock()
 	t.more().description = s

@@ -136,7 +136,10 @@ type Job struct {
 	// first run began: the bytes the server (an upload) or the partial
 	// file (a download) already held. -1 until that run reports; 0 for a
 	// job created without resume data.
-	BytesResumed  int64     `json:"bytes_resumed,omitempty"`
+	BytesResumed int64 `json:"bytes_resumed,omitempty"`
+	// Description is the app's description of the task (its
+	// taskDescription), kept for the task made when the app reattaches.
+	Description   string    `json:"description,omitempty"`
 	Rate          float64   `json:"rate"` // bytes per second, recent
 	EarliestBegin time.Time `json:"earliest_begin,omitzero"`
 	Discretionary bool      `json:"discretionary,omitempty"`
@@ -193,6 +196,9 @@ type NewJob struct {
 	ResourceTimeout float64 `json:"resource_timeout,omitempty"`
 	// Paused creates the job paused, as Apple's tasks start suspended.
 	Paused bool `json:"paused,omitempty"`
+	// Description is the app's description of the task, at most
+	// MaxDescription bytes (see Job.Description).
+	Description string `json:"description,omitempty"`
 }
 
 // Limits on what a message may hold.
@@ -206,6 +212,7 @@ const (
 	MaxLaunchArgs    = 64
 	MaxLaunchArgSize = 4 << 10
 	MaxPath          = 4096
+	MaxDescription   = 64 << 10 // bytes of a job's description
 )
 
 // Validate reports what is wrong with a new job.
@@ -223,6 +230,9 @@ func (n *NewJob) Validate() error {
 	}
 	if n.Kind == Upload && n.File == "" {
 		return fmt.Errorf("an upload needs the file its body is read from")
+	}
+	if len(n.Description) > MaxDescription {
+		return fmt.Errorf("description: %d bytes, more than %d", len(n.Description), MaxDescription)
 	}
 	if n.File != "" {
 		if err := validatePath(n.File); err != nil {

@@ -10,12 +10,12 @@ import (
 )
 
 func TestDecodeNewJob(t *testing.T) {
-	good := `{"session":"s","kind":"download","request":{"method":"GET","url":"https://example.com/f","header":{"Authorization":["Bearer x"]}},"resume_data":"AAEC","destination":"/home/u/f.iso"}`
+	good := `{"session":"s","kind":"download","request":{"method":"GET","url":"https://example.com/f","header":{"Authorization":["Bearer x"]}},"resume_data":"AAEC","destination":"/home/u/f.iso","description":"episode 42"}`
 	n, err := DecodeNewJob(strings.NewReader(good))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Session != "s" || !bytes.Equal(n.ResumeData, []byte{0, 1, 2}) || n.Destination != "/home/u/f.iso" {
+	if n.Session != "s" || !bytes.Equal(n.ResumeData, []byte{0, 1, 2}) || n.Destination != "/home/u/f.iso" || n.Description != "episode 42" {
 		t.Fatalf("got %+v", n)
 	}
 	bad := []struct{ name, body, want string }{
@@ -41,6 +41,7 @@ func TestDecodeNewJob(t *testing.T) {
 		{"upload destination", `{"session":"s","kind":"upload","file":"/f","destination":"/a","request":{"url":"https://h/"}}`, "only a download"},
 		{"destination is file", `{"session":"s","kind":"download","file":"/a","destination":"/a","request":{"url":"https://h/"}}`, "same path"},
 		{"download owning a file", `{"session":"s","kind":"download","owns_file":true,"request":{"url":"https://h/"}}`, "only an upload's"},
+		{"description", `{"session":"s","kind":"download","description":"` + strings.Repeat("d", MaxDescription+1) + `","request":{"url":"https://h/"}}`, "description"},
 	}
 	for _, c := range bad {
 		_, err := DecodeNewJob(strings.NewReader(c.body))
