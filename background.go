@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -433,6 +435,7 @@ func (b *background) adopt(j api.Job) *Task {
 	// DidWriteData and DidSendBodyData report from 0: the first one of a
 	// reattached task covers every byte moved so far.
 	b.progress(t, j.BytesDone, j.BytesExpected, j.StatusCode)
+	b.respond(t, j.Response)
 	b.mu.Lock()
 	b.jobs[j.ID] = t
 	b.mu.Unlock()
@@ -461,6 +464,44 @@ func (b *background) progress(t *Task, done, expected int64, status int) {
 			}
 		}
 		t.mu.Unlock()
+	}
+}
+
+// respond makes head, the final response's head a job ended with, the
+// task's response (its header fields, protocol and the URL that answered:
+// what DidFinishDownloadingTo and DidCompleteWithError see). nil changes
+// nothing.
+func (b *background) respond(t *Task, head *api.Response) {
+	if head == nil || head.StatusCode < 100 || head.StatusCode > 999 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	req := t.orig
+	if u, err := url.Parse(head.URL); err == nil && head.URL != "" && req != nil && u.String() != req.URL.String() {
+		req = req.Clone(context.Background())
+		req.URL = u
+		req.Host = u.Host
+	}
+	proto := head.Proto
+	major, minor, ok := http.ParseHTTPVersion(proto)
+	if !ok {
+		proto, major, minor = "HTTP/1.1", 1, 1
+	}
+	h := head.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	length := int64(-1)
+	if n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
+		length = n
+	} else if old := t.response; old != nil {
+		length = old.ContentLength
+	}
+	t.response = &http.Response{
+		Status: fmt.Sprintf("%d %s", head.StatusCode, http.StatusText(head.StatusCode)), StatusCode: head.StatusCode,
+		Proto: proto, ProtoMajor: major, ProtoMinor: minor,
+		Header: h, Body: http.NoBody, ContentLength: length, Request: req,
 	}
 }
 
@@ -871,6 +912,7 @@ func (b *background) deliver(e api.Event) {
 		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected, e.BytesResumed)
 	case api.FinishDownloading:
 		b.progress(t, e.BytesDone, e.BytesExpected, e.StatusCode)
+		b.respond(t, e.Response)
 		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected, e.BytesResumed)
 		if dt := t.downloadTask(); dt != nil {
 			if d, ok := delegateFor[DownloadDelegate](t); ok {
@@ -880,6 +922,7 @@ func (b *background) deliver(e api.Event) {
 		os.Remove(e.File) // unless the delegate moved it; gone already is fine
 	case api.Complete:
 		b.progress(t, e.BytesDone, e.BytesExpected, e.StatusCode)
+		b.respond(t, e.Response)
 		if bt.kind == api.Upload && e.ErrorCode == 0 {
 			// The last progress event may have been coalesced away: every
 			// byte sent is reported before the completion.

@@ -201,8 +201,13 @@ func newBackgroundOrigin(t testing.TB, gated bool) *bgOrigin {
 		}
 		name := filepath.Base(r.URL.Path)
 		switch {
+		case strings.HasPrefix(r.URL.Path, "/go/"):
+			http.Redirect(w, r, "/file/"+name+"?"+r.URL.RawQuery, http.StatusFound)
 		case strings.HasPrefix(r.URL.Path, "/file/"):
 			w.Header().Set("ETag", `"`+name+`"`)
+			if r.URL.Query().Has("cd") {
+				w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.dat"`)
+			}
 			http.ServeContent(w, r, name, time.Unix(1e9, 0), bytes.NewReader(bgBody(name, bgSize)))
 		case strings.HasPrefix(r.URL.Path, "/upload/"):
 			h := sha256.New()
@@ -237,8 +242,9 @@ type bgRecorder struct {
 	inside func(path string)
 	mu     sync.Mutex
 	lines  []string
-	done   chan struct{} // closed by DidFinishEventsForBackgroundSession
-	gone   chan struct{} // closed by DidBecomeInvalidWithError
+	heads  map[string]*http.Response // each download's Response in DidFinishDownloadingTo
+	done   chan struct{}             // closed by DidFinishEventsForBackgroundSession
+	gone   chan struct{}             // closed by DidBecomeInvalidWithError
 }
 
 var (
@@ -293,6 +299,12 @@ func (r *bgRecorder) DidFinishDownloadingTo(s *urlsession.Session, t *urlsession
 	if r.inside != nil {
 		r.inside(path)
 	}
+	r.mu.Lock()
+	if r.heads == nil {
+		r.heads = map[string]*http.Response{}
+	}
+	r.heads[taskName(t.Task)] = t.Response()
+	r.mu.Unlock()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		r.log("finish %s unreadable: %v", taskName(t.Task), err)
@@ -790,6 +802,62 @@ func TestBackgroundFinishTasksAndInvalidateLeavesThemRunning(t *testing.T) {
 	if n := len(s2.AllTasks()); n != 0 {
 		t.Errorf("%d tasks after the replay", n)
 	}
+}
+
+// A background download's response is the one its transfer ended with:
+// header fields, protocol and the URL that answered after a redirect, in
+// DidFinishDownloadingTo, and again in the next process when the events
+// wait for it.
+func TestBackgroundTaskResponseHasTheHead(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, false)
+	check := func(where string, resp *http.Response) {
+		t.Helper()
+		if resp == nil {
+			t.Fatalf("%s: no response", where)
+		}
+		if resp.StatusCode != 200 || resp.Proto != "HTTP/1.1" || resp.ProtoMajor != 1 ||
+			resp.Header.Get("Content-Disposition") != `attachment; filename="r.bin.dat"` ||
+			resp.Header.Get("ETag") != `"r.bin"` || resp.ContentLength != bgSize ||
+			resp.Request == nil || resp.Request.URL.Path != "/file/r.bin" {
+			t.Errorf("%s: response %d %s, header %v, length %d, URL %v", where, resp.StatusCode, resp.Proto, resp.Header, resp.ContentLength, resp.Request.URL)
+		}
+	}
+	s, rec := newBackground(t, "head")
+	req, _ := http.NewRequest("GET", o.URL+"/go/r.bin?cd=1", nil)
+	dt := s.DownloadTask(req)
+	dt.Resume()
+	waitClosed(t, dt.Done(), "completion of the download")
+	rec.mu.Lock()
+	head := rec.heads["r.bin"]
+	rec.mu.Unlock()
+	check("DidFinishDownloadingTo", head)
+	check("Response after completion", dt.Response())
+	if got := dt.OriginalRequest().URL.Path; got != "/go/r.bin" {
+		t.Errorf("original request %s", got)
+	}
+
+	// The same events replayed to the next process: the origin answers
+	// once this one has gone.
+	gated := newBackgroundOrigin(t, true)
+	rec2 := newRecorder(nil, "")
+	s2, err := urlsession.New(urlsession.BackgroundConfiguration("head-2"), rec2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, rec2.done, "DidFinishEventsForBackgroundSession")
+	req2, _ := http.NewRequest("GET", gated.URL+"/go/r.bin?cd=1", nil)
+	s2.DownloadTask(req2).Resume()
+	s2.FinishTasksAndInvalidate()
+	waitClosed(t, rec2.gone, "DidBecomeInvalidWithError")
+	d.waitDetached(t, "head-2")
+	gated.open()
+	d.waitJobs(t, "head-2", allFinal(1))
+	_, rec3 := newBackground(t, "head-2")
+	rec3.mu.Lock()
+	head = rec3.heads["r.bin"]
+	rec3.mu.Unlock()
+	check("DidFinishDownloadingTo replayed", head)
 }
 
 func TestBackgroundTasksListsTheDaemonsJobs(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -69,6 +70,51 @@ type Request struct {
 	Method string      `json:"method"`
 	URL    string      `json:"url"`
 	Header http.Header `json:"header,omitempty"`
+}
+
+// Response is the head of a transfer's final response, for the task's
+// Response: the status, the protocol, the header fields and the URL that
+// answered (after redirects). Its header holds at most MaxHeaderFields
+// fields and MaxHeaderBytes bytes (see NewResponse).
+type Response struct {
+	URL        string      `json:"url"`
+	Proto      string      `json:"proto"`
+	StatusCode int         `json:"status_code"`
+	Header     http.Header `json:"header,omitempty"`
+}
+
+// NewResponse returns the head of resp, or nil for nil. Fields beyond the
+// bounds are left out, in name order, so that a hostile server cannot make
+// a job's record or its events grow without bound.
+func NewResponse(resp *http.Response) *Response {
+	if resp == nil {
+		return nil
+	}
+	r := &Response{Proto: resp.Proto, StatusCode: resp.StatusCode}
+	if resp.Request != nil && resp.Request.URL != nil {
+		r.URL = resp.Request.URL.String()
+	}
+	if len(resp.Header) == 0 {
+		return r
+	}
+	names := make([]string, 0, len(resp.Header))
+	for k := range resp.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	r.Header = make(http.Header, len(names))
+	fields, size := 0, 0
+	for _, k := range names {
+		for _, v := range resp.Header[k] {
+			if fields == MaxHeaderFields || size+len(k)+len(v) > MaxHeaderBytes {
+				return r
+			}
+			fields++
+			size += len(k) + len(v)
+			r.Header[k] = append(r.Header[k], v)
+		}
+	}
+	return r
 }
 
 // sensitive are the header fields whose values never appear in logs.
@@ -137,6 +183,9 @@ type Job struct {
 	// file (a download) already held. -1 until that run reports; 0 for a
 	// job created without resume data.
 	BytesResumed int64 `json:"bytes_resumed,omitempty"`
+	// Response is the head of the final response of the job's last run,
+	// once it ended with one.
+	Response *Response `json:"response,omitempty"`
 	// Description is the app's description of the task (its
 	// taskDescription), kept for the task made when the app reattaches.
 	Description   string    `json:"description,omitempty"`
@@ -466,9 +515,12 @@ type Event struct {
 	BytesResumed int64  `json:"bytes_resumed,omitempty"`
 	File         string `json:"file,omitempty"`
 	StatusCode   int    `json:"status_code,omitempty"`
-	ErrorCode    int    `json:"error_code,omitempty"`
-	ErrorMessage string `json:"error_message,omitempty"`
-	ResumeData   []byte `json:"resume_data,omitempty"`
+	// Response, in finish-downloading and complete events of a job that
+	// ended with a response, is its head (see Job.Response).
+	Response     *Response `json:"response,omitempty"`
+	ErrorCode    int       `json:"error_code,omitempty"`
+	ErrorMessage string    `json:"error_message,omitempty"`
+	ResumeData   []byte    `json:"resume_data,omitempty"`
 }
 
 // Events is the body of GET /v1/sessions/{id}/events.

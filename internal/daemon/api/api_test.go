@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -106,5 +107,39 @@ func TestDecodeAttachAckEvent(t *testing.T) {
 	}
 	if e, err := DecodeEvent([]byte(`{"seq":3,"kind":"finish-downloading","file":"/f"}`)); err != nil || e.File != "/f" {
 		t.Errorf("event: %v %v", e, err)
+	}
+}
+
+func TestNewResponse(t *testing.T) {
+	if NewResponse(nil) != nil {
+		t.Error("NewResponse(nil) is not nil")
+	}
+	req, _ := http.NewRequest("GET", "https://example.com/final", nil)
+	resp := &http.Response{StatusCode: 200, Proto: "HTTP/2.0", Request: req, Header: http.Header{
+		"Content-Type": {"text/plain"}, "Set-Cookie": {"a=1", "b=2"},
+	}}
+	r := NewResponse(resp)
+	if r.URL != "https://example.com/final" || r.Proto != "HTTP/2.0" || r.StatusCode != 200 ||
+		r.Header.Get("Content-Type") != "text/plain" || len(r.Header["Set-Cookie"]) != 2 {
+		t.Errorf("NewResponse = %+v", r)
+	}
+	// A hostile server's header is cut to the bounds.
+	many := http.Header{}
+	for i := range 1000 {
+		many.Add(fmt.Sprintf("X-%04d", i), "v")
+	}
+	if r := NewResponse(&http.Response{StatusCode: 200, Header: many}); len(r.Header) != MaxHeaderFields {
+		t.Errorf("%d fields kept of 1000, want %d", len(r.Header), MaxHeaderFields)
+	}
+	big := http.Header{"A": {strings.Repeat("a", MaxHeaderBytes/2)}, "B": {strings.Repeat("b", MaxHeaderBytes/2)}, "C": {"c"}}
+	r = NewResponse(&http.Response{StatusCode: 200, Header: big})
+	size := 0
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			size += len(k) + len(v)
+		}
+	}
+	if size > MaxHeaderBytes || r.Header.Get("A") == "" {
+		t.Errorf("kept %d bytes of header (%d fields), want at most %d, A first", size, len(r.Header), MaxHeaderBytes)
 	}
 }

@@ -107,7 +107,12 @@
 // (DidFinishDownloadingTo: file, which the process moves away before
 // acknowledging), complete (DidCompleteWithError: error_code 0 for
 // success, else a URLError code such as -999 cancelled or -1001 timed
-// out, with resume_data where the transfer can continue).
+// out, with resume_data where the transfer can continue). The
+// finish-downloading and complete events of a job that ended with a
+// response carry its head as "response" (url after redirects, proto,
+// status_code, header; bounded as a request's header is), which a Job
+// keeps too. A NewJob's "description" (the app's taskDescription, at most
+// 64 KiB) stays with its Job.
 //
 // # Examples
 //

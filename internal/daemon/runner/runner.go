@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -452,7 +453,7 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 			// A resumed download answered 429 or 503 leaves its partial
 			// file as it was: the resume data it started from still
 			// continues it when the retry comes.
-			return server.Result{Err: te, StatusCode: status, ResumeData: data, BytesDone: offsetOf(data)}, finished, nil
+			return server.Result{Err: te, StatusCode: status, Response: api.NewResponse(resp), ResumeData: data, BytesDone: offsetOf(data)}, finished, nil
 		}
 		placed, perr := d.result()
 		switch {
@@ -473,17 +474,23 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 			msg = "download in place, not synced"
 		}
 		r.log.Debug(msg, "job", job.ID, "bytes", d.bytes(), "took", took)
+		head := api.NewResponse(resp)
 		if status == http.StatusPartialContent && job.Request.Header.Get("Range") == "" {
 			// The rest of the body answered a resumption: the file
 			// holds the whole resource, as a 200 would have sent it.
 			status = http.StatusOK
+			head.StatusCode = status
+			head.Header.Del("Content-Range")
+			if head.Header != nil {
+				head.Header.Set("Content-Length", strconv.FormatInt(d.bytes(), 10))
+			}
 		}
 		file := job.File
 		if job.Destination != "" {
 			if err := place(job.File, job.Destination, r.syncer()); err != nil {
 				// Downloading again would end the same way: fail now,
 				// keeping the complete body where it is.
-				return server.Result{StatusCode: status, BytesDone: d.bytes(), Err: &server.TransferError{
+				return server.Result{StatusCode: status, Response: head, BytesDone: d.bytes(), Err: &server.TransferError{
 					Code:      int(urlsession.ErrCannotMoveFile),
 					Message:   "moving the download to its destination: " + err.Error() + "; the complete file is kept at " + job.File,
 					Permanent: true,
@@ -491,7 +498,7 @@ func (r *Runner) downloadEnded(job api.Job, dt *urlsession.DownloadTask, d *down
 			}
 			file = job.Destination
 		}
-		return server.Result{StatusCode: status, File: file, BytesDone: d.bytes()}, finished, nil
+		return server.Result{StatusCode: status, Response: head, File: file, BytesDone: d.bytes()}, finished, nil
 	}
 	if data != nil && staleResumeData(err) {
 		return server.Result{}, stale, nil

@@ -303,6 +303,12 @@ func TestDownloadStop(t *testing.T) {
 	if res.Err != nil || res.StatusCode != 200 {
 		t.Fatalf("resumed Run = %+v, want it complete", res)
 	}
+	// The 206 that finished the body is reported as the whole resource's
+	// 200.
+	if h := res.Response; h == nil || h.StatusCode != 200 || h.Header.Get("Content-Range") != "" ||
+		h.Header.Get("Content-Length") != strconv.Itoa(len(o.body)) || h.URL != job.Request.URL {
+		t.Errorf("resumed Run's response %+v, want a 200 for all %d bytes at %s", h, len(o.body), job.Request.URL)
+	}
 	checkFile(t, job.File, o.body)
 	if got := o.rangesSeen(); len(got) != 2 || (offsetOf(job.ResumeData) > 0 && got[1] != "bytes="+strconv.FormatInt(offsetOf(job.ResumeData), 10)+"-") {
 		t.Errorf("ranges asked %q, want the second from the resume data's offset", got)

@@ -56,9 +56,9 @@ func (r *Runner) upload(ctx context.Context, job api.Job, rep *reporter) server.
 		resp := ut.Response()
 		if err == nil {
 			if te := retryStatus(resp); te != nil {
-				return server.Result{Err: te, StatusCode: resp.StatusCode}
+				return server.Result{Err: te, StatusCode: resp.StatusCode, Response: api.NewResponse(resp)}
 			}
-			return server.Result{StatusCode: resp.StatusCode, BytesDone: d.bytes()}
+			return server.Result{StatusCode: resp.StatusCode, Response: api.NewResponse(resp), BytesDone: d.bytes()}
 		}
 		if data != nil && staleResumeData(err) && canStartOver(job, data) {
 			r.log.Info("upload resume data unusable: starting over", "job", job.ID)

@@ -51,6 +51,8 @@ type Result struct {
 	// 0 (with Err nil or not), and a result with Err nil and no status
 	// counts as a transient failure (-1011, bad server response).
 	StatusCode int
+	// Response is the final response's head, when there is one.
+	Response *api.Response
 	// File is the downloaded file, which the daemon hands over in a
 	// finish-downloading event; empty for uploads.
 	File       string

@@ -611,17 +611,21 @@ func (s *Server) endLocked(ctx context.Context, js *jobState, state api.State, c
 	j.ErrorMessage = msg
 	j.ResumeData = resume
 	j.StatusCode = status
+	if status == 0 {
+		j.Response = nil
+	}
 	j.Rate = 0
 	j.NextAttempt = time.Time{}
 	now := time.Now().UTC()
 	var evs []api.Event
 	if state == api.Completed && j.Kind == api.Download {
 		evs = append(evs, api.Event{Job: j.ID, Kind: api.FinishDownloading, Time: now, File: file,
-			BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: j.BytesResumed, StatusCode: status})
+			BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: j.BytesResumed, StatusCode: status,
+			Response: j.Response})
 	}
 	evs = append(evs, api.Event{Job: j.ID, Kind: api.Complete, Time: now, ErrorCode: code, ErrorMessage: msg,
 		ResumeData: resume, StatusCode: status, BytesDone: j.BytesDone, BytesExpected: j.BytesExpected,
-		BytesResumed: j.BytesResumed})
+		BytesResumed: j.BytesResumed, Response: j.Response})
 	s.log.Info("job ended", "job", j.ID, "state", state, "code", code, "message", msg)
 	return s.saveLocked(ctx, js, evs...)
 }
