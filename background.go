@@ -1,6 +1,7 @@
 package urlsession
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -317,6 +319,10 @@ type bgTask struct {
 	resumed   bool // DidResumeAtOffset was delivered (a download that continues)
 	owned     bool // file is the daemon's (see api.NewJob.OwnsFile)
 	wrote     bool // file was written by this task's Resume (removed if no job takes it)
+	// taskID is, for a task made for a job found at the daemon, the task
+	// identifier the job was created with (0: none), which the task keeps
+	// unless another task of the session has it.
+	taskID int
 
 	mu       sync.Mutex // held across the daemon calls of Resume, Suspend and Cancel
 	job      string     // the job's ID once created
@@ -384,6 +390,20 @@ func (s *Session) attachBackground() error {
 		return fmt.Errorf("urlsession: background session %q: listing its transfers: %w", b.id, err)
 	}
 	s.bg = b
+	// Jobs keep the identifiers of the tasks that created them: those go
+	// first, in order, so that each keeps its own; jobs without one
+	// (other clients') get new identifiers after them.
+	slices.SortStableFunc(jobs, func(x, y api.Job) int {
+		switch {
+		case x.TaskIdentifier == y.TaskIdentifier:
+			return 0
+		case x.TaskIdentifier == 0:
+			return 1
+		case y.TaskIdentifier == 0:
+			return -1
+		}
+		return cmp.Compare(x.TaskIdentifier, y.TaskIdentifier)
+	})
 	for _, j := range jobs {
 		if _, dropped := b.dropped[j.ID]; !dropped {
 			b.adopt(j)
@@ -403,7 +423,7 @@ func (b *background) adopt(j api.Job) *Task {
 	for k, vs := range j.Request.Header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
-	bt := &bgTask{kind: j.Kind, file: j.File, job: j.ID, ended: make(chan struct{})}
+	bt := &bgTask{kind: j.Kind, file: j.File, job: j.ID, taskID: j.TaskIdentifier, ended: make(chan struct{})}
 	init := func(t *Task) { t.more().bg = bt }
 	var t *Task
 	if j.Kind == api.Download {
@@ -1344,6 +1364,7 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 		Discretionary:   s.cfg.IsDiscretionary,
 		Priority:        toJobPriority(prio),
 		Description:     desc,
+		TaskIdentifier:  t.id,
 		ResumeData:      bt.resume,
 		ResourceTimeout: s.cfg.resourceTimeout().Seconds(),
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -870,7 +871,13 @@ func TestBackgroundTasksListsTheDaemonsJobs(t *testing.T) {
 	}
 	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
 	req, _ := http.NewRequest("GET", o.URL+"/file/p.bin", nil)
+	for range 2 { // tasks that never reach the daemon take identifiers 1 and 2
+		s.DownloadTask(req).Cancel()
+	}
 	dt := s.DownloadTask(req)
+	if id := dt.TaskIdentifier(); id != 3 {
+		t.Fatalf("third task's identifier %d", id)
+	}
 	dt.SetTaskDescription("episode 42 ☂")
 	dt.Resume()
 	dt.SetTaskDescription("changed after Resume: this task's only")
@@ -900,6 +907,14 @@ func TestBackgroundTasksListsTheDaemonsJobs(t *testing.T) {
 	}
 	if got := t2.TaskDescription(); got != "episode 42 ☂" {
 		t.Errorf("reattached task's description %q, want the one it was resumed with", got)
+	}
+	// The task identifier too (Apple keeps it across launches), and the
+	// session's next task comes after it.
+	if id := t2.TaskIdentifier(); id != 3 {
+		t.Errorf("reattached task's identifier %d, want 3", id)
+	}
+	if id := s2.DownloadTask(req).TaskIdentifier(); id != 4 {
+		t.Errorf("next task's identifier %d, want 4", id)
 	}
 	t2.Resume()
 	d.waitJobs(t, "list", func(jobs []api.Job) bool {
@@ -1230,6 +1245,44 @@ func TestBackgroundAdoptsJobsOfOtherClients(t *testing.T) {
 	}
 	if n := len(s.AllTasks()); n != 0 {
 		t.Errorf("%d tasks left", n)
+	}
+}
+
+// Tasks made for the daemon's jobs keep the identifiers of the tasks that
+// created them; a duplicate, and a job without one, get new identifiers
+// after them.
+func TestBackgroundTaskIdentifiersOfFoundJobs(t *testing.T) {
+	startBackgroundDaemon(t)
+	cl, err := client.Start(context.Background(), client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	names := map[int]string{}
+	for i, id := range []int{7, 0, 3, 3} {
+		name := fmt.Sprintf("j%d.bin", i)
+		j, err := cl.CreateJob(context.Background(), api.NewJob{Session: "ids", Kind: api.Download, Paused: true,
+			TaskIdentifier: id, Request: api.Request{Method: "GET", URL: "http://127.0.0.1:1/file/" + name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.TaskIdentifier != id {
+			t.Fatalf("job %+v, want task identifier %d", j, id)
+		}
+		names[i] = name
+	}
+	s, _ := newBackground(t, "ids")
+	got := map[string]int{}
+	for _, task := range s.AllTasks() {
+		got[taskName(task)] = task.TaskIdentifier()
+	}
+	want := map[string]int{names[2]: 3, names[3]: 4, names[0]: 7, names[1]: 8}
+	if !maps.Equal(got, want) {
+		t.Errorf("identifiers %v, want %v", got, want)
+	}
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:1/file/new.bin", nil)
+	if id := s.DownloadTask(req).TaskIdentifier(); id != 9 {
+		t.Errorf("a new task's identifier %d, want 9", id)
 	}
 }
 

@@ -339,8 +339,7 @@ func (s *Session) makeTask(req *http.Request, body bodySource, d delivery, init 
 		refused = bgRefusal(t)
 	}
 	s.mu.Lock()
-	s.nextID++
-	t.id = s.nextID
+	s.assignIDLocked(t)
 	if refused == nil && (s.invalidating || s.invalid) {
 		refused = &Error{Code: ErrCancelled, Err: ErrSessionInvalidated}
 	}
@@ -363,6 +362,39 @@ func (s *Session) makeTask(req *http.Request, body bodySource, d delivery, init 
 	}
 	s.mu.Unlock()
 	return t
+}
+
+// assignIDLocked gives t its identifier: the next one, or for a task made
+// for a background job found at the daemon the identifier of the task that
+// created the job, as Apple's background sessions keep it across launches,
+// unless a task of the session already has it.
+func (s *Session) assignIDLocked(t *Task) {
+	want := 0
+	if s.bg != nil {
+		if bt := t.bgTask(); bt != nil {
+			want = bt.taskID
+		}
+	}
+	switch {
+	case want > s.nextID:
+		s.nextID = want
+		t.id = want
+		return
+	case want > 0 && !s.hasTaskIDLocked(want):
+		t.id = want
+		return
+	}
+	s.nextID++
+	t.id = s.nextID
+}
+
+func (s *Session) hasTaskIDLocked(id int) bool {
+	for t := range s.tasks {
+		if t.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // taskFinished removes a completed task and queues its last callbacks (if

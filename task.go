@@ -166,7 +166,12 @@ var ErrSessionInvalidated = errors.New("urlsession: task created on an invalidat
 // ErrTaskStarted is returned by SetDelegate once the task was resumed.
 var ErrTaskStarted = errors.New("urlsession: the task was already resumed")
 
-// TaskIdentifier returns the task's identifier, unique within its session.
+// TaskIdentifier returns the task's identifier, unique among the session's
+// tasks. In a background session, the task made for a transfer the daemon
+// already had (after a restart) keeps the identifier of the task that
+// created the transfer, as Apple's background sessions keep it across
+// launches, unless a task of the session already has it; the session's new
+// tasks are numbered after it.
 func (t *Task) TaskIdentifier() int { return t.id }
 
 // Session returns the session that created the task.

@@ -186,6 +186,9 @@ type Job struct {
 	// Response is the head of the final response of the job's last run,
 	// once it ended with one.
 	Response *Response `json:"response,omitempty"`
+	// TaskIdentifier is the identifier of the task that created the job,
+	// which the task made when the app reattaches keeps; 0 for none.
+	TaskIdentifier int `json:"task_identifier,omitempty"`
 	// Description is the app's description of the task (its
 	// taskDescription), kept for the task made when the app reattaches.
 	Description   string    `json:"description,omitempty"`
@@ -248,6 +251,9 @@ type NewJob struct {
 	// Description is the app's description of the task, at most
 	// MaxDescription bytes (see Job.Description).
 	Description string `json:"description,omitempty"`
+	// TaskIdentifier is the creating task's identifier (see
+	// Job.TaskIdentifier); not negative.
+	TaskIdentifier int `json:"task_identifier,omitempty"`
 }
 
 // Limits on what a message may hold.
@@ -279,6 +285,9 @@ func (n *NewJob) Validate() error {
 	}
 	if n.Kind == Upload && n.File == "" {
 		return fmt.Errorf("an upload needs the file its body is read from")
+	}
+	if n.TaskIdentifier < 0 {
+		return fmt.Errorf("task identifier %d is negative", n.TaskIdentifier)
 	}
 	if len(n.Description) > MaxDescription {
 		return fmt.Errorf("description: %d bytes, more than %d", len(n.Description), MaxDescription)

@@ -42,6 +42,7 @@ func TestDecodeNewJob(t *testing.T) {
 		{"upload destination", `{"session":"s","kind":"upload","file":"/f","destination":"/a","request":{"url":"https://h/"}}`, "only a download"},
 		{"destination is file", `{"session":"s","kind":"download","file":"/a","destination":"/a","request":{"url":"https://h/"}}`, "same path"},
 		{"download owning a file", `{"session":"s","kind":"download","owns_file":true,"request":{"url":"https://h/"}}`, "only an upload's"},
+		{"task identifier", `{"session":"s","kind":"download","task_identifier":-1,"request":{"url":"https://h/"}}`, "negative"},
 		{"description", `{"session":"s","kind":"download","description":"` + strings.Repeat("d", MaxDescription+1) + `","request":{"url":"https://h/"}}`, "description"},
 	}
 	for _, c := range bad {

@@ -112,7 +112,7 @@
 // response carry its head as "response" (url after redirects, proto,
 // status_code, header; bounded as a request's header is), which a Job
 // keeps too. A NewJob's "description" (the app's taskDescription, at most
-// 64 KiB) stays with its Job.
+// 64 KiB) and "task_identifier" (its taskIdentifier) stay with its Job.
 //
 // # Examples
 //

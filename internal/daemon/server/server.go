@@ -393,7 +393,7 @@ func (s *Server) CreateJob(ctx context.Context, n *api.NewJob) (api.Job, error) 
 		ID: newID(), Session: n.Session, Kind: n.Kind, Request: n.Request,
 		File: n.File, Destination: n.Destination, OwnsFile: n.OwnsFile, State: api.Queued, BytesExpected: -1,
 		EarliestBegin: n.EarliestBegin, Discretionary: n.Discretionary,
-		Priority: n.Priority, ResumeData: n.ResumeData, Description: n.Description,
+		Priority: n.Priority, ResumeData: n.ResumeData, Description: n.Description, TaskIdentifier: n.TaskIdentifier,
 		Created: now.UTC(), Deadline: now.Add(timeout).UTC(),
 	}
 	if n.BytesExpected > 0 {
