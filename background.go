@@ -489,8 +489,8 @@ func (b *background) progress(t *Task, done, expected int64, status int) {
 
 // respond makes head, the final response's head a job ended with, the
 // task's response (its header fields, protocol and the URL that answered:
-// what DidFinishDownloadingTo and DidCompleteWithError see). nil changes
-// nothing.
+// what DidFinishDownloadingTo and DidCompleteWithError see), and the
+// request of that URL its current request. nil changes nothing.
 func (b *background) respond(t *Task, head *api.Response) {
 	if head == nil || head.StatusCode < 100 || head.StatusCode > 999 {
 		return
@@ -518,6 +518,7 @@ func (b *background) respond(t *Task, head *api.Response) {
 	} else if old := t.response; old != nil {
 		length = old.ContentLength
 	}
+	t.current = req
 	t.response = &http.Response{
 		Status: fmt.Sprintf("%d %s", head.StatusCode, http.StatusText(head.StatusCode)), StatusCode: head.StatusCode,
 		Proto: proto, ProtoMajor: major, ProtoMinor: minor,

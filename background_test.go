@@ -837,6 +837,9 @@ func TestBackgroundTaskResponseHasTheHead(t *testing.T) {
 	if got := dt.OriginalRequest().URL.Path; got != "/go/r.bin" {
 		t.Errorf("original request %s", got)
 	}
+	if got := dt.CurrentRequest().URL.Path; got != "/file/r.bin" {
+		t.Errorf("current request %s, want the redirect's target", got)
+	}
 
 	// The same events replayed to the next process: the origin answers
 	// once this one has gone.
