@@ -948,6 +948,13 @@ func (b *background) deliver(e api.Event) {
 			// The last progress event may have been coalesced away: every
 			// byte sent is reported before the completion.
 			b.reportProgress(t, bt, e.BytesDone, e.BytesExpected, e.BytesResumed)
+			// Then the server's answer, as Apple's background uploads
+			// deliver it: through DidReceiveData.
+			t.received.Store(int64(len(e.Body)))
+			t.expectedRecv.Store(int64(len(e.Body)))
+			if d, ok := delegateFor[DataDelegate](t); ok && len(e.Body) > 0 {
+				d.DidReceiveData(b.s, t.data, e.Body)
+			}
 		}
 		var err *Error
 		if e.ErrorCode != 0 {

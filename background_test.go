@@ -244,6 +244,7 @@ type bgRecorder struct {
 	mu     sync.Mutex
 	lines  []string
 	heads  map[string]*http.Response // each download's Response in DidFinishDownloadingTo
+	bodies map[string][]byte         // what DidReceiveData gave each task
 	done   chan struct{}             // closed by DidFinishEventsForBackgroundSession
 	gone   chan struct{}             // closed by DidBecomeInvalidWithError
 }
@@ -254,6 +255,7 @@ var (
 	_ urlsession.DownloadProgressDelegate = (*bgRecorder)(nil)
 	_ urlsession.SendProgressDelegate     = (*bgRecorder)(nil)
 	_ urlsession.CompletionDelegate       = (*bgRecorder)(nil)
+	_ urlsession.DataDelegate             = (*bgRecorder)(nil)
 	_ urlsession.InvalidationDelegate     = (*bgRecorder)(nil)
 )
 
@@ -294,6 +296,16 @@ func (r *bgRecorder) DidResumeAtOffset(s *urlsession.Session, t *urlsession.Down
 
 func (r *bgRecorder) DidSendBodyData(s *urlsession.Session, t *urlsession.Task, n, total, expected int64) {
 	r.log("sent %s %d %d %d", taskName(t), n, total, expected)
+}
+
+func (r *bgRecorder) DidReceiveData(s *urlsession.Session, t *urlsession.DataTask, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bodies == nil {
+		r.bodies = map[string][]byte{}
+	}
+	name := taskName(t.Task)
+	r.bodies[name] = append(r.bodies[name], data...)
 }
 
 func (r *bgRecorder) DidFinishDownloadingTo(s *urlsession.Session, t *urlsession.DownloadTask, path string) {
@@ -862,6 +874,58 @@ func TestBackgroundTaskResponseHasTheHead(t *testing.T) {
 	head = rec3.heads["r.bin"]
 	rec3.mu.Unlock()
 	check("DidFinishDownloadingTo replayed", head)
+}
+
+// A background upload's response body reaches the app through
+// DidReceiveData before DidCompleteWithError, as in Apple's background
+// sessions; one too large to keep fails the task with -1103 and says so.
+func TestBackgroundUploadResponseBody(t *testing.T) {
+	startBackgroundDaemon(t)
+	answer := []byte(`{"id":"photo-7","stored":true}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		if r.URL.Path == "/big" {
+			w.Write(make([]byte, api.MaxResponseBody+1))
+			return
+		}
+		w.Write(answer)
+	}))
+	defer srv.Close()
+	s, rec := newBackground(t, "upload-answer")
+	file := filepath.Join(t.TempDir(), "photo")
+	if err := os.WriteFile(file, bgBody("photo", 64<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/photo", nil)
+	ut := s.UploadTaskFromFile(req, file)
+	ut.Resume()
+	waitClosed(t, ut.Done(), "completion of the upload")
+	rec.mu.Lock()
+	got := rec.bodies["photo"]
+	rec.mu.Unlock()
+	if err := ut.Err(); err != nil || !bytes.Equal(got, answer) || ut.CountOfBytesReceived() != int64(len(answer)) ||
+		ut.Response().Header.Get("Content-Type") != "application/json" {
+		t.Errorf("upload: %v, DidReceiveData %q, %d bytes received, response %v; want %q", err, got, ut.CountOfBytesReceived(), ut.Response(), answer)
+	}
+	if lines := uploadCallbacks(rec); lines[len(lines)-1] != "complete photo 0 201 resume=false" {
+		t.Errorf("callbacks %q", lines)
+	}
+
+	bigReq, _ := http.NewRequest("POST", srv.URL+"/big", nil)
+	big := s.UploadTaskFromFile(bigReq, file)
+	big.Resume()
+	waitClosed(t, big.Done(), "completion of the upload with a big answer")
+	if err := big.Err(); urlsession.CodeOf(err) != urlsession.ErrDataLengthExceedsMaximum || !strings.Contains(err.Error(), "was sent") {
+		t.Errorf("upload with a %d-byte answer: %v, want -1103 saying the upload was sent", api.MaxResponseBody+1, err)
+	}
+	rec.mu.Lock()
+	n := len(rec.bodies["big"])
+	rec.mu.Unlock()
+	if n != 0 {
+		t.Errorf("DidReceiveData gave %d bytes of the answer too big to keep", n)
+	}
 }
 
 func TestBackgroundTasksListsTheDaemonsJobs(t *testing.T) {

@@ -268,6 +268,7 @@ const (
 	MaxLaunchArgSize = 4 << 10
 	MaxPath          = 4096
 	MaxDescription   = 64 << 10 // bytes of a job's description
+	MaxResponseBody  = 2 << 20  // bytes of an upload's response body kept for the app
 )
 
 // Validate reports what is wrong with a new job.
@@ -526,10 +527,14 @@ type Event struct {
 	StatusCode   int    `json:"status_code,omitempty"`
 	// Response, in finish-downloading and complete events of a job that
 	// ended with a response, is its head (see Job.Response).
-	Response     *Response `json:"response,omitempty"`
-	ErrorCode    int       `json:"error_code,omitempty"`
-	ErrorMessage string    `json:"error_message,omitempty"`
-	ResumeData   []byte    `json:"resume_data,omitempty"`
+	Response *Response `json:"response,omitempty"`
+	// Body, in the complete event of an upload that finished, is the
+	// response's body (base64 in JSON), at most MaxResponseBody bytes:
+	// the app's DidReceiveData.
+	Body         []byte `json:"body,omitempty"`
+	ErrorCode    int    `json:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+	ResumeData   []byte `json:"resume_data,omitempty"`
 }
 
 // Events is the body of GET /v1/sessions/{id}/events.

@@ -5,6 +5,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/urlsession-go/urlsession"
@@ -58,7 +59,16 @@ func (r *Runner) upload(ctx context.Context, job api.Job, rep *reporter) server.
 			if te := retryStatus(resp); te != nil {
 				return server.Result{Err: te, StatusCode: resp.StatusCode, Response: api.NewResponse(resp)}
 			}
-			return server.Result{StatusCode: resp.StatusCode, Response: api.NewResponse(resp), BytesDone: d.bytes()}
+			body, whole := d.responseBody()
+			if !whole {
+				// The upload is done; the app could not be given the
+				// answer whole, so it is told so rather than handed a
+				// part of it.
+				return server.Result{StatusCode: resp.StatusCode, Response: api.NewResponse(resp), BytesDone: d.bytes(),
+					Err: &server.TransferError{Code: int(urlsession.ErrDataLengthExceedsMaximum), Permanent: true,
+						Message: fmt.Sprintf("the upload was sent, but its response body is larger than the %d bytes a background upload keeps", api.MaxResponseBody)}}
+			}
+			return server.Result{StatusCode: resp.StatusCode, Response: api.NewResponse(resp), Body: body, BytesDone: d.bytes()}
 		}
 		if data != nil && staleResumeData(err) && canStartOver(job, data) {
 			r.log.Info("upload resume data unusable: starting over", "job", job.ID)
@@ -79,10 +89,34 @@ type uploadDelegate struct {
 	mu      sync.Mutex
 	sent    int64
 	started bool
-	resumed int64 // the bytes the server held when the upload continued
+	resumed int64  // the bytes the server held when the upload continued
+	body    []byte // the response body, up to api.MaxResponseBody
+	over    bool   // the response body went past api.MaxResponseBody
 }
 
-var _ urlsession.SendProgressDelegate = (*uploadDelegate)(nil)
+var (
+	_ urlsession.SendProgressDelegate = (*uploadDelegate)(nil)
+	_ urlsession.DataDelegate         = (*uploadDelegate)(nil)
+)
+
+// DidReceiveData keeps the response body for the app, up to
+// api.MaxResponseBody bytes.
+func (d *uploadDelegate) DidReceiveData(_ *urlsession.Session, _ *urlsession.DataTask, data []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.over || len(d.body)+len(data) > api.MaxResponseBody {
+		d.over, d.body = true, nil
+		return
+	}
+	d.body = append(d.body, data...)
+}
+
+// responseBody returns the response body and whether it is whole.
+func (d *uploadDelegate) responseBody() ([]byte, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.body, !d.over
+}
 
 func (d *uploadDelegate) DidSendBodyData(_ *urlsession.Session, _ *urlsession.Task, n, total, expected int64) {
 	d.mu.Lock()

@@ -53,6 +53,9 @@ type Result struct {
 	StatusCode int
 	// Response is the final response's head, when there is one.
 	Response *api.Response
+	// Body is an upload's response body (at most api.MaxResponseBody
+	// bytes), which its complete event carries.
+	Body []byte
 	// File is the downloaded file, which the daemon hands over in a
 	// finish-downloading event; empty for uploads.
 	File       string

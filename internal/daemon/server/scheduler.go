@@ -199,6 +199,7 @@ func (s *Server) finish(js *jobState, res Result, cause error) {
 		j.BytesDone = res.BytesDone
 	}
 	j.Response = res.Response // this run's; endLocked sends it with a status
+	js.body = res.Body
 	if res.Err == nil && res.StatusCode != 0 {
 		// The transfer finished before the stop took effect: its
 		// completion wins, as a cancel after completion does nothing.

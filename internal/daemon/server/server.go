@@ -121,6 +121,7 @@ type jobState struct {
 	rateAt      time.Time
 	rateBytes   int64
 	checkpoint  []byte // resume data reported while running, not yet stored
+	body        []byte // an upload's response body, for its complete event (see endLocked)
 }
 
 type sessionState struct {
@@ -623,9 +624,14 @@ func (s *Server) endLocked(ctx context.Context, js *jobState, state api.State, c
 			BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: j.BytesResumed, StatusCode: status,
 			Response: j.Response})
 	}
-	evs = append(evs, api.Event{Job: j.ID, Kind: api.Complete, Time: now, ErrorCode: code, ErrorMessage: msg,
+	complete := api.Event{Job: j.ID, Kind: api.Complete, Time: now, ErrorCode: code, ErrorMessage: msg,
 		ResumeData: resume, StatusCode: status, BytesDone: j.BytesDone, BytesExpected: j.BytesExpected,
-		BytesResumed: j.BytesResumed, Response: j.Response})
+		BytesResumed: j.BytesResumed, Response: j.Response}
+	if state == api.Completed && j.Kind == api.Upload {
+		complete.Body = js.body
+	}
+	js.body = nil
+	evs = append(evs, complete)
 	s.log.Info("job ended", "job", j.ID, "state", state, "code", code, "message", msg)
 	return s.saveLocked(ctx, js, evs...)
 }
