@@ -164,7 +164,8 @@ func (t *Task) EarliestBeginDate() time.Time {
 
 // SetEarliestBeginDate sets the earliest time a background session's
 // task starts its transfer (Apple's earliestBeginDate). It takes effect
-// when set before the first Resume; other sessions ignore it.
+// when set before the first Resume; other sessions ignore it. When the
+// time comes, a DelayedRequestDelegate decides whether the task starts.
 func (t *Task) SetEarliestBeginDate(d time.Time) {
 	t.mu.Lock()
 	t.hintsLocked().earliest = d
@@ -319,6 +320,7 @@ type bgTask struct {
 	resumed   bool // DidResumeAtOffset was delivered (a download that continues)
 	owned     bool // file is the daemon's (see api.NewJob.OwnsFile)
 	wrote     bool // file was written by this task's Resume (removed if no job takes it)
+	asking    bool // a begin-delayed question is open (background.mu)
 	// taskID is, for a task made for a job found at the daemon, the task
 	// identifier the job was created with (0: none), which the task keeps
 	// unless another task of the session has it.
@@ -487,6 +489,94 @@ func (b *background) progress(t *Task, done, expected int64, status int) {
 	}
 }
 
+// jobRequest is req as a daemon job sends it: with the configuration's
+// additional headers.
+func (b *background) jobRequest(req *http.Request) api.Request {
+	h := req.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	for k, vs := range b.s.cfg.HTTPAdditionalHeaders {
+		if _, ok := h[k]; !ok {
+			h[k] = append([]string(nil), vs...)
+		}
+	}
+	if len(h) == 0 {
+		h = nil
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	return api.Request{Method: method, URL: req.URL.String(), Header: h}
+}
+
+// beginDelayed asks the task's DelayedRequestDelegate whether its job,
+// due now, starts (a begin-delayed event), and sends the answer to the
+// daemon; without the delegate the job starts. It runs on the delegate
+// queue; a question already open for the task is not asked twice.
+func (b *background) beginDelayed(t *Task, bt *bgTask) {
+	b.mu.Lock()
+	if bt.asking {
+		b.mu.Unlock()
+		return
+	}
+	bt.asking = true
+	b.mu.Unlock()
+	d, ok := delegateFor[DelayedRequestDelegate](t)
+	if !ok {
+		go b.answerBegin(t, bt, delayedAnswer{disp: DelayedRequestContinueLoading})
+		return
+	}
+	q := &question{set: func(v any) bool {
+		a, ok := v.(delayedAnswer)
+		if ok {
+			go b.answerBegin(t, bt, a)
+		}
+		return ok
+	}}
+	t.mu.Lock()
+	t.more().question = q
+	req := t.current
+	t.mu.Unlock()
+	disp, newReq := d.WillBeginDelayedRequest(b.s, t, req)
+	t.mu.Lock()
+	t.more().question = nil
+	later := q.later
+	t.mu.Unlock()
+	if later == nil {
+		go b.answerBegin(t, bt, delayedAnswer{disp, newReq})
+	}
+}
+
+// answerBegin sends the answer to a begin-delayed event. A request the
+// daemon refuses cancels the job; when the daemon cannot be reached, the
+// next process to attach is asked again.
+func (b *background) answerBegin(t *Task, bt *bgTask, a delayedAnswer) {
+	ans := api.Begin{Disposition: api.BeginContinue}
+	switch {
+	case a.disp == DelayedRequestCancel:
+		ans.Disposition = api.BeginCancel
+	case a.disp == DelayedRequestUseNewRequest && a.req != nil && a.req.URL != nil:
+		r := b.jobRequest(a.req)
+		ans = api.Begin{Disposition: api.BeginUseNewRequest, Request: &r}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
+	defer cancel()
+	_, err := b.cl.Begin(ctx, bt.job, ans)
+	if errors.Is(err, api.ErrBadRequest) && ans.Disposition == api.BeginUseNewRequest {
+		_, err = b.cl.Begin(ctx, bt.job, api.Begin{Disposition: api.BeginCancel})
+	}
+	b.mu.Lock()
+	bt.asking = false
+	b.mu.Unlock()
+	if err == nil && ans.Request != nil {
+		t.mu.Lock()
+		t.current = a.req
+		t.mu.Unlock()
+	}
+}
+
 // respond makes head, the final response's head a job ended with, the
 // task's response (its header fields, protocol and the URL that answered:
 // what DidFinishDownloadingTo and DidCompleteWithError see), and the
@@ -524,6 +614,13 @@ func (b *background) respond(t *Task, head *api.Response) {
 		Proto: proto, ProtoMajor: major, ProtoMinor: minor,
 		Header: h, Body: http.NoBody, ContentLength: length, Request: req,
 	}
+}
+
+// asksBeforeBegin reports whether t's delegate decides when its delayed
+// start comes.
+func asksBeforeBegin(t *Task) bool {
+	_, ok := delegateFor[DelayedRequestDelegate](t)
+	return ok
 }
 
 func fromJobPriority(p int) float32 {
@@ -931,6 +1028,8 @@ func (b *background) deliver(e api.Event) {
 	case api.WriteProgress, api.SendProgress:
 		b.progress(t, e.BytesDone, e.BytesExpected, 0)
 		b.reportProgress(t, bt, e.BytesDone, e.BytesExpected, e.BytesResumed)
+	case api.BeginDelayed:
+		b.beginDelayed(t, bt)
 	case api.FinishDownloading:
 		b.progress(t, e.BytesDone, e.BytesExpected, e.StatusCode)
 		b.respond(t, e.Response)
@@ -1335,22 +1434,6 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 		return api.NewJob{}, &Error{Code: ErrUnknown,
 			Err: fmt.Errorf("%w: download requests with a body (use an upload task from a file)", ErrNotInBackground)}
 	}
-	h := req.Header.Clone()
-	if h == nil {
-		h = http.Header{}
-	}
-	for k, vs := range s.cfg.HTTPAdditionalHeaders {
-		if _, ok := h[k]; !ok {
-			h[k] = append([]string(nil), vs...)
-		}
-	}
-	if len(h) == 0 {
-		h = nil
-	}
-	method := req.Method
-	if method == "" {
-		method = http.MethodGet
-	}
 	t.mu.Lock()
 	prio := t.priority
 	var hints taskHints
@@ -1367,12 +1450,13 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 	n := api.NewJob{
 		Session:         s.bg.id,
 		Kind:            bt.kind,
-		Request:         api.Request{Method: method, URL: req.URL.String(), Header: h},
+		Request:         s.bg.jobRequest(req),
 		EarliestBegin:   hints.earliest,
 		Discretionary:   s.cfg.IsDiscretionary,
 		Priority:        toJobPriority(prio),
 		Description:     desc,
 		TaskIdentifier:  t.id,
+		AskBeforeBegin:  !hints.earliest.IsZero() && asksBeforeBegin(t),
 		ResumeData:      bt.resume,
 		ResourceTimeout: s.cfg.resourceTimeout().Seconds(),
 	}

@@ -928,6 +928,137 @@ func TestBackgroundUploadResponseBody(t *testing.T) {
 	}
 }
 
+// delayedRecorder is a bgRecorder that answers WillBeginDelayedRequest.
+type delayedRecorder struct {
+	*bgRecorder
+	asked  chan string // the path of each request asked about
+	answer func(t *urlsession.Task, req *http.Request) (urlsession.DelayedRequestDisposition, *http.Request)
+}
+
+func (d *delayedRecorder) WillBeginDelayedRequest(s *urlsession.Session, t *urlsession.Task, req *http.Request) (urlsession.DelayedRequestDisposition, *http.Request) {
+	d.asked <- req.URL.Path
+	return d.answer(t, req)
+}
+
+// A background task with an earliest begin date asks its delegate when
+// the date comes (Apple's willBeginDelayedRequest): it continues, loads
+// another request, or is cancelled, as answered, now or later; a question
+// left open when the process goes is asked of the next one.
+func TestBackgroundWillBeginDelayedRequest(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	o := newBackgroundOrigin(t, false)
+	var deferred sync.WaitGroup
+	dr := &delayedRecorder{bgRecorder: newRecorder(nil, ""), asked: make(chan string, 10)}
+	dr.answer = func(task *urlsession.Task, req *http.Request) (urlsession.DelayedRequestDisposition, *http.Request) {
+		switch taskName(task) {
+		case "a.bin":
+			r, _ := http.NewRequest("GET", o.URL+"/file/b.bin", nil)
+			return urlsession.DelayedRequestUseNewRequest, r
+		case "c.bin":
+			return urlsession.DelayedRequestCancel, nil
+		case "d.bin":
+			later := task.Later()
+			deferred.Add(1)
+			go func() {
+				defer deferred.Done()
+				time.Sleep(50 * time.Millisecond)
+				if err := later.DelayedRequest(urlsession.DelayedRequestContinueLoading, nil); err != nil {
+					t.Errorf("DelayedRequest: %v", err)
+				}
+			}()
+			return urlsession.DelayedRequestCancel, nil // ignored: decided later
+		}
+		task.Later() // e.bin: never decided in this process
+		return urlsession.DelayedRequestCancel, nil
+	}
+	s, err := urlsession.New(urlsession.BackgroundConfiguration("delayed"), dr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, dr.done, "DidFinishEventsForBackgroundSession")
+	begin := time.Now().Add(300 * time.Millisecond)
+	tasks := map[string]*urlsession.DownloadTask{}
+	for _, name := range []string{"a.bin", "c.bin", "d.bin", "e.bin"} {
+		req, _ := http.NewRequest("GET", o.URL+"/file/"+name, nil)
+		dt := s.DownloadTask(req)
+		dt.SetEarliestBeginDate(begin)
+		dt.Resume()
+		tasks[name] = dt
+	}
+	plain, _ := http.NewRequest("GET", o.URL+"/file/p.bin", nil)
+	undated := s.DownloadTask(plain) // no date: not asked
+	undated.Resume()
+	for _, name := range []string{"a.bin", "c.bin", "d.bin"} {
+		waitClosed(t, tasks[name].Done(), "completion of "+name)
+	}
+	waitClosed(t, undated.Done(), "completion of the task without a date")
+	if time.Now().Before(begin) {
+		t.Errorf("tasks completed before their earliest begin date")
+	}
+	deferred.Wait()
+	lines := dr.recorded()
+	for _, want := range []string{
+		fmt.Sprintf("finish a.bin %d %s", bgSize, sha(bgBody("b.bin", bgSize))),
+		"complete a.bin 0 200 resume=false",
+		"complete c.bin -999 0 resume=false",
+		fmt.Sprintf("finish d.bin %d %s", bgSize, sha(bgBody("d.bin", bgSize))),
+		"complete d.bin 0 200 resume=false",
+		"complete p.bin 0 200 resume=false",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("callbacks %q lack %q", lines, want)
+		}
+	}
+	if got := tasks["a.bin"].CurrentRequest().URL.Path; got != "/file/b.bin" {
+		t.Errorf("current request of the task given a new request: %s", got)
+	}
+	close(dr.asked)
+	var asked []string
+	for p := range dr.asked {
+		asked = append(asked, p)
+	}
+	if slices.Sort(asked); !slices.Equal(asked, []string{"/file/a.bin", "/file/c.bin", "/file/d.bin", "/file/e.bin"}) {
+		t.Errorf("asked about %q, want the four dated tasks once each", asked)
+	}
+	jobs := d.waitJobs(t, "delayed", func(jobs []api.Job) bool {
+		return slices.ContainsFunc(jobs, func(j api.Job) bool { return j.Asking })
+	})
+	for _, j := range jobs {
+		if !j.State.Final() && (!j.Asking || j.State != api.Queued) {
+			t.Errorf("job %+v: want e.bin's queued, waiting for its answer", j)
+		}
+	}
+
+	// The open question goes to the next process of the session.
+	s.FinishTasksAndInvalidate()
+	waitClosed(t, dr.gone, "DidBecomeInvalidWithError")
+	d.waitDetached(t, "delayed")
+	dr2 := &delayedRecorder{bgRecorder: newRecorder(nil, ""), asked: make(chan string, 10)}
+	dr2.answer = func(*urlsession.Task, *http.Request) (urlsession.DelayedRequestDisposition, *http.Request) {
+		return urlsession.DelayedRequestContinueLoading, nil
+	}
+	s2, err := urlsession.New(urlsession.BackgroundConfiguration("delayed"), dr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s2.FinishTasksAndInvalidate(); <-s2.Invalidated() }()
+	select {
+	case p := <-dr2.asked:
+		if p != "/file/e.bin" {
+			t.Errorf("the next process was asked about %s", p)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the next process was not asked in a minute")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !slices.Contains(dr2.recorded(), "complete e.bin 0 200 resume=false") {
+		if time.Now().After(deadline) {
+			t.Fatalf("e.bin did not complete in a minute: %q", dr2.recorded())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestBackgroundTasksListsTheDaemonsJobs(t *testing.T) {
 	d := startBackgroundDaemon(t)
 	o := newBackgroundOrigin(t, true)

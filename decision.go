@@ -8,7 +8,8 @@ import (
 )
 
 // Decision is the answer to a delegate's question (a redirect, a response
-// disposition, an authentication challenge) given after the callback that
+// disposition, an authentication challenge, a delayed background task's
+// start) given after the callback that
 // was asked has returned: Apple's completion handlers, for delegates that
 // take their time (a challenge that asks a person, a token to fetch). Get
 // one with Task.Later from inside the callback; the session's queue goes on
@@ -48,6 +49,17 @@ func (d *Decision) Challenge(disp AuthChallengeDisposition, cred *Credential) er
 	return d.make(challengeAnswer{disp, cred})
 }
 
+// DelayedRequest answers WillBeginDelayedRequest.
+func (d *Decision) DelayedRequest(disp DelayedRequestDisposition, req *http.Request) error {
+	return d.make(delayedAnswer{disp, req})
+}
+
+// delayedAnswer is the answer to WillBeginDelayedRequest.
+type delayedAnswer struct {
+	disp DelayedRequestDisposition
+	req  *http.Request
+}
+
 func (d *Decision) make(v any) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -69,7 +81,8 @@ type question struct {
 
 // Later lets the delegate callback now running for the task answer after it
 // returns: call it from inside WillPerformHTTPRedirection,
-// DidReceiveResponse, DidReceiveChallenge or TaskDidReceiveChallenge, return
+// DidReceiveResponse, DidReceiveChallenge, TaskDidReceiveChallenge or
+// WillBeginDelayedRequest, return
 // anything (the return value is ignored), and make the returned Decision
 // when ready, from any goroutine. Outside those callbacks Later returns nil.
 // Calling it again in the same callback returns the same Decision.

@@ -149,6 +149,39 @@ type CacheDelegate interface {
 	WillCacheResponse(s *Session, t *DataTask, proposed *urlcache.CachedResponse) *urlcache.CachedResponse
 }
 
+// DelayedRequestDelegate decides about a background task whose earliest
+// begin date has come: Apple's willBeginDelayedRequest.
+type DelayedRequestDelegate interface {
+	// WillBeginDelayedRequest is called when a task of a background
+	// session given an earliest begin date (SetEarliestBeginDate) before
+	// its first Resume is about to start, with the request it would send.
+	// It returns DelayedRequestContinueLoading to send it,
+	// DelayedRequestUseNewRequest with the request to send instead (an
+	// http or https URL; its body is not sent), or DelayedRequestCancel
+	// to cancel the task, which then completes with ErrCancelled. To
+	// decide after returning, call t.Later() and make its Decision (see
+	// Decision.DelayedRequest). The daemon holds the transfer until the
+	// answer comes: when no process of the session runs at that date, the
+	// next one to attach (started by a launch event where a LaunchCommand
+	// is set) is asked. Without this delegate, a task starts at its date.
+	WillBeginDelayedRequest(s *Session, t *Task, req *http.Request) (DelayedRequestDisposition, *http.Request)
+}
+
+// DelayedRequestDisposition is what a DelayedRequestDelegate decides.
+// The values are Apple's.
+type DelayedRequestDisposition int
+
+const (
+	// DelayedRequestContinueLoading starts the task with its request.
+	DelayedRequestContinueLoading DelayedRequestDisposition = 0
+	// DelayedRequestUseNewRequest starts the task with the request given
+	// with it (DelayedRequestContinueLoading when that is nil); a request
+	// the daemon refuses (not http or https) cancels the task.
+	DelayedRequestUseNewRequest DelayedRequestDisposition = 1
+	// DelayedRequestCancel cancels the task.
+	DelayedRequestCancel DelayedRequestDisposition = 2
+)
+
 // ResponseDisposition is what a ResponseDelegate decides about a response.
 // The values are Apple's.
 type ResponseDisposition int

@@ -85,6 +85,7 @@ var delegateInterfaces = []reflect.Type{
 	reflect.TypeFor[InformationalResponseDelegate](),
 	reflect.TypeFor[BodyStreamFromOffsetDelegate](),
 	reflect.TypeFor[BackgroundEventsDelegate](),
+	reflect.TypeFor[DelayedRequestDelegate](),
 }
 
 // callback is one delegate callback.

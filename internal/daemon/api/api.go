@@ -186,6 +186,10 @@ type Job struct {
 	// Response is the head of the final response of the job's last run,
 	// once it ended with one.
 	Response *Response `json:"response,omitempty"`
+	// AskBeforeBegin: the app answers before the job starts (see
+	// BeginDelayed); Asking: the job is due and waits for that answer.
+	AskBeforeBegin bool `json:"ask_before_begin,omitempty"`
+	Asking         bool `json:"asking,omitempty"`
 	// TaskIdentifier is the identifier of the task that created the job,
 	// which the task made when the app reattaches keeps; 0 for none.
 	TaskIdentifier int `json:"task_identifier,omitempty"`
@@ -254,6 +258,44 @@ type NewJob struct {
 	// TaskIdentifier is the creating task's identifier (see
 	// Job.TaskIdentifier); not negative.
 	TaskIdentifier int `json:"task_identifier,omitempty"`
+	// AskBeforeBegin, with EarliestBegin, has the daemon ask the app
+	// before the job starts (see BeginDelayed).
+	AskBeforeBegin bool `json:"ask_before_begin,omitempty"`
+}
+
+// Begin is the body of POST /v1/jobs/{id}/begin: the app's answer to a
+// begin-delayed event.
+type Begin struct {
+	// Disposition is "continue" (start the job), "use-new-request" (start
+	// it with Request instead) or "cancel" (cancel it).
+	Disposition string `json:"disposition"`
+	// Request replaces the job's request with "use-new-request".
+	Request *Request `json:"request,omitempty"`
+}
+
+// The dispositions of a Begin.
+const (
+	BeginContinue      = "continue"
+	BeginUseNewRequest = "use-new-request"
+	BeginCancel        = "cancel"
+)
+
+// Validate reports what is wrong with an answer.
+func (b *Begin) Validate() error {
+	switch b.Disposition {
+	case BeginContinue, BeginCancel:
+		if b.Request != nil {
+			return fmt.Errorf("disposition %q takes no request", b.Disposition)
+		}
+	case BeginUseNewRequest:
+		if b.Request == nil {
+			return fmt.Errorf("disposition %q needs the request", b.Disposition)
+		}
+		return b.Request.Validate()
+	default:
+		return fmt.Errorf("disposition %q: want %q, %q or %q", b.Disposition, BeginContinue, BeginUseNewRequest, BeginCancel)
+	}
+	return nil
 }
 
 // Limits on what a message may hold.
@@ -286,6 +328,9 @@ func (n *NewJob) Validate() error {
 	}
 	if n.Kind == Upload && n.File == "" {
 		return fmt.Errorf("an upload needs the file its body is read from")
+	}
+	if n.AskBeforeBegin && n.EarliestBegin.IsZero() {
+		return fmt.Errorf("ask_before_begin needs an earliest_begin")
 	}
 	if n.TaskIdentifier < 0 {
 		return fmt.Errorf("task identifier %d is negative", n.TaskIdentifier)
@@ -479,6 +524,11 @@ const (
 	// Complete is DidCompleteWithError: ErrorCode 0 for success, else a
 	// URLError code with ResumeData where the transfer can continue.
 	Complete EventKind = "complete"
+	// BeginDelayed is willBeginDelayedRequest: a job created with
+	// AskBeforeBegin is due and waits (Job.Asking) for the app's answer,
+	// POST /v1/jobs/{id}/begin. A process that attaches while the job
+	// still waits, its earlier question acknowledged, is asked again.
+	BeginDelayed EventKind = "begin-delayed"
 )
 
 // EventsReplayed is not an event of the store but a marker of the attach
@@ -501,7 +551,7 @@ func (k EventKind) Coalesced() bool { return k == WriteProgress || k == SendProg
 // Valid reports whether k is one of the kinds above.
 func (k EventKind) Valid() bool {
 	switch k {
-	case WriteProgress, SendProgress, FinishDownloading, Complete:
+	case WriteProgress, SendProgress, FinishDownloading, Complete, BeginDelayed:
 		return true
 	}
 	return false

@@ -144,3 +144,24 @@ func TestNewResponse(t *testing.T) {
 		t.Errorf("kept %d bytes of header (%d fields), want at most %d, A first", size, len(r.Header), MaxHeaderBytes)
 	}
 }
+
+func TestDecodeBegin(t *testing.T) {
+	b, err := DecodeBegin(strings.NewReader(`{"disposition":"use-new-request","request":{"method":"GET","url":"https://example.com/x"}}`))
+	if err != nil || b.Disposition != BeginUseNewRequest || b.Request.URL != "https://example.com/x" {
+		t.Fatalf("DecodeBegin = %+v, %v", b, err)
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"disposition":"maybe"}`, "want"},
+		{`{"disposition":"use-new-request"}`, "needs the request"},
+		{`{"disposition":"continue","request":{"url":"https://h/"}}`, "takes no request"},
+		{`{"disposition":"use-new-request","request":{"url":"file:///etc/passwd"}}`, "only http and https"},
+		{`{"disposition":"cancel","x":1}`, "unknown field"},
+	} {
+		if _, err := DecodeBegin(strings.NewReader(c.body)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", c.body, err, c.want)
+		}
+	}
+	if _, err := DecodeNewJob(strings.NewReader(`{"session":"s","kind":"download","ask_before_begin":true,"request":{"url":"https://h/"}}`)); err == nil || !strings.Contains(err.Error(), "earliest_begin") {
+		t.Errorf("ask_before_begin without a date: %v", err)
+	}
+}

@@ -71,6 +71,18 @@ func DecodeNewJob(r io.Reader) (*NewJob, error) {
 	return &n, nil
 }
 
+// DecodeBegin decodes and validates the body of POST /v1/jobs/{id}/begin.
+func DecodeBegin(r io.Reader) (*Begin, error) {
+	var b Begin
+	if err := Decode(r, MaxBody, &b); err != nil {
+		return nil, err
+	}
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
 // DecodeAttach decodes and validates the body of POST
 // /v1/sessions/{id}/attach; an empty body is an Attach with zero fields.
 func DecodeAttach(r io.Reader) (*Attach, error) {

@@ -40,6 +40,7 @@
 //	POST /v1/jobs/{id}/pause           → Job
 //	POST /v1/jobs/{id}/resume          → Job
 //	POST /v1/jobs/{id}/cancel          → Job
+//	POST /v1/jobs/{id}/begin           Begin → Job (answers a begin-delayed event)
 //	GET  /v1/watch                     ?session=ID → job stream
 //
 // Pause and cancel of a running job answer at once with the job as it is
@@ -107,7 +108,12 @@
 // (DidFinishDownloadingTo: file, which the process moves away before
 // acknowledging), complete (DidCompleteWithError: error_code 0 for
 // success, else a URLError code such as -999 cancelled or -1001 timed
-// out, with resume_data where the transfer can continue). The
+// out, with resume_data where the transfer can continue), begin-delayed
+// (willBeginDelayedRequest: a job created with "ask_before_begin" and an
+// earliest_begin is due and waits, "asking", for POST
+// /v1/jobs/{id}/begin with {"disposition": "continue" | "use-new-request"
+// (with "request") | "cancel"}; a process that attaches while it waits
+// and the question was acknowledged is asked again). The
 // finish-downloading and complete events of a job that ended with a
 // response carry its head as "response" (url after redirects, proto,
 // status_code, header; bounded as a request's header is), which a Job

@@ -191,6 +191,12 @@ func (c *Client) Cancel(ctx context.Context, id string) (api.Job, error) {
 	return c.action(ctx, id, "cancel")
 }
 
+// Begin answers a job's begin-delayed event (see api.BeginDelayed).
+func (c *Client) Begin(ctx context.Context, id string, b api.Begin) (api.Job, error) {
+	var v api.Job
+	return v, c.do(ctx, http.MethodPost, "/jobs/"+url.PathEscape(id)+"/begin", b, &v)
+}
+
 // Events returns up to limit (1 to 500; 0 for 500) waiting events of a
 // session after a sequence number.
 func (c *Client) Events(ctx context.Context, session string, after int64, limit int) (api.Events, error) {

@@ -30,6 +30,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+p+"/jobs", s.handleCreate)
 	mux.HandleFunc("GET "+p+"/jobs/{id}", s.handleJob)
 	mux.HandleFunc("POST "+p+"/jobs/{id}/{action}", s.handleAction)
+	mux.HandleFunc("POST "+p+"/jobs/{id}/begin", s.handleBegin)
 	mux.HandleFunc("GET "+p+"/watch", s.handleWatch)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), Status: http.StatusNotFound})
@@ -167,6 +168,25 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, j)
+}
+
+func (s *Server) handleBegin(w http.ResponseWriter, r *http.Request) {
+	if err := jsonBody(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	b, err := api.DecodeBegin(r.Body)
+	if err != nil {
+		writeError(w, badRequest(err))
+		return
+	}
+	j, err := s.Begin(r.Context(), r.PathValue("id"), b)
+	if err != nil {
+		s.logError(r, err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
 }
 
 func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
@@ -346,6 +366,9 @@ func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.mu.Lock()
+	s.askAgainLocked(r.Context(), id, sess.AckedSeq)
+	s.mu.Unlock()
 	stream, err := startSSE(w)
 	if err != nil {
 		writeError(w, err)

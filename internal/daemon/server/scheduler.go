@@ -84,6 +84,18 @@ func (s *Server) schedule() time.Time {
 				due(now.Add(time.Minute)) // conditions are polled
 				continue
 			}
+			if j.AskBeforeBegin {
+				// The app decides first (willBeginDelayedRequest): ask
+				// once, then wait for Begin.
+				if !j.Asking {
+					j.Asking = true
+					if err := s.saveLocked(ctx, js, api.Event{Job: j.ID, Kind: api.BeginDelayed, Time: now.UTC()}); err != nil {
+						j.Asking = false
+						return now.Add(time.Second)
+					}
+				}
+				continue
+			}
 			ready = append(ready, js)
 		}
 	}

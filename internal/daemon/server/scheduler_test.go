@@ -585,3 +585,109 @@ func TestDestinationKeptAndHandedOver(t *testing.T) {
 		}
 	})
 }
+
+// A job that asks before it begins waits, when due, for the app's answer:
+// one begin-delayed event, no run; then it starts as answered, with its
+// request or another, or is cancelled. An answer to a job not waiting is
+// a conflict. A question its process acknowledged is asked again when the
+// session attaches, after a restart of the daemon too.
+func TestAskBeforeBegin(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, dir, func(c *Config) { c.MinThroughput = -1 })
+		begin := time.Now().Add(time.Minute)
+		ids := map[string]string{}
+		for _, name := range []string{"go", "other", "cancel", "open"} {
+			j := r.create(api.NewJob{EarliestBegin: begin, AskBeforeBegin: true, Request: api.Request{URL: "https://example.com/" + name}})
+			ids[name] = j.ID
+		}
+		plain := r.create(api.NewJob{})
+		synctest.Wait()
+		if run := r.runner.next(); run == nil || run.job.ID != plain.ID {
+			t.Fatalf("the job that asks nothing did not start first: %+v", run)
+		}
+		if _, err := r.srv.Begin(context.Background(), ids["go"], &api.Begin{Disposition: api.BeginContinue}); !errors.Is(err, api.ErrConflict) {
+			t.Errorf("an answer before the question: %v, want a conflict", err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if run := r.runner.next(); run != nil {
+			t.Fatalf("%s started before its answer", run.job.Request.URL)
+		}
+		asked := map[string]bool{}
+		for _, e := range r.events("s") {
+			if e.Kind == api.BeginDelayed {
+				if asked[e.Job] {
+					t.Errorf("job %s asked twice", e.Job)
+				}
+				asked[e.Job] = true
+			}
+		}
+		for name, id := range ids {
+			if j := r.job(id); !asked[id] || !j.Asking || j.State != api.Queued {
+				t.Errorf("%s: asked %t, job %+v; want asked and waiting", name, asked[id], j)
+			}
+		}
+
+		ctx := context.Background()
+		if _, err := r.srv.Begin(ctx, ids["go"], &api.Begin{Disposition: api.BeginContinue}); err != nil {
+			t.Fatal(err)
+		}
+		newReq := api.Request{Method: "GET", URL: "https://example.com/instead"}
+		if _, err := r.srv.Begin(ctx, ids["other"], &api.Begin{Disposition: api.BeginUseNewRequest, Request: &newReq}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.srv.Begin(ctx, ids["cancel"], &api.Begin{Disposition: api.BeginCancel}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		started := map[string]bool{}
+		for run := r.runner.next(); run != nil; run = r.runner.next() {
+			started[run.job.Request.URL] = true
+		}
+		if !started["https://example.com/go"] || !started["https://example.com/instead"] || len(started) != 2 {
+			t.Errorf("started %v, want go and instead", started)
+		}
+		if j := r.job(ids["cancel"]); j.State != api.Cancelled || j.ErrorCode != codeCancelled {
+			t.Errorf("cancelled job %+v", j)
+		}
+		if _, err := r.srv.Begin(ctx, ids["go"], &api.Begin{Disposition: api.BeginContinue}); !errors.Is(err, api.ErrConflict) {
+			t.Errorf("a second answer: %v, want a conflict", err)
+		}
+
+		// The open question, acknowledged, is asked again at the next
+		// attachment, by this daemon and by the next one.
+		last := r.events("s")[len(r.events("s"))-1].Seq
+		if err := r.srv.Ack(ctx, "s", last); err != nil {
+			t.Fatal(err)
+		}
+		countAsks := func(r *rig) int {
+			n := 0
+			for _, e := range r.events("s") {
+				if e.Kind == api.BeginDelayed && e.Job == ids["open"] {
+					n++
+				}
+			}
+			return n
+		}
+		r.srv.mu.Lock()
+		r.srv.askAgainLocked(ctx, "s", last)
+		r.srv.askAgainLocked(ctx, "s", last) // the new question waits: not again
+		r.srv.mu.Unlock()
+		if n := countAsks(r); n != 1 {
+			t.Errorf("%d questions waiting after the reattachment, want 1", n)
+		}
+		r.close()
+		r2 := newRig(t, dir, func(c *Config) { c.MinThroughput = -1 })
+		defer r2.close()
+		r2.srv.mu.Lock()
+		r2.srv.askAgainLocked(ctx, "s", last) // still waiting: not asked again
+		r2.srv.mu.Unlock()
+		if n := countAsks(r2); n != 1 {
+			t.Errorf("%d questions waiting after the restart, want 1", n)
+		}
+		if j := r2.job(ids["open"]); !j.Asking {
+			t.Errorf("after the restart the job %+v no longer waits for its answer", j)
+		}
+	})
+}

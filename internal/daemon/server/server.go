@@ -122,6 +122,7 @@ type jobState struct {
 	rateBytes   int64
 	checkpoint  []byte // resume data reported while running, not yet stored
 	body        []byte // an upload's response body, for its complete event (see endLocked)
+	askSeq      int64  // seq of the job's newest begin-delayed event
 }
 
 type sessionState struct {
@@ -216,8 +217,13 @@ func New(cfg Config) (*Server, error) {
 				return nil, fmt.Errorf("server: loading events: %w", err)
 			}
 			for _, e := range evs {
-				if js := s.jobs[e.Job]; js != nil && e.Kind == api.Complete {
+				js := s.jobs[e.Job]
+				switch {
+				case js == nil:
+				case e.Kind == api.Complete:
 					js.completeSeq = e.Seq
+				case e.Kind == api.BeginDelayed:
+					js.askSeq = e.Seq
 				}
 			}
 		}
@@ -394,7 +400,8 @@ func (s *Server) CreateJob(ctx context.Context, n *api.NewJob) (api.Job, error) 
 		ID: newID(), Session: n.Session, Kind: n.Kind, Request: n.Request,
 		File: n.File, Destination: n.Destination, OwnsFile: n.OwnsFile, State: api.Queued, BytesExpected: -1,
 		EarliestBegin: n.EarliestBegin, Discretionary: n.Discretionary,
-		Priority: n.Priority, ResumeData: n.ResumeData, Description: n.Description, TaskIdentifier: n.TaskIdentifier,
+		Priority: n.Priority, ResumeData: n.ResumeData,
+		Description: n.Description, TaskIdentifier: n.TaskIdentifier, AskBeforeBegin: n.AskBeforeBegin,
 		Created: now.UTC(), Deadline: now.Add(timeout).UTC(),
 	}
 	if n.BytesExpected > 0 {
@@ -569,6 +576,60 @@ func (s *Server) Cancel(ctx context.Context, id string) (api.Job, error) {
 	return js.job, nil
 }
 
+// Begin answers a job's begin-delayed event: start it, start it with
+// another request, or cancel it. A job that is not waiting for an answer
+// (never asked, already answered, ended) is a conflict.
+func (s *Server) Begin(ctx context.Context, id string, b *api.Begin) (api.Job, error) {
+	if b.Disposition == api.BeginCancel {
+		s.mu.Lock()
+		js := s.jobs[id]
+		asking := js != nil && js.job.Asking
+		s.mu.Unlock()
+		if js != nil && !asking {
+			return js.job, conflict("job %s is not waiting to begin", id)
+		}
+		return s.Cancel(ctx, id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	js := s.jobs[id]
+	if js == nil {
+		return api.Job{}, notFound("job", id)
+	}
+	j := &js.job
+	if !j.Asking || j.State.Final() {
+		return *j, conflict("job %s is not waiting to begin", id)
+	}
+	old := *j
+	if b.Disposition == api.BeginUseNewRequest {
+		j.Request = *b.Request
+		j.ResumeData = nil // resume data belongs to the old request
+	}
+	j.AskBeforeBegin, j.Asking = false, false
+	if err := s.saveLocked(ctx, js); err != nil {
+		*j = old
+		return api.Job{}, err
+	}
+	s.log.Info("job may begin", "job", id, "disposition", b.Disposition)
+	s.poke()
+	return *j, nil
+}
+
+// askAgainLocked asks again, in a new begin-delayed event, about each job
+// of session that waits for an answer to a question its process
+// acknowledged (through acked) and so will not answer: the process that
+// attaches now is asked.
+func (s *Server) askAgainLocked(ctx context.Context, session string, acked int64) {
+	now := time.Now().UTC()
+	for _, js := range s.jobs {
+		j := &js.job
+		if j.Session != session || !j.Asking || j.State.Final() || js.askSeq > acked {
+			continue
+		}
+		_ = s.saveLocked(ctx, js, api.Event{Job: j.ID, Kind: api.BeginDelayed, Time: now})
+	}
+}
+
 // saveLocked stores js's job and tells watchers.
 func (s *Server) saveLocked(ctx context.Context, js *jobState, evs ...api.Event) error {
 	stored, err := s.st.PutJob(ctx, &js.job, evs...)
@@ -588,10 +649,13 @@ func (s *Server) eventsAppendedLocked(session string, evs []api.Event) {
 	ss := s.sessionLocked(session)
 	ss.pending = true
 	for _, e := range evs {
-		if e.Kind == api.Complete {
-			if js := s.jobs[e.Job]; js != nil {
-				js.completeSeq = e.Seq
-			}
+		js := s.jobs[e.Job]
+		switch {
+		case js == nil:
+		case e.Kind == api.Complete:
+			js.completeSeq = e.Seq
+		case e.Kind == api.BeginDelayed:
+			js.askSeq = e.Seq
 		}
 	}
 	if ss.attached != nil {
