@@ -539,6 +539,9 @@ func (b *background) beginDelayed(t *Task, bt *bgTask) {
 	t.more().question = q
 	req := t.current
 	t.mu.Unlock()
+	if req != nil {
+		req = req.Clone(context.Background()) // the delegate's to change
+	}
 	disp, newReq := d.WillBeginDelayedRequest(b.s, t, req)
 	t.mu.Lock()
 	t.more().question = nil
