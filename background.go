@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -317,10 +319,11 @@ type bgTask struct {
 	// events' BytesResumed), as a task in process counts from its resume
 	// offset. A task found at the daemon reports from 0 instead.
 	continues bool
-	resumed   bool // DidResumeAtOffset was delivered (a download that continues)
-	owned     bool // file is the daemon's (see api.NewJob.OwnsFile)
-	wrote     bool // file was written by this task's Resume (removed if no job takes it)
-	asking    bool // a begin-delayed question is open (background.mu)
+	resumed   bool         // DidResumeAtOffset was delivered (a download that continues)
+	owned     bool         // file is the daemon's (see api.NewJob.OwnsFile)
+	wrote     bool         // file was written by this task's Resume (removed if no job takes it)
+	asking    bool         // a begin-delayed question is open (background.mu)
+	metrics   *api.Metrics // the complete event's (background.mu)
 	// taskID is, for a task made for a job found at the daemon, the task
 	// identifier the job was created with (0: none), which the task keeps
 	// unless another task of the session has it.
@@ -590,12 +593,41 @@ func (b *background) respond(t *Task, head *api.Response) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	req := t.orig
-	if u, err := url.Parse(head.URL); err == nil && head.URL != "" && req != nil && u.String() != req.URL.String() {
-		req = req.Clone(context.Background())
+	req := requestAt(t.orig, "", head.URL)
+	resp := responseFrom(head, req)
+	if resp.ContentLength < 0 && t.response != nil {
+		resp.ContentLength = t.response.ContentLength
+	}
+	t.current = req
+	t.response = resp
+}
+
+// requestAt returns orig, or a copy of it with method (when not empty)
+// and rawURL (when it parses and differs), the request a daemon's
+// transfer sent.
+func requestAt(orig *http.Request, method, rawURL string) *http.Request {
+	if orig == nil {
+		return nil
+	}
+	u, err := url.Parse(rawURL)
+	sameURL := err != nil || rawURL == "" || u.String() == orig.URL.String()
+	if sameURL && (method == "" || method == orig.Method) {
+		return orig
+	}
+	req := orig.Clone(context.Background())
+	if !sameURL {
 		req.URL = u
 		req.Host = u.Host
 	}
+	if method != "" {
+		req.Method = method
+	}
+	return req
+}
+
+// responseFrom returns the response of head (a valid status) to req,
+// without a body.
+func responseFrom(head *api.Response, req *http.Request) *http.Response {
 	proto := head.Proto
 	major, minor, ok := http.ParseHTTPVersion(proto)
 	if !ok {
@@ -608,15 +640,55 @@ func (b *background) respond(t *Task, head *api.Response) {
 	length := int64(-1)
 	if n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
 		length = n
-	} else if old := t.response; old != nil {
-		length = old.ContentLength
 	}
-	t.current = req
-	t.response = &http.Response{
+	return &http.Response{
 		Status: fmt.Sprintf("%d %s", head.StatusCode, http.StatusText(head.StatusCode)), StatusCode: head.StatusCode,
 		Proto: proto, ProtoMajor: major, ProtoMinor: minor,
 		Header: h, Body: http.NoBody, ContentLength: length, Request: req,
 	}
+}
+
+// taskMetrics returns the metrics of a background task that completes:
+// its job's last run's transactions, when the daemon sent them.
+func taskMetrics(t *Task, am *api.Metrics) *TaskMetrics {
+	t.mu.Lock()
+	orig, start := t.orig, t.startTime
+	t.mu.Unlock()
+	m := &TaskMetrics{TaskStart: start}
+	if !start.IsZero() {
+		m.TaskDuration = time.Since(start)
+	}
+	if am == nil {
+		return m
+	}
+	m.RedirectCount = am.RedirectCount
+	for _, at := range am.Transactions {
+		req := requestAt(orig, at.Method, at.URL)
+		tx := TransactionMetrics{
+			Request:    req,
+			FetchStart: at.FetchStart, DomainLookupStart: at.DomainLookupStart, DomainLookupEnd: at.DomainLookupEnd,
+			ConnectStart: at.ConnectStart, ConnectEnd: at.ConnectEnd,
+			SecureConnectionStart: at.SecureConnectionStart, SecureConnectionEnd: at.SecureConnectionEnd,
+			RequestStart: at.RequestStart, RequestEnd: at.RequestEnd, ResponseStart: at.ResponseStart, ResponseEnd: at.ResponseEnd,
+			NetworkProtocolName: at.NetworkProtocolName, ReusedConnection: at.ReusedConnection, ProxyConnection: at.ProxyConnection,
+			NegotiatedTLSProtocolVersion: at.TLSVersion, NegotiatedTLSCipherSuite: at.TLSCipherSuite,
+			ResourceFetchType:      ResourceFetchType(at.FetchType),
+			RequestHeaderBytesSent: at.RequestHeaderBytesSent, RequestBodyBytesSent: at.RequestBodyBytesSent,
+			ResponseHeaderBytesReceived: at.ResponseHeaderBytesReceived, ResponseBodyBytesReceived: at.ResponseBodyBytesReceived,
+			ResponseBodyBytesAfterDecoding: at.ResponseBodyBytesAfterDecoding,
+		}
+		if h := at.Response; h != nil && h.StatusCode >= 100 && h.StatusCode <= 999 {
+			tx.Response = responseFrom(h, req)
+		}
+		if ap, err := netip.ParseAddrPort(at.RemoteAddr); err == nil {
+			tx.RemoteAddr = net.TCPAddrFromAddrPort(ap)
+		}
+		if ap, err := netip.ParseAddrPort(at.LocalAddr); err == nil {
+			tx.LocalAddr = net.TCPAddrFromAddrPort(ap)
+		}
+		m.Transactions = append(m.Transactions, tx)
+	}
+	return m
 }
 
 // asksBeforeBegin reports whether t's delegate decides when its delayed
@@ -805,6 +877,12 @@ func (b *background) finish(t *Task, e *Error, resumeData []byte) {
 	var errOut error
 	if e != nil {
 		errOut = e
+	}
+	if d, ok := delegateFor[MetricsDelegate](t); ok {
+		b.mu.Lock()
+		am := bt.metrics
+		b.mu.Unlock()
+		d.DidFinishCollectingMetrics(b.s, t, taskMetrics(t, am))
 	}
 	if d, ok := delegateFor[CompletionDelegate](t); ok {
 		d.DidCompleteWithError(b.s, t, errOut)
@@ -1076,6 +1154,9 @@ func (b *background) deliver(e api.Event) {
 				}
 			}
 		}
+		b.mu.Lock()
+		bt.metrics = e.Metrics
+		b.mu.Unlock()
 		b.finish(t, err, e.ResumeData)
 	}
 }

@@ -245,8 +245,9 @@ type bgRecorder struct {
 	lines  []string
 	heads  map[string]*http.Response // each download's Response in DidFinishDownloadingTo
 	bodies map[string][]byte         // what DidReceiveData gave each task
-	done   chan struct{}             // closed by DidFinishEventsForBackgroundSession
-	gone   chan struct{}             // closed by DidBecomeInvalidWithError
+	mets   map[string]*urlsession.TaskMetrics
+	done   chan struct{} // closed by DidFinishEventsForBackgroundSession
+	gone   chan struct{} // closed by DidBecomeInvalidWithError
 }
 
 var (
@@ -256,6 +257,7 @@ var (
 	_ urlsession.SendProgressDelegate     = (*bgRecorder)(nil)
 	_ urlsession.CompletionDelegate       = (*bgRecorder)(nil)
 	_ urlsession.DataDelegate             = (*bgRecorder)(nil)
+	_ urlsession.MetricsDelegate          = (*bgRecorder)(nil)
 	_ urlsession.InvalidationDelegate     = (*bgRecorder)(nil)
 )
 
@@ -296,6 +298,15 @@ func (r *bgRecorder) DidResumeAtOffset(s *urlsession.Session, t *urlsession.Down
 
 func (r *bgRecorder) DidSendBodyData(s *urlsession.Session, t *urlsession.Task, n, total, expected int64) {
 	r.log("sent %s %d %d %d", taskName(t), n, total, expected)
+}
+
+func (r *bgRecorder) DidFinishCollectingMetrics(s *urlsession.Session, t *urlsession.Task, m *urlsession.TaskMetrics) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mets == nil {
+		r.mets = map[string]*urlsession.TaskMetrics{}
+	}
+	r.mets[taskName(t)] = m
 }
 
 func (r *bgRecorder) DidReceiveData(s *urlsession.Session, t *urlsession.DataTask, data []byte) {
@@ -851,6 +862,21 @@ func TestBackgroundTaskResponseHasTheHead(t *testing.T) {
 	}
 	if got := dt.CurrentRequest().URL.Path; got != "/file/r.bin" {
 		t.Errorf("current request %s, want the redirect's target", got)
+	}
+	// The metrics the daemon's transfer collected reach the app too.
+	rec.mu.Lock()
+	m := rec.mets["r.bin"]
+	rec.mu.Unlock()
+	if m == nil || m.RedirectCount != 1 || len(m.Transactions) != 2 || m.TaskStart.IsZero() {
+		t.Fatalf("metrics %+v, want one redirect in two transactions", m)
+	}
+	first, last := m.Transactions[0], m.Transactions[1]
+	if first.Request.URL.Path != "/go/r.bin" || first.Response == nil || first.Response.StatusCode != http.StatusFound ||
+		last.Request.URL.Path != "/file/r.bin" || last.Response == nil || last.Response.StatusCode != 200 ||
+		last.Response.Header.Get("ETag") != `"r.bin"` || last.ResponseBodyBytesReceived != bgSize ||
+		last.NetworkProtocolName != "http/1.1" || last.RemoteAddr == nil || last.RemoteAddr.String() != strings.TrimPrefix(o.URL, "http://") ||
+		last.FetchStart.IsZero() || last.ResponseEnd.Before(last.FetchStart) {
+		t.Errorf("transactions %+v\n%+v", first, last)
 	}
 
 	// The same events replayed to the next process: the origin answers

@@ -117,6 +117,53 @@ func NewResponse(resp *http.Response) *Response {
 	return r
 }
 
+// Metrics are a finished transfer's metrics, as its last run collected
+// them, for the app's DidFinishCollectingMetrics: each request sent (its
+// method and URL only: no header of the daemon's, credentials included,
+// leaves it) with its response's head and timings.
+type Metrics struct {
+	RedirectCount int           `json:"redirect_count,omitempty"`
+	Transactions  []Transaction `json:"transactions,omitempty"`
+}
+
+// MaxTransactions bounds the transactions a Metrics carries (the first
+// request and at most 16 redirects, with room for authentication legs).
+const MaxTransactions = 32
+
+// Transaction is one request of a transfer and its response.
+type Transaction struct {
+	Method   string    `json:"method"`
+	URL      string    `json:"url"`
+	Response *Response `json:"response,omitempty"`
+
+	FetchStart            time.Time `json:"fetch_start,omitzero"`
+	DomainLookupStart     time.Time `json:"domain_lookup_start,omitzero"`
+	DomainLookupEnd       time.Time `json:"domain_lookup_end,omitzero"`
+	ConnectStart          time.Time `json:"connect_start,omitzero"`
+	ConnectEnd            time.Time `json:"connect_end,omitzero"`
+	SecureConnectionStart time.Time `json:"secure_connection_start,omitzero"`
+	SecureConnectionEnd   time.Time `json:"secure_connection_end,omitzero"`
+	RequestStart          time.Time `json:"request_start,omitzero"`
+	RequestEnd            time.Time `json:"request_end,omitzero"`
+	ResponseStart         time.Time `json:"response_start,omitzero"`
+	ResponseEnd           time.Time `json:"response_end,omitzero"`
+
+	NetworkProtocolName string `json:"network_protocol_name,omitempty"`
+	RemoteAddr          string `json:"remote_addr,omitempty"`
+	LocalAddr           string `json:"local_addr,omitempty"`
+	ReusedConnection    bool   `json:"reused_connection,omitempty"`
+	ProxyConnection     bool   `json:"proxy_connection,omitempty"`
+	TLSVersion          uint16 `json:"tls_version,omitempty"`
+	TLSCipherSuite      uint16 `json:"tls_cipher_suite,omitempty"`
+	FetchType           int    `json:"fetch_type,omitempty"`
+
+	RequestHeaderBytesSent         int64 `json:"request_header_bytes_sent,omitempty"`
+	RequestBodyBytesSent           int64 `json:"request_body_bytes_sent,omitempty"`
+	ResponseHeaderBytesReceived    int64 `json:"response_header_bytes_received,omitempty"`
+	ResponseBodyBytesReceived      int64 `json:"response_body_bytes_received,omitempty"`
+	ResponseBodyBytesAfterDecoding int64 `json:"response_body_bytes_after_decoding,omitempty"`
+}
+
 // sensitive are the header fields whose values never appear in logs.
 var sensitive = map[string]bool{
 	"Authorization":       true,
@@ -578,6 +625,9 @@ type Event struct {
 	// Response, in finish-downloading and complete events of a job that
 	// ended with a response, is its head (see Job.Response).
 	Response *Response `json:"response,omitempty"`
+	// Metrics, in the complete event of a job that ran, are its last
+	// run's metrics.
+	Metrics *Metrics `json:"metrics,omitempty"`
 	// Body, in the complete event of an upload that finished, is the
 	// response's body (base64 in JSON), at most MaxResponseBody bytes:
 	// the app's DidReceiveData.

@@ -117,7 +117,9 @@
 // finish-downloading and complete events of a job that ended with a
 // response carry its head as "response" (url after redirects, proto,
 // status_code, header; bounded as a request's header is), which a Job
-// keeps too; the complete event of an upload that finished carries the
+// keeps too; a complete event carries the last run's "metrics" (each
+// request's method and URL, its response's head, timings and byte
+// counts); the complete event of an upload that finished carries the
 // response's body as "body" (base64, at most 2 MiB: a larger one fails
 // the job with -1103). A NewJob's "description" (the app's taskDescription, at most
 // 64 KiB) and "task_identifier" (its taskIdentifier) stay with its Job.

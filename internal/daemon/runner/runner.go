@@ -187,18 +187,63 @@ func (r *Runner) Close(ctx context.Context) error {
 func (r *Runner) Run(ctx context.Context, job api.Job, progress func(server.Progress)) server.Result {
 	rep := &reporter{f: progress}
 	defer rep.close()
+	var res server.Result
 	if job.Kind == api.Upload {
-		return r.upload(ctx, job, rep)
+		res = r.upload(ctx, job, rep)
+	} else {
+		res = r.download(ctx, job, rep)
 	}
-	return r.download(ctx, job, rep)
+	res.Metrics = rep.taskMetrics()
+	return res
 }
 
 // reporter passes progress on until Run returns; callbacks still queued
-// on the session's delegate queue then report nothing.
+// on the session's delegate queue then report nothing. It keeps the
+// metrics of the run's last task.
 type reporter struct {
-	mu     sync.Mutex
-	f      func(server.Progress)
-	closed bool
+	mu      sync.Mutex
+	f       func(server.Progress)
+	closed  bool
+	metrics *api.Metrics
+}
+
+// DidFinishCollectingMetrics keeps m for the job's complete event; the
+// run's delegates embed the reporter.
+func (p *reporter) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsession.Task, m *urlsession.TaskMetrics) {
+	am := &api.Metrics{RedirectCount: m.RedirectCount}
+	for _, tx := range m.Transactions[:min(len(m.Transactions), api.MaxTransactions)] {
+		at := api.Transaction{
+			Response:   api.NewResponse(tx.Response),
+			FetchStart: tx.FetchStart, DomainLookupStart: tx.DomainLookupStart, DomainLookupEnd: tx.DomainLookupEnd,
+			ConnectStart: tx.ConnectStart, ConnectEnd: tx.ConnectEnd,
+			SecureConnectionStart: tx.SecureConnectionStart, SecureConnectionEnd: tx.SecureConnectionEnd,
+			RequestStart: tx.RequestStart, RequestEnd: tx.RequestEnd, ResponseStart: tx.ResponseStart, ResponseEnd: tx.ResponseEnd,
+			NetworkProtocolName: tx.NetworkProtocolName, ReusedConnection: tx.ReusedConnection, ProxyConnection: tx.ProxyConnection,
+			TLSVersion: tx.NegotiatedTLSProtocolVersion, TLSCipherSuite: tx.NegotiatedTLSCipherSuite, FetchType: int(tx.ResourceFetchType),
+			RequestHeaderBytesSent: tx.RequestHeaderBytesSent, RequestBodyBytesSent: tx.RequestBodyBytesSent,
+			ResponseHeaderBytesReceived: tx.ResponseHeaderBytesReceived, ResponseBodyBytesReceived: tx.ResponseBodyBytesReceived,
+			ResponseBodyBytesAfterDecoding: tx.ResponseBodyBytesAfterDecoding,
+		}
+		if tx.Request != nil && tx.Request.URL != nil {
+			at.Method, at.URL = tx.Request.Method, tx.Request.URL.Redacted()
+		}
+		if tx.RemoteAddr != nil {
+			at.RemoteAddr = tx.RemoteAddr.String()
+		}
+		if tx.LocalAddr != nil {
+			at.LocalAddr = tx.LocalAddr.String()
+		}
+		am.Transactions = append(am.Transactions, at)
+	}
+	p.mu.Lock()
+	p.metrics = am
+	p.mu.Unlock()
+}
+
+func (p *reporter) taskMetrics() *api.Metrics {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.metrics
 }
 
 func (p *reporter) report(pr server.Progress) {
@@ -533,6 +578,7 @@ var (
 	_ urlsession.DownloadDelegate         = (*downloadDelegate)(nil)
 	_ urlsession.DownloadProgressDelegate = (*downloadDelegate)(nil)
 	_ urlsession.DownloadResumeDelegate   = (*downloadDelegate)(nil)
+	_ urlsession.MetricsDelegate          = (*downloadDelegate)(nil)
 )
 
 func (d *downloadDelegate) DidWriteData(_ *urlsession.Session, _ *urlsession.DownloadTask, _, total, expected int64) {
@@ -569,6 +615,10 @@ func (d *downloadDelegate) DidFinishDownloadingTo(_ *urlsession.Session, t *urls
 	d.mu.Lock()
 	d.placed, d.placeErr, d.placeTook = err == nil, err, took
 	d.mu.Unlock()
+}
+
+func (d *downloadDelegate) DidFinishCollectingMetrics(s *urlsession.Session, t *urlsession.Task, m *urlsession.TaskMetrics) {
+	d.rep.DidFinishCollectingMetrics(s, t, m)
 }
 
 func (d *downloadDelegate) bytes() int64 {

@@ -97,7 +97,12 @@ type uploadDelegate struct {
 var (
 	_ urlsession.SendProgressDelegate = (*uploadDelegate)(nil)
 	_ urlsession.DataDelegate         = (*uploadDelegate)(nil)
+	_ urlsession.MetricsDelegate      = (*uploadDelegate)(nil)
 )
+
+func (d *uploadDelegate) DidFinishCollectingMetrics(s *urlsession.Session, t *urlsession.Task, m *urlsession.TaskMetrics) {
+	d.rep.DidFinishCollectingMetrics(s, t, m)
+}
 
 // DidReceiveData keeps the response body for the app, up to
 // api.MaxResponseBody bytes.

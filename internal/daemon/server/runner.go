@@ -56,6 +56,9 @@ type Result struct {
 	// Body is an upload's response body (at most api.MaxResponseBody
 	// bytes), which its complete event carries.
 	Body []byte
+	// Metrics are the run's metrics, which the complete event carries
+	// when the job ends with this run.
+	Metrics *api.Metrics
 	// File is the downloaded file, which the daemon hands over in a
 	// finish-downloading event; empty for uploads.
 	File       string

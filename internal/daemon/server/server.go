@@ -120,9 +120,10 @@ type jobState struct {
 	winBytes    int64
 	rateAt      time.Time
 	rateBytes   int64
-	checkpoint  []byte // resume data reported while running, not yet stored
-	body        []byte // an upload's response body, for its complete event (see endLocked)
-	askSeq      int64  // seq of the job's newest begin-delayed event
+	checkpoint  []byte       // resume data reported while running, not yet stored
+	body        []byte       // an upload's response body, for its complete event (see endLocked)
+	askSeq      int64        // seq of the job's newest begin-delayed event
+	metrics     *api.Metrics // the last run's, for the complete event (see endLocked)
 }
 
 type sessionState struct {
@@ -694,7 +695,8 @@ func (s *Server) endLocked(ctx context.Context, js *jobState, state api.State, c
 	if state == api.Completed && j.Kind == api.Upload {
 		complete.Body = js.body
 	}
-	js.body = nil
+	complete.Metrics = js.metrics
+	js.body, js.metrics = nil, nil
 	evs = append(evs, complete)
 	s.log.Info("job ended", "job", j.ID, "state", state, "code", code, "message", msg)
 	return s.saveLocked(ctx, js, evs...)
