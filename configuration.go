@@ -274,6 +274,18 @@ type Configuration struct {
 	// timeouts, the TCP stack's, and 10 seconds for a QUIC handshake.
 	ConnectTimeout time.Duration
 
+	// MultipathServiceType is Apple's multipathServiceType: with a value
+	// other than MultipathNone, the session's TCP connections (http,
+	// https, ftp, WebSocket and stream tasks, and connections to proxies)
+	// are Multipath TCP (RFC 8684) where the system allows it, and plain
+	// TCP where it does not or the server does not speak it. On Linux
+	// (net.mptcp.enabled) the kernel's path manager, configured with `ip
+	// mptcp`, decides which paths carry the subflows, so the three values
+	// open the same kind of connection. It does not apply to a
+	// DialContext of the caller's, nor to HTTP/3; values other than the
+	// four fail Validate.
+	MultipathServiceType MultipathServiceType
+
 	// ResumableUploadVersion is the interop version of "Resumable Uploads
 	// for HTTP" (draft-ietf-httpbis-resumable-upload) that upload tasks
 	// from memory or from a file offer servers, as Apple's platforms do
@@ -500,11 +512,30 @@ func (c *Configuration) Clone() *Configuration {
 // exception domain, a malformed PinnedDomains entry, or a
 // ProxyConfiguration whose proxy URLs, exceptions or PAC URL cannot be read.
 // New calls it and reports the problem by returning the error.
+// MultipathServiceType says whether and how a session's connections use
+// Multipath TCP. The values are Apple's.
+type MultipathServiceType int
+
+const (
+	// MultipathNone uses plain TCP.
+	MultipathNone MultipathServiceType = 0
+	// MultipathHandover moves a connection to another path when its own
+	// fails (Apple's handover).
+	MultipathHandover MultipathServiceType = 1
+	// MultipathInteractive prefers the path with the lowest latency.
+	MultipathInteractive MultipathServiceType = 2
+	// MultipathAggregate uses every path at once.
+	MultipathAggregate MultipathServiceType = 3
+)
+
 func (c *Configuration) Validate() error {
 	for name := range c.HTTPAdditionalHeaders {
 		if IsReservedHeader(name) {
 			return fmt.Errorf("urlsession: HTTPAdditionalHeaders may not set the reserved header %q", name)
 		}
+	}
+	if c.MultipathServiceType < MultipathNone || c.MultipathServiceType > MultipathAggregate {
+		return fmt.Errorf("urlsession: MultipathServiceType %d is not a multipath service type", int(c.MultipathServiceType))
 	}
 	switch c.HTTPCookieAcceptPolicy {
 	case CookieAcceptOnlyFromMainDocumentDomain, CookieAcceptAlways, CookieAcceptNever:

@@ -150,7 +150,11 @@ func defaultUserAgent() string {
 func baseDial(cfg *Configuration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	dial := cfg.DialContext
 	if dial == nil {
-		dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
+		d := &net.Dialer{KeepAlive: 30 * time.Second}
+		if cfg.MultipathServiceType != MultipathNone {
+			d.SetMultipathTCP(true) // falls back to TCP where MPTCP is not available
+		}
+		dial = d.DialContext
 	}
 	limit := cfg.ConnectTimeout
 	if limit <= 0 {
