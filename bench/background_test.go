@@ -30,14 +30,26 @@ import (
 	"github.com/urlsession-go/urlsession/internal/daemon/store"
 )
 
-// fileRunner finishes every download at once with a 1 KiB file.
+// fileRunner finishes every download at once with a 1 KiB file, and the
+// response head and metrics a transfer from nginx reports.
 type fileRunner struct{}
 
 func (fileRunner) Run(ctx context.Context, job api.Job, progress func(daemon.Progress)) daemon.Result {
 	if err := os.WriteFile(job.File, make([]byte, 1024), 0o600); err != nil {
 		return daemon.Result{Err: &daemon.TransferError{Code: -3003, Message: err.Error(), Permanent: true}}
 	}
-	return daemon.Result{File: job.File, StatusCode: http.StatusOK, BytesDone: 1024}
+	now := time.Now()
+	head := &api.Response{URL: job.Request.URL, Proto: "HTTP/1.1", StatusCode: http.StatusOK, Header: http.Header{
+		"Server": {"nginx/1.22.1"}, "Date": {now.UTC().Format(http.TimeFormat)}, "Content-Type": {"application/octet-stream"},
+		"Content-Length": {"1024"}, "Last-Modified": {now.UTC().Format(http.TimeFormat)}, "Etag": {`"674c8a51-400"`},
+		"Accept-Ranges": {"bytes"},
+	}}
+	tx := api.Transaction{Method: http.MethodGet, URL: job.Request.URL, Response: head,
+		FetchStart: now, ConnectStart: now, ConnectEnd: now, RequestStart: now, RequestEnd: now, ResponseStart: now, ResponseEnd: now,
+		NetworkProtocolName: "http/1.1", RemoteAddr: "127.0.0.1:8080", LocalAddr: "127.0.0.1:40000", FetchType: 1,
+		RequestHeaderBytesSent: 160, ResponseHeaderBytesReceived: 250, ResponseBodyBytesReceived: 1024, ResponseBodyBytesAfterDecoding: 1024}
+	return daemon.Result{File: job.File, StatusCode: http.StatusOK, BytesDone: 1024, Response: head,
+		Metrics: &api.Metrics{Transactions: []api.Transaction{tx}}}
 }
 
 // replayDelegate counts the callbacks of a reattached session.
