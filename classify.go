@@ -41,7 +41,11 @@ func classify(err error, rawURL string) *Error {
 		}
 		return &Error{Code: Code(fe.Code), URL: rawURL, Err: cause}
 	}
-	return &Error{Code: codeOfCause(err), URL: rawURL, Err: err}
+	e := &Error{Code: codeOfCause(err), URL: rawURL, Err: err}
+	if r, ok := errors.AsType[*refusedNetwork](err); ok {
+		e.Code, e.reason, e.hasReason = ErrNotConnectedToInternet, r.reason, true
+	}
+	return e
 }
 
 // codeOfCause returns the code for an error that carries none. The checks run

@@ -175,6 +175,25 @@ type Configuration struct {
 	// or its resource timeout passes. When false such a task fails at once.
 	WaitsForConnectivity bool
 
+	// DisallowCellularAccess refuses connections that leave by a cellular
+	// network: Apple's allowsCellularAccess set to false (negated, so that
+	// the zero value is Apple's default). DisallowExpensiveNetworkAccess
+	// refuses those over an expensive one, which on Linux is a network
+	// NetworkManager counts metered (set so, or guessed: a phone's
+	// hotspot): Apple's allowsExpensiveNetworkAccess set to false. The
+	// network is that of the interface the connection leaves by, which
+	// NetworkManager (asked over the system bus, its answer kept a few
+	// seconds) calls a modem, or metered. A refused connection fails its
+	// request with ErrNotConnectedToInternet, whose
+	// Error.NetworkUnavailableReason says why, or, with
+	// WaitsForConnectivity, waits for another network. Where
+	// NetworkManager cannot be asked, no connection is refused. They apply
+	// to the session's TCP connections (http, https, ftp, WebSocket and
+	// stream tasks, proxies), not to a DialContext of the caller's nor to
+	// HTTP/3.
+	DisallowCellularAccess         bool
+	DisallowExpensiveNetworkAccess bool
+
 	// Protocols are custom protocol handlers, consulted in order before the
 	// built-in http and https handling (Apple's protocolClasses). The first
 	// whose CanHandle accepts a request loads it.

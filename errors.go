@@ -181,6 +181,30 @@ type Error struct {
 	// to resume the upload, still holds it, and the task failed on the
 	// network or timed out, not when it was cancelled.
 	UploadTaskResumeData []byte
+
+	reason    NetworkUnavailableReason // see NetworkUnavailableReason
+	hasReason bool
+}
+
+// NetworkUnavailableReason says why a network the system has was not used
+// (Apple's URLError.NetworkUnavailableReason). The values are Apple's.
+type NetworkUnavailableReason int
+
+const (
+	// NetworkUnavailableCellular: the network is cellular and the
+	// configuration disallows cellular access.
+	NetworkUnavailableCellular NetworkUnavailableReason = 0
+	// NetworkUnavailableExpensive: the network is expensive (metered) and
+	// the configuration disallows expensive network access.
+	NetworkUnavailableExpensive NetworkUnavailableReason = 1
+)
+
+// NetworkUnavailableReason reports why the request found no network it
+// may use, when the cause was the configuration's refusal of a cellular
+// or expensive network (see Configuration.DisallowCellularAccess); ok is
+// false otherwise.
+func (e *Error) NetworkUnavailableReason() (reason NetworkUnavailableReason, ok bool) {
+	return e.reason, e.hasReason
 }
 
 // Error returns a one-line description: the code's text and number, the
