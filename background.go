@@ -1532,17 +1532,19 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 			Err: fmt.Errorf("urlsession: the task description has %d bytes; a background task keeps %d at most", len(desc), api.MaxDescription)}
 	}
 	n := api.NewJob{
-		Session:         s.bg.id,
-		Kind:            bt.kind,
-		Request:         s.bg.jobRequest(req),
-		EarliestBegin:   hints.earliest,
-		Discretionary:   s.cfg.IsDiscretionary,
-		Priority:        toJobPriority(prio),
-		Description:     desc,
-		TaskIdentifier:  t.id,
-		AskBeforeBegin:  !hints.earliest.IsZero() && asksBeforeBegin(t),
-		ResumeData:      bt.resume,
-		ResourceTimeout: s.cfg.resourceTimeout().Seconds(),
+		Session:           s.bg.id,
+		Kind:              bt.kind,
+		Request:           s.bg.jobRequest(req),
+		EarliestBegin:     hints.earliest,
+		Discretionary:     s.cfg.IsDiscretionary,
+		Priority:          toJobPriority(prio),
+		Description:       desc,
+		TaskIdentifier:    t.id,
+		AskBeforeBegin:    !hints.earliest.IsZero() && asksBeforeBegin(t),
+		DisallowCellular:  s.cfg.DisallowCellularAccess,
+		DisallowExpensive: s.cfg.DisallowExpensiveNetworkAccess,
+		ResumeData:        bt.resume,
+		ResourceTimeout:   s.cfg.resourceTimeout().Seconds(),
 	}
 	if n.ResourceTimeout > 10*365*24*3600 {
 		n.ResourceTimeout = 0

@@ -1267,6 +1267,7 @@ func TestBackgroundJobCarriesHints(t *testing.T) {
 	d := startBackgroundDaemon(t)
 	cfg := urlsession.BackgroundConfiguration("hints")
 	cfg.IsDiscretionary = true
+	cfg.DisallowExpensiveNetworkAccess = true
 	cfg.SharedContainerIdentifier = "group.example"
 	cfg.HTTPAdditionalHeaders = http.Header{"X-App": {"1"}}
 	rec := newRecorder(nil, "")
@@ -1292,6 +1293,7 @@ func TestBackgroundJobCarriesHints(t *testing.T) {
 	j := jobs[0]
 	container := filepath.Join(os.Getenv("XDG_DATA_HOME"), "urlsession", "containers", "group.example")
 	if j.State != api.Queued || !j.EarliestBegin.Equal(begin) || !j.Discretionary || j.BytesExpected != 12345 ||
+		!j.DisallowExpensive || j.DisallowCellular ||
 		j.Priority != -50 || filepath.Dir(j.File) != container || j.Request.Header.Get("X-App") != "1" {
 		t.Errorf("job %+v: want queued until %v, discretionary, 12345 bytes expected, priority -50, file in %s, X-App", j, begin, container)
 	}

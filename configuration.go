@@ -189,8 +189,10 @@ type Configuration struct {
 	// WaitsForConnectivity, waits for another network. Where
 	// NetworkManager cannot be asked, no connection is refused. They apply
 	// to the session's TCP connections (http, https, ftp, WebSocket and
-	// stream tasks, proxies), not to a DialContext of the caller's nor to
-	// HTTP/3.
+	// stream tasks, proxies; those of a DialContext too, when their local
+	// address is an IP address), not to HTTP/3. A background session's
+	// jobs carry them: the daemon retries a refused transfer later, as
+	// after any network failure.
 	DisallowCellularAccess         bool
 	DisallowExpensiveNetworkAccess bool
 

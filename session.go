@@ -156,7 +156,7 @@ func baseDial(cfg *Configuration) func(ctx context.Context, network, addr string
 		}
 		dial = d.DialContext
 	}
-	if cfg.DialContext == nil && (cfg.DisallowCellularAccess || cfg.DisallowExpensiveNetworkAccess) {
+	if cfg.DisallowCellularAccess || cfg.DisallowExpensiveNetworkAccess {
 		dial = refusingDial(dial, cfg.DisallowCellularAccess, cfg.DisallowExpensiveNetworkAccess)
 	}
 	limit := cfg.ConnectTimeout

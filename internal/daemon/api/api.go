@@ -237,6 +237,11 @@ type Job struct {
 	// BeginDelayed); Asking: the job is due and waits for that answer.
 	AskBeforeBegin bool `json:"ask_before_begin,omitempty"`
 	Asking         bool `json:"asking,omitempty"`
+	// DisallowCellular and DisallowExpensive: the job's connections may
+	// not leave by a cellular, or a metered, network (the app's
+	// configuration's); a refused run fails with -1009 and is retried.
+	DisallowCellular  bool `json:"disallow_cellular,omitempty"`
+	DisallowExpensive bool `json:"disallow_expensive,omitempty"`
 	// TaskIdentifier is the identifier of the task that created the job,
 	// which the task made when the app reattaches keeps; 0 for none.
 	TaskIdentifier int `json:"task_identifier,omitempty"`
@@ -308,6 +313,10 @@ type NewJob struct {
 	// AskBeforeBegin, with EarliestBegin, has the daemon ask the app
 	// before the job starts (see BeginDelayed).
 	AskBeforeBegin bool `json:"ask_before_begin,omitempty"`
+	// DisallowCellular and DisallowExpensive refuse the job's connections
+	// over cellular and metered networks (see Job).
+	DisallowCellular  bool `json:"disallow_cellular,omitempty"`
+	DisallowExpensive bool `json:"disallow_expensive,omitempty"`
 }
 
 // Begin is the body of POST /v1/jobs/{id}/begin: the app's answer to a

@@ -111,9 +111,13 @@ type Options struct {
 // Runner runs the daemon's transfers with one Session. It is safe for
 // concurrent use; Close ends it.
 type Runner struct {
-	s    *urlsession.Session
+	s    *urlsession.Session // for jobs that refuse no network
 	opts Options
-	log  *slog.Logger
+	cfg  *urlsession.Configuration // s's, for the sessions of jobs that refuse networks
+
+	mu      sync.Mutex
+	refuses map[[2]bool]*urlsession.Session // by DisallowCellular, DisallowExpensive
+	log     *slog.Logger
 	// fsync syncs a completed download's file and directory (unless
 	// Options.NoSyncDownloads): (*os.File).Sync, or a test's.
 	fsync func(*os.File) error
@@ -158,7 +162,32 @@ func New(opts Options) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{s: s, opts: opts, log: log, fsync: (*os.File).Sync}, nil
+	return &Runner{s: s, opts: opts, cfg: cfg, log: log, fsync: (*os.File).Sync}, nil
+}
+
+// session returns the session that runs job: the runner's, or for a job
+// that refuses cellular or metered networks one made for that refusal.
+func (r *Runner) session(job api.Job) (*urlsession.Session, error) {
+	if !job.DisallowCellular && !job.DisallowExpensive {
+		return r.s, nil
+	}
+	key := [2]bool{job.DisallowCellular, job.DisallowExpensive}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.refuses[key]; s != nil {
+		return s, nil
+	}
+	cfg := r.cfg.Clone()
+	cfg.DisallowCellularAccess, cfg.DisallowExpensiveNetworkAccess = key[0], key[1]
+	s, err := urlsession.New(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.refuses == nil {
+		r.refuses = map[[2]bool]*urlsession.Session{}
+	}
+	r.refuses[key] = s
+	return s, nil
 }
 
 // syncer returns what syncs completed downloads, nil when they are not
@@ -174,13 +203,23 @@ func (r *Runner) syncer() func(*os.File) error {
 // stops them before Serve returns) and waits, until ctx is done, for its
 // stores to be on disk.
 func (r *Runner) Close(ctx context.Context) error {
-	r.s.FinishTasksAndInvalidate()
-	select {
-	case <-r.s.Invalidated():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	r.mu.Lock()
+	all := []*urlsession.Session{r.s}
+	for _, s := range r.refuses {
+		all = append(all, s)
 	}
+	r.mu.Unlock()
+	for _, s := range all {
+		s.FinishTasksAndInvalidate()
+	}
+	for _, s := range all {
+		select {
+		case <-s.Invalidated():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // Run implements server.Runner.
@@ -330,8 +369,12 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 	var dt *urlsession.DownloadTask
 	var base int64
 	var from *resume.Data // the decoded data, when it continues the job's own partial file
+	s, err := r.session(job)
+	if err != nil {
+		return server.Result{Err: err, ResumeData: data}, finished, nil
+	}
 	if data != nil {
-		dt = r.s.DownloadTaskWithResumeData(data)
+		dt = s.DownloadTaskWithResumeData(data)
 		if d, err := resume.Decode(data); err == nil {
 			base = d.Offset
 			if d.File == r.partialPath(job) && d.Segments == nil && d.Offset > 0 {
@@ -343,7 +386,7 @@ func (r *Runner) downloadTask(ctx context.Context, job api.Job, data []byte, rep
 		if err != nil {
 			return server.Result{Err: err}, finished, nil
 		}
-		dt = r.s.DownloadTask(req)
+		dt = s.DownloadTask(req)
 	}
 	d := &downloadDelegate{job: job, rep: rep, fsync: r.syncer(), done: base, resumedAt: -1, wrote: make(chan struct{}, 1)}
 	if err := dt.SetDelegate(d); err != nil {

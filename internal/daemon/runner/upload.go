@@ -21,16 +21,20 @@ import (
 // cannot: the job then fails.
 func (r *Runner) upload(ctx context.Context, job api.Job, rep *reporter) server.Result {
 	data := job.ResumeData
+	s, err := r.session(job)
+	if err != nil {
+		return server.Result{Err: err, ResumeData: data}
+	}
 	for {
 		var ut *urlsession.UploadTask
 		if data != nil {
-			ut = r.s.UploadTaskWithResumeData(data)
+			ut = s.UploadTaskWithResumeData(data)
 		} else {
 			req, err := request(job)
 			if err != nil {
 				return server.Result{Err: err}
 			}
-			ut = r.s.UploadTaskFromFile(req, job.File)
+			ut = s.UploadTaskFromFile(req, job.File)
 		}
 		d := &uploadDelegate{rep: rep}
 		if err := ut.SetDelegate(d); err != nil {
