@@ -217,16 +217,7 @@ func New(cfg Config) (*Server, error) {
 			if err != nil {
 				return nil, fmt.Errorf("server: loading events: %w", err)
 			}
-			for _, e := range evs {
-				js := s.jobs[e.Job]
-				switch {
-				case js == nil:
-				case e.Kind == api.Complete:
-					js.completeSeq = e.Seq
-				case e.Kind == api.BeginDelayed:
-					js.askSeq = e.Seq
-				}
-			}
+			s.noteSeqsLocked(evs)
 		}
 	}
 	// Final jobs with no waiting complete event were acknowledged (the
@@ -646,10 +637,11 @@ func (s *Server) saveLocked(ctx context.Context, js *jobState, evs ...api.Event)
 	return nil
 }
 
-// eventsAppendedLocked notes new events of a session.
-func (s *Server) eventsAppendedLocked(session string, evs []api.Event) {
-	ss := s.sessionLocked(session)
-	ss.pending = true
+// noteSeqsLocked records, of events waiting for their process, the
+// sequence numbers the jobs' states depend on: each job's complete event
+// (the job is forgotten once it is acknowledged) and its newest
+// begin-delayed event (see askAgainLocked).
+func (s *Server) noteSeqsLocked(evs []api.Event) {
 	for _, e := range evs {
 		js := s.jobs[e.Job]
 		switch {
@@ -660,6 +652,13 @@ func (s *Server) eventsAppendedLocked(session string, evs []api.Event) {
 			js.askSeq = e.Seq
 		}
 	}
+}
+
+// eventsAppendedLocked notes new events of a session.
+func (s *Server) eventsAppendedLocked(session string, evs []api.Event) {
+	ss := s.sessionLocked(session)
+	ss.pending = true
+	s.noteSeqsLocked(evs)
 	if ss.attached != nil {
 		select {
 		case ss.attached.notify <- struct{}{}:
