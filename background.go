@@ -570,17 +570,17 @@ func (b *background) answerBegin(t *Task, bt *bgTask, a delayedAnswer) {
 	ctx, cancel := context.WithTimeout(context.Background(), daemonTimeout)
 	defer cancel()
 	_, err := b.cl.Begin(ctx, bt.job, ans)
-	if errors.Is(err, api.ErrBadRequest) && ans.Disposition == api.BeginUseNewRequest {
-		_, err = b.cl.Begin(ctx, bt.job, api.Begin{Disposition: api.BeginCancel})
+	switch {
+	case err == nil && ans.Request != nil:
+		t.mu.Lock()
+		t.current = a.req
+		t.mu.Unlock()
+	case errors.Is(err, api.ErrBadRequest) && ans.Request != nil:
+		b.cl.Begin(ctx, bt.job, api.Begin{Disposition: api.BeginCancel})
 	}
 	b.mu.Lock()
 	bt.asking = false
 	b.mu.Unlock()
-	if err == nil && ans.Request != nil {
-		t.mu.Lock()
-		t.current = a.req
-		t.mu.Unlock()
-	}
 }
 
 // respond makes head, the final response's head a job ended with, the

@@ -982,6 +982,9 @@ func TestBackgroundWillBeginDelayedRequest(t *testing.T) {
 			return urlsession.DelayedRequestUseNewRequest, r
 		case "c.bin":
 			return urlsession.DelayedRequestCancel, nil
+		case "f.bin": // a request the daemon refuses cancels the task
+			r, _ := http.NewRequest("GET", "ftp://127.0.0.1/f.bin", nil)
+			return urlsession.DelayedRequestUseNewRequest, r
 		case "d.bin":
 			later := task.Later()
 			deferred.Add(1)
@@ -1004,7 +1007,7 @@ func TestBackgroundWillBeginDelayedRequest(t *testing.T) {
 	waitClosed(t, dr.done, "DidFinishEventsForBackgroundSession")
 	begin := time.Now().Add(300 * time.Millisecond)
 	tasks := map[string]*urlsession.DownloadTask{}
-	for _, name := range []string{"a.bin", "c.bin", "d.bin", "e.bin"} {
+	for _, name := range []string{"a.bin", "c.bin", "d.bin", "e.bin", "f.bin"} {
 		req, _ := http.NewRequest("GET", o.URL+"/file/"+name, nil)
 		dt := s.DownloadTask(req)
 		dt.SetEarliestBeginDate(begin)
@@ -1014,7 +1017,7 @@ func TestBackgroundWillBeginDelayedRequest(t *testing.T) {
 	plain, _ := http.NewRequest("GET", o.URL+"/file/p.bin", nil)
 	undated := s.DownloadTask(plain) // no date: not asked
 	undated.Resume()
-	for _, name := range []string{"a.bin", "c.bin", "d.bin"} {
+	for _, name := range []string{"a.bin", "c.bin", "d.bin", "f.bin"} {
 		waitClosed(t, tasks[name].Done(), "completion of "+name)
 	}
 	waitClosed(t, undated.Done(), "completion of the task without a date")
@@ -1027,6 +1030,7 @@ func TestBackgroundWillBeginDelayedRequest(t *testing.T) {
 		fmt.Sprintf("finish a.bin %d %s", bgSize, sha(bgBody("b.bin", bgSize))),
 		"complete a.bin 0 200 resume=false",
 		"complete c.bin -999 0 resume=false",
+		"complete f.bin -999 0 resume=false",
 		fmt.Sprintf("finish d.bin %d %s", bgSize, sha(bgBody("d.bin", bgSize))),
 		"complete d.bin 0 200 resume=false",
 		"complete p.bin 0 200 resume=false",
@@ -1043,8 +1047,11 @@ func TestBackgroundWillBeginDelayedRequest(t *testing.T) {
 	for p := range dr.asked {
 		asked = append(asked, p)
 	}
-	if slices.Sort(asked); !slices.Equal(asked, []string{"/file/a.bin", "/file/c.bin", "/file/d.bin", "/file/e.bin"}) {
-		t.Errorf("asked about %q, want the four dated tasks once each", asked)
+	if slices.Sort(asked); !slices.Equal(asked, []string{"/file/a.bin", "/file/c.bin", "/file/d.bin", "/file/e.bin", "/file/f.bin"}) {
+		t.Errorf("asked about %q, want the five dated tasks once each", asked)
+	}
+	if got := tasks["f.bin"].CurrentRequest().URL.Scheme; got != "http" {
+		t.Errorf("current request of the task whose new request was refused: %s", got)
 	}
 	jobs := d.waitJobs(t, "delayed", func(jobs []api.Job) bool {
 		return slices.ContainsFunc(jobs, func(j api.Job) bool { return j.Asking })
