@@ -527,12 +527,6 @@ func (c *Configuration) Clone() *Configuration {
 	return &n
 }
 
-// Validate reports the first problem with c: a reserved header in
-// HTTPAdditionalHeaders, an unknown cookie accept policy, negative
-// timeouts, TLS versions out of order, a malformed App Transport Security
-// exception domain, a malformed PinnedDomains entry, or a
-// ProxyConfiguration whose proxy URLs, exceptions or PAC URL cannot be read.
-// New calls it and reports the problem by returning the error.
 // MultipathServiceType says whether and how a session's connections use
 // Multipath TCP. The values are Apple's.
 type MultipathServiceType int
@@ -549,6 +543,13 @@ const (
 	MultipathAggregate MultipathServiceType = 3
 )
 
+// Validate reports the first problem with c: a reserved header in
+// HTTPAdditionalHeaders, an unknown multipath service type or cookie
+// accept policy, negative timeouts, TLS versions out of order, a malformed
+// App Transport Security exception domain, a malformed PinnedDomains
+// entry, or a ProxyConfiguration whose proxy URLs, exceptions or PAC URL
+// cannot be read. New calls it and reports the problem by returning the
+// error.
 func (c *Configuration) Validate() error {
 	for name := range c.HTTPAdditionalHeaders {
 		if IsReservedHeader(name) {
