@@ -118,7 +118,8 @@ func NewResponse(resp *http.Response) *Response {
 }
 
 // Metrics are a finished transfer's metrics, as its last run collected
-// them, for the app's DidFinishCollectingMetrics: each request sent (its
+// them (a continuation after a checkpoint included), for the app's
+// DidFinishCollectingMetrics: each request sent (its
 // method and URL only: no header of the daemon's, credentials included,
 // leaves it) with its response's head and timings.
 type Metrics struct {

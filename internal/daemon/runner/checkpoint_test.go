@@ -85,6 +85,12 @@ func TestDownloadLiveCheckpoints(t *testing.T) {
 	if got := o.rangesSeen(); len(got) != 2 || got[0] != "" || got[1] == "" {
 		t.Errorf("requests with ranges %q, want the whole body once and one range after the first checkpoint", got)
 	}
+	// The run's metrics hold both requests, and so every byte received.
+	if m := res.Metrics; m == nil || len(m.Transactions) != 2 || m.Transactions[1].Response == nil ||
+		m.Transactions[1].Response.StatusCode != http.StatusPartialContent ||
+		m.Transactions[0].ResponseBodyBytesReceived+m.Transactions[1].ResponseBodyBytesReceived < size {
+		t.Errorf("metrics %+v, want the two requests and at least %d body bytes", m, size)
+	}
 	// How many live ones reach the daemon depends on the machine's load
 	// (a report not yet taken is replaced by the next one; TestDaemon in
 	// cmd/urlsessiond waits for one); that they come without stopping

@@ -237,8 +237,9 @@ func (r *Runner) Run(ctx context.Context, job api.Job, progress func(server.Prog
 }
 
 // reporter passes progress on until Run returns; callbacks still queued
-// on the session's delegate queue then report nothing. It keeps the
-// metrics of the run's last task.
+// on the session's delegate queue then report nothing. It gathers the
+// metrics of the run's tasks: a run that a checkpoint stopped and
+// continued reports every request it sent (up to api.MaxTransactions).
 type reporter struct {
 	mu      sync.Mutex
 	f       func(server.Progress)
@@ -246,11 +247,20 @@ type reporter struct {
 	metrics *api.Metrics
 }
 
-// DidFinishCollectingMetrics keeps m for the job's complete event; the
-// run's delegates embed the reporter.
+// DidFinishCollectingMetrics adds m to the run's metrics, for the job's
+// complete event; the run's delegates call it.
 func (p *reporter) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsession.Task, m *urlsession.TaskMetrics) {
-	am := &api.Metrics{RedirectCount: m.RedirectCount}
-	for _, tx := range m.Transactions[:min(len(m.Transactions), api.MaxTransactions)] {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if p.metrics == nil {
+		p.metrics = &api.Metrics{}
+	}
+	am := p.metrics
+	am.RedirectCount += m.RedirectCount
+	for _, tx := range m.Transactions[:min(len(m.Transactions), api.MaxTransactions-len(am.Transactions))] {
 		at := api.Transaction{
 			Response:   api.NewResponse(tx.Response),
 			FetchStart: tx.FetchStart, DomainLookupStart: tx.DomainLookupStart, DomainLookupEnd: tx.DomainLookupEnd,
@@ -274,9 +284,6 @@ func (p *reporter) DidFinishCollectingMetrics(_ *urlsession.Session, _ *urlsessi
 		}
 		am.Transactions = append(am.Transactions, at)
 	}
-	p.mu.Lock()
-	p.metrics = am
-	p.mu.Unlock()
 }
 
 func (p *reporter) taskMetrics() *api.Metrics {
