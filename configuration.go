@@ -190,7 +190,8 @@ type Configuration struct {
 	// NetworkManager cannot be asked, no connection is refused. They apply
 	// to the session's TCP connections (http, https, ftp, WebSocket and
 	// stream tasks, proxies; those of a DialContext too, when their local
-	// address is an IP address), not to HTTP/3. A background session's
+	// address is an IP address), not to HTTP/3. A request can refuse them
+	// on its own (RequestOptions). A background session's
 	// jobs carry them: the daemon retries a refused transfer later, as
 	// after any network failure.
 	DisallowCellularAccess         bool

@@ -35,15 +35,38 @@ func refusingDial(dial func(ctx context.Context, network, addr string) (net.Conn
 		if err != nil {
 			return nil, err
 		}
-		k := classes.Of(ctx, conn.LocalAddr())
-		switch {
-		case cellular && k.Cellular:
+		if err := refusal(ctx, &classes, conn.LocalAddr(), cellular, expensive); err != nil {
 			conn.Close()
-			return nil, &refusedNetwork{reason: NetworkUnavailableCellular}
-		case expensive && k.Metered:
-			conn.Close()
-			return nil, &refusedNetwork{reason: NetworkUnavailableExpensive}
+			return nil, err
 		}
 		return conn, nil
+	}
+}
+
+// refusal returns the error of a connection from local over a network
+// refused: cellular ones with cellular set, metered ones with expensive
+// set; nil when the network may be used.
+func refusal(ctx context.Context, classes *netclass.Classifier, local net.Addr, cellular, expensive bool) error {
+	k := classes.Of(ctx, local)
+	switch {
+	case cellular && k.Cellular:
+		return &refusedNetwork{reason: NetworkUnavailableCellular}
+	case expensive && k.Metered:
+		return &refusedNetwork{reason: NetworkUnavailableExpensive}
+	}
+	return nil
+}
+
+// connCheck returns the check of the connections of a request with
+// options o, for the refusals o makes that the configuration does not
+// already make when it dials; nil when there are none.
+func (s *Session) connCheck(o RequestOptions) func(net.Conn) error {
+	cellular := o.DisallowCellularAccess && !s.cfg.DisallowCellularAccess
+	expensive := o.DisallowExpensiveNetworkAccess && !s.cfg.DisallowExpensiveNetworkAccess
+	if !cellular && !expensive {
+		return nil
+	}
+	return func(c net.Conn) error {
+		return refusal(context.Background(), &s.netclass, c.LocalAddr(), cellular, expensive)
 	}
 }

@@ -97,3 +97,60 @@ func TestDisallowCellularAndExpensiveNetworks(t *testing.T) {
 		t.Errorf("after waiting: %v, body %q", err, rec.Body())
 	}
 }
+
+// A request's own refusal (RequestOptions) checks the connection it is
+// given, a pooled one too, over HTTP/1.1 and HTTP/2; the connection stays
+// for requests that allow the network.
+func TestRequestDisallowsNetwork(t *testing.T) {
+	nm := nmtest.Start(t)
+	nm.Set(t, "lo", nmtest.DeviceModem, nmtest.MeteredYes)
+	for _, h2 := range []bool{false, true} {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(r.Proto))
+		}))
+		srv.EnableHTTP2 = h2
+		srv.StartTLS()
+		defer srv.Close()
+		cfg := EphemeralConfiguration()
+		cfg.Proxy = NoProxy
+		cfg.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		s := newSession(t, cfg, nil)
+		ctx := context.Background()
+		// A request that allows everything opens the connection.
+		body, _, err := s.Data(ctx, get(t, srv.URL))
+		if err != nil || (string(body) == "HTTP/2.0") != h2 {
+			t.Fatalf("h2 %t: %v %q", h2, err, body)
+		}
+		for _, c := range []struct {
+			opts   RequestOptions
+			reason NetworkUnavailableReason
+		}{
+			{RequestOptions{DisallowCellularAccess: true}, NetworkUnavailableCellular},
+			{RequestOptions{DisallowExpensiveNetworkAccess: true}, NetworkUnavailableExpensive},
+		} {
+			_, _, err := s.Data(ctx, WithOptions(get(t, srv.URL), c.opts))
+			var e *Error
+			if !errors.As(err, &e) || e.Code != ErrNotConnectedToInternet {
+				t.Errorf("h2 %t, %+v: %v, want ErrNotConnectedToInternet", h2, c.opts, err)
+				continue
+			}
+			if r, ok := e.NetworkUnavailableReason(); !ok || r != c.reason {
+				t.Errorf("h2 %t, %+v: reason %d (%t), want %d", h2, c.opts, r, ok, c.reason)
+			}
+		}
+		// The connection served on.
+		if _, _, err := s.Data(ctx, get(t, srv.URL)); err != nil {
+			t.Errorf("h2 %t: a request after the refusals: %v", h2, err)
+		}
+	}
+	// An ordinary network: the refusing request loads.
+	nm.Set(t, "lo", nmtest.DeviceEthernet, nmtest.MeteredNo)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	cfg := EphemeralConfiguration()
+	cfg.Proxy = NoProxy
+	s := newSession(t, cfg, nil)
+	if _, _, err := s.Data(context.Background(), WithOptions(get(t, srv.URL), RequestOptions{DisallowCellularAccess: true, DisallowExpensiveNetworkAccess: true})); err != nil {
+		t.Errorf("refusing request over an ordinary network: %v", err)
+	}
+}

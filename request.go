@@ -45,6 +45,19 @@ type RequestOptions struct {
 	// over TCP. It applies to every request of the task, redirects
 	// included, and does nothing when the session does not use HTTP/3.
 	AssumesHTTP3Capable bool
+
+	// DisallowCellularAccess and DisallowExpensiveNetworkAccess refuse this
+	// request's http and https connections over cellular and expensive
+	// (metered) networks as the configuration's settings of the same
+	// names do (Apple's URLRequest allowsCellularAccess and
+	// allowsExpensiveNetworkAccess set to false): a request is refused
+	// when either the configuration or the request disallows the network.
+	// The connection the request was given is checked, a pooled one too;
+	// refused, the request fails with ErrNotConnectedToInternet (or waits,
+	// with WaitsForConnectivity) and the connection stays for requests
+	// that allow it. They do not apply to HTTP/3 or to other schemes.
+	DisallowCellularAccess         bool
+	DisallowExpensiveNetworkAccess bool
 }
 
 // CachePolicy says how a request uses the cache. The values are Apple's

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/internal/netclass"
 	"github.com/urlsession-go/urlsession/internal/pipeline"
 	"github.com/urlsession-go/urlsession/urlcache"
 )
@@ -57,6 +58,7 @@ type Session struct {
 	downloads downloadFiles               // the download tasks' directory
 	proxies   *proxyRouter                // the proxies of the session's connections
 	bg        *background                 // a background session's side, or nil
+	netclass  netclass.Classifier         // networks of requests that refuse some (see connCheck)
 
 	mu           sync.Mutex
 	tasks        map[*Task]struct{}

@@ -64,6 +64,7 @@ func (t *Task) run(ctx context.Context) {
 	t.call.CachePolicy = int(t.opts.CachePolicy)
 	t.call.HandleCookies = !t.opts.DoNotHandleCookies
 	t.call.MainDocumentURL = t.opts.MainDocumentURL
+	t.call.ConnCheck = t.session.connCheck(t.opts)
 	t.ran = true
 	resp, err := t.send(t.watchUpgrade(ctx, req), req) // uploadresume.go
 	if resp != nil {

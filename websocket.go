@@ -1134,6 +1134,7 @@ func (w *WebSocketTask) handshake(ctx context.Context, dels *taskDelegates) (*we
 	t.call.Metrics = dels.metrics != nil
 	t.call.CachePolicy = int(ReloadIgnoringLocalCacheData)
 	t.call.HandleCookies = !t.opts.DoNotHandleCookies
+	t.call.ConnCheck = t.session.connCheck(t.opts)
 	t.call.MainDocumentURL = t.opts.MainDocumentURL
 	t.ran = true
 	var rt wsRoundTrip

@@ -3,16 +3,44 @@ package pipeline
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
 )
+
+// connGuard ends a request whose connection Call.ConnCheck refuses.
+type connGuard struct {
+	check   func(net.Conn) error
+	stop    context.CancelCauseFunc // ends the request's context
+	refused atomic.Pointer[error]
+}
+
+func (g *connGuard) gotConn(info httptrace.GotConnInfo) {
+	if err := g.check(info.Conn); err != nil {
+		g.refused.Store(&err)
+		g.stop(err)
+	}
+}
+
+// stopBody ends its request's context when it is closed.
+type stopBody struct {
+	io.ReadCloser
+	stop context.CancelCauseFunc
+}
+
+func (b *stopBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.stop(nil)
+	return err
+}
 
 // Protocol loads requests of some schemes; see urlsession.Protocol.
 type Protocol interface {
@@ -65,6 +93,12 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 		r2.Body = sb
 		req = &r2
 	}
+	var guard *connGuard // with ConnCheck
+	if call.ConnCheck != nil && (rt == d.Transport || rt == call.Transport) {
+		guard = &connGuard{check: call.ConnCheck}
+		ctx, guard.stop = context.WithCancelCause(ctx)
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: guard.gotConn})
+	}
 	if ih, ok := call.Hooks.(InformationalHooks); ok {
 		if f := ih.Informational(req); f != nil {
 			ctx = httptrace.WithClientTrace(ctx, interimTrace(req, f))
@@ -77,10 +111,19 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 	}
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
+		if guard != nil {
+			guard.stop(nil)
+			if r := guard.refused.Load(); r != nil {
+				return nil, *r // the connection was refused
+			}
+		}
 		return nil, err
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
+	}
+	if guard != nil {
+		resp.Body = &stopBody{resp.Body, guard.stop} // the request's context lasts as long as its body
 	}
 	if tx == nil {
 		resp.Body = &recvBody{rc: resp.Body, hooks: call.Hooks}

@@ -16,6 +16,7 @@ package pipeline
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -103,6 +104,10 @@ type Call struct {
 	// MainDocumentURL is the main document for the cookie accept policy;
 	// nil means each request's own URL.
 	MainDocumentURL *url.URL
+	// ConnCheck, when set, is asked about the connection each http or https
+	// request of the call is given (httptrace's GotConn): an error ends the
+	// request with that error, leaving the connection to others.
+	ConnCheck func(net.Conn) error
 	// Transport, when set, carries the call's http and https requests
 	// instead of Dispatch's: a handshake bound to one connection (NTLM)
 	// sets it for its legs.
