@@ -531,10 +531,15 @@ func TestJobRow(t *testing.T) {
 			t.Errorf("jobRow(%s) = %q, want %q", tc.job.ID, got, tc.want)
 		}
 	}
+	resp := &api.Response{URL: "https://u:p@h/next", StatusCode: 200, Header: http.Header{"Set-Cookie": {"sid=secret"}, "Etag": {`"e"`}}}
 	j := publicJob(api.Job{ResumeData: []byte("x"), Request: api.Request{URL: "https://u:p@h/",
-		Header: http.Header{"Authorization": {"Bearer t"}, "X": {"y"}}}})
+		Header: http.Header{"Authorization": {"Bearer t"}, "X": {"y"}}}, Response: resp})
 	if j.ResumeData != nil || j.Request.URL != "https://u:xxxxx@h/" || j.Request.Header.Get("Authorization") != "(redacted)" || j.Request.Header.Get("X") != "y" {
 		t.Errorf("publicJob = %+v", j)
+	}
+	if j.Response.Header.Get("Set-Cookie") != "(redacted)" || j.Response.Header.Get("Etag") != `"e"` || j.Response.URL != "https://u:xxxxx@h/next" ||
+		resp.Header.Get("Set-Cookie") != "sid=secret" {
+		t.Errorf("publicJob's response %+v (the job's own: %+v)", j.Response, resp)
 	}
 }
 

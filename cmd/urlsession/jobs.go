@@ -345,26 +345,41 @@ func jobRow(j api.Job, now time.Time) []string {
 
 // publicJob returns a job as the command prints it with --json: without
 // its resume data, the URL's password masked and the values of
-// Authorization, Proxy-Authorization, Cookie and Set-Cookie replaced by
-// "(redacted)".
+// Authorization, Proxy-Authorization, Cookie and Set-Cookie, in the
+// request's header and in the response's, replaced by "(redacted)".
 func publicJob(j api.Job) api.Job {
 	j.ResumeData = nil
 	if u, err := url.Parse(j.Request.URL); err == nil && u.User != nil {
 		j.Request.URL = u.Redacted()
 	}
-	if j.Request.Header != nil {
-		h := j.Request.Header.Clone()
-		for k, vs := range h {
-			switch http.CanonicalHeaderKey(k) {
-			case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie":
-				for i := range vs {
-					vs[i] = "(redacted)"
-				}
-			}
+	j.Request.Header = redactHeader(j.Request.Header)
+	if j.Response != nil {
+		r := *j.Response
+		r.Header = redactHeader(r.Header)
+		if u, err := url.Parse(r.URL); err == nil && u.User != nil {
+			r.URL = u.Redacted()
 		}
-		j.Request.Header = h
+		j.Response = &r
 	}
 	return j
+}
+
+// redactHeader returns a copy of h with the values of the fields that
+// carry credentials replaced by "(redacted)"; nil for nil.
+func redactHeader(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	h = h.Clone()
+	for k, vs := range h {
+		switch http.CanonicalHeaderKey(k) {
+		case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie":
+			for i := range vs {
+				vs[i] = "(redacted)"
+			}
+		}
+	}
+	return h
 }
 
 // watchKeys, when stdin is a terminal, reads it for the keys that end a
