@@ -532,17 +532,6 @@ func (s *SOCKS) handle5(c net.Conn, br *bufio.Reader) {
 	pipe(c, br, up)
 }
 
-// Refusing returns the address of a loopback port nothing listens on.
-func Refusing(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // Garbage starts a server on loopback that answers every connection with
 // reply and closes it, closed at the test's end.
 func Garbage(t testing.TB, reply string) string {
