@@ -538,20 +538,16 @@ func (b *background) beginDelayed(t *Task, bt *bgTask) {
 		}
 		return ok
 	}}
-	t.mu.Lock()
-	t.more().question = q
-	req := t.current
-	t.mu.Unlock()
+	req := t.CurrentRequest()
 	if req != nil {
 		req = req.Clone(context.Background()) // the delegate's to change
 	}
-	disp, newReq := d.WillBeginDelayedRequest(b.s, t, req)
-	t.mu.Lock()
-	t.more().question = nil
-	later := q.later
-	t.mu.Unlock()
-	if later == nil {
-		go b.answerBegin(t, bt, delayedAnswer{disp, newReq})
+	a, deferred := askNow(t, q, func() delayedAnswer {
+		disp, newReq := d.WillBeginDelayedRequest(b.s, t, req)
+		return delayedAnswer{disp, newReq}
+	})
+	if !deferred {
+		go b.answerBegin(t, bt, a)
 	}
 }
 

@@ -988,9 +988,8 @@ func TestBackgroundWillBeginDelayedRequest(t *testing.T) {
 		case "d.bin":
 			later := task.Later()
 			deferred.Add(1)
-			go func() {
+			go func() { // after the callback, or while it returns
 				defer deferred.Done()
-				time.Sleep(50 * time.Millisecond)
 				if err := later.DelayedRequest(urlsession.DelayedRequestContinueLoading, nil); err != nil {
 					t.Errorf("DelayedRequest: %v", err)
 				}

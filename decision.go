@@ -111,17 +111,24 @@ func askLater[T any](ctx context.Context, t *Task, f func() T) (T, error) {
 		return ok
 	}}
 	t.session.queue.add(func() {
-		t.mu.Lock()
-		t.more().question = q
-		t.mu.Unlock()
-		v := f()
-		t.mu.Lock()
-		t.more().question = nil
-		later := q.later
-		t.mu.Unlock()
-		if later == nil {
+		if v, deferred := askNow(t, q, f); !deferred {
 			ch <- v
 		}
 	})
 	return awaitAnswer(ctx, t, ch)
+}
+
+// askNow asks f with q open for Task.Later, on the delegate queue, and
+// returns its answer, or reports that the delegate deferred it (the answer
+// then comes through q.set).
+func askNow[T any](t *Task, q *question, f func() T) (v T, deferred bool) {
+	t.mu.Lock()
+	t.more().question = q
+	t.mu.Unlock()
+	v = f()
+	t.mu.Lock()
+	t.more().question = nil
+	deferred = q.later != nil
+	t.mu.Unlock()
+	return v, deferred
 }
