@@ -130,6 +130,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -151,7 +152,40 @@ func runMain(args []string) int {
 	if _, set := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !set {
 		os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "1")
 	}
-	code := runContext(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+	code := runWith(ctx, args, os.Stdin, os.Stdout, os.Stderr, hooks{procs: setProcs})
 	stop()
 	return code
+}
+
+// procsFor returns how many threads should run the Go code of a run of o
+// at once (GOMAXPROCS), or 0 to leave the runtime's choice.
+//
+// A run fetches its URLs one after another, and one transfer is one chain
+// of goroutines handing each piece of the body to the next (the
+// connection's reader, the task, the output): with more than one thread
+// for Go code, every hand-off wakes an idle thread that spins looking for
+// work and sleeps again, and that costs more than the hand-off. Over TLS
+// and HTTP/2 from nginx on loopback (bench/README.md, "The CLI on one
+// thread"), one thread took 0.75 of the CPU time and 0.75 of the wall
+// time of two, and over HTTP/1.1 and plain HTTP the same as two. So a
+// run takes one thread, except where it has work to run side by side:
+// --segments (several connections decrypting at once) and HTTP/3 (whose
+// QUIC connection reads, writes and times on goroutines of its own, not
+// measured on one thread). A GOMAXPROCS in the environment is the user's
+// choice and is kept.
+func procsFor(o *options) int {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		return 0
+	}
+	if o.segments > 1 || o.http3 != http3Off {
+		return 0
+	}
+	return 1
+}
+
+// setProcs applies procsFor(o) to the process.
+func setProcs(o *options) {
+	if n := procsFor(o); n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
 }

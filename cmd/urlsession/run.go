@@ -497,6 +497,10 @@ type hooks struct {
 	wrote func(total int64)
 	// now is the retry loop's clock; nil is time.Now.
 	now func() time.Time
+	// procs, when set, is given the parsed options before the run starts:
+	// the command sets the process's GOMAXPROCS there (setProcs), which
+	// tests running in the test binary's process must not.
+	procs func(o *options)
 }
 
 // runWith is runContext with hooks.
@@ -512,6 +516,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if o.help {
 		io.WriteString(stdout, usage())
 		return exitOK
+	}
+	if h.procs != nil {
+		h.procs(o)
 	}
 	if o.version {
 		fmt.Fprintf(stdout, "urlsession %s (%s %s/%s)\n", urlsession.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
