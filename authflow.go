@@ -486,7 +486,7 @@ func (t *Task) saveCredential(store *credstore.Store, sent *sentCredential) {
 // the NTLM handshake ends: its legs must share one connection, and HTTP/2
 // cannot carry it.
 func (t *Task) startNTLM() {
-	tr := t.session.transport.Load().Clone()
+	tr := t.session.transportFor(t.serviceType()).Clone()
 	tr.ForceAttemptHTTP2 = false
 	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	if tr.TLSClientConfig == nil {

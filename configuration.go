@@ -308,6 +308,17 @@ type Configuration struct {
 	// four fail Validate.
 	MultipathServiceType MultipathServiceType
 
+	// NetworkServiceType is the kind of traffic the session's requests
+	// carry unless a request's RequestOptions say otherwise (Apple's
+	// networkServiceType); the session's TCP connections (http, https,
+	// ftp, WebSocket and stream tasks, and connections to proxies) are
+	// marked with its DiffServ code point (see NetworkServiceType). The
+	// zero value, NetworkServiceDefault, marks nothing. It does not apply
+	// to a DialContext of the caller's, nor to HTTP/3, whose packets carry
+	// the ECN marking of QUIC's congestion control in the same byte; values
+	// that are not Apple's fail Validate.
+	NetworkServiceType NetworkServiceType
+
 	// ResumableUploadVersion is the interop version of "Resumable Uploads
 	// for HTTP" (draft-ietf-httpbis-resumable-upload) that upload tasks
 	// from memory or from a file offer servers, as Apple's platforms do
@@ -545,7 +556,7 @@ const (
 )
 
 // Validate reports the first problem with c: a reserved header in
-// HTTPAdditionalHeaders, an unknown multipath service type or cookie
+// HTTPAdditionalHeaders, an unknown multipath or network service type or cookie
 // accept policy, negative timeouts, TLS versions out of order, a malformed
 // App Transport Security exception domain, a malformed PinnedDomains
 // entry, or a ProxyConfiguration whose proxy URLs, exceptions or PAC URL
@@ -559,6 +570,9 @@ func (c *Configuration) Validate() error {
 	}
 	if c.MultipathServiceType < MultipathNone || c.MultipathServiceType > MultipathAggregate {
 		return fmt.Errorf("urlsession: MultipathServiceType %d is not a multipath service type", int(c.MultipathServiceType))
+	}
+	if !c.NetworkServiceType.valid() {
+		return fmt.Errorf("urlsession: NetworkServiceType %d is not a network service type", int32(c.NetworkServiceType))
 	}
 	switch c.HTTPCookieAcceptPolicy {
 	case CookieAcceptOnlyFromMainDocumentDomain, CookieAcceptAlways, CookieAcceptNever:

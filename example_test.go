@@ -160,3 +160,35 @@ func ExampleEphemeralConfiguration() {
 	// cookie sent: session=42
 	// 1 cookie stored
 }
+
+// A session whose transfers are not urgent marks its connections as
+// background traffic, and a request the user waits for asks for responsive
+// data: it goes over connections of its own, marked accordingly.
+func ExampleNetworkServiceType() {
+	srv := newServer()
+	defer srv.Close()
+
+	cfg := urlsession.DefaultConfiguration()
+	cfg.NetworkServiceType = urlsession.NetworkServiceBackground
+	s, err := urlsession.New(cfg, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.FinishTasksAndInvalidate()
+
+	req, _ := http.NewRequest("GET", srv.URL+"/hello", nil)
+	req = urlsession.WithOptions(req, urlsession.RequestOptions{NetworkServiceType: urlsession.NetworkServiceResponsiveData})
+	body, _, err := s.Data(context.Background(), req)
+	if err != nil {
+		fmt.Println("failed:", err)
+		return
+	}
+	fmt.Println(string(body))
+	fmt.Println(cfg.NetworkServiceType, cfg.NetworkServiceType.DSCP())
+	fmt.Println(urlsession.NetworkServiceResponsiveData, urlsession.NetworkServiceResponsiveData.DSCP())
+	// Output:
+	// hello, world
+	// background 10
+	// responsiveData 18
+}

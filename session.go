@@ -47,6 +47,7 @@ type Session struct {
 	cfg       *Configuration
 	chain     pipeline.Chain
 	transport atomic.Pointer[http.Transport]
+	svc       serviceTransports // for requests of another NetworkServiceType
 	h3        h3State
 	queue     queue
 	runners   runners
@@ -152,7 +153,7 @@ func defaultUserAgent() string {
 func baseDial(cfg *Configuration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	dial := cfg.DialContext
 	if dial == nil {
-		d := &net.Dialer{KeepAlive: 30 * time.Second}
+		d := &net.Dialer{KeepAlive: 30 * time.Second, ControlContext: markControl(cfg.NetworkServiceType)}
 		if cfg.MultipathServiceType != MultipathNone {
 			d.SetMultipathTCP(true) // falls back to TCP where MPTCP is not available
 		}
@@ -248,7 +249,7 @@ func (st sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			}
 		}
 	}
-	resp, err := st.s.proxies.roundTrip(st.s.transport.Load(), markHTTP1Only(req))
+	resp, err := st.s.proxies.roundTrip(st.s.transportFor(st.s.requestServiceType(req)), markHTTP1Only(req))
 	st.s.observeAltSvc(req, resp)
 	return resp, refusedClientCertificate(req, err)
 }
@@ -442,6 +443,7 @@ func (s *Session) invalidateLocked() {
 		s.delegate.Store(nil)
 		s.runners.close()
 		s.transport.Load().CloseIdleConnections()
+		s.svc.close()
 		if h3 := s.h3.tr.Load(); h3 != nil {
 			h3.close()
 		}
@@ -639,6 +641,7 @@ func (s *Session) renewTransport(ctx context.Context) error {
 	}
 	old := s.transport.Swap(newTransport(s.cfg, s.proxies))
 	old.CloseIdleConnections()
+	s.svc.close()
 	if h3 := s.h3.tr.Swap(newH3Transport(s.cfg, &s.h3)); h3 != nil {
 		h3.close()
 	}
