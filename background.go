@@ -1539,6 +1539,7 @@ func (t *Task) newJob(bt *bgTask) (api.NewJob, error) {
 		AskBeforeBegin:    !hints.earliest.IsZero() && asksBeforeBegin(t),
 		DisallowCellular:  s.cfg.DisallowCellularAccess,
 		DisallowExpensive: s.cfg.DisallowExpensiveNetworkAccess,
+		ServiceType:       int(t.serviceType()),
 		ResumeData:        bt.resume,
 		ResourceTimeout:   s.cfg.resourceTimeout().Seconds(),
 	}

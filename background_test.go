@@ -1276,6 +1276,7 @@ func TestBackgroundJobCarriesHints(t *testing.T) {
 	cfg.DisallowExpensiveNetworkAccess = true
 	cfg.SharedContainerIdentifier = "group.example"
 	cfg.HTTPAdditionalHeaders = http.Header{"X-App": {"1"}}
+	cfg.NetworkServiceType = urlsession.NetworkServiceBackground
 	rec := newRecorder(nil, "")
 	s, err := urlsession.New(cfg, rec)
 	if err != nil {
@@ -1299,9 +1300,20 @@ func TestBackgroundJobCarriesHints(t *testing.T) {
 	j := jobs[0]
 	container := filepath.Join(os.Getenv("XDG_DATA_HOME"), "urlsession", "containers", "group.example")
 	if j.State != api.Queued || !j.EarliestBegin.Equal(begin) || !j.Discretionary || j.BytesExpected != 12345 ||
-		!j.DisallowExpensive || j.DisallowCellular ||
+		!j.DisallowExpensive || j.DisallowCellular || j.ServiceType != int(urlsession.NetworkServiceBackground) ||
 		j.Priority != -50 || filepath.Dir(j.File) != container || j.Request.Header.Get("X-App") != "1" {
-		t.Errorf("job %+v: want queued until %v, discretionary, 12345 bytes expected, priority -50, file in %s, X-App", j, begin, container)
+		t.Errorf("job %+v: want queued until %v, discretionary, 12345 bytes expected, service type background, priority -50, file in %s, X-App", j, begin, container)
+	}
+	// A request's own service type goes with its job.
+	video := s.DownloadTask(urlsession.WithOptions(req, urlsession.RequestOptions{NetworkServiceType: urlsession.NetworkServiceVideo}))
+	video.Resume()
+	jobs = d.waitJobs(t, "hints", func(jobs []api.Job) bool { return len(jobs) == 2 })
+	types := map[int]int{} // by task identifier
+	for _, j := range jobs {
+		types[j.TaskIdentifier] = j.ServiceType
+	}
+	if got, ok := types[video.TaskIdentifier()]; !ok || got != int(urlsession.NetworkServiceVideo) {
+		t.Errorf("job of a video request: service type %d (found %t), want %d", got, ok, urlsession.NetworkServiceVideo)
 	}
 	if got := dt.CountOfBytesExpectedToReceive(); got != 12345 {
 		t.Errorf("CountOfBytesExpectedToReceive %d, want the job's 12345", got)

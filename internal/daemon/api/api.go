@@ -243,6 +243,10 @@ type Job struct {
 	// configuration's); a refused run fails with -1009 and is retried.
 	DisallowCellular  bool `json:"disallow_cellular,omitempty"`
 	DisallowExpensive bool `json:"disallow_expensive,omitempty"`
+	// ServiceType is the network service type the job's connections are
+	// marked with: the raw value of the app's configuration's
+	// urlsession.NetworkServiceType (Apple's values); 0 marks nothing.
+	ServiceType int `json:"service_type,omitempty"`
 	// TaskIdentifier is the identifier of the task that created the job,
 	// which the task made when the app reattaches keeps; 0 for none.
 	TaskIdentifier int `json:"task_identifier,omitempty"`
@@ -318,6 +322,8 @@ type NewJob struct {
 	// over cellular and metered networks (see Job).
 	DisallowCellular  bool `json:"disallow_cellular,omitempty"`
 	DisallowExpensive bool `json:"disallow_expensive,omitempty"`
+	// ServiceType marks the job's connections (see Job).
+	ServiceType int `json:"service_type,omitempty"`
 }
 
 // Begin is the body of POST /v1/jobs/{id}/begin: the app's answer to a

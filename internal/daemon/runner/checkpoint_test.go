@@ -245,7 +245,7 @@ func TestReceiveBuffer(t *testing.T) {
 			c.Close()
 		}
 	}()
-	c, err := fixedBufferDialer(96<<10).DialContext(context.Background(), "tcp", ln.Addr().String())
+	c, err := fixedBufferDialer(96<<10, 0).DialContext(context.Background(), "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

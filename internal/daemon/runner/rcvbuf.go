@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/urlsession-go/urlsession/internal/dscp"
 )
 
 // The receive buffer of a transfer connection by default (Options
@@ -64,12 +66,15 @@ func pathReceiveBuffer(rtt time.Duration, limit int) int {
 // fixed receive buffer for n > 0, one sized to the path for n == 0 where
 // the system tells a connection's round-trip time, and none (the
 // kernel's autotuning) for n < 0.
-func dialFunc(n int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+//
+// Its sockets are marked with the DiffServ code point mark (see
+// urlsession.NetworkServiceType); 0 leaves them unmarked.
+func dialFunc(n, mark int) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	switch {
 	case n > 0:
-		return fixedBufferDialer(n).DialContext
+		return fixedBufferDialer(n, mark).DialContext
 	case n == 0 && havePathBuffer:
-		d := &net.Dialer{KeepAlive: 30 * time.Second}
+		d := &net.Dialer{KeepAlive: 30 * time.Second, Control: dscp.Control(mark, nil)}
 		return func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := d.DialContext(ctx, network, addr)
 			if err != nil {
@@ -86,12 +91,12 @@ func dialFunc(n int) func(ctx context.Context, network, addr string) (net.Conn, 
 
 // fixedBufferDialer returns a dialer whose TCP connections have a
 // receive buffer of n bytes (set before connecting, so that the window
-// scale fits it).
-func fixedBufferDialer(n int) *net.Dialer {
+// scale fits it), marked with the DiffServ code point mark.
+func fixedBufferDialer(n, mark int) *net.Dialer {
 	return &net.Dialer{
 		Timeout:   30 * time.Second,
 		KeepAlive: 30 * time.Second,
-		Control: func(network, _ string, c syscall.RawConn) error {
+		Control: dscp.Control(mark, func(network, _ string, c syscall.RawConn) error {
 			if !strings.HasPrefix(network, "tcp") {
 				return nil
 			}
@@ -103,6 +108,6 @@ func fixedBufferDialer(n int) *net.Dialer {
 				return err
 			}
 			return serr
-		},
+		}),
 	}
 }

@@ -111,13 +111,14 @@ type Options struct {
 // Runner runs the daemon's transfers with one Session. It is safe for
 // concurrent use; Close ends it.
 type Runner struct {
-	s    *urlsession.Session // for jobs that refuse no network
-	opts Options
-	cfg  *urlsession.Configuration // s's, for the sessions of jobs that refuse networks
+	s       *urlsession.Session // for jobs that refuse no network and mark nothing
+	opts    Options
+	cfg     *urlsession.Configuration // s's, for the sessions of other jobs
+	ownDial bool                      // cfg.DialContext is the runner's dialFunc
 
-	mu      sync.Mutex
-	refuses map[[2]bool]*urlsession.Session // by DisallowCellular, DisallowExpensive
-	log     *slog.Logger
+	mu       sync.Mutex
+	sessions map[sessionKey]*urlsession.Session // for the jobs s is not for
+	log      *slog.Logger
 	// fsync syncs a completed download's file and directory (unless
 	// Options.NoSyncDownloads): (*os.File).Sync, or a test's.
 	fsync func(*os.File) error
@@ -146,9 +147,10 @@ func New(opts Options) (*Runner, error) {
 	} else {
 		cfg = cfg.Clone()
 	}
+	ownDial := false
 	if cfg.DialContext == nil {
-		if dial := dialFunc(opts.ReceiveBuffer); dial != nil {
-			cfg.DialContext = dial
+		if dial := dialFunc(opts.ReceiveBuffer, cfg.NetworkServiceType.DSCP()); dial != nil {
+			cfg.DialContext, ownDial = dial, true
 			if cfg.DialUDPContext == nil {
 				cfg.DialUDPContext = urlsession.DialUDP
 			}
@@ -162,31 +164,43 @@ func New(opts Options) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{s: s, opts: opts, cfg: cfg, log: log, fsync: (*os.File).Sync}, nil
+	return &Runner{s: s, opts: opts, cfg: cfg, ownDial: ownDial, log: log, fsync: (*os.File).Sync}, nil
+}
+
+// sessionKey is what a job needs of its session's configuration beyond
+// the runner's.
+type sessionKey struct {
+	disallowCellular, disallowExpensive bool
+	serviceType                         urlsession.NetworkServiceType
 }
 
 // session returns the session that runs job: the runner's, or for a job
-// that refuses cellular or metered networks one made for that refusal.
+// that refuses cellular or metered networks, or whose connections are
+// marked with a network service type, one made for that.
 func (r *Runner) session(job api.Job) (*urlsession.Session, error) {
-	if !job.DisallowCellular && !job.DisallowExpensive {
+	key := sessionKey{job.DisallowCellular, job.DisallowExpensive, urlsession.NetworkServiceType(job.ServiceType)}
+	if key == (sessionKey{serviceType: r.cfg.NetworkServiceType}) {
 		return r.s, nil
 	}
-	key := [2]bool{job.DisallowCellular, job.DisallowExpensive}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s := r.refuses[key]; s != nil {
+	if s := r.sessions[key]; s != nil {
 		return s, nil
 	}
 	cfg := r.cfg.Clone()
-	cfg.DisallowCellularAccess, cfg.DisallowExpensiveNetworkAccess = key[0], key[1]
-	s, err := urlsession.New(cfg, nil)
+	cfg.DisallowCellularAccess, cfg.DisallowExpensiveNetworkAccess = key.disallowCellular, key.disallowExpensive
+	cfg.NetworkServiceType = key.serviceType
+	if r.ownDial {
+		cfg.DialContext = dialFunc(r.opts.ReceiveBuffer, key.serviceType.DSCP())
+	}
+	s, err := urlsession.New(cfg, nil) // an unknown service type fails Validate
 	if err != nil {
 		return nil, err
 	}
-	if r.refuses == nil {
-		r.refuses = map[[2]bool]*urlsession.Session{}
+	if r.sessions == nil {
+		r.sessions = map[sessionKey]*urlsession.Session{}
 	}
-	r.refuses[key] = s
+	r.sessions[key] = s
 	return s, nil
 }
 
@@ -205,7 +219,7 @@ func (r *Runner) syncer() func(*os.File) error {
 func (r *Runner) Close(ctx context.Context) error {
 	r.mu.Lock()
 	all := []*urlsession.Session{r.s}
-	for _, s := range r.refuses {
+	for _, s := range r.sessions {
 		all = append(all, s)
 	}
 	r.mu.Unlock()

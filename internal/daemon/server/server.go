@@ -394,7 +394,7 @@ func (s *Server) CreateJob(ctx context.Context, n *api.NewJob) (api.Job, error) 
 		EarliestBegin: n.EarliestBegin, Discretionary: n.Discretionary,
 		Priority: n.Priority, ResumeData: n.ResumeData,
 		Description: n.Description, TaskIdentifier: n.TaskIdentifier, AskBeforeBegin: n.AskBeforeBegin,
-		DisallowCellular: n.DisallowCellular, DisallowExpensive: n.DisallowExpensive,
+		DisallowCellular: n.DisallowCellular, DisallowExpensive: n.DisallowExpensive, ServiceType: n.ServiceType,
 		Created: now.UTC(), Deadline: now.Add(timeout).UTC(),
 	}
 	if n.BytesExpected > 0 {
