@@ -62,13 +62,13 @@ type RequestOptions struct {
 	// NetworkServiceType is the kind of traffic this request carries
 	// (Apple's URLRequest.networkServiceType): a value other than
 	// NetworkServiceDefault takes precedence over the configuration's.
-	// The request's http and https connections are marked with its DiffServ
-	// code point, and are kept apart from connections of other types:
-	// a request of another type than the configuration's gets connections
-	// of its own, opened for that type, and shares them only with requests
-	// of the same type. Values that are not Apple's count as
-	// NetworkServiceDefault. It does not apply to HTTP/3, to other schemes,
-	// or to WebSocket and stream tasks, which use the configuration's.
+	// The request's http, https and WebSocket connections are marked with
+	// its DiffServ code point, and are kept apart from connections of
+	// other types: a request of another type than the configuration's gets
+	// connections of its own, opened for that type, and shares them only
+	// with requests of the same type. Values that are not Apple's count as
+	// NetworkServiceDefault. It does not apply to HTTP/3 or to other
+	// schemes; stream tasks use the configuration's.
 	NetworkServiceType NetworkServiceType
 }
 

@@ -201,3 +201,28 @@ func TestNetworkServiceTypeDefaultUnmarked(t *testing.T) {
 		t.Errorf("default service type: TOS %#x, want 0", got)
 	}
 }
+
+// A WebSocket task's request may name its own service type: its
+// connection, opened by the handshake, is marked with it.
+func TestNetworkServiceTypeWebSocket(t *testing.T) {
+	srv := echoServer(t, nil)
+	defer srv.Close()
+	s := newSession(t, wsConfig(), nil)
+	var tr connTrace
+	req, err := http.NewRequestWithContext(tr.ctx(), http.MethodGet, wsURL(t, srv.URL, "/").String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := s.WebSocketTaskWithRequest(WithOptions(req, RequestOptions{NetworkServiceType: NetworkServiceVoice}))
+	task.Resume()
+	defer task.CancelWith(CloseNormalClosure, nil)
+	if err := task.Send(context.Background(), TextMessage("x")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := task.Receive(context.Background()); err != nil || string(m.Data) != "x" {
+		t.Fatalf("echo: %+v %v", m, err)
+	}
+	if got := socketTOS(t, tr.last(t).Conn); got != 46<<2 {
+		t.Errorf("WebSocket connection of a voice request: TOS %#x, want %#x", got, 46<<2)
+	}
+}
