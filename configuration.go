@@ -126,7 +126,7 @@ type Configuration struct {
 	// 1.3. Its connections
 	// verify the server as TCP connections do: TLSClientConfig,
 	// PinnedDomains, TransportSecurity and the ServerTrust challenge.
-	// 0-RTT is not used. quic-go writes one line through the standard log
+	// 0-RTT is not used unless EnablesEarlyData says so. quic-go writes one line through the standard log
 	// package when the system caps UDP socket buffers below the 7 MiB it
 	// asks for (Linux's net.core.rmem_max and wmem_max); the environment
 	// variable QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=1 silences it.
@@ -139,6 +139,23 @@ type Configuration struct {
 	// server is not trusted (ErrTimedOut when ConnectTimeout passed).
 	// DisableHTTP3 takes precedence.
 	HTTP3Only bool
+
+	// EnablesEarlyData lets GET and HEAD requests without a body go over
+	// HTTP/3 in 0-RTT (Apple's enablesEarlyData): the session keeps the
+	// TLS session tickets its QUIC servers give, and a new connection to a
+	// server that gave one, and allows early data, resumes the TLS session
+	// and carries such a request in its first packets, a round trip
+	// before the handshake ends. Early data can be replayed by an attacker
+	// who captured it (RFC 8446 section 8), so it is only for requests
+	// that change nothing on the server; other requests on the connection
+	// wait for the handshake, as they do without it. A server that rejects
+	// the early data has not acted on it, and the request goes on over
+	// TCP. The server's certificate is evaluated (ServerTrust challenge,
+	// PinnedDomains) when the handshake ends, after the early request was
+	// sent: as for the session it resumes, whose certificate was
+	// evaluated. Reset forgets the tickets; Flush keeps them. TCP
+	// connections send no early data.
+	EnablesEarlyData bool
 
 	// TransportSecurity is the session's App Transport Security policy
 	// (Apple's NSAppTransportSecurity). The zero value enforces ATS as

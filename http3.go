@@ -59,8 +59,9 @@ const h3IdleTimeout = 90 * time.Second
 // h3State is a session's HTTP/3 state: its QUIC connections, which Reset
 // and Flush replace, and its Alt-Svc memory.
 type h3State struct {
-	tr  atomic.Pointer[h3Transport] // nil when HTTP/3 is not used
-	alt altSvcCache
+	tr      atomic.Pointer[h3Transport] // nil when HTTP/3 is not used
+	alt     altSvcCache
+	tickets ticketCache // TLS session tickets, with EnablesEarlyData
 
 	// For tests, set before the session's first request: fallbackDelay
 	// and handshakeTimeout, when set, replace h3FallbackDelay and
@@ -71,16 +72,53 @@ type h3State struct {
 	hook             func(event, addr string, err error)
 }
 
+// ticketCache is the TLS session cache of a session's QUIC connections,
+// which Reset empties.
+type ticketCache struct {
+	mu sync.Mutex
+	c  tls.ClientSessionCache
+}
+
+// ticketCacheSize is how many servers' tickets a session keeps.
+const ticketCacheSize = 64
+
+func (t *ticketCache) Get(key string) (*tls.ClientSessionState, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.c == nil {
+		return nil, false
+	}
+	return t.c.Get(key)
+}
+
+func (t *ticketCache) Put(key string, cs *tls.ClientSessionState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.c == nil {
+		t.c = tls.NewLRUClientSessionCache(ticketCacheSize)
+	}
+	t.c.Put(key, cs)
+}
+
+// reset forgets every ticket.
+func (t *ticketCache) reset() {
+	t.mu.Lock()
+	t.c = nil
+	t.mu.Unlock()
+}
+
 // h3Transport holds a session's QUIC connections.
 type h3Transport struct {
-	dialer *tlsDialer  // the base TLS settings, pins, client certificates
-	start  *tls.Config // a handshake's configuration before the callbacks
-	quic   *quic.Config
-	conns  *http3.Transport // makes the HTTP/3 client connections
-	alt    *altSvcCache
-	delay  time.Duration
-	hsTime time.Duration // bounds a handshake
-	hook   func(event, addr string, err error)
+	early   bool         // EnablesEarlyData
+	tickets *ticketCache // the session's, with early
+	dialer  *tlsDialer   // the base TLS settings, pins, client certificates
+	start   *tls.Config  // a handshake's configuration before the callbacks
+	quic    *quic.Config
+	conns   *http3.Transport // makes the HTTP/3 client connections
+	alt     *altSvcCache
+	delay   time.Duration
+	hsTime  time.Duration // bounds a handshake
+	hook    func(event, addr string, err error)
 
 	// dialUDP is Configuration.DialUDPContext, nil for the session's own
 	// resolution and socket; connectTimeout is ConnectTimeout.
@@ -112,6 +150,9 @@ func newH3Transport(cfg *Configuration, st *h3State) *h3Transport {
 	start := base.Clone()
 	start.NextProtos = []string{http3.NextProtoH3}
 	start.MinVersion = tls.VersionTLS13
+	if cfg.EnablesEarlyData {
+		start.ClientSessionCache = &st.tickets
+	}
 	delay, hsTime := h3FallbackDelay, h3HandshakeTimeout
 	if st.fallbackDelay > 0 {
 		delay = st.fallbackDelay
@@ -126,8 +167,10 @@ func newH3Transport(cfg *Configuration, st *h3State) *h3Transport {
 		idle = min(idle, cfg.ConnectTimeout)
 	}
 	return &h3Transport{
-		dialer: d,
-		start:  start,
+		early:   cfg.EnablesEarlyData,
+		tickets: &st.tickets,
+		dialer:  d,
+		start:   start,
 		quic: &quic.Config{
 			HandshakeIdleTimeout: idle,
 			MaxIdleTimeout:       h3IdleTimeout,
@@ -259,6 +302,23 @@ func (s *Session) h3Route(req *http.Request) (origin, addr string, only bool, er
 // sent and goes over TCP: the connection was not up in time or could not
 // be made, and only is false.
 func (h *h3Transport) roundTrip(req *http.Request, origin, addr string, only bool) (resp *http.Response, err error, handled bool) {
+	resp, err, handled = h.roundTripOn(req, origin, addr, only)
+	if errors.Is(err, quic.Err0RTTRejected) {
+		// The server discarded the early data unread (it cannot read the
+		// ticket, or changed its settings). The request goes again on a
+		// new connection with a full handshake: the rejected one is
+		// unusable until the ticket is forgotten.
+		h.tickets.reset()
+		resp, err, handled = h.roundTripOn(req, origin, addr, only)
+	}
+	return resp, err, handled
+}
+
+// roundTripOn is roundTrip on the connection to addr. It returns an error
+// that is quic.Err0RTTRejected, with handled true, when the server
+// rejected the early data the request went in; the connection is then
+// closed.
+func (h *h3Transport) roundTripOn(req *http.Request, origin, addr string, only bool) (resp *http.Response, err error, handled bool) {
 	ctx := req.Context()
 	c, dialer := h.get(ctx, origin, addr)
 	if c == nil {
@@ -288,9 +348,26 @@ func (h *h3Transport) roundTrip(req *http.Request, origin, addr string, only boo
 	h.mu.Lock()
 	c.active++
 	h.mu.Unlock()
-	resp, err = c.cc.RoundTrip(req)
+	send := req
+	if h.early {
+		send = earlyRequest(req)
+	}
+	resp, err = c.cc.RoundTrip(send)
+	if resp != nil {
+		resp.Request = req
+	}
+	if err != nil && errors.Is(err, quic.Err0RTTRejected) {
+		h.release(c)
+		h.discard(c)
+		return nil, err, true
+	}
 	if err != nil {
 		h.release(c)
+		if h.early {
+			if herr := earlyFailure(c); herr != nil {
+				return nil, h.dialError(herr), true
+			}
+		}
 		if ctx.Err() != nil || only || !replayable(req) && !unsent(err) {
 			return nil, err, true
 		}
@@ -301,6 +378,40 @@ func (h *h3Transport) roundTrip(req *http.Request, origin, addr string, only boo
 	}
 	resp.Body = &h3Body{rc: resp.Body, release: func() { h.release(c) }}
 	return resp, nil, true
+}
+
+// earlyRequest returns req as quic-go's client sends it in 0-RTT when its
+// connection's handshake is still going on: a GET or HEAD without a body,
+// under quic-go's method names for it. Other requests are returned as
+// they are, and wait for the handshake.
+func earlyRequest(req *http.Request) *http.Request {
+	if req.Body != nil && req.Body != http.NoBody {
+		return req
+	}
+	method := ""
+	switch req.Method {
+	case "", http.MethodGet:
+		method = http3.MethodGet0RTT
+	case http.MethodHead:
+		method = http3.MethodHead0RTT
+	default:
+		return req
+	}
+	r2 := *req
+	r2.Method = method
+	return &r2
+}
+
+// discard closes c, whose server rejected its early data, and takes it out
+// of the pool. (quic-go would have its streams begin again from the first
+// after the rejection, where the rejected streams' resets still go.)
+func (h *h3Transport) discard(c *h3Conn) {
+	h.mu.Lock()
+	if h.pool[c.addr] == c {
+		delete(h.pool, c.addr)
+	}
+	h.mu.Unlock()
+	c.conn.CloseWithError(0, "")
 }
 
 // replayable reports whether req may be sent again over TCP after its
@@ -446,8 +557,8 @@ func (h *h3Transport) get(ctx context.Context, origin, addr string) (c *h3Conn, 
 // connection closes.
 func (h *h3Transport) dial(ctx context.Context, c *h3Conn) {
 	defer c.cancel()
-	conn, udp, err := h.handshake(ctx, c)
-	c.trace.Store(nil) // the waiting request's metrics are done with
+	conn, udp, early, err := h.handshake(ctx, c)
+	trace := c.trace.Swap(nil) // the waiting request's metrics are done with
 	if err == nil {
 		c.conn = conn
 		c.cc = h.conns.NewClientConn(conn)
@@ -470,6 +581,23 @@ func (h *h3Transport) dial(ctx context.Context, c *h3Conn) {
 	if err != nil {
 		return
 	}
+	if early {
+		// Requests go on the connection in 0-RTT while its handshake
+		// ends, within the dial's time.
+		if err := finishHandshake(ctx, conn, trace); err != nil {
+			udp.Close()
+			h.mu.Lock()
+			if h.pool[c.addr] == c {
+				delete(h.pool, c.addr)
+			}
+			closed := h.closed
+			h.mu.Unlock()
+			if !closed && !trustFailure(err) && !errors.Is(err, errH3Abandoned) && !errors.Is(err, context.Canceled) {
+				h.alt.markBroken(c.origin, c.addr)
+			}
+			return
+		}
+	}
 	h.alt.confirm(c.origin, c.addr)
 	go func() {
 		<-conn.Context().Done()
@@ -486,6 +614,51 @@ func (h *h3Transport) dial(ctx context.Context, c *h3Conn) {
 	if closed {
 		conn.CloseWithError(0, "")
 	}
+}
+
+// finishHandshake waits, until ctx is done, for the end of the handshake
+// of conn, which carries early data, and reports it to trace (the metrics
+// of the request that dialled). It returns the handshake's failure.
+func finishHandshake(ctx context.Context, conn *quic.Conn, trace *httptrace.ClientTrace) error {
+	var err error
+	select {
+	case <-conn.HandshakeComplete():
+	case <-conn.Context().Done():
+		err = context.Cause(conn.Context())
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+		conn.CloseWithError(0, "")
+	}
+	var state tls.ConnectionState
+	if err == nil {
+		state = conn.ConnectionState().TLS
+	}
+	if trace != nil && trace.TLSHandshakeDone != nil {
+		trace.TLSHandshakeDone(state, err)
+	}
+	return err
+}
+
+// earlyFailure returns, for a request that failed on c, the failure of
+// c's handshake when c carried early data and its handshake failed on
+// trust: the request fails with it, as it would have without early data,
+// rather than go over TCP, whose handshake would ask the delegate again.
+// It waits for the handshake to end (bounded by the dial's time).
+func earlyFailure(c *h3Conn) error {
+	select {
+	case <-c.conn.HandshakeComplete():
+		return nil
+	case <-c.conn.Context().Done():
+	}
+	select {
+	case <-c.conn.HandshakeComplete():
+		return nil
+	default:
+	}
+	if err := context.Cause(c.conn.Context()); trustFailure(err) && !c.aborted.Load() {
+		return err
+	}
+	return nil
 }
 
 // isTimeout reports whether err is a timeout: a context's deadline, or a
@@ -582,10 +755,14 @@ func udpSocket(ctx context.Context, host, portText string, tr func() *httptrace.
 
 // handshake resolves c's address and runs the QUIC handshake, reporting
 // each step to the trace of the request that waits for it.
-func (h *h3Transport) handshake(ctx context.Context, c *h3Conn) (*quic.Conn, net.PacketConn, error) {
+//
+// With EnablesEarlyData, a connection that resumes a TLS session allowing
+// early data is returned once the early data may be sent (early), before
+// its handshake ends.
+func (h *h3Transport) handshake(ctx context.Context, c *h3Conn) (conn *quic.Conn, udp net.PacketConn, early bool, err error) {
 	host, portText, err := net.SplitHostPort(c.addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	_, originPort, _ := net.SplitHostPort(c.origin)
 	op, _ := strconv.Atoi(originPort)
@@ -593,7 +770,7 @@ func (h *h3Transport) handshake(ctx context.Context, c *h3Conn) (*quic.Conn, net
 
 	udp, raddr, err := h.socket(ctx, c.addr, host, portText, tr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 
 	cfg, hs := h.dialer.handshakeConfig(ctx, h.start, host, op)
@@ -614,7 +791,11 @@ func (h *h3Transport) handshake(ctx context.Context, c *h3Conn) (*quic.Conn, net
 	if t := tr(); t != nil && t.TLSHandshakeStart != nil {
 		t.TLSHandshakeStart()
 	}
-	conn, err := quic.Dial(ctx, udp, raddr, cfg, h.quic)
+	if h.early {
+		conn, err = quic.DialEarly(ctx, udp, raddr, cfg, h.quic)
+	} else {
+		conn, err = quic.Dial(ctx, udp, raddr, cfg, h.quic)
+	}
 	if err != nil {
 		udp.Close()
 		if errors.Is(err, errH3Abandoned) {
@@ -623,18 +804,23 @@ func (h *h3Transport) handshake(ctx context.Context, c *h3Conn) (*quic.Conn, net
 	}
 	var state tls.ConnectionState
 	if conn != nil {
-		state = conn.ConnectionState().TLS
+		select {
+		case <-conn.HandshakeComplete():
+			state = conn.ConnectionState().TLS
+		default:
+			early = true // finishHandshake reports the end
+		}
 	}
-	if t := tr(); t != nil && t.TLSHandshakeDone != nil {
+	if t := tr(); t != nil && t.TLSHandshakeDone != nil && !early {
 		t.TLSHandshakeDone(state, err)
 	}
 	if t := tr(); t != nil && t.ConnectDone != nil {
 		t.ConnectDone("udp", raddr.String(), err)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	return conn, udp, nil
+	return conn, udp, early, nil
 }
 
 // release ends a request on c.
@@ -727,8 +913,17 @@ func (q quicConnInfo) SetDeadline(time.Time) error      { return nil }
 func (q quicConnInfo) SetReadDeadline(time.Time) error  { return nil }
 func (q quicConnInfo) SetWriteDeadline(time.Time) error { return nil }
 
-// ConnectionState returns the connection's TLS state.
-func (q quicConnInfo) ConnectionState() tls.ConnectionState { return q.c.ConnectionState().TLS }
+// ConnectionState returns the connection's TLS state. While the handshake
+// of a connection carrying early data goes on it returns only the version,
+// TLS 1.3 as for every QUIC connection, rather than wait for the end.
+func (q quicConnInfo) ConnectionState() tls.ConnectionState {
+	select {
+	case <-q.c.HandshakeComplete():
+		return q.c.ConnectionState().TLS
+	default:
+		return tls.ConnectionState{Version: tls.VersionTLS13}
+	}
+}
 
 // observeAltSvc records the Alt-Svc fields of resp, the response to req
 // over a direct connection.

@@ -590,8 +590,9 @@ func (s *Session) AllTasks() []*Task {
 // Reset empties the session's stores (its URLCache, cookie storage and
 // credential storage: shared stores are emptied for every session using
 // them, as with Apple's reset), forgets the credentials the session sends
-// pre-emptively and the HTTP/3 alternatives servers advertised, and makes
-// later tasks use new connections.
+// pre-emptively, the HTTP/3 alternatives servers advertised and the TLS
+// session tickets kept for early data, and makes later tasks use new
+// connections.
 // Tasks already running are not affected. It returns when done; ctx bounds
 // the wait.
 func (s *Session) Reset(ctx context.Context) error {
@@ -607,6 +608,7 @@ func (s *Session) Reset(ctx context.Context) error {
 	s.auth.reset()
 	s.proxies.reset()
 	s.h3.alt.reset()
+	s.h3.tickets.reset()
 	var err error
 	if c := s.cfg.URLCredentialStorage; c != nil {
 		err = c.RemoveAll()
