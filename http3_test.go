@@ -78,7 +78,8 @@ func startH3Server(h http.Handler, samePort bool) (*h3Server, error) {
 	s.h3 = &http3.Server{
 		Handler:   wrapped,
 		TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: s.tcp.TLS.Certificates}),
-		// The server takes early data; the session sends none.
+		// The server takes early data; the session sends none unless
+		// told to (EnablesEarlyData).
 		QUICConfig: &quic.Config{Allow0RTT: true},
 	}
 	go s.h3.Serve(udp)

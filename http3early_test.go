@@ -2,6 +2,7 @@ package urlsession
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -16,12 +17,14 @@ import (
 )
 
 // earlyLog records, for each request a server handles, whether its TLS
-// session was resumed and whether it arrived before the handshake ended.
+// session was resumed and whether it arrived before the handshake ended,
+// and tells handled of each.
 type earlyLog struct {
 	mu      sync.Mutex
 	resumed []bool
 	early   []bool
 	methods []string
+	handled chan struct{}
 }
 
 func (l *earlyLog) handler(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +32,14 @@ func (l *earlyLog) handler(w http.ResponseWriter, r *http.Request) {
 	l.resumed = append(l.resumed, r.TLS != nil && r.TLS.DidResume)
 	l.early = append(l.early, r.TLS != nil && !r.TLS.HandshakeComplete)
 	l.methods = append(l.methods, r.Method)
+	h := l.handled
 	l.mu.Unlock()
+	if h != nil {
+		select {
+		case h <- struct{}{}:
+		default:
+		}
+	}
 	hello(w, r)
 }
 
@@ -45,33 +55,156 @@ func (l *earlyLog) last(t *testing.T) (method string, resumed, early bool) {
 	return l.methods[n], l.resumed[n], l.early[n]
 }
 
+// heldGate relays datagrams between one client at a time and a UDP
+// server; while held, it keeps the server's datagrams until release. A
+// client that hears nothing from the server cannot end its handshake, so
+// a request the server handles meanwhile came as early data.
+type heldGate struct {
+	front *net.UDPConn
+	mu    sync.Mutex
+	held  bool
+	queue [][]byte
+	to    *net.UDPAddr
+}
+
+// newHeldGate relays from UDP port front (0: any) to the server's port.
+func newHeldGate(t *testing.T, front, server int) *heldGate {
+	f, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: front})
+	if err != nil {
+		t.Skipf("UDP port %d: %v", front, err)
+	}
+	back, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: server})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &heldGate{front: f}
+	t.Cleanup(func() { f.Close(); back.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := f.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			g.mu.Lock()
+			g.to = from
+			g.mu.Unlock()
+			back.Write(buf[:n])
+		}
+	}()
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, err := back.Read(buf)
+			if err != nil {
+				return
+			}
+			g.mu.Lock()
+			if g.held {
+				g.queue = append(g.queue, append([]byte(nil), buf[:n]...))
+			} else if g.to != nil {
+				f.WriteToUDP(buf[:n], g.to)
+			}
+			g.mu.Unlock()
+		}
+	}()
+	return g
+}
+
+func (g *heldGate) hold() {
+	g.mu.Lock()
+	g.held = true
+	g.mu.Unlock()
+}
+
+func (g *heldGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held = false
+	for _, p := range g.queue {
+		g.front.WriteToUDP(p, g.to)
+	}
+	g.queue = nil
+}
+
+// waitTicket waits until the session holds a TLS session ticket for the
+// test servers (127.0.0.1), which a server sends after the handshake: a
+// connection closed before it arrives leaves none to resume with.
+func waitTicket(t *testing.T, s *Session) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := s.h3.tickets.Get("127.0.0.1"); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no TLS session ticket arrived")
+		}
+		time.Sleep(time.Millisecond) // polling the session's state, not waiting on time
+	}
+}
+
 // With EnablesEarlyData, a new connection that resumes a TLS session
 // sends a GET or HEAD in 0-RTT, and other requests after the handshake;
-// Flush keeps the tickets and Reset forgets them.
+// Flush keeps the tickets and Reset forgets them. That a request came
+// early is certain: the server answered nothing the client could end its
+// handshake with before handling it.
 func TestHTTP3EarlyData(t *testing.T) {
-	var log earlyLog
-	srv := newH3Server(t, http.HandlerFunc(log.handler), true)
+	log := earlyLog{handled: make(chan struct{}, 1)}
+	srv := newH3Server(t, http.HandlerFunc(log.handler), false)
 	srv.setAltSvc("")
+	// QUIC goes to the origin's port (AssumesHTTP3Capable): the gate's.
+	gate := newHeldGate(t, srv.tcp.Listener.Addr().(*net.TCPAddr).Port, srv.udpPort())
 	cfg := srv.config()
 	cfg.EnablesEarlyData = true
 	s, _ := newH3Session(t, cfg, nil, time.Minute, 20*time.Second)
 	h3 := RequestOptions{AssumesHTTP3Capable: true}
-	load := func(method string, body string) {
+	load := func(method, body string, early bool) {
 		t.Helper()
-		req, err := http.NewRequest(method, srv.tcp.URL, nil)
+		var b io.Reader
+		if body != "" {
+			b = strings.NewReader(body)
+		}
+		req, err := http.NewRequest(method, srv.tcp.URL, b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if body != "" {
-			req, _ = http.NewRequest(method, srv.tcp.URL, strings.NewReader(body))
+		type result struct {
+			body   string
+			resp   *http.Response
+			protos []string
+			err    error
 		}
-		got, resp, protos, err := fetch(t, s, WithOptions(req, h3))
-		if err != nil || len(protos) != 1 || protos[0] != "h3" || resp.StatusCode != 200 || method != http.MethodHead && got != "hello over HTTP/3.0" {
-			t.Fatalf("%s: %q %v %v", method, got, protos, err)
+		done := make(chan result, 1)
+		if early {
+			gate.hold()
 		}
-		if resp.Request.Method != method {
-			t.Errorf("%s: the response's request has method %q", method, resp.Request.Method)
+		go func() {
+			got, resp, protos, err := fetch(t, s, WithOptions(req, h3))
+			done <- result{got, resp, protos, err}
+		}()
+		if early {
+			select {
+			case <-log.handled: // before the client could end its handshake
+			case r := <-done:
+				t.Fatalf("%s: ended (%v) without the server handling it early", method, r.err)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s: the server did not get the early request", method)
+			}
+			gate.release()
 		}
+		r := <-done
+		if r.err != nil || len(r.protos) != 1 || r.protos[0] != "h3" || r.resp.StatusCode != 200 || method != http.MethodHead && r.body != "hello over HTTP/3.0" {
+			t.Fatalf("%s: %q %v %v", method, r.body, r.protos, r.err)
+		}
+		if r.resp.Request.Method != method {
+			t.Errorf("%s: the response's request has method %q", method, r.resp.Request.Method)
+		}
+		select {
+		case <-log.handled:
+		default:
+		}
+		waitTicket(t, s)
 		if err := s.Flush(t.Context()); err != nil { // a new connection next
 			t.Fatal(err)
 		}
@@ -94,7 +227,7 @@ func TestHTTP3EarlyData(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		load(c.method, c.body)
+		load(c.method, c.body, c.early)
 		method, resumed, early := log.last(t)
 		if method != c.method || resumed != c.resumed || early != c.early {
 			t.Errorf("%s (after Reset %t): the server saw %s, resumed %t, early %t; want resumed %t, early %t",
@@ -117,6 +250,7 @@ func TestHTTP3EarlyDataRejected(t *testing.T) {
 	if _, _, p, err := fetch(t, s, req); err != nil || p[0] != "h3" {
 		t.Fatalf("first request: %v %v", p, err)
 	}
+	waitTicket(t, s)
 	if err := s.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +282,7 @@ func TestHTTP3EarlyDataRejected(t *testing.T) {
 	}
 	// The tickets of the rejected server are gone: the next connection
 	// resumes the session the new one began, in 0-RTT.
+	waitTicket(t, s)
 	if err := s.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +337,7 @@ func TestHTTP3EarlyDataServerTrustRejected(t *testing.T) {
 		if _, _, p, err := fetch(t, s, WithOptions(get(t, srv.tcp.URL), h3)); err != nil || p[0] != "h3" {
 			t.Fatalf("first request: %v %v", p, err)
 		}
+		waitTicket(t, s)
 		if err := s.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}

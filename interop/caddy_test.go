@@ -160,11 +160,16 @@ func TestCaddyHTTP3EarlyData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.InvalidateAndCancel()
-	for i, want := range []bool{false, true, true, true} {
-		method := http.MethodGet
+	// load runs one request on a new connection and reports whether it
+	// resumed a TLS session.
+	load := func(method string) bool {
+		t.Helper()
+		if err := s.Flush(t.Context()); err != nil { // a new connection
+			t.Fatal(err)
+		}
 		var body io.Reader
-		if i == 2 {
-			method, body = http.MethodPost, strings.NewReader("x")
+		if method == http.MethodPost {
+			body = strings.NewReader("x")
 		}
 		var conn net.Conn
 		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
@@ -176,17 +181,27 @@ func TestCaddyHTTP3EarlyData(t *testing.T) {
 		}
 		got, proto := protocolOf(t, s, req)
 		if !strings.HasPrefix(got, "HTTP/3.0 ") || proto != "h3" {
-			t.Errorf("request %d (%s): %q over %s", i, method, got, proto)
+			t.Errorf("%s: %q over %s", method, got, proto)
 		}
 		cs, ok := conn.(interface{ ConnectionState() tls.ConnectionState })
 		if !ok {
-			t.Fatalf("request %d: the connection %T has no TLS state", i, conn)
+			t.Fatalf("%s: the connection %T has no TLS state", method, conn)
 		}
-		if resumed := cs.ConnectionState().DidResume; resumed != want {
-			t.Errorf("request %d (%s): resumed %t, want %t", i, method, resumed, want)
-		}
-		if err := s.Flush(t.Context()); err != nil { // a new connection next
-			t.Fatal(err)
-		}
+		return cs.ConnectionState().DidResume
+	}
+	if load(http.MethodGet) {
+		t.Fatal("the first connection resumed a session")
+	}
+	// Caddy sends its ticket after the handshake; a connection closed
+	// before it arrived leaves none, so a few tries may be needed.
+	resumed := false
+	for i := 0; i < 10 && !resumed; i++ {
+		resumed = load(http.MethodGet)
+	}
+	if !resumed {
+		t.Fatal("no connection resumed a TLS session")
+	}
+	if !load(http.MethodGet) || !load(http.MethodPost) {
+		t.Error("a later connection did not resume a TLS session")
 	}
 }
