@@ -13,6 +13,7 @@ import (
 
 	"github.com/urlsession-go/urlsession/cookiestore"
 	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/hsts"
 	"github.com/urlsession-go/urlsession/urlcache"
 )
 
@@ -259,6 +260,20 @@ type Configuration struct {
 	// memory-only storage.
 	URLCredentialStorage *credstore.Store
 
+	// HSTSStorage keeps the hosts that asked, with HTTP Strict Transport
+	// Security (RFC 6797), to be reached over https only: a request to
+	// such a host over http goes over https instead (port 80 becomes 443),
+	// before anything is sent, redirects included, as Apple's URL loading
+	// system upgrades it; the Strict-Transport-Security field of each
+	// https response received over a connection whose certificate the
+	// system verified is recorded (not over plain http, not for an IP
+	// address, and not when the certificate was accepted by a ServerTrust
+	// challenge's delegate or InsecureSkipVerify, which RFC 6797 section
+	// 8.1 leaves out). Nil means none. DefaultConfiguration sets
+	// SharedHSTSStorage(); EphemeralConfiguration a private memory-only
+	// one. Reset does not empty it.
+	HSTSStorage *hsts.Store
+
 	// UserAgent is the User-Agent header sent when neither the request nor
 	// HTTPAdditionalHeaders sets one. Empty means "<program name>
 	// urlsession/<version>".
@@ -489,7 +504,7 @@ func IsReservedHeader(name string) bool {
 
 // DefaultConfiguration returns a configuration with Apple's defaults: a 60 s
 // idle timeout, a 7 day resource timeout, 6 connections per host, the
-// shared cache, cookie and credential storages (kept on disk per
+// shared cache, cookie, credential and HSTS storages (kept on disk per
 // application; see SharedURLCache), cookies accepted only from the main
 // document's domain and sent with requests. The first call opens the shared
 // stores, creating their files.
@@ -498,6 +513,7 @@ func DefaultConfiguration() *Configuration {
 	c.URLCache = SharedURLCache()
 	c.HTTPCookieStorage = SharedCookieStorage()
 	c.URLCredentialStorage = SharedCredentialStorage()
+	c.HSTSStorage = SharedHSTSStorage()
 	return c
 }
 
@@ -510,6 +526,7 @@ func EphemeralConfiguration() *Configuration {
 	c := baseConfiguration()
 	c.ephemeral = true
 	c.URLCache, c.HTTPCookieStorage, c.URLCredentialStorage = newEphemeralStores()
+	c.HSTSStorage = hsts.New()
 	return c
 }
 

@@ -105,6 +105,7 @@ func New(cfg *Configuration, delegate any) (*Session, error) {
 	}
 	s.chain = pipeline.Chain{
 		pipeline.Followup{},
+		hstsStage{cfg.HSTSStorage},
 		transportSecurityStage(cfg),
 		&pipeline.Bridge{
 			Headers: cfg.HTTPAdditionalHeaders, UserAgent: ua,
@@ -480,6 +481,9 @@ func (s *Session) flushStores() error {
 			errs = append(errs, fmt.Errorf("urlsession: writing the credential storage: %w", err))
 		}
 	}
+	if err := s.cfg.HSTSStorage.Flush(); err != nil {
+		errs = append(errs, fmt.Errorf("urlsession: writing the HSTS storage: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -633,6 +637,7 @@ func (s *Session) Flush(ctx context.Context) error {
 	if c := s.cfg.URLCredentialStorage; c != nil {
 		errs = append(errs, c.Flush())
 	}
+	errs = append(errs, s.cfg.HSTSStorage.Flush())
 	errs = append(errs, s.renewTransport(ctx))
 	return errors.Join(errs...)
 }

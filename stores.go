@@ -8,6 +8,7 @@ import (
 
 	"github.com/urlsession-go/urlsession/cookiestore"
 	"github.com/urlsession-go/urlsession/credstore"
+	"github.com/urlsession-go/urlsession/hsts"
 	"github.com/urlsession-go/urlsession/urlcache"
 )
 
@@ -25,6 +26,7 @@ import (
 //	$XDG_CACHE_HOME/urlsession/<app>/URLCache/       the cache (os.UserCacheDir)
 //	$XDG_DATA_HOME/urlsession/<app>/Cookies.sqlite   persistent cookies (~/.local/share)
 //	$XDG_CONFIG_HOME/urlsession/<app>/Credentials/   permanent credentials (os.UserConfigDir)
+//	$XDG_DATA_HOME/urlsession/<app>/HSTS.txt         HSTS hosts, in curl's format
 var (
 	sharedCacheOnce, sharedCookiesOnce, sharedCredsOnce sync.Once
 	sharedCache                                         *urlcache.Cache
@@ -96,6 +98,29 @@ func SharedCookieStorage() *cookiestore.Store {
 		}
 	})
 	return sharedCookies
+}
+
+var (
+	sharedHSTSOnce sync.Once
+	sharedHSTS     *hsts.Store
+)
+
+// SharedHSTSStorage returns the process's shared HSTS storage (see the
+// stores' description above). It is read when first used, and written
+// when a session using it is invalidated or flushed, on top of what other
+// processes wrote meanwhile.
+func SharedHSTSStorage() *hsts.Store {
+	sharedHSTSOnce.Do(func() {
+		dir, err := dataDir()
+		if err == nil {
+			sharedHSTS, err = hsts.Open(filepath.Join(dir, "urlsession", ApplicationIdentifier(), "HSTS.txt"))
+		}
+		if err != nil {
+			noteSharedErr(err)
+			sharedHSTS = hsts.New()
+		}
+	})
+	return sharedHSTS
 }
 
 // SharedCredentialStorage returns the process's shared credential storage

@@ -24,6 +24,7 @@ func TestZeroConfigurationIsAppleDefaults(t *testing.T) {
 		"URLCache":                      true,
 		"HTTPCookieStorage":             true,
 		"URLCredentialStorage":          true,
+		"HSTSStorage":                   true,
 	}
 	zv, dv := reflect.ValueOf(zero), reflect.ValueOf(*def)
 	for i := range zv.NumField() {
