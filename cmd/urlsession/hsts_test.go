@@ -9,65 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
-
-func TestParseSTS(t *testing.T) {
-	for _, c := range []struct {
-		in         string
-		age        int64
-		subdomains bool
-		ok         bool
-	}{
-		{"max-age=31536000", 31536000, false, true},
-		{"max-age=0; includeSubDomains", 0, true, true},
-		{`MAX-AGE="60" ; INCLUDESUBDOMAINS ; preload`, 60, true, true},
-		{"max-age=99999999999999999999999", 1<<63 - 1, false, true},
-		{"includeSubDomains", 0, true, false},
-		{"max-age=60; max-age=70", 0, false, false},
-		{"max-age=-1", 0, false, false},
-		{"max-age=+1", 0, false, false},
-		{"max-age", 0, false, false},
-		{"max-age=60; includeSubDomains=1", 0, false, false},
-	} {
-		age, sub, ok := parseSTS(c.in)
-		if ok != c.ok || ok && (age != c.age || sub != c.subdomains) {
-			t.Errorf("%q: got %d, %v, %v; want %d, %v, %v", c.in, age, sub, ok, c.age, c.subdomains, c.ok)
-		}
-	}
-}
-
-func TestHSTSCacheFile(t *testing.T) {
-	name := filepath.Join(t.TempDir(), "hsts.txt")
-	writeFile(t, name, "# a comment\n.sub.test \"20991231 23:59:59\"\nexact.test \"unlimited\"\nold.test \"20000101 00:00:00\"\nbroken line\n")
-	c, err := readHSTS(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	for host, want := range map[string]bool{
-		"sub.test": true, "a.b.sub.test": true, "exact.test": true, "x.exact.test": false,
-		"old.test": false, "other.test": false, "127.0.0.1": false, "EXACT.TEST.": true,
-	} {
-		if got := c.known(host, now); got != want {
-			t.Errorf("known(%q) = %v, want %v", host, got, want)
-		}
-	}
-	u, _ := url.Parse("http://a.sub.test:80/p?q")
-	if !c.upgrade(u, now) || u.String() != "https://a.sub.test/p?q" {
-		t.Errorf("upgrade: %s", u)
-	}
-	u, _ = url.Parse("http://exact.test:8080/")
-	if !c.upgrade(u, now) || u.String() != "https://exact.test:8080/" {
-		t.Errorf("upgrade keeps another port: %s", u)
-	}
-	if err := c.write(name, now); err != nil {
-		t.Fatal(err)
-	}
-	if got := readFile(t, name); !strings.HasSuffix(got, "\nexact.test \"unlimited\"\n.sub.test \"20991231 23:59:59\"\n") || strings.Contains(got, "old.test") {
-		t.Errorf("written: %q", got)
-	}
-}
 
 // TestHSTS: --hsts keeps the hosts an https response names in
 // Strict-Transport-Security, and a later run goes to them (and, with

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urlsession-go/urlsession"
 	"github.com/urlsession-go/urlsession/cookiestore"
+	"github.com/urlsession-go/urlsession/hsts"
 	"github.com/urlsession-go/urlsession/internal/filename"
 )
 
@@ -539,19 +540,17 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	c := &client{o: o, stdin: stdin, stdout: stdout, stderr: stderr, askPassword: ask, hooks: h}
 	if o.hstsFile != "" {
-		cache, err := readHSTS(o.hstsFile)
+		cache, err := hsts.Open(o.hstsFile)
 		if err != nil {
 			if !o.silent {
-				fmt.Fprintf(stderr, "urlsession: WARNING: --hsts %s: %v; starting with an empty cache\n", o.hstsFile, err)
+				fmt.Fprintf(stderr, "urlsession: WARNING: --hsts %s: %v; starting with an empty cache, not saved\n", o.hstsFile, err)
 			}
-			cache = &hstsCache{entries: map[string]hstsEntry{}}
+			cache = hsts.New()
 		}
 		c.hsts = cache
 		defer func() {
-			if !cache.changed {
-				return
-			}
-			if err := cache.write(o.hstsFile, time.Now()); err != nil && !o.silent {
+			// Only what changed is written, over what the file holds then.
+			if err := cache.Flush(); err != nil && !o.silent {
 				fmt.Fprintf(stderr, "urlsession: WARNING: failed to save the HSTS cache in %s: %v\n", o.hstsFile, err)
 			}
 		}()
@@ -636,7 +635,7 @@ type client struct {
 	claimed        string         // the file an attempt made with -J or --no-clobber
 	run            *runState      // shared with the other URLs of the run; nil for one
 	headsWritten   bool           // an attempt wrote to -D
-	hsts           *hstsCache     // --hsts; nil without
+	hsts           *hsts.Store    // --hsts; nil without
 	wroteOutput    string         // the output file an attempt opened, if any
 	kept           bool           // an attempt kept resume data beside the output
 	hooks          hooks
@@ -863,6 +862,9 @@ func (c *client) configuration() *urlsession.Configuration {
 		cfg.URLCache = nil
 	}
 	cfg.HTTPCookieStorage = nil
+	// --hsts is the command's own (see client.hsts): as curl, it records
+	// the field of every https response, -k or not.
+	cfg.HSTSStorage = nil
 	// As curl, cleartext and older TLS are allowed unless --ats asks for
 	// Apple's App Transport Security.
 	cfg.TransportSecurity.AllowsArbitraryLoads = !c.o.ats
@@ -932,7 +934,7 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
 	}
-	if c.hsts.upgrade(u, time.Now()) && o.verbose {
+	if c.hsts.Upgrade(u, time.Now()) && o.verbose {
 		fmt.Fprintf(c.stderr, "* switched from HTTP to HTTPS for %s (HSTS)\n", u.Hostname())
 	}
 	if isFTP(u) {

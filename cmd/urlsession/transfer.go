@@ -126,10 +126,10 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 	if !x.o.location {
 		return nil // resp is the final response
 	}
-	if cur := t.CurrentRequest(); cur != nil {
-		x.c.hsts.observe(cur.URL, resp, time.Now())
+	if cur := t.CurrentRequest(); cur != nil && resp != nil {
+		x.c.hsts.Observe(cur.URL, resp.Header, time.Now())
 	}
-	x.c.hsts.upgrade(next.URL, time.Now()) // before the protocols are checked
+	x.c.hsts.Upgrade(next.URL, time.Now()) // before the protocols are checked
 	if next.URL != nil && !x.o.redirectAllowed(next.URL.Scheme) {
 		x.deniedScheme = next.URL.Scheme
 		t.Cancel()
@@ -756,8 +756,8 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 	if cerr := x.closeOutputs(complete); cerr != nil && complete {
 		f = failureOf(cerr, true)
 	}
-	if cur := task.CurrentRequest(); cur != nil {
-		x.c.hsts.observe(cur.URL, task.Response(), time.Now())
+	if cur, resp := task.CurrentRequest(), task.Response(); cur != nil && resp != nil {
+		x.c.hsts.Observe(cur.URL, resp.Header, time.Now())
 	}
 	if f == nil && x.o.remoteTime {
 		x.setRemoteTime(task.Response())
