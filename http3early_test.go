@@ -323,12 +323,15 @@ func (d *trustSecond) TaskDidReceiveChallenge(_ *Session, _ *Task, c *Challenge)
 
 // The certificate of a connection carrying early data is evaluated when
 // its handshake ends: a delegate that rejects it fails the task, and is
-// not asked again over TCP.
+// not asked again over TCP. (The gate holds the server's answers until
+// the server has handled the early request, which it would otherwise
+// race with the client's closing of the connection.)
 func TestHTTP3EarlyDataServerTrustRejected(t *testing.T) {
 	for _, cancel := range []bool{false, true} {
-		var log earlyLog
-		srv := newH3Server(t, http.HandlerFunc(log.handler), true)
+		log := earlyLog{handled: make(chan struct{}, 1)}
+		srv := newH3Server(t, http.HandlerFunc(log.handler), false)
 		srv.setAltSvc("")
+		gate := newHeldGate(t, srv.tcp.Listener.Addr().(*net.TCPAddr).Port, srv.udpPort())
 		cfg := srv.config()
 		cfg.EnablesEarlyData = true
 		d := &trustSecond{cancel: cancel}
@@ -337,11 +340,26 @@ func TestHTTP3EarlyDataServerTrustRejected(t *testing.T) {
 		if _, _, p, err := fetch(t, s, WithOptions(get(t, srv.tcp.URL), h3)); err != nil || p[0] != "h3" {
 			t.Fatalf("first request: %v %v", p, err)
 		}
+		<-log.handled
 		waitTicket(t, s)
 		if err := s.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err := fetch(t, s, WithOptions(get(t, srv.tcp.URL), h3))
+		gate.hold()
+		done := make(chan error, 1)
+		go func() {
+			_, _, _, err := fetch(t, s, WithOptions(get(t, srv.tcp.URL), h3))
+			done <- err
+		}()
+		select {
+		case <-log.handled:
+		case err := <-done:
+			t.Fatalf("cancel %t: the request ended (%v) before the server handled it early", cancel, err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("cancel %t: the server did not get the early request", cancel)
+		}
+		gate.release()
+		err := <-done
 		want := ErrServerCertificateUntrusted
 		if cancel {
 			want = ErrCancelled
