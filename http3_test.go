@@ -724,66 +724,19 @@ func TestHTTP3No0RTT(t *testing.T) {
 	}
 }
 
-// udpGate relays datagrams between one client and a UDP server, holding
-// the server's answers until open is closed.
-type udpGate struct {
-	front *net.UDPConn
-	open  chan struct{}
-}
-
-func newUDPGate(t *testing.T, server int) *udpGate {
-	front, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: server})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &udpGate{front: front, open: make(chan struct{})}
-	t.Cleanup(func() { front.Close(); back.Close() })
-	var client atomic.Pointer[net.UDPAddr]
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, from, err := front.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			client.Store(from)
-			back.Write(buf[:n])
-		}
-	}()
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, err := back.Read(buf)
-			if err != nil {
-				return
-			}
-			<-g.open
-			if c := client.Load(); c != nil {
-				front.WriteToUDP(buf[:n], c)
-			}
-		}
-	}()
-	return g
-}
-
-func (g *udpGate) port() int { return g.front.LocalAddr().(*net.UDPAddr).Port }
-
 // TestHTTP3ChallengeAskedOnce: when a task whose delegate evaluates server
 // trust has gone over TCP before the QUIC server answered, the handshake
 // it started is abandoned rather than asking that delegate a second time.
 func TestHTTP3ChallengeAskedOnce(t *testing.T) {
-	var gate *udpGate
+	var gate *heldGate
 	srv := newH3Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 3 && r.URL.Path == "/second" {
-			close(gate.open) // the request fell back: let the server answer
+			gate.release() // the request fell back: let the server answer
 		}
 		hello(w, r)
 	}), false)
-	gate = newUDPGate(t, srv.udpPort())
+	gate = newHeldGate(t, 0, srv.udpPort())
+	gate.hold()
 	srv.setAltSvc(fmt.Sprintf(`h3=":%d"`, gate.port()))
 	d := &trustLog{}
 	s, hk := newH3Session(t, srv.config(), d, 50*time.Millisecond, 20*time.Second)
@@ -809,14 +762,15 @@ func TestHTTP3ChallengeAskedOnce(t *testing.T) {
 // TestHTTP3HandshakeGoesOnAfterFallback: without a delegate to ask, the
 // handshake a request gave up on goes on, and the next request uses it.
 func TestHTTP3HandshakeGoesOnAfterFallback(t *testing.T) {
-	var gate *udpGate
+	var gate *heldGate
 	srv := newH3Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 3 && r.URL.Path == "/second" {
-			close(gate.open)
+			gate.release()
 		}
 		hello(w, r)
 	}), false)
-	gate = newUDPGate(t, srv.udpPort())
+	gate = newHeldGate(t, 0, srv.udpPort())
+	gate.hold()
 	srv.setAltSvc(fmt.Sprintf(`h3=":%d"`, gate.port()))
 	s, hk := newH3Session(t, srv.config(), nil, 50*time.Millisecond, 20*time.Second)
 	fetch(t, s, get(t, srv.tcp.URL+"/first"))

@@ -111,6 +111,8 @@ func newHeldGate(t *testing.T, front, server int) *heldGate {
 	return g
 }
 
+func (g *heldGate) port() int { return g.front.LocalAddr().(*net.UDPAddr).Port }
+
 func (g *heldGate) hold() {
 	g.mu.Lock()
 	g.held = true
