@@ -283,7 +283,8 @@ func TestHTTP3EarlyDataRejected(t *testing.T) {
 		t.Errorf("%d QUIC dials, want 3 (the first, the rejected one, the new one)", n)
 	}
 	// The tickets of the rejected server are gone: the next connection
-	// resumes the session the new one began, in 0-RTT.
+	// resumes the session the new one began (in 0-RTT, which
+	// TestHTTP3EarlyData proves where the server's answers can be held).
 	waitTicket(t, s)
 	if err := s.Flush(t.Context()); err != nil {
 		t.Fatal(err)
@@ -291,8 +292,8 @@ func TestHTTP3EarlyDataRejected(t *testing.T) {
 	if _, _, p, err := fetch(t, s, WithOptions(get(t, srv.tcp.URL), RequestOptions{AssumesHTTP3Capable: true})); err != nil || p[0] != "h3" {
 		t.Fatalf("third request: %v %v", p, err)
 	}
-	if _, resumed, early := log.last(t); !resumed || !early {
-		t.Errorf("the request after the rejection: resumed %t, early %t; want both", resumed, early)
+	if _, resumed, _ := log.last(t); !resumed {
+		t.Error("the request after the rejection did not resume a TLS session")
 	}
 }
 
