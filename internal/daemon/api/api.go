@@ -117,8 +117,9 @@ func NewResponse(resp *http.Response) *Response {
 	return r
 }
 
-// Metrics are a finished transfer's metrics, as its last run collected
-// them (a continuation after a checkpoint included), for the app's
+// Metrics are a finished transfer's metrics, as its runs collected them
+// (continuations after checkpoints, and the runs before a retry or a
+// pause, since the daemon last started), for the app's
 // DidFinishCollectingMetrics: each request sent (its
 // method and URL only: no header of the daemon's, credentials included,
 // leaves it) with its response's head and timings.
@@ -130,6 +131,25 @@ type Metrics struct {
 // MaxTransactions bounds the transactions a Metrics carries (the first
 // request and at most 16 redirects, with room for authentication legs).
 const MaxTransactions = 32
+
+// Append returns the metrics of a job whose earlier runs (the job was
+// retried, paused and resumed) collected m and whose latest run collected
+// later: the transactions of both in order, the latest MaxTransactions
+// kept when there are more, and the latest run's redirect count, which
+// its final response was reached with. Either may be nil.
+func (m *Metrics) Append(later *Metrics) *Metrics {
+	switch {
+	case later == nil:
+		return m
+	case m == nil:
+		return later
+	}
+	txs := append(append([]Transaction(nil), m.Transactions...), later.Transactions...)
+	if len(txs) > MaxTransactions {
+		txs = txs[len(txs)-MaxTransactions:]
+	}
+	return &Metrics{RedirectCount: later.RedirectCount, Transactions: txs}
+}
 
 // Transaction is one request of a transfer and its response.
 type Transaction struct {
@@ -641,8 +661,8 @@ type Event struct {
 	// Response, in finish-downloading and complete events of a job that
 	// ended with a response, is its head (see Job.Response).
 	Response *Response `json:"response,omitempty"`
-	// Metrics, in the complete event of a job that ran, are its last
-	// run's metrics.
+	// Metrics, in the complete event of a job that ran, are the metrics
+	// its runs collected since the daemon last started (see Metrics).
 	Metrics *Metrics `json:"metrics,omitempty"`
 	// Body, in the complete event of an upload that finished, is the
 	// response's body (base64 in JSON), at most MaxResponseBody bytes:

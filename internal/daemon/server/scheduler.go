@@ -212,7 +212,7 @@ func (s *Server) finish(js *jobState, res Result, cause error) {
 	}
 	j.Response = res.Response // this run's; endLocked sends it with a status
 	js.body = res.Body
-	js.metrics = res.Metrics
+	js.metrics = js.metrics.Append(res.Metrics)
 	if res.Err == nil && res.StatusCode != 0 {
 		// The transfer finished before the stop took effect: its
 		// completion wins, as a cancel after completion does nothing.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -690,4 +691,50 @@ func TestAskBeforeBegin(t *testing.T) {
 			t.Errorf("after the restart the job %+v no longer waits for its answer", j)
 		}
 	})
+}
+
+// A job's complete event carries the metrics of its runs, the ones before
+// a retry included, in order.
+func TestMetricsOfEveryRun(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, dir, nil)
+		defer r.close()
+		j := r.create(api.NewJob{})
+		tx := func(u string) api.Transaction { return api.Transaction{Method: "GET", URL: u} }
+		synctest.Wait()
+		run := r.runner.next()
+		run.result <- Result{Err: &TransferError{Code: -1005, Message: "lost"}, ResumeData: []byte("rd"),
+			Metrics: &api.Metrics{RedirectCount: 1, Transactions: []api.Transaction{tx("http://a/"), tx("http://b/")}}}
+		synctest.Wait()
+		for run = r.runner.next(); run == nil; run = r.runner.next() {
+			time.Sleep(time.Second) // the retry's backoff
+			synctest.Wait()
+		}
+		run.result <- Result{StatusCode: 200, Metrics: &api.Metrics{RedirectCount: 0, Transactions: []api.Transaction{tx("http://b/")}}}
+		synctest.Wait()
+		var got *api.Metrics
+		for _, e := range r.events("s") {
+			if e.Job == j.ID && e.Metrics != nil {
+				got = e.Metrics
+			}
+		}
+		if got == nil || got.RedirectCount != 0 || len(got.Transactions) != 3 ||
+			got.Transactions[0].URL != "http://a/" || got.Transactions[2].URL != "http://b/" {
+			t.Fatalf("complete event metrics %+v, want the three requests of both runs and the last run's redirect count", got)
+		}
+	})
+}
+
+func TestMetricsAppendBound(t *testing.T) {
+	var m *api.Metrics
+	for i := range api.MaxTransactions + 5 {
+		m = m.Append(&api.Metrics{RedirectCount: i, Transactions: []api.Transaction{{URL: strconv.Itoa(i)}}})
+	}
+	if len(m.Transactions) != api.MaxTransactions || m.Transactions[0].URL != "5" || m.RedirectCount != api.MaxTransactions+4 {
+		t.Errorf("%d transactions from %s, redirect count %d", len(m.Transactions), m.Transactions[0].URL, m.RedirectCount)
+	}
+	if m.Append(nil) != m {
+		t.Error("appending nothing changed the metrics")
+	}
 }

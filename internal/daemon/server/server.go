@@ -123,7 +123,7 @@ type jobState struct {
 	checkpoint  []byte       // resume data reported while running, not yet stored
 	body        []byte       // an upload's response body, for its complete event (see endLocked)
 	askSeq      int64        // seq of the job's newest begin-delayed event
-	metrics     *api.Metrics // the last run's, for the complete event (see endLocked)
+	metrics     *api.Metrics // the runs' since the daemon started, for the complete event (see endLocked)
 }
 
 type sessionState struct {
