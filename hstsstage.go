@@ -33,7 +33,8 @@ func (h hstsStage) Do(ctx context.Context, call *pipeline.Call, req *http.Reques
 		req = &r2
 	}
 	resp, err := next.Do(ctx, req)
-	if err == nil && resp.TLS != nil && len(resp.TLS.VerifiedChains) > 0 && strings.EqualFold(req.URL.Scheme, "https") {
+	if err == nil && resp.TLS != nil && len(resp.TLS.VerifiedChains) > 0 && resp.Header["Strict-Transport-Security"] != nil &&
+		strings.EqualFold(req.URL.Scheme, "https") {
 		h.store.Observe(req.URL, resp.Header, time.Now())
 	}
 	return resp, err
