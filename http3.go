@@ -406,12 +406,19 @@ func earlyRequest(req *http.Request) *http.Request {
 // of the pool. (quic-go would have its streams begin again from the first
 // after the rejection, where the rejected streams' resets still go.)
 func (h *h3Transport) discard(c *h3Conn) {
+	h.unpool(c)
+	c.conn.CloseWithError(0, "")
+}
+
+// unpool takes c out of the pool, where a new connection to its address
+// may have taken its place, and reports whether the transport is closed.
+func (h *h3Transport) unpool(c *h3Conn) (closed bool) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.pool[c.addr] == c {
 		delete(h.pool, c.addr)
 	}
-	h.mu.Unlock()
-	c.conn.CloseWithError(0, "")
+	return h.closed
 }
 
 // replayable reports whether req may be sent again over TCP after its
@@ -564,15 +571,7 @@ func (h *h3Transport) dial(ctx context.Context, c *h3Conn) {
 		c.cc = h.conns.NewClientConn(conn)
 	} else {
 		c.err = err
-		h.mu.Lock()
-		if h.pool[c.addr] == c {
-			delete(h.pool, c.addr)
-		}
-		closed := h.closed
-		h.mu.Unlock()
-		if !closed && !errors.Is(err, errH3Abandoned) && !errors.Is(err, context.Canceled) {
-			h.alt.markBroken(c.origin, c.addr)
-		}
+		h.failed(c, err)
 	}
 	close(c.ready)
 	if h.hook != nil {
@@ -586,15 +585,7 @@ func (h *h3Transport) dial(ctx context.Context, c *h3Conn) {
 		// ends, within the dial's time.
 		if err := finishHandshake(ctx, conn, trace); err != nil {
 			udp.Close()
-			h.mu.Lock()
-			if h.pool[c.addr] == c {
-				delete(h.pool, c.addr)
-			}
-			closed := h.closed
-			h.mu.Unlock()
-			if !closed && !trustFailure(err) && !errors.Is(err, errH3Abandoned) && !errors.Is(err, context.Canceled) {
-				h.alt.markBroken(c.origin, c.addr)
-			}
+			h.failed(c, err)
 			return
 		}
 	}
@@ -602,17 +593,22 @@ func (h *h3Transport) dial(ctx context.Context, c *h3Conn) {
 	go func() {
 		<-conn.Context().Done()
 		udp.Close()
-		h.mu.Lock()
-		if h.pool[c.addr] == c {
-			delete(h.pool, c.addr)
-		}
-		h.mu.Unlock()
+		h.unpool(c)
 	}()
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
 	if closed {
 		conn.CloseWithError(0, "")
+	}
+}
+
+// failed takes c, whose handshake failed with err, out of the pool and,
+// unless the transport is closed or the dial was abandoned or cancelled,
+// leaves its alternative unused for a while.
+func (h *h3Transport) failed(c *h3Conn, err error) {
+	if !h.unpool(c) && !errors.Is(err, errH3Abandoned) && !errors.Is(err, context.Canceled) {
+		h.alt.markBroken(c.origin, c.addr)
 	}
 }
 
