@@ -262,8 +262,9 @@ type Configuration struct {
 
 	// HSTSStorage keeps the hosts that asked, with HTTP Strict Transport
 	// Security (RFC 6797), to be reached over https only: a request to
-	// such a host over http goes over https instead (port 80 becomes 443),
-	// before anything is sent, redirects included, as Apple's URL loading
+	// such a host over http goes over https instead (port 80 becomes 443;
+	// a WebSocket task's ws:// goes over wss://), before anything is
+	// sent, redirects included, as Apple's URL loading
 	// system upgrades it; the Strict-Transport-Security field of each
 	// https response received over a connection whose certificate the
 	// system verified is recorded (not over plain http, not for an IP

@@ -7,11 +7,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/urlsession-go/urlsession/hsts"
 )
@@ -155,5 +159,42 @@ func TestHSTSDurable(t *testing.T) {
 	data, err := os.ReadFile(path)
 	if err != nil || !strings.Contains(string(data), "\nexample.com \"") {
 		t.Errorf("the file after invalidation: %q %v", data, err)
+	}
+}
+
+// A WebSocket task to a known HSTS host goes over wss: its handshake is an
+// http request, upgraded as any.
+func TestHSTSUpgradesWebSocket(t *testing.T) {
+	var secure atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secure.Store(r.TLS != nil)
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, data, err := c.Read(r.Context())
+		if err == nil {
+			c.Write(r.Context(), typ, data)
+		}
+	})
+	srv := &hstsServers{secure: httptest.NewTLSServer(h), plain: httptest.NewServer(h)}
+	t.Cleanup(srv.secure.Close)
+	t.Cleanup(srv.plain.Close)
+	store := hsts.New()
+	store.Add(hsts.Entry{Host: "example.com", Expires: time.Now().Add(time.Hour)})
+	s := newSession(t, srv.config(store), nil)
+	u, _ := url.Parse("ws://example.com/")
+	task := s.WebSocketTask(u, nil)
+	task.Resume()
+	defer task.CancelWith(CloseNormalClosure, nil)
+	if err := task.Send(context.Background(), TextMessage("x")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := task.Receive(context.Background()); err != nil || string(m.Data) != "x" {
+		t.Fatalf("echo: %+v %v", m, err)
+	}
+	if !secure.Load() {
+		t.Error("the WebSocket went over ws, not wss")
 	}
 }
