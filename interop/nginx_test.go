@@ -36,10 +36,11 @@ const (
 
 // nginx is a running nginx with a plain and a TLS (HTTP/2) listener.
 type nginx struct {
-	plain, secure string // base URLs
-	roots         *x509.CertPool
-	docroot       string
-	dir           string // the configuration, logs and docroot
+	plainPort, securePort int
+	plain, secure         string // base URLs
+	roots                 *x509.CertPool
+	docroot               string
+	dir                   string // the configuration, logs and docroot
 }
 
 func need(t *testing.T, bin string) string {
@@ -94,6 +95,7 @@ http {
     location = /old { return 301 /hello.txt; }
     location = /see-other { return 303 /hello.txt; }
     location = /loop { return 302 /loop; }
+    location = /sts { add_header Strict-Transport-Security "max-age=3600; includeSubDomains" always; return 200 "sts\n"; }
     location /private/ { auth_basic "test"; auth_basic_user_file %[1]s/htpasswd; }
     location /limited/ { limit_rate %[7]d; access_log %[1]s/limited.log; }
   }
@@ -108,6 +110,7 @@ http {
 
 	startDaemon(t, "nginx", exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf")), securePort, filepath.Join(dir, "error.log"))
 	n := &nginx{
+		plainPort: plainPort, securePort: securePort,
 		plain:   fmt.Sprintf("http://127.0.0.1:%d", plainPort),
 		secure:  fmt.Sprintf("https://127.0.0.1:%d", securePort),
 		roots:   roots,
@@ -143,6 +146,7 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string, roots *x509.
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{hstsHost, "*." + hstsHost},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
