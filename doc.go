@@ -48,6 +48,13 @@
 // TransportSecurity.Check tells, for a URL and TLS parameters, whether the
 // policy allows them and which exception would.
 //
+// A host that asked, with HTTP Strict Transport Security (RFC 6797), to be
+// reached over https only is upgraded before ATS looks at the request:
+// Configuration.HSTSStorage (the shared storage of the hsts package by
+// default) records the Strict-Transport-Security field of verified https
+// responses, and http:// and ws:// URLs of those hosts, redirects
+// included, go over https and wss.
+//
 // # Authentication
 //
 // A 401 raises a Challenge: HTTP Basic and Digest go to the per-task
