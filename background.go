@@ -80,7 +80,9 @@ import (
 // credentials) are the user's defaults: the configuration's stores,
 // proxies, TLS settings and timeouts other than TimeoutIntervalForResource
 // are not used. HTTPAdditionalHeaders are sent with each request that
-// does not set them.
+// does not set them. A request's http URL of a host the configuration's
+// HSTSStorage (SharedHSTSStorage(), set here) knows goes to the daemon as
+// https; the daemon's session keeps its own HSTS storage for what follows.
 //
 // The properties of Apple's background configurations are
 // IsDiscretionary, SessionSendsLaunchEvents (set here, as Apple's default
@@ -121,6 +123,7 @@ func BackgroundConfiguration(identifier string) *Configuration {
 	c.background = true
 	c.identifier = identifier
 	c.SessionSendsLaunchEvents = true
+	c.HSTSStorage = SharedHSTSStorage()
 	return c
 }
 
@@ -511,7 +514,9 @@ func (b *background) jobRequest(req *http.Request) api.Request {
 	if method == "" {
 		method = http.MethodGet
 	}
-	return api.Request{Method: method, URL: req.URL.String(), Header: h}
+	u := *req.URL
+	b.s.cfg.HSTSStorage.Upgrade(&u, time.Now()) // the daemon sends what the app would
+	return api.Request{Method: method, URL: u.String(), Header: h}
 }
 
 // beginDelayed asks the task's DelayedRequestDelegate whether its job,

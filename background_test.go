@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/urlsession-go/urlsession"
+	"github.com/urlsession-go/urlsession/hsts"
 	"github.com/urlsession-go/urlsession/internal/daemon/api"
 	"github.com/urlsession-go/urlsession/internal/daemon/client"
 	"github.com/urlsession-go/urlsession/internal/daemon/runner"
@@ -1610,5 +1611,39 @@ func TestBackgroundUndeliveredCancelOutlivesTheProcess(t *testing.T) {
 	left, _ := os.ReadDir(filepath.Join(os.Getenv("XDG_DATA_HOME"), "urlsession", "cancels"))
 	if len(left) != 0 {
 		t.Errorf("cancellations still kept: %v", left)
+	}
+}
+
+// A background task's http URL of a known HSTS host goes to the daemon as
+// https.
+func TestBackgroundJobHSTS(t *testing.T) {
+	d := startBackgroundDaemon(t)
+	cfg := urlsession.BackgroundConfiguration("hsts")
+	if cfg.HSTSStorage != urlsession.SharedHSTSStorage() {
+		t.Error("a background configuration has not the shared HSTS storage")
+	}
+	cfg.HSTSStorage = hsts.New()
+	cfg.HSTSStorage.Add(hsts.Entry{Host: "hsts.example", Expires: time.Now().Add(time.Hour)})
+	rec := newRecorder(nil, "")
+	s, err := urlsession.New(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.InvalidateAndCancel()
+	waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+	for _, u := range []string{"http://hsts.example:80/a", "http://other.example/b"} {
+		req, _ := http.NewRequest("GET", u, nil)
+		dt := s.DownloadTask(req)
+		dt.SetEarliestBeginDate(time.Now().Add(time.Hour)) // the job waits: nothing is fetched
+		dt.Resume()
+	}
+	jobs := d.waitJobs(t, "hsts", func(jobs []api.Job) bool { return len(jobs) == 2 })
+	var urls []string
+	for _, j := range jobs {
+		urls = append(urls, j.Request.URL)
+	}
+	slices.Sort(urls)
+	if want := []string{"http://other.example/b", "https://hsts.example/a"}; !slices.Equal(urls, want) {
+		t.Errorf("job URLs %v, want %v", urls, want)
 	}
 }
