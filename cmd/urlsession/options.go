@@ -120,6 +120,7 @@ type options struct {
 	removeOnError bool
 	continueAt    bool // -C -: continue a partial -o/-O file
 	remoteTime    bool // -R: give the output file the remote Last-Modified time
+	pathAsIs      bool // --path-as-is: send "/../" and "/./" in the path as they are
 
 	retry        int           // --retry: how many times to retry
 	retryDelay   time.Duration // --retry-delay: 0 for exponential backoff
@@ -610,6 +611,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolean(&o.ipv6, "6", "ipv6")
 	boolean(&o.location, "L", "location")
 	fs.Var(locationTrustedFlag{o}, "location-trusted", "")
+	boolean(&o.pathAsIs, "", "path-as-is")
 	boolean(&o.insecure, "k", "insecure")
 	fs.StringVar(&o.hstsFile, "hsts", "", "")
 	fs.Var(protoFlag{&o.protos, knownProtocols, &o.protoUnknown}, "proto", "")

@@ -318,6 +318,8 @@ Authentication:
       --ntlm               answer NTLM (NTLMv2; -u DOMAIN\user:password)
       --negotiate          answer Negotiate (Kerberos) with a ticket from
                            the user's credential cache (kinit)
+      --path-as-is         send "/../" and "/./" in the URL's path as they
+                           are (by default they are resolved, as curl does)
       --location-trusted   as -L, and send the credentials (and -H
                            Authorization and Cookie) to every host the
                            redirects lead to; without it they go only to
@@ -917,6 +919,58 @@ func isFTP(u *url.URL) bool {
 	return false
 }
 
+// squashDotSegments removes the "." and ".." segments of u's path as RFC
+// 3986 section 5.2.4 does, as curl does unless --path-as-is: "/a/../b/./c"
+// becomes "/b/c". Segments written with percent-encoding ("%2e%2e") are
+// not dot segments and stay, as do URLs without a hierarchical path.
+func squashDotSegments(u *url.URL) {
+	if u.Opaque != "" || !strings.Contains(u.EscapedPath(), ".") {
+		return
+	}
+	escaped := removeDotSegments(u.EscapedPath())
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		return
+	}
+	u.Path, u.RawPath = p, escaped
+	if u.EscapedPath() != escaped {
+		u.RawPath = "" // the default encoding is the same
+	}
+}
+
+// removeDotSegments is RFC 3986's remove_dot_segments (section 5.2.4).
+func removeDotSegments(in string) string {
+	var out []string // output segments, each with its leading "/" if any
+	for in != "" {
+		switch {
+		case strings.HasPrefix(in, "../"):
+			in = in[3:]
+		case strings.HasPrefix(in, "./"):
+			in = in[2:]
+		case strings.HasPrefix(in, "/./"):
+			in = in[2:]
+		case in == "/.":
+			in = "/"
+		case strings.HasPrefix(in, "/../"):
+			in = in[3:]
+			out = out[:max(len(out)-1, 0)]
+		case in == "/..":
+			in = "/"
+			out = out[:max(len(out)-1, 0)]
+		case in == "." || in == "..":
+			in = ""
+		default:
+			end := strings.IndexByte(in[1:], '/') + 1
+			if end == 0 {
+				end = len(in)
+			}
+			out = append(out, in[:end])
+			in = in[end:]
+		}
+	}
+	return strings.Join(out, "")
+}
+
 // hasPrefixFold reports whether s begins with prefix, ignoring ASCII case.
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
@@ -933,6 +987,9 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
+	}
+	if !o.pathAsIs {
+		squashDotSegments(u)
 	}
 	if c.hsts.Upgrade(u, time.Now()) && o.verbose {
 		fmt.Fprintf(c.stderr, "* switched from HTTP to HTTPS for %s (HSTS)\n", u.Hostname())

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+)
+
+func TestRemoveDotSegments(t *testing.T) {
+	for in, want := range map[string]string{
+		// RFC 3986 section 5.2.4's examples.
+		"/a/b/c/./../../g":   "/a/g",
+		"mid/content=5/../6": "mid/6",
+		// And others.
+		"/a/../b/./c":  "/b/c",
+		"/..":          "/",
+		"/a/b/..":      "/a/",
+		"/a/b/.":       "/a/b/",
+		"/../../x":     "/x",
+		"/a/%2e%2e/b":  "/a/%2e%2e/b",
+		"/a/..b/.c":    "/a/..b/.c",
+		"":             "",
+		"/":            "/",
+		"//a/../b":     "//b",
+		"/a/./../../b": "/b",
+	} {
+		if got := removeDotSegments(in); got != want {
+			t.Errorf("removeDotSegments(%q) = %q, want %q", in, got, want)
+		}
+	}
+	u, _ := url.Parse("http://h/a%2Fb/../c/%7e/./d")
+	squashDotSegments(u)
+	if got := u.String(); got != "http://h/c/%7e/d" {
+		t.Errorf("squashDotSegments kept the encoding wrong: %s", got)
+	}
+}
+
+// TestPathAsIs: the request's path has its dot segments resolved, as curl
+// sends it, unless --path-as-is.
+func TestPathAsIs(t *testing.T) {
+	t.Parallel()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.RequestURI))
+	}))
+	t.Cleanup(s.Close)
+	if r := cli(t, "", s.URL+"/a/../b/./c?x=/../y").want(t, 0); r.stdout != "/b/c?x=/../y" {
+		t.Errorf("default: %q", r.stdout)
+	}
+	if r := cli(t, "", "--path-as-is", s.URL+"/a/../b/./c").want(t, 0); r.stdout != "/a/../b/./c" {
+		t.Errorf("--path-as-is: %q", r.stdout)
+	}
+}
