@@ -867,6 +867,11 @@ func (c *client) configuration() *urlsession.Configuration {
 	// --hsts is the command's own (see client.hsts): as curl, it records
 	// the field of every https response, -k or not.
 	cfg.HSTSStorage = nil
+	// Bodies go as curl sends them, without the fields of resumable
+	// uploads (Upload-Complete...), which the library's upload tasks add
+	// for servers of the draft and which would make such a server take a
+	// form post for the start of an upload.
+	cfg.ResumableUploadVersion = -1
 	// As curl, cleartext and older TLS are allowed unless --ats asks for
 	// Apple's App Transport Security.
 	cfg.TransportSecurity.AllowsArbitraryLoads = !c.o.ats

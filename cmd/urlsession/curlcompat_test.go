@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,24 @@ func TestPathAsIs(t *testing.T) {
 	}
 	if r := cli(t, "", "--path-as-is", s.URL+"/a/../b/./c").want(t, 0); r.stdout != "/a/../b/./c" {
 		t.Errorf("--path-as-is: %q", r.stdout)
+	}
+}
+
+// TestNoResumableUploadFields: a body goes without the fields of the
+// resumable uploads draft, as curl sends it.
+func TestNoResumableUploadFields(t *testing.T) {
+	t.Parallel()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k := range r.Header {
+			if strings.HasPrefix(k, "Upload-") {
+				w.Write([]byte(k + " "))
+			}
+		}
+	}))
+	t.Cleanup(s.Close)
+	for _, args := range [][]string{{"-d", "x=1"}, {"-F", "a=b"}, {"-X", "PUT", "--data-binary", "z"}} {
+		if r := cli(t, "", append(args, s.URL)...).want(t, 0); r.stdout != "" {
+			t.Errorf("%v sent %s", args, r.stdout)
+		}
 	}
 }
