@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRemoveDotSegments(t *testing.T) {
@@ -69,5 +73,35 @@ func TestNoResumableUploadFields(t *testing.T) {
 		if r := cli(t, "", append(args, s.URL)...).want(t, 0); r.stdout != "" {
 			t.Errorf("%v sent %s", args, r.stdout)
 		}
+	}
+}
+
+// TestBrokenServerLogsNothing: a server that sends a body after its
+// answer to HEAD makes net/http write a line through the log package; the
+// command's standard error stays its own.
+func TestBrokenServerLogsNothing(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				http.ReadRequest(bufio.NewReader(c))
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+				time.Sleep(200 * time.Millisecond) // the extra bytes reach the idle connection
+			}()
+		}
+	}()
+	r := cliProcess(t, t.TempDir(), nil, "", "-s", "-I", "http://"+ln.Addr().String()+"/")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("exit %d, standard error %q", r.code, r.stderr)
 	}
 }

@@ -128,6 +128,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log"
 	"os"
 	"os/signal"
 	"runtime"
@@ -152,6 +154,11 @@ func runMain(args []string) int {
 	if _, set := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !set {
 		os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "1")
 	}
+	// net/http writes a line through the log package when a server
+	// misbehaves between requests (bytes after a response to HEAD, an
+	// answer on an idle connection): the transfer's own messages say what
+	// went wrong, and a broken server must not write to our standard error.
+	log.SetOutput(io.Discard)
 	code := runWith(ctx, args, os.Stdin, os.Stdout, os.Stderr, hooks{procs: setProcs})
 	stop()
 	return code
