@@ -82,7 +82,7 @@ func TestURLQuery(t *testing.T) {
 	writeFile(t, file, "from file")
 	r := cli(t, "", "--url-query", "name=a b&c", "--url-query", "+raw=1&2", "--url-query", "=only",
 		"--url-query", "f@"+file, "-G", "-d", "g=1", s.URL+"/?z=0").want(t, 0)
-	if r.stdout != "GET z=0&g=1&name=a%20b%26c&raw=1&2&only&f=from%20file" {
+	if r.stdout != "GET z=0&g=1&name=a+b%26c&raw=1&2&only&f=from+file" {
 		t.Errorf("got %q", r.stdout)
 	}
 	// With -d and no -G, the data stays the body.

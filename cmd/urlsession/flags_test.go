@@ -263,11 +263,11 @@ func TestDataForms(t *testing.T) {
 		want string
 	}{
 		// --data-urlencode, in curl's five forms, joined with & to -d.
-		{[]string{"--data-urlencode", "hello world/é"}, "POST /x " + form + " []\nhello%20world%2F%C3%A9"},
+		{[]string{"--data-urlencode", "hello world/é"}, "POST /x " + form + " []\nhello+world%2F%C3%A9"},
 		{[]string{"--data-urlencode", "=a&b=c"}, "POST /x " + form + " []\na%26b%3Dc"},
-		{[]string{"--data-urlencode", "name=a b&c", "-d", "z=1"}, "POST /x " + form + " []\nname=a%20b%26c&z=1"},
-		{[]string{"--data-urlencode", "@" + file}, "POST /x " + form + " []\nx%20y%0A"},
-		{[]string{"--data-urlencode", "n@" + file}, "POST /x " + form + " []\nn=x%20y%0A"},
+		{[]string{"--data-urlencode", "name=a b&c", "-d", "z=1"}, "POST /x " + form + " []\nname=a+b%26c&z=1"},
+		{[]string{"--data-urlencode", "@" + file}, "POST /x " + form + " []\nx+y%0A"},
+		{[]string{"--data-urlencode", "n@" + file}, "POST /x " + form + " []\nn=x+y%0A"},
 		// --data-raw takes @ as it is.
 		{[]string{"--data-raw", "@" + file}, "POST /x " + form + " []\n@" + file},
 		// --data-ascii is -d.
@@ -277,7 +277,7 @@ func TestDataForms(t *testing.T) {
 		{[]string{"--json", "@" + file}, "POST /x application/json []\nx y\n"},
 		{[]string{"--json", "[]", "-H", "Content-Type: text/x"}, "POST /x text/x []\n[]"},
 		// -G puts the data in the query and sends GET.
-		{[]string{"-G", "-d", "a=1", "--data-urlencode", "b=c d"}, "GET /x?a=1&b=c%20d  []\n"},
+		{[]string{"-G", "-d", "a=1", "--data-urlencode", "b=c d"}, "GET /x?a=1&b=c+d  []\n"},
 		{[]string{"--get", "-d", "a=1", "-X", "DELETE"}, "DELETE /x?a=1  []\n"},
 	} {
 		r := cli(t, "", append(c.args, s.URL+"/x")...).want(t, 0)

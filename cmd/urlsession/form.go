@@ -29,6 +29,13 @@ func curlEscape(s string) string {
 	return b.String()
 }
 
+// curlFormEscape is curlEscape with a space written as "+", as curl
+// writes the content of --data-urlencode and --url-query
+// (application/x-www-form-urlencoded).
+func curlFormEscape(s string) string {
+	return strings.ReplaceAll(curlEscape(s), "%20", "+")
+}
+
 // withFileName returns u with the last element of the file name appended
 // to its path when the path is empty or ends with "/", as curl -T names
 // the file it uploads; otherwise u unchanged.

@@ -1233,7 +1233,7 @@ func (c *client) dataBytes(d dataArg) ([]byte, error) {
 		// "=" or "@" decides.
 		i := strings.IndexAny(d.value, "=@")
 		if i < 0 {
-			return []byte(curlEscape(d.value)), nil
+			return []byte(curlFormEscape(d.value)), nil
 		}
 		name, content := d.value[:i], d.value[i+1:]
 		if d.value[i] == '@' {
@@ -1244,9 +1244,9 @@ func (c *client) dataBytes(d dataArg) ([]byte, error) {
 			content = string(b)
 		}
 		if name == "" {
-			return []byte(curlEscape(content)), nil
+			return []byte(curlFormEscape(content)), nil
 		}
-		return []byte(name + "=" + curlEscape(content)), nil
+		return []byte(name + "=" + curlFormEscape(content)), nil
 	}
 	name, fromFile := strings.CutPrefix(d.value, "@")
 	if !fromFile {
