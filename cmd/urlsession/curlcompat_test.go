@@ -105,3 +105,15 @@ func TestBrokenServerLogsNothing(t *testing.T) {
 		t.Errorf("exit %d, standard error %q", r.code, r.stderr)
 	}
 }
+
+// TestURLWithSpace: a URL with a space is malformed (exit 3), as curl
+// has it, where Go's parser would take it.
+func TestURLWithSpace(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"http://127.0.0.1:1/a b", "http://127.0.0.1:1/?q=a b", "http://127.0.0.1:1/\tx"} {
+		r := cli(t, "", u)
+		if r.code != 3 {
+			t.Errorf("%q: %v, want exit 3", u, r)
+		}
+	}
+}

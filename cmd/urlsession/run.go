@@ -989,6 +989,11 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if !strings.Contains(raw, "://") && !hasPrefixFold(raw, "data:") {
 		raw = "http://" + raw // as curl does
 	}
+	if strings.Contains(raw, " ") {
+		// As curl: a space is not part of a URL (write %20, or + in a
+		// query), and Go's parser would take it.
+		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: errors.New("the URL contains a space")}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, body, &urlsession.Error{Code: urlsession.ErrBadURL, URL: o.url, Err: err}
