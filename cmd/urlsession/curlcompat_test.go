@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +117,42 @@ func TestURLWithSpace(t *testing.T) {
 		r := cli(t, "", u)
 		if r.code != 3 {
 			t.Errorf("%q: %v, want exit 3", u, r)
+		}
+	}
+}
+
+// TestRedirectDropsPostBody: as curl, a body of -d goes on a 301 or 302
+// whatever -X says (its Content-Type too, unless -H gave it), and one of
+// -T is sent again.
+func TestRedirectDropsPostBody(t *testing.T) {
+	t.Parallel()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code, ok := strings.CutPrefix(r.URL.Path, "/r"); ok {
+			n, _ := strconv.Atoi(code)
+			w.Header().Set("Location", "/echo")
+			w.WriteHeader(n)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %q %q", r.Method, r.Header.Get("Content-Type"), body)
+	}))
+	t.Cleanup(s.Close)
+	file := filepath.Join(t.TempDir(), "f")
+	writeFile(t, file, "file")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-X", "PUT", "-d", "y", s.URL + "/r301"}, `PUT "" ""`},
+		{[]string{"-X", "PUT", "-d", "y", s.URL + "/r302"}, `PUT "" ""`},
+		{[]string{"-X", "PUT", "-d", "y", "-H", "Content-Type: text/plain", s.URL + "/r301"}, `PUT "text/plain" ""`},
+		{[]string{"-X", "PUT", "-d", "y", s.URL + "/r307"}, `PUT "application/x-www-form-urlencoded" "y"`},
+		{[]string{"-X", "POST", "-d", "y", s.URL + "/r301"}, `POST "" ""`},
+		{[]string{"-d", "y", s.URL + "/r302"}, `GET "" ""`},
+		{[]string{"-T", file, s.URL + "/r301"}, `PUT "" "file"`},
+	} {
+		if r := cli(t, "", append([]string{"-L"}, c.args...)...).want(t, 0); r.stdout != c.want {
+			t.Errorf("%v: %s, want %s", c.args, r.stdout, c.want)
 		}
 	}
 }

@@ -638,6 +638,7 @@ type client struct {
 	run            *runState      // shared with the other URLs of the run; nil for one
 	headsWritten   bool           // an attempt wrote to -D
 	hsts           *hsts.Store    // --hsts; nil without
+	ownContentType bool           // -H gave the Content-Type (set by request)
 	wroteOutput    string         // the output file an attempt opened, if any
 	kept           bool           // an attempt kept resume data beside the output
 	hooks          hooks
@@ -1138,6 +1139,7 @@ func (c *client) request(ctx context.Context) (*http.Request, uploadBody, error)
 	if ref, _ := strings.CutSuffix(o.referer, ";auto"); ref != "" && !given("Referer") {
 		h.Set("Referer", ref)
 	}
+	c.ownContentType = given("Content-Type")
 	if len(o.data) > 0 && !o.get && !given("Content-Type") {
 		if o.json() {
 			h.Set("Content-Type", "application/json")

@@ -116,12 +116,31 @@ func (x *transfer) DidBecomeInvalidWithError(*urlsession.Session, error) {
 	close(x.invalidated)
 }
 
+// postKind reports whether the request is one curl sends as a POST,
+// whatever -X names: its body comes from -d, --json or -F.
+func (x *transfer) postKind() bool {
+	return (len(x.o.data) > 0 && !x.o.get) || len(x.o.forms) > 0
+}
+
+// bodyless returns a copy of req without a body, and without its
+// Content-Type when dropType.
+func bodyless(req *http.Request, dropType bool) *http.Request {
+	r := req.Clone(req.Context())
+	r.Body, r.GetBody, r.ContentLength = nil, nil, 0
+	if dropType {
+		r.Header.Del("Content-Type")
+	}
+	return r
+}
+
 // WillPerformHTTPRedirection follows redirects with -L, up to
 // --max-redirs, as curl does: without -L resp is the final response. The
 // session has applied the rules for the method (301 and 302 turn POST
 // into GET, 303 turns any method into GET); a method given with -X
 // replaces the session's choice on every hop, as curl keeps it. The body
-// is still sent again only where the session keeps it (307, 308).
+// is sent again where the session keeps it (307 and 308; 301 and 302 for
+// a method other than POST), except that a body of -d, --json or -F goes
+// on 301 and 302 whatever -X says, as curl sends it as a POST.
 func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsession.Task, resp *http.Response, next *http.Request) *http.Request {
 	if !x.o.location {
 		return nil // resp is the final response
@@ -156,7 +175,14 @@ func (x *transfer) WillPerformHTTPRedirection(_ *urlsession.Session, t *urlsessi
 		writeHead(&x.hopHeads, resp)
 	}
 	if x.o.method != "" {
-		next.Method = x.o.method // changed in place: the session still supplies the body
+		if x.postKind() && (resp.StatusCode == http.StatusMovedPermanently || resp.StatusCode == http.StatusFound) && next.Method != http.MethodGet {
+			// curl turns a request with -d, --json or -F into a GET on a
+			// 301 or 302 whatever -X names (which only renames it): the
+			// body and its Content-Type go. The session kept them, as
+			// RFC 9110 keeps them for a method other than POST.
+			next = bodyless(next, !x.c.ownContentType)
+		}
+		next.Method = x.o.method // changed in place: the session supplies the body it keeps
 	}
 	x.c.auth.redirect(t.CurrentRequest(), next)
 	if strings.HasSuffix(x.o.referer, ";auto") {
