@@ -350,10 +350,23 @@ func TestRemoteName(t *testing.T) {
 	if r.stdout != "file.bin.1" || readFile(t, "file.bin.1") != "body of /file.bin" {
 		t.Errorf("got %v", r)
 	}
-	// Encoded separators never climb out.
+	// The name is the URL's as it writes it, as curl names it: encoded
+	// separators stay encoded and never climb out (and the name is not
+	// hidden).
 	cli(t, "", "-O", s.URL+"/a/..%2F..%2Fescape").want(t, 0)
-	if got := readFile(t, "escape"); got != "body of /a/..%2F..%2Fescape" {
+	if got := readFile(t, "%2F..%2Fescape"); got != "body of /a/..%2F..%2Fescape" {
 		t.Errorf("escape: %q", got)
+	}
+	cli(t, "", "-O", s.URL+"/a%20b.txt").want(t, 0)
+	if got := readFile(t, "a%20b.txt"); got != "body of /a%20b.txt" {
+		t.Errorf("a%%20b.txt: %q", got)
+	}
+	// A URL without a file name is refused, as curl refuses it (with -J,
+	// once the response names none either).
+	for _, args := range [][]string{{"-O", s.URL + "/"}, {"-O", s.URL + "/dir/"}, {"-OJ", s.URL + "/"}} {
+		if r := cli(t, "", args...).want(t, 23); !strings.Contains(r.stderr, "Remote file name has no length") {
+			t.Errorf("%v: %v", args, r)
+		}
 	}
 	// -J: the server's name, made safe; an existing file is kept.
 	u := s.URL + "/x.bin?cd=" + "attachment%3B%20filename%3D%22..%2Freport.txt%22"
@@ -395,7 +408,7 @@ func TestRemoteName(t *testing.T) {
 		t.Errorf("flaky.txt: %q", got)
 	}
 	w.want(t, time.Second)
-	noFiles(t, dir, "file.bin", "file.bin.1", "escape", "report.txt", "report.txt.1", "plain.txt", "flaky.txt")
+	noFiles(t, dir, "file.bin", "file.bin.1", "%2F..%2Fescape", "a%20b.txt", "report.txt", "report.txt.1", "plain.txt", "flaky.txt")
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape")); err == nil {
 		t.Error("a file was written outside the directory")
 	}

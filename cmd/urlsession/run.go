@@ -758,7 +758,10 @@ func (c *client) fetch(ctx context.Context) *failure {
 		// -O: the URL's file name (-J may take the server's instead), in
 		// the current directory.
 		c.remoteURL = req.URL
-		o.output = filename.Suggest("", req.URL)
+		o.output = remoteFileName(req.URL)
+		if o.output == "" && !o.remoteHead {
+			return &failure{status: 23, code: 23, msg: "Remote file name has no length!"}
+		}
 	}
 	o.output = o.inOutputDir(o.output)
 	if o.skipExisting && o.output != "" && o.output != "-" {
@@ -923,6 +926,18 @@ func isFTP(u *url.URL) bool {
 		return true
 	}
 	return false
+}
+
+// remoteFileName is curl's -O name for u: the last segment of its path as
+// the URL writes it (percent-encoding kept: "/a%20b.txt" names
+// "a%20b.txt"), made safe by filename.Sanitize; "" when there is none
+// ("http://h/", "http://h/dir/"), which curl refuses.
+func remoteFileName(u *url.URL) string {
+	p := u.EscapedPath()
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		p = p[i+1:]
+	}
+	return filename.Sanitize(p)
 }
 
 // squashDotSegments removes the "." and ".." segments of u's path as RFC

@@ -248,7 +248,18 @@ func (x *transfer) DidReceiveResponse(_ *urlsession.Session, t *urlsession.DataT
 	if x.o.remoteHead && x.c.claimed == "" {
 		// -J: the name the server gives, else the URL's; never an
 		// existing file's (unless --no-clobber picks another).
-		x.body.name = x.o.inOutputDir(filename.Suggest(resp.Header.Get("Content-Disposition"), x.c.remoteURL))
+		name := ""
+		if n, ok := filename.FromContentDisposition(resp.Header.Get("Content-Disposition")); ok {
+			name = filename.Sanitize(n)
+		}
+		if name == "" {
+			name = remoteFileName(x.c.remoteURL)
+		}
+		if name == "" {
+			x.writeErr = &urlsession.Error{Code: urlsession.ErrCannotCreateFile, Err: errors.New("Remote file name has no length!")}
+			return urlsession.ResponseCancel
+		}
+		x.body.name = x.o.inOutputDir(name)
 	}
 	if x.o.include || x.o.head {
 		writeHead(&x.hopHeads, resp)
