@@ -1647,3 +1647,34 @@ func TestBackgroundJobHSTS(t *testing.T) {
 		t.Errorf("job URLs %v, want %v", urls, want)
 	}
 }
+
+// TestBackgroundInvalidateWhileRetrying: InvalidateAndCancel of tasks
+// whose jobs run and fail (a refused connection, retried later) ends
+// every task and the session. A Cancel that reached the daemon between a
+// run's return and the recording of its failure used to be lost, the
+// job then waiting for its retry and the task for its completion; the
+// race is narrow, hence several sessions in a row.
+func TestBackgroundInvalidateWhileRetrying(t *testing.T) {
+	startBackgroundDaemon(t)
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:1/file/h.bin", nil)
+	for i := range 10 {
+		cfg := urlsession.BackgroundConfiguration("retrying-" + strconv.Itoa(i))
+		rec := newRecorder(nil, "")
+		s, err := urlsession.New(cfg, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitClosed(t, rec.done, "DidFinishEventsForBackgroundSession")
+		tasks := []*urlsession.DownloadTask{s.DownloadTask(req), s.DownloadTask(req), s.DownloadTask(req)}
+		for _, dt := range tasks {
+			dt.Resume()
+		}
+		s.InvalidateAndCancel()
+		waitClosed(t, rec.gone, "DidBecomeInvalidWithError")
+		for _, dt := range tasks {
+			if err := dt.Err(); !errors.Is(err, urlsession.ErrCancelled) {
+				t.Fatalf("session %d: a task ended with %v", i, err)
+			}
+		}
+	}
+}

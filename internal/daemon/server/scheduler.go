@@ -147,7 +147,7 @@ func (s *Server) startLocked(ctx context.Context, js *jobState, now time.Time) e
 	go func() {
 		defer s.wg.Done()
 		res := s.cfg.Runner.Run(rctx, job, func(p Progress) { s.progress(js, p) })
-		s.finish(js, res, context.Cause(rctx))
+		s.finish(js, res, rctx)
 		cancel(nil)
 	}()
 	return nil
@@ -195,12 +195,16 @@ func (s *Server) progress(js *jobState, p Progress) {
 		BytesDone: j.BytesDone, BytesExpected: j.BytesExpected, BytesResumed: j.BytesResumed})
 }
 
-// finish records how a transfer ended.
-func (s *Server) finish(js *jobState, res Result, cause error) {
+// finish records how a transfer whose run's context was rctx ended. Why
+// the run was stopped is read under the lock: a Cancel (or a pause) that
+// came after the Runner returned, and before this took the lock, stopped
+// it through rctx all the same, and must not be lost.
+func (s *Server) finish(js *jobState, res Result, rctx context.Context) {
 	ctx := context.Background()
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	cause := context.Cause(rctx)
 	defer s.poke()
 	s.running--
 	js.cancel = nil
