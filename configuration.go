@@ -127,10 +127,11 @@ type Configuration struct {
 	// 1.3. Its connections
 	// verify the server as TCP connections do: TLSClientConfig,
 	// PinnedDomains, TransportSecurity and the ServerTrust challenge.
-	// 0-RTT is not used unless EnablesEarlyData says so. quic-go writes one line through the standard log
-	// package when the system caps UDP socket buffers below the 7 MiB it
-	// asks for (Linux's net.core.rmem_max and wmem_max); the environment
-	// variable QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=1 silences it.
+	// 0-RTT is not used unless EnablesEarlyData says so. quic-go writes
+	// one line through the standard log package when the system caps UDP
+	// socket buffers below the 7 MiB it asks for (Linux's
+	// net.core.rmem_max and wmem_max); the environment variable
+	// QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=1 silences it.
 	DisableHTTP3 bool
 
 	// HTTP3Only makes every request go over HTTP/3, without Alt-Svc and
@@ -150,8 +151,8 @@ type Configuration struct {
 	// who captured it (RFC 8446 section 8), so it is only for requests
 	// that change nothing on the server; other requests on the connection
 	// wait for the handshake, as they do without it. A server that rejects
-	// the early data has not acted on it, and the request goes on over
-	// TCP. The server's certificate is evaluated (ServerTrust challenge,
+	// the early data has not acted on it: the request goes again on a new
+	// connection, with a full handshake. The server's certificate is evaluated (ServerTrust challenge,
 	// PinnedDomains) when the handshake ends, after the early request was
 	// sent: as for the session it resumes, whose certificate was
 	// evaluated. Reset forgets the tickets; Flush keeps them. TCP
