@@ -269,9 +269,10 @@ type Configuration struct {
 	// system upgrades it; the Strict-Transport-Security field of each
 	// https response received over a connection whose certificate the
 	// system verified is recorded (not over plain http, not for an IP
-	// address, and not when the certificate was accepted by a ServerTrust
-	// challenge's delegate or InsecureSkipVerify, which RFC 6797 section
-	// 8.1 leaves out). Nil means none. DefaultConfiguration sets
+	// address; and not from a connection whose certificate went to a
+	// ServerTrust challenge's delegate, nor with InsecureSkipVerify, where
+	// crypto/tls did not verify it: RFC 6797 section 8.1 records only
+	// connections without certificate errors). Nil means none. DefaultConfiguration sets
 	// SharedHSTSStorage(); EphemeralConfiguration a private memory-only
 	// one. Reset does not empty it.
 	HSTSStorage *hsts.Store
