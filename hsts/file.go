@@ -102,7 +102,8 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // opened or last flushed (observations, removals) to the file, on top of
 // what the file holds then, so that the changes of other processes using
 // the same file are kept; entries that lapsed are left out. It holds an
-// advisory lock (a ".lock" file beside it) while it does, and replaces the
+// advisory lock (a ".lock" file beside it, where the system has flock)
+// while it does, and replaces the
 // file whole, so that a reader never sees it half written. The store then
 // holds the merged entries. For a store in memory it does nothing.
 func (s *Store) Flush() error {

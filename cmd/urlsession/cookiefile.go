@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/urlsession-go/urlsession/cookiestore"
+	"github.com/urlsession-go/urlsession/internal/filelock"
 )
 
 // The cookie file format is curl's (and before it Netscape's and
@@ -274,7 +275,7 @@ func saveCookieFile(name string, w io.Writer, cookies []*http.Cookie, now time.T
 		return err
 	}
 	if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() {
-		err = lockFile(f, true)
+		err = filelock.Lock(f, true)
 		if err == nil {
 			err = f.Truncate(0)
 		}
@@ -297,7 +298,7 @@ func readFileLocked(name string) ([]byte, error) {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		if err := lockFile(f, false); err != nil {
+		if err := filelock.Lock(f, false); err != nil {
 			return nil, err
 		}
 	}

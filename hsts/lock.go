@@ -1,11 +1,9 @@
-//go:build unix
-
 package hsts
 
 import (
 	"os"
 
-	"golang.org/x/sys/unix"
+	"github.com/urlsession-go/urlsession/internal/filelock"
 )
 
 // lockPath takes an exclusive advisory lock on the file at path (made,
@@ -16,13 +14,7 @@ func lockPath(path string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := filelock.Lock(f, true); err != nil {
 		f.Close()
 		return nil, err
 	}
