@@ -22,15 +22,15 @@ func (h hstsStage) Do(ctx context.Context, call *pipeline.Call, req *http.Reques
 	if h.store == nil || req.URL == nil {
 		return next.Do(ctx, req)
 	}
-	if strings.EqualFold(req.URL.Scheme, "http") && h.store.Known(req.URL.Hostname(), time.Now()) {
-		u := *req.URL
-		h.store.Upgrade(&u, time.Now())
-		r2 := *req
-		r2.URL = &u
-		if r2.Host == req.URL.Host {
-			r2.Host = u.Host // the port 80 that went
+	if strings.EqualFold(req.URL.Scheme, "http") {
+		if u := *req.URL; h.store.Upgrade(&u, time.Now()) {
+			r2 := *req
+			r2.URL = &u
+			if r2.Host == req.URL.Host {
+				r2.Host = u.Host // the port 80 that went
+			}
+			req = &r2
 		}
-		req = &r2
 	}
 	resp, err := next.Do(ctx, req)
 	if err == nil && resp.TLS != nil && len(resp.TLS.VerifiedChains) > 0 && resp.Header["Strict-Transport-Security"] != nil &&
