@@ -82,6 +82,7 @@ type ticketCache struct {
 // ticketCacheSize is how many servers' tickets a session keeps.
 const ticketCacheSize = 64
 
+// Get and Put implement tls.ClientSessionCache.
 func (t *ticketCache) Get(key string) (*tls.ClientSessionState, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
