@@ -953,10 +953,7 @@ func squashDotSegments(u *url.URL) {
 	if err != nil {
 		return
 	}
-	u.Path, u.RawPath = p, escaped
-	if u.EscapedPath() != escaped {
-		u.RawPath = "" // the default encoding is the same
-	}
+	u.Path, u.RawPath = p, escaped // RawPath keeps the URL's own encoding
 }
 
 // removeDotSegments is RFC 3986's remove_dot_segments (section 5.2.4).
