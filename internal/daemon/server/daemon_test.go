@@ -161,12 +161,20 @@ func TestDaemonSingleInstanceAndKill9(t *testing.T) {
 		t.Fatalf("restart: %+v %v", info2, err)
 	}
 	defer syscall.Kill(info2.PID, syscall.SIGKILL)
-	got, err := c2.Job(ctx, j.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Attempts < 2 || !strings.HasPrefix(string(got.ResumeData), "cp") {
-		t.Fatalf("after kill -9 the job is %+v, want it running again from a checkpoint", got)
+	// The restarted daemon answers before its scheduler has necessarily
+	// started the job again, so wait for the second attempt.
+	for {
+		got, err := c2.Job(ctx, j.ID)
+		if err != nil {
+			t.Fatalf("after kill -9: %v (last seen %+v)", err, got)
+		}
+		if got.Attempts >= 2 {
+			if !strings.HasPrefix(string(got.ResumeData), "cp") {
+				t.Fatalf("after kill -9 the job is %+v, want it running again from a checkpoint", got)
+			}
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	// SIGTERM stops the daemon cleanly, storing the resume data.
 	if err := syscall.Kill(info2.PID, syscall.SIGTERM); err != nil {
