@@ -879,6 +879,15 @@ func (b *background) finish(t *Task, e *Error, resumeData []byte) {
 	if e != nil {
 		errOut = e
 	}
+	// As with other sessions' tasks, a completed task has left the
+	// session's list when its last callbacks run.
+	s := b.s
+	s.mu.Lock()
+	if _, ok := s.tasks[t]; ok {
+		delete(s.tasks, t)
+		s.active.Add(-1)
+	}
+	s.mu.Unlock()
 	if d, ok := delegateFor[MetricsDelegate](t); ok {
 		b.mu.Lock()
 		am := bt.metrics
@@ -889,17 +898,12 @@ func (b *background) finish(t *Task, e *Error, resumeData []byte) {
 		d.DidCompleteWithError(b.s, t, errOut)
 	}
 	t.closeDone()
-	s := b.s
 	b.mu.Lock()
 	if job != "" {
 		delete(b.jobs, job)
 	}
 	b.mu.Unlock()
 	s.mu.Lock()
-	if _, ok := s.tasks[t]; ok {
-		delete(s.tasks, t)
-		s.active.Add(-1)
-	}
 	if s.invalidating && !s.invalid && len(s.tasks) == 0 {
 		b.detachLocked()
 	}
