@@ -161,6 +161,9 @@ func (s *Session) transportFor(t NetworkServiceType) *http.Transport {
 		return tr
 	}
 	tr := base.Clone()
+	if !s.cfg.DisableHTTP2 {
+		installH2(tr)
+	}
 	if dial := tr.DialContext; dial != nil {
 		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return dial(context.WithValue(ctx, serviceTypeKey{}, t), network, addr)
@@ -188,7 +191,7 @@ func (st *serviceTransports) close() {
 
 func (st *serviceTransports) closeLocked() {
 	for _, tr := range st.m {
-		tr.CloseIdleConnections()
+		retire(tr)
 	}
 	st.m = nil
 }

@@ -203,6 +203,8 @@ func newTransportTLS(cfg *Configuration, proxies *proxyRouter) (*http.Transport,
 	d := secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	} else {
+		installH2(tr)
 	}
 	return tr, d
 }
@@ -443,7 +445,7 @@ func (s *Session) invalidateLocked() {
 	s.queue.push(func() {
 		s.delegate.Store(nil)
 		s.runners.close()
-		s.transport.Load().CloseIdleConnections()
+		retire(s.transport.Load())
 		s.svc.close()
 		if h3 := s.h3.tr.Load(); h3 != nil {
 			h3.close()
@@ -647,7 +649,7 @@ func (s *Session) renewTransport(ctx context.Context) error {
 		return err
 	}
 	old := s.transport.Swap(newTransport(s.cfg, s.proxies))
-	old.CloseIdleConnections()
+	retire(old)
 	s.svc.close()
 	if h3 := s.h3.tr.Swap(newH3Transport(s.cfg, &s.h3)); h3 != nil {
 		h3.close()

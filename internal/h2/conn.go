@@ -1,0 +1,1424 @@
+package h2
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+const (
+	// The windows the client grants: per stream, and for the connection.
+	streamWindow = 4 << 20
+	connWindow   = 1 << 30
+	// maxReadFrame is the largest frame the client accepts.
+	maxReadFrame = 1 << 20
+	// Before the server's SETTINGS say otherwise, at most this many
+	// streams; a SETTINGS without a limit allows defaultMaxStreams.
+	initialMaxStreams = 100
+	defaultMaxStreams = 1000
+	// max1xx bounds the informational responses a stream takes when
+	// nobody asked to see them.
+	max1xx = 5
+	// maxStreamID is the last client stream ID (RFC 9113 section 5.1.1).
+	maxStreamID = 1<<31 - 1
+)
+
+// connState is what a connection can do for a new request.
+type connState int
+
+const (
+	stateFree connState = iota // takes a stream now
+	stateFull                  // takes one when another ends
+	stateDone                  // takes none
+)
+
+// Conn is one HTTP/2 connection. It implements http.RoundTripper.
+type Conn struct {
+	pool     *Pool
+	key      string
+	tc       net.Conn
+	tlsState *tls.ConnectionState
+	fr       *http2.Framer
+	br       *bufio.Reader
+
+	// Writing: the framer's write side, the encoder and the buffer, under
+	// wsem (a lock that a request's context can give up on). writers
+	// counts the writers holding or waiting for it; the last flushes.
+	wsem    chan struct{}
+	writers atomic.Int32
+	bw      *bufio.Writer
+	henc    *hpack.Encoder
+	hbuf    bytes.Buffer
+	werr    error
+
+	// Received data not yet acknowledged on the connection, and the window
+	// the server has left.
+	flowMu     sync.Mutex
+	recvUnsent int
+	recvAvail  int
+
+	mu            sync.Mutex
+	cond          sync.Cond // slots, send windows, closing
+	streams       map[uint32]*stream
+	nextID        uint32
+	reserved      int // slots taken by requests about to write
+	maxStreams    int
+	peerWindow    int32 // SETTINGS_INITIAL_WINDOW_SIZE
+	peerFrame     int   // SETTINGS_MAX_FRAME_SIZE
+	peerHeaderMax uint64
+	sendWindow    int64
+	used          bool // has carried a stream
+	idleSince     time.Time
+	idleTimer     *time.Timer
+	goAway        bool
+	goAwayErr     error
+	closed        bool
+	err           error // why the connection ended, once it has
+}
+
+func newConn(tc *tls.Conn, p *Pool, key string) (*Conn, error) {
+	cs := tc.ConnectionState()
+	cc := &Conn{
+		pool:          p,
+		key:           key,
+		tc:            tc,
+		tlsState:      &cs,
+		br:            bufio.NewReaderSize(tc, 32<<10),
+		bw:            bufio.NewWriterSize(tc, 32<<10),
+		wsem:          make(chan struct{}, 1),
+		streams:       make(map[uint32]*stream),
+		nextID:        1,
+		maxStreams:    initialMaxStreams,
+		peerWindow:    65535,
+		peerFrame:     16384,
+		sendWindow:    65535,
+		recvAvail:     connWindow,
+		peerHeaderMax: 0,
+		idleSince:     time.Now(),
+	}
+	cc.cond.L = &cc.mu
+	cc.henc = hpack.NewEncoder(&cc.hbuf)
+	cc.fr = http2.NewFramer(cc.bw, cc.br)
+	cc.fr.SetReuseFrames()
+	cc.fr.SetMaxReadFrameSize(maxReadFrame)
+	cc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	limit := p.cfg.MaxHeaderListSize
+	if limit == 0 {
+		limit = 10 << 20
+	}
+	cc.fr.MaxHeaderListSize = limit
+
+	if _, err := cc.bw.WriteString(http2.ClientPreface); err != nil {
+		return nil, err
+	}
+	err := cc.fr.WriteSettings(
+		http2.Setting{ID: http2.SettingEnablePush, Val: 0},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: streamWindow},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: maxReadFrame},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: limit},
+	)
+	if err == nil {
+		err = cc.fr.WriteWindowUpdate(0, connWindow-65535)
+	}
+	if err == nil {
+		err = cc.bw.Flush()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t := p.cfg.IdleTimeout; t > 0 {
+		cc.idleTimer = time.AfterFunc(t, func() { cc.closeIfIdle(true) })
+	}
+	go cc.readLoop()
+	return cc, nil
+}
+
+// state reports what cc can do for a new request.
+func (cc *Conn) state() connState {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	switch {
+	case cc.closed || cc.goAway || cc.nextID > maxStreamID:
+		return stateDone
+	case len(cc.streams)+cc.reserved >= cc.maxStreams:
+		return stateFull
+	}
+	return stateFree
+}
+
+// RoundTrip sends req on a new stream and returns the response once its
+// header section has arrived. An error that lets the request go on another
+// connection implements IsHTTP2NoCachedConnError.
+func (cc *Conn) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	cl := req.ContentLength
+	if !hasBody {
+		cl = 0
+	} else if cl == 0 {
+		cl = -1
+	}
+	reused, wasIdle, idleFor, err := cc.reserve(ctx)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	trace := httptrace.ContextClientTrace(ctx)
+	if trace != nil && trace.GotConn != nil {
+		trace.GotConn(httptrace.GotConnInfo{Conn: cc.tc, Reused: reused, WasIdle: wasIdle, IdleTime: idleFor})
+	}
+	if ctx.Err() != nil { // given up on, by GotConn too
+		cc.unreserve()
+		closeBody(req)
+		return nil, context.Cause(ctx)
+	}
+	s := &stream{
+		cc:       cc,
+		req:      req,
+		trace:    trace,
+		respc:    make(chan struct{}),
+		readable: make(chan struct{}, 1),
+		want:     -1,
+		isHead:   req.Method == http.MethodHead,
+	}
+	if hasBody && expectsContinue(req) && cc.pool.cfg.ExpectContinueTimeout > 0 {
+		s.on100 = make(chan struct{}, 1)
+	}
+	if err := cc.writeHeaders(ctx, s, req, hasBody, cl); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	if trace != nil && trace.WroteHeaders != nil {
+		trace.WroteHeaders()
+	}
+	if hasBody {
+		go s.writeBody(req.Body, cl, req.Trailer)
+	} else {
+		closeBody(req)
+		if trace != nil && trace.WroteRequest != nil {
+			trace.WroteRequest(httptrace.WroteRequestInfo{})
+		}
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { s.cancel(context.Cause(ctx)) })
+		cc.mu.Lock()
+		if s.done {
+			cc.mu.Unlock()
+			stop()
+		} else {
+			s.stopCtx = stop
+			cc.mu.Unlock()
+		}
+	}
+	<-s.respc
+	if s.rterr != nil {
+		return nil, s.rterr
+	}
+	return s.resp, nil
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+func expectsContinue(req *http.Request) bool {
+	for _, v := range req.Header["Expect"] {
+		if strings.EqualFold(strings.TrimSpace(v), "100-continue") {
+			return true
+		}
+	}
+	return false
+}
+
+// reserve takes a stream slot, waiting for one while ctx allows.
+func (cc *Conn) reserve(ctx context.Context) (reused, wasIdle bool, idleFor time.Duration, err error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	var stop func() bool
+	for {
+		if cc.closed || cc.goAway || cc.nextID > maxStreamID {
+			if stop != nil {
+				stop()
+			}
+			return false, false, 0, cc.unusableLocked()
+		}
+		if len(cc.streams)+cc.reserved < cc.maxStreams {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			if stop != nil {
+				stop()
+			}
+			return false, false, 0, context.Cause(ctx)
+		}
+		if stop == nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() {
+				cc.mu.Lock()
+				cc.cond.Broadcast()
+				cc.mu.Unlock()
+			})
+		}
+		cc.cond.Wait()
+	}
+	if stop != nil {
+		stop()
+	}
+	reused = cc.used
+	if len(cc.streams)+cc.reserved == 0 {
+		wasIdle = reused
+		idleFor = time.Since(cc.idleSince)
+		if cc.idleTimer != nil {
+			cc.idleTimer.Stop()
+		}
+	}
+	cc.reserved++
+	return reused, wasIdle, idleFor, nil
+}
+
+// unusableLocked returns the error for a request that cc cannot take: one
+// that lets it go on another connection, unless cc failed before carrying
+// any request, as a connection the server rejects in the handshake's last
+// step does. net/http's Transport does not retry on a fresh connection
+// either.
+func (cc *Conn) unusableLocked() error {
+	if cc.err != nil && !cc.used && !cc.goAway {
+		return cc.err
+	}
+	return retryable(errConnUnusable)
+}
+
+// unreserve gives back a slot that no stream took.
+func (cc *Conn) unreserve() {
+	cc.mu.Lock()
+	cc.reserved--
+	cc.idleCheckLocked()
+	cc.cond.Broadcast()
+	cc.mu.Unlock()
+}
+
+// lock takes the write lock, giving up when ctx ends.
+func (cc *Conn) lock(ctx context.Context) error {
+	cc.writers.Add(1)
+	select {
+	case cc.wsem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case cc.wsem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		if cc.writers.Add(-1) == 0 {
+			// A writer that left meanwhile counted on this one to flush.
+			go cc.write(func(*http2.Framer) error { return nil })
+		}
+		return context.Cause(ctx)
+	}
+}
+
+// unlock ends a write: the last writer flushes. It returns the
+// connection's write error, if any.
+func (cc *Conn) unlock(err error) error {
+	if cc.werr == nil {
+		cc.werr = err
+	}
+	if cc.writers.Add(-1) == 0 && cc.werr == nil {
+		cc.werr = cc.bw.Flush()
+	}
+	err = cc.werr
+	<-cc.wsem
+	if err != nil {
+		cc.close()
+	}
+	return err
+}
+
+// write runs fn under the write lock.
+func (cc *Conn) write(fn func(*http2.Framer) error) error {
+	cc.lock(context.Background())
+	var err error
+	if cc.werr == nil {
+		err = fn(cc.fr)
+	}
+	return cc.unlock(err)
+}
+
+// writeHeaders gives s its ID and writes its HEADERS.
+func (cc *Conn) writeHeaders(ctx context.Context, s *stream, req *http.Request, hasBody bool, cl int64) error {
+	if err := cc.lock(ctx); err != nil {
+		cc.unreserve()
+		return err
+	}
+	if cc.werr != nil {
+		cc.unreserve()
+		cc.unlock(nil)
+		return retryable(errConnUnusable)
+	}
+	cc.hbuf.Reset()
+	if err := cc.encodeHeaders(req, hasBody, cl); err != nil {
+		cc.unreserve()
+		cc.unlock(nil)
+		return err
+	}
+	cc.mu.Lock()
+	if cc.closed || cc.goAway {
+		err := cc.unusableLocked()
+		cc.mu.Unlock()
+		cc.unreserve()
+		cc.unlock(nil)
+		return err
+	}
+	s.id = cc.nextID
+	cc.nextID += 2
+	cc.used = true
+	cc.reserved--
+	cc.streams[s.id] = s
+	s.sendWindow = int64(cc.peerWindow)
+	s.recvAvail = streamWindow
+	s.sentEnd = !hasBody
+	frame := cc.peerFrame
+	cc.mu.Unlock()
+
+	block := cc.hbuf.Bytes()
+	first := true
+	var err error
+	for len(block) > 0 && err == nil {
+		chunk := block
+		if len(chunk) > frame {
+			chunk = chunk[:frame]
+		}
+		block = block[len(chunk):]
+		if first {
+			err = cc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: chunk, EndStream: !hasBody, EndHeaders: len(block) == 0})
+			first = false
+		} else {
+			err = cc.fr.WriteContinuation(s.id, len(block) == 0, chunk)
+		}
+	}
+	// A failed write closes the connection, whose reader then fails s.
+	cc.unlock(err)
+	return nil
+}
+
+// encodeHeaders writes req's header section into cc.hbuf.
+func (cc *Conn) encodeHeaders(req *http.Request, hasBody bool, cl int64) error {
+	host, err := authority(req)
+	if err != nil {
+		return err
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	connect := method == http.MethodConnect
+	path := ""
+	if !connect {
+		path = req.URL.RequestURI()
+	}
+	var trailers string
+	if len(req.Trailer) > 0 {
+		keys := make([]string, 0, len(req.Trailer))
+		for k := range req.Trailer {
+			keys = append(keys, lower(k))
+		}
+		trailers = strings.Join(keys, ",")
+	}
+	sendCL := cl > 0 || cl == 0 && (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch)
+	if !hasBody {
+		sendCL = sendCL && cl == 0
+	}
+	_, hasUA := req.Header["User-Agent"]
+
+	each := func(f func(name, value string)) {
+		f(":authority", host)
+		f(":method", method)
+		if !connect {
+			f(":path", path)
+			f(":scheme", "https")
+		}
+		for k, vv := range req.Header {
+			name := lower(k)
+			switch name {
+			case "host", "content-length", "connection", "proxy-connection", "transfer-encoding", "upgrade", "keep-alive", "trailer":
+				continue
+			case "user-agent":
+				if len(vv) == 0 || vv[0] == "" {
+					continue
+				}
+				vv = vv[:1]
+			case "te":
+				ok := false
+				for _, v := range vv {
+					ok = ok || strings.EqualFold(strings.TrimSpace(v), "trailers")
+				}
+				if ok {
+					f(name, "trailers")
+				}
+				continue
+			}
+			for _, v := range vv {
+				f(name, v)
+			}
+		}
+		if trailers != "" {
+			f("trailer", trailers)
+		}
+		if sendCL {
+			f("content-length", strconv.FormatInt(cl, 10))
+		}
+		if !hasUA {
+			f("user-agent", "Go-http-client/2.0")
+		}
+	}
+	cc.mu.Lock()
+	max := cc.peerHeaderMax
+	cc.mu.Unlock()
+	if max > 0 {
+		var size uint64
+		each(func(name, value string) { size += uint64(len(name) + len(value) + 32) })
+		if size > max {
+			return errReqHeaderList
+		}
+	}
+	each(func(name, value string) {
+		cc.henc.WriteField(hpack.HeaderField{Name: name, Value: value})
+	})
+	return nil
+}
+
+// lower returns a header name in lower case, without allocating for
+// names already so and the common canonical ones.
+func lower(k string) string {
+	if v, ok := commonLower[k]; ok {
+		return v
+	}
+	for i := 0; i < len(k); i++ {
+		if 'A' <= k[i] && k[i] <= 'Z' {
+			return strings.ToLower(k)
+		}
+	}
+	return k
+}
+
+var commonLower = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range []string{"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
+		"Cache-Control", "Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Date",
+		"Expect", "Host", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since",
+		"Keep-Alive", "Origin", "Pragma", "Proxy-Authorization", "Proxy-Connection", "Range", "Referer", "Te",
+		"Trailer", "Transfer-Encoding", "Upgrade", "User-Agent", "Upload-Complete", "Upload-Draft-Interop-Version",
+		"Upload-Length", "Upload-Offset", "X-Requested-With"} {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
+
+// close closes the connection; its reader then fails the streams left.
+func (cc *Conn) close() {
+	cc.mu.Lock()
+	already := cc.closed
+	cc.closed = true
+	cc.cond.Broadcast()
+	cc.mu.Unlock()
+	if !already {
+		cc.pool.remove(cc)
+		cc.tc.Close()
+	}
+}
+
+// closeIfIdle closes cc if it carries no stream (and, for the idle
+// timer, has carried none for the idle timeout).
+func (cc *Conn) closeIfIdle(timer bool) {
+	cc.mu.Lock()
+	idle := len(cc.streams)+cc.reserved == 0
+	if timer && idle && time.Since(cc.idleSince) < cc.pool.cfg.IdleTimeout {
+		cc.idleTimer.Reset(cc.pool.cfg.IdleTimeout - time.Since(cc.idleSince))
+		idle = false
+	}
+	cc.mu.Unlock()
+	if idle {
+		cc.close()
+	}
+}
+
+// idleCheckLocked starts the idle clock when the last stream has gone,
+// and closes a connection the server is going away from.
+func (cc *Conn) idleCheckLocked() {
+	if len(cc.streams)+cc.reserved > 0 {
+		return
+	}
+	cc.idleSince = time.Now()
+	if (cc.goAway || cc.pool.closing.Load()) && !cc.closed {
+		go cc.close()
+		return
+	}
+	if cc.idleTimer != nil {
+		cc.idleTimer.Reset(cc.pool.cfg.IdleTimeout)
+	}
+}
+
+// forgetLocked ends s on the connection, freeing its slot.
+func (cc *Conn) forgetLocked(s *stream) {
+	if s.done {
+		return
+	}
+	s.done = true
+	if s.id != 0 {
+		delete(cc.streams, s.id)
+	}
+	if s.stopCtx != nil {
+		s.stopCtx()
+		s.stopCtx = nil
+	}
+	cc.cond.Broadcast()
+	cc.idleCheckLocked()
+}
+
+// consumed acknowledges n bytes read from stream id's body, and
+// streamInc of its window.
+func (cc *Conn) consumed(id uint32, n, streamInc int) {
+	connInc := 0
+	if n > 0 {
+		cc.flowMu.Lock()
+		cc.recvUnsent += n
+		if cc.recvUnsent >= connWindow/2 {
+			connInc = cc.recvUnsent
+			cc.recvAvail += connInc
+			cc.recvUnsent = 0
+		}
+		cc.flowMu.Unlock()
+	}
+	if connInc == 0 && streamInc == 0 {
+		return
+	}
+	cc.write(func(fr *http2.Framer) error {
+		if connInc > 0 {
+			if err := fr.WriteWindowUpdate(0, uint32(connInc)); err != nil {
+				return err
+			}
+		}
+		if streamInc > 0 {
+			return fr.WriteWindowUpdate(id, uint32(streamInc))
+		}
+		return nil
+	})
+}
+
+// readLoop reads the server's frames until the connection ends.
+func (cc *Conn) readLoop() {
+	err := cc.read()
+	cc.mu.Lock()
+	cc.closed = true
+	if cc.goAway && (err == io.EOF || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		err = cc.goAwayErr
+	} else if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	cc.err = err
+	left := make([]*stream, 0, len(cc.streams))
+	for _, s := range cc.streams {
+		left = append(left, s)
+	}
+	for _, s := range left {
+		cc.forgetLocked(s)
+	}
+	if cc.idleTimer != nil {
+		cc.idleTimer.Stop()
+	}
+	cc.cond.Broadcast()
+	cc.mu.Unlock()
+	cc.pool.remove(cc)
+	cc.tc.Close()
+	for _, s := range left {
+		s.fail(err)
+	}
+}
+
+func (cc *Conn) read() error {
+	first := true
+	for {
+		f, err := cc.fr.ReadFrame()
+		if err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				if s := cc.stream(se.StreamID); s != nil {
+					s.abort(se, se.Code)
+				}
+				continue
+			}
+			if ce, ok := err.(http2.ConnectionError); ok {
+				cc.write(func(fr *http2.Framer) error { return fr.WriteGoAway(0, http2.ErrCode(ce), nil) })
+			}
+			return err
+		}
+		if first {
+			if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
+				return cc.connError(http2.ErrCodeProtocol)
+			}
+			first = false
+		}
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			err = cc.onHeaders(f)
+		case *http2.DataFrame:
+			err = cc.onData(f)
+		case *http2.RSTStreamFrame:
+			err = cc.onReset(f)
+		case *http2.SettingsFrame:
+			err = cc.onSettings(f)
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				data := f.Data
+				cc.write(func(fr *http2.Framer) error { return fr.WritePing(true, data) })
+			}
+		case *http2.GoAwayFrame:
+			cc.onGoAway(f)
+		case *http2.WindowUpdateFrame:
+			err = cc.onWindowUpdate(f)
+		case *http2.PushPromiseFrame:
+			err = cc.connError(http2.ErrCodeProtocol)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// connError ends the connection with a GOAWAY carrying code.
+func (cc *Conn) connError(code http2.ErrCode) error {
+	cc.write(func(fr *http2.Framer) error { return fr.WriteGoAway(0, code, nil) })
+	return http2.ConnectionError(code)
+}
+
+// stream returns the open stream id, or nil.
+func (cc *Conn) stream(id uint32) *stream {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.streams[id]
+}
+
+// known reports whether the client opened stream id (now open or not).
+func (cc *Conn) known(id uint32) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return id%2 == 1 && id < cc.nextID
+}
+
+func (cc *Conn) onSettings(f *http2.SettingsFrame) error {
+	if f.IsAck() {
+		return nil
+	}
+	sawMax := false
+	var table *uint32
+	err := f.ForeachSetting(func(st http2.Setting) error {
+		if err := st.Valid(); err != nil {
+			return err
+		}
+		cc.mu.Lock()
+		defer cc.mu.Unlock()
+		switch st.ID {
+		case http2.SettingMaxConcurrentStreams:
+			cc.maxStreams = int(min(st.Val, 1<<20))
+			sawMax = true
+		case http2.SettingInitialWindowSize:
+			delta := int64(st.Val) - int64(cc.peerWindow)
+			for _, s := range cc.streams {
+				s.sendWindow += delta
+				if s.sendWindow > maxStreamID {
+					return http2.ConnectionError(http2.ErrCodeFlowControl)
+				}
+			}
+			cc.peerWindow = int32(st.Val)
+		case http2.SettingMaxFrameSize:
+			cc.peerFrame = int(st.Val)
+		case http2.SettingMaxHeaderListSize:
+			cc.peerHeaderMax = uint64(st.Val)
+		case http2.SettingHeaderTableSize:
+			v := st.Val
+			table = &v
+		}
+		return nil
+	})
+	if err != nil {
+		if ce, ok := err.(http2.ConnectionError); ok {
+			return cc.connError(http2.ErrCode(ce))
+		}
+		return err
+	}
+	cc.mu.Lock()
+	if !sawMax && cc.maxStreams == initialMaxStreams && cc.nextID == 1 {
+		cc.maxStreams = defaultMaxStreams
+	}
+	cc.cond.Broadcast()
+	cc.mu.Unlock()
+	return cc.write(func(fr *http2.Framer) error {
+		if table != nil {
+			cc.henc.SetMaxDynamicTableSizeLimit(*table)
+		}
+		return fr.WriteSettingsAck()
+	})
+}
+
+func (cc *Conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
+	inc := int64(f.Increment)
+	cc.mu.Lock()
+	if f.StreamID == 0 {
+		cc.sendWindow += inc
+		bad := cc.sendWindow > maxStreamID
+		cc.cond.Broadcast()
+		cc.mu.Unlock()
+		if bad {
+			return cc.connError(http2.ErrCodeFlowControl)
+		}
+		return nil
+	}
+	s := cc.streams[f.StreamID]
+	bad := false
+	if s != nil {
+		s.sendWindow += inc
+		bad = s.sendWindow > maxStreamID
+	}
+	cc.cond.Broadcast()
+	cc.mu.Unlock()
+	if bad {
+		s.abort(http2.StreamError{StreamID: s.id, Code: http2.ErrCodeFlowControl}, http2.ErrCodeFlowControl)
+	}
+	return nil
+}
+
+func (cc *Conn) onGoAway(f *http2.GoAwayFrame) {
+	cc.mu.Lock()
+	cc.goAway = true
+	cc.goAwayErr = http2.GoAwayError{LastStreamID: f.LastStreamID, ErrCode: f.ErrCode, DebugData: string(f.DebugData())}
+	var refused []*stream
+	for id, s := range cc.streams {
+		if id > f.LastStreamID {
+			refused = append(refused, s)
+		}
+	}
+	for _, s := range refused {
+		cc.forgetLocked(s)
+	}
+	cc.idleCheckLocked()
+	cc.cond.Broadcast()
+	cc.mu.Unlock()
+	cc.pool.remove(cc)
+	for _, s := range refused {
+		s.fail(retryable(cc.goAwayErr))
+	}
+}
+
+func (cc *Conn) onReset(f *http2.RSTStreamFrame) error {
+	s := cc.stream(f.StreamID)
+	if s == nil {
+		if !cc.known(f.StreamID) {
+			return cc.connError(http2.ErrCodeProtocol)
+		}
+		return nil
+	}
+	err := error(http2.StreamError{StreamID: f.StreamID, Code: f.ErrCode, Cause: errors.New("received from peer")})
+	cc.mu.Lock()
+	remoteEnded := s.remoteEnd
+	cc.forgetLocked(s)
+	cc.mu.Unlock()
+	if remoteEnded && f.ErrCode == http2.ErrCodeNo {
+		// The response is whole; the server wants no more of the body.
+		return nil
+	}
+	if f.ErrCode == http2.ErrCodeRefusedStream {
+		err = retryable(err)
+	}
+	s.fail(err)
+	return nil
+}
+
+func (cc *Conn) onData(f *http2.DataFrame) error {
+	n := int(f.Length)
+	cc.flowMu.Lock()
+	if n > cc.recvAvail {
+		cc.flowMu.Unlock()
+		return cc.connError(http2.ErrCodeFlowControl)
+	}
+	cc.recvAvail -= n
+	cc.flowMu.Unlock()
+	s := cc.stream(f.StreamID)
+	if s == nil {
+		if !cc.known(f.StreamID) {
+			return cc.connError(http2.ErrCodeProtocol)
+		}
+		// A stream ended here: give its share back.
+		cc.consumed(0, n, 0)
+		return nil
+	}
+	data := f.Data()
+	pad := n - len(data)
+	s.mu.Lock()
+	var bad error
+	switch {
+	case n > s.recvAvail:
+		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeFlowControl}
+	case !s.gotResponse:
+		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeProtocol, Cause: errDataBeforeHead}
+	case s.noBody && len(data) > 0:
+		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeProtocol, Cause: errBodyLength}
+	case s.want >= 0 && s.recvd+int64(len(data)) > s.want:
+		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeProtocol, Cause: errBodyLength}
+	}
+	if bad != nil {
+		s.mu.Unlock()
+		cc.consumed(0, n, 0)
+		s.abort(bad, bad.(http2.StreamError).Code)
+		return nil
+	}
+	s.recvAvail -= n
+	s.unsent += pad
+	s.recvd += int64(len(data))
+	dropped := pad
+	if s.err != nil {
+		dropped = n // closed or failed: nobody reads it
+	} else {
+		s.append(data)
+	}
+	ended := f.StreamEnded()
+	if ended {
+		s.eof = true
+		if s.want >= 0 && s.recvd != s.want && s.err == nil {
+			s.err = errBodyLength
+		}
+	}
+	s.mu.Unlock()
+	s.signal()
+	if dropped > 0 {
+		cc.consumed(0, dropped, 0)
+	}
+	if ended {
+		cc.remoteEnded(s)
+	}
+	return nil
+}
+
+// remoteEnded records the server's END_STREAM on s.
+func (cc *Conn) remoteEnded(s *stream) {
+	cc.mu.Lock()
+	s.remoteEnd = true
+	if s.sentEnd {
+		cc.forgetLocked(s)
+	}
+	cc.mu.Unlock()
+}
+
+func (cc *Conn) onHeaders(f *http2.MetaHeadersFrame) error {
+	s := cc.stream(f.StreamID)
+	if s == nil {
+		if !cc.known(f.StreamID) {
+			return cc.connError(http2.ErrCodeProtocol)
+		}
+		return nil
+	}
+	if f.Truncated {
+		s.abort(errHeaderList, http2.ErrCodeCancel)
+		return nil
+	}
+	if s.gotResponse {
+		return s.onTrailers(f)
+	}
+	if !s.gotFirstByte {
+		s.gotFirstByte = true
+		if s.trace != nil && s.trace.GotFirstResponseByte != nil {
+			s.trace.GotFirstResponseByte()
+		}
+	}
+	resp, err := s.response(f)
+	if err != nil {
+		s.abort(err, http2.ErrCodeProtocol)
+		return nil
+	}
+	if resp == nil { // informational
+		return nil
+	}
+	s.mu.Lock()
+	s.gotResponse = true
+	s.resp = resp
+	ended := f.StreamEnded()
+	if ended {
+		s.eof = true
+		if s.want > 0 && !s.isHead {
+			s.err = errBodyLength
+		}
+	}
+	s.mu.Unlock()
+	cc.mu.Lock()
+	if !s.delivered {
+		s.delivered = true
+		close(s.respc)
+	}
+	cc.mu.Unlock()
+	if ended {
+		cc.remoteEnded(s)
+	}
+	return nil
+}
+
+// stream is one request and its response.
+type stream struct {
+	cc           *Conn
+	id           uint32
+	req          *http.Request
+	trace        *httptrace.ClientTrace
+	isHead       bool
+	on100        chan struct{}
+	gotFirstByte bool // read loop only
+	num1xx       int  // read loop only
+
+	// The response, for RoundTrip: set before respc closes.
+	respc     chan struct{}
+	resp      *http.Response
+	rterr     error
+	delivered bool // under cc.mu
+
+	// Under cc.mu.
+	sendWindow int64
+	sentEnd    bool
+	remoteEnd  bool
+	done       bool
+	stopCtx    func() bool
+
+	// The body, under mu.
+	mu          sync.Mutex
+	readable    chan struct{}
+	buf         []byte
+	off         int
+	eof         bool
+	err         error
+	closed      bool
+	gotResponse bool
+	noBody      bool
+	want        int64
+	recvd       int64
+	recvAvail   int
+	unsent      int
+}
+
+// response builds the response of a HEADERS frame, or returns nil for an
+// informational one.
+func (s *stream) response(f *http2.MetaHeadersFrame) (*http.Response, error) {
+	for _, pf := range f.PseudoFields() {
+		if pf.Name != ":status" {
+			return nil, errPseudo
+		}
+	}
+	status := f.PseudoValue("status")
+	code, err := strconv.Atoi(status)
+	if len(status) != 3 || err != nil || code < 100 {
+		return nil, errStatus
+	}
+	regular := f.RegularFields()
+	header := make(http.Header, len(regular))
+	strs := make([]string, len(regular))
+	var trailer http.Header
+	for _, hf := range regular {
+		key := textproto.CanonicalMIMEHeaderKey(hf.Name)
+		if key == "Trailer" {
+			for _, t := range strings.Split(hf.Value, ",") {
+				if t = textproto.TrimString(t); t != "" {
+					if trailer == nil {
+						trailer = make(http.Header)
+					}
+					trailer[textproto.CanonicalMIMEHeaderKey(t)] = nil
+				}
+			}
+		}
+		if vv := header[key]; vv == nil && len(strs) > 0 {
+			header[key], strs = strs[:1:1], strs[1:]
+			header[key][0] = hf.Value
+		} else {
+			header[key] = append(vv, hf.Value)
+		}
+	}
+	if code < 200 {
+		if f.StreamEnded() {
+			return nil, err1xxEndStream
+		}
+		if fn := s.trace; fn != nil && fn.Got1xxResponse != nil {
+			if err := fn.Got1xxResponse(code, textproto.MIMEHeader(header)); err != nil {
+				return nil, err
+			}
+		} else if s.num1xx++; s.num1xx > max1xx {
+			return nil, errTooMany1xx
+		}
+		if code == http.StatusContinue {
+			if s.trace != nil && s.trace.Got100Continue != nil {
+				s.trace.Got100Continue()
+			}
+			if s.on100 != nil {
+				select {
+				case s.on100 <- struct{}{}:
+				default:
+				}
+			}
+		}
+		return nil, nil
+	}
+	want := int64(-1)
+	if vv := header["Content-Length"]; len(vv) > 0 {
+		for _, v := range vv {
+			if v != vv[0] {
+				return nil, errContentLength
+			}
+		}
+		n, err := strconv.ParseUint(vv[0], 10, 63)
+		if err != nil {
+			return nil, errContentLength
+		}
+		want = int64(n)
+	} else if f.StreamEnded() && !s.isHead {
+		want = 0
+	}
+	resp := &http.Response{
+		Status:        status + " " + http.StatusText(code),
+		StatusCode:    code,
+		Proto:         "HTTP/2.0",
+		ProtoMajor:    2,
+		Header:        header,
+		Trailer:       trailer,
+		ContentLength: want,
+		TLS:           s.cc.tlsState,
+		Request:       s.req,
+	}
+	s.mu.Lock()
+	if s.isHead {
+		s.want = 0
+		s.noBody = true
+	} else {
+		s.want = want
+	}
+	s.mu.Unlock()
+	if s.isHead || f.StreamEnded() && want <= 0 {
+		resp.Body = http.NoBody
+	} else {
+		resp.Body = &body{s}
+	}
+	return resp, nil
+}
+
+func (s *stream) onTrailers(f *http2.MetaHeadersFrame) error {
+	if !f.StreamEnded() {
+		s.abort(errTrailerNoEnd, http2.ErrCodeProtocol)
+		return nil
+	}
+	if len(f.PseudoFields()) > 0 {
+		s.abort(errTrailerPseudo, http2.ErrCodeProtocol)
+		return nil
+	}
+	s.mu.Lock()
+	if s.resp.Trailer == nil && len(f.RegularFields()) > 0 {
+		s.resp.Trailer = make(http.Header)
+	}
+	for _, hf := range f.RegularFields() {
+		key := textproto.CanonicalMIMEHeaderKey(hf.Name)
+		s.resp.Trailer[key] = append(s.resp.Trailer[key], hf.Value)
+	}
+	s.eof = true
+	if s.want >= 0 && s.recvd != s.want && s.err == nil {
+		s.err = errBodyLength
+	}
+	s.mu.Unlock()
+	s.signal()
+	s.cc.remoteEnded(s)
+	return nil
+}
+
+// append adds data to the unread body; under s.mu.
+func (s *stream) append(data []byte) {
+	if s.off > 0 && len(s.buf)+len(data) > cap(s.buf) {
+		n := copy(s.buf, s.buf[s.off:])
+		s.buf, s.off = s.buf[:n], 0
+	}
+	s.buf = append(s.buf, data...)
+}
+
+func (s *stream) signal() {
+	select {
+	case s.readable <- struct{}{}:
+	default:
+	}
+}
+
+// cancel ends s with err, dropping what its body holds unread.
+func (s *stream) cancel(err error) {
+	s.mu.Lock()
+	dropped := len(s.buf) - s.off
+	s.buf, s.off = nil, 0
+	s.mu.Unlock()
+	if dropped > 0 {
+		s.cc.consumed(0, dropped, 0)
+	}
+	s.abort(err, http2.ErrCodeCancel)
+}
+
+// abort ends s with err, resetting it with code if it is still open.
+func (s *stream) abort(err error, code http2.ErrCode) {
+	cc := s.cc
+	cc.mu.Lock()
+	reset := !s.done && s.id != 0 && !(s.remoteEnd && s.sentEnd)
+	cc.forgetLocked(s)
+	cc.mu.Unlock()
+	if reset {
+		id := s.id
+		go cc.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(id, code) })
+	}
+	s.fail(err)
+}
+
+// fail hands err to whoever waits for s's response, or reads its body
+// after what it holds.
+func (s *stream) fail(err error) {
+	s.cc.mu.Lock()
+	if !s.delivered {
+		s.delivered = true
+		s.rterr = err
+		close(s.respc)
+	}
+	s.cc.mu.Unlock()
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// body is a response body.
+type body struct{ s *stream }
+
+func (b *body) Read(p []byte) (int, error) {
+	s := b.s
+	s.mu.Lock()
+	for s.off == len(s.buf) && !s.eof && s.err == nil {
+		s.mu.Unlock()
+		<-s.readable
+		s.mu.Lock()
+	}
+	if s.off == len(s.buf) {
+		err := s.err
+		if err == nil {
+			err = io.EOF
+		}
+		s.mu.Unlock()
+		return 0, err
+	}
+	if len(p) == 0 {
+		s.mu.Unlock()
+		return 0, nil
+	}
+	n := copy(p, s.buf[s.off:])
+	s.off += n
+	if s.off == len(s.buf) {
+		s.buf, s.off = s.buf[:0], 0
+	}
+	inc := 0
+	if !s.eof {
+		s.unsent += n
+		if s.unsent >= streamWindow/2 {
+			inc = s.unsent
+			s.recvAvail += inc
+			s.unsent = 0
+		}
+	}
+	s.mu.Unlock()
+	s.cc.consumed(s.id, n, inc)
+	return n, nil
+}
+
+func (b *body) Close() error {
+	s := b.s
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	dropped := len(s.buf) - s.off
+	s.buf, s.off = nil, 0
+	whole := s.eof && s.err == nil
+	if s.err == nil {
+		s.err = errBodyClosed
+	}
+	s.mu.Unlock()
+	s.signal()
+	if dropped > 0 {
+		s.cc.consumed(0, dropped, 0)
+	}
+	if !whole {
+		s.abort(errBodyClosed, http2.ErrCodeCancel)
+	} else {
+		s.cc.mu.Lock()
+		if s.stopCtx != nil {
+			s.stopCtx()
+			s.stopCtx = nil
+		}
+		s.cc.mu.Unlock()
+	}
+	return nil
+}
+
+// writeBody sends the request body, then END_STREAM or the trailers.
+func (s *stream) writeBody(rb io.ReadCloser, cl int64, trailer http.Header) {
+	defer rb.Close()
+	cc := s.cc
+	err := s.sendBody(rb, cl, trailer)
+	if s.trace != nil && s.trace.WroteRequest != nil {
+		s.trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
+	if err == errStopped {
+		return // whoever ended the stream reported why
+	}
+	if err != nil {
+		s.abort(err, http2.ErrCodeCancel)
+		return
+	}
+	cc.mu.Lock()
+	s.sentEnd = true
+	if s.remoteEnd {
+		cc.forgetLocked(s)
+	}
+	cc.mu.Unlock()
+}
+
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+func (s *stream) sendBody(rb io.Reader, cl int64, trailer http.Header) error {
+	cc := s.cc
+	if s.on100 != nil {
+		t := time.NewTimer(cc.pool.cfg.ExpectContinueTimeout)
+		select {
+		case <-s.on100:
+		case <-t.C:
+		case <-s.respc:
+			// A final answer (or a failure) came first: no body.
+			t.Stop()
+			if s.rterr != nil {
+				return nil
+			}
+			return s.endStream(nil)
+		}
+		t.Stop()
+	}
+	bp := bodyBufs.Get().(*[]byte)
+	defer bodyBufs.Put(bp)
+	buf := *bp
+	var sent int64
+	for {
+		n, rerr := rb.Read(buf)
+		if n > 0 {
+			sent += int64(n)
+			if cl >= 0 && sent > cl {
+				return fmt.Errorf("http: ContentLength=%d with Body length %d", cl, sent)
+			}
+			last := (rerr == io.EOF || cl >= 0 && sent == cl) && len(trailer) == 0
+			if err := s.sendData(buf[:n], last); err != nil {
+				return err
+			}
+			if last && len(trailer) == 0 {
+				if cl >= 0 && sent != cl {
+					return fmt.Errorf("http: ContentLength=%d with Body length %d", cl, sent)
+				}
+				return nil
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if cl >= 0 && sent != cl {
+		return fmt.Errorf("http: ContentLength=%d with Body length %d", cl, sent)
+	}
+	return s.endStream(trailer)
+}
+
+// sendData writes data as DATA frames within the windows.
+func (s *stream) sendData(data []byte, end bool) error {
+	cc := s.cc
+	for len(data) > 0 {
+		cc.mu.Lock()
+		for !s.done && !cc.closed && (s.sendWindow <= 0 || cc.sendWindow <= 0) {
+			cc.cond.Wait()
+		}
+		if s.done || cc.closed {
+			cc.mu.Unlock()
+			return errStopped
+		}
+		k := int64(len(data))
+		k = min(k, s.sendWindow, cc.sendWindow, int64(cc.peerFrame))
+		s.sendWindow -= k
+		cc.sendWindow -= k
+		cc.mu.Unlock()
+		chunk := data[:k]
+		data = data[k:]
+		fin := end && len(data) == 0
+		if err := cc.write(func(fr *http2.Framer) error { return fr.WriteData(s.id, fin, chunk) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endStream ends the request: with trailers, or an empty DATA frame.
+func (s *stream) endStream(trailer http.Header) error {
+	cc := s.cc
+	if len(trailer) == 0 {
+		return cc.write(func(fr *http2.Framer) error { return fr.WriteData(s.id, true, nil) })
+	}
+	cc.mu.Lock()
+	frame := cc.peerFrame
+	cc.mu.Unlock()
+	return cc.write(func(fr *http2.Framer) error {
+		cc.hbuf.Reset()
+		for k, vv := range trailer {
+			for _, v := range vv {
+				cc.henc.WriteField(hpack.HeaderField{Name: lower(k), Value: v})
+			}
+		}
+		block := cc.hbuf.Bytes()
+		first := true
+		for first || len(block) > 0 {
+			chunk := block
+			if len(chunk) > frame {
+				chunk = chunk[:frame]
+			}
+			block = block[len(chunk):]
+			var err error
+			if first {
+				err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: chunk, EndStream: true, EndHeaders: len(block) == 0})
+				first = false
+			} else {
+				err = fr.WriteContinuation(s.id, len(block) == 0, chunk)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,21 @@
+// Package h2 is the session's HTTP/2 client (RFC 9113) over connections
+// that net/http dialled and secured: net/http's Transport keeps the dialling,
+// proxies, TLS and connection limits, and hands each connection that chose
+// "h2" in ALPN to a Pool (through Transport.TLSNextProto), which then carries
+// the https requests to that origin (through Transport.RegisterProtocol).
+//
+// It differs from net/http's own HTTP/2 client where that client costs a
+// transfer CPU time:
+//
+//   - A request without a body is written by the goroutine that sends it;
+//     only a request body gets a goroutine of its own.
+//   - Writers queue on one lock, and the last one in the queue flushes, so
+//     requests sent together share a TLS record and a write system call.
+//   - Received data is acknowledged (WINDOW_UPDATE) once half of a window
+//     has been read, as nghttp2 does, not after every read of 4 KiB: a
+//     large download sends a few hundred acknowledgements per GiB instead of
+//     one per frame.
+//
+// It asks for no compression (the session decodes bodies itself) and
+// refuses server push.
+package h2
