@@ -84,12 +84,14 @@ type Conn struct {
 	peerHeaderMax uint64
 	sendWindow    int64
 	used          bool // has carried a stream
+	seenSettings  bool
 	idleSince     time.Time
 	idleTimer     *time.Timer
 	goAway        bool
 	goAwayErr     error
 	closed        bool
 	err           error // why the connection ended, once it has
+	closedHere    bool  // by the client (idle, or the pool closing)
 }
 
 func newConn(tc *tls.Conn, p *Pool, key string) (*Conn, error) {
@@ -176,7 +178,7 @@ func (cc *Conn) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	reused, wasIdle, idleFor, err := cc.reserve(ctx)
 	if err != nil {
-		closeBody(req)
+		closeBodyUnlessRetryable(req, err)
 		return nil, err
 	}
 	trace := httptrace.ContextClientTrace(ctx)
@@ -197,18 +199,21 @@ func (cc *Conn) RoundTrip(req *http.Request) (*http.Response, error) {
 		want:     -1,
 		isHead:   req.Method == http.MethodHead,
 	}
-	if hasBody && expectsContinue(req) && cc.pool.cfg.ExpectContinueTimeout > 0 {
-		s.on100 = make(chan struct{}, 1)
+	if hasBody {
+		s.reqBody = &reqBody{rc: req.Body, done: make(chan struct{})}
+		if expectsContinue(req) && cc.pool.cfg.ExpectContinueTimeout > 0 {
+			s.on100 = make(chan struct{}, 1)
+		}
 	}
 	if err := cc.writeHeaders(ctx, s, req, hasBody, cl); err != nil {
-		closeBody(req)
+		closeBodyUnlessRetryable(req, err)
 		return nil, err
 	}
 	if trace != nil && trace.WroteHeaders != nil {
 		trace.WroteHeaders()
 	}
 	if hasBody {
-		go s.writeBody(req.Body, cl, req.Trailer)
+		go s.writeBody(s.reqBody, cl, req.Trailer)
 	} else {
 		closeBody(req)
 		if trace != nil && trace.WroteRequest != nil {
@@ -228,14 +233,49 @@ func (cc *Conn) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	<-s.respc
 	if s.rterr != nil {
+		if s.reqBody != nil {
+			// As net/http's own client does: the body's writer has
+			// stopped (the failure closed the body under it) before the
+			// Transport may send the request again.
+			<-s.reqBody.done
+		}
 		return nil, s.rterr
 	}
 	return s.resp, nil
 }
 
+// reqBody is a request body that the stream's failure closes while its
+// writer may be reading it.
+type reqBody struct {
+	rc   io.ReadCloser
+	once sync.Once
+	done chan struct{} // closed when the writer has stopped
+}
+
+func (b *reqBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
+
+func (b *reqBody) Close() error {
+	b.once.Do(func() { b.rc.Close() })
+	return nil
+}
+
+// closeAsync closes the body without waiting for a Read under way.
+func (b *reqBody) closeAsync() {
+	go b.Close()
+}
+
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
+	}
+}
+
+// closeBodyUnlessRetryable closes req's body after a failure, unless the
+// request may go on another connection: net/http's Transport then sends
+// the body, unread, there (and closes it if it gives up).
+func closeBodyUnlessRetryable(req *http.Request, err error) {
+	if !isRetryable(err) {
+		closeBody(req)
 	}
 }
 
@@ -536,6 +576,7 @@ func (cc *Conn) close() {
 	cc.mu.Lock()
 	already := cc.closed
 	cc.closed = true
+	cc.closedHere = true
 	cc.cond.Broadcast()
 	cc.mu.Unlock()
 	if !already {
@@ -632,7 +673,9 @@ func (cc *Conn) readLoop() {
 	} else if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	cc.err = err
+	if !cc.closedHere {
+		cc.err = err
+	}
 	left := make([]*stream, 0, len(cc.streams))
 	for _, s := range cc.streams {
 		left = append(left, s)
@@ -650,6 +693,15 @@ func (cc *Conn) readLoop() {
 	for _, s := range left {
 		s.fail(err)
 	}
+	// net/http's idle list may hold the connection a while: let go of
+	// its buffers now.
+	cc.lock(context.Background())
+	if cc.werr == nil {
+		cc.werr = errConnClosed
+	}
+	cc.fr, cc.bw, cc.br, cc.henc = nil, nil, nil, nil
+	cc.hbuf = bytes.Buffer{}
+	cc.unlock(nil)
 }
 
 func (cc *Conn) read() error {
@@ -764,9 +816,10 @@ func (cc *Conn) onSettings(f *http2.SettingsFrame) error {
 		return err
 	}
 	cc.mu.Lock()
-	if !sawMax && cc.maxStreams == initialMaxStreams && cc.nextID == 1 {
+	if !sawMax && !cc.seenSettings {
 		cc.maxStreams = defaultMaxStreams
 	}
+	cc.seenSettings = true
 	cc.cond.Broadcast()
 	cc.mu.Unlock()
 	return cc.write(func(fr *http2.Framer) error {
@@ -916,13 +969,38 @@ func (cc *Conn) onData(f *http2.DataFrame) error {
 }
 
 // remoteEnded records the server's END_STREAM on s.
+// A request body still being sent then is of no more use: as net/http's
+// own client does, the client stops sending it and resets the stream
+// (RFC 9113 section 8.1 lets the server answer before the whole request).
 func (cc *Conn) remoteEnded(s *stream) {
 	cc.mu.Lock()
 	s.remoteEnd = true
-	if s.sentEnd {
+	if s.sentEnd || s.done {
 		cc.forgetLocked(s)
+		cc.mu.Unlock()
+		return
 	}
+	reset := !s.resetting
+	s.resetting = true
 	cc.mu.Unlock()
+	if reset {
+		cc.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(s.id, http2.ErrCodeCancel) })
+	}
+	cc.mu.Lock()
+	cc.forgetLocked(s)
+	cc.mu.Unlock()
+	if s.reqBody != nil {
+		s.reqBody.closeAsync()
+	}
+}
+
+// ended reports whether s takes no more frames from the client: it has
+// been reset (or is being) or has ended. A writer asks under the write
+// lock, so that nothing follows a reset on the wire.
+func (s *stream) ended() bool {
+	s.cc.mu.Lock()
+	defer s.cc.mu.Unlock()
+	return s.done || s.resetting
 }
 
 func (cc *Conn) onHeaders(f *http2.MetaHeadersFrame) error {
@@ -988,6 +1066,9 @@ type stream struct {
 	gotFirstByte bool // read loop only
 	num1xx       int  // read loop only
 
+	reqBody *reqBody    // nil without a body
+	trailer http.Header // received, for Read to hand over at EOF
+
 	// The response, for RoundTrip: set before respc closes.
 	respc     chan struct{}
 	resp      *http.Response
@@ -999,6 +1080,7 @@ type stream struct {
 	sentEnd    bool
 	remoteEnd  bool
 	done       bool
+	resetting  bool // a RST_STREAM is being written
 	stopCtx    func() bool
 
 	// The body, under mu.
@@ -1128,14 +1210,13 @@ func (s *stream) onTrailers(f *http2.MetaHeadersFrame) error {
 		s.abort(errTrailerPseudo, http2.ErrCodeProtocol)
 		return nil
 	}
-	s.mu.Lock()
-	if s.resp.Trailer == nil && len(f.RegularFields()) > 0 {
-		s.resp.Trailer = make(http.Header)
-	}
+	trailer := make(http.Header, len(f.RegularFields()))
 	for _, hf := range f.RegularFields() {
 		key := textproto.CanonicalMIMEHeaderKey(hf.Name)
-		s.resp.Trailer[key] = append(s.resp.Trailer[key], hf.Value)
+		trailer[key] = append(trailer[key], hf.Value)
 	}
+	s.mu.Lock()
+	s.trailer = trailer
 	s.eof = true
 	if s.want >= 0 && s.recvd != s.want && s.err == nil {
 		s.err = errBodyLength
@@ -1175,22 +1256,31 @@ func (s *stream) cancel(err error) {
 }
 
 // abort ends s with err, resetting it with code if it is still open.
+// The reset is written before the stream's slot is freed, so that a
+// request waiting for the slot cannot open a stream the server would count
+// over its limit.
 func (s *stream) abort(err error, code http2.ErrCode) {
 	cc := s.cc
 	cc.mu.Lock()
-	reset := !s.done && s.id != 0 && !(s.remoteEnd && s.sentEnd)
-	cc.forgetLocked(s)
+	reset := !s.done && !s.resetting && s.id != 0 && !(s.remoteEnd && s.sentEnd)
+	s.resetting = s.resetting || reset
 	cc.mu.Unlock()
 	if reset {
 		id := s.id
-		go cc.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(id, code) })
+		cc.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(id, code) })
 	}
+	cc.mu.Lock()
+	cc.forgetLocked(s)
+	cc.mu.Unlock()
 	s.fail(err)
 }
 
 // fail hands err to whoever waits for s's response, or reads its body
-// after what it holds.
+// after what it holds, and stops the request body's writer.
 func (s *stream) fail(err error) {
+	if s.reqBody != nil {
+		s.reqBody.closeAsync()
+	}
 	s.cc.mu.Lock()
 	if !s.delivered {
 		s.delivered = true
@@ -1221,6 +1311,17 @@ func (b *body) Read(p []byte) (int, error) {
 		err := s.err
 		if err == nil {
 			err = io.EOF
+			// The trailers become the response's at EOF, in the
+			// reader's goroutine, as net/http documents.
+			if t := s.trailer; t != nil {
+				s.trailer = nil
+				if s.resp.Trailer == nil {
+					s.resp.Trailer = make(http.Header, len(t))
+				}
+				for k, vv := range t {
+					s.resp.Trailer[k] = vv
+				}
+			}
 		}
 		s.mu.Unlock()
 		return 0, err
@@ -1258,7 +1359,6 @@ func (b *body) Close() error {
 	s.closed = true
 	dropped := len(s.buf) - s.off
 	s.buf, s.off = nil, 0
-	whole := s.eof && s.err == nil
 	if s.err == nil {
 		s.err = errBodyClosed
 	}
@@ -1267,21 +1367,20 @@ func (b *body) Close() error {
 	if dropped > 0 {
 		s.cc.consumed(0, dropped, 0)
 	}
-	if !whole {
+	// A stream still open either way (the response or the request body
+	// unfinished) is reset.
+	s.cc.mu.Lock()
+	done := s.done
+	s.cc.mu.Unlock()
+	if !done {
 		s.abort(errBodyClosed, http2.ErrCodeCancel)
-	} else {
-		s.cc.mu.Lock()
-		if s.stopCtx != nil {
-			s.stopCtx()
-			s.stopCtx = nil
-		}
-		s.cc.mu.Unlock()
 	}
 	return nil
 }
 
 // writeBody sends the request body, then END_STREAM or the trailers.
-func (s *stream) writeBody(rb io.ReadCloser, cl int64, trailer http.Header) {
+func (s *stream) writeBody(rb *reqBody, cl int64, trailer http.Header) {
+	defer close(rb.done)
 	defer rb.Close()
 	cc := s.cc
 	err := s.sendBody(rb, cl, trailer)
@@ -1331,16 +1430,24 @@ func (s *stream) sendBody(rb io.Reader, cl int64, trailer http.Header) error {
 		if n > 0 {
 			sent += int64(n)
 			if cl >= 0 && sent > cl {
-				return fmt.Errorf("http: ContentLength=%d with Body length %d", cl, sent)
+				return lengthError(cl, sent)
 			}
-			last := (rerr == io.EOF || cl >= 0 && sent == cl) && len(trailer) == 0
+			if cl >= 0 && sent == cl && rerr == nil {
+				// The body must end here; a body that goes on is an error,
+				// not a request cut short.
+				if err := probeEOF(rb, cl, sent); err != nil {
+					return err
+				}
+				rerr = io.EOF
+			}
+			if rerr == io.EOF && cl >= 0 && sent != cl {
+				return lengthError(cl, sent)
+			}
+			last := rerr == io.EOF && len(trailer) == 0
 			if err := s.sendData(buf[:n], last); err != nil {
 				return err
 			}
-			if last && len(trailer) == 0 {
-				if cl >= 0 && sent != cl {
-					return fmt.Errorf("http: ContentLength=%d with Body length %d", cl, sent)
-				}
+			if last {
 				return nil
 			}
 		}
@@ -1352,9 +1459,31 @@ func (s *stream) sendBody(rb io.Reader, cl int64, trailer http.Header) error {
 		}
 	}
 	if cl >= 0 && sent != cl {
-		return fmt.Errorf("http: ContentLength=%d with Body length %d", cl, sent)
+		return lengthError(cl, sent)
 	}
 	return s.endStream(trailer)
+}
+
+func lengthError(cl, sent int64) error {
+	return fmt.Errorf("http: ContentLength=%d with Body length %d", cl, sent)
+}
+
+// probeEOF reads on from a body that has given its ContentLength's bytes:
+// nil when it ends there, an error when it goes on or fails.
+func probeEOF(rb io.Reader, cl, sent int64) error {
+	var one [1]byte
+	for {
+		n, err := rb.Read(one[:])
+		if n > 0 {
+			return lengthError(cl, sent+int64(n))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // sendData writes data as DATA frames within the windows.
@@ -1377,23 +1506,47 @@ func (s *stream) sendData(data []byte, end bool) error {
 		chunk := data[:k]
 		data = data[k:]
 		fin := end && len(data) == 0
-		if err := cc.write(func(fr *http2.Framer) error { return fr.WriteData(s.id, fin, chunk) }); err != nil {
+		stopped := false
+		err := cc.write(func(fr *http2.Framer) error {
+			if stopped = s.ended(); stopped {
+				return nil
+			}
+			return fr.WriteData(s.id, fin, chunk)
+		})
+		if err != nil {
 			return err
+		}
+		if stopped {
+			return errStopped
 		}
 	}
 	return nil
 }
 
 // endStream ends the request: with trailers, or an empty DATA frame.
-func (s *stream) endStream(trailer http.Header) error {
+func (s *stream) endStream(trailer http.Header) (err error) {
 	cc := s.cc
+	stopped := false
+	defer func() {
+		if stopped && err == nil {
+			err = errStopped
+		}
+	}()
 	if len(trailer) == 0 {
-		return cc.write(func(fr *http2.Framer) error { return fr.WriteData(s.id, true, nil) })
+		return cc.write(func(fr *http2.Framer) error {
+			if stopped = s.ended(); stopped {
+				return nil
+			}
+			return fr.WriteData(s.id, true, nil)
+		})
 	}
 	cc.mu.Lock()
 	frame := cc.peerFrame
 	cc.mu.Unlock()
 	return cc.write(func(fr *http2.Framer) error {
+		if stopped = s.ended(); stopped {
+			return nil // before encoding: the HPACK state stays the server's
+		}
 		cc.hbuf.Reset()
 		for k, vv := range trailer {
 			for _, v := range vv {
