@@ -437,24 +437,33 @@ func (cc *Conn) writeHeaders(ctx context.Context, s *stream, req *http.Request, 
 	frame := cc.peerFrame
 	cc.mu.Unlock()
 
-	block := cc.hbuf.Bytes()
+	err := writeBlock(cc.fr, s.id, cc.hbuf.Bytes(), frame, !hasBody)
+	// A failed write closes the connection, whose reader then fails s.
+	cc.unlock(err)
+	return nil
+}
+
+// writeBlock writes a header block as a HEADERS frame and the CONTINUATION
+// frames that frames of at most frame bytes need.
+func writeBlock(fr *http2.Framer, id uint32, block []byte, frame int, end bool) error {
 	first := true
-	var err error
-	for len(block) > 0 && err == nil {
+	for first || len(block) > 0 {
 		chunk := block
 		if len(chunk) > frame {
 			chunk = chunk[:frame]
 		}
 		block = block[len(chunk):]
+		var err error
 		if first {
-			err = cc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: chunk, EndStream: !hasBody, EndHeaders: len(block) == 0})
+			err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: chunk, EndStream: end, EndHeaders: len(block) == 0})
 			first = false
 		} else {
-			err = cc.fr.WriteContinuation(s.id, len(block) == 0, chunk)
+			err = fr.WriteContinuation(id, len(block) == 0, chunk)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	// A failed write closes the connection, whose reader then fails s.
-	cc.unlock(err)
 	return nil
 }
 
@@ -1265,6 +1274,8 @@ func (s *stream) abort(err error, code http2.ErrCode) {
 	reset := !s.done && !s.resetting && s.id != 0 && !(s.remoteEnd && s.sentEnd)
 	s.resetting = s.resetting || reset
 	cc.mu.Unlock()
+	// The failure first: a response that arrives meanwhile is not taken.
+	s.fail(err)
 	if reset {
 		id := s.id
 		cc.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(id, code) })
@@ -1272,7 +1283,6 @@ func (s *stream) abort(err error, code http2.ErrCode) {
 	cc.mu.Lock()
 	cc.forgetLocked(s)
 	cc.mu.Unlock()
-	s.fail(err)
 }
 
 // fail hands err to whoever waits for s's response, or reads its body
@@ -1553,25 +1563,6 @@ func (s *stream) endStream(trailer http.Header) (err error) {
 				cc.henc.WriteField(hpack.HeaderField{Name: lower(k), Value: v})
 			}
 		}
-		block := cc.hbuf.Bytes()
-		first := true
-		for first || len(block) > 0 {
-			chunk := block
-			if len(chunk) > frame {
-				chunk = chunk[:frame]
-			}
-			block = block[len(chunk):]
-			var err error
-			if first {
-				err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: chunk, EndStream: true, EndHeaders: len(block) == 0})
-				first = false
-			} else {
-				err = fr.WriteContinuation(s.id, len(block) == 0, chunk)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeBlock(fr, s.id, cc.hbuf.Bytes(), frame, true)
 	})
 }
