@@ -69,9 +69,8 @@ type Conn struct {
 
 	// Received data not yet acknowledged on the connection, and the window
 	// the server has left.
-	flowMu     sync.Mutex
-	recvUnsent int
-	recvAvail  int
+	flowMu sync.Mutex
+	recv   inflow
 
 	mu            sync.Mutex
 	cond          sync.Cond // slots, send windows, closing
@@ -110,7 +109,7 @@ func newConn(tc *tls.Conn, p *Pool, key string) (*Conn, error) {
 		peerWindow:    65535,
 		peerFrame:     16384,
 		sendWindow:    65535,
-		recvAvail:     connWindow,
+		recv:          inflow{avail: connWindow},
 		peerHeaderMax: 0,
 		idleSince:     time.Now(),
 	}
@@ -432,7 +431,7 @@ func (cc *Conn) writeHeaders(ctx context.Context, s *stream, req *http.Request, 
 	cc.reserved--
 	cc.streams[s.id] = s
 	s.sendWindow = int64(cc.peerWindow)
-	s.recvAvail = streamWindow
+	s.recv = inflow{avail: streamWindow}
 	s.sentEnd = !hasBody
 	frame := cc.peerFrame
 	cc.mu.Unlock()
@@ -642,18 +641,31 @@ func (cc *Conn) forgetLocked(s *stream) {
 	cc.idleCheckLocked()
 }
 
+// inflow is a window the client grants: what the server may still send,
+// and what has been read but not yet acknowledged.
+type inflow struct{ avail, unsent int }
+
+// read records n bytes read and returns the acknowledgement to send now:
+// all that is unacknowledged once it reaches half of the window's size,
+// else nothing.
+func (f *inflow) read(n, size int) int {
+	f.unsent += n
+	if f.unsent < size/2 {
+		return 0
+	}
+	inc := f.unsent
+	f.avail += inc
+	f.unsent = 0
+	return inc
+}
+
 // consumed acknowledges n bytes read from stream id's body, and
 // streamInc of its window.
 func (cc *Conn) consumed(id uint32, n, streamInc int) {
 	connInc := 0
 	if n > 0 {
 		cc.flowMu.Lock()
-		cc.recvUnsent += n
-		if cc.recvUnsent >= connWindow/2 {
-			connInc = cc.recvUnsent
-			cc.recvAvail += connInc
-			cc.recvUnsent = 0
-		}
+		connInc = cc.recv.read(n, connWindow)
 		cc.flowMu.Unlock()
 	}
 	if connInc == 0 && streamInc == 0 {
@@ -915,11 +927,11 @@ func (cc *Conn) onReset(f *http2.RSTStreamFrame) error {
 func (cc *Conn) onData(f *http2.DataFrame) error {
 	n := int(f.Length)
 	cc.flowMu.Lock()
-	if n > cc.recvAvail {
+	if n > cc.recv.avail {
 		cc.flowMu.Unlock()
 		return cc.connError(http2.ErrCodeFlowControl)
 	}
-	cc.recvAvail -= n
+	cc.recv.avail -= n
 	cc.flowMu.Unlock()
 	s := cc.stream(f.StreamID)
 	if s == nil {
@@ -935,7 +947,7 @@ func (cc *Conn) onData(f *http2.DataFrame) error {
 	s.mu.Lock()
 	var bad error
 	switch {
-	case n > s.recvAvail:
+	case n > s.recv.avail:
 		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeFlowControl}
 	case !s.gotResponse:
 		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeProtocol, Cause: errDataBeforeHead}
@@ -950,8 +962,8 @@ func (cc *Conn) onData(f *http2.DataFrame) error {
 		s.abort(bad, bad.(http2.StreamError).Code)
 		return nil
 	}
-	s.recvAvail -= n
-	s.unsent += pad
+	s.recv.avail -= n
+	s.recv.unsent += pad
 	s.recvd += int64(len(data))
 	dropped := pad
 	if s.err != nil {
@@ -1104,8 +1116,7 @@ type stream struct {
 	noBody      bool
 	want        int64
 	recvd       int64
-	recvAvail   int
-	unsent      int
+	recv        inflow
 }
 
 // response builds the response of a HEADERS frame, or returns nil for an
@@ -1347,12 +1358,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	inc := 0
 	if !s.eof {
-		s.unsent += n
-		if s.unsent >= streamWindow/2 {
-			inc = s.unsent
-			s.recvAvail += inc
-			s.unsent = 0
-		}
+		inc = s.recv.read(n, streamWindow)
 	}
 	s.mu.Unlock()
 	s.cc.consumed(s.id, n, inc)

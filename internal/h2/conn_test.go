@@ -329,12 +329,7 @@ func TestRealConcurrentMaxStreams(t *testing.T) {
 		io.WriteString(w, "r"+r.URL.Query().Get("i"))
 	}), func(s *httptest.Server) { s.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 5} })
 	c, _, _ := srv.client(t, Config{})
-	resp, err := c.Get(srv.URL + "/?i=warm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, srv.URL+"/?i=warm")
 
 	const n = 200
 	var wg sync.WaitGroup
@@ -525,19 +520,14 @@ func TestRealCloseIdleConnections(t *testing.T) {
 		io.WriteString(w, "done")
 	}), nil)
 	c, tr, p := srv.client(t, Config{})
-	resp, err := c.Get(srv.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, srv.URL+"/")
 	waitIdle(t, poolConns(p)[0])
 	tr.CloseIdleConnections()
 	if n := len(poolConns(p)); n != 0 {
 		t.Fatalf("%d connections pooled after CloseIdleConnections", n)
 	}
 	// Busy now.
-	resp, err = c.Get(srv.URL + "/wait")
+	resp, err := c.Get(srv.URL + "/wait")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,12 +537,7 @@ func TestRealCloseIdleConnections(t *testing.T) {
 		t.Errorf("body %q", got)
 	}
 	resp.Body.Close()
-	resp, err = c.Get(srv.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, srv.URL+"/")
 	if n := srv.conns.Load(); n != 2 {
 		t.Errorf("%d connections, want 2 (the idle one closed, the busy one kept)", n)
 	}
@@ -809,12 +794,7 @@ func TestScriptedConcurrentMaxStreams(t *testing.T) {
 		}
 	})
 	c, _, _ := srv.client(Config{})
-	resp, err := c.Get(srv.url("/warm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, srv.url("/warm"))
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
@@ -869,12 +849,7 @@ func TestWindowUpdatesBatched(t *testing.T) {
 		t.Fatalf("read %d bytes, %v", n, err)
 	}
 	// The second request follows every acknowledgement of the first.
-	resp, err = c.Get(srv.url("/2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, srv.url("/2"))
 	var conn, stream []uint32
 	for _, f := range srv.firstConn().frames() {
 		if f.Type != http2.FrameWindowUpdate {
@@ -1014,6 +989,8 @@ func TestGoAwayRetry(t *testing.T) {
 	if n := srv.accepts.Load(); n != 2 {
 		t.Errorf("%d connections, want 2", n)
 	}
+	// The first connection's handler returns once the client has closed it.
+	srv.waitHandlers(1)
 }
 
 // A stream the server refuses is sent again.
@@ -1037,12 +1014,7 @@ func TestRefusedStreamRetried(t *testing.T) {
 			})
 			c, _, _ := srv.client(Config{})
 			if warm {
-				resp, err := c.Get(srv.url("/warm"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				readAllString(t, resp.Body)
-				resp.Body.Close()
+				getString(t, c, srv.url("/warm"))
 			}
 			resp, err := c.Post(srv.url("/refuse"), "text/plain", strings.NewReader("xyz"))
 			if err != nil {
@@ -1186,12 +1158,7 @@ func TestBodyCloseEarly(t *testing.T) {
 	if err != nil || !bytes.Equal(b, big) {
 		t.Fatalf("full body: %d bytes, %v", len(b), err)
 	}
-	resp, err = c.Get(srv.url("/small"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, srv.url("/small"))
 	conns := poolConns(p)
 	if len(conns) != 1 || srv.accepts.Load() != 1 {
 		t.Fatalf("%d pooled connections, %d accepted", len(conns), srv.accepts.Load())
@@ -1454,14 +1421,9 @@ func TestCloseIdleConnectionsScripted(t *testing.T) {
 		}
 	})
 	c, tr, p := a.client(Config{})
-	resp, err := c.Get(a.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, a.url("/"))
 	waitIdle(t, poolConns(p)[0])
-	resp, err = c.Get(b.url("/"))
+	resp, err := c.Get(b.url("/"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -675,24 +675,9 @@ func (sc *srvConn) writeHeaders(id uint32, end bool, kv ...string) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	block := sc.encodeLocked(kv)
-	sc.writeFrameLocked(func(fr *http2.Framer) error {
-		first := true
-		for first || len(block) > 0 {
-			chunk := block[:min(len(block), 16384)]
-			block = block[len(chunk):]
-			var err error
-			if first {
-				err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: chunk, EndStream: end, EndHeaders: len(block) == 0})
-				first = false
-			} else {
-				err = fr.WriteContinuation(id, len(block) == 0, chunk)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	// The client's own splitting; the client reads the frames with
+	// x/net's framer, which checks them independently.
+	sc.writeFrameLocked(func(fr *http2.Framer) error { return writeBlock(fr, id, block, 16384, end) })
 	if end {
 		sc.endLocked(id, true)
 	}
@@ -1142,7 +1127,7 @@ func closeAll(cc *Conn, sc *srvConn) {
 func connWindowLeak(cc *Conn) int {
 	cc.flowMu.Lock()
 	defer cc.flowMu.Unlock()
-	return connWindow - cc.recvAvail - cc.recvUnsent
+	return connWindow - cc.recv.avail - cc.recv.unsent
 }
 
 // waitIdle waits until cc carries no stream: a stream leaves its
@@ -1228,4 +1213,15 @@ func mustContain(t testing.TB, err error, subs ...string) {
 			t.Fatalf("error %q does not contain %q", err, s)
 		}
 	}
+}
+
+// getString GETs url with c and returns the body, failing t on an error.
+func getString(t testing.TB, c *http.Client, url string) string {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return readAllString(t, resp.Body)
 }

@@ -418,12 +418,7 @@ func TestPaddedData(t *testing.T) {
 	if err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("read %d bytes, %v", len(b), err)
 	}
-	resp, err = c.Get(srv.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, srv.url("/"))
 	for _, cc := range poolConns(p) {
 		if leak := connWindowLeak(cc); leak != 0 {
 			t.Errorf("connection window short by %d", leak)
@@ -498,18 +493,13 @@ func TestGoAwayIdleRetryWithoutGetBody(t *testing.T) {
 		sc.respond(h.StreamID, "200", append([]byte("echo "), body...))
 	})
 	c, _, _ := srv.client(Config{})
-	resp, err := c.Get(srv.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllString(t, resp.Body)
-	resp.Body.Close()
+	getString(t, c, srv.url("/"))
 	recv(t, gone)
 	req := newReq(t, "POST", srv.url("/"), onlyReader{strings.NewReader("payload")})
 	if req.GetBody != nil {
 		t.Fatal("GetBody set")
 	}
-	resp, err = c.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("request after GOAWAY: %v", err)
 	}
