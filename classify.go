@@ -138,6 +138,8 @@ var netErrorTexts = []struct {
 	{"FRAME_SIZE_ERROR", ErrBadServerResponse},
 	{"COMPRESSION_ERROR", ErrBadServerResponse},
 	{"http2: frame too large", ErrBadServerResponse},
+	{"http2: response header list larger", ErrBadServerResponse},
+	{"http2: too many 1xx", ErrBadServerResponse},
 
 	// The connection broke.
 	{"http: server closed idle connection", ErrNetworkConnectionLost},

@@ -178,6 +178,8 @@ func TestClassifyConstructed(t *testing.T) {
 		{"server sent an invalid", wrap(errors.New("http2: server sent an invalid content-length")), ErrBadServerResponse},
 		{"broken: malformed", wrap(fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", errors.New(`malformed HTTP status code "99"`))), ErrBadServerResponse},
 		{"h2 PROTOCOL_ERROR", wrap(errors.New("stream error: stream ID 3; PROTOCOL_ERROR; invalid header field value")), ErrBadServerResponse},
+		{"h2 header list", wrap(errors.New("http2: response header list larger than advertised limit")), ErrBadServerResponse},
+		{"h2 1xx flood", wrap(errors.New("http2: too many 1xx informational responses")), ErrBadServerResponse},
 		{"h2 FRAME_SIZE_ERROR", wrap(errors.New("connection error: FRAME_SIZE_ERROR")), ErrBadServerResponse},
 		{"h2 COMPRESSION_ERROR", wrap(errors.New("connection error: COMPRESSION_ERROR")), ErrBadServerResponse},
 
