@@ -409,14 +409,9 @@ func TestRealCloseBodyEarly(t *testing.T) {
 	// see them and the last of the closed streams' data arrive.
 	leak := -1
 	for range 5 {
-		resp, err = c.Get(srv.URL + "/small")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := readAllString(t, resp.Body); got != "small" {
+		if got := getString(t, c, srv.URL+"/small"); got != "small" {
 			t.Errorf("small body %q", got)
 		}
-		resp.Body.Close()
 		if leak = connWindowLeak(conns[0]); leak == 0 {
 			break
 		}
@@ -923,14 +918,9 @@ func TestRequestBodyFlowControl(t *testing.T) {
 	p := NewPool(Config{})
 	cc := srv.dial(p)
 	recv(t, ready)
-	resp, err := cc.RoundTrip(newReq(t, "POST", srv.url("/"), bytes.NewReader(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readAllString(t, resp.Body); got != "got it" {
+	if got := roundTripString(t, cc, newReq(t, "POST", srv.url("/"), bytes.NewReader(data))); got != "got it" {
 		t.Errorf("body %q", got)
 	}
-	resp.Body.Close()
 }
 
 // A GOAWAY refuses the streams above its last stream ID: net/http sends
@@ -1065,14 +1055,9 @@ func TestCancelWhileWaitingForHeaders(t *testing.T) {
 	if code := recv(t, codes); code != http2.ErrCodeCancel {
 		t.Errorf("RST_STREAM %v, want CANCEL", code)
 	}
-	resp, err := c.Get(srv.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readAllString(t, resp.Body); got != "after" {
+	if got := getString(t, c, srv.url("/")); got != "after" {
 		t.Errorf("body %q", got)
 	}
-	resp.Body.Close()
 	if n := srv.accepts.Load(); n != 1 {
 		t.Errorf("%d connections", n)
 	}
@@ -1307,14 +1292,9 @@ func TestPingAndSettingsAcked(t *testing.T) {
 	p := NewPool(Config{})
 	cc := srv.dial(p)
 	for _, want := range []string{"pong", "again"} {
-		resp, err := cc.RoundTrip(newReq(t, "GET", srv.url("/"), nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := readAllString(t, resp.Body); got != want {
+		if got := roundTripString(t, cc, newReq(t, "GET", srv.url("/"), nil)); got != want {
 			t.Errorf("body %q", got)
 		}
-		resp.Body.Close()
 	}
 	cc.close()
 	recv(t, done)
@@ -1338,14 +1318,9 @@ func TestIdleTimeout(t *testing.T) {
 		}()
 		get := func() {
 			t.Helper()
-			resp, err := cc.RoundTrip(newReq(t, "GET", "https://example.com/", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := readAllString(t, resp.Body); got != "ok" {
+			if got := roundTripString(t, cc, newReq(t, "GET", "https://example.com/", nil)); got != "ok" {
 				t.Fatalf("body %q", got)
 			}
-			resp.Body.Close()
 		}
 		open := func(want bool) {
 			t.Helper()
@@ -1436,14 +1411,9 @@ func TestCloseIdleConnectionsScripted(t *testing.T) {
 		t.Errorf("body %q", got)
 	}
 	resp.Body.Close()
-	resp, err = c.Get(b.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readAllString(t, resp.Body); got != "b again" {
+	if got := getString(t, c, b.url("/")); got != "b again" {
 		t.Errorf("body %q", got)
 	}
-	resp.Body.Close()
 	if n := b.accepts.Load(); n != 1 {
 		t.Errorf("busy server: %d connections, want 1", n)
 	}
@@ -1642,15 +1612,7 @@ func TestExpectContinueWaitsFor100(t *testing.T) {
 		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{Got100Continue: func() { got100.Add(1) }})
 		req := newReq(t, "PUT", "https://example.com/up", strings.NewReader("payload")).WithContext(ctx)
 		req.Header.Set("Expect", "100-continue")
-		type result struct {
-			resp *http.Response
-			err  error
-		}
-		done := make(chan result, 1)
-		go func() {
-			resp, err := cc.RoundTrip(req)
-			done <- result{resp, err}
-		}()
+		done := goRoundTrip(cc, req)
 		h := sc.request()
 		if h.get("expect") != "100-continue" || h.get("content-length") != "7" || h.endStream() {
 			t.Fatalf("request: expect %q, content-length %q, END_STREAM %v", h.get("expect"), h.get("content-length"), h.endStream())

@@ -1225,3 +1225,32 @@ func getString(t testing.TB, c *http.Client, url string) string {
 	defer resp.Body.Close()
 	return readAllString(t, resp.Body)
 }
+
+// roundTripString sends req with rt and returns the body, failing t on an
+// error.
+func roundTripString(t testing.TB, rt http.RoundTripper, req *http.Request) string {
+	t.Helper()
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return readAllString(t, resp.Body)
+}
+
+// rtResult is what a RoundTrip returned.
+type rtResult struct {
+	resp *http.Response
+	err  error
+}
+
+// goRoundTrip sends req with rt in a goroutine of its own; the channel
+// gets the result.
+func goRoundTrip(rt http.RoundTripper, req *http.Request) <-chan rtResult {
+	ch := make(chan rtResult, 1)
+	go func() {
+		resp, err := rt.RoundTrip(req)
+		ch <- rtResult{resp, err}
+	}()
+	return ch
+}

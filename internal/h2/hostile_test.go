@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -332,14 +331,9 @@ func TestResetMidBody(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != http2.ErrCodeInternal {
 		t.Errorf("error %#v, want a StreamError with INTERNAL_ERROR", err)
 	}
-	resp, err = c.Get(srv.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readAllString(t, resp.Body); got != "next" {
+	if got := getString(t, c, srv.url("/")); got != "next" {
 		t.Errorf("next body %q", got)
 	}
-	resp.Body.Close()
 }
 
 func TestConnDropMidBody(t *testing.T) {
@@ -562,15 +556,7 @@ func TestAbortReleasesRequestBody(t *testing.T) {
 				defer cancel()
 				req := newReq(t, "POST", "https://example.com/", nil).WithContext(ctx)
 				req.Body, req.ContentLength = body, -1
-				type result struct {
-					resp *http.Response
-					err  error
-				}
-				done := make(chan result, 1)
-				go func() {
-					resp, err := cc.RoundTrip(req)
-					done <- result{resp, err}
-				}()
+				done := goRoundTrip(cc, req)
 				h := sc.request()
 				body.feed <- []byte("some")
 				synctest.Wait()
@@ -700,15 +686,7 @@ func TestCloseAfterEarlyResponseStopsUpload(t *testing.T) {
 		body := &closeTracker{Reader: bytes.NewReader(make([]byte, 1<<20))}
 		req := newReq(t, "POST", "https://example.com/", nil)
 		req.Body, req.ContentLength = body, 1<<20
-		type result struct {
-			resp *http.Response
-			err  error
-		}
-		done := make(chan result, 1)
-		go func() {
-			resp, err := cc.RoundTrip(req)
-			done <- result{resp, err}
-		}()
+		done := goRoundTrip(cc, req)
 		h := sc.request()
 		sc.respond(h.StreamID, "413", nil)
 		r := <-done
