@@ -392,12 +392,7 @@ func TestRealCloseBodyEarly(t *testing.T) {
 			t.Errorf("Read after Close: %v", err)
 		}
 	}
-	resp, err := c.Get(srv.URL + "/big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	b, err := getBytes(t, c, srv.URL+"/big")
 	if err != nil || !bytes.Equal(b, big) {
 		t.Fatalf("full body: %d bytes, %v", len(b), err)
 	}
@@ -615,11 +610,7 @@ type reqSeen struct {
 func TestScriptedRequestOnTheWire(t *testing.T) {
 	seen := make(chan reqSeen, 10)
 	srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
-		for {
-			h := sc.maybeRequest()
-			if h == nil {
-				return
-			}
+		sc.eachRequest(func(h *frame) {
 			body, tr := sc.body(h.StreamID)
 			var dataEnd bool
 			for _, f := range sc.frames() {
@@ -629,7 +620,7 @@ func TestScriptedRequestOnTheWire(t *testing.T) {
 			}
 			seen <- reqSeen{h, body, tr, dataEnd}
 			sc.respond(h.StreamID, "200", []byte("ok"))
-		}
+		})
 	})
 	c, _, _ := srv.client(Config{})
 	do := func(req *http.Request) reqSeen {
@@ -942,14 +933,10 @@ func TestGoAwayRetry(t *testing.T) {
 			}
 			return
 		}
-		for {
-			h := sc.maybeRequest()
-			if h == nil {
-				return
-			}
+		sc.eachRequest(func(h *frame) {
 			body, _ := sc.body(h.StreamID)
 			sc.respond(h.StreamID, "200", []byte(fmt.Sprintf("%s %s on %d", h.get(":path"), body, n)))
-		}
+		})
 	})
 	c, _, _ := srv.client(Config{})
 	type result struct {
@@ -989,18 +976,14 @@ func TestRefusedStreamRetried(t *testing.T) {
 		t.Run(fmt.Sprintf("warm=%v", warm), func(t *testing.T) {
 			var refused atomic.Int32
 			srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, n int) {
-				for {
-					h := sc.maybeRequest()
-					if h == nil {
-						return
-					}
+				sc.eachRequest(func(h *frame) {
 					if h.get(":path") == "/refuse" && refused.Add(1) == 1 {
 						sc.writeRST(h.StreamID, http2.ErrCodeRefusedStream)
-						continue
+						return
 					}
 					body, _ := sc.body(h.StreamID)
 					sc.respond(h.StreamID, "200", []byte(fmt.Sprintf("%s %s", h.get(":path"), body)))
-				}
+				})
 			})
 			c, _, _ := srv.client(Config{})
 			if warm {
@@ -1096,11 +1079,7 @@ func TestCancelMidBody(t *testing.T) {
 func TestBodyCloseEarly(t *testing.T) {
 	big := payload(3<<20, 12)
 	srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
-		for {
-			h := sc.maybeRequest()
-			if h == nil {
-				return
-			}
+		sc.eachRequest(func(h *frame) {
 			id := h.StreamID
 			switch h.get(":path") {
 			case "/close":
@@ -1119,7 +1098,7 @@ func TestBodyCloseEarly(t *testing.T) {
 			default:
 				sc.respond(id, "200", []byte("small"))
 			}
-		}
+		})
 	})
 	c, _, p := srv.client(Config{})
 	for range 4 {
@@ -1134,12 +1113,7 @@ func TestBodyCloseEarly(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	}
-	resp, err := c.Get(srv.url("/full"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	b, err := getBytes(t, c, srv.url("/full"))
 	if err != nil || !bytes.Equal(b, big) {
 		t.Fatalf("full body: %d bytes, %v", len(b), err)
 	}
@@ -1155,11 +1129,7 @@ func TestBodyCloseEarly(t *testing.T) {
 
 func Test1xx(t *testing.T) {
 	srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
-		for {
-			h := sc.maybeRequest()
-			if h == nil {
-				return
-			}
+		sc.eachRequest(func(h *frame) {
 			id := h.StreamID
 			path := h.get(":path")
 			switch path {
@@ -1177,10 +1147,10 @@ func Test1xx(t *testing.T) {
 				}
 			case "/end":
 				sc.writeHeaders(id, true, ":status", "103")
-				continue
+				return
 			}
 			sc.respond(id, "200", []byte("final"))
-		}
+		})
 	})
 	c, _, _ := srv.client(Config{})
 	get := func(path string, trace *httptrace.ClientTrace) (string, error) {
@@ -1308,13 +1278,9 @@ func TestIdleTimeout(t *testing.T) {
 		cc, sc := pipeConn(t, p, srvOpts{waitForever: true})
 		defer closeAll(cc, sc)
 		go func() {
-			for {
-				h := sc.maybeRequest()
-				if h == nil {
-					return
-				}
+			sc.eachRequest(func(h *frame) {
 				sc.respond(h.StreamID, "200", []byte("ok"))
-			}
+			})
 		}()
 		get := func() {
 			t.Helper()
@@ -1471,14 +1437,10 @@ func TestHugeHeadersContinuation(t *testing.T) {
 	respHeader := hex.EncodeToString(payload(20<<10, 14))
 	seen := make(chan *frame, 1)
 	srv := newScriptServer(t, srvOpts{settings: []http2.Setting{{ID: http2.SettingMaxFrameSize, Val: 16384}}}, func(sc *srvConn, _ int) {
-		for {
-			h := sc.maybeRequest()
-			if h == nil {
-				return
-			}
+		sc.eachRequest(func(h *frame) {
 			seen <- h
 			sc.respond(h.StreamID, "200", []byte("ok"), "x-big", respHeader)
-		}
+		})
 	})
 	c, _, _ := srv.client(Config{})
 	for i := range 2 {
@@ -1509,14 +1471,10 @@ func TestHugeHeadersContinuation(t *testing.T) {
 func TestRequestHeaderListTooLarge(t *testing.T) {
 	seen := make(chan *frame, 10)
 	srv := newScriptServer(t, srvOpts{settings: []http2.Setting{{ID: http2.SettingMaxHeaderListSize, Val: 2000}}}, func(sc *srvConn, _ int) {
-		for {
-			h := sc.maybeRequest()
-			if h == nil {
-				return
-			}
+		sc.eachRequest(func(h *frame) {
 			seen <- h
 			sc.respond(h.StreamID, "200", []byte("ok"))
-		}
+		})
 	})
 	c, _, _ := srv.client(Config{})
 	do := func(extra ...string) error {

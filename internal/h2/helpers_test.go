@@ -841,6 +841,13 @@ func (sc *srvConn) request() *frame {
 	return f
 }
 
+// eachRequest calls serve with each request until the connection ends.
+func (sc *srvConn) eachRequest(serve func(h *frame)) {
+	for h := sc.maybeRequest(); h != nil; h = sc.maybeRequest() {
+		serve(h)
+	}
+}
+
 // maybeRequest is request, but returns nil if the connection ends first.
 func (sc *srvConn) maybeRequest() *frame {
 	sc.mu.Lock()
@@ -1253,4 +1260,16 @@ func goRoundTrip(rt http.RoundTripper, req *http.Request) <-chan rtResult {
 		ch <- rtResult{resp, err}
 	}()
 	return ch
+}
+
+// getBytes GETs url with c, failing t if no response comes, and returns
+// the body with the error that ended reading it.
+func getBytes(t testing.TB, c *http.Client, url string) ([]byte, error) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
 }

@@ -317,12 +317,7 @@ func TestResetMidBody(t *testing.T) {
 		sc.respond(h.StreamID, "200", []byte("next"))
 	})
 	c, _, _ := srv.client(Config{})
-	resp, err := c.Get(srv.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	b, err := getBytes(t, c, srv.url("/"))
 	if !bytes.Equal(b, payload(10000, 15)) {
 		t.Errorf("read %d bytes before the error, want 10000", len(b))
 	}
@@ -352,12 +347,7 @@ func TestConnDropMidBody(t *testing.T) {
 					sc.finish(drop)
 				})
 				c, _, _ := srv.client(Config{})
-				resp, err := c.Get(srv.url("/"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				b, err := getBytes(t, c, srv.url("/"))
 				if !bytes.Equal(b, data) {
 					t.Errorf("read %d bytes, want %d", len(b), len(data))
 				}
@@ -378,12 +368,7 @@ func TestConnDropAfterCompleteResponse(t *testing.T) {
 		sc.finish(true)
 	})
 	c, _, _ := srv.client(Config{})
-	resp, err := c.Get(srv.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	b, err := getBytes(t, c, srv.url("/"))
 	if err != nil || !bytes.Equal(b, data) {
 		t.Errorf("read %d bytes, %v", len(b), err)
 	}
@@ -403,12 +388,7 @@ func TestPaddedData(t *testing.T) {
 		sc.respond(sc.request().StreamID, "200", []byte("next"))
 	})
 	c, _, p := srv.client(Config{})
-	resp, err := c.Get(srv.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	b, err := getBytes(t, c, srv.url("/"))
 	if err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("read %d bytes, %v", len(b), err)
 	}
@@ -426,18 +406,14 @@ func TestPaddedData(t *testing.T) {
 func TestMaxStreamsAfterReset(t *testing.T) {
 	const rounds = 20
 	srv := newScriptServer(t, srvOpts{settings: []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 1}}}, func(sc *srvConn, _ int) {
-		for {
-			h := sc.maybeRequest()
-			if h == nil {
-				return
-			}
+		sc.eachRequest(func(h *frame) {
 			if h.get(":path") == "/slow" {
 				sc.writeHeaders(h.StreamID, false, ":status", "200")
 				sc.sendData(h.StreamID, make([]byte, 1000), false)
-				continue
+				return
 			}
 			sc.respond(h.StreamID, "200", []byte("ok"))
-		}
+		})
 	})
 	c, _, _ := srv.client(Config{})
 	for i := range rounds {
