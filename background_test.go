@@ -248,6 +248,9 @@ type bgRecorder struct {
 	bodies map[string][]byte         // what DidReceiveData gave each task
 	mets   map[string]*urlsession.TaskMetrics
 	done   chan struct{} // closed by DidFinishEventsForBackgroundSession
+	// listed counts the tasks still in the session's list when their
+	// DidCompleteWithError came.
+	listed atomic.Int32
 	gone   chan struct{} // closed by DidBecomeInvalidWithError
 }
 
@@ -352,6 +355,9 @@ func (r *bgRecorder) DidCompleteWithError(s *urlsession.Session, t *urlsession.T
 	resume := false
 	if e, ok := errors.AsType[*urlsession.Error](err); ok {
 		resume = e.DownloadTaskResumeData != nil || e.UploadTaskResumeData != nil
+	}
+	if slices.Contains(s.AllTasks(), t) {
+		r.listed.Add(1)
 	}
 	r.log("complete %s %d %d resume=%t", taskName(t), urlsession.CodeOf(err), status, resume)
 }
@@ -1490,6 +1496,9 @@ func TestBackgroundAdoptsJobsOfOtherClients(t *testing.T) {
 	}
 	if n := len(s.AllTasks()); n != 0 {
 		t.Errorf("%d tasks left", n)
+	}
+	if n := rec.listed.Load(); n != 0 {
+		t.Errorf("%d tasks still in AllTasks during their DidCompleteWithError", n)
 	}
 }
 

@@ -96,22 +96,21 @@ type Conn struct {
 func newConn(tc *tls.Conn, p *Pool, key string) (*Conn, error) {
 	cs := tc.ConnectionState()
 	cc := &Conn{
-		pool:          p,
-		key:           key,
-		tc:            tc,
-		tlsState:      &cs,
-		br:            bufio.NewReaderSize(tc, 32<<10),
-		bw:            bufio.NewWriterSize(tc, 32<<10),
-		wsem:          make(chan struct{}, 1),
-		streams:       make(map[uint32]*stream),
-		nextID:        1,
-		maxStreams:    initialMaxStreams,
-		peerWindow:    65535,
-		peerFrame:     16384,
-		sendWindow:    65535,
-		recv:          inflow{avail: connWindow},
-		peerHeaderMax: 0,
-		idleSince:     time.Now(),
+		pool:       p,
+		key:        key,
+		tc:         tc,
+		tlsState:   &cs,
+		br:         bufio.NewReaderSize(tc, 32<<10),
+		bw:         bufio.NewWriterSize(tc, 32<<10),
+		wsem:       make(chan struct{}, 1),
+		streams:    make(map[uint32]*stream),
+		nextID:     1,
+		maxStreams: initialMaxStreams,
+		peerWindow: 65535,
+		peerFrame:  16384,
+		sendWindow: 65535,
+		recv:       inflow{avail: connWindow},
+		idleSince:  time.Now(),
 	}
 	cc.cond.L = &cc.mu
 	cc.henc = hpack.NewEncoder(&cc.hbuf)
@@ -412,7 +411,7 @@ func (cc *Conn) writeHeaders(ctx context.Context, s *stream, req *http.Request, 
 		return retryable(errConnUnusable)
 	}
 	cc.hbuf.Reset()
-	if err := cc.encodeHeaders(req, hasBody, cl); err != nil {
+	if err := cc.encodeHeaders(req, cl); err != nil {
 		cc.unreserve()
 		cc.unlock(nil)
 		return err
@@ -466,8 +465,9 @@ func writeBlock(fr *http2.Framer, id uint32, block []byte, frame int, end bool) 
 	return nil
 }
 
-// encodeHeaders writes req's header section into cc.hbuf.
-func (cc *Conn) encodeHeaders(req *http.Request, hasBody bool, cl int64) error {
+// encodeHeaders writes req's header section into cc.hbuf; cl is the
+// body's length (0 without a body, -1 when unknown).
+func (cc *Conn) encodeHeaders(req *http.Request, cl int64) error {
 	host, err := authority(req)
 	if err != nil {
 		return err
@@ -490,9 +490,6 @@ func (cc *Conn) encodeHeaders(req *http.Request, hasBody bool, cl int64) error {
 		trailers = strings.Join(keys, ",")
 	}
 	sendCL := cl > 0 || cl == 0 && (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch)
-	if !hasBody {
-		sendCL = sendCL && cl == 0
-	}
 	_, hasUA := req.Header["User-Agent"]
 
 	each := func(f func(name, value string)) {
