@@ -8,20 +8,20 @@ import (
 	"weak"
 )
 
-// A transport's HTTP/2 pool is forgotten with the transport: a session
-// dropped without being invalidated leaves nothing behind in h2Pools.
-func TestH2PoolsForgetTransport(t *testing.T) {
+// A transport's pools are forgotten with the transport: a session
+// dropped without being invalidated leaves nothing behind in transportPools.
+func TestPoolsForgetTransport(t *testing.T) {
 	tr := &http.Transport{DisableCompression: true}
-	installH2(tr)
+	installPools(tr, true)
 	key := weak.Make(tr)
-	if _, ok := h2Pools.Load(key); !ok {
+	if _, ok := transportPools.Load(key); !ok {
 		t.Fatal("no pool recorded")
 	}
 	tr = nil
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		runtime.GC()
-		if _, ok := h2Pools.Load(key); !ok {
+		if _, ok := transportPools.Load(key); !ok {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -31,12 +31,12 @@ func TestH2PoolsForgetTransport(t *testing.T) {
 	}
 }
 
-// retire closes the transport's pool and forgets it.
+// retire closes the transport's pools and forgets them.
 func TestRetireClosesPool(t *testing.T) {
 	tr := &http.Transport{DisableCompression: true}
-	installH2(tr)
+	installPools(tr, true)
 	retire(tr)
-	if _, ok := h2Pools.Load(weak.Make(tr)); ok {
+	if _, ok := transportPools.Load(weak.Make(tr)); ok {
 		t.Error("pool still recorded after retire")
 	}
 }

@@ -161,9 +161,6 @@ func (s *Session) transportFor(t NetworkServiceType) *http.Transport {
 		return tr
 	}
 	tr := base.Clone()
-	if !s.cfg.DisableHTTP2 {
-		installH2(tr)
-	}
 	if dial := tr.DialContext; dial != nil {
 		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return dial(context.WithValue(ctx, serviceTypeKey{}, t), network, addr)
@@ -174,6 +171,7 @@ func (s *Session) transportFor(t NetworkServiceType) *http.Transport {
 			return dial(context.WithValue(ctx, serviceTypeKey{}, t), network, addr)
 		}
 	}
+	installPools(tr, !s.cfg.DisableHTTP2) // after the diallers
 	if st.m == nil {
 		st.m = map[NetworkServiceType]*http.Transport{}
 	}

@@ -203,9 +203,8 @@ func newTransportTLS(cfg *Configuration, proxies *proxyRouter) (*http.Transport,
 	d := secureTransport(tr, newPinSet(cfg.PinnedDomains)) // after DialContext and TLSClientConfig
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	} else {
-		installH2(tr)
 	}
+	installPools(tr, !cfg.DisableHTTP2)
 	return tr, d
 }
 
