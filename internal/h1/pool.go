@@ -293,6 +293,7 @@ type connReader struct {
 	nc    net.Conn
 	n     int64 // read since the request began
 	limit int64 // -1: none
+	err   error // the connection's last error since the request began
 }
 
 // errLimit is read once the header limit is reached; readResponse turns
@@ -307,6 +308,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 		p = p[:r.limit]
 	}
 	n, err := r.nc.Read(p)
+	if err != nil {
+		r.err = err
+	}
 	r.n += int64(n)
 	if r.limit > 0 {
 		r.limit -= int64(n)
@@ -316,12 +320,16 @@ func (r *connReader) Read(p []byte) (int, error) {
 
 // connWriter writes the connection, counting the bytes.
 type connWriter struct {
-	nc net.Conn
-	n  int64 // written since the request began
+	nc  net.Conn
+	n   int64 // written since the request began
+	err error // the connection's last error since the request began
 }
 
 func (w *connWriter) Write(p []byte) (int, error) {
 	n, err := w.nc.Write(p)
+	if err != nil {
+		w.err = err
+	}
 	w.n += int64(n)
 	return n, err
 }

@@ -161,10 +161,14 @@ func (p *Pool) roundTrip(ctx context.Context, req *http.Request, addr string, tr
 		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: reused, WasIdle: reused, IdleTime: idle})
 	}
 	ex := &exchange{p: p, c: c, req: req}
-	if ctx.Done() != nil {
+	ex.body.ex = ex
+	if a, ok := ctx.(afterFuncer); ok {
+		// The session's task context: no goroutine, no channel.
+		ex.stop = a.AfterFunc(ex.abort)
+	} else if ctx.Done() != nil {
 		ex.stop = context.AfterFunc(ctx, ex.abort)
 	}
-	c.r.n, c.w.n = 0, 0
+	c.r.n, c.w.n, c.r.err, c.w.err = 0, 0, nil, nil
 	c.r.limit = p.cfg.MaxResponseHeaderBytes
 
 	if !hasBody(req) {
@@ -185,9 +189,15 @@ func (p *Pool) roundTrip(ctx context.Context, req *http.Request, addr string, tr
 		ex.finish(true)
 		return resp, nil, false
 	}
-	b := &body{ex: ex, rc: resp.Body}
-	resp.Body = b
+	ex.body.rc = resp.Body
+	resp.Body = &ex.body
 	return resp, nil, false
+}
+
+// afterFuncer is a context that runs a function once done, as
+// context.AfterFunc arranges for any context.
+type afterFuncer interface {
+	AfterFunc(func()) (stop func() bool)
 }
 
 // exchange is one request and its response on a connection.
@@ -204,6 +214,8 @@ type exchange struct {
 
 	wdone chan struct{} // closed when a request body's writer ends
 	werr  error         // the writer's error, once wdone is closed
+
+	body body // the response body, when there is one
 }
 
 // abort closes the connection, ending a read or write under way.
@@ -322,7 +334,9 @@ func (ex *exchange) fail(ctx context.Context, err error, reused bool) (*http.Res
 		return nil, context.Cause(ctx), false
 	}
 	c := ex.c
-	if !reused || c.r.n > 0 {
+	if !reused || c.r.n > 0 || (c.r.err == nil && c.w.err == nil) || (ex.werr != nil && c.w.err == nil) {
+		// A fresh connection, a response begun, or a failure that is not
+		// the connection's (an invalid request, a body that failed).
 		return nil, err, false
 	}
 	// Nothing of a response came on a connection that served others: the
