@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"time"
 	"weak"
 
 	"github.com/urlsession-go/urlsession/internal/h1"
@@ -27,9 +28,11 @@ var transportPools sync.Map // weak.Pointer[http.Transport] → clientPools
 // session's own HTTP/1.1 client (internal/h1) and, with http2, its HTTP/2
 // connections with the session's own HTTP/2 client (internal/h2), instead
 // of net/http's. Requests through a proxy stay with net/http's HTTP/1.1
-// client. Call it once tr's dialler is set; a transport cloned from one
-// that had pools gets pools of its own.
-func installPools(tr *http.Transport, http2 bool) {
+// client. An HTTP/2 connection whose socket takes nothing for
+// writeTimeout (the session's request timeout) is closed, rather than
+// leave its requests waiting to write. Call it once tr's dialler is set; a
+// transport cloned from one that had pools gets pools of its own.
+func installPools(tr *http.Transport, http2 bool, writeTimeout time.Duration) {
 	var ps clientPools
 	ps.h1 = h1.Install(tr, direct)
 	if http2 {
@@ -37,6 +40,7 @@ func installPools(tr *http.Transport, http2 bool) {
 			IdleTimeout:           tr.IdleConnTimeout,
 			MaxHeaderListSize:     uint32(tr.MaxResponseHeaderBytes),
 			ExpectContinueTimeout: tr.ExpectContinueTimeout,
+			WriteTimeout:          writeTimeout,
 		})
 	}
 	key := weak.Make(tr)

@@ -12,7 +12,7 @@ import (
 // dropped without being invalidated leaves nothing behind in transportPools.
 func TestPoolsForgetTransport(t *testing.T) {
 	tr := &http.Transport{DisableCompression: true}
-	installPools(tr, true)
+	installPools(tr, true, 0)
 	key := weak.Make(tr)
 	if _, ok := transportPools.Load(key); !ok {
 		t.Fatal("no pool recorded")
@@ -34,7 +34,7 @@ func TestPoolsForgetTransport(t *testing.T) {
 // retire closes the transport's pools and forgets them.
 func TestRetireClosesPool(t *testing.T) {
 	tr := &http.Transport{DisableCompression: true}
-	installPools(tr, true)
+	installPools(tr, true, 0)
 	retire(tr)
 	if _, ok := transportPools.Load(weak.Make(tr)); ok {
 		t.Error("pool still recorded after retire")

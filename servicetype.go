@@ -171,7 +171,7 @@ func (s *Session) transportFor(t NetworkServiceType) *http.Transport {
 			return dial(context.WithValue(ctx, serviceTypeKey{}, t), network, addr)
 		}
 	}
-	installPools(tr, !s.cfg.DisableHTTP2) // after the diallers
+	installPools(tr, !s.cfg.DisableHTTP2, s.cfg.requestTimeout()) // after the diallers
 	if st.m == nil {
 		st.m = map[NetworkServiceType]*http.Transport{}
 	}

@@ -204,7 +204,7 @@ func newTransportTLS(cfg *Configuration, proxies *proxyRouter) (*http.Transport,
 	if cfg.DisableHTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	installPools(tr, !cfg.DisableHTTP2)
+	installPools(tr, !cfg.DisableHTTP2, cfg.requestTimeout())
 	return tr, d
 }
 

@@ -101,7 +101,7 @@ func newConn(tc *tls.Conn, p *Pool, key string) (*Conn, error) {
 		tc:         tc,
 		tlsState:   &cs,
 		br:         bufio.NewReaderSize(tc, 32<<10),
-		bw:         bufio.NewWriterSize(tc, 32<<10),
+		bw:         bufio.NewWriterSize(stallWriter{tc, p.cfg.WriteTimeout}, 32<<10),
 		wsem:       make(chan struct{}, 1),
 		streams:    make(map[uint32]*stream),
 		nextID:     1,
@@ -1568,4 +1568,21 @@ func (s *stream) endStream(trailer http.Header) (err error) {
 		}
 		return writeBlock(fr, s.id, cc.hbuf.Bytes(), frame, true)
 	})
+}
+
+// stallWriter writes to a connection, failing a write (of at most a
+// buffer or a frame) not done within timeout (none if zero): a server that
+// stops reading would otherwise hold the write lock, and every request
+// waiting on it, for good. A TLS connection cannot go on after a write
+// timed out, so neither does this one.
+type stallWriter struct {
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (w stallWriter) Write(p []byte) (int, error) {
+	if w.timeout > 0 {
+		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+	return w.nc.Write(p)
 }

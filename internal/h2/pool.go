@@ -26,6 +26,9 @@ type Config struct {
 	// 100-continue" waits for the server's 100 before sending its body
 	// anyway; zero sends it at once.
 	ExpectContinueTimeout time.Duration
+	// WriteTimeout closes a connection whose socket takes no byte for
+	// this long while there is something to send; zero means no limit.
+	WriteTimeout time.Duration
 }
 
 // Pool is the connections of one http.Transport that negotiated HTTP/2,
