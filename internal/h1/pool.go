@@ -109,6 +109,7 @@ func (p *Pool) CloseIdleConnections() {
 		idle = append(idle, h.idle...)
 		h.n -= len(h.idle)
 		h.idle = nil
+		p.forgetLocked(h)
 	}
 	p.mu.Unlock()
 	for _, c := range idle {
@@ -126,10 +127,12 @@ func (p *Pool) Close() {
 	p.CloseIdleConnections()
 }
 
-// get returns a connection to addr: the most recently used idle one, a new
-// one, or, past MaxConnsPerHost, the first to come free. idle is how long
-// a reused connection had been idle; reused is false for a new one.
-func (p *Pool) get(ctx context.Context, addr string, check bool) (c *conn, reused bool, idle time.Duration, err error) {
+// get returns a connection to addr: the most recently used idle one that
+// is still open and quiet, a new one, or, past MaxConnsPerHost, the first
+// to come free. reused is false for a new connection; idle is how long a
+// reused one had been idle (at least 1ns), zero for one handed over by the
+// request before it.
+func (p *Pool) get(ctx context.Context, addr string) (c *conn, reused bool, idle time.Duration, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -150,12 +153,14 @@ func (p *Pool) get(ctx context.Context, addr string, check bool) (c *conn, reuse
 			continue
 		}
 		p.mu.Unlock()
-		if check && !c.open() {
+		// A server that closed the connection, or sent what nobody asked
+		// for, while it was idle: its bytes must not pass for a response.
+		if !c.open() {
 			c.nc.Close()
 			p.release(h)
-			return p.get(ctx, addr, check)
+			return p.get(ctx, addr)
 		}
-		return c, true, idle, nil
+		return c, true, max(idle, 1), nil
 	}
 	if max := p.cfg.MaxConnsPerHost; max > 0 && h.n >= max {
 		w := &waiter{ch: make(chan *conn, 1)}
@@ -182,7 +187,7 @@ func (p *Pool) get(ctx context.Context, addr string, check bool) (c *conn, reuse
 			return nil, false, 0, context.Cause(ctx)
 		}
 		if c != nil {
-			return c, true, time.Since(c.idleAt), nil
+			return c, true, 0, nil
 		}
 		// The right to dial: h.n already counts the connection.
 	} else {
@@ -200,6 +205,14 @@ func (p *Pool) get(ctx context.Context, addr string, check bool) (c *conn, reuse
 	return p.newConn(h, nc), false, 0, nil
 }
 
+// forgetLocked drops h from the pool once it has no connection and no
+// waiter, so that a session talking to many hosts keeps none of them.
+func (p *Pool) forgetLocked(h *host) {
+	if h.n == 0 && len(h.idle) == 0 && len(h.waiters) == 0 && p.hosts[h.addr] == h {
+		delete(p.hosts, h.addr)
+	}
+}
+
 // release forgets one of h's connections (closed, or never dialled) and
 // lets the first waiter dial in its place.
 func (p *Pool) release(h *host) {
@@ -212,6 +225,7 @@ func (p *Pool) release(h *host) {
 		return
 	}
 	h.n--
+	p.forgetLocked(h)
 }
 
 // put makes c, whose last response ended cleanly, idle, or hands it to
@@ -252,6 +266,7 @@ func (p *Pool) closeIfIdle(c *conn) {
 		if x == c && time.Since(c.idleAt) >= p.cfg.IdleTimeout {
 			h.idle = append(h.idle[:i], h.idle[i+1:]...)
 			h.n--
+			p.forgetLocked(h)
 			p.mu.Unlock()
 			c.nc.Close()
 			return

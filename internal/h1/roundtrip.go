@@ -147,10 +147,17 @@ func replayable(req *http.Request) bool {
 // roundTrip makes one attempt at req on a connection to addr. retry asks
 // for another attempt on a new connection.
 func (p *Pool) roundTrip(ctx context.Context, req *http.Request, addr string, trace *httptrace.ClientTrace) (resp *http.Response, err error, retry bool) {
+	if err := ctx.Err(); err != nil {
+		// Nothing is sent for a request already cancelled.
+		if hasBody(req) {
+			req.Body.Close()
+		}
+		return nil, context.Cause(ctx), false
+	}
 	if trace != nil && trace.GetConn != nil {
 		trace.GetConn(addr)
 	}
-	c, reused, idle, err := p.get(ctx, addr, !replayable(req))
+	c, reused, idle, err := p.get(ctx, addr)
 	if err != nil {
 		if hasBody(req) && err != errPoolClosed {
 			req.Body.Close()
@@ -158,7 +165,7 @@ func (p *Pool) roundTrip(ctx context.Context, req *http.Request, addr string, tr
 		return nil, err, false
 	}
 	if trace != nil && trace.GotConn != nil {
-		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: reused, WasIdle: reused, IdleTime: idle})
+		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: reused, WasIdle: idle > 0, IdleTime: idle})
 	}
 	ex := &exchange{p: p, c: c, req: req}
 	ex.body.ex = ex
@@ -170,14 +177,18 @@ func (p *Pool) roundTrip(ctx context.Context, req *http.Request, addr string, tr
 	}
 	c.r.n, c.w.n, c.r.err, c.w.err = 0, 0, nil, nil
 	c.r.limit = p.cfg.MaxResponseHeaderBytes
+	if ctx.Err() != nil {
+		// Cancelled while it waited for the connection, or by GotConn.
+		return ex.fail(ctx, context.Cause(ctx), reused)
+	}
 
 	if !hasBody(req) {
-		if err := ex.write(req, trace); err != nil {
+		if err := ex.write(req); err != nil {
 			return ex.fail(ctx, err, reused)
 		}
 	} else {
 		ex.wdone = make(chan struct{})
-		go ex.writeBody(trace)
+		go ex.writeBody()
 	}
 	resp, err = ex.readResponse(trace)
 	if err != nil {
@@ -226,26 +237,25 @@ func (ex *exchange) abort() {
 	ex.c.nc.Close()
 }
 
-// write writes req (headers and body) and flushes it.
-func (ex *exchange) write(req *http.Request, trace *httptrace.ClientTrace) error {
+// write writes req (headers and body) and flushes it. Request.Write
+// reports WroteHeaders and WroteRequest to the request's trace, before the
+// flush as in net/http's client.
+func (ex *exchange) write(req *http.Request) error {
 	c := ex.c
 	err := req.Write(c.bw)
 	if err == nil {
 		err = c.bw.Flush()
-	}
-	if trace != nil && trace.WroteRequest != nil {
-		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
 	}
 	return err
 }
 
 // writeBody writes a request with a body, on its own goroutine. A failed
 // write closes the connection, as net/http's does.
-func (ex *exchange) writeBody(trace *httptrace.ClientTrace) {
+func (ex *exchange) writeBody() {
 	br := &bodyReader{rc: ex.req.Body}
 	r2 := *ex.req
 	r2.Body = br
-	err := ex.write(&r2, trace)
+	err := ex.write(&r2)
 	if br.err != nil {
 		err = br.err // the body's own failure, not Write's wrapping of it
 	}
@@ -323,6 +333,9 @@ func (ex *exchange) readResponse(trace *httptrace.ClientTrace) (*http.Response, 
 func (ex *exchange) fail(ctx context.Context, err error, reused bool) (*http.Response, error, bool) {
 	ex.finish(false)
 	if ex.wdone != nil {
+		// A body whose Read waits (a pipe nobody writes to) must not hold
+		// RoundTrip: closing it ends the read, as in net/http.
+		ex.req.Body.Close()
 		<-ex.wdone
 		if ex.werr != nil && !errors.Is(err, errTooMany1xx) && ex.c.r.n == 0 {
 			err = ex.werr
@@ -368,7 +381,9 @@ func (ex *exchange) finish(clean bool) {
 	if ex.stop != nil && !ex.stop() {
 		aborted = true // the context ended: the connection is closing
 	}
-	if clean && !aborted && !ex.close && ex.wroteAll() {
+	// Bytes after the response were sent for no request: the connection
+	// cannot be trusted with another.
+	if clean && !aborted && !ex.close && ex.c.br.Buffered() == 0 && ex.wroteAll() {
 		ex.p.put(ex.c)
 		return
 	}
