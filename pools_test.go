@@ -1,7 +1,11 @@
 package urlsession
 
 import (
+	"context"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"testing"
 	"time"
@@ -38,5 +42,38 @@ func TestRetireClosesPool(t *testing.T) {
 	retire(tr)
 	if _, ok := transportPools.Load(weak.Make(tr)); ok {
 		t.Error("pool still recorded after retire")
+	}
+}
+
+// A session's plain http requests, sent straight to the server, ride on
+// the session's own HTTP/1.1 client: its pool holds the connection they
+// leave idle, and closing the pool's idle connections closes it.
+func TestPlainHTTPRunsOnOwnClient(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	s := newSession(t, EphemeralConfiguration(), nil)
+	body, _, err := s.Data(context.Background(), get(t, srv.URL))
+	if err != nil || string(body) != "ok" {
+		t.Fatalf("Data: %q, %v", body, err)
+	}
+	v, ok := transportPools.Load(weak.Make(s.transport.Load()))
+	if !ok || v.(clientPools).h1 == nil {
+		t.Fatal("the session's transport has no HTTP/1.1 pool")
+	}
+	v.(clientPools).h1.CloseIdleConnections()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the connection is not the HTTP/1.1 pool's: closing its idle connections left it open")
 	}
 }
