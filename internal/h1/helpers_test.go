@@ -543,3 +543,39 @@ func (w *writeCounter) Write(p []byte) (int, error) {
 	w.writes.Add(1)
 	return w.Conn.Write(p)
 }
+
+// firstConnServer starts a server whose connection 0 answers its first
+// request with the raw response first (then closes its writing side if
+// closeAfter) and counts that request and any later one it reads,
+// answering those with again unless it is empty; other connections
+// answer every request with other. conn0Closed is closed when connection
+// 0's script ends.
+func firstConnServer(t testing.TB, first string, closeAfter bool, again, other string) (s *scriptServer, conn0Requests *atomic.Int32, conn0Closed chan struct{}) {
+	conn0Requests = new(atomic.Int32)
+	conn0Closed = make(chan struct{})
+	s = newScriptServer(t, func(c *serverConn) {
+		if c.n > 0 {
+			serveOK(other)(c)
+			return
+		}
+		defer close(conn0Closed)
+		if _, _, err := c.readRequest(); err != nil {
+			return
+		}
+		conn0Requests.Add(1)
+		c.write(first)
+		if closeAfter {
+			c.closeWrite()
+		}
+		for {
+			if _, _, err := c.readRequest(); err != nil {
+				return
+			}
+			conn0Requests.Add(1)
+			if again != "" {
+				c.respond(again)
+			}
+		}
+	})
+	return s, conn0Requests, conn0Closed
+}

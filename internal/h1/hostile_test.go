@@ -72,30 +72,7 @@ func TestHostileResponses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
-			var conn0Requests atomic.Int32
-			conn0Closed := make(chan struct{})
-			s := newScriptServer(t, func(c *serverConn) {
-				if c.n > 0 {
-					serveOK("next")(c)
-					return
-				}
-				defer close(conn0Closed)
-				if _, _, err := c.readRequest(); err != nil {
-					return
-				}
-				conn0Requests.Add(1)
-				c.write(tc.response)
-				if tc.closeAfter {
-					c.closeWrite()
-				}
-				// Anything more on this connection is a second request.
-				for {
-					if _, _, err := c.readRequest(); err != nil {
-						return
-					}
-					conn0Requests.Add(1)
-				}
-			})
+			s, conn0Requests, conn0Closed := firstConnServer(t, tc.response, tc.closeAfter, "", "next")
 			p := newTestPool(t, Config{Dial: (&net.Dialer{}).DialContext, MaxResponseHeaderBytes: tc.maxHeader})
 			ctx := testCtx(t)
 			req, _ := http.NewRequestWithContext(ctx, "GET", s.URL(), nil)

@@ -441,30 +441,7 @@ func TestKeepAliveRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			conn0Closed := make(chan struct{})
-			var conn0Requests atomic.Int32
-			s := newScriptServer(t, func(c *serverConn) {
-				if c.n > 0 {
-					serveOK("second")(c)
-					return
-				}
-				defer close(conn0Closed)
-				if _, _, err := c.readRequest(); err != nil {
-					return
-				}
-				conn0Requests.Add(1)
-				c.write(tc.first)
-				if tc.closeAfter {
-					c.closeWrite()
-				}
-				for {
-					if _, _, err := c.readRequest(); err != nil {
-						return
-					}
-					conn0Requests.Add(1)
-					c.respond("second")
-				}
-			})
+			s, conn0Requests, conn0Closed := firstConnServer(t, tc.first, tc.closeAfter, "second", "second")
 			c, _ := newClient(t, Config{})
 			req, _ := http.NewRequestWithContext(testCtx(t), "GET", s.URL(), nil)
 			req.Close = tc.reqClose
@@ -1237,23 +1214,32 @@ func TestInformationalHeadersCountTowardLimit(t *testing.T) {
 	}
 }
 
-// TestCloseIdleConnections checks that idle connections are closed (the
-// server sees EOF), that busy ones stay, and that the next request dials.
-func TestCloseIdleConnections(t *testing.T) {
-	closed := make(chan int, 10)
+// busyAndIdle starts a server that holds "/hold" until released and a
+// client with two connections to it: connection 0 busy with a held
+// response, connection 1 idle. closed receives the number of each
+// connection the server sees closed.
+func busyAndIdle(t *testing.T) (s *scriptServer, c *http.Client, p *Pool, busy *http.Response, closed chan int, releaseOnce func()) {
+	t.Helper()
+	closed = make(chan int, 10)
 	release := make(chan struct{})
-	releaseOnce := sync.OnceFunc(func() { close(release) })
-	s := newScriptServer(t, holdServer(closed, release))
+	releaseOnce = sync.OnceFunc(func() { close(release) })
+	s = newScriptServer(t, holdServer(closed, release))
 	t.Cleanup(releaseOnce) // before the server's Close, which waits for the handler
-	c, p := newClient(t, Config{})
-	// Connection 0 is busy, connection 1 idle.
+	c, p = newClient(t, Config{})
 	busy, err := c.Get(s.URL() + "/hold")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := doGet(t, c, s.URL()); got != "ae=" {
-		t.Fatal(got)
+		t.Fatalf("a GET beside the held one: %q", got)
 	}
+	return s, c, p, busy, closed, releaseOnce
+}
+
+// TestCloseIdleConnections checks that idle connections are closed (the
+// server sees EOF), that busy ones stay, and that the next request dials.
+func TestCloseIdleConnections(t *testing.T) {
+	s, c, p, busy, closed, releaseOnce := busyAndIdle(t)
 	p.CloseIdleConnections()
 	if n := await(t, closed, "the idle connection to close"); n != 1 {
 		t.Errorf("connection %d closed, want the idle one, 1", n)
@@ -1282,20 +1268,7 @@ func TestCloseIdleConnections(t *testing.T) {
 // client sends them), and that a busy connection finishes its response
 // and is then closed.
 func TestClose(t *testing.T) {
-	closed := make(chan int, 10)
-	release := make(chan struct{})
-	releaseOnce := sync.OnceFunc(func() { close(release) })
-	s := newScriptServer(t, holdServer(closed, release))
-	t.Cleanup(releaseOnce) // before the server's Close, which waits for the handler
-	c, p := newClient(t, Config{})
-	// Connection 0 is busy, connection 1 idle.
-	busy, err := c.Get(s.URL() + "/hold")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := doGet(t, c, s.URL()); got != "ae=" {
-		t.Fatalf("before Close: %q", got)
-	}
+	s, c, p, busy, closed, releaseOnce := busyAndIdle(t)
 	p.Close()
 	if n := await(t, closed, "the idle connection to close"); n != 1 {
 		t.Errorf("connection %d closed, want the idle one, 1", n)
