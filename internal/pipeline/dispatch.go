@@ -97,15 +97,15 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 	if call.ConnCheck != nil && (rt == d.Transport || rt == call.Transport) {
 		guard = &connGuard{check: call.ConnCheck}
 		ctx, guard.stop = context.WithCancelCause(ctx)
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: guard.gotConn})
+		ctx = withTrace(ctx, &httptrace.ClientTrace{GotConn: guard.gotConn})
 	}
 	if ih, ok := call.Hooks.(InformationalHooks); ok {
 		if f := ih.Informational(req); f != nil {
-			ctx = httptrace.WithClientTrace(ctx, interimTrace(req, f))
+			ctx = withTrace(ctx, interimTrace(req, f))
 		}
 	}
 	if tx != nil {
-		req = req.WithContext(httptrace.WithClientTrace(ctx, tx.clientTrace()))
+		req = req.WithContext(withTrace(ctx, tx.clientTrace()))
 	} else if req.Context() != ctx {
 		req = req.WithContext(ctx) // a request from the delegate, say
 	}
@@ -314,3 +314,32 @@ func (b *recvBody) Close() error {
 	b.mu.Unlock()
 	return b.rc.Close()
 }
+
+// withTrace returns ctx with trace added, as httptrace.WithClientTrace
+// does. A context that runs functions once done through an AfterFunc
+// method (the session's task context) keeps that method through the
+// result, so that the contexts the transports derive from it need no
+// goroutine each to watch it: context.AfterFunc and context.WithCancel
+// find the method only on the context they are given.
+func withTrace(ctx context.Context, trace *httptrace.ClientTrace) context.Context {
+	v := httptrace.WithClientTrace(ctx, trace)
+	if a, ok := ctx.(afterFuncer); ok {
+		return tracedContext{v, a}
+	}
+	return v
+}
+
+// afterFuncer is a context with an AfterFunc method, as the context
+// package recognises it.
+type afterFuncer interface {
+	AfterFunc(func()) (stop func() bool)
+}
+
+// tracedContext is a context with a trace whose parent has an AfterFunc
+// method; it is done exactly when that parent is.
+type tracedContext struct {
+	context.Context
+	parent afterFuncer
+}
+
+func (c tracedContext) AfterFunc(f func()) func() bool { return c.parent.AfterFunc(f) }
