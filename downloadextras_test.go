@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/resume"
+	"github.com/urlsession-go/urlsession/internal/segment"
 	"github.com/urlsession-go/urlsession/urlsessiontest"
 )
 
@@ -620,12 +622,7 @@ func TestDownloadSegmentedResumeData(t *testing.T) {
 		if data[4] != 2 || d.Segments == nil || d.Offset <= 512<<10 {
 			t.Fatalf("resume data version %d, segments %v, offset %d; want version 2 with segments past the gap", data[4], d.Segments, d.Offset)
 		}
-		b, _ := os.ReadFile(d.File)
-		for _, g := range d.Segments.Segments {
-			if end := g.Start + g.Done; int64(len(b)) < end || !bytes.Equal(b[g.Start:end], content[g.Start:end]) {
-				t.Errorf("segment %+v: the file does not hold its bytes", g)
-			}
-		}
+		checkPartialFile(t, data, content)
 		srv2 := newLoopbackServer(t, res)
 		if data, err = RetargetResumeData(data, mustParse(t, srv2.URL)); err != nil {
 			t.Fatal(err)
@@ -693,6 +690,7 @@ func TestDownloadSegmentedCancelByProducingResumeData(t *testing.T) {
 			t.Fatalf("CancelByProducingResumeData = %v, %v; want resume data", data != nil, err)
 		}
 		wait(t, task)
+		checkPartialFile(t, data, content)
 		srv2 := newLoopbackServer(t, res)
 		if data, err = RetargetResumeData(data, mustParse(t, srv2.URL)); err != nil {
 			t.Fatal(err)
@@ -703,12 +701,51 @@ func TestDownloadSegmentedCancelByProducingResumeData(t *testing.T) {
 		}
 		defer os.Remove(path)
 		if b, _ := os.ReadFile(path); sum(b) != sum(content) {
-			t.Errorf("the resumed file has %d bytes, not the content", len(b))
+			t.Errorf("the resumed file has %d bytes, not the content (%s)", len(b), firstDifference(b, content))
 		}
 		for len(arrived) > 0 {
 			<-arrived
 		}
 	})
+}
+
+// checkPartialFile checks that the partial file of resume data holds the
+// bytes of content the data says it holds: its offset's, or its
+// segments'.
+func checkPartialFile(t *testing.T, data, content []byte) {
+	t.Helper()
+	d, err := resume.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(d.File)
+	ranges := []segment.Segment{{Start: 0, End: d.Offset, Done: d.Offset}}
+	if d.Segments != nil {
+		ranges = d.Segments.Segments
+	}
+	for _, g := range ranges {
+		end := g.Start + g.Done
+		if int64(len(b)) < end {
+			t.Errorf("resume data version %d: the partial file has %d bytes, %+v is done", data[4], len(b), g)
+		} else if !bytes.Equal(b[g.Start:end], content[g.Start:end]) {
+			t.Errorf("resume data version %d: %+v is done, but the partial file differs (%s)", data[4], g, firstDifference(b[:end], content[:end]))
+		}
+	}
+}
+
+// firstDifference describes where got first differs from want, and where
+// in want its bytes there come from, if anywhere.
+func firstDifference(got, want []byte) string {
+	for i := range got {
+		if i >= len(want) || got[i] != want[i] {
+			from := -1
+			if i+32 <= len(got) {
+				from = bytes.Index(want, got[i:i+32])
+			}
+			return fmt.Sprintf("first difference at byte %d; the 32 bytes there are want's at %d", i, from)
+		}
+	}
+	return fmt.Sprintf("%d bytes, a prefix of the %d wanted", len(got), len(want))
 }
 
 // TestDownloadPartialFile: SetPartialFile puts the body in the caller's
