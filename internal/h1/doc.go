@@ -23,8 +23,9 @@
 // texts, so that callers classify them alike. It never asks for
 // compression.
 //
-// Unlike net/http's client it does not watch idle connections: a server
-// that closed one is noticed when the connection is next used, and the
-// request is then retried as above; a request that cannot be retried
-// first checks, without blocking, that the connection is still open.
+// Unlike net/http's client it does not watch idle connections with a
+// goroutine each: an idle connection is checked without blocking before it
+// is used again (on Unix), and one the server closed or wrote to unasked
+// is closed instead; a server that closes it just as a request goes out is
+// noticed then, and the request retried as above.
 package h1
