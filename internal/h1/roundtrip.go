@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
-	"strings"
 	"sync"
 	"time"
 
@@ -93,10 +92,8 @@ func (p *Pool) takes(req *http.Request) (string, bool) {
 		case "Upgrade", "Expect":
 			return "", false
 		case "Connection":
-			for _, v := range vv {
-				if httpguts.HeaderValuesContainsToken([]string{v}, "upgrade") {
-					return "", false
-				}
+			if httpguts.HeaderValuesContainsToken(vv, "upgrade") {
+				return "", false
 			}
 		}
 	}
@@ -195,7 +192,7 @@ func (p *Pool) roundTrip(ctx context.Context, req *http.Request, addr string, tr
 		return ex.fail(ctx, err, reused)
 	}
 	c.r.limit = -1
-	ex.close = resp.Close || req.Close || hasToken(req.Header["Connection"], "close")
+	ex.close = resp.Close || req.Close || httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close")
 	if resp.Body == http.NoBody {
 		ex.finish(true)
 		return resp, nil, false
@@ -288,9 +285,6 @@ func (ex *exchange) readResponse(trace *httptrace.ClientTrace) (*http.Response, 
 	// A connection closed before any byte is io.EOF, as in net/http
 	// (ReadResponse would call it unexpected).
 	if _, err := c.br.Peek(1); err != nil {
-		if c.r.limit == 0 {
-			err = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", ex.p.cfg.MaxResponseHeaderBytes)
-		}
 		return nil, err
 	}
 	if trace != nil && trace.GotFirstResponseByte != nil {
@@ -408,18 +402,6 @@ func (ex *exchange) wroteAll() bool {
 	case <-t.C:
 		return false // the server answered before taking the whole body
 	}
-}
-
-// hasToken reports whether a header's values hold token.
-func hasToken(vv []string, token string) bool {
-	for _, v := range vv {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // body is a response body. Its end gives the connection back; closing it
