@@ -1810,10 +1810,11 @@ func TestResponseBeforeBodyWritten(t *testing.T) {
 					t.Fatal(err)
 				}
 				fed := make(chan struct{})
+				var werr error
 				go func() {
 					defer close(fed)
 					time.Sleep(tc.delay)
-					pw.Write([]byte("late body"))
+					_, werr = pw.Write([]byte("late body"))
 					pw.Close()
 				}()
 				if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "early" {
@@ -1821,6 +1822,11 @@ func TestResponseBeforeBodyWritten(t *testing.T) {
 				}
 				resp.Body.Close()
 				<-fed
+				if !tc.kept && werr != io.ErrClosedPipe {
+					// The exchange ended with the response: the body it
+					// gave up on is closed, and nothing more is read of it.
+					t.Errorf("writing the body after the response: %v, want io.ErrClosedPipe", werr)
+				}
 				if tc.kept && <-bodies != "late body" {
 					t.Error("the server did not get the whole body")
 				}

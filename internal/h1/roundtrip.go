@@ -325,12 +325,8 @@ func (ex *exchange) readResponse(trace *httptrace.ClientTrace) (*http.Response, 
 // writer has ended, and the error is the most telling one. retry is set
 // when the attempt may be made again on a new connection.
 func (ex *exchange) fail(ctx context.Context, err error, reused bool) (*http.Response, error, bool) {
-	ex.finish(false)
+	ex.finish(false) // and waits for a request body's writer
 	if ex.wdone != nil {
-		// A body whose Read waits (a pipe nobody writes to) must not hold
-		// RoundTrip: closing it ends the read, as in net/http.
-		ex.req.Body.Close()
-		<-ex.wdone
 		if ex.werr != nil && !errors.Is(err, errTooMany1xx) && ex.c.r.n == 0 {
 			err = ex.werr
 		}
@@ -362,7 +358,8 @@ func (ex *exchange) fail(ctx context.Context, err error, reused bool) (*http.Res
 
 // finish ends the exchange once: the connection goes back to the pool if
 // the response ended cleanly and the connection may carry another,
-// otherwise it is closed.
+// otherwise it is closed, and a request body's writer still at work is
+// stopped and waited for.
 func (ex *exchange) finish(clean bool) {
 	ex.mu.Lock()
 	if ex.done {
@@ -382,6 +379,18 @@ func (ex *exchange) finish(clean bool) {
 		return
 	}
 	ex.p.drop(ex.c)
+	if ex.wdone != nil {
+		select {
+		case <-ex.wdone:
+		default:
+			// A request body still being sent ends with the exchange, so
+			// that none of it is read, nor its progress reported, once the
+			// response is done. Closing the body ends a Read that waits (a
+			// pipe nobody writes to), as in net/http.
+			ex.req.Body.Close()
+			<-ex.wdone
+		}
+	}
 }
 
 // wroteAll reports whether the whole request was written.
