@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -701,7 +702,7 @@ func TestDownloadSegmentedCancelByProducingResumeData(t *testing.T) {
 		}
 		defer os.Remove(path)
 		if b, _ := os.ReadFile(path); sum(b) != sum(content) {
-			t.Errorf("the resumed file has %d bytes, not the content (%s)", len(b), firstDifference(b, content))
+			t.Errorf("the resumed file has %d bytes, not the content (%s)", len(b), fileDifferences(b, content))
 		}
 		for len(arrived) > 0 {
 			<-arrived
@@ -728,24 +729,57 @@ func checkPartialFile(t *testing.T, data, content []byte) {
 		if int64(len(b)) < end {
 			t.Errorf("resume data version %d: the partial file has %d bytes, %+v is done", data[4], len(b), g)
 		} else if !bytes.Equal(b[g.Start:end], content[g.Start:end]) {
-			t.Errorf("resume data version %d: %+v is done, but the partial file differs (%s)", data[4], g, firstDifference(b[:end], content[:end]))
+			t.Errorf("resume data version %d: %+v is done, but the partial file differs (%s)", data[4], g, fileDifferences(b[:end], content[:end]))
 		}
 	}
 }
 
-// firstDifference describes where got first differs from want, and where
-// in want its bytes there come from, if anywhere.
-func firstDifference(got, want []byte) string {
-	for i := range got {
-		if i >= len(want) || got[i] != want[i] {
-			from := -1
-			if i+32 <= len(got) {
-				from = bytes.Index(want, got[i:i+32])
-			}
-			return fmt.Sprintf("first difference at byte %d; the 32 bytes there are want's at %d", i, from)
+// fileDifferences describes where got differs from want: each run of
+// differing 1 KiB blocks, with where in want its bytes come from (if
+// anywhere) or whether they are zeros.
+func fileDifferences(got, want []byte) string {
+	const block = 1 << 10
+	var runs []string
+	start, from := -1, ""
+	end := func(at int) {
+		if start >= 0 {
+			runs = append(runs, fmt.Sprintf("[%d,%d) %s", start, at, from))
+			start = -1
 		}
 	}
-	return fmt.Sprintf("%d bytes, a prefix of the %d wanted", len(got), len(want))
+	for off := 0; off < len(got); off += block {
+		g := got[off:min(off+block, len(got))]
+		if off+len(g) <= len(want) && bytes.Equal(g, want[off:off+len(g)]) {
+			end(off)
+			continue
+		}
+		// Where the block's first differing byte comes from.
+		i := 0
+		for i < len(g) && off+i < len(want) && g[i] == want[off+i] {
+			i++
+		}
+		desc := "other bytes"
+		if bytes.Count(g[i:], []byte{0}) == len(g)-i {
+			desc = "zeros"
+		} else if i+32 <= len(g) {
+			if at := bytes.Index(want, g[i:i+32]); at >= 0 {
+				desc = fmt.Sprintf("want's at offset %+d", at-(off+i))
+			}
+		}
+		if start >= 0 && desc == from {
+			continue
+		}
+		end(off)
+		start, from = off+i, desc
+		if len(runs) >= 8 {
+			break
+		}
+	}
+	end(len(got))
+	if len(runs) == 0 {
+		return fmt.Sprintf("%d bytes, a prefix of the %d wanted", len(got), len(want))
+	}
+	return fmt.Sprintf("%d bytes differ: %s", len(got), strings.Join(runs, ", "))
 }
 
 // TestDownloadPartialFile: SetPartialFile puts the body in the caller's

@@ -1260,17 +1260,30 @@ func (s *stream) signal() {
 	}
 }
 
-// cancel ends s with err, dropping what its body holds unread.
+// cancel ends s with err, dropping what its body holds unread. The body's
+// error is set as its unread bytes are dropped, under one lock: data that
+// arrives later is dropped too, so that a Read can never return bytes from
+// after the gap.
 func (s *stream) cancel(err error) {
 	s.mu.Lock()
 	dropped := len(s.buf) - s.off
 	s.buf, s.off = nil, 0
+	if s.err == nil {
+		s.err = err
+	}
 	s.mu.Unlock()
+	if testHookCancelDropped != nil {
+		testHookCancelDropped()
+	}
 	if dropped > 0 {
 		s.cc.consumed(0, dropped, 0)
 	}
 	s.abort(err, http2.ErrCodeCancel)
 }
+
+// testHookCancelDropped, when not nil, runs in stream.cancel once the
+// unread body is dropped, for tests to deliver data at that moment.
+var testHookCancelDropped func()
 
 // abort ends s with err, resetting it with code if it is still open.
 // The reset is written before the stream's slot is freed, so that a

@@ -1669,3 +1669,56 @@ func TestExpectContinueTimeout(t *testing.T) {
 		}
 	})
 }
+
+// Data that arrives while a cancelled stream drops its unread body is
+// dropped too: a Read never returns bytes from after the gap, which would
+// pass for the bytes dropped (a download would write them at the wrong
+// offset).
+func TestCancelNeverSkipsData(t *testing.T) {
+	early := make(chan struct{})
+	late := make(chan struct{})
+	arrived := make(chan struct{})
+	codes := make(chan http2.ErrCode, 1)
+	srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
+		h := sc.request()
+		sc.writeHeaders(h.StreamID, false, ":status", "200")
+		// The client has read each DATA frame once it answers the PING
+		// that follows it.
+		sendAndPing := func(data string) {
+			sc.sendData(h.StreamID, []byte(data), false)
+			var p [8]byte
+			copy(p[:], data)
+			sc.writeFrame(func(fr *http2.Framer) error { return fr.WritePing(false, p) })
+			sc.await("the PING's ACK", func(f *frame) bool {
+				return f.Type == http2.FramePing && f.isAck() && bytes.Equal(f.Data, p[:])
+			})
+		}
+		sendAndPing("early")
+		early <- struct{}{}
+		<-late
+		sendAndPing("late!")
+		arrived <- struct{}{}
+		codes <- sc.waitReset(h.StreamID)
+	})
+	testHookCancelDropped = func() {
+		late <- struct{}{}
+		<-arrived
+	}
+	defer func() { testHookCancelDropped = nil }()
+	c, _, _ := srv.client(Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := c.Do(newReq(t, "GET", srv.url("/"), nil).WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	recv(t, early) // unread when the stream is cancelled
+	cancel()
+	if code := recv(t, codes); code != http2.ErrCodeCancel {
+		t.Errorf("RST_STREAM %v, want CANCEL", code)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if !strings.HasPrefix("earlylate!", string(got)) || !errors.Is(err, context.Canceled) {
+		t.Errorf("read %q, %v after the cancellation; want a prefix of %q and the cancellation", got, err, "earlylate!")
+	}
+}
