@@ -142,6 +142,11 @@ func TestMalformedResponses(t *testing.T) {
 		{name: "DATA on stream 0", serve: func(sc *srvConn, id uint32) {
 			sc.writeData(0, false, []byte("x"))
 		}, rtErr: "PROTOCOL_ERROR", goAway: protocol},
+		{name: "DATA padding longer than the frame", serve: func(sc *srvConn, id uint32) {
+			sc.writeHeaders(id, false, ":status", "200")
+			// Length 3, PADDED, a pad length of 5.
+			sc.writeRaw([]byte{0, 0, 3, byte(http2.FrameData), byte(http2.FlagDataPadded), 0, 0, 0, byte(id), 5, 'a', 'b'})
+		}, bodyErr: "PROTOCOL_ERROR", goAway: protocol, ends: true},
 		{name: "stream WINDOW_UPDATE overflow", serve: func(sc *srvConn, id uint32) {
 			sc.writeFrame(func(fr *http2.Framer) error { return fr.WriteWindowUpdate(id, 1<<31-1) })
 		}, rtErr: "FLOW_CONTROL_ERROR", reset: code(http2.ErrCodeFlowControl)},
@@ -393,6 +398,36 @@ func TestPaddedData(t *testing.T) {
 		t.Fatalf("read %d bytes, %v", len(b), err)
 	}
 	getString(t, c, srv.url("/"))
+	for _, cc := range poolConns(p) {
+		if leak := connWindowLeak(cc); leak != 0 {
+			t.Errorf("connection window short by %d", leak)
+		}
+	}
+}
+
+// DATA frames of every size the client accepts arrive whole and in order,
+// padded or not, and their flow-control window comes back.
+func TestDataFrameSizes(t *testing.T) {
+	data := payload(1<<20, 19)
+	chunks := []int{100, 1000, 16384, 32<<10 - 9, 32<<10 - 8, 100 << 10, maxReadFrame}
+	srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
+		for _, chunk := range chunks {
+			h := sc.request()
+			sc.writeHeaders(h.StreamID, false, ":status", "200", "content-length", strconv.Itoa(len(data)))
+			// Half in frames of chunk bytes, half padded.
+			if !sc.sendDataOpts(h.StreamID, data[:len(data)/2], false, chunk, -1) ||
+				!sc.sendDataOpts(h.StreamID, data[len(data)/2:], true, max(chunk-256, 4096), 255) {
+				sc.fatalf("stream reset")
+			}
+		}
+	})
+	c, _, p := srv.client(Config{})
+	for _, chunk := range chunks {
+		b, err := getBytes(t, c, srv.url("/"))
+		if err != nil || !bytes.Equal(b, data) {
+			t.Errorf("frames of %d bytes: read %d bytes, %v", chunk, len(b), err)
+		}
+	}
 	for _, cc := range poolConns(p) {
 		if leak := connWindowLeak(cc); leak != 0 {
 			t.Errorf("connection window short by %d", leak)
