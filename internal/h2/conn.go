@@ -1309,9 +1309,6 @@ func (s *stream) abort(err error, code http2.ErrCode) {
 // fail hands err to whoever waits for s's response, or reads its body
 // after what it holds, and stops the request body's writer.
 func (s *stream) fail(err error) {
-	if s.reqBody != nil {
-		s.reqBody.closeAsync()
-	}
 	s.cc.mu.Lock()
 	if !s.delivered {
 		s.delivered = true
@@ -1325,6 +1322,12 @@ func (s *stream) fail(err error) {
 	}
 	s.mu.Unlock()
 	s.signal()
+	// Only once err is the request's and the body's: the writer fails
+	// when its body is closed, and that failure must not pass for the
+	// cause.
+	if s.reqBody != nil {
+		s.reqBody.closeAsync()
+	}
 }
 
 // body is a response body.
