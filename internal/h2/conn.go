@@ -1104,8 +1104,7 @@ type stream struct {
 	// The body, under mu.
 	mu          sync.Mutex
 	readable    chan struct{}
-	buf         []byte
-	off         int
+	buf         bodyBuf
 	eof         bool
 	err         error
 	closed      bool
@@ -1245,13 +1244,7 @@ func (s *stream) onTrailers(f *http2.MetaHeadersFrame) error {
 }
 
 // append adds data to the unread body; under s.mu.
-func (s *stream) append(data []byte) {
-	if s.off > 0 && len(s.buf)+len(data) > cap(s.buf) {
-		n := copy(s.buf, s.buf[s.off:])
-		s.buf, s.off = s.buf[:n], 0
-	}
-	s.buf = append(s.buf, data...)
-}
+func (s *stream) append(data []byte) { s.buf.write(data) }
 
 func (s *stream) signal() {
 	select {
@@ -1266,8 +1259,7 @@ func (s *stream) signal() {
 // after the gap.
 func (s *stream) cancel(err error) {
 	s.mu.Lock()
-	dropped := len(s.buf) - s.off
-	s.buf, s.off = nil, 0
+	dropped := s.buf.reset()
 	if s.err == nil {
 		s.err = err
 	}
@@ -1336,12 +1328,12 @@ type body struct{ s *stream }
 func (b *body) Read(p []byte) (int, error) {
 	s := b.s
 	s.mu.Lock()
-	for s.off == len(s.buf) && !s.eof && s.err == nil {
+	for s.buf.len() == 0 && !s.eof && s.err == nil {
 		s.mu.Unlock()
 		<-s.readable
 		s.mu.Lock()
 	}
-	if s.off == len(s.buf) {
+	if s.buf.len() == 0 {
 		err := s.err
 		if err == nil {
 			err = io.EOF
@@ -1364,11 +1356,7 @@ func (b *body) Read(p []byte) (int, error) {
 		s.mu.Unlock()
 		return 0, nil
 	}
-	n := copy(p, s.buf[s.off:])
-	s.off += n
-	if s.off == len(s.buf) {
-		s.buf, s.off = s.buf[:0], 0
-	}
+	n := s.buf.read(p)
 	inc := 0
 	if !s.eof {
 		inc = s.recv.read(n, streamWindow)
@@ -1386,8 +1374,7 @@ func (b *body) Close() error {
 		return nil
 	}
 	s.closed = true
-	dropped := len(s.buf) - s.off
-	s.buf, s.off = nil, 0
+	dropped := s.buf.reset()
 	if s.err == nil {
 		s.err = errBodyClosed
 	}
