@@ -23,6 +23,7 @@ import (
 
 	"github.com/urlsession-go/urlsession/internal/auth"
 	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/netconn"
 	"github.com/urlsession-go/urlsession/internal/pipeline"
 	"github.com/urlsession-go/urlsession/internal/proxy"
 )
@@ -179,7 +180,12 @@ func (r *proxyRouter) dial(ctx context.Context, network, addr string) (net.Conn,
 	rt := routeFrom(ctx)
 	switch {
 	case rt == nil || rt.p.IsDirect():
-		return r.dialer.Dial(ctx, proxy.DirectProxy, addr, nil)
+		c, err := r.dialer.Dial(ctx, proxy.DirectProxy, addr, nil)
+		if err != nil {
+			return nil, err
+		}
+		// For internal/h2, which then wakes body readers per burst.
+		return netconn.Watch(c), nil
 	case rt.forward:
 		return r.dialer.DialProxy(ctx, rt.p)
 	}

@@ -20,6 +20,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/urlsession-go/urlsession/internal/netconn"
 )
 
 const (
@@ -56,6 +58,14 @@ type Conn struct {
 	tlsState *tls.ConnectionState
 	fr       *http2.Framer
 	br       *bufio.Reader
+
+	// Read loop only: with a socket that reports when a read would wait
+	// (holdWakes), the streams whose waiting readers have body bytes they
+	// were not yet woken for, and the bytes received since the last wake
+	// (see wakeAt).
+	holdWakes bool
+	held      []*stream
+	sinceWake int
 
 	// Writing: the framer's write side, the encoder and the buffer, under
 	// wsem (a lock that a request's context can give up on). writers
@@ -113,6 +123,11 @@ func newConn(tc *tls.Conn, p *Pool, key string) (*Conn, error) {
 		idleSince:  time.Now(),
 	}
 	cc.cond.L = &cc.mu
+	if bn, ok := tc.NetConn().(netconn.BlockNotifier); ok {
+		// The read loop is the socket's only reader from here on.
+		bn.OnReadBlock(cc.wake)
+		cc.holdWakes = true
+	}
 	cc.henc = hpack.NewEncoder(&cc.hbuf)
 	cc.fr = http2.NewFramer(cc.bw, cc.br)
 	cc.fr.SetReuseFrames()
@@ -723,6 +738,7 @@ func (cc *Conn) readLoop() {
 }
 
 func (cc *Conn) read() error {
+	defer cc.wake()
 	first := true
 	for {
 		f, err := cc.fr.ReadFrame()
@@ -744,6 +760,11 @@ func (cc *Conn) read() error {
 				return cc.connError(http2.ErrCodeProtocol)
 			}
 			first = false
+		}
+		if _, data := f.(*http2.DataFrame); !data {
+			// Whatever else the frame makes the loop do (write, wait for
+			// the write lock) comes after the held wakes.
+			cc.wake()
 		}
 		switch f := f.(type) {
 		case *http2.MetaHeadersFrame:
@@ -770,6 +791,23 @@ func (cc *Conn) read() error {
 			return err
 		}
 	}
+}
+
+// wakeAt bounds how much a waiting body reader asks to be woken for, and
+// how many bytes the connection receives while any wake is held: a
+// stream's few bytes never wait behind another's long run of frames.
+const wakeAt = 64 << 10
+
+// wake wakes the readers whose wakes are held; read loop only (the socket
+// calls it on that goroutine when a read is about to wait).
+func (cc *Conn) wake() {
+	for i, s := range cc.held {
+		s.held = false
+		s.signal()
+		cc.held[i] = nil
+	}
+	cc.held = cc.held[:0]
+	cc.sinceWake = 0
 }
 
 // connError ends the connection with a GOAWAY carrying code.
@@ -975,9 +1013,24 @@ func (cc *Conn) onData(f *http2.DataFrame) error {
 			s.err = errBodyLength
 		}
 	}
+	// A reader waiting for fewer bytes than it asked for is woken later,
+	// when enough have come or the loop is about to wait for the socket.
+	hold := cc.holdWakes && !ended && s.err == nil && s.wants > 0 && s.buf.len() < s.wants
 	s.mu.Unlock()
-	s.signal()
+	cc.sinceWake += n
+	if hold && cc.sinceWake < wakeAt {
+		if !s.held {
+			s.held = true
+			cc.held = append(cc.held, s)
+		}
+	} else {
+		s.signal()
+		if cc.sinceWake >= wakeAt {
+			cc.wake()
+		}
+	}
 	if dropped > 0 {
+		cc.wake()
 		cc.consumed(0, dropped, 0)
 	}
 	if ended {
@@ -1082,6 +1135,7 @@ type stream struct {
 	isHead       bool
 	on100        chan struct{}
 	gotFirstByte bool // read loop only
+	held         bool // read loop only: in cc.held
 	num1xx       int  // read loop only
 
 	reqBody *reqBody    // nil without a body
@@ -1113,6 +1167,7 @@ type stream struct {
 	want        int64
 	recvd       int64
 	recv        inflow
+	wants       int // bytes a reader waiting in Read would like before it wakes; 0 when none waits
 }
 
 // response builds the response of a HEADERS frame, or returns nil for an
@@ -1329,9 +1384,11 @@ func (b *body) Read(p []byte) (int, error) {
 	s := b.s
 	s.mu.Lock()
 	for s.buf.len() == 0 && !s.eof && s.err == nil {
+		s.wants = min(len(p), wakeAt)
 		s.mu.Unlock()
 		<-s.readable
 		s.mu.Lock()
+		s.wants = 0
 	}
 	if s.buf.len() == 0 {
 		err := s.err

@@ -15,6 +15,12 @@
 //     has been read, as nghttp2 does, not after every read of 4 KiB: a
 //     large download sends a few hundred acknowledgements per GiB instead of
 //     one per frame.
+//   - On a socket from netconn.Watch (the session's direct connections),
+//     a body reader waiting for more than has arrived is woken once 64 KiB
+//     have come, the stream ends, or the connection's reader is about to
+//     wait for the socket, rather than once per DATA frame: with several
+//     threads each wake of a parked goroutine costs a thread's wake-up.
+//     Unread bytes sit in chunks that never move.
 //
 // It asks for no compression (the session decodes bodies itself) and
 // refuses server push.

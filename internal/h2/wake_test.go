@@ -1,0 +1,145 @@
+package h2
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/urlsession-go/urlsession/internal/netconn"
+)
+
+// watchedClient is rs.client over sockets from netconn.Watch, on which
+// the connection holds its readers' wakes until a read would wait.
+func watchedClient(t *testing.T, rs *realServer) *http.Client {
+	c, tr, p := rs.client(t, Config{})
+	d := &net.Dialer{}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return netconn.Watch(nc), nil
+	}
+	t.Cleanup(func() {
+		for _, cc := range poolConns(p) {
+			if !cc.holdWakes {
+				t.Error("a connection over a watched socket does not hold wakes")
+			}
+		}
+	})
+	return c
+}
+
+// A reader waiting for more than has come still gets each piece of a
+// body the server sends and then waits over: the connection wakes it
+// before it waits for the socket.
+func TestHeldWakeBeforeSocketWait(t *testing.T) {
+	next := make(chan struct{})
+	rs := newRealServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range 5 {
+			w.Write([]byte("piece " + strconv.Itoa(i) + ";"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}), nil)
+	c := watchedClient(t, rs)
+	resp, err := c.Get(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 1<<20)
+	for i := range 5 {
+		got := make(chan string, 1)
+		go func() {
+			n, _ := resp.Body.Read(buf)
+			got <- string(buf[:n])
+		}()
+		select {
+		case s := <-got:
+			if want := "piece " + strconv.Itoa(i) + ";"; s != want {
+				t.Fatalf("read %q, want %q", s, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("piece %d never reached a reader waiting for 1 MiB", i)
+		}
+		next <- struct{}{}
+	}
+	if rest, err := io.ReadAll(resp.Body); err != nil || len(rest) != 0 {
+		t.Errorf("after the pieces: %q, %v", rest, err)
+	}
+}
+
+// Big bodies on watched sockets arrive whole, read in pieces small and
+// large, two at once on one connection, while a third stream's small
+// pieces reach their reader as the big ones flow.
+func TestHeldWakesBigBodies(t *testing.T) {
+	big := payload(24<<20, 21)
+	next := make(chan struct{})
+	rs := newRealServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/trickle" {
+			for i := range 3 {
+				w.Write([]byte{byte('a' + i)})
+				w.(http.Flusher).Flush()
+				select {
+				case <-next:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		w.Write(big)
+	}), nil)
+	c := watchedClient(t, rs)
+	trickle, err := c.Get(rs.URL + "/trickle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trickle.Body.Close()
+	errc := make(chan error, 2)
+	for _, size := range []int{1000, 1 << 20} {
+		go func() {
+			resp, err := c.Get(rs.URL + "/big")
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer resp.Body.Close()
+			var got bytes.Buffer
+			buf := make([]byte, size)
+			if _, err := io.CopyBuffer(&got, struct{ io.Reader }{resp.Body}, buf); err != nil {
+				errc <- err
+				return
+			}
+			if !bytes.Equal(got.Bytes(), big) {
+				errc <- io.ErrUnexpectedEOF
+				return
+			}
+			errc <- nil
+		}()
+	}
+	buf := make([]byte, 1<<20)
+	for i := range 3 {
+		n, err := trickle.Body.Read(buf)
+		if err != nil || string(buf[:n]) != string(rune('a'+i)) {
+			t.Fatalf("trickle piece %d: %q, %v", i, buf[:n], err)
+		}
+		next <- struct{}{}
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+}

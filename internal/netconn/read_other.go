@@ -1,0 +1,13 @@
+//go:build !unix
+
+package netconn
+
+import "net"
+
+const supported = false
+
+type reader struct{}
+
+func (r *reader) init(*net.TCPConn) error { return nil }
+
+func (r *reader) read([]byte, func()) (int, error) { panic("netconn: unsupported") }
