@@ -1046,6 +1046,21 @@ func TestCancelWhileWaitingForHeaders(t *testing.T) {
 	}
 }
 
+// cancellableGet sends a GET to srv with a context the caller cancels,
+// and returns its response, whose body is closed at the end of the test.
+func cancellableGet(t *testing.T, srv *scriptServer) (*http.Response, context.CancelFunc) {
+	t.Helper()
+	c, _, _ := srv.client(Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	resp, err := c.Do(newReq(t, "GET", srv.url("/"), nil).WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp, cancel
+}
+
 func TestCancelMidBody(t *testing.T) {
 	codes := make(chan http2.ErrCode, 1)
 	srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
@@ -1054,13 +1069,7 @@ func TestCancelMidBody(t *testing.T) {
 		sc.sendData(h.StreamID, make([]byte, 1000), false)
 		codes <- sc.waitReset(h.StreamID)
 	})
-	c, _, _ := srv.client(Config{})
-	ctx, cancel := context.WithCancel(context.Background())
-	resp, err := c.Do(newReq(t, "GET", srv.url("/"), nil).WithContext(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, cancel := cancellableGet(t, srv)
 	if _, err := io.ReadFull(resp.Body, make([]byte, 1000)); err != nil {
 		t.Fatal(err)
 	}
@@ -1705,13 +1714,7 @@ func TestCancelNeverSkipsData(t *testing.T) {
 		<-arrived
 	}
 	defer func() { testHookCancelDropped = nil }()
-	c, _, _ := srv.client(Config{})
-	ctx, cancel := context.WithCancel(context.Background())
-	resp, err := c.Do(newReq(t, "GET", srv.url("/"), nil).WithContext(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, cancel := cancellableGet(t, srv)
 	recv(t, early) // unread when the stream is cancelled
 	cancel()
 	if code := recv(t, codes); code != http2.ErrCodeCancel {
