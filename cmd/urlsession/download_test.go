@@ -743,10 +743,28 @@ func TestDownloadOnlyFlags(t *testing.T) {
 	sum := sha256.Sum256(content)
 	var ranges atomic.Int32
 	res := urlsessiontest.NewResource(content)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Range") != "" {
-			ranges.Add(1)
+	// The first whole response pauses after 1 MiB until a range request
+	// comes (or, should none come, for 5 s): a fast transfer could
+	// otherwise end before the segments start, a correct download
+	// without ranges.
+	rangeSeen := make(chan struct{})
+	var seenOnce sync.Once
+	seen := func() { seenOnce.Do(func() { close(rangeSeen) }) }
+	time.AfterFunc(5*time.Second, seen) // a guard: no test waits on it
+	var paused atomic.Bool
+	whole := &urlsessiontest.FaultHandler{Next: res, Choose: func(int, *http.Request) urlsessiontest.Fault {
+		if !paused.CompareAndSwap(false, true) {
+			return urlsessiontest.Fault{}
 		}
+		return urlsessiontest.Fault{Kind: urlsessiontest.Pause, At: 1 << 20, Resume: rangeSeen}
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") == "" {
+			whole.ServeHTTP(w, r)
+			return
+		}
+		ranges.Add(1)
+		seen()
 		res.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
