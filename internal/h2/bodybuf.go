@@ -56,7 +56,7 @@ func (b *bodyBuf) read(p []byte) int {
 		}
 	}
 	if len(b.chunks) == 0 {
-		b.chunks = b.chunks[:0:0]
+		b.chunks = nil // let the array the reads sliced along go
 	}
 	return n
 }
