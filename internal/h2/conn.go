@@ -741,7 +741,19 @@ func (cc *Conn) read() error {
 	defer cc.wake()
 	first := true
 	for {
-		f, err := cc.fr.ReadFrame()
+		fh, err := cc.fr.ReadFrameHeader()
+		var f http2.Frame
+		if err == nil {
+			if fh.Type == http2.FrameData && !first {
+				// DATA payloads go from the connection's buffer to
+				// their streams without the Framer's copy.
+				if err := cc.onData(fh); err != nil {
+					return err
+				}
+				continue
+			}
+			f, err = cc.fr.ReadFrameForHeader(fh)
+		}
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {
@@ -761,16 +773,12 @@ func (cc *Conn) read() error {
 			}
 			first = false
 		}
-		if _, data := f.(*http2.DataFrame); !data {
-			// Whatever else the frame makes the loop do (write, wait for
-			// the write lock) comes after the held wakes.
-			cc.wake()
-		}
+		// Whatever else the frame makes the loop do (write, wait for the
+		// write lock) comes after the held wakes.
+		cc.wake()
 		switch f := f.(type) {
 		case *http2.MetaHeadersFrame:
 			err = cc.onHeaders(f)
-		case *http2.DataFrame:
-			err = cc.onData(f)
 		case *http2.RSTStreamFrame:
 			err = cc.onReset(f)
 		case *http2.SettingsFrame:
@@ -959,8 +967,30 @@ func (cc *Conn) onReset(f *http2.RSTStreamFrame) error {
 	return nil
 }
 
-func (cc *Conn) onData(f *http2.DataFrame) error {
-	n := int(f.Length)
+// onData reads the payload of the DATA frame fh from the connection's
+// buffer into its stream, piece by piece as the buffer holds it: bytes
+// buffered are never moved within it, nor copied anywhere but to the
+// stream (into its reader's own buffer when one waits).
+func (cc *Conn) onData(fh http2.FrameHeader) error {
+	if fh.StreamID == 0 {
+		return cc.connError(http2.ErrCodeProtocol)
+	}
+	n := int(fh.Length)
+	pad := 0 // the Pad Length field and the padding
+	if fh.Flags.Has(http2.FlagDataPadded) {
+		if n == 0 {
+			return cc.connError(http2.ErrCodeProtocol)
+		}
+		b, err := cc.br.ReadByte()
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+		pad = 1 + int(b)
+		if pad > n {
+			return cc.connError(http2.ErrCodeProtocol)
+		}
+	}
+	size := n - pad
 	cc.flowMu.Lock()
 	if n > cc.recv.avail {
 		cc.flowMu.Unlock()
@@ -968,17 +998,15 @@ func (cc *Conn) onData(f *http2.DataFrame) error {
 	}
 	cc.recv.avail -= n
 	cc.flowMu.Unlock()
-	s := cc.stream(f.StreamID)
+	s := cc.stream(fh.StreamID)
 	if s == nil {
-		if !cc.known(f.StreamID) {
+		if !cc.known(fh.StreamID) {
 			return cc.connError(http2.ErrCodeProtocol)
 		}
 		// A stream ended here: give its share back.
 		cc.consumed(0, n, 0)
-		return nil
+		return cc.discard(n - min(pad, 1))
 	}
-	data := f.Data()
-	pad := n - len(data)
 	s.mu.Lock()
 	var bad error
 	switch {
@@ -986,27 +1014,49 @@ func (cc *Conn) onData(f *http2.DataFrame) error {
 		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeFlowControl}
 	case !s.gotResponse:
 		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeProtocol, Cause: errDataBeforeHead}
-	case s.noBody && len(data) > 0:
+	case s.noBody && size > 0:
 		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeProtocol, Cause: errBodyLength}
-	case s.want >= 0 && s.recvd+int64(len(data)) > s.want:
+	case s.want >= 0 && s.recvd+int64(size) > s.want:
 		bad = http2.StreamError{StreamID: s.id, Code: http2.ErrCodeProtocol, Cause: errBodyLength}
 	}
 	if bad != nil {
 		s.mu.Unlock()
 		cc.consumed(0, n, 0)
 		s.abort(bad, bad.(http2.StreamError).Code)
-		return nil
+		return cc.discard(n - min(pad, 1))
 	}
 	s.recv.avail -= n
 	s.recv.unsent += pad
-	s.recvd += int64(len(data))
+	s.recvd += int64(size)
+	s.mu.Unlock()
 	dropped := pad
-	if s.err != nil {
-		dropped = n // closed or failed: nobody reads it
-	} else {
-		s.append(data)
+	for left := size; left > 0; {
+		k := cc.br.Buffered()
+		if k == 0 {
+			if _, err := cc.br.Peek(1); err != nil {
+				return unexpectedEOF(err)
+			}
+			k = cc.br.Buffered()
+		}
+		k = min(k, left)
+		piece, _ := cc.br.Peek(k)
+		s.mu.Lock()
+		if s.err != nil {
+			dropped += k // closed or failed: nobody reads it
+		} else {
+			s.append(piece)
+		}
+		s.mu.Unlock()
+		cc.br.Discard(k)
+		left -= k
 	}
-	ended := f.StreamEnded()
+	if pad > 1 {
+		if err := cc.discard(pad - 1); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	ended := fh.Flags.Has(http2.FlagDataEndStream)
 	if ended {
 		s.eof = true
 		if s.want >= 0 && s.recvd != s.want && s.err == nil {
@@ -1015,7 +1065,7 @@ func (cc *Conn) onData(f *http2.DataFrame) error {
 	}
 	// A reader waiting for fewer bytes than it asked for is woken later,
 	// when enough have come or the loop is about to wait for the socket.
-	hold := cc.holdWakes && !ended && s.err == nil && s.wants > 0 && s.buf.len() < s.wants
+	hold := cc.holdWakes && !ended && s.err == nil && s.wants > 0 && s.unread() < s.wants
 	s.mu.Unlock()
 	cc.sinceWake += n
 	if hold && cc.sinceWake < wakeAt {
@@ -1037,6 +1087,23 @@ func (cc *Conn) onData(f *http2.DataFrame) error {
 		cc.remoteEnded(s)
 	}
 	return nil
+}
+
+// discard skips n bytes of the frame being read.
+func (cc *Conn) discard(n int) error {
+	if _, err := cc.br.Discard(n); err != nil {
+		return unexpectedEOF(err)
+	}
+	return nil
+}
+
+// unexpectedEOF reports the end of the connection within a frame as
+// io.ErrUnexpectedEOF, as the Framer does.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // remoteEnded records the server's END_STREAM on s.
@@ -1168,6 +1235,12 @@ type stream struct {
 	recvd       int64
 	recv        inflow
 	wants       int // bytes a reader waiting in Read would like before it wakes; 0 when none waits
+	// lend is the buffer of a reader waiting in Read: while the unread
+	// body is empty, DATA goes straight into it (lent bytes so far), one
+	// copy fewer. Only Read sets and clears it, never returning with it
+	// set, and the read loop writes into it under mu.
+	lend []byte
+	lent int
 }
 
 // response builds the response of a HEADERS frame, or returns nil for an
@@ -1298,8 +1371,20 @@ func (s *stream) onTrailers(f *http2.MetaHeadersFrame) error {
 	return nil
 }
 
-// append adds data to the unread body; under s.mu.
-func (s *stream) append(data []byte) { s.buf.write(data) }
+// append adds data to the unread body, into the waiting reader's own
+// buffer while it has room and nothing is buffered ahead; under s.mu.
+func (s *stream) append(data []byte) {
+	if s.buf.len() == 0 && s.lent < len(s.lend) {
+		m := copy(s.lend[s.lent:], data)
+		s.lent += m
+		data = data[m:]
+	}
+	s.buf.write(data)
+}
+
+// unread returns the number of body bytes received and not yet read; under
+// s.mu.
+func (s *stream) unread() int { return s.lent + s.buf.len() }
 
 func (s *stream) signal() {
 	select {
@@ -1383,14 +1468,21 @@ type body struct{ s *stream }
 func (b *body) Read(p []byte) (int, error) {
 	s := b.s
 	s.mu.Lock()
-	for s.buf.len() == 0 && !s.eof && s.err == nil {
+	if s.buf.len() == 0 && !s.eof && s.err == nil {
+		s.lend = p
 		s.wants = min(len(p), wakeAt)
-		s.mu.Unlock()
-		<-s.readable
-		s.mu.Lock()
+		for s.lent == 0 && s.buf.len() == 0 && !s.eof && s.err == nil {
+			s.mu.Unlock()
+			<-s.readable
+			s.mu.Lock()
+		}
 		s.wants = 0
 	}
-	if s.buf.len() == 0 {
+	// What the read loop wrote into p comes first: it wrote there only
+	// while nothing was buffered.
+	n := s.lent
+	s.lend, s.lent = nil, 0
+	if n == 0 && s.buf.len() == 0 {
 		err := s.err
 		if err == nil {
 			err = io.EOF
@@ -1413,7 +1505,7 @@ func (b *body) Read(p []byte) (int, error) {
 		s.mu.Unlock()
 		return 0, nil
 	}
-	n := s.buf.read(p)
+	n += s.buf.read(p[n:])
 	inc := 0
 	if !s.eof {
 		inc = s.recv.read(n, streamWindow)

@@ -147,6 +147,16 @@ func TestMalformedResponses(t *testing.T) {
 			// Length 3, PADDED, a pad length of 5.
 			sc.writeRaw([]byte{0, 0, 3, byte(http2.FrameData), byte(http2.FlagDataPadded), 0, 0, 0, byte(id), 5, 'a', 'b'})
 		}, bodyErr: "PROTOCOL_ERROR", goAway: protocol, ends: true},
+		{name: "DATA padded with no room for its pad length", serve: func(sc *srvConn, id uint32) {
+			sc.writeHeaders(id, false, ":status", "200")
+			sc.writeRaw([]byte{0, 0, 0, byte(http2.FrameData), byte(http2.FlagDataPadded), 0, 0, 0, byte(id)})
+		}, bodyErr: "PROTOCOL_ERROR", goAway: protocol, ends: true},
+		{name: "DATA padding cut short by the connection's end", serve: func(sc *srvConn, id uint32) {
+			sc.writeHeaders(id, false, ":status", "200")
+			// Length 10, PADDED, a pad length of 4: 5 bytes of data, then 2 of the 4 padding bytes.
+			sc.writeRaw([]byte{0, 0, 10, byte(http2.FrameData), byte(http2.FlagDataPadded), 0, 0, 0, byte(id), 4, 'h', 'e', 'l', 'l', 'o', 0, 0})
+			sc.finish(false)
+		}, body: "hello", bodyErr: "unexpected EOF", ends: true},
 		{name: "stream WINDOW_UPDATE overflow", serve: func(sc *srvConn, id uint32) {
 			sc.writeFrame(func(fr *http2.Framer) error { return fr.WriteWindowUpdate(id, 1<<31-1) })
 		}, rtErr: "FLOW_CONTROL_ERROR", reset: code(http2.ErrCodeFlowControl)},
@@ -811,4 +821,64 @@ func TestResponseTrailersOnlyInRead(t *testing.T) {
 			t.Errorf("trailer after EOF: %q", got)
 		}
 	})
+}
+
+// Reads of every size, waiting for DATA or not, return the body in order:
+// bytes copied straight into a waiting reader's buffer come before those
+// buffered after it filled, and the flow-control window comes back.
+func TestReadSizes(t *testing.T) {
+	data := payload(4<<20, 23)
+	sizes := []int{1, 3, 4096, 9000, 16384, 65536, 200 << 10, 1 << 20}
+	// Up to 4096 reads each.
+	body := func(size int) []byte { return data[:min(len(data), size*4096)] }
+	srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
+		for _, size := range sizes {
+			h := sc.request()
+			data := body(size)
+			sc.writeHeaders(h.StreamID, false, ":status", "200", "content-length", strconv.Itoa(len(data)))
+			for i, chunk := 0, 0; i < len(data); i += chunk {
+				chunk = min(1000+i%17000, len(data)-i)
+				if !sc.sendDataOpts(h.StreamID, data[i:i+chunk], i+chunk == len(data), chunk, -1+i%3*7) {
+					sc.fatalf("stream reset")
+				}
+			}
+		}
+	})
+	c, _, p := srv.client(Config{})
+	for _, size := range sizes {
+		resp, err := c.Get(srv.url("/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		buf := make([]byte, size)
+		for {
+			n, err := resp.Body.Read(buf[:1+len(got)%size])
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("reads of up to %d bytes: %v", size, err)
+			}
+		}
+		resp.Body.Close()
+		if data := body(size); !bytes.Equal(got, data) {
+			t.Errorf("reads of up to %d bytes: %d bytes, first difference at %d", size, len(got), firstDiff(got, data))
+		}
+	}
+	for _, cc := range poolConns(p) {
+		if leak := connWindowLeak(cc); leak != 0 {
+			t.Errorf("connection window short by %d", leak)
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
