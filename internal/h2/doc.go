@@ -21,6 +21,9 @@
 //     wait for the socket, rather than once per DATA frame: with several
 //     threads each wake of a parked goroutine costs a thread's wake-up.
 //     Unread bytes sit in chunks that never move.
+//   - A DATA payload is copied once after crypto/tls hands it over: from
+//     the connection's read buffer into the buffer of a reader waiting in
+//     Read, or else the stream's chunks. The Framer reads the other frames.
 //
 // It asks for no compression (the session decodes bodies itself) and
 // refuses server push.
