@@ -335,11 +335,15 @@ var tlsPaths = []tlsPath{
 const (
 	tlsBigRaw   = "raw net/http, 1 MiB reads"
 	tlsBigBytes = "session Bytes, 1 MiB reads"
-	tlsBigCLI   = "CLI -o /dev/null"
-	tlsBigCurl  = "curl -o /dev/null"
+	// The same with one thread for Go code while it downloads, as the CLI
+	// runs (cmd/urlsession: procsFor): no idle thread to wake at each
+	// hand-off between the connection's reader and the body's.
+	tlsBigBytes1 = "session Bytes, 1 MiB reads, GOMAXPROCS=1"
+	tlsBigCLI    = "CLI -o /dev/null"
+	tlsBigCurl   = "curl -o /dev/null"
 )
 
-var tlsBigClients = []string{tlsBigCurl, tlsBigRaw, tlsBigBytes, tlsBigCLI}
+var tlsBigClients = []string{tlsBigCurl, tlsBigRaw, tlsBigBytes, tlsBigBytes1, tlsBigCLI}
 
 // readAll1M reads r to its end with a 1 MiB buffer and returns the count.
 func readAll1M(r io.Reader, buf []byte) (int64, error) {
@@ -381,7 +385,7 @@ func newTLSBigClient(name string, p tlsPath, url string, ng *benchNginx, cli str
 			}
 			return checkBig(n, size, err)
 		}}, nil
-	case tlsBigBytes:
+	case tlsBigBytes, tlsBigBytes1:
 		cfg := urlsession.DefaultConfiguration()
 		cfg.URLCache, cfg.HTTPCookieStorage, cfg.URLCredentialStorage = nil, nil, nil
 		cfg.Proxy = urlsession.NoProxy
@@ -393,6 +397,9 @@ func newTLSBigClient(name string, p tlsPath, url string, ng *benchNginx, cli str
 			return nil, err
 		}
 		return &bigClient{name: name, close: s.FinishTasksAndInvalidate, download: func(ctx context.Context) error {
+			if name == tlsBigBytes1 {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
 				return err
