@@ -13,6 +13,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -33,6 +34,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +159,50 @@ type benchNginx struct {
 }
 
 var errNoNginx = errors.New("nginx is not on PATH")
+
+// cpu returns the CPU time nginx's processes (the master and its workers)
+// have used so far, from /proc, or -1 where /proc does not tell.
+func (n *benchNginx) cpu() time.Duration {
+	master := n.cmd.Process.Pid
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1
+	}
+	var ticks int64
+	found := false
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis: state (3),
+		// ppid (4), ..., utime (14), stime (15).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if pid != master && ppid != master {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += ut + st
+		found = true
+	}
+	if !found {
+		return -1
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
 
 func startBenchNginx(size int64) (*benchNginx, error) {
 	bin, err := exec.LookPath("nginx")
@@ -485,8 +531,8 @@ func reportTLS(t *testing.T, p printer, rounds int) {
 
 func reportTLSBig(t *testing.T, p printer, rounds int, ng *benchNginx, cli string) {
 	p("\n### %d MiB from nginx (page cache), TLS 1.3; wall time, medians of %d rounds\n\n", ng.size>>20, rounds)
-	p("| path | client | wall s | min–max s | vs curl | paired vs curl | MB/s | client CPU s/GiB | target |\n")
-	p("|---|---|---:|---|---:|---:|---:|---:|---|\n")
+	p("| path | client | wall s | min–max s | vs curl | paired vs curl | MB/s | client CPU s/GiB | nginx CPU s/GiB | target |\n")
+	p("|---|---|---:|---|---:|---:|---:|---:|---:|---|\n")
 	for _, path := range tlsPaths {
 		base := ng.plain
 		if path.tls {
@@ -506,17 +552,20 @@ func reportTLSBig(t *testing.T, p printer, rounds int, ng *benchNginx, cli strin
 		}
 		wall := make([][]float64, len(clients))
 		cpu := make([][]float64, len(clients))
+		srvCPU := make([][]float64, len(clients))
 		for r := range rounds {
 			for _, i := range rotate(len(clients), r) {
 				runtime.GC()
-				cpu0 := cpuTime()
+				cpu0, srv0 := cpuTime(), ng.cpu()
 				start := time.Now()
 				if err := clients[i].download(context.Background()); err != nil {
 					t.Fatalf("%s, %s: %v", path.name, clients[i].name, err)
 				}
 				el := time.Since(start).Seconds()
+				gib := float64(ng.size) / (1 << 30)
 				wall[i] = append(wall[i], el)
-				cpu[i] = append(cpu[i], (cpuTime()-cpu0).Seconds()/(float64(ng.size)/(1<<30)))
+				cpu[i] = append(cpu[i], (cpuTime()-cpu0).Seconds()/gib)
+				srvCPU[i] = append(srvCPU[i], (ng.cpu()-srv0).Seconds()/gib)
 			}
 		}
 		curl := -1
@@ -539,8 +588,12 @@ func reportTLSBig(t *testing.T, p printer, rounds int, ng *benchNginx, cli strin
 					target = fmt.Sprintf("≤ %.2f %s", limit, verdict(pairedRatio(wall[i], wall[curl]) <= limit))
 				}
 			}
-			p("| %s | %s | %.3f | %.3f–%.3f | %s | %s | %.0f | %.3f | %s |\n", path.name, c.name, median(wall[i]),
-				slices.Min(wall[i]), slices.Max(wall[i]), vs, paired, float64(ng.size)/1e6/median(wall[i]), median(cpu[i]), target)
+			srv := "—"
+			if srv0 := ng.cpu(); srv0 >= 0 {
+				srv = fmt.Sprintf("%.2f", median(srvCPU[i]))
+			}
+			p("| %s | %s | %.3f | %.3f–%.3f | %s | %s | %.0f | %.3f | %s | %s |\n", path.name, c.name, median(wall[i]),
+				slices.Min(wall[i]), slices.Max(wall[i]), vs, paired, float64(ng.size)/1e6/median(wall[i]), median(cpu[i]), srv, target)
 		}
 	}
 }
