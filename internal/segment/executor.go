@@ -347,20 +347,26 @@ func (e *Executor) Run(ctx context.Context) error {
 				var resp *http.Response
 				if w == 0 && initialSeg != nil {
 					s, resp, initialSeg = initialSeg, initial, nil
-				} else if s = e.next(); s == nil {
+				} else if s = e.next(wctx); s == nil {
 					return
 				}
 				err := e.runSegment(wctx, s, resp, Range{0, e.total})
-				e.release(s)
 				if err != nil {
+					// The run stops before the segment is given back: no
+					// other connection may take it up meanwhile.
 					errMu.Lock()
 					if firstErr == nil && wctx.Err() == nil {
 						firstErr = err
 					}
 					errMu.Unlock()
 					cancel(err)
+					e.release(s)
+					if testHookFailedReleased != nil {
+						testHookFailedReleased(e, wctx)
+					}
 					return
 				}
+				e.release(s)
 			}
 		})
 	}
@@ -435,13 +441,17 @@ func (e *Executor) runFallback(ctx context.Context, resp *http.Response) error {
 	return err
 }
 
+// testHookFailedReleased, when not nil, runs once a connection whose
+// segment failed has given it back.
+var testHookFailedReleased func(e *Executor, ctx context.Context)
+
 // next claims a segment for a connection: the first unfinished one nobody
 // runs, else the second half of the segment with the most bytes remaining,
-// else nil.
-func (e *Executor) next() *seg {
+// else nil. It claims none once ctx, the run's, is done.
+func (e *Executor) next(ctx context.Context) *seg {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.fbResp != nil {
+	if e.fbResp != nil || ctx.Err() != nil {
 		return nil
 	}
 	for _, s := range e.segs {

@@ -1442,3 +1442,38 @@ func TestLimiterSharedFairlyBySegmentsAndTasks(t *testing.T) {
 		}
 	})
 }
+
+// A permanent failure stops the run before its segment is given back: no
+// other connection can take the failed range up and fetch it again.
+func TestPermanentFailureHandsNothingOn(t *testing.T) {
+	data := body(64 << 10)
+	o := &origin{data: data}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("Range"), "bytes=0-") {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		o.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	var claimed []Range
+	testHookFailedReleased = func(e *Executor, ctx context.Context) {
+		if s := e.next(ctx); s != nil {
+			claimed = append(claimed, s.Remaining())
+			e.release(s)
+		}
+	}
+	defer func() { testHookFailedReleased = nil }()
+	st, _ := Plan(int64(len(data)), 2, 1)
+	e, _ := NewExecutor(Config{Fetch: fetcher(srv.Client(), srv.URL), Dst: newFile(t), Backoff: noBackoff, Connections: 2, MinSplit: -1}, st)
+	var se *StatusError
+	if err := e.Run(context.Background()); !errors.As(err, &se) || se.Code != http.StatusForbidden {
+		t.Fatalf("Run = %v; want a 403 *StatusError", err)
+	}
+	if len(claimed) > 0 {
+		t.Errorf("after the failure, a connection could claim %v", claimed)
+	}
+	if g := e.State().Segments[0]; g.Done != 0 {
+		t.Errorf("the refused segment has %d bytes done", g.Done)
+	}
+}
