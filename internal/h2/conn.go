@@ -1340,7 +1340,7 @@ func (s *stream) response(f *http2.MetaHeadersFrame) (*http.Response, error) {
 	if s.isHead || f.StreamEnded() && want <= 0 {
 		resp.Body = http.NoBody
 	} else {
-		resp.Body = &body{s}
+		resp.Body = &body{s: s}
 	}
 	return resp, nil
 }
@@ -1463,9 +1463,16 @@ func (s *stream) fail(err error) {
 }
 
 // body is a response body.
-type body struct{ s *stream }
+type body struct {
+	s *stream
+	// rmu makes Reads take turns: a waiting Read lends its p to the
+	// stream, and only one p at a time may be lent.
+	rmu sync.Mutex
+}
 
 func (b *body) Read(p []byte) (int, error) {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
 	s := b.s
 	s.mu.Lock()
 	if s.buf.len() == 0 && !s.eof && s.err == nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -881,4 +882,54 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// Reads from several goroutines at once (which io.Reader does not promise
+// to allow) still hand over every byte exactly once.
+func TestConcurrentReads(t *testing.T) {
+	data := payload(2<<20, 29)
+	srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
+		h := sc.request()
+		sc.writeHeaders(h.StreamID, false, ":status", "200", "content-length", strconv.Itoa(len(data)))
+		if !sc.sendDataOpts(h.StreamID, data, true, 5000, -1) {
+			sc.fatalf("stream reset")
+		}
+	})
+	c, _, _ := srv.client(Config{})
+	resp, err := c.Get(srv.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var (
+		mu    sync.Mutex
+		count [256]int
+		total int
+		wg    sync.WaitGroup
+	)
+	for g := range 4 {
+		wg.Go(func() {
+			buf := make([]byte, 1000+g*3000)
+			for {
+				n, err := resp.Body.Read(buf)
+				mu.Lock()
+				for _, b := range buf[:n] {
+					count[b]++
+				}
+				total += n
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var want [256]int
+	for _, b := range data {
+		want[b]++
+	}
+	if total != len(data) || count != want {
+		t.Errorf("read %d bytes of %d, byte counts equal: %v", total, len(data), count == want)
+	}
 }
