@@ -553,6 +553,7 @@ func reportTLSBig(t *testing.T, p printer, rounds int, ng *benchNginx, cli strin
 		wall := make([][]float64, len(clients))
 		cpu := make([][]float64, len(clients))
 		srvCPU := make([][]float64, len(clients))
+		srvKnown := ng.cpu() >= 0
 		for r := range rounds {
 			for _, i := range rotate(len(clients), r) {
 				runtime.GC()
@@ -589,7 +590,7 @@ func reportTLSBig(t *testing.T, p printer, rounds int, ng *benchNginx, cli strin
 				}
 			}
 			srv := "—"
-			if srv0 := ng.cpu(); srv0 >= 0 {
+			if srvKnown {
 				srv = fmt.Sprintf("%.2f", median(srvCPU[i]))
 			}
 			p("| %s | %s | %.3f | %.3f–%.3f | %s | %s | %.0f | %.3f | %s | %s |\n", path.name, c.name, median(wall[i]),

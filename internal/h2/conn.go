@@ -1372,9 +1372,11 @@ func (s *stream) onTrailers(f *http2.MetaHeadersFrame) error {
 }
 
 // append adds data to the unread body, into the waiting reader's own
-// buffer while it has room and nothing is buffered ahead; under s.mu.
+// buffer while it has room; under s.mu. Nothing is buffered ahead of lent
+// bytes: Read lends only while nothing is buffered, and data goes to the
+// buffer only once the lent one is full.
 func (s *stream) append(data []byte) {
-	if s.buf.len() == 0 && s.lent < len(s.lend) {
+	if s.lent < len(s.lend) {
 		m := copy(s.lend[s.lent:], data)
 		s.lent += m
 		data = data[m:]
