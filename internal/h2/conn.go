@@ -1055,6 +1055,13 @@ func (cc *Conn) onData(fh http2.FrameHeader) error {
 			return err
 		}
 	}
+	if dropped > 0 {
+		// Given back before the frame's end can show: a reader that sees
+		// EOF sees the connection's window whole. Held wakes go first, as
+		// this may wait to write.
+		cc.wake()
+		cc.consumed(0, dropped, 0)
+	}
 	s.mu.Lock()
 	ended := fh.Flags.Has(http2.FlagDataEndStream)
 	if ended {
@@ -1078,10 +1085,6 @@ func (cc *Conn) onData(fh http2.FrameHeader) error {
 		if cc.sinceWake >= wakeAt {
 			cc.wake()
 		}
-	}
-	if dropped > 0 {
-		cc.wake()
-		cc.consumed(0, dropped, 0)
 	}
 	if ended {
 		cc.remoteEnded(s)

@@ -431,6 +431,9 @@ func TestDataFrameSizes(t *testing.T) {
 				sc.fatalf("stream reset")
 			}
 		}
+		// Stay until the client is done: a close with its WINDOW_UPDATEs
+		// unread would reset the connection under the body's last bytes.
+		sc.maybeRequest()
 	})
 	c, _, p := srv.client(Config{})
 	for _, chunk := range chunks {
@@ -844,6 +847,9 @@ func TestReadSizes(t *testing.T) {
 				}
 			}
 		}
+		// Stay until the client is done: a close with its WINDOW_UPDATEs
+		// unread would reset the connection under the body's last bytes.
+		sc.maybeRequest()
 	})
 	c, _, p := srv.client(Config{})
 	for _, size := range sizes {
@@ -894,6 +900,9 @@ func TestConcurrentReads(t *testing.T) {
 		if !sc.sendDataOpts(h.StreamID, data, true, 5000, -1) {
 			sc.fatalf("stream reset")
 		}
+		// Stay until the client is done: a close with its WINDOW_UPDATEs
+		// unread would reset the connection under the body's last bytes.
+		sc.maybeRequest()
 	})
 	c, _, _ := srv.client(Config{})
 	resp, err := c.Get(srv.url("/"))
@@ -919,6 +928,9 @@ func TestConcurrentReads(t *testing.T) {
 				total += n
 				mu.Unlock()
 				if err != nil {
+					if err != io.EOF {
+						t.Errorf("reader %d: %v", g, err)
+					}
 					return
 				}
 			}
