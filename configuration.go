@@ -152,11 +152,15 @@ type Configuration struct {
 	// that change nothing on the server; other requests on the connection
 	// wait for the handshake, as they do without it. A server that rejects
 	// the early data has not acted on it: the request goes again on a new
-	// connection, with a full handshake. The server's certificate is evaluated (ServerTrust challenge,
-	// PinnedDomains) when the handshake ends, after the early request was
-	// sent: as for the session it resumes, whose certificate was
-	// evaluated. Reset forgets the tickets; Flush keeps them. TCP
-	// connections send no early data.
+	// connection, with a full handshake. The server's certificate is
+	// evaluated (ServerTrust challenge, PinnedDomains) when the handshake
+	// ends, after the early request was sent: as for the session it
+	// resumes, whose certificate was evaluated. Reset forgets the
+	// tickets; Flush keeps them. TCP connections send no early data. A
+	// program built with the race detector may see it report a race
+	// inside quic-go on such a connection (quic-go issue 4303: the
+	// server's transport parameters replace the remembered ones while
+	// early streams read them).
 	EnablesEarlyData bool
 
 	// TransportSecurity is the session's App Transport Security policy

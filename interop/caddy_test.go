@@ -150,7 +150,16 @@ func TestCaddyHTTP3(t *testing.T) {
 // session (as the connection's TLS state says: Caddy's own placeholder
 // does not tell over HTTP/3); GET requests go in 0-RTT where Caddy allows
 // it, and every request is answered.
+//
+// Not under the race detector: quic-go (through v0.65) replaces a 0-RTT
+// connection's transport parameters on its own goroutine while streams
+// opened early read them without a lock (quic-go issue 4303), and Caddy
+// on loopback answers fast enough for the detector to see it every few
+// runs. .ci/run runs this test once more without the detector.
 func TestCaddyHTTP3EarlyData(t *testing.T) {
+	if raceEnabled {
+		t.Skip("quic-go's 0-RTT transport parameters race (quic-go issue 4303)")
+	}
 	c := startCaddy(t)
 	cfg := c.cfg.Clone()
 	cfg.HTTP3Only = true
