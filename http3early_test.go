@@ -129,6 +129,18 @@ func (g *heldGate) release() {
 	g.queue = nil
 }
 
+// skipUnderRace skips an early-data test under the race detector: quic-go
+// (through v0.65) replaces a 0-RTT connection's transport parameters on
+// its own goroutine while streams opened early read them without a lock
+// (quic-go issue 4303), which the detector sees in about one run in a
+// hundred. The tests run without the detector in go test ./... and in
+// .ci/run's repeated, shuffled run.
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("quic-go's 0-RTT transport parameters race (quic-go issue 4303)")
+	}
+}
+
 // waitTicket waits until the session holds a TLS session ticket for the
 // test servers (127.0.0.1), which a server sends after the handshake: a
 // connection closed before it arrives leaves none to resume with.
@@ -152,6 +164,7 @@ func waitTicket(t *testing.T, s *Session) {
 // early is certain: the server answered nothing the client could end its
 // handshake with before handling it.
 func TestHTTP3EarlyData(t *testing.T) {
+	skipUnderRace(t)
 	log := earlyLog{handled: make(chan struct{}, 1)}
 	srv := newH3Server(t, http.HandlerFunc(log.handler), false)
 	srv.setAltSvc("")
@@ -242,6 +255,7 @@ func TestHTTP3EarlyData(t *testing.T) {
 // ticket) gets the request again on a new connection with a full
 // handshake; nothing goes over TCP.
 func TestHTTP3EarlyDataRejected(t *testing.T) {
+	skipUnderRace(t)
 	var log earlyLog
 	srv := newH3Server(t, http.HandlerFunc(log.handler), true)
 	srv.setAltSvc("")
@@ -330,6 +344,7 @@ func (d *trustSecond) TaskDidReceiveChallenge(_ *Session, _ *Task, c *Challenge)
 // the server has handled the early request, which it would otherwise
 // race with the client's closing of the connection.)
 func TestHTTP3EarlyDataServerTrustRejected(t *testing.T) {
+	skipUnderRace(t)
 	for _, cancel := range []bool{false, true} {
 		log := earlyLog{handled: make(chan struct{}, 1)}
 		srv := newH3Server(t, http.HandlerFunc(log.handler), false)
