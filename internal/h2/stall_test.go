@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,11 +27,7 @@ func TestWriteTimeoutClosesStalledConnection(t *testing.T) {
 	defer ln.Close()
 	release := make(chan struct{})
 	defer close(release)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	stall := func(c net.Conn) {
 		defer c.Close()
 		tc := c.(*tls.Conn)
 		if tc.Handshake() != nil {
@@ -44,6 +43,21 @@ func TestWriteTimeoutClosesStalledConnection(t *testing.T) {
 		fr.WriteWindowUpdate(0, 1<<31-1-65535)
 		fr.WriteSettingsAck()
 		<-release // and read nothing more
+	}
+	go func() {
+		// The first connection stalls; any other (a request sent again
+		// after the stalled connection closed) is closed at once.
+		for first := true; ; first = false {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if first {
+				go stall(c)
+			} else {
+				c.Close()
+			}
+		}
 	}()
 
 	c, _, _ := (&scriptServer{t: t}).client(Config{WriteTimeout: 300 * time.Millisecond})
@@ -51,13 +65,25 @@ func TestWriteTimeoutClosesStalledConnection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	errs := make(chan error, 2)
+	// The GET starts once the upload has its connection: started at
+	// once, it could have the transport dial a second one, whose
+	// handshake the server (which accepts one) never answers.
+	pooled := make(chan struct{})
+	var once sync.Once
+	upCtx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { once.Do(func() { close(pooled) }) },
+	})
 	for i := range 2 {
 		go func() {
 			// Far more than the socket buffers hold.
-			req, _ := http.NewRequestWithContext(ctx, "POST", url, io.LimitReader(zeros{}, 256<<20))
+			req, _ := http.NewRequestWithContext(upCtx, "POST", url, io.LimitReader(zeros{}, 256<<20))
 			if i == 1 {
-				req.Body = nil // a GET queued behind the upload
-				req.Method = "GET"
+				select {
+				case <-pooled:
+				case <-ctx.Done():
+				}
+				// A GET queued behind the upload.
+				req, _ = http.NewRequestWithContext(ctx, "GET", url, nil)
 			}
 			resp, err := c.Do(req)
 			if err == nil {
