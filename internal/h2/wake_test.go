@@ -143,3 +143,71 @@ func TestHeldWakesBigBodies(t *testing.T) {
 		}
 	}
 }
+
+// Readers of every size, whether they find bytes buffered or wait for
+// them, get every byte of a run of frames once the run ends (the server
+// then waits for the reader): no wake is held past the socket's running
+// empty.
+func TestReadsLendWithinARun(t *testing.T) {
+	const run = 3 << 20
+	body := payload(3*run, 22)
+	next := make(chan struct{})
+	rs := newRealServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		for i := 0; i < len(body); i += run {
+			if i > 0 {
+				select {
+				case <-next:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			w.Write(body[i : i+run])
+			w.(http.Flusher).Flush()
+		}
+	}), nil)
+	c := watchedClient(t, rs)
+	for _, size := range []int{1000, 40000, 100000, 1 << 20} {
+		resp, err := c.Get(rs.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 0, len(body))
+		buf := make([]byte, size)
+		for len(got) < len(body) {
+			done := make(chan error, 1)
+			go func() {
+				// One run, read whole before the server sends the next.
+				for end := len(got) + run; len(got) < end; {
+					n, err := resp.Body.Read(buf)
+					got = append(got, buf[:n]...)
+					if err != nil && (err != io.EOF || len(got) < end) {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("reads of %d: after %d bytes: %v", size, len(got), err)
+				}
+			case <-time.After(waitTimeout):
+				resp.Body.Close() // which ends the waiting Read
+				<-done
+				t.Fatalf("reads of %d: a run's end never reached the reader (%d bytes read)", size, len(got))
+			}
+			if len(got) < len(body) {
+				next <- struct{}{}
+			}
+		}
+		if !bytes.Equal(got, body) {
+			t.Fatalf("reads of %d: the body differs", size)
+		}
+		if n, err := resp.Body.Read(buf); n != 0 || err != io.EOF {
+			t.Errorf("reads of %d: after the body: %d, %v", size, n, err)
+		}
+		resp.Body.Close()
+	}
+}
