@@ -67,6 +67,27 @@ type Conn struct {
 	held      []*stream
 	sinceWake int
 
+	// Reading frames. On a socket that reports when a read would wait,
+	// the read loop steps aside when the socket runs empty while the
+	// connection's one stream has a reader waiting in Read: that reader
+	// then reads the stream's DATA frames itself, with no goroutine
+	// between the socket and it, until a frame of another kind or
+	// stream comes, the stream ends, or the loop is needed back.
+	rd       sync.Mutex             // held by whoever reads frames
+	driver   atomic.Pointer[stream] // set while the loop has stepped aside for it
+	loopWake chan struct{}          // the loop, stepped aside, is needed back
+	// Under rd.
+	readErr     error     // the read failure a driver met, for the loop
+	cur         dataFrame // a DATA frame whose payload is not all read
+	sawFirst    bool      // the server's first frame (its SETTINGS) came
+	restartable bool      // the read in progress may stop when the socket is empty
+	readingAs   *stream   // the driving stream, nil when the loop reads
+	// A driver waiting for the socket is woken by a past read deadline:
+	// under kickMu, the stream driving and whether the deadline is set.
+	kickMu  sync.Mutex
+	driving *stream
+	kicked  bool
+
 	// Writing: the framer's write side, the encoder and the buffer, under
 	// wsem (a lock that a request's context can give up on). writers
 	// counts the writers holding or waiting for it; the last flushes.
@@ -121,11 +142,12 @@ func newConn(tc *tls.Conn, p *Pool, key string) (*Conn, error) {
 		sendWindow: 65535,
 		recv:       inflow{avail: connWindow},
 		idleSince:  time.Now(),
+		loopWake:   make(chan struct{}, 1),
 	}
 	cc.cond.L = &cc.mu
 	if bn, ok := tc.NetConn().(netconn.BlockNotifier); ok {
 		// The read loop is the socket's only reader from here on.
-		bn.OnReadBlock(cc.wake)
+		bn.OnReadBlock(cc.onReadBlock)
 		cc.holdWakes = true
 	}
 	cc.henc = hpack.NewEncoder(&cc.hbuf)
@@ -453,6 +475,8 @@ func (cc *Conn) writeHeaders(ctx context.Context, s *stream, req *http.Request, 
 	err := writeBlock(cc.fr, s.id, cc.hbuf.Bytes(), frame, !hasBody)
 	// A failed write closes the connection, whose reader then fails s.
 	cc.unlock(err)
+	// A reader reading for itself reads no other stream's frames.
+	cc.reclaim()
 	return nil
 }
 
@@ -603,6 +627,7 @@ func (cc *Conn) close() {
 		cc.pool.remove(cc)
 		cc.tc.Close()
 	}
+	cc.reclaim()
 }
 
 // closeIfIdle closes cc if it carries no stream (and, for the idle
@@ -644,6 +669,9 @@ func (cc *Conn) forgetLocked(s *stream) {
 	s.done = true
 	if s.id != 0 {
 		delete(cc.streams, s.id)
+	}
+	if cc.driver.Load() == s {
+		cc.reclaim()
 	}
 	if s.stopCtx != nil {
 		s.stopCtx()
@@ -739,66 +767,311 @@ func (cc *Conn) readLoop() {
 
 func (cc *Conn) read() error {
 	defer cc.wake()
-	first := true
+	cc.rd.Lock()
+	defer cc.rd.Unlock()
 	for {
-		fh, err := cc.fr.ReadFrameHeader()
-		var f http2.Frame
+		err := cc.step()
 		if err == nil {
-			if fh.Type == http2.FrameData && !first {
-				// DATA payloads go from the connection's buffer to
-				// their streams without the Framer's copy.
-				if err := cc.onData(fh); err != nil {
-					return err
-				}
-				continue
-			}
-			f, err = cc.fr.ReadFrameForHeader(fh)
+			continue
 		}
-		if err != nil {
-			var se http2.StreamError
-			if errors.As(err, &se) {
-				if s := cc.stream(se.StreamID); s != nil {
-					s.abort(se, se.Code)
-				}
-				continue
-			}
-			if ce, ok := err.(http2.ConnectionError); ok {
-				cc.write(func(fr *http2.Framer) error { return fr.WriteGoAway(0, http2.ErrCode(ce), nil) })
-			}
+		if !errors.Is(err, netconn.ErrWouldBlock) {
 			return err
 		}
-		if first {
-			if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
-				return cc.connError(http2.ErrCodeProtocol)
+		// The socket ran empty with the one stream's reader waiting.
+		if s := cc.handOffCandidate(); s != nil {
+			if err := cc.stepAside(s); err != nil {
+				return err
 			}
-			first = false
-		}
-		// Whatever else the frame makes the loop do (write, wait for the
-		// write lock) comes after the held wakes.
-		cc.wake()
-		switch f := f.(type) {
-		case *http2.MetaHeadersFrame:
-			err = cc.onHeaders(f)
-		case *http2.RSTStreamFrame:
-			err = cc.onReset(f)
-		case *http2.SettingsFrame:
-			err = cc.onSettings(f)
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				data := f.Data
-				cc.write(func(fr *http2.Framer) error { return fr.WritePing(true, data) })
-			}
-		case *http2.GoAwayFrame:
-			cc.onGoAway(f)
-		case *http2.WindowUpdateFrame:
-			err = cc.onWindowUpdate(f)
-		case *http2.PushPromiseFrame:
-			err = cc.connError(http2.ErrCodeProtocol)
-		}
-		if err != nil {
-			return err
 		}
 	}
+}
+
+// step reads the next frame, or the rest of the DATA frame under way, and
+// acts on it. Reading the next frame's header, or a DATA frame's payload,
+// may stop with netconn.ErrWouldBlock (or a kick's timeout) when the
+// socket is empty: nothing is then lost, and the next step goes on.
+func (cc *Conn) step() error {
+	if cc.cur.active {
+		return cc.dataRest()
+	}
+	if err := cc.peekHeader(); err != nil {
+		return err
+	}
+	fh, err := cc.fr.ReadFrameHeader()
+	var f http2.Frame
+	if err == nil {
+		if fh.Type == http2.FrameData && cc.sawFirst {
+			// DATA payloads go from the connection's buffer to
+			// their streams without the Framer's copy.
+			return cc.onData(fh)
+		}
+		f, err = cc.fr.ReadFrameForHeader(fh)
+	}
+	if err != nil {
+		var se http2.StreamError
+		if errors.As(err, &se) {
+			if s := cc.stream(se.StreamID); s != nil {
+				s.abort(se, se.Code)
+			}
+			return nil
+		}
+		if ce, ok := err.(http2.ConnectionError); ok {
+			cc.write(func(fr *http2.Framer) error { return fr.WriteGoAway(0, http2.ErrCode(ce), nil) })
+		}
+		return err
+	}
+	if !cc.sawFirst {
+		if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
+			return cc.connError(http2.ErrCodeProtocol)
+		}
+		cc.sawFirst = true
+	}
+	// Whatever else the frame makes the loop do (write, wait for the
+	// write lock) comes after the held wakes.
+	cc.wake()
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		err = cc.onHeaders(f)
+	case *http2.RSTStreamFrame:
+		err = cc.onReset(f)
+	case *http2.SettingsFrame:
+		err = cc.onSettings(f)
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			data := f.Data
+			cc.write(func(fr *http2.Framer) error { return fr.WritePing(true, data) })
+		}
+	case *http2.GoAwayFrame:
+		cc.onGoAway(f)
+	case *http2.WindowUpdateFrame:
+		err = cc.onWindowUpdate(f)
+	case *http2.PushPromiseFrame:
+		err = cc.connError(http2.ErrCodeProtocol)
+	}
+	return err
+}
+
+// peekHeader waits until the next frame's header is buffered, and with it
+// a DATA frame's pad length, so that reading them takes nothing from the
+// socket. It may stop when the socket is empty, having consumed nothing.
+func (cc *Conn) peekHeader() error {
+	cc.restartable = true
+	defer func() { cc.restartable = false }()
+	h, err := cc.br.Peek(frameHeaderLen)
+	if err != nil {
+		return err
+	}
+	if http2.FrameType(h[3]) == http2.FrameData && http2.Flags(h[4]).Has(http2.FlagDataPadded) &&
+		h[0]|h[1]|h[2] != 0 {
+		_, err = cc.br.Peek(frameHeaderLen + 1)
+	}
+	return err
+}
+
+// frameHeaderLen is the length of a frame's header (RFC 9113 section 4.1).
+const frameHeaderLen = 9
+
+// onReadBlock is the socket's notification that a read is about to wait;
+// it runs on the reading goroutine. It delivers the held wakes, and stops
+// the read (it returns true) at a point where nothing is lost: for the
+// loop, when it may step aside for a waiting reader; for a driver, once it
+// has bytes to return.
+func (cc *Conn) onReadBlock() bool {
+	cc.wake()
+	if !cc.restartable {
+		return false
+	}
+	if s := cc.readingAs; s != nil {
+		s.mu.Lock()
+		has := s.lent > 0 || s.buf.len() > 0
+		s.mu.Unlock()
+		return has
+	}
+	return cc.handOffCandidate() != nil
+}
+
+// handOffCandidate returns the connection's one stream when its request
+// is sent and its reader waits in Read with nothing to read, or nil.
+func (cc *Conn) handOffCandidate() *stream {
+	cc.mu.Lock()
+	if len(cc.streams) != 1 || cc.reserved != 0 || cc.closed {
+		cc.mu.Unlock()
+		return nil
+	}
+	var s *stream
+	for _, x := range cc.streams {
+		s = x
+	}
+	ok := s.sentEnd && !s.done && !s.resetting
+	cc.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	ok = s.wants > 0 && s.lent == 0 && s.buf.len() == 0 && !s.eof && s.err == nil
+	s.mu.Unlock()
+	if !ok || (cc.cur.active && cc.cur.s != s && cc.cur.s != nil) {
+		return nil
+	}
+	return s
+}
+
+// stepAside lets s's reader read frames until the loop is needed back,
+// and returns the failure a reader met reading them, if any. Read loop
+// only, holding rd, which it holds again on return.
+func (cc *Conn) stepAside(s *stream) error {
+	cc.driver.Store(s)
+	cc.rd.Unlock()
+	s.signal()
+	<-cc.loopWake
+	cc.rd.Lock()
+	return cc.readErr
+}
+
+// reclaim ends a driver's turn: the loop reads again, once the driver
+// (woken if it waits for the socket) lets go.
+func (cc *Conn) reclaim() {
+	s := cc.driver.Swap(nil)
+	if s == nil {
+		return
+	}
+	cc.kick(s)
+	cc.loopWake <- struct{}{} // one per step aside: never blocks
+}
+
+// kick wakes s's reader if it is driving and waits for the socket, with
+// a read deadline in the past; the driver clears it.
+func (cc *Conn) kick(s *stream) {
+	cc.kickMu.Lock()
+	if cc.driving == s && s != nil && !cc.kicked {
+		cc.kicked = true
+		cc.tc.SetReadDeadline(time.Unix(1, 0))
+	}
+	cc.kickMu.Unlock()
+}
+
+// drive reads frames for s, whose reader waits in Read, when the loop has
+// stepped aside for it. It returns false, having done nothing, when it
+// may not; the reader then waits to be woken.
+func (cc *Conn) drive(s *stream) bool {
+	if cc.driver.Load() != s || !cc.rd.TryLock() {
+		return false
+	}
+	cc.kickMu.Lock()
+	cc.driving = s
+	cc.kickMu.Unlock()
+	if cc.driver.Load() != s {
+		// Taken back meanwhile: the loop reads, and wakes s.
+		cc.endDrive()
+		cc.rd.Unlock()
+		return false
+	}
+	cc.readingAs = s
+	if h := testHookDriving.Load(); h != nil {
+		(*h)()
+	}
+	handBack := false
+	for {
+		err := cc.driveStep(s)
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.Is(err, netconn.ErrWouldBlock):
+				// Bytes to return, and the socket empty.
+			case errors.As(err, &ne) && ne.Timeout():
+				// A kick: the loop is needed back, or s has ended.
+				cc.kickMu.Lock()
+				cc.tc.SetReadDeadline(time.Time{})
+				cc.kicked = false
+				cc.kickMu.Unlock()
+				if cc.driver.Load() == s && !cc.readerDone(s) {
+					continue
+				}
+			case err == errNotMine:
+				handBack = true
+			default:
+				cc.readErr = err
+				handBack = true
+			}
+			break
+		}
+		if cc.driver.Load() != s || cc.readerDone(s) {
+			break
+		}
+		if cc.br.Buffered() == 0 {
+			// Bytes to return, or the next read may wait: returned
+			// now, they spare a read that would only find the socket
+			// empty.
+			s.mu.Lock()
+			has := s.lent > 0
+			s.mu.Unlock()
+			if has {
+				break
+			}
+		}
+	}
+	cc.readingAs = nil
+	cc.endDrive()
+	s.mu.Lock()
+	if s.eof || s.err != nil {
+		handBack = true
+	}
+	s.mu.Unlock()
+	if handBack {
+		cc.reclaim()
+	}
+	cc.rd.Unlock()
+	return true
+}
+
+// testHookDriving, when set, runs as a reader starts reading frames for
+// itself.
+var testHookDriving atomic.Pointer[func()]
+
+// readerDone reports whether s's reader has what to return: the buffer
+// it lent is full, or the body has ended or failed.
+func (cc *Conn) readerDone(s *stream) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eof || s.err != nil || s.buf.len() > 0 || s.lent == len(s.lend)
+}
+
+// endDrive ends a driver's reading: no kick reaches the socket after it.
+func (cc *Conn) endDrive() {
+	cc.kickMu.Lock()
+	cc.driving = nil
+	if cc.kicked {
+		cc.tc.SetReadDeadline(time.Time{})
+		cc.kicked = false
+	}
+	cc.kickMu.Unlock()
+}
+
+// errNotMine: the next frame is not a DATA frame of the driving stream.
+var errNotMine = errors.New("h2: a frame for the read loop")
+
+// driveStep reads the next DATA frame of s, or the rest of the one under
+// way, or returns errNotMine with nothing read.
+func (cc *Conn) driveStep(s *stream) error {
+	if cc.cur.active {
+		if cc.cur.s != s && cc.cur.s != nil {
+			return errNotMine
+		}
+		return cc.dataRest()
+	}
+	if err := cc.peekHeader(); err != nil {
+		return err
+	}
+	h, _ := cc.br.Peek(frameHeaderLen)
+	id := uint32(h[5]&0x7f)<<24 | uint32(h[6])<<16 | uint32(h[7])<<8 | uint32(h[8])
+	if http2.FrameType(h[3]) != http2.FrameData || id != s.id {
+		return errNotMine
+	}
+	fh, err := cc.fr.ReadFrameHeader()
+	if err != nil {
+		return err
+	}
+	return cc.onData(fh)
 }
 
 // wakeAt bounds how much a waiting body reader asks to be woken for, and
@@ -967,10 +1240,20 @@ func (cc *Conn) onReset(f *http2.RSTStreamFrame) error {
 	return nil
 }
 
-// onData reads the payload of the DATA frame fh from the connection's
-// buffer into its stream, piece by piece as the buffer holds it: bytes
-// buffered are never moved within it, nor copied anywhere but to the
-// stream (into its reader's own buffer when one waits).
+// dataFrame is a DATA frame whose payload is being read.
+type dataFrame struct {
+	active  bool
+	s       *stream // nil: the payload is skipped
+	left    int     // data bytes still to read
+	pad     int     // padding bytes still to skip after them
+	n       int     // the frame's flow-controlled length
+	dropped int     // bytes to give back to the connection's window at the end
+	ended   bool    // END_STREAM
+}
+
+// onData reads the DATA frame fh, whose header was read (and whose pad
+// length is buffered): it checks the frame, takes it from the windows and
+// reads its payload.
 func (cc *Conn) onData(fh http2.FrameHeader) error {
 	if fh.StreamID == 0 {
 		return cc.connError(http2.ErrCodeProtocol)
@@ -998,14 +1281,20 @@ func (cc *Conn) onData(fh http2.FrameHeader) error {
 	}
 	cc.recv.avail -= n
 	cc.flowMu.Unlock()
+	skip := func() error {
+		cc.cur = dataFrame{active: true, left: n - min(pad, 1)}
+		return cc.dataRest()
+	}
 	s := cc.stream(fh.StreamID)
 	if s == nil {
 		if !cc.known(fh.StreamID) {
 			return cc.connError(http2.ErrCodeProtocol)
 		}
-		// A stream ended here: give its share back.
+		// A stream ended here: give its share back (after the held
+		// wakes, as this may wait to write).
+		cc.wake()
 		cc.consumed(0, n, 0)
-		return cc.discard(n - min(pad, 1))
+		return skip()
 	}
 	s.mu.Lock()
 	var bad error
@@ -1021,81 +1310,102 @@ func (cc *Conn) onData(fh http2.FrameHeader) error {
 	}
 	if bad != nil {
 		s.mu.Unlock()
+		cc.wake()
 		cc.consumed(0, n, 0)
 		s.abort(bad, bad.(http2.StreamError).Code)
-		return cc.discard(n - min(pad, 1))
+		return skip()
 	}
 	s.recv.avail -= n
 	s.recv.unsent += pad
 	s.recvd += int64(size)
 	s.mu.Unlock()
-	dropped := pad
-	for left := size; left > 0; {
+	cc.cur = dataFrame{
+		active: true, s: s, left: size, pad: max(pad-1, 0), n: n, dropped: pad,
+		ended: fh.Flags.Has(http2.FlagDataEndStream),
+	}
+	return cc.dataRest()
+}
+
+// dataRest reads on the payload of the DATA frame under way, from the
+// connection's buffer into its stream, piece by piece as the buffer holds
+// it: bytes buffered are never moved within it, nor copied anywhere but to
+// the stream (into its reader's own buffer when one waits). It may stop
+// when the socket is empty (see step), and goes on from there next time.
+func (cc *Conn) dataRest() error {
+	c := &cc.cur
+	for c.left > 0 || c.pad > 0 {
 		k := cc.br.Buffered()
 		if k == 0 {
-			if _, err := cc.br.Peek(1); err != nil {
+			cc.restartable = true
+			_, err := cc.br.Peek(1)
+			cc.restartable = false
+			if err != nil {
 				return unexpectedEOF(err)
 			}
 			k = cc.br.Buffered()
 		}
-		k = min(k, left)
-		piece, _ := cc.br.Peek(k)
-		s.mu.Lock()
-		if s.err != nil {
-			dropped += k // closed or failed: nobody reads it
-		} else {
-			s.append(piece)
+		if c.left == 0 {
+			k = min(k, c.pad)
+			cc.br.Discard(k)
+			c.pad -= k
+			continue
 		}
-		s.mu.Unlock()
+		k = min(k, c.left)
+		if s := c.s; s != nil {
+			piece, _ := cc.br.Peek(k)
+			s.mu.Lock()
+			if s.err != nil {
+				c.dropped += k // closed or failed: nobody reads it
+			} else {
+				s.append(piece)
+			}
+			s.mu.Unlock()
+		}
 		cc.br.Discard(k)
-		left -= k
+		c.left -= k
 	}
-	if pad > 1 {
-		if err := cc.discard(pad - 1); err != nil {
-			return err
-		}
+	f := *c
+	*c = dataFrame{}
+	s := f.s
+	if s == nil {
+		return nil
 	}
-	if dropped > 0 {
+	if f.dropped > 0 {
 		// Given back before the frame's end can show: a reader that sees
 		// EOF sees the connection's window whole. Held wakes go first, as
 		// this may wait to write.
 		cc.wake()
-		cc.consumed(0, dropped, 0)
+		cc.consumed(0, f.dropped, 0)
 	}
 	s.mu.Lock()
-	ended := fh.Flags.Has(http2.FlagDataEndStream)
-	if ended {
+	if f.ended {
 		s.eof = true
 		if s.want >= 0 && s.recvd != s.want && s.err == nil {
 			s.err = errBodyLength
 		}
 	}
 	// A reader waiting for fewer bytes than it asked for is woken later,
-	// when enough have come or the loop is about to wait for the socket.
-	hold := cc.holdWakes && !ended && s.err == nil && s.wants > 0 && s.unread() < s.wants
+	// when enough have come or the loop is about to wait for the socket;
+	// a reader reading for itself is not woken.
+	self := cc.readingAs == s
+	hold := self || cc.holdWakes && !f.ended && s.err == nil && s.wants > 0 && s.unread() < s.wants
 	s.mu.Unlock()
-	cc.sinceWake += n
+	cc.sinceWake += f.n
 	if hold && cc.sinceWake < wakeAt {
-		if !s.held {
+		if !s.held && !self {
 			s.held = true
 			cc.held = append(cc.held, s)
 		}
 	} else {
-		s.signal()
+		if !self {
+			s.signal()
+		}
 		if cc.sinceWake >= wakeAt {
 			cc.wake()
 		}
 	}
-	if ended {
+	if f.ended {
 		cc.remoteEnded(s)
-	}
-	return nil
-}
-
-// discard skips n bytes of the frame being read.
-func (cc *Conn) discard(n int) error {
-	if _, err := cc.br.Discard(n); err != nil {
-		return unexpectedEOF(err)
 	}
 	return nil
 }
@@ -1459,6 +1769,7 @@ func (s *stream) fail(err error) {
 	}
 	s.mu.Unlock()
 	s.signal()
+	s.cc.kick(s) // a reader reading for itself, waiting for the socket
 	// Only once err is the request's and the body's: the writer fails
 	// when its body is closed, and that failure must not pass for the
 	// cause.
@@ -1485,7 +1796,9 @@ func (b *body) Read(p []byte) (int, error) {
 		s.wants = min(len(p), wakeAt)
 		for s.lent == 0 && s.buf.len() == 0 && !s.eof && s.err == nil {
 			s.mu.Unlock()
-			<-s.readable
+			if !s.cc.drive(s) {
+				<-s.readable
+			}
 			s.mu.Lock()
 		}
 		s.wants = 0

@@ -24,6 +24,15 @@
 //   - A DATA payload is copied once after crypto/tls hands it over: from
 //     the connection's read buffer into the buffer of a reader waiting in
 //     Read, or else the stream's chunks. The Framer reads the other frames.
+//   - On such a socket, when it runs empty while the connection's one
+//     stream has a reader waiting in Read (a download), the connection's
+//     reading goroutine steps aside and that reader reads the stream's
+//     DATA frames itself, as an HTTP/1.1 body's reader reads its socket:
+//     no goroutine wakes another for each burst of data. Any other frame,
+//     a new stream, the stream's end, or the body's closing hands the
+//     socket back; a reader waiting for the socket then is woken by a read
+//     deadline in the past, which crypto/tls survives, and frames are read
+//     so that stopping at an empty socket loses nothing.
 //
 // It asks for no compression (the session decodes bodies itself) and
 // refuses server push.

@@ -3,6 +3,7 @@ package h2
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -30,6 +32,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/urlsession-go/urlsession/internal/netconn"
 )
 
 // waitTimeout bounds each wait of a scripted server for the client; in a
@@ -144,12 +148,35 @@ func (rs *realServer) client(t *testing.T, cfg Config) (*http.Client, *http.Tran
 		DisableCompression: true,
 		ForceAttemptHTTP2:  true,
 	}
+	watchDials(tr)
 	p := Install(tr, cfg)
 	t.Cleanup(func() {
 		p.Close()
 		tr.CloseIdleConnections()
 	})
 	return &http.Client{Transport: tr}, tr, p
+}
+
+// unwatched: the tests' connections are plain sockets, as a proxy's are,
+// rather than the session's direct ones from netconn.Watch, whose
+// connections hold wakes and let a body's reader read for itself.
+// .ci/run runs the package both ways.
+var unwatched = os.Getenv("H2_TEST_UNWATCHED") == "1"
+
+// watchDials makes tr's connections come from netconn.Watch, unless the
+// tests run unwatched.
+func watchDials(tr *http.Transport) {
+	if unwatched {
+		return
+	}
+	d := &net.Dialer{}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return netconn.Watch(nc), nil
+	}
 }
 
 // ---- A scripted HTTP/2 server ----
@@ -1045,6 +1072,7 @@ func (s *scriptServer) close() {
 // Pool with cfg.
 func (s *scriptServer) client(cfg Config) (*http.Client, *http.Transport, *Pool) {
 	tr := &http.Transport{TLSClientConfig: clientTLSConfig(), DisableCompression: true, ForceAttemptHTTP2: true}
+	watchDials(tr)
 	p := Install(tr, cfg)
 	s.t.Cleanup(func() {
 		p.Close()
@@ -1058,8 +1086,19 @@ func (s *scriptServer) dial(p *Pool) *Conn {
 	s.t.Helper()
 	cfg := clientTLSConfig()
 	cfg.NextProtos = []string{"h2"}
-	tc, err := tls.Dial("tcp", s.addr, cfg)
+	nc, err := net.Dial("tcp", s.addr)
 	if err != nil {
+		s.t.Fatal(err)
+	}
+	if !unwatched {
+		nc = netconn.Watch(nc)
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName, _, _ = net.SplitHostPort(s.addr)
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.Handshake(); err != nil {
+		nc.Close()
 		s.t.Fatal(err)
 	}
 	rt := p.Upgrade(s.addr, tc)

@@ -17,17 +17,31 @@ import (
 // BlockNotifier is implemented by connections from [Watch]:
 // OnReadBlock(f) makes each later Read call f, on the reading goroutine,
 // whenever the socket has nothing to read and Read is about to wait for
-// it. f must not block. Only one goroutine may be reading while f is set.
+// it. If f returns true, Read returns at once with an error that matches
+// [ErrWouldBlock] instead of waiting. f must not block. Only one
+// goroutine at a time may be reading while f is set.
 type BlockNotifier interface {
-	OnReadBlock(f func())
+	OnReadBlock(f func() bool)
 }
+
+// ErrWouldBlock is the error of a Read that a BlockNotifier's function
+// stopped from waiting. It is a net.Error whose Timeout and Temporary
+// report true, so that crypto/tls keeps the connection usable after it, as
+// after a read deadline.
+var ErrWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "netconn: read would block" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
 
 // Conn is a TCP connection whose reads can notify a waiting reader (see
 // [BlockNotifier]). Every other method is the TCP connection's; in
 // particular io.Copy to it still uses the kernel's splice and sendfile.
 type Conn struct {
 	*net.TCPConn
-	onBlock atomic.Pointer[func()]
+	onBlock atomic.Pointer[func() bool]
 	r       reader // the state of a Read in progress while onBlock is set
 }
 
@@ -46,7 +60,7 @@ func Watch(c net.Conn) net.Conn {
 }
 
 // OnReadBlock implements BlockNotifier. A nil f turns notifications off.
-func (c *Conn) OnReadBlock(f func()) {
+func (c *Conn) OnReadBlock(f func() bool) {
 	if f == nil {
 		c.onBlock.Store(nil)
 		return
@@ -55,7 +69,8 @@ func (c *Conn) OnReadBlock(f func()) {
 }
 
 // Read reads as net.TCPConn's Read does. With a notifier set, a read that
-// finds the socket empty calls it before it waits.
+// finds the socket empty calls it before it waits, and returns
+// ErrWouldBlock instead when it says so.
 func (c *Conn) Read(p []byte) (int, error) {
 	f := c.onBlock.Load()
 	if f == nil || len(p) == 0 {

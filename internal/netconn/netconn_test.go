@@ -56,11 +56,12 @@ func TestWatch(t *testing.T) {
 func TestOnReadBlock(t *testing.T) {
 	c, s := pair(t)
 	blocked := make(chan struct{}, 1)
-	c.(*Conn).OnReadBlock(func() {
+	c.(*Conn).OnReadBlock(func() bool {
 		select {
 		case blocked <- struct{}{}:
 		default:
 		}
+		return false
 	})
 	got := make(chan string, 1)
 	go func() {
@@ -88,7 +89,7 @@ func TestOnReadBlock(t *testing.T) {
 // Errors are net.TCPConn's: end of file, deadlines, closing.
 func TestWatchedErrors(t *testing.T) {
 	c, s := pair(t)
-	c.(*Conn).OnReadBlock(func() {})
+	c.(*Conn).OnReadBlock(func() bool { return false })
 	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	_, err := c.Read(make([]byte, 10))
 	var ne net.Error
@@ -103,5 +104,27 @@ func TestWatchedErrors(t *testing.T) {
 	c.Close()
 	if _, err := c.Read(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("read after Close: %v", err)
+	}
+}
+
+// A notifier that returns true makes the read return ErrWouldBlock, a
+// temporary net.Error, instead of waiting; the next read gets the data.
+func TestOnReadBlockStops(t *testing.T) {
+	c, s := pair(t)
+	calls := 0
+	c.(*Conn).OnReadBlock(func() bool { calls++; return true })
+	buf := make([]byte, 10)
+	n, err := c.Read(buf)
+	var ne net.Error
+	if n != 0 || !errors.Is(err, ErrWouldBlock) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read of an empty socket: %d, %v", n, err)
+	}
+	if calls != 1 {
+		t.Errorf("the notifier ran %d times", calls)
+	}
+	s.Write([]byte("hi"))
+	c.(*Conn).OnReadBlock(func() bool { return false })
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "hi" {
+		t.Errorf("read after the data came: %q, %v", buf[:n], err)
 	}
 }

@@ -10,4 +10,4 @@ type reader struct{}
 
 func (r *reader) init(*net.TCPConn) error { return nil }
 
-func (r *reader) read([]byte, func()) (int, error) { panic("netconn: unsupported") }
+func (r *reader) read([]byte, func() bool) (int, error) { panic("netconn: unsupported") }

@@ -21,7 +21,7 @@ type reader struct {
 	p       []byte
 	n       int
 	err     error
-	onBlock func()
+	onBlock func() bool
 }
 
 func (r *reader) init(tc *net.TCPConn) error {
@@ -38,7 +38,10 @@ func (r *reader) attempt(fd uintptr) bool {
 	n, err := syscall.Read(int(fd), r.p)
 	switch {
 	case errors.Is(err, syscall.EAGAIN):
-		r.onBlock()
+		if r.onBlock() {
+			r.n, r.err = 0, ErrWouldBlock
+			return true
+		}
 		return false
 	case errors.Is(err, syscall.EINTR):
 		return false
@@ -52,7 +55,7 @@ func (r *reader) attempt(fd uintptr) bool {
 	return true
 }
 
-func (r *reader) read(p []byte, onBlock func()) (int, error) {
+func (r *reader) read(p []byte, onBlock func() bool) (int, error) {
 	r.p, r.onBlock = p, onBlock
 	err := r.rc.Read(r.fn)
 	n, rerr := r.n, r.err
