@@ -890,8 +890,17 @@ func (cc *Conn) onReadBlock() bool {
 	return cc.handOffCandidate() != nil
 }
 
+// handOffAfter is how much of a body must have come before its reader may
+// read for itself: stepping aside and back costs two wakes, which a
+// download repays and a small response does not.
+var handOffAfter atomic.Int64
+
+func init() { handOffAfter.Store(256 << 10) }
+
 // handOffCandidate returns the connection's one stream when its request
-// is sent and its reader waits in Read with nothing to read, or nil.
+// is sent, handOffAfter of its body has come, and its reader waits in
+// Read with nothing buffered (it may have bytes in its own buffer, which
+// the wake that hands off returns), or nil.
 func (cc *Conn) handOffCandidate() *stream {
 	cc.mu.Lock()
 	if len(cc.streams) != 1 || cc.reserved != 0 || cc.closed {
@@ -908,7 +917,8 @@ func (cc *Conn) handOffCandidate() *stream {
 		return nil
 	}
 	s.mu.Lock()
-	ok = s.wants > 0 && s.lent == 0 && s.buf.len() == 0 && !s.eof && s.err == nil
+	ok = s.wants > 0 && s.buf.len() == 0 && !s.eof && s.err == nil &&
+		s.recvd >= handOffAfter.Load()
 	s.mu.Unlock()
 	if !ok || (cc.cur.active && cc.cur.s != s && cc.cur.s != nil) {
 		return nil

@@ -17,8 +17,17 @@ import (
 // reader waiting alone on its connection reads the frames itself.
 
 // driving returns a channel that gets a value each time a reader starts
-// reading frames for itself, until the test ends.
+// reading frames for itself, until the test ends; readers may then read
+// for themselves from a body's first byte.
 func driving(t *testing.T) <-chan struct{} {
+	ch := drivingAfter(t)
+	after := handOffAfter.Swap(0)
+	t.Cleanup(func() { handOffAfter.Store(after) })
+	return ch
+}
+
+// drivingAfter is driving, keeping handOffAfter.
+func drivingAfter(t *testing.T) <-chan struct{} {
 	if unwatched {
 		t.Skip("readers read frames themselves on watched sockets only")
 	}
@@ -367,4 +376,94 @@ func TestDrivingReaderConnectionLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A download's reader reads for itself once handOffAfter of the body has
+// come; a small response's reader never does.
+func TestDownloadReaderReadsForItself(t *testing.T) {
+	drv := drivingAfter(t)
+	const chunk = 1 << 20
+	big := payload(8*chunk, 33)
+	next := make(chan struct{})
+	rs := newRealServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			w.Write([]byte("small"))
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		for i := 0; i < len(big); i += chunk {
+			if i > 0 {
+				select {
+				case <-next:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			w.Write(big[i : i+chunk])
+			w.(http.Flusher).Flush()
+		}
+	}), nil)
+	c, _, p := rs.client(t, Config{})
+	for range 20 {
+		if got := string(getOK(t, c, rs.URL+"/small")); got != "small" {
+			t.Fatalf("small body %q", got)
+		}
+	}
+	select {
+	case <-drv:
+		t.Fatal("a small response's reader read for itself")
+	default:
+	}
+	resp, err := c.Get(rs.URL + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make([]byte, 0, len(big))
+	for len(got) < len(big) {
+		// Each chunk is sent once its reader waits for it.
+		res := make(chan error, 1)
+		buf := make([]byte, chunk)
+		go func() {
+			_, err := io.ReadFull(resp.Body, buf)
+			res <- err
+		}()
+		if len(got) > 0 {
+			deadline := time.Now().Add(waitTimeout)
+			for !readerWaits(p) {
+				if time.Now().After(deadline) {
+					t.Fatal("no reader waits in Read")
+				}
+				time.Sleep(time.Millisecond) // polling the connection's state
+			}
+			next <- struct{}{}
+		}
+		if err := recv(t, res); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf...)
+	}
+	if !bytes.Equal(got, big) {
+		t.Fatal("the big body differs")
+	}
+	select {
+	case <-drv:
+	default:
+		t.Error("the download's reader never read for itself")
+	}
+}
+
+// getOK returns the body of a GET of url.
+func getOK(t *testing.T, c *http.Client, url string) []byte {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
