@@ -67,6 +67,15 @@ func (p pinger) serve(sc *srvConn) {
 // waiting. It returns once the reader reads frames for itself.
 func handOff(t *testing.T, p *Pool, ping pinger, drv <-chan struct{}) {
 	t.Helper()
+	awaitReader(t, p)
+	ping <- struct{}{}
+	recv(t, drv)
+}
+
+// awaitReader waits until a body's reader waits in Read on one of p's
+// connections.
+func awaitReader(t *testing.T, p *Pool) {
+	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for !readerWaits(p) {
 		if time.Now().After(deadline) {
@@ -74,8 +83,6 @@ func handOff(t *testing.T, p *Pool, ping pinger, drv <-chan struct{}) {
 		}
 		time.Sleep(time.Millisecond) // polling the connection's state
 	}
-	ping <- struct{}{}
-	recv(t, drv)
 }
 
 // readerWaits reports whether a body's reader waits in Read on one of
@@ -429,13 +436,7 @@ func TestDownloadReaderReadsForItself(t *testing.T) {
 			res <- err
 		}()
 		if len(got) > 0 {
-			deadline := time.Now().Add(waitTimeout)
-			for !readerWaits(p) {
-				if time.Now().After(deadline) {
-					t.Fatal("no reader waits in Read")
-				}
-				time.Sleep(time.Millisecond) // polling the connection's state
-			}
+			awaitReader(t, p)
 			next <- struct{}{}
 		}
 		if err := recv(t, res); err != nil {

@@ -166,9 +166,13 @@ var unwatched = os.Getenv("H2_TEST_UNWATCHED") == "1"
 // watchDials makes tr's connections come from netconn.Watch, unless the
 // tests run unwatched.
 func watchDials(tr *http.Transport) {
-	if unwatched {
-		return
+	if !unwatched {
+		watchAll(tr)
 	}
+}
+
+// watchAll makes tr's connections come from netconn.Watch.
+func watchAll(tr *http.Transport) {
 	d := &net.Dialer{}
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := d.DialContext(ctx, network, addr)

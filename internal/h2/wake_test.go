@@ -2,29 +2,18 @@ package h2
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/urlsession-go/urlsession/internal/netconn"
 )
 
 // watchedClient is rs.client over sockets from netconn.Watch, on which
 // the connection holds its readers' wakes until a read would wait.
 func watchedClient(t *testing.T, rs *realServer) *http.Client {
 	c, tr, p := rs.client(t, Config{})
-	d := &net.Dialer{}
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return netconn.Watch(nc), nil
-	}
+	watchAll(tr) // even when the tests run unwatched
 	t.Cleanup(func() {
 		for _, cc := range poolConns(p) {
 			if !cc.holdWakes {
