@@ -994,7 +994,7 @@ func (cc *Conn) drive(s *stream) bool {
 				cc.tc.SetReadDeadline(time.Time{})
 				cc.kicked = false
 				cc.kickMu.Unlock()
-				if cc.driver.Load() == s && !cc.readerDone(s) {
+				if cc.driver.Load() == s && !cc.readerStops(s, false) {
 					continue
 				}
 			case err == errNotMine:
@@ -1005,19 +1005,11 @@ func (cc *Conn) drive(s *stream) bool {
 			}
 			break
 		}
-		if cc.driver.Load() != s || cc.readerDone(s) {
+		// With bytes to return and none buffered, the next read may
+		// wait: returned now, they spare a read that would only find the
+		// socket empty.
+		if cc.driver.Load() != s || cc.readerStops(s, cc.br.Buffered() == 0) {
 			break
-		}
-		if cc.br.Buffered() == 0 {
-			// Bytes to return, or the next read may wait: returned
-			// now, they spare a read that would only find the socket
-			// empty.
-			s.mu.Lock()
-			has := s.lent > 0
-			s.mu.Unlock()
-			if has {
-				break
-			}
 		}
 	}
 	cc.readingAs = nil
@@ -1038,23 +1030,29 @@ func (cc *Conn) drive(s *stream) bool {
 // itself.
 var testHookDriving atomic.Pointer[func()]
 
-// readerDone reports whether s's reader has what to return: the buffer
-// it lent is full, or the body has ended or failed.
-func (cc *Conn) readerDone(s *stream) bool {
+// readerStops reports whether s's reader, reading for itself, returns
+// now: the buffer it lent is full, the body has ended or failed, or
+// (with partial) it has any bytes to return.
+func (cc *Conn) readerStops(s *stream, partial bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.eof || s.err != nil || s.buf.len() > 0 || s.lent == len(s.lend)
+	return s.eof || s.err != nil || s.buf.len() > 0 || s.lent == len(s.lend) || partial && s.lent > 0
 }
 
 // endDrive ends a driver's reading: no kick reaches the socket after it.
 func (cc *Conn) endDrive() {
 	cc.kickMu.Lock()
 	cc.driving = nil
+	cc.unkickLocked()
+	cc.kickMu.Unlock()
+}
+
+// unkickLocked clears a kick's read deadline; under kickMu.
+func (cc *Conn) unkickLocked() {
 	if cc.kicked {
 		cc.tc.SetReadDeadline(time.Time{})
 		cc.kicked = false
 	}
-	cc.kickMu.Unlock()
 }
 
 // errNotMine: the next frame is not a DATA frame of the driving stream.

@@ -392,27 +392,17 @@ func TestDownloadReaderReadsForItself(t *testing.T) {
 	const chunk = 1 << 20
 	big := payload(8*chunk, 33)
 	next := make(chan struct{})
+	runs := inRuns(big, chunk, next)
 	rs := newRealServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/small" {
 			w.Write([]byte("small"))
 			return
 		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
-		for i := 0; i < len(big); i += chunk {
-			if i > 0 {
-				select {
-				case <-next:
-				case <-r.Context().Done():
-					return
-				}
-			}
-			w.Write(big[i : i+chunk])
-			w.(http.Flusher).Flush()
-		}
+		runs(w, r)
 	}), nil)
 	c, _, p := rs.client(t, Config{})
 	for range 20 {
-		if got := string(getOK(t, c, rs.URL+"/small")); got != "small" {
+		if got := getString(t, c, rs.URL+"/small"); got != "small" {
 			t.Fatalf("small body %q", got)
 		}
 	}
@@ -452,19 +442,4 @@ func TestDownloadReaderReadsForItself(t *testing.T) {
 	default:
 		t.Error("the download's reader never read for itself")
 	}
-}
-
-// getOK returns the body of a GET of url.
-func getOK(t *testing.T, c *http.Client, url string) []byte {
-	t.Helper()
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

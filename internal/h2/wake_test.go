@@ -141,20 +141,7 @@ func TestReadsLendWithinARun(t *testing.T) {
 	const run = 3 << 20
 	body := payload(3*run, 22)
 	next := make(chan struct{})
-	rs := newRealServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		for i := 0; i < len(body); i += run {
-			if i > 0 {
-				select {
-				case <-next:
-				case <-r.Context().Done():
-					return
-				}
-			}
-			w.Write(body[i : i+run])
-			w.(http.Flusher).Flush()
-		}
-	}), nil)
+	rs := newRealServer(t, inRuns(body, run, next), nil)
 	c := watchedClient(t, rs)
 	for _, size := range []int{1000, 40000, 100000, 1 << 20} {
 		resp, err := c.Get(rs.URL)
@@ -198,5 +185,24 @@ func TestReadsLendWithinARun(t *testing.T) {
 			t.Errorf("reads of %d: after the body: %d, %v", size, n, err)
 		}
 		resp.Body.Close()
+	}
+}
+
+// inRuns serves body in runs of run bytes (run divides len(body)), each
+// flushed, and each after the first once next receives.
+func inRuns(body []byte, run int, next <-chan struct{}) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		for i := 0; i < len(body); i += run {
+			if i > 0 {
+				select {
+				case <-next:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			w.Write(body[i : i+run])
+			w.(http.Flusher).Flush()
+		}
 	}
 }
