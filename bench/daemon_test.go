@@ -224,25 +224,33 @@ func waitGone(pid int) {
 // procCPU returns a process's user+system time from /proc/PID/stat (in
 // clock ticks of 1/100 s, USER_HZ on Linux).
 func procCPU(pid int) (time.Duration, error) {
+	_, cpu, err := procStat(pid)
+	return cpu, err
+}
+
+// procStat returns a process's parent and its user+system time from
+// /proc/PID/stat.
+func procStat(pid int) (ppid int, cpu time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("unexpected /proc stat")
+		return 0, 0, errors.New("unexpected /proc stat")
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0, errors.New("unexpected /proc stat")
+		return 0, 0, errors.New("unexpected /proc stat")
 	}
+	ppid, err0 := strconv.Atoi(f[1])            // field 4
 	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
 	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("unexpected /proc stat")
+	if err0 != nil || err1 != nil || err2 != nil {
+		return 0, 0, errors.New("unexpected /proc stat")
 	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+	return ppid, time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
 // procMem returns a process's VmRSS and VmHWM in bytes.

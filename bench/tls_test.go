@@ -13,7 +13,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -168,40 +167,24 @@ func (n *benchNginx) cpu() time.Duration {
 	if err != nil {
 		return -1
 	}
-	var ticks int64
+	var total time.Duration
 	found := false
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
+		ppid, cpu, err := procStat(pid)
+		if err != nil || pid != master && ppid != master {
 			continue
 		}
-		// The fields after the command's closing parenthesis: state (3),
-		// ppid (4), ..., utime (14), stime (15).
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		if pid != master && ppid != master {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += ut + st
+		total += cpu
 		found = true
 	}
 	if !found {
 		return -1
 	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+	return total
 }
 
 func startBenchNginx(size int64) (*benchNginx, error) {
