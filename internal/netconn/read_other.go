@@ -6,7 +6,7 @@ import "net"
 
 const supported = false
 
-type reader struct{}
+type reader struct{ b batch }
 
 func (r *reader) init(*net.TCPConn) error { return nil }
 
