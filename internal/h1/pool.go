@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/urlsession-go/urlsession/internal/netconn"
 )
 
 // Config is a Pool's settings; Install takes them from the transport.
@@ -285,6 +287,7 @@ func (p *Pool) drop(c *conn) {
 type conn struct {
 	h         *host
 	nc        net.Conn
+	watched   *netconn.Conn // nc's socket, when watched: see roundTrip
 	r         connReader
 	w         connWriter
 	br        *bufio.Reader
@@ -294,7 +297,7 @@ type conn struct {
 }
 
 func (p *Pool) newConn(h *host, nc net.Conn) *conn {
-	c := &conn{h: h, nc: nc}
+	c := &conn{h: h, nc: nc, watched: netconn.Of(nc)}
 	c.r.nc, c.w.nc = nc, nc
 	c.r.limit = -1
 	c.br = bufio.NewReaderSize(&c.r, p.cfg.ReadBufferSize)

@@ -199,6 +199,11 @@ func (p *Pool) roundTrip(ctx context.Context, req *http.Request, addr string, tr
 	}
 	ex.body.rc = resp.Body
 	resp.Body = &ex.body
+	if c.watched != nil && resp.ContentLength > 0 {
+		// The rest of the body is on its way: a fast one can be read
+		// in batches (netconn.Conn.Expect); finish withdraws this.
+		c.watched.Expect(resp.ContentLength - int64(c.br.Buffered()))
+	}
 	return resp, nil, false
 }
 
@@ -369,6 +374,9 @@ func (ex *exchange) finish(clean bool) {
 	ex.done = true
 	aborted := ex.aborted
 	ex.mu.Unlock()
+	if ex.c.watched != nil {
+		ex.c.watched.Expect(0)
+	}
 	if ex.stop != nil && !ex.stop() {
 		aborted = true // the context ended: the connection is closing
 	}

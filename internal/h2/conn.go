@@ -58,6 +58,7 @@ type Conn struct {
 	tlsState *tls.ConnectionState
 	fr       *http2.Framer
 	br       *bufio.Reader
+	nc       *netconn.Conn // the socket under tc, when watched; see expectFor
 
 	// Read loop only: with a socket that reports when a read would wait
 	// (holdWakes), the streams whose waiting readers have body bytes they
@@ -145,6 +146,7 @@ func newConn(tc *tls.Conn, p *Pool, key string) (*Conn, error) {
 		loopWake:   make(chan struct{}, 1),
 	}
 	cc.cond.L = &cc.mu
+	cc.nc = netconn.Of(tc)
 	if bn, ok := tc.NetConn().(netconn.BlockNotifier); ok {
 		// The read loop is the socket's only reader from here on.
 		bn.OnReadBlock(cc.onReadBlock)
@@ -945,6 +947,9 @@ func (cc *Conn) reclaim() {
 	if s == nil {
 		return
 	}
+	if cc.nc != nil {
+		cc.nc.Expect(0)
+	}
 	cc.kick(s)
 	cc.loopWake <- struct{}{} // one per step aside: never blocks
 }
@@ -977,6 +982,7 @@ func (cc *Conn) drive(s *stream) bool {
 		return false
 	}
 	cc.readingAs = s
+	cc.expectFor(s)
 	if h := testHookDriving.Load(); h != nil {
 		(*h)()
 	}
@@ -1054,6 +1060,32 @@ func (cc *Conn) unkickLocked() {
 		cc.kicked = false
 	}
 }
+
+// expectFor tells the socket how many more bytes s's body is sure to
+// bring (netconn.Conn.Expect), so that a driver waiting for them wakes
+// once per batch: what is left of a body of known length, within the
+// stream's and the connection's windows, less what may be buffered
+// already (frames in br, and records crypto/tls read ahead). A body of
+// unknown length brings nothing sure. Driver only, holding rd.
+func (cc *Conn) expectFor(s *stream) {
+	if cc.nc == nil {
+		return
+	}
+	s.mu.Lock()
+	n := int64(-1)
+	if s.want >= 0 && s.err == nil {
+		n = min(s.want-s.recvd, int64(s.recv.avail))
+	}
+	s.mu.Unlock()
+	cc.flowMu.Lock()
+	n = min(n, int64(cc.recv.avail))
+	cc.flowMu.Unlock()
+	cc.nc.Expect(n - int64(cc.br.Buffered()) - expectSlack)
+}
+
+// expectSlack bounds what crypto/tls may have read from the socket and
+// not yet given out: a record being read and one read ahead, with room.
+const expectSlack = 64 << 10
 
 // errNotMine: the next frame is not a DATA frame of the driving stream.
 var errNotMine = errors.New("h2: a frame for the read loop")

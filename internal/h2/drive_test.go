@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -441,5 +443,86 @@ func TestDownloadReaderReadsForItself(t *testing.T) {
 	case <-drv:
 	default:
 		t.Error("the download's reader never read for itself")
+	}
+}
+
+// A reader reading a body of known length for itself tells its socket how
+// much more of it is sure to come (netconn.Conn.Expect), so that the
+// socket can wake it per batch: the rest of the body less what may be
+// buffered already; a body of unknown length promises nothing. The body's
+// end withdraws it.
+func TestDriverExpectsTheRest(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sockets batch wakes on Linux only")
+	}
+	const size = 1_000_000
+	for _, known := range []bool{true, false} {
+		t.Run(fmt.Sprintf("length known %v", known), func(t *testing.T) {
+			drv := driving(t)
+			ping := newPinger(t)
+			more, finished := make(chan struct{}), make(chan struct{})
+			defer close(finished)
+			body := payload(size, 35)
+			srv := newScriptServer(t, srvOpts{}, func(sc *srvConn, _ int) {
+				ping.serve(sc)
+				h := sc.request()
+				kv := []string{":status", "200"}
+				if known {
+					kv = append(kv, "content-length", strconv.Itoa(size))
+				}
+				sc.writeHeaders(h.StreamID, false, kv...)
+				sc.sendData(h.StreamID, body[:5], false)
+				select {
+				case <-more:
+				case <-time.After(waitTimeout):
+				}
+				sc.sendData(h.StreamID, body[5:], true)
+				select {
+				case <-finished:
+				case <-time.After(waitTimeout):
+				}
+			})
+			c, _, p := srv.client(Config{})
+			resp, err := c.Do(newReq(t, "GET", srv.url("/"), nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if got := readAllN(t, resp.Body, 5); got != string(body[:5]) {
+				t.Fatalf("read %q", got)
+			}
+			nc := poolConns(p)[0].nc
+			if nc == nil {
+				t.Fatal("the connection's socket is not watched")
+			}
+			res := readAsync(resp.Body, 1<<20)
+			handOff(t, p, ping, drv)
+			want := int64(0)
+			if known {
+				want = size - 5 - expectSlack
+			}
+			if n := nc.Expected(); n != want {
+				t.Errorf("the driving reader expects %d bytes, want %d", n, want)
+			}
+			close(more)
+			got := append([]byte(nil), body[:5]...)
+			for {
+				r := recv(t, res)
+				got = append(got, r.b...)
+				if r.err == io.EOF {
+					break
+				}
+				if r.err != nil {
+					t.Fatalf("after %d bytes: %v", len(got), r.err)
+				}
+				res = readAsync(resp.Body, 1<<20)
+			}
+			if !bytes.Equal(got, body) {
+				t.Fatalf("the body differs (%d bytes of %d)", len(got), size)
+			}
+			if n := nc.Expected(); n != 0 {
+				t.Errorf("%d bytes still expected once the body ended", n)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/urlsession-go/urlsession/internal/fail"
+	"github.com/urlsession-go/urlsession/internal/netconn"
 )
 
 // connGuard ends a request whose connection Call.ConnCheck refuses.
@@ -104,6 +105,12 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 			ctx = withTrace(ctx, interimTrace(req, f))
 		}
 	}
+	var seen *seenConn // learns the connection when tx does not
+	if tx == nil && (rt == d.Transport || rt == call.Transport) && strings.EqualFold(req.URL.Scheme, "https") {
+		seen = &seenConn{}
+		seen.trace.GotConn = seen.got
+		ctx = withTrace(ctx, &seen.trace)
+	}
 	if tx != nil {
 		req = req.WithContext(withTrace(ctx, tx.clientTrace()))
 	} else if req.Context() != ctx {
@@ -126,7 +133,11 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 		resp.Body = &stopBody{resp.Body, guard.stop} // the request's context lasts as long as its body
 	}
 	if tx == nil {
-		resp.Body = &recvBody{rc: resp.Body, hooks: call.Hooks}
+		b := &recvBody{rc: resp.Body, hooks: call.Hooks}
+		if seen != nil {
+			b.expect(resp, seen.conn)
+		}
+		resp.Body = b
 		return resp, nil
 	}
 	tx.update(func(t *TransactionData) {
@@ -138,8 +149,42 @@ func (d *Dispatch) Do(ctx context.Context, call *Call, req *http.Request, _ Next
 		}
 	})
 	tx.body = recvBody{rc: resp.Body, hooks: call.Hooks, tx: tx}
+	tx.mu.Lock()
+	conn := tx.conn
+	tx.conn = nil // the record does not keep the connection
+	tx.mu.Unlock()
+	if strings.EqualFold(req.URL.Scheme, "https") {
+		tx.body.expect(resp, conn)
+	}
 	resp.Body = &tx.body
 	return resp, nil
+}
+
+// seenConn records the connection a request was sent on.
+type seenConn struct {
+	trace httptrace.ClientTrace
+	conn  net.Conn
+}
+
+func (s *seenConn) got(info httptrace.GotConnInfo) { s.conn = info.Conn }
+
+// expectSlack bounds what net/http and crypto/tls may have read of an
+// HTTP/1.1 body over TLS before it is handed out: the connection's read
+// buffer and a TLS record or two, with room.
+const expectSlack = 128 << 10
+
+// expect tells the socket of an HTTPS response over HTTP/1.1 that the
+// rest of its body is coming, so that a fast one can be read in batches
+// (netconn.Conn.Expect); the body's end withdraws it. An http response's
+// is the session's HTTP/1.1 client's to tell, and an HTTP/2 one's the
+// HTTP/2 client's, which know what they buffered.
+func (b *recvBody) expect(resp *http.Response, conn net.Conn) {
+	if resp.ProtoMajor != 1 || resp.ContentLength <= expectSlack || conn == nil {
+		return
+	}
+	if b.sock = netconn.Of(conn); b.sock != nil {
+		b.sock.Expect(resp.ContentLength - expectSlack)
+	}
 }
 
 // protocolFor picks the RoundTripper for req: the first custom protocol that
@@ -258,8 +303,6 @@ func (b *sendBody) Read(p []byte) (int, error) {
 
 func (b *sendBody) Close() error { return b.rc.Close() }
 
-// recvBody counts response body bytes as they arrive and marks the end of
-// the response.
 // Upgraded returns the connection under body, the body of a 101
 // (Switching Protocols) response that Dispatch delivered: net/http's
 // writable body, or nil when body is not one.
@@ -271,12 +314,15 @@ func Upgraded(body io.ReadCloser) io.ReadWriteCloser {
 	return rwc
 }
 
-// recvBody may be closed while a Read is in progress on another goroutine,
-// as net/http's bodies may: its count is kept under mu.
+// recvBody counts response body bytes as they arrive and marks the end of
+// the response. It may be closed while a Read is in progress on another
+// goroutine, as net/http's bodies may: its count is kept under mu.
 type recvBody struct {
 	rc    io.ReadCloser
 	hooks Hooks
 	tx    *Transaction
+
+	sock *netconn.Conn // told to expect the body (see expect), or nil
 
 	mu    sync.Mutex
 	n     int64
@@ -299,6 +345,9 @@ func (b *recvBody) Read(p []byte) (int, error) {
 
 func (b *recvBody) endLocked() {
 	b.ended = true
+	if b.sock != nil {
+		b.sock.Expect(0)
+	}
 	total := b.n
 	b.tx.update(func(t *TransactionData) {
 		t.ResponseBodyBytesReceived = total

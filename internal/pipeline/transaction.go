@@ -23,6 +23,7 @@ type Transaction struct {
 	mu sync.Mutex
 	TransactionData
 	body recvBody // the response body's wrapper, allocated with the record
+	conn net.Conn // the request's connection (GotConn), under mu
 }
 
 // TransactionData is a copy of a Transaction's fields.
@@ -116,6 +117,9 @@ func (t *Transaction) clientTrace() *httptrace.ClientTrace {
 			})
 		},
 		GotConn: func(info httptrace.GotConnInfo) {
+			t.mu.Lock()
+			t.conn = info.Conn
+			t.mu.Unlock()
 			t.update(func(d *TransactionData) {
 				d.ReusedConnection = info.Reused
 				if info.Conn != nil {
