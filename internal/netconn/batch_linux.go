@@ -60,7 +60,10 @@ func (b *batch) init(rc syscall.RawConn) {
 func (b *batch) active() bool { return b.expect.Load() > 0 || b.lowat.Load() > 1 }
 
 func (b *batch) setExpect(n int64) {
-	b.expect.Store(max(n, 0))
+	if n < minBatch {
+		n = 0 // too few to batch: reads go on as if nothing were expected
+	}
+	b.expect.Store(n)
 	if l := int64(b.lowat.Load()); l > 1 && n < l {
 		// A read waiting for more than is now expected gets what there is.
 		b.mu.Lock()

@@ -71,9 +71,9 @@ func Of(c net.Conn) *Conn {
 // Expect tells c that at least n more bytes will come from the peer
 // without anything more being sent to it (the rest of a response body
 // whose length is known, within what the peer's flow control lets it
-// send), counting from the bytes c has read so far; n <= 0 withdraws what
-// was said. c counts the bytes it reads against n. Any goroutine may call
-// it.
+// send), counting from the bytes c has read so far; fewer than a batch's
+// least (32 KiB), or n <= 0, withdraws what was said. c counts the bytes
+// it reads against n. Any goroutine may call it.
 //
 // While enough bytes are expected and the peer has been sending them at
 // tens of megabytes a second or more, a Read that finds the socket empty
