@@ -85,16 +85,25 @@ func waitLowat(t *testing.T, c net.Conn, got <-chan readResult) int {
 	}
 }
 
+// waitingRead makes a connection expect n bytes from a peer that counts
+// as fast (rate and wait as for fastPeer), starts a read into a 1 MiB
+// buffer, and returns once that read waits for a batch, of the size given.
+func waitingRead(t *testing.T, rate int64, wait time.Duration, n int64) (c, s net.Conn, buf []byte, got <-chan readResult, size int) {
+	t.Helper()
+	fastPeer(t, rate, wait)
+	c, s = batchPair(t)
+	c.(*Conn).Expect(n)
+	buf = make([]byte, 1<<20)
+	got = readAsync(c, buf)
+	return c, s, buf, got, waitLowat(t, c, got)
+}
+
 // With bytes expected from a fast peer, a read that finds the socket empty
 // waits for a batch: it gets nothing for the first bytes, and a batch or
 // more once they are in.
 func TestExpectBatches(t *testing.T) {
-	fastPeer(t, 64<<10, time.Minute)
-	c, s := batchPair(t)
-	c.(*Conn).Expect(1 << 20)
-	buf := make([]byte, 1<<20)
-	got := readAsync(c, buf)
-	if v := waitLowat(t, c, got); v != 64<<10 {
+	_, s, _, got, v := waitingRead(t, 64<<10, time.Minute, 1<<20)
+	if v != 64<<10 {
 		t.Errorf("the read waits for %d bytes, want %d", v, 64<<10)
 	}
 	s.Write(make([]byte, 1000))
@@ -113,12 +122,8 @@ func TestExpectBatches(t *testing.T) {
 // The batch never exceeds what is expected, and once the expected bytes
 // are read, a read wakes for the first byte again.
 func TestExpectBounds(t *testing.T) {
-	fastPeer(t, 256<<10, time.Minute)
-	c, s := batchPair(t)
-	c.(*Conn).Expect(40 << 10)
-	buf := make([]byte, 1<<20)
-	got := readAsync(c, buf)
-	if v := waitLowat(t, c, got); v != 32<<10 {
+	c, s, buf, got, v := waitingRead(t, 256<<10, time.Minute, 40<<10)
+	if v != 32<<10 {
 		t.Errorf("with 40 KiB expected the read waits for %d bytes, want 32 KiB", v)
 	}
 	s.Write(make([]byte, 40<<10))
@@ -152,12 +157,7 @@ func TestExpectBounds(t *testing.T) {
 // A batch that does not come whole in time is given as it is, and the
 // next read waits for the first byte until the rate is measured again.
 func TestExpectLate(t *testing.T) {
-	fastPeer(t, 64<<10, 5*time.Millisecond)
-	c, s := batchPair(t)
-	c.(*Conn).Expect(1 << 20)
-	buf := make([]byte, 1<<20)
-	got := readAsync(c, buf)
-	waitLowat(t, c, got)
+	c, s, buf, got, _ := waitingRead(t, 64<<10, 5*time.Millisecond, 1<<20)
 	s.Write([]byte("hello"))
 	select {
 	case r := <-got:
@@ -176,12 +176,7 @@ func TestExpectLate(t *testing.T) {
 
 // Withdrawing the expectation gives a waiting read what there is.
 func TestExpectWithdrawn(t *testing.T) {
-	fastPeer(t, 64<<10, time.Minute)
-	c, s := batchPair(t)
-	c.(*Conn).Expect(1 << 20)
-	buf := make([]byte, 1<<20)
-	got := readAsync(c, buf)
-	waitLowat(t, c, got)
+	c, s, buf, got, _ := waitingRead(t, 64<<10, time.Minute, 1<<20)
 	s.Write([]byte("hello"))
 	c.(*Conn).Expect(0)
 	select {
@@ -197,13 +192,8 @@ func TestExpectWithdrawn(t *testing.T) {
 // The peer's close, a deadline and closing the connection end a read that
 // waits for a batch, as any read.
 func TestExpectEnds(t *testing.T) {
-	fastPeer(t, 64<<10, time.Minute)
 	t.Run("close", func(t *testing.T) {
-		c, s := batchPair(t)
-		c.(*Conn).Expect(1 << 20)
-		buf := make([]byte, 1<<20)
-		got := readAsync(c, buf)
-		waitLowat(t, c, got)
+		c, s, buf, got, _ := waitingRead(t, 64<<10, time.Minute, 1<<20)
 		s.Write([]byte("bye"))
 		s.Close()
 		r := <-got
@@ -215,10 +205,7 @@ func TestExpectEnds(t *testing.T) {
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {
-		c, _ := batchPair(t)
-		c.(*Conn).Expect(1 << 20)
-		got := readAsync(c, make([]byte, 1<<20))
-		waitLowat(t, c, got)
+		c, _, _, got, _ := waitingRead(t, 64<<10, time.Minute, 1<<20)
 		c.SetReadDeadline(time.Now())
 		r := <-got
 		if !errors.Is(r.err, os.ErrDeadlineExceeded) {
@@ -226,10 +213,7 @@ func TestExpectEnds(t *testing.T) {
 		}
 	})
 	t.Run("Close", func(t *testing.T) {
-		c, _ := batchPair(t)
-		c.(*Conn).Expect(1 << 20)
-		got := readAsync(c, make([]byte, 1<<20))
-		waitLowat(t, c, got)
+		c, _, _, got, _ := waitingRead(t, 64<<10, time.Minute, 1<<20)
 		c.Close()
 		if r := <-got; !errors.Is(r.err, net.ErrClosed) {
 			t.Fatalf("read %d, %v after Close", r.n, r.err)
