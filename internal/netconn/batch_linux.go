@@ -4,6 +4,9 @@ package netconn
 
 import (
 	"math/bits"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -141,10 +144,25 @@ func (b *batch) setLocked(fd uintptr, n int) bool {
 	return true
 }
 
+// kernelBatches reports whether the kernel wakes a reader waiting on a
+// socket whose SO_RCVLOWAT is lowered under the bytes it holds: Linux does
+// since 4.20 (tcp_set_rcvlowat checks at once); before, the waiting read
+// would wait for the next segment, which at a body's end never comes. It
+// says no to a kernel older than 5.0, or whose release it cannot read.
+var kernelBatches = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return false
+	}
+	major, _, _ := strings.Cut(strings.TrimSpace(string(b)), ".")
+	n, err := strconv.Atoi(major)
+	return err == nil && n >= 5
+})
+
 // size returns the batch a read that found the socket empty should wait
 // for: 1 (any byte) unless a batch is expected and the peer is fast.
 func (b *batch) size(fd uintptr) int {
-	if b.broken {
+	if b.broken || !kernelBatches() {
 		return 1
 	}
 	now := time.Since(b.start)

@@ -18,6 +18,9 @@ import (
 // rate bytes a millisecond) and a late batch wait for wait, for the test.
 func fastPeer(t *testing.T, rate int64, wait time.Duration) {
 	t.Helper()
+	if !kernelBatches() {
+		t.Skip("this kernel does not batch wake-ups")
+	}
 	oldRate, oldWait := fixedRate, batchWait
 	fixedRate, batchWait = rate, wait
 	t.Cleanup(func() { fixedRate, batchWait = oldRate, oldWait })

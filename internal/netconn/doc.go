@@ -84,8 +84,8 @@ func Of(c net.Conn) *Conn {
 // time per byte. A batch that has not come whole within 5 ms is given to
 // the reader as it is, and batching waits until the peer is fast again; so
 // a wrong expectation, or a peer that slows down, costs a read at most
-// that much delay. Where the kernel cannot batch (other systems than
-// Linux), Expect does nothing.
+// that much delay. Where the kernel cannot batch (Linux before 5.0, other
+// systems), Expect only counts.
 func (c *Conn) Expect(n int64) { c.r.b.setExpect(n) }
 
 // Expected returns how many of the bytes Expect announced c has yet to
