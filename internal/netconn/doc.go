@@ -84,12 +84,12 @@ func Of(c net.Conn) *Conn {
 // time per byte. A batch that has not come whole within 5 ms is given to
 // the reader as it is, and batching waits until the peer is fast again; so
 // a wrong expectation, or a peer that slows down, costs a read at most
-// that much delay. Where the kernel cannot batch (Linux before 5.0, other
-// systems), Expect only counts.
+// that much delay. Where the kernel cannot batch, Expect only counts (on
+// Linux before 5.0) or does nothing (on other systems).
 func (c *Conn) Expect(n int64) { c.r.b.setExpect(n) }
 
 // Expected returns how many of the bytes Expect announced c has yet to
-// read: 0 when none are, and always 0 where Expect does nothing.
+// read: 0 when none are, and always 0 on systems other than Linux.
 func (c *Conn) Expected() int64 { return c.r.b.expected() }
 
 // Watch returns c wrapped as a *Conn when it is a *net.TCPConn on a
