@@ -28,6 +28,10 @@ var (
 	fixedRate int64
 )
 
+// testHookWait, when set, gets the batch each read that found the socket
+// empty waits for.
+var testHookWait atomic.Pointer[func(int)]
+
 // batch asks the kernel to wake a reader that waits on an empty socket only
 // once a batch of bytes is in (SO_RCVLOWAT), while the reader expects that
 // many and the peer sends fast; a timer gives the reader what there is when
@@ -99,6 +103,9 @@ func (b *batch) wait(fd uintptr) {
 	}
 	b.waiting = want > 1
 	b.mu.Unlock()
+	if h := testHookWait.Load(); h != nil {
+		(*h)(want)
+	}
 	if want > 1 {
 		if b.timer == nil {
 			b.timer = time.AfterFunc(batchWait, b.late)

@@ -67,38 +67,37 @@ func readAsync(c net.Conn, buf []byte) <-chan readResult {
 	return ch
 }
 
-// waitLowat waits until a read waits on c for a batch larger than one byte,
-// and returns its size.
-func waitLowat(t *testing.T, c net.Conn, got <-chan readResult) int {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if v := lowat(t, c); v > 1 {
-			return v
-		}
-		select {
-		case r := <-got:
-			t.Fatalf("the read returned %d, %v without waiting for a batch", r.n, r.err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no read waited for a batch")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // waitingRead makes a connection expect n bytes from a peer that counts
 // as fast (rate and wait as for fastPeer), starts a read into a 1 MiB
 // buffer, and returns once that read waits for a batch, of the size given.
 func waitingRead(t *testing.T, rate int64, wait time.Duration, n int64) (c, s net.Conn, buf []byte, got <-chan readResult, size int) {
 	t.Helper()
 	fastPeer(t, rate, wait)
+	batches := make(chan int, 16)
+	f := func(n int) {
+		select {
+		case batches <- n:
+		default:
+		}
+	}
+	testHookWait.Store(&f)
+	t.Cleanup(func() { testHookWait.Store(nil) })
 	c, s = batchPair(t)
 	c.(*Conn).Expect(n)
 	buf = make([]byte, 1<<20)
 	got = readAsync(c, buf)
-	return c, s, buf, got, waitLowat(t, c, got)
+	for {
+		select {
+		case size = <-batches:
+			if size > 1 {
+				return c, s, buf, got, size
+			}
+		case r := <-got:
+			t.Fatalf("the read returned %d, %v without waiting for a batch", r.n, r.err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no read waited for a batch")
+		}
+	}
 }
 
 // With bytes expected from a fast peer, a read that finds the socket empty
