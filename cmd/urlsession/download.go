@@ -769,7 +769,16 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 	}
 	start := time.Now()
 	task.Resume()
+	stopWatch := x.watchSpeed(task, func() {
+		if dt != nil {
+			// As for an interruption: the resume data is kept.
+			dt.CancelByProducingResumeData(context.Background())
+		} else {
+			task.Cancel()
+		}
+	})
 	<-task.Done()
+	stopWatch()
 	x.elapsed = time.Since(start)
 	c.invalidate(s, x, cfg)
 	if p.resumeData != nil && ctx.Err() == nil && task.Response() == nil {
@@ -809,7 +818,7 @@ func (c *client) attempt(ctx context.Context, cfg *urlsession.Configuration, req
 		// An HTTP error (with -f): retried only with --retry-all-errors,
 		// when nothing of it was written.
 		out.retry = c.o.retryAll && (x.received == 0 || x.body.regular)
-	case transientError(task.Err()) || c.o.retryAll ||
+	case transientError(task.Err()) || x.slow.Load() || c.o.retryAll ||
 		c.o.retryRefused && errors.Is(task.Err(), syscall.ECONNREFUSED):
 		// Bytes that went where they cannot be taken back (standard
 		// output, a FIFO) are not sent twice.

@@ -62,7 +62,7 @@ var exitTable = []exitRule{
 	{26, "could not read a local file (-d @file, -F, -T, -w @file, .netrc)", []urlsession.Code{
 		urlsession.ErrFileDoesNotExist, urlsession.ErrFileIsDirectory, urlsession.ErrNoPermissionsToReadFile,
 		urlsession.ErrCannotOpenFile}},
-	{28, "operation timed out (-m, --connect-timeout, or 60 s without data)", []urlsession.Code{urlsession.ErrTimedOut}},
+	{28, "operation timed out (-m, --connect-timeout, or 60 s without data), or too slow (-Y, -y)", []urlsession.Code{urlsession.ErrTimedOut}},
 	{32, "the downloaded file does not match its digest (--checksum, or the server's Content-Digest or Repr-Digest)", []urlsession.Code{
 		urlsession.ErrDigestMismatch}},
 	{33, "-C -: the server's answer cannot continue the file (a range other than the one asked for)", nil},

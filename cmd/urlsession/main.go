@@ -106,7 +106,7 @@
 //	 22  HTTP status 400 or above with -f or --fail-with-body
 //	 23  could not write the output
 //	 26  could not read a local file (-d @file, -F, -T, -w @file, .netrc)
-//	 28  operation timed out (-m, --connect-timeout, or 60 s without data)
+//	 28  operation timed out (-m, --connect-timeout, or 60 s without data), or too slow (-Y, -y)
 //	 32  the downloaded file does not match its digest (--checksum, or the server's Content-Digest or Repr-Digest)
 //	 33  -C -: the server's answer cannot continue the file (a range other than the one asked for)
 //	 35  TLS handshake failed

@@ -52,6 +52,8 @@ type options struct {
 	location       bool          // -L
 	maxRedirs      int           // -1: the session's limit
 	maxTime        time.Duration // 0: no overall limit
+	speedLimit     int64         // -Y: the least average bytes a second (see lowSpeed)
+	speedTime      time.Duration // -y: the span it is averaged over
 	maxFilesize    int64         // 0: no limit
 	connectTimeout time.Duration // 0: none but the request's
 	resolve        []resolveEntry
@@ -600,6 +602,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.stderrFile, "stderr", "", "")
 	boolean(&o.verbose, "v", "verbose")
 	both("m", "max-time", func(n string) { fs.Var(secondsFlag{&o.maxTime}, n, "") })
+	both("Y", "speed-limit", func(n string) { fs.Var(sizeFlag{&o.speedLimit}, n, "") })
+	both("y", "speed-time", func(n string) { fs.Var(secondsFlag{&o.speedTime}, n, "") })
 	fs.IntVar(&o.maxRedirs, "max-redirs", -1, "")
 	fs.Var(secondsFlag{&o.connectTimeout}, "connect-timeout", "")
 	fs.Var(sizeFlag{&o.maxFilesize}, "max-filesize", "")

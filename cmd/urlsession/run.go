@@ -235,6 +235,11 @@ Transfer:
                            than 16
   -m, --max-time SECONDS   limit the whole transfer (fractions allowed; also
                            the idle limit, which is otherwise 60 s)
+  -Y, --speed-limit RATE   fail (28) a transfer that moves fewer than RATE
+                           bytes a second over the -y span (30 s unless
+                           given)
+  -y, --speed-time SECONDS the span -Y averages over (fractions allowed;
+                           alone, -Y is 1)
       --connect-timeout SECONDS
                            limit each connection attempt, name resolution
                            included (not the TLS handshake; over HTTP/3,

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/urlsession-go/urlsession"
@@ -35,6 +36,7 @@ type transfer struct {
 	hops     int          // redirects followed
 	tooMany  bool         // --max-redirs exceeded
 	tooBig   bool         // --max-filesize exceeded
+	slow     atomic.Bool  // -Y, -y: the transfer was stopped as too slow
 	noRewind bool         // -T -: a redirect wanted standard input again
 	hopHeads bytes.Buffer // -i: the heads of the responses, written with the last
 	failed   string       // -f, --fail-with-body: the status that failed the transfer
@@ -764,6 +766,8 @@ func (x *transfer) finish(ctx context.Context, task *urlsession.Task) *failure {
 			Err: fmt.Errorf("more than the %d bytes --max-filesize allows", x.o.maxFilesize)}, true)
 	case x.failed != "" && (x.o.fail || err == nil || x.rangeFrom > 0):
 		f = &failure{status: exitHTTPError, code: exitHTTPError, msg: "the requested URL returned error: " + x.failed}
+	case err != nil && x.slow.Load() && ctx.Err() == nil:
+		f = x.slowFailure()
 	case err != nil && ctx.Err() != nil:
 		f = &failure{status: exitInterrupted} // interrupted: no message
 	case err != nil:
