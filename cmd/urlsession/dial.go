@@ -133,9 +133,18 @@ func dialFunc(o *options, base dialer) dialer {
 }
 
 // dialsOwn reports whether the command chooses the addresses it connects
-// to: --resolve, -4 or -6.
+// to or from: --resolve, --connect-to, -4, -6, --interface or --local-port.
 func (o *options) dialsOwn() bool {
-	return len(o.resolve) != 0 || len(o.connectTo) != 0 || o.ipv4 || o.ipv6
+	return len(o.resolve) != 0 || len(o.connectTo) != 0 || o.ipv4 || o.ipv6 || !o.bind.none()
+}
+
+// baseDialer is how the command connects: as the session would, from the
+// interface, address and port --interface and --local-port ask for.
+func baseDialer(o *options) dialer {
+	if o.bind.none() {
+		return netDialer
+	}
+	return (&net.Dialer{KeepAlive: 30 * time.Second, Control: o.bind.control}).DialContext
 }
 
 // connectToEntry is one --connect-to argument: a connection to host:port

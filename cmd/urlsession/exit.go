@@ -24,6 +24,7 @@ const (
 	exitCACertFile  = 77
 	exitEmptyReply  = 52
 	exitInterrupted = 130
+	exitInterface   = 45
 
 	// exitNoDaemon: no urlsessiond answers and none could be started
 	// (--background, urlsession jobs); curl's "failed to connect".
@@ -70,6 +71,7 @@ var exitTable = []exitRule{
 		urlsession.ErrSecureConnectionFailed, urlsession.ErrClientCertificateRejected,
 		urlsession.ErrClientCertificateRequired}},
 	{37, "could not read the file of a file: URL (missing, a directory, no permission)", nil},
+	{45, "cannot connect from the interface, address or port asked for (--interface, --local-port)", nil},
 	{47, "too many redirects (-L with --max-redirs, or the session's limit of 16)", []urlsession.Code{
 		urlsession.ErrHTTPTooManyRedirects}},
 	{52, "empty reply from server", []urlsession.Code{urlsession.ErrZeroByteResource}},
@@ -104,6 +106,10 @@ func exitStatus(err error, gotResponse bool) int {
 	// file".
 	if code == urlsession.ErrNetworkConnectionLost && gotResponse && errors.Is(err, io.ErrUnexpectedEOF) {
 		return exitPartialFile
+	}
+	// The interface, address or port to connect from could not be used.
+	if be := (*bindError)(nil); errors.As(err, &be) {
+		return exitInterface
 	}
 	for _, r := range exitTable {
 		for _, c := range r.codes {

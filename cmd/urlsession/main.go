@@ -111,6 +111,7 @@
 //	 33  -C -: the server's answer cannot continue the file (a range other than the one asked for)
 //	 35  TLS handshake failed
 //	 37  could not read the file of a file: URL (missing, a directory, no permission)
+//	 45  cannot connect from the interface, address or port asked for (--interface, --local-port)
 //	 47  too many redirects (-L with --max-redirs, or the session's limit of 16)
 //	 52  empty reply from server
 //	 56  failure receiving data (connection lost)

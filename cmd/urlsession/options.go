@@ -53,6 +53,7 @@ type options struct {
 	maxRedirs      int           // -1: the session's limit
 	maxTime        time.Duration // 0: no overall limit
 	speedLimit     int64         // -Y: the least average bytes a second (see lowSpeed)
+	bind           bindSpec      // --interface, --local-port
 	speedTime      time.Duration // -y: the span it is averaged over
 	maxFilesize    int64         // 0: no limit
 	connectTimeout time.Duration // 0: none but the request's
@@ -281,6 +282,15 @@ func (s sizeFlag) Set(v string) error {
 	*s.n = n * mult
 	return nil
 }
+
+// bindFlag parses --interface or --local-port into a bindSpec.
+type bindFlag struct {
+	b     *bindSpec
+	parse func(string, *bindSpec) error
+}
+
+func (f bindFlag) String() string     { return "" }
+func (f bindFlag) Set(v string) error { return f.parse(v, f.b) }
 
 // secondsFlag parses a non-negative, possibly fractional, number of seconds.
 type secondsFlag struct{ d *time.Duration }
@@ -608,6 +618,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(secondsFlag{&o.connectTimeout}, "connect-timeout", "")
 	fs.Var(sizeFlag{&o.maxFilesize}, "max-filesize", "")
 	fs.Var(resolveFlag{&o.resolve}, "resolve", "")
+	fs.Var(bindFlag{&o.bind, parseInterface}, "interface", "")
+	fs.Var(bindFlag{&o.bind, parseLocalPort}, "local-port", "")
 	fs.Var(connectToFlag{&o.connectTo}, "connect-to", "")
 	fs.StringVar(&o.unixSocket, "unix-socket", "", "")
 	fs.Var(abstractSocketFlag{&o.unixSocket}, "abstract-unix-socket", "")
@@ -771,6 +783,9 @@ func parseArgsFrom(args []string, stdin io.Reader) (*options, error) {
 		if strings.ContainsAny(c, "\r\n\x00") {
 			return nil, usageErrorf("bad -b argument %q: line breaks are not allowed", c)
 		}
+	}
+	if !o.bind.none() && o.http3 != http3Off {
+		return nil, usageErrorf("--interface and --local-port apply to TCP connections: they cannot be combined with --http3 or --http3-only")
 	}
 	if o.unixSocket != "" && o.http3 != http3Off {
 		return nil, usageErrorf("--unix-socket and --abstract-unix-socket cannot be combined with --http3 or --http3-only")

@@ -260,6 +260,12 @@ Transfer:
                            HOST1 or PORT1 matches any, an empty HOST2 or
                            PORT2 keeps the original; the first entry that
                            matches wins; before --resolve
+      --interface SPEC     connect from an interface (NAME or if!NAME;
+                           on Linux bound to it, else from its addresses),
+                           an address or host name (ADDR or host!ADDR),
+                           or both (ifhost!NAME!ADDR); no HTTP/3
+      --local-port N[-M]   connect from local port N, or the first free
+                           one from N to M; no HTTP/3
   -4, --ipv4               connect over IPv4 only
   -6, --ipv6               connect over IPv6 only (a host without an
                            address of the version asked for is status 6)
@@ -741,7 +747,7 @@ func (c *client) fetch(ctx context.Context) *failure {
 		opts.AssumesHTTP3Capable = true
 		req = urlsession.WithOptions(req, opts)
 	}
-	cfg.DialContext = dialFunc(o, netDialer)
+	cfg.DialContext = dialFunc(o, baseDialer(o))
 	cfg.DialUDPContext = udpDialFunc(o)
 	if o.unixSocket != "" {
 		// The socket is the server: no proxy, and no HTTP/3 (UDP).
