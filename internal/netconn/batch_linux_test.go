@@ -67,10 +67,19 @@ func readAsync(c net.Conn, buf []byte) <-chan readResult {
 	return ch
 }
 
+// pendingRead is a read that waits for a batch on c, whose peer is s.
+type pendingRead struct {
+	c, s    net.Conn
+	buf     []byte
+	got     <-chan readResult
+	size    int        // the batch it waits for
+	batches <-chan int // the batch of each read that waits from then on
+}
+
 // waitingRead makes a connection expect n bytes from a peer that counts
 // as fast (rate and wait as for fastPeer), starts a read into a 1 MiB
-// buffer, and returns once that read waits for a batch, of the size given.
-func waitingRead(t *testing.T, rate int64, wait time.Duration, n int64) (c, s net.Conn, buf []byte, got <-chan readResult, size int) {
+// buffer, and returns once that read waits for a batch.
+func waitingRead(t *testing.T, rate int64, wait time.Duration, n int64) *pendingRead {
 	t.Helper()
 	fastPeer(t, rate, wait)
 	batches := make(chan int, 16)
@@ -82,20 +91,28 @@ func waitingRead(t *testing.T, rate int64, wait time.Duration, n int64) (c, s ne
 	}
 	testHookWait.Store(&f)
 	t.Cleanup(func() { testHookWait.Store(nil) })
-	c, s = batchPair(t)
-	c.(*Conn).Expect(n)
-	buf = make([]byte, 1<<20)
-	got = readAsync(c, buf)
+	p := &pendingRead{batches: batches, buf: make([]byte, 1<<20)}
+	p.c, p.s = batchPair(t)
+	p.c.(*Conn).Expect(n)
+	p.got = readAsync(p.c, p.buf)
+	p.size = nextBatch(t, p, func(size int) bool { return size > 1 })
+	return p
+}
+
+// nextBatch returns the batch of the next read that waits for one that
+// want accepts, failing if the read in progress returns first.
+func nextBatch(t *testing.T, p *pendingRead, want func(int) bool) int {
+	t.Helper()
 	for {
 		select {
-		case size = <-batches:
-			if size > 1 {
-				return c, s, buf, got, size
+		case size := <-p.batches:
+			if want(size) {
+				return size
 			}
-		case r := <-got:
-			t.Fatalf("the read returned %d, %v without waiting for a batch", r.n, r.err)
+		case r := <-p.got:
+			t.Fatalf("the read returned %d, %v before it waited as expected", r.n, r.err)
 		case <-time.After(10 * time.Second):
-			t.Fatal("no read waited for a batch")
+			t.Fatal("no read waited as expected")
 		}
 	}
 }
@@ -104,9 +121,10 @@ func waitingRead(t *testing.T, rate int64, wait time.Duration, n int64) (c, s ne
 // waits for a batch: it gets nothing for the first bytes, and a batch or
 // more once they are in.
 func TestExpectBatches(t *testing.T) {
-	_, s, _, got, v := waitingRead(t, 64<<10, time.Minute, 1<<20)
-	if v != 64<<10 {
-		t.Errorf("the read waits for %d bytes, want %d", v, 64<<10)
+	p := waitingRead(t, 64<<10, time.Minute, 1<<20)
+	s, got := p.s, p.got
+	if p.size != 64<<10 || lowat(t, p.c) != 64<<10 {
+		t.Errorf("the read waits for %d bytes (SO_RCVLOWAT %d), want %d", p.size, lowat(t, p.c), 64<<10)
 	}
 	s.Write(make([]byte, 1000))
 	select {
@@ -124,9 +142,10 @@ func TestExpectBatches(t *testing.T) {
 // The batch never exceeds what is expected, and once the expected bytes
 // are read, a read wakes for the first byte again.
 func TestExpectBounds(t *testing.T) {
-	c, s, buf, got, v := waitingRead(t, 256<<10, time.Minute, 40<<10)
-	if v != 32<<10 {
-		t.Errorf("with 40 KiB expected the read waits for %d bytes, want 32 KiB", v)
+	p := waitingRead(t, 256<<10, time.Minute, 40<<10)
+	c, s, buf, got := p.c, p.s, p.buf, p.got
+	if p.size != 32<<10 {
+		t.Errorf("with 40 KiB expected the read waits for %d bytes, want 32 KiB", p.size)
 	}
 	s.Write(make([]byte, 40<<10))
 	total := 0
@@ -143,12 +162,12 @@ func TestExpectBounds(t *testing.T) {
 	if n := c.(*Conn).Expected(); n != 0 {
 		t.Errorf("%d bytes still expected after all came", n)
 	}
-	// The next read to wait sets the batch back to one byte.
+	// The next read to wait does so for the first byte.
 	got = readAsync(c, buf)
-	for deadline := time.Now().Add(10 * time.Second); lowat(t, c) != 1; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("SO_RCVLOWAT %d once nothing is expected", lowat(t, c))
-		}
+	p.got = got
+	nextBatch(t, p, func(size int) bool { return size == 1 })
+	if v := lowat(t, c); v != 1 {
+		t.Errorf("SO_RCVLOWAT %d once nothing is expected", v)
 	}
 	s.Write([]byte("x"))
 	if r := <-got; r.n != 1 || r.err != nil {
@@ -159,7 +178,8 @@ func TestExpectBounds(t *testing.T) {
 // A batch that does not come whole in time is given as it is, and the
 // next read waits for the first byte until the rate is measured again.
 func TestExpectLate(t *testing.T) {
-	c, s, buf, got, _ := waitingRead(t, 64<<10, 5*time.Millisecond, 1<<20)
+	p := waitingRead(t, 64<<10, 5*time.Millisecond, 1<<20)
+	c, s, buf, got := p.c, p.s, p.buf, p.got
 	s.Write([]byte("hello"))
 	select {
 	case r := <-got:
@@ -178,7 +198,8 @@ func TestExpectLate(t *testing.T) {
 
 // Withdrawing the expectation gives a waiting read what there is.
 func TestExpectWithdrawn(t *testing.T) {
-	c, s, buf, got, _ := waitingRead(t, 64<<10, time.Minute, 1<<20)
+	p := waitingRead(t, 64<<10, time.Minute, 1<<20)
+	c, s, buf, got := p.c, p.s, p.buf, p.got
 	s.Write([]byte("hello"))
 	c.(*Conn).Expect(0)
 	select {
@@ -195,7 +216,8 @@ func TestExpectWithdrawn(t *testing.T) {
 // waits for a batch, as any read.
 func TestExpectEnds(t *testing.T) {
 	t.Run("close", func(t *testing.T) {
-		c, s, buf, got, _ := waitingRead(t, 64<<10, time.Minute, 1<<20)
+		p := waitingRead(t, 64<<10, time.Minute, 1<<20)
+		c, s, buf, got := p.c, p.s, p.buf, p.got
 		s.Write([]byte("bye"))
 		s.Close()
 		r := <-got
@@ -207,7 +229,8 @@ func TestExpectEnds(t *testing.T) {
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {
-		c, _, _, got, _ := waitingRead(t, 64<<10, time.Minute, 1<<20)
+		p := waitingRead(t, 64<<10, time.Minute, 1<<20)
+		c, got := p.c, p.got
 		c.SetReadDeadline(time.Now())
 		r := <-got
 		if !errors.Is(r.err, os.ErrDeadlineExceeded) {
@@ -215,7 +238,8 @@ func TestExpectEnds(t *testing.T) {
 		}
 	})
 	t.Run("Close", func(t *testing.T) {
-		c, _, _, got, _ := waitingRead(t, 64<<10, time.Minute, 1<<20)
+		p := waitingRead(t, 64<<10, time.Minute, 1<<20)
+		c, got := p.c, p.got
 		c.Close()
 		if r := <-got; !errors.Is(r.err, net.ErrClosed) {
 			t.Fatalf("read %d, %v after Close", r.n, r.err)
