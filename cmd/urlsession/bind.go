@@ -117,7 +117,14 @@ func (b bindSpec) localIPs(v6, devBound bool) ([]net.IP, error) {
 		}
 	}
 	if len(fit) == 0 {
-		return nil, fmt.Errorf("%s has no IPv%d address", b.host+b.device, map[bool]int{false: 4, true: 6}[v6])
+		name, version := b.host, 4
+		if name == "" {
+			name = b.device
+		}
+		if v6 {
+			version = 6
+		}
+		return nil, fmt.Errorf("%s has no IPv%d address", name, version)
 	}
 	return fit, nil
 }

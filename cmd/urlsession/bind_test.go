@@ -127,15 +127,18 @@ func TestInterfaceAndLocalPort(t *testing.T) {
 		}
 	}
 
-	for _, args := range [][]string{
-		{"--interface", "if!no-such-interface-9"},
-		{"--interface", "192.0.2.1"}, // TEST-NET-1: no address of this machine
-		{"--interface", "host!::1"},  // IPv6 to an IPv4 server
-		{"--local-port", fmt.Sprint(bp)},
+	for _, c := range []struct {
+		args []string
+		why  string
+	}{
+		{[]string{"--interface", "if!no-such-interface-9"}, "no-such-interface-9"},
+		{[]string{"--interface", "192.0.2.1"}, "192.0.2.1"}, // TEST-NET-1: no address of this machine
+		{[]string{"--interface", "host!::1"}, "::1 has no IPv4 address"},
+		{[]string{"--local-port", fmt.Sprint(bp)}, fmt.Sprint(bp)},
 	} {
-		r := cli(t, "", append(args, s.URL+"/")...).want(t, 45)
-		if !strings.Contains(r.stderr, "cannot bind the connection") {
-			t.Errorf("%q: stderr %q", args, r.stderr)
+		r := cli(t, "", append(c.args, s.URL+"/")...).want(t, 45)
+		if !strings.Contains(r.stderr, "cannot bind the connection") || !strings.Contains(r.stderr, c.why) {
+			t.Errorf("%q: stderr %q; want the binding's failure, naming %q", c.args, r.stderr, c.why)
 		}
 	}
 	cli(t, "", "--interface", "127.0.0.1", "--http3", s.URL).want(t, 2)
