@@ -640,7 +640,9 @@ func TestCancelAndResumeFromSavedState(t *testing.T) {
 func TestSplitsLargestSegment(t *testing.T) {
 	data := body(4 << 20)
 	o := &origin{data: data}
-	srv := httptest.NewServer(o)
+	// The first response waits after 1 MiB until a split's request
+	// comes, so that a busy machine cannot finish it before a split.
+	srv := httptest.NewServer(newPausedFirst(o))
 	defer srv.Close()
 	// One segment, four connections: the idle three split it.
 	st, _ := Plan(int64(len(data)), 1, 1)
